@@ -1,0 +1,3 @@
+from agnoctl.cli import main
+
+main()

@@ -1,0 +1,157 @@
+"""Every error agnoctl raises, in one tree.
+
+    AgnoctlError
+    ├── SpecError                 the workflow file is wrong; always carries file:line:col
+    │   └── SpecInvalid           validation found problems; carries every Diagnostic
+    ├── UsageError                the command line is wrong (bad -i value, unknown run id, ...)
+    ├── ProviderError             a model call failed; says which provider/model
+    │   ├── TransientProviderError    worth retrying: 408/409/429/5xx, timeouts, resets,
+    │   │   │                         malformed replies; may carry retry_after (seconds)
+    │   │   ├── RateLimited
+    │   │   ├── ProviderUnavailable
+    │   │   ├── ProviderTimeout
+    │   │   ├── ConnectionFailed
+    │   │   └── MalformedResponse
+    │   ├── PermanentProviderError    retrying cannot help: other 4xx
+    │   │   ├── AuthenticationFailed  401/403; names the environment variable to set
+    │   │   └── BadRequest
+    │   └── CircuitOpen               the provider's breaker is open: fail fast, try fallbacks
+    ├── StepFailed                a step's own work failed (command exit code, template, tool)
+    ├── CacheMiss                 --cache-only and no cached reply for a step
+    └── RunLocked                 another process writes this run directory
+
+A message says what happened, the likely cause and what to do. Only ``cli.py`` turns these
+into exit codes and terminal output; the library never prints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agnoctl.spec.diagnostics import Diagnostic
+
+
+class AgnoctlError(Exception):
+    """Base of every error agnoctl raises on purpose."""
+
+
+class SpecError(AgnoctlError):
+    """The workflow file cannot be used; points at ``file:line:col``."""
+
+    def __init__(self, message: str, *, file: str, line: int = 1, col: int = 1,
+                 code: str = "E000", hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.code = code
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class SpecInvalid(AgnoctlError):
+    """Validation found at least one error; ``diagnostics`` holds every problem found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        errors = [d for d in diagnostics if d.severity == "error"]
+        super().__init__(f"the workflow has {len(errors)} error(s)")
+
+
+class UsageError(AgnoctlError):
+    """The command line or its inputs are wrong."""
+
+
+class ProviderError(AgnoctlError):
+    """A model call failed."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "",
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def kind(self) -> str:
+        """Stable short name for reports and events (``rate_limited``, ``timeout``, ...)."""
+        return _KINDS.get(type(self), "provider_error")
+
+
+class TransientProviderError(ProviderError):
+    retryable = True
+
+
+class RateLimited(TransientProviderError):
+    pass
+
+
+class ProviderUnavailable(TransientProviderError):
+    pass
+
+
+class ProviderTimeout(TransientProviderError):
+    pass
+
+
+class ConnectionFailed(TransientProviderError):
+    pass
+
+
+class MalformedResponse(TransientProviderError):
+    pass
+
+
+class PermanentProviderError(ProviderError):
+    pass
+
+
+class AuthenticationFailed(PermanentProviderError):
+    pass
+
+
+class BadRequest(PermanentProviderError):
+    pass
+
+
+class CircuitOpen(ProviderError):
+    pass
+
+
+_KINDS: dict[type[ProviderError], str] = {
+    RateLimited: "rate_limited",
+    ProviderUnavailable: "unavailable",
+    ProviderTimeout: "timeout",
+    ConnectionFailed: "connection_error",
+    MalformedResponse: "malformed_response",
+    AuthenticationFailed: "auth",
+    BadRequest: "bad_request",
+    CircuitOpen: "circuit_open",
+}
+
+
+class StepFailed(AgnoctlError):
+    """A step's own work failed; ``retryable`` says whether another attempt may help."""
+
+    def __init__(self, message: str, *, kind: str = "step_error", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.retryable = retryable
+
+
+class CacheMiss(AgnoctlError):
+    """``--cache-only`` found no cached reply."""
+
+
+class RunLocked(AgnoctlError):
+    """Another agnoctl process holds the run directory."""

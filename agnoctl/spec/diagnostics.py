@@ -1,0 +1,79 @@
+"""One problem found in a workflow file, and the three ways to print a list of them."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    file: str
+    line: int
+    col: int
+    severity: Severity
+    code: str
+    message: str
+    hint: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.col, self.code)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest choice to a likely typo, or None."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def format_text(diagnostics: list[Diagnostic]) -> str:
+    lines = []
+    for d in diagnostics:
+        text = f"{d.file}:{d.line}:{d.col}: {d.severity} {d.code} {d.message}"
+        if d.hint:
+            text += f"\n    hint: {d.hint}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def format_json(diagnostics: list[Diagnostic]) -> str:
+    errors = sum(d.severity == "error" for d in diagnostics)
+    return json.dumps(
+        {
+            "valid": errors == 0,
+            "errors": errors,
+            "warnings": len(diagnostics) - errors,
+            "diagnostics": [asdict(d) for d in diagnostics],
+        },
+        indent=2,
+    )
+
+
+def _escape_github(value: str, *, prop: bool = False) -> str:
+    # GitHub workflow commands: data escapes %, CR, LF; properties also escape : and ,
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def format_github(diagnostics: list[Diagnostic]) -> str:
+    lines = []
+    for d in diagnostics:
+        level = "error" if d.severity == "error" else "warning"
+        message = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        props = ",".join(
+            [
+                f"file={_escape_github(d.file, prop=True)}",
+                f"line={d.line}",
+                f"col={d.col}",
+                f"title={_escape_github(d.code, prop=True)}",
+            ]
+        )
+        lines.append(f"::{level} {props}::{_escape_github(message)}")
+    return "\n".join(lines)

@@ -1,0 +1,517 @@
+"""The workflow language (SPEC v1) as pydantic models.
+
+Every field's docstring becomes its description in ``schemas/workflow.schema.json`` and in the
+reference docs. Models are strict: an unknown field is an error (fail closed), never ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+def parse_duration(value: object) -> float:
+    """``250ms``, ``30s``, ``5m``, ``1h`` or a number of seconds, as seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like 30s, 5m, 250ms")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(
+            f"{value!r} is not a duration: use a number of seconds or 250ms, 30s, 5m, 1h"
+        )
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda v: v, return_type=float),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+            ],
+            "description": "A duration: 250ms, 30s, 5m, 1h, or a number of seconds.",
+        }
+    ),
+]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+JsonSchemaDict = dict[str, Any]
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown fields are errors, docstrings are descriptions."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class InputSpec(Strict):
+    type: Literal["string", "number", "integer", "boolean", "array", "object"] = "string"
+    """The input's type; `-i key=value` is converted to it (JSON for arrays and objects)."""
+    default: Any = None
+    """Value used when the run gives none. An input without a default is required."""
+    description: str | None = None
+    """What the input is for; shown by `agnoctl plan`."""
+
+    @property
+    def required(self) -> bool:
+        return "default" not in self.model_fields_set
+
+
+# --------------------------------------------------------------------------- providers
+
+
+class RateLimitSpec(Strict):
+    requests_per_minute: Annotated[int, Field(gt=0)] | None = None
+    """Requests per minute sent to this provider (token bucket)."""
+    tokens_per_minute: Annotated[int, Field(gt=0)] | None = None
+    """Tokens per minute (input estimate + max_tokens reserved per call)."""
+
+
+class CircuitBreakerSpec(Strict):
+    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    """Consecutive failures that open the breaker."""
+    recovery_timeout: Duration = 30.0
+    """How long the breaker stays open before half-open probes are let through."""
+    half_open_max_calls: Annotated[int, Field(ge=1)] = 1
+    """Probe calls allowed through while half-open."""
+
+
+class ModelPrice(Strict):
+    input: Annotated[float, Field(ge=0)]
+    """USD per 1M input tokens."""
+    output: Annotated[float, Field(ge=0)]
+    """USD per 1M output tokens."""
+
+
+class ProviderSpec(Strict):
+    type: Literal["openai", "anthropic", "ollama", "mock"]
+    """Wire protocol: openai (Chat Completions and compatible servers), anthropic, ollama, mock."""
+    base_url: str | None = None
+    """openai: up to /v1 (requests go to {base_url}/chat/completions); anthropic: the host
+    ({base_url}/v1/messages); ollama: the host ({base_url}/api/chat)."""
+    api_key: str | None = None
+    """API key; use ${VAR} to read it from the environment. Never written to any output."""
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    """Requests in flight to this provider at once."""
+    rate_limit: RateLimitSpec | None = None
+    """Requests and tokens per minute."""
+    circuit_breaker: CircuitBreakerSpec | None = None
+    """Fail fast while the provider keeps failing."""
+    pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    """USD per 1M tokens by model name; overrides the built-in price table."""
+
+
+# --------------------------------------------------------------------------- retry, gates
+
+
+class RetrySpec(Strict):
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    """Attempts in all, the first included (1 = no retry)."""
+    initial_delay: Duration = 1.0
+    """Delay before the first retry, before jitter."""
+    max_delay: Duration = 20.0
+    """Upper bound of any delay."""
+    multiplier: Annotated[float, Field(ge=1.0)] = 2.0
+    """Growth of the delay per retry: min(max_delay, initial_delay * multiplier^n)."""
+    jitter: Literal["full", "none"] = "full"
+    """full: a uniform random delay between 0 and the computed one; none: exactly it."""
+
+
+class SchemaGate(Strict):
+    type: Literal["schema"]
+    """The output must validate against the step's output_schema (implied whenever one applies)."""
+
+
+class ThresholdGate(Strict):
+    type: Literal["threshold"]
+    field: str
+    """Dotted path to a numeric field of the structured output, e.g. `scores.quality`."""
+    min: float | None = None
+    """Lowest passing value."""
+    max: float | None = None
+    """Highest passing value."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ThresholdGate:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold gate needs min, max or both")
+        return self
+
+
+class ContainsGate(Strict):
+    type: Literal["contains", "not_contains"]
+    value: str | list[str]
+    """Text (or texts) that must all appear (contains) or none appear (not_contains)."""
+
+
+class RegexGate(Strict):
+    type: Literal["regex"]
+    pattern: str
+    """Python regular expression searched in the text output."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class LengthGate(Strict):
+    type: Literal["length"]
+    min: Annotated[int, Field(ge=0)] | None = None
+    """Fewest characters."""
+    max: Annotated[int, Field(ge=0)] | None = None
+    """Most characters."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> LengthGate:
+        if self.min is None and self.max is None:
+            raise ValueError("a length gate needs min, max or both")
+        return self
+
+
+class ExprGate(Strict):
+    type: Literal["expr"]
+    expr: str
+    """Jinja2 expression over `output` that must be true, e.g. `output.risks | length >= 3`."""
+
+
+class JudgeGate(Strict):
+    type: Literal["judge"]
+    agent: str
+    """The agent that scores the output; it replies {score, reason} with score in [0, 1]."""
+    rubric: str
+    """What the judge scores the output against."""
+    min: Share = 0.7
+    """Lowest passing score."""
+
+
+Gate = Annotated[
+    SchemaGate | ThresholdGate | ContainsGate | RegexGate | LengthGate | ExprGate | JudgeGate,
+    Field(discriminator="type"),
+]
+
+
+class LoopSpec(Strict):
+    max_iterations: Annotated[int, Field(ge=1, le=1000)]
+    """Most times the group's children run."""
+    until: str | None = None
+    """Expression checked after each iteration; the loop stops when it is true."""
+    on_exhausted: Literal["succeed", "fail"] = "succeed"
+    """What spending every iteration means: succeed with the last outputs, or fail."""
+
+
+# --------------------------------------------------------------------------- steps
+
+OnGateFailure = Literal["fail", "warn", "retry"]
+Tags = dict[str, str] | list[str]
+
+
+class StepDefaults(Strict):
+    """Step fields that `defaults` may set for every step; a step's own value wins."""
+
+    timeout: Duration | None = None
+    """Time bound of one attempt."""
+    retry: RetrySpec | None = None
+    """Retry policy for transient failures."""
+    cache: bool | None = None
+    """Cache model replies (default true)."""
+    continue_on_error: bool | None = None
+    """A failure does not stop dependents (their input is null) nor count against the run."""
+    priority: int | None = None
+    """Higher runs first when concurrency is short."""
+    tags: Tags | None = None
+    """Free labels (a list, or a map such as {department: research}) for cost attribution."""
+    on_gate_failure: OnGateFailure | None = None
+    """fail (default) fails the step; warn records and passes; retry runs it again."""
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    """for_each items in flight at once."""
+    success_threshold: Share | None = None
+    """Share of for_each items or group children that must succeed (default 1.0)."""
+
+
+class StepSpec(StepDefaults):
+    """One step. Exactly one kind: `agent` + `prompt`, `run`, or `steps` (a group)."""
+
+    needs: list[str] = Field(default_factory=list)
+    """Steps that must finish first (siblings; `group.child` to reach into a group)."""
+    if_: str | None = Field(default=None, alias="if")
+    """Expression; when false the step is skipped (reason: condition)."""
+    for_each: str | list[Any] | None = None
+    """An expression giving a list, or a literal list: one task per item (`item`, `index`)."""
+    agent: str | None = None
+    """Agent step: the agent that does the work."""
+    prompt: str | None = None
+    """Agent step: the task, a Jinja2 template."""
+    run: list[str] | None = None
+    """Command step: argv (no shell); each element is a template rendered into one argument."""
+    cwd: str | None = None
+    """Command step: working directory (relative to where agnoctl runs)."""
+    env: dict[str, str] | None = None
+    """Command step: extra environment variables (values are templates)."""
+    steps: dict[str, StepSpec] | None = None
+    """Group: nested steps that run as one unit; output is a map of child id to output."""
+    loop: LoopSpec | None = None
+    """Group: run the children again until `until` is true or iterations are spent."""
+    output_schema: JsonSchemaDict | None = None
+    """JSON Schema the output must validate against (overrides the agent's)."""
+    gates: list[Gate] | None = None
+    """Quality gates checked on the output after the step succeeds."""
+
+    @property
+    def kind(self) -> Literal["agent", "command", "group"]:
+        if self.steps is not None:
+            return "group"
+        if self.run is not None:
+            return "command"
+        return "agent"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StepSpec:
+        kinds = [
+            name
+            for name, present in (
+                ("agent", self.agent is not None),
+                ("run", self.run is not None),
+                ("steps", self.steps is not None),
+            )
+            if present
+        ]
+        if len(kinds) != 1:
+            found = " and ".join(kinds) if kinds else "none"
+            raise ValueError(
+                f"a step needs exactly one kind: `agent` + `prompt`, `run`, or `steps` "
+                f"(found {found})"
+            )
+        self._check_kind_fields(kinds[0])
+        return self
+
+    def _check_kind_fields(self, kind: str) -> None:
+        if kind == "agent" and self.prompt is None:
+            raise ValueError("an agent step needs a `prompt`")
+        if kind != "agent" and self.prompt is not None:
+            raise ValueError("`prompt` belongs to agent steps (add `agent`)")
+        if kind != "run" and (self.cwd is not None or self.env is not None):
+            raise ValueError("`cwd` and `env` belong to command steps (`run`)")
+        if kind != "steps" and self.loop is not None:
+            raise ValueError("`loop` belongs to groups (`steps`)")
+        if kind == "run" and not self.run:
+            raise ValueError("`run` needs at least the program to run")
+        if kind == "steps" and not self.steps:
+            raise ValueError("a group needs at least one step")
+        if self.max_concurrency is not None and self.for_each is None:
+            raise ValueError("`max_concurrency` limits for_each items: add `for_each`")
+
+    @field_validator("steps")
+    @classmethod
+    def _child_ids(cls, value: dict[str, StepSpec] | None) -> dict[str, StepSpec] | None:
+        for key in value or {}:
+            _check_id(key)
+        return value
+
+
+def _check_id(key: str) -> None:
+    if not re.match(ID_PATTERN, key):
+        raise ValueError(
+            f"step id {key!r} must be a letter or _ then letters, digits or _ "
+            "(templates read it as steps.<id>)"
+        )
+
+
+# --------------------------------------------------------------------------- agents, tools
+
+
+class AgentSpec(Strict):
+    model: str
+    """`<provider>/<model>`, split at the first `/` (e.g. openai/gpt-4o-mini, mock/echo)."""
+    fallback_models: list[str] = Field(default_factory=list)
+    """Models tried in order when the model keeps failing or its breaker is open."""
+    instructions: str | None = None
+    """System prompt, a Jinja2 template."""
+    description: str | None = None
+    """What the agent is for (documentation)."""
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    """Sampling temperature."""
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    """Most output tokens per call; also what budgets reserve per call."""
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    """This agent's tasks in flight at once."""
+    tools: list[str] = Field(default_factory=list)
+    """Names from `tools` the agent may call."""
+    max_tool_calls: Annotated[int, Field(ge=0)] = 10
+    """Most tool calls in one task's tool-calling loop."""
+    output_schema: JsonSchemaDict | None = None
+    """JSON Schema the reply must parse and validate against."""
+    cache: bool | None = None
+    """Cache this agent's replies (default true)."""
+
+    @field_validator("model", "fallback_models")
+    @classmethod
+    def _provider_model(cls, value: str | list[str]) -> str | list[str]:
+        for ref in [value] if isinstance(value, str) else value:
+            provider, _, model = ref.partition("/")
+            if not provider or not model:
+                raise ValueError(
+                    f"model {ref!r} must be `<provider>/<model>`, e.g. openai/gpt-4o-mini"
+                )
+        return value
+
+    @property
+    def provider(self) -> str:
+        return self.model.partition("/")[0]
+
+    @property
+    def model_name(self) -> str:
+        return self.model.partition("/")[2]
+
+
+class CommandToolSpec(Strict):
+    type: Literal["command"] = "command"
+    """A program run with the model's JSON arguments rendered into argv (no shell)."""
+    description: str | None = None
+    """What the tool does, shown to the model."""
+    parameters: JsonSchemaDict = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    """JSON Schema of the arguments object; arguments are validated against it."""
+    run: list[str]
+    """argv; `{{ args.<name> }}` renders into single arguments."""
+    timeout: Duration = 30.0
+    """Time bound of one call."""
+    cwd: str | None = None
+    """Working directory (relative to where agnoctl runs)."""
+    max_output_chars: Annotated[int, Field(ge=1)] = 20_000
+    """Longer results are cut, and say so."""
+
+
+class HttpGetToolSpec(Strict):
+    type: Literal["http_get"]
+    """GET a URL (the model passes {"url": ...}) from an allowed host."""
+    description: str | None = None
+    """What the tool does, shown to the model."""
+    allow_hosts: list[str]
+    """Host names that may be fetched; redirects are re-checked against them."""
+    timeout: Duration = 30.0
+    """Time bound of one call."""
+    max_output_chars: Annotated[int, Field(ge=1)] = 20_000
+    """Longer results are cut, and say so."""
+
+
+class ReadFileToolSpec(Strict):
+    type: Literal["read_file"]
+    """Read a file (the model passes {"path": ...}) below `root`."""
+    description: str | None = None
+    """What the tool does, shown to the model."""
+    root: str
+    """Folder the paths are relative to; paths may not leave it (.. or symlinks)."""
+    max_output_chars: Annotated[int, Field(ge=1)] = 20_000
+    """Longer results are cut, and say so."""
+
+
+ToolDef = Annotated[
+    CommandToolSpec | HttpGetToolSpec | ReadFileToolSpec, Field(discriminator="type")
+]
+
+
+class LimitsSpec(Strict):
+    max_cost_usd: Annotated[float, Field(ge=0)] | None = None
+    """Stop when the run's cost would exceed this many USD."""
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    """Stop when the run's tokens (input + output) would exceed this."""
+    max_llm_calls: Annotated[int, Field(ge=1)] | None = None
+    """Stop when the run would make more model calls than this."""
+    max_duration: Duration | None = None
+    """Wall-clock bound of the whole run."""
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    """Tasks in flight at once across the run."""
+
+
+# --------------------------------------------------------------------------- workflow
+
+
+class Workflow(Strict):
+    """An agnoctl workflow file, language version 1."""
+
+    version: Literal[1]
+    """Language version; must be 1."""
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """Workflow name: lowercase letters, digits, _ and -."""
+    description: str | None = None
+    """What the workflow does."""
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    """Typed run parameters (`-i key=value`, `--inputs-file`)."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Plain strings visible to templates as env.NAME."""
+    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    """Model servers; openai, anthropic, ollama and mock need no entry."""
+    defaults: StepDefaults = Field(default_factory=StepDefaults)
+    """Values for every step's fields; a step's own value wins."""
+    agents: dict[str, AgentSpec] = Field(default_factory=dict)
+    """Named agents: model, instructions, tools, structured output."""
+    tools: dict[str, ToolDef] = Field(default_factory=dict)
+    """What agents may call, by name."""
+    steps: dict[str, StepSpec]
+    """The steps, by id; order in the file is irrelevant."""
+    outputs: dict[str, str] = Field(default_factory=dict)
+    """Named results (templates), written to the report and to outputs/."""
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    """Budgets and bounds of the whole run."""
+    success_threshold: Share = 1.0
+    """Share of steps that must succeed for the run to pass."""
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _default_tool_type(cls, value: Any) -> Any:
+        # A tool without `type` is a command tool; the discriminator needs it spelled out.
+        if isinstance(value, dict):
+            return {
+                k: ({"type": "command", **v} if isinstance(v, dict) and "type" not in v else v)
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _step_ids(cls, value: dict[str, StepSpec]) -> dict[str, StepSpec]:
+        if not value:
+            raise ValueError("a workflow needs at least one step")
+        for key in value:
+            _check_id(key)
+        return value
+
+
+StepSpec.model_rebuild()

@@ -1,0 +1,169 @@
+"""The one sandboxed Jinja2 environment that validation, planning and running share.
+
+Templates (`prompt`, `instructions`, `outputs`, command arguments) and expressions (`if`,
+`for_each`, gate `expr`, loop `until`) are compiled once and cached. Undefined names are errors,
+sandbox escapes (``''.__class__``) are refused, and a render is cut off past ``MAX_RENDER_CHARS``
+so a hostile template cannot fill memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from agnoctl.errors import AgnoctlError
+
+MAX_RENDER_CHARS = 2_000_000
+
+
+class TemplateError(AgnoctlError):
+    """A template or expression failed to compile or render."""
+
+    def __init__(self, message: str, *, lineno: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.lineno = lineno  # 1-based line inside the template, when known
+
+
+class _Env(SandboxedEnvironment):
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # Dunder/private names are how SSTI payloads climb to os or builtins.
+        return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
+
+
+def _tojson(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@lru_cache(maxsize=1)
+def environment() -> SandboxedEnvironment:
+    env = _Env(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+    )
+    env.filters["tojson"] = _tojson
+    env.filters["json"] = _tojson
+    return env
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str) -> jinja2.Template:
+    try:
+        return environment().from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}", lineno=exc.lineno) from None
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Callable[..., Any]:
+    try:
+        return environment().compile_expression(source, undefined_to_none=False)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"expression syntax error: {exc.message}", lineno=exc.lineno) from None
+
+
+def is_template(source: str) -> bool:
+    """Whether rendering could change the text (fast path: plain strings render as-is)."""
+    return "{{" in source or "{%" in source or "{#" in source
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """Render a template; raises TemplateError naming what went wrong."""
+    if not is_template(source):
+        return source
+    template = compile_template(source)
+    try:
+        return _bounded_join(template.generate(context))
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined value: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"refused by the template sandbox: {exc}") from None
+    except TemplateError:
+        raise
+    except Exception as exc:  # a filter or operator failed on the given values
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+
+
+def evaluate(source: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate an expression (no braces) to a Python value."""
+    expression = compile_expression(source)
+    try:
+        value = expression(**context)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined value: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"refused by the template sandbox: {exc}") from None
+    except Exception as exc:
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+    if isinstance(value, jinja2.Undefined):
+        # StrictUndefined raises on use, not on return: force the error here.
+        try:
+            str(value)
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"undefined value: {exc.message}") from None
+    return value
+
+
+def _bounded_join(chunks: Iterator[str]) -> str:
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_RENDER_CHARS:
+            raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def parse(source: str, *, expression: bool) -> nodes.Template:
+    """Parse a template or an expression into a Jinja2 AST (for static checks)."""
+    env = environment()
+    text = "{{ (" + source + ") }}" if expression else source
+    try:
+        return env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        kind = "expression" if expression else "template"
+        raise TemplateError(f"{kind} syntax error: {exc.message}", lineno=exc.lineno) from None
+
+
+def step_references(source: str, *, expression: bool) -> list[tuple[str, int]]:
+    """The step ids a template reads as ``steps.<id>`` (or ``steps['<id>']``), with lines.
+
+    Group children read as ``steps.group.child`` are returned as ``group.child`` when the
+    second name is not one of a step's own attributes.
+    """
+    tree = parse(source, expression=expression)
+    found: list[tuple[str, int]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node
+        if not (isinstance(base, nodes.Name) and base.name == "steps"):
+            continue
+        key = _attr_name(node)
+        if key is not None:
+            found.append((key, node.lineno))
+    return found
+
+
+def root_names(source: str, *, expression: bool) -> set[str]:
+    """Top-level names a template reads (``inputs``, ``steps``, ``item``, ...)."""
+    tree = parse(source, expression=expression)
+    from jinja2 import meta
+
+    return set(meta.find_undeclared_variables(tree))
+
+
+def _attr_name(node: nodes.Getattr | nodes.Getitem) -> str | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        return node.arg.value
+    return None
