@@ -62,6 +62,253 @@ class DiagnosticFormat(str, Enum):
 # Each command lives in its own section below; keep bodies short and import lazily.
 
 
+# ---------------------------------------------------------------------------- validate
+
+
+@app.command("validate")
+def validate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Workflow files, or directories searched for *.yaml / *.yml.",
+            show_default=False,
+        ),
+    ],
+    output_format: Annotated[
+        DiagnosticFormat,
+        typer.Option("--format", help="text, json, or github (workflow-command annotations)."),
+    ] = DiagnosticFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+) -> None:
+    """Check workflows: every problem with file:line:col, a code and a fix hint.
+
+    Exit 0 when valid, 2 when any file has an error (or a warning, with --strict).
+    """
+    from agnoctl.errors import UsageError
+    from agnoctl.spec.diagnostics import format_github, format_json, format_text
+    from agnoctl.spec.validate import validate_file, workflow_files
+
+    try:
+        selection = workflow_files(paths)
+    except UsageError as exc:
+        fail(str(exc))
+    files = selection.files
+    if not files:
+        fail("no workflow files found (a workflow has a top-level `version:` line)")
+    results = [validate_file(path) for path in files]
+    diagnostics = [d for result in results for d in result.diagnostics]
+    formatter = {"text": format_text, "json": format_json, "github": format_github}
+    output = formatter[output_format.value](diagnostics)
+    if output:
+        sys.stdout.write(output + "\n")
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    failed = errors > 0 or (strict and warnings > 0)
+    noun = "file" if len(files) == 1 else "files"
+    skipped = f" ({len(selection.skipped)} YAML file(s) without `version:` skipped)"
+    sys.stderr.write(
+        f"{'invalid' if failed else 'valid'}: {len(files)} {noun} checked, "
+        f"{errors} error(s), {warnings} warning(s){skipped if selection.skipped else ''}\n"
+    )
+    if failed:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the workflow JSON Schema (for editors: yaml-language-server, IDE plugins)."""
+    from agnoctl.spec.schema import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@app.command("init")
+def init(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="File to write (NAME.yaml); default workflow.yaml.",
+                       show_default=False),
+    ] = None,
+) -> None:
+    """Write a commented starter workflow that validates and runs offline (mock provider)."""
+    from agnoctl.errors import UsageError
+    from agnoctl.init_template import write_starter
+
+    try:
+        path = write_starter(name)
+    except UsageError as exc:
+        fail(str(exc))
+    sys.stdout.write(f"wrote {path}; try: agnoctl validate {path} && agnoctl run {path}\n")
+
+
+# ---------------------------------------------------------------------------- cache
+
+cache_app = typer.Typer(
+    help="Inspect and trim the response cache.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(cache_app, name="cache")
+
+CacheDirOption = Annotated[
+    Path, typer.Option("--cache-dir", help="Cache directory.", show_default=True)
+]
+_DEFAULT_CACHE_DIR = Path(".agnoctl/cache")
+
+
+def _when(timestamp: float | None) -> str:
+    from datetime import datetime
+
+    return "-" if timestamp is None else datetime.fromtimestamp(timestamp).isoformat(" ", "seconds")
+
+
+def _size(size_bytes: int) -> str:
+    size, unit = float(size_bytes), 0
+    while size >= 1024 and unit < 3:
+        size, unit = size / 1024, unit + 1
+    return f"{size_bytes} B" if unit == 0 else f"{size:.1f} {('KiB', 'MiB', 'GiB')[unit - 1]}"
+
+
+@cache_app.command("stats")
+def cache_stats(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
+    """Show how many replies are cached, their size and age."""
+    if not cache_dir.is_dir():
+        sys.stdout.write(f"cache: {cache_dir} (empty: nothing cached yet)\n")
+        return
+    from agnoctl.cache import ResponseCache
+
+    with ResponseCache(cache_dir) as cache:
+        stats = cache.stats()
+    sys.stdout.write(
+        f"cache: {stats.directory}\n"
+        f"entries: {stats.entries}\n"
+        f"size: {_size(stats.size_bytes)}\n"
+        f"oldest: {_when(stats.oldest)}\n"
+        f"newest: {_when(stats.newest)}\n"
+    )
+
+
+@cache_app.command("clear")
+def cache_clear(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
+    """Delete every cached reply."""
+    if not cache_dir.is_dir():
+        sys.stdout.write(f"cache: {cache_dir} is empty; nothing to clear\n")
+        return
+    from agnoctl.cache import ResponseCache
+
+    with ResponseCache(cache_dir) as cache:
+        removed = cache.clear()
+    sys.stdout.write(f"removed {removed} cached replies from {cache_dir}\n")
+
+
+@cache_app.command("prune")
+def cache_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age to keep: 30d, 12h, 90m or seconds.")
+    ] = "30d",
+    cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
+) -> None:
+    """Delete cached replies older than an age."""
+    from agnoctl.cache import ResponseCache, parse_age
+    from agnoctl.errors import UsageError
+
+    try:
+        age = parse_age(older_than)
+    except UsageError as exc:
+        fail(str(exc))
+    if not cache_dir.is_dir():
+        sys.stdout.write(f"cache: {cache_dir} is empty; nothing to prune\n")
+        return
+    with ResponseCache(cache_dir) as cache:
+        removed = cache.prune(age)
+    sys.stdout.write(f"removed {removed} cached replies older than {older_than} from {cache_dir}\n")
+
+
+# ---------------------------------------------------------------------------- plan, graph
+
+
+class PlanFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class GraphFormat(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def _write_diagnostics(diagnostics: list[Any]) -> None:
+    from agnoctl.spec.diagnostics import format_text
+
+    if diagnostics:
+        sys.stderr.write(format_text(diagnostics) + "\n")
+
+
+def _load_or_exit(path: Path) -> Any:
+    """The validated workflow and its source map; diagnostics and exit 2 when invalid."""
+    from agnoctl.spec.validate import validate_file
+
+    result = validate_file(path)
+    _write_diagnostics(result.diagnostics)
+    if result.workflow is None:
+        fail(f"{path} is invalid: {len(result.errors)} error(s)")
+    return result
+
+
+@app.command("plan")
+def plan(
+    path: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("-i", "--input", help="Input value key=value (JSON for arrays/objects)."),
+    ] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option("--inputs-file", help="YAML or JSON map of input values.")
+    ] = None,
+    output_format: Annotated[
+        PlanFormat, typer.Option("--format", help="text, json, or markdown (for PR comments).")
+    ] = PlanFormat.text,
+    assume_items: Annotated[
+        int,
+        typer.Option("--assume-items", min=1,
+                     help="Items assumed, at most, for a for_each list known only at run time."),
+    ] = 10,
+) -> None:
+    """Show what a run would do and could cost, without any network call.
+
+    Levels, fan-outs, loops, critical path, LLM call/token/cost ranges, provider concurrency
+    and limit checks. Exit 0 when valid, 2 when the workflow or an input is invalid.
+    """
+    from agnoctl.errors import SpecInvalid, UsageError
+    from agnoctl.plan import build_plan, render_plan
+    from agnoctl.plan.inputs import plan_inputs
+
+    result = _load_or_exit(path)
+    try:
+        values = plan_inputs(result.workflow.inputs, inputs or [], inputs_file)
+        built = build_plan(result.workflow, values, workflow_path=path,
+                           assume_items=assume_items, source=result.source)
+    except UsageError as exc:
+        fail(str(exc))
+    except SpecInvalid as exc:
+        _write_diagnostics(exc.diagnostics)
+        fail(f"{path} is invalid: {len(exc.diagnostics)} error(s)")
+    sys.stdout.write(render_plan(built, output_format.value))
+
+
+@app.command("graph")
+def graph(
+    path: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    output_format: Annotated[
+        GraphFormat, typer.Option("--format", help="mermaid (flowchart) or dot (Graphviz).")
+    ] = GraphFormat.mermaid,
+) -> None:
+    """Draw the step graph: groups as subgraphs, for_each and loops marked, `if` on edges."""
+    from agnoctl.graph import render_graph
+
+    result = _load_or_exit(path)
+    sys.stdout.write(render_graph(result.workflow, output_format.value))
+
+
 def main() -> None:
     try:
         app()

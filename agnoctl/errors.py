@@ -17,6 +17,7 @@
     │   │   └── BadRequest
     │   └── CircuitOpen               the provider's breaker is open: fail fast, try fallbacks
     ├── StepFailed                a step's own work failed (command exit code, template, tool)
+    │   └── OutputInvalid         structured output does not parse or validate (retried)
     ├── CacheMiss                 --cache-only and no cached reply for a step
     └── RunLocked                 another process writes this run directory
 
@@ -147,6 +148,18 @@ class StepFailed(AgnoctlError):
         self.message = message
         self.kind = kind
         self.retryable = retryable
+
+
+class OutputInvalid(StepFailed):
+    """A reply's structured output does not parse or validate against its schema.
+
+    SPEC counts it as a malformed reply, so it is retried; ``errors`` holds the validation
+    messages, which the retry appends to the prompt.
+    """
+
+    def __init__(self, message: str, *, errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message, kind="output_invalid", retryable=True)
+        self.errors = errors
 
 
 class CacheMiss(AgnoctlError):

@@ -40,9 +40,11 @@ class ToolSpec:
 class CallContext:
     """Where a call comes from. Not part of the cache key; the mock provider scripts by it."""
 
-    step_id: str
+    step_id: str  # full step path, "group.child" for nested steps
     index: int | None = None  # for_each item index
     attempt: int = 1
+    agent: str | None = None
+    purpose: str = "task"  # "task" or "judge" (a judge gate scoring the step's output)
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,7 @@ class SchemaGate(Strict):
 
 class ThresholdGate(Strict):
     type: Literal["threshold"]
+    """A numeric field of the structured output must lie within [min, max]."""
     field: str
     """Dotted path to a numeric field of the structured output, e.g. `scores.quality`."""
     min: float | None = None
@@ -171,12 +172,14 @@ class ThresholdGate(Strict):
 
 class ContainsGate(Strict):
     type: Literal["contains", "not_contains"]
+    """contains: every value must appear in the text output; not_contains: none may."""
     value: str | list[str]
     """Text (or texts) that must all appear (contains) or none appear (not_contains)."""
 
 
 class RegexGate(Strict):
     type: Literal["regex"]
+    """The pattern must match somewhere in the text output."""
     pattern: str
     """Python regular expression searched in the text output."""
 
@@ -192,6 +195,7 @@ class RegexGate(Strict):
 
 class LengthGate(Strict):
     type: Literal["length"]
+    """The text output's length in characters must lie within [min, max]."""
     min: Annotated[int, Field(ge=0)] | None = None
     """Fewest characters."""
     max: Annotated[int, Field(ge=0)] | None = None
@@ -206,12 +210,14 @@ class LengthGate(Strict):
 
 class ExprGate(Strict):
     type: Literal["expr"]
+    """An expression over `output` must be true."""
     expr: str
     """Jinja2 expression over `output` that must be true, e.g. `output.risks | length >= 3`."""
 
 
 class JudgeGate(Strict):
     type: Literal["judge"]
+    """An LLM judge agent scores the output against a rubric."""
     agent: str
     """The agent that scores the output; it replies {score, reason} with score in [0, 1]."""
     rubric: str
@@ -268,7 +274,8 @@ class StepSpec(StepDefaults):
     """One step. Exactly one kind: `agent` + `prompt`, `run`, or `steps` (a group)."""
 
     needs: list[str] = Field(default_factory=list)
-    """Steps that must finish first (siblings; `group.child` to reach into a group)."""
+    """Sibling steps (ids of the same `steps` map) that must finish first; needing a group
+    waits for all its children."""
     if_: str | None = Field(default=None, alias="if")
     """Expression; when false the step is skipped (reason: condition)."""
     for_each: str | list[Any] | None = None

@@ -108,6 +108,8 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
         # StrictUndefined raises on use, not on return: force the error here.
         try:
             str(value)
+        except jinja2.exceptions.SecurityError as exc:  # the sandbox's unsafe-attribute marker
+            raise TemplateError(f"refused by the template sandbox: {exc}") from None
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"undefined value: {exc.message}") from None
     return value

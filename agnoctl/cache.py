@@ -1,0 +1,308 @@
+"""The response cache: model replies on disk, keyed by what was asked, never by who asked.
+
+A key is the SHA-256 of a canonical JSON of the request's meaning: the provider's protocol and
+base URL, the model, the messages, the sampling parameters, the output schema and the tools.
+Credentials and headers are never part of it, and the stored value is the reply alone, so a
+cache directory holds no secret that was sent.
+
+Storage is diskcache (SQLite in WAL mode), which makes one directory safe to share between
+concurrent runs. Values are JSON text, never pickle: a directory shared between agnoctl versions
+(or written by anything else) must never be able to execute code when read, so the ``Disk``
+below refuses to load anything but text.
+
+A hit is a single indexed SQLite read (well under a millisecond, see ``bench/cache_bench.py``),
+so the engine calls the cache directly on the event loop instead of hopping to a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import diskcache  # type: ignore[import-untyped]  # ships no type hints
+
+from agnoctl.errors import CacheMiss, UsageError
+from agnoctl.providers.base import (
+    CallContext,
+    Message,
+    ModelReply,
+    ModelRequest,
+    Provider,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+
+DEFAULT_CACHE_DIR = Path(".agnoctl") / "cache"
+CacheMode = Literal["use", "off", "only"]
+
+# Bump when the key material or the stored value changes shape: old entries become misses.
+_FORMAT = "agnoctl-cache/1"
+# diskcache culls least-recently-stored entries beyond this size.
+_SIZE_LIMIT = 4 * 2**30
+
+
+class _TextOnlyDisk(diskcache.Disk):  # type: ignore[misc]  # Disk is untyped (Any)
+    """A diskcache ``Disk`` that stores and loads text only; pickled data is never loaded."""
+
+    def put(self, key: object) -> tuple[object, bool]:
+        if not isinstance(key, str):
+            raise TypeError("cache keys are str")
+        return super().put(key)  # type: ignore[no-any-return]
+
+    def get(self, key: object, raw: bool) -> object:
+        # Key iteration lands here; a pickled key (not agnoctl's) is handed back unread.
+        return super().get(key, raw) if raw else _FOREIGN_KEY
+
+    def store(self, value: object, read: bool, key: object = diskcache.core.UNKNOWN) -> Any:
+        if not isinstance(value, str):
+            raise TypeError("cache values are JSON text")
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: object, read: bool) -> object:
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_TEXT):
+            # diskcache treats OSError from fetch as "gone": the entry reads as a miss.
+            raise _ForeignEntry(f"an entry stored in mode {mode}")
+        return super().fetch(mode, filename, value, read)
+
+
+_FOREIGN_KEY = object()
+
+
+class _ForeignEntry(OSError):
+    """An entry agnoctl did not write (pickle or binary); it is treated as absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    directory: Path
+    entries: int
+    size_bytes: int
+    oldest: float | None  # creation time (epoch seconds) of the oldest entry
+    newest: float | None
+    hits: int  # in this process, since the cache was opened
+    misses: int
+
+
+class ResponseCache:
+    """Model replies on disk under ``directory``; safe to share between processes."""
+
+    def __init__(self, directory: Path = DEFAULT_CACHE_DIR) -> None:
+        self.directory = Path(directory)
+        self._store = diskcache.Cache(
+            str(self.directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT
+        )
+        self.hits = 0
+        self.misses = 0
+        self._asked: set[tuple[str, str, int | None, str]] = set()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @staticmethod
+    def key(provider: Provider, request: ModelRequest) -> str:
+        """The cache key of ``request`` sent to ``provider`` (credentials are never part of it)."""
+        return request_key(provider.protocol, provider.base_url, request)
+
+    def get(self, key: str) -> ModelReply | None:
+        raw = self._store.get(key)
+        entry = _decode(raw) if isinstance(raw, str) else None
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return _reply_from_json(entry["reply"])
+
+    def repeated(self, key: str, context: CallContext) -> bool:
+        """Whether this cache already saw ``key`` asked by the same step, item and purpose."""
+        mark = (key, context.step_id, context.index, context.purpose)
+        if mark in self._asked:
+            return True
+        self._asked.add(mark)
+        return False
+
+    def put(self, key: str, reply: ModelReply) -> None:
+        entry = {"format": _FORMAT, "created": time.time(), "reply": _reply_to_json(reply)}
+        self._store.set(key, _dumps(entry), retry=True)
+
+    def stats(self) -> CacheStats:
+        created = [entry["created"] for _, entry in self._entries()]
+        return CacheStats(
+            directory=self.directory,
+            entries=len(created),
+            size_bytes=int(self._store.volume()),
+            oldest=min(created, default=None),
+            newest=max(created, default=None),
+            hits=self.hits,
+            misses=self.misses,
+        )
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many there were."""
+        return int(self._store.clear(retry=True))
+
+    def prune(self, older_than: float) -> int:
+        """Delete entries created more than ``older_than`` seconds ago; returns how many."""
+        cutoff = time.time() - older_than
+        stale = [key for key, entry in self._entries() if entry["created"] < cutoff]
+        return sum(1 for key in stale if self._store.delete(key, retry=True))
+
+    def close(self) -> None:
+        self._store.close()
+
+    def _entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every readable entry; unreadable or foreign ones are left alone."""
+        found = []
+        for key in list(self._store.iterkeys()):
+            raw = self._store.get(key) if isinstance(key, str) else None
+            entry = _decode(raw) if isinstance(raw, str) else None
+            if entry is not None:
+                found.append((key, entry))
+        return found
+
+
+async def cached_request(
+    cache: ResponseCache | None,
+    provider: Provider,
+    request: ModelRequest,
+    *,
+    mode: CacheMode = "use",
+) -> tuple[ModelReply, bool]:
+    """Send ``request`` through the cache: ``(reply, True)`` on a hit, else the provider's.
+
+    ``off`` (or no cache) always asks the provider; ``only`` never does and raises
+    ``CacheMiss`` naming the step. In ``use`` mode a request that this process already answered
+    for the same step and item is a retry of a rejected reply (it did not parse, validate or
+    pass a gate), so it skips the read: replaying the same reply could never succeed.
+    """
+    if cache is None or mode == "off":
+        return await provider.request(request), False
+    key = cache.key(provider, request)
+    if mode == "only" or not cache.repeated(key, request.context):
+        reply = cache.get(key)
+        if reply is not None:
+            return reply, True
+    if mode == "only":
+        raise CacheMiss(_miss_message(request))
+    reply = await provider.request(request)
+    cache.put(key, reply)
+    return reply, False
+
+
+def caching_enabled(step: bool | None, agent: bool | None, defaults: bool | None) -> bool:
+    """Whether a step's calls use the cache: the most specific setting wins, default on."""
+    for setting in (step, agent, defaults):
+        if setting is not None:
+            return setting
+    return True
+
+
+def parse_age(text: str) -> float:
+    """An age such as ``30d``, ``12h``, ``90m`` or a number of seconds, in seconds."""
+    # Imported here: the spec models cost ~0.2 s to build, which `agnoctl cache` never needs.
+    from agnoctl.spec.models import parse_duration
+
+    value = text.strip()
+    if value.endswith("d") and value[:-1].strip().replace(".", "", 1).isdigit():
+        return float(value[:-1]) * 86_400
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise UsageError(f"{text!r} is not an age: use e.g. 30d, 12h, 90m or seconds") from None
+
+
+def request_key(protocol: str, base_url: str, request: ModelRequest) -> str:
+    """SHA-256 (hex) of the canonical JSON of what the request asks."""
+    material = {
+        "format": _FORMAT,
+        "protocol": protocol.lower(),
+        "base_url": base_url.rstrip("/"),
+        "model": request.model,
+        "messages": [_message_json(m) for m in request.messages],
+        "temperature": None if request.temperature is None else float(request.temperature),
+        "max_tokens": request.max_tokens,
+        "output_schema": request.output_schema,
+        "tools": [_tool_json(t) for t in request.tools],
+    }
+    return hashlib.sha256(_dumps(material).encode()).hexdigest()
+
+
+def _miss_message(request: ModelRequest) -> str:
+    ctx = request.context
+    where = f"step {ctx.step_id!r}"
+    if ctx.index is not None:
+        where += f" (item {ctx.index})"
+    if ctx.purpose == "judge":
+        where = f"the judge gate of {where}"
+    return (
+        f"no cached reply for {where} and --cache-only is set "
+        "(run once without --cache-only to fill the cache)"
+    )
+
+
+def _dumps(value: object) -> str:
+    # Sorted keys and fixed separators make equal data give equal text; YAML can produce
+    # dates inside schemas, which are tagged with their type so they cannot equal a string.
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=lambda o: {"$" + type(o).__name__: str(o)},
+    )
+
+
+def _decode(raw: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
+        return None
+    return entry
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {
+        "role": message.role,
+        "content": message.content,
+        "tool_calls": [_call_json(c) for c in message.tool_calls],
+        "tool_call_id": message.tool_call_id,
+        "tool_name": message.tool_name,
+    }
+
+
+def _tool_json(tool: ToolSpec) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+
+
+def _call_json(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "name": call.name, "arguments": call.arguments}
+
+
+def _reply_to_json(reply: ModelReply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "tool_calls": [_call_json(c) for c in reply.tool_calls],
+        "usage": {"input": reply.usage.input_tokens, "output": reply.usage.output_tokens},
+        "finish_reason": reply.finish_reason,
+        "model": reply.model,
+    }
+
+
+def _reply_from_json(data: dict[str, Any]) -> ModelReply:
+    return ModelReply(
+        text=data["text"],
+        tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in data["tool_calls"]),
+        usage=Usage(data["usage"]["input"], data["usage"]["output"]),
+        finish_reason=data["finish_reason"],
+        model=data["model"],
+    )

@@ -1,0 +1,318 @@
+"""Run budgets (``limits.max_cost_usd``, ``max_tokens``, ``max_llm_calls``) and cost attribution.
+
+Every model call reserves its worst case before it starts (its input estimate plus its
+``max_tokens``, and the cost of that), so calls running concurrently can never overshoot a
+limit together; when the call ends its reservation is replaced by what it really used. All
+methods are synchronous and never await, so under one event loop each is atomic: interleaved
+tasks can reserve and settle in any order and the totals stay exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from agnoctl.errors import AgnoctlError
+from agnoctl.spec.models import LimitsSpec, Tags
+
+LimitName = Literal["max_cost_usd", "max_tokens", "max_llm_calls"]
+WarningCallback = Callable[[str, float, float], None]
+"""Called as ``(limit name, used, limit)`` the first time usage reaches 80% of a limit."""
+
+
+class LimitUsage(TypedDict):
+    limit: float | None
+    used: float
+
+
+WARNING_SHARE = 0.8
+_EPSILON = 1e-9  # float sums of prices must not fail a limit by a rounding error
+
+
+def _usd(value: float) -> str:
+    """Dollars with two decimals, or more when the amount is smaller than a cent."""
+    whole, _, fraction = f"{value:.6f}".rstrip("0").partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def _amount(limit: LimitName, value: float) -> str:
+    return _usd(value) if limit == "max_cost_usd" else str(int(value))
+
+
+class BudgetExceeded(AgnoctlError):
+    """A run limit was reached: the call asking for more does not start.
+
+    ``used`` is what finished calls used, ``reserved`` the worst case of calls still in flight,
+    ``requested`` the worst case of the refused call (0 when finished calls alone went over).
+    """
+
+    def __init__(
+        self,
+        limit: LimitName,
+        *,
+        limit_value: float,
+        used: float,
+        reserved: float = 0.0,
+        requested: float = 0.0,
+    ) -> None:
+        self.limit = limit
+        self.limit_value = limit_value
+        self.used = used
+        self.reserved = reserved
+        self.requested = requested
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        def amount(value: float) -> str:
+            return _amount(self.limit, value)
+
+        head = f"{self.limit} {amount(self.limit_value)}"
+        if self.limit == "max_llm_calls":
+            detail = f"reached: {amount(self.used + self.reserved)} calls started"
+        elif self.requested == 0:
+            detail = f"exceeded: {amount(self.used)} used, as calls used more than estimated"
+        else:
+            verb = "spent" if self.limit == "max_cost_usd" else "used"
+            next_call = "cost" if self.limit == "max_cost_usd" else "use"
+            in_flight = (
+                f", {amount(self.reserved)} reserved by calls in flight" if self.reserved else ""
+            )
+            detail = (
+                f"reached: {amount(self.used)} {verb}{in_flight}, "
+                f"the next call could {next_call} up to {amount(self.requested)}"
+            )
+        return f"{head} {detail}; raise limits.{self.limit} to allow more"
+
+    def again(self) -> BudgetExceeded:
+        """A fresh copy, for the next call refused after the run's budget ran out."""
+        return BudgetExceeded(
+            self.limit,
+            limit_value=self.limit_value,
+            used=self.used,
+            reserved=self.reserved,
+            requested=self.requested,
+        )
+
+
+@dataclass(eq=False)
+class Reservation:
+    """One call's worst case, held from ``reserve`` until ``settle`` or ``release``."""
+
+    tokens: int
+    cost: float
+    open: bool = True
+
+
+@dataclass
+class _Meter:
+    limit: float | None
+    used: float = 0.0
+    reserved: float = 0.0
+    warned: bool = False
+
+    def would_exceed(self, requested: float) -> bool:
+        if self.limit is None:
+            return False
+        return self.used + self.reserved + requested > self.limit + _EPSILON
+
+    def over(self) -> bool:
+        return self.limit is not None and self.used > self.limit + _EPSILON
+
+
+class Budget:
+    """Counts calls, tokens and cost against ``limits``; refuses a call that could overshoot.
+
+    Call counts are taken at ``reserve`` (a call in flight counts); tokens and cost are
+    reserved at their worst case and replaced by actuals at ``settle``. A call that never
+    reached a provider (a cache hit, or one cancelled before it was sent) is ``release``d: it
+    costs nothing and does not count as an LLM call. Once a limit is reached every later
+    ``reserve`` fails with the same message, so the rest of the run is skipped rather than
+    squeezed into what is left.
+    """
+
+    def __init__(self, limits: LimitsSpec, *, on_warning: WarningCallback | None = None) -> None:
+        self._meters: dict[LimitName, _Meter] = {
+            "max_cost_usd": _Meter(limits.max_cost_usd),
+            "max_tokens": _Meter(None if limits.max_tokens is None else float(limits.max_tokens)),
+            "max_llm_calls": _Meter(
+                None if limits.max_llm_calls is None else float(limits.max_llm_calls)
+            ),
+        }
+        self._limited = any(meter.limit is not None for meter in self._meters.values())
+        self._on_warning = on_warning
+        self._open = 0
+        self.exhausted: BudgetExceeded | None = None
+        """The first limit reached, for the run's failure message."""
+
+    def reserve(self, *, tokens: int, cost: float) -> Reservation:
+        """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot."""
+        if self.exhausted is not None:
+            raise self.exhausted.again()
+        requests: dict[LimitName, float] = {
+            "max_cost_usd": cost,
+            "max_tokens": float(tokens),
+            "max_llm_calls": 1.0,
+        }
+        if self._limited:
+            for name, requested in requests.items():
+                if self._meters[name].would_exceed(requested):
+                    raise self._stop(name, requested)
+        self._meters["max_llm_calls"].used += 1
+        self._meters["max_tokens"].reserved += tokens
+        self._meters["max_cost_usd"].reserved += cost
+        self._open += 1
+        self._warn_if_near("max_llm_calls")
+        return Reservation(tokens=tokens, cost=cost)
+
+    def settle(self, reservation: Reservation, *, tokens: int, cost: float) -> None:
+        """Replace a reservation with what the call really used (it may exceed the estimate)."""
+        self._close(reservation)
+        self._meters["max_tokens"].used += tokens
+        self._meters["max_cost_usd"].used += cost
+        for name in ("max_tokens", "max_cost_usd"):
+            self._warn_if_near(name)
+            if self.exhausted is None and self._meters[name].over():
+                # The call already happened; record the breach so the run fails and stops.
+                meter = self._meters[name]
+                assert meter.limit is not None  # over() is false without a limit
+                self.exhausted = BudgetExceeded(name, limit_value=meter.limit, used=meter.used)
+
+    def release(self, reservation: Reservation) -> None:
+        """The call never reached a provider: give back its reservation and its call count."""
+        self._close(reservation)
+        self._meters["max_llm_calls"].used -= 1
+
+    def usage(self) -> dict[LimitName, LimitUsage]:
+        """``{limit name: {"limit": value or None, "used": amount}}`` for the report."""
+        return {name: {"limit": m.limit, "used": m.used} for name, m in self._meters.items()}
+
+    def _close(self, reservation: Reservation) -> None:
+        if not reservation.open:
+            raise ValueError("this reservation was already settled or released")
+        reservation.open = False
+        self._open -= 1
+        tokens, cost = self._meters["max_tokens"], self._meters["max_cost_usd"]
+        if self._open == 0:
+            # Nothing in flight: drop the float residue of adding and subtracting prices.
+            tokens.reserved = cost.reserved = 0.0
+        else:
+            tokens.reserved -= reservation.tokens
+            cost.reserved -= reservation.cost
+
+    def _stop(self, name: LimitName, requested: float) -> BudgetExceeded:
+        meter = self._meters[name]
+        assert meter.limit is not None  # would_exceed() is false without a limit
+        error = BudgetExceeded(
+            name,
+            limit_value=meter.limit,
+            used=meter.used,
+            reserved=meter.reserved,
+            requested=requested,
+        )
+        self.exhausted = error
+        return error.again()
+
+    def _warn_if_near(self, name: LimitName) -> None:
+        meter = self._meters[name]
+        if meter.warned or meter.limit is None or self._on_warning is None:
+            return
+        if meter.used >= WARNING_SHARE * meter.limit - _EPSILON:
+            meter.warned = True
+            self._on_warning(name, meter.used, meter.limit)
+
+
+# --------------------------------------------------------------------------- cost attribution
+
+
+def tag_labels(tags: Tags | None) -> tuple[str, ...]:
+    """Cost labels of a step's ``tags``: a list as given, a map as ``key=value``."""
+    if tags is None:
+        return ()
+    if isinstance(tags, dict):
+        return tuple(f"{key}={value}" for key, value in tags.items())
+    return tuple(tags)
+
+
+@dataclass
+class Totals:
+    """Calls, tokens and cost of one slice of a run (a step, an agent, a model, a tag)."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    def add(self, other: Totals) -> None:
+        self.calls += other.calls
+        self.cache_hits += other.cache_hits
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.cost_usd += other.cost_usd
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "tokens": self.tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
+
+
+@dataclass
+class CostLedger:
+    """Where the money went: totals per step, agent, model and tag label.
+
+    A call with several tag labels counts in full under each, so per-tag sums may exceed the
+    run's total. Items of a ``for_each`` add up under their step's path.
+    """
+
+    total: Totals = field(default_factory=Totals)
+    by_step: dict[str, Totals] = field(default_factory=dict)
+    by_agent: dict[str, Totals] = field(default_factory=dict)
+    by_model: dict[str, Totals] = field(default_factory=dict)
+    by_tag: dict[str, Totals] = field(default_factory=dict)
+
+    def add(
+        self,
+        *,
+        step: str,
+        agent: str | None,
+        model: str,
+        tags: Tags | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost: float = 0.0,
+        calls: int = 1,
+        cache_hits: int = 0,
+    ) -> None:
+        """Record calls made for ``step`` (``model`` as ``provider/model``)."""
+        entry = Totals(calls, cache_hits, tokens_in, tokens_out, cost)
+        self.total.add(entry)
+        slices = [(self.by_step, step), (self.by_model, model)]
+        if agent is not None:
+            slices.append((self.by_agent, agent))
+        slices.extend((self.by_tag, label) for label in tag_labels(tags))
+        for table, key in slices:
+            table.setdefault(key, Totals()).add(entry)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for report.json, keys sorted so reports diff cleanly."""
+
+        def table(rows: dict[str, Totals]) -> dict[str, Any]:
+            return {key: rows[key].as_dict() for key in sorted(rows)}
+
+        return {
+            "total": self.total.as_dict(),
+            "by_step": table(self.by_step),
+            "by_agent": table(self.by_agent),
+            "by_model": table(self.by_model),
+            "by_tag": table(self.by_tag),
+        }

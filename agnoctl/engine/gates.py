@@ -1,0 +1,477 @@
+"""Quality gates: checks on a step's output after the step succeeds (SPEC "Quality gates").
+
+``check_gates`` runs every gate in order and reports each one, passed or not, so a report
+shows all that is wrong with an output rather than the first problem. A gate that cannot be
+evaluated (a missing field, an expression error, a judge that cannot answer) is a failed gate
+with the reason as its finding, never a crash. Findings are written to be appended to a retry
+prompt (``retry_prompt``), so the model is told what to fix.
+
+Gates see the output as the engine hands it over: parsed data when an ``output_schema``
+applies (``parse_output``), text otherwise. Text gates (contains, not_contains, regex, length)
+read structured output as its compact JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from jsonschema import SchemaError, validators
+from jsonschema.protocols import Validator
+
+from agnoctl.errors import OutputInvalid, ProviderError, StepFailed
+from agnoctl.spec.models import (
+    ContainsGate,
+    ExprGate,
+    Gate,
+    JudgeGate,
+    LengthGate,
+    OnGateFailure,
+    RegexGate,
+    SchemaGate,
+    ThresholdGate,
+)
+from agnoctl.spec.templates import TemplateError, evaluate
+
+Severity = Literal["fail", "warn"]
+JudgeFn = Callable[[JudgeGate, Any], Awaitable[tuple[float, str]]]
+"""Scores an output for a judge gate: the engine calls the gate's agent with ``judge_prompt``
+and ``JUDGE_SCHEMA`` and returns ``parse_judge_reply`` of its reply."""
+
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["score", "reason"],
+    "properties": {
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reason": {"type": "string"},
+    },
+}
+
+RETRY_HEADER = "Your previous answer did not pass these checks:"
+RETRY_FOOTER = "Answer again and fix these problems."
+
+_MAX_ERRORS = 10  # validation errors listed in a finding; more are counted, not listed
+_MAX_ERROR_CHARS = 300  # jsonschema messages quote the instance, which can be the whole output
+_MAX_NAME_TEXT = 40
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """One gate checked on one output, as written to the report, events and JUnit."""
+
+    index: int
+    """Position in the checked order; the implied schema gate, when there is one, is 0."""
+    type: str
+    name: str
+    """Human-readable, e.g. ``threshold confidence >= 0.8``."""
+    passed: bool
+    value: Any
+    """What was measured: the number, the length, the score, the matched text, ..."""
+    finding: str | None
+    """Why it failed, in words fit to append to a retry prompt; None when it passed."""
+    severity: Severity = "fail"
+    """``warn`` under ``on_gate_failure: warn`` (the step still passes), else ``fail``."""
+    detail: str | None = None
+    """More about the measurement: the judge's reason, even when the gate passed."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GateFailed(StepFailed):
+    """A step's output failed at least one gate under ``on_gate_failure: fail`` or ``retry``."""
+
+    def __init__(self, results: Sequence[GateResult], *, retryable: bool) -> None:
+        self.results = tuple(results)
+        failed = [result for result in self.results if not result.passed]
+        super().__init__(
+            f"{len(failed)} of {len(self.results)} gate(s) failed: "
+            + "; ".join(f"{r.name}: {r.finding}" for r in failed),
+            kind="gate_failed",
+            retryable=retryable,
+        )
+
+
+def gate_failure(
+    results: Sequence[GateResult], on_gate_failure: OnGateFailure
+) -> GateFailed | None:
+    """The error that fails (or retries) the step, or None when the step passes its gates."""
+    if on_gate_failure == "warn" or all(result.passed for result in results):
+        return None
+    return GateFailed(results, retryable=on_gate_failure == "retry")
+
+
+# --------------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    passed: bool
+    value: Any
+    finding: str | None = None
+    detail: str | None = None
+
+
+async def check_gates(
+    gates: Sequence[Gate],
+    output: Any,
+    *,
+    output_schema: dict[str, Any] | None,
+    judge: JudgeFn | None,
+    context: Mapping[str, Any] | None = None,
+    on_gate_failure: OnGateFailure = "fail",
+) -> list[GateResult]:
+    """Check every gate on ``output`` in order; a schema gate comes first when one is implied.
+
+    ``context`` is the template context for ``expr`` gates (``output`` is added to it).
+    """
+    checked: list[tuple[Gate, bool]] = [(gate, False) for gate in gates]
+    if output_schema is not None and not any(isinstance(gate, SchemaGate) for gate in gates):
+        checked.insert(0, (SchemaGate(type="schema"), True))
+    severity: Severity = "warn" if on_gate_failure == "warn" else "fail"
+    results: list[GateResult] = []
+    for index, (gate, implied) in enumerate(checked):
+        if isinstance(gate, JudgeGate):
+            outcome = await _judge(gate, output, judge)
+        else:
+            outcome = _check(gate, output, output_schema, context)
+        results.append(
+            GateResult(
+                index=index,
+                type=gate.type,
+                name=gate_name(gate, implied=implied),
+                passed=outcome.passed,
+                value=outcome.value,
+                finding=None if outcome.passed else outcome.finding,
+                severity=severity,
+                detail=outcome.detail,
+            )
+        )
+    return results
+
+
+def _check(
+    gate: Gate,
+    output: Any,
+    output_schema: dict[str, Any] | None,
+    context: Mapping[str, Any] | None,
+) -> _Outcome:
+    match gate:
+        case SchemaGate():
+            return _schema(output, output_schema)
+        case ThresholdGate():
+            return _threshold(gate, output)
+        case ContainsGate():
+            return _contains(gate, output_text(output))
+        case RegexGate():
+            return _regex(gate, output_text(output))
+        case LengthGate():
+            return _length(gate, output_text(output))
+        case ExprGate():
+            return _expr(gate, output, context)
+    raise TypeError(f"no check for gate type {gate.type!r}")
+
+
+def gate_name(gate: Gate, *, implied: bool = False) -> str:
+    """A short human-readable name: ``threshold confidence >= 0.8``, ``regex ^OK``, ..."""
+    match gate:
+        case SchemaGate():
+            return "schema (implied by output_schema)" if implied else "schema"
+        case ThresholdGate():
+            return _bounds(f"threshold {gate.field}", gate.min, gate.max)
+        case ContainsGate():
+            values = [gate.value] if isinstance(gate.value, str) else gate.value
+            return f"{gate.type} " + ", ".join(_quoted(value) for value in values)
+        case RegexGate():
+            return f"regex {gate.pattern}"
+        case LengthGate():
+            return _bounds("length", gate.min, gate.max)
+        case ExprGate():
+            return f"expr {gate.expr}"
+        case JudgeGate():
+            return f"judge by {gate.agent} >= {_num(gate.min)}"
+    raise TypeError(f"no name for gate type {gate.type!r}")
+
+
+def _bounds(subject: str, low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{subject} between {_num(low)} and {_num(high)}"
+    if low is not None:
+        return f"{subject} >= {_num(low)}"
+    return f"{subject} <= {_num(high)}"
+
+
+def _num(value: float | None) -> str:
+    # 0.8 stays "0.8" and 3.0 reads "3": findings quote numbers as the author wrote them.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _quoted(text: str) -> str:
+    short = text if len(text) <= _MAX_NAME_TEXT else text[: _MAX_NAME_TEXT - 1] + "…"
+    return json.dumps(short, ensure_ascii=False)
+
+
+def output_text(output: Any) -> str:
+    """The text that text gates read: the output itself, or structured output's compact JSON."""
+    if isinstance(output, str):
+        return output
+    if output is None:
+        return ""
+    return json.dumps(output, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# --------------------------------------------------------------------------- gate kinds
+
+
+def _schema(output: Any, output_schema: dict[str, Any] | None) -> _Outcome:
+    if output_schema is None:
+        return _Outcome(False, None, "no output_schema applies to this step's output")
+    try:
+        errors = validation_errors(output, output_schema)
+    except SchemaError as exc:
+        return _Outcome(False, None, f"the output_schema itself is invalid: {exc.message}")
+    finding = "the output does not match the output_schema: " + _join_errors(errors)
+    return _Outcome(not errors, errors, finding)
+
+
+def _threshold(gate: ThresholdGate, output: Any) -> _Outcome:
+    if not isinstance(output, Mapping | list):
+        return _Outcome(
+            False,
+            None,
+            "the output is text, not structured data: a threshold gate needs an output_schema",
+        )
+    found, value = _lookup(output, gate.field)
+    if not found:
+        return _Outcome(False, None, f"field {gate.field} is missing from the output")
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return _Outcome(False, value, f"field {gate.field} is {_brief(value)}, not a number")
+    if gate.min is not None and value < gate.min:
+        finding = f"{gate.field} was {_num(value)}, below the minimum {_num(gate.min)}"
+        return _Outcome(False, value, finding)
+    if gate.max is not None and value > gate.max:
+        finding = f"{gate.field} was {_num(value)}, above the maximum {_num(gate.max)}"
+        return _Outcome(False, value, finding)
+    return _Outcome(True, value)
+
+
+def _lookup(data: Any, path: str) -> tuple[bool, Any]:
+    """Follow a dotted path through maps (keys) and lists (integer indexes)."""
+    current = data
+    for part in path.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return False, None
+    return True, current
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _MAX_NAME_TEXT else text[: _MAX_NAME_TEXT - 1] + "…"
+
+
+def _contains(gate: ContainsGate, text: str) -> _Outcome:
+    wanted = [gate.value] if isinstance(gate.value, str) else gate.value
+    present = [value for value in wanted if value in text]
+    if gate.type == "contains":
+        missing = [value for value in wanted if value not in present]
+        finding = "the output does not contain " + ", ".join(_quoted(v) for v in missing)
+        return _Outcome(not missing, present, finding)
+    finding = (
+        "the output contains " + ", ".join(_quoted(v) for v in present) + ", which it must not"
+    )
+    return _Outcome(not present, present, finding)
+
+
+def _regex(gate: RegexGate, text: str) -> _Outcome:
+    try:
+        match = re.search(gate.pattern, text)
+    except re.error as exc:
+        return _Outcome(False, None, f"the pattern {gate.pattern} is invalid: {exc}")
+    if match is None:
+        return _Outcome(False, None, f"the output has no match for the pattern {gate.pattern}")
+    return _Outcome(True, match.group(0))
+
+
+def _length(gate: LengthGate, text: str) -> _Outcome:
+    length = len(text)
+    if gate.min is not None and length < gate.min:
+        finding = f"the output has {length} characters, fewer than the minimum {gate.min}"
+        return _Outcome(False, length, finding)
+    if gate.max is not None and length > gate.max:
+        finding = f"the output has {length} characters, more than the maximum {gate.max}"
+        return _Outcome(False, length, finding)
+    return _Outcome(True, length)
+
+
+def _expr(gate: ExprGate, output: Any, context: Mapping[str, Any] | None) -> _Outcome:
+    try:
+        value = evaluate(gate.expr, {**(context or {}), "output": output})
+    except TemplateError as exc:
+        return _Outcome(False, None, f"the expression could not be evaluated: {exc.message}")
+    plain = _plain(value)
+    return _Outcome(bool(value), plain, f"the expression {gate.expr} was {_brief(plain)}")
+
+
+def _plain(value: Any) -> Any:
+    """The value itself when it is JSON data (for the report), else its text."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+async def _judge(gate: JudgeGate, output: Any, judge: JudgeFn | None) -> _Outcome:
+    if judge is None:
+        raise ValueError("a judge gate needs a judge function from the engine")
+    try:
+        score, why = await judge(gate, output)
+    except (ProviderError, OutputInvalid) as exc:
+        # The judge could not answer: the output is unverified, which fails the gate. Budget
+        # and cancellation errors are not caught: they stop the run, not just this gate.
+        finding = f"the judge agent {gate.agent} could not score the output: {exc}"
+        return _Outcome(False, None, finding)
+    finding = f"the judge scored {_num(score)}, below the minimum {_num(gate.min)}: {why}"
+    return _Outcome(score >= gate.min, score, finding, detail=why)
+
+
+# --------------------------------------------------------------------------- schemas, judge
+
+
+def validation_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Every way ``value`` breaks ``schema``, as short messages (empty when it validates).
+
+    Raises jsonschema's SchemaError when the schema itself is invalid.
+    """
+    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
+    errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+    return [_error_text(error.json_path, error.message) for error in errors]
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_text: str) -> Validator:
+    schema = json.loads(schema_text)
+    cls = validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _error_text(json_path: str, message: str) -> str:
+    if len(message) > _MAX_ERROR_CHARS:
+        message = message[: _MAX_ERROR_CHARS - 1] + "…"
+    path = json_path.removeprefix("$").removeprefix(".")
+    return f"{path}: {message}" if path else message
+
+
+def _join_errors(errors: Sequence[str]) -> str:
+    listed = "; ".join(errors[:_MAX_ERRORS])
+    more = len(errors) - _MAX_ERRORS
+    return f"{listed}; and {more} more" if more > 0 else listed
+
+
+def parse_output(text: str, schema: dict[str, Any]) -> Any:
+    """Parse a reply as JSON and validate it; raises OutputInvalid (retried) when it fails.
+
+    A reply wrapped in one Markdown code fence (```json ... ```) is unwrapped first: models
+    often add one even when asked for JSON only.
+    """
+    value = _parse_json(text)
+    try:
+        errors = validation_errors(value, schema)
+    except SchemaError as exc:
+        # No retry can fix the schema (validation normally catches this before the run).
+        raise StepFailed(
+            f"the output_schema itself is invalid: {exc.message}", kind="invalid_schema"
+        ) from None
+    if errors:
+        raise OutputInvalid(
+            "the reply does not match the output_schema: " + _join_errors(errors),
+            errors=tuple(errors[:_MAX_ERRORS]),
+        )
+    return value
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(_unfenced(text))
+    except json.JSONDecodeError as exc:
+        problem = f"the reply is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise OutputInvalid(problem, errors=(problem,)) from None
+
+
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(.*)\n[ \t]*```\s*$", re.DOTALL)
+
+
+def _unfenced(text: str) -> str:
+    match = _FENCE.match(text)
+    return match.group(1) if match else text
+
+
+def judge_prompt(gate: JudgeGate, output: Any) -> str:
+    """The task sent to a judge agent: the rubric, the output, and the reply format."""
+    shown = (
+        output
+        if isinstance(output, str)
+        else json.dumps(output, ensure_ascii=False, indent=2, default=str)
+    )
+    return (
+        "Score the output below against the rubric.\n\n"
+        f"Rubric:\n{gate.rubric.strip()}\n\n"
+        f"Output:\n<<<\n{shown}\n>>>\n\n"
+        'Reply with JSON only: {"score": <number from 0 to 1>, "reason": "<why, briefly>"}. '
+        "1 means the output fully meets the rubric, 0 that it does not meet it at all."
+    )
+
+
+def parse_judge_reply(value: Any) -> tuple[float, str]:
+    """``(score, reason)`` from a judge's reply (JSON text or parsed data); OutputInvalid if bad."""
+    data = _parse_json(value) if isinstance(value, str) else value
+    errors = validation_errors(data, JUDGE_SCHEMA)
+    if errors:
+        raise OutputInvalid(
+            "the judge's reply is not {score: 0..1, reason: text}: " + _join_errors(errors),
+            errors=tuple(errors),
+        )
+    return float(data["score"]), str(data["reason"])
+
+
+# --------------------------------------------------------------------------- retry prompt
+
+
+def _failed_lines(results: Sequence[GateResult]) -> list[str]:
+    return [f"{result.name}: {result.finding}" for result in results if not result.passed]
+
+
+def summarize_findings(results: Sequence[GateResult]) -> str:
+    """The failed gates as ``- name: finding`` lines; empty when every gate passed."""
+    return "\n".join(f"- {line}" for line in _failed_lines(results))
+
+
+def with_findings(prompt: str, findings: Sequence[str]) -> str:
+    """``prompt`` with the findings appended in the fixed retry format (unchanged if none).
+
+    Pass the step's original prompt on every retry, so findings do not pile up.
+    """
+    if not findings:
+        return prompt
+    bullets = "\n".join(f"- {finding}" for finding in findings)
+    return f"{prompt.rstrip()}\n\n{RETRY_HEADER}\n{bullets}\n{RETRY_FOOTER}"
+
+
+def retry_prompt(prompt: str, results: Sequence[GateResult]) -> str:
+    """The prompt of a retry after failed gates: the original plus every failed gate's finding.
+
+    For a reply that did not validate, use ``with_findings(prompt, error.errors)``.
+    """
+    return with_findings(prompt, _failed_lines(results))

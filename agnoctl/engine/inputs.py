@@ -1,0 +1,132 @@
+"""Run inputs: `-i key=value` and `--inputs-file`, typed by the workflow's `inputs` declaration.
+
+Precedence, lowest first: the declared default, the inputs file, `-i`. Every problem is a
+``UsageError`` raised before anything runs: an unknown name (with a did-you-mean), a value that
+is not of the declared type, a required input without a value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agnoctl.errors import UsageError
+from agnoctl.spec.diagnostics import did_you_mean
+from agnoctl.spec.models import InputSpec
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def resolve_inputs(
+    declared: Mapping[str, InputSpec],
+    pairs: Sequence[str] = (),
+    inputs_file: Path | None = None,
+    given: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run's input values: defaults, then the file, then ``given``, then ``-i`` pairs."""
+    values: dict[str, Any] = {}
+    if inputs_file is not None:
+        for name, value in read_inputs_file(inputs_file).items():
+            values[name] = check_value(_known(name, declared).type, name, value)
+    for name, value in (given or {}).items():
+        values[name] = check_value(_known(name, declared).type, name, value)
+    for pair in pairs:
+        name, value = parse_pair(pair, declared)
+        values[name] = value
+    for name, spec in declared.items():
+        if name not in values:
+            if spec.required:
+                raise UsageError(
+                    f"input {name!r} is required and has no value: "
+                    f"pass -i {name}=... or put it in --inputs-file"
+                )
+            values[name] = spec.default
+    return {name: values[name] for name in declared}
+
+
+def parse_pair(pair: str, declared: Mapping[str, InputSpec]) -> tuple[str, Any]:
+    """``key=value`` typed by the declaration of ``key``."""
+    name, sep, text = pair.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UsageError(f"-i {pair!r}: expected key=value, e.g. -i topic=fintech")
+    spec = _known(name, declared)
+    return name, convert(name, spec.type, text)
+
+
+def convert(name: str, type_: str, text: str) -> Any:
+    """Text from the command line as a value of ``type_`` (JSON for arrays and objects)."""
+    if type_ == "string":
+        return text
+    if type_ == "boolean":
+        lowered = text.strip().lower()
+        if lowered in {"true", "yes", "1", "on"}:
+            return True
+        if lowered in {"false", "no", "0", "off"}:
+            return False
+        raise UsageError(f"input {name!r} is a boolean: use true or false, not {text!r}")
+    if type_ in {"number", "integer"}:
+        try:
+            number = json.loads(text)
+        except json.JSONDecodeError:
+            number = None
+        return check_value(type_, name, number if number is not None else text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"input {name!r} is an {type_}: give it as JSON ({exc.msg} at character {exc.pos})"
+        ) from None
+    return check_value(type_, name, value)
+
+
+def check_value(type_: str, name: str, value: Any) -> Any:
+    """``value`` if it is of the declared type (ints are numbers; bools are not)."""
+    ok = isinstance(value, _JSON_TYPES[type_]) and not (
+        isinstance(value, bool) and type_ in {"number", "integer"}
+    )
+    if not ok:
+        raise UsageError(f"input {name!r} must be {_article(type_)}, got {value!r}")
+    return value
+
+
+def read_inputs_file(path: Path) -> dict[str, Any]:
+    """A YAML (or JSON, which is YAML) map of input values."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read inputs file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"inputs file {path} is not valid YAML or JSON: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise UsageError(f"inputs file {path} must hold a map of input names to values")
+    return data
+
+
+def _known(name: str, declared: Mapping[str, InputSpec]) -> InputSpec:
+    spec = declared.get(name)
+    if spec is None:
+        guess = did_you_mean(name, declared)
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        names = ", ".join(sorted(declared)) or "none"
+        raise UsageError(f"unknown input {name!r} (declared: {names}){hint}")
+    return spec
+
+
+def _article(type_: str) -> str:
+    return f"an {type_}" if type_[0] in "aeiou" else f"a {type_}"

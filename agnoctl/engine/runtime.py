@@ -1,0 +1,280 @@
+"""What every step of one run shares: settings, limits, providers, the budget, the events.
+
+``call_model`` is the one place a model is called from: budgets, the provider's limits and
+breaker (inside ``GuardedProvider``), cost accounting and the ``llm_call`` event all happen
+here, so a response cache wraps exactly this function.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agnoctl.engine.budget import Budget, CostLedger
+from agnoctl.engine.limits import PriorityLimiter
+from agnoctl.errors import UsageError
+from agnoctl.events import EventSink
+from agnoctl.providers import pricing
+from agnoctl.providers.base import ModelReply, ModelRequest, Usage
+from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
+from agnoctl.spec.models import RetrySpec, StepDefaults, StepSpec, Tags, Workflow
+
+if TYPE_CHECKING:
+    from agnoctl.engine.state import AttemptRecord
+    from agnoctl.providers.fixtures import Fixtures
+    from agnoctl.providers.http import HttpClient
+    from agnoctl.providers.registry import GuardedProvider
+    from agnoctl.tools.base import Tool
+
+DEFAULT_RETRY = RetrySpec()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A step's effective values: its own, else the workflow's ``defaults``, else SPEC's."""
+
+    timeout: float | None
+    retry: RetrySpec
+    on_gate_failure: str
+    continue_on_error: bool
+    priority: int
+    tags: Tags | None
+    success_threshold: float
+    max_concurrency: int | None
+
+
+def settings_for(step: StepSpec, defaults: StepDefaults) -> Settings:
+    def pick(name: str, fallback: Any) -> Any:
+        value = getattr(step, name)
+        if value is None:
+            value = getattr(defaults, name)
+        return fallback if value is None else value
+
+    return Settings(
+        timeout=pick("timeout", None),
+        retry=pick("retry", DEFAULT_RETRY),
+        on_gate_failure=pick("on_gate_failure", "fail"),
+        continue_on_error=pick("continue_on_error", False),
+        priority=pick("priority", 0),
+        tags=pick("tags", None),
+        success_threshold=pick("success_threshold", 1.0),
+        # defaults.max_concurrency caps the items of every for_each step.
+        max_concurrency=pick("max_concurrency", None) if step.for_each is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one ``<provider>/<model>`` reference goes, and how its calls are priced."""
+
+    provider: GuardedProvider
+    model: str
+    label: str  # "<provider>/<model>" as reports name it
+    prices: Mapping[str, pricing.PriceLike]
+    protocol: str
+
+    def cost(self, usage: Usage) -> float:
+        return pricing.cost(self.prices, self.model, usage, protocol=self.protocol)
+
+
+class Providers:
+    """Providers by name, built on first use; one shared HTTP client, made only if needed.
+
+    With ``mock`` every reference goes to the one mock provider (offline rehearsal of a real
+    workflow), priced as the provider it stands in for, so budgets can be rehearsed too.
+    """
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        *,
+        mock: bool = False,
+        fixtures: Fixtures | None = None,
+        on_breaker_change: Callable[[str, str, str], None] | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self._workflow = workflow
+        self._mock = mock
+        self._fixtures = fixtures
+        self._on_breaker_change = on_breaker_change
+        self._max_connections = max_connections
+        self._built: dict[str, GuardedProvider] = {}
+        self._routes: dict[str, Route] = {}
+        self._http: HttpClient | None = None
+
+    def route(self, reference: str) -> Route:
+        route = self._routes.get(reference)
+        if route is None:
+            route = self._routes[reference] = self._make_route(reference)
+        return route
+
+    def _make_route(self, reference: str) -> Route:
+        name, _, model = reference.partition("/")
+        spec = self._workflow.providers.get(name)
+        protocol = spec.type if spec is not None else name
+        prices = dict(spec.pricing) if spec is not None else {}
+        target = "mock" if self._mock else name
+        provider = self.provider(target)
+        return Route(provider, model, f"{provider.name}/{model}", prices, protocol)
+
+    def provider(self, name: str) -> GuardedProvider:
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = self._build(name)
+        return built
+
+    def _build(self, name: str) -> GuardedProvider:
+        from agnoctl.providers import registry
+
+        spec = self._workflow.providers.get(name)
+        if name == "mock" or (spec is not None and spec.type == "mock"):
+            from agnoctl.providers.mock import MockProvider
+
+            mock = MockProvider(self._fixtures, name=name, keep_calls=0)
+            return registry.guard(mock, spec, on_breaker_change=self._breaker_change)
+        try:
+            return registry.build(name, spec, self.http(), on_breaker_change=self._breaker_change)
+        except UsageError as exc:
+            raise UsageError(f"{exc} (used by a model reference `{name}/...`)") from None
+
+    def http(self) -> HttpClient:
+        """The run's one HTTP client holder (the client itself is created on first request)."""
+        if self._http is None:
+            from agnoctl.providers.http import HttpClient
+
+            self._http = HttpClient(max_connections=self._max_connections)
+        return self._http
+
+    def _breaker_change(self, name: str, old: str, new: str) -> None:
+        if self._on_breaker_change is not None:
+            self._on_breaker_change(name, old, new)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+
+class Runtime:
+    """The services of one run, shared by the scheduler and every step."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        *,
+        run_id: str,
+        sink: EventSink,
+        providers: Providers,
+        budget: Budget,
+        rng: random.Random,
+        workflow_dir: Path,
+    ) -> None:
+        self.workflow = workflow
+        self.run_id = run_id
+        self.sink = sink
+        self.providers = providers
+        self.budget = budget
+        self.ledger = CostLedger()
+        self.rng = rng
+        self.workflow_dir = workflow_dir
+        limit = workflow.limits.max_concurrency
+        self.run_limiter = PriorityLimiter(limit) if limit else None
+        self.agent_limiters = {
+            name: PriorityLimiter(agent.max_concurrency)
+            for name, agent in workflow.agents.items()
+            if agent.max_concurrency
+        }
+        self.stop_reason: str | None = None  # set when a limit stops new work
+        self._settings: dict[int, tuple[StepSpec, Settings]] = {}
+        self._tools: dict[str, Tool] | None = None
+
+    def settings(self, step: StepSpec) -> Settings:
+        cached = self._settings.get(id(step))
+        if cached is None:
+            cached = self._settings[id(step)] = (step, settings_for(step, self.workflow.defaults))
+        return cached[1]
+
+    def leaf_limiters(self, step: StepSpec) -> list[PriorityLimiter]:
+        """Limiters an agent or command task holds, in the one order every task takes them."""
+        limiters = []
+        if step.agent is not None and step.agent in self.agent_limiters:
+            limiters.append(self.agent_limiters[step.agent])
+        if self.run_limiter is not None:
+            limiters.append(self.run_limiter)
+        return limiters
+
+    @property
+    def stopped(self) -> str | None:
+        """Why new work may not start (a limit was reached), or None."""
+        if self.stop_reason is None and self.budget.exhausted is not None:
+            self.stop_reason = str(self.budget.exhausted)
+        return self.stop_reason
+
+    def tools(self) -> dict[str, Tool]:
+        if self._tools is None:
+            from agnoctl.tools.registry import build_tools
+
+            http = self.providers.http
+            self._tools = build_tools(self.workflow.tools, http_client=lambda: http().client)
+        return self._tools
+
+    async def call_model(
+        self,
+        route: Route,
+        request: ModelRequest,
+        *,
+        path: str,
+        step_path: str,
+        tags: Tags | None,
+        attempt: AttemptRecord,
+    ) -> ModelReply:
+        """One model call: reserve its worst case, call, account, report it as an event."""
+        output_estimate = request.max_tokens or DEFAULT_OUTPUT_ESTIMATE
+        chars = sum(len(m.content) for m in request.messages)
+        input_estimate = math.ceil(chars / CHARS_PER_TOKEN)
+        reservation = self.budget.reserve(
+            tokens=input_estimate + output_estimate,
+            cost=route.cost(Usage(input_estimate, output_estimate)),
+        )
+        started = time.perf_counter()
+        try:
+            reply = await route.provider.request(request)
+        except BaseException:
+            self.budget.settle(reservation, tokens=0, cost=0.0)
+            raise
+        usage = reply.usage
+        cost = route.cost(usage)
+        self.budget.settle(reservation, tokens=usage.total, cost=cost)
+        attempt.calls += 1
+        attempt.tokens_in += usage.input_tokens
+        attempt.tokens_out += usage.output_tokens
+        attempt.cost += cost
+        context = request.context
+        self.ledger.add(
+            step=step_path,
+            agent=context.agent,
+            model=route.label,
+            tags=tags,
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            cost=cost,
+        )
+        self.sink.emit(
+            "llm_call",
+            step=path,
+            item=context.index,
+            attempt=context.attempt,
+            purpose=context.purpose,
+            agent=context.agent,
+            provider=route.provider.name,
+            model=route.model,
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            cost=cost,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return reply

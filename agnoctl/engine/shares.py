@@ -1,0 +1,32 @@
+"""Success shares, rounded half up to two decimals before any comparison (SPEC).
+
+2 of 3 is 0.67 and passes ``success_threshold: 0.67``; 1 of 3 is 0.33 and fails it. Rounding is
+decimal, not binary: ``round(0.125, 2)`` gives 0.12 in Python, SPEC's half-up gives 0.13.
+Nothing to count (0 of 0, e.g. a ``for_each`` over an empty list) is a share of 1.0: no item
+failed, so an empty fan-out never fails its step.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+_HUNDREDTHS = Decimal("0.01")
+
+
+def _share(succeeded: int, total: int) -> Decimal:
+    if total < 0 or not 0 <= succeeded <= total:
+        raise ValueError(f"cannot take a share of {succeeded} succeeded out of {total}")
+    if total == 0:
+        return Decimal(1)
+    return (Decimal(succeeded) / Decimal(total)).quantize(_HUNDREDTHS, rounding=ROUND_HALF_UP)
+
+
+def share(succeeded: int, total: int) -> float:
+    """``succeeded / total`` rounded half up to two decimals; 1.0 when ``total`` is 0."""
+    return float(_share(succeeded, total))
+
+
+def meets(succeeded: int, total: int, threshold: float) -> bool:
+    """Whether the rounded share reaches ``threshold``, compared exactly in decimal."""
+    # repr() is the shortest text that reads back as the same float: 0.67 -> "0.67".
+    return _share(succeeded, total) >= Decimal(repr(float(threshold)))

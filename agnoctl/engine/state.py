@@ -1,0 +1,169 @@
+"""What a run knows about itself while it runs, and the journal it leaves behind.
+
+Records are plain slotted dataclasses, not pydantic models: the scheduler touches them for
+every step and item, and the report model is built from them once, at the end. A
+``StepRecord`` exists for every step of the workflow from the start (so a cancelled run still
+reports every step); ``ItemRecord``s appear when a ``for_each`` list is known.
+
+The journal is ``events.jsonl``: ``step_succeeded`` / ``item_succeeded`` events carry the
+output and a fingerprint, so ``load_journal`` can tell which work finished, and with what.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from agnoctl.events import read_events
+from agnoctl.spec.models import StepSpec
+
+Status = Literal["pending", "running", "succeeded", "failed", "skipped"]
+SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]
+FINAL: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
+
+
+@dataclass(slots=True, kw_only=True)
+class AttemptRecord:
+    number: int
+    started: float
+    finished: float | None = None
+    model: str | None = None  # "<provider>/<model>" asked in this attempt
+    error: str | None = None
+    error_kind: str | None = None
+    delay: float | None = None  # seconds waited before the next attempt
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class LoopRecord:
+    max_iterations: int
+    iterations: int = 0
+    until_met: bool = False
+    exhausted: bool = False
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # children's, per iteration
+
+
+@dataclass(slots=True, kw_only=True)
+class ExecRecord:
+    """One execution: a whole step, or one for_each item of it."""
+
+    path: str
+    status: Status = "pending"
+    reason: SkipReason | None = None
+    output: Any = None
+    error: str | None = None
+    error_kind: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None  # "<provider>/<model>" that answered
+    exit_code: int | None = None
+    stderr: str | None = None
+    children: dict[str, StepRecord] | None = None  # groups: child id -> record
+    loop: LoopRecord | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or time.time()) - self.started
+
+    def usage(self) -> tuple[int, int, int, float]:
+        """(calls, input tokens, output tokens, cost) of this record and everything inside."""
+        calls = tokens_in = tokens_out = 0
+        cost = 0.0
+        for attempt in self.attempts:
+            calls += attempt.calls
+            tokens_in += attempt.tokens_in
+            tokens_out += attempt.tokens_out
+            cost += attempt.cost
+        for inner in self.inner():
+            c, i, o, k = inner.usage()
+            calls, tokens_in, tokens_out, cost = calls + c, tokens_in + i, tokens_out + o, cost + k
+        return calls, tokens_in, tokens_out, cost
+
+    def inner(self) -> Iterator[ExecRecord]:
+        if self.children:
+            yield from self.children.values()
+
+
+@dataclass(slots=True, kw_only=True)
+class ItemRecord(ExecRecord):
+    index: int
+    item: Any
+
+
+@dataclass(slots=True, kw_only=True)
+class StepRecord(ExecRecord):
+    id: str
+    spec: StepSpec
+    items: list[ItemRecord] | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    def inner(self) -> Iterator[ExecRecord]:
+        if self.items is not None:
+            yield from self.items
+        elif self.children:
+            yield from self.children.values()
+
+    def walk(self) -> Iterator[StepRecord]:
+        """This record and every nested step record (group children, per-item children)."""
+        yield self
+        for record in self.inner():
+            if isinstance(record, StepRecord):
+                yield from record.walk()
+            elif record.children:
+                for child in record.children.values():
+                    yield from child.walk()
+
+
+def new_records(steps: dict[str, StepSpec], prefix: str = "") -> dict[str, StepRecord]:
+    """Pending records for a steps map, group children included (paths ``group.child``)."""
+    records: dict[str, StepRecord] = {}
+    for step_id, spec in steps.items():
+        path = prefix + step_id
+        record = StepRecord(path=path, id=step_id, spec=spec)
+        if spec.steps is not None and spec.for_each is None:
+            record.children = new_records(spec.steps, path + ".")
+        records[step_id] = record
+    return records
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    step: str
+    item: int | None
+    iteration: int | None
+    output: Any
+    fingerprint: str | None
+
+
+def load_journal(path: Path) -> dict[tuple[str, int | None, int | None], JournalEntry]:
+    """Work that finished in a run, keyed by (step path, item index, loop iteration)."""
+    finished: dict[tuple[str, int | None, int | None], JournalEntry] = {}
+    for event in read_events(path):
+        if event.get("type") not in {"step_succeeded", "item_succeeded"}:
+            continue
+        entry = JournalEntry(
+            step=event["step"],
+            item=event.get("item"),
+            iteration=event.get("iteration"),
+            output=event.get("output"),
+            fingerprint=event.get("fingerprint"),
+        )
+        finished[(entry.step, entry.item, entry.iteration)] = entry
+    return finished

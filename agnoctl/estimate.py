@@ -1,0 +1,95 @@
+"""Token and time estimates made without a tokenizer or a network call.
+
+Planning must answer "how big is this run?" offline and fast, for any model, so it uses a
+documented heuristic instead of a model-specific tokenizer (tiktoken and friends know only
+some vendors' models and pull in large downloads):
+
+- **Tokens**: about four characters of English text per token (OpenAI's and Anthropic's own
+  rule of thumb), rounded up, plus a few tokens of framing per chat message.
+- **Output**: a call's output is counted at the agent's ``max_tokens`` (the most the call may
+  produce, and what budgets reserve), or ``DEFAULT_OUTPUT_TOKENS`` when the agent sets none.
+- **Time**: a call takes a fixed overhead plus its output tokens at a steady generation speed;
+  a command step takes ``COMMAND_SECONDS``. These are rough figures meant for ordering steps
+  (the critical path) and for comparing against ``limits.max_duration``, not for scheduling.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+CHARS_PER_TOKEN = 4
+"""Characters of text per token: the common rule of thumb for English with BPE tokenizers."""
+
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens of framing per chat message (role markers, separators)."""
+
+DEFAULT_OUTPUT_TOKENS = 512
+"""Output tokens counted per call when the agent sets no ``max_tokens``."""
+
+JUDGE_FRAME_TOKENS = 60
+"""Tokens of the fixed text around a judge gate's rubric and the output it scores."""
+
+CALL_OVERHEAD_SECONDS = 0.5
+"""Latency of one model call before it produces output (network, queueing, prompt reading)."""
+
+OUTPUT_TOKENS_PER_SECOND = 50.0
+"""Generation speed assumed for every model."""
+
+COMMAND_SECONDS = 1.0
+"""Duration assumed for one run of a command step."""
+
+
+def text_tokens(text: str) -> int:
+    """Estimated tokens of a text: ``ceil(len(text) / CHARS_PER_TOKEN)``."""
+    return chars_tokens(len(text))
+
+
+def chars_tokens(count: int) -> int:
+    """Estimated tokens of ``count`` characters of text."""
+    return math.ceil(count / CHARS_PER_TOKEN)
+
+
+def json_tokens(value: Any) -> int:
+    """Estimated tokens of a value sent as compact JSON (schemas, tool definitions)."""
+    return text_tokens(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def messages_tokens(texts: Iterable[str]) -> int:
+    """Estimated input tokens of a chat made of these message texts."""
+    return sum(text_tokens(text) + MESSAGE_OVERHEAD_TOKENS for text in texts)
+
+
+def tools_tokens(tools: Mapping[str, Mapping[str, Any]]) -> int:
+    """Estimated tokens of tool definitions (name → description and parameters) in a request."""
+    return sum(text_tokens(name) + json_tokens(spec) for name, spec in tools.items())
+
+
+def output_tokens(max_tokens: int | None) -> int:
+    """Output tokens counted for one call of an agent with this ``max_tokens``."""
+    return max_tokens if max_tokens is not None else DEFAULT_OUTPUT_TOKENS
+
+
+def call_seconds(output: int) -> float:
+    """Estimated duration of one model call producing ``output`` tokens."""
+    return CALL_OVERHEAD_SECONDS + output / OUTPUT_TOKENS_PER_SECOND
+
+
+__all__ = [
+    "CALL_OVERHEAD_SECONDS",
+    "CHARS_PER_TOKEN",
+    "COMMAND_SECONDS",
+    "DEFAULT_OUTPUT_TOKENS",
+    "JUDGE_FRAME_TOKENS",
+    "MESSAGE_OVERHEAD_TOKENS",
+    "OUTPUT_TOKENS_PER_SECOND",
+    "call_seconds",
+    "chars_tokens",
+    "json_tokens",
+    "messages_tokens",
+    "output_tokens",
+    "text_tokens",
+    "tools_tokens",
+]

@@ -1,0 +1,109 @@
+"""The starter workflow that `agnoctl init` writes: commented, valid, and runnable offline."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from agnoctl.errors import UsageError
+from agnoctl.spec.schema import SCHEMA_PATH, SCHEMA_URL
+
+_STARTER = """\
+# yaml-language-server: $schema=<<schema>>
+#
+# A starter agnoctl workflow (language reference: SPEC.md). Check it, then run it offline:
+#   agnoctl validate <<file>>
+#   agnoctl run <<file>>
+# `mock/echo` replies with the prompt it gets, so this runs with no key and no network.
+# For a real model write e.g. `model: openai/gpt-4o-mini` and set OPENAI_API_KEY.
+version: 1
+name: <<name>>
+description: Outline a short note on a topic, then write it.
+
+inputs:                         # run parameters: agnoctl run <<file>> -i topic=...
+  topic:
+    type: string
+    default: continuous integration
+    description: What the note is about.
+
+agents:
+  writer:
+    model: mock/echo            # "<provider>/<model>"
+    instructions: You write short, plain notes.
+    temperature: 0.2
+
+defaults:                       # applies to every step; a step's own value wins
+  timeout: 60s
+  retry: {max_attempts: 3, initial_delay: 1s}
+
+steps:                          # id -> step; `needs` orders them, not the file
+  outline:
+    agent: writer
+    prompt: List three points worth making about {{ inputs.topic }}.
+  note:
+    agent: writer
+    needs: [outline]            # templates may read only the steps they need
+    prompt: |
+      Write a short note on {{ inputs.topic }} that makes these points:
+      {{ steps.outline.output }}
+    gates:                      # checked on the output; `fail` (the default) fails the step
+      - {type: length, min: 20}
+    on_gate_failure: retry      # or: fail | warn
+
+outputs:                        # written to the run report and to outputs/
+  note: "{{ steps.note.output }}"
+
+limits: {max_llm_calls: 20, max_duration: 5m}
+"""
+
+
+def target_file(name: str | None) -> Path:
+    """`workflow.yaml` by default; NAME gets `.yaml` unless it already ends in .yaml/.yml."""
+    if not name:
+        return Path("workflow.yaml")
+    path = Path(name)
+    return path if path.suffix in (".yaml", ".yml") else path.with_name(path.name + ".yaml")
+
+
+def workflow_name(path: Path) -> str:
+    """A valid workflow name from the file name: `My Flow.yaml` → `my-flow`."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()).strip("-_")
+    return name or "workflow"
+
+
+def schema_reference(path: Path) -> str:
+    """The committed schema by relative path when the file sits in a checkout that holds it,
+    else its published URL."""
+    folder = path.resolve().parent
+    for parent in (folder, *folder.parents):
+        if (parent / SCHEMA_PATH).is_file():
+            return Path(os.path.relpath(parent / SCHEMA_PATH, folder)).as_posix()
+    return SCHEMA_URL
+
+
+def starter_workflow(path: Path) -> str:
+    """The starter workflow text for a file at `path`."""
+    return (
+        _STARTER.replace("<<schema>>", schema_reference(path))
+        .replace("<<file>>", path.as_posix())
+        .replace("<<name>>", workflow_name(path))
+    )
+
+
+def write_starter(name: str | None) -> Path:
+    """Write the starter workflow; refuses to overwrite a file (UsageError)."""
+    path = target_file(name)
+    text = starter_workflow(path)
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists; choose another name or remove it") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+__all__ = ["schema_reference", "starter_workflow", "target_file", "workflow_name",
+           "write_starter"]

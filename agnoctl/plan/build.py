@@ -1,0 +1,866 @@
+"""Work out a run's plan from a validated workflow and its inputs, without a network call.
+
+The walk goes through each `steps` map level by level (networkx topological generations of
+the sibling graph), so a group's children are planned inside their group and the result is
+linear in the number of steps. Every step yields a `Bill` (model calls and tokens per model,
+as min/max spans) and a duration span, both for one run of its enclosing scope; records in
+the plan multiply them by how often that scope runs. The factors are documented in
+docs/plan.md and at each function below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import networkx as nx
+
+from agnoctl import estimate
+from agnoctl.errors import SpecError, SpecInvalid
+from agnoctl.plan.model import (
+    Assumptions,
+    FloatRange,
+    ForEachPlan,
+    IntRange,
+    LimitCheck,
+    LimitStatus,
+    LoopPlan,
+    ModelUse,
+    Plan,
+    ProviderPlan,
+    StepPlan,
+    Totals,
+)
+from agnoctl.plan.placeholders import Placeholder, contains_placeholder
+from agnoctl.plan.prices import Price, price_of, protocol_of
+from agnoctl.plan.usage import (
+    NO_USAGE,
+    ONE,
+    ZERO,
+    Bill,
+    Span,
+    Usage,
+    add_bills,
+    bill_usage,
+    scale_bill,
+)
+from agnoctl.spec.dag import join_path, sibling_graph
+from agnoctl.spec.diagnostics import Diagnostic
+from agnoctl.spec.loader import PathKey, SourceMap, load_file
+from agnoctl.spec.models import (
+    AgentSpec,
+    InputSpec,
+    JudgeGate,
+    RetrySpec,
+    StepSpec,
+    ToolDef,
+    Workflow,
+)
+from agnoctl.spec.templates import TemplateError, evaluate, render, root_names
+
+DEFAULT_ASSUME_ITEMS = 10
+"""Items the worst case assumes for a `for_each` list known only at run time."""
+
+STATIC_ROOTS = frozenset({"inputs", "env", "workflow"})
+"""Names an expression may read and still be evaluated before the run."""
+
+RUNTIME_ROOTS = frozenset({"steps", "loop", "run", "item", "index"})
+"""Names whose values are placeholders (or may be) while planning."""
+
+Runs = Literal["always", "maybe", "never"]
+_RUN_FACTOR: dict[Runs, Span] = {"always": ONE, "maybe": Span(0, 1), "never": ZERO}
+
+_NO_ITEM = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where a `steps` map sits: its path, its template context and how often it runs."""
+
+    prefix: str
+    yaml_path: tuple[PathKey, ...]
+    runs: Runs
+    outer: Span
+    """Runs of this map in the whole run (the product of enclosing items and iterations)."""
+    item: Any = _NO_ITEM
+    index: int = 0
+    in_loop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _FanOut:
+    values: list[Any] | None
+    """The items when known before the run; None for a step without for_each or unknown."""
+    items: Span
+    plan: ForEachPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """What one run of a step (all its items) costs, before its `if` is applied."""
+
+    bill: Bill
+    duration: Span
+    critical: list[str] = field(default_factory=list)
+    levels: list[list[str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _MapResult:
+    bill: Bill
+    duration: Span
+    levels: list[list[str]]
+    critical: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """A template or expression that fails before any call; becomes a Diagnostic."""
+
+    where: tuple[PathKey, ...]
+    code: str
+    message: str
+    line: int
+    hint: str | None
+
+
+def build_plan(
+    workflow: Workflow,
+    inputs: Mapping[str, Any],
+    *,
+    workflow_path: Path,
+    assume_items: int = DEFAULT_ASSUME_ITEMS,
+    source: SourceMap | None = None,
+) -> Plan:
+    """The plan of a run of `workflow` with `inputs`.
+
+    Inputs the workflow declares but `inputs` lacks take their default; a required one without
+    a value is planned as a placeholder and named in the warnings. Raises SpecInvalid when a
+    template or a static expression cannot be evaluated; `source` (the loader's SourceMap)
+    places those diagnostics, else the file is read again to find their lines.
+    """
+    planner = _Planner(workflow, inputs, workflow_path, assume_items)
+    plan = planner.plan()
+    if planner.problems:
+        raise SpecInvalid(_diagnostics(planner.problems, workflow_path, source))
+    return plan
+
+
+class _Planner:
+    def __init__(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any],
+        workflow_path: Path,
+        assume_items: int,
+    ) -> None:
+        self.workflow = workflow
+        self.path = workflow_path
+        self.assume_items = assume_items
+        self.problems: list[_Problem] = []
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
+        self._seen: set[tuple[tuple[PathKey, ...], str]] = set()
+        self._records: list[StepPlan | None] = []
+        self.inputs, self.missing_inputs = self._inputs(workflow.inputs, inputs)
+        self._base = {
+            "inputs": self.inputs,
+            "env": dict(workflow.env),
+            "steps": Placeholder("steps"),
+            "run": {"id": Placeholder("run.id")},
+            "workflow": {"name": workflow.name, "dir": str(workflow_path.parent)},
+        }
+        self._prices: dict[str, Price | None] = {}
+
+    # ------------------------------------------------------------------ the whole plan
+
+    def plan(self) -> Plan:
+        top = self._plan_map(
+            self.workflow.steps, _Scope(prefix="", yaml_path=("steps",), runs="always", outer=ONE)
+        )
+        self._check_outputs()
+        usage = bill_usage(top.bill)
+        models = self._models(top.bill)
+        cost, unpriced = self._total_cost(top.bill)
+        tokens = usage.input_tokens + usage.output_tokens
+        totals = Totals(
+            llm_calls=_ints(usage.calls),
+            input_tokens=_ints(usage.input_tokens),
+            output_tokens=_ints(usage.output_tokens),
+            tokens=_ints(tokens),
+            cost_usd=_floats(cost),
+            cost_complete=not unpriced,
+            unpriced_models=unpriced,
+            duration_s=_floats(top.duration),
+        )
+        if unpriced:
+            self.notes.append(
+                "no price for " + ", ".join(unpriced) + ": their calls are not in the cost "
+                "estimate; add `pricing` to their provider entry"
+            )
+        limits = self._limit_checks(totals)
+        return Plan(
+            workflow=self.workflow.name,
+            file=str(self.path),
+            inputs={k: v for k, v in self.inputs.items() if k not in self.missing_inputs},
+            levels=top.levels,
+            steps=[record for record in self._records if record is not None],
+            critical_path=top.critical,
+            providers=self._providers(top.bill),
+            models=models,
+            totals=totals,
+            limits=limits,
+            warnings=self.warnings,
+            notes=self.notes,
+            assumptions=Assumptions(
+                chars_per_token=estimate.CHARS_PER_TOKEN,
+                default_output_tokens=estimate.DEFAULT_OUTPUT_TOKENS,
+                call_overhead_s=estimate.CALL_OVERHEAD_SECONDS,
+                output_tokens_per_second=estimate.OUTPUT_TOKENS_PER_SECOND,
+                command_s=estimate.COMMAND_SECONDS,
+                assume_items=self.assume_items,
+            ),
+        )
+
+    def _inputs(
+        self, declared: Mapping[str, InputSpec], given: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], set[str]]:
+        values = dict(given)
+        missing: set[str] = set()
+        for name, spec in declared.items():
+            if name in values:
+                continue
+            if spec.required:
+                values[name] = Placeholder(f"inputs.{name}")
+                missing.add(name)
+                self.warnings.append(
+                    f"input {name!r} is required and was not given: planned as a placeholder "
+                    f"(pass -i {name}=...)"
+                )
+            else:
+                values[name] = spec.default
+        return values, missing
+
+    # ------------------------------------------------------------------ steps maps
+
+    def _plan_map(self, steps: Mapping[str, StepSpec], scope: _Scope) -> _MapResult:
+        graph = sibling_graph(steps, scope.prefix)
+        order = {join_path(scope.prefix, step_id): i for i, step_id in enumerate(steps)}
+        levels = [
+            sorted(generation, key=order.__getitem__)
+            for generation in nx.topological_generations(graph)
+        ]
+        results: dict[str, _Work] = {}
+        for level_no, level in enumerate(levels):
+            for path in level:
+                step_id = path[len(scope.prefix) + 1 :] if scope.prefix else path
+                needs = sorted(graph.predecessors(path), key=order.__getitem__)
+                results[path] = self._plan_step(step_id, steps[step_id], scope, level_no, needs)
+        duration, critical = _critical_path(graph, levels, results)
+        bill = add_bills(work.bill for work in results.values())
+        return _MapResult(bill, duration, levels, critical)
+
+    def _plan_step(
+        self, step_id: str, spec: StepSpec, scope: _Scope, level: int, needs: list[str]
+    ) -> _Work:
+        path = join_path(scope.prefix, step_id)
+        where = (*scope.yaml_path, step_id)
+        runs = self._runs(spec, where, scope)
+        fan = self._fan_out(spec, where, scope)
+        slot = len(self._records)
+        self._records.append(None)  # parents are listed before their children
+        if spec.kind == "group":
+            work = self._group_work(spec, path, where, scope, runs, fan)
+        elif spec.kind == "agent":
+            work = self._agent_work(spec, where, scope, fan)
+        else:
+            work = self._command_work(spec, where, scope, fan)
+        factor = _RUN_FACTOR[runs]
+        bill = scale_bill(work.bill, factor)
+        duration = work.duration * factor
+        self._records[slot] = self._record(
+            spec, path, scope, level, needs, runs, fan, work, bill, duration
+        )
+        return _Work(bill, duration, [path, *work.critical])
+
+    def _record(
+        self,
+        spec: StepSpec,
+        path: str,
+        scope: _Scope,
+        level: int,
+        needs: list[str],
+        runs: Runs,
+        fan: _FanOut,
+        work: _Work,
+        bill: Bill,
+        duration: Span,
+    ) -> StepPlan:
+        total = scale_bill(bill, scope.outer)
+        usage = bill_usage(total)
+        agent = self.workflow.agents.get(spec.agent) if spec.agent else None
+        loop = spec.loop
+        return StepPlan(
+            path=path,
+            kind=spec.kind,
+            parent=scope.prefix or None,
+            level=level,
+            needs=needs,
+            condition=spec.if_,
+            runs=runs,
+            agent=spec.agent,
+            model=agent.model if agent else None,
+            fallback_models=list(agent.fallback_models) if agent else [],
+            judges=[gate.agent for gate in _judge_gates(spec)],
+            for_each=fan.plan,
+            loop=LoopPlan(
+                max_iterations=loop.max_iterations, until=loop.until, on_exhausted=loop.on_exhausted
+            )
+            if loop
+            else None,
+            levels=work.levels,
+            tasks=_ints(scope.outer * _RUN_FACTOR[runs] * fan.items),
+            llm_calls=_ints(usage.calls),
+            input_tokens=_ints(usage.input_tokens),
+            output_tokens=_ints(usage.output_tokens),
+            cost_usd=self._step_cost(total),
+            duration_s=_floats(duration),
+        )
+
+    # ------------------------------------------------------------------ if and for_each
+
+    def _runs(self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope) -> Runs:
+        """never/maybe/always: the step's `if` when it can be evaluated now, and its scope's."""
+        if scope.runs == "never" or spec.if_ is None:
+            return scope.runs
+        value = self._static_value(spec.if_, (*where, "if"), scope)
+        if value is _NO_ITEM:
+            return "maybe"
+        if not value:
+            return "never"
+        return scope.runs
+
+    def _fan_out(self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope) -> _FanOut:
+        """Items of a for_each: a literal list, a static expression's value, or unknown
+        (min 1 item, max `assume_items`)."""
+        if spec.for_each is None:
+            return _FanOut(None, ONE, None)
+        concurrency = self._item_concurrency(spec)
+        expression = spec.for_each if isinstance(spec.for_each, str) else None
+        if expression is None:
+            values: Any = spec.for_each
+        else:
+            values = self._static_value(expression, (*where, "for_each"), scope)
+            if values is not _NO_ITEM and not isinstance(values, list | tuple | range):
+                self._problem(
+                    (*where, "for_each"),
+                    "E502",
+                    f"for_each gives {type(values).__name__}, not a list",
+                    hint="the expression must give a list (one task per item)",
+                )
+                values = _NO_ITEM
+        if values is _NO_ITEM:
+            self.notes.append(
+                f"{_dotted(where[1::2])}: the for_each list is known only at run time; the "
+                f"minimum assumes 1 item, the maximum {self.assume_items} (--assume-items)"
+            )
+            plan = ForEachPlan(
+                expression=expression,
+                items=None,
+                assumed_max=self.assume_items,
+                concurrency=concurrency,
+            )
+            return _FanOut(None, Span(1, self.assume_items), plan)
+        items = list(values)
+        plan = ForEachPlan(
+            expression=expression, items=len(items), assumed_max=None, concurrency=concurrency
+        )
+        return _FanOut(items, Span(len(items), len(items)), plan)
+
+    def _static_value(self, expression: str, where: tuple[PathKey, ...], scope: _Scope) -> Any:
+        """The expression's value when it reads only inputs, env and workflow (all known),
+        else `_NO_ITEM`."""
+        try:
+            names = root_names(expression, expression=True)
+        except TemplateError:
+            return _NO_ITEM  # a syntax error: validation reports it
+        if not names <= STATIC_ROOTS or ("inputs" in names and self.missing_inputs):
+            return _NO_ITEM
+        try:
+            value = evaluate(expression, self._context(scope))
+        except TemplateError as exc:
+            self._problem(where, "E503", f"the expression cannot be evaluated: {exc.message}")
+            return _NO_ITEM
+        return _NO_ITEM if contains_placeholder(value) else value
+
+    def _item_concurrency(self, spec: StepSpec) -> int | None:
+        bounds = [
+            spec.max_concurrency or self.workflow.defaults.max_concurrency,
+            self.workflow.limits.max_concurrency,
+        ]
+        agent = self.workflow.agents.get(spec.agent) if spec.agent else None
+        if agent is not None:
+            bounds += [agent.max_concurrency, self._provider_concurrency(agent.provider)]
+        return min((b for b in bounds if b is not None), default=None)
+
+    def _provider_concurrency(self, provider: str) -> int | None:
+        entry = self.workflow.providers.get(provider)
+        bounds = [entry.max_concurrency if entry else None, self.workflow.limits.max_concurrency]
+        return min((b for b in bounds if b is not None), default=None)
+
+    # ------------------------------------------------------------------ step kinds
+
+    def _agent_work(
+        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
+    ) -> _Work:
+        """An agent task per item: see `_agent_task` for the calls of one task."""
+        agent = self.workflow.agents.get(spec.agent or "")
+        if agent is None:
+            return _Work({}, ZERO)  # validation reports the unknown agent
+        retry = self._retry(spec)
+        task_bills = [
+            self._agent_task(spec, agent, retry, where, self._item_context(scope, item, index))
+            for index, item in self._items(fan)
+        ]
+        bill = add_bills(task_bills)
+        if fan.values is None:
+            bill = scale_bill(bill, fan.items)
+        judges, judge_time = self._judges(spec, retry, estimate.output_tokens(agent.max_tokens))
+        bill = add_bills([bill, scale_bill(judges, fan.items)])
+        task_time = _agent_seconds(agent, retry) + judge_time
+        return _Work(bill, _waves(fan.items, fan.plan) * task_time)
+
+    def _agent_task(
+        self,
+        spec: StepSpec,
+        agent: AgentSpec,
+        retry: RetrySpec,
+        where: tuple[PathKey, ...],
+        context: Mapping[str, Any],
+    ) -> Bill:
+        """One task's model calls.
+
+        min: one call. max, for the model and each fallback model alike: max_attempts
+        attempts of up to max_tool_calls + 1 calls each (one more than the tool calls: the
+        last reply); every call of a tool loop re-sends the conversation, which grows by a
+        reply and a tool result (up to the tools' max_output_chars) per tool call.
+        """
+        texts = [self._render((*where, "prompt"), spec.prompt or "", context)]
+        if agent.instructions:
+            where_agent = ("agents", spec.agent or "", "instructions")
+            texts.insert(0, self._render(where_agent, agent.instructions, context))
+        schema = spec.output_schema or agent.output_schema
+        tools = {name: self.workflow.tools[name] for name in agent.tools if name in self.workflow.tools}
+        base = (
+            estimate.messages_tokens(texts)
+            + (estimate.json_tokens(schema) if schema else 0)
+            + estimate.tools_tokens({name: _tool_definition(tool) for name, tool in tools.items()})
+        )
+        out = estimate.output_tokens(agent.max_tokens)
+        tool_calls = agent.max_tool_calls if tools else 0
+        result = max((estimate.chars_tokens(t.max_output_chars) for t in tools.values()), default=0)
+        loop_calls = tool_calls + 1
+        loop_input = loop_calls * base + tool_calls * loop_calls // 2 * (result + out)
+        attempts = retry.max_attempts
+        calls, sent, produced = attempts * loop_calls, attempts * loop_input, attempts * loop_calls * out
+        bill: Bill = {agent.model: Usage(Span(1, calls), Span(base, sent), Span(out, produced))}
+        for model in agent.fallback_models:
+            fallback = Usage(Span(0, calls), Span(0, sent), Span(0, produced))
+            bill[model] = bill.get(model, NO_USAGE) + fallback
+        return bill
+
+    def _command_work(
+        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
+    ) -> _Work:
+        """A process per item: no model calls but its judge gates; COMMAND_SECONDS a run."""
+        for index, item in self._items(fan):
+            context = self._item_context(scope, item, index)
+            for position, argument in enumerate(spec.run or []):
+                self._render((*where, "run", position), argument, context)
+            for name, value in (spec.env or {}).items():
+                self._render((*where, "env", name), value, context)
+        retry = self._retry(spec)
+        judges, judge_time = self._judges(spec, retry, estimate.DEFAULT_OUTPUT_TOKENS)
+        attempts = retry.max_attempts
+        own = Span(
+            estimate.COMMAND_SECONDS, attempts * estimate.COMMAND_SECONDS + _retry_delays(retry)
+        )
+        return _Work(scale_bill(judges, fan.items), _waves(fan.items, fan.plan) * (own + judge_time))
+
+    def _group_work(
+        self,
+        spec: StepSpec,
+        path: str,
+        where: tuple[PathKey, ...],
+        scope: _Scope,
+        runs: Runs,
+        fan: _FanOut,
+    ) -> _Work:
+        """Children per item and per loop iteration (min 1, max max_iterations); a group
+        whose gates fail under `on_gate_failure: retry` runs again, up to max_attempts."""
+        retry = self._retry(spec)
+        iterations = Span(1, spec.loop.max_iterations) if spec.loop else ONE
+        reruns = Span(1, retry.max_attempts) if self._retries_gates(spec) else ONE
+        index, item = next(iter(self._items(fan)), (0, Placeholder("item")))
+        if fan.plan is None:
+            item = scope.item
+            index = scope.index
+        child_scope = _Scope(
+            prefix=path,
+            yaml_path=(*where, "steps"),
+            runs=runs,
+            outer=scope.outer * _RUN_FACTOR[runs] * fan.items * iterations * reruns,
+            item=item,
+            index=index,
+            in_loop=scope.in_loop or spec.loop is not None,
+        )
+        children = self._plan_map(spec.steps or {}, child_scope)
+        judges, judge_time = self._judges(spec, retry, estimate.DEFAULT_OUTPUT_TOKENS)
+        per_item = add_bills([scale_bill(children.bill, iterations * reruns), judges])
+        task_time = children.duration * iterations * reruns + judge_time
+        return _Work(
+            scale_bill(per_item, fan.items),
+            _waves(fan.items, fan.plan) * task_time,
+            children.critical,
+            children.levels,
+        )
+
+    def _judges(self, spec: StepSpec, retry: RetrySpec, judged_tokens: int) -> tuple[Bill, Span]:
+        """Calls of the step's judge gates for one task, and their time.
+
+        min: one call per judge gate (every gate passes). max: the gates are checked after each
+        attempt when `on_gate_failure: retry` (else once), and each judge call may itself take
+        max_attempts attempts on the judge's model and on each of its fallback models.
+        """
+        bill: Bill = {}
+        seconds = ZERO
+        runs = retry.max_attempts if self._retries_gates(spec) else 1
+        for gate in _judge_gates(spec):
+            judge = self.workflow.agents.get(gate.agent)
+            if judge is None:
+                continue  # validation reports the unknown agent
+            texts = [gate.rubric] + ([judge.instructions] if judge.instructions else [])
+            base = estimate.messages_tokens(texts) + judged_tokens + estimate.JUDGE_FRAME_TOKENS
+            out = estimate.output_tokens(judge.max_tokens)
+            calls = runs * retry.max_attempts
+            first = Usage(Span(1, calls), Span(base, calls * base), Span(out, calls * out))
+            bill[judge.model] = bill.get(judge.model, NO_USAGE) + first
+            for model in judge.fallback_models:
+                fallback = Usage(Span(0, calls), Span(0, calls * base), Span(0, calls * out))
+                bill[model] = bill.get(model, NO_USAGE) + fallback
+            chain = 1 + len(judge.fallback_models)
+            call = estimate.call_seconds(out)
+            seconds = seconds + Span(
+                call, runs * chain * (retry.max_attempts * call + _retry_delays(retry))
+            )
+        return bill, seconds
+
+    def _retries_gates(self, spec: StepSpec) -> bool:
+        policy = spec.on_gate_failure or self.workflow.defaults.on_gate_failure or "fail"
+        return bool(spec.gates) and policy == "retry"
+
+    def _retry(self, spec: StepSpec) -> RetrySpec:
+        return spec.retry or self.workflow.defaults.retry or RetrySpec()
+
+    def _items(self, fan: _FanOut) -> list[tuple[int, Any]]:
+        """(index, item) pairs to render with: every known item, else one placeholder."""
+        if fan.plan is None:
+            return [(0, _NO_ITEM)]
+        if fan.values is None:
+            return [(0, Placeholder("item"))]
+        return list(enumerate(fan.values))
+
+    # ------------------------------------------------------------------ templates
+
+    def _context(self, scope: _Scope) -> dict[str, Any]:
+        return self._item_context(scope, _NO_ITEM, 0)
+
+    def _item_context(self, scope: _Scope, item: Any, index: int) -> dict[str, Any]:
+        context = dict(self._base)
+        if item is _NO_ITEM:
+            item, index = scope.item, scope.index
+        if item is not _NO_ITEM:
+            context["item"] = item
+            context["index"] = index
+        if scope.in_loop:
+            context["loop"] = {"iteration": 1, "previous": Placeholder("loop.previous")}
+        return context
+
+    def _render(self, where: tuple[PathKey, ...], source: str, context: Mapping[str, Any]) -> str:
+        """The rendered text; on failure the template itself (its length still estimates)."""
+        try:
+            return render(source, context)
+        except TemplateError as exc:
+            self._render_failed(where, source, exc)
+            return source
+
+    def _render_failed(self, where: tuple[PathKey, ...], source: str, exc: TemplateError) -> None:
+        # An undefined name or a sandbox refusal fails the same way at run time. Other errors
+        # (a filter given a placeholder it cannot handle) are certain only when no
+        # placeholder took part, i.e. the template reads no run-time value.
+        certain = exc.message.startswith(("undefined value", "refused by the template sandbox"))
+        if not certain:
+            dynamic = set(RUNTIME_ROOTS) | ({"inputs"} if self.missing_inputs else set())
+            try:
+                certain = not root_names(source, expression=False) & dynamic
+            except TemplateError:
+                certain = True
+        if certain:
+            self._problem(where, "E501", f"the template cannot be rendered: {exc.message}",
+                          line=exc.lineno or 1)
+            return
+        key = (where, exc.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.warnings.append(
+                f"{_dotted(where)}: could not be rendered with placeholders ({exc.message}); "
+                "its tokens are estimated from the template text"
+            )
+
+    def _check_outputs(self) -> None:
+        context = self._context(
+            _Scope(prefix="", yaml_path=("outputs",), runs="always", outer=ONE)
+        )
+        for name, template in self.workflow.outputs.items():
+            self._render(("outputs", name), template, context)
+
+    def _problem(
+        self,
+        where: tuple[PathKey, ...],
+        code: str,
+        message: str,
+        *,
+        line: int = 1,
+        hint: str | None = None,
+    ) -> None:
+        key = (where, message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.problems.append(_Problem(where, code, message, line, hint))
+
+    # ------------------------------------------------------------------ money, limits
+
+    def _price(self, model: str) -> Price | None:
+        if model not in self._prices:
+            self._prices[model] = price_of(self.workflow, model)
+        return self._prices[model]
+
+    def _step_cost(self, bill: Bill) -> FloatRange | None:
+        total = ZERO
+        for model, usage in bill.items():
+            price = self._price(model)
+            if price is None:
+                return None
+            total = total + price.cost(usage)
+        return _floats(total)
+
+    def _total_cost(self, bill: Bill) -> tuple[Span, list[str]]:
+        total = ZERO
+        unpriced = []
+        for model, usage in sorted(bill.items()):
+            price = self._price(model)
+            if price is None:
+                unpriced.append(model)
+            else:
+                total = total + price.cost(usage)
+        return total, unpriced
+
+    def _models(self, bill: Bill) -> list[ModelUse]:
+        uses = []
+        for model, usage in sorted(bill.items()):
+            price = self._price(model)
+            uses.append(
+                ModelUse(
+                    model=model,
+                    price_input=price.input if price else None,
+                    price_output=price.output if price else None,
+                    price_source=price.source if price else "unknown",
+                    llm_calls=_ints(usage.calls),
+                    input_tokens=_ints(usage.input_tokens),
+                    output_tokens=_ints(usage.output_tokens),
+                    cost_usd=_floats(price.cost(usage)) if price else None,
+                )
+            )
+        return uses
+
+    def _providers(self, bill: Bill) -> list[ProviderPlan]:
+        by_provider: dict[str, list[str]] = {}
+        for model in sorted(bill):
+            by_provider.setdefault(model.partition("/")[0], []).append(model)
+        return [
+            ProviderPlan(
+                name=name,
+                type=protocol_of(self.workflow, name),
+                max_concurrency=self._provider_concurrency(name),
+                models=models,
+                llm_calls=_ints(sum((bill[m].calls for m in models), ZERO)),
+            )
+            for name, models in by_provider.items()
+        ]
+
+    def _limit_checks(self, totals: Totals) -> list[LimitCheck]:
+        limits = self.workflow.limits
+        wanted: list[tuple[Any, float | None, FloatRange | None]] = [
+            ("max_llm_calls", limits.max_llm_calls, _as_floats(totals.llm_calls)),
+            ("max_tokens", limits.max_tokens, _as_floats(totals.tokens)),
+            ("max_cost_usd", limits.max_cost_usd, totals.cost_usd),
+            ("max_duration", limits.max_duration, totals.duration_s),
+        ]
+        checks = []
+        for name, value, estimated in wanted:
+            if value is None:
+                continue
+            status = _limit_status(value, estimated)
+            if name == "max_cost_usd" and not totals.cost_complete and status != "exceeds":
+                status = "unknown"
+            checks.append(LimitCheck(limit=name, value=value, estimate=estimated, status=status))
+            if estimated is not None and status in ("may_exceed", "exceeds"):
+                self.warnings.append(_limit_warning(name, value, estimated, status))
+        return checks
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _critical_path(
+    graph: nx.DiGraph, levels: list[list[str]], results: Mapping[str, _Work]
+) -> tuple[Span, list[str]]:
+    """Longest path through the map by duration: the min and max spans, and the steps on
+    the worst-case path (a group's own critical path follows the group)."""
+    finish_lo: dict[str, float] = {}
+    finish_hi: dict[str, float] = {}
+    previous: dict[str, str | None] = {}
+    for level in levels:
+        for path in level:
+            preds = list(graph.predecessors(path))
+            own = results[path].duration
+            finish_lo[path] = own.lo + max((finish_lo[p] for p in preds), default=0.0)
+            slowest = max(preds, key=finish_hi.__getitem__, default=None)
+            finish_hi[path] = own.hi + (finish_hi[slowest] if slowest else 0.0)
+            previous[path] = slowest
+    if not finish_hi:
+        return ZERO, []
+    end: str | None = max(finish_hi, key=finish_hi.__getitem__)
+    chain: list[str] = []
+    while end is not None:
+        chain.append(end)
+        end = previous[end]
+    critical = [step for path in reversed(chain) for step in results[path].critical]
+    return Span(max(finish_lo.values()), max(finish_hi.values())), critical
+
+
+def _agent_seconds(agent: AgentSpec, retry: RetrySpec) -> Span:
+    """One task: one call at best; at worst every attempt of every model in the chain runs
+    its whole tool loop, with the retry delays between attempts."""
+    out = estimate.output_tokens(agent.max_tokens)
+    call = estimate.call_seconds(out)
+    loop_calls = (agent.max_tool_calls if agent.tools else 0) + 1
+    chain = 1 + len(agent.fallback_models)
+    return Span(call, chain * (retry.max_attempts * loop_calls * call + _retry_delays(retry)))
+
+
+def _retry_delays(retry: RetrySpec) -> float:
+    """The longest total wait between attempts: min(max_delay, initial * multiplier^n) for
+    each retry n (full jitter waits at most this)."""
+    return sum(
+        min(retry.max_delay, retry.initial_delay * retry.multiplier**n)
+        for n in range(retry.max_attempts - 1)
+    )
+
+
+def _waves(items: Span, fan: ForEachPlan | None) -> Span:
+    """Rounds of items one after another when concurrency is bounded (1 when it is not)."""
+    concurrency = fan.concurrency if fan else None
+
+    def rounds(count: float) -> float:
+        if count <= 0:
+            return 0.0
+        return float(math.ceil(count / concurrency)) if concurrency else 1.0
+
+    return Span(rounds(items.lo), rounds(items.hi))
+
+
+def _judge_gates(spec: StepSpec) -> list[JudgeGate]:
+    return [gate for gate in spec.gates or [] if isinstance(gate, JudgeGate)]
+
+
+def _tool_definition(tool: ToolDef) -> dict[str, Any]:
+    """What a request tells the model about a tool: its description and arguments schema."""
+    if tool.type == "http_get":
+        parameters: dict[str, Any] = {"type": "object", "properties": {"url": {"type": "string"}}}
+    elif tool.type == "read_file":
+        parameters = {"type": "object", "properties": {"path": {"type": "string"}}}
+    else:
+        parameters = tool.parameters
+    return {"description": tool.description or "", "parameters": parameters}
+
+
+def _limit_status(value: float, estimated: FloatRange | None) -> LimitStatus:
+    if estimated is None:
+        return "unknown"
+    if estimated.min > value:
+        return "exceeds"
+    if estimated.max > value:
+        return "may_exceed"
+    return "ok"
+
+
+def _limit_warning(name: str, value: float, estimated: FloatRange, status: LimitStatus) -> str:
+    which = "even the cheapest run" if status == "exceeds" else "the worst case"
+    amount = estimated.min if status == "exceeds" else estimated.max
+    return f"limits.{name} is {_amount(name, value)} but {which} needs {_amount(name, amount)}"
+
+
+def _amount(name: str, value: float) -> str:
+    if name == "max_cost_usd":
+        return f"${value:.4f}"
+    if name == "max_duration":
+        return f"{value:.0f} s"
+    return f"{value:,.0f}"
+
+
+def _ints(span: Span) -> IntRange:
+    return IntRange(min=round(span.lo), max=round(span.hi))
+
+
+def _floats(span: Span) -> FloatRange:
+    return FloatRange(min=round(span.lo, 6), max=round(span.hi, 6))
+
+
+def _as_floats(span: IntRange) -> FloatRange:
+    return FloatRange(min=span.min, max=span.max)
+
+
+def _dotted(where: Sequence[PathKey]) -> str:
+    return ".".join(str(part) for part in where)
+
+
+def _diagnostics(
+    problems: list[_Problem], workflow_path: Path, source: SourceMap | None
+) -> list[Diagnostic]:
+    if source is None:
+        try:
+            source = load_file(workflow_path).source
+        except SpecError:  # positions are a courtesy: the file may have changed or gone
+            source = SourceMap.empty(str(workflow_path))
+    diagnostics = []
+    for problem in problems:
+        line, col = source.text_position(problem.where, problem.line)
+        diagnostics.append(
+            Diagnostic(
+                file=source.file,
+                line=line,
+                col=col,
+                severity="error",
+                code=problem.code,
+                message=f"{_dotted(problem.where)}: {problem.message}",
+                hint=problem.hint,
+            )
+        )
+    return sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+__all__ = ["DEFAULT_ASSUME_ITEMS", "build_plan"]

@@ -1,0 +1,60 @@
+"""Which price the plan uses for a model, and where it comes from.
+
+Prices come from `agnoctl.providers.pricing`: the provider entry's `pricing` first, then the
+built-in table (matched without dated suffixes). Local protocols (mock, ollama) are free. A
+model found nowhere has no price: the plan says so rather than counting it as free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agnoctl.plan.model import PriceSource
+from agnoctl.plan.usage import Span, Usage
+from agnoctl.providers import pricing
+from agnoctl.spec.checks import BUILTIN_PROVIDERS
+from agnoctl.spec.models import Workflow
+
+_PER_TOKENS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: float
+    """USD per 1M input tokens."""
+    output: float
+    """USD per 1M output tokens."""
+    source: PriceSource
+
+    def cost(self, usage: Usage) -> Span:
+        """USD of the usage's min and max tokens."""
+        return Span(
+            (usage.input_tokens.lo * self.input + usage.output_tokens.lo * self.output)
+            / _PER_TOKENS,
+            (usage.input_tokens.hi * self.input + usage.output_tokens.hi * self.output)
+            / _PER_TOKENS,
+        )
+
+
+def protocol_of(workflow: Workflow, provider: str) -> str | None:
+    """The wire protocol of a provider name: its entry's type, or a built-in's own name."""
+    entry = workflow.providers.get(provider)
+    if entry is not None:
+        return entry.type
+    return provider if provider in BUILTIN_PROVIDERS else None
+
+
+def price_of(workflow: Workflow, model_ref: str) -> Price | None:
+    """The price of `<provider>/<model>`, or None when no price is known."""
+    provider, _, model = model_ref.partition("/")
+    entry = workflow.providers.get(provider)
+    overrides = entry.pricing if entry else None
+    protocol = protocol_of(workflow, provider)
+    found = pricing.lookup(model, overrides, protocol=protocol)
+    if found is None:
+        return Price(0.0, 0.0, "free") if protocol in pricing.FREE_PROTOCOLS else None
+    built_in = found is pricing.lookup(model, None, protocol=protocol)
+    return Price(found.input, found.output, "built-in" if built_in else "workflow")
+
+
+__all__ = ["Price", "price_of", "protocol_of"]

@@ -1,0 +1,301 @@
+"""A Plan as text (terminals and CI logs), JSON (tools) or Markdown (pull-request comments).
+
+Text and Markdown show the same sections: inputs, levels, steps, critical path, models,
+providers, totals, limits, warnings and notes, assumptions. Ranges print as `min-max`, or one
+number when both ends agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from agnoctl.plan.model import SCHEMA_VERSION, FloatRange, IntRange, Plan, StepPlan
+
+PlanFormat = Literal["text", "json", "markdown"]
+
+_RIGHT = frozenset({"tasks", "LLM calls", "input tokens", "output tokens", "cost", "time"})
+
+
+def render_plan(plan: Plan, fmt: PlanFormat) -> str:
+    """The plan in one of the three formats, ending with a newline."""
+    if fmt == "json":
+        return plan.model_dump_json(indent=2) + "\n"
+    if fmt == "markdown":
+        return _markdown(plan)
+    return _text(plan)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of `agnoctl plan --format json` (committed as schemas/plan.schema.json)."""
+    schema = Plan.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://agnoctl.dev/schemas/plan.v{SCHEMA_VERSION}.schema.json",
+        **schema,
+    }
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, headers, rows) of every table, shared by text and Markdown."""
+    totals = plan.totals
+    cost = _usd_range(totals.cost_usd) + ("" if totals.cost_complete else " + unpriced calls")
+    return [
+        ("Steps", _STEP_HEADERS, [_step_row(plan, step) for step in plan.steps]),
+        (
+            "Models",
+            ["model", "price in/out per 1M", "LLM calls", "input tokens", "output tokens", "cost"],
+            [
+                [
+                    use.model,
+                    _price(use.price_input, use.price_output, use.price_source),
+                    _int_range(use.llm_calls),
+                    _int_range(use.input_tokens),
+                    _int_range(use.output_tokens),
+                    _usd_range(use.cost_usd) if use.cost_usd else "unknown",
+                ]
+                for use in plan.models
+            ],
+        ),
+        (
+            "Providers",
+            ["provider", "type", "max concurrency", "models", "LLM calls"],
+            [
+                [
+                    provider.name,
+                    provider.type or "?",
+                    str(provider.max_concurrency or "unbounded"),
+                    ", ".join(provider.models),
+                    _int_range(provider.llm_calls),
+                ]
+                for provider in plan.providers
+            ],
+        ),
+        (
+            "Totals",
+            ["", "estimate"],
+            [
+                ["LLM calls", _int_range(totals.llm_calls)],
+                ["input tokens", _int_range(totals.input_tokens)],
+                ["output tokens", _int_range(totals.output_tokens)],
+                ["cost", cost],
+                ["time (critical path)", _seconds_range(totals.duration_s)],
+            ],
+        ),
+        (
+            "Limits",
+            ["limit", "value", "estimate", "status"],
+            [
+                [
+                    check.limit,
+                    _limit_value(check.limit, check.value),
+                    _limit_estimate(check.limit, check.estimate),
+                    check.status.replace("_", " "),
+                ]
+                for check in plan.limits
+            ],
+        ),
+    ]
+
+
+_STEP_HEADERS = ["step", "kind", "model", "tasks", "LLM calls", "input tokens", "output tokens",
+                 "cost", "time"]
+
+
+def _step_row(plan: Plan, step: StepPlan) -> list[str]:
+    depth = step.path.count(".")
+    name = "  " * depth + step.path.rpartition(".")[2] + _marks(step)
+    return [
+        name,
+        step.kind,
+        step.model or ("" if step.kind != "agent" else "?"),
+        _int_range(step.tasks),
+        _int_range(step.llm_calls),
+        _int_range(step.input_tokens),
+        _int_range(step.output_tokens),
+        _usd_range(step.cost_usd) if step.cost_usd else "unknown",
+        _seconds_range(step.duration_s),
+    ]
+
+
+def _marks(step: StepPlan) -> str:
+    marks = []
+    if step.for_each is not None:
+        count = step.for_each.items
+        marks.append(f"for_each x{count}" if count is not None else
+                     f"for_each x? (<= {step.for_each.assumed_max})")
+    if step.loop is not None:
+        marks.append(f"loop <= {step.loop.max_iterations}")
+    if step.runs == "never":
+        marks.append("skipped: if is false")
+    elif step.condition is not None:
+        marks.append("if")
+    return f" [{', '.join(marks)}]" if marks else ""
+
+
+def _levels(plan: Plan) -> list[str]:
+    lines = [f"{i}: {', '.join(level)}" for i, level in enumerate(plan.levels)]
+    for step in plan.steps:
+        if step.levels:
+            lines += [f"{step.path} {i}: {', '.join(level)}" for i, level in enumerate(step.levels)]
+    return lines
+
+
+def _inputs(plan: Plan) -> list[str]:
+    return [f"{name} = {json.dumps(value, ensure_ascii=False)}" for name, value in plan.inputs.items()]
+
+
+def _critical(plan: Plan) -> str:
+    return " -> ".join(plan.critical_path)
+
+
+def _assumptions(plan: Plan) -> str:
+    a = plan.assumptions
+    return (
+        f"{a.chars_per_token} characters per token; {a.default_output_tokens} output tokens per "
+        f"call without max_tokens; a call takes {a.call_overhead_s:g} s + output at "
+        f"{a.output_tokens_per_second:g} tokens/s; a command {a.command_s:g} s; a for_each list "
+        f"known only at run time has 1 to {a.assume_items} items"
+    )
+
+
+# ---------------------------------------------------------------------------- text
+
+
+def _text(plan: Plan) -> str:
+    out = [f"Plan for {plan.workflow} ({plan.file})", ""]
+    if plan.inputs:
+        out += _block("Inputs", _inputs(plan))
+    out += _block("Levels (steps of one level may run at once)", _levels(plan))
+    for title, headers, rows in _sections(plan):
+        if rows:
+            out += [title, *_indent(_aligned(headers, rows)), ""]
+        if title == "Steps":
+            out += _block("Critical path", [_critical(plan)])
+    out += _block("Warnings", plan.warnings)
+    out += _block("Notes", plan.notes)
+    out += _block("Assumptions", [_assumptions(plan)])
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _block(title: str, lines: Sequence[str]) -> list[str]:
+    return [title, *_indent(lines), ""] if lines else []
+
+
+def _indent(lines: Sequence[str]) -> list[str]:
+    return [f"  {line}" for line in lines]
+
+
+def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+
+    def line(cells: list[str]) -> str:
+        padded = [
+            cell.rjust(width) if header in _RIGHT else cell.ljust(width)
+            for cell, width, header in zip(cells, widths, headers, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    return [line(headers), *(line(row) for row in rows)]
+
+
+# ---------------------------------------------------------------------------- markdown
+
+
+def _markdown(plan: Plan) -> str:
+    out = [f"### Plan for `{plan.workflow}`", "", f"File: `{plan.file}`", ""]
+    if plan.inputs:
+        out += ["**Inputs**", "", *(f"- `{line}`" for line in _inputs(plan)), ""]
+    out += ["**Levels** (steps of one level may run at once)", ""]
+    out += [f"- {_md(line)}" for line in _levels(plan)] + [""]
+    for title, headers, rows in _sections(plan):
+        if rows:
+            out += [f"**{title}**", "", *_md_table(headers, rows), ""]
+        if title == "Steps":
+            out += ["**Critical path**: " + _md(_critical(plan)), ""]
+    for title, lines in (("Warnings", plan.warnings), ("Notes", plan.notes)):
+        if lines:
+            out += [f"**{title}**", "", *(f"- {_md(line)}" for line in lines), ""]
+    out += [f"<sub>Assumptions: {_md(_assumptions(plan))}</sub>"]
+    return "\n".join(out) + "\n"
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(_md(cell.strip()) or " " for cell in cells) + " |"
+
+    rule = "|" + "|".join("---:" if h in _RIGHT else "---" for h in headers) + "|"
+    indent_rows = [[_nbsp_indent(row[0]), *row[1:]] for row in rows]
+    return [line(headers), rule, *(line(row) for row in indent_rows)]
+
+
+def _nbsp_indent(cell: str) -> str:
+    # Markdown collapses leading spaces; nested steps keep their depth with non-breaking ones.
+    stripped = cell.lstrip(" ")
+    return "\u00a0\u00a0" * ((len(cell) - len(stripped)) // 2) + stripped
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def _range(low: float, high: float, show: Callable[[float], str]) -> str:
+    return show(low) if show(low) == show(high) else f"{show(low)}-{show(high)}"
+
+
+def _int_range(span: IntRange) -> str:
+    return _range(span.min, span.max, lambda v: f"{v:,.0f}")
+
+
+def _usd(value: float) -> str:
+    if value == 0:
+        return "$0"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def _usd_range(span: FloatRange) -> str:
+    return _range(span.min, span.max, _usd)
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+    minutes, seconds = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes} m {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} m"
+
+
+def _seconds_range(span: FloatRange) -> str:
+    return _range(span.min, span.max, _seconds)
+
+
+def _price(price_in: float | None, price_out: float | None, source: str) -> str:
+    if price_in is None or price_out is None:
+        return "unknown"
+    return f"${price_in:g} / ${price_out:g} ({source})"
+
+
+def _limit_value(limit: str, value: float) -> str:
+    if limit == "max_cost_usd":
+        return _usd(value)
+    if limit == "max_duration":
+        return _seconds(value)
+    return f"{value:,.0f}"
+
+
+def _limit_estimate(limit: str, estimate: FloatRange | None) -> str:
+    if estimate is None:
+        return "unknown"
+    return _range(estimate.min, estimate.max, lambda v: _limit_value(limit, v))
+
+
+__all__ = ["PlanFormat", "plan_json_schema", "render_plan"]

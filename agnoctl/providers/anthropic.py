@@ -1,0 +1,199 @@
+"""Anthropic Messages (``POST {base_url}/v1/messages``, ``anthropic-version: 2023-06-01``).
+
+``base_url`` is the host part, as ``ANTHROPIC_BASE_URL``. System messages go to the top-level
+``system``; tool results travel as ``tool_result`` blocks of a user turn; ``max_tokens`` is
+required by the protocol and defaults to 1024.
+
+Structured output: the Messages API has no response-format switch that every model and
+compatible server accepts, so an ``output_schema`` becomes a tool named ``final_output`` whose
+``input_schema`` is the schema, and the model is made to call a tool (``tool_choice`` names
+``final_output``, or is ``any`` when the agent has tools of its own). The arguments of that call
+are the structured output: the reply's ``text`` is their JSON. This is the most reliable way to
+get schema-shaped JSON from these models (no prose around it, no code fences).
+
+Finish reasons are given in the OpenAI vocabulary: ``end_turn``/``stop_sequence`` → ``stop``,
+``max_tokens`` → ``length``, ``tool_use`` → ``tool_calls`` (``stop`` for the output tool);
+anything else is passed through.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from agnoctl.errors import BadRequest
+from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
+from agnoctl.providers.http import (
+    Endpoint,
+    HttpClient,
+    count,
+    malformed,
+    mapping,
+    post_json,
+)
+
+if TYPE_CHECKING:
+    from agnoctl.providers.base import ToolSpec
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 1024
+OUTPUT_TOOL = "final_output"
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
+
+
+class AnthropicProvider:
+    """A Messages API endpoint; one instance per provider entry."""
+
+    protocol = "anthropic"
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        name: str = "anthropic",
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        key_hint: str = "ANTHROPIC_API_KEY",
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._http = http
+        self._url = f"{self.base_url}/v1/messages"
+        self._headers = {"anthropic-version": API_VERSION}
+        if api_key:
+            self._headers["x-api-key"] = api_key
+        self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
+
+    async def request(self, request: ModelRequest) -> ModelReply:
+        payload = await post_json(
+            self._http.client,
+            self._url,
+            wire_request(request, self._endpoint),
+            headers=self._headers,
+            endpoint=self._endpoint,
+            model=request.model,
+        )
+        return parse_reply(payload, self._endpoint, request.model)
+
+
+def wire_request(request: ModelRequest, endpoint: Endpoint) -> dict[str, Any]:
+    """The Messages body for ``request``."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": _wire_messages(request.messages),
+    }
+    system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+    if system:
+        body["system"] = system
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    tools = [_wire_tool(t) for t in request.tools]
+    if request.output_schema is not None:
+        if any(t.name == OUTPUT_TOOL for t in request.tools):
+            raise BadRequest(
+                f"tool name {OUTPUT_TOOL!r} is reserved for structured output on anthropic "
+                "providers; rename the tool",
+                provider=endpoint.provider,
+                model=request.model,
+            )
+        tools.append(
+            {
+                "name": OUTPUT_TOOL,
+                "description": "Give the final answer, as arguments matching the schema.",
+                "input_schema": request.output_schema,
+            }
+        )
+        only_output = len(tools) == 1
+        body["tool_choice"] = (
+            {"type": "tool", "name": OUTPUT_TOOL} if only_output else {"type": "any"}
+        )
+    if tools:
+        body["tools"] = tools
+    return body
+
+
+def _wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    # Every tool result of an assistant turn must sit in the one user turn that follows it,
+    # so consecutive user-side messages are merged into one turn of blocks.
+    wire: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _blocks(message)
+        if wire and role == "user" and wire[-1]["role"] == "user":
+            wire[-1]["content"].extend(blocks)
+        else:
+            wire.append({"role": role, "content": blocks})
+    return wire
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        return [
+            {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": message.content,
+            }
+        ]
+    blocks: list[dict[str, Any]] = []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    blocks.extend(
+        {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        for call in message.tool_calls
+    )
+    return blocks
+
+
+def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+
+
+def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> ModelReply:
+    """Map a Messages reply to a ``ModelReply``; the output tool's input becomes the text."""
+    content = payload.get("content")
+    if not isinstance(content, list):
+        raise malformed(endpoint, model, "a content list")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in content:
+        if not isinstance(block, dict):
+            raise malformed(endpoint, model, "content blocks that are objects")
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif block.get("type") == "tool_use":
+            calls.append(_tool_call(block, endpoint, model))
+    output = [c for c in calls if c.name == OUTPUT_TOOL]
+    reason = payload.get("stop_reason")
+    finish = _STOP_REASONS.get(reason, reason) if isinstance(reason, str) else None
+    if output:
+        texts = [json.dumps(output[0].arguments)]
+        calls = [c for c in calls if c.name != OUTPUT_TOOL]
+        finish = "tool_calls" if calls else "stop"
+    usage = mapping(payload.get("usage"))
+    return ModelReply(
+        text="".join(texts),
+        tool_calls=tuple(calls),
+        usage=Usage(
+            input_tokens=count(usage.get("input_tokens")),
+            output_tokens=count(usage.get("output_tokens")),
+        ),
+        finish_reason=finish,
+        model=str(payload.get("model") or model),
+    )
+
+
+def _tool_call(block: dict[str, Any], endpoint: Endpoint, model: str) -> ToolCall:
+    name, arguments = block.get("name"), block.get("input", {})
+    if not isinstance(name, str) or not isinstance(arguments, dict):
+        raise malformed(endpoint, model, "a name and an input object in every tool_use block")
+    return ToolCall(id=str(block.get("id") or name), name=name, arguments=arguments)

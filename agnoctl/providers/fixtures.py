@@ -1,0 +1,472 @@
+"""Scripted replies for the mock provider: the ``--mock-fixtures`` file.
+
+A fixtures file (YAML, or JSON read as YAML) scripts what the ``mock`` provider answers, so
+retries, gates and thresholds can be rehearsed offline::
+
+    steps:
+      analyse:                       # full step path ("group.child" for nested steps)
+        - json: {summary: weak, confidence: 0.5}     # reply to call 1
+        - json: {summary: strong, confidence: 0.9}   # call 2; the last reply repeats after that
+      collect:
+        items:                       # per for_each item index
+          1: [{error: {status: 503, message: upstream down}}, {text: recovered}]
+        default: {text: "collected"}  # any item not listed (a single reply or a list)
+      review.draft: {text: "first draft", delay: 50ms, usage: {input_tokens: 100}}
+      analyse#judge: {json: {score: 0.4, reason: too vague}}   # the judge gate of `analyse`
+    agents:                          # fallback by agent name, when no step entry matches
+      judge: {json: {score: 0.9, reason: clear and complete}}
+
+A reply is exactly one of ``text``, ``json``, ``error`` or ``tool_calls``, plus optional
+``delay`` (a duration) and ``usage`` (``input_tokens``, ``output_tokens``; missing counts are
+estimated). ``error: {status, message?, retry_after?}`` raises: 429 → RateLimited, 408/409/5xx →
+ProviderUnavailable, 401/403 → AuthenticationFailed, other 4xx → BadRequest; ``status:
+timeout`` → ProviderTimeout, ``malformed`` → MalformedResponse, ``reset`` → ConnectionFailed.
+``tool_calls: [{name, arguments}]`` asks for tool calls. Text is used as written (no templates).
+
+Which script answers a call: for a task call, ``steps.<step path>`` (its ``items`` entry for the
+call's for_each index, else its ``default``); for a call with another purpose, such as a judge,
+``steps."<step path>#<purpose>"``; then ``agents.<agent name>``. Calls are counted per (step
+path, item index, purpose) in the order they arrive, each tool-loop round and each retry
+included, so call N gets reply N and the last reply repeats.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from agnoctl.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ConnectionFailed,
+    MalformedResponse,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    UsageError,
+)
+from agnoctl.providers.base import CallContext
+from agnoctl.spec.diagnostics import did_you_mean
+from agnoctl.spec.models import parse_duration
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+_MAX_VALUES = 1_000_000  # bounds alias expansion ("billion laughs") while reading
+_MAX_DEPTH = 100
+_STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#[a-z_]+)?$")
+_REPLY_KINDS = ("text", "json", "error", "tool_calls")
+_REPLY_KEYS = (*_REPLY_KINDS, "delay", "usage")
+_NAMED_ERRORS: dict[str, tuple[type[ProviderError], str]] = {
+    "timeout": (ProviderTimeout, "the request timed out"),
+    "malformed": (MalformedResponse, "the reply could not be parsed"),
+    "reset": (ConnectionFailed, "the connection was reset"),
+}
+
+DataPath = tuple[str | int, ...]
+
+
+def estimate_tokens(text: str) -> int:
+    """The mock's deterministic token count: one token per 4 characters, rounded up."""
+    return (len(text) + 3) // 4
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedError:
+    """An error a reply raises instead of answering."""
+
+    kind: type[ProviderError]
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    def exception(self, provider: str, model: str) -> ProviderError:
+        # A fresh exception per call: raised exceptions carry their own traceback.
+        return self.kind(
+            self.message,
+            provider=provider,
+            model=model,
+            status=self.status,
+            retry_after=self.retry_after,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureReply:
+    """One scripted reply, prepared at load time so answering a call costs almost nothing."""
+
+    text: str = ""
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()  # (tool name, arguments)
+    error: ScriptedError | None = None
+    delay: float = 0.0  # seconds
+    input_tokens: int | None = None  # None: estimated from the request
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """Replies for consecutive calls; the last one repeats."""
+
+    replies: tuple[FixtureReply, ...]
+
+    def reply(self, call: int) -> FixtureReply:
+        """The reply to call number ``call`` (0-based)."""
+        replies = self.replies
+        return replies[call] if call < len(replies) else replies[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class StepScripts:
+    """A step entry: one script per for_each item index, and one for everything else."""
+
+    items: Mapping[int, Script] = field(default_factory=dict)
+    default: Script | None = None
+
+    def for_index(self, index: int | None) -> Script | None:
+        if index is not None and self.items:
+            script = self.items.get(index)
+            if script is not None:
+                return script
+        return self.default
+
+
+@dataclass(frozen=True, slots=True)
+class Fixtures:
+    """A parsed fixtures file. Keys of ``steps`` are step paths, ``path#purpose`` for judges."""
+
+    steps: Mapping[str, StepScripts] = field(default_factory=dict)
+    agents: Mapping[str, Script] = field(default_factory=dict)
+    source: str = "<fixtures>"
+    locations: Mapping[str, str] = field(default_factory=dict)  # step key -> file:line:col
+
+    def script_for(self, context: CallContext) -> Script | None:
+        """The script that answers a call from ``context``, or None (the mock's default)."""
+        purpose = context.purpose
+        key = context.step_id if purpose == "task" else f"{context.step_id}#{purpose}"
+        entry = self.steps.get(key)
+        if entry is not None:
+            script = entry.for_index(context.index)
+            if script is not None:
+                return script
+        if context.agent is not None:
+            return self.agents.get(context.agent)
+        return None
+
+    def unknown_steps(self, step_paths: Collection[str]) -> list[str]:
+        """One message per step key that names no step of the workflow (a likely typo)."""
+        messages = []
+        for key in self.steps:
+            step = key.partition("#")[0]
+            if step in step_paths:
+                continue
+            where = self.locations.get(key, self.source)
+            message = f"{where}: mock fixtures name step {step!r}, which the workflow lacks"
+            guess = did_you_mean(step, step_paths)
+            messages.append(f"{message} (did you mean {guess!r}?)" if guess else message)
+        return messages
+
+
+def load_fixtures(path: Path) -> Fixtures:
+    """Read a fixtures file; a bad file raises UsageError pointing at ``file:line:col``."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: a fixtures file may be at most {MAX_FILE_BYTES} bytes")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: the fixtures file is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the fixtures file {path}: {exc.strerror}") from None
+    data, marks = _read_yaml(text, str(path))
+    return parse_fixtures(data, source=str(path), marks=marks)
+
+
+def parse_fixtures(
+    data: Any, *, source: str = "<fixtures>", marks: Mapping[DataPath, str] | None = None
+) -> Fixtures:
+    """Fixtures from already-loaded data (for Python callers); ``marks`` locate errors."""
+    return _Parser(source, marks or {}).fixtures(data)
+
+
+# --------------------------------------------------------------------------- reading YAML
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, dict[DataPath, str]]:
+    """Plain data plus the ``file:line:col`` of every value (a mapping member's: its key)."""
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    reader = _NodeReader(loader, source)
+    try:
+        node = loader.get_single_node()
+        data = reader.value(node, (), 0) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise UsageError(f"{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{source}: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return data, reader.marks
+
+
+class _NodeReader:
+    """Turns YAML nodes into JSON-like values, recording where each one was written."""
+
+    def __init__(self, loader: yaml.SafeLoader, source: str) -> None:
+        self._loader = loader
+        self._source = source
+        self._budget = _MAX_VALUES
+        self.marks: dict[DataPath, str] = {}
+
+    def _where(self, node: yaml.Node) -> str:
+        mark = node.start_mark
+        return f"{self._source}:{mark.line + 1}:{mark.column + 1}"
+
+    def value(self, node: yaml.Node, path: DataPath, depth: int, where: str = "") -> Any:
+        self._budget -= 1
+        if self._budget < 0 or depth > _MAX_DEPTH:
+            raise UsageError(f"{self._where(node)}: the fixtures file nests or expands too far")
+        self.marks[path] = where or self._where(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        value = self._loader.construct_object(node)
+        # Timestamps and binary are not JSON: keep them as the text that was written.
+        return value if isinstance(value, str | int | float | bool | None) else node.value
+
+    def _mapping(self, node: yaml.MappingNode, path: DataPath, depth: int) -> dict[Any, Any]:
+        self._loader.flatten_mapping(node)  # merge keys (<<: *anchor)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise UsageError(f"{self._where(key_node)}: a key must be a plain value")
+            key = self._loader.construct_object(key_node)
+            if key in result:
+                raise UsageError(f"{self._where(key_node)}: duplicate key {key!r}")
+            # A member is located at its key: where "unknown key" errors should point.
+            where = self._where(key_node)
+            result[key] = self.value(value_node, (*path, key), depth + 1, where)
+        return result
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Parser:
+    def __init__(self, source: str, marks: Mapping[DataPath, str]) -> None:
+        self._source = source
+        self._marks = marks
+
+    def where(self, path: DataPath) -> str:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self._marks:
+                return self._marks[path[:end]]
+        return self._source
+
+    def fail(self, path: DataPath, message: str) -> NoReturn:
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        prefix = f"{self.where(path)}: " + (f"{dotted}: " if dotted else "")
+        raise UsageError(prefix + message)
+
+    def mapping(self, value: Any, path: DataPath, what: str) -> dict[Any, Any]:
+        if not isinstance(value, dict):
+            self.fail(path, f"{what} must be a mapping, not {_kind(value)}")
+        return value
+
+    def known_keys(self, value: dict[Any, Any], path: DataPath, allowed: tuple[str, ...]) -> None:
+        for key in value:
+            if key not in allowed:
+                guess = did_you_mean(str(key), allowed)
+                hint = f"did you mean {guess!r}?" if guess else f"expected {', '.join(allowed)}"
+                self.fail((*path, key), f"unknown key {key!r} ({hint})")
+
+    def fixtures(self, data: Any) -> Fixtures:
+        if data is None:
+            return Fixtures(source=self._source)
+        top = self.mapping(data, (), "a fixtures file")
+        self.known_keys(top, (), ("steps", "agents"))
+        steps: dict[str, StepScripts] = {}
+        locations: dict[str, str] = {}
+        raw_steps = self.mapping(top.get("steps") or {}, ("steps",), "`steps`")
+        for key, entry in raw_steps.items():
+            path: DataPath = ("steps", key)
+            if not isinstance(key, str) or not _STEP_KEY.match(key):
+                self.fail(
+                    path,
+                    "a step key is a step path such as analyse or group.child, "
+                    "optionally with #judge",
+                )
+            steps[key] = self.step_entry(entry, path)
+            locations[key] = self.where(path)
+        agents: dict[str, Script] = {}
+        raw_agents = self.mapping(top.get("agents") or {}, ("agents",), "`agents`")
+        for name, entry in raw_agents.items():
+            agents[str(name)] = self.script(entry, ("agents", name))
+        return Fixtures(steps=steps, agents=agents, source=self._source, locations=locations)
+
+    def step_entry(self, entry: Any, path: DataPath) -> StepScripts:
+        if not (isinstance(entry, dict) and ("items" in entry or "default" in entry)):
+            return StepScripts(default=self.script(entry, path))
+        self.known_keys(entry, path, ("items", "default"))
+        items: dict[int, Script] = {}
+        for index, script in self.mapping(
+            entry.get("items") or {}, (*path, "items"), "`items`"
+        ).items():
+            item_path = (*path, "items", index)
+            number = int(index) if isinstance(index, str) and index.isdigit() else index
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                self.fail(item_path, "an item key is a for_each index: 0, 1, 2, ...")
+            items[number] = self.script(script, item_path)
+        default = self.script(entry["default"], (*path, "default")) if "default" in entry else None
+        return StepScripts(items=items, default=default)
+
+    def script(self, value: Any, path: DataPath) -> Script:
+        if isinstance(value, list):
+            if not value:
+                self.fail(path, "a list of replies needs at least one reply")
+            return Script(tuple(self.reply(v, (*path, i)) for i, v in enumerate(value)))
+        return Script((self.reply(value, path),))
+
+    def reply(self, value: Any, path: DataPath) -> FixtureReply:
+        reply = self.mapping(value, path, "a reply")
+        self.known_keys(reply, path, _REPLY_KEYS)
+        kinds = [k for k in _REPLY_KINDS if k in reply]
+        if len(kinds) != 1:
+            found = " and ".join(kinds) if kinds else "none"
+            self.fail(
+                path, f"a reply has exactly one of text, json, error, tool_calls (found {found})"
+            )
+        text = ""
+        calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+        error = None
+        kind = kinds[0]
+        if kind == "text":
+            text = self.text(reply["text"], (*path, "text"))
+        elif kind == "json":
+            text = json.dumps(reply["json"], ensure_ascii=False)
+        elif kind == "error":
+            error = self.error(reply["error"], (*path, "error"))
+        else:
+            calls = self.tool_calls(reply["tool_calls"], (*path, "tool_calls"))
+        input_tokens, output_tokens = self.usage(reply.get("usage"), (*path, "usage"))
+        if output_tokens is None:
+            output_tokens = estimate_tokens(text) + sum(
+                estimate_tokens(name + json.dumps(args)) for name, args in calls
+            )
+        return FixtureReply(
+            text=text,
+            tool_calls=calls,
+            error=error,
+            delay=self.duration(reply.get("delay", 0), (*path, "delay")),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+
+    def text(self, value: Any, path: DataPath) -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"text must be a string, not {_kind(value)} (quote it)")
+        return value
+
+    def duration(self, value: Any, path: DataPath) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(path, str(exc))
+
+    def error(self, value: Any, path: DataPath) -> ScriptedError:
+        spec = self.mapping(value, path, "`error`")
+        self.known_keys(spec, path, ("status", "message", "retry_after"))
+        if "status" not in spec:
+            self.fail(
+                path, "`error` needs a status: an HTTP status code, timeout, malformed or reset"
+            )
+        status = spec["status"]
+        message = spec.get("message")
+        if message is not None and not isinstance(message, str):
+            self.fail((*path, "message"), f"message must be a string, not {_kind(message)}")
+        retry_after = None
+        if spec.get("retry_after") is not None:
+            retry_after = self.duration(spec["retry_after"], (*path, "retry_after"))
+        where = self.where(path)
+        if isinstance(status, str) and status in _NAMED_ERRORS:
+            kind, default = _NAMED_ERRORS[status]
+            text = f"{message or default} (scripted by {where})"
+            return ScriptedError(kind, text, retry_after=retry_after)
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            self.fail(
+                (*path, "status"),
+                "status must be an HTTP error status (400-599), timeout, malformed or reset",
+            )
+        reason = message or _reason_phrase(status)
+        text = f"HTTP {status}: {reason} (scripted by {where})"
+        return ScriptedError(_error_for_status(status), text, status, retry_after)
+
+    def tool_calls(self, value: Any, path: DataPath) -> tuple[tuple[str, dict[str, Any]], ...]:
+        if not isinstance(value, list) or not value:
+            self.fail(path, "tool_calls must be a non-empty list of {name, arguments}")
+        calls = []
+        for i, raw in enumerate(value):
+            call_path = (*path, i)
+            call = self.mapping(raw, call_path, "a tool call")
+            self.known_keys(call, call_path, ("name", "arguments"))
+            name = call.get("name")
+            if not isinstance(name, str) or not name:
+                self.fail(call_path, "a tool call needs a `name` (the tool to call)")
+            arguments = self.mapping(
+                call.get("arguments") or {}, (*call_path, "arguments"), "`arguments`"
+            )
+            calls.append((name, arguments))
+        return tuple(calls)
+
+    def usage(self, value: Any, path: DataPath) -> tuple[int | None, int | None]:
+        if value is None:
+            return None, None
+        usage = self.mapping(value, path, "`usage`")
+        self.known_keys(usage, path, ("input_tokens", "output_tokens"))
+        counts: list[int | None] = []
+        for key in ("input_tokens", "output_tokens"):
+            count = usage.get(key)
+            if count is not None and (
+                isinstance(count, bool) or not isinstance(count, int) or count < 0
+            ):
+                self.fail((*path, key), f"{key} must be a whole number of tokens (0 or more)")
+            counts.append(count)
+        return counts[0], counts[1]
+
+
+def _error_for_status(status: int) -> type[ProviderError]:
+    if status == 429:
+        return RateLimited
+    if status in (408, 409) or status >= 500:
+        return ProviderUnavailable
+    if status in (401, 403):
+        return AuthenticationFailed
+    return BadRequest
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), f"a {type(value).__name__}")

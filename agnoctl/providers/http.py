@@ -1,0 +1,320 @@
+"""The one HTTP client of a run, and the HTTP plumbing every wire protocol shares.
+
+One ``httpx.AsyncClient`` serves every provider of a run. It runs over the aiohttp
+transport of ``httpx-aiohttp`` rather than httpcore's pool: at high fan-out httpcore's
+pool collapses (encode/httpcore#1035; 500 calls at concurrency 64 against 50 ms replies took
+12x the ideal time) while the same client over aiohttp stays near the ideal. ``bench/transport.py``
+measures both against the project's fake server.
+
+The client is created on first use, so building providers costs nothing until a call is made,
+and must be closed with ``await HttpClient.aclose()`` in the event loop that used it.
+
+``post_json`` sends one request and turns every failure into the ``ProviderError`` tree:
+429 is ``RateLimited``; 408, 409 and 5xx are ``ProviderUnavailable``; 401/403 are
+``AuthenticationFailed`` naming where the key comes from; other 4xx are ``BadRequest``;
+timeouts are ``ProviderTimeout``; refused or reset connections are ``ConnectionFailed``; a body
+that is not a JSON object is ``MalformedResponse``. No message ever contains the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from agnoctl.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    ConnectionFailed,
+    MalformedResponse,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import aiohttp
+
+Transport = Literal["aiohttp", "httpcore"]
+
+# A safety net, not the step timeout: the engine bounds each attempt with a cancel scope.
+# Long generations legitimately take minutes, so the read timeout is generous.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=None)
+DEFAULT_MAX_CONNECTIONS = 100
+KEEPALIVE_SECONDS = 30.0
+_ERROR_TEXT_LIMIT = 500
+
+
+class HttpClient:
+    """Holds the run's shared ``httpx.AsyncClient``, created on first use.
+
+    ``max_connections`` should match the run's concurrency (``limits.max_concurrency``): a
+    smaller pool queues calls inside the transport where no limit or event can see them.
+    ``trust_env`` makes the client honour ``HTTP(S)_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE``.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: Transport = "aiohttp",
+        trust_env: bool = True,
+    ) -> None:
+        self.max_connections = max_connections
+        self.timeout = timeout
+        self.transport = transport
+        self.trust_env = trust_env
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = create_client(
+                max_connections=self.max_connections,
+                timeout=self.timeout,
+                transport=self.transport,
+                trust_env=self.trust_env,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the pool; safe to call when no request was ever made, and twice."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
+def create_client(
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: Transport = "aiohttp",
+    trust_env: bool = True,
+) -> httpx.AsyncClient:
+    """A keep-alive ``httpx.AsyncClient`` sized for ``max_connections`` calls in flight."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
+    if transport == "httpcore":
+        return httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=trust_env)
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        trust_env=trust_env,
+        transport=_aiohttp_transport(limits, trust_env=trust_env),
+    )
+
+
+def _aiohttp_transport(limits: httpx.Limits, *, trust_env: bool) -> httpx.AsyncBaseTransport:
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+
+    ssl_context = httpx.create_ssl_context(trust_env=trust_env)
+
+    def session() -> aiohttp.ClientSession:
+        # Built by the transport on the first request, inside the running event loop. The
+        # package's own session ignores trust_env (no proxies), hence this factory.
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry or KEEPALIVE_SECONDS,
+            ssl=ssl_context,
+        )
+        return aiohttp.ClientSession(connector=connector, trust_env=trust_env)
+
+    return AiohttpTransport(limits=limits, client=session)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Who a call goes to, for error messages: never holds the key itself in a message."""
+
+    provider: str  # the provider entry's name
+    key_hint: str  # where the key comes from: "OPENAI_API_KEY", "providers.local.api_key"
+    secret: str | None = None  # the API key, only so it can be masked out of server messages
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str],
+    endpoint: Endpoint,
+    model: str,
+) -> dict[str, Any]:
+    """POST ``body`` as JSON and return the reply's JSON object, or raise a ``ProviderError``."""
+    try:
+        response = await client.post(url, json=body, headers=dict(headers))
+    except httpx.TimeoutException as exc:
+        raise _transport_error(exc, url, endpoint, model) from None
+    except httpx.TransportError as exc:
+        raise _connection_failed(exc, url, endpoint, model) from None
+    except _aiohttp_errors() as exc:  # the aiohttp transport lets a few through unmapped
+        raise _connection_failed(exc, url, endpoint, model) from None
+    if response.status_code != 200:
+        raise error_for_status(response, endpoint=endpoint, model=model)
+    return _json_object(response, endpoint=endpoint, model=model)
+
+
+def _aiohttp_errors() -> tuple[type[Exception], ...]:
+    import aiohttp
+
+    return (aiohttp.ClientError,)
+
+
+def _transport_error(
+    exc: httpx.TimeoutException, url: str, endpoint: Endpoint, model: str
+) -> ProviderError:
+    # httpx-aiohttp maps every aiohttp connection error (refused, reset, server disconnected)
+    # to httpx.ConnectTimeout; the aiohttp cause tells a real timeout from a broken connection.
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, TimeoutError):
+        return ProviderTimeout(
+            f"{endpoint.provider} did not answer in time ({type(exc).__name__} from {url}); "
+            "the server may be overloaded, or the model slow for this prompt",
+            provider=endpoint.provider,
+            model=model,
+        )
+    return _connection_failed(exc, url, endpoint, model)
+
+
+def _connection_failed(exc: Exception, url: str, endpoint: Endpoint, model: str) -> ProviderError:
+    detail = _mask(str(exc.__cause__ or exc) or type(exc).__name__, endpoint.secret)
+    return ConnectionFailed(
+        f"could not talk to {endpoint.provider} at {url}: {detail}; "
+        "check that the server runs and base_url is right",
+        provider=endpoint.provider,
+        model=model,
+    )
+
+
+def error_for_status(response: httpx.Response, *, endpoint: Endpoint, model: str) -> ProviderError:
+    """The typed error for a non-200 reply, carrying the server's own message."""
+    status = response.status_code
+    message = _mask(_server_message(response), endpoint.secret)
+    where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
+    common: dict[str, Any] = {"provider": endpoint.provider, "model": model, "status": status}
+    if status == 429:
+        return RateLimited(
+            f"{where}; slow down (rate_limit, max_concurrency) or wait",
+            retry_after=retry_after_seconds(response.headers),
+            **common,
+        )
+    if status in (408, 409) or 500 <= status <= 599:
+        return ProviderUnavailable(
+            f"{where}; the provider is having trouble, a retry may succeed",
+            retry_after=retry_after_seconds(response.headers),
+            **common,
+        )
+    if status in (401, 403):
+        return AuthenticationFailed(
+            f"{where}; the API key is missing, wrong or lacks access: set {endpoint.key_hint}",
+            **common,
+        )
+    if 300 <= status <= 399:
+        return BadRequest(f"{where}; redirects are not followed: check base_url", **common)
+    return BadRequest(f"{where}; the request was refused, retrying cannot help", **common)
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` (preferred: finer) or ``Retry-After``.
+
+    ``Retry-After`` is either seconds or an HTTP-date (RFC 9110 §10.2.3). Unparseable or
+    negative values give ``None``.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if (millis := _non_negative(lowered.get("retry-after-ms"))) is not None:
+        return millis / 1000.0
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    if (seconds := _non_negative(value)) is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def _non_negative(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if number >= 0 and number == number else None  # NaN != NaN
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error message the server put in its body, whatever the protocol's shape."""
+    text = response.text.strip()
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return _truncate(text) or response.reason_phrase or "(empty body)"
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return _truncate(error["message"])  # OpenAI and Anthropic
+        if isinstance(error, str):
+            return _truncate(error)  # Ollama
+    return _truncate(text)
+
+
+def _json_object(response: httpx.Response, *, endpoint: Endpoint, model: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        start = _mask(response.text[:80], endpoint.secret)
+        raise MalformedResponse(
+            f"{endpoint.provider} sent a reply that is not a JSON object "
+            f"({len(response.content)} bytes starting {start!r}); the server may not speak "
+            "this protocol, check the provider type and base_url",
+            provider=endpoint.provider,
+            model=model,
+            status=response.status_code,
+        )
+    return payload
+
+
+def malformed(endpoint: Endpoint, model: str, what: str) -> MalformedResponse:
+    """The error for a JSON reply that lacks what the protocol promises."""
+    return MalformedResponse(
+        f"{endpoint.provider} sent a reply without {what}; "
+        "the server may not speak this protocol, check the provider type and base_url",
+        provider=endpoint.provider,
+        model=model,
+        status=200,
+    )
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: for optional parts of a reply."""
+    return value if isinstance(value, dict) else {}
+
+
+def count(value: Any) -> int:
+    """A token count from a reply, 0 when the server left it out or sent nonsense."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= _ERROR_TEXT_LIMIT else text[:_ERROR_TEXT_LIMIT] + "..."
+
+
+def _mask(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text

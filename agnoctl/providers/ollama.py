@@ -1,0 +1,137 @@
+"""Ollama's native chat API (``POST {base_url}/api/chat``, ``stream: false``).
+
+``base_url`` is the host, as ``OLLAMA_HOST`` (default ``http://127.0.0.1:11434``). Structured
+output uses the native ``format`` field, which takes a JSON Schema. Sampling settings go in
+``options`` (``temperature``, ``num_predict`` for max_tokens). Ollama needs no key; one given
+(a server behind an authenticating proxy) is sent as a bearer token.
+
+Finish reasons are given in the OpenAI vocabulary: ``done_reason`` (``stop``, ``length``)
+is passed through, and a reply carrying tool calls finishes with ``tool_calls``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
+from agnoctl.providers.http import Endpoint, HttpClient, count, malformed, post_json
+
+if TYPE_CHECKING:
+    from agnoctl.providers.base import ToolSpec
+
+DEFAULT_BASE_URL = "http://127.0.0.1:11434"
+
+
+class OllamaProvider:
+    """An Ollama server; one instance per provider entry."""
+
+    protocol = "ollama"
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        name: str = "ollama",
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        key_hint: str = "the api_key of the provider entry",
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._http = http
+        self._url = f"{self.base_url}/api/chat"
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
+
+    async def request(self, request: ModelRequest) -> ModelReply:
+        payload = await post_json(
+            self._http.client,
+            self._url,
+            wire_request(request),
+            headers=self._headers,
+            endpoint=self._endpoint,
+            model=request.model,
+        )
+        return parse_reply(payload, self._endpoint, request.model)
+
+
+def wire_request(request: ModelRequest) -> dict[str, Any]:
+    """The ``/api/chat`` body for ``request``."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_wire_message(m) for m in request.messages],
+        "stream": False,
+    }
+    options: dict[str, Any] = {}
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        options["num_predict"] = request.max_tokens
+    if options:
+        body["options"] = options
+    if request.output_schema is not None:
+        body["format"] = request.output_schema
+    if request.tools:
+        body["tools"] = [_wire_tool(t) for t in request.tools]
+    return body
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "tool" and message.tool_name:
+        wire["tool_name"] = message.tool_name
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"function": {"name": call.name, "arguments": call.arguments}}
+            for call in message.tool_calls
+        ]
+    return wire
+
+
+def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> ModelReply:
+    """Map an ``/api/chat`` reply to a ``ModelReply``."""
+    message = payload.get("message")
+    if not isinstance(message, dict):
+        raise malformed(endpoint, model, "a message object")
+    content = message.get("content")
+    calls = _tool_calls(message.get("tool_calls"), endpoint, model)
+    reason = payload.get("done_reason")
+    return ModelReply(
+        text=content if isinstance(content, str) else "",
+        tool_calls=calls,
+        usage=Usage(
+            input_tokens=count(payload.get("prompt_eval_count")),
+            output_tokens=count(payload.get("eval_count")),
+        ),
+        finish_reason="tool_calls" if calls else reason if isinstance(reason, str) else None,
+        model=str(payload.get("model") or model),
+    )
+
+
+def _tool_calls(raw: Any, endpoint: Endpoint, model: str) -> tuple[ToolCall, ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise malformed(endpoint, model, "a tool_calls list")
+    calls: list[ToolCall] = []
+    for index, item in enumerate(raw):
+        function = item.get("function") if isinstance(item, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        arguments = function.get("arguments", {}) if isinstance(function, dict) else None
+        if not isinstance(name, str) or not isinstance(arguments, dict):
+            raise malformed(endpoint, model, "a name and an arguments object in every tool call")
+        # Ollama gives calls no id (newer versions may); results are matched by position.
+        call_id = item.get("id") if isinstance(item.get("id"), str) else f"call_{index}"
+        calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
+    return tuple(calls)

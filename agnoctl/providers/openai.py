@@ -1,0 +1,211 @@
+"""OpenAI Chat Completions (``POST {base_url}/chat/completions``), and compatible servers.
+
+``base_url`` ends where the official SDK's does (``https://api.openai.com/v1``), so vLLM,
+llama.cpp, LiteLLM and other compatible servers work with their documented URL.
+Structured output uses the native ``response_format: {type: json_schema}``; ``strict`` is set
+only when the schema meets strict mode's rules (every object closed, every property required),
+because strict mode refuses any other schema. The engine validates the reply either way.
+Finish reasons are passed through: ``stop``, ``length``, ``tool_calls``, ``content_filter``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
+from agnoctl.providers.http import (
+    Endpoint,
+    HttpClient,
+    count,
+    malformed,
+    mapping,
+    post_json,
+)
+
+if TYPE_CHECKING:
+    from agnoctl.providers.base import ToolSpec
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Reasoning models refuse max_tokens and want max_completion_tokens instead; compatible
+# servers (vLLM, llama.cpp) long accepted only max_tokens, so the choice follows the model.
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+
+
+class OpenAIProvider:
+    """A Chat Completions endpoint; one instance per provider entry."""
+
+    protocol = "openai"
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        name: str = "openai",
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        key_hint: str = "OPENAI_API_KEY",
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._http = http
+        self._url = f"{self.base_url}/chat/completions"
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
+
+    async def request(self, request: ModelRequest) -> ModelReply:
+        payload = await post_json(
+            self._http.client,
+            self._url,
+            wire_request(request),
+            headers=self._headers,
+            endpoint=self._endpoint,
+            model=request.model,
+        )
+        return parse_reply(payload, self._endpoint, request.model)
+
+
+def wire_request(request: ModelRequest) -> dict[str, Any]:
+    """The Chat Completions body for ``request``."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_wire_message(m) for m in request.messages],
+    }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        limit_key = (
+            "max_completion_tokens" if _REASONING_MODEL.match(request.model) else "max_tokens"
+        )
+        body[limit_key] = request.max_tokens
+    if request.tools:
+        body["tools"] = [_wire_tool(t) for t in request.tools]
+    if request.output_schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "output",
+                "schema": request.output_schema,
+                "strict": is_strict_compatible(request.output_schema),
+            },
+        }
+    return body
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["content"] = message.content or None
+        wire["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+    return wire
+
+
+def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def is_strict_compatible(schema: dict[str, Any]) -> bool:
+    """Whether OpenAI strict mode accepts ``schema``: an object at the root, every object
+    closed (``additionalProperties: false``) with every property required."""
+    return schema.get("type") == "object" and _strict(schema)
+
+
+def _strict(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return False
+        if set(schema.get("required") or ()) != set(properties):
+            return False
+    return all(_strict(sub) for sub in _subschemas(schema))
+
+
+def _subschemas(schema: dict[str, Any]) -> list[Any]:
+    found: list[Any] = []
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(schema.get(key), dict):
+            found.extend(schema[key].values())
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        if isinstance(schema.get(key), list):
+            found.extend(schema[key])
+    found.append(schema.get("items"))
+    return found
+
+
+def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> ModelReply:
+    """Map a Chat Completions reply to a ``ModelReply``."""
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise malformed(endpoint, model, "choices")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise malformed(endpoint, model, "choices[0].message")
+    content = message.get("content")
+    usage = mapping(payload.get("usage"))
+    return ModelReply(
+        text=content if isinstance(content, str) else "",
+        tool_calls=_tool_calls(message.get("tool_calls"), endpoint, model),
+        usage=Usage(
+            input_tokens=count(usage.get("prompt_tokens")),
+            output_tokens=count(usage.get("completion_tokens")),
+        ),
+        finish_reason=_str_or_none(choices[0].get("finish_reason")),
+        model=str(payload.get("model") or model),
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _tool_calls(raw: Any, endpoint: Endpoint, model: str) -> tuple[ToolCall, ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise malformed(endpoint, model, "a tool_calls list")
+    calls: list[ToolCall] = []
+    for item in raw:
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise malformed(endpoint, model, "a function name in every tool call")
+        calls.append(
+            ToolCall(
+                id=str(item.get("id") or f"call_{len(calls)}"),
+                name=function["name"],
+                arguments=_arguments(function.get("arguments"), endpoint, model),
+            )
+        )
+    return tuple(calls)
+
+
+def _arguments(raw: Any, endpoint: Endpoint, model: str) -> dict[str, Any]:
+    # The protocol sends arguments as a JSON string; a model can still produce broken JSON,
+    # which another attempt usually fixes, hence a (retryable) MalformedResponse.
+    if raw is None or raw == "":
+        return {}
+    try:
+        arguments = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        arguments = None
+    if not isinstance(arguments, dict):
+        raise malformed(endpoint, model, "tool call arguments that are a JSON object")
+    return arguments

@@ -1,0 +1,110 @@
+"""``junit.xml``: the run as test results, the shape CI test reporters read.
+
+One ``<testsuite>`` (the workflow) inside ``<testsuites>``; one ``<testcase>`` per step (nested
+steps by their path) and one per gate, named ``<step> gate <gate name>``. A failed step or gate
+holds a ``<failure message=... type=...>``; a skipped step holds ``<skipped message=...>``.
+Warned gates pass, with the finding in ``<system-out>``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+from agnoctl.reports.model import GateReport, RunReport, StepReport
+
+_MAX_TEXT = 8_000  # failure bodies: enough to act on, small enough for CI annotations
+
+
+def render_junit(report: RunReport) -> str:
+    suite = ET.Element(
+        "testsuite",
+        name=report.workflow.name,
+        timestamp=report.started.isoformat(),
+        time=_seconds(report.duration_ms),
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("run_id", report.run_id), ("status", report.status)):
+        ET.SubElement(properties, "property", name=name, value=value)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for case in _cases(report):
+        suite.append(case)
+        counts["tests"] += 1
+        if case.find("failure") is not None:
+            counts["failures"] += 1
+        elif case.find("skipped") is not None:
+            counts["skipped"] += 1
+    root = ET.Element("testsuites", name="agnoctl", time=suite.get("time", "0"))
+    for key, value in counts.items():
+        suite.set(key, str(value))
+        root.set(key, str(value))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _cases(report: RunReport) -> Iterator[ET.Element]:
+    classname = report.workflow.name
+    for step in report.all_steps():
+        yield _step_case(step, classname)
+        for label, gate in _gates(step):
+            yield _gate_case(f"{label} gate {gate.name}", gate, classname)
+
+
+def _step_case(step: StepReport, classname: str) -> ET.Element:
+    case = ET.Element("testcase", classname=classname, name=step.path)
+    case.set("time", _seconds(step.duration_ms))
+    if step.status == "failed":
+        message = step.error.message if step.error else "failed"
+        kind = step.error.kind if step.error else "failed"
+        failure = ET.SubElement(case, "failure", message=_clip(message), type=kind)
+        failure.text = _clip(_failure_text(step))
+    elif step.status == "skipped":
+        ET.SubElement(case, "skipped", message=step.reason or "skipped")
+    elif step.status in ("pending", "running"):
+        ET.SubElement(case, "skipped", message="not finished")
+    return case
+
+
+def _failure_text(step: StepReport) -> str:
+    lines = [step.error.message if step.error else "failed"]
+    for item in step.items or ():
+        if item.status != "succeeded" and item.error is not None:
+            lines.append(f"item {item.index}: {item.error.message}")
+    if step.stderr:
+        lines.append("stderr:\n" + step.stderr)
+    return "\n".join(lines)
+
+
+def _gates(step: StepReport) -> Iterator[tuple[str, GateReport]]:
+    """The gates of the last checked attempt, per step or per item."""
+    executions = [(f"{step.path}[{i.index}]", i.gates) for i in step.items or ()]
+    executions.append((step.path, step.gates))
+    for label, gates in executions:
+        last = max((g.attempt or 0 for g in gates), default=0)
+        for gate in gates:
+            if (gate.attempt or 0) == last:
+                yield label, gate
+
+
+def _gate_case(name: str, gate: GateReport, classname: str) -> ET.Element:
+    case = ET.Element("testcase", classname=classname, name=name, time="0")
+    if not gate.passed and gate.severity == "fail":
+        failure = ET.SubElement(
+            case, "failure", message=_clip(gate.finding or "gate failed"), type="gate_failed"
+        )
+        failure.text = _clip(gate.finding or "gate failed")
+    elif not gate.passed:
+        out = ET.SubElement(case, "system-out")
+        out.text = _clip(f"warning: {gate.finding}")
+    return case
+
+
+def _seconds(duration_ms: float | None) -> str:
+    return f"{(duration_ms or 0.0) / 1000:.3f}"
+
+
+def _clip(text: str) -> str:
+    # XML 1.0 cannot carry most control characters, even escaped; drop them.
+    clean = "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+    return clean if len(clean) <= _MAX_TEXT else clean[: _MAX_TEXT - 1] + "…"

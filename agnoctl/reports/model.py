@@ -1,0 +1,224 @@
+"""``report.json``: what a run did, for people, CI and ``--resume``.
+
+The JSON Schema of this model is committed as ``schemas/report.schema.json`` (``agnoctl schema
+--report`` prints it; a test keeps the two equal). ``SCHEMA_VERSION`` changes when a field
+changes meaning or disappears; adding a field does not change it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+StepStatus = Literal["succeeded", "failed", "skipped", "pending", "running"]
+SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]
+RunStatus = Literal["passed", "failed", "interrupted"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ErrorInfo(_Model):
+    message: str
+    """What went wrong, naming the step, the field or the limit."""
+    kind: str
+    """Stable short name: timeout, rate_limited, gate_failed, template, exit_code, ..."""
+
+
+class GateReport(_Model):
+    name: str
+    """Human-readable, e.g. `threshold confidence >= 0.8`."""
+    type: str
+    """schema, threshold, contains, not_contains, regex, length, expr or judge."""
+    passed: bool
+    value: Any = None
+    """What was measured (a number, a length, a judge's score, ...)."""
+    finding: str | None = None
+    """Why it failed; None when it passed."""
+    severity: Literal["fail", "warn"] = "fail"
+    """warn: `on_gate_failure: warn`, a failure is recorded but the step passes."""
+    detail: str | None = None
+    """More about the measurement, e.g. the judge's reason."""
+    attempt: int | None = None
+    """The attempt whose output was checked."""
+
+
+class AttemptReport(_Model):
+    number: int
+    """1 for the first attempt; numbering continues across fallback models."""
+    started: datetime
+    finished: datetime | None = None
+    duration_ms: float | None = None
+    model: str | None = None
+    """`<provider>/<model>` asked in this attempt (agent steps)."""
+    error: ErrorInfo | None = None
+    """Why the attempt failed; None when it succeeded."""
+    delay: float | None = None
+    """Seconds waited before the next attempt."""
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class LoopReport(_Model):
+    max_iterations: int
+    iterations: int
+    """Iterations run."""
+    until_met: bool
+    """The `until` expression was true after the last iteration."""
+    exhausted: bool
+    """Every iteration was spent without `until` becoming true."""
+    outputs: list[dict[str, Any]] = Field(default_factory=list)
+    """The children's outputs after each iteration, in order."""
+
+
+class _Execution(_Model):
+    status: StepStatus
+    reason: SkipReason | None = None
+    """Why it was skipped (status skipped only)."""
+    error: ErrorInfo | None = None
+    started: datetime | None = None
+    finished: datetime | None = None
+    duration_ms: float | None = None
+    output: Any = None
+    attempts: list[AttemptReport] = Field(default_factory=list)
+    gates: list[GateReport] = Field(default_factory=list)
+    model: str | None = None
+    """`<provider>/<model>` that answered (after fallbacks)."""
+    calls: int = 0
+    """Model calls made, judge calls and nested steps included."""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    exit_code: int | None = None
+    """Command steps: the process's exit code."""
+    stderr: str | None = None
+    """Command steps: the end of standard error (bounded)."""
+    loop: LoopReport | None = None
+    """Groups with `loop`."""
+    steps: dict[str, StepReport] | None = None
+    """Groups: the children, by id."""
+
+
+class ItemReport(_Execution):
+    index: int
+    item: Any
+
+
+class StepReport(_Execution):
+    path: str
+    """Full path: `group.child` for nested steps, `group[2].child` inside a for_each item."""
+    kind: Literal["agent", "command", "group"]
+    continue_on_error: bool = False
+    items: list[ItemReport] | None = None
+    """for_each steps: one entry per item, in order."""
+    succeeded: int | None = None
+    """for_each steps and groups: items or counted children that succeeded."""
+    total: int | None = None
+    """for_each steps and groups: items or children counted toward the success share."""
+    share: float | None = None
+    """succeeded / total, rounded half up to two decimals."""
+    success_threshold: float | None = None
+
+
+class CostTotals(_Model):
+    calls: int = 0
+    cache_hits: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class CostReport(_Model):
+    total: CostTotals
+    by_step: dict[str, CostTotals] = Field(default_factory=dict)
+    by_agent: dict[str, CostTotals] = Field(default_factory=dict)
+    by_model: dict[str, CostTotals] = Field(default_factory=dict)
+    by_tag: dict[str, CostTotals] = Field(default_factory=dict)
+    """Per tag label (`team=research` for map tags); a call counts under each of its labels."""
+
+
+class LimitUsage(_Model):
+    limit: float | None = None
+    used: float
+
+
+class WorkflowInfo(_Model):
+    name: str
+    file: str
+    """The workflow file as given on the command line."""
+
+
+class RunReport(_Model):
+    """Everything a run did."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run_id: str
+    workflow: WorkflowInfo
+    status: RunStatus
+    reason: str
+    """Why the run passed or failed, in one sentence."""
+    exit_code: int
+    """0 passed, 1 failed, 130 interrupted."""
+    interrupted: bool = False
+    """SIGINT or SIGTERM stopped the run; unfinished steps are `skipped: cancelled`."""
+    started: datetime
+    finished: datetime
+    duration_ms: float
+    inputs: dict[str, Any]
+    """Input values (secrets masked)."""
+    mock: bool = False
+    """Every agent was routed to the mock provider (`--mock`)."""
+    seed: int | None = None
+    success_threshold: float
+    succeeded: int
+    """Top-level steps that succeeded."""
+    total: int
+    """Top-level steps counted toward the run's share (condition skips and continue_on_error
+    failures excluded)."""
+    share: float
+    steps: dict[str, StepReport]
+    """Top-level steps by id; groups hold their children."""
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    output_errors: dict[str, str] = Field(default_factory=dict)
+    """Outputs whose template could not be rendered, with the error."""
+    cost: CostReport
+    limits: dict[str, LimitUsage] = Field(default_factory=dict)
+    """Budgets of `limits` and what the run used of them."""
+
+    def all_steps(self) -> Iterator[StepReport]:
+        """Every step, parents before children, group children and per-item children included."""
+        for step in self.steps.values():
+            yield from _walk(step)
+
+    def dumps(self) -> str:
+        """The report as written to report.json."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+def _walk(step: StepReport) -> Iterator[StepReport]:
+    yield step
+    for item in step.items or ():
+        for child in (item.steps or {}).values():
+            yield from _walk(child)
+    for child in (step.steps or {}).values():
+        yield from _walk(child)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of report.json (``schemas/report.schema.json``)."""
+    schema = RunReport.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,70 @@
+"""``summary.md``: the run at a glance, in Markdown (also appended to ``$GITHUB_STEP_SUMMARY``)."""
+
+from __future__ import annotations
+
+from agnoctl.reports.model import RunReport, StepReport
+
+_ICONS = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "pending": "⏸️", "running": "⏸️"}
+_MAX_CELL = 200
+
+
+def render_summary(report: RunReport) -> str:
+    icon = {"passed": "✅", "failed": "❌", "interrupted": "⚠️"}[report.status]
+    total = report.cost.total
+    lines = [
+        f"## {icon} {report.workflow.name}: {report.status}",
+        "",
+        report.reason,
+        "",
+        f"Run `{report.run_id}` · {report.duration_ms / 1000:.1f} s · "
+        f"{total.calls} LLM calls · {total.tokens} tokens · ${total.cost_usd:.4f}"
+        + (" · mock provider" if report.mock else ""),
+        "",
+        "| step | status | duration | tokens | cost |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines.extend(_row(step) for step in report.all_steps())
+    failures = [step for step in report.all_steps() if step.status == "failed"]
+    if failures:
+        lines += ["", "### Failures", ""]
+        lines.extend(f"- **{s.path}**: {_cell(s.error.message if s.error else 'failed')}" for s in failures)
+    if report.output_errors:
+        lines += ["", "### Output errors", ""]
+        lines.extend(f"- **{name}**: {_cell(text)}" for name, text in report.output_errors.items())
+    spending = _spending(report)
+    if spending:
+        lines += ["", "### Cost", "", "| by | name | tokens | cost |", "|---|---|---:|---:|"]
+        lines.extend(spending)
+    return "\n".join(lines) + "\n"
+
+
+def _row(step: StepReport) -> str:
+    status = step.status + (f": {step.reason}" if step.reason else "")
+    if step.total is not None and step.succeeded is not None:
+        status += f" ({step.succeeded}/{step.total})"
+    if step.loop is not None:
+        status += f" · {step.loop.iterations} iteration(s)"
+        if step.loop.exhausted:
+            status += ", ran out"
+    duration = "" if step.duration_ms is None else f"{step.duration_ms / 1000:.2f} s"
+    tokens = step.tokens_in + step.tokens_out
+    cost = f"${step.cost_usd:.4f}" if step.calls else ""
+    icon = _ICONS[step.status]
+    return f"| `{step.path}` | {icon} {status} | {duration} | {tokens or ''} | {cost} |"
+
+
+def _spending(report: RunReport) -> list[str]:
+    rows = []
+    for label, table in (
+        ("agent", report.cost.by_agent),
+        ("model", report.cost.by_model),
+        ("tag", report.cost.by_tag),
+    ):
+        for name, totals in table.items():
+            rows.append(f"| {label} | `{name}` | {totals.tokens} | ${totals.cost_usd:.4f} |")
+    return rows
+
+
+def _cell(text: str) -> str:
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= _MAX_CELL else flat[: _MAX_CELL - 1] + "…"

@@ -1,0 +1,636 @@
+"""Every problem in loaded workflow data: model errors, then the rules the models cannot see.
+
+The semantic rules (codes E3xx graph, E4xx references, W5xx warnings; docs/errors.md) run on
+the Workflow when it validates. When it does not, they run on what can be salvaged: every
+agent, tool, input and step that validates on its own, with the names of the rest still
+known, so one run reports every problem without echoing the model errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from agnoctl.spec import dag
+from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
+from agnoctl.spec.loader import PathKey, SourceMap
+from agnoctl.spec.model_errors import model_diagnostics, path_text
+from agnoctl.spec.models import (
+    ID_PATTERN,
+    AgentSpec,
+    InputSpec,
+    JudgeGate,
+    ProviderSpec,
+    StepSpec,
+    ThresholdGate,
+    ToolDef,
+    Workflow,
+)
+from agnoctl.spec.refs import Access, accesses
+from agnoctl.spec.templates import TemplateError
+
+BUILTIN_PROVIDERS = frozenset({"openai", "anthropic", "ollama", "mock"})
+STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
+_GLOBAL_ROOTS = frozenset({"inputs", "env", "run", "workflow"})
+_ALL_ROOTS = _GLOBAL_ROOTS | {"steps", "item", "index", "loop", "output", "args"}
+_MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
+_INPUT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+_TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
+
+
+def check_data(data: Any, source: SourceMap) -> tuple[Workflow | None, list[Diagnostic]]:
+    """The Workflow (None when the models reject the data) and every problem found."""
+    try:
+        workflow = Workflow.model_validate(data)
+    except ValidationError as exc:
+        diagnostics = model_diagnostics(exc.errors(include_url=False), data, source)
+        salvaged = _salvage(data)
+        if salvaged is not None:
+            diagnostics += _Checker(salvaged, source).run()
+        return None, diagnostics
+    return workflow, _Checker(_Spec(workflow), source).run()
+
+
+# ---------------------------------------------------------------------------- salvage
+
+
+@dataclass
+class _Spec:
+    """The workflow to check, and the names of parts that exist but did not validate."""
+
+    workflow: Workflow
+    broken_steps: set[str] = field(default_factory=set)
+    broken_names: dict[str, set[str]] = field(default_factory=dict)
+
+    def known(self, section: str, name: str) -> bool:
+        """Whether `name` exists in `section` (valid or not)."""
+        present: Mapping[str, Any] = getattr(self.workflow, section)
+        return name in present or name in self.broken_names.get(section, set())
+
+
+def _salvage(data: Any) -> _Spec | None:
+    if not isinstance(data, dict):
+        return None
+    spec = _Spec(Workflow.model_construct(steps={}))
+    parts: dict[str, Any] = {}
+    for section, model in (("agents", AgentSpec), ("inputs", InputSpec),
+                           ("providers", ProviderSpec)):
+        parts[section] = _valid_entries(data.get(section), spec, section, model.model_validate)
+    parts["tools"] = _valid_entries(data.get("tools"), spec, "tools", _tool)
+    for section in ("env", "outputs"):
+        raw = data.get(section)
+        parts[section] = (
+            {k: v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
+        )
+    raw_steps = data.get("steps")
+    parts["steps"] = _salvage_steps(raw_steps, "", spec) if isinstance(raw_steps, dict) else {}
+    spec.workflow = Workflow.model_construct(**parts)
+    return spec
+
+
+def _tool(raw: Any) -> Any:
+    if isinstance(raw, dict) and "type" not in raw:
+        raw = {"type": "command", **raw}
+    return _TOOL_ADAPTER.validate_python(raw)
+
+
+def _valid_entries(raw: Any, spec: _Spec, section: str, validate: Any) -> dict[str, Any]:
+    valid: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        return valid
+    for name, value in raw.items():
+        try:
+            valid[name] = validate(value)
+        except ValidationError:
+            spec.broken_names.setdefault(section, set()).add(name)
+    return valid
+
+
+def _salvage_steps(raw: dict[str, Any], prefix: str, spec: _Spec) -> dict[str, StepSpec]:
+    steps: dict[str, StepSpec] = {}
+    for step_id, value in raw.items():
+        try:
+            steps[step_id] = StepSpec.model_validate(value)
+            continue
+        except ValidationError:
+            path = dag.join_path(prefix, step_id)
+            spec.broken_steps.add(path)
+        # Keep what the graph needs: the step's needs and its children.
+        fields = value if isinstance(value, dict) else {}
+        needs = fields.get("needs")
+        children = fields.get("steps")
+        steps[step_id] = StepSpec.model_construct(
+            needs=[n for n in needs if isinstance(n, str)] if isinstance(needs, list) else [],
+            steps=_salvage_steps(children, path, spec) if isinstance(children, dict) else None,
+        )
+    return steps
+
+
+# ---------------------------------------------------------------------------- checker
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where a template is read, and so which names it may use."""
+
+    reader: str | None = None
+    """The step path whose needs bound `steps.X` reads; None when any step may be read."""
+    roots: frozenset[str] = _GLOBAL_ROOTS | {"steps"}
+    loop_group: str | None = None
+    """The innermost enclosing loop group, for `loop.previous.<child>`."""
+    reads_own_children: bool = False
+    """A loop's `until` may read the group's own children."""
+    args: frozenset[str] | None = None
+    """Argument names of a command tool (None: not known, any is accepted)."""
+
+
+class _Checker:
+    def __init__(self, spec: _Spec, source: SourceMap) -> None:
+        self.spec = spec
+        self.workflow = spec.workflow
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self._closures: dict[str, dag.NeedsClosure] = {}
+
+    def run(self) -> list[Diagnostic]:
+        self._check_graph(self.workflow.steps, "")
+        for node in _walk_steps(self.workflow.steps):
+            if node.path not in self.spec.broken_steps:
+                self._check_step(node)
+        self._check_agents()
+        self._check_tools()
+        self._check_inputs()
+        for name, text in self.workflow.outputs.items():
+            self._check_template(("outputs", name), text, False, _Scope())
+        self._check_unused()
+        return self.diagnostics
+
+    def report(
+        self, path: Sequence[PathKey], code: str, message: str, hint: str | None = None,
+        *, severity: Severity = "error", at_key: bool = False,
+        position: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
+        if position is not None:
+            where = position()
+        else:
+            where = self.source.key_position(path) if at_key else self.source.position(path)
+        self.diagnostics.append(
+            Diagnostic(self.source.file, *where, severity, code, message, hint)
+        )
+
+    # -------------------------------------------------------------------- graph
+
+    def _check_graph(self, steps: Mapping[str, StepSpec], prefix: str) -> None:
+        for step_id, spec in steps.items():
+            path = dag.join_path(prefix, step_id)
+            self._check_id(step_id, path)
+            for index, need in enumerate(spec.needs):
+                if need not in steps:
+                    self._unknown_need(steps, prefix, step_id, need, index)
+            if spec.steps:
+                self._check_graph(spec.steps, path)
+        for cycle in dag.find_cycles(dag.sibling_graph(steps, prefix)):
+            first = cycle[0].rpartition(".")[2]
+            self.report((*_data_path(cycle[1]), "needs"), "E302",
+                        f"the needs form a cycle: {dag.format_cycle(cycle)}",
+                        f"remove `{first}` from the needs of `{cycle[1]}`, or another need "
+                        "of the cycle", at_key=True)
+
+    def _check_id(self, step_id: str, path: str) -> None:
+        if not re.match(ID_PATTERN, step_id):
+            self.report(_data_path(path), "E304",
+                        f"step id {step_id!r} is not a valid name",
+                        "use a letter or _ then letters, digits or _ (templates read it as "
+                        "steps.<id>)", at_key=True)
+        elif step_id in dag.RESERVED_IDS:
+            self.report(_data_path(path), "E303",
+                        f"step id `{step_id}` is reserved: templates read it as an attribute "
+                        f"(steps.<id>.{step_id})", "rename the step", at_key=True)
+
+    def _unknown_need(
+        self, steps: Mapping[str, StepSpec], prefix: str, step_id: str, need: str, index: int
+    ) -> None:
+        path = (*_data_path(dag.join_path(prefix, step_id)), "needs", index)
+        siblings = [s for s in steps if s != step_id]
+        head = need.partition(".")[0]
+        if "." in need and head in steps:
+            self.report(path, "E301", f"`needs` names sibling steps only, not `{need}`",
+                        f"need the group `{head}`; its children finish with it")
+            return
+        guess = did_you_mean(need, siblings)
+        if guess:
+            hint = f"did you mean `{guess}`?"
+        elif prefix and need in self.workflow.steps:
+            hint = (f"`{need}` is outside the group `{prefix}`: add it to the group's own "
+                    "needs")
+        else:
+            hint = f"sibling steps: {', '.join(siblings)}" if siblings else None
+        self.report(path, "E300", f"`needs` names an unknown step `{need}`", hint)
+
+    def _closure(self, prefix: str) -> dag.NeedsClosure:
+        if prefix not in self._closures:
+            self._closures[prefix] = dag.NeedsClosure(dag.step_map(self.workflow, prefix))
+        return self._closures[prefix]
+
+    def may_read(self, reader: str, target: str) -> bool:
+        """Whether the step at `reader` may read `steps.<target>` (SPEC: transitive needs)."""
+        r, t = reader.split("."), target.split(".")
+        common = 0
+        while common < min(len(r), len(t)) and r[common] == t[common]:
+            common += 1
+        if common in (len(r), len(t)):
+            return False  # the step itself, an enclosing group or a child of its own
+        return self._closure(".".join(r[:common])).reaches(t[common], r[common])
+
+    # -------------------------------------------------------------------- steps
+
+    def _check_step(self, node: _Node) -> None:
+        spec, base = node.spec, _data_path(node.path)
+        if spec.agent is not None and not self.spec.known("agents", spec.agent):
+            guess = did_you_mean(spec.agent, self.workflow.agents)
+            self.report((*base, "agent"), "E400", f"unknown agent `{spec.agent}`",
+                        f"did you mean `{guess}`?" if guess else "define it under `agents`")
+        outer = _Scope(reader=node.path, roots=node.roots, loop_group=node.loop_group)
+        inner = _Scope(reader=node.path, roots=node.roots | node.own_roots,
+                       loop_group=node.loop_group)
+        if spec.if_ is not None:
+            self._check_template((*base, "if"), spec.if_, True, outer)
+        if isinstance(spec.for_each, str):
+            self._check_template((*base, "for_each"), spec.for_each, True, outer)
+        if spec.prompt is not None:
+            self._check_template((*base, "prompt"), spec.prompt, False, inner)
+        for index, arg in enumerate(spec.run or []):
+            self._check_template((*base, "run", index), arg, False, inner)
+        for name, value in (spec.env or {}).items():
+            self._check_template((*base, "env", name), value, False, inner)
+        if spec.loop is not None and spec.loop.until is not None:
+            until = _Scope(reader=node.path, roots=inner.roots | {"loop"},
+                           loop_group=node.path, reads_own_children=True)
+            self._check_template((*base, "loop", "until"), spec.loop.until, True, until)
+        self._check_gates(node, inner)
+        if spec.output_schema is not None:
+            self._check_json_schema((*base, "output_schema"), spec.output_schema)
+
+    def _check_gates(self, node: _Node, scope: _Scope) -> None:
+        base = _data_path(node.path)
+        schema = self._output_schema(node.spec)
+        for index, gate in enumerate(node.spec.gates or []):
+            path = (*base, "gates", index)
+            if isinstance(gate, JudgeGate) and not self.spec.known("agents", gate.agent):
+                guess = did_you_mean(gate.agent, self.workflow.agents)
+                self.report((*path, "agent"), "E403", f"unknown judge agent `{gate.agent}`",
+                            f"did you mean `{guess}`?" if guess else "define it under `agents`")
+            elif isinstance(gate, ThresholdGate):
+                self._check_threshold(path, gate, schema, node)
+            elif gate.type == "expr":
+                gate_scope = _Scope(reader=scope.reader, roots=scope.roots | {"output"},
+                                    loop_group=scope.loop_group)
+                self._check_template((*path, "expr"), gate.expr, True, gate_scope)
+
+    def _output_schema(self, spec: StepSpec) -> dict[str, Any] | None:
+        if spec.output_schema is not None:
+            return spec.output_schema
+        agent = self.workflow.agents.get(spec.agent or "")
+        return agent.output_schema if agent else None
+
+    def _check_threshold(
+        self, path: tuple[PathKey, ...], gate: ThresholdGate, schema: dict[str, Any] | None,
+        node: _Node,
+    ) -> None:
+        if schema is None:
+            if node.spec.agent is not None and self.spec.known("agents", node.spec.agent):
+                self.report((*path, "field"), "W502",
+                            "a threshold gate reads structured output, but no output_schema "
+                            "applies to this step", "give the step or its agent an "
+                            "output_schema", severity="warning")
+            return
+        problem = _schema_lookup(schema, gate.field.split("."))
+        if problem is not None:
+            message, proven, choices = problem
+            guess = did_you_mean(gate.field.split(".")[-1], choices)
+            hint = f"did you mean `{guess}`?" if guess else None
+            self.report((*path, "field"), "E413" if proven else "W503",
+                        f"threshold field `{gate.field}`: {message}", hint,
+                        severity="error" if proven else "warning")
+
+    # -------------------------------------------------------------------- templates
+
+    def _check_template(
+        self, path: tuple[PathKey, ...], text: str, expression: bool, scope: _Scope
+    ) -> None:
+        try:
+            found = accesses(text, expression=expression)
+        except TemplateError as exc:
+            code = "E405" if expression else "E404"
+            hint = ("an expression is written without braces, e.g. "
+                    "`steps.check.output.ok == true`" if expression else
+                    "check the {{ }} and {% %} pairs around this line")
+            self.report(path, code, f"{path_text(path)}: {exc.message}", hint,
+                        position=lambda: self.source.text_position(path, exc.lineno or 1))
+            return
+        for access in found:
+            self._check_access(path, access, scope)
+
+    def _check_access(self, path: tuple[PathKey, ...], access: Access, scope: _Scope) -> None:
+        def position() -> tuple[int, int]:  # located only when reported
+            return self.source.text_position(path, access.line, access.text)
+
+        if access.root not in scope.roots:
+            self._bad_root(path, access, scope, position)
+        elif access.root == "steps":
+            self._check_step_read(path, access, scope, position)
+        elif access.root in ("inputs", "env") and access.keys:
+            self._check_name_read(path, access, position)
+        elif access.root == "loop" and scope.loop_group is not None:
+            self._check_loop_read(path, access, scope.loop_group, position)
+        elif access.root == "args" and scope.args is not None and access.keys:
+            key = access.keys[0]
+            if isinstance(key, str) and key not in scope.args:
+                guess = did_you_mean(key, scope.args)
+                self.report(path, "E419", f"`args.{key}` is not a parameter of this tool",
+                            f"did you mean `args.{guess}`?" if guess else
+                            "declare it under the tool's parameters.properties",
+                            position=position)
+
+    def _bad_root(
+        self, path: tuple[PathKey, ...], access: Access, scope: _Scope,
+        position: Callable[[], tuple[int, int]],
+    ) -> None:
+        name = access.root
+        where = path_text(path)
+        if name in ("item", "index"):
+            self.report(path, "E409", f"`{name}` is only defined in for_each steps ({where})",
+                        "add `for_each` to the step, or read the value another way",
+                        position=position)
+        elif name == "loop":
+            self.report(path, "E410", f"`loop` is only defined inside a loop group ({where})",
+                        "move the step into a group with `loop:`", position=position)
+        elif name in _ALL_ROOTS:
+            where_defined = {
+                "output": "in gate expressions (`output`); elsewhere read steps.<id>.output",
+                "args": "in a command tool's `run`",
+                "steps": "in step templates and outputs",
+            }.get(name, "in step templates")
+            self.report(path, "E408", f"`{name}` is not defined in {where}",
+                        f"`{name}` is defined only {where_defined}", position=position)
+        else:
+            guess = did_you_mean(name, scope.roots)
+            hint = (f"did you mean `{guess}`?" if guess else
+                    f"templates may read: {', '.join(sorted(scope.roots))}")
+            self.report(path, "E408", f"undefined name `{name}` in {where}", hint,
+                        position=position)
+
+    def _check_name_read(
+        self, path: tuple[PathKey, ...], access: Access, position: tuple[int, int]
+    ) -> None:
+        key = access.keys[0]
+        if not isinstance(key, str) or key in _MAPPING_METHODS:
+            return
+        section = access.root
+        if self.spec.known(section, key):
+            return
+        declared = getattr(self.workflow, section)
+        guess = did_you_mean(key, declared)
+        code, kind = ("E411", "input") if section == "inputs" else ("E412", "env entry")
+        hint = (f"did you mean `{section}.{guess}`?" if guess else
+                f"declare it under `{section}:`")
+        self.report(path, code, f"`{section}.{key}` reads an undeclared {kind}", hint,
+                    position=position)
+
+    def _check_loop_read(
+        self, path: tuple[PathKey, ...], access: Access, group: str, position: tuple[int, int]
+    ) -> None:
+        if len(access.keys) < 2 or access.keys[0] != "previous":
+            return
+        child = access.keys[1]
+        children = dag.step_map(self.workflow, group)
+        if isinstance(child, str) and child not in children and group not in (
+            self.spec.broken_steps
+        ):
+            guess = did_you_mean(child, children)
+            self.report(path, "E407", f"`loop.previous.{child}`: the loop group `{group}` has "
+                        f"no step `{child}`", f"did you mean `{guess}`?" if guess else
+                        f"its steps: {', '.join(children)}", position=position)
+
+    def _check_step_read(
+        self, path: tuple[PathKey, ...], access: Access, scope: _Scope,
+        position: Callable[[], tuple[int, int]],
+    ) -> None:
+        target, unknown = self._resolve(access.keys)
+        if unknown is not None:
+            self._unknown_step(path, unknown, position)
+        elif target is not None and scope.reader is not None and not self._allowed(
+            scope, target
+        ):
+            self.report(path, "E406", f"`steps.{target}` is read by step `{scope.reader}`, "
+                        "but is not among its needs", self._needs_hint(scope.reader, target),
+                        position=position)
+
+    def _allowed(self, scope: _Scope, target: str) -> bool:
+        reader = scope.reader or ""
+        if scope.reads_own_children and target.startswith(reader + "."):
+            return True
+        return self.may_read(reader, target)
+
+    def _needs_hint(self, reader: str, target: str) -> str:
+        r, t = reader.split("."), target.split(".")
+        common = 0
+        while common < min(len(r), len(t)) and r[common] == t[common]:
+            common += 1
+        if common in (len(r), len(t)):
+            return "a step cannot read itself, its own group or its own children"
+        step = ".".join(r[: common + 1])
+        return f"add `{t[common]}` to the needs of `{step}`"
+
+    def _resolve(self, keys: tuple[Any, ...]) -> tuple[str | None, str | None]:
+        """(step path read, None) or (None, unknown path) for the keys after `steps`."""
+        steps: Mapping[str, StepSpec] = self.workflow.steps
+        path = ""
+        for key in keys:
+            if not isinstance(key, str) or (path and key in STEP_ATTRIBUTES):
+                break
+            if path in self.spec.broken_steps:
+                break  # its children are unknown: trust the read
+            if key not in steps:
+                return None, dag.join_path(path, key)
+            path = dag.join_path(path, key)
+            steps = steps[key].steps or {}
+        return path or None, None
+
+    def _unknown_step(self, path: tuple[PathKey, ...], unknown: str, position: Callable[[], tuple[int, int]]
+                      ) -> None:
+        parent, _, name = unknown.rpartition(".")
+        siblings = list(dag.step_map(self.workflow, parent))
+        guess = did_you_mean(name, siblings)
+        if guess:
+            hint = f"did you mean `steps.{dag.join_path(parent, guess)}`?"
+        elif parent:
+            hint = (f"`{parent}` has no step `{name}`; read steps.{parent}.output (or .status, "
+                    ".results, .error)")
+        else:
+            hint = "steps are read as steps.<id>.output"
+        self.report(path, "E407", f"`steps.{unknown}` names no step", hint, position=position)
+
+    # -------------------------------------------------------------------- agents, tools
+
+    def _check_agents(self) -> None:
+        agent_roots = _GLOBAL_ROOTS | {"steps", "item", "index", "loop"}
+        for name, agent in self.workflow.agents.items():
+            base = ("agents", name)
+            self._check_model_ref((*base, "model"), agent.model)
+            for index, ref in enumerate(agent.fallback_models):
+                self._check_model_ref((*base, "fallback_models", index), ref)
+            for index, tool in enumerate(agent.tools):
+                if not self.spec.known("tools", tool):
+                    guess = did_you_mean(tool, self.workflow.tools)
+                    self.report((*base, "tools", index), "E402", f"unknown tool `{tool}`",
+                                f"did you mean `{guess}`?" if guess else
+                                "define it under `tools`")
+            if agent.instructions is not None:
+                self._check_template((*base, "instructions"), agent.instructions, False,
+                                     _Scope(roots=frozenset(agent_roots)))
+            if agent.output_schema is not None:
+                self._check_json_schema((*base, "output_schema"), agent.output_schema)
+
+    def _check_model_ref(self, path: tuple[PathKey, ...], ref: str) -> None:
+        provider = ref.partition("/")[0]
+        if provider in BUILTIN_PROVIDERS or self.spec.known("providers", provider):
+            return
+        choices = sorted(BUILTIN_PROVIDERS | set(self.workflow.providers))
+        guess = did_you_mean(provider, choices)
+        self.report(path, "E401", f"unknown provider `{provider}` in model `{ref}`",
+                    f"did you mean `{guess}`?" if guess else
+                    f"use one of {', '.join(choices)}, or declare it under `providers`")
+
+    def _check_tools(self) -> None:
+        for name, tool in self.workflow.tools.items():
+            if tool.type != "command":
+                continue
+            base = ("tools", name)
+            properties = tool.parameters.get("properties")
+            args = frozenset(properties) if isinstance(properties, dict) else None
+            scope = _Scope(roots=_GLOBAL_ROOTS | {"args"}, args=args)
+            for index, arg in enumerate(tool.run):
+                self._check_template((*base, "run", index), arg, False, scope)
+            self._check_json_schema((*base, "parameters"), tool.parameters)
+
+    def _check_json_schema(self, path: tuple[PathKey, ...], schema: dict[str, Any]) -> None:
+        from jsonschema import SchemaError
+        from jsonschema.validators import validator_for
+
+        try:
+            validator_for(schema).check_schema(schema)
+        except SchemaError as exc:
+            where = (*path, *exc.absolute_path)
+            self.report(where, "E417", f"{path_text(path)} is not a valid JSON Schema: "
+                        f"{exc.message}", "see https://json-schema.org/understanding-json-schema")
+
+    def _check_inputs(self) -> None:
+        for name, spec in self.workflow.inputs.items():
+            if spec.default is None:
+                continue
+            allowed = _INPUT_TYPES[spec.type]
+            value = spec.default
+            if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+                self.report(("inputs", name, "default"), "E415",
+                            f"the default of input `{name}` is not of its type {spec.type}",
+                            f"give a {spec.type} default, or change `type`")
+
+    def _check_unused(self) -> None:
+        # A step or agent that did not validate may use anything: only judge complete parts.
+        if not self.spec.broken_steps:
+            used = {n.spec.agent for n in _walk_steps(self.workflow.steps)} | {
+                g.agent
+                for n in _walk_steps(self.workflow.steps)
+                for g in n.spec.gates or []
+                if isinstance(g, JudgeGate)
+            }
+            self._warn_unused("agents", used, "W500", "agent", "any step or judge gate")
+        if not self.spec.broken_names.get("agents"):
+            used = {t for agent in self.workflow.agents.values() for t in agent.tools}
+            self._warn_unused("tools", used, "W501", "tool", "any agent's `tools`")
+
+    def _warn_unused(
+        self, section: str, used: set[str | None], code: str, kind: str, where: str
+    ) -> None:
+        for name in getattr(self.workflow, section):
+            if name not in used:
+                self.report((section, name), code, f"{kind} `{name}` is not used by {where}",
+                            f"remove it, or use it in {where}", severity="warning",
+                            at_key=True)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    path: str
+    spec: StepSpec
+    roots: frozenset[str]
+    """Names defined for the step's own `if` and `for_each`."""
+    own_roots: frozenset[str]
+    """Names the step's body adds (`item`, `index` with for_each)."""
+    loop_group: str | None
+
+
+def _walk_steps(
+    steps: Mapping[str, StepSpec], prefix: str = "",
+    roots: frozenset[str] = _GLOBAL_ROOTS | {"steps"}, loop_group: str | None = None,
+) -> Iterator[_Node]:
+    for step_id, spec in steps.items():
+        path = dag.join_path(prefix, step_id)
+        own = frozenset({"item", "index"}) if spec.for_each is not None else frozenset()
+        yield _Node(path, spec, roots, own, loop_group)
+        if spec.steps:
+            inner_loop = path if spec.loop is not None else loop_group
+            inner = roots | own | ({"loop"} if inner_loop else set())
+            yield from _walk_steps(spec.steps, path, frozenset(inner), inner_loop)
+
+
+def _data_path(step_path: str) -> tuple[PathKey, ...]:
+    """`review.draft` → ("steps", "review", "steps", "draft")."""
+    path: list[PathKey] = []
+    for step_id in step_path.split("."):
+        path += ["steps", step_id]
+    return tuple(path)
+
+
+def _schema_lookup(
+    schema: dict[str, Any], parts: list[str]
+) -> tuple[str, bool, list[str]] | None:
+    """Why a dotted field cannot hold a number under `schema`: (message, proven, choices).
+
+    Proven (an error) when the schema closes its properties or types the field as something
+    other than a number; a property missing from an open schema is only a warning.
+    """
+    current = schema
+    for depth, part in enumerate(parts):
+        properties = current.get("properties")
+        if not isinstance(properties, dict):
+            return None  # the schema says nothing about this level
+        if part not in properties:
+            closed = current.get("additionalProperties") is False
+            where = ".".join(parts[:depth]) or "the output"
+            state = "does not allow" if closed else "does not list"
+            return f"the output_schema of {where} {state} `{part}`", closed, list(properties)
+        current = properties[part] if isinstance(properties[part], dict) else {}
+    kind = current.get("type")
+    kinds = set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
+    if kinds and not kinds & {"number", "integer"}:
+        return f"the output_schema types it as {'/'.join(sorted(kinds))}, not a number", True, []
+    return None
+
+
+__all__ = ["BUILTIN_PROVIDERS", "STEP_ATTRIBUTES", "check_data"]

@@ -1,0 +1,215 @@
+"""The step tree and its dependency graphs.
+
+Rules (SPEC v1, "Steps"): `needs` names sibling steps only, ids in the same `steps` map. A
+step's full path joins the ids of its enclosing groups with dots (`review.draft`). A finished
+group exposes its children, so needing a group gives access to everything inside it.
+
+Graphs are networkx DiGraphs whose nodes are full paths and whose edges go need → step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from agnoctl.spec.models import StepSpec, Workflow
+
+RESERVED_IDS = frozenset({"output", "status", "results", "error"})
+"""Ids a step may not take: templates read them as attributes (`steps.<id>.output`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepNode:
+    """One step of the tree, with where it sits."""
+
+    path: str
+    """Full path: enclosing group ids and the step's own id joined with dots."""
+    id: str
+    """The step's own id (its key in the `steps` map)."""
+    spec: StepSpec
+    parent: str | None
+    """Full path of the enclosing group; None at the top level."""
+    depth: int
+    """0 for top-level steps, 1 for their children, ..."""
+
+
+def join_path(prefix: str, step_id: str) -> str:
+    """The full path of `step_id` inside the group at `prefix` ("" is the top level)."""
+    return f"{prefix}.{step_id}" if prefix else step_id
+
+
+def parent_path(path: str) -> str:
+    """The enclosing group's full path ("" for a top-level step)."""
+    return path.rpartition(".")[0]
+
+
+def iter_steps(workflow: Workflow) -> Iterator[StepNode]:
+    """Every step of the workflow, parents before their children, in file order."""
+    return iter_step_map(workflow.steps)
+
+
+def iter_step_map(
+    steps: Mapping[str, StepSpec], parent: str | None = None, depth: int = 0
+) -> Iterator[StepNode]:
+    """Every step of one `steps` map and of the groups inside it, parents first."""
+    prefix = parent or ""
+    for step_id, spec in steps.items():
+        path = join_path(prefix, step_id)
+        yield StepNode(path=path, id=step_id, spec=spec, parent=parent, depth=depth)
+        if spec.steps:
+            yield from iter_step_map(spec.steps, path, depth + 1)
+
+
+def find_step(workflow: Workflow, path: str) -> StepSpec | None:
+    """The step at a full path, or None when there is none."""
+    steps: Mapping[str, StepSpec] | None = workflow.steps
+    spec: StepSpec | None = None
+    for step_id in path.split("."):
+        spec = steps.get(step_id) if steps else None
+        if spec is None:
+            return None
+        steps = spec.steps
+    return spec
+
+
+def step_map(workflow: Workflow, prefix: str) -> Mapping[str, StepSpec]:
+    """The `steps` map of the group at `prefix` ("" is the top level); empty if none."""
+    if not prefix:
+        return workflow.steps
+    group = find_step(workflow, prefix)
+    return group.steps or {} if group else {}
+
+
+def descendants(spec: StepSpec, path: str) -> Iterator[str]:
+    """Full paths of every step nested inside the step at `path` (not the step itself)."""
+    for node in iter_step_map(spec.steps or {}, path, 0):
+        yield node.path
+
+
+def sibling_graph(steps: Mapping[str, StepSpec], prefix: str = "") -> nx.DiGraph:
+    """The needs graph of one `steps` map: nodes are full paths, edges go need → step.
+
+    Needs that name no sibling are left out; validation reports them.
+    """
+    graph = nx.DiGraph()
+    graph.add_nodes_from(join_path(prefix, step_id) for step_id in steps)
+    for step_id, spec in steps.items():
+        target = join_path(prefix, step_id)
+        for need in spec.needs:
+            if need in steps:
+                graph.add_edge(join_path(prefix, need), target)
+    return graph
+
+
+def find_cycle(graph: nx.DiGraph) -> list[str] | None:
+    """One cycle as a closed path (`["one", "two", "one"]`), or None when the graph is a DAG."""
+    try:
+        edges = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return None
+    return [str(edge[0]) for edge in edges] + [str(edges[0][0])]
+
+
+def find_cycles(graph: nx.DiGraph) -> list[list[str]]:
+    """One closed path per strongly connected knot of the graph, so every cycle is reported."""
+    cycles = []
+    for component in nx.strongly_connected_components(graph):
+        first = next(iter(component))
+        if len(component) > 1 or graph.has_edge(first, first):
+            cycle = find_cycle(graph.subgraph(component))
+            if cycle is not None:
+                cycles.append(cycle)
+    return sorted(cycles)
+
+
+def format_cycle(cycle: list[str]) -> str:
+    """`one -> two -> one`."""
+    return " -> ".join(cycle)
+
+
+class NeedsClosure:
+    """Transitive sibling needs of every step in one `steps` map.
+
+    Ancestor sets are Python ints used as bitsets, built once in topological order, so even a
+    10,000-step chain costs linear memory in set entries and a few big-int ORs per edge.
+    """
+
+    def __init__(self, steps: Mapping[str, StepSpec]) -> None:
+        self._ids = list(steps)
+        self._index = {step_id: i for i, step_id in enumerate(self._ids)}
+        self._needs = {
+            step_id: [need for need in dict.fromkeys(spec.needs) if need in steps]
+            for step_id, spec in steps.items()
+        }
+
+    @cached_property
+    def _bits(self) -> dict[str, int]:
+        # A cyclic map gets each cycle member's reachable set by a plain search instead.
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self._ids)
+        graph.add_edges_from((n, s) for s, needs in self._needs.items() for n in needs)
+        if not nx.is_directed_acyclic_graph(graph):
+            return {s: self._mask(nx.ancestors(graph, s)) for s in self._ids}
+        bits: dict[str, int] = {}
+        for step_id in nx.topological_sort(graph):
+            mask = 0
+            for need in self._needs[step_id]:
+                mask |= bits[need] | (1 << self._index[need])
+            bits[step_id] = mask
+        return bits
+
+    def _mask(self, ids: set[str]) -> int:
+        mask = 0
+        for step_id in ids:
+            mask |= 1 << self._index[step_id]
+        return mask
+
+    def needs(self, step_id: str) -> set[str]:
+        """Ids of the siblings `step_id` transitively needs (never itself, unless cyclic)."""
+        mask = self._bits.get(step_id, 0)
+        return {s for i, s in enumerate(self._ids) if mask >> i & 1}
+
+    def reaches(self, need_id: str, step_id: str) -> bool:
+        """Whether `step_id` transitively needs `need_id`."""
+        index = self._index.get(need_id)
+        return index is not None and bool(self._bits.get(step_id, 0) >> index & 1)
+
+
+def transitive_needs(workflow: Workflow, path: str) -> set[str]:
+    """Full paths a step may read: its transitive sibling needs, those of every enclosing
+    group, and every step nested inside any of them (a finished group exposes its children)."""
+    found: set[str] = set()
+    parts = path.split(".")
+    steps: Mapping[str, StepSpec] = workflow.steps
+    for depth, step_id in enumerate(parts):
+        prefix = ".".join(parts[:depth])
+        if step_id not in steps:
+            break
+        for need in NeedsClosure(steps).needs(step_id):
+            need_path = join_path(prefix, need)
+            found.add(need_path)
+            found.update(descendants(steps[need], need_path))
+        steps = steps[step_id].steps or {}
+    return found
+
+
+__all__ = [
+    "RESERVED_IDS",
+    "NeedsClosure",
+    "StepNode",
+    "descendants",
+    "find_cycle",
+    "find_cycles",
+    "find_step",
+    "format_cycle",
+    "iter_step_map",
+    "iter_steps",
+    "join_path",
+    "parent_path",
+    "sibling_graph",
+    "step_map",
+    "transitive_needs",
+]

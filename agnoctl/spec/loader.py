@@ -1,0 +1,482 @@
+"""YAML text → plain data, plus a SourceMap that points every value back into the file.
+
+PyYAML composes the node tree (libyaml's C parser when present, else the pure-Python one);
+this module builds the data itself so it can:
+
+* bound the work: files above MAX_FILE_BYTES, alias expansion above MAX_ALIAS_NODES ("billion
+  laughs") and nesting deeper than MAX_DEPTH are refused before any data is built;
+* refuse duplicate keys, recursive aliases and tags other than YAML's core ones;
+* keep keys as written (`on:` stays "on", never YAML 1.1's True) and timestamps as text;
+* interpolate `${VAR}` / `${VAR:-default}` from the environment in string values (never in
+  keys); `$${` is a literal `${`. An unquoted value that is exactly one `${...}` is read again
+  as a YAML scalar after substitution, as if its value had been written there: with N=4,
+  `max_concurrency: ${N}` is the integer 4 and `flag: ${ON:-true}` the boolean true (an empty
+  result stays ""). Quote it (`"${N}"`) to keep a string.
+
+Every failure is a SpecError with `file:line:col`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from agnoctl.errors import SpecError
+
+try:
+    _Loader: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader
+except AttributeError:  # libyaml missing: the pure-Python parser gives the same nodes
+    _Loader = yaml.SafeLoader
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ALIAS_NODES = 200_000
+"""Nodes that aliases may add on top of the file's own; beyond this the file is refused."""
+MAX_DEPTH = 200
+
+_TAG = "tag:yaml.org,2002:"
+_INTERPOLATION = re.compile(
+    r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{"
+)
+_WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+_RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
+
+PathKey = str | int
+Position = tuple[int, int]
+
+
+class Loaded(NamedTuple):
+    data: Any
+    source: SourceMap
+
+
+# ---------------------------------------------------------------------------- source map
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: yaml.Node | None
+    value: yaml.Node
+
+
+class SourceMap:
+    """Positions (1-based line, col) of the values and keys of a loaded file, by data path.
+
+    A path is a tuple of mapping keys and sequence indexes, e.g.
+    ("steps", "collect", "gates", 0, "min"). Lookups walk the node tree on demand (only
+    diagnostics need them); a path that does not exist falls back to its nearest parent.
+    """
+
+    def __init__(self, file: str, root: yaml.Node | None, text: str) -> None:
+        self.file = file
+        self._root = root
+        self._lines = text.splitlines()
+        self._index: dict[int, dict[str, _Entry]] = {}
+
+    @classmethod
+    def empty(cls, file: str) -> SourceMap:
+        """A map for data that came from no file: every position is 1:1."""
+        return cls(file, None, "")
+
+    def position(self, path: Sequence[PathKey]) -> Position:
+        """Where the value at `path` starts; for a missing path, its nearest parent's key."""
+        chain = self._walk(path)
+        if len(chain) == len(path) + 1:
+            return _mark(chain[-1].value)
+        return self._entry_position(chain[-1])
+
+    def key_position(self, path: Sequence[PathKey]) -> Position:
+        """Where the key of the mapping entry at `path` starts (the value for list items)."""
+        chain = self._walk(path)
+        return self._entry_position(chain[-1])
+
+    def node(self, path: Sequence[PathKey]) -> yaml.Node | None:
+        """The node at `path`, or None when the path does not exist."""
+        chain = self._walk(path)
+        return chain[-1].value if len(chain) == len(path) + 1 else None
+
+    def text_position(
+        self, path: Sequence[PathKey], line: int = 1, needle: str | None = None
+    ) -> Position:
+        """Where line `line` (1-based) of the string at `path` sits in the file.
+
+        Block scalars (`|`, `>`) start on the line after their key; other multi-line scalars
+        are counted from their first line. With `needle`, the column is where it occurs on
+        that line, when it does.
+        """
+        node = self.node(path)
+        if not isinstance(node, yaml.ScalarNode):
+            return self.position(path)
+        start_line, start_col = _mark(node)
+        block = node.style in ("|", ">")
+        file_line = start_line + line if block else start_line + line - 1
+        text = self._lines[file_line - 1] if 0 < file_line <= len(self._lines) else ""
+        if block or line > 1:
+            col = len(text) - len(text.lstrip()) + 1
+        else:
+            col = start_col
+        if needle and (found := text.find(needle, col - 1 if line == 1 and not block else 0)) >= 0:
+            col = found + 1
+        return file_line, col
+
+    def _entry_position(self, entry: _Entry) -> Position:
+        return _mark(entry.key if entry.key is not None else entry.value)
+
+    def _walk(self, path: Sequence[PathKey]) -> list[_Entry]:
+        if self._root is None:
+            return [_Entry(None, yaml.ScalarNode(_TAG + "null", "", _NO_MARK, _NO_MARK))]
+        chain = [_Entry(None, self._root)]
+        for step in path:
+            entry = self._child(chain[-1].value, step)
+            if entry is None:
+                break
+            chain.append(entry)
+        return chain
+
+    def _child(self, node: yaml.Node, step: PathKey) -> _Entry | None:
+        if isinstance(node, yaml.SequenceNode):
+            if isinstance(step, int) and 0 <= step < len(node.value):
+                return _Entry(None, node.value[step])
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._entries(node).get(str(step))
+        return None
+
+    def _entries(self, node: yaml.MappingNode) -> dict[str, _Entry]:
+        """The mapping's entries by key (merged `<<` entries after its own), built once."""
+        entries = self._index.get(id(node))
+        if entries is None:
+            entries = {}
+            merged: list[yaml.Node] = []
+            for key, value in node.value:
+                if key.tag == _TAG + "merge":
+                    merged.extend(value.value if isinstance(value, yaml.SequenceNode) else [value])
+                elif isinstance(key, yaml.ScalarNode):
+                    entries.setdefault(str(key.value), _Entry(key, value))
+            for source in merged:
+                if isinstance(source, yaml.MappingNode):
+                    for name, entry in self._entries(source).items():
+                        entries.setdefault(name, entry)
+            self._index[id(node)] = entries
+        return entries
+
+
+_NO_MARK = yaml.Mark("", 0, 0, 0, None, None)
+
+
+def _mark(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_file(path: str | Path, environ: Mapping[str, str] | None = None) -> Loaded:
+    """Read and load a workflow file; raises SpecError pointing at the problem."""
+    label = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise SpecError("is a directory, not a workflow file", file=label, code="E100",
+                        hint="name a .yaml file, or give the directory to `agnoctl validate`"
+                        ) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror or exc}", file=label,
+                        code="E100", hint="check the path and its permissions") from None
+    return load_text(raw, label, environ)
+
+
+def load_text(
+    text: str | bytes, file: str = "<string>", environ: Mapping[str, str] | None = None
+) -> Loaded:
+    """Load workflow text (bytes must be UTF-8); raises SpecError pointing at the problem."""
+    if isinstance(text, bytes):
+        text = _decode(text, file)
+    elif len(text) > MAX_FILE_BYTES:
+        _too_large(file)
+    root = _compose(text, file)
+    if root is None:
+        raise SpecError("the file is empty", file=file, code="E107",
+                        hint="a workflow starts with `version: 1`; `agnoctl init` writes one")
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        line, col = _mark(root)
+        raise SpecError(f"the top level is {kind}, not a mapping", file=file, line=line,
+                        col=col, code="E108",
+                        hint="a workflow is a mapping: version, name, steps, ...")
+    _check_bounds(root, file)
+    builder = _Builder(file, text, os.environ if environ is None else environ)
+    return Loaded(builder.build(root), SourceMap(file, root, text))
+
+
+def _too_large(file: str) -> None:
+    raise SpecError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                    file=file, code="E101",
+                    hint="a workflow this large is likely generated by mistake; split it")
+
+
+def _decode(raw: bytes, file: str) -> str:
+    if len(raw) > MAX_FILE_BYTES:
+        _too_large(file)
+    if b"\x00" in raw:
+        line, col = _byte_position(raw, raw.index(b"\x00"))
+        raise SpecError("the file is binary (it holds NUL bytes), not YAML text", file=file,
+                        line=line, col=col, code="E103", hint="name the workflow's .yaml file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(raw, exc.start)
+        raise SpecError(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                        file=file, line=line, col=col, code="E102",
+                        hint="save the file as UTF-8") from None
+
+
+def _byte_position(raw: bytes, offset: int) -> Position:
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", errors="replace"))
+    return raw.count(b"\n", 0, offset) + 1, column + 1
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader, nodes only
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, text, file) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _text_position(text, exc.position)
+        raise SpecError(f"the file holds a control character (#x{exc.character:04x}) YAML "
+                        "does not allow", file=file, line=line, col=col, code="E103",
+                        hint="remove it, or write it as an escape in a double-quoted string"
+                        ) from None
+    except RecursionError:  # the pure-Python parser recurses once per nesting level
+        raise _too_deep(file, 1, 1) from None
+    except UnicodeEncodeError as exc:  # lone surrogates in text given in-process
+        line, col = _text_position(text, exc.start)
+        raise SpecError("the text is not valid Unicode", file=file, line=line, col=col,
+                        code="E102", hint="save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML error: {exc}", file=file, code="E104") from None
+
+
+def _text_position(text: str, index: int) -> Position:
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = (exc.problem or "").strip()
+    context = (exc.context or "").strip()
+    lines = text.splitlines()
+    here = lines[line - 1][col - 1 : col] if 0 < line <= len(lines) else ""
+    if "cannot start any token" in problem and here == "\t":
+        return SpecError("a tab character in the indentation", file=file, line=line, col=col,
+                         code="E105", hint="YAML indents with spaces only; replace the tabs")
+    if context.startswith("while scanning a quoted scalar") and exc.context_mark:
+        start = exc.context_mark
+        return SpecError("a quoted string is never closed", file=file, line=start.line + 1,
+                         col=start.column + 1, code="E106",
+                         hint="add the closing quote (or escape the quote inside the string)")
+    if "found undefined alias" in problem:
+        return SpecError(f"an alias ({here or '*'}...) names no anchor", file=file, line=line,
+                         col=col, code="E116", hint="define `&name` before using `*name`")
+    if "expected a single document" in context:
+        return SpecError("the file holds more than one YAML document (`---`)", file=file,
+                         line=line, col=col, code="E109", hint="keep one workflow per file")
+    if "maximum nesting depth" in problem:
+        return _too_deep(file, line, col)
+    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    return SpecError(message, file=file, line=line, col=col, code="E104",
+                     hint="check the indentation and quoting around this position")
+
+
+def _too_deep(file: str, line: int, col: int) -> SpecError:
+    return SpecError(f"the file nests deeper than {MAX_DEPTH} levels", file=file, line=line,
+                     col=col, code="E113", hint="flatten the structure")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_bounds(root: yaml.Node, file: str) -> None:
+    """Refuse recursive aliases, alias bombs and deep nesting in one pass over unique nodes.
+
+    The node graph shares aliased nodes, so this is linear in the file's size even when the
+    data it describes is exponential.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, depth)
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_nodes.discard(key)
+            sizes = [measured[id(child)] for child in _children(node)]
+            measured[key] = (
+                1 + sum(size for size, _ in sizes),
+                1 + max((depth for _, depth in sizes), default=0),
+            )
+            if measured[key][1] > MAX_DEPTH:
+                raise _too_deep(file, *_mark(node))
+            continue
+        if key in measured:
+            continue
+        if key in open_nodes:
+            line, col = _mark(node)
+            raise SpecError("an alias refers to a node that contains it (a recursive alias)",
+                            file=file, line=line, col=col, code="E112",
+                            hint="aliases must not point at their own enclosing node")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in measured)
+    expanded = measured[id(root)][0]
+    if expanded - len(measured) > MAX_ALIAS_NODES:
+        raise SpecError(f"aliases expand to {expanded:,} values, more than the file's own "
+                        f"{len(measured):,} + {MAX_ALIAS_NODES:,}", file=file, code="E111",
+                        hint="this looks like a \"billion laughs\" alias bomb; use fewer aliases")
+
+
+class _Builder:
+    """Node tree → plain data: dicts, lists, str, int, float, bool, None."""
+
+    def __init__(self, file: str, text: str, environ: Mapping[str, str]) -> None:
+        self._file = file
+        self._text = text
+        self._environ = environ
+        self._constructor = yaml.SafeLoader("")
+        self._resolver = yaml.resolver.Resolver()
+        self._scalars: dict[str, Callable[[yaml.ScalarNode], Any]] = {
+            _TAG + "null": lambda node: None,
+            _TAG + "bool": self._constructor.construct_yaml_bool,
+            _TAG + "int": self._constructor.construct_yaml_int,
+            _TAG + "float": self._constructor.construct_yaml_float,
+            _TAG + "str": self._string,
+            _TAG + "timestamp": lambda node: node.value,  # dates stay as written
+        }
+
+    def build(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            convert = self._scalars.get(node.tag)
+            if convert is None:
+                self._unsupported(node)
+            return convert(node)
+        if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
+            return [self.build(item) for item in node.value]
+        if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
+            return self._mapping(node)
+        return self._unsupported(node)
+
+    def _unsupported(self, node: yaml.Node) -> Any:
+        line, col = _mark(node)
+        tag = node.tag.replace(_TAG, "!!")
+        raise SpecError(f"the YAML tag {tag} is not supported", file=self._file, line=line,
+                        col=col, code="E114",
+                        hint="use plain YAML values (strings, numbers, booleans, lists, maps)")
+
+    def _mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, yaml.Node] = {}
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                merges.append(value_node)
+                continue
+            key = self._key(key_node)
+            if key in seen:
+                line, col = _mark(key_node)
+                raise SpecError(f"duplicate key {key!r} (first at line {_mark(seen[key])[0]})",
+                                file=self._file, line=line, col=col, code="E110",
+                                hint="a key may appear once per mapping; merge the two entries")
+            seen[key] = key_node
+            result[key] = self.build(value_node)
+        for merged in self._merge_sources(merges):
+            for key, value in self._mapping(merged).items():
+                result.setdefault(key, value)
+        return result
+
+    def _merge_sources(self, merges: list[yaml.Node]) -> list[yaml.MappingNode]:
+        sources: list[yaml.MappingNode] = []
+        for value in merges:
+            items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for item in items:
+                if not isinstance(item, yaml.MappingNode):
+                    line, col = _mark(item)
+                    raise SpecError("`<<` merges mappings only", file=self._file, line=line,
+                                    col=col, code="E114", hint="write `<<: *anchor_of_a_map`")
+                sources.append(item)
+        return sources
+
+    def _key(self, node: yaml.Node) -> str:
+        if isinstance(node, yaml.ScalarNode):
+            return str(node.value)
+        line, col = _mark(node)
+        raise SpecError("a mapping key must be a plain name, not a list or mapping",
+                        file=self._file, line=line, col=col, code="E115",
+                        hint="write the key as a name followed by `:`")
+
+    def _string(self, node: yaml.ScalarNode) -> Any:
+        value = str(node.value)
+        if "${" not in value:
+            return value
+        result = _INTERPOLATION.sub(lambda match: self._substitute(match, node), value)
+        if node.style in (None, "") and _WHOLE_INTERPOLATION.fullmatch(value) and result:
+            tag = self._resolver.resolve(yaml.ScalarNode, result, (True, False))
+            if tag in _RERESOLVED:
+                return self._scalars[tag](yaml.ScalarNode(tag, result))
+        return result
+
+    def _substitute(self, match: re.Match[str], node: yaml.ScalarNode) -> str:
+        text = match.group(0)
+        if text == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name is None:
+            line, col = self._locate(node, match)
+            raise SpecError("`${` starts no valid ${NAME} or ${NAME:-default}", file=self._file,
+                            line=line, col=col, code="E118",
+                            hint="write $${ for a literal ${; names are letters, digits and _")
+        value = self._environ.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        if value is not None:
+            return value
+        line, col = self._locate(node, match)
+        raise SpecError(f"environment variable {name} is not set", file=self._file, line=line,
+                        col=col, code="E117",
+                        hint=f"set {name}, or give a default: ${{{name}:-value}}")
+
+    def _locate(self, node: yaml.ScalarNode, match: re.Match[str]) -> Position:
+        # The n-th `${` of the value is the n-th one in the raw text (quotes and folding
+        # aside); fall back to the scalar's start when the raw text disagrees.
+        ordinal = sum(1 for m in _INTERPOLATION.finditer(match.string, 0, match.start()))
+        start, end = node.start_mark.index, node.end_mark.index
+        raw = list(_INTERPOLATION.finditer(self._text, start, end))
+        if ordinal < len(raw):
+            return _text_position(self._text, raw[ordinal].start())
+        return _mark(node)
+
+
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "Loaded",
+    "SourceMap",
+    "load_file",
+    "load_text",
+]

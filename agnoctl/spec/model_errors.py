@@ -1,0 +1,352 @@
+"""pydantic's validation errors as diagnostics: located in the file, coded, with a fix hint.
+
+pydantic locates an error by model path (`loc`), which also holds union branch names
+(`str`, `list[str]`, a gate's `threshold` tag). The data path is the part of `loc` that
+indexes the data; the rest says which branch failed. Failures of every branch of one union
+become one diagnostic ("must be a string or a list").
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+from agnoctl.spec import models
+from agnoctl.spec.diagnostics import Diagnostic, did_you_mean
+from agnoctl.spec.loader import PathKey, SourceMap
+
+Loc = tuple[int | str, ...]
+
+_TYPE_ERRORS = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+_RANGE_ERRORS = {
+    "greater_than": "greater than {gt}",
+    "greater_than_equal": "at least {ge}",
+    "less_than": "less than {lt}",
+    "less_than_equal": "at most {le}",
+    "too_short": "at least {min_length} long",
+    "too_long": "at most {max_length} long",
+}
+_PATTERN_HINTS = {
+    models.NAME_PATTERN: "lowercase letters, digits, _ and -, starting with a letter or digit",
+    models.ID_PATTERN: "a letter or _ then letters, digits or _",
+}
+
+
+def path_text(path: Sequence[PathKey]) -> str:
+    """("steps", "a", "gates", 0) → `steps.a.gates[0]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the top level"
+
+
+def data_path(loc: Loc, data: Any) -> tuple[tuple[PathKey, ...], list[str]]:
+    """Split `loc` into the path that indexes `data` and the branch names skipped on the way."""
+    path: list[PathKey] = []
+    skipped: list[str] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+            path.append(part)
+        else:
+            skipped.append(str(part))
+    return tuple(path), skipped
+
+
+def model_diagnostics(
+    errors: Iterable[ErrorDetails], data: Any, source: SourceMap
+) -> list[Diagnostic]:
+    """One diagnostic per problem; union branch failures are merged per union."""
+    translator = _Translator(data, source)
+    groups: dict[tuple[PathKey, ...], list[ErrorDetails]] = {}
+    for error in errors:
+        if _is_step_id_error(error):
+            continue  # checks.py reports bad step ids at the offending key, at every level
+        path, skipped = data_path(error["loc"], data)
+        if skipped and error["type"] not in ("missing", "extra_forbidden"):
+            groups.setdefault(_union_point(error["loc"], data), []).append(error)
+        else:
+            translator.add(error)
+    for point, group in groups.items():
+        translator.add_union(point, group)
+    return translator.diagnostics
+
+
+def _is_step_id_error(error: ErrorDetails) -> bool:
+    return error["type"] == "value_error" and str(error["msg"]).startswith("Value error, step id")
+
+
+def _union_point(loc: Loc, data: Any) -> tuple[PathKey, ...]:
+    """The data path at which `loc` first takes a branch name."""
+    path: list[PathKey] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            break
+        path.append(part)
+    return tuple(path)
+
+
+class _Translator:
+    def __init__(self, data: Any, source: SourceMap) -> None:
+        self.data = data
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def emit(
+        self, path: Sequence[PathKey], code: str, message: str, hint: str | None,
+        *, at_key: bool = False,
+    ) -> None:
+        line, col = self.source.key_position(path) if at_key else self.source.position(path)
+        self.diagnostics.append(
+            Diagnostic(self.source.file, line, col, "error", code, message, hint)
+        )
+
+    def add(self, error: ErrorDetails) -> None:
+        loc = error["loc"]
+        path, _ = data_path(loc, self.data)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            self._unknown_field(loc, path)
+        elif kind == "missing":
+            self._missing(loc, path)
+        elif kind in ("literal_error", "union_tag_invalid"):
+            self._not_allowed(error, loc, path)
+        elif kind == "union_tag_not_found":
+            allowed = _literal_values(_model_at(loc), "type") or []
+            self.emit(path, "E202", f"{path_text(path)} has no `type`",
+                      f"add `type:` ({_or_list(allowed)})", at_key=True)
+        elif kind in _TYPE_ERRORS:
+            self._wrong_type(path, [_TYPE_ERRORS[kind]], error["input"])
+        elif kind in _RANGE_ERRORS:
+            bound = _RANGE_ERRORS[kind].format(**(error.get("ctx") or {}))
+            self.emit(path, "E205", f"{_name(path)} must be {bound}, not {error['input']!r}",
+                      None)
+        elif kind == "string_pattern_mismatch":
+            pattern = str((error.get("ctx") or {}).get("pattern", ""))
+            rule = _PATTERN_HINTS.get(pattern, f"match {pattern}")
+            self.emit(path, "E206", f"{_name(path)} {error['input']!r} is not allowed: use "
+                      f"{rule}", None)
+        else:
+            self._value_error(error, path)
+
+    def _unknown_field(self, loc: Loc, path: tuple[PathKey, ...]) -> None:
+        field = str(loc[-1])
+        allowed = _field_names(_model_at(loc[:-1]))
+        where = path_text(path[:-1])
+        guess = did_you_mean(field, allowed or _all_field_names())
+        if guess:
+            hint = f"did you mean `{guess}`?"
+        elif allowed:
+            hint = f"fields allowed in {where}: {', '.join(sorted(allowed))}"
+        else:
+            hint = None
+        self.emit(path, "E201", f"unknown field `{field}` in {where}", hint, at_key=True)
+
+    def _missing(self, loc: Loc, path: tuple[PathKey, ...]) -> None:
+        field = str(loc[-1])
+        where = path_text(path)
+        description = _field_description(_model_at(loc[:-1]), field)
+        hint = f"add `{field}:` ({description})" if description else f"add `{field}:`"
+        self.emit(path, "E202", f"missing required field `{field}` in {where}", hint,
+                  at_key=bool(path))
+
+    def _not_allowed(self, error: ErrorDetails, loc: Loc, path: tuple[PathKey, ...]) -> None:
+        ctx = error.get("ctx") or {}
+        expected = str(ctx.get("expected") or ctx.get("expected_tags") or "")
+        allowed = re.findall(r"'([^']*)'", expected) or [expected]
+        given = ctx.get("tag", error["input"])
+        if error["type"] == "union_tag_invalid":
+            path = (*path, "type")
+        if path and path[-1] == "version":
+            self.emit(path, "E203", f"version {given!r} is not supported: this agnoctl reads "
+                      "version 1", "write `version: 1`")
+            return
+        guess = did_you_mean(str(given), allowed)
+        hint = f"did you mean {guess!r}?" if guess else None
+        self.emit(path, "E203", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}",
+                  hint)
+
+    def _wrong_type(self, path: Sequence[PathKey], expected: list[str], given: Any) -> None:
+        code = "E210" if path and path[-1] == "for_each" else "E204"
+        wanted = " or ".join(dict.fromkeys(expected))
+        message = f"{_name(path)} must be {wanted}, not {_type_name(given)}"
+        hint = None
+        if code == "E210":
+            message = f"for_each must be an expression (a string) or a list, not {_type_name(given)}"
+            hint = "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
+        elif "a string" in expected and isinstance(given, bool | int | float):
+            hint = f"quote the value to keep it a string: \"{_yaml_text(given)}\""
+        elif isinstance(given, str) and given.strip() == "":
+            hint = "the value is empty; give one, or remove the field"
+        self.emit(path, code, message, hint, at_key=isinstance(given, dict | list))
+
+    def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        code = "E208" if "duration" in message else "E207"
+        self.emit(path, code, f"{_name(path)}: {message}" if path else message, None,
+                  at_key=isinstance(error["input"], dict | list))
+
+    def add_union(self, point: tuple[PathKey, ...], group: list[ErrorDetails]) -> None:
+        """Failures of a union's branches: keep the branch that got furthest into the data,
+        or say which kinds of value would do."""
+        deepest = max(len(data_path(e["loc"], self.data)[0]) for e in group)
+        if deepest > len(point):
+            for error in group:
+                if len(data_path(error["loc"], self.data)[0]) == deepest:
+                    self.add(error)
+            return
+        if all(e["type"] in _TYPE_ERRORS for e in group):
+            self._wrong_type(point, [_TYPE_ERRORS[e["type"]] for e in group], group[0]["input"])
+            return
+        for error in group:
+            self.add(error)
+
+
+def _name(path: Sequence[PathKey]) -> str:
+    return f"`{path_text(path)}`"
+
+
+def _or_list(values: Sequence[str]) -> str:
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _yaml_text(value: bool | int | float) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# ---------------------------------------------------------------------------- model walking
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated and `| None`."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that `loc` (a pydantic location) points into, when it is one."""
+    current: Any = models.Workflow
+    for part in loc:
+        current = _unwrap(current)
+        origin = get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = _field(current, str(part))
+            if field is None:
+                return None
+            current = field
+        elif origin in (dict, list):
+            current = get_args(current)[-1]
+        elif origin in (typing.Union, types.UnionType):
+            current = _branch(current, str(part))
+            if current is None:
+                return None
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _field(model: type[BaseModel], name: str) -> Any:
+    for field_name, info in model.model_fields.items():
+        if name in (field_name, info.alias):
+            return info.annotation
+    return None
+
+
+def _branch(union: Any, tag: str) -> Any:
+    for member in get_args(union):
+        if tag in (_literal_values(member, "type") or []):
+            return member
+    return None
+
+
+def _literal_values(model: Any, field: str) -> list[str] | None:
+    if get_origin(_unwrap(model)) in (typing.Union, types.UnionType):
+        values = [v for m in get_args(_unwrap(model)) for v in _literal_values(m, field) or []]
+        return values or None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    annotation = _field(model, field)
+    if get_origin(annotation) is Literal:
+        return [str(v) for v in get_args(annotation)]
+    return None
+
+
+def _field_names(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _field_description(model: type[BaseModel] | None, field: str) -> str | None:
+    if model is None:
+        return None
+    for name, info in model.model_fields.items():
+        if field in (name, info.alias) and info.description:
+            return info.description.split("\n")[0].rstrip(".")
+    return None
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    for value in vars(models).values():
+        if isinstance(value, type) and issubclass(value, models.Strict):
+            names.update(_field_names(value))
+    return names
+
+
+__all__ = ["data_path", "model_diagnostics", "path_text"]

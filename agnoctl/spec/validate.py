@@ -1,0 +1,161 @@
+"""Load → models → checks: a workflow file in, the Workflow and every problem found out.
+
+This is what `agnoctl validate` runs, and what every other command calls before it plans or
+runs anything: `load_workflow` raises SpecInvalid carrying every diagnostic when the file has
+an error (warnings are allowed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agnoctl.errors import SpecError, SpecInvalid, UsageError
+from agnoctl.spec.checks import check_data
+from agnoctl.spec.diagnostics import Diagnostic
+from agnoctl.spec.loader import MAX_FILE_BYTES, SourceMap, load_file, load_text
+from agnoctl.spec.models import Workflow
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    """What validating one file found."""
+
+    path: str
+    """The file as named by the caller (diagnostics use the same label)."""
+    workflow: Workflow | None
+    """The parsed workflow; None when there is any error."""
+    diagnostics: list[Diagnostic]
+    """Every problem found, sorted by position."""
+    source: SourceMap | None
+    """Positions of the file's nodes; None when the file could not be parsed at all."""
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not self.errors
+
+
+def diagnostic_from_error(error: SpecError) -> Diagnostic:
+    """A loader failure as the single diagnostic of its file."""
+    return Diagnostic(
+        file=error.file,
+        line=error.line,
+        col=error.col,
+        severity="error",
+        code=error.code,
+        message=error.message,
+        hint=error.hint,
+    )
+
+
+def validate_file(path: str | Path) -> ValidationResult:
+    """Load and check one workflow file; never raises for a bad file."""
+    label = str(path)
+    try:
+        data, source = load_file(path)
+    except SpecError as exc:
+        return ValidationResult(label, None, [diagnostic_from_error(exc)], None)
+    return validate_data(data, label, source)
+
+
+def validate_text(text: str | bytes, path_label: str = "<string>") -> ValidationResult:
+    """Load and check a workflow given as text (tests, stdin, editors)."""
+    try:
+        data, source = load_text(text, path_label)
+    except SpecError as exc:
+        return ValidationResult(path_label, None, [diagnostic_from_error(exc)], None)
+    return validate_data(data, path_label, source)
+
+
+def validate_data(
+    data: Any, path_label: str = "<data>", source: SourceMap | None = None
+) -> ValidationResult:
+    """Check already-loaded data (plain dicts and lists); positions come from `source`."""
+    source = source or SourceMap.empty(path_label)
+    workflow, diagnostics = check_data(data, source)
+    if any(d.severity == "error" for d in diagnostics):
+        workflow = None
+    return ValidationResult(path_label, workflow, sorted(diagnostics, key=Diagnostic.sort_key),
+                            source)
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    """The workflow in `path`; raises SpecInvalid with every diagnostic when it has an error."""
+    result = validate_file(path)
+    if result.workflow is None:
+        raise SpecInvalid(result.diagnostics)
+    return result.workflow
+
+
+_VERSION_LINE = re.compile(rb"^[\"']?version[\"']?[ \t]*:", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSelection:
+    files: list[Path]
+    """Files to validate: every file named, and the workflows found in directories named."""
+    skipped: list[Path]
+    """YAML files in the directories that are not workflows (no top-level `version:`)."""
+
+
+def workflow_files(paths: Iterable[str | Path]) -> FileSelection:
+    """The files named, and every workflow below the directories named.
+
+    In a directory, a workflow is a *.yaml / *.yml file with a top-level `version:` line
+    (workflows share folders with data and fixture files); hidden folders (`.git`, `.github`)
+    are not searched. Raises UsageError for a path that does not exist.
+    """
+    selection = FileSelection([], [])
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for found in _yaml_files(path):
+                is_workflow = _VERSION_LINE.search(_head(found)) is not None
+                (selection.files if is_workflow else selection.skipped).append(found)
+        elif path.exists():
+            selection.files.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+    return selection
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix in (".yaml", ".yml")
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES)
+    except OSError:
+        return b"version:"  # unreadable: let validation report why
+
+
+__all__ = [
+    "FileSelection",
+    "ValidationResult",
+    "diagnostic_from_error",
+    "load_workflow",
+    "validate_data",
+    "validate_file",
+    "validate_text",
+    "workflow_files",
+]

@@ -1,0 +1,848 @@
+"""A fake LLM server that speaks the real wire protocols, on loopback only.
+
+Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completions``):
+
+- ``POST …/chat/completions``  OpenAI Chat Completions (a provider ``base_url`` of
+  ``http://127.0.0.1:PORT/v1``)
+- ``POST …/v1/messages``       Anthropic Messages (needs ``x-api-key`` and ``anthropic-version``)
+- ``POST …/api/chat``          Ollama chat (``stream`` must be false)
+- ``GET /_stats``              request counts as JSON (see ``FakeLLMStats``)
+- ``POST /_reset``             zero the counts (directive counters included)
+
+By default a reply is ``echo: <last user message>`` (directives removed), or, when a JSON
+schema is asked for (OpenAI ``response_format``, Ollama ``format``, an Anthropic ``tool_choice``
+forcing a tool), a minimal valid instance of that schema. Token counts default to about a
+quarter of the characters in and out.
+
+Directives
+----------
+Write them anywhere in the last user message; they are removed from the echoed text. A
+directive's *key* is its exact text: "the first N times" counts requests carrying that same
+text, so add ``:key=<anything>`` to give two steps separate counters.
+
+====================================  ======================================================
+``[[fail:N]]`` / ``[[fail:N:STATUS]]``  the first N requests fail with STATUS (default 503)
+``[[429]]``                           the first request gets 429; options below
+``[[status:CODE]]``                   every request fails with CODE (401 echoes the key sent)
+``[[malformed]]`` / ``[[malformed:N]]`` 200 with a body that is not JSON (always / first N)
+``[[reset]]`` / ``[[reset:N]]``       close the connection without an answer (always / first N)
+``[[hang:S]]`` / ``[[hang:S:N]]``     wait S seconds before answering (always / first N)
+``[[delay_ms:MS]]``                   wait MS milliseconds before answering
+``[[json:VALUE]]``                    the reply text is VALUE, any JSON (also structured output)
+``[[text:TEXT]]``                     the reply text is TEXT (up to the closing brackets)
+``[[tool:NAME:ARGS]]``                call tool NAME with the JSON object ARGS until the
+                                      conversation holds a tool result; then answer
+                                      ``tool result: <last result>``. Several make parallel calls
+``[[tokens:IN:OUT]]``                 report IN input and OUT output tokens
+====================================  ======================================================
+
+Error directives (``fail``, ``429``, ``status``) take options: ``retry_after=S`` (a
+``Retry-After`` header in seconds), ``retry_after_ms=MS`` (``retry-after-ms``),
+``retry_after_date=S`` (``Retry-After`` as an HTTP-date S seconds ahead) and, for ``429``,
+``times=N``. Example: ``[[429:retry_after=1:times=2]]``. A malformed directive answers 400.
+
+From Python
+-----------
+``FakeLLMConfig`` sets a default latency, an API key to require, a queue of scripted
+``FakeReply`` (``script``, consumed first) and a ``responder`` callable (a ``FakeRequest`` in,
+a ``FakeReply`` or ``None`` for the default behaviour out). ``start_in_thread()`` runs the
+server in a background thread (for pytest fixtures and benchmarks); ``FakeLLMServer`` runs it
+in the current event loop. ``python -m agnoctl.testing.fake_llm --port 0 --latency-ms 50``
+prints ``listening http://127.0.0.1:PORT`` and serves until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import ipaddress
+import json
+import math
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from agnoctl.schema_instance import SchemaInstanceError, minimal_instance
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+LOOPBACK = "127.0.0.1"
+_MAX_BODY = 64 * 1024 * 1024
+_JSON = "application/json"
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True, slots=True)
+class FakeToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FakeReply:
+    """What the server does for one request; every field has a do-nothing default."""
+
+    text: str | None = None  # None: the default reply (echo, schema instance, tool result)
+    tool_calls: tuple[FakeToolCall, ...] = ()
+    status: int = 200  # not 200: an error in the protocol's shape
+    error: str | None = None  # the error's message
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering, on top of the configured latency
+    malformed: bool = False  # a 200 whose body is not JSON
+    reset: bool = False  # close the connection without answering
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    key: str  # its exact text, e.g. "[[fail:3:503]]"
+    name: str
+    args: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+    payload: Any = None  # the JSON of json/tool directives
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRequest:
+    """One request, as the protocols have in common."""
+
+    protocol: str  # openai | anthropic | ollama
+    path: str
+    model: str
+    prompt: str  # the last user message's text, directives removed
+    raw_prompt: str  # the same, as sent
+    directives: tuple[Directive, ...]
+    schema: dict[str, Any] | None  # the JSON Schema the reply must follow, if any
+    forced_tool: str | None  # anthropic: the tool the reply must call
+    tools: tuple[str, ...]  # names of the tools offered
+    tool_results: tuple[str, ...]  # tool results already in the conversation
+    input_chars: int  # characters of message text, for the token estimate
+    attempt: int  # requests seen with this same raw prompt, this one included
+    body: Mapping[str, Any]
+
+
+@dataclass
+class FakeLLMConfig:
+    latency_ms: float = 0.0  # added to every answer
+    api_key: str | None = None  # when set, requests must carry exactly this key
+    script: deque[FakeReply] = field(default_factory=deque)  # consumed first, in order
+    responder: Callable[[FakeRequest], FakeReply | None] | None = None
+
+
+# --------------------------------------------------------------------------- directives
+
+_DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
+_KNOWN = {
+    "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
+    "json", "text", "tool", "tokens",
+}  # fmt: skip
+_decoder = json.JSONDecoder()
+
+
+class DirectiveError(ValueError):
+    pass
+
+
+def parse_directives(text: str) -> tuple[tuple[Directive, ...], str]:
+    """The directives in ``text``, and ``text`` without them."""
+    found: list[Directive] = []
+    kept: list[str] = []
+    pos = 0
+    while match := _DIRECTIVE.search(text, pos):
+        name = match.group(1)
+        parsed = _parse_one(text, match.end(), name) if name in _KNOWN else None
+        if parsed is None:
+            kept.append(text[pos : match.end()])
+            pos = match.end()
+            continue
+        directive_args, end = parsed
+        kept.append(text[pos : match.start()])
+        found.append(_directive(text[match.start() : end], name, *directive_args))
+        pos = end
+    kept.append(text[pos:])
+    return tuple(found), re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip()
+
+
+def _parse_one(text: str, start: int, name: str) -> tuple[tuple[list[str], Any], int] | None:
+    """(positional args, payload) and the end index, or None if this is not a directive."""
+    if text.startswith("]]", start):
+        return ([], None), start + 2
+    if not text.startswith(":", start):
+        return None
+    start += 1
+    args: list[str] = []
+    payload = None
+    if name == "tool":
+        colon = text.find(":", start)
+        if colon < 0:
+            return None
+        args.append(text[start:colon])
+        start = colon + 1
+    if name in ("json", "tool"):
+        try:
+            payload, start = _decoder.raw_decode(text, start)
+        except ValueError:
+            return None
+        return ((args, payload), start + 2) if text.startswith("]]", start) else None
+    end = text.find("]]", start)
+    if end < 0:
+        return None
+    raw = text[start:end]
+    args.extend([raw] if name == "text" else raw.split(":"))
+    return (args, payload), end + 2
+
+
+def _directive(key: str, name: str, args: list[str], payload: Any) -> Directive:
+    positional = tuple(a for a in args if "=" not in a or name == "text")
+    options = dict(a.split("=", 1) for a in args if "=" in a and name != "text")
+    return Directive(key=key, name=name, args=positional, options=options, payload=payload)
+
+
+def reply_from_directives(request: FakeRequest, seen: Mapping[str, int]) -> FakeReply:
+    """The reply the directives of ``request`` ask for; ``seen`` counts requests per key."""
+    fields: dict[str, Any] = {}
+    for directive in request.directives:
+        try:
+            _apply(directive, seen[directive.key], fields)
+        except (ValueError, IndexError) as exc:
+            return FakeReply(status=400, error=f"fake_llm: bad directive {directive.key}: {exc}")
+    if request.tool_results and "tool_calls" in fields:
+        del fields["tool_calls"]
+    return FakeReply(**fields)
+
+
+def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
+    """Fold directive ``d``, seen for the ``n``-th time, into the reply fields ``out``."""
+    args = d.args
+    if d.name == "fail":
+        if n <= int(args[0]):
+            _fail(out, int(args[1]) if len(args) > 1 else 503, d)
+    elif d.name == "429":
+        if n <= int(d.options.get("times", "1")):
+            _fail(out, 429, d)
+    elif d.name == "status":
+        _fail(out, int(args[0]), d)
+    elif d.name in ("malformed", "reset"):
+        if not args or n <= int(args[0]):
+            out[d.name] = True
+    elif d.name == "hang":
+        if len(args) < 2 or n <= int(args[1]):
+            out["delay"] = out.get("delay", 0.0) + float(args[0])
+    elif d.name == "delay_ms":
+        out["delay"] = out.get("delay", 0.0) + float(args[0]) / 1000.0
+    elif d.name == "json":
+        out["text"] = json.dumps(d.payload)
+    elif d.name == "text":
+        out["text"] = args[0]
+    elif d.name == "tool":
+        if not isinstance(d.payload, dict):
+            raise ValueError("tool arguments must be a JSON object")
+        call = FakeToolCall(name=args[0], arguments=d.payload)
+        out["tool_calls"] = (*out.get("tool_calls", ()), call)
+    elif d.name == "tokens":
+        out["input_tokens"], out["output_tokens"] = int(args[0]), int(args[1])
+
+
+def _fail(out: dict[str, Any], status: int, d: Directive) -> None:
+    if not 400 <= status <= 599:
+        raise ValueError("an error status is between 400 and 599")
+    if "status" in out:
+        return  # the first error directive wins
+    headers: dict[str, str] = {}
+    if "retry_after" in d.options:
+        headers["Retry-After"] = d.options["retry_after"]
+    if "retry_after_ms" in d.options:
+        headers["retry-after-ms"] = d.options["retry_after_ms"]
+    if "retry_after_date" in d.options:
+        when = time.time() + float(d.options["retry_after_date"])
+        headers["Retry-After"] = formatdate(when, usegmt=True)
+    out.update(status=status, headers=headers, error=f"fake error {status} ({d.key})")
+
+
+# --------------------------------------------------------------------------- stats
+
+
+def prompt_hash(raw_prompt: str) -> str:
+    """The key of ``stats()["prompts"]`` for a last user message (as sent)."""
+    return hashlib.sha256(raw_prompt.encode()).hexdigest()[:16]
+
+
+class FakeLLMStats:
+    """Thread-safe counts: the server's loop writes, tests and benchmarks read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._zero()
+
+    def _zero(self) -> None:
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.routes: Counter[str] = Counter()
+        self.models: Counter[str] = Counter()
+        self.keys: Counter[str] = Counter()
+        self.prompts: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+
+    def begin(self, path: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.routes[path] += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def end(self, status: int) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.statuses[status] += 1
+
+    def count(self, model: str, raw_prompt: str, keys: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Count one request; returns its number per directive key and per prompt."""
+        digest = prompt_hash(raw_prompt)
+        with self._lock:
+            self.models[model] += 1
+            self.prompts[digest] += 1
+            for key in set(keys):
+                self.keys[key] += 1
+            return {key: self.keys[key] for key in keys}, self.prompts[digest]
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "routes": dict(self.routes),
+                "models": dict(self.models),
+                "keys": dict(self.keys),
+                "prompts": dict(self.prompts),
+                "statuses": {str(k): v for k, v in self.statuses.items()},
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            in_flight = self.in_flight
+            self._zero()
+            self.in_flight = in_flight
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+def _protocol_for(path: str) -> str | None:
+    if path.endswith("/chat/completions"):
+        return "openai"
+    if path.endswith("/v1/messages"):
+        return "anthropic"
+    if path.endswith("/api/chat"):
+        return "ollama"
+    return None
+
+
+def _text_of(content: Any) -> str:
+    """Text of a message content: a string, or a list of parts/blocks with text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def _tool_result_texts(protocol: str, messages: list[Any]) -> list[str]:
+    if protocol != "anthropic":
+        return [_text_of(m.get("content")) for m in messages if m.get("role") == "tool"]
+    return [
+        _text_of(block.get("content"))
+        for m in messages
+        if m.get("role") == "user" and isinstance(m.get("content"), list)
+        for block in m["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
+
+
+_JSON_MODE = {"type": "object"}  # JSON mode without a schema asks for some object
+
+
+def _tool_names(protocol: str, body: Mapping[str, Any]) -> tuple[str, ...]:
+    tools = body.get("tools") or ()
+    if protocol == "anthropic":
+        return tuple(str(t.get("name")) for t in tools)
+    return tuple(str((t.get("function") or {}).get("name")) for t in tools)
+
+
+def _forced_tool(protocol: str, body: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    """Anthropic's tool_choice: a named tool, or for "any" the last one offered."""
+    choice = body.get("tool_choice") or {}
+    if protocol != "anthropic" or not isinstance(choice, dict):
+        return None
+    if choice.get("type") == "tool":
+        return str(choice.get("name"))
+    return names[-1] if choice.get("type") == "any" and names else None
+
+
+def _requested_schema(
+    protocol: str, body: Mapping[str, Any], forced: str | None
+) -> dict[str, Any] | None:
+    if protocol == "anthropic":
+        schemas = {t.get("name"): t.get("input_schema") for t in body.get("tools") or ()}
+        return schemas.get(forced) if forced else None
+    if protocol == "openai":
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return (fmt.get("json_schema") or {}).get("schema") or _JSON_MODE
+        return _JSON_MODE if fmt.get("type") == "json_object" else None
+    fmt = body.get("format")
+    if isinstance(fmt, dict):
+        return fmt
+    return _JSON_MODE if fmt == "json" else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    model: str
+    raw_prompt: str
+    input_chars: int
+    schema: dict[str, Any] | None
+    forced_tool: str | None
+    tools: tuple[str, ...]
+    tool_results: tuple[str, ...]
+
+
+def _parse_body(protocol: str, body: Mapping[str, Any]) -> _Parsed:
+    messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+    user_texts = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+    user_texts = [t for t in user_texts if t]
+    texts = [_text_of(m.get("content")) for m in messages] + [_text_of(body.get("system"))]
+    tools = _tool_names(protocol, body)
+    forced = _forced_tool(protocol, body, tools)
+    return _Parsed(
+        model=str(body.get("model", "")),
+        raw_prompt=user_texts[-1] if user_texts else "",
+        input_chars=sum(len(t) for t in texts),
+        schema=_requested_schema(protocol, body, forced),
+        forced_tool=forced,
+        tools=tools,
+        tool_results=tuple(_tool_result_texts(protocol, messages)),
+    )
+
+
+def _default_text(request: FakeRequest) -> str:
+    if request.schema is not None:
+        return json.dumps(minimal_instance(request.schema))
+    if request.tool_results:
+        return f"tool result: {request.tool_results[-1]}"
+    return f"echo: {request.prompt}"
+
+
+def _tokens(chars: int) -> int:
+    return max(1, math.ceil(chars / 4))
+
+
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def _render_reply(request: FakeRequest, reply: FakeReply, serial: int) -> dict[str, Any]:
+    text = reply.text if reply.text is not None else _default_text(request)
+    calls = list(reply.tool_calls)
+    if request.forced_tool and not calls:
+        try:
+            forced_input = json.loads(text)
+        except ValueError:
+            forced_input = None
+        if isinstance(forced_input, dict):
+            calls, text = [FakeToolCall(request.forced_tool, forced_input)], ""
+    out_chars = len(text) + sum(len(json.dumps(c.arguments)) for c in calls)
+    usage = (
+        reply.input_tokens if reply.input_tokens is not None else _tokens(request.input_chars),
+        reply.output_tokens if reply.output_tokens is not None else _tokens(out_chars),
+    )
+    finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+    render = {"openai": _openai_reply, "anthropic": _anthropic_reply, "ollama": _ollama_reply}
+    return render[request.protocol](request.model, text, calls, usage, finish, serial)
+
+
+def _openai_reply(
+    model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+            }
+            for i, c in enumerate(calls)
+        ]
+    return {
+        "id": f"chatcmpl-fake{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": usage[0],
+            "completion_tokens": usage[1],
+            "total_tokens": sum(usage),
+        },
+    }
+
+
+def _anthropic_reply(
+    model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
+) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    content += [
+        {"type": "tool_use", "id": f"toolu_{i}", "name": c.name, "input": c.arguments}
+        for i, c in enumerate(calls)
+    ]
+    return {
+        "id": f"msg_fake{n}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": _ANTHROPIC_STOP.get(finish, finish),
+        "stop_sequence": None,
+        "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
+    }
+
+
+def _ollama_reply(
+    model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = [
+            {"function": {"name": c.name, "arguments": c.arguments}} for c in calls
+        ]
+    return {
+        "model": model,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "message": message,
+        "done": True,
+        "done_reason": "stop" if finish == "tool_calls" else finish,
+        "total_duration": 0,
+        "prompt_eval_count": usage[0],
+        "eval_count": usage[1],
+    }
+
+
+def _error_body(protocol: str, status: int, message: str) -> dict[str, Any]:
+    if protocol == "anthropic":
+        kind = _ANTHROPIC_ERRORS.get(status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    if protocol == "ollama":
+        return {"error": message}
+    return {"error": {"message": message, "type": "fake_error", "param": None, "code": status}}
+
+
+def _sent_key(protocol: str, headers: Mapping[str, str]) -> str:
+    if protocol == "anthropic":
+        return headers.get("x-api-key", "")
+    return headers.get("authorization", "").removeprefix("Bearer ")
+
+
+def _auth_error(protocol: str, headers: Mapping[str, str], api_key: str | None) -> FakeReply | None:
+    if protocol == "anthropic" and "anthropic-version" not in headers:
+        return FakeReply(status=400, error="anthropic-version: header is required")
+    if protocol == "anthropic" and "x-api-key" not in headers:
+        return FakeReply(status=401, error="x-api-key header is required")
+    if api_key is not None and _sent_key(protocol, headers) != api_key:
+        return FakeReply(status=401)
+    return None
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _check_loopback(host: str) -> str:
+    address = LOOPBACK if host == "localhost" else host
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"the fake LLM server only listens on loopback, not {host!r}")
+    return address
+
+
+class FakeLLMServer:
+    """The server, in the current event loop: ``url = await start()``, ``await close()``."""
+
+    def __init__(
+        self, config: FakeLLMConfig | None = None, *, host: str = LOOPBACK, port: int = 0
+    ) -> None:
+        self.config = config or FakeLLMConfig()
+        self.host = _check_loopback(host)
+        self.port = port
+        self.stats = FakeLLMStats()
+        self.url = ""
+        self._serial = 0
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_get("/_stats", self._stats)
+        app.router.add_post("/_reset", self._reset)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        # No access log (it would be the bottleneck); a client that gives up cancels its handler.
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self.url = f"http://{self.host}:{self.port}"
+        return self.url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _stats(self, _: web.Request) -> web.Response:
+        return web.json_response(self.stats.snapshot())
+
+    async def _reset(self, _: web.Request) -> web.Response:
+        self.stats.reset()
+        return web.json_response({"reset": True})
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        protocol = _protocol_for(request.path)
+        if protocol is None or request.method != "POST":
+            return web.json_response(
+                {"error": f"no route {request.method} {request.path}"}, status=404
+            )
+        self.stats.begin(request.path)
+        status = 0
+        try:
+            response = await self._answer(request, protocol)
+            status = response.status
+            return response
+        finally:
+            self.stats.end(status)
+
+    async def _answer(self, request: web.Request, protocol: str) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._error(
+                protocol, FakeReply(status=400, error="the body is not a JSON object"), ""
+            )
+        parsed = _parse_body(protocol, body)
+        directives, prompt = parse_directives(parsed.raw_prompt)
+        seen, attempt = self.stats.count(
+            parsed.model, parsed.raw_prompt, [d.key for d in directives]
+        )
+        fake = FakeRequest(
+            protocol=protocol,
+            path=request.path,
+            model=parsed.model,
+            prompt=prompt,
+            raw_prompt=parsed.raw_prompt,
+            directives=directives,
+            schema=parsed.schema,
+            forced_tool=parsed.forced_tool,
+            tools=parsed.tools,
+            tool_results=parsed.tool_results,
+            input_chars=parsed.input_chars,
+            attempt=attempt,
+            body=body,
+        )
+        reply = _auth_error(protocol, request.headers, self.config.api_key) or self._reply(
+            fake, seen
+        )
+        delay = self.config.latency_ms / 1000.0 + reply.delay
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return self._respond(request, fake, reply)
+
+    def _reply(self, request: FakeRequest, seen: Mapping[str, int]) -> FakeReply:
+        if self.config.script:
+            try:
+                return self.config.script.popleft()
+            except IndexError:  # emptied by a concurrent request since the check
+                pass
+        if self.config.responder is not None and (reply := self.config.responder(request)):
+            return reply
+        return reply_from_directives(request, seen)
+
+    def _respond(
+        self, request: web.Request, fake: FakeRequest, reply: FakeReply
+    ) -> web.StreamResponse:
+        if reply.reset:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=499)  # never sent: the connection is gone
+        if reply.malformed:
+            return web.Response(status=200, body=b'{"id": "broken', content_type=_JSON)
+        if reply.status != 200:
+            return self._error(fake.protocol, reply, _sent_key(fake.protocol, request.headers))
+        self._serial += 1
+        try:
+            payload = _render_reply(fake, reply, self._serial)
+        except SchemaInstanceError as exc:  # a real server refuses an unusable schema too
+            return self._error(fake.protocol, FakeReply(status=400, error=f"bad schema: {exc}"), "")
+        return web.Response(
+            body=json.dumps(payload).encode(), content_type=_JSON, headers=reply.headers
+        )
+
+    def _error(self, protocol: str, reply: FakeReply, sent_key: str) -> web.Response:
+        message = reply.error or f"fake error {reply.status}"
+        if reply.status in (401, 403):
+            # Like a careless server, echo the credential: clients must keep it out of errors.
+            message = f"Incorrect API key provided: {sent_key}"
+        payload = _error_body(protocol, reply.status, message)
+        return web.Response(
+            status=reply.status,
+            body=json.dumps(payload).encode(),
+            content_type=_JSON,
+            headers=reply.headers,
+        )
+
+
+class FakeLLMThread:
+    """The server in a background thread with its own event loop; usable as a context manager."""
+
+    def __init__(
+        self, config: FakeLLMConfig | None = None, *, host: str = LOOPBACK, port: int = 0
+    ) -> None:
+        self.server = FakeLLMServer(config, host=host, port=port)
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="fake-llm", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def config(self) -> FakeLLMConfig:
+        return self.server.config
+
+    def stats(self) -> dict[str, Any]:
+        return self.server.stats.snapshot()
+
+    def reset(self) -> None:
+        self.server.stats.reset()
+
+    def start(self, timeout: float = 10.0) -> str:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the fake LLM server did not start in time")
+        if self._failure is not None:
+            raise self._failure
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> FakeLLMThread:
+        if not self._ready.is_set():  # start_in_thread() already started it
+            self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.server.close()
+
+
+def start_in_thread(
+    config: FakeLLMConfig | None = None, *, host: str = LOOPBACK, port: int = 0
+) -> FakeLLMThread:
+    """Start a server in a background thread; ``.url``, ``.stats()``, ``.reset()``, ``.stop()``."""
+    server = FakeLLMThread(config, host=host, port=port)
+    server.start()
+    return server
+
+
+# --------------------------------------------------------------------------- command
+
+
+async def _serve(config: FakeLLMConfig, host: str, port: int) -> None:
+    server = FakeLLMServer(config, host=host, port=port)
+    url = await server.start()
+    sys.stdout.write(f"listening {url}\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m agnoctl.testing.fake_llm",
+        description="A fake OpenAI/Anthropic/Ollama server on loopback, scripted by directives.",
+    )
+    parser.add_argument("--host", default=LOOPBACK, help="a loopback address (default %(default)s)")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    parser.add_argument("--api-key", default=None, help="require this key on every request")
+    args = parser.parse_args(argv)
+    try:
+        _check_loopback(args.host)
+    except ValueError as exc:
+        parser.error(str(exc))
+    config = FakeLLMConfig(latency_ms=args.latency_ms, api_key=args.api_key)
+    asyncio.run(_serve(config, args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Command tools, and the one way agnoctl runs a program: argv, no shell, bounded, no orphans.
+
+Each element of a command tool's ``run`` is a template rendered with ``args`` (the model's
+validated arguments) into exactly one argument: ``; rm -rf /`` or ``$(id)`` in an argument
+reach the program as those characters, never a shell. The program runs in its own session
+(process group), in ``cwd`` (relative to where agnoctl runs) or agnoctl's working directory.
+
+``run_process`` bounds a program in time and output. On a timeout or a cancellation the whole
+process group gets SIGTERM, then SIGKILL after a grace period, so children that ignore SIGTERM
+or outlive their parent are stopped too. Members of the group still running after the program
+exits normally get the same treatment: a tool call leaves no processes behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+
+from agnoctl.providers.base import ToolSpec
+from agnoctl.spec.models import CommandToolSpec
+from agnoctl.spec.templates import TemplateError, render
+from agnoctl.tools.base import BaseTool, ToolResult, cut, failed, output_bytes
+
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+STDERR_TAIL_BYTES = 4096
+_POLL = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    returncode: int  # negative: killed by that signal
+    stdout: str
+    stderr: str  # the last ``stderr_limit`` bytes
+    stdout_complete: bool  # False when stdout was longer than ``stdout_limit`` bytes
+    stdout_bytes: int  # everything the program wrote to stdout
+    timed_out: bool
+
+
+async def run_process(
+    argv: list[str],
+    *,
+    timeout: float,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    stdout_limit: int = 1 << 20,
+    stderr_limit: int = STDERR_TAIL_BYTES,
+    kill_grace: float = KILL_GRACE,
+) -> ProcessOutcome:
+    """Run ``argv`` (no shell) in its own process group; raises OSError if it cannot start.
+
+    Keeps the first ``stdout_limit`` bytes of stdout and the last ``stderr_limit`` bytes of
+    stderr, reading (and dropping) the rest so the program never blocks on a full pipe.
+    """
+    process = await anyio.open_process(
+        argv, stdin=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True
+    )
+    stdout = _Capture(stdout_limit, keep_tail=False)
+    stderr = _Capture(stderr_limit, keep_tail=True)
+    timed_out = True
+    try:
+        with anyio.move_on_after(timeout):
+            async with anyio.create_task_group() as group:
+                group.start_soon(stdout.drain, process.stdout)
+                group.start_soon(stderr.drain, process.stderr)
+                await process.wait()
+            timed_out = False
+    finally:
+        # Shielded: a cancelled step must still stop what it started.
+        with anyio.CancelScope(shield=True):
+            await _end_group(process, kill_grace)
+            await process.aclose()
+    assert process.returncode is not None  # aclose() waited for the exit
+    return ProcessOutcome(
+        returncode=process.returncode,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        stdout_complete=stdout.complete,
+        stdout_bytes=stdout.total,
+        timed_out=timed_out,
+    )
+
+
+class _Capture:
+    def __init__(self, limit: int, *, keep_tail: bool) -> None:
+        self._limit = limit
+        self._keep_tail = keep_tail
+        self._data = bytearray()
+        self.total = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.total <= self._limit
+
+    async def drain(self, stream: ByteReceiveStream | None) -> None:
+        if stream is None:
+            return
+        async for chunk in stream:
+            self.total += len(chunk)
+            if self._keep_tail:
+                self._data += chunk
+                del self._data[: max(0, len(self._data) - self._limit)]
+            elif len(self._data) < self._limit:
+                self._data += chunk[: self._limit - len(self._data)]
+
+    def text(self) -> str:
+        return self._data.decode("utf-8", errors="replace")
+
+
+async def _end_group(process: Process, grace: float) -> None:
+    """SIGTERM the process group, SIGKILL whatever still runs after ``grace`` seconds."""
+    group = process.pid  # start_new_session: the program leads its own group
+    if not _group_running(group):
+        await process.wait()
+        return
+    _signal_group(group, signal.SIGTERM)
+    with anyio.move_on_after(grace):
+        await process.wait()
+        while _group_running(group):
+            await anyio.sleep(_POLL)
+    if _group_running(group):
+        _signal_group(group, signal.SIGKILL)
+    await process.wait()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _signal_group(group: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(group, signum)
+
+
+def _group_running(group: int) -> bool:
+    """Whether a member of the process group still runs (zombies do not count)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a member changed user: it exists
+    return _running_member(group)
+
+
+def _running_member(group: int) -> bool:
+    # Orphans re-parented to an init that never reaps them stay zombies forever (as in
+    # some containers), and killpg(group, 0) still finds them: look at their state instead.
+    if not os.path.isdir("/proc"):
+        return True  # no /proc (macOS): trust killpg; init reaps orphans there
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            fields = _stat_fields(entry.name)
+            if fields[2:3] == [str(group)] and fields[0] not in ("Z", "X"):
+                return True
+    return False
+
+
+def _stat_fields(pid: str) -> list[str]:
+    """State, parent and group of a process ("" when it is gone), from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return [""]  # exited meanwhile
+    # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    return stat[stat.rfind(")") + 2 :].split()[:3]
+
+
+class CommandTool(BaseTool):
+    """A program run with the model's arguments rendered into argv."""
+
+    def __init__(self, name: str, spec: CommandToolSpec, *, kill_grace: float = KILL_GRACE) -> None:
+        description = spec.description or f"Runs the command: {' '.join(spec.run)}"
+        super().__init__(ToolSpec(name, description, spec.parameters), spec.max_output_chars)
+        self._argv = tuple(spec.run)
+        self._timeout = spec.timeout
+        self._cwd = spec.cwd
+        self._kill_grace = kill_grace
+
+    async def _run(self, arguments: dict[str, Any]) -> ToolResult:
+        try:
+            argv = [render(part, {"args": arguments}) for part in self._argv]
+        except TemplateError as exc:
+            return failed(f"could not build the command line: {exc.message}")
+        try:
+            outcome = await run_process(
+                argv,
+                timeout=self._timeout,
+                cwd=self._cwd,
+                stdout_limit=output_bytes(self.max_output_chars),
+                kill_grace=self._kill_grace,
+            )
+        except OSError as exc:
+            return failed(f"could not start {argv[0]!r}: {exc.strerror or exc}")
+        return self._result(outcome)
+
+    def _result(self, outcome: ProcessOutcome) -> ToolResult:
+        total = None if outcome.stdout_complete else f"{outcome.stdout_bytes} bytes of output"
+        stdout, truncated = cut(outcome.stdout, self.max_output_chars, total=total)
+        if outcome.timed_out:
+            problem = f"timed out after {self._timeout:g}s; the command was stopped"
+        elif outcome.returncode < 0:
+            problem = f"killed by signal {_signal_name(-outcome.returncode)}"
+        elif outcome.returncode != 0:
+            problem = f"exit code {outcome.returncode}"
+        else:
+            return ToolResult(True, stdout or "(no output)", truncated)
+        text = f"failed: {problem}"
+        if outcome.stderr.strip():
+            text += f"\nstderr (end):\n{outcome.stderr.strip()}"
+        if stdout.strip():
+            text += f"\nstdout:\n{stdout}"
+        return ToolResult(False, text, truncated)

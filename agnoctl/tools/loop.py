@@ -1,0 +1,116 @@
+"""The tool-calling loop of one agent task.
+
+The model is called; while its reply asks for tools, each call is run and its result is sent
+back, and the model is called again, until a reply asks for none. The tool calls of one reply
+run one after another, in the order the model gave them, so events and side effects keep a
+deterministic order.
+
+Every requested call counts against ``max_tool_calls``, an unknown tool or invalid arguments
+included. Once the limit is reached, the remaining calls are not run: each gets a refused
+result saying so, and the model is called once more to answer with what it has. If that reply
+still asks for tools, the task fails with ``StepFailed`` (kind ``tool_limit``).
+
+Problems with a call (unknown tool, invalid arguments, a tool that fails) are results the model
+sees, never exceptions: SPEC reports a refused or failed tool call to the model as its result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agnoctl.errors import StepFailed
+from agnoctl.providers.base import Message, ModelReply, ToolCall, Usage
+from agnoctl.tools.base import Tool, ToolResult, failed, refused
+
+ModelCaller = Callable[[tuple[Message, ...]], Awaitable[ModelReply]]
+EventSink = Callable[[str, dict[str, Any]], None]
+_EVENT_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ToolLoopResult:
+    reply: ModelReply  # the final reply, without tool calls
+    messages: tuple[Message, ...]  # the whole conversation, ending with the final reply
+    usage: Usage  # summed over every model call
+    calls: int  # model calls made
+    tool_calls: int  # tool calls counted against max_tool_calls
+
+
+async def run_tool_loop(
+    call_model: ModelCaller,
+    messages: tuple[Message, ...],
+    tools: Mapping[str, Tool],
+    *,
+    max_tool_calls: int,
+    on_event: EventSink,
+) -> ToolLoopResult:
+    """Run the conversation until the model answers without asking for a tool."""
+    conversation = messages
+    used = calls = input_tokens = output_tokens = 0
+    limit_reached = False
+    while True:
+        reply = await call_model(conversation)
+        calls += 1
+        input_tokens += reply.usage.input_tokens
+        output_tokens += reply.usage.output_tokens
+        assistant = Message("assistant", reply.text, tool_calls=reply.tool_calls)
+        if not reply.tool_calls:
+            return ToolLoopResult(
+                reply=reply,
+                messages=(*conversation, assistant),
+                usage=Usage(input_tokens, output_tokens),
+                calls=calls,
+                tool_calls=used,
+            )
+        if limit_reached:
+            raise StepFailed(
+                f"the model kept calling tools after its limit of {max_tool_calls} tool calls "
+                "was reached (raise the agent's max_tool_calls, or ask for fewer calls)",
+                kind="tool_limit",
+            )
+        results: list[Message] = []
+        for call in reply.tool_calls:
+            on_event("tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments})
+            started = time.perf_counter()
+            if used >= max_tool_calls:
+                limit_reached = True
+                result = refused(
+                    f"the limit of {max_tool_calls} tool calls for this task is reached; "
+                    "answer with what you have"
+                )
+            else:
+                used += 1
+                result = await _run_call(call, tools)
+            _emit_result(on_event, call, result, time.perf_counter() - started)
+            results.append(Message("tool", result.text, tool_call_id=call.id, tool_name=call.name))
+        conversation = (*conversation, assistant, *results)
+
+
+async def _run_call(call: ToolCall, tools: Mapping[str, Tool]) -> ToolResult:
+    tool = tools.get(call.name)
+    if tool is None:
+        available = ", ".join(sorted(tools)) or "none"
+        return refused(f"there is no tool named {call.name!r}; available tools: {available}")
+    try:
+        return await tool.call(call.arguments)
+    except Exception as exc:
+        # Tools report their own problems as results; anything that still escapes (an OS
+        # error nobody foresaw) is reported the same way rather than failing the step.
+        return failed(f"{type(exc).__name__}: {exc}")
+
+
+def _emit_result(on_event: EventSink, call: ToolCall, result: ToolResult, seconds: float) -> None:
+    payload: dict[str, Any] = {
+        "id": call.id,
+        "name": call.name,
+        "ok": result.ok,
+        "truncated": result.truncated,
+        "duration_ms": round(seconds * 1000, 3),
+        "chars": len(result.text),
+    }
+    if not result.ok:
+        payload["error"] = result.text[:_EVENT_ERROR_CHARS]
+    on_event("tool_result", payload)
