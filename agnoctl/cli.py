@@ -8,11 +8,16 @@ errors into exit codes and terminal output.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from agnoctl.spec.diagnostics import Diagnostic
+    from agnoctl.spec.loader import SourceMap
+    from agnoctl.spec.models import Workflow
 
 app = typer.Typer(
     name="agnoctl",
@@ -84,10 +89,15 @@ def validate(
 
     Exit 0 when valid, 2 when any file has an error (or a warning, with --strict).
     """
+    import gc
+
     from agnoctl.errors import UsageError
     from agnoctl.spec.diagnostics import format_github, format_json, format_text
     from agnoctl.spec.validate import validate_file, workflow_files
 
+    # A short-lived process that builds large acyclic trees: the cycle collector would only
+    # rescan them (a third of the time on a 10,000-step file; docs/performance.md).
+    gc.disable()
     try:
         selection = workflow_files(paths)
     except UsageError as exc:
@@ -115,8 +125,17 @@ def validate(
 
 
 @app.command("schema")
-def schema() -> None:
+def schema(
+    report: Annotated[
+        bool, typer.Option("--report", help="Print the report.json schema instead.")
+    ] = False,
+) -> None:
     """Print the workflow JSON Schema (for editors: yaml-language-server, IDE plugins)."""
+    if report:
+        from agnoctl.reports.model import schema_text as report_schema_text
+
+        sys.stdout.write(report_schema_text())
+        return
     from agnoctl.spec.schema import schema_text
 
     sys.stdout.write(schema_text())
@@ -225,33 +244,33 @@ def cache_prune(
 # ---------------------------------------------------------------------------- plan, graph
 
 
-class PlanFormat(str, Enum):
+class PlanFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
 
 
-def _write_diagnostics(diagnostics: list[Any]) -> None:
+def _write_diagnostics(diagnostics: list[Diagnostic]) -> None:
     from agnoctl.spec.diagnostics import format_text
 
     if diagnostics:
         sys.stderr.write(format_text(diagnostics) + "\n")
 
 
-def _load_or_exit(path: Path) -> Any:
-    """The validated workflow and its source map; diagnostics and exit 2 when invalid."""
+def _load_or_exit(path: Path) -> tuple[Workflow, SourceMap | None]:
+    """The validated workflow and its source map (warnings go to stderr); exit 2 if invalid."""
     from agnoctl.spec.validate import validate_file
 
     result = validate_file(path)
     _write_diagnostics(result.diagnostics)
     if result.workflow is None:
         fail(f"{path} is invalid: {len(result.errors)} error(s)")
-    return result
+    return result.workflow, result.source
 
 
 @app.command("plan")
@@ -282,11 +301,11 @@ def plan(
     from agnoctl.plan import build_plan, render_plan
     from agnoctl.plan.inputs import plan_inputs
 
-    result = _load_or_exit(path)
+    workflow, source = _load_or_exit(path)
     try:
-        values = plan_inputs(result.workflow.inputs, inputs or [], inputs_file)
-        built = build_plan(result.workflow, values, workflow_path=path,
-                           assume_items=assume_items, source=result.source)
+        values = plan_inputs(workflow.inputs, inputs or [], inputs_file)
+        built = build_plan(workflow, values, workflow_path=path,
+                           assume_items=assume_items, source=source)
     except UsageError as exc:
         fail(str(exc))
     except SpecInvalid as exc:
@@ -305,8 +324,86 @@ def graph(
     """Draw the step graph: groups as subgraphs, for_each and loops marked, `if` on edges."""
     from agnoctl.graph import render_graph
 
-    result = _load_or_exit(path)
-    sys.stdout.write(render_graph(result.workflow, output_format.value))
+    workflow, _ = _load_or_exit(path)
+    sys.stdout.write(render_graph(workflow, output_format.value))
+
+
+# ---------------------------------------------------------------------------- run
+
+
+class ProgressMode(StrEnum):
+    auto = "auto"
+    live = "live"
+    plain = "plain"
+
+
+@app.command("run")
+def run(
+    path: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("-i", "--input", help="Input value key=value (JSON for arrays/objects)."),
+    ] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option("--inputs-file", help="YAML or JSON map of input values.")
+    ] = None,
+    mock_fixtures: Annotated[
+        Path | None,
+        typer.Option("--mock-fixtures", help="Scripted replies for the mock provider."),
+    ] = None,
+    mock: Annotated[
+        bool, typer.Option("--mock", help="Route every agent to the mock provider (offline).")
+    ] = False,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report-dir", help="Run directory (default .agnoctl/runs/<run-id>)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed the run's randomness (retry jitter).")
+    ] = None,
+    progress: Annotated[
+        ProgressMode,
+        typer.Option("--progress", help="auto (live on a terminal), live, or plain lines."),
+    ] = ProgressMode.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (`agnoctl plan`); run nothing.")
+    ] = False,
+) -> None:
+    """Run a workflow and write its run directory (report.json, events.jsonl, junit.xml, ...).
+
+    Exit 0 when the run passed, 1 when it failed (a step, a gate, a threshold or a limit),
+    2 for an invalid workflow or command line, 130 when interrupted (the report is still written).
+    """
+    from agnoctl.engine.run import RunOptions, run_workflow
+    from agnoctl.errors import SpecInvalid, UsageError
+    from agnoctl.terminal import Terminal, choose_mode
+
+    if dry_run:
+        plan(path, inputs, inputs_file)
+        return
+    terminal = Terminal(choose_mode(progress.value, quiet, sys.stdout))
+    options = RunOptions(
+        input_pairs=inputs or [],
+        inputs_file=inputs_file,
+        mock=mock,
+        mock_fixtures=mock_fixtures,
+        report_dir=report_dir,
+        seed=seed,
+        handle_signals=True,
+        observer=terminal,
+    )
+    try:
+        report = run_workflow(path, options)
+    except SpecInvalid as exc:
+        _write_diagnostics(exc.diagnostics)
+        errors = sum(d.severity == "error" for d in exc.diagnostics)
+        fail(f"{path} is invalid: {errors} error(s)")
+    except UsageError as exc:
+        fail(str(exc))
+    finally:
+        terminal.close()
+    raise typer.Exit(report.exit_code)
 
 
 def main() -> None:

@@ -90,7 +90,7 @@ class EventSink:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
-    def emit(self, type: str, **fields: Any) -> Event:
+    def emit(self, type: str, **fields: Any) -> None:
         """Record one event; ``fields`` whose value is None are left out."""
         self._seq += 1
         event: Event = {"seq": self._seq, "ts": utc_iso(time.time()), "run_id": self.run_id}
@@ -106,7 +106,6 @@ class EventSink:
             self._file.flush()
         for listener in self._listeners:
             listener(event)
-        return event
 
     def sync(self) -> None:
         """Make what was written durable (a step finished: its output must survive a crash)."""

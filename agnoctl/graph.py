@@ -163,9 +163,11 @@ class _Dot:
         pad = "  " * depth
         label = _dot_string("\n".join(_label_lines(node)))
         if node.children:
-            lines = [f"{pad}subgraph {_dot_string('cluster_' + node.path)} {{",
-                     f"{pad}  label={label};",
-                     f"{pad}  style={'dashed' if node.spec.loop else 'rounded'};"]
+            lines = [
+                f"{pad}subgraph {_dot_string('cluster_' + node.path)} {{",
+                f"{pad}  label={label};",
+                f"{pad}  style={'dashed' if node.spec.loop else 'rounded'};",
+            ]
             for child in node.children:
                 lines += self._node(child, depth + 1)
             return [*lines, f"{pad}}}"]

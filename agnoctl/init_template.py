@@ -105,5 +105,4 @@ def write_starter(name: str | None) -> Path:
     return path
 
 
-__all__ = ["schema_reference", "starter_workflow", "target_file", "workflow_name",
-           "write_starter"]
+__all__ = ["schema_reference", "starter_workflow", "target_file", "workflow_name", "write_starter"]

@@ -194,7 +194,11 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         if key not in merged:
             merged[key] = value
         elif key == "properties":
-            merged[key] = {**merged[key], **value}
+            both = merged[key]
+            merged[key] = {
+                name: {"allOf": [both[name], schema]} if name in both else schema
+                for name, schema in value.items()
+            } | {name: schema for name, schema in both.items() if name not in value}
         elif key == "required":
             merged[key] = list(dict.fromkeys([*merged[key], *value]))
         elif key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"):
@@ -217,10 +221,14 @@ def _merge_types(left: str | list[str], right: str | list[str]) -> str | list[st
 
 
 def _string(schema: Mapping[str, Any]) -> str:
-    sample = _FORMATS.get(schema.get("format", ""), "")
+    text_format = schema.get("format", "")
+    sample = _FORMATS.get(text_format, "")
     length = schema.get("minLength", 0)
     if len(sample) < length:
-        sample += "a" * (length - len(sample))
+        padding = "a" * (length - len(sample))
+        # "aaauser@example.com" and "aaaexample.com" keep their format; URIs take a suffix.
+        prefixed = text_format in ("email", "idn-email", "hostname")
+        sample = padding + sample if prefixed else sample + padding
     if "maxLength" in schema and len(sample) > schema["maxLength"]:
         if length > schema["maxLength"]:
             raise SchemaInstanceError("minLength is larger than maxLength")

@@ -55,9 +55,9 @@ def _step(index: int, width: int) -> list[str]:
     reads = " and ".join(f"{{{{ steps.{n}.output }}}}" for n in needs) or "{{ inputs.topic }}"
     kind = index % 10
     if kind == 7:
-        block.append(f"    run: [echo, \"{reads}\"]")
+        block.append(f'    run: [echo, "{reads}"]')
         return block
-    block += ["    agent: worker", f"    prompt: \"Step {index} on {{{{ inputs.topic }}}}: {reads}\""]
+    block += ["    agent: worker", f'    prompt: "Step {index} on {{{{ inputs.topic }}}}: {reads}"']
     if kind == 3:
         block += ["    for_each: inputs.regions", "    max_concurrency: 2"]
     if kind == 5 and needs:
@@ -91,13 +91,12 @@ def main() -> None:
             "runs": options.runs,
             "steps": options.steps,
             "file_bytes": workflow.stat().st_size,
-            "validate_generated_s": _median_seconds([*AGNOCTL, "validate", str(workflow)],
-                                                    options.runs),
-            "validate_small_s": _median_seconds([*AGNOCTL, "validate", str(small)],
-                                                options.runs),
+            "validate_generated_s": _median_seconds(
+                [*AGNOCTL, "validate", str(workflow)], options.runs
+            ),
+            "validate_small_s": _median_seconds([*AGNOCTL, "validate", str(small)], options.runs),
             "help_s": _median_seconds([*AGNOCTL, "--help"], options.runs),
-            "import_typer_s": _median_seconds([sys.executable, "-c", "import typer"],
-                                              options.runs),
+            "import_typer_s": _median_seconds([sys.executable, "-c", "import typer"], options.runs),
             "python_startup_s": _median_seconds([sys.executable, "-c", "pass"], options.runs),
         }
     results["validate_goal_met"] = results["validate_generated_s"] <= 1.0

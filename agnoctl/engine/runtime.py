@@ -20,7 +20,7 @@ from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.errors import UsageError
 from agnoctl.events import EventSink
 from agnoctl.providers import pricing
-from agnoctl.providers.base import ModelReply, ModelRequest, Usage
+from agnoctl.providers.base import ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
 from agnoctl.spec.models import RetrySpec, StepDefaults, StepSpec, Tags, Workflow
 
@@ -85,6 +85,9 @@ class Route:
 class Providers:
     """Providers by name, built on first use; one shared HTTP client, made only if needed.
 
+    ``overrides`` are ready-made providers by name (a ``FunctionProvider`` in tests, a custom
+    provider in library use); they still get the entry's limits and breaker.
+
     With ``mock`` every reference goes to the one mock provider (offline rehearsal of a real
     workflow), priced as the provider it stands in for, so budgets can be rehearsed too.
     """
@@ -97,10 +100,12 @@ class Providers:
         fixtures: Fixtures | None = None,
         on_breaker_change: Callable[[str, str, str], None] | None = None,
         max_connections: int = 100,
+        overrides: Mapping[str, Provider] | None = None,
     ) -> None:
         self._workflow = workflow
         self._mock = mock
         self._fixtures = fixtures
+        self._overrides = dict(overrides or {})
         self._on_breaker_change = on_breaker_change
         self._max_connections = max_connections
         self._built: dict[str, GuardedProvider] = {}
@@ -132,6 +137,10 @@ class Providers:
         from agnoctl.providers import registry
 
         spec = self._workflow.providers.get(name)
+        if name in self._overrides:
+            return registry.guard(
+                self._overrides[name], spec, on_breaker_change=self._breaker_change
+            )
         if name == "mock" or (spec is not None and spec.type == "mock"):
             from agnoctl.providers.mock import MockProvider
 
@@ -208,11 +217,15 @@ class Runtime:
         return limiters
 
     @property
-    def stopped(self) -> str | None:
-        """Why new work may not start (a limit was reached), or None."""
-        if self.stop_reason is None and self.budget.exhausted is not None:
-            self.stop_reason = str(self.budget.exhausted)
-        return self.stop_reason
+    def stopped(self) -> bool:
+        """Whether a limit was reached: work that has not started must not start."""
+        return self.stop_reason is not None or self.budget.exhausted is not None
+
+    def stop_message(self) -> str | None:
+        """Which limit stopped the run, or None."""
+        if self.stop_reason is not None:
+            return self.stop_reason
+        return None if self.budget.exhausted is None else str(self.budget.exhausted)
 
     def tools(self) -> dict[str, Tool]:
         if self._tools is None:

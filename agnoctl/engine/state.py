@@ -167,3 +167,20 @@ def load_journal(path: Path) -> dict[tuple[str, int | None, int | None], Journal
         )
         finished[(entry.step, entry.item, entry.iteration)] = entry
     return finished
+
+
+@dataclass(slots=True)
+class RunState:
+    """The run as the terminal watches it: its records, live."""
+
+    run_id: str
+    workflow: str
+    run_dir: Path
+    started: float
+    steps: dict[str, StepRecord]
+    mock: bool = False
+    finished: float | None = None
+
+    def records(self) -> Iterator[StepRecord]:
+        for record in list(self.steps.values()):
+            yield from record.walk()

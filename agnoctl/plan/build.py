@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +37,8 @@ from agnoctl.plan.model import (
 )
 from agnoctl.plan.placeholders import Placeholder, contains_placeholder
 from agnoctl.plan.prices import Price, price_of, protocol_of
+from agnoctl.plan.simple import render_simple
+from agnoctl.plan.units import limit_amount
 from agnoctl.plan.usage import (
     NO_USAGE,
     ONE,
@@ -59,7 +62,8 @@ from agnoctl.spec.models import (
     ToolDef,
     Workflow,
 )
-from agnoctl.spec.templates import TemplateError, evaluate, render, root_names
+from agnoctl.spec.refs import accesses
+from agnoctl.spec.templates import TemplateError, evaluate, is_template, render, root_names
 
 DEFAULT_ASSUME_ITEMS = 10
 """Items the worst case assumes for a `for_each` list known only at run time."""
@@ -127,6 +131,49 @@ class _Problem:
     hint: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _AgentFacts:
+    agent: AgentSpec
+    out: int
+    """Output tokens counted per call."""
+    loop_calls: int
+    """Most calls of one attempt: max_tool_calls + 1 with tools, else 1."""
+    result_tokens: int
+    """Largest tool result, in tokens (the tools' max_output_chars)."""
+    tools_tokens: int
+    """Tool definitions sent with every call."""
+    instructions_tokens: int | None
+    """Tokens of the instructions when they are plain text (None: a template, per task)."""
+
+    @classmethod
+    def of(cls, agent: AgentSpec, workflow: Workflow) -> _AgentFacts:
+        tools = {name: workflow.tools[name] for name in agent.tools if name in workflow.tools}
+        instructions = agent.instructions
+        return cls(
+            agent=agent,
+            out=estimate.output_tokens(agent.max_tokens),
+            loop_calls=(agent.max_tool_calls if tools else 0) + 1,
+            result_tokens=max(
+                (estimate.chars_tokens(tool.max_output_chars) for tool in tools.values()),
+                default=0,
+            ),
+            tools_tokens=estimate.tools_tokens(
+                {name: _tool_definition(tool) for name, tool in tools.items()}
+            ),
+            instructions_tokens=(estimate.messages_tokens([instructions]) if instructions else 0)
+            if not (instructions and is_template(instructions))
+            else None,
+        )
+
+    def seconds(self, retry: RetrySpec) -> Span:
+        """One task: one call at best; at worst every attempt of every model in the chain
+        runs its whole tool loop, with the retry delays between attempts."""
+        call = estimate.call_seconds(self.out)
+        chain = 1 + len(self.agent.fallback_models)
+        worst = retry.max_attempts * self.loop_calls * call + _retry_delays(retry)
+        return Span(call, chain * worst)
+
+
 def build_plan(
     workflow: Workflow,
     inputs: Mapping[str, Any],
@@ -174,6 +221,8 @@ class _Planner:
             "workflow": {"name": workflow.name, "dir": str(workflow_path.parent)},
         }
         self._prices: dict[str, Price | None] = {}
+        self._agents: dict[str, _AgentFacts | None] = {}
+        self._schema_tokens: dict[int, int] = {}
 
     # ------------------------------------------------------------------ the whole plan
 
@@ -303,7 +352,8 @@ class _Planner:
         usage = bill_usage(total)
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
-        return StepPlan(
+        # Built from checked values: construct skips re-validating 10,000 records.
+        return StepPlan.model_construct(
             path=path,
             kind=spec.kind,
             parent=scope.prefix or None,
@@ -384,7 +434,7 @@ class _Planner:
         """The expression's value when it reads only inputs, env and workflow (all known),
         else `_NO_ITEM`."""
         try:
-            names = root_names(expression, expression=True)
+            names = {access.root for access in accesses(expression, expression=True)}
         except TemplateError:
             return _NO_ITEM  # a syntax error: validation reports it
         if not names <= STATIC_ROOTS or ("inputs" in names and self.missing_inputs):
@@ -417,26 +467,27 @@ class _Planner:
         self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
     ) -> _Work:
         """An agent task per item: see `_agent_task` for the calls of one task."""
-        agent = self.workflow.agents.get(spec.agent or "")
-        if agent is None:
+        facts = self._agent_facts(spec.agent or "")
+        if facts is None:
             return _Work({}, ZERO)  # validation reports the unknown agent
         retry = self._retry(spec)
-        task_bills = [
-            self._agent_task(spec, agent, retry, where, self._item_context(scope, item, index))
+        bills = [
+            self._agent_task(spec, facts, retry, where, self._item_context(scope, item, index))
             for index, item in self._items(fan)
         ]
-        bill = add_bills(task_bills)
+        bill = bills[0] if len(bills) == 1 else add_bills(bills)
         if fan.values is None:
             bill = scale_bill(bill, fan.items)
-        judges, judge_time = self._judges(spec, retry, estimate.output_tokens(agent.max_tokens))
-        bill = add_bills([bill, scale_bill(judges, fan.items)])
-        task_time = _agent_seconds(agent, retry) + judge_time
+        judges, judge_time = self._judges(spec, retry, facts.out)
+        if judges:
+            bill = add_bills([bill, scale_bill(judges, fan.items)])
+        task_time = facts.seconds(retry) + judge_time
         return _Work(bill, _waves(fan.items, fan.plan) * task_time)
 
     def _agent_task(
         self,
         spec: StepSpec,
-        agent: AgentSpec,
+        facts: _AgentFacts,
         retry: RetrySpec,
         where: tuple[PathKey, ...],
         context: Mapping[str, Any],
@@ -448,29 +499,47 @@ class _Planner:
         last reply); every call of a tool loop re-sends the conversation, which grows by a
         reply and a tool result (up to the tools' max_output_chars) per tool call.
         """
-        texts = [self._render((*where, "prompt"), spec.prompt or "", context)]
-        if agent.instructions:
+        agent = facts.agent
+        prompt = self._render((*where, "prompt"), spec.prompt or "", context)
+        base = estimate.messages_tokens([prompt]) + facts.tools_tokens
+        if facts.instructions_tokens is not None:
+            base += facts.instructions_tokens
+        elif agent.instructions:
             where_agent = ("agents", spec.agent or "", "instructions")
-            texts.insert(0, self._render(where_agent, agent.instructions, context))
+            base += estimate.messages_tokens(
+                [self._render(where_agent, agent.instructions, context)]
+            )
         schema = spec.output_schema or agent.output_schema
-        tools = {name: self.workflow.tools[name] for name in agent.tools if name in self.workflow.tools}
-        base = (
-            estimate.messages_tokens(texts)
-            + (estimate.json_tokens(schema) if schema else 0)
-            + estimate.tools_tokens({name: _tool_definition(tool) for name, tool in tools.items()})
-        )
-        out = estimate.output_tokens(agent.max_tokens)
-        tool_calls = agent.max_tool_calls if tools else 0
-        result = max((estimate.chars_tokens(t.max_output_chars) for t in tools.values()), default=0)
-        loop_calls = tool_calls + 1
-        loop_input = loop_calls * base + tool_calls * loop_calls // 2 * (result + out)
+        if schema:
+            base += self._json_tokens(schema)
+        out, loop_calls = facts.out, facts.loop_calls
+        tool_calls = loop_calls - 1
+        loop_input = loop_calls * base + tool_calls * loop_calls // 2 * (facts.result_tokens + out)
         attempts = retry.max_attempts
-        calls, sent, produced = attempts * loop_calls, attempts * loop_input, attempts * loop_calls * out
+        calls, sent, produced = (
+            attempts * loop_calls,
+            attempts * loop_input,
+            attempts * loop_calls * out,
+        )
         bill: Bill = {agent.model: Usage(Span(1, calls), Span(base, sent), Span(out, produced))}
         for model in agent.fallback_models:
             fallback = Usage(Span(0, calls), Span(0, sent), Span(0, produced))
             bill[model] = bill.get(model, NO_USAGE) + fallback
         return bill
+
+    def _agent_facts(self, name: str) -> _AgentFacts | None:
+        """What every task of an agent shares, worked out once per agent."""
+        if name not in self._agents:
+            agent = self.workflow.agents.get(name)
+            self._agents[name] = None if agent is None else _AgentFacts.of(agent, self.workflow)
+        return self._agents[name]
+
+    def _json_tokens(self, value: dict[str, Any]) -> int:
+        # Schemas are shared by many steps (an agent's): count each object once.
+        key = id(value)
+        if key not in self._schema_tokens:
+            self._schema_tokens[key] = estimate.json_tokens(value)
+        return self._schema_tokens[key]
 
     def _command_work(
         self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
@@ -488,7 +557,9 @@ class _Planner:
         own = Span(
             estimate.COMMAND_SECONDS, attempts * estimate.COMMAND_SECONDS + _retry_delays(retry)
         )
-        return _Work(scale_bill(judges, fan.items), _waves(fan.items, fan.plan) * (own + judge_time))
+        return _Work(
+            scale_bill(judges, fan.items), _waves(fan.items, fan.plan) * (own + judge_time)
+        )
 
     def _group_work(
         self,
@@ -592,7 +663,8 @@ class _Planner:
     def _render(self, where: tuple[PathKey, ...], source: str, context: Mapping[str, Any]) -> str:
         """The rendered text; on failure the template itself (its length still estimates)."""
         try:
-            return render(source, context)
+            text = render_simple(source, context)
+            return render(source, context) if text is None else text
         except TemplateError as exc:
             self._render_failed(where, source, exc)
             return source
@@ -609,8 +681,12 @@ class _Planner:
             except TemplateError:
                 certain = True
         if certain:
-            self._problem(where, "E501", f"the template cannot be rendered: {exc.message}",
-                          line=exc.lineno or 1)
+            self._problem(
+                where,
+                "E501",
+                f"the template cannot be rendered: {exc.message}",
+                line=exc.lineno or 1,
+            )
             return
         key = (where, exc.message)
         if key not in self._seen:
@@ -621,9 +697,7 @@ class _Planner:
             )
 
     def _check_outputs(self) -> None:
-        context = self._context(
-            _Scope(prefix="", yaml_path=("outputs",), runs="always", outer=ONE)
-        )
+        context = self._context(_Scope(prefix="", yaml_path=("outputs",), runs="always", outer=ONE))
         for name, template in self.workflow.outputs.items():
             self._render(("outputs", name), template, context)
 
@@ -726,7 +800,7 @@ class _Planner:
 
 
 def _critical_path(
-    graph: nx.DiGraph, levels: list[list[str]], results: Mapping[str, _Work]
+    graph: nx.DiGraph[str], levels: list[list[str]], results: Mapping[str, _Work]
 ) -> tuple[Span, list[str]]:
     """Longest path through the map by duration: the min and max spans, and the steps on
     the worst-case path (a group's own critical path follows the group)."""
@@ -750,16 +824,6 @@ def _critical_path(
         end = previous[end]
     critical = [step for path in reversed(chain) for step in results[path].critical]
     return Span(max(finish_lo.values()), max(finish_hi.values())), critical
-
-
-def _agent_seconds(agent: AgentSpec, retry: RetrySpec) -> Span:
-    """One task: one call at best; at worst every attempt of every model in the chain runs
-    its whole tool loop, with the retry delays between attempts."""
-    out = estimate.output_tokens(agent.max_tokens)
-    call = estimate.call_seconds(out)
-    loop_calls = (agent.max_tool_calls if agent.tools else 0) + 1
-    chain = 1 + len(agent.fallback_models)
-    return Span(call, chain * (retry.max_attempts * loop_calls * call + _retry_delays(retry)))
 
 
 def _retry_delays(retry: RetrySpec) -> float:
@@ -811,23 +875,29 @@ def _limit_status(value: float, estimated: FloatRange | None) -> LimitStatus:
 def _limit_warning(name: str, value: float, estimated: FloatRange, status: LimitStatus) -> str:
     which = "even the cheapest run" if status == "exceeds" else "the worst case"
     amount = estimated.min if status == "exceeds" else estimated.max
-    return f"limits.{name} is {_amount(name, value)} but {which} needs {_amount(name, amount)}"
-
-
-def _amount(name: str, value: float) -> str:
-    if name == "max_cost_usd":
-        return f"${value:.4f}"
-    if name == "max_duration":
-        return f"{value:.0f} s"
-    return f"{value:,.0f}"
+    return (
+        f"limits.{name} is {limit_amount(name, value)} but {which} needs "
+        f"{limit_amount(name, amount)}"
+    )
 
 
 def _ints(span: Span) -> IntRange:
-    return IntRange(min=round(span.lo), max=round(span.hi))
+    return _int_range(round(span.lo), round(span.hi))
 
 
 def _floats(span: Span) -> FloatRange:
-    return FloatRange(min=round(span.lo, 6), max=round(span.hi, 6))
+    return _float_range(round(span.lo, 6), round(span.hi, 6))
+
+
+# Ranges are immutable and repeat across thousands of steps: one object per distinct value.
+@lru_cache(maxsize=4096)
+def _int_range(low: int, high: int) -> IntRange:
+    return IntRange(min=low, max=high)
+
+
+@lru_cache(maxsize=4096)
+def _float_range(low: float, high: float) -> FloatRange:
+    return FloatRange(min=low, max=high)
 
 
 def _as_floats(span: IntRange) -> FloatRange:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 StepKind = Literal["agent", "command", "group"]
 LimitStatus = Literal["ok", "may_exceed", "exceeds", "unknown"]
@@ -81,7 +81,7 @@ class StepPlan(_Model):
     levels: list[list[str]] | None
     """A group's children in levels (steps of one level may run at once)."""
     tasks: IntRange
-    """Times the step's work runs in the whole run: items × enclosing loops and fan-outs."""
+    """Times the step's work runs in the whole run: items x enclosing loops and fan-outs."""
     llm_calls: IntRange
     """Model calls in the whole run, judge gates included (a group: everything inside it)."""
     input_tokens: IntRange

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from agnoctl.plan.model import SCHEMA_VERSION, FloatRange, IntRange, Plan, StepPlan
+from agnoctl.plan.units import count, limit_amount, seconds, usd
 
 PlanFormat = Literal["text", "json", "markdown"]
 
@@ -92,7 +93,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
             [
                 [
                     check.limit,
-                    _limit_value(check.limit, check.value),
+                    limit_amount(check.limit, check.value),
                     _limit_estimate(check.limit, check.estimate),
                     check.status.replace("_", " "),
                 ]
@@ -102,8 +103,17 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
-_STEP_HEADERS = ["step", "kind", "model", "tasks", "LLM calls", "input tokens", "output tokens",
-                 "cost", "time"]
+_STEP_HEADERS = [
+    "step",
+    "kind",
+    "model",
+    "tasks",
+    "LLM calls",
+    "input tokens",
+    "output tokens",
+    "cost",
+    "time",
+]
 
 
 def _step_row(plan: Plan, step: StepPlan) -> list[str]:
@@ -126,8 +136,11 @@ def _marks(step: StepPlan) -> str:
     marks = []
     if step.for_each is not None:
         count = step.for_each.items
-        marks.append(f"for_each x{count}" if count is not None else
-                     f"for_each x? (<= {step.for_each.assumed_max})")
+        marks.append(
+            f"for_each x{count}"
+            if count is not None
+            else f"for_each x? (<= {step.for_each.assumed_max})"
+        )
     if step.loop is not None:
         marks.append(f"loop <= {step.loop.max_iterations}")
     if step.runs == "never":
@@ -146,7 +159,9 @@ def _levels(plan: Plan) -> list[str]:
 
 
 def _inputs(plan: Plan) -> list[str]:
-    return [f"{name} = {json.dumps(value, ensure_ascii=False)}" for name, value in plan.inputs.items()]
+    return [
+        f"{name} = {json.dumps(value, ensure_ascii=False)}" for name, value in plan.inputs.items()
+    ]
 
 
 def _critical(plan: Plan) -> str:
@@ -216,7 +231,7 @@ def _markdown(plan: Plan) -> str:
         if rows:
             out += [f"**{title}**", "", *_md_table(headers, rows), ""]
         if title == "Steps":
-            out += ["**Critical path**: " + _md(_critical(plan)), ""]
+            out += ["**Critical path**: " + _md(" → ".join(plan.critical_path)), ""]
     for title, lines in (("Warnings", plan.warnings), ("Notes", plan.notes)):
         if lines:
             out += [f"**{title}**", "", *(f"- {_md(line)}" for line in lines), ""]
@@ -247,35 +262,22 @@ def _md(text: str) -> str:
 
 
 def _range(low: float, high: float, show: Callable[[float], str]) -> str:
-    return show(low) if show(low) == show(high) else f"{show(low)}-{show(high)}"
+    first, last = show(low), show(high)
+    if first == last:
+        return first
+    return f"{first} - {last}" if " " in first + last else f"{first}-{last}"
 
 
 def _int_range(span: IntRange) -> str:
-    return _range(span.min, span.max, lambda v: f"{v:,.0f}")
-
-
-def _usd(value: float) -> str:
-    if value == 0:
-        return "$0"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    return _range(span.min, span.max, count)
 
 
 def _usd_range(span: FloatRange) -> str:
-    return _range(span.min, span.max, _usd)
-
-
-def _seconds(value: float) -> str:
-    if value < 60:
-        return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
-    minutes, seconds = divmod(round(value), 60)
-    if minutes < 60:
-        return f"{minutes} m {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} m"
+    return _range(span.min, span.max, usd)
 
 
 def _seconds_range(span: FloatRange) -> str:
-    return _range(span.min, span.max, _seconds)
+    return _range(span.min, span.max, seconds)
 
 
 def _price(price_in: float | None, price_out: float | None, source: str) -> str:
@@ -284,18 +286,10 @@ def _price(price_in: float | None, price_out: float | None, source: str) -> str:
     return f"${price_in:g} / ${price_out:g} ({source})"
 
 
-def _limit_value(limit: str, value: float) -> str:
-    if limit == "max_cost_usd":
-        return _usd(value)
-    if limit == "max_duration":
-        return _seconds(value)
-    return f"{value:,.0f}"
-
-
 def _limit_estimate(limit: str, estimate: FloatRange | None) -> str:
     if estimate is None:
         return "unknown"
-    return _range(estimate.min, estimate.max, lambda v: _limit_value(limit, v))
+    return _range(estimate.min, estimate.max, lambda v: limit_amount(limit, v))
 
 
 __all__ = ["PlanFormat", "plan_json_schema", "render_plan"]

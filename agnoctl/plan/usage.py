@@ -47,9 +47,7 @@ class Usage:
         )
 
     def times(self, factor: Span) -> Usage:
-        return Usage(
-            self.calls * factor, self.input_tokens * factor, self.output_tokens * factor
-        )
+        return Usage(self.calls * factor, self.input_tokens * factor, self.output_tokens * factor)
 
 
 NO_USAGE = Usage(ZERO, ZERO, ZERO)

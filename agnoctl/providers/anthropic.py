@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from agnoctl.errors import BadRequest
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
 from agnoctl.providers.http import (
@@ -64,7 +66,7 @@ class AnthropicProvider:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._http = http
-        self._url = f"{self.base_url}/v1/messages"
+        self._url = httpx.URL(f"{self.base_url}/v1/messages")  # parsed once, not per call
         self._headers = {"anthropic-version": API_VERSION}
         if api_key:
             self._headers["x-api-key"] = api_key

@@ -58,7 +58,6 @@ from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.models import parse_duration
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
-_MAX_VALUES = 1_000_000  # bounds alias expansion ("billion laughs") while reading
 _MAX_DEPTH = 100
 _STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#[a-z_]+)?$")
 _REPLY_KINDS = ("text", "json", "error", "tool_calls")
@@ -200,14 +199,16 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[DataPath, str]]:
     """Plain data plus the ``file:line:col`` of every value (a mapping member's: its key)."""
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
-    reader = _NodeReader(loader, source)
+    # Every value takes at least one character unless an alias repeats it: this bound lets
+    # any honest file through and stops alias bombs ("billion laughs") early.
+    reader = _NodeReader(loader, source, max_values=len(text) + 1000)
     try:
         node = loader.get_single_node()
         data = reader.value(node, (), 0) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = ": ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise UsageError(f"{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{source}: invalid YAML: {exc}") from None
@@ -219,10 +220,10 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[DataPath, str]]:
 class _NodeReader:
     """Turns YAML nodes into JSON-like values, recording where each one was written."""
 
-    def __init__(self, loader: yaml.SafeLoader, source: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader, source: str, *, max_values: int) -> None:
         self._loader = loader
         self._source = source
-        self._budget = _MAX_VALUES
+        self._budget = max_values
         self.marks: dict[DataPath, str] = {}
 
     def _where(self, node: yaml.Node) -> str:
@@ -243,18 +244,28 @@ class _NodeReader:
         return value if isinstance(value, str | int | float | bool | None) else node.value
 
     def _mapping(self, node: yaml.MappingNode, path: DataPath, depth: int) -> dict[Any, Any]:
-        self._loader.flatten_mapping(node)  # merge keys (<<: *anchor)
+        self._check_keys(node)
+        self._loader.flatten_mapping(node)  # merge keys (<<: *anchor) come first, then own keys
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise UsageError(f"{self._where(key_node)}: a key must be a plain value")
             key = self._loader.construct_object(key_node)
-            if key in result:
-                raise UsageError(f"{self._where(key_node)}: duplicate key {key!r}")
             # A member is located at its key: where "unknown key" errors should point.
             where = self._where(key_node)
             result[key] = self.value(value_node, (*path, key), depth + 1, where)
         return result
+
+    def _check_keys(self, node: yaml.MappingNode) -> None:
+        """Keys are plain values, written once (a merged key may be overridden)."""
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise UsageError(f"{self._where(key_node)}: a key must be a plain value")
+            key = self._loader.construct_object(key_node)
+            if key in seen:
+                raise UsageError(f"{self._where(key_node)}: duplicate key {key!r}")
+            seen.add(key)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -18,7 +18,9 @@ that is not a JSON object is ``MalformedResponse``. No message ever contains the
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -106,7 +108,9 @@ def create_client(
         keepalive_expiry=KEEPALIVE_SECONDS,
     )
     if transport == "httpcore":
-        return httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=trust_env)
+        return httpx.AsyncClient(
+            timeout=timeout, limits=limits, trust_env=trust_env, verify=_ssl_context(trust_env)
+        )
     return httpx.AsyncClient(
         timeout=timeout,
         limits=limits,
@@ -119,7 +123,7 @@ def _aiohttp_transport(limits: httpx.Limits, *, trust_env: bool) -> httpx.AsyncB
     import aiohttp
     from httpx_aiohttp import AiohttpTransport
 
-    ssl_context = httpx.create_ssl_context(trust_env=trust_env)
+    ssl_context = _ssl_context(trust_env)
 
     def session() -> aiohttp.ClientSession:
         # Built by the transport on the first request, inside the running event loop. The
@@ -129,9 +133,18 @@ def _aiohttp_transport(limits: httpx.Limits, *, trust_env: bool) -> httpx.AsyncB
             keepalive_timeout=limits.keepalive_expiry or KEEPALIVE_SECONDS,
             ssl=ssl_context,
         )
-        return aiohttp.ClientSession(connector=connector, trust_env=trust_env)
+        # httpx keeps the cookies; a second jar in aiohttp would only cost time per reply.
+        return aiohttp.ClientSession(
+            connector=connector, trust_env=trust_env, cookie_jar=aiohttp.DummyCookieJar()
+        )
 
-    return AiohttpTransport(limits=limits, client=session)
+    return AiohttpTransport(limits=limits, client=session, verify=ssl_context)
+
+
+@functools.cache
+def _ssl_context(trust_env: bool) -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds; a context is safe to share.
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +158,7 @@ class Endpoint:
 
 async def post_json(
     client: httpx.AsyncClient,
-    url: str,
+    url: httpx.URL,
     body: Mapping[str, Any],
     *,
     headers: Mapping[str, str],
@@ -156,11 +169,11 @@ async def post_json(
     try:
         response = await client.post(url, json=body, headers=dict(headers))
     except httpx.TimeoutException as exc:
-        raise _transport_error(exc, url, endpoint, model) from None
+        raise _timeout_error(exc, url, endpoint, model) from exc
     except httpx.TransportError as exc:
-        raise _connection_failed(exc, url, endpoint, model) from None
+        raise _connection_failed(exc, url, endpoint, model) from exc
     except _aiohttp_errors() as exc:  # the aiohttp transport lets a few through unmapped
-        raise _connection_failed(exc, url, endpoint, model) from None
+        raise _connection_failed(exc, url, endpoint, model) from exc
     if response.status_code != 200:
         raise error_for_status(response, endpoint=endpoint, model=model)
     return _json_object(response, endpoint=endpoint, model=model)
@@ -172,13 +185,13 @@ def _aiohttp_errors() -> tuple[type[Exception], ...]:
     return (aiohttp.ClientError,)
 
 
-def _transport_error(
-    exc: httpx.TimeoutException, url: str, endpoint: Endpoint, model: str
+def _timeout_error(
+    exc: httpx.TimeoutException, url: httpx.URL, endpoint: Endpoint, model: str
 ) -> ProviderError:
     # httpx-aiohttp maps every aiohttp connection error (refused, reset, server disconnected)
     # to httpx.ConnectTimeout; the aiohttp cause tells a real timeout from a broken connection.
     cause = exc.__cause__
-    if cause is None or isinstance(cause, TimeoutError):
+    if not isinstance(cause, _aiohttp_errors()) or isinstance(cause, TimeoutError):
         return ProviderTimeout(
             f"{endpoint.provider} did not answer in time ({type(exc).__name__} from {url}); "
             "the server may be overloaded, or the model slow for this prompt",
@@ -188,7 +201,9 @@ def _transport_error(
     return _connection_failed(exc, url, endpoint, model)
 
 
-def _connection_failed(exc: Exception, url: str, endpoint: Endpoint, model: str) -> ProviderError:
+def _connection_failed(
+    exc: Exception, url: httpx.URL, endpoint: Endpoint, model: str
+) -> ProviderError:
     detail = _mask(str(exc.__cause__ or exc) or type(exc).__name__, endpoint.secret)
     return ConnectionFailed(
         f"could not talk to {endpoint.provider} at {url}: {detail}; "

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
 from agnoctl.providers.http import Endpoint, HttpClient, count, malformed, post_json
 
@@ -39,7 +41,7 @@ class OllamaProvider:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._http = http
-        self._url = f"{self.base_url}/api/chat"
+        self._url = httpx.URL(f"{self.base_url}/api/chat")  # parsed once, not per call
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
 

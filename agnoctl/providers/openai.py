@@ -14,6 +14,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
 from agnoctl.providers.http import (
     Endpoint,
@@ -50,7 +52,7 @@ class OpenAIProvider:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._http = http
-        self._url = f"{self.base_url}/chat/completions"
+        self._url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
 

@@ -68,14 +68,14 @@ def resolve(
     """The connection for provider ``name``; raises ``UsageError`` for an unknown name."""
     env = os.environ if environ is None else environ
     protocol = spec.type if spec is not None else name
+    if protocol == "mock":
+        raise UsageError(
+            f"provider {name!r} is a mock provider: build it with agnoctl.providers.mock"
+        )
     if spec is None and name not in BUILTINS:
         raise UsageError(
             f"unknown provider {name!r}: declare it under providers: in the workflow, "
             f"or use one of {', '.join((*BUILTINS, 'mock'))}"
-        )
-    if protocol == "mock":
-        raise UsageError(
-            f"provider {name!r} is a mock provider: build it with agnoctl.providers.mock"
         )
     builtin_env = name == protocol  # e.g. an "openai:" entry of type openai
     base_url = (spec.base_url if spec else None) or (

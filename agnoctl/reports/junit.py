@@ -24,8 +24,8 @@ def render_junit(report: RunReport) -> str:
         time=_seconds(report.duration_ms),
     )
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", report.run_id), ("status", report.status)):
-        ET.SubElement(properties, "property", name=name, value=value)
+    for name, text in (("run_id", report.run_id), ("status", report.status)):
+        ET.SubElement(properties, "property", name=name, value=text)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for case in _cases(report):
         suite.append(case)
@@ -35,9 +35,9 @@ def render_junit(report: RunReport) -> str:
         elif case.find("skipped") is not None:
             counts["skipped"] += 1
     root = ET.Element("testsuites", name="agnoctl", time=suite.get("time", "0"))
-    for key, value in counts.items():
-        suite.set(key, str(value))
-        root.set(key, str(value))
+    for key, count in counts.items():
+        suite.set(key, str(count))
+        root.set(key, str(count))
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

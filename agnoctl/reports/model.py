@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 StepStatus = Literal["succeeded", "failed", "skipped", "pending", "running"]
 SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]

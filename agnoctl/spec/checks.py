@@ -30,8 +30,7 @@ from agnoctl.spec.models import (
     ToolDef,
     Workflow,
 )
-from agnoctl.spec.refs import Access, accesses
-from agnoctl.spec.templates import TemplateError
+from agnoctl.spec.refs import Access, TemplateSyntaxProblem, accesses
 
 BUILTIN_PROVIDERS = frozenset({"openai", "anthropic", "ollama", "mock"})
 STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
@@ -84,8 +83,11 @@ def _salvage(data: Any) -> _Spec | None:
         return None
     spec = _Spec(Workflow.model_construct(steps={}))
     parts: dict[str, Any] = {}
-    for section, model in (("agents", AgentSpec), ("inputs", InputSpec),
-                           ("providers", ProviderSpec)):
+    for section, model in (
+        ("agents", AgentSpec),
+        ("inputs", InputSpec),
+        ("providers", ProviderSpec),
+    ):
         parts[section] = _valid_entries(data.get(section), spec, section, model.model_validate)
     parts["tools"] = _valid_entries(data.get("tools"), spec, "tools", _tool)
     for section in ("env", "outputs"):
@@ -177,17 +179,21 @@ class _Checker:
         return self.diagnostics
 
     def report(
-        self, path: Sequence[PathKey], code: str, message: str, hint: str | None = None,
-        *, severity: Severity = "error", at_key: bool = False,
+        self,
+        path: Sequence[PathKey],
+        code: str,
+        message: str,
+        hint: str | None = None,
+        *,
+        severity: Severity = "error",
+        at_key: bool = False,
         position: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
         if position is not None:
             where = position()
         else:
             where = self.source.key_position(path) if at_key else self.source.position(path)
-        self.diagnostics.append(
-            Diagnostic(self.source.file, *where, severity, code, message, hint)
-        )
+        self.diagnostics.append(Diagnostic(self.source.file, *where, severity, code, message, hint))
 
     # -------------------------------------------------------------------- graph
 
@@ -200,23 +206,36 @@ class _Checker:
                     self._unknown_need(steps, prefix, step_id, need, index)
             if spec.steps:
                 self._check_graph(spec.steps, path)
+        if not self._closure(prefix).has_cycle:
+            return
         for cycle in dag.find_cycles(dag.sibling_graph(steps, prefix)):
             first = cycle[0].rpartition(".")[2]
-            self.report((*_data_path(cycle[1]), "needs"), "E302",
-                        f"the needs form a cycle: {dag.format_cycle(cycle)}",
-                        f"remove `{first}` from the needs of `{cycle[1]}`, or another need "
-                        "of the cycle", at_key=True)
+            self.report(
+                (*_data_path(cycle[1]), "needs"),
+                "E302",
+                f"the needs form a cycle: {dag.format_cycle(cycle)}",
+                f"remove `{first}` from the needs of `{cycle[1]}`, or another need of the cycle",
+                at_key=True,
+            )
 
     def _check_id(self, step_id: str, path: str) -> None:
         if not re.match(ID_PATTERN, step_id):
-            self.report(_data_path(path), "E304",
-                        f"step id {step_id!r} is not a valid name",
-                        "use a letter or _ then letters, digits or _ (templates read it as "
-                        "steps.<id>)", at_key=True)
+            self.report(
+                _data_path(path),
+                "E304",
+                f"step id {step_id!r} is not a valid name",
+                "use a letter or _ then letters, digits or _ (templates read it as steps.<id>)",
+                at_key=True,
+            )
         elif step_id in dag.RESERVED_IDS:
-            self.report(_data_path(path), "E303",
-                        f"step id `{step_id}` is reserved: templates read it as an attribute "
-                        f"(steps.<id>.{step_id})", "rename the step", at_key=True)
+            self.report(
+                _data_path(path),
+                "E303",
+                f"step id `{step_id}` is reserved: templates read it as an attribute "
+                f"(steps.<id>.{step_id})",
+                "rename the step",
+                at_key=True,
+            )
 
     def _unknown_need(
         self, steps: Mapping[str, StepSpec], prefix: str, step_id: str, need: str, index: int
@@ -225,17 +244,19 @@ class _Checker:
         siblings = [s for s in steps if s != step_id]
         head = need.partition(".")[0]
         if "." in need and head in steps:
-            self.report(path, "E301", f"`needs` names sibling steps only, not `{need}`",
-                        f"need the group `{head}`; its children finish with it")
+            self.report(
+                path,
+                "E301",
+                f"`needs` names sibling steps only, not `{need}`",
+                f"need the group `{head}`; its children finish with it",
+            )
             return
         guess = did_you_mean(need, siblings)
+        hint: str | None = f"sibling steps: {', '.join(siblings)}" if siblings else None
         if guess:
             hint = f"did you mean `{guess}`?"
         elif prefix and need in self.workflow.steps:
-            hint = (f"`{need}` is outside the group `{prefix}`: add it to the group's own "
-                    "needs")
-        else:
-            hint = f"sibling steps: {', '.join(siblings)}" if siblings else None
+            hint = f"`{need}` is outside the group `{prefix}`: add it to the group's own needs"
         self.report(path, "E300", f"`needs` names an unknown step `{need}`", hint)
 
     def _closure(self, prefix: str) -> dag.NeedsClosure:
@@ -259,11 +280,16 @@ class _Checker:
         spec, base = node.spec, _data_path(node.path)
         if spec.agent is not None and not self.spec.known("agents", spec.agent):
             guess = did_you_mean(spec.agent, self.workflow.agents)
-            self.report((*base, "agent"), "E400", f"unknown agent `{spec.agent}`",
-                        f"did you mean `{guess}`?" if guess else "define it under `agents`")
+            self.report(
+                (*base, "agent"),
+                "E400",
+                f"unknown agent `{spec.agent}`",
+                f"did you mean `{guess}`?" if guess else "define it under `agents`",
+            )
         outer = _Scope(reader=node.path, roots=node.roots, loop_group=node.loop_group)
-        inner = _Scope(reader=node.path, roots=node.roots | node.own_roots,
-                       loop_group=node.loop_group)
+        inner = _Scope(
+            reader=node.path, roots=node.roots | node.own_roots, loop_group=node.loop_group
+        )
         if spec.if_ is not None:
             self._check_template((*base, "if"), spec.if_, True, outer)
         if isinstance(spec.for_each, str):
@@ -275,8 +301,12 @@ class _Checker:
         for name, value in (spec.env or {}).items():
             self._check_template((*base, "env", name), value, False, inner)
         if spec.loop is not None and spec.loop.until is not None:
-            until = _Scope(reader=node.path, roots=inner.roots | {"loop"},
-                           loop_group=node.path, reads_own_children=True)
+            until = _Scope(
+                reader=node.path,
+                roots=inner.roots | {"loop"},
+                loop_group=node.path,
+                reads_own_children=True,
+            )
             self._check_template((*base, "loop", "until"), spec.loop.until, True, until)
         self._check_gates(node, inner)
         if spec.output_schema is not None:
@@ -289,13 +319,18 @@ class _Checker:
             path = (*base, "gates", index)
             if isinstance(gate, JudgeGate) and not self.spec.known("agents", gate.agent):
                 guess = did_you_mean(gate.agent, self.workflow.agents)
-                self.report((*path, "agent"), "E403", f"unknown judge agent `{gate.agent}`",
-                            f"did you mean `{guess}`?" if guess else "define it under `agents`")
+                self.report(
+                    (*path, "agent"),
+                    "E403",
+                    f"unknown judge agent `{gate.agent}`",
+                    f"did you mean `{guess}`?" if guess else "define it under `agents`",
+                )
             elif isinstance(gate, ThresholdGate):
                 self._check_threshold(path, gate, schema, node)
             elif gate.type == "expr":
-                gate_scope = _Scope(reader=scope.reader, roots=scope.roots | {"output"},
-                                    loop_group=scope.loop_group)
+                gate_scope = _Scope(
+                    reader=scope.reader, roots=scope.roots | {"output"}, loop_group=scope.loop_group
+                )
                 self._check_template((*path, "expr"), gate.expr, True, gate_scope)
 
     def _output_schema(self, spec: StepSpec) -> dict[str, Any] | None:
@@ -305,24 +340,35 @@ class _Checker:
         return agent.output_schema if agent else None
 
     def _check_threshold(
-        self, path: tuple[PathKey, ...], gate: ThresholdGate, schema: dict[str, Any] | None,
+        self,
+        path: tuple[PathKey, ...],
+        gate: ThresholdGate,
+        schema: dict[str, Any] | None,
         node: _Node,
     ) -> None:
         if schema is None:
             if node.spec.agent is not None and self.spec.known("agents", node.spec.agent):
-                self.report((*path, "field"), "W502",
-                            "a threshold gate reads structured output, but no output_schema "
-                            "applies to this step", "give the step or its agent an "
-                            "output_schema", severity="warning")
+                self.report(
+                    (*path, "field"),
+                    "W502",
+                    "a threshold gate reads structured output, but no output_schema "
+                    "applies to this step",
+                    "give the step or its agent an output_schema",
+                    severity="warning",
+                )
             return
         problem = _schema_lookup(schema, gate.field.split("."))
         if problem is not None:
             message, proven, choices = problem
             guess = did_you_mean(gate.field.split(".")[-1], choices)
             hint = f"did you mean `{guess}`?" if guess else None
-            self.report((*path, "field"), "E413" if proven else "W503",
-                        f"threshold field `{gate.field}`: {message}", hint,
-                        severity="error" if proven else "warning")
+            self.report(
+                (*path, "field"),
+                "E413" if proven else "W503",
+                f"threshold field `{gate.field}`: {message}",
+                hint,
+                severity="error" if proven else "warning",
+            )
 
     # -------------------------------------------------------------------- templates
 
@@ -331,13 +377,21 @@ class _Checker:
     ) -> None:
         try:
             found = accesses(text, expression=expression)
-        except TemplateError as exc:
+        except TemplateSyntaxProblem as exc:
+            lineno = exc.lineno or 1
             code = "E405" if expression else "E404"
-            hint = ("an expression is written without braces, e.g. "
-                    "`steps.check.output.ok == true`" if expression else
-                    "check the {{ }} and {% %} pairs around this line")
-            self.report(path, code, f"{path_text(path)}: {exc.message}", hint,
-                        position=lambda: self.source.text_position(path, exc.lineno or 1))
+            hint = (
+                "an expression is written without braces, e.g. `steps.check.output.ok == true`"
+                if expression
+                else "check the {{ }} and {% %} pairs around this line"
+            )
+            self.report(
+                path,
+                code,
+                f"{path_text(path)}: {exc.message}",
+                hint,
+                position=lambda: self.source.text_position(path, lineno),
+            )
             return
         for access in found:
             self._check_access(path, access, scope)
@@ -358,41 +412,67 @@ class _Checker:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
                 guess = did_you_mean(key, scope.args)
-                self.report(path, "E419", f"`args.{key}` is not a parameter of this tool",
-                            f"did you mean `args.{guess}`?" if guess else
-                            "declare it under the tool's parameters.properties",
-                            position=position)
+                self.report(
+                    path,
+                    "E419",
+                    f"`args.{key}` is not a parameter of this tool",
+                    f"did you mean `args.{guess}`?"
+                    if guess
+                    else "declare it under the tool's parameters.properties",
+                    position=position,
+                )
 
     def _bad_root(
-        self, path: tuple[PathKey, ...], access: Access, scope: _Scope,
+        self,
+        path: tuple[PathKey, ...],
+        access: Access,
+        scope: _Scope,
         position: Callable[[], tuple[int, int]],
     ) -> None:
         name = access.root
         where = path_text(path)
         if name in ("item", "index"):
-            self.report(path, "E409", f"`{name}` is only defined in for_each steps ({where})",
-                        "add `for_each` to the step, or read the value another way",
-                        position=position)
+            self.report(
+                path,
+                "E409",
+                f"`{name}` is only defined in for_each steps ({where})",
+                "add `for_each` to the step, or read the value another way",
+                position=position,
+            )
         elif name == "loop":
-            self.report(path, "E410", f"`loop` is only defined inside a loop group ({where})",
-                        "move the step into a group with `loop:`", position=position)
+            self.report(
+                path,
+                "E410",
+                f"`loop` is only defined inside a loop group ({where})",
+                "move the step into a group with `loop:`",
+                position=position,
+            )
         elif name in _ALL_ROOTS:
             where_defined = {
                 "output": "in gate expressions (`output`); elsewhere read steps.<id>.output",
                 "args": "in a command tool's `run`",
                 "steps": "in step templates and outputs",
             }.get(name, "in step templates")
-            self.report(path, "E408", f"`{name}` is not defined in {where}",
-                        f"`{name}` is defined only {where_defined}", position=position)
+            self.report(
+                path,
+                "E408",
+                f"`{name}` is not defined in {where}",
+                f"`{name}` is defined only {where_defined}",
+                position=position,
+            )
         else:
             guess = did_you_mean(name, scope.roots)
-            hint = (f"did you mean `{guess}`?" if guess else
-                    f"templates may read: {', '.join(sorted(scope.roots))}")
-            self.report(path, "E408", f"undefined name `{name}` in {where}", hint,
-                        position=position)
+            hint = (
+                f"did you mean `{guess}`?"
+                if guess
+                else f"templates may read: {', '.join(sorted(scope.roots))}"
+            )
+            self.report(
+                path, "E408", f"undefined name `{name}` in {where}", hint, position=position
+            )
 
     def _check_name_read(
-        self, path: tuple[PathKey, ...], access: Access, position: tuple[int, int]
+        self, path: tuple[PathKey, ...], access: Access, position: Callable[[], tuple[int, int]]
     ) -> None:
         key = access.keys[0]
         if not isinstance(key, str) or key in _MAPPING_METHODS:
@@ -403,39 +483,54 @@ class _Checker:
         declared = getattr(self.workflow, section)
         guess = did_you_mean(key, declared)
         code, kind = ("E411", "input") if section == "inputs" else ("E412", "env entry")
-        hint = (f"did you mean `{section}.{guess}`?" if guess else
-                f"declare it under `{section}:`")
-        self.report(path, code, f"`{section}.{key}` reads an undeclared {kind}", hint,
-                    position=position)
+        hint = f"did you mean `{section}.{guess}`?" if guess else f"declare it under `{section}:`"
+        self.report(
+            path, code, f"`{section}.{key}` reads an undeclared {kind}", hint, position=position
+        )
 
     def _check_loop_read(
-        self, path: tuple[PathKey, ...], access: Access, group: str, position: tuple[int, int]
+        self,
+        path: tuple[PathKey, ...],
+        access: Access,
+        group: str,
+        position: Callable[[], tuple[int, int]],
     ) -> None:
         if len(access.keys) < 2 or access.keys[0] != "previous":
             return
         child = access.keys[1]
         children = dag.step_map(self.workflow, group)
-        if isinstance(child, str) and child not in children and group not in (
-            self.spec.broken_steps
+        if (
+            isinstance(child, str)
+            and child not in children
+            and group not in (self.spec.broken_steps)
         ):
             guess = did_you_mean(child, children)
-            self.report(path, "E407", f"`loop.previous.{child}`: the loop group `{group}` has "
-                        f"no step `{child}`", f"did you mean `{guess}`?" if guess else
-                        f"its steps: {', '.join(children)}", position=position)
+            self.report(
+                path,
+                "E407",
+                f"`loop.previous.{child}`: the loop group `{group}` has no step `{child}`",
+                f"did you mean `{guess}`?" if guess else f"its steps: {', '.join(children)}",
+                position=position,
+            )
 
     def _check_step_read(
-        self, path: tuple[PathKey, ...], access: Access, scope: _Scope,
+        self,
+        path: tuple[PathKey, ...],
+        access: Access,
+        scope: _Scope,
         position: Callable[[], tuple[int, int]],
     ) -> None:
         target, unknown = self._resolve(access.keys)
         if unknown is not None:
             self._unknown_step(path, unknown, position)
-        elif target is not None and scope.reader is not None and not self._allowed(
-            scope, target
-        ):
-            self.report(path, "E406", f"`steps.{target}` is read by step `{scope.reader}`, "
-                        "but is not among its needs", self._needs_hint(scope.reader, target),
-                        position=position)
+        elif target is not None and scope.reader is not None and not self._allowed(scope, target):
+            self.report(
+                path,
+                "E406",
+                f"`steps.{target}` is read by step `{scope.reader}`, but is not among its needs",
+                self._needs_hint(scope.reader, target),
+                position=position,
+            )
 
     def _allowed(self, scope: _Scope, target: str) -> bool:
         reader = scope.reader or ""
@@ -468,16 +563,19 @@ class _Checker:
             steps = steps[key].steps or {}
         return path or None, None
 
-    def _unknown_step(self, path: tuple[PathKey, ...], unknown: str, position: Callable[[], tuple[int, int]]
-                      ) -> None:
+    def _unknown_step(
+        self, path: tuple[PathKey, ...], unknown: str, position: Callable[[], tuple[int, int]]
+    ) -> None:
         parent, _, name = unknown.rpartition(".")
         siblings = list(dag.step_map(self.workflow, parent))
         guess = did_you_mean(name, siblings)
         if guess:
             hint = f"did you mean `steps.{dag.join_path(parent, guess)}`?"
         elif parent:
-            hint = (f"`{parent}` has no step `{name}`; read steps.{parent}.output (or .status, "
-                    ".results, .error)")
+            hint = (
+                f"`{parent}` has no step `{name}`; read steps.{parent}.output (or .status, "
+                ".results, .error)"
+            )
         else:
             hint = "steps are read as steps.<id>.output"
         self.report(path, "E407", f"`steps.{unknown}` names no step", hint, position=position)
@@ -494,12 +592,19 @@ class _Checker:
             for index, tool in enumerate(agent.tools):
                 if not self.spec.known("tools", tool):
                     guess = did_you_mean(tool, self.workflow.tools)
-                    self.report((*base, "tools", index), "E402", f"unknown tool `{tool}`",
-                                f"did you mean `{guess}`?" if guess else
-                                "define it under `tools`")
+                    self.report(
+                        (*base, "tools", index),
+                        "E402",
+                        f"unknown tool `{tool}`",
+                        f"did you mean `{guess}`?" if guess else "define it under `tools`",
+                    )
             if agent.instructions is not None:
-                self._check_template((*base, "instructions"), agent.instructions, False,
-                                     _Scope(roots=frozenset(agent_roots)))
+                self._check_template(
+                    (*base, "instructions"),
+                    agent.instructions,
+                    False,
+                    _Scope(roots=frozenset(agent_roots)),
+                )
             if agent.output_schema is not None:
                 self._check_json_schema((*base, "output_schema"), agent.output_schema)
 
@@ -509,9 +614,14 @@ class _Checker:
             return
         choices = sorted(BUILTIN_PROVIDERS | set(self.workflow.providers))
         guess = did_you_mean(provider, choices)
-        self.report(path, "E401", f"unknown provider `{provider}` in model `{ref}`",
-                    f"did you mean `{guess}`?" if guess else
-                    f"use one of {', '.join(choices)}, or declare it under `providers`")
+        self.report(
+            path,
+            "E401",
+            f"unknown provider `{provider}` in model `{ref}`",
+            f"did you mean `{guess}`?"
+            if guess
+            else f"use one of {', '.join(choices)}, or declare it under `providers`",
+        )
 
     def _check_tools(self) -> None:
         for name, tool in self.workflow.tools.items():
@@ -533,8 +643,12 @@ class _Checker:
             validator_for(schema).check_schema(schema)
         except SchemaError as exc:
             where = (*path, *exc.absolute_path)
-            self.report(where, "E417", f"{path_text(path)} is not a valid JSON Schema: "
-                        f"{exc.message}", "see https://json-schema.org/understanding-json-schema")
+            self.report(
+                where,
+                "E417",
+                f"{path_text(path)} is not a valid JSON Schema: {exc.message}",
+                "see https://json-schema.org/understanding-json-schema",
+            )
 
     def _check_inputs(self) -> None:
         for name, spec in self.workflow.inputs.items():
@@ -542,10 +656,13 @@ class _Checker:
                 continue
             allowed = _INPUT_TYPES[spec.type]
             value = spec.default
-            if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
-                self.report(("inputs", name, "default"), "E415",
-                            f"the default of input `{name}` is not of its type {spec.type}",
-                            f"give a {spec.type} default, or change `type`")
+            if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+                self.report(
+                    ("inputs", name, "default"),
+                    "E415",
+                    f"the default of input `{name}` is not of its type {spec.type}",
+                    f"give a default of type {spec.type}, or change `type`",
+                )
 
     def _check_unused(self) -> None:
         # A step or agent that did not validate may use anything: only judge complete parts.
@@ -556,19 +673,33 @@ class _Checker:
                 for g in n.spec.gates or []
                 if isinstance(g, JudgeGate)
             }
-            self._warn_unused("agents", used, "W500", "agent", "any step or judge gate")
+            self._warn_unused(
+                "agents",
+                used,
+                "W500",
+                "agent",
+                "any step or judge gate",
+                "name it in a step's `agent` or a judge gate",
+            )
         if not self.spec.broken_names.get("agents"):
             used = {t for agent in self.workflow.agents.values() for t in agent.tools}
-            self._warn_unused("tools", used, "W501", "tool", "any agent's `tools`")
+            self._warn_unused(
+                "tools", used, "W501", "tool", "any agent", "list it in an agent's `tools`"
+            )
 
     def _warn_unused(
-        self, section: str, used: set[str | None], code: str, kind: str, where: str
+        self, section: str, used: set[str | None], code: str, kind: str, where: str, fix: str
     ) -> None:
         for name in getattr(self.workflow, section):
             if name not in used:
-                self.report((section, name), code, f"{kind} `{name}` is not used by {where}",
-                            f"remove it, or use it in {where}", severity="warning",
-                            at_key=True)
+                self.report(
+                    (section, name),
+                    code,
+                    f"{kind} `{name}` is not used by {where}",
+                    f"remove it, or {fix}",
+                    severity="warning",
+                    at_key=True,
+                )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -586,8 +717,10 @@ class _Node:
 
 
 def _walk_steps(
-    steps: Mapping[str, StepSpec], prefix: str = "",
-    roots: frozenset[str] = _GLOBAL_ROOTS | {"steps"}, loop_group: str | None = None,
+    steps: Mapping[str, StepSpec],
+    prefix: str = "",
+    roots: frozenset[str] = _GLOBAL_ROOTS | {"steps"},
+    loop_group: str | None = None,
 ) -> Iterator[_Node]:
     for step_id, spec in steps.items():
         path = dag.join_path(prefix, step_id)
@@ -607,9 +740,7 @@ def _data_path(step_path: str) -> tuple[PathKey, ...]:
     return tuple(path)
 
 
-def _schema_lookup(
-    schema: dict[str, Any], parts: list[str]
-) -> tuple[str, bool, list[str]] | None:
+def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool, list[str]] | None:
     """Why a dotted field cannot hold a number under `schema`: (message, proven, choices).
 
     Proven (an error) when the schema closes its properties or types the field as something
@@ -622,9 +753,9 @@ def _schema_lookup(
             return None  # the schema says nothing about this level
         if part not in properties:
             closed = current.get("additionalProperties") is False
-            where = ".".join(parts[:depth]) or "the output"
+            inside = f" in `{'.'.join(parts[:depth])}`" if depth else ""
             state = "does not allow" if closed else "does not list"
-            return f"the output_schema of {where} {state} `{part}`", closed, list(properties)
+            return f"the output_schema {state} `{part}`{inside}", closed, list(properties)
         current = properties[part] if isinstance(properties[part], dict) else {}
     kind = current.get("type")
     kinds = set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()

@@ -5,6 +5,8 @@ step's full path joins the ids of its enclosing groups with dots (`review.draft`
 group exposes its children, so needing a group gives access to everything inside it.
 
 Graphs are networkx DiGraphs whose nodes are full paths and whose edges go need → step.
+networkx is imported when a graph is built: validation walks acyclic needs without it (its
+import is a fifth of `agnoctl validate`'s start-up) and asks it for the cycles when there are.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from agnoctl.spec.models import StepSpec, Workflow
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 RESERVED_IDS = frozenset({"output", "status", "results", "error"})
 """Ids a step may not take: templates read them as attributes (`steps.<id>.output`)."""
@@ -89,12 +93,14 @@ def descendants(spec: StepSpec, path: str) -> Iterator[str]:
         yield node.path
 
 
-def sibling_graph(steps: Mapping[str, StepSpec], prefix: str = "") -> nx.DiGraph:
+def sibling_graph(steps: Mapping[str, StepSpec], prefix: str = "") -> nx.DiGraph[str]:
     """The needs graph of one `steps` map: nodes are full paths, edges go need → step.
 
     Needs that name no sibling are left out; validation reports them.
     """
-    graph = nx.DiGraph()
+    import networkx as nx
+
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(join_path(prefix, step_id) for step_id in steps)
     for step_id, spec in steps.items():
         target = join_path(prefix, step_id)
@@ -104,8 +110,10 @@ def sibling_graph(steps: Mapping[str, StepSpec], prefix: str = "") -> nx.DiGraph
     return graph
 
 
-def find_cycle(graph: nx.DiGraph) -> list[str] | None:
+def find_cycle(graph: nx.DiGraph[str]) -> list[str] | None:
     """One cycle as a closed path (`["one", "two", "one"]`), or None when the graph is a DAG."""
+    import networkx as nx
+
     try:
         edges = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -113,8 +121,10 @@ def find_cycle(graph: nx.DiGraph) -> list[str] | None:
     return [str(edge[0]) for edge in edges] + [str(edges[0][0])]
 
 
-def find_cycles(graph: nx.DiGraph) -> list[list[str]]:
+def find_cycles(graph: nx.DiGraph[str]) -> list[list[str]]:
     """One closed path per strongly connected knot of the graph, so every cycle is reported."""
+    import networkx as nx
+
     cycles = []
     for component in nx.strongly_connected_components(graph):
         first = next(iter(component))
@@ -133,8 +143,8 @@ def format_cycle(cycle: list[str]) -> str:
 class NeedsClosure:
     """Transitive sibling needs of every step in one `steps` map.
 
-    Ancestor sets are Python ints used as bitsets, built once in topological order, so even a
-    10,000-step chain costs linear memory in set entries and a few big-int ORs per edge.
+    Ancestor sets are Python ints used as bitsets, built once in dependency order: a
+    10,000-step chain costs a few big-int ORs per need and a bit, not a set entry, per pair.
     """
 
     def __init__(self, steps: Mapping[str, StepSpec]) -> None:
@@ -146,20 +156,55 @@ class NeedsClosure:
         }
 
     @cached_property
-    def _bits(self) -> dict[str, int]:
-        # A cyclic map gets each cycle member's reachable set by a plain search instead.
-        graph = nx.DiGraph()
-        graph.add_nodes_from(self._ids)
-        graph.add_edges_from((n, s) for s, needs in self._needs.items() for n in needs)
-        if not nx.is_directed_acyclic_graph(graph):
-            return {s: self._mask(nx.ancestors(graph, s)) for s in self._ids}
+    def _bits(self) -> dict[str, int] | None:
+        """Ancestor bitsets by step id; None when the needs form a cycle."""
         bits: dict[str, int] = {}
-        for step_id in nx.topological_sort(graph):
+        for step_id in self._order():
             mask = 0
             for need in self._needs[step_id]:
+                if need not in bits:  # only a cycle orders a need after its step
+                    return None
                 mask |= bits[need] | (1 << self._index[need])
             bits[step_id] = mask
         return bits
+
+    @property
+    def has_cycle(self) -> bool:
+        return self._bits is None
+
+    @cached_property
+    def _reach(self) -> dict[str, int]:
+        if self._bits is not None:
+            return self._bits
+        import networkx as nx
+
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(self._ids)
+        graph.add_edges_from((n, s) for s, needs in self._needs.items() for n in needs)
+        return {s: self._mask(nx.ancestors(graph, s)) for s in self._ids}
+
+    def _order(self) -> list[str]:
+        """Needs before the steps that need them (iterative post-order depth-first search)."""
+        order: list[str] = []
+        done: set[str] = set()
+        active: set[str] = set()
+        for start in self._ids:
+            if start in done:
+                continue
+            active.add(start)
+            stack = [(start, iter(self._needs[start]))]
+            while stack:
+                step_id, pending = stack[-1]
+                need = next(pending, None)
+                if need is None:
+                    stack.pop()
+                    active.discard(step_id)
+                    done.add(step_id)
+                    order.append(step_id)
+                elif need not in done and need not in active:  # active: a cycle, see _bits
+                    active.add(need)
+                    stack.append((need, iter(self._needs[need])))
+        return order
 
     def _mask(self, ids: set[str]) -> int:
         mask = 0
@@ -169,13 +214,13 @@ class NeedsClosure:
 
     def needs(self, step_id: str) -> set[str]:
         """Ids of the siblings `step_id` transitively needs (never itself, unless cyclic)."""
-        mask = self._bits.get(step_id, 0)
+        mask = self._reach.get(step_id, 0)
         return {s for i, s in enumerate(self._ids) if mask >> i & 1}
 
     def reaches(self, need_id: str, step_id: str) -> bool:
         """Whether `step_id` transitively needs `need_id`."""
         index = self._index.get(need_id)
-        return index is not None and bool(self._bits.get(step_id, 0) >> index & 1)
+        return index is not None and bool(self._reach.get(step_id, 0) >> index & 1)
 
 
 def transitive_needs(workflow: Workflow, path: str) -> set[str]:

@@ -18,21 +18,45 @@ Every failure is a SpecError with `file:line:col`, never a traceback.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import yaml
 
 from agnoctl.errors import SpecError
 
 try:
-    _Loader: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader
+    _Base: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader
 except AttributeError:  # libyaml missing: the pure-Python parser gives the same nodes
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """The safe loader with tag resolution cached: a large file repeats its keys and values
+    thousands of times, and quoted scalars are always strings."""
+
+    _resolved: dict[str, str] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode:
+            return str(super().resolve(kind, value, implicit))
+        if not implicit[0]:  # quoted, or tagged `!`: a string (Resolver.resolve agrees)
+            return _STR_TAG
+        tag = self._resolved.get(value)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(self._resolved) < 100_000:
+                self._resolved[value] = tag
+        return tag
+
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_NODES = 200_000
@@ -40,9 +64,7 @@ MAX_ALIAS_NODES = 200_000
 MAX_DEPTH = 200
 
 _TAG = "tag:yaml.org,2002:"
-_INTERPOLATION = re.compile(
-    r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{"
-)
+_INTERPOLATION = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 _WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
 
@@ -116,11 +138,10 @@ class SourceMap:
         block = node.style in ("|", ">")
         file_line = start_line + line if block else start_line + line - 1
         text = self._lines[file_line - 1] if 0 < file_line <= len(self._lines) else ""
-        if block or line > 1:
-            col = len(text) - len(text.lstrip()) + 1
-        else:
-            col = start_col
-        if needle and (found := text.find(needle, col - 1 if line == 1 and not block else 0)) >= 0:
+        # The value starts at its own column on its first line, at the indentation after.
+        first = not block and line == 1
+        col = start_col if first else len(text) - len(text.lstrip()) + 1
+        if needle and (found := text.find(needle, col - 1)) >= 0:
             col = found + 1
         return file_line, col
 
@@ -166,7 +187,7 @@ class SourceMap:
         return entries
 
 
-_NO_MARK = yaml.Mark("", 0, 0, 0, None, None)
+_NO_MARK = yaml.Mark("", 0, 0, 0, "", 0)
 
 
 def _mark(node: yaml.Node) -> Position:
@@ -183,12 +204,19 @@ def load_file(path: str | Path, environ: Mapping[str, str] | None = None) -> Loa
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError:
-        raise SpecError("is a directory, not a workflow file", file=label, code="E100",
-                        hint="name a .yaml file, or give the directory to `agnoctl validate`"
-                        ) from None
+        raise SpecError(
+            "is a directory, not a workflow file",
+            file=label,
+            code="E100",
+            hint="name a .yaml file, or give the directory to `agnoctl validate`",
+        ) from None
     except OSError as exc:
-        raise SpecError(f"cannot read the file: {exc.strerror or exc}", file=label,
-                        code="E100", hint="check the path and its permissions") from None
+        raise SpecError(
+            f"cannot read the file: {exc.strerror or exc}",
+            file=label,
+            code="E100",
+            hint="check the path and its permissions",
+        ) from None
     return load_text(raw, label, environ)
 
 
@@ -200,25 +228,57 @@ def load_text(
         text = _decode(text, file)
     elif len(text) > MAX_FILE_BYTES:
         _too_large(file)
+    with paused_gc():
+        return _load(text, file, environ)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Building a large tree triggers the cycle collector over and over (tripling the load
+    time of a 10,000-step file, and again in validation); the trees hold no garbage cycles,
+    so pause it meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(text: str, file: str, environ: Mapping[str, str] | None) -> Loaded:
     root = _compose(text, file)
     if root is None:
-        raise SpecError("the file is empty", file=file, code="E107",
-                        hint="a workflow starts with `version: 1`; `agnoctl init` writes one")
+        raise SpecError(
+            "the file is empty",
+            file=file,
+            code="E107",
+            hint="a workflow starts with `version: 1`; `agnoctl init` writes one",
+        )
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         line, col = _mark(root)
-        raise SpecError(f"the top level is {kind}, not a mapping", file=file, line=line,
-                        col=col, code="E108",
-                        hint="a workflow is a mapping: version, name, steps, ...")
-    _check_bounds(root, file)
+        raise SpecError(
+            f"the top level is {kind}, not a mapping",
+            file=file,
+            line=line,
+            col=col,
+            code="E108",
+            hint="a workflow is a mapping: version, name, steps, ...",
+        )
+    if "&" in text:  # without anchors there are no aliases: the builder bounds the depth
+        _check_bounds(root, file)
     builder = _Builder(file, text, os.environ if environ is None else environ)
-    return Loaded(builder.build(root), SourceMap(file, root, text))
+    return Loaded(builder.build(root, 0), SourceMap(file, root, text))
 
 
 def _too_large(file: str) -> None:
-    raise SpecError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                    file=file, code="E101",
-                    hint="a workflow this large is likely generated by mistake; split it")
+    raise SpecError(
+        f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+        file=file,
+        code="E101",
+        hint="a workflow this large is likely generated by mistake; split it",
+    )
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -226,15 +286,26 @@ def _decode(raw: bytes, file: str) -> str:
         _too_large(file)
     if b"\x00" in raw:
         line, col = _byte_position(raw, raw.index(b"\x00"))
-        raise SpecError("the file is binary (it holds NUL bytes), not YAML text", file=file,
-                        line=line, col=col, code="E103", hint="name the workflow's .yaml file")
+        raise SpecError(
+            "the file is binary (it holds NUL bytes), not YAML text",
+            file=file,
+            line=line,
+            col=col,
+            code="E103",
+            hint="name the workflow's .yaml file",
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line, col = _byte_position(raw, exc.start)
-        raise SpecError(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-                        file=file, line=line, col=col, code="E102",
-                        hint="save the file as UTF-8") from None
+        raise SpecError(
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            file=file,
+            line=line,
+            col=col,
+            code="E102",
+            hint="save the file as UTF-8",
+        ) from None
 
 
 def _byte_position(raw: bytes, offset: int) -> Position:
@@ -245,21 +316,31 @@ def _byte_position(raw: bytes, offset: int) -> Position:
 
 def _compose(text: str, file: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader, nodes only
+        return yaml.compose(text, Loader=_Loader)  # a safe loader; nodes only
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.reader.ReaderError as exc:
         line, col = _text_position(text, exc.position)
-        raise SpecError(f"the file holds a control character (#x{exc.character:04x}) YAML "
-                        "does not allow", file=file, line=line, col=col, code="E103",
-                        hint="remove it, or write it as an escape in a double-quoted string"
-                        ) from None
+        raise SpecError(
+            f"the file holds a control character (#x{exc.character:04x}) YAML does not allow",
+            file=file,
+            line=line,
+            col=col,
+            code="E103",
+            hint="remove it, or write it as an escape in a double-quoted string",
+        ) from None
     except RecursionError:  # the pure-Python parser recurses once per nesting level
         raise _too_deep(file, 1, 1) from None
     except UnicodeEncodeError as exc:  # lone surrogates in text given in-process
         line, col = _text_position(text, exc.start)
-        raise SpecError("the text is not valid Unicode", file=file, line=line, col=col,
-                        code="E102", hint="save the file as UTF-8") from None
+        raise SpecError(
+            "the text is not valid Unicode",
+            file=file,
+            line=line,
+            col=col,
+            code="E102",
+            hint="save the file as UTF-8",
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", file=file, code="E104") from None
 
@@ -277,29 +358,60 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
     lines = text.splitlines()
     here = lines[line - 1][col - 1 : col] if 0 < line <= len(lines) else ""
     if "cannot start any token" in problem and here == "\t":
-        return SpecError("a tab character in the indentation", file=file, line=line, col=col,
-                         code="E105", hint="YAML indents with spaces only; replace the tabs")
+        return SpecError(
+            "a tab character in the indentation",
+            file=file,
+            line=line,
+            col=col,
+            code="E105",
+            hint="YAML indents with spaces only; replace the tabs",
+        )
     if context.startswith("while scanning a quoted scalar") and exc.context_mark:
         start = exc.context_mark
-        return SpecError("a quoted string is never closed", file=file, line=start.line + 1,
-                         col=start.column + 1, code="E106",
-                         hint="add the closing quote (or escape the quote inside the string)")
+        return SpecError(
+            "a quoted string is never closed",
+            file=file,
+            line=start.line + 1,
+            col=start.column + 1,
+            code="E106",
+            hint="add the closing quote (or escape the quote inside the string)",
+        )
     if "found undefined alias" in problem:
-        return SpecError(f"an alias ({here or '*'}...) names no anchor", file=file, line=line,
-                         col=col, code="E116", hint="define `&name` before using `*name`")
+        return SpecError(
+            f"an alias ({here or '*'}...) names no anchor",
+            file=file,
+            line=line,
+            col=col,
+            code="E116",
+            hint="define `&name` before using `*name`",
+        )
     if "expected a single document" in context:
-        return SpecError("the file holds more than one YAML document (`---`)", file=file,
-                         line=line, col=col, code="E109", hint="keep one workflow per file")
+        return SpecError(
+            "the file holds more than one YAML document (`---`)",
+            file=file,
+            line=line,
+            col=col,
+            code="E109",
+            hint="keep one workflow per file",
+        )
     if "maximum nesting depth" in problem:
         return _too_deep(file, line, col)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-    return SpecError(message, file=file, line=line, col=col, code="E104",
-                     hint="check the indentation and quoting around this position")
+    hint = "check the indentation and quoting around this position"
+    if "mapping values are not allowed" in problem:
+        hint = 'a value that holds `: ` must be quoted ("a: b"), or the line is mis-indented'
+    return SpecError(message, file=file, line=line, col=col, code="E104", hint=hint)
 
 
 def _too_deep(file: str, line: int, col: int) -> SpecError:
-    return SpecError(f"the file nests deeper than {MAX_DEPTH} levels", file=file, line=line,
-                     col=col, code="E113", hint="flatten the structure")
+    return SpecError(
+        f"the file nests deeper than {MAX_DEPTH} levels",
+        file=file,
+        line=line,
+        col=col,
+        code="E113",
+        hint="flatten the structure",
+    )
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -336,17 +448,26 @@ def _check_bounds(root: yaml.Node, file: str) -> None:
             continue
         if key in open_nodes:
             line, col = _mark(node)
-            raise SpecError("an alias refers to a node that contains it (a recursive alias)",
-                            file=file, line=line, col=col, code="E112",
-                            hint="aliases must not point at their own enclosing node")
+            raise SpecError(
+                "an alias refers to a node that contains it (a recursive alias)",
+                file=file,
+                line=line,
+                col=col,
+                code="E112",
+                hint="aliases must not point at their own enclosing node",
+            )
         open_nodes.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in measured)
     expanded = measured[id(root)][0]
     if expanded - len(measured) > MAX_ALIAS_NODES:
-        raise SpecError(f"aliases expand to {expanded:,} values, more than the file's own "
-                        f"{len(measured):,} + {MAX_ALIAS_NODES:,}", file=file, code="E111",
-                        hint="this looks like a \"billion laughs\" alias bomb; use fewer aliases")
+        raise SpecError(
+            f"aliases expand to {expanded:,} values, more than the file's own "
+            f"{len(measured):,} + {MAX_ALIAS_NODES:,}",
+            file=file,
+            code="E111",
+            hint='this looks like a "billion laughs" alias bomb; use fewer aliases',
+        )
 
 
 class _Builder:
@@ -367,26 +488,33 @@ class _Builder:
             _TAG + "timestamp": lambda node: node.value,  # dates stay as written
         }
 
-    def build(self, node: yaml.Node) -> Any:
+    def build(self, node: yaml.Node, depth: int) -> Any:
         if isinstance(node, yaml.ScalarNode):
             convert = self._scalars.get(node.tag)
             if convert is None:
                 self._unsupported(node)
             return convert(node)
+        if depth >= MAX_DEPTH:
+            raise _too_deep(self._file, *_mark(node))
         if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
-            return [self.build(item) for item in node.value]
+            return [self.build(item, depth + 1) for item in node.value]
         if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
-            return self._mapping(node)
+            return self._mapping(node, depth)
         return self._unsupported(node)
 
-    def _unsupported(self, node: yaml.Node) -> Any:
+    def _unsupported(self, node: yaml.Node) -> NoReturn:
         line, col = _mark(node)
         tag = node.tag.replace(_TAG, "!!")
-        raise SpecError(f"the YAML tag {tag} is not supported", file=self._file, line=line,
-                        col=col, code="E114",
-                        hint="use plain YAML values (strings, numbers, booleans, lists, maps)")
+        raise SpecError(
+            f"the YAML tag {tag} is not supported",
+            file=self._file,
+            line=line,
+            col=col,
+            code="E114",
+            hint="use plain YAML values (strings, numbers, booleans, lists, maps)",
+        )
 
-    def _mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         seen: dict[str, yaml.Node] = {}
         merges: list[yaml.Node] = []
@@ -397,13 +525,18 @@ class _Builder:
             key = self._key(key_node)
             if key in seen:
                 line, col = _mark(key_node)
-                raise SpecError(f"duplicate key {key!r} (first at line {_mark(seen[key])[0]})",
-                                file=self._file, line=line, col=col, code="E110",
-                                hint="a key may appear once per mapping; merge the two entries")
+                raise SpecError(
+                    f"duplicate key {key!r} (first at line {_mark(seen[key])[0]})",
+                    file=self._file,
+                    line=line,
+                    col=col,
+                    code="E110",
+                    hint="a key may appear once per mapping; merge the two entries",
+                )
             seen[key] = key_node
-            result[key] = self.build(value_node)
+            result[key] = self.build(value_node, depth + 1)
         for merged in self._merge_sources(merges):
-            for key, value in self._mapping(merged).items():
+            for key, value in self._mapping(merged, depth).items():
                 result.setdefault(key, value)
         return result
 
@@ -414,8 +547,14 @@ class _Builder:
             for item in items:
                 if not isinstance(item, yaml.MappingNode):
                     line, col = _mark(item)
-                    raise SpecError("`<<` merges mappings only", file=self._file, line=line,
-                                    col=col, code="E114", hint="write `<<: *anchor_of_a_map`")
+                    raise SpecError(
+                        "`<<` merges mappings only",
+                        file=self._file,
+                        line=line,
+                        col=col,
+                        code="E114",
+                        hint="write `<<: *anchor_of_a_map`",
+                    )
                 sources.append(item)
         return sources
 
@@ -423,9 +562,14 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             return str(node.value)
         line, col = _mark(node)
-        raise SpecError("a mapping key must be a plain name, not a list or mapping",
-                        file=self._file, line=line, col=col, code="E115",
-                        hint="write the key as a name followed by `:`")
+        raise SpecError(
+            "a mapping key must be a plain name, not a list or mapping",
+            file=self._file,
+            line=line,
+            col=col,
+            code="E115",
+            hint="write the key as a name followed by `:`",
+        )
 
     def _string(self, node: yaml.ScalarNode) -> Any:
         value = str(node.value)
@@ -433,7 +577,9 @@ class _Builder:
             return value
         result = _INTERPOLATION.sub(lambda match: self._substitute(match, node), value)
         if node.style in (None, "") and _WHOLE_INTERPOLATION.fullmatch(value) and result:
-            tag = self._resolver.resolve(yaml.ScalarNode, result, (True, False))
+            tag = self._resolver.resolve(  # type: ignore[no-untyped-call]
+                yaml.ScalarNode, result, (True, False)
+            )
             if tag in _RERESOLVED:
                 return self._scalars[tag](yaml.ScalarNode(tag, result))
         return result
@@ -445,9 +591,14 @@ class _Builder:
         name, default = match.group(1), match.group(2)
         if name is None:
             line, col = self._locate(node, match)
-            raise SpecError("`${` starts no valid ${NAME} or ${NAME:-default}", file=self._file,
-                            line=line, col=col, code="E118",
-                            hint="write $${ for a literal ${; names are letters, digits and _")
+            raise SpecError(
+                "`${` starts no valid ${NAME} or ${NAME:-default}",
+                file=self._file,
+                line=line,
+                col=col,
+                code="E118",
+                hint="write $${ for a literal ${; names are letters, digits and _",
+            )
         value = self._environ.get(name)
         if value:
             return value
@@ -456,9 +607,14 @@ class _Builder:
         if value is not None:
             return value
         line, col = self._locate(node, match)
-        raise SpecError(f"environment variable {name} is not set", file=self._file, line=line,
-                        col=col, code="E117",
-                        hint=f"set {name}, or give a default: ${{{name}:-value}}")
+        raise SpecError(
+            f"environment variable {name} is not set",
+            file=self._file,
+            line=line,
+            col=col,
+            code="E117",
+            hint=f"set {name}, or give a default: ${{{name}:-value}}",
+        )
 
     def _locate(self, node: yaml.ScalarNode, match: re.Match[str]) -> Position:
         # The n-th `${` of the value is the n-th one in the raw text (quotes and folding
@@ -479,4 +635,5 @@ __all__ = [
     "SourceMap",
     "load_file",
     "load_text",
+    "paused_gc",
 ]

@@ -65,15 +65,18 @@ def data_path(loc: Loc, data: Any) -> tuple[tuple[PathKey, ...], list[str]]:
     skipped: list[str] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if _indexes(current, part):
             current = current[part]
             path.append(part)
         else:
             skipped.append(str(part))
     return tuple(path), skipped
+
+
+def _indexes(data: Any, part: int | str) -> bool:
+    if isinstance(data, dict):
+        return part in data
+    return isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
 
 
 def model_diagnostics(
@@ -85,7 +88,7 @@ def model_diagnostics(
     for error in errors:
         if _is_step_id_error(error):
             continue  # checks.py reports bad step ids at the offending key, at every level
-        path, skipped = data_path(error["loc"], data)
+        _, skipped = data_path(error["loc"], data)
         if skipped and error["type"] not in ("missing", "extra_forbidden"):
             groups.setdefault(_union_point(error["loc"], data), []).append(error)
         else:
@@ -104,12 +107,9 @@ def _union_point(loc: Loc, data: Any) -> tuple[PathKey, ...]:
     path: list[PathKey] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            current = current[part]
-        else:
+        if not _indexes(current, part):
             break
+        current = current[part]
         path.append(part)
     return tuple(path)
 
@@ -121,8 +121,13 @@ class _Translator:
         self.diagnostics: list[Diagnostic] = []
 
     def emit(
-        self, path: Sequence[PathKey], code: str, message: str, hint: str | None,
-        *, at_key: bool = False,
+        self,
+        path: Sequence[PathKey],
+        code: str,
+        message: str,
+        hint: str | None,
+        *,
+        at_key: bool = False,
     ) -> None:
         line, col = self.source.key_position(path) if at_key else self.source.position(path)
         self.diagnostics.append(
@@ -141,19 +146,24 @@ class _Translator:
             self._not_allowed(error, loc, path)
         elif kind == "union_tag_not_found":
             allowed = _literal_values(_model_at(loc), "type") or []
-            self.emit(path, "E202", f"{path_text(path)} has no `type`",
-                      f"add `type:` ({_or_list(allowed)})", at_key=True)
+            self.emit(
+                path,
+                "E202",
+                f"{path_text(path)} has no `type`",
+                f"add `type:` ({_or_list(allowed)})",
+                at_key=True,
+            )
         elif kind in _TYPE_ERRORS:
             self._wrong_type(path, [_TYPE_ERRORS[kind]], error["input"])
         elif kind in _RANGE_ERRORS:
             bound = _RANGE_ERRORS[kind].format(**(error.get("ctx") or {}))
-            self.emit(path, "E205", f"{_name(path)} must be {bound}, not {error['input']!r}",
-                      None)
+            self.emit(path, "E205", f"{_name(path)} must be {bound}, not {error['input']!r}", None)
         elif kind == "string_pattern_mismatch":
             pattern = str((error.get("ctx") or {}).get("pattern", ""))
             rule = _PATTERN_HINTS.get(pattern, f"match {pattern}")
-            self.emit(path, "E206", f"{_name(path)} {error['input']!r} is not allowed: use "
-                      f"{rule}", None)
+            self.emit(
+                path, "E206", f"{_name(path)} {error['input']!r} is not allowed: use {rule}", None
+            )
         else:
             self._value_error(error, path)
 
@@ -175,8 +185,9 @@ class _Translator:
         where = path_text(path)
         description = _field_description(_model_at(loc[:-1]), field)
         hint = f"add `{field}:` ({description})" if description else f"add `{field}:`"
-        self.emit(path, "E202", f"missing required field `{field}` in {where}", hint,
-                  at_key=bool(path))
+        self.emit(
+            path, "E202", f"missing required field `{field}` in {where}", hint, at_key=bool(path)
+        )
 
     def _not_allowed(self, error: ErrorDetails, loc: Loc, path: tuple[PathKey, ...]) -> None:
         ctx = error.get("ctx") or {}
@@ -186,13 +197,16 @@ class _Translator:
         if error["type"] == "union_tag_invalid":
             path = (*path, "type")
         if path and path[-1] == "version":
-            self.emit(path, "E203", f"version {given!r} is not supported: this agnoctl reads "
-                      "version 1", "write `version: 1`")
+            self.emit(
+                path,
+                "E203",
+                f"version {given!r} is not supported: this agnoctl reads version 1",
+                "write `version: 1`",
+            )
             return
         guess = did_you_mean(str(given), allowed)
         hint = f"did you mean {guess!r}?" if guess else None
-        self.emit(path, "E203", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}",
-                  hint)
+        self.emit(path, "E203", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}", hint)
 
     def _wrong_type(self, path: Sequence[PathKey], expected: list[str], given: Any) -> None:
         code = "E210" if path and path[-1] == "for_each" else "E204"
@@ -200,10 +214,12 @@ class _Translator:
         message = f"{_name(path)} must be {wanted}, not {_type_name(given)}"
         hint = None
         if code == "E210":
-            message = f"for_each must be an expression (a string) or a list, not {_type_name(given)}"
+            message = (
+                f"for_each must be an expression (a string) or a list, not {_type_name(given)}"
+            )
             hint = "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
         elif "a string" in expected and isinstance(given, bool | int | float):
-            hint = f"quote the value to keep it a string: \"{_yaml_text(given)}\""
+            hint = f'quote the value to keep it a string: "{_yaml_text(given)}"'
         elif isinstance(given, str) and given.strip() == "":
             hint = "the value is empty; give one, or remove the field"
         self.emit(path, code, message, hint, at_key=isinstance(given, dict | list))
@@ -211,8 +227,13 @@ class _Translator:
     def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
         message = str(error["msg"]).removeprefix("Value error, ")
         code = "E208" if "duration" in message else "E207"
-        self.emit(path, code, f"{_name(path)}: {message}" if path else message, None,
-                  at_key=isinstance(error["input"], dict | list))
+        self.emit(
+            path,
+            code,
+            f"{_name(path)}: {message}" if path else message,
+            None,
+            at_key=isinstance(error["input"], dict | list),
+        )
 
     def add_union(self, point: tuple[PathKey, ...], group: list[ErrorDetails]) -> None:
         """Failures of a union's branches: keep the branch that got furthest into the data,

@@ -467,6 +467,20 @@ class LimitsSpec(Strict):
     """Tasks in flight at once across the run."""
 
 
+WebhookUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+
+
+class NotifySpec(Strict):
+    """Webhooks told about a run: a JSON POST of the run's summary to each URL, once per event."""
+
+    on_failure: list[WebhookUrl] = Field(default_factory=list)
+    """URLs told when the run fails or is interrupted."""
+    on_success: list[WebhookUrl] = Field(default_factory=list)
+    """URLs told when the run passes."""
+    on_budget_warning: list[WebhookUrl] = Field(default_factory=list)
+    """URLs told once per limit whose use crossed its warning share (a budget_warning event)."""
+
+
 # --------------------------------------------------------------------------- workflow
 
 
@@ -499,6 +513,8 @@ class Workflow(Strict):
     """Budgets and bounds of the whole run."""
     success_threshold: Share = 1.0
     """Share of steps that must succeed for the run to pass."""
+    notify: NotifySpec | None = None
+    """Webhooks to tell when the run fails, passes, or nears a limit."""
 
     @field_validator("tools", mode="before")
     @classmethod

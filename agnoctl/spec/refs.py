@@ -4,24 +4,32 @@
 Validation checks each access against the language's names (SPEC v1, "Values"). Simple
 templates (`{{ name.attr }}` blocks in plain text) are read with one regular expression;
 anything else goes through the sandboxed Jinja2 parser, so both agree on what is valid.
+Jinja2 is imported only then: a file of simple templates validates without it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
-from jinja2 import nodes
-
-from agnoctl.spec.templates import environment, parse
+if TYPE_CHECKING:
+    from jinja2 import nodes
 
 Key = str | int | None
 """A constant attribute or index; None where the key is computed at render time."""
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
+class TemplateSyntaxProblem(Exception):
+    """A template or expression does not parse."""
+
+    def __init__(self, message: str, lineno: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.lineno = lineno  # 1-based line inside the template, when known
+
+
+class Access(NamedTuple):
     """One read of a root name, with the constant keys that follow it."""
 
     root: str
@@ -41,46 +49,53 @@ class Access:
 
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*-?\}\}")
-_SIMPLE_EXPRESSION = re.compile(r"\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*")
-_OPENERS = ("{{", "{%", "{#")
+_DOTTED = _NAME + r"(?:\." + _NAME + r")*"
+_SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _DOTTED + r")\s*-?\}\}")
+# `a.b`, `not a.b`, `a.b == 'x'`, `a.b >= 0.8`: the common shapes of `if` and `until`.
+_SIMPLE_EXPRESSION = re.compile(
+    r"\s*(?:not\s+)?(" + _DOTTED + r")\s*"
+    r"(?:(?:==|!=|>=|<=|>|<)\s*(?:'[^'\\\n]*'|\"[^\"\\\n]*\"|-?\d+(?:\.\d+)?|true|false|none)\s*)?"
+)
 # Names that the parser does not read as a variable at the start of an expression.
 _KEYWORDS = frozenset(
-    "true false none True False None not and or in is if else elif endif for endfor recursive"
-    .split()
+    {"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"}
 )
 
 
+@lru_cache(maxsize=4096)
 def accesses(source: str, *, expression: bool) -> tuple[Access, ...]:
-    """Every root-name read in a template or expression; raises TemplateError on bad syntax."""
-    if not expression and not any(opener in source for opener in _OPENERS):
+    """Every root-name read in a template or expression; raises TemplateSyntaxProblem."""
+    if not expression and "{" not in source:
         return ()
-    simple = _simple(source, expression=expression)
+    simple = _simple_expression(source) if expression else _simple_template(source)
     return simple if simple is not None else _parsed(source, expression)
 
 
-def _simple(source: str, *, expression: bool) -> tuple[Access, ...] | None:
-    """The accesses of a template made only of `{{ a.b.c }}` blocks, else None."""
-    if expression:
-        match = _SIMPLE_EXPRESSION.fullmatch(source)
-        return (_dotted(match.group(1), 1),) if match and _plain(match.group(1)) else None
-    found: list[Access] = []
-    position = 0
-    for match in _SIMPLE_BLOCK.finditer(source):
-        gap = source[position : match.start()]
-        if any(opener in gap for opener in _OPENERS) or gap.endswith("{"):
-            return None
-        if not _plain(match.group(1)):
-            return None
-        found.append(_dotted(match.group(1), source.count("\n", 0, match.start()) + 1))
-        position = match.end()
-    if any(opener in source[position:] for opener in _OPENERS):
+def _simple_expression(source: str) -> tuple[Access, ...] | None:
+    match = _SIMPLE_EXPRESSION.fullmatch(source)
+    if match is None or not _plain(match.group(1)):
         return None
-    return tuple(found)
+    return (_dotted(match.group(1), 1),)
+
+
+def _simple_template(source: str) -> tuple[Access, ...] | None:
+    """The accesses of a template made only of text and `{{ a.b.c }}` blocks, else None."""
+    if "{%" in source or "{#" in source:
+        return None
+    pieces = _SIMPLE_BLOCK.split(source)  # text, name, text, name, ..., text
+    found: list[Access] = []
+    line = 1
+    for index in range(0, len(pieces) - 1, 2):
+        text, dotted = pieces[index], pieces[index + 1]
+        if "{{" in text or text.endswith("{") or not _plain(dotted):
+            return None
+        line += text.count("\n")
+        found.append(_dotted(dotted, line))
+    return None if "{{" in pieces[-1] else tuple(found)
 
 
 def _plain(dotted: str) -> bool:
-    return dotted.split(".", 1)[0] not in _KEYWORDS
+    return dotted.partition(".")[0] not in _KEYWORDS
 
 
 def _dotted(dotted: str, line: int) -> Access:
@@ -88,12 +103,16 @@ def _dotted(dotted: str, line: int) -> Access:
     return Access(root, tuple(keys), line)
 
 
-@lru_cache(maxsize=4096)
 def _parsed(source: str, expression: bool) -> tuple[Access, ...]:
-    tree = parse(source, expression=expression)
-    stored = {
-        node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")
-    }
+    from jinja2 import nodes
+
+    from agnoctl.spec.templates import TemplateError, environment, parse
+
+    try:
+        tree = parse(source, expression=expression)
+    except TemplateError as exc:
+        raise TemplateSyntaxProblem(exc.message, exc.lineno) from None
+    stored = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
     ignored = stored | set(environment().globals) | {"caller", "varargs", "kwargs"}
     found: list[Access] = []
     _walk(tree, False, found)
@@ -102,6 +121,8 @@ def _parsed(source: str, expression: bool) -> tuple[Access, ...]:
 
 def _walk(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
     """Collect accesses; `in_loop` marks a `{% for %}` body, where `loop` is Jinja's own."""
+    from jinja2 import nodes
+
     if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
         _chain(node, in_loop, found)
     elif isinstance(node, nodes.For):
@@ -116,6 +137,8 @@ def _walk(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
 
 
 def _chain(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
+    from jinja2 import nodes
+
     keys: list[Key] = []
     current = node
     while isinstance(current, nodes.Getattr | nodes.Getitem):
@@ -123,9 +146,10 @@ def _chain(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
             keys.append(current.attr)
         else:
             arg = current.arg
-            constant = isinstance(arg, nodes.Const) and isinstance(arg.value, str | int)
-            keys.append(arg.value if constant else None)
-            if not constant:
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str | int):
+                keys.append(arg.value)
+            else:
+                keys.append(None)
                 _walk(arg, in_loop, found)
         current = current.node
     if isinstance(current, nodes.Name):
@@ -135,4 +159,4 @@ def _chain(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
         _walk(current, in_loop, found)
 
 
-__all__ = ["Access", "accesses"]
+__all__ = ["Access", "TemplateSyntaxProblem", "accesses"]

@@ -16,7 +16,7 @@ from typing import Any
 from agnoctl.errors import SpecError, SpecInvalid, UsageError
 from agnoctl.spec.checks import check_data
 from agnoctl.spec.diagnostics import Diagnostic
-from agnoctl.spec.loader import MAX_FILE_BYTES, SourceMap, load_file, load_text
+from agnoctl.spec.loader import MAX_FILE_BYTES, SourceMap, load_file, load_text, paused_gc
 from agnoctl.spec.models import Workflow
 
 
@@ -63,20 +63,22 @@ def diagnostic_from_error(error: SpecError) -> Diagnostic:
 def validate_file(path: str | Path) -> ValidationResult:
     """Load and check one workflow file; never raises for a bad file."""
     label = str(path)
-    try:
-        data, source = load_file(path)
-    except SpecError as exc:
-        return ValidationResult(label, None, [diagnostic_from_error(exc)], None)
-    return validate_data(data, label, source)
+    with paused_gc():
+        try:
+            data, source = load_file(path)
+        except SpecError as exc:
+            return ValidationResult(label, None, [diagnostic_from_error(exc)], None)
+        return validate_data(data, label, source)
 
 
 def validate_text(text: str | bytes, path_label: str = "<string>") -> ValidationResult:
     """Load and check a workflow given as text (tests, stdin, editors)."""
-    try:
-        data, source = load_text(text, path_label)
-    except SpecError as exc:
-        return ValidationResult(path_label, None, [diagnostic_from_error(exc)], None)
-    return validate_data(data, path_label, source)
+    with paused_gc():
+        try:
+            data, source = load_text(text, path_label)
+        except SpecError as exc:
+            return ValidationResult(path_label, None, [diagnostic_from_error(exc)], None)
+        return validate_data(data, path_label, source)
 
 
 def validate_data(
@@ -84,11 +86,13 @@ def validate_data(
 ) -> ValidationResult:
     """Check already-loaded data (plain dicts and lists); positions come from `source`."""
     source = source or SourceMap.empty(path_label)
-    workflow, diagnostics = check_data(data, source)
+    with paused_gc():
+        workflow, diagnostics = check_data(data, source)
     if any(d.severity == "error" for d in diagnostics):
         workflow = None
-    return ValidationResult(path_label, workflow, sorted(diagnostics, key=Diagnostic.sort_key),
-                            source)
+    return ValidationResult(
+        path_label, workflow, sorted(diagnostics, key=Diagnostic.sort_key), source
+    )
 
 
 def load_workflow(path: str | Path) -> Workflow:

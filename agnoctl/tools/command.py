@@ -47,7 +47,7 @@ class ProcessOutcome:
 async def run_process(
     argv: list[str],
     *,
-    timeout: float,
+    timeout: float | None,
     cwd: str | Path | None = None,
     env: dict[str, str] | None = None,
     stdout_limit: int = 1 << 20,
@@ -55,6 +55,8 @@ async def run_process(
     kill_grace: float = KILL_GRACE,
 ) -> ProcessOutcome:
     """Run ``argv`` (no shell) in its own process group; raises OSError if it cannot start.
+
+    ``timeout`` (seconds; None: unbounded) ends the program and its group when reached.
 
     Keeps the first ``stdout_limit`` bytes of stdout and the last ``stderr_limit`` bytes of
     stderr, reading (and dropping) the rest so the program never blocks on a full pipe.
@@ -64,14 +66,12 @@ async def run_process(
     )
     stdout = _Capture(stdout_limit, keep_tail=False)
     stderr = _Capture(stderr_limit, keep_tail=True)
-    timed_out = True
     try:
-        with anyio.move_on_after(timeout):
+        with anyio.move_on_after(timeout) as deadline:
             async with anyio.create_task_group() as group:
                 group.start_soon(stdout.drain, process.stdout)
                 group.start_soon(stderr.drain, process.stderr)
                 await process.wait()
-            timed_out = False
     finally:
         # Shielded: a cancelled step must still stop what it started.
         with anyio.CancelScope(shield=True):
@@ -84,7 +84,7 @@ async def run_process(
         stderr=stderr.text(),
         stdout_complete=stdout.complete,
         stdout_bytes=stdout.total,
-        timed_out=timed_out,
+        timed_out=deadline.cancelled_caught,
     )
 
 

@@ -67,12 +67,15 @@ class ReadFileTool(BaseTool):
             fd = os.open(target, _OPEN_FLAGS)
         except OSError as exc:
             return failed(f"{requested!r}: {exc.strerror}")
-        with open(fd, "rb") as file:
-            info = os.fstat(file.fileno())
+        try:
+            info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
                 return failed(f"{requested!r} is {kind}")
-            data = file.read(self._max_bytes)
+            with open(fd, "rb", closefd=False) as file:
+                data = file.read(self._max_bytes)
+        finally:
+            os.close(fd)
         total = None if info.st_size <= len(data) else f"a {info.st_size}-byte file"
         text, truncated = cut(
             data.decode("utf-8", errors="replace"), self.max_output_chars, total=total

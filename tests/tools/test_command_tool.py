@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -220,3 +221,12 @@ async def test_the_spec_shown_to_the_model() -> None:
     assert command.name == "grep_notes"
     assert command.spec.parameters == parameters
     assert command.spec.description == "Runs the command: grep {{ args.q }}"
+
+
+async def test_run_process_without_a_timeout_and_with_an_environment() -> None:
+    outcome = await run_process(
+        ["sh", "-c", 'printf "%s" "$GREETING"'],
+        timeout=None,
+        env={"GREETING": "hi there", "PATH": os.environ["PATH"]},
+    )
+    assert (outcome.returncode, outcome.stdout, outcome.timed_out) == (0, "hi there", False)

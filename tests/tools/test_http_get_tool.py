@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,10 +60,9 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", f"text/plain; charset={charset}")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            try:
+            # The client may stop reading at its size cap.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading at its size cap
 
         def _redirect(self, location: str) -> None:
             self.send_response(302)
@@ -76,14 +76,13 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    """An HTTP server on 127.0.0.1 that records every path it is asked for."""
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[LoopbackServer]:
     state = LoopbackServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
@@ -92,6 +91,13 @@ def server() -> Iterator[LoopbackServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@pytest.fixture
+def server(shared_server: LoopbackServer) -> LoopbackServer:
+    """An HTTP server on 127.0.0.1 that records every path it is asked for (this test's)."""
+    shared_server.paths.clear()
+    return shared_server
 
 
 @pytest.fixture(params=["httpcore", "aiohttp"])

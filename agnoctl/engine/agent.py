@@ -1,0 +1,201 @@
+"""Agent steps: one LLM task, with its tool-calling loop, structured output, gates and fallbacks.
+
+Messages are the agent's rendered ``instructions`` (system) and the step's rendered ``prompt``
+(user). A reply that does not parse or validate against the output schema, and a gate failure
+under ``on_gate_failure: retry``, are retried with the problem appended to the prompt.
+
+Fallback models: each model in ``[model, *fallback_models]`` gets a full retry sequence; the
+next one is tried when the breaker is open or the retries are spent on a transient error (an
+error that retrying could have fixed). Failed gates and permanent errors end the step: a
+different model would be asked the same question with the same verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from agnoctl.engine.gates import (
+    JUDGE_SCHEMA,
+    GateFailed,
+    judge_prompt,
+    parse_judge_reply,
+    parse_output,
+    retry_prompt,
+    with_findings,
+)
+from agnoctl.engine.retry import is_retryable
+from agnoctl.engine.runtime import Route, Runtime
+from agnoctl.engine.state import AttemptRecord
+from agnoctl.engine.steps import Task, check_output, run_attempts
+from agnoctl.errors import CircuitOpen, OutputInvalid
+from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
+from agnoctl.spec.models import AgentSpec, JudgeGate
+from agnoctl.tools.loop import run_tool_loop
+
+
+class _AgentTask:
+    """One agent task: what it asks, and the prompt of the next attempt."""
+
+    def __init__(self, rt: Runtime, task: Task) -> None:
+        step = task.step
+        assert step.agent is not None and step.prompt is not None  # an agent step
+        self.rt = rt
+        self.task = task
+        self.agent_name = step.agent
+        self.agent: AgentSpec = rt.workflow.agents[step.agent]
+        self.prompt = task.render("prompt", step.prompt)
+        self.next_prompt = self.prompt
+        instructions = self.agent.instructions
+        self.system = task.render("instructions", instructions) if instructions else None
+        self.schema = step.output_schema if step.output_schema is not None else self.agent.output_schema
+        self.tools = {name: rt.tools()[name] for name in self.agent.tools} if self.agent.tools else {}
+        self.tool_specs: tuple[ToolSpec, ...] = tuple(tool.spec for tool in self.tools.values())
+
+    async def run(self) -> Any:
+        references = [self.agent.model, *self.agent.fallback_models]
+        for position, reference in enumerate(references):
+            route = self.rt.providers.route(reference)
+            try:
+                return await run_attempts(
+                    self.rt, self.task, lambda record: self.attempt(route, record), model=route.label
+                )
+            except Exception as exc:
+                if position + 1 == len(references) or not _worth_a_fallback(exc):
+                    raise
+                self.rt.sink.emit(
+                    "model_fallback",
+                    step=self.task.path,
+                    item=self.task.index,
+                    model=route.label,
+                    next_model=references[position + 1],
+                    reason=type(exc).__name__,
+                )
+        raise AssertionError("unreachable: the last model returns or raises")
+
+    async def attempt(self, route: Route, record: AttemptRecord) -> Any:
+        task = self.task
+        messages = _messages(self.system, self.next_prompt)
+        context = CallContext(
+            step_id=task.step_path,
+            index=task.index,
+            attempt=record.number,
+            agent=self.agent_name,
+        )
+        request = ModelRequest(
+            model=route.model,
+            messages=messages,
+            temperature=self.agent.temperature,
+            max_tokens=self.agent.max_tokens,
+            output_schema=self.schema,
+            tools=self.tool_specs,
+            context=context,
+        )
+        reply = await self._converse(route, request, record)
+        task.record.model = route.label
+        output: Any = reply.text
+        if self.schema is not None:
+            try:
+                output = parse_output(reply.text, self.schema)
+            except OutputInvalid as exc:
+                self.next_prompt = with_findings(self.prompt, exc.errors)
+                raise
+        try:
+            await check_output(
+                self.rt,
+                task,
+                output,
+                schema=self.schema,
+                attempt=record,
+                judge=lambda gate, value: judge(self.rt, task, gate, value, record),
+            )
+        except GateFailed as exc:
+            self.next_prompt = retry_prompt(self.prompt, exc.results)
+            raise
+        return output
+
+    async def _converse(
+        self, route: Route, request: ModelRequest, record: AttemptRecord
+    ) -> ModelReply:
+        task = self.task
+        if not self.tools:
+            return await self.rt.call_model(
+                route,
+                request,
+                path=task.path,
+                step_path=task.step_path,
+                tags=task.settings.tags,
+                attempt=record,
+            )
+        async def call(messages: tuple[Message, ...]) -> ModelReply:
+            return await self.rt.call_model(
+                route,
+                replace(request, messages=messages),
+                path=task.path,
+                step_path=task.step_path,
+                tags=task.settings.tags,
+                attempt=record,
+            )
+
+        def on_event(type: str, payload: dict[str, Any]) -> None:
+            self.rt.sink.emit(
+                type, step=task.path, item=task.index, attempt=record.number, **payload
+            )
+
+        result = await run_tool_loop(
+            call,
+            request.messages,
+            self.tools,
+            max_tool_calls=self.agent.max_tool_calls,
+            on_event=on_event,
+        )
+        return result.reply
+
+
+async def judge(
+    rt: Runtime, task: Task, gate: JudgeGate, output: Any, record: AttemptRecord
+) -> tuple[float, str]:
+    """Score ``output`` with the gate's agent (one call; its cost is the step's)."""
+    agent = rt.workflow.agents[gate.agent]
+    route = rt.providers.route(agent.model)
+    system = task.render("judge instructions", agent.instructions) if agent.instructions else None
+    request = ModelRequest(
+        model=route.model,
+        messages=_messages(system, judge_prompt(gate, output)),
+        temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
+        output_schema=JUDGE_SCHEMA,
+        context=CallContext(
+            step_id=task.step_path,
+            index=task.index,
+            attempt=record.number,
+            agent=gate.agent,
+            purpose="judge",
+        ),
+    )
+    reply = await rt.call_model(
+        route,
+        request,
+        path=task.path,
+        step_path=task.step_path,
+        tags=task.settings.tags,
+        attempt=record,
+    )
+    return parse_judge_reply(reply.text)
+
+
+async def run_agent(rt: Runtime, task: Task) -> Any:
+    """Run one agent task; returns its output (parsed data when an output schema applies)."""
+    return await _AgentTask(rt, task).run()
+
+
+def _messages(system: str | None, prompt: str) -> tuple[Message, ...]:
+    if system is None:
+        return (Message("user", prompt),)
+    return (Message("system", system), Message("user", prompt))
+
+
+def _worth_a_fallback(exc: Exception) -> bool:
+    if isinstance(exc, CircuitOpen):
+        return True
+    return is_retryable(exc) and not isinstance(exc, GateFailed)

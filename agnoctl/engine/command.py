@@ -1,0 +1,169 @@
+"""Command steps: a process, no shell. Exit 0 is success; stdout (trimmed) is the output.
+
+Each ``run`` element renders into exactly one argument, never re-split, so shell
+metacharacters in inputs or outputs are passed as written. The process starts in a session of
+its own: a timeout or a cancelled run ends the whole process group (SIGTERM, then SIGKILL after
+``KILL_GRACE`` seconds for a process that ignores it), and when the command exits anything it
+left running in its group is killed too, so no orphan outlives its step.
+
+With an ``output_schema`` stdout is parsed as JSON and validated. A non-zero exit code or
+invalid output fails the step without a retry (running the same command again gives the same
+answer); a timeout is retried under the step's retry policy. The end of stderr is kept for the
+report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+
+from agnoctl.engine.agent import judge
+from agnoctl.engine.gates import parse_output
+from agnoctl.engine.runtime import Runtime
+from agnoctl.engine.state import AttemptRecord
+from agnoctl.engine.steps import Task, check_output, run_attempts
+from agnoctl.errors import OutputInvalid, StepFailed
+
+KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
+MAX_STDOUT = 16 * 1024 * 1024  # an output is data for the next step, not a log
+STDERR_TAIL = 8 * 1024  # kept for the report
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    exit_code: int
+    stdout: bytes
+    stderr: str  # the last STDERR_TAIL bytes, decoded
+
+
+async def run_command(rt: Runtime, task: Task) -> Any:
+    """Run one command task; returns stdout (trimmed), or parsed JSON with an output_schema."""
+    step = task.step
+    assert step.run is not None  # a command step
+    argv = [task.render(f"run[{i}]", arg) for i, arg in enumerate(step.run)]
+    env = None
+    if step.env:
+        rendered = {name: task.render(f"env.{name}", value) for name, value in step.env.items()}
+        env = {**os.environ, **rendered}
+    cwd = Path(task.render("cwd", step.cwd)) if step.cwd else None
+    schema = step.output_schema
+
+    async def attempt(record: AttemptRecord) -> Any:
+        done = await execute(argv, cwd=cwd, env=env, where=task.where)
+        task.record.exit_code = done.exit_code
+        task.record.stderr = done.stderr or None
+        if done.exit_code != 0:
+            raise StepFailed(_exit_message(task.where, argv[0], done), kind="exit_code")
+        text = done.stdout.decode("utf-8", errors="replace").strip()
+        output: Any = text
+        if schema is not None:
+            try:
+                output = parse_output(text, schema)
+            except OutputInvalid as exc:
+                raise StepFailed(f"step {task.where}: stdout: {exc}", kind="output_invalid") from None
+        await check_output(
+            rt,
+            task,
+            output,
+            schema=schema,
+            attempt=record,
+            judge=lambda gate, value: judge(rt, task, gate, value, record),
+        )
+        return output
+
+    return await run_attempts(rt, task, attempt)
+
+
+async def execute(
+    argv: list[str], *, cwd: Path | None, env: dict[str, str] | None, where: str
+) -> Completed:
+    """Run ``argv`` to completion; cancelling the caller ends the whole process group."""
+    if cwd is not None and not cwd.is_dir():
+        raise StepFailed(f"step {where}: cwd {str(cwd)!r} is not a directory", kind="command_error")
+    try:
+        process = await anyio.open_process(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        where_found = "" if "/" in argv[0] else " on PATH"
+        raise StepFailed(
+            f"step {where}: cannot run {argv[0]!r}: no such program{where_found}",
+            kind="command_not_found",
+        ) from None
+    except OSError as exc:
+        raise StepFailed(
+            f"step {where}: cannot run {argv[0]!r}: {exc.strerror or exc}", kind="command_error"
+        ) from None
+    stdout = bytearray()
+    stderr = bytearray()
+    try:
+        async with anyio.create_task_group() as tg:
+            assert process.stdout is not None and process.stderr is not None
+            tg.start_soon(_read, process.stdout, stdout, MAX_STDOUT, False)
+            tg.start_soon(_read, process.stderr, stderr, STDERR_TAIL, True)
+            code = await process.wait()
+            # The command is done: what it left behind in its group dies with it (and lets
+            # go of the pipes, which the readers are waiting on).
+            _signal_group(process, signal.SIGKILL)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _terminate(process)
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
+    if len(stdout) > MAX_STDOUT:
+        raise StepFailed(
+            f"step {where}: stdout is longer than {MAX_STDOUT // 2**20} MiB; write large data to "
+            "a file and print its path",
+            kind="output_too_large",
+        )
+    return Completed(code, bytes(stdout), stderr.decode("utf-8", errors="replace"))
+
+
+async def _read(stream: ByteReceiveStream, into: bytearray, limit: int, tail: bool) -> None:
+    """Read to the end; keep the first ``limit`` bytes (one more marks overflow), or the last."""
+    async for chunk in stream:
+        into += chunk
+        if len(into) > limit:
+            if tail:
+                del into[: len(into) - limit]
+            else:
+                del into[limit + 1 :]
+
+
+async def _terminate(process: Process) -> None:
+    _signal_group(process, signal.SIGTERM)
+    with anyio.move_on_after(KILL_GRACE):
+        await process.wait()
+    _signal_group(process, signal.SIGKILL)  # also members that outlived the leader
+    await process.wait()
+
+
+def _signal_group(process: Process, signum: int) -> None:
+    # start_new_session made the process the leader of a group with its own pid as id.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def _exit_message(where: str, program: str, done: Completed) -> str:
+    if done.exit_code < 0:
+        message = f"step {where}: {program} was killed by signal {-done.exit_code}"
+    else:
+        message = f"step {where}: {program} exited with code {done.exit_code}"
+    last = done.stderr.strip().splitlines()[-1:] if done.stderr.strip() else []
+    return f"{message}: {last[0][:300]}" if last else message

@@ -1,0 +1,411 @@
+"""Run a workflow from start to report: the library's entry point (``agnoctl.run_workflow``).
+
+Everything that can be wrong with the command line (inputs, the fixtures file) is checked
+before the run directory exists. Then the steps run under the scheduler, inside one cancel
+scope that SIGINT/SIGTERM (``handle_signals``) and ``limits.max_duration`` cancel; whatever did
+not finish is ``skipped: cancelled`` (or ``budget`` when a limit stopped it), and the report
+is written all the same. A second signal while the partial report is written exits at once.
+
+Run pass/fail (SPEC "Limits and success"): the top-level steps count (a group is one step);
+condition skips and ``continue_on_error`` failures are left out of the share. The run fails
+when the share is below ``success_threshold``, when a counted top-level step failed its gates,
+when a limit stopped it, or when an output could not be rendered.
+
+Outputs: an output that is one expression (``"{{ steps.x.output }}"``) keeps its value's type
+(a skipped step's output is null, a map stays a map and is written as JSON); any other template
+renders to text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+import anyio
+
+from agnoctl.engine.budget import Budget
+from agnoctl.engine.context import StepsView, base_context
+from agnoctl.engine.inputs import resolve_inputs
+from agnoctl.engine.report import step_report, when
+from agnoctl.engine.runtime import Providers, Runtime
+from agnoctl.engine.scheduler import Scheduler
+from agnoctl.engine.shares import meets, share
+from agnoctl.engine.state import RunState, SkipReason, StepRecord, new_records
+from agnoctl.errors import UsageError
+from agnoctl.events import Event, EventSink
+from agnoctl.providers.base import Provider
+from agnoctl.redact import Redactor
+from agnoctl.reports.model import CostReport, LimitUsage, RunReport, WorkflowInfo
+from agnoctl.reports.writer import RUNS_DIR, new_run_id, update_latest, write_report_files
+from agnoctl.spec.dag import iter_steps
+from agnoctl.spec.models import Workflow
+from agnoctl.spec.templates import TemplateError, compile_expression, evaluate, render
+
+EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
+
+
+class RunObserver(Protocol):
+    """Watches a run (the terminal): its live state, each event, the final report."""
+
+    def run_started(self, state: RunState) -> None: ...
+
+    def event(self, event: Event) -> None: ...
+
+    def run_finished(self, report: RunReport, run_dir: Path) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    """How to run a workflow; every field has the command line's default."""
+
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    """Input values by name (typed as declared)."""
+    input_pairs: Sequence[str] = ()
+    """`key=value` texts, typed by the inputs declaration (`-i`)."""
+    inputs_file: Path | None = None
+    mock: bool = False
+    """Route every agent to the mock provider."""
+    mock_fixtures: Path | None = None
+    report_dir: Path | None = None
+    """The run directory; default `.agnoctl/runs/<run-id>/`."""
+    runs_dir: Path = RUNS_DIR
+    seed: int | None = None
+    """Seed of the run's random source (retry jitter)."""
+    handle_signals: bool = False
+    """Cancel the run on SIGINT/SIGTERM and still write the report (main thread only)."""
+    observer: RunObserver | None = None
+    listeners: Sequence[Callable[[Event], None]] = ()
+    """More event listeners (e.g. ``agnoctl.logs.log_event``); they see redacted events."""
+    providers: Mapping[str, Provider] = field(default_factory=dict)
+    """Ready-made providers by name, used instead of building them (tests, custom servers)."""
+
+
+@dataclass
+class _Prepared:
+    workflow: Workflow
+    file: Path
+    options: RunOptions
+    inputs: dict[str, Any]
+    redactor: Redactor
+    run_id: str
+    run_dir: Path
+    fixtures: Any
+
+
+def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: Any) -> RunReport:
+    """Run the workflow at ``path``; returns its report (also written to the run directory).
+
+    Raises ``SpecInvalid`` for an invalid workflow and ``UsageError`` for bad inputs or
+    fixtures, before anything runs. Keyword arguments are ``RunOptions`` fields.
+    """
+    from agnoctl.spec.validate import load_workflow
+
+    options = options or RunOptions(**fields)
+    file = Path(path)
+    workflow = load_workflow(file)
+    prepared = _prepare(workflow, file, options)
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return anyio.run(_execute, prepared)
+    finally:
+        if options.handle_signals:
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
+
+
+def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
+    inputs = resolve_inputs(
+        workflow.inputs, options.input_pairs, options.inputs_file, options.inputs
+    )
+    fixtures = None
+    if options.mock_fixtures is not None:
+        from agnoctl.providers.fixtures import load_fixtures
+
+        fixtures = load_fixtures(options.mock_fixtures)
+        problems = fixtures.unknown_steps({node.path for node in iter_steps(workflow)})
+        if problems:
+            raise UsageError("; ".join(problems))
+    run_id = new_run_id()
+    run_dir = options.report_dir or options.runs_dir / run_id
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UsageError(f"the report directory {run_dir} is not empty; choose another one")
+    return _Prepared(
+        workflow, file, options, inputs, _redactor(workflow), run_id, run_dir, fixtures
+    )
+
+
+def _redactor(workflow: Workflow) -> Redactor:
+    from agnoctl.providers.registry import secrets
+
+    found = [s for name, spec in workflow.providers.items() for s in secrets(name, spec)]
+    return Redactor.from_environment(extra=found)
+
+
+async def _execute(prep: _Prepared) -> RunReport:
+    workflow, options = prep.workflow, prep.options
+    observer = options.observer
+    plain = [*options.listeners, *([observer.event] if observer is not None else [])]
+    listeners = tuple(_redacted(prep.redactor, listener) for listener in plain)
+    prep.run_dir.mkdir(parents=True, exist_ok=True)
+    if options.report_dir is None:
+        update_latest(options.runs_dir, prep.run_id)
+    sink = EventSink(
+        prep.run_dir / "events.jsonl", prep.run_id, redact=prep.redactor.redact, listeners=listeners
+    )
+    records = new_records(workflow.steps)
+    state = RunState(
+        prep.run_id, workflow.name, prep.run_dir, time.time(), records, mock=options.mock
+    )
+    providers = Providers(
+        workflow,
+        mock=options.mock,
+        fixtures=prep.fixtures,
+        on_breaker_change=lambda name, old, new: sink.emit(
+            "breaker_state", provider=name, old=old, new=new
+        ),
+        max_connections=workflow.limits.max_concurrency or 100,
+        overrides=options.providers,
+    )
+    budget = Budget(
+        workflow.limits,
+        on_warning=lambda limit, used, value: sink.emit(
+            "budget_warning", limit=limit, used=used, value=value
+        ),
+    )
+    rt = Runtime(
+        workflow,
+        run_id=prep.run_id,
+        sink=sink,
+        providers=providers,
+        budget=budget,
+        rng=random.Random(options.seed),
+        workflow_dir=prep.file.resolve().parent,
+    )
+    if observer is not None:
+        observer.run_started(state)
+    sink.emit(
+        "run_started",
+        workflow=workflow.name,
+        file=str(prep.file),
+        inputs=prep.redactor.redact_obj(prep.inputs),
+        mock=options.mock or None,
+        seed=options.seed,
+    )
+    view = StepsView()
+    context = base_context(
+        inputs=prep.inputs,
+        env=workflow.env,
+        run_id=prep.run_id,
+        workflow_name=workflow.name,
+        workflow_dir=str(rt.workflow_dir),
+        steps=view,
+    )
+    scheduler = Scheduler(rt)
+    try:
+        interrupted = await _run_steps(scheduler, rt, records, view, context, options)
+        unfinished: SkipReason = "cancelled" if interrupted else "budget"
+        for record in records.values():
+            if not record.done:
+                scheduler.skip(record, unfinished, None)
+        outputs, output_errors = render_outputs(workflow.outputs, context)
+        report = _report(prep, rt, scheduler, state, outputs, output_errors, interrupted)
+        sink.emit(
+            "run_finished",
+            status=report.status,
+            reason=report.reason,
+            exit_code=report.exit_code,
+            duration_ms=report.duration_ms,
+            cost=report.cost.total.cost_usd,
+        )
+    finally:
+        sink.close()
+        with anyio.CancelScope(shield=True):
+            await providers.aclose()
+    state.finished = time.time()
+    write_report_files(prep.run_dir, report, prep.redactor.redact)
+    if observer is not None:
+        observer.run_finished(report, prep.run_dir)
+    return report
+
+
+async def _run_steps(
+    scheduler: Scheduler,
+    rt: Runtime,
+    records: dict[str, StepRecord],
+    view: StepsView,
+    context: dict[str, Any],
+    options: RunOptions,
+) -> bool:
+    """Run every step; True when a signal interrupted the run."""
+    signals: list[int] = []
+    max_duration = rt.workflow.limits.max_duration
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as run_scope:
+            if options.handle_signals:
+                tg.start_soon(_watch_signals, run_scope, signals)
+            with anyio.move_on_after(max_duration) as timer:
+                await scheduler.run(records, view, context)
+            if timer.cancelled_caught:
+                assert max_duration is not None
+                rt.stop_reason = f"limits.max_duration {max_duration:g}s was reached"
+        tg.cancel_scope.cancel()  # the signal watcher
+    return bool(signals)
+
+
+async def _watch_signals(run_scope: anyio.CancelScope, received: list[int]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            received.append(signum)
+            run_scope.cancel()
+            break
+    # The partial report is being written; a second signal means "stop now".
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_now)
+
+
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _redacted(redactor: Redactor, listener: Callable[[Event], None]) -> Callable[[Event], None]:
+    if not redactor:
+        return listener
+    return lambda event: listener(redactor.redact_obj(event))
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def render_outputs(
+    outputs: Mapping[str, str], context: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values, errors) of the workflow's outputs."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, source in outputs.items():
+        try:
+            values[name] = output_value(source, context)
+        except TemplateError as exc:
+            errors[name] = f"output {name}: {exc.message}"
+    return values, errors
+
+
+def output_value(source: str, context: Mapping[str, Any]) -> Any:
+    """One expression keeps its value (JSON data, else its text); other templates render."""
+    match = _SINGLE_EXPRESSION.match(source)
+    expression = match.group("expr") if match else None
+    if expression is not None and not any(t in expression for t in ("{{", "}}", "{%", "%}")):
+        try:
+            compile_expression(expression)
+        except TemplateError:
+            return render(source, context)
+        return _plain(evaluate(expression, context))
+    return render(source, context)
+
+
+def _plain(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------- the verdict
+
+
+def _report(
+    prep: _Prepared,
+    rt: Runtime,
+    scheduler: Scheduler,
+    state: RunState,
+    outputs: dict[str, Any],
+    output_errors: dict[str, str],
+    interrupted: bool,
+) -> RunReport:
+    workflow = prep.workflow
+    records = state.steps
+    succeeded, counted = scheduler.count(records.values())
+    status, reason = _verdict(rt, scheduler, records, succeeded, counted, output_errors)
+    if interrupted:
+        finished = sum(1 for r in records.values() if r.reason != "cancelled")
+        status = "interrupted"
+        reason = f"interrupted: {finished} of {len(records)} steps finished, the rest cancelled"
+    exit_code = {"passed": EXIT_PASSED, "failed": EXIT_FAILED}.get(status, EXIT_INTERRUPTED)
+    finished_at = time.time()
+    started = when(state.started)
+    ended = when(finished_at)
+    assert started is not None and ended is not None
+    return RunReport(
+        run_id=prep.run_id,
+        workflow=WorkflowInfo(name=workflow.name, file=str(prep.file)),
+        status=status,  # type: ignore[arg-type]  # one of the three
+        reason=reason,
+        exit_code=exit_code,
+        interrupted=interrupted,
+        started=started,
+        finished=ended,
+        duration_ms=round((finished_at - state.started) * 1000, 3),
+        inputs=prep.redactor.redact_obj(prep.inputs),
+        mock=prep.options.mock,
+        seed=prep.options.seed,
+        success_threshold=workflow.success_threshold,
+        succeeded=succeeded,
+        total=counted,
+        share=share(succeeded, counted),
+        steps={
+            sid: step_report(record, rt.settings, scheduler.count)
+            for sid, record in records.items()
+        },
+        outputs=outputs,
+        output_errors=output_errors,
+        cost=CostReport.model_validate(rt.ledger.as_dict()),
+        limits={
+            name: LimitUsage(limit=usage["limit"], used=usage["used"] or 0.0)
+            for name, usage in rt.budget.usage().items()
+        },
+    )
+
+
+def _verdict(
+    rt: Runtime,
+    scheduler: Scheduler,
+    records: dict[str, StepRecord],
+    succeeded: int,
+    counted: int,
+    output_errors: dict[str, str],
+) -> tuple[str, str]:
+    threshold = rt.workflow.success_threshold
+    counted_failures = [
+        r
+        for r in records.values()
+        if r.status != "succeeded"
+        and not (r.status == "skipped" and r.reason == "condition")
+        and not (r.status == "failed" and rt.settings(r.spec).continue_on_error)
+    ]
+    gate_failures = [r for r in counted_failures if r.error_kind == "gate_failed"]
+    stop = rt.stop_message()
+    shares = f"{succeeded} of {counted} steps succeeded ({share(succeeded, counted):.2f})"
+    if stop is not None:
+        return "failed", f"a limit stopped the run: {stop}"
+    if not meets(succeeded, counted, threshold):
+        names = ", ".join(f"{r.path} ({r.reason or r.status})" for r in counted_failures[:5])
+        return "failed", f"{shares}, below the success_threshold {threshold:g}; not succeeded: {names}"
+    if gate_failures:
+        return "failed", f"step {gate_failures[0].path} failed its gates: {gate_failures[0].error}"
+    if output_errors:
+        return "failed", "; ".join(output_errors.values())
+    skipped = sum(1 for r in records.values() if r.reason == "condition")
+    note = f"; {skipped} skipped by their condition" if skipped else ""
+    return "passed", f"{shares}{note}"

@@ -1,0 +1,597 @@
+"""The scheduler: every step starts the moment its needs have finished.
+
+``run_map`` runs one ``steps`` map (the workflow's, or a group's children) as a DAG: a task per
+ready step, and when a step finishes, the dependents it readied start at once, in priority
+order. The task that finished a step goes on with the first of them itself, so a chain of
+steps costs one task, not one per step. A step is skipped, or run as a ``for_each`` (one
+execution per item, on at most ``max_concurrency`` workers) or once; an execution is an agent
+or command task (``_leaf``) or a group (``_group``: ``run_map`` over its children, again and
+again for a ``loop``).
+
+Rules (SPEC "Dependencies and status"):
+
+- A need counts as satisfied when it succeeded, was skipped by its own ``if``, or failed with
+  ``continue_on_error`` (its output then reads as null).
+- Otherwise the step is skipped with the need's kind of trouble: ``upstream_failed`` for a failed
+  need or one skipped for that reason, ``budget`` and ``cancelled`` likewise (when needs differ,
+  cancelled wins over budget, budget over upstream_failed).
+- for_each items and a group's children succeed as a share, rounded half up to two decimals,
+  compared with the step's ``success_threshold``. A group counts its children like the run
+  counts its steps: condition skips and ``continue_on_error`` failures are left out.
+- Groups hold no concurrency slot while their children run (that could deadlock); only agent
+  and command tasks take slots.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from agnoctl.engine.agent import run_agent
+from agnoctl.engine.command import run_command
+from agnoctl.engine.context import StepEntry, StepsView, overlay
+from agnoctl.engine.gates import GateFailed
+from agnoctl.engine.limits import PriorityLimiter
+from agnoctl.engine.runtime import Runtime, Settings
+from agnoctl.engine.shares import meets, share
+from agnoctl.engine.state import (
+    AttemptRecord,
+    ExecRecord,
+    ItemRecord,
+    LoopRecord,
+    SkipReason,
+    StepRecord,
+    new_records,
+)
+from agnoctl.engine.steps import Task, check_output, outcome
+from agnoctl.errors import StepFailed
+from agnoctl.spec.models import StepSpec
+from agnoctl.spec.templates import TemplateError, evaluate
+
+_SKIP_STRENGTH: dict[str, int] = {"upstream_failed": 1, "budget": 2, "cancelled": 3}
+
+
+@dataclass(slots=True)
+class Scope:
+    """One ``steps`` map being run: where its records and entries live, what templates see."""
+
+    records: dict[str, StepRecord]
+    entries: dict[str, StepEntry]  # finished steps of this map, as templates read them
+    context: dict[str, Any]  # template context (``steps`` plus item/index/loop from outside)
+    ancestry: tuple[str, ...]  # ids of the enclosing groups, from the top
+    step_prefix: str  # "" or "group." (spec paths)
+    index: int | None  # innermost for_each index
+    iteration: int | None  # innermost loop iteration
+
+
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """A steps map's needs, computed once per map (loops run the same map many times)."""
+
+    needs: dict[str, tuple[str, ...]]
+    dependents: dict[str, list[str]]
+    roots: list[str]  # steps without needs, highest priority first
+    priority: dict[str, int]
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._graphs: dict[int, tuple[Mapping[str, StepSpec], _Graph]] = {}
+
+    async def run(
+        self, records: dict[str, StepRecord], view: StepsView, context: dict[str, Any]
+    ) -> None:
+        scope = Scope(records, view.own(), context, (), "", None, None)
+        await self.run_map(self.rt.workflow.steps, scope)
+
+    # ------------------------------------------------------------------ the DAG of one map
+
+    async def run_map(self, steps: Mapping[str, StepSpec], scope: Scope) -> None:
+        graph = self._graph(steps)
+        waiting = {step_id: len(needs) for step_id, needs in graph.needs.items()}
+        records = scope.records
+
+        async def chain(step_id: str, tg: anyio.abc.TaskGroup) -> None:
+            next_id: str | None = step_id
+            while next_id is not None:
+                await self._run_step(steps[next_id], records[next_id], scope)
+                ready = []
+                for dependent in graph.dependents[next_id]:
+                    waiting[dependent] -= 1
+                    if waiting[dependent] == 0:
+                        ready.append(dependent)
+                if len(ready) > 1:
+                    ready.sort(key=lambda s: -graph.priority[s])
+                for other in ready[1:]:
+                    tg.start_soon(chain, other, tg)
+                next_id = ready[0] if ready else None
+
+        async with anyio.create_task_group() as tg:
+            for step_id in graph.roots[1:]:
+                tg.start_soon(chain, step_id, tg)
+            await chain(graph.roots[0], tg)
+
+    def _graph(self, steps: Mapping[str, StepSpec]) -> _Graph:
+        cached = self._graphs.get(id(steps))
+        if cached is not None:
+            return cached[1]
+        needs = {sid: tuple(dict.fromkeys(n for n in s.needs if n in steps)) for sid, s in steps.items()}
+        dependents: dict[str, list[str]] = {sid: [] for sid in steps}
+        for step_id, step_needs in needs.items():
+            for need in step_needs:
+                dependents[need].append(step_id)
+        priority = {sid: self.rt.settings(spec).priority for sid, spec in steps.items()}
+        roots = sorted((sid for sid in steps if not needs[sid]), key=lambda s: -priority[s])
+        graph = _Graph(needs, dependents, roots, priority)
+        self._graphs[id(steps)] = (steps, graph)
+        return graph
+
+    # ------------------------------------------------------------------ one step
+
+    async def _run_step(self, step: StepSpec, record: StepRecord, scope: Scope) -> None:
+        rt = self.rt
+        settings = rt.settings(step)
+        blocked = self._blocked(step, scope)
+        if blocked is None and rt.stopped:
+            blocked = "budget"
+        if blocked is None and step.if_ is not None:
+            try:
+                if not evaluate(step.if_, scope.context):
+                    blocked = "condition"
+            except TemplateError as exc:
+                self._fail(record, scope, f"step {record.path}: if: {exc.message}", "template")
+                self._publish(step, record, scope)
+                return
+        if blocked is not None:
+            self.skip(record, blocked, scope)
+        elif step.for_each is not None:
+            await self._for_each(step, record, scope, settings)
+        elif step.steps is not None:
+            await self._group(step, record, scope, settings, scope.context)
+        else:
+            await self._leaf(step, record, scope, settings, scope.context)
+        self._publish(step, record, scope)
+
+    def _blocked(self, step: StepSpec, scope: Scope) -> SkipReason | None:
+        found: SkipReason | None = None
+        for need in step.needs:
+            upstream = scope.records.get(need)
+            if upstream is None or upstream.status == "succeeded":
+                continue
+            if upstream.status == "skipped":
+                if upstream.reason == "condition":
+                    continue
+                kind: SkipReason = upstream.reason or "upstream_failed"
+            elif self.rt.settings(upstream.spec).continue_on_error:
+                continue
+            else:
+                kind = "upstream_failed"
+            if found is None or _SKIP_STRENGTH[kind] > _SKIP_STRENGTH[found]:
+                found = kind
+        return found
+
+    def _publish(self, step: StepSpec, record: StepRecord, scope: Scope) -> None:
+        """Make the finished step readable as ``steps.<path>`` by the steps that need it."""
+        output = record.output if record.status == "succeeded" else None
+        results = None
+        if record.items is not None:
+            results = [
+                {"item": i.item, "status": i.status, "output": i.output, "error": i.error}
+                for i in record.items
+            ]
+        entry = scope.entries.get(record.id)
+        if entry is not None and step.steps is not None and step.for_each is None:
+            entry.status, entry.output = record.status, output  # the live group entry
+        else:
+            scope.entries[record.id] = StepEntry(record.status, output, results)
+
+    # ------------------------------------------------------------------ for_each
+
+    async def _for_each(
+        self, step: StepSpec, record: StepRecord, scope: Scope, settings: Settings
+    ) -> None:
+        try:
+            values = _items(step, scope.context, record.path)
+        except StepFailed as exc:
+            self._fail(record, scope, exc.message, exc.kind)
+            return
+        prefix = record.path
+        record.items = [
+            ItemRecord(
+                path=f"{prefix}[{index}]",
+                index=index,
+                item=value,
+                children=new_records(step.steps, f"{prefix}[{index}].") if step.steps else None,
+            )
+            for index, value in enumerate(values)
+        ]
+        self._start(record, scope, items=len(values))
+        pending = iter(record.items)
+
+        async def worker() -> None:
+            for item in pending:  # workers share one iterator: items start in order
+                await self._item(step, record, item, scope, settings)
+
+        workers = self._workers(step, settings, len(values))
+        if workers:
+            async with anyio.create_task_group() as tg:
+                for _ in range(workers - 1):
+                    tg.start_soon(worker)
+                await worker()
+        self._finish_fan_out(record, scope, settings)
+
+    def _workers(self, step: StepSpec, settings: Settings, count: int) -> int:
+        """Item workers: the step's max_concurrency, or (for leaves) what the run allows."""
+        workers = count
+        if settings.max_concurrency is not None:
+            workers = min(workers, settings.max_concurrency)
+        if step.steps is None and self.rt.run_limiter is not None:
+            workers = min(workers, self.rt.run_limiter.capacity)
+        return workers
+
+    async def _item(
+        self, step: StepSpec, record: StepRecord, item: ItemRecord, scope: Scope, settings: Settings
+    ) -> None:
+        if self.rt.stopped:
+            self.skip(item, "budget", scope, step=record)
+            return
+        context = {**scope.context, "item": item.item, "index": item.index}
+        if step.steps is not None:
+            await self._group(step, item, scope, settings, context, owner=record)
+        else:
+            await self._leaf(step, item, scope, settings, context, owner=record)
+
+    def _finish_fan_out(self, record: StepRecord, scope: Scope, settings: Settings) -> None:
+        items = record.items or []
+        succeeded = sum(1 for item in items if item.status == "succeeded")
+        record.output = [item.output if item.status == "succeeded" else None for item in items]
+        if meets(succeeded, len(items), settings.success_threshold):
+            self._succeed(record, scope)
+        else:
+            self._fail(
+                record,
+                scope,
+                f"step {record.path}: {_share_text(succeeded, len(items), 'items')} is below "
+                f"its success_threshold {settings.success_threshold:g}"
+                + _first_failures(items),
+                "threshold",
+            )
+
+    # ------------------------------------------------------------------ agent and command tasks
+
+    async def _leaf(
+        self,
+        step: StepSpec,
+        record: ExecRecord,
+        scope: Scope,
+        settings: Settings,
+        context: dict[str, Any],
+        owner: StepRecord | None = None,
+    ) -> None:
+        rt = self.rt
+        step_record = owner or record
+        assert isinstance(step_record, StepRecord)
+        task = Task(
+            step=step,
+            settings=settings,
+            path=step_record.path,
+            step_path=scope.step_prefix + step_record.id,
+            index=record.index if isinstance(record, ItemRecord) else scope.index,
+            iteration=scope.iteration,
+            context=context,
+            record=record,
+        )
+        limiters = rt.leaf_limiters(step)
+        taken: list[PriorityLimiter] = []
+        try:
+            for limiter in limiters:
+                await limiter.acquire(settings.priority)
+                taken.append(limiter)
+            self._start(record, scope, owner=owner)
+            try:
+                if step.agent is not None:
+                    record.output = await run_agent(rt, task)
+                else:
+                    record.output = await run_command(rt, task)
+            except Exception as exc:
+                status, reason, message, kind = outcome(exc)
+                if status == "skipped":
+                    self.skip(record, reason or "budget", scope, step=owner, error=message)
+                else:
+                    self._fail(record, scope, message, kind, owner=owner)
+            else:
+                self._succeed(record, scope, owner=owner)
+        finally:
+            for limiter in reversed(taken):
+                limiter.release()
+
+    # ------------------------------------------------------------------ groups and loops
+
+    async def _group(
+        self,
+        step: StepSpec,
+        record: ExecRecord,
+        scope: Scope,
+        settings: Settings,
+        context: dict[str, Any],
+        owner: StepRecord | None = None,
+    ) -> None:
+        assert step.steps is not None and record.children is not None
+        step_record = owner or record
+        assert isinstance(step_record, StepRecord)
+        self._start(record, scope, owner=owner)
+        children = StepsView()
+        live = StepEntry("running", None, children=children)
+        ancestry = (*scope.ancestry, step_record.id)
+        if owner is None:
+            scope.entries[step_record.id] = live
+        else:  # one item of a for_each group: its own children, seen only by its own steps
+            context = {**context, "steps": overlay(context["steps"], ancestry, live)}
+        inner = Scope(
+            records=record.children,
+            entries=children.own(),
+            context=context,
+            ancestry=ancestry,
+            step_prefix=f"{scope.step_prefix}{step_record.id}.",
+            index=record.index if isinstance(record, ItemRecord) else scope.index,
+            iteration=scope.iteration,
+        )
+        if step.loop is None:
+            await self.run_map(step.steps, inner)
+            failure = self._children_failure(record, step_record.path, settings)
+        else:
+            failure = await self._loop(step, record, inner, settings, step_record.path)
+        record.output = {
+            cid: child.output if child.status == "succeeded" else None
+            for cid, child in record.children.items()
+        }
+        if failure is None:
+            failure = await self._group_gates(step, record, scope, settings, context, step_record)
+        if failure is None:
+            self._succeed(record, scope, owner=owner)
+        else:
+            self._fail(record, scope, failure[0], failure[1], owner=owner)
+
+    async def _loop(
+        self, step: StepSpec, record: ExecRecord, inner: Scope, settings: Settings, path: str
+    ) -> tuple[str, str] | None:
+        assert step.loop is not None and step.steps is not None
+        loop = record.loop = LoopRecord(max_iterations=step.loop.max_iterations)
+        previous: dict[str, Any] = dict.fromkeys(step.steps)
+        outer_context = inner.context
+        for iteration in range(1, loop.max_iterations + 1):
+            if iteration > 1:
+                record.children = inner.records = new_records(step.steps, f"{record.path}.")
+                inner.entries.clear()
+            inner.iteration = iteration
+            inner.context = {
+                **outer_context,
+                "loop": {"iteration": iteration, "previous": previous},
+            }
+            self.rt.sink.emit("loop_iteration_started", step=path, item=inner.index, iteration=iteration)
+            await self.run_map(step.steps, inner)
+            assert record.children is not None
+            previous = {
+                cid: child.output if child.status == "succeeded" else None
+                for cid, child in record.children.items()
+            }
+            loop.iterations = iteration
+            loop.outputs.append(previous)
+            self.rt.sink.emit(
+                "loop_iteration_finished",
+                step=path,
+                item=inner.index,
+                iteration=iteration,
+                outputs=previous,
+            )
+            failure = self._children_failure(record, path, settings)
+            if failure is not None:
+                return failure
+            if step.loop.until is not None:
+                try:
+                    loop.until_met = bool(evaluate(step.loop.until, inner.context))
+                except TemplateError as exc:
+                    return f"step {path}: loop.until: {exc.message}", "template"
+                if loop.until_met:
+                    return None
+        loop.exhausted = True
+        if step.loop.on_exhausted == "fail":
+            return (
+                f"step {path}: the loop spent its {loop.max_iterations} iteration(s) "
+                "without `until` becoming true (on_exhausted: fail)",
+                "loop_exhausted",
+            )
+        return None
+
+    def _children_failure(
+        self, record: ExecRecord, path: str, settings: Settings
+    ) -> tuple[str, str] | None:
+        assert record.children is not None
+        succeeded, counted = self.count(record.children.values())
+        if meets(succeeded, counted, settings.success_threshold):
+            return None
+        failed = [c for c in record.children.values() if c.status != "succeeded"]
+        return (
+            f"step {path}: {_share_text(succeeded, counted, 'steps')} is below its "
+            f"success_threshold {settings.success_threshold:g}" + _first_failures(failed),
+            "threshold",
+        )
+
+    async def _group_gates(
+        self,
+        step: StepSpec,
+        record: ExecRecord,
+        scope: Scope,
+        settings: Settings,
+        context: dict[str, Any],
+        step_record: StepRecord,
+    ) -> tuple[str, str] | None:
+        """A group's gates, on its output map; `retry` acts as `fail` (a group is not re-run)."""
+        if not step.gates and step.output_schema is None:
+            return None
+        from agnoctl.engine.agent import judge
+
+        attempt = AttemptRecord(number=1, started=time.time())
+        task = Task(
+            step=step,
+            settings=settings,
+            path=step_record.path,
+            step_path=scope.step_prefix + step_record.id,
+            index=scope.index,
+            iteration=scope.iteration,
+            context=context,
+            record=record,
+        )
+        try:
+            await check_output(
+                self.rt,
+                task,
+                record.output,
+                schema=step.output_schema,
+                attempt=attempt,
+                judge=lambda gate, value: judge(self.rt, task, gate, value, attempt),
+            )
+        except GateFailed as exc:
+            return f"step {step_record.path}: {exc.message}", exc.kind
+        return None
+
+    def count(self, records: Iterable[StepRecord]) -> tuple[int, int]:
+        """(succeeded, counted) of sibling steps: condition skips and continue_on_error
+        failures are not counted."""
+        succeeded = counted = 0
+        for record in records:
+            if record.status == "skipped" and record.reason == "condition":
+                continue
+            if record.status == "failed" and self.rt.settings(record.spec).continue_on_error:
+                continue
+            counted += 1
+            succeeded += record.status == "succeeded"
+        return succeeded, counted
+
+    # ------------------------------------------------------------------ status changes
+
+    def _start(
+        self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None, items: int | None = None
+    ) -> None:
+        record.status = "running"
+        record.started = time.time()
+        if isinstance(record, ItemRecord):
+            assert owner is not None
+            self.rt.sink.emit(
+                "item_started", step=owner.path, item=record.index, iteration=scope.iteration
+            )
+        else:
+            self.rt.sink.emit(
+                "step_started",
+                step=record.path,
+                item=scope.index,
+                iteration=scope.iteration,
+                items=items,
+            )
+
+    def _succeed(self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None) -> None:
+        record.status = "succeeded"
+        self._finished(record, scope, owner, output=record.output)
+
+    def _fail(
+        self,
+        record: ExecRecord,
+        scope: Scope,
+        message: str,
+        kind: str,
+        owner: StepRecord | None = None,
+    ) -> None:
+        record.status = "failed"
+        record.error = message
+        record.error_kind = kind
+        self._finished(record, scope, owner, error=message, kind=kind)
+        for inner in record.inner():  # a group that failed before its children could run
+            if not inner.done:
+                self.skip(inner, "upstream_failed", None, step=_owner_of(record, owner))
+
+    def skip(
+        self,
+        record: ExecRecord,
+        reason: SkipReason,
+        scope: Scope | None,
+        *,
+        step: StepRecord | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Mark a record skipped (and everything inside it that had not finished)."""
+        record.status = "skipped"
+        record.reason = reason
+        if error is not None:
+            record.error = error
+            record.error_kind = "budget_exceeded" if reason == "budget" else reason
+        record.output = None
+        self._finished(record, scope, step, reason=reason, error=error)
+        for inner in record.inner():
+            if not inner.done:
+                self.skip(inner, reason, None, step=_owner_of(record, step))
+
+    def _finished(
+        self, record: ExecRecord, scope: Scope | None, owner: StepRecord | None, **fields: Any
+    ) -> None:
+        now = time.time()
+        if record.started is not None:
+            record.finished = now
+            fields["duration_ms"] = round((now - record.started) * 1000, 3)
+        item = isinstance(record, ItemRecord)
+        event = ("item_" if item else "step_") + record.status
+        iteration = scope.iteration if scope is not None else None
+        if item:
+            assert isinstance(record, ItemRecord)
+            step = owner.path if owner is not None else record.path
+            self.rt.sink.emit(event, step=step, item=record.index, iteration=iteration, **fields)
+        else:
+            index = scope.index if scope is not None else None
+            self.rt.sink.emit(event, step=record.path, item=index, iteration=iteration, **fields)
+
+
+def _owner_of(record: ExecRecord, owner: StepRecord | None) -> StepRecord | None:
+    """The step an inner record's item events name: the record itself when it is a step."""
+    return record if isinstance(record, StepRecord) else owner
+
+
+def _items(step: StepSpec, context: dict[str, Any], path: str) -> list[Any]:
+    source = step.for_each
+    if isinstance(source, list):
+        return source
+    assert source is not None
+    try:
+        value = evaluate(source, context)
+    except TemplateError as exc:
+        raise StepFailed(f"step {path}: for_each: {exc.message}", kind="template") from None
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise StepFailed(
+            f"step {path}: for_each must give a list, but `{source}` gave "
+            f"{type(value).__name__} {str(value)[:80]!r}",
+            kind="for_each",
+        )
+    if isinstance(value, Mapping):
+        raise StepFailed(
+            f"step {path}: for_each must give a list, but `{source}` gave a map "
+            "(use `.items()` or `.values()`)",
+            kind="for_each",
+        )
+    return list(value)
+
+
+def _share_text(succeeded: int, total: int, noun: str) -> str:
+    return f"{succeeded} of {total} {noun} succeeded ({share(succeeded, total):.2f})"
+
+
+def _first_failures(records: Sequence[ExecRecord]) -> str:
+    problems = [r for r in records if r.status != "succeeded"]
+    shown = [
+        f"{r.path}: {r.error or ('skipped: ' + str(r.reason) if r.reason else r.status)}"
+        for r in problems[:3]
+    ]
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return ("; " + "; ".join(shown) + more) if shown else ""

@@ -1,0 +1,192 @@
+"""Structured logs: structlog, configured once per command, to stderr or a file.
+
+Every line is one log event carrying ``run_id``, ``step``, ``item`` and ``attempt`` (``null``
+where they do not apply, so a JSON consumer can always index on them), a UTC ISO timestamp and
+a level. Secrets are masked by the run's ``Redactor``, run as the last processor before the
+renderer, so nothing a processor or a caller adds escapes it.
+
+Standard output is left for results (reports, tables, JSON): logs go to stderr, or to
+``--log-file`` instead. ``-v`` shows info, ``-vv`` debug; without it only warnings and errors.
+The run's events become log lines through ``log_event``, the listener the engine hands to its
+``EventSink``, so the log, ``events.jsonl`` and the terminal tell the same story.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import structlog
+
+from agnoctl.redact import Redactor
+
+LogFormat = Literal["console", "json"]
+ID_KEYS = ("run_id", "step", "item", "attempt")
+"""Keys every log line carries."""
+
+_LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+
+# How loud each event type is: progress is info, the chatter of calls is debug, trouble is a
+# warning or an error. Types not listed are info.
+_EVENT_LEVELS: dict[str, int] = {
+    "attempt_started": logging.DEBUG,
+    "item_started": logging.DEBUG,
+    "step_started": logging.DEBUG,
+    "llm_call": logging.DEBUG,
+    "tool_call": logging.DEBUG,
+    "tool_result": logging.DEBUG,
+    "loop_iteration_started": logging.DEBUG,
+    "loop_iteration_finished": logging.DEBUG,
+    "attempt_failed": logging.WARNING,
+    "retry_scheduled": logging.WARNING,
+    "budget_warning": logging.WARNING,
+    "breaker_state": logging.WARNING,
+    "item_failed": logging.WARNING,
+    "step_failed": logging.ERROR,
+}
+
+
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is at write time (rich's live display swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _RedactProcessor:
+    """Masks secrets in every key and value of a log event."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def __call__(
+        self, logger: object, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        return self.redactor.redact_obj(dict(event))
+
+
+def _add_ids(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in ID_KEYS:
+        event.setdefault(key, None)
+    return event
+
+
+def _drop_empty_ids(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # A console line is read by a person: ids that do not apply are noise there.
+    for key in ID_KEYS:
+        if event.get(key) is None:
+            event.pop(key, None)
+    return event
+
+
+_redact = _RedactProcessor(Redactor.from_environment())
+_log_file: IO[str] | None = None
+
+
+def level_for(verbosity: int) -> int:
+    """The lowest level shown: warning by default, info with ``-v``, debug with ``-vv``."""
+    return _LEVELS[max(0, min(verbosity, len(_LEVELS) - 1))]
+
+
+def _configure(log_format: LogFormat, level: int, stream: IO[str] | _Stderr, colors: bool) -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_ids,
+        structlog.processors.format_exc_info,
+        _redact,
+    ]
+    if log_format == "json":
+        renderer: list[Any] = [structlog.processors.JSONRenderer(default=str)]
+    else:
+        renderer = [_drop_empty_ids, structlog.dev.ConsoleRenderer(colors=colors)]
+    structlog.configure(
+        processors=[*shared, *renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),  # type: ignore[arg-type]
+        cache_logger_on_first_use=False,
+    )
+
+
+def _configure_default() -> None:
+    _configure("console", logging.WARNING, _Stderr(), colors=False)
+
+
+@contextmanager
+def configure_logging(
+    *,
+    log_format: LogFormat = "console",
+    verbosity: int = 0,
+    log_file: Path | None = None,
+    redactor: Redactor | None = None,
+) -> Iterator[None]:
+    """Route logs for the duration of a command; the quiet default is restored afterwards.
+
+    ``log_file`` receives the lines instead of stderr (appended, one line per event).
+    ``redactor`` masks secrets; without one, the values of secret-named environment variables
+    are masked.
+    """
+    global _log_file
+    use_redactor(redactor or Redactor.from_environment())
+    level = level_for(verbosity)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        _log_file = log_file.open("a", encoding="utf-8", buffering=1)
+        _configure(log_format, level, _log_file, colors=False)
+    else:
+        _configure(log_format, level, _Stderr(), colors=sys.stderr.isatty())
+    try:
+        yield
+    finally:
+        _configure_default()
+        structlog.contextvars.clear_contextvars()
+        if _log_file is not None:
+            _log_file.close()
+            _log_file = None
+
+
+def use_redactor(redactor: Redactor) -> None:
+    """Mask this redactor's secrets from now on (the run's redactor knows the API keys)."""
+    _redact.redactor = redactor
+
+
+def get_logger(**bound: Any) -> Any:
+    """A structlog logger with ``bound`` values on every line."""
+    if not structlog.is_configured():
+        _configure_default()
+    return structlog.get_logger(**bound)
+
+
+def log_event(event: Mapping[str, Any]) -> None:
+    """An ``EventSink`` listener: one log line per run event, at the level its type deserves."""
+    fields = {key: value for key, value in event.items() if key not in ("type", "ts")}
+    kind = str(event.get("type", "event"))
+    level = _EVENT_LEVELS.get(kind, logging.INFO)
+    if kind == "gate_result" and not event.get("passed", True):
+        level = logging.WARNING
+    elif kind == "run_finished" and event.get("status") != "passed":
+        level = logging.ERROR
+    get_logger().log(level, kind, **fields)
+
+
+__all__ = [
+    "ID_KEYS",
+    "LogFormat",
+    "configure_logging",
+    "get_logger",
+    "level_for",
+    "log_event",
+    "use_redactor",
+]

@@ -1,0 +1,98 @@
+"""Render the commonest templates, text with `{{ a.b.c }}` blocks, without compiling them.
+
+Compiling a Jinja2 template (parse, generate Python, `compile`) costs about a millisecond;
+a 10,000-step file has 10,000 different prompts, and planning it must stay about as fast as
+validating it. A template made only of text and `{{ name.attr.attr }}` blocks (with optional
+`-` whitespace control) renders here exactly as Jinja2 renders it: each block is the shared
+sandboxed environment's `getattr` chain on the context value, converted with `str`, so the
+sandbox and strict-undefined rules are the same. Anything else returns None and goes through
+`agnoctl.spec.templates.render`; tests compare both on generated templates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+
+from agnoctl.spec.templates import MAX_RENDER_CHARS, TemplateError, environment, is_template
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_BLOCK = re.compile(r"\{\{(-?)\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*(-?)\}\}")
+_OPENERS = ("{{", "{%", "{#")
+# Words Jinja2 reads as constants or operators, not as variable names.
+_KEYWORDS = frozenset(
+    {
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+        "not",
+        "and",
+        "or",
+        "in",
+        "is",
+        "if",
+        "else",
+        "elif",
+        "for",
+        "recursive",
+    }
+)
+
+
+def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
+    """The rendered text, or None when the template is not simple (render it with Jinja2)."""
+    if not is_template(source):
+        return source
+    parts: list[str] = []
+    position = 0
+    strip_next = False
+    for match in _BLOCK.finditer(source):
+        gap = source[position : match.start()]
+        if _has_opener(gap) or gap.endswith("{"):
+            return None
+        root, *keys = match.group(2).split(".")
+        if root in _KEYWORDS:
+            return None
+        gap = gap.lstrip() if strip_next else gap
+        parts += [gap.rstrip() if match.group(1) else gap, _value_text(root, keys, context)]
+        strip_next = bool(match.group(3))
+        position = match.end()
+    tail = source[position:]
+    if _has_opener(tail):
+        return None
+    parts.append(tail.lstrip() if strip_next else tail)
+    text = "".join(parts)
+    if len(text) > MAX_RENDER_CHARS:
+        raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
+    return text
+
+
+def _has_opener(text: str) -> bool:
+    return any(opener in text for opener in _OPENERS)
+
+
+def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
+    env = environment()
+    if root in context:
+        value = context[root]
+    elif root in env.globals:
+        value = env.globals[root]
+    else:
+        raise TemplateError(f"undefined value: '{root}' is undefined")
+    try:
+        for key in keys:
+            value = env.getattr(value, key)
+        return str(value)  # an Undefined raises here, as Jinja2's output does
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"undefined value: {exc.message}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"refused by the template sandbox: {exc}") from None
+
+
+__all__ = ["render_simple"]

@@ -1,0 +1,460 @@
+"""``report.html``: one self-contained page per run, for people.
+
+The page holds everything inline (CSS, a small script, an SVG picture of the DAG) and loads
+nothing: it opens from a CI artefact, an e-mail attachment or a file share, offline. It shows
+the run's verdict and totals, the DAG with each step's status (laid out here by levels: a
+step's level is one more than its deepest need, and each column is ordered by the mean
+position of its needs, which removes most crossings), a Gantt timeline of every attempt, retry
+wait and for_each item, and per step its prompt, output, gates, tokens and cost. Filters show
+failed or retried steps only.
+
+Outputs, prompts and errors are untrusted text (a model wrote them). The template escapes every
+value (Jinja2 autoescape), values reach the page only as text and attributes (never inside the
+script), and a Content-Security-Policy allows no network and only the page's own script,
+pinned by its SHA-256: an injected ``<script>`` or ``onerror=`` would not run even if escaping
+were ever bypassed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from markupsafe import Markup
+
+from agnoctl import __version__
+from agnoctl.reports.metrics import step_of
+from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepReport
+
+if TYPE_CHECKING:
+    from agnoctl.spec.models import StepSpec, Workflow
+
+MAX_TEXT = 20_000
+"""Characters of one output, prompt or error shown; report.json has them whole."""
+MAX_ROWS = 400
+"""Timeline rows shown; a bigger fan-out is cut (and says so)."""
+MAX_ITEMS = 200
+"""for_each items listed per step."""
+_NODE_W, _COL_W, _NODE_H, _LINE_H, _GAP, _PAD = 180, 230, 46, 15, 18, 16
+_MAX_CHILD_LINES = 6
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# --------------------------------------------------------------------------- view model
+
+
+@dataclass
+class _Child:
+    label: str
+    status: str
+
+
+@dataclass
+class _Node:
+    path: str
+    anchor: str
+    status: str
+    detail: str
+    x: float = 0.0
+    y: float = 0.0
+    height: float = _NODE_H
+    children: list[_Child] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    conditional: bool = False
+
+
+@dataclass(frozen=True)
+class _Edge:
+    d: str
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class _Bar:
+    left: float
+    width: float
+    kind: str  # ok, fail, wait, span, run
+    title: str
+
+
+@dataclass(frozen=True)
+class _Row:
+    anchor: str
+    label: str
+    depth: int
+    status: str
+    failed: bool
+    retried: bool
+    bars: list[_Bar]
+
+
+@dataclass(frozen=True)
+class _Item:
+    index: int
+    item: str
+    status: str
+    attempts: int
+    output: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _StepView:
+    path: str
+    anchor: str
+    kind: str
+    status: str
+    label: str
+    failed: bool
+    retried: bool
+    depth: int
+    step: StepReport
+    prompt: str | None
+    prompt_label: str
+    instructions: str | None
+    output: str
+    items: list[_Item]
+    items_cut: int
+
+
+@dataclass
+class _Anchors:
+    used: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, path: str) -> str:
+        if path in self.used:
+            return self.used[path]
+        base = "step-" + _UNSAFE_ID.sub("_", path)
+        anchor, n = base, 2
+        while anchor in self.used.values():
+            anchor, n = f"{base}-{n}", n + 1
+        self.used[path] = anchor
+        return anchor
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
+    """The page for ``report``; ``workflow`` adds the DAG's edges and the steps' prompts."""
+    anchors = _Anchors()
+    nodes = _layout(_nodes(report, workflow, anchors))
+    script = _asset("report.js")
+    page = _template().render(
+        report=report,
+        version=__version__,
+        script=Markup(script),  # our own file, never data
+        script_hash=base64.b64encode(hashlib.sha256(script.encode()).digest()).decode(),
+        nodes=nodes,
+        edges=_edges(nodes),
+        width=max((n.x for n in nodes), default=0) + _NODE_W + 2 * _PAD,
+        height=max((n.y + n.height for n in nodes), default=0) + _PAD,
+        rows=_rows(report, anchors),
+        row_count=_row_count(report),
+        max_rows=MAX_ROWS,
+        ticks=_ticks(report.duration_ms),
+        steps=[_step_view(s, workflow, anchors) for s in report.all_steps()],
+        workflow_known=workflow is not None,
+        money=_money,
+        seconds=_seconds,
+        pretty=_pretty,
+    )
+    return page
+
+
+@cache
+def _asset(name: str) -> str:
+    return (resources.files("agnoctl.reports") / "templates" / name).read_text(encoding="utf-8")
+
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.from_string(_asset("report.html.j2"))
+
+
+def _money(value: float) -> str:
+    return f"${value:.4f}"
+
+
+def _seconds(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def _pretty(value: Any) -> str:
+    """An output as shown: text as it is, anything else as indented JSON; cut when long."""
+    if value is None:
+        return ""
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    )
+    if len(text) > MAX_TEXT:
+        return text[:MAX_TEXT] + f"\n… ({len(text) - MAX_TEXT} more characters in report.json)"
+    return text
+
+
+def _status_label(execution: StepReport | ItemReport) -> str:
+    label = execution.status + (f": {execution.reason}" if execution.reason else "")
+    if isinstance(execution, StepReport) and execution.total is not None:
+        label += f" ({execution.succeeded}/{execution.total})"
+    return label
+
+
+def _retried(execution: StepReport | ItemReport) -> bool:
+    if len(execution.attempts) > 1:
+        return True
+    return isinstance(execution, StepReport) and any(
+        len(item.attempts) > 1 for item in execution.items or ()
+    )
+
+
+def _failed(execution: StepReport | ItemReport) -> bool:
+    if execution.status == "failed" or any(not g.passed for g in execution.gates):
+        return True
+    return isinstance(execution, StepReport) and any(
+        item.status == "failed" for item in execution.items or ()
+    )
+
+
+# --------------------------------------------------------------------------- the DAG
+
+
+def _nodes(report: RunReport, workflow: Workflow | None, anchors: _Anchors) -> list[_Node]:
+    nodes = []
+    for path, step in report.steps.items():
+        spec = workflow.steps.get(path) if workflow is not None else None
+        node = _Node(path=path, anchor=anchors(path), status=step.status, detail=_detail(step))
+        if spec is not None:
+            node.needs = [need for need in spec.needs if need in report.steps]
+            node.conditional = spec.if_ is not None
+        for child_id, child in (step.steps or {}).items():
+            node.children.append(_Child(f"{child_id}: {_status_label(child)}", child.status))
+        shown = min(len(node.children), _MAX_CHILD_LINES)
+        extra = 1 if len(node.children) > _MAX_CHILD_LINES else 0
+        node.height = _NODE_H + (shown + extra) * _LINE_H
+        nodes.append(node)
+    return nodes
+
+
+def _detail(step: StepReport) -> str:
+    parts = [step.kind, _status_label(step)]
+    if step.loop is not None:
+        parts.append(f"{step.loop.iterations} iteration(s)")
+    if len(step.attempts) > 1:
+        parts.append(f"{len(step.attempts)} attempts")
+    return " · ".join(parts)
+
+
+def _layout(nodes: list[_Node]) -> list[_Node]:
+    """Columns by level, each ordered by the mean row of its needs."""
+    by_path = {node.path: node for node in nodes}
+    levels: dict[str, int] = {}
+
+    def level(node: _Node, seen: frozenset[str] = frozenset()) -> int:
+        if node.path not in levels:
+            parents = [by_path[n] for n in node.needs if n not in seen]
+            inner = seen | {node.path}
+            levels[node.path] = 1 + max((level(p, inner) for p in parents), default=-1)
+        return levels[node.path]
+
+    columns: dict[int, list[_Node]] = {}
+    for node in nodes:
+        columns.setdefault(level(node), []).append(node)
+    rank: dict[str, float] = {}
+    for column_level in sorted(columns):
+        column = columns[column_level]
+        order = {node.path: i for i, node in enumerate(column)}
+        column.sort(key=lambda n: (_mean_rank(n, rank, order[n.path]), order[n.path]))
+        y = float(_PAD)
+        for position, node in enumerate(column):
+            rank[node.path] = position
+            node.x = _PAD + column_level * _COL_W
+            node.y = y
+            y += node.height + _GAP
+    return nodes
+
+
+def _mean_rank(node: _Node, rank: dict[str, float], fallback: int) -> float:
+    ranks = [rank[need] for need in node.needs if need in rank]
+    return sum(ranks) / len(ranks) if ranks else float(fallback)
+
+
+def _edges(nodes: list[_Node]) -> list[_Edge]:
+    by_path = {node.path: node for node in nodes}
+    edges = []
+    for node in nodes:
+        for need in node.needs:
+            source = by_path[need]
+            x1, y1 = source.x + _NODE_W, source.y + _NODE_H / 2
+            x2, y2 = node.x, node.y + _NODE_H / 2
+            bend = max(30.0, (x2 - x1) / 2)
+            d = (
+                f"M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} "
+                f"{x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
+            )
+            edges.append(_Edge(d, node.conditional))
+    return edges
+
+
+# --------------------------------------------------------------------------- the timeline
+
+
+def _rows(report: RunReport, anchors: _Anchors) -> list[_Row]:
+    start = report.started
+    total = max(report.duration_ms, 1e-3)
+    rows: list[_Row] = []
+    for step in report.all_steps():
+        depth = step.path.count(".") + step.path.count("[")
+        rows.append(
+            _Row(
+                anchor=anchors(step.path),
+                label=step.path,
+                depth=depth,
+                status=step.status,
+                failed=_failed(step),
+                retried=_retried(step),
+                bars=_bars(step, start, total),
+            )
+        )
+        for item in step.items or ():
+            rows.append(
+                _Row(
+                    anchor=anchors(step.path),
+                    label=f"{step.path}[{item.index}]",
+                    depth=depth + 1,
+                    status=item.status,
+                    failed=_failed(item),
+                    retried=_retried(item),
+                    bars=_bars(item, start, total),
+                )
+            )
+        if len(rows) >= MAX_ROWS:
+            return rows[:MAX_ROWS]
+    return rows
+
+
+def _row_count(report: RunReport) -> int:
+    return sum(1 + len(step.items or ()) for step in report.all_steps())
+
+
+def _bars(execution: StepReport | ItemReport, start: datetime, total: float) -> list[_Bar]:
+    if not execution.attempts:
+        if execution.started is None:
+            return []
+        kind = "span" if execution.status == "succeeded" else "fail"
+        if isinstance(execution, StepReport) and (execution.steps or execution.items):
+            kind = "run"
+        title = f"{_status_label(execution)} · {_seconds(execution.duration_ms)}"
+        return [_bar(execution.started, execution.duration_ms, start, total, kind, title)]
+    bars = []
+    for attempt in execution.attempts:
+        bars.append(_attempt_bar(attempt, start, total))
+        if attempt.delay is not None and attempt.finished is not None:
+            title = f"retry wait after attempt {attempt.number} · {attempt.delay:.2f} s"
+            bars.append(_bar(attempt.finished, attempt.delay * 1000, start, total, "wait", title))
+    return bars
+
+
+def _attempt_bar(attempt: AttemptReport, start: datetime, total: float) -> _Bar:
+    outcome = "ok" if attempt.error is None else f"failed: {attempt.error.kind}"
+    title = f"attempt {attempt.number} · {_seconds(attempt.duration_ms)} · {outcome}"
+    if attempt.model:
+        title += f" · {attempt.model}"
+    kind = "ok" if attempt.error is None else "fail"
+    return _bar(attempt.started, attempt.duration_ms, start, total, kind, title)
+
+
+def _bar(
+    begin: datetime, duration_ms: float | None, start: datetime, total: float, kind: str, title: str
+) -> _Bar:
+    offset = (begin - start).total_seconds() * 1000
+    left = min(max(offset / total * 100, 0.0), 99.5)
+    width = max((duration_ms or 0.0) / total * 100, 0.4)
+    return _Bar(round(left, 3), round(min(width, 100.0 - left), 3), kind, title)
+
+
+def _ticks(duration_ms: float) -> list[tuple[float, str]]:
+    return [(i * 25.0, _seconds(duration_ms * i / 4)) for i in range(5)]
+
+
+# --------------------------------------------------------------------------- step details
+
+
+def _step_view(step: StepReport, workflow: Workflow | None, anchors: _Anchors) -> _StepView:
+    spec = _spec(workflow, step.path)
+    prompt, prompt_label, instructions = _prompt(spec, workflow)
+    items = [
+        _Item(
+            index=item.index,
+            item=_short(item.item),
+            status=_status_label(item),
+            attempts=len(item.attempts),
+            output=_short(item.output),
+            error=item.error.message if item.error else None,
+        )
+        for item in (step.items or ())[:MAX_ITEMS]
+    ]
+    return _StepView(
+        path=step.path,
+        anchor=anchors(step.path),
+        kind=step.kind,
+        status=step.status,
+        label=_status_label(step),
+        failed=_failed(step),
+        retried=_retried(step),
+        depth=step.path.count(".") + step.path.count("["),
+        step=step,
+        prompt=prompt,
+        prompt_label=prompt_label,
+        instructions=instructions,
+        output="" if step.kind == "group" else _pretty(step.output),
+        items=items,
+        items_cut=max(0, len(step.items or ()) - MAX_ITEMS),
+    )
+
+
+def _spec(workflow: Workflow | None, path: str) -> StepSpec | None:
+    if workflow is None:
+        return None
+    from agnoctl.spec.dag import find_step
+
+    return find_step(workflow, step_of(path))
+
+
+def _prompt(spec: StepSpec | None, workflow: Workflow | None) -> tuple[str | None, str, str | None]:
+    """(text, what it is, the agent's instructions) for the step's details."""
+    if spec is None or workflow is None:
+        return None, "", None
+    if spec.run is not None:
+        return _pretty(json.dumps(spec.run, ensure_ascii=False)), "command (argv)", None
+    if spec.prompt is None:
+        return None, "", None
+    agent = workflow.agents.get(spec.agent or "")
+    instructions = agent.instructions if agent is not None else None
+    return _pretty(spec.prompt), "prompt (template)", instructions
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+__all__ = ["MAX_ITEMS", "MAX_ROWS", "MAX_TEXT", "render_html"]

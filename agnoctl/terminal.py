@@ -1,0 +1,249 @@
+"""What ``agnoctl run`` shows while it runs, and the summary it ends with.
+
+Three modes: ``live`` (a rich display redrawn from the run's state about 8 times a second:
+never per event, so a fast run is not slowed by its own progress display), ``plain`` (one line
+per event, for CI logs and pipes) and ``quiet`` (only the final line). ``NO_COLOR`` is
+respected. This module and ``cli.py`` are the only ones that write to the terminal, and this
+is the only one that imports rich.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from agnoctl.engine.state import RunState, StepRecord
+from agnoctl.events import Event
+from agnoctl.reports.model import RunReport, StepReport
+
+Mode = Literal["live", "plain", "quiet"]
+
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "running": "cyan",
+    "pending": "dim",
+    "passed": "bold green",
+    "interrupted": "bold yellow",
+}
+_ICON = {"succeeded": "✓", "failed": "✗", "skipped": "↷", "running": "…", "pending": "·"}
+_MAX_ROWS = 40  # rows of the live display; the rest is summed up in its header
+_MAX_ERROR = 160
+
+
+def choose_mode(progress: str, quiet: bool, stream: IO[str]) -> Mode:
+    if quiet:
+        return "quiet"
+    if progress == "auto":
+        return "live" if stream.isatty() else "plain"
+    return "live" if progress == "live" else "plain"
+
+
+class Terminal:
+    """A ``RunObserver`` that draws progress and the final summary."""
+
+    def __init__(self, mode: Mode, stream: IO[str] | None = None) -> None:
+        self.mode = mode
+        self.stream = stream or sys.stdout
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=False)
+        self._state: RunState | None = None
+        self._live: Live | None = None
+        self._last: RenderableType = Text("")
+
+    # ------------------------------------------------------------------ RunObserver
+
+    def run_started(self, state: RunState) -> None:
+        self._state = state
+        if self.mode == "live":
+            self._live = Live(
+                get_renderable=self._render_live,
+                console=self.console,
+                refresh_per_second=8,
+                transient=True,
+            )
+            self._live.start()
+
+    def event(self, event: Event) -> None:
+        if self.mode == "plain":
+            self.stream.write(plain_line(event) + "\n")
+            self.stream.flush()
+
+    def run_finished(self, report: RunReport, run_dir: Path) -> None:
+        self.close()
+        if self.mode != "quiet":
+            self.console.print(summary_table(report))
+        style = _STYLE.get(report.status, "bold red")
+        line = Text.assemble(
+            (report.status, style), f": {report.reason} ", (f"(run dir: {run_dir})", "dim")
+        )
+        self.console.print(line)
+
+    def close(self) -> None:
+        """Stop the live display (also when the run ended in an error)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    # ------------------------------------------------------------------ live view
+
+    def _render_live(self) -> RenderableType:
+        # Runs on rich's refresh thread while the run mutates its records: a view that
+        # cannot be built this time keeps the previous one.
+        try:
+            if self._state is not None:
+                self._last = live_view(self._state)
+        except (RuntimeError, ValueError):
+            pass
+        return self._last
+
+
+def live_view(state: RunState) -> RenderableType:
+    records = list(state.records())
+    counts: dict[str, int] = {}
+    tokens = 0
+    cost = 0.0
+    for record in records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    for record in list(state.steps.values()):
+        _, tokens_in, tokens_out, spent = record.usage()
+        tokens += tokens_in + tokens_out
+        cost += spent
+    done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "skipped"))
+    header = Text.assemble(
+        (f"{state.workflow} ", "bold"),
+        f"{done}/{len(records)} steps · ",
+        (f"{counts.get('running', 0)} running", _STYLE["running"]),
+        " · ",
+        (f"{counts.get('failed', 0)} failed", _STYLE["failed"] if counts.get("failed") else ""),
+        f" · {tokens} tokens · ${cost:.4f} · {time.time() - state.started:.1f}s",
+        " · mock" if state.mock else "",
+    )
+    table = Table(box=None, pad_edge=False, show_header=False)
+    for column in ("step", "status", "progress", "time"):
+        table.add_column(column, no_wrap=True)
+    shown = sorted(records, key=_live_order)[:_MAX_ROWS]
+    for record in shown:
+        table.add_row(*_live_row(record))
+    return Group(header, table)
+
+
+def _live_order(record: StepRecord) -> int:
+    return {"running": 0, "failed": 1, "pending": 3}.get(record.status, 2)
+
+
+def _live_row(record: StepRecord) -> tuple[Text, Text, str, str]:
+    style = _STYLE.get(record.status, "")
+    status = record.status + (f": {record.reason}" if record.reason else "")
+    progress = ""
+    if record.items is not None:
+        finished = sum(1 for item in list(record.items) if item.done)
+        progress = f"{finished}/{len(record.items)} items"
+    elif record.loop is not None:
+        progress = f"iteration {record.loop.iterations + (record.status == 'running')}"
+    duration = record.duration
+    return (
+        Text(record.path),
+        Text(f"{_ICON.get(record.status, '')} {status}", style=style),
+        progress,
+        "" if duration is None else f"{duration:.1f}s",
+    )
+
+
+# ---------------------------------------------------------------------------- plain lines
+
+
+def plain_line(event: Event) -> str:
+    """One event as one line: ``12:00:01.250 step_succeeded analyse 1.2s 340 tok $0.0012``."""
+    kind = event.get("type", "event")
+    where = str(event.get("step", ""))
+    if event.get("item") is not None and kind.startswith(("item_", "llm_", "attempt", "retry")):
+        where += f"[{event['item']}]"
+    parts = [str(event.get("ts", ""))[11:23], f"{kind:<16}", where]
+    parts.extend(_details(kind, event))
+    return " ".join(part for part in parts if part).rstrip()
+
+
+def _details(kind: str, event: Event) -> list[str]:
+    details: list[str] = []
+    if "duration_ms" in event:
+        details.append(f"{event['duration_ms'] / 1000:.2f}s")
+    if kind == "llm_call":
+        details.append(f"{event.get('provider')}/{event.get('model')}")
+        details.append(f"{event.get('tokens_in', 0)}+{event.get('tokens_out', 0)} tok")
+        details.append(f"${event.get('cost', 0.0):.4f}")
+    for key in ("reason", "attempt", "delay", "iteration", "items", "gate", "passed"):
+        if key in event and not (kind == "run_finished" and key == "reason"):
+            details.append(f"{key}={event[key]}")
+    if "error" in event:
+        details.append(_short(str(event["error"])))
+    if kind == "run_finished":
+        details.append(f"{event.get('status')}: {event.get('reason', '')}")
+    return details
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_ERROR else flat[: _MAX_ERROR - 1] + "…"
+
+
+# ---------------------------------------------------------------------------- final summary
+
+
+def summary_table(report: RunReport) -> Table:
+    table = Table(title=f"{report.workflow.name} · run {report.run_id}", title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("duration", justify="right")
+    table.add_column("tokens", justify="right")
+    table.add_column("cost", justify="right")
+    steps = list(report.all_steps())
+    shown = steps if len(steps) <= _MAX_ROWS else _worth_showing(report, steps)
+    for step in shown:
+        table.add_row(*_summary_row(step))
+    if len(shown) < len(steps):
+        table.add_row(Text(f"… {len(steps) - len(shown)} more in report.json", style="dim"))
+    total = report.cost.total
+    table.add_row(
+        Text("total", style="bold"),
+        Text(report.status, style=_STYLE.get(report.status, "bold red")),
+        f"{report.duration_ms / 1000:.2f}s",
+        str(total.tokens),
+        f"${total.cost_usd:.4f}",
+    )
+    return table
+
+
+def _worth_showing(report: RunReport, steps: list[StepReport]) -> list[StepReport]:
+    """A long run's summary: its top-level steps, then the nested ones that did not succeed."""
+    top = list(report.steps.values())
+    ids = {id(step) for step in top}
+    trouble = [s for s in steps if s.status != "succeeded" and id(s) not in ids]
+    return (top + trouble)[:_MAX_ROWS]
+
+
+def _summary_row(step: StepReport) -> tuple[Any, ...]:
+    status = step.status + (f": {step.reason}" if step.reason else "")
+    if step.total is not None and step.succeeded is not None:
+        status += f" {step.succeeded}/{step.total}"
+    if step.loop is not None:
+        status += f" ({step.loop.iterations} it{', ran out' if step.loop.exhausted else ''})"
+    cell = Text(f"{_ICON.get(step.status, '')} {status}", style=_STYLE.get(step.status, ""))
+    if step.error is not None and step.status == "failed":
+        cell.append(f"\n{_short(step.error.message)}", style="dim")
+    duration = "" if step.duration_ms is None else f"{step.duration_ms / 1000:.2f}s"
+    tokens = step.tokens_in + step.tokens_out
+    return (
+        step.path,
+        cell,
+        duration,
+        str(tokens) if tokens else "",
+        f"${step.cost_usd:.4f}" if step.calls else "",
+    )

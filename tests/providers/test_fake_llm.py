@@ -1,0 +1,198 @@
+"""The fake LLM server itself: directives, scripting, counters, loopback only, the command."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import anyio
+import httpx
+import pytest
+
+from agnoctl.providers.http import create_client
+from agnoctl.testing.fake_llm import (
+    FakeLLMConfig,
+    FakeLLMServer,
+    FakeLLMThread,
+    FakeReply,
+    FakeRequest,
+    FakeToolCall,
+    parse_directives,
+    prompt_hash,
+)
+
+pytestmark = pytest.mark.anyio
+
+CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def chat(prompt: str, model: str = "m") -> dict[str, object]:
+    return {"model": model, "messages": [{"role": "user", "content": prompt}]}
+
+
+def test_directives_are_parsed_and_removed():
+    text = (
+        'a [[fail:3:503]] b [[json:{"x": [1, [2]]}]] c [[tool:grep:{"q": "]]"}]] [[text:hi there]]'
+    )
+    directives, rest = parse_directives(text)
+    assert rest == "a b c"
+    assert [d.name for d in directives] == ["fail", "json", "tool", "text"]
+    assert directives[0].key == "[[fail:3:503]]"
+    assert directives[0].args == ("3", "503")
+    assert directives[1].payload == {"x": [1, [2]]}
+    assert directives[2].args == ("grep",)
+    assert directives[2].payload == {"q": "]]"}
+    assert directives[3].args == ("hi there",)
+
+
+def test_unknown_or_broken_directives_stay_in_the_text():
+    directives, rest = parse_directives("[[nope]] [[json:{broken]] [[fail:1")
+    assert directives == ()
+    assert rest == "[[nope]] [[json:{broken]] [[fail:1"
+
+
+def test_options_and_keys():
+    (directive,), _ = parse_directives("[[429:retry_after=2:times=3:key=step-a]]")
+    assert directive.args == ()
+    assert directive.options == {"retry_after": "2", "times": "3", "key": "step-a"}
+
+
+async def test_directive_counters_are_per_exact_text(fake_llm: FakeLLMThread):
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        codes = [
+            (await client.post("/v1/chat/completions", json=chat(prompt))).status_code
+            for prompt in ["[[fail:1:500:key=a]]", "[[fail:1:500:key=b]]", "[[fail:1:500:key=a]]"]
+        ]
+    assert codes == [500, 500, 200]
+    assert fake_llm.stats()["keys"] == {"[[fail:1:500:key=a]]": 2, "[[fail:1:500:key=b]]": 1}
+
+
+async def test_bad_directive_answers_400(fake_llm: FakeLLMThread):
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        response = await client.post("/v1/chat/completions", json=chat("[[fail:x]]"))
+    assert response.status_code == 400
+    assert "bad directive [[fail:x]]" in response.json()["error"]["message"]
+
+
+async def test_script_then_responder_then_directives(fake_llm: FakeLLMThread):
+    asked: list[FakeRequest] = []
+
+    def responder(request: FakeRequest) -> FakeReply | None:
+        asked.append(request)
+        return FakeReply(text="from responder") if request.model == "special" else None
+
+    fake_llm.server.config = FakeLLMConfig(responder=responder)
+    fake_llm.server.config.script.append(
+        FakeReply(tool_calls=(FakeToolCall("grep", {"q": 1}),), input_tokens=5, output_tokens=6)
+    )
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        scripted = (await client.post("/v1/chat/completions", json=chat("a"))).json()
+        special = (await client.post("/v1/chat/completions", json=chat("b", "special"))).json()
+        default = (await client.post("/v1/chat/completions", json=chat("c [[text:plain]]"))).json()
+    call = scripted["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"] == {"name": "grep", "arguments": '{"q": 1}'}
+    assert scripted["usage"] == {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
+    assert special["choices"][0]["message"]["content"] == "from responder"
+    assert default["choices"][0]["message"]["content"] == "plain"
+    assert [r.prompt for r in asked] == ["b", "c"]  # the script answered the first one
+    assert asked[1].attempt == 1
+
+
+async def test_stats_and_reset_over_http(fake_llm: FakeLLMThread):
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        await client.post("/v1/chat/completions", json=chat("x", "gpt"))
+        await client.post("/api/chat", json=chat("x", "llama"))
+        stats = (await client.get("/_stats")).json()
+        assert stats["requests"] == 2
+        assert stats["routes"] == {"/v1/chat/completions": 1, "/api/chat": 1}
+        assert stats["models"] == {"gpt": 1, "llama": 1}
+        assert stats["prompts"] == {prompt_hash("x"): 2}
+        assert stats["statuses"] == {"200": 2}
+        await client.post("/_reset")
+        assert (await client.get("/_stats")).json()["requests"] == 0
+        assert (await client.get("/nothing")).status_code == 404
+
+
+async def test_anthropic_headers_are_required(fake_llm: FakeLLMThread):
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        no_version = await client.post("/v1/messages", json=CHAT, headers={"x-api-key": "k"})
+        no_key = await client.post("/v1/messages", json=CHAT, headers={"anthropic-version": "1"})
+    assert no_version.status_code == 400
+    assert no_version.json()["error"]["type"] == "invalid_request_error"
+    assert no_key.status_code == 401
+    assert no_key.json()["type"] == "error"
+
+
+async def test_counts_every_request_under_concurrency(fake_llm: FakeLLMThread):
+    fake_llm.server.config = FakeLLMConfig(latency_ms=20)
+    # The project's client: httpx's own pool collapses at this fan-out (encode/httpcore#1035).
+    client = create_client(max_connections=50, trust_env=False)
+    try:
+
+        async def one(i: int) -> None:
+            response = await client.post(
+                f"{fake_llm.url}/v1/chat/completions", json=chat(f"n{i % 3}")
+            )
+            assert response.status_code == 200
+
+        async with anyio.create_task_group() as group:
+            for i in range(300):
+                group.start_soon(one, i)
+    finally:
+        await client.aclose()
+    stats = fake_llm.stats()
+    assert stats["requests"] == 300
+    assert sum(stats["prompts"].values()) == 300
+    assert 1 < stats["max_in_flight"] <= 50
+    assert stats["in_flight"] == 0
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.com", "::"])
+def test_refuses_non_loopback_hosts(host: str):
+    with pytest.raises(ValueError, match="only listens on loopback"):
+        FakeLLMServer(host=host)
+
+
+def test_accepts_loopback_names():
+    assert FakeLLMServer(host="localhost").host == "127.0.0.1"
+    assert FakeLLMServer(host="::1").host == "::1"
+
+
+async def test_in_loop_server():
+    server = FakeLLMServer(FakeLLMConfig())
+    url = await server.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(f"{url}/api/chat", json=chat("[[tokens:3:4]] hi"))
+        body = response.json()
+        assert body["message"] == {"role": "assistant", "content": "echo: hi"}
+        assert (body["prompt_eval_count"], body["eval_count"], body["done"]) == (3, 4, True)
+    finally:
+        await server.close()
+
+
+def test_command_prints_url_and_stops_on_sigterm():
+    command = [sys.executable, "-m", "agnoctl.testing.fake_llm", "--port", "0", "--latency-ms", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline().strip()
+            assert first.startswith("listening http://127.0.0.1:")
+            url = first.removeprefix("listening ")
+            response = httpx.post(f"{url}/v1/chat/completions", json=CHAT)
+            assert response.json()["choices"][0]["message"]["content"] == "echo: hi"
+            assert json.loads(httpx.get(f"{url}/_stats").text)["requests"] == 1
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_command_refuses_other_hosts():
+    command = [sys.executable, "-m", "agnoctl.testing.fake_llm", "--host", "0.0.0.0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "only listens on loopback" in result.stderr
