@@ -130,7 +130,7 @@ class ResponseCache:
 
     def put(self, key: str, reply: ModelReply) -> None:
         entry = {"format": _FORMAT, "created": time.time(), "reply": _reply_to_json(reply)}
-        self._store.set(key, _dumps(entry), retry=True)
+        self._store.set(key, canonical_json(entry), retry=True)
 
     def stats(self) -> CacheStats:
         created = [entry["created"] for _, entry in self._entries()]
@@ -231,7 +231,7 @@ def request_key(protocol: str, base_url: str, request: ModelRequest) -> str:
         "output_schema": request.output_schema,
         "tools": [_tool_json(t) for t in request.tools],
     }
-    return hashlib.sha256(_dumps(material).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(material).encode()).hexdigest()
 
 
 def _miss_message(request: ModelRequest) -> str:
@@ -247,15 +247,15 @@ def _miss_message(request: ModelRequest) -> str:
     )
 
 
-def _dumps(value: object) -> str:
-    # Sorted keys and fixed separators make equal data give equal text; YAML can produce
-    # dates inside schemas, which are tagged with their type so they cannot equal a string.
+def canonical_json(value: object) -> str:
+    """Equal data gives equal text: sorted keys, fixed separators, typed non-JSON values."""
+    # YAML can put dates inside a schema: they are tagged with their type so that they can
+    # never give the same text as a string.
     return json.dumps(
         value,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
-        allow_nan=False,
         default=lambda o: {"$" + type(o).__name__: str(o)},
     )
 

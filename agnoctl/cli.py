@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
     from agnoctl.spec.loader import SourceMap
     from agnoctl.spec.models import Workflow
@@ -89,15 +90,11 @@ def validate(
 
     Exit 0 when valid, 2 when any file has an error (or a warning, with --strict).
     """
-    import gc
-
     from agnoctl.errors import UsageError
     from agnoctl.spec.diagnostics import format_github, format_json, format_text
+    from agnoctl.spec.loader import paused_gc
     from agnoctl.spec.validate import validate_file, workflow_files
 
-    # A short-lived process that builds large acyclic trees: the cycle collector would only
-    # rescan them (a third of the time on a 10,000-step file; docs/performance.md).
-    gc.disable()
     try:
         selection = workflow_files(paths)
     except UsageError as exc:
@@ -105,8 +102,10 @@ def validate(
     files = selection.files
     if not files:
         fail("no workflow files found (a workflow has a top-level `version:` line)")
-    results = [validate_file(path) for path in files]
-    diagnostics = [d for result in results for d in result.diagnostics]
+    diagnostics = []
+    with paused_gc():  # each file's trees are dropped before the collector runs again
+        for path in files:
+            diagnostics += validate_file(path).diagnostics
     formatter = {"text": format_text, "json": format_json, "github": format_github}
     output = formatter[output_format.value](diagnostics)
     if output:
@@ -297,11 +296,16 @@ def plan(
     Levels, fan-outs, loops, critical path, LLM call/token/cost ranges, provider concurrency
     and limit checks. Exit 0 when valid, 2 when the workflow or an input is invalid.
     """
+    import gc
+
     from agnoctl.errors import SpecInvalid, UsageError
     from agnoctl.plan import build_plan, render_plan
     from agnoctl.plan.inputs import plan_inputs
 
     workflow, source = _load_or_exit(path)
+    # The loaded file lives until exit: keep the collector from rescanning it while planning
+    # allocates a record per step (a third of the time on a 10,000-step file otherwise).
+    gc.freeze()
     try:
         values = plan_inputs(workflow.inputs, inputs or [], inputs_file)
         built = build_plan(workflow, values, workflow_path=path,
@@ -329,6 +333,16 @@ def graph(
 
 
 # ---------------------------------------------------------------------------- run
+
+
+class RunFormat(StrEnum):
+    text = "text"
+    github = "github"
+
+
+class LogFormatChoice(StrEnum):
+    console = "console"
+    json = "json"
 
 
 class ProgressMode(StrEnum):
@@ -369,6 +383,28 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (`agnoctl plan`); run nothing.")
     ] = False,
+    output_format: Annotated[
+        RunFormat,
+        typer.Option("--format", help="github: also print annotations for what failed."),
+    ] = RunFormat.text,
+    log_format: Annotated[
+        LogFormatChoice | None,
+        typer.Option("--log-format", help="Structured logs of the run's events: console or json."),
+    ] = None,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Write the logs to this file (info level).")
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="Log to stderr: -v info, -vv debug.")
+    ] = 0,
+    metrics_push: Annotated[
+        str | None,
+        typer.Option("--metrics-push", help="Push metrics.prom to this Prometheus Pushgateway."),
+    ] = None,
+    otlp_endpoint: Annotated[
+        str | None,
+        typer.Option("--otlp-endpoint", help="Send traces to this OTLP/HTTP collector."),
+    ] = None,
 ) -> None:
     """Run a workflow and write its run directory (report.json, events.jsonl, junit.xml, ...).
 
@@ -377,12 +413,15 @@ def run(
     """
     from agnoctl.engine.run import RunOptions, run_workflow
     from agnoctl.errors import SpecInvalid, UsageError
+    from agnoctl.logs import LoggedRun, LogOptions, run_logging
     from agnoctl.terminal import Terminal, choose_mode
 
     if dry_run:
         plan(path, inputs, inputs_file)
         return
     terminal = Terminal(choose_mode(progress.value, quiet, sys.stdout))
+    _check_exports(otlp_endpoint)
+    logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
     options = RunOptions(
         input_pairs=inputs or [],
         inputs_file=inputs_file,
@@ -391,10 +430,11 @@ def run(
         report_dir=report_dir,
         seed=seed,
         handle_signals=True,
-        observer=terminal,
+        observer=LoggedRun(terminal) if logs.requested else terminal,
     )
     try:
-        report = run_workflow(path, options)
+        with run_logging(logs):
+            report = run_workflow(path, options)
     except SpecInvalid as exc:
         _write_diagnostics(exc.diagnostics)
         errors = sum(d.severity == "error" for d in exc.diagnostics)
@@ -403,7 +443,181 @@ def run(
         fail(str(exc))
     finally:
         terminal.close()
+    _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint)
     raise typer.Exit(report.exit_code)
+
+
+def _check_exports(otlp_endpoint: str | None) -> None:
+    """Refuse --otlp-endpoint before the run when tracing cannot work (fail closed)."""
+    if otlp_endpoint is None:
+        return
+    from agnoctl.errors import UsageError
+    from agnoctl.reports.otel import require_otel, traces_url
+
+    try:
+        require_otel()
+        traces_url(otlp_endpoint)
+    except UsageError as exc:
+        fail(str(exc))
+
+
+def _after_run(
+    report: RunReport,
+    report_dir: Path | None,
+    output_format: RunFormat,
+    path: Path,
+    metrics_push: str | None,
+    otlp_endpoint: str | None,
+) -> None:
+    """Annotations, metrics push and traces: a failure here warns, never changes the verdict."""
+    from agnoctl.errors import UsageError
+    from agnoctl.reports.metrics import run_events
+    from agnoctl.reports.writer import RUNS_DIR
+
+    if output_format is RunFormat.github:
+        from agnoctl.reports.annotations import github_annotations
+        from agnoctl.spec.validate import validate_file
+
+        sys.stdout.write(github_annotations(report, validate_file(path).source))
+    if metrics_push is None and otlp_endpoint is None:
+        return
+    events = run_events(report_dir or RUNS_DIR / report.run_id)
+    try:
+        if metrics_push is not None:
+            from agnoctl.reports.metrics import push_metrics
+
+            push_metrics(metrics_push, report, events)
+        if otlp_endpoint is not None:
+            from agnoctl.reports.otel import export_traces
+
+            export_traces(otlp_endpoint, report, events)
+    except UsageError as exc:
+        sys.stderr.write(f"warning: {exc}\n")
+
+
+# ---------------------------------------------------------------------------- runs, report
+
+runs_app = typer.Typer(help="List the runs in .agnoctl/runs.", no_args_is_help=True,
+                       rich_markup_mode=None)
+app.add_typer(runs_app, name="runs")
+report_app = typer.Typer(help="Show one run's report, or compare two.", no_args_is_help=True,
+                         rich_markup_mode=None)
+app.add_typer(report_app, name="report")
+
+RunsDirOption = Annotated[
+    Path, typer.Option("--runs-dir", help="Where runs are kept.", show_default=True)
+]
+_DEFAULT_RUNS_DIR = Path(".agnoctl/runs")
+
+
+class DiffFormatChoice(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@runs_app.command("list")
+def runs_list(
+    runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs shown.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """The runs, newest first: id, workflow, status, duration and cost."""
+    import json
+
+    from agnoctl.reports.history import list_runs
+
+    runs = list_runs(runs_dir)[:limit]
+    if as_json:
+        for run in runs:
+            row = {"run_id": run.run_id, "workflow": run.workflow, "status": run.status,
+                   "started": run.started.isoformat() if run.started else None,
+                   "duration_ms": run.duration_ms, "cost_usd": run.cost_usd, "path": str(run.path)}
+            sys.stdout.write(json.dumps(row) + "\n")
+        return
+    if not runs:
+        sys.stdout.write(f"no runs in {runs_dir} yet: `agnoctl run <workflow>` makes one\n")
+        return
+    from rich.console import Console
+    from rich.table import Column, Table
+
+    # The run id starts with its UTC start time: no column of its own for it.
+    table = Table(Column("run id", no_wrap=True), "workflow", "status", "duration", "cost")
+    for run in runs:
+        table.add_row(
+            run.run_id, run.workflow or "-", run.status,
+            "-" if run.duration_ms is None else f"{run.duration_ms / 1000:.2f}s",
+            "-" if run.cost_usd is None else f"${run.cost_usd:.4f}",
+        )
+    Console(highlight=False).print(table)
+
+
+@report_app.command("show")
+def report_show(
+    run: Annotated[str, typer.Argument(help="Run id, `latest`, a run directory or report.json.")]
+    = "latest",
+    runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
+) -> None:
+    """One run at a glance: every step, its gates, and where the full report is."""
+    from agnoctl.errors import UsageError
+    from agnoctl.reports.history import load_report, resolve_run
+    from agnoctl.terminal import Terminal
+
+    try:
+        run_dir = resolve_run(run, runs_dir)
+        report = load_report(str(run_dir), runs_dir)
+    except UsageError as exc:
+        fail(str(exc))
+    terminal = Terminal("plain")
+    terminal.run_finished(report, run_dir)
+    gates = [(s.path, g) for s in report.all_steps() for g in s.gates]
+    if gates:
+        from rich.table import Table
+
+        table = Table("step", "attempt", "gate", "result", "value", "finding", title="gates",
+                      title_justify="left")
+        for step_path, gate in gates:
+            result = "passed" if gate.passed else f"failed ({gate.severity})"
+            table.add_row(step_path, str(gate.attempt or ""), gate.name, result,
+                          repr(gate.value), gate.finding or "")
+        terminal.console.print(table)
+    html = run_dir / "report.html"
+    if html.is_file():
+        terminal.console.print(f"full report: {html}", highlight=False)
+
+
+@report_app.command("diff")
+def report_diff(
+    run_a: Annotated[str, typer.Argument(help="The baseline: run id, `latest`, a directory...")],
+    run_b: Annotated[str, typer.Argument(help="The run compared with it.")] = "latest",
+    output_format: Annotated[
+        DiffFormatChoice, typer.Option("--format", help="text, json, or markdown (PR comments).")
+    ] = DiffFormatChoice.text,
+    fail_on_regression: Annotated[
+        bool, typer.Option("--fail-on-regression", help="Exit 1 when B regressed against A.")
+    ] = False,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", min=0.0,
+                            help="Score gates: how much worse a value may get (see docs).")
+    ] = 0.05,
+    runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
+) -> None:
+    """What changed from run A to run B: statuses, gates, outputs, cost and latency.
+
+    A regression: the run or a step went from passing to failing, a gate from passed to
+    failed, or a score gate's value got worse by more than --tolerance.
+    """
+    from agnoctl.errors import UsageError
+    from agnoctl.reports.history import diff_reports, load_report, render_diff
+
+    try:
+        delta = diff_reports(load_report(run_a, runs_dir), load_report(run_b, runs_dir),
+                             tolerance=tolerance)
+    except UsageError as exc:
+        fail(str(exc))
+    sys.stdout.write(render_diff(delta, output_format.value))
+    if fail_on_regression and delta.regressed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def main() -> None:

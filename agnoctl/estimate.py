@@ -29,8 +29,9 @@ MESSAGE_OVERHEAD_TOKENS = 4
 DEFAULT_OUTPUT_TOKENS = 512
 """Output tokens counted per call when the agent sets no ``max_tokens``."""
 
-JUDGE_FRAME_TOKENS = 60
-"""Tokens of the fixed text around a judge gate's rubric and the output it scores."""
+JUDGE_FRAME_TOKENS = 100
+"""Tokens of a judge call besides its rubric and the output it scores: the fixed judging text
+(about 250 characters) and the {score, reason} reply schema."""
 
 CALL_OVERHEAD_SECONDS = 0.5
 """Latency of one model call before it produces output (network, queueing, prompt reading)."""

@@ -17,12 +17,19 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import structlog
 
 from agnoctl.redact import Redactor
+
+if TYPE_CHECKING:
+    from agnoctl.engine.run import RunObserver
+    from agnoctl.engine.state import RunState
+    from agnoctl.events import Event
+    from agnoctl.reports.model import RunReport
 
 LogFormat = Literal["console", "json"]
 ID_KEYS = ("run_id", "step", "item", "attempt")
@@ -157,6 +164,55 @@ def configure_logging(
             _log_file = None
 
 
+@dataclass(frozen=True, slots=True)
+class LogOptions:
+    """What ``agnoctl run`` was asked to log (``--log-format``, ``--log-file``, ``-v``)."""
+
+    format: LogFormat | None = None
+    file: Path | None = None
+    verbosity: int = 0
+
+    @property
+    def requested(self) -> bool:
+        """Logs of the run's events were asked for; otherwise only warnings are logged."""
+        return self.format is not None or self.file is not None or self.verbosity > 0
+
+
+@contextmanager
+def run_logging(options: LogOptions) -> Iterator[None]:
+    """Logging for one run: as asked, and a log file gets info lines even without ``-v``."""
+    if not options.requested:
+        yield
+        return
+    verbosity = max(options.verbosity, 1) if options.file is not None else options.verbosity
+    with configure_logging(
+        log_format=options.format or "console", verbosity=verbosity, log_file=options.file
+    ):
+        yield
+
+
+class LoggedRun:
+    """A run observer that logs each event, then hands everything on to ``inner``.
+
+    The engine gives observers events already passed through the run's redactor (which also
+    knows the providers' API keys); the log's own redaction processor masks them again.
+    """
+
+    def __init__(self, inner: RunObserver) -> None:
+        self._inner = inner
+
+    def run_started(self, state: RunState) -> None:
+        structlog.contextvars.bind_contextvars(run_id=state.run_id)
+        self._inner.run_started(state)
+
+    def event(self, event: Event) -> None:
+        log_event(event)
+        self._inner.event(event)
+
+    def run_finished(self, report: RunReport, run_dir: Path) -> None:
+        self._inner.run_finished(report, run_dir)
+
+
 def use_redactor(redactor: Redactor) -> None:
     """Mask this redactor's secrets from now on (the run's redactor knows the API keys)."""
     _redact.redactor = redactor
@@ -184,9 +240,12 @@ def log_event(event: Mapping[str, Any]) -> None:
 __all__ = [
     "ID_KEYS",
     "LogFormat",
+    "LogOptions",
+    "LoggedRun",
     "configure_logging",
     "get_logger",
     "level_for",
     "log_event",
+    "run_logging",
     "use_redactor",
 ]

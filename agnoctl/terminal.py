@@ -84,7 +84,7 @@ class Terminal:
         line = Text.assemble(
             (report.status, style), f": {report.reason} ", (f"(run dir: {run_dir})", "dim")
         )
-        self.console.print(line)
+        self.console.print(line, soft_wrap=True)
 
     def close(self) -> None:
         """Stop the live display (also when the run ended in an error)."""

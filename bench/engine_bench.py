@@ -13,6 +13,7 @@ Prints one JSON object; docs/performance.md quotes it. Goals:
 - ``fan_out_ratio`` <= 1.05: makespan of a for_each of ``--items`` items whose replies take
   50 ms, at ``--concurrency``, divided by the ideal ``ceil(items / concurrency) * 50 ms``.
 
+``overhead_cpu_us_per_step`` is the same in CPU time, which a busy machine does not inflate;
 ``reference_us`` times a fixed pure-Python loop, to compare machines.
 """
 
@@ -102,17 +103,19 @@ class _Clock:
 
     def __init__(self, trace_memory: bool = False) -> None:
         self.trace_memory = trace_memory
-        self.started = self.finished = 0.0
+        self.started = self.finished = self.cpu_started = self.cpu_finished = 0.0
         self.memory_start = self.memory_end = 0
 
     def run_started(self, state: RunState) -> None:
         if self.trace_memory:
             self.memory_start = tracemalloc.get_traced_memory()[0]
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
 
     def event(self, event: Event) -> None:
         if event["type"] == "run_finished":
             self.finished = time.perf_counter()
+            self.cpu_finished = time.process_time()
             if self.trace_memory:
                 self.memory_end = tracemalloc.get_traced_memory()[0]
 
@@ -174,6 +177,7 @@ def main() -> None:
     result = {
         "steps": steps,
         "overhead_us_per_step": round(scheduling / steps * 1e6, 1),
+        "overhead_cpu_us_per_step": round((clock.cpu_finished - clock.cpu_started) / steps * 1e6, 1),
         "run_seconds_total": round(total, 3),
         "scheduling_seconds": round(scheduling, 3),
         "memory_kib_per_step": round((memory.memory_end - memory.memory_start) / steps / 1024, 2),

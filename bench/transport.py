@@ -2,8 +2,11 @@
 
 Starts the project's fake LLM server in a separate process (so it does not share the GIL with
 the client), then sends chat completions through ``OpenAIProvider`` at a fixed concurrency with
-each transport and prints the wall time against the ideal (rounds x server latency) and the
-calls per second. Every call is checked, and the server's own request count must match.
+each transport, and prints the wall time against the ideal (rounds x server latency), the calls
+per second, and the share of the wall time the server process spent on the CPU (well under
+100 %: the server is not the bottleneck). A last row per scenario posts the same bodies with
+bare aiohttp, without httpx: the floor the client side could reach on this machine.
+Every reply is checked, and the server's own request count must match.
 
     /tmp/venv/bin/python bench/transport.py                      # both default scenarios
     /tmp/venv/bin/python bench/transport.py --calls 500 --concurrency 64 --latency-ms 50
@@ -14,93 +17,139 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
+import aiohttp
 import anyio
 
 from agnoctl.providers.base import Message, ModelRequest
 from agnoctl.providers.http import HttpClient, Transport
 from agnoctl.providers.openai import OpenAIProvider
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 SCENARIOS = [(500, 64), (3000, 100)]  # (calls, concurrency)
 
 
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def requests(self) -> int:
+        with urllib.request.urlopen(f"{self.url}/_stats") as response:
+            return int(json.load(response)["requests"])
+
+    def reset(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/_reset", method="POST")).close()
+
+
 @contextmanager
-def fake_server(latency_ms: float) -> Iterator[str]:
+def fake_server(latency_ms: float) -> Iterator[Server]:
     command = [sys.executable, "-m", "agnoctl.testing.fake_llm", "--port", "0"]
     command += ["--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("listening "):
-            raise RuntimeError(f"the fake server did not start: {line!r}")
-        yield line.removeprefix("listening ")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline().strip()
+            if not line.startswith("listening "):
+                raise RuntimeError(f"the fake server did not start: {line!r}")
+            yield Server(url=line.removeprefix("listening "), pid=process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
-def server_requests(url: str, *, reset: bool = False) -> int:
-    if reset:
-        urllib.request.urlopen(urllib.request.Request(f"{url}/_reset", method="POST")).close()
-        return 0
-    with urllib.request.urlopen(f"{url}/_stats") as response:
-        return int(json.load(response)["requests"])
-
-
-async def run(url: str, transport: Transport, calls: int, concurrency: int) -> float:
-    http = HttpClient(max_connections=concurrency, transport=transport, trust_env=False)
-    provider = OpenAIProvider(http, base_url=f"{url}/v1", api_key="bench-key")
+async def fan_out(calls: int, concurrency: int, call: Callable[[int], Awaitable[None]]) -> float:
+    """Run ``call(0..calls-1)`` with ``concurrency`` workers; the wall time in seconds."""
     remaining = iter(range(calls))
 
     async def worker() -> None:
         for index in remaining:
-            request = ModelRequest(model="bench", messages=(Message("user", f"call {index}"),))
-            reply = await provider.request(request)
-            assert reply.text == f"echo: call {index}", reply.text
+            await call(index)
 
     started = time.perf_counter()
-    try:
-        async with anyio.create_task_group() as group:
-            for _ in range(concurrency):
-                group.start_soon(worker)
-    finally:
-        await http.aclose()
+    async with anyio.create_task_group() as group:
+        for _ in range(concurrency):
+            group.start_soon(worker)
     return time.perf_counter() - started
 
 
+async def through_provider(url: str, transport: Transport, calls: int, concurrency: int) -> float:
+    http = HttpClient(max_connections=concurrency, transport=transport, trust_env=False)
+    provider = OpenAIProvider(http, base_url=f"{url}/v1", api_key="bench-key")
+
+    async def call(index: int) -> None:
+        request = ModelRequest(model="bench", messages=(Message("user", f"call {index}"),))
+        reply = await provider.request(request)
+        assert reply.text == f"echo: call {index}", reply.text
+
+    try:
+        return await fan_out(calls, concurrency, call)
+    finally:
+        await http.aclose()
+
+
+async def bare_aiohttp(url: str, calls: int, concurrency: int) -> float:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call(index: int) -> None:
+            body = {"model": "bench", "messages": [{"role": "user", "content": f"call {index}"}]}
+            async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                reply = await response.json()
+            assert reply["choices"][0]["message"]["content"] == f"echo: call {index}"
+
+        return await fan_out(calls, concurrency, call)
+
+
+def measure(server: Server, calls: int, run: Callable[[], Awaitable[float]]) -> tuple[float, float]:
+    server.reset()
+    cpu_before = server.cpu_seconds()
+    wall = anyio.run(run)
+    assert server.requests() == calls, "the server lost count"
+    return wall, (server.cpu_seconds() - cpu_before) / wall
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int)
     parser.add_argument("--concurrency", type=int)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
     scenarios = [(args.calls, args.concurrency)] if args.calls else SCENARIOS
     latency = args.latency_ms / 1000.0
-    with fake_server(args.latency_ms) as url:
-        print(f"fake server {url}, {args.latency_ms:g} ms per reply")
-        print(
-            f"{'transport':<10} {'calls':>6} {'conc':>5} {'wall s':>8} {'ideal s':>8} "
-            f"{'x ideal':>8} {'calls/s':>8}"
-        )
+    with fake_server(args.latency_ms) as server:
+        print(f"fake server {server.url}, {args.latency_ms:g} ms per reply, {os.cpu_count()} CPUs")
+        header = ("client", "calls", "conc", "wall s", "ideal s", "x ideal", "calls/s", "srv cpu")
+        print("{:<16} {:>6} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}".format(*header))
         for calls, concurrency in scenarios:
             ideal = math.ceil(calls / concurrency) * latency
-            for transport in ("httpcore", "aiohttp"):
-                server_requests(url, reset=True)
-                wall = anyio.run(run, url, transport, calls, concurrency)
-                assert server_requests(url) == calls
+            runs: dict[str, Callable[[], Awaitable[float]]] = {
+                "httpx/httpcore": partial(
+                    through_provider, server.url, "httpcore", calls, concurrency
+                ),
+                "httpx/aiohttp": partial(
+                    through_provider, server.url, "aiohttp", calls, concurrency
+                ),
+                "bare aiohttp": partial(bare_aiohttp, server.url, calls, concurrency),
+            }
+            for name, run in runs.items():
+                wall, server_cpu = measure(server, calls, run)
                 print(
-                    f"{transport:<10} {calls:>6} {concurrency:>5} {wall:>8.2f} {ideal:>8.2f} "
-                    f"{wall / ideal:>8.2f} {calls / wall:>8.0f}"
+                    f"{name:<16} {calls:>6} {concurrency:>5} {wall:>8.2f} {ideal:>8.2f} "
+                    f"{wall / ideal:>8.2f} {calls / wall:>8.0f} {server_cpu:>8.0%}"
                 )
 
 

@@ -74,8 +74,8 @@ def run_cli(tmp_path: Path) -> RunCli:
         env: dict[str, str] | None = None,
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
-        environment.pop("GITHUB_STEP_SUMMARY", None)
+        inherited = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+        environment = {**inherited, "NO_COLOR": "1", **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "agnoctl", *map(str, args)],
             cwd=cwd or tmp_path,

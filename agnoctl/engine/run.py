@@ -43,6 +43,7 @@ from agnoctl.engine.shares import meets, share
 from agnoctl.engine.state import RunState, SkipReason, StepRecord, new_records
 from agnoctl.errors import UsageError
 from agnoctl.events import Event, EventSink
+from agnoctl.notify import notify_run
 from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor
 from agnoctl.reports.model import CostReport, LimitUsage, RunReport, WorkflowInfo
@@ -116,8 +117,13 @@ def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: 
     workflow = load_workflow(file)
     prepared = _prepare(workflow, file, options)
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    reports: list[RunReport] = []
     try:
-        return anyio.run(_execute, prepared)
+        # The report leaves through a list, not as the main task's result: asyncio's runner
+        # looks up the SIGINT handler at exit, and that look-up reprs the finished main task,
+        # its result included (a 10,000-step report takes a second to repr).
+        anyio.run(_execute, prepared, reports.append)
+        return reports[0]
     finally:
         if options.handle_signals:
             for signum, handler in saved.items():
@@ -152,7 +158,7 @@ def _redactor(workflow: Workflow) -> Redactor:
     return Redactor.from_environment(extra=found)
 
 
-async def _execute(prep: _Prepared) -> RunReport:
+async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     workflow, options = prep.workflow, prep.options
     observer = options.observer
     plain = [*options.listeners, *([observer.event] if observer is not None else [])]
@@ -233,10 +239,11 @@ async def _execute(prep: _Prepared) -> RunReport:
         with anyio.CancelScope(shield=True):
             await providers.aclose()
     state.finished = time.time()
-    write_report_files(prep.run_dir, report, prep.redactor.redact)
+    write_report_files(prep.run_dir, report, prep.redactor.redact, workflow)
+    await notify_run(workflow, report, prep.run_dir, prep.redactor)
     if observer is not None:
         observer.run_finished(report, prep.run_dir)
-    return report
+    done(report)
 
 
 async def _run_steps(
@@ -248,19 +255,31 @@ async def _run_steps(
     options: RunOptions,
 ) -> bool:
     """Run every step; True when a signal interrupted the run."""
+    if not options.handle_signals:
+        await _run_until_limit(scheduler, rt, records, view, context)
+        return False
     signals: list[int] = []
-    max_duration = rt.workflow.limits.max_duration
     async with anyio.create_task_group() as tg:
         with anyio.CancelScope() as run_scope:
-            if options.handle_signals:
-                tg.start_soon(_watch_signals, run_scope, signals)
-            with anyio.move_on_after(max_duration) as timer:
-                await scheduler.run(records, view, context)
-            if timer.cancelled_caught:
-                assert max_duration is not None
-                rt.stop_reason = f"limits.max_duration {max_duration:g}s was reached"
+            tg.start_soon(_watch_signals, run_scope, signals)
+            await _run_until_limit(scheduler, rt, records, view, context)
         tg.cancel_scope.cancel()  # the signal watcher
     return bool(signals)
+
+
+async def _run_until_limit(
+    scheduler: Scheduler,
+    rt: Runtime,
+    records: dict[str, StepRecord],
+    view: StepsView,
+    context: dict[str, Any],
+) -> None:
+    max_duration = rt.workflow.limits.max_duration
+    with anyio.move_on_after(max_duration) as timer:
+        await scheduler.run(records, view, context)
+    if timer.cancelled_caught:
+        assert max_duration is not None
+        rt.stop_reason = f"limits.max_duration {max_duration:g}s was reached"
 
 
 async def _watch_signals(run_scope: anyio.CancelScope, received: list[int]) -> None:

@@ -20,7 +20,8 @@ from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.errors import UsageError
 from agnoctl.events import EventSink
 from agnoctl.providers import pricing
-from agnoctl.providers.base import ModelReply, ModelRequest, Provider, Usage
+from agnoctl.engine.retry import reason
+from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
 from agnoctl.spec.models import RetrySpec, StepDefaults, StepSpec, Tags, Workflow
 
@@ -111,6 +112,7 @@ class Providers:
         self._built: dict[str, GuardedProvider] = {}
         self._routes: dict[str, Route] = {}
         self._http: HttpClient | None = None
+        self._mock_instance: Provider | None = None
 
     def route(self, reference: str) -> Route:
         route = self._routes.get(reference)
@@ -124,8 +126,7 @@ class Providers:
         protocol = spec.type if spec is not None else name
         prices = dict(spec.pricing) if spec is not None else {}
         target = "mock" if self._mock else name
-        provider = self.provider(target)
-        return Route(provider, model, f"{provider.name}/{model}", prices, protocol)
+        return Route(self.provider(target), model, f"{target}/{model}", prices, protocol)
 
     def provider(self, name: str) -> GuardedProvider:
         built = self._built.get(name)
@@ -142,14 +143,20 @@ class Providers:
                 self._overrides[name], spec, on_breaker_change=self._breaker_change
             )
         if name == "mock" or (spec is not None and spec.type == "mock"):
-            from agnoctl.providers.mock import MockProvider
-
-            mock = MockProvider(self._fixtures, name=name, keep_calls=0)
-            return registry.guard(mock, spec, on_breaker_change=self._breaker_change)
+            return registry.guard(self._mock_provider(), spec, on_breaker_change=self._breaker_change)
         try:
             return registry.build(name, spec, self.http(), on_breaker_change=self._breaker_change)
         except UsageError as exc:
             raise UsageError(f"{exc} (used by a model reference `{name}/...`)") from None
+
+    def _mock_provider(self) -> Provider:
+        # One instance for every mock entry: a fixture script numbers the calls of a step
+        # across providers, so "fail twice, then answer" also scripts a fallback model.
+        if self._mock_instance is None:
+            from agnoctl.providers.mock import MockProvider
+
+            self._mock_instance = MockProvider(self._fixtures, keep_calls=0)
+        return self._mock_instance
 
     def http(self) -> HttpClient:
         """The run's one HTTP client holder (the client itself is created on first request)."""
@@ -254,10 +261,14 @@ class Runtime:
             cost=route.cost(Usage(input_estimate, output_estimate)),
         )
         started = time.perf_counter()
+        context = request.context
         try:
             reply = await route.provider.request(request)
-        except BaseException:
+        except BaseException as exc:
             self.budget.settle(reservation, tokens=0, cost=0.0)
+            if isinstance(exc, Exception):  # a failed call, not a cancelled one
+                attempt.calls += 1
+                self._llm_event(route, path, context, started, error=reason(exc))
             raise
         usage = reply.usage
         cost = route.cost(usage)
@@ -266,7 +277,6 @@ class Runtime:
         attempt.tokens_in += usage.input_tokens
         attempt.tokens_out += usage.output_tokens
         attempt.cost += cost
-        context = request.context
         self.ledger.add(
             step=step_path,
             agent=context.agent,
@@ -276,6 +286,20 @@ class Runtime:
             tokens_out=usage.output_tokens,
             cost=cost,
         )
+        self._llm_event(route, path, context, started, usage=usage, cost=cost)
+        return reply
+
+    def _llm_event(
+        self,
+        route: Route,
+        path: str,
+        context: CallContext,
+        started: float,
+        *,
+        usage: Usage | None = None,
+        cost: float | None = None,
+        error: str | None = None,
+    ) -> None:
         self.sink.emit(
             "llm_call",
             step=path,
@@ -285,9 +309,9 @@ class Runtime:
             agent=context.agent,
             provider=route.provider.name,
             model=route.model,
-            tokens_in=usage.input_tokens,
-            tokens_out=usage.output_tokens,
+            tokens_in=None if usage is None else usage.input_tokens,
+            tokens_out=None if usage is None else usage.output_tokens,
             cost=cost,
+            error=error,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
-        return reply

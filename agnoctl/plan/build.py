@@ -78,6 +78,7 @@ Runs = Literal["always", "maybe", "never"]
 _RUN_FACTOR: dict[Runs, Span] = {"always": ONE, "maybe": Span(0, 1), "never": ZERO}
 
 _NO_ITEM = object()
+_DEFAULT_RETRY = RetrySpec()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +169,7 @@ class _AgentFacts:
     def seconds(self, retry: RetrySpec) -> Span:
         """One task: one call at best; at worst every attempt of every model in the chain
         runs its whole tool loop, with the retry delays between attempts."""
-        call = estimate.call_seconds(self.out)
-        chain = 1 + len(self.agent.fallback_models)
-        worst = retry.max_attempts * self.loop_calls * call + _retry_delays(retry)
-        return Span(call, chain * worst)
+        return _task_seconds(self.out, self.loop_calls, len(self.agent.fallback_models), retry)
 
 
 def build_plan(
@@ -223,6 +221,7 @@ class _Planner:
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
         self._schema_tokens: dict[int, int] = {}
+        self._static: dict[str, tuple[Any, str | None]] = {}
 
     # ------------------------------------------------------------------ the whole plan
 
@@ -433,18 +432,34 @@ class _Planner:
     def _static_value(self, expression: str, where: tuple[PathKey, ...], scope: _Scope) -> Any:
         """The expression's value when it reads only inputs, env and workflow (all known),
         else `_NO_ITEM`."""
+        # Such a value is the same wherever the expression appears: evaluate each text once.
+        if expression not in self._static:
+            self._static[expression] = self._evaluate_static(expression, scope)
+        value, error = self._static[expression]
+        if error is not None:
+            self._problem(where, "E503", f"the expression cannot be evaluated: {error}")
+        return value
+
+    def _evaluate_static(self, expression: str, scope: _Scope) -> tuple[Any, str | None]:
         try:
-            names = {access.root for access in accesses(expression, expression=True)}
+            reads = accesses(expression, expression=True)
         except TemplateError:
-            return _NO_ITEM  # a syntax error: validation reports it
-        if not names <= STATIC_ROOTS or ("inputs" in names and self.missing_inputs):
-            return _NO_ITEM
+            return _NO_ITEM, None  # a syntax error: validation reports it
+        for access in reads:
+            if access.root not in STATIC_ROOTS or self._reads_missing_input(
+                access.root, access.keys
+            ):
+                return _NO_ITEM, None
         try:
             value = evaluate(expression, self._context(scope))
         except TemplateError as exc:
-            self._problem(where, "E503", f"the expression cannot be evaluated: {exc.message}")
-            return _NO_ITEM
-        return _NO_ITEM if contains_placeholder(value) else value
+            return _NO_ITEM, exc.message
+        return (_NO_ITEM if contains_placeholder(value) else value), None
+
+    def _reads_missing_input(self, root: str, keys: tuple[Any, ...]) -> bool:
+        if root != "inputs" or not self.missing_inputs:
+            return False
+        return not keys or keys[0] not in self.inputs or keys[0] in self.missing_inputs
 
     def _item_concurrency(self, spec: StepSpec) -> int | None:
         bounds = [
@@ -634,7 +649,7 @@ class _Planner:
         return bool(spec.gates) and policy == "retry"
 
     def _retry(self, spec: StepSpec) -> RetrySpec:
-        return spec.retry or self.workflow.defaults.retry or RetrySpec()
+        return spec.retry or self.workflow.defaults.retry or _DEFAULT_RETRY
 
     def _items(self, fan: _FanOut) -> list[tuple[int, Any]]:
         """(index, item) pairs to render with: every known item, else one placeholder."""
@@ -824,6 +839,13 @@ def _critical_path(
         end = previous[end]
     critical = [step for path in reversed(chain) for step in results[path].critical]
     return Span(max(finish_lo.values()), max(finish_hi.values())), critical
+
+
+@lru_cache(maxsize=256)
+def _task_seconds(out: int, loop_calls: int, fallbacks: int, retry: RetrySpec) -> Span:
+    call = estimate.call_seconds(out)
+    worst = retry.max_attempts * loop_calls * call + _retry_delays(retry)
+    return Span(call, (1 + fallbacks) * worst)
 
 
 def _retry_delays(retry: RetrySpec) -> float:

@@ -17,11 +17,12 @@ from typing import Any
 
 import jinja2
 
+from agnoctl.plan.placeholders import Placeholder
 from agnoctl.spec.templates import MAX_RENDER_CHARS, TemplateError, environment, is_template
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _BLOCK = re.compile(r"\{\{(-?)\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*(-?)\}\}")
-_OPENERS = ("{{", "{%", "{#")
+_PLACEHOLDER_METHODS = frozenset({"items", "keys", "values"})
 # Words Jinja2 reads as constants or operators, not as variable names.
 _KEYWORDS = frozenset(
     {
@@ -49,32 +50,29 @@ def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
     """The rendered text, or None when the template is not simple (render it with Jinja2)."""
     if not is_template(source):
         return source
-    parts: list[str] = []
-    position = 0
-    strip_next = False
-    for match in _BLOCK.finditer(source):
-        gap = source[position : match.start()]
-        if _has_opener(gap) or gap.endswith("{"):
-            return None
-        root, *keys = match.group(2).split(".")
+    # split gives text, then (strip-left, name, strip-right, text) per block.
+    pieces = _BLOCK.split(source)
+    texts = pieces[0::4]
+    if (
+        source.count("{{") != len(texts) - 1
+        or "{%" in source
+        or "{#" in source
+        or any(text.endswith("{") for text in texts[:-1])
+    ):
+        return None
+    parts = [texts[0]]
+    for block in range(len(texts) - 1):
+        strip_left, name, strip_right, after = pieces[4 * block + 1 : 4 * block + 5]
+        root, *keys = name.split(".")
         if root in _KEYWORDS:
             return None
-        gap = gap.lstrip() if strip_next else gap
-        parts += [gap.rstrip() if match.group(1) else gap, _value_text(root, keys, context)]
-        strip_next = bool(match.group(3))
-        position = match.end()
-    tail = source[position:]
-    if _has_opener(tail):
-        return None
-    parts.append(tail.lstrip() if strip_next else tail)
+        if strip_left:
+            parts[-1] = parts[-1].rstrip()
+        parts += [_value_text(root, keys, context), after.lstrip() if strip_right else after]
     text = "".join(parts)
     if len(text) > MAX_RENDER_CHARS:
         raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
     return text
-
-
-def _has_opener(text: str) -> bool:
-    return any(opener in text for opener in _OPENERS)
 
 
 def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
@@ -87,7 +85,12 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
         raise TemplateError(f"undefined value: '{root}' is undefined")
     try:
         for key in keys:
-            value = env.getattr(value, key)
+            # A placeholder's attributes are its items (bar the dict-like methods): skip the
+            # sandbox's attribute probe, which would end in the same item lookup.
+            if type(value) is Placeholder and key not in _PLACEHOLDER_METHODS:
+                value = value[key]
+            else:
+                value = env.getattr(value, key)
         return str(value)  # an Undefined raises here, as Jinja2's output does
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"undefined value: {exc.message}") from None

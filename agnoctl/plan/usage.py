@@ -65,6 +65,8 @@ def add_bills(bills: Iterable[Bill]) -> Bill:
 
 
 def scale_bill(bill: Bill, factor: Span) -> Bill:
+    if factor == ONE:
+        return bill
     return {model: usage.times(factor) for model, usage in bill.items()}
 
 

@@ -188,7 +188,8 @@ class GuardedProvider:
                 if ticket != self.breaker.generation:  # it changed state while we queued
                     ticket = self.breaker.admit()
                 reply = await self._call(request, timeout)
-                slot.settle(reply.usage.total)
+                if reply.usage.total:  # a server that reports no usage keeps the estimate
+                    slot.settle(reply.usage.total)
         except TransientProviderError:
             self.breaker.record_failure(ticket)
             raise

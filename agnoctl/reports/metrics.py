@@ -11,8 +11,9 @@ Families (labels in braces):
 
 - ``agnoctl_llm_calls_total``, ``agnoctl_llm_tokens_total`` (+ ``type`` input|output),
   ``agnoctl_llm_cost_usd_total``, ``agnoctl_llm_call_duration_seconds`` (histogram):
-  {provider, model, step}, one sample set per model call (``llm_call`` events; a judge's calls
-  count under the step it judged, as in the report's cost).
+  {provider, model, step}, from the ``llm_call`` events of calls that got a reply (the calls
+  the report counts; a judge's calls count under the step it judged, as in the report's cost).
+- ``agnoctl_llm_call_errors_total`` {provider, model, step, reason}: calls that failed.
 - ``agnoctl_cache_hits_total`` {step}: replies served from the response cache.
 - ``agnoctl_attempts_total`` {step, outcome}, ``agnoctl_retries_total`` {step}.
 - ``agnoctl_gate_results_total`` {step, gate, type, result, severity}.
@@ -79,6 +80,7 @@ class RunCollector(Collector):
         own = [event for event in events if event.get("run_id") == report.run_id]
         self._report = report
         self._calls = _calls(own)
+        self._errors = _errors(own)
         self._breakers = [e for e in own if e.get("type") == "breaker_state"]
 
     def collect(self) -> Iterator[Metric]:
@@ -110,7 +112,14 @@ class RunCollector(Collector):
             tokens.add_metric([*values, "output"], totals.tokens_out)
             cost.add_metric(values, totals.cost)
             latency.add_metric(values, _buckets(totals.durations), sum(totals.durations))
-        yield from (calls, tokens, cost, latency)
+        errors = CounterMetricFamily(
+            "agnoctl_llm_call_errors",
+            "Model calls that failed, by reason.",
+            labels=[*labels, "reason"],
+        )
+        for error_key, count in sorted(self._errors.items()):
+            errors.add_metric(list(error_key), count)
+        yield from (calls, tokens, cost, latency, errors)
 
     def _cache_hits(self) -> Metric:
         family = CounterMetricFamily(
@@ -222,19 +231,30 @@ class RunCollector(Collector):
         )
 
 
+def _call_key(event: Mapping[str, Any]) -> _CallKey:
+    return str(event.get("provider")), str(event.get("model")), step_of(str(event.get("step")))
+
+
 def _calls(events: Iterable[Mapping[str, Any]]) -> dict[_CallKey, _Calls]:
     totals: dict[_CallKey, _Calls] = defaultdict(_Calls)
     for event in events:
-        if event.get("type") != "llm_call":
+        if event.get("type") != "llm_call" or "error" in event:
             continue
-        key = (str(event.get("provider")), str(event.get("model")), step_of(str(event.get("step"))))
-        entry = totals[key]
+        entry = totals[_call_key(event)]
         entry.calls += 1
         entry.tokens_in += int(event.get("tokens_in") or 0)
         entry.tokens_out += int(event.get("tokens_out") or 0)
         entry.cost += float(event.get("cost") or 0.0)
         entry.durations.append(float(event.get("duration_ms") or 0.0) / 1000)
     return totals
+
+
+def _errors(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, str], int]:
+    counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    for event in events:
+        if event.get("type") == "llm_call" and "error" in event:
+            counts[(*_call_key(event), str(event["error"]))] += 1
+    return counts
 
 
 def _buckets(durations: list[float]) -> list[tuple[str, float]]:

@@ -202,7 +202,7 @@ class RunReport(_Model):
 
     def dumps(self) -> str:
         """The report as written to report.json."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        return self.model_dump_json(indent=2) + "\n"
 
 
 def _walk(step: StepReport) -> Iterator[StepReport]:

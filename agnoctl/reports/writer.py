@@ -16,11 +16,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agnoctl.reports.junit import render_junit
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.summary import render_summary
+from agnoctl.reports.views import write_views
+
+if TYPE_CHECKING:
+    from agnoctl.spec.models import Workflow
 
 RUNS_DIR = Path(".agnoctl") / "runs"
 LATEST = "latest"
@@ -49,9 +53,13 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def write_report_files(
-    run_dir: Path, report: RunReport, redact: Callable[[str], str] | None = None
+    run_dir: Path,
+    report: RunReport,
+    redact: Callable[[str], str] | None = None,
+    workflow: Workflow | None = None,
 ) -> None:
-    """report.json, junit.xml, summary.md and outputs/, each passed through ``redact``."""
+    """report.json, junit.xml, summary.md, outputs/, report.html and metrics.prom, each passed
+    through ``redact``; ``workflow`` lets report.html draw the DAG and show the prompts."""
 
     def clean(text: str) -> str:
         return redact(text) if redact is not None else text
@@ -63,6 +71,7 @@ def write_report_files(
     for name, value in report.outputs.items():
         file_name, text = output_file(name, value)
         atomic_write(run_dir / "outputs" / file_name, clean(text))
+    write_views(run_dir, report, workflow, redact)
     append_github_summary(summary)
 
 

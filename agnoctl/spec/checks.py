@@ -122,6 +122,8 @@ def _valid_entries(raw: Any, spec: _Spec, section: str, validate: Any) -> dict[s
 def _salvage_steps(raw: dict[str, Any], prefix: str, spec: _Spec) -> dict[str, StepSpec]:
     steps: dict[str, StepSpec] = {}
     for step_id, value in raw.items():
+        if not isinstance(step_id, str):
+            continue  # the models report it; ids from a file are always strings
         try:
             steps[step_id] = StepSpec.model_validate(value)
             continue
@@ -197,31 +199,34 @@ class _Checker:
 
     # -------------------------------------------------------------------- graph
 
-    def _check_graph(self, steps: Mapping[str, StepSpec], prefix: str) -> None:
+    def _check_graph(
+        self, steps: Mapping[str, StepSpec], prefix: str, base: tuple[PathKey, ...] = ()
+    ) -> None:
+        """Ids, needs and cycles of one `steps` map (at data path `base`), then its groups'."""
         for step_id, spec in steps.items():
-            path = dag.join_path(prefix, step_id)
-            self._check_id(step_id, path)
+            where = (*base, "steps", step_id)
+            self._check_id(step_id, where)
             for index, need in enumerate(spec.needs):
                 if need not in steps:
-                    self._unknown_need(steps, prefix, step_id, need, index)
+                    self._unknown_need(steps, prefix, step_id, need, (*where, "needs", index))
             if spec.steps:
-                self._check_graph(spec.steps, path)
+                self._check_graph(spec.steps, dag.join_path(prefix, step_id), where)
         if not self._closure(prefix).has_cycle:
             return
         for cycle in dag.find_cycles(dag.sibling_graph(steps, prefix)):
-            first = cycle[0].rpartition(".")[2]
+            first, second = (path.removeprefix(prefix).lstrip(".") for path in cycle[:2])
             self.report(
-                (*_data_path(cycle[1]), "needs"),
+                (*base, "steps", second, "needs"),
                 "E302",
                 f"the needs form a cycle: {dag.format_cycle(cycle)}",
                 f"remove `{first}` from the needs of `{cycle[1]}`, or another need of the cycle",
                 at_key=True,
             )
 
-    def _check_id(self, step_id: str, path: str) -> None:
+    def _check_id(self, step_id: str, where: tuple[PathKey, ...]) -> None:
         if not re.match(ID_PATTERN, step_id):
             self.report(
-                _data_path(path),
+                where,
                 "E304",
                 f"step id {step_id!r} is not a valid name",
                 "use a letter or _ then letters, digits or _ (templates read it as steps.<id>)",
@@ -229,7 +234,7 @@ class _Checker:
             )
         elif step_id in dag.RESERVED_IDS:
             self.report(
-                _data_path(path),
+                where,
                 "E303",
                 f"step id `{step_id}` is reserved: templates read it as an attribute "
                 f"(steps.<id>.{step_id})",
@@ -238,9 +243,13 @@ class _Checker:
             )
 
     def _unknown_need(
-        self, steps: Mapping[str, StepSpec], prefix: str, step_id: str, need: str, index: int
+        self,
+        steps: Mapping[str, StepSpec],
+        prefix: str,
+        step_id: str,
+        need: str,
+        path: tuple[PathKey, ...],
     ) -> None:
-        path = (*_data_path(dag.join_path(prefix, step_id)), "needs", index)
         siblings = [s for s in steps if s != step_id]
         head = need.partition(".")[0]
         if "." in need and head in steps:
@@ -277,7 +286,7 @@ class _Checker:
     # -------------------------------------------------------------------- steps
 
     def _check_step(self, node: _Node) -> None:
-        spec, base = node.spec, _data_path(node.path)
+        spec, base = node.spec, node.data
         if spec.agent is not None and not self.spec.known("agents", spec.agent):
             guess = did_you_mean(spec.agent, self.workflow.agents)
             self.report(
@@ -313,7 +322,7 @@ class _Checker:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
 
     def _check_gates(self, node: _Node, scope: _Scope) -> None:
-        base = _data_path(node.path)
+        base = node.data
         schema = self._output_schema(node.spec)
         for index, gate in enumerate(node.spec.gates or []):
             path = (*base, "gates", index)
@@ -414,7 +423,7 @@ class _Checker:
                 guess = did_you_mean(key, scope.args)
                 self.report(
                     path,
-                    "E419",
+                    "E416",
                     f"`args.{key}` is not a parameter of this tool",
                     f"did you mean `args.{guess}`?"
                     if guess
@@ -645,7 +654,7 @@ class _Checker:
             where = (*path, *exc.absolute_path)
             self.report(
                 where,
-                "E417",
+                "E415",
                 f"{path_text(path)} is not a valid JSON Schema: {exc.message}",
                 "see https://json-schema.org/understanding-json-schema",
             )
@@ -659,7 +668,7 @@ class _Checker:
             if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
                 self.report(
                     ("inputs", name, "default"),
-                    "E415",
+                    "E414",
                     f"the default of input `{name}` is not of its type {spec.type}",
                     f"give a default of type {spec.type}, or change `type`",
                 )
@@ -708,6 +717,8 @@ class _Checker:
 @dataclass(frozen=True, slots=True)
 class _Node:
     path: str
+    data: tuple[PathKey, ...]
+    """Where the step is in the file's data: ("steps", "review", "steps", "draft")."""
     spec: StepSpec
     roots: frozenset[str]
     """Names defined for the step's own `if` and `for_each`."""
@@ -719,25 +730,18 @@ class _Node:
 def _walk_steps(
     steps: Mapping[str, StepSpec],
     prefix: str = "",
+    base: tuple[PathKey, ...] = (),
     roots: frozenset[str] = _GLOBAL_ROOTS | {"steps"},
     loop_group: str | None = None,
 ) -> Iterator[_Node]:
     for step_id, spec in steps.items():
-        path = dag.join_path(prefix, step_id)
+        path, data = dag.join_path(prefix, step_id), (*base, "steps", step_id)
         own = frozenset({"item", "index"}) if spec.for_each is not None else frozenset()
-        yield _Node(path, spec, roots, own, loop_group)
+        yield _Node(path, data, spec, roots, own, loop_group)
         if spec.steps:
             inner_loop = path if spec.loop is not None else loop_group
             inner = roots | own | ({"loop"} if inner_loop else set())
-            yield from _walk_steps(spec.steps, path, frozenset(inner), inner_loop)
-
-
-def _data_path(step_path: str) -> tuple[PathKey, ...]:
-    """`review.draft` → ("steps", "review", "steps", "draft")."""
-    path: list[PathKey] = []
-    for step_id in step_path.split("."):
-        path += ["steps", step_id]
-    return tuple(path)
+            yield from _walk_steps(spec.steps, path, data, frozenset(inner), inner_loop)
 
 
 def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool, list[str]] | None:
@@ -758,7 +762,7 @@ def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool,
             return f"the output_schema {state} `{part}`{inside}", closed, list(properties)
         current = properties[part] if isinstance(properties[part], dict) else {}
     kind = current.get("type")
-    kinds = set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
+    kinds = {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
     if kinds and not kinds & {"number", "integer"}:
         return f"the output_schema types it as {'/'.join(sorted(kinds))}, not a number", True, []
     return None

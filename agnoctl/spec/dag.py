@@ -213,7 +213,7 @@ class NeedsClosure:
         return mask
 
     def needs(self, step_id: str) -> set[str]:
-        """Ids of the siblings `step_id` transitively needs (never itself, unless cyclic)."""
+        """Ids of the siblings `step_id` transitively needs (never itself)."""
         mask = self._reach.get(step_id, 0)
         return {s for i, s in enumerate(self._ids) if mask >> i & 1}
 

@@ -31,32 +31,33 @@ import yaml
 
 from agnoctl.errors import SpecError
 
-try:
-    _Base: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader
-except AttributeError:  # libyaml missing: the pure-Python parser gives the same nodes
-    _Base = yaml.SafeLoader
-
 _STR_TAG = "tag:yaml.org,2002:str"
+_LoaderClass = type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 
 
-class _Loader(_Base):  # type: ignore[valid-type,misc]
-    """The safe loader with tag resolution cached: a large file repeats its keys and values
+def make_loader(base: _LoaderClass) -> _LoaderClass:
+    """A safe loader whose tag resolution is cached: a large file repeats its keys and values
     thousands of times, and quoted scalars are always strings."""
+    resolved: dict[str, str] = {}
+    base_resolve: Callable[..., object] = base.resolve
 
-    _resolved: dict[str, str] = {}
-
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+    def resolve(self: Any, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is not yaml.ScalarNode:
-            return str(super().resolve(kind, value, implicit))
+            return str(base_resolve(self, kind, value, implicit))
         if not implicit[0]:  # quoted, or tagged `!`: a string (Resolver.resolve agrees)
             return _STR_TAG
-        tag = self._resolved.get(value)
+        tag = resolved.get(value)
         if tag is None:
-            tag = str(super().resolve(kind, value, implicit))
-            if len(self._resolved) < 100_000:
-                self._resolved[value] = tag
+            tag = str(base_resolve(self, kind, value, implicit))
+            if len(resolved) < 100_000:
+                resolved[value] = tag
         return tag
 
+    return type(f"Cached{base.__name__}", (base,), {"resolve": resolve})
+
+
+# libyaml's C parser when present; the pure-Python one gives the same nodes, only slower.
+_Loader = make_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_NODES = 200_000
@@ -140,7 +141,8 @@ class SourceMap:
         text = self._lines[file_line - 1] if 0 < file_line <= len(self._lines) else ""
         # The value starts at its own column on its first line, at the indentation after.
         first = not block and line == 1
-        col = start_col if first else len(text) - len(text.lstrip()) + 1
+        quoted = node.style in ("'", '"')
+        col = start_col + quoted if first else len(text) - len(text.lstrip()) + 1
         if needle and (found := text.find(needle, col - 1)) >= 0:
             col = found + 1
         return file_line, col
@@ -226,8 +228,8 @@ def load_text(
     """Load workflow text (bytes must be UTF-8); raises SpecError pointing at the problem."""
     if isinstance(text, bytes):
         text = _decode(text, file)
-    elif len(text) > MAX_FILE_BYTES:
-        _too_large(file)
+    else:
+        _check_text(text, file)
     with paused_gc():
         return _load(text, file, environ)
 
@@ -281,6 +283,24 @@ def _too_large(file: str) -> None:
     )
 
 
+def _check_text(text: str, file: str) -> None:
+    """Text given in-process obeys the file rules: the size cap, and encodable as UTF-8."""
+    if len(text) > MAX_FILE_BYTES:
+        _too_large(file)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates
+        line, col = _text_position(text, exc.start)
+        raise SpecError(
+            "the text is not valid Unicode (a lone surrogate)",
+            file=file,
+            line=line,
+            col=col,
+            code="E102",
+            hint="save the file as UTF-8",
+        ) from None
+
+
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_FILE_BYTES:
         _too_large(file)
@@ -331,16 +351,6 @@ def _compose(text: str, file: str) -> yaml.Node | None:
         ) from None
     except RecursionError:  # the pure-Python parser recurses once per nesting level
         raise _too_deep(file, 1, 1) from None
-    except UnicodeEncodeError as exc:  # lone surrogates in text given in-process
-        line, col = _text_position(text, exc.start)
-        raise SpecError(
-            "the text is not valid Unicode",
-            file=file,
-            line=line,
-            col=col,
-            code="E102",
-            hint="save the file as UTF-8",
-        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", file=file, code="E104") from None
 
@@ -357,7 +367,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
     context = (exc.context or "").strip()
     lines = text.splitlines()
     here = lines[line - 1][col - 1 : col] if 0 < line <= len(lines) else ""
-    if "cannot start any token" in problem and here == "\t":
+    if here == "\t" and ("cannot start any token" in problem or "tab character" in problem):
         return SpecError(
             "a tab character in the indentation",
             file=file,
@@ -635,5 +645,6 @@ __all__ = [
     "SourceMap",
     "load_file",
     "load_text",
+    "make_loader",
     "paused_gc",
 ]

@@ -145,24 +145,19 @@ class _Translator:
         elif kind in ("literal_error", "union_tag_invalid"):
             self._not_allowed(error, loc, path)
         elif kind == "union_tag_not_found":
-            allowed = _literal_values(_model_at(loc), "type") or []
-            self.emit(
-                path,
-                "E202",
-                f"{path_text(path)} has no `type`",
-                f"add `type:` ({_or_list(allowed)})",
-                at_key=True,
-            )
+            allowed = _literal_values(_annotation_at(loc), "type")
+            hint = f"add `type:` ({_or_list(allowed)})" if allowed else "add `type:`"
+            self.emit(path, "E201", f"{path_text(path)} has no `type`", hint, at_key=True)
         elif kind in _TYPE_ERRORS:
             self._wrong_type(path, [_TYPE_ERRORS[kind]], error["input"])
         elif kind in _RANGE_ERRORS:
             bound = _RANGE_ERRORS[kind].format(**(error.get("ctx") or {}))
-            self.emit(path, "E205", f"{_name(path)} must be {bound}, not {error['input']!r}", None)
+            self.emit(path, "E204", f"{_name(path)} must be {bound}, not {error['input']!r}", None)
         elif kind == "string_pattern_mismatch":
             pattern = str((error.get("ctx") or {}).get("pattern", ""))
             rule = _PATTERN_HINTS.get(pattern, f"match {pattern}")
             self.emit(
-                path, "E206", f"{_name(path)} {error['input']!r} is not allowed: use {rule}", None
+                path, "E205", f"{_name(path)} {error['input']!r} is not allowed: use {rule}", None
             )
         else:
             self._value_error(error, path)
@@ -178,7 +173,7 @@ class _Translator:
             hint = f"fields allowed in {where}: {', '.join(sorted(allowed))}"
         else:
             hint = None
-        self.emit(path, "E201", f"unknown field `{field}` in {where}", hint, at_key=True)
+        self.emit(path, "E200", f"unknown field `{field}` in {where}", hint, at_key=True)
 
     def _missing(self, loc: Loc, path: tuple[PathKey, ...]) -> None:
         field = str(loc[-1])
@@ -186,7 +181,7 @@ class _Translator:
         description = _field_description(_model_at(loc[:-1]), field)
         hint = f"add `{field}:` ({description})" if description else f"add `{field}:`"
         self.emit(
-            path, "E202", f"missing required field `{field}` in {where}", hint, at_key=bool(path)
+            path, "E201", f"missing required field `{field}` in {where}", hint, at_key=bool(path)
         )
 
     def _not_allowed(self, error: ErrorDetails, loc: Loc, path: tuple[PathKey, ...]) -> None:
@@ -199,21 +194,21 @@ class _Translator:
         if path and path[-1] == "version":
             self.emit(
                 path,
-                "E203",
+                "E202",
                 f"version {given!r} is not supported: this agnoctl reads version 1",
                 "write `version: 1`",
             )
             return
         guess = did_you_mean(str(given), allowed)
         hint = f"did you mean {guess!r}?" if guess else None
-        self.emit(path, "E203", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}", hint)
+        self.emit(path, "E202", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}", hint)
 
     def _wrong_type(self, path: Sequence[PathKey], expected: list[str], given: Any) -> None:
-        code = "E210" if path and path[-1] == "for_each" else "E204"
+        code = "E208" if path and path[-1] == "for_each" else "E203"
         wanted = " or ".join(dict.fromkeys(expected))
         message = f"{_name(path)} must be {wanted}, not {_type_name(given)}"
         hint = None
-        if code == "E210":
+        if code == "E208":
             message = (
                 f"for_each must be an expression (a string) or a list, not {_type_name(given)}"
             )
@@ -226,7 +221,7 @@ class _Translator:
 
     def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
         message = str(error["msg"]).removeprefix("Value error, ")
-        code = "E208" if "duration" in message else "E207"
+        code = "E207" if "duration" in message else "E206"
         self.emit(
             path,
             code,
@@ -298,26 +293,28 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The model class that `loc` (a pydantic location) points into, when it is one."""
+def _annotation_at(loc: Loc) -> Any:
+    """The type that `loc` (a pydantic location) points into, unwrapped; None if unknown."""
     current: Any = models.Workflow
     for part in loc:
         current = _unwrap(current)
         origin = get_origin(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = _field(current, str(part))
-            if field is None:
-                return None
-            current = field
+            current = _field(current, str(part))
         elif origin in (dict, list):
             current = get_args(current)[-1]
         elif origin in (typing.Union, types.UnionType):
             current = _branch(current, str(part))
-            if current is None:
-                return None
         else:
             return None
-    current = _unwrap(current)
+        if current is None:
+            return None
+    return _unwrap(current)
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that `loc` points into, when it is one."""
+    current = _annotation_at(loc)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

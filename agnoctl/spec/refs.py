@@ -82,16 +82,18 @@ def _simple_template(source: str) -> tuple[Access, ...] | None:
     """The accesses of a template made only of text and `{{ a.b.c }}` blocks, else None."""
     if "{%" in source or "{#" in source:
         return None
-    pieces = _SIMPLE_BLOCK.split(source)  # text, name, text, name, ..., text
     found: list[Access] = []
+    position = counted = 0
     line = 1
-    for index in range(0, len(pieces) - 1, 2):
-        text, dotted = pieces[index], pieces[index + 1]
-        if "{{" in text or text.endswith("{") or not _plain(dotted):
+    for match in _SIMPLE_BLOCK.finditer(source):
+        gap = source[position : match.start()]
+        if "{{" in gap or gap.endswith("{") or not _plain(match.group(1)):
             return None
-        line += text.count("\n")
-        found.append(_dotted(dotted, line))
-    return None if "{{" in pieces[-1] else tuple(found)
+        line += source.count("\n", counted, match.start(1))
+        counted = match.start(1)
+        found.append(_dotted(match.group(1), line))
+        position = match.end()
+    return None if "{{" in source[position:] else tuple(found)
 
 
 def _plain(dotted: str) -> bool:

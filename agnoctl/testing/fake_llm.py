@@ -5,13 +5,16 @@ Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completio
 - ``POST …/chat/completions``  OpenAI Chat Completions (a provider ``base_url`` of
   ``http://127.0.0.1:PORT/v1``)
 - ``POST …/v1/messages``       Anthropic Messages (needs ``x-api-key`` and ``anthropic-version``)
-- ``POST …/api/chat``          Ollama chat (``stream`` must be false)
-- ``GET /_stats``              request counts as JSON (see ``FakeLLMStats``)
+- ``POST …/api/chat``          Ollama chat (``stream`` must be false: no streaming here)
+- ``GET /_stats``              counts as JSON: ``requests``, ``in_flight``, ``max_in_flight``, and
+  counts by ``routes``, ``models``, directive ``keys``, ``prompts`` (``prompt_hash`` of the last
+  user message) and ``statuses`` (0: the client gave up first; 499: closed by ``[[reset]]``)
 - ``POST /_reset``             zero the counts (directive counters included)
 
 By default a reply is ``echo: <last user message>`` (directives removed), or, when a JSON
 schema is asked for (OpenAI ``response_format``, Ollama ``format``, an Anthropic ``tool_choice``
-forcing a tool), a minimal valid instance of that schema. Token counts default to about a
+forcing a tool: the named one, or for ``any`` the last tool offered, which is then called), a
+minimal valid instance of that schema. Token counts default to about a
 quarter of the characters in and out.
 
 Directives
@@ -20,21 +23,19 @@ Write them anywhere in the last user message; they are removed from the echoed t
 directive's *key* is its exact text: "the first N times" counts requests carrying that same
 text, so add ``:key=<anything>`` to give two steps separate counters.
 
-====================================  ======================================================
-``[[fail:N]]`` / ``[[fail:N:STATUS]]``  the first N requests fail with STATUS (default 503)
-``[[429]]``                           the first request gets 429; options below
-``[[status:CODE]]``                   every request fails with CODE (401 echoes the key sent)
-``[[malformed]]`` / ``[[malformed:N]]`` 200 with a body that is not JSON (always / first N)
-``[[reset]]`` / ``[[reset:N]]``       close the connection without an answer (always / first N)
-``[[hang:S]]`` / ``[[hang:S:N]]``     wait S seconds before answering (always / first N)
-``[[delay_ms:MS]]``                   wait MS milliseconds before answering
-``[[json:VALUE]]``                    the reply text is VALUE, any JSON (also structured output)
-``[[text:TEXT]]``                     the reply text is TEXT (up to the closing brackets)
-``[[tool:NAME:ARGS]]``                call tool NAME with the JSON object ARGS until the
-                                      conversation holds a tool result; then answer
-                                      ``tool result: <last result>``. Several make parallel calls
-``[[tokens:IN:OUT]]``                 report IN input and OUT output tokens
-====================================  ======================================================
+- ``[[fail:N]]``, ``[[fail:N:STATUS]]``: the first N requests fail with STATUS (default 503)
+- ``[[429]]``: the first request gets 429 (options below)
+- ``[[status:CODE]]``: every request fails with CODE (a 401/403 echoes the key it was sent,
+  as a careless server would: clients must keep it out of their errors)
+- ``[[malformed]]``, ``[[malformed:N]]``: a 200 whose body is not JSON (always / first N)
+- ``[[reset]]``, ``[[reset:N]]``: close the connection without answering (always / first N)
+- ``[[hang:S]]``, ``[[hang:S:N]]``: wait S seconds before answering (always / first N)
+- ``[[delay_ms:MS]]``: wait MS milliseconds before answering
+- ``[[json:VALUE]]``: the reply text is VALUE, any JSON (structured output too)
+- ``[[text:TEXT]]``: the reply text is TEXT (up to the closing brackets)
+- ``[[tool:NAME:ARGS]]``: call tool NAME with the JSON object ARGS while the conversation holds
+  no tool result, then answer ``tool result: <last result>``; several make parallel calls
+- ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
 
 Error directives (``fail``, ``429``, ``status``) take options: ``retry_after=S`` (a
 ``Retry-After`` header in seconds), ``retry_after_ms=MS`` (``retry-after-ms``),
@@ -65,7 +66,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -414,32 +415,30 @@ def _requested_schema(
     return _JSON_MODE if fmt == "json" else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    model: str
-    raw_prompt: str
-    input_chars: int
-    schema: dict[str, Any] | None
-    forced_tool: str | None
-    tools: tuple[str, ...]
-    tool_results: tuple[str, ...]
-
-
-def _parse_body(protocol: str, body: Mapping[str, Any]) -> _Parsed:
+def _parse_body(protocol: str, path: str, body: Mapping[str, Any]) -> FakeRequest:
+    """The request as the protocols have in common; ``attempt`` is filled in by the server."""
     messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
     user_texts = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
     user_texts = [t for t in user_texts if t]
     texts = [_text_of(m.get("content")) for m in messages] + [_text_of(body.get("system"))]
+    raw_prompt = user_texts[-1] if user_texts else ""
+    directives, prompt = parse_directives(raw_prompt)
     tools = _tool_names(protocol, body)
     forced = _forced_tool(protocol, body, tools)
-    return _Parsed(
+    return FakeRequest(
+        protocol=protocol,
+        path=path,
         model=str(body.get("model", "")),
-        raw_prompt=user_texts[-1] if user_texts else "",
-        input_chars=sum(len(t) for t in texts),
+        prompt=prompt,
+        raw_prompt=raw_prompt,
+        directives=directives,
         schema=_requested_schema(protocol, body, forced),
         forced_tool=forced,
         tools=tools,
         tool_results=tuple(_tool_result_texts(protocol, messages)),
+        input_chars=sum(len(t) for t in texts),
+        attempt=0,
+        body=body,
     )
 
 
@@ -569,6 +568,16 @@ def _sent_key(protocol: str, headers: Mapping[str, str]) -> str:
     return headers.get("authorization", "").removeprefix("Bearer ")
 
 
+def _refusal(
+    protocol: str, body: Mapping[str, Any], headers: Mapping[str, str], api_key: str | None
+) -> FakeReply | None:
+    """What a real server would refuse before looking at the prompt."""
+    # Ollama streams unless told not to; this fake answers whole replies only.
+    if body.get("stream") is True or (protocol == "ollama" and body.get("stream") is not False):
+        return FakeReply(status=400, error="fake_llm answers whole replies only: send stream false")
+    return _auth_error(protocol, headers, api_key)
+
+
 def _auth_error(protocol: str, headers: Mapping[str, str], api_key: str | None) -> FakeReply | None:
     if protocol == "anthropic" and "anthropic-version" not in headers:
         return FakeReply(status=400, error="anthropic-version: header is required")
@@ -659,29 +668,12 @@ class FakeLLMServer:
             return self._error(
                 protocol, FakeReply(status=400, error="the body is not a JSON object"), ""
             )
-        parsed = _parse_body(protocol, body)
-        directives, prompt = parse_directives(parsed.raw_prompt)
-        seen, attempt = self.stats.count(
-            parsed.model, parsed.raw_prompt, [d.key for d in directives]
-        )
-        fake = FakeRequest(
-            protocol=protocol,
-            path=request.path,
-            model=parsed.model,
-            prompt=prompt,
-            raw_prompt=parsed.raw_prompt,
-            directives=directives,
-            schema=parsed.schema,
-            forced_tool=parsed.forced_tool,
-            tools=parsed.tools,
-            tool_results=parsed.tool_results,
-            input_chars=parsed.input_chars,
-            attempt=attempt,
-            body=body,
-        )
-        reply = _auth_error(protocol, request.headers, self.config.api_key) or self._reply(
-            fake, seen
-        )
+        parsed = _parse_body(protocol, request.path, body)
+        keys = [d.key for d in parsed.directives]
+        seen, attempt = self.stats.count(parsed.model, parsed.raw_prompt, keys)
+        fake = replace(parsed, attempt=attempt)
+        refusal = _refusal(protocol, body, request.headers, self.config.api_key)
+        reply = refusal or self._reply(fake, seen)
         delay = self.config.latency_ms / 1000.0 + reply.delay
         if delay > 0:
             await asyncio.sleep(delay)
@@ -767,6 +759,8 @@ class FakeLLMThread:
         return self.url
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self._thread.ident is None:  # never started
+            return
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)

@@ -29,7 +29,7 @@ CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def chat(prompt: str, model: str = "m") -> dict[str, object]:
-    return {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    return {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": False}
 
 
 def test_directives_are_parsed_and_removed():
@@ -165,7 +165,9 @@ async def test_in_loop_server():
     url = await server.start()
     try:
         async with httpx.AsyncClient() as client:
-            response = await client.post(f"{url}/api/chat", json=chat("[[tokens:3:4]] hi"))
+            response = await client.post(
+                f"{url}/api/chat", json={**chat("[[tokens:3:4]] hi"), "stream": False}
+            )
         body = response.json()
         assert body["message"] == {"role": "assistant", "content": "echo: hi"}
         assert (body["prompt_eval_count"], body["eval_count"], body["done"]) == (3, 4, True)
@@ -196,3 +198,15 @@ def test_command_refuses_other_hosts():
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "only listens on loopback" in result.stderr
+
+
+async def test_streaming_is_refused(fake_llm: FakeLLMThread):
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        ollama_default = await client.post("/api/chat", json=CHAT)  # Ollama streams by default
+        openai_stream = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    assert ollama_default.status_code == openai_stream.status_code == 400
+    assert "stream false" in ollama_default.json()["error"]
+
+
+def test_stopping_an_unstarted_server_is_harmless():
+    FakeLLMThread().stop()

@@ -144,7 +144,9 @@ async def test_guard_opens_the_breaker_and_fails_fast():
 
 async def test_guard_permanent_errors_leave_the_breaker_closed():
     inner = ScriptedProvider(*[BadRequest("400") for _ in range(10)])
-    provider = guard(inner, ProviderSpec(type="openai", circuit_breaker={"failure_threshold": 1}))
+    provider = guard(
+        inner, ProviderSpec(type="openai", circuit_breaker=CircuitBreakerSpec(failure_threshold=1))
+    )
     for _ in range(10):
         with pytest.raises(BadRequest):
             await provider.request(REQUEST)
@@ -153,7 +155,9 @@ async def test_guard_permanent_errors_leave_the_breaker_closed():
 
 async def test_guard_timeout_is_a_counted_provider_timeout():
     inner = ScriptedProvider(delay=5.0)
-    provider = guard(inner, ProviderSpec(type="openai", circuit_breaker={"failure_threshold": 1}))
+    provider = guard(
+        inner, ProviderSpec(type="openai", circuit_breaker=CircuitBreakerSpec(failure_threshold=1))
+    )
     with pytest.raises(ProviderTimeout, match="step timeout"):
         await provider.request(REQUEST, timeout=0.05)
     assert provider.breaker.state == "open"

@@ -1,0 +1,299 @@
+"""Resume: fingerprints of work, what an earlier run finished, and the run directory's lock.
+
+Every execution gets a fingerprint when it is about to run: a hash of what defines it (its
+spec, its agent, the agent's provider and tools, the judges of its gates) and of everything it
+reads (the workflow's inputs and env, the enclosing group's fingerprint, the loop state, its
+item, and the fingerprint, status and output of each need). Needs chain, so a change anywhere
+upstream changes every fingerprint below it. Fields that only shape *how* a step runs
+(timeout, retry, priority, concurrency, tags, cache, continue_on_error) are left out: raising
+a timeout after a failure must not throw away the work that already succeeded.
+
+``--resume`` re-runs the same run directory. Agent and command tasks (a step, or one item of
+a for_each) whose journal entry says they succeeded with the same fingerprint are reused, not
+run; groups, for_each steps and loops are recomputed from their reused and re-run parts, so a
+resumed run redoes exactly what did not succeed or whose inputs changed.
+
+The journal is read with a torn last line tolerated (a ``kill -9`` mid-write) and cut back to
+its last whole line before the resumed run appends to it. A lock file (``flock``) keeps a
+second process from writing the same run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from agnoctl.cache import canonical_json
+from agnoctl.engine.runtime import settings_for
+from agnoctl.errors import RunLocked, UsageError
+from agnoctl.events import read_events
+from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
+
+LOCK_FILE = "run.lock"
+JOURNAL = "events.jsonl"
+_FINISHED_EVENTS = frozenset({"step_succeeded", "item_succeeded", "step_reused", "item_reused"})
+_START_EVENTS = frozenset({"run_started", "run_resumed"})
+# How a step runs, not what it computes: left out of its fingerprint.
+_EXECUTION_ONLY = frozenset(
+    {"timeout", "retry", "priority", "max_concurrency", "tags", "cache", "continue_on_error"}
+)
+_AGENT_EXECUTION_ONLY = frozenset({"max_concurrency", "cache", "description"})
+
+JournalKey = tuple[str, int | None, int | None]  # (step path, item index, loop iteration)
+
+
+def digest(value: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- fingerprints
+
+
+class Fingerprints:
+    """Fingerprints of one workflow's executions; step definitions are hashed once each."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self._workflow = workflow
+        self._definitions: dict[int, tuple[StepSpec, str]] = {}
+
+    def run(self, inputs: Mapping[str, Any]) -> str:
+        """The whole run: the workflow as written (keys left out) and the inputs it was given."""
+        dumped = self._workflow.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude_none=True,
+            exclude={"providers": {"__all__": {"api_key"}}},
+        )
+        return digest({"workflow": dumped, "inputs": inputs})
+
+    def top(self, inputs: Mapping[str, Any]) -> str:
+        """What every top-level step may read besides its needs: inputs and env."""
+        return digest({"inputs": inputs, "env": self._workflow.env})
+
+    def step(
+        self,
+        spec: StepSpec,
+        *,
+        scope: str,
+        loop: Any,
+        needs: Mapping[str, tuple[str | None, str, Any]],
+    ) -> str:
+        """One step in its scope; ``needs`` maps each need to (fingerprint, status, output)."""
+        return digest(
+            {
+                "definition": self.definition(spec),
+                "scope": scope,
+                "loop": loop,
+                "needs": {name: list(value) for name, value in needs.items()},
+            }
+        )
+
+    @staticmethod
+    def item(step: str, index: int, item: Any) -> str:
+        """One for_each item of a step whose fingerprint is ``step``."""
+        return digest({"step": step, "index": index, "item": item})
+
+    def definition(self, spec: StepSpec) -> str:
+        cached = self._definitions.get(id(spec))
+        if cached is None:
+            cached = self._definitions[id(spec)] = (spec, digest(self._definition(spec)))
+        return cached[1]
+
+    def _definition(self, spec: StepSpec) -> dict[str, Any]:
+        # A group's children have fingerprints of their own: editing one child must not
+        # change its siblings' (they see the group's fingerprint as their scope).
+        own = spec.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude={*_EXECUTION_ONLY, "steps"}
+        )
+        own["needs"] = sorted(spec.needs)
+        settings = settings_for(spec, self._workflow.defaults)
+        agents = {name: self._agent(name) for name in self._agents_of(spec)}
+        return {
+            "step": own,
+            "on_gate_failure": settings.on_gate_failure,
+            "success_threshold": settings.success_threshold,
+            "agents": agents,
+        }
+
+    @staticmethod
+    def _agents_of(spec: StepSpec) -> list[str]:
+        judges = [gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate)]
+        return sorted({*([spec.agent] if spec.agent else []), *judges})
+
+    def _agent(self, name: str) -> dict[str, Any]:
+        agent = self._workflow.agents.get(name)
+        if agent is None:
+            return {}
+        return {
+            "agent": agent.model_dump(
+                mode="json", exclude_none=True, exclude=set(_AGENT_EXECUTION_ONLY)
+            ),
+            "providers": self._providers(agent),
+            "tools": {
+                tool: self._workflow.tools[tool].model_dump(mode="json", exclude_none=True)
+                for tool in agent.tools
+                if tool in self._workflow.tools
+            },
+        }
+
+    def _providers(self, agent: AgentSpec) -> dict[str, Any]:
+        """Protocol and base URL of each provider the agent may use (never the key)."""
+        found: dict[str, Any] = {}
+        for reference in [agent.model, *agent.fallback_models]:
+            name = reference.partition("/")[0]
+            spec = self._workflow.providers.get(name)
+            found[name] = None if spec is None else {"type": spec.type, "base_url": spec.base_url}
+        return found
+
+
+# ---------------------------------------------------------------------------- the journal
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One execution the journal says succeeded."""
+
+    output: Any
+    fingerprint: str | None
+
+
+@dataclass(slots=True)
+class PreviousRun:
+    """What an earlier run (all its segments, if it was resumed before) left in its journal."""
+
+    run_id: str
+    run_dir: Path
+    status: str | None  # the last segment's verdict: passed, failed, interrupted; None: killed
+    fingerprint: str | None  # the run's fingerprint when its last segment started
+    inputs: dict[str, Any]
+    finished: dict[JournalKey, Finished] = field(default_factory=dict)
+    last_seq: int = 0
+
+    def reusable(self, key: JournalKey, fingerprint: str) -> Finished | None:
+        """The finished entry for ``key`` when it was made with the same fingerprint."""
+        entry = self.finished.get(key)
+        if entry is None or entry.fingerprint != fingerprint:
+            return None
+        return entry
+
+
+def load_previous_run(run_dir: Path) -> PreviousRun:
+    """Read ``run_dir``'s journal; a run with none (or an empty one) cannot be resumed."""
+    journal = run_dir / JOURNAL
+    if not journal.is_file() or journal.stat().st_size == 0:
+        raise UsageError(f"{run_dir} has no events.jsonl to resume from (was it ever started?)")
+    previous = PreviousRun(run_dir.name, run_dir, None, None, {})
+    for event in read_events(journal):
+        _record(previous, event)
+    if previous.last_seq == 0:
+        raise UsageError(f"{journal} holds no readable event to resume from")
+    return previous
+
+
+def _record(previous: PreviousRun, event: Mapping[str, Any]) -> None:
+    kind = event.get("type")
+    previous.last_seq = max(previous.last_seq, int(event.get("seq") or 0))
+    if kind in _START_EVENTS:
+        previous.run_id = str(event.get("run_id") or previous.run_id)
+        previous.status = None
+        previous.fingerprint = event.get("fingerprint")
+        inputs = event.get("inputs")
+        previous.inputs = dict(inputs) if isinstance(inputs, Mapping) else {}
+    elif kind == "run_finished":
+        previous.status = event.get("status")
+    elif kind in _FINISHED_EVENTS and isinstance(event.get("step"), str):
+        key = (event["step"], event.get("item"), event.get("iteration"))
+        previous.finished[key] = Finished(event.get("output"), event.get("fingerprint"))
+
+
+def repair_journal(path: Path) -> None:
+    """Cut a torn last line off the journal, so appended events start on a line of their own."""
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        position = size
+        while position > 0:
+            step = min(4096, position)
+            handle.seek(position - step)
+            chunk = handle.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(position - step + newline + 1)
+                return
+            position -= step
+        handle.truncate(0)
+
+
+def find_run(reference: str, runs_dir: Path) -> Path:
+    """The run directory ``reference`` names: ``latest``, a run id, or a directory path."""
+    from agnoctl.reports.writer import LATEST, latest_run
+
+    if reference == LATEST:
+        found = latest_run(runs_dir)
+        if found is None:
+            raise UsageError(f"there is no latest run in {runs_dir} to resume")
+        return found
+    for candidate in (runs_dir / reference, Path(reference)):
+        if (candidate / JOURNAL).is_file():
+            return candidate
+    raise UsageError(
+        f"no run {reference!r} in {runs_dir} (`agnoctl runs list` shows the runs; "
+        "or pass the run directory's path)"
+    )
+
+
+# ---------------------------------------------------------------------------- the lock
+
+
+class RunLock:
+    """An exclusive ``flock`` on the run directory's lock file, holding this process's pid.
+
+    The kernel drops the lock when the process dies, however it dies, so a killed run never
+    leaves a stale lock behind.
+    """
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle: IO[str] | None = handle
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock:
+        import fcntl
+
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = (run_dir / LOCK_FILE).open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunLocked(
+                f"run {run_dir.name} is being written by another agnoctl process (pid {holder}); "
+                "wait for it to finish, or stop it, then resume"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return cls(handle)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the descriptor releases the flock
+            self._handle = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def held(cls, run_dir: Path) -> Iterator[RunLock]:
+        lock = cls.acquire(run_dir)
+        try:
+            yield lock
+        finally:
+            lock.release()

@@ -1,0 +1,79 @@
+"""``agnoctl run --format github``: a finished run as GitHub Actions workflow commands.
+
+GitHub turns each ``::error`` / ``::warning`` line a step prints into an annotation on the
+job's page (and on the pull request's changed files when the file matches). One line each for:
+
+- a failed run (error, no file: it is the run's verdict);
+- a failed step (error; a warning under ``continue_on_error``), at the step's line in the
+  workflow file when the source map is known;
+- a failed for_each item of a step that still passed its threshold (warning);
+- a failed gate on the attempt that counted (error; a warning under ``on_gate_failure: warn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from agnoctl.reports.metrics import step_of
+from agnoctl.reports.model import GateReport, RunReport, StepReport
+from agnoctl.spec.diagnostics import _escape_github
+
+if TYPE_CHECKING:
+    from agnoctl.spec.loader import SourceMap
+
+MAX_ITEMS_PER_STEP = 10
+"""Failed items annotated per step; GitHub shows only the first few annotations anyway."""
+
+
+def github_annotations(report: RunReport, source: SourceMap | None = None) -> str:
+    """Workflow-command lines for what failed in ``report``; empty when nothing did."""
+    return "".join(line + "\n" for line in _lines(report, source))
+
+
+def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
+    if report.status != "passed":
+        yield _command("error", f"agnoctl: {report.workflow.name} {report.status}", report.reason)
+    for step in report.all_steps():
+        where = _where(report, step.path, source)
+        if step.status == "failed":
+            level = "warning" if step.continue_on_error else "error"
+            message = step.error.message if step.error else "failed"
+            yield _command(level, f"agnoctl: step {step.path} failed", message, where)
+        elif step.items:
+            failed = [item for item in step.items if item.status == "failed"]
+            for item in failed[:MAX_ITEMS_PER_STEP]:
+                message = item.error.message if item.error else "failed"
+                title = f"agnoctl: {step.path}[{item.index}] failed"
+                yield _command("warning", title, message, where)
+        for gate in _failed_gates(step):
+            level = "warning" if gate.severity == "warn" else "error"
+            title = f"agnoctl: gate {gate.name} failed on {step.path}"
+            yield _command(level, title, gate.finding or "failed", where)
+
+
+def _failed_gates(step: StepReport) -> list[GateReport]:
+    """Failed gates of the last attempt checked (earlier attempts were retried)."""
+    if not step.gates:
+        return []
+    last = max(gate.attempt or 0 for gate in step.gates)
+    return [g for g in step.gates if (g.attempt or 0) == last and not g.passed]
+
+
+def _where(report: RunReport, path: str, source: SourceMap | None) -> str:
+    props = f"file={_escape_github(report.workflow.file, prop=True)}"
+    if source is None:
+        return props
+    keys: list[str] = []
+    for part in step_of(path).split("."):
+        keys += ["steps", part]
+    line, col = source.key_position(keys)
+    return f"{props},line={line},col={col}"
+
+
+def _command(level: str, title: str, message: str, where: str = "") -> str:
+    props = ",".join(p for p in (where, f"title={_escape_github(title, prop=True)}") if p)
+    return f"::{level} {props}::{_escape_github(message)}"
+
+
+__all__ = ["MAX_ITEMS_PER_STEP", "github_annotations"]

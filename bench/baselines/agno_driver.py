@@ -1,0 +1,40 @@
+"""Agno: one ``Agent`` on ``OpenAIChat`` pointed at the fake server, telemetry off (it would
+call out of the machine); the fan-out is a semaphore around ``agent.arun``, the chain a loop.
+
+Install note: agno >= 2.9 depends on a PyPI distribution that is also named ``agnoctl`` (the
+Agno CLI); installing it with its dependencies would replace this project. Install it with
+``pip install --no-deps agno`` (bench/requirements-bench.txt lists its other dependencies).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("AGNO_TELEMETRY", "false")
+
+from agno.agent import Agent  # noqa: E402 (telemetry must be off before agno is imported)
+from agno.models.openai import OpenAIChat  # noqa: E402
+
+from baselines import API_KEY, MODEL, gather_limited, sequential  # noqa: E402
+
+NAME = "Agno"
+PACKAGES = ("agno",)
+
+
+def _agent(base_url: str) -> Agent:
+    return Agent(model=OpenAIChat(id=MODEL, base_url=base_url, api_key=API_KEY), telemetry=False)
+
+
+async def _complete(agent: Agent, prompt: str) -> str:
+    output = await agent.arun(prompt)
+    return str(output.content)
+
+
+async def fan_out(base_url: str, prompts: list[str], concurrency: int) -> list[str]:
+    agent = _agent(base_url)
+    return await gather_limited(lambda p: _complete(agent, p), prompts, concurrency)
+
+
+async def chain(base_url: str, prompts: list[str]) -> list[str]:
+    agent = _agent(base_url)
+    return await sequential(lambda p: _complete(agent, p), prompts)

@@ -1,0 +1,112 @@
+"""SIGINT and SIGTERM during ``agnoctl run``: cancelled within 2 s, exit 130, a partial report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+PY = sys.executable
+
+
+def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[str], Path, Path]:
+    pid_file = tmp_path / "sleeper.pid"
+    sleeper = (
+        "import os, signal, time\n"
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
+        + f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    flow = {
+        "version": 1,
+        "name": "interrupted",
+        "agents": {"a": {"model": "mock/echo"}},
+        "steps": {
+            "quick": {"agent": "a", "prompt": "quick"},
+            "slow": {"agent": "a", "prompt": "slow"},
+            "sleeper": {"run": [PY, "-c", sleeper]},
+            "later": {"agent": "a", "needs": ["slow"], "prompt": "later"},
+        },
+    }
+    (tmp_path / "flow.yaml").write_text(yaml.safe_dump(flow), encoding="utf-8")
+    (tmp_path / "fx.yaml").write_text(
+        yaml.safe_dump({"steps": {"slow": {"text": "late", "delay": "60s"}}}), encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [PY, "-m", "agnoctl", "run", "flow.yaml", "--mock-fixtures", "fx.yaml",
+         "--report-dir", str(out), "--progress", "plain"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    events = out / "events.jsonl"
+    while time.monotonic() < deadline:
+        text = events.read_text() if events.exists() else ""
+        if pid_file.exists() and '"step_succeeded","step":"quick"' in text and (
+            '"step_started","step":"slow"' in text
+        ):
+            return process, out, pid_file
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the run did not get going: " + process.communicate()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_cancels_within_two_seconds_and_writes_a_partial_report(
+    tmp_path: Path, signum: int
+) -> None:
+    process, out, pid_file = start(tmp_path)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=30)
+    elapsed = time.monotonic() - sent
+    assert process.returncode == 130, stderr
+    assert elapsed < 2.0, f"took {elapsed:.2f}s to stop"
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "interrupted" and report["interrupted"] is True
+    assert report["exit_code"] == 130
+    assert {sid: (s["status"], s["reason"]) for sid, s in report["steps"].items()} == {
+        "quick": ("succeeded", None),
+        "slow": ("skipped", "cancelled"),
+        "sleeper": ("skipped", "cancelled"),
+        "later": ("skipped", "cancelled"),
+    }
+    ET.parse(out / "junit.xml")
+    assert "interrupted" in stdout
+    assert not alive(int(pid_file.read_text()))
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "interrupted"
+
+
+def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
+    # The sleeper ignores SIGTERM, so cancelling it waits for the kill grace; a second Ctrl-C
+    # during that wait must not.
+    process, out, _ = start(tmp_path, ignore_term=True)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert time.monotonic() - sent < 0.5
+    assert not (out / "report.json").exists()

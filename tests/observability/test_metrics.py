@@ -1,0 +1,152 @@
+"""metrics.prom: parses with prometheus-client's own parser and agrees with report.json."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from agnoctl.cli import app
+from agnoctl.errors import UsageError
+from agnoctl.reports.metrics import push_metrics, render_metrics, run_events
+from tests.conftest import RunCli
+from tests.observability.conftest import SECRET, ObsRun, ObsRuns, Receiver
+
+
+def _samples(run: ObsRun) -> dict[str, list[Sample]]:
+    text = (run.run_dir / "metrics.prom").read_text(encoding="utf-8")
+    by_name: dict[str, list[Sample]] = defaultdict(list)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            by_name[sample.name].append(sample)
+    return by_name
+
+
+def _total(samples: list[Sample], **labels: str) -> float:
+    return sum(
+        s.value for s in samples if all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_counters_match_report_totals(obs_runs: ObsRuns) -> None:
+    samples = _samples(obs_runs.a)
+    total = obs_runs.a.report.cost.total
+    assert total.calls > 0 and total.cost_usd > 0  # the comparison below means something
+    assert _total(samples["agnoctl_llm_calls_total"]) == total.calls
+    assert _total(samples["agnoctl_llm_tokens_total"], type="input") == total.tokens_in
+    assert _total(samples["agnoctl_llm_tokens_total"], type="output") == total.tokens_out
+    assert math.isclose(_total(samples["agnoctl_llm_cost_usd_total"]), total.cost_usd, rel_tol=1e-6)
+    assert _total(samples["agnoctl_cache_hits_total"]) == total.cache_hits
+
+
+def test_counters_match_report_by_step_and_by_model(obs_runs: ObsRuns) -> None:
+    samples = _samples(obs_runs.a)
+    cost = obs_runs.a.report.cost
+    for step, totals in cost.by_step.items():
+        assert _total(samples["agnoctl_llm_calls_total"], step=step) == totals.calls
+        assert _total(samples["agnoctl_llm_tokens_total"], step=step) == totals.tokens
+    for label, totals in cost.by_model.items():
+        provider, _, model = label.partition("/")
+        calls = _total(samples["agnoctl_llm_calls_total"], provider=provider, model=model)
+        assert calls == totals.calls
+
+
+def test_latency_histogram_counts_every_call(obs_runs: ObsRuns) -> None:
+    samples = _samples(obs_runs.a)
+    counts = samples["agnoctl_llm_call_duration_seconds_count"]
+    assert _total(counts) == obs_runs.a.report.cost.total.calls
+    infinite = [s for s in samples["agnoctl_llm_call_duration_seconds_bucket"] if s.labels["le"] == "+Inf"]
+    assert _total(infinite) == _total(counts)
+
+
+def test_retries_attempts_errors_and_gates(obs_runs: ObsRuns) -> None:
+    samples = _samples(obs_runs.a)
+    # Item 1 of collect was answered 503 once, then retried.
+    assert _total(samples["agnoctl_retries_total"], step="collect") == 1
+    assert _total(samples["agnoctl_attempts_total"], step="collect", outcome="failed") == 1
+    assert _total(samples["agnoctl_attempts_total"], step="collect", outcome="succeeded") == 3
+    assert _total(samples["agnoctl_llm_call_errors_total"], reason="unavailable") == 1
+    gates = samples["agnoctl_gate_results_total"]
+    assert _total(gates, step="score", result="passed") == sum(
+        g.passed for g in obs_runs.a.report.steps["score"].gates
+    )
+    regressed = _samples(obs_runs.b)["agnoctl_gate_results_total"]
+    assert _total(regressed, step="score", type="threshold", result="failed", severity="warn") == 1
+
+
+def test_run_and_budget_gauges(obs_runs: ObsRuns) -> None:
+    samples = _samples(obs_runs.a)
+    report = obs_runs.a.report
+    [info] = samples["agnoctl_run_info"]
+    assert info.labels == {"run_id": report.run_id, "workflow": "obs-demo", "status": "passed"}
+    assert samples["agnoctl_run_passed"][0].value == 1
+    assert samples["agnoctl_run_duration_seconds"][0].value == pytest.approx(report.duration_ms / 1000)
+    assert _total(samples["agnoctl_budget_limit"], limit="max_llm_calls") == 6
+    assert _total(samples["agnoctl_budget_used"], limit="max_llm_calls") == report.limits["max_llm_calls"].used
+    assert _total(samples["agnoctl_steps"], status="succeeded") == 3
+
+
+def test_breaker_state_from_events(obs_runs: ObsRuns) -> None:
+    report = obs_runs.a.report
+    events = [
+        {"run_id": report.run_id, "type": "breaker_state", "provider": "local", "old": "closed", "new": "open"},
+        {"run_id": report.run_id, "type": "breaker_state", "provider": "local", "old": "open", "new": "half_open"},
+        {"run_id": "another-run", "type": "breaker_state", "provider": "local", "old": "x", "new": "open"},
+    ]
+    text = render_metrics(report, events)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    [state] = families["agnoctl_breaker_state"].samples
+    assert state.labels == {"provider": "local"} and state.value == 1  # half_open
+    transitions = {s.labels["state"]: s.value for s in families["agnoctl_breaker_transitions"].samples}
+    assert transitions == {"open": 1, "half_open": 1}
+
+
+def test_no_secret_in_metrics(obs_runs: ObsRuns) -> None:
+    assert SECRET not in (obs_runs.a.run_dir / "metrics.prom").read_text(encoding="utf-8")
+
+
+def test_push_to_a_gateway(obs_runs: ObsRuns, receiver: Receiver) -> None:
+    report = obs_runs.a.report
+    push_metrics(receiver.url, report, run_events(obs_runs.a.run_dir))
+    [request] = receiver.requests
+    assert request.method == "POST"  # pushadd: replaces only this workflow's group
+    assert request.path == "/metrics/job/agnoctl/workflow/obs-demo"
+    pushed = {f.name for f in text_string_to_metric_families(request.body.decode())}
+    assert {"agnoctl_llm_calls", "agnoctl_run_passed"} <= pushed
+
+
+def test_push_failure_is_a_clear_error(obs_runs: ObsRuns, receiver: Receiver) -> None:
+    receiver.script = [500]
+    with pytest.raises(UsageError, match="could not push metrics to"):
+        push_metrics(receiver.url, obs_runs.a.report, [])
+
+
+def test_cli_metrics_push(obs_runs: ObsRuns, receiver: Receiver, run_cli: RunCli) -> None:
+    result = run_cli(
+        "run", obs_runs.root / "workflow.yaml", "--mock", "--mock-fixtures",
+        obs_runs.root / "fixtures-0.9.yaml", "-q", "--metrics-push", receiver.url,
+        env={"OBS_API_KEY": SECRET},
+    )
+    assert result.returncode == 0, result.stderr
+    [request] = receiver.requests
+    assert b"agnoctl_llm_calls_total" in request.body
+    assert SECRET.encode() not in request.body
+
+
+def test_cli_push_failure_warns_but_keeps_the_verdict(
+    obs_runs: ObsRuns, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OBS_API_KEY", SECRET)
+    result = cli.invoke(
+        app,
+        ["run", str(obs_runs.root / "workflow.yaml"), "--mock", "--mock-fixtures",
+         str(obs_runs.root / "fixtures-0.9.yaml"), "-q", "--metrics-push", "http://127.0.0.1:9"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: could not push metrics to http://127.0.0.1:9" in result.stderr

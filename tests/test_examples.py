@@ -1,0 +1,341 @@
+"""Every ready-made workflow and every example validates and runs offline, as documented.
+
+What each one must do lives beside it: `workflows/expected.yaml` and `examples/expected.yaml`
+hold the exact command a reader is told to run and what the run's report must say (some
+examples fail on purpose). The commands go through the real CLI in subprocesses, all started
+at once, so this file takes about as long as its slowest run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, start_in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / "workflows"
+EXAMPLES = ROOT / "examples"
+TIMEOUT = 100  # seconds per subprocess; a hung run fails its test instead of the whole suite
+# The ready-made workflows read these: unset, so a developer's settings cannot leak in.
+_HIDDEN_VARIABLES = (
+    *("LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY"),
+    "GITHUB_STEP_SUMMARY",  # a run appends its summary there: keep test runs off the CI page
+)
+FAKE_KEY = "sk-test-not-a-real-key-4f1d"
+# A ```yaml block, then a blank line and `([name](source path))`.
+_SNIPPET = re.compile(r"```yaml\n((?:(?!```).)*)```\n\n\(\[[^]]*\]\(([^)]+)\)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One documented command and what its run must produce."""
+
+    id: str
+    """`workflows/<name>` or `examples/<folder>`."""
+    command: str
+    expect: dict[str, Any]
+
+    @property
+    def workflow(self) -> Path:
+        return ROOT / shlex.split(self.command)[2]
+
+
+def _table(path: Path, prefix: str) -> list[Case]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [Case(f"{prefix}/{key}", entry["command"], entry) for key, entry in data.items()]
+
+
+CASES = _table(WORKFLOWS / "expected.yaml", "workflows") + _table(
+    EXAMPLES / "expected.yaml", "examples"
+)
+
+
+def workflow_files() -> list[Path]:
+    """Every workflow a reader can open: workflows/*.yaml and examples/*/workflow.yaml."""
+    ready = [
+        path
+        for path in sorted(WORKFLOWS.glob("*.yaml"))
+        if not path.name.endswith(".fixtures.yaml") and path.name != "expected.yaml"
+    ]
+    return ready + sorted(EXAMPLES.glob("*/workflow.yaml"))
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_VARIABLES}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def make_git_repo(path: Path) -> Path:
+    """A repository with two commits: the second changes one file and adds another."""
+    path.mkdir()
+    _git(path, "init", "-q")
+    _git(path, "config", "user.email", "dev@example.com")
+    _git(path, "config", "user.name", "Dev")
+    (path / "app.py").write_text("def load(path):\n    return open(path).read()\n")
+    _git(path, "add", ".")
+    _git(path, "commit", "-q", "-m", "Initial commit")
+    (path / "app.py").write_text(
+        "def load(path):\n    try:\n        return open(path).read()\n"
+        "    except OSError:\n        return ''\n"
+    )
+    (path / "util.py").write_text("def add(a, b):\n    return a + b\n")
+    _git(path, "add", ".")
+    _git(path, "commit", "-q", "-m", "Handle unreadable files")
+    return path
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    log: str
+    """What the run printed (stdout and stderr)."""
+    run_dir: Path
+
+    def report(self) -> dict[str, Any]:
+        report_file = self.run_dir / "report.json"
+        assert report_file.exists(), f"no report.json; the run printed:\n{self.log}"
+        return json.loads(report_file.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        with (self.run_dir / "events.jsonl").open(encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
+
+
+def agnoctl(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agnoctl", *args],
+        cwd=cwd,
+        env=_environment() | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
+    """The documented command, plus where to write and, for git workflows, which repository."""
+    argv = shlex.split(case.command)[1:]
+    argv += ["--report-dir", str(run_dir), "--progress", "plain"]
+    if case.expect.get("git_repo"):
+        assert repo is not None
+        argv += ["-i", f"repo={repo}"]
+    return argv
+
+
+# Runs every command in a child forked from one process that imported agnoctl once: each run is
+# still its own process entering the real CLI, without paying the imports (about a second of
+# CPU) twenty times over. Prints the exit codes as a JSON list.
+_FORK_RUNNER = """
+import json, os, sys
+import agnoctl.cli, agnoctl.engine.run
+jobs, children = json.loads(sys.argv[1]), {}
+for index, (argv, log) in enumerate(jobs):
+    pid = os.fork()
+    if pid == 0:
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        sys.argv = ["agnoctl", *argv]
+        try:
+            agnoctl.cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    children[pid] = index
+codes = [0] * len(jobs)
+while children:
+    pid, status = os.wait()
+    codes[children.pop(pid)] = os.waitstatus_to_exitcode(status)
+print(json.dumps(codes))
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """Every documented command, run once, all at the same time."""
+    workdir = tmp_path_factory.mktemp("runs")
+    repo = make_git_repo(workdir / "repo") if shutil.which("git") else None
+    cases = [case for case in CASES if repo is not None or not case.expect.get("git_repo")]
+    run_dirs = [workdir / case.id.replace("/", "-") for case in cases]
+    jobs = [
+        (_argv(case, run_dir, repo), str(run_dir.with_suffix(".log")))
+        for case, run_dir in zip(cases, run_dirs, strict=True)
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", _FORK_RUNNER, json.dumps(jobs)],
+        cwd=ROOT,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    codes = json.loads(result.stdout)
+    return {
+        case.id: Run(code, run_dir.with_suffix(".log").read_text(encoding="utf-8"), run_dir)
+        for case, code, run_dir in zip(cases, codes, run_dirs, strict=True)
+    }
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_step(step: dict[str, Any], expected: str | dict[str, Any]) -> None:
+    if isinstance(expected, str):
+        status, _, reason = expected.partition(": ")
+        expected = {"status": status, **({"reason": reason} if reason else {})}
+    where = f"step {step['path']}: {step.get('error')}"
+    assert step["status"] == expected["status"], where
+    if "reason" in expected:
+        assert step["reason"] == expected["reason"], where
+    if "attempts" in expected:
+        assert len(step["attempts"]) == expected["attempts"], where
+    if "items" in expected:
+        assert f"{step['succeeded']}/{step['total']}" == expected["items"], where
+    if "iterations" in expected:
+        assert step["loop"]["iterations"] == expected["iterations"], where
+    if "model" in expected:
+        assert step["model"] == expected["model"], where
+
+
+def find_step(report: dict[str, Any], path: str) -> dict[str, Any]:
+    steps = report["steps"]
+    parts = path.split(".")
+    step: dict[str, Any] = steps[parts[0]]
+    for part in parts[1:]:
+        step = step["steps"][part]
+    return step
+
+
+def tool_results(run: Run) -> list[str]:
+    results = []
+    for event in run.events():
+        if event["type"] == "tool_result":
+            refused = str(event.get("error", "")).startswith("refused")
+            outcome = "ok" if event["ok"] else "refused" if refused else "failed"
+            results.append(f"{event['name']} {outcome}")
+    return results
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_documented_run(case: Case, runs: dict[str, Run]) -> None:
+    if case.id not in runs:
+        pytest.skip("git is not installed")
+    run, expect = runs[case.id], case.expect
+    report = run.report()
+    assert (run.exit_code, report["status"]) == (expect["exit_code"], expect["status"]), (
+        f"{report['reason']}\n{run.log}"
+    )
+    assert report["exit_code"] == run.exit_code
+    for path, expected in expect.get("steps", {}).items():
+        check_step(find_step(report, path), expected)
+    for name, value in expect.get("outputs", {}).items():
+        assert report["outputs"].get(name) == value, name
+    for name, text in expect.get("outputs_contain", {}).items():
+        assert text in report["outputs"].get(name, ""), name
+    assert not report["output_errors"]
+    if "tool_results" in expect:
+        assert tool_results(run) == expect["tool_results"]
+    for artefact in ("junit.xml", "summary.md", "events.jsonl"):
+        assert (run.run_dir / artefact).stat().st_size > 0, artefact
+
+
+def test_every_workflow_and_example_has_an_expectation() -> None:
+    documented = sorted(case.workflow for case in CASES)
+    assert documented == sorted(workflow_files())
+
+
+def test_every_workflow_validates_strictly() -> None:
+    files = [str(path.relative_to(ROOT)) for path in workflow_files()]
+    result = agnoctl("validate", "--strict", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(files)} files checked, 0 error(s), 0 warning(s)" in result.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_command_is_the_documented_one(case: Case) -> None:
+    """The command a reader copies is the one the test suite runs."""
+    if case.id.startswith("examples/"):
+        assert case.command in (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    else:
+        assert case.command in (WORKFLOWS / "README.md").read_text(encoding="utf-8")
+    assert case.command in case.workflow.read_text(encoding="utf-8")
+
+
+def guide_snippets(guide: Path) -> Iterator[tuple[str, Path]]:
+    """Each ```yaml block of a guide that is followed by a `([name](path))` source line."""
+    text = guide.read_text(encoding="utf-8")
+    for match in _SNIPPET.finditer(text):
+        yield match.group(1), (guide.parent / match.group(2)).resolve()
+
+
+@pytest.mark.parametrize("guide", [ROOT / "docs" / "writing-workflows.md"], ids=["guide"])
+def test_guide_snippets_are_copies_of_the_examples(guide: Path) -> None:
+    """A snippet's lines appear in its source file, in order (lines may be left out)."""
+    snippets = list(guide_snippets(guide))
+    assert len(snippets) >= 10
+    for snippet, source in snippets:
+        lines = iter(source.read_text(encoding="utf-8").splitlines())
+        for line in snippet.splitlines():
+            if line.strip():
+                assert any(candidate == line for candidate in lines), (
+                    f"{guide.name}: {line.strip()!r} is not in {source.name} (in this order)"
+                )
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeLLMThread]:
+    server = start_in_thread(FakeLLMConfig(api_key=FAKE_KEY))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_ready_workflow_runs_against_a_real_server(
+    fake_server: FakeLLMThread, tmp_path: Path
+) -> None:
+    """Setting the documented variables is all it takes to leave the mock: real HTTP calls."""
+    env = {
+        "LLM_BASE_URL": f"{fake_server.url}/v1",
+        "LLM_MODEL": "served-model",
+        "OPENAI_API_KEY": FAKE_KEY,
+    }
+    run_dir = ["--report-dir", str(tmp_path), "--progress", "plain"]
+    result = agnoctl("run", "workflows/summarize-docs.yaml", *run_dir, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats = fake_server.stats()
+    assert stats["models"] == {"served-model": 4}  # three documents, then the digest
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["mock"] is False
+    assert report["outputs"]["digest"].startswith("echo: Summaries of 3 documents")
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert FAKE_KEY not in path.read_text(encoding="utf-8", errors="replace"), path
