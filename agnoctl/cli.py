@@ -583,7 +583,7 @@ def report_show(
         terminal.console.print(table)
     html = run_dir / "report.html"
     if html.is_file():
-        terminal.console.print(f"full report: {html}", highlight=False)
+        sys.stdout.write(f"full report: {html}\n")
 
 
 @report_app.command("diff")

@@ -179,13 +179,13 @@ async def _deliver(message: Message, post: Post, backoff: Backoff, redactor: Red
             retryable = isinstance(exc, httpx.TransportError)
         else:
             if response.is_success:
-                log.info("webhook_delivered", event=message.event, attempt=attempt)
+                log.info("webhook_delivered", notify_event=message.event, attempt=attempt)
                 return Delivery(message.event, message.url, True, attempt)
             error = f"HTTP {response.status_code}"
             retryable = retryable_status(response.status_code)
             retry_after = _retry_after(response)
         if not retryable or attempt == RETRY.max_attempts:
-            log.warning("webhook_failed", event=message.event, attempt=attempt, error=error)
+            log.warning("webhook_failed", notify_event=message.event, attempt=attempt, error=error)
             return Delivery(message.event, message.url, False, attempt, redactor.redact(error))
         await anyio.sleep(backoff.delay(attempt - 1, retry_after))
     raise AssertionError("unreachable: the last attempt returns")

@@ -50,7 +50,9 @@ def chains_and_fan_outs(steps: int) -> dict[str, Any]:
     previous_join: str | None = None
     for b in range(blocks):
         root = f"b{b}_root"
-        spec[root] = _step("Start a block of {{ workflow.name }} on {{ inputs.topic }}.", previous_join)
+        spec[root] = _step(
+            "Start a block of {{ workflow.name }} on {{ inputs.topic }}.", previous_join
+        )
         tails = []
         for c in range(CHAINS):
             before = root
@@ -63,7 +65,8 @@ def chains_and_fan_outs(steps: int) -> dict[str, Any]:
         spec[join] = {
             "agent": "worker",
             "needs": tails,
-            "prompt": f"Join the block on {{{{ inputs.topic }}}}: {{{{ steps.{tails[0]}.status }}}}",
+            "prompt": "Join the block on {{ inputs.topic }}: "
+            + f"{{{{ steps.{tails[0]}.status }}}}",
         }
         previous_join = join
     return {
@@ -123,7 +126,9 @@ class _Clock:
         del report, run_dir
 
 
-def _run(folder: Path, name: str, workflow: dict[str, Any], clock: _Clock, **options: Any) -> RunReport:
+def _run(
+    folder: Path, name: str, workflow: dict[str, Any], clock: _Clock, **options: Any
+) -> RunReport:
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(workflow, sort_keys=False), encoding="utf-8")
     report = run_workflow(
@@ -177,7 +182,9 @@ def main() -> None:
     result = {
         "steps": steps,
         "overhead_us_per_step": round(scheduling / steps * 1e6, 1),
-        "overhead_cpu_us_per_step": round((clock.cpu_finished - clock.cpu_started) / steps * 1e6, 1),
+        "overhead_cpu_us_per_step": round(
+            (clock.cpu_finished - clock.cpu_started) / steps * 1e6, 1
+        ),
         "run_seconds_total": round(total, 3),
         "scheduling_seconds": round(scheduling, 3),
         "memory_kib_per_step": round((memory.memory_end - memory.memory_start) / steps / 1024, 2),

@@ -13,6 +13,7 @@ different model would be asked the same question with the same verdict.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from agnoctl.engine.gates import (
@@ -48,8 +49,12 @@ class _AgentTask:
         self.next_prompt = self.prompt
         instructions = self.agent.instructions
         self.system = task.render("instructions", instructions) if instructions else None
-        self.schema = step.output_schema if step.output_schema is not None else self.agent.output_schema
-        self.tools = {name: rt.tools()[name] for name in self.agent.tools} if self.agent.tools else {}
+        self.schema = (
+            step.output_schema if step.output_schema is not None else self.agent.output_schema
+        )
+        self.tools = (
+            {name: rt.tools()[name] for name in self.agent.tools} if self.agent.tools else {}
+        )
         self.tool_specs: tuple[ToolSpec, ...] = tuple(tool.spec for tool in self.tools.values())
 
     async def run(self) -> Any:
@@ -58,7 +63,10 @@ class _AgentTask:
             route = self.rt.providers.route(reference)
             try:
                 return await run_attempts(
-                    self.rt, self.task, lambda record: self.attempt(route, record), model=route.label
+                    self.rt,
+                    self.task,
+                    partial(self.attempt, route),
+                    model=route.label,
                 )
             except Exception as exc:
                 if position + 1 == len(references) or not _worth_a_fallback(exc):
@@ -127,6 +135,7 @@ class _AgentTask:
                 tags=task.settings.tags,
                 attempt=record,
             )
+
         async def call(messages: tuple[Message, ...]) -> ModelReply:
             return await self.rt.call_model(
                 route,

@@ -33,6 +33,8 @@ from agnoctl.engine.steps import Task, check_output, run_attempts
 from agnoctl.errors import OutputInvalid, StepFailed
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
+RUNNING: set[int] = set()
+"""Process groups of the commands running now (``kill_running`` ends them at once)."""
 MAX_STDOUT = 16 * 1024 * 1024  # an output is data for the next step, not a log
 STDERR_TAIL = 8 * 1024  # kept for the report
 
@@ -68,7 +70,9 @@ async def run_command(rt: Runtime, task: Task) -> Any:
             try:
                 output = parse_output(text, schema)
             except OutputInvalid as exc:
-                raise StepFailed(f"step {task.where}: stdout: {exc}", kind="output_invalid") from None
+                raise StepFailed(
+                    f"step {task.where}: stdout: {exc}", kind="output_invalid"
+                ) from None
         await check_output(
             rt,
             task,
@@ -110,6 +114,7 @@ async def execute(
         ) from None
     stdout = bytearray()
     stderr = bytearray()
+    RUNNING.add(process.pid)
     try:
         async with anyio.create_task_group() as tg:
             assert process.stdout is not None and process.stderr is not None
@@ -124,6 +129,7 @@ async def execute(
             await _terminate(process)
         raise
     finally:
+        RUNNING.discard(process.pid)
         with anyio.CancelScope(shield=True):
             await process.aclose()
     if len(stdout) > MAX_STDOUT:
@@ -158,6 +164,13 @@ def _signal_group(process: Process, signum: int) -> None:
     # start_new_session made the process the leader of a group with its own pid as id.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
+
+
+def kill_running() -> None:
+    """SIGKILL every command still running (the process is about to exit without waiting)."""
+    for pid in list(RUNNING):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def _exit_message(where: str, program: str, done: Completed) -> str:

@@ -9,7 +9,6 @@ from typing import Any
 from agnoctl.engine.runtime import Settings
 from agnoctl.engine.shares import share
 from agnoctl.engine.state import AttemptRecord, ExecRecord, ItemRecord, StepRecord
-from agnoctl.spec.models import StepSpec
 from agnoctl.reports.model import (
     AttemptReport,
     ErrorInfo,
@@ -18,6 +17,7 @@ from agnoctl.reports.model import (
     LoopReport,
     StepReport,
 )
+from agnoctl.spec.models import StepSpec
 
 
 def when(timestamp: float | None) -> datetime | None:
@@ -90,9 +90,7 @@ def _execution(record: ExecRecord, settings: SettingsOf, counts: Counter) -> dic
         ),
         "steps": None
         if record.children is None
-        else {
-            cid: step_report(child, settings, counts) for cid, child in record.children.items()
-        },
+        else {cid: step_report(child, settings, counts) for cid, child in record.children.items()},
     }
 
 

@@ -25,7 +25,6 @@ import re
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -294,6 +293,9 @@ async def _watch_signals(run_scope: anyio.CancelScope, received: list[int]) -> N
 
 
 def _exit_now(signum: int, frame: FrameType | None) -> None:
+    from agnoctl.engine.command import kill_running
+
+    kill_running()  # no orphans, even now
     os._exit(EXIT_INTERRUPTED)
 
 
@@ -420,7 +422,10 @@ def _verdict(
         return "failed", f"a limit stopped the run: {stop}"
     if not meets(succeeded, counted, threshold):
         names = ", ".join(f"{r.path} ({r.reason or r.status})" for r in counted_failures[:5])
-        return "failed", f"{shares}, below the success_threshold {threshold:g}; not succeeded: {names}"
+        return (
+            "failed",
+            f"{shares}, below the success_threshold {threshold:g}; not succeeded: {names}",
+        )
     if gate_failures:
         return "failed", f"step {gate_failures[0].path} failed its gates: {gate_failures[0].error}"
     if output_errors:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
+from agnoctl.engine.retry import reason
 from agnoctl.errors import UsageError
 from agnoctl.events import EventSink
 from agnoctl.providers import pricing
-from agnoctl.engine.retry import reason
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
 from agnoctl.spec.models import RetrySpec, StepDefaults, StepSpec, Tags, Workflow
@@ -143,7 +143,9 @@ class Providers:
                 self._overrides[name], spec, on_breaker_change=self._breaker_change
             )
         if name == "mock" or (spec is not None and spec.type == "mock"):
-            return registry.guard(self._mock_provider(), spec, on_breaker_change=self._breaker_change)
+            return registry.guard(
+                self._mock_provider(), spec, on_breaker_change=self._breaker_change
+            )
         try:
             return registry.build(name, spec, self.http(), on_breaker_change=self._breaker_change)
         except UsageError as exc:

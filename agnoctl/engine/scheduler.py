@@ -120,7 +120,9 @@ class Scheduler:
         cached = self._graphs.get(id(steps))
         if cached is not None:
             return cached[1]
-        needs = {sid: tuple(dict.fromkeys(n for n in s.needs if n in steps)) for sid, s in steps.items()}
+        needs = {
+            sid: tuple(dict.fromkeys(n for n in s.needs if n in steps)) for sid, s in steps.items()
+        }
         dependents: dict[str, list[str]] = {sid: [] for sid in steps}
         for step_id, step_needs in needs.items():
             for need in step_needs:
@@ -257,8 +259,7 @@ class Scheduler:
                 record,
                 scope,
                 f"step {record.path}: {_share_text(succeeded, len(items), 'items')} is below "
-                f"its success_threshold {settings.success_threshold:g}"
-                + _first_failures(items),
+                f"its success_threshold {settings.success_threshold:g}" + _first_failures(items),
                 "threshold",
             )
 
@@ -373,7 +374,9 @@ class Scheduler:
                 **outer_context,
                 "loop": {"iteration": iteration, "previous": previous},
             }
-            self.rt.sink.emit("loop_iteration_started", step=path, item=inner.index, iteration=iteration)
+            self.rt.sink.emit(
+                "loop_iteration_started", step=path, item=inner.index, iteration=iteration
+            )
             await self.run_map(step.steps, inner)
             assert record.children is not None
             previous = {
@@ -476,7 +479,11 @@ class Scheduler:
     # ------------------------------------------------------------------ status changes
 
     def _start(
-        self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None, items: int | None = None
+        self,
+        record: ExecRecord,
+        scope: Scope,
+        owner: StepRecord | None = None,
+        items: int | None = None,
     ) -> None:
         record.status = "running"
         record.started = time.time()

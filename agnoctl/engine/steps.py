@@ -49,7 +49,9 @@ class Task:
         try:
             return render(source, self.context)
         except TemplateError as exc:
-            raise StepFailed(f"step {self.where}: {field}: {exc.message}", kind="template") from None
+            raise StepFailed(
+                f"step {self.where}: {field}: {exc.message}", kind="template"
+            ) from None
 
 
 async def run_attempts(

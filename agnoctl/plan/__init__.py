@@ -7,13 +7,15 @@ Markdown. `agnoctl run --dry-run` prints the same.
 
 from agnoctl.plan.build import DEFAULT_ASSUME_ITEMS, build_plan
 from agnoctl.plan.model import SCHEMA_VERSION, Plan
-from agnoctl.plan.render import plan_json_schema, render_plan
+from agnoctl.plan.render import PlanFormat, plan_json_schema, plan_schema_text, render_plan
 
 __all__ = [
     "DEFAULT_ASSUME_ITEMS",
     "SCHEMA_VERSION",
     "Plan",
+    "PlanFormat",
     "build_plan",
     "plan_json_schema",
+    "plan_schema_text",
     "render_plan",
 ]

@@ -25,16 +25,26 @@ class _Model(BaseModel):
 
 
 class IntRange(_Model):
+    """A count from the cheapest run to the worst case."""
+
     min: int
+    """The cheapest run: every call succeeds at once."""
     max: int
+    """The worst case the workflow's retries, loops, gates and tool loops allow."""
 
 
 class FloatRange(_Model):
+    """An amount (USD, seconds) from the cheapest run to the worst case."""
+
     min: float
+    """The cheapest run: every call succeeds at once."""
     max: float
+    """The worst case the workflow's retries, loops, gates and tool loops allow."""
 
 
 class ForEachPlan(_Model):
+    """A step's fan-out: one task per item."""
+
     expression: str | None
     """The `for_each` expression; None for a literal list."""
     items: int | None
@@ -48,17 +58,23 @@ class ForEachPlan(_Model):
 
 
 class LoopPlan(_Model):
+    """A group's loop."""
+
     max_iterations: int
     """Most times the group's children run."""
     until: str | None
     """Expression that ends the loop early."""
     on_exhausted: Literal["succeed", "fail"]
+    """What spending every iteration means."""
 
 
 class StepPlan(_Model):
+    """One step: what it runs, how often, and what that may cost."""
+
     path: str
     """Full path (`group.child` for nested steps)."""
     kind: StepKind
+    """agent, command or group."""
     parent: str | None
     """Full path of the enclosing group; None at the top level."""
     level: int
@@ -71,13 +87,17 @@ class StepPlan(_Model):
     """never: its `if` (or an enclosing group's) is false for these inputs; maybe: the `if`
     depends on step outputs (the minimum counts the step as skipped)."""
     agent: str | None
+    """The agent of an agent step."""
     model: str | None
     """`<provider>/<model>` of an agent step."""
     fallback_models: list[str]
+    """The agent's fallback models, in the order they are tried."""
     judges: list[str]
     """Agents of the step's judge gates."""
     for_each: ForEachPlan | None
+    """The step's fan-out; None without `for_each`."""
     loop: LoopPlan | None
+    """A group's loop; None without `loop`."""
     levels: list[list[str]] | None
     """A group's children in levels (steps of one level may run at once)."""
     tasks: IntRange
@@ -85,7 +105,9 @@ class StepPlan(_Model):
     llm_calls: IntRange
     """Model calls in the whole run, judge gates included (a group: everything inside it)."""
     input_tokens: IntRange
+    """Estimated input tokens of those calls."""
     output_tokens: IntRange
+    """Estimated output tokens of those calls (max_tokens each)."""
     cost_usd: FloatRange | None
     """None when a model the step calls has no known price."""
     duration_s: FloatRange
@@ -93,6 +115,8 @@ class StepPlan(_Model):
 
 
 class ModelUse(_Model):
+    """One model the run may call."""
+
     model: str
     """`<provider>/<model>`."""
     price_input: float | None
@@ -103,24 +127,36 @@ class ModelUse(_Model):
     """workflow: the provider's `pricing`; built-in: agnoctl's table; free: a local provider
     (mock, ollama); unknown: no price, so its cost is not estimated."""
     llm_calls: IntRange
+    """Calls to this model in the whole run (fallback and judge calls included)."""
     input_tokens: IntRange
+    """Estimated input tokens of those calls."""
     output_tokens: IntRange
+    """Estimated output tokens of those calls."""
     cost_usd: FloatRange | None
+    """None when the model has no known price."""
 
 
 class ProviderPlan(_Model):
+    """One provider the run may call."""
+
     name: str
+    """The provider's name: an entry of `providers`, or a built-in (openai, anthropic, ...)."""
     type: str | None
     """Protocol: openai, anthropic, ollama, mock; None for an undeclared provider."""
     max_concurrency: int | None
     """Requests in flight at once: the provider's max_concurrency and the run's
     limits.max_concurrency, whichever is lower; None when neither is set."""
     models: list[str]
+    """The `<provider>/<model>` references the run calls on this provider."""
     llm_calls: IntRange
+    """Calls to this provider in the whole run."""
 
 
 class LimitCheck(_Model):
+    """One entry of the workflow's `limits` against the run's estimate."""
+
     limit: Literal["max_llm_calls", "max_tokens", "max_cost_usd", "max_duration"]
+    """The name of the `limits` entry."""
     value: float
     """The limit as written (max_duration in seconds)."""
     estimate: FloatRange | None
@@ -131,9 +167,14 @@ class LimitCheck(_Model):
 
 
 class Totals(_Model):
+    """The whole run."""
+
     llm_calls: IntRange
+    """Model calls, judge and fallback calls included (what limits.max_llm_calls counts)."""
     input_tokens: IntRange
+    """Estimated input tokens of every call."""
     output_tokens: IntRange
+    """Estimated output tokens of every call."""
     tokens: IntRange
     """Input and output tokens together (what limits.max_tokens counts)."""
     cost_usd: FloatRange
@@ -141,6 +182,7 @@ class Totals(_Model):
     cost_complete: bool
     """False when some calls go to models without a price (listed in `unpriced_models`)."""
     unpriced_models: list[str]
+    """Models the run may call whose price is unknown."""
     duration_s: FloatRange
     """Estimated wall-clock time along the critical path."""
 
@@ -149,20 +191,28 @@ class Assumptions(_Model):
     """The figures the estimates rest on (see docs/plan.md)."""
 
     chars_per_token: int
+    """Characters of text per estimated token."""
     default_output_tokens: int
+    """Output tokens counted per call of an agent without max_tokens."""
     call_overhead_s: float
+    """Seconds of one model call before its output."""
     output_tokens_per_second: float
+    """Generation speed of every model."""
     command_s: float
+    """Seconds of one run of a command step."""
     assume_items: int
+    """Items, at most, of a for_each list known only at run time (--assume-items)."""
 
 
 class Plan(_Model):
     """What a run of a workflow would do, and what it could cost, worked out without a call."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
+    """Changes when a field changes meaning or goes away (new fields do not change it)."""
     workflow: str
     """The workflow's name."""
     file: str
+    """The workflow file, as named on the command line."""
     inputs: dict[str, Any]
     """Input values planned with; an input required but not given is absent (see warnings)."""
     levels: list[list[str]]
@@ -173,9 +223,13 @@ class Plan(_Model):
     """The chain of steps with the longest worst-case duration, group children after their
     group."""
     providers: list[ProviderPlan]
+    """Every provider the run may call, with its concurrency."""
     models: list[ModelUse]
+    """Every model the run may call, with its price."""
     totals: Totals
+    """The whole run."""
     limits: list[LimitCheck]
+    """Each limit the workflow sets, against the estimate."""
     warnings: list[str]
     """Worst cases over limits, inputs not given, templates that could not be rendered with
     placeholders."""
@@ -183,6 +237,7 @@ class Plan(_Model):
     """What the estimates assume beyond the defaults: lists known only at run time, models
     without a price."""
     assumptions: Assumptions
+    """The figures the estimates rest on."""
 
 
 __all__ = [

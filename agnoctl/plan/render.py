@@ -28,14 +28,24 @@ def render_plan(plan: Plan, fmt: PlanFormat) -> str:
     return _text(plan)
 
 
+PLAN_SCHEMA_URL = "https://raw.githubusercontent.com/agnoctl/agnoctl/main/schemas/plan.schema.json"
+"""Where the committed plan schema is published (its `$id`)."""
+
+
 def plan_json_schema() -> dict[str, Any]:
-    """The JSON Schema of `agnoctl plan --format json` (committed as schemas/plan.schema.json)."""
-    schema = Plan.model_json_schema()
+    """The JSON Schema (draft 2020-12) of `agnoctl plan --format json`."""
+    schema = Plan.model_json_schema(mode="serialization")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://agnoctl.dev/schemas/plan.v{SCHEMA_VERSION}.schema.json",
+        "$id": PLAN_SCHEMA_URL,
         **schema,
+        "title": f"agnoctl plan (schema version {SCHEMA_VERSION})",
     }
+
+
+def plan_schema_text() -> str:
+    """The schema as `schemas/plan.schema.json` holds it: two-space JSON, final newline."""
+    return json.dumps(plan_json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 # ---------------------------------------------------------------------------- sections
@@ -292,4 +302,4 @@ def _limit_estimate(limit: str, estimate: FloatRange | None) -> str:
     return _range(estimate.min, estimate.max, lambda v: limit_amount(limit, v))
 
 
-__all__ = ["PlanFormat", "plan_json_schema", "render_plan"]
+__all__ = ["PLAN_SCHEMA_URL", "PlanFormat", "plan_json_schema", "plan_schema_text", "render_plan"]

@@ -27,7 +27,9 @@ def render_summary(report: RunReport) -> str:
     failures = [step for step in report.all_steps() if step.status == "failed"]
     if failures:
         lines += ["", "### Failures", ""]
-        lines.extend(f"- **{s.path}**: {_cell(s.error.message if s.error else 'failed')}" for s in failures)
+        lines.extend(
+            f"- **{s.path}**: {_cell(s.error.message if s.error else 'failed')}" for s in failures
+        )
     if report.output_errors:
         lines += ["", "### Output errors", ""]
         lines.extend(f"- **{name}**: {_cell(text)}" for name, text in report.output_errors.items())

@@ -8,9 +8,11 @@ known, so one run reports every problem without echoing the model errors.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -645,17 +647,13 @@ class _Checker:
             self._check_json_schema((*base, "parameters"), tool.parameters)
 
     def _check_json_schema(self, path: tuple[PathKey, ...], schema: dict[str, Any]) -> None:
-        from jsonschema import SchemaError
-        from jsonschema.validators import validator_for
-
-        try:
-            validator_for(schema).check_schema(schema)
-        except SchemaError as exc:
-            where = (*path, *exc.absolute_path)
+        problem = _schema_problem(json.dumps(schema, sort_keys=True, default=str))
+        if problem is not None:
+            message, where = problem
             self.report(
-                where,
+                (*path, *where),
                 "E415",
-                f"{path_text(path)} is not a valid JSON Schema: {exc.message}",
+                f"{path_text(path)} is not a valid JSON Schema: {message}",
                 "see https://json-schema.org/understanding-json-schema",
             )
 
@@ -742,6 +740,21 @@ def _walk_steps(
             inner_loop = path if spec.loop is not None else loop_group
             inner = roots | own | ({"loop"} if inner_loop else set())
             yield from _walk_steps(spec.steps, path, data, frozenset(inner), inner_loop)
+
+
+@lru_cache(maxsize=256)
+def _schema_problem(text: str) -> tuple[str, tuple[PathKey, ...]] | None:
+    """Why a JSON Schema (as canonical JSON) is invalid, and where; cached because checking
+    against the metaschema costs milliseconds and files repeat their schemas."""
+    from jsonschema import SchemaError
+    from jsonschema.validators import validator_for
+
+    schema = json.loads(text)
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        return exc.message, tuple(exc.absolute_path)
+    return None
 
 
 def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool, list[str]] | None:

@@ -8,11 +8,11 @@ side by side with agnoctl:
 - ``chain(base_url, prompts) -> list[str]``: one call after the other; call ``i`` sends
   ``prompts[i]`` followed by the reply of call ``i - 1`` (a data dependency, as in a real chain).
 
-``base_url`` is the OpenAI-style base (``http://127.0.0.1:PORT/v1``). ``PACKAGES`` names the
-distributions a module needs: when one is not installed the module is reported as
-"skipped: not installed" (the frameworks are optional; see bench/requirements-bench.txt).
-Each module builds its client inside the coroutine, as a script would; the client's set-up is
-a few milliseconds and is timed with the work.
+``base_url`` is the OpenAI-style base (``http://127.0.0.1:PORT/v1``). ``CLIENTS`` names each
+module's label and the distributions it needs: when one is not installed the module is not
+imported and is reported as "skipped: not installed: ..." (the frameworks are optional; see
+bench/requirements-bench.txt). Each module builds its client inside the coroutine, as a script
+would, so the client's set-up is timed with the work.
 """
 
 from __future__ import annotations
@@ -21,37 +21,48 @@ import asyncio
 import importlib
 import importlib.metadata
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import ModuleType
 
-MODULES = (
-    "aiohttp_raw",
-    "httpx_plain",
-    "openai_sdk",
-    "langgraph_driver",
-    "pydantic_ai_driver",
-    "agno_driver",
-)
+@dataclass(frozen=True)
+class Client:
+    module: str  # bench/baselines/<module>.py
+    label: str
+    packages: tuple[str, ...]  # distributions it imports
+    framework: bool  # an agent framework (the throughput goal: agnoctl ahead of each)
+
+
+CLIENTS = {
+    "aiohttp_raw": Client("aiohttp_raw", "aiohttp + semaphore (the floor)", ("aiohttp",), False),
+    "httpx_plain": Client("httpx_plain", "httpx.AsyncClient, stock transport", ("httpx",), False),
+    "openai_sdk": Client("openai_sdk", "openai SDK, AsyncOpenAI", ("openai",), False),
+    "langgraph": Client(
+        "langgraph_driver", "LangGraph + langchain-openai", ("langgraph", "langchain-openai"), True
+    ),
+    "pydantic_ai": Client("pydantic_ai_driver", "pydantic-ai", ("pydantic-ai-slim",), True),
+    "agno": Client("agno_driver", "Agno", ("agno",), True),
+}
 MODEL = "bench"
 API_KEY = "bench-key"
 
 
-def load(name: str) -> ModuleType:
-    return importlib.import_module(f"baselines.{name}")
+def load(client: Client) -> ModuleType | str:
+    """The client's module, or why it is skipped (a package is not installed)."""
+    missing = [p for p in client.packages if _version(p) is None]
+    if missing:
+        return f"skipped: not installed: {', '.join(missing)}"
+    return importlib.import_module(f"baselines.{client.module}")
 
 
-def missing_packages(module: ModuleType) -> list[str]:
-    """The distributions ``module`` needs that are not installed."""
-    missing = []
-    for package in module.PACKAGES:
-        try:
-            importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            missing.append(package)
-    return missing
+def versions(client: Client) -> dict[str, str | None]:
+    return {package: _version(package) for package in client.packages}
 
 
-def versions(module: ModuleType) -> dict[str, str]:
-    return {package: importlib.metadata.version(package) for package in module.PACKAGES}
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def chained_prompt(prompt: str, previous: str | None) -> str:

@@ -17,8 +17,6 @@ from agno.models.openai import OpenAIChat  # noqa: E402
 
 from baselines import API_KEY, MODEL, gather_limited, sequential  # noqa: E402
 
-NAME = "Agno"
-PACKAGES = ("agno",)
 
 
 def _agent(base_url: str) -> Agent:

@@ -8,8 +8,6 @@ import aiohttp
 
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
-NAME = "aiohttp + semaphore"
-PACKAGES = ("aiohttp",)
 
 
 def _session(concurrency: int) -> aiohttp.ClientSession:

@@ -9,8 +9,6 @@ import httpx
 
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
-NAME = "httpx.AsyncClient"
-PACKAGES = ("httpx",)
 
 
 def _client(base_url: str, concurrency: int) -> httpx.AsyncClient:

@@ -13,8 +13,6 @@ from langgraph.types import Send
 
 from baselines import API_KEY, MODEL, chained_prompt
 
-NAME = "LangGraph"
-PACKAGES = ("langgraph", "langchain-openai")
 
 
 class _FanState(TypedDict):

@@ -6,8 +6,6 @@ from openai import AsyncOpenAI
 
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
-NAME = "openai SDK (async)"
-PACKAGES = ("openai",)
 
 
 async def _complete(client: AsyncOpenAI, prompt: str) -> str:

@@ -9,8 +9,6 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
-NAME = "pydantic-ai"
-PACKAGES = ("pydantic-ai-slim",)
 
 
 def _agent(base_url: str) -> Agent[None, str]:

@@ -31,15 +31,29 @@ FLOW: dict[str, Any] = {
     },
     "agents": {
         "a": {"model": "mock/echo"},
-        "j": {"model": "mock/echo", "output_schema": {
-            "type": "object", "required": ["score"], "properties": {"score": {"type": "number"}}}},
+        "j": {
+            "model": "mock/echo",
+            "output_schema": {
+                "type": "object",
+                "required": ["score"],
+                "properties": {"score": {"type": "number"}},
+            },
+        },
     },
     "defaults": {"retry": {"max_attempts": 1}},
     "steps": {
-        "collect": {"agent": "a", "for_each": "inputs.sources", "success_threshold": 0.67,
-                    "prompt": "{{ inputs.topic }} x{{ inputs.count }} from {{ item }}"},
-        "score": {"agent": "j", "needs": ["collect"], "prompt": "score it",
-                  "gates": [{"type": "threshold", "field": "score", "max": 0.5}]},
+        "collect": {
+            "agent": "a",
+            "for_each": "inputs.sources",
+            "success_threshold": 0.67,
+            "prompt": "{{ inputs.topic }} x{{ inputs.count }} from {{ item }}",
+        },
+        "score": {
+            "agent": "j",
+            "needs": ["collect"],
+            "prompt": "score it",
+            "gates": [{"type": "threshold", "field": "score", "max": 0.5}],
+        },
         "shell": {"run": ["echo", "{{ inputs.topic }}"], "needs": ["score"]},
     },
     "outputs": {"collected": "{{ steps.collect.output }}", "said": "{{ steps.shell.output }}"},
@@ -58,40 +72,66 @@ def flow(tmp_path: Path) -> Path:
 
 
 def test_a_passing_run_writes_the_run_directory(run_cli: Any, flow: Path, tmp_path: Path) -> None:
-    fixtures = write(tmp_path, "fx.yaml", {"steps": {
-        "collect": {"items": {1: {"error": {"status": 500}}}, "default": {"text": "fact"}},
-        "score": {"json": {"score": 0.3}},
-    }})
+    fixtures = write(
+        tmp_path,
+        "fx.yaml",
+        {
+            "steps": {
+                "collect": {"items": {1: {"error": {"status": 500}}}, "default": {"text": "fact"}},
+                "score": {"json": {"score": 0.3}},
+            }
+        },
+    )
     summary = tmp_path / "gh-summary.md"
-    result = run_cli("run", flow, "-i", "topic=a b; $(id)", "--mock-fixtures", fixtures,
-                     env={"GITHUB_STEP_SUMMARY": str(summary)})
+    result = run_cli(
+        "run",
+        flow,
+        "-i",
+        "topic=a b; $(id)",
+        "--mock-fixtures",
+        fixtures,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = tmp_path / ".agnoctl" / "runs"
     latest = runs / "latest"
-    run_dir = runs / os.readlink(latest) if latest.is_symlink() else runs / latest.read_text().strip()
+    run_dir = (
+        runs / os.readlink(latest) if latest.is_symlink() else runs / latest.read_text().strip()
+    )
     assert {p.name for p in run_dir.iterdir()} >= {
-        "events.jsonl", "junit.xml", "outputs", "report.json", "summary.md"
+        "events.jsonl",
+        "junit.xml",
+        "outputs",
+        "report.json",
+        "summary.md",
     }
     report = json.loads((run_dir / "report.json").read_text())
     jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
     assert report["status"] == "passed" and report["exit_code"] == 0
-    assert report["inputs"] == {"topic": "a b; $(id)", "count": 2,
-                                "sources": ["web", "news", "filings"]}
+    assert report["inputs"] == {
+        "topic": "a b; $(id)",
+        "count": 2,
+        "sources": ["web", "news", "filings"],
+    }
     assert report["steps"]["collect"]["succeeded"] == 2
     assert report["outputs"]["said"] == "a b; $(id)"
     assert json.loads((run_dir / "outputs" / "collected.json").read_text()) == [
-        "fact", None, "fact"
+        "fact",
+        None,
+        "fact",
     ]
     assert (run_dir / "outputs" / "said.txt").read_text() == "a b; $(id)"
     assert "passed" in summary.read_text() and "| `collect` |" in summary.read_text()
     assert f"run dir: .agnoctl/runs/{run_dir.name}" in result.stdout
 
 
-def test_junit_xml_has_a_testcase_per_step_and_gate(run_cli: Any, flow: Path,
-                                                    tmp_path: Path) -> None:
+def test_junit_xml_has_a_testcase_per_step_and_gate(
+    run_cli: Any, flow: Path, tmp_path: Path
+) -> None:
     fixtures = write(tmp_path, "fx.yaml", {"steps": {"score": {"json": {"score": 0.9}}}})
-    result = run_cli("run", flow, "-i", "topic=t", "--mock-fixtures", fixtures,
-                     "--report-dir", tmp_path / "out")
+    result = run_cli(
+        "run", flow, "-i", "topic=t", "--mock-fixtures", fixtures, "--report-dir", tmp_path / "out"
+    )
     assert result.returncode == 1
     root = ET.parse(tmp_path / "out" / "junit.xml").getroot()
     assert root.tag == "testsuites"
@@ -99,8 +139,11 @@ def test_junit_xml_has_a_testcase_per_step_and_gate(run_cli: Any, flow: Path,
     assert suite is not None and suite.get("name") == "cli-flow"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert set(cases) == {
-        "collect", "score", "score gate schema (implied by output_schema)",
-        "score gate threshold score <= 0.5", "shell",
+        "collect",
+        "score",
+        "score gate schema (implied by output_schema)",
+        "score gate threshold score <= 0.5",
+        "shell",
     }
     assert cases["score"].find("failure") is not None
     failure = cases["score gate threshold score <= 0.5"].find("failure")
@@ -118,8 +161,9 @@ def test_invalid_workflow_exits_2(run_cli: Any, tmp_path: Path) -> None:
     assert not (tmp_path / ".agnoctl").exists()
 
 
-def test_required_input_missing_exits_2_before_anything_runs(cli: CliRunner, flow: Path,
-                                                             tmp_path: Path) -> None:
+def test_required_input_missing_exits_2_before_anything_runs(
+    cli: CliRunner, flow: Path, tmp_path: Path
+) -> None:
     result = cli.invoke(app, ["run", str(flow), "--report-dir", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "input 'topic' is required" in result.stderr
@@ -146,8 +190,20 @@ def test_bad_inputs_exit_2(cli: CliRunner, flow: Path, args: list[str], message:
 def test_inputs_file_and_typed_values(cli: CliRunner, flow: Path, tmp_path: Path) -> None:
     values = write(tmp_path, "in.yaml", {"topic": "from file", "sources": ["one"]})
     out = tmp_path / "out"
-    result = cli.invoke(app, ["run", str(flow), "--inputs-file", str(values), "-i", "count=7",
-                              "--report-dir", str(out), "--quiet"])
+    result = cli.invoke(
+        app,
+        [
+            "run",
+            str(flow),
+            "--inputs-file",
+            str(values),
+            "-i",
+            "count=7",
+            "--report-dir",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert report["inputs"] == {"topic": "from file", "count": 7, "sources": ["one"]}
@@ -162,11 +218,13 @@ def test_bad_fixtures_exit_2(cli: CliRunner, flow: Path, tmp_path: Path) -> None
     assert "did you mean 'collect'?" in result.stderr
 
 
-def test_plain_progress_prints_one_line_per_event(cli: CliRunner, flow: Path,
-                                                  tmp_path: Path) -> None:
+def test_plain_progress_prints_one_line_per_event(
+    cli: CliRunner, flow: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    result = cli.invoke(app, ["run", str(flow), "-i", "topic=t", "--progress", "plain",
-                              "--report-dir", str(out)])
+    result = cli.invoke(
+        app, ["run", str(flow), "-i", "topic=t", "--progress", "plain", "--report-dir", str(out)]
+    )
     assert result.exit_code == 0, result.output
     events = (out / "events.jsonl").read_text().splitlines()
     lines = [line for line in result.stdout.splitlines() if line[:2].isdigit()]
@@ -199,10 +257,12 @@ def test_report_schema_is_committed_and_printed(cli: CliRunner) -> None:
     assert result.exit_code == 0 and json.loads(result.stdout) == committed
 
 
-def test_dry_run_prints_the_plan_and_runs_nothing(cli: CliRunner, flow: Path,
-                                                  tmp_path: Path) -> None:
-    result = cli.invoke(app, ["run", str(flow), "-i", "topic=t", "--dry-run",
-                              "--report-dir", str(tmp_path / "out")])
+def test_dry_run_prints_the_plan_and_runs_nothing(
+    cli: CliRunner, flow: Path, tmp_path: Path
+) -> None:
+    result = cli.invoke(
+        app, ["run", str(flow), "-i", "topic=t", "--dry-run", "--report-dir", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     assert "collect" in result.stdout
     assert not (tmp_path / "out").exists()
@@ -211,16 +271,26 @@ def test_dry_run_prints_the_plan_and_runs_nothing(cli: CliRunner, flow: Path,
 def test_secrets_never_reach_the_run_directory(run_cli: Any, tmp_path: Path) -> None:
     secret = "sk-agnoctl-PLANTED-0123456789abcdef"
     spec = {
-        "version": 1, "name": "secret",
+        "version": 1,
+        "name": "secret",
         "agents": {"a": {"model": "mock/echo"}},
-        "steps": {"leak": {"agent": "a", "prompt": "key is {{ env.KEY }}"},
-                  "cmd": {"run": ["printenv", "MY_API_KEY"]}},
+        "steps": {
+            "leak": {"agent": "a", "prompt": "key is {{ env.KEY }}"},
+            "cmd": {"run": ["printenv", "MY_API_KEY"]},
+        },
         "env": {"KEY": "${MY_API_KEY}"},
         "outputs": {"leak": "{{ steps.leak.output }}"},
     }
     flow = write(tmp_path, "secret.yaml", spec)
-    result = run_cli("run", flow, "--progress", "plain", "--report-dir", tmp_path / "out",
-                     env={"MY_API_KEY": secret})
+    result = run_cli(
+        "run",
+        flow,
+        "--progress",
+        "plain",
+        "--report-dir",
+        tmp_path / "out",
+        env={"MY_API_KEY": secret},
+    )
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout + result.stderr
     for path in (tmp_path / "out").rglob("*"):

@@ -42,8 +42,19 @@ def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[s
     )
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [PY, "-m", "agnoctl", "run", "flow.yaml", "--mock-fixtures", "fx.yaml",
-         "--report-dir", str(out), "--progress", "plain"],
+        [
+            PY,
+            "-m",
+            "agnoctl",
+            "run",
+            "flow.yaml",
+            "--mock-fixtures",
+            "fx.yaml",
+            "--report-dir",
+            str(out),
+            "--progress",
+            "plain",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -53,8 +64,10 @@ def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[s
     events = out / "events.jsonl"
     while time.monotonic() < deadline:
         text = events.read_text() if events.exists() else ""
-        if pid_file.exists() and '"step_succeeded","step":"quick"' in text and (
-            '"step_started","step":"slow"' in text
+        if (
+            pid_file.exists()
+            and '"step_succeeded","step":"quick"' in text
+            and ('"step_started","step":"slow"' in text)
         ):
             return process, out, pid_file
         time.sleep(0.05)
@@ -101,7 +114,7 @@ def test_signal_cancels_within_two_seconds_and_writes_a_partial_report(
 def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     # The sleeper ignores SIGTERM, so cancelling it waits for the kill grace; a second Ctrl-C
     # during that wait must not.
-    process, out, _ = start(tmp_path, ignore_term=True)
+    process, out, pid_file = start(tmp_path, ignore_term=True)
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)
     sent = time.monotonic()
@@ -110,3 +123,8 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert time.monotonic() - sent < 0.5
     assert not (out / "report.json").exists()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the command outlived agnoctl"

@@ -18,7 +18,9 @@ from tests.conftest import RunCli
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = "version: 1\nname: ok\nsteps:\n  a: {run: [echo, hi]}\n"
-INVALID = "version: 1\nname: bad\nsteps:\n  fetch: {run: [echo]}\n  use: {run: [x], needs: [fetc]}\n"
+INVALID = (
+    "version: 1\nname: bad\nsteps:\n  fetch: {run: [echo]}\n  use: {run: [x], needs: [fetc]}\n"
+)
 WARNING = "version: 1\nname: warn\nagents:\n  spare: {model: mock/echo}\nsteps:\n  a: {run: [x]}\n"
 
 

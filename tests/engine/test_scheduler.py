@@ -22,10 +22,18 @@ def branches(ok: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     spec = workflow(
         {
             "check": {"agent": "j", "prompt": "Is it ok?"},
-            "yes": {"agent": "a", "needs": ["check"], "if": "steps.check.output.ok",
-                    "prompt": "yes"},
-            "no": {"agent": "a", "needs": ["check"], "if": "not steps.check.output.ok",
-                   "prompt": "no"},
+            "yes": {
+                "agent": "a",
+                "needs": ["check"],
+                "if": "steps.check.output.ok",
+                "prompt": "yes",
+            },
+            "no": {
+                "agent": "a",
+                "needs": ["check"],
+                "if": "not steps.check.output.ok",
+                "prompt": "no",
+            },
             "join": {
                 "agent": "a",
                 "needs": ["yes", "no"],
@@ -110,8 +118,10 @@ def test_continue_on_error_lets_dependents_run_and_does_not_count(run: Runner) -
 
 def test_continue_on_error_from_defaults(run: Runner) -> None:
     spec = workflow(
-        {"flaky": {"agent": "a", "prompt": "x"}, "after": {"agent": "a", "needs": ["flaky"],
-                                                            "prompt": "y"}},
+        {
+            "flaky": {"agent": "a", "prompt": "x"},
+            "after": {"agent": "a", "needs": ["flaky"], "prompt": "y"},
+        },
         defaults={"retry": {"max_attempts": 1}, "continue_on_error": True},
     )
     report = run(spec, {"steps": {"flaky": FAIL}})
@@ -154,10 +164,16 @@ def test_for_each_success_threshold(
 def test_for_each_over_a_previous_output_and_results(run: Runner) -> None:
     spec = workflow(
         {
-            "list": {"run": ["printf", '["b", "a", "c"]'],
-                     "output_schema": {"type": "array", "items": {"type": "string"}}},
-            "each": {"agent": "a", "needs": ["list"], "for_each": "steps.list.output",
-                     "prompt": "{{ index }}={{ item }}"},
+            "list": {
+                "run": ["printf", '["b", "a", "c"]'],
+                "output_schema": {"type": "array", "items": {"type": "string"}},
+            },
+            "each": {
+                "agent": "a",
+                "needs": ["list"],
+                "for_each": "steps.list.output",
+                "prompt": "{{ index }}={{ item }}",
+            },
             "sum": {
                 "agent": "a",
                 "needs": ["each"],
@@ -195,14 +211,16 @@ def test_nested_groups_and_their_outputs(run: Runner) -> None:
                     "inner": {
                         "needs": ["draft"],
                         "steps": {
-                            "edit": {"agent": "a",
-                                     "prompt": "edit {{ steps.outer.draft.output }}"},
+                            "edit": {"agent": "a", "prompt": "edit {{ steps.outer.draft.output }}"},
                         },
                     },
                 },
             },
-            "last": {"agent": "a", "needs": ["outer"],
-                     "prompt": "{{ steps.outer.inner.edit.output }}|{{ steps.outer.output.draft }}"},
+            "last": {
+                "agent": "a",
+                "needs": ["outer"],
+                "prompt": "{{ steps.outer.inner.edit.output }}|{{ steps.outer.output.draft }}",
+            },
         }
     )
     report = run(spec)
@@ -213,7 +231,12 @@ def test_nested_groups_and_their_outputs(run: Runner) -> None:
     }
     assert report.steps["last"].output == "edit draft after first|draft after first"
     assert [s.path for s in report.all_steps()] == [
-        "first", "outer", "outer.draft", "outer.inner", "outer.inner.edit", "last"
+        "first",
+        "outer",
+        "outer.draft",
+        "outer.inner",
+        "outer.inner.edit",
+        "last",
     ]
 
 
@@ -262,24 +285,36 @@ def loop_spec(max_iterations: int, on_exhausted: str = "succeed") -> dict[str, A
                     },
                 },
             },
-            "publish": {"agent": "a", "needs": ["revise"],
-                        "prompt": "publish {{ steps.revise.draft.output }}"},
+            "publish": {
+                "agent": "a",
+                "needs": ["revise"],
+                "prompt": "publish {{ steps.revise.draft.output }}",
+            },
         },
         agents={
             "a": {"model": "mock/echo"},
             "j": {
                 "model": "mock/echo",
-                "output_schema": {"type": "object", "required": ["approved"],
-                                  "properties": {"approved": {"type": "boolean"}}},
+                "output_schema": {
+                    "type": "object",
+                    "required": ["approved"],
+                    "properties": {"approved": {"type": "boolean"}},
+                },
             },
         },
     )
 
 
 def test_loop_stops_when_until_is_true(run: Runner) -> None:
-    fixtures = {"steps": {"revise.review": [
-        {"json": {"approved": False}}, {"json": {"approved": True}}, {"json": {"approved": False}}
-    ]}}
+    fixtures = {
+        "steps": {
+            "revise.review": [
+                {"json": {"approved": False}},
+                {"json": {"approved": True}},
+                {"json": {"approved": False}},
+            ]
+        }
+    }
     report = run(loop_spec(5), fixtures)
     group = report.steps["revise"]
     assert group.status == "succeeded" and group.loop is not None
@@ -295,7 +330,9 @@ def test_loop_stops_when_until_is_true(run: Runner) -> None:
 
 @pytest.mark.parametrize(("on_exhausted", "status"), [("succeed", "succeeded"), ("fail", "failed")])
 def test_loop_that_spends_its_iterations(run: Runner, on_exhausted: str, status: str) -> None:
-    report = run(loop_spec(3, on_exhausted), {"steps": {"revise.review": {"json": {"approved": False}}}})
+    report = run(
+        loop_spec(3, on_exhausted), {"steps": {"revise.review": {"json": {"approved": False}}}}
+    )
     group = report.steps["revise"]
     assert group.status == status and group.loop is not None
     assert (group.loop.iterations, group.loop.exhausted) == (3, True)
@@ -314,8 +351,11 @@ def test_for_each_group_items_see_their_own_children(run: Runner) -> None:
                 "for_each": ["x", "y"],
                 "steps": {
                     "one": {"agent": "a", "prompt": "one {{ item }}"},
-                    "two": {"agent": "a", "needs": ["one"],
-                            "prompt": "two {{ steps.fan.one.output }} {{ index }}"},
+                    "two": {
+                        "agent": "a",
+                        "needs": ["one"],
+                        "prompt": "two {{ steps.fan.one.output }} {{ index }}",
+                    },
                 },
             }
         }
@@ -334,8 +374,11 @@ def test_template_error_names_step_field_and_name(run: Runner) -> None:
     spec = workflow(
         {
             "analyse": {"agent": "j", "prompt": "x"},
-            "brief": {"agent": "a", "needs": ["analyse"],
-                      "prompt": "{{ steps.analyse.output.sumary }}"},
+            "brief": {
+                "agent": "a",
+                "needs": ["analyse"],
+                "prompt": "{{ steps.analyse.output.sumary }}",
+            },
         },
         agents={"a": {"model": "mock/echo"}, "j": JSON_AGENT},
     )
@@ -349,8 +392,11 @@ def test_template_error_names_step_field_and_name(run: Runner) -> None:
 
 
 def test_sandbox_escape_is_refused(run: Runner) -> None:
-    report = run(workflow({"evil": {"agent": "a",
-                                    "prompt": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}}))
+    report = run(
+        workflow(
+            {"evil": {"agent": "a", "prompt": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}}
+        )
+    )
     error = report.steps["evil"].error
     assert report.steps["evil"].status == "failed" and error is not None
     assert "refused by the template sandbox" in error.message
@@ -358,10 +404,19 @@ def test_sandbox_escape_is_refused(run: Runner) -> None:
 
 
 def test_if_expression_error_fails_the_step(run: Runner) -> None:
-    report = run(workflow({
-        "t": {"agent": "a", "prompt": "text"},
-        "s": {"agent": "a", "prompt": "x", "needs": ["t"], "if": "steps.t.output.missing > 1"},
-    }))
+    report = run(
+        workflow(
+            {
+                "t": {"agent": "a", "prompt": "text"},
+                "s": {
+                    "agent": "a",
+                    "prompt": "x",
+                    "needs": ["t"],
+                    "if": "steps.t.output.missing > 1",
+                },
+            }
+        )
+    )
     assert report.steps["s"].status == "failed"
     assert report.steps["s"].error is not None
     assert report.steps["s"].error.message.startswith("step s: if: undefined value")

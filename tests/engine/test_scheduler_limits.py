@@ -80,14 +80,13 @@ async def test_a_slot_granted_to_a_cancelled_waiter_passes_on() -> None:
         got.append(name)
         limiter.release()
 
-    async with anyio.create_task_group() as tg:
-        async with anyio.create_task_group() as doomed:
-            doomed.start_soon(wait, "cancelled")
-            await anyio.wait_all_tasks_blocked()
-            tg.start_soon(wait, "next")
-            await anyio.wait_all_tasks_blocked()
-            doomed.cancel_scope.cancel()  # "cancelled" is being cancelled...
-            limiter.release()  # ...when the slot is handed to it
+    async with anyio.create_task_group() as tg, anyio.create_task_group() as doomed:
+        doomed.start_soon(wait, "cancelled")
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(wait, "next")
+        await anyio.wait_all_tasks_blocked()
+        doomed.cancel_scope.cancel()  # "cancelled" is being cancelled...
+        limiter.release()  # ...when the slot is handed to it
     assert got == ["next"]
     assert limiter.in_use == 0
 
@@ -138,8 +137,11 @@ def random_workflow(rng: random.Random, steps: int) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     for i in range(steps):
         needs = rng.sample([f"s{j}" for j in range(i)], k=min(i, rng.randint(0, 3)))
-        step: dict[str, Any] = {"agent": rng.choice(["x", "y", "z"]), "prompt": "p",
-                                "priority": rng.randint(0, 3)}
+        step: dict[str, Any] = {
+            "agent": rng.choice(["x", "y", "z"]),
+            "prompt": "p",
+            "priority": rng.randint(0, 3),
+        }
         if needs:
             step["needs"] = needs
         if rng.random() < 0.3:
@@ -170,8 +172,14 @@ def test_caps_are_never_exceeded_in_random_dags(run: Runner, seed: int) -> None:
 
 def test_for_each_max_concurrency(run: Runner) -> None:
     spec = workflow(
-        {"fan": {"agent": "a", "prompt": "{{ item }}", "for_each": list(range(20)),
-                 "max_concurrency": 3}},
+        {
+            "fan": {
+                "agent": "a",
+                "prompt": "{{ item }}",
+                "for_each": list(range(20)),
+                "max_concurrency": 3,
+            }
+        },
         agents={"a": {"model": "fn/m"}},
         providers={"fn": {"type": "mock"}},
     )

@@ -48,9 +48,11 @@ def test_command_exit_code_fails_without_retry(run: Runner) -> None:
 def test_command_json_stdout_with_output_schema(run: Runner) -> None:
     spec = workflow(
         {
-            "c": {"run": [PY, "-c", "print('{\"summary\": \"s\", \"confidence\": 0.9}')"],
-                  "output_schema": SCHEMA,
-                  "gates": [{"type": "threshold", "field": "confidence", "min": 0.8}]},
+            "c": {
+                "run": [PY, "-c", 'print(\'{"summary": "s", "confidence": 0.9}\')'],
+                "output_schema": SCHEMA,
+                "gates": [{"type": "threshold", "field": "confidence", "min": 0.8}],
+            },
             "bad": {"run": [PY, "-c", "print('{\"summary\": 1}')"], "output_schema": SCHEMA},
             "use": {"agent": "a", "needs": ["c"], "prompt": "{{ steps.c.output.summary }}"},
         }
@@ -68,8 +70,17 @@ def test_command_json_stdout_with_output_schema(run: Runner) -> None:
 def test_argv_with_shell_metacharacters_is_passed_exactly(run: Runner, tmp_path: Path) -> None:
     nasty = "a b; rm -rf / && echo $HOME `id` | cat > x \"'\\ *"
     spec = workflow(
-        {"c": {"run": [PY, "-c", "import json, sys; print(json.dumps(sys.argv[1:]))",
-                       "{{ inputs.text }}", "literal $PATH"]}},
+        {
+            "c": {
+                "run": [
+                    PY,
+                    "-c",
+                    "import json, sys; print(json.dumps(sys.argv[1:]))",
+                    "{{ inputs.text }}",
+                    "literal $PATH",
+                ]
+            }
+        },
         inputs={"text": {"type": "string"}},
     )
     report = run(spec, inputs={"text": nasty})
@@ -80,9 +91,17 @@ def test_argv_with_shell_metacharacters_is_passed_exactly(run: Runner, tmp_path:
 def test_command_cwd_and_env(run: Runner, tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     spec = workflow(
-        {"c": {"run": [PY, "-c", "import os; print(os.getcwd(), os.environ['GREETING'], "
-                                 "'PATH' in os.environ)"],
-               "cwd": str(tmp_path / "sub"), "env": {"GREETING": "hi {{ workflow.name }}"}}}
+        {
+            "c": {
+                "run": [
+                    PY,
+                    "-c",
+                    "import os; print(os.getcwd(), os.environ['GREETING'], 'PATH' in os.environ)",
+                ],
+                "cwd": str(tmp_path / "sub"),
+                "env": {"GREETING": "hi {{ workflow.name }}"},
+            }
+        }
     )
     report = run(spec)
     assert report.steps["c"].output == f"{tmp_path / 'sub'} hi test True"
@@ -97,8 +116,13 @@ def test_missing_program_fails_clearly(run: Runner) -> None:
 
 def test_command_timeout_is_retried_then_fails(run: Runner) -> None:
     spec = workflow(
-        {"c": {"run": [PY, "-c", "import time; time.sleep(30)"], "timeout": "300ms",
-               "retry": {"max_attempts": 2, "initial_delay": 0}}}
+        {
+            "c": {
+                "run": [PY, "-c", "import time; time.sleep(30)"],
+                "timeout": "300ms",
+                "retry": {"max_attempts": 2, "initial_delay": 0},
+            }
+        }
     )
     started = time.monotonic()
     report = run(spec)
@@ -168,13 +192,18 @@ def test_background_children_do_not_outlive_a_finished_command(run: Runner, tmp_
 
 def test_transient_errors_are_retried_with_events(run: Runner) -> None:
     spec = workflow({"s": {"agent": "a", "prompt": "p", "retry": FAST_RETRY}})
-    fixtures = {"steps": {"s": [{"error": {"status": 503}}, {"error": {"status": 429}},
-                                {"text": "finally"}]}}
+    fixtures = {
+        "steps": {
+            "s": [{"error": {"status": 503}}, {"error": {"status": 429}}, {"text": "finally"}]
+        }
+    }
     report = run(spec, fixtures)
     step = report.steps["s"]
     assert (step.status, step.output) == ("succeeded", "finally")
     assert [a.error.kind if a.error else None for a in step.attempts] == [
-        "unavailable", "rate_limited", None
+        "unavailable",
+        "rate_limited",
+        None,
     ]
     kinds = [e["type"] for e in run.events() if e.get("step") == "s"]
     assert kinds.count("attempt_failed") == 2 and kinds.count("retry_scheduled") == 2
@@ -194,7 +223,9 @@ def test_invalid_structured_output_is_retried_with_the_problem(run: Runner) -> N
         {"s": {"agent": "j", "prompt": "Analyse.", "retry": FAST_RETRY}},
         agents={"j": {"model": "mock/echo", "output_schema": SCHEMA}},
     )
-    fixtures = {"steps": {"s": [{"text": "not json"}, {"json": {"summary": "ok", "confidence": 1}}]}}
+    fixtures = {
+        "steps": {"s": [{"text": "not json"}, {"json": {"summary": "ok", "confidence": 1}}]}
+    }
     report = run(spec, fixtures)
     assert report.steps["s"].output == {"summary": "ok", "confidence": 1}
     assert report.steps["s"].attempts[0].error is not None
@@ -203,14 +234,26 @@ def test_invalid_structured_output_is_retried_with_the_problem(run: Runner) -> N
 
 def test_gate_retry_appends_the_finding_to_the_prompt(run: Runner) -> None:
     spec = workflow(
-        {"s": {"agent": "j", "prompt": "Analyse.", "retry": FAST_RETRY,
-               "gates": [{"type": "threshold", "field": "confidence", "min": 0.8}],
-               "on_gate_failure": "retry"},
-         "echo": {"agent": "a", "needs": ["s"], "prompt": "{{ steps.s.output.summary }}"}},
+        {
+            "s": {
+                "agent": "j",
+                "prompt": "Analyse.",
+                "retry": FAST_RETRY,
+                "gates": [{"type": "threshold", "field": "confidence", "min": 0.8}],
+                "on_gate_failure": "retry",
+            },
+            "echo": {"agent": "a", "needs": ["s"], "prompt": "{{ steps.s.output.summary }}"},
+        },
         agents={"a": {"model": "mock/echo"}, "j": {"model": "mock/echo", "output_schema": SCHEMA}},
     )
-    fixtures = {"steps": {"s": [{"json": {"summary": "weak", "confidence": 0.5}},
-                                {"json": {"summary": "strong", "confidence": 0.9}}]}}
+    fixtures = {
+        "steps": {
+            "s": [
+                {"json": {"summary": "weak", "confidence": 0.5}},
+                {"json": {"summary": "strong", "confidence": 0.9}},
+            ]
+        }
+    }
     report = run(spec, fixtures)
     step = report.steps["s"]
     assert step.status == "succeeded" and len(step.attempts) == 2
@@ -226,8 +269,15 @@ def test_gate_retry_appends_the_finding_to_the_prompt(run: Runner) -> None:
 def test_gate_retry_prompt_carries_the_finding(run: Runner) -> None:
     provider = FunctionProvider(lambda request: ModelReply(text="no magic here"))
     spec = workflow(
-        {"s": {"agent": "f", "prompt": "Write.", "retry": FAST_RETRY,
-               "gates": [{"type": "contains", "value": "MAGIC"}], "on_gate_failure": "retry"}},
+        {
+            "s": {
+                "agent": "f",
+                "prompt": "Write.",
+                "retry": FAST_RETRY,
+                "gates": [{"type": "contains", "value": "MAGIC"}],
+                "on_gate_failure": "retry",
+            }
+        },
         agents={"f": {"model": "fn/model"}},
         providers={"fn": {"type": "mock"}},
     )
@@ -237,10 +287,14 @@ def test_gate_retry_prompt_carries_the_finding(run: Runner) -> None:
     assert step.error is not None and step.error.kind == "gate_failed"
     prompts = [request.messages[-1].content for _, request in provider.calls]
     assert prompts[0] == "Write."
-    assert prompts[1] == prompts[2] == (
-        "Write.\n\nYour previous answer did not pass these checks:\n"
-        '- contains "MAGIC": the output does not contain "MAGIC"\n'
-        "Answer again and fix these problems."
+    assert (
+        prompts[1]
+        == prompts[2]
+        == (
+            "Write.\n\nYour previous answer did not pass these checks:\n"
+            '- contains "MAGIC": the output does not contain "MAGIC"\n'
+            "Answer again and fix these problems."
+        )
     )
     assert [e["type"] for e in run.events()].count("gate_result") == 3
     assert report.status == "failed"
@@ -248,8 +302,16 @@ def test_gate_retry_prompt_carries_the_finding(run: Runner) -> None:
 
 @pytest.mark.parametrize(("mode", "status"), [("warn", "succeeded"), ("fail", "failed")])
 def test_gate_warn_and_fail(run: Runner, mode: str, status: str) -> None:
-    spec = workflow({"s": {"agent": "a", "prompt": "short", "on_gate_failure": mode,
-                           "gates": [{"type": "length", "min": 100}]}})
+    spec = workflow(
+        {
+            "s": {
+                "agent": "a",
+                "prompt": "short",
+                "on_gate_failure": mode,
+                "gates": [{"type": "length", "min": 100}],
+            }
+        }
+    )
     report = run(spec)
     step = report.steps["s"]
     assert step.status == status
@@ -259,8 +321,13 @@ def test_gate_warn_and_fail(run: Runner, mode: str, status: str) -> None:
 
 def test_judge_gate_calls_the_judge_agent(run: Runner) -> None:
     spec = workflow(
-        {"s": {"agent": "a", "prompt": "Write.",
-               "gates": [{"type": "judge", "agent": "judge", "rubric": "Be good.", "min": 0.7}]}},
+        {
+            "s": {
+                "agent": "a",
+                "prompt": "Write.",
+                "gates": [{"type": "judge", "agent": "judge", "rubric": "Be good.", "min": 0.7}],
+            }
+        },
         agents={"a": {"model": "mock/echo"}, "judge": {"model": "mock/strict"}},
     )
     report = run(spec, {"steps": {"s#judge": {"json": {"score": 0.4, "reason": "too vague"}}}})
@@ -277,18 +344,37 @@ def test_fallback_model_answers_when_retries_are_spent(run: Runner) -> None:
         agents={"f": {"model": "flaky/big", "fallback_models": ["mock/small"]}},
         providers={"flaky": {"type": "mock"}},
     )
-    fixtures = {"steps": {"s": [{"error": {"status": 500}}, {"error": {"status": 500}},
-                                {"text": "from the fallback"}]}}
+    fixtures = {
+        "steps": {
+            "s": [
+                {"error": {"status": 500}},
+                {"error": {"status": 500}},
+                {"text": "from the fallback"},
+            ]
+        }
+    }
     report = run(spec, fixtures)
     step = report.steps["s"]
-    assert (step.status, step.output, step.model) == ("succeeded", "from the fallback", "mock/small")
+    assert (step.status, step.output, step.model) == (
+        "succeeded",
+        "from the fallback",
+        "mock/small",
+    )
     assert [a.model for a in step.attempts] == ["flaky/big", "flaky/big", "mock/small"]
     assert any(e["type"] == "model_fallback" for e in run.events())
 
 
 def test_agent_timeout_bounds_one_attempt(run: Runner) -> None:
-    spec = workflow({"s": {"agent": "a", "prompt": "p", "timeout": "100ms",
-                           "retry": {"max_attempts": 2, "initial_delay": 0}}})
+    spec = workflow(
+        {
+            "s": {
+                "agent": "a",
+                "prompt": "p",
+                "timeout": "100ms",
+                "retry": {"max_attempts": 2, "initial_delay": 0},
+            }
+        }
+    )
     fixtures = {"steps": {"s": [{"text": "slow", "delay": "5s"}, {"text": "fast"}]}}
     started = time.monotonic()
     report = run(spec, fixtures)
@@ -300,21 +386,31 @@ def test_agent_timeout_bounds_one_attempt(run: Runner) -> None:
 
 def test_budget_limit_skips_what_did_not_start(run: Runner) -> None:
     spec = workflow(
-        {f"s{i}": {"agent": "a", "prompt": "p", **({"needs": [f"s{i - 1}"]} if i else {})}
-         for i in range(4)},
+        {
+            f"s{i}": {"agent": "a", "prompt": "p", **({"needs": [f"s{i - 1}"]} if i else {})}
+            for i in range(4)
+        },
         limits={"max_llm_calls": 2},
     )
     report = run(spec)
     assert statuses(report) == {
-        "s0": "succeeded", "s1": "succeeded", "s2": "skipped:budget", "s3": "skipped:budget"
+        "s0": "succeeded",
+        "s1": "succeeded",
+        "s2": "skipped:budget",
+        "s3": "skipped:budget",
     }
     assert report.status == "failed" and "max_llm_calls 2 reached" in report.reason
     assert report.limits["max_llm_calls"].used == 2
 
 
 def test_max_duration_stops_the_run(run: Runner) -> None:
-    spec = workflow({"slow": {"agent": "a", "prompt": "p"}, "after": {
-        "agent": "a", "prompt": "q", "needs": ["slow"]}}, limits={"max_duration": "300ms"})
+    spec = workflow(
+        {
+            "slow": {"agent": "a", "prompt": "p"},
+            "after": {"agent": "a", "prompt": "q", "needs": ["slow"]},
+        },
+        limits={"max_duration": "300ms"},
+    )
     report = run(spec, {"steps": {"slow": {"text": "x", "delay": "10s"}}})
     assert statuses(report) == {"slow": "skipped:budget", "after": "skipped:budget"}
     assert "limits.max_duration 0.3s was reached" in report.reason
@@ -324,13 +420,25 @@ def test_tool_calls_run_in_the_agent_loop(run: Runner) -> None:
     spec = workflow(
         {"s": {"agent": "t", "prompt": "Use the tool."}},
         agents={"t": {"model": "mock/echo", "tools": ["shout"]}},
-        tools={"shout": {"run": [PY, "-c", "import sys; print(sys.argv[1].upper())",
-                                 "{{ args.text }}"],
-                         "parameters": {"type": "object", "required": ["text"],
-                                        "properties": {"text": {"type": "string"}}}}},
+        tools={
+            "shout": {
+                "run": [PY, "-c", "import sys; print(sys.argv[1].upper())", "{{ args.text }}"],
+                "parameters": {
+                    "type": "object",
+                    "required": ["text"],
+                    "properties": {"text": {"type": "string"}},
+                },
+            }
+        },
     )
-    fixtures = {"steps": {"s": [{"tool_calls": [{"name": "shout", "arguments": {"text": "hi"}}]},
-                                {"text": "done"}]}}
+    fixtures = {
+        "steps": {
+            "s": [
+                {"tool_calls": [{"name": "shout", "arguments": {"text": "hi"}}]},
+                {"text": "done"},
+            ]
+        }
+    }
     report = run(spec, fixtures)
     assert report.steps["s"].output == "done"
     assert report.steps["s"].calls == 2
@@ -342,8 +450,13 @@ def test_mock_flag_routes_every_agent_offline(run: Runner) -> None:
     spec = workflow(
         {"s": {"agent": "r", "prompt": "hello"}},
         agents={"r": {"model": "remote/gpt-4o-mini"}},
-        providers={"remote": {"type": "openai", "base_url": "http://192.0.2.1/v1",
-                              "pricing": {"gpt-4o-mini": {"input": 1000.0, "output": 1000.0}}}},
+        providers={
+            "remote": {
+                "type": "openai",
+                "base_url": "http://192.0.2.1/v1",
+                "pricing": {"gpt-4o-mini": {"input": 1000.0, "output": 1000.0}},
+            }
+        },
     )
     report = run(spec, mock=True)
     step = report.steps["s"]

@@ -15,7 +15,9 @@ BASE: dict[str, Any] = {
     "name": "fp",
     "inputs": {"topic": {"default": "x"}},
     "env": {"REGION": "eu"},
-    "providers": {"local": {"type": "openai", "base_url": "http://127.0.0.1:1/v1", "api_key": "k1"}},
+    "providers": {
+        "local": {"type": "openai", "base_url": "http://127.0.0.1:1/v1", "api_key": "k1"}
+    },
     "agents": {
         "writer": {"model": "local/m", "instructions": "Write.", "tools": ["grep"]},
         "judge": {"model": "local/j", "instructions": "Judge."},

@@ -1,0 +1,115 @@
+"""``agnoctl fixtures export``: a run's model replies as a ``--mock-fixtures`` file.
+
+A workflow that ran once against a real model then replays offline, deterministically:
+``agnoctl run FILE --mock --mock-fixtures fixtures.yaml``. The replies come from the run's
+journal (each ``llm_call`` event carries its reply, redacted as everything in the journal).
+
+The mock answers call N of a (step, item, purpose) with reply N (see
+``agnoctl.providers.fixtures``), so each one's successful replies are written in the order
+they arrived; provider errors are left out (a replay need not wait through the retries they
+caused). When the run was resumed, a task that ran again keeps only the replies of the last
+segment that called the model for it: the earlier ones belong to an execution that did not
+produce the run's result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agnoctl.errors import UsageError
+from agnoctl.events import read_events
+
+_ITEM_SUFFIX = re.compile(r"\[\d+\]")
+_START_EVENTS = frozenset({"run_started", "run_resumed"})
+
+Key = tuple[str, int | None, str]  # (fixtures step key, for_each index, purpose)
+
+
+def export_fixtures(run_dir: Path) -> tuple[str, int]:
+    """The fixtures file (YAML text) for the run in ``run_dir``, and how many replies it holds."""
+    journal = run_dir / "events.jsonl"
+    if not journal.is_file():
+        raise UsageError(f"{run_dir} has no events.jsonl to export replies from")
+    calls = _replies(read_events(journal))
+    count = sum(len(replies) for replies in calls.values())
+    if count == 0:
+        raise UsageError(f"run {run_dir.name} recorded no model reply to export")
+    header = (
+        f"# Model replies of run {run_dir.name}, exported by `agnoctl fixtures export`.\n"
+        "# Replay offline: agnoctl run <workflow> --mock --mock-fixtures <this file>\n"
+    )
+    return header + _dump({"steps": _steps(calls)}), count
+
+
+def _replies(events: Iterable[Mapping[str, Any]]) -> dict[Key, list[dict[str, Any]]]:
+    """Successful replies per call key, from the last segment that called for each key."""
+    segment = 0
+    calls: dict[Key, list[dict[str, Any]]] = {}
+    made_in: dict[Key, int] = {}
+    for event in events:
+        kind = event.get("type")
+        if kind in _START_EVENTS:
+            segment += 1
+        elif kind == "llm_call" and isinstance(event.get("reply"), Mapping):
+            key = _key(event)
+            if made_in.get(key) != segment:
+                made_in[key] = segment
+                calls[key] = []
+            calls[key].append(_fixture_reply(event))
+    return calls
+
+
+def _key(event: Mapping[str, Any]) -> Key:
+    # Reports name an item's child `fan[2].child`; fixtures address it as `fan.child`.
+    step = _ITEM_SUFFIX.sub("", str(event.get("step", "")))
+    purpose = str(event.get("purpose") or "task")
+    return (step if purpose == "task" else f"{step}#{purpose}", event.get("item"), purpose)
+
+
+def _fixture_reply(event: Mapping[str, Any]) -> dict[str, Any]:
+    reply = event["reply"]
+    tool_calls = reply.get("tool_calls") or []
+    fixture: dict[str, Any]
+    if tool_calls:
+        fixture = {
+            "tool_calls": [
+                {"name": call["name"], "arguments": call.get("arguments") or {}}
+                for call in tool_calls
+            ]
+        }
+    else:
+        fixture = {"text": str(reply.get("text") or "")}
+    tokens_in, tokens_out = event.get("tokens_in"), event.get("tokens_out")
+    if isinstance(tokens_in, int) and isinstance(tokens_out, int):
+        fixture["usage"] = {"input_tokens": tokens_in, "output_tokens": tokens_out}
+    return fixture
+
+
+def _steps(calls: Mapping[Key, list[dict[str, Any]]]) -> dict[str, Any]:
+    by_step: dict[str, dict[int | None, list[dict[str, Any]]]] = {}
+    for (step, index, _), replies in sorted(calls.items(), key=_order):
+        by_step.setdefault(step, {})[index] = replies
+    steps: dict[str, Any] = {}
+    for step, scripts in by_step.items():
+        items = {index: replies for index, replies in scripts.items() if index is not None}
+        if not items:
+            steps[step] = scripts[None]
+            continue
+        steps[step] = {"items": items}
+        if None in scripts:
+            steps[step]["default"] = scripts[None]
+    return steps
+
+
+def _order(entry: tuple[Key, Any]) -> tuple[str, int]:
+    (step, index, _), _ = entry
+    return step, -1 if index is None else index
+
+
+def _dump(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
