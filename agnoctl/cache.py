@@ -89,13 +89,15 @@ class CacheStats:
 
 
 class ResponseCache:
-    """Model replies on disk under ``directory``; safe to share between processes."""
+    """Model replies on disk under ``directory``; safe to share between processes.
+
+    The directory is opened (and created) on first use, so a run that never calls a cacheable
+    provider leaves no cache behind.
+    """
 
     def __init__(self, directory: Path = DEFAULT_CACHE_DIR) -> None:
         self.directory = Path(directory)
-        self._store = diskcache.Cache(
-            str(self.directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT
-        )
+        self._opened: diskcache.Cache | None = None
         self.hits = 0
         self.misses = 0
         self._asked: set[tuple[str, str, int | None, str]] = set()
@@ -155,7 +157,17 @@ class ResponseCache:
         return sum(1 for key in stale if self._store.delete(key, retry=True))
 
     def close(self) -> None:
-        self._store.close()
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    @property
+    def _store(self) -> diskcache.Cache:
+        if self._opened is None:
+            self._opened = diskcache.Cache(
+                str(self.directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT
+            )
+        return self._opened
 
     def _entries(self) -> list[tuple[str, dict[str, Any]]]:
         """Every readable entry; unreadable or foreign ones are left alone."""
@@ -178,11 +190,12 @@ async def cached_request(
     """Send ``request`` through the cache: ``(reply, True)`` on a hit, else the provider's.
 
     ``off`` (or no cache) always asks the provider; ``only`` never does and raises
-    ``CacheMiss`` naming the step. In ``use`` mode a request that this process already answered
+    ``CacheMiss`` naming the step. The mock provider is never cached: its replies follow its
+    fixtures and the call's step, not the request, and it is free anyway. In ``use`` mode a request that this process already answered
     for the same step and item is a retry of a rejected reply (it did not parse, validate or
     pass a gate), so it skips the read: replaying the same reply could never succeed.
     """
-    if cache is None or mode == "off":
+    if cache is None or mode == "off" or provider.protocol == "mock":
         return await provider.request(request), False
     key = cache.key(provider, request)
     if mode == "only" or not cache.repeated(key, request.context):

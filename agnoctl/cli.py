@@ -411,6 +411,7 @@ def run(
     Exit 0 when the run passed, 1 when it failed (a step, a gate, a threshold or a limit),
     2 for an invalid workflow or command line, 130 when interrupted (the report is still written).
     """
+    _check_exports(otlp_endpoint)  # before the engine is even imported: fail fast
     from agnoctl.engine.run import RunOptions, run_workflow
     from agnoctl.errors import SpecInvalid, UsageError
     from agnoctl.logs import LoggedRun, LogOptions, run_logging
@@ -420,7 +421,6 @@ def run(
         plan(path, inputs, inputs_file)
         return
     terminal = Terminal(choose_mode(progress.value, quiet, sys.stdout))
-    _check_exports(otlp_endpoint)
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
     options = RunOptions(
         input_pairs=inputs or [],

@@ -19,7 +19,8 @@
     ├── StepFailed                a step's own work failed (command exit code, template, tool)
     │   └── OutputInvalid         structured output does not parse or validate (retried)
     ├── CacheMiss                 --cache-only and no cached reply for a step
-    └── RunLocked                 another process writes this run directory
+    ├── RunLocked                 another process writes this run directory
+    └── NothingToResume           --resume of a run that passed and is unchanged (exit 0)
 
 A message says what happened, the likely cause and what to do. Only ``cli.py`` turns these
 into exit codes and terminal output; the library never prints.
@@ -168,3 +169,7 @@ class CacheMiss(AgnoctlError):
 
 class RunLocked(AgnoctlError):
     """Another agnoctl process holds the run directory."""
+
+
+class NothingToResume(AgnoctlError):
+    """``--resume`` named a run that already passed, and nothing it depends on changed."""

@@ -11,7 +11,8 @@ Everything written passes through the run's redactor first.
 Event types: run_started, step_started, step_skipped, step_succeeded, step_failed,
 item_started, item_skipped, item_succeeded, item_failed, attempt_started, attempt_failed,
 retry_scheduled, llm_call, tool_call, tool_result, gate_result, loop_iteration_started,
-loop_iteration_finished, budget_warning, breaker_state, run_finished.
+loop_iteration_finished, budget_warning, breaker_state, run_finished; and with ``--resume``:
+run_resumed (a resumed run appends to the same journal), step_reused, item_reused.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ EVENT_TYPES = frozenset(
         "budget_warning",
         "breaker_state",
         "run_finished",
+        "run_resumed",
+        "step_reused",
+        "item_reused",
     }
 )
 
@@ -89,12 +93,13 @@ class EventSink:
         *,
         redact: Callable[[str], str] | None = None,
         listeners: tuple[Listener, ...] = (),
+        last_seq: int = 0,
     ) -> None:
         self.run_id = run_id
         self.path = path
         self._redact = redact
         self._listeners = listeners
-        self._seq = 0
+        self._seq = last_seq  # a resumed run appends after the events already written
         self._fd: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,108 +1,111 @@
 """The benchmark suite: every speed claim of agnoctl, side by side with what users would use.
 
-    /tmp/venv/bin/python bench/run.py                 # full size, the published numbers (< 10 min)
-    /tmp/venv/bin/python bench/run.py --quick         # small sizes: the test suite's smoke test
-    /tmp/venv/bin/python bench/run.py --only fan_out chain --out /tmp/results.json
+    python bench/run.py              # full size: the published numbers (under 10 min, 2 cores)
+    python bench/run.py --quick      # small sizes: the test suite's smoke test
+    python bench/run.py --only fan_out chain --out /tmp/results.json
 
-Writes a JSON file of every figure (``--out``, default bench/results/results.json) and the same
-figures as markdown tables next to it (``results.md``); docs/performance.md quotes a full run.
-Exit 0 when every workload ran and every server count matched, 1 otherwise; a goal that is
-missed does not change the exit code (the tables say so).
+Writes every figure to a JSON file (``--out``, default bench/results/results.json) and the same
+figures as markdown tables beside it (``results.md``); docs/performance.md quotes a full run.
+Exits 0 when every workload ran and every server count matched, 1 otherwise. A missed goal
+does not change the exit code: the tables say so.
 
 Workloads (issue 10):
 
-1. ``fan_out``: N calls at concurrency C against the fake server answering after 50 ms →
-   makespan ÷ ideal, ideal = ceil(N / C) × 50 ms; ``fan_out_mock``: the same on the mock
-   provider (a fixture delay of 50 ms), no HTTP at all.
+1. ``fan_out``: N calls at concurrency C, the fake server answering after 50 ms → makespan ÷
+   ideal, ideal = ceil(N / C) x 50 ms. ``fan_out_mock``: the same on the mock provider (a
+   fixture delay of 50 ms), no HTTP at all.
 2. ``chain``: N calls one after the other, each prompt carrying the previous reply, 5 ms
-   replies → makespan ÷ ideal (N × 5 ms).
+   replies → makespan ÷ ideal (N x 5 ms).
 3. ``throughput``: N calls at concurrency C, no added latency → calls per second.
 4. ``engine``: bench/engine_bench.py (µs and memory per step of a 10,000-step mock run).
 5. ``cli_startup`` and 6. ``validate_plan``: bench/validate_bench.py and bench/plan_bench.py.
-7. ``cache``: bench/cache_bench.py. 8. ``resume``: resuming a finished 10,000-step mock run.
+7. ``cache``: bench/cache_bench.py. 8. ``resume``: `agnoctl run --resume` of a finished
+   10,000-step mock run.
 
-For 1–3 every client runs the same calls against the same server: agnoctl in-process through
-``agnoctl.run_workflow`` (the run phase: from the ``run_started`` observer call to the
-``run_finished`` event; the whole call, loading and report files included, is recorded too),
-agnoctl's own OpenAI provider alone (no engine), the agnoctl CLI end to end (interpreter
-start-up included), and every module in bench/baselines/. The fake server runs in its own
-process on another core than the client where the machine has two; its request count is reset
-before and checked after every timed run, and every reply is checked.
+For 1-3 every client makes the same calls to the same server and its replies are checked:
+agnoctl in-process through ``agnoctl.run_workflow`` (timed over the run phase, from the
+``run_started`` observer call to the ``run_finished`` event; the whole call, YAML loading and
+report files included, is recorded beside it), agnoctl's OpenAI provider alone (no engine), the
+agnoctl CLI end to end (interpreter start-up included, one run), and every client in
+bench/baselines/. Each server runs in its own process, pinned to another core than this
+process when the machine has two; its request count is reset before and checked after every
+timed run. Each client gets one untimed warm-up run; the median of ``repeats`` runs is reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib.metadata
 import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
-import yaml
-
-import agnoctl
 import baselines
+import yaml
 from transport import Server, fake_server, through_provider
 
+import agnoctl
+
 BENCH = Path(__file__).resolve().parent
+DEFAULT_OUT = BENCH / "results" / "results.json"
 HTTP_WORKLOADS = ("fan_out", "chain", "throughput")
-WORKLOADS = (*HTTP_WORKLOADS, "fan_out_mock", "engine", "cli_startup", "validate_plan")
-WORKLOADS += ("cache", "resume")
+WORKLOADS = (*HTTP_WORKLOADS, "fan_out_mock", "engine", "cli_startup", "validate_plan", "cache")
+WORKLOADS += ("resume",)
 VERSIONS_OF = ("agnoctl", "httpx", "httpx-aiohttp", "aiohttp", "anyio", "pydantic", "typer")
-VERSIONS_OF += ("openai", "langgraph", "langchain-openai", "pydantic-ai-slim", "agno")
+VERSIONS_OF += ("jinja2", "openai", "langgraph", "langchain-openai", "pydantic-ai-slim", "agno")
 SUBPROCESS_TIMEOUT = 300.0
-RUN_TIMEOUT = 180.0  # one timed run of one client; a hang is an error, not a stuck suite
+RUN_TIMEOUT = 180.0  # one run of one client: a hang becomes an error row, not a stuck suite
+MOCK_DELAY_MS = 50.0
 
 
 @dataclass(frozen=True)
 class Sizes:
     fan_out_calls: int
     fan_out_concurrency: int
-    fan_out_latency_ms: float
     chain_calls: int
-    chain_latency_ms: float
     throughput_calls: int
     throughput_concurrency: int
-    steps: int  # engine, validate, plan and resume workloads
-    validate_runs: int
+    steps: int  # the engine, validate, plan and resume workloads
+    validate_runs: int  # fresh interpreters per CLI figure (median)
     cache_entries: int
-    repeats: int  # timed runs per client and workload; the median is reported
+    repeats: int  # timed runs per client and HTTP workload (median)
 
 
-FULL = Sizes(500, 64, 50.0, 100, 5.0, 3000, 100, 10_000, 5, 1000, 3)
-QUICK = Sizes(64, 16, 50.0, 10, 5.0, 200, 20, 400, 1, 100, 1)
+FULL = Sizes(500, 64, 100, 3000, 100, 10_000, 5, 1000, 3)
+QUICK = Sizes(64, 16, 10, 200, 20, 400, 1, 100, 1)
 
 
 @dataclass(frozen=True)
-class HttpWorkload:
+class Workload:
     name: str
     calls: int
-    concurrency: int  # 1: a chain
+    concurrency: int  # 1 for the chain
     latency_ms: float
-    server: Server
+    server: Server | None = None  # None: the mock provider
+
+    @property
+    def is_chain(self) -> bool:
+        return self.name == "chain"
 
     @property
     def prompts(self) -> list[str]:
         word = "step" if self.is_chain else "call"
         return [f"{word} {i}" for i in range(self.calls)]
-
-    @property
-    def is_chain(self) -> bool:
-        return self.name == "chain"
 
     @property
     def ideal_s(self) -> float:
@@ -111,23 +114,31 @@ class HttpWorkload:
 
     @property
     def base_url(self) -> str:
+        assert self.server is not None
         return f"{self.server.url}/v1"
 
     def expected(self) -> list[str]:
-        """The replies the fake server's echo gives, in prompt order."""
+        """The fake server's echo of every prompt, in order."""
         replies: list[str] = []
         for prompt in self.prompts:
             previous = replies[-1] if replies and self.is_chain else None
             replies.append(f"echo: {baselines.chained_prompt(prompt, previous)}")
         return replies
 
-    def smaller(self) -> HttpWorkload:
-        """The warm-up: a few calls, so imports and first-use costs stay out of the timings."""
-        calls = min(self.calls, 3 if self.is_chain else self.concurrency)
-        return HttpWorkload(self.name, calls, self.concurrency, self.latency_ms, self.server)
+    def warm_up(self) -> Workload:
+        """A few calls, so that imports and first-use costs stay out of the timings."""
+        return replace(self, calls=min(self.calls, 3 if self.is_chain else self.concurrency))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "concurrency": self.concurrency,
+            "latency_ms": self.latency_ms,
+            "ideal_s": round(self.ideal_s, 4),
+        }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sample:
     seconds: float
     requests: int
@@ -135,14 +146,14 @@ class Sample:
 
 
 class CountMismatch(RuntimeError):
-    pass
+    """The server did not see exactly one request per call."""
 
 
 # ---------------------------------------------------------------------------- the machine
 
 
 def pin_cores() -> tuple[int, int] | None:
-    """(client core, server core): this process moves to the first, the servers to the second."""
+    """(client core, server core): this process (and its children) moves to the first."""
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         return None
@@ -151,7 +162,7 @@ def pin_cores() -> tuple[int, int] | None:
 
 
 def machine(pinning: tuple[int, int] | None) -> dict[str, Any]:
-    model = next(
+    cpu = next(
         (
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -160,7 +171,7 @@ def machine(pinning: tuple[int, int] | None) -> dict[str, Any]:
         platform.processor(),
     )
     return {
-        "cpu": model,
+        "cpu": cpu,
         "cpus": os.cpu_count(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "os": platform.platform(),
@@ -177,339 +188,354 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+@contextmanager
+def servers(sizes: Sizes, core: int | None) -> Iterator[dict[str, Workload]]:
+    """One fake server per reply latency, each pinned to ``core``; the HTTP workloads on them."""
+    shapes = [
+        Workload("fan_out", sizes.fan_out_calls, sizes.fan_out_concurrency, 50.0),
+        Workload("chain", sizes.chain_calls, 1, 5.0),
+        Workload("throughput", sizes.throughput_calls, sizes.throughput_concurrency, 0.0),
+    ]
+    with ExitStack() as stack:
+        workloads = {}
+        for shape in shapes:
+            server = stack.enter_context(fake_server(shape.latency_ms))
+            if core is not None:
+                os.sched_setaffinity(server.pid, {core})
+            workloads[shape.name] = replace(shape, server=server)
+        yield workloads
+
+
 # ---------------------------------------------------------------------------- timing
 
 
-def timed_run(workload: HttpWorkload, run: Callable[[], float | None]) -> Sample:
-    """Reset the server, time ``run`` (which may return its own measured seconds), check the
-    server saw exactly the workload's calls."""
+def measure(workload: Workload, run: Callable[[], float | None]) -> Sample:
+    """Time ``run`` (which may return its own measured seconds) between a reset of the
+    server's counts and a check that it saw exactly one request per call."""
     server = workload.server
+    assert server is not None
     server.reset()
     cpu_before = server.cpu_seconds()
     started = time.perf_counter()
     measured = run()
     seconds = time.perf_counter() - started if measured is None else measured
-    requests = server.requests()
+    return _checked(workload, seconds, cpu_before)
+
+
+async def measure_async(workload: Workload, run: Callable[[], Awaitable[None]]) -> Sample:
+    server = workload.server
+    assert server is not None
+    server.reset()
+    cpu_before = server.cpu_seconds()
+    started = time.perf_counter()
+    await run()
+    return _checked(workload, time.perf_counter() - started, cpu_before)
+
+
+def _checked(workload: Workload, seconds: float, cpu_before: float) -> Sample:
+    assert workload.server is not None
+    requests = workload.server.requests()
     if requests != workload.calls:
         raise CountMismatch(f"the server saw {requests} requests, expected {workload.calls}")
-    return Sample(seconds, requests, server.cpu_seconds() - cpu_before)
+    return Sample(seconds, requests, workload.server.cpu_seconds() - cpu_before)
 
 
-def summary(workload: HttpWorkload, samples: list[Sample], **extra: Any) -> dict[str, Any]:
+def row(label: str, workload: Workload, samples: list[Sample], **extra: Any) -> dict[str, Any]:
+    """One client's figures for one workload (the median of its samples)."""
     seconds = statistics.median(s.seconds for s in samples)
+    last = samples[-1]
     return {
+        "label": label,
         "status": "ok",
         "seconds": round(seconds, 4),
         "samples_s": [round(s.seconds, 4) for s in samples],
         "x_ideal": round(seconds / workload.ideal_s, 3) if workload.ideal_s else None,
         "calls_per_s": round(workload.calls / seconds, 1),
-        "server_requests": samples[-1].requests,
+        "server_requests": last.requests,
         "expected_requests": workload.calls,
         "requests_match": True,
-        "server_cpu_share": round(samples[-1].server_cpu_s / samples[-1].seconds, 3),
+        "server_cpu_share": round(last.server_cpu_s / last.seconds, 3),
         **extra,
     }
 
 
-def failure(exc: BaseException) -> dict[str, Any]:
-    return {"status": f"error: {type(exc).__name__}: {exc}", "requests_match": not isinstance(
-        exc, CountMismatch
-    )}
+def error_row(label: str, workload: Workload, exc: BaseException) -> dict[str, Any]:
+    return {
+        "label": label,
+        "status": f"error: {type(exc).__name__}: {exc}",
+        "expected_requests": workload.calls,
+        "requests_match": not isinstance(exc, CountMismatch),
+    }
 
 
 # ---------------------------------------------------------------------------- agnoctl
 
 
-def fan_out_workflow(workload: HttpWorkload, mock_delay: str | None = None) -> dict[str, Any]:
-    """A for_each over the workload's items at its concurrency; the cache off (a hit would skip
-    the server). ``mock_delay``: on the mock provider instead, every reply after that delay."""
-    provider = {
-        "type": "openai",
-        "base_url": workload.base_url,
-        "api_key": baselines.API_KEY,
+def fan_out_workflow(workload: Workload) -> dict[str, Any]:
+    """A for_each over the workload's items at its concurrency, with the response cache off (a
+    hit would not reach the server); on the mock provider when the workload has no server."""
+    if workload.server is None:
+        providers, model = {}, "mock/echo"
+    else:
+        provider = {"type": "openai", "base_url": workload.base_url, "api_key": baselines.API_KEY}
+        providers = {"fake": {**provider, "max_concurrency": workload.concurrency}}
+        model = f"fake/{baselines.MODEL}"
+    fan = {
+        "agent": "worker",
+        "for_each": f"range({workload.calls}) | list",
         "max_concurrency": workload.concurrency,
+        "prompt": "call {{ item }}",
     }
-    return {
-        "version": 1,
-        "name": f"bench-{workload.name.replace('_', '-')}",
-        "providers": {} if mock_delay else {"fake": provider},
-        "defaults": {"cache": False},
-        "agents": {"worker": {"model": "mock/echo" if mock_delay else f"fake/{baselines.MODEL}"}},
-        "steps": {
-            "fan": {
-                "agent": "worker",
-                "for_each": f"range({workload.calls}) | list",
-                "max_concurrency": workload.concurrency,
-                "prompt": "call {{ item }}",
-            }
-        },
-        "outputs": {"replies": "{{ steps.fan.output }}"},
-    }
+    return _workflow(workload, providers, model, {"fan": fan}, "{{ steps.fan.output }}")
 
 
-def chain_workflow(workload: HttpWorkload) -> dict[str, Any]:
+def chain_workflow(workload: Workload) -> dict[str, Any]:
+    """Step ``s<i>`` needs ``s<i-1>`` and sends its reply on, as baselines.chained_prompt does."""
     steps: dict[str, Any] = {"s0": {"agent": "worker", "prompt": "step 0"}}
     for i in range(1, workload.calls):
         prompt = f"step {i} after {{{{ steps.s{i - 1}.output }}}}"
         steps[f"s{i}"] = {"agent": "worker", "needs": [f"s{i - 1}"], "prompt": prompt}
+    providers = {"fake": {"type": "openai", "base_url": workload.base_url, "api_key": "k"}}
+    replies = ", ".join(f"steps.{name}.output" for name in steps)
+    return _workflow(
+        workload, providers, f"fake/{baselines.MODEL}", steps, f"{{{{ [{replies}] }}}}"
+    )
+
+
+def _workflow(
+    workload: Workload, providers: dict[str, Any], model: str, steps: dict[str, Any], out: str
+) -> dict[str, Any]:
     return {
         "version": 1,
-        "name": "bench-chain",
-        "providers": {"fake": {"type": "openai", "base_url": workload.base_url, "api_key": "k"}},
+        "name": f"bench-{workload.name.replace('_', '-')}",
+        "providers": providers,
         "defaults": {"cache": False},
-        "agents": {"worker": {"model": f"fake/{baselines.MODEL}"}},
+        "agents": {"worker": {"model": model}},
         "steps": steps,
-        "outputs": {"replies": "[" + ", ".join(f"steps.s{i}.output" for i in range(len(steps)))
-                    + "] | list"},
+        "outputs": {"replies": out},
     }
 
 
+def agnoctl_workflow(workload: Workload) -> dict[str, Any]:
+    return chain_workflow(workload) if workload.is_chain else fan_out_workflow(workload)
+
+
 class RunClock:
-    """An agnoctl run observer: the run phase, from ``run_started`` to the ``run_finished``
-    event (the report files are written after it)."""
+    """A run observer that times the run phase: from ``run_started`` to the ``run_finished``
+    event (only the report files are written after it)."""
 
     def __init__(self) -> None:
         self.started = self.finished = 0.0
 
-    def run_started(self, state: Any) -> None:
+    def run_started(self, state: object) -> None:
         self.started = time.perf_counter()
 
-    def event(self, event: Any) -> None:
+    def event(self, event: dict[str, Any]) -> None:
         if event["type"] == "run_finished":
             self.finished = time.perf_counter()
 
-    def run_finished(self, report: Any, run_dir: Path) -> None:
-        pass
+    def run_finished(self, report: object, run_dir: Path) -> None:
+        del report, run_dir
+
+
+@dataclass(frozen=True)
+class Timing:
+    phase_s: float  # the run phase
+    whole_s: float  # the whole ``run_workflow`` call
 
 
 class Agnoctl:
-    """Runs agnoctl on a generated workflow: in-process, or as the CLI."""
+    """Runs agnoctl on generated workflows, each in a run directory of its own."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.runs = 0
+        self.count = 0
 
-    def write(self, workflow: dict[str, Any], fixtures: dict[str, Any] | None) -> list[str]:
-        """Writes the workflow (and fixtures); returns the CLI arguments after ``run``."""
-        self.runs += 1
-        path = self.folder / f"{workflow['name']}-{self.runs}.yaml"
+    def _write(self, workflow: dict[str, Any]) -> tuple[Path, Path]:
+        self.count += 1
+        path = self.folder / f"{workflow['name']}-{self.count}.yaml"
         path.write_text(yaml.safe_dump(workflow, sort_keys=False), encoding="utf-8")
-        arguments = [str(path), "--report-dir", str(self.folder / f"run-{self.runs}")]
-        if fixtures is not None:
-            fixtures_path = path.with_suffix(".fixtures.yaml")
-            fixtures_path.write_text(yaml.safe_dump(fixtures), encoding="utf-8")
-            arguments += ["--mock-fixtures", str(fixtures_path)]
-        return arguments
+        return path, self.folder / f"run-{self.count}"
 
-    def in_process(
-        self,
-        workflow: dict[str, Any],
-        expected: list[str],
-        fixtures: dict[str, Any] | None = None,
-    ) -> tuple[float, float]:
-        """(run phase seconds, whole ``run_workflow`` call seconds); checks every reply."""
-        arguments = self.write(workflow, fixtures)
+    def library(self, workload: Workload, fixtures: Path | None = None) -> Timing:
+        """One in-process run of ``workload``; every reply is checked."""
+        path, run_dir = self._write(agnoctl_workflow(workload))
         clock = RunClock()
-        fixtures_file = Path(arguments[-1]) if fixtures is not None else None
         started = time.perf_counter()
         report = agnoctl.run_workflow(
-            arguments[0],
-            report_dir=Path(arguments[2]),
-            mock_fixtures=fixtures_file,
-            observer=clock,
+            path, report_dir=run_dir, mock_fixtures=fixtures, observer=clock
         )
         whole = time.perf_counter() - started
         if report.status != "passed":
             raise RuntimeError(f"the agnoctl run did not pass: {report.reason}")
+        expected = ["ok"] * workload.calls if workload.server is None else workload.expected()
         if report.outputs["replies"] != expected:
-            raise RuntimeError("agnoctl's replies differ from the server's echo")
-        return clock.finished - clock.started, whole
+            raise RuntimeError("agnoctl's replies differ from the expected ones")
+        return Timing(clock.finished - clock.started, whole)
 
-    def cli(self, workflow: dict[str, Any]) -> float:
+    def cli(self, workload: Workload) -> None:
         """End to end, as a CI step runs it: a fresh interpreter, ``agnoctl run``, exit 0."""
-        arguments = self.write(workflow, None)
-        command = [sys.executable, "-m", "agnoctl", "run", *arguments, "-q", "--progress", "plain"]
-        started = time.perf_counter()
+        path, run_dir = self._write(agnoctl_workflow(workload))
+        command = [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", str(run_dir)]
+        command += ["-q", "--progress", "plain"]
         subprocess.run(command, check=True, capture_output=True, timeout=SUBPROCESS_TIMEOUT)
-        return time.perf_counter() - started
 
 
-def workflow_for(workload: HttpWorkload) -> dict[str, Any]:
-    return chain_workflow(workload) if workload.is_chain else fan_out_workflow(workload)
+def agnoctl_rows(runner: Agnoctl, workload: Workload, repeats: int) -> dict[str, dict[str, Any]]:
+    """agnoctl in-process, its provider alone, and its CLI, on one HTTP workload."""
+    rows: dict[str, dict[str, Any]] = {}
+    label = "agnoctl, run_workflow() (run phase)"
+    try:
+        runner.library(workload.warm_up())
+        wholes: list[float] = []
+
+        def run() -> float:
+            timing = runner.library(workload)
+            wholes.append(timing.whole_s)
+            return timing.phase_s
+
+        samples = [measure(workload, run) for _ in range(repeats)]
+        whole = statistics.median(wholes)
+        rows["agnoctl"] = row(label, workload, samples, **_whole(whole, workload))
+    except Exception as exc:  # one client's failure is a row of the table, not a crash
+        rows["agnoctl"] = error_row(label, workload, exc)
+    if not workload.is_chain:
+        rows["agnoctl_provider"] = _provider_row(workload, repeats)
+    label = "agnoctl CLI, end to end (one run)"
+    try:
+        sample = measure(workload, lambda: runner.cli(workload))
+        rows["agnoctl_cli"] = row(label, workload, [sample])
+    except Exception as exc:
+        rows["agnoctl_cli"] = error_row(label, workload, exc)
+    return rows
 
 
-def agnoctl_library(runner: Agnoctl, workload: HttpWorkload, repeats: int) -> dict[str, Any]:
-    small = workload.smaller()
-    runner.in_process(workflow_for(small), small.expected())
-    wholes: list[float] = []
-
-    def run() -> float:
-        phase, whole = runner.in_process(workflow_for(workload), workload.expected())
-        wholes.append(whole)
-        return phase
-
-    samples = [timed_run(workload, run) for _ in range(repeats)]
-    whole = statistics.median(wholes)
-    return summary(
-        workload,
-        samples,
-        run_workflow_s=round(whole, 4),
-        run_workflow_x_ideal=round(whole / workload.ideal_s, 3) if workload.ideal_s else None,
-    )
+def _whole(seconds: float, workload: Workload) -> dict[str, float | None]:
+    ratio = round(seconds / workload.ideal_s, 3) if workload.ideal_s else None
+    return {"run_workflow_s": round(seconds, 4), "run_workflow_x_ideal": ratio}
 
 
-def agnoctl_cli(runner: Agnoctl, workload: HttpWorkload) -> dict[str, Any]:
-    sample = timed_run(workload, lambda: runner.cli(workflow_for(workload)))
-    return summary(workload, [sample], note="one run; includes interpreter start-up and imports")
+def _provider_row(workload: Workload, repeats: int) -> dict[str, Any]:
+    """agnoctl's OpenAI provider on its shared client in a worker pool (bench/transport.py):
+    the HTTP layer without the engine, to tell the engine's cost from the client's."""
+    label = "agnoctl OpenAIProvider alone (no engine)"
 
-
-def agnoctl_provider(workload: HttpWorkload, repeats: int) -> dict[str, Any]:
-    """agnoctl's OpenAI provider on its shared client, driven by a worker pool: the HTTP layer
-    without the engine (bench/transport.py)."""
-
-    def run(w: HttpWorkload) -> float:
+    def run(w: Workload) -> float:
+        assert w.server is not None
         return anyio.run(through_provider, w.server.url, "aiohttp", w.calls, w.concurrency)
 
-    small = workload.smaller()
-    timed_run(small, lambda: run(small))
-    return summary(workload, [timed_run(workload, lambda: run(workload)) for _ in range(repeats)])
+    try:
+        small = workload.warm_up()
+        measure(small, lambda: run(small))
+        return row(
+            label, workload, [measure(workload, lambda: run(workload)) for _ in range(repeats)]
+        )
+    except Exception as exc:
+        return error_row(label, workload, exc)
 
 
-def agnoctl_mock_fan_out(runner: Agnoctl, sizes: Sizes) -> dict[str, Any]:
-    workload = HttpWorkload(
-        "fan_out_mock", sizes.fan_out_calls, sizes.fan_out_concurrency, 50.0, _NO_SERVER
+def mock_fan_out(runner: Agnoctl, sizes: Sizes, folder: Path) -> dict[str, Any]:
+    """The fan-out on the mock provider: every reply after a 50 ms fixture delay, no HTTP."""
+    workload = Workload(
+        "fan_out_mock", sizes.fan_out_calls, sizes.fan_out_concurrency, MOCK_DELAY_MS
     )
-    fixtures = {"steps": {"fan": {"text": "ok", "delay": "50ms"}}}
-    expected = ["ok"] * workload.calls
-    runner.in_process(fan_out_workflow(workload.smaller(), "50ms"), expected[:16], fixtures)
-    phases, wholes = [], []
-    for _ in range(sizes.repeats):
-        phase, whole = runner.in_process(fan_out_workflow(workload, "50ms"), expected, fixtures)
-        phases.append(phase)
-        wholes.append(whole)
-    seconds, whole = statistics.median(phases), statistics.median(wholes)
-    return {
-        "calls": workload.calls,
-        "concurrency": workload.concurrency,
-        "latency_ms": 50.0,
-        "ideal_s": workload.ideal_s,
-        "clients": {
-            "agnoctl (mock provider)": {
-                "status": "ok",
-                "seconds": round(seconds, 4),
-                "samples_s": [round(p, 4) for p in phases],
-                "x_ideal": round(seconds / workload.ideal_s, 3),
-                "run_workflow_s": round(whole, 4),
-                "run_workflow_x_ideal": round(whole / workload.ideal_s, 3),
-            }
-        },
+    fixtures = folder / "mock-fixtures.yaml"
+    reply = {"text": "ok", "delay": f"{MOCK_DELAY_MS:g}ms"}
+    fixtures.write_text(yaml.safe_dump({"steps": {"fan": reply}}), encoding="utf-8")
+    runner.library(workload.warm_up(), fixtures)
+    timings = [runner.library(workload, fixtures) for _ in range(sizes.repeats)]
+    seconds = statistics.median(t.phase_s for t in timings)
+    client = {
+        "label": "agnoctl, run_workflow() (run phase), mock provider",
+        "status": "ok",
+        "seconds": round(seconds, 4),
+        "samples_s": [round(t.phase_s, 4) for t in timings],
+        "x_ideal": round(seconds / workload.ideal_s, 3),
+        **_whole(statistics.median(t.whole_s for t in timings), workload),
     }
-
-
-class _NoServer(Server):
-    """The mock workload's stand-in: no server, nothing to count."""
-
-
-_NO_SERVER = _NoServer(url="", pid=0)
+    return {**workload.describe(), "clients": {"agnoctl": client}}
 
 
 # ---------------------------------------------------------------------------- baselines
 
 
-async def baseline_runs(
-    module: Any, workloads: list[HttpWorkload], repeats: int
+def baseline_rows(workloads: list[Workload], repeats: int) -> dict[str, dict[str, Any]]:
+    """{workload: {client: row}} for every client in bench/baselines/."""
+    table: dict[str, dict[str, Any]] = {w.name: {} for w in workloads}
+    for key, client in baselines.CLIENTS.items():
+        module = baselines.load(client)
+        versions = ", ".join(f"{p} {v}" for p, v in baselines.versions(client).items())
+        label = f"{client.label} ({versions})"
+        if isinstance(module, str):
+            for workload in workloads:
+                table[workload.name][key] = {"label": client.label, "status": module}
+            continue
+        rows = asyncio.run(_client_rows(module, label, workloads, repeats))
+        for name, result in rows.items():
+            table[name][key] = {**result, "framework": client.framework}
+    return table
+
+
+async def _client_rows(
+    module: ModuleType, label: str, workloads: list[Workload], repeats: int
 ) -> dict[str, dict[str, Any]]:
-    """Every workload for one baseline, in one event loop, as a user's script would run."""
-    results: dict[str, dict[str, Any]] = {}
+    """Every workload for one client, in one event loop, as a user's script would run them
+    (LangChain, for one, keeps its HTTP client for the life of the loop)."""
+    rows: dict[str, dict[str, Any]] = {}
     for workload in workloads:
         try:
-            await _call(module, workload.smaller())
-            samples = []
-            for _ in range(repeats):
-                samples.append(await _timed_async(module, workload))
-            results[workload.name] = summary(workload, samples)
-        except Exception as exc:  # one client's failure is a row of the table, not a crash
-            results[workload.name] = failure(exc)
-    return results
+            await _client_run(module, workload.warm_up())
+            call = functools.partial(_client_run, module, workload)
+            samples = [await measure_async(workload, call) for _ in range(repeats)]
+            rows[workload.name] = row(label, workload, samples)
+        except Exception as exc:
+            rows[workload.name] = error_row(label, workload, exc)
+    return rows
 
 
-async def _call(module: Any, workload: HttpWorkload) -> None:
+async def _client_run(module: ModuleType, workload: Workload) -> None:
     with anyio.fail_after(RUN_TIMEOUT):
         if workload.is_chain:
             replies = await module.chain(workload.base_url, workload.prompts)
         else:
-            replies = await module.fan_out(workload.base_url, workload.prompts, workload.concurrency)
+            replies = await module.fan_out(
+                workload.base_url, workload.prompts, workload.concurrency
+            )
     if replies != workload.expected():
         raise RuntimeError("the replies differ from the server's echo")
 
 
-async def _timed_async(module: Any, workload: HttpWorkload) -> Sample:
-    server = workload.server
-    server.reset()
-    cpu_before = server.cpu_seconds()
-    started = time.perf_counter()
-    await _call(module, workload)
-    seconds = time.perf_counter() - started
-    requests = server.requests()
-    if requests != workload.calls:
-        raise CountMismatch(f"the server saw {requests} requests, expected {workload.calls}")
-    return Sample(seconds, requests, server.cpu_seconds() - cpu_before)
-
-
-def run_baselines(
-    workloads: list[HttpWorkload], repeats: int
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """{workload: {client name: result}} for every module in bench/baselines/."""
-    table: dict[str, dict[str, dict[str, Any]]] = {w.name: {} for w in workloads}
-    for name in baselines.MODULES:
-        module = baselines.load_if_installed(name)
-        if isinstance(module, str):
-            for workload in workloads:
-                table[workload.name][baselines.NAMES[name]] = {"status": module}
-            continue
-        label = f"{module.NAME} ({', '.join(f'{p} {v}' for p, v in baselines.versions(module).items())})"
-        for workload, result in asyncio.run(baseline_runs(module, workloads, repeats)).items():
-            table[workload][label] = result
-    return table
-
-
-# ---------------------------------------------------------------------------- the other scripts
+# ---------------------------------------------------------------------------- other scripts
 
 
 def bench_script(script: str, *arguments: str | int) -> dict[str, Any]:
-    """Run bench/<script> (it prints one JSON object) in a fresh interpreter on this core."""
+    """Run bench/<script>, which prints one JSON object, in a fresh interpreter (on this core)."""
     command = [sys.executable, str(BENCH / script), *map(str, arguments)]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{script} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+        raise RuntimeError(f"{script} exited {done.returncode}: {done.stderr.strip()[-800:]}")
     result: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
     return result
 
 
 def engine(sizes: Sizes) -> dict[str, Any]:
-    return bench_script(
-        "engine_bench.py",
-        "--steps", sizes.steps,
-        "--items", sizes.fan_out_calls,
-        "--concurrency", sizes.fan_out_concurrency,
-    )  # fmt: skip
+    items = ("--items", sizes.fan_out_calls, "--concurrency", sizes.fan_out_concurrency)
+    return bench_script("engine_bench.py", "--steps", sizes.steps, *items)
 
 
-def cli_and_validate(sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any]]:
+def startup_and_validate(sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any]]:
     raw = bench_script("validate_bench.py", "--steps", sizes.steps, "--runs", sizes.validate_runs)
-    startup = {key: raw[key] for key in ("help_s", "import_typer_s", "validate_small_s")}
-    startup["python_startup_s"] = raw["python_startup_s"]
+    startup = {
+        k: raw[k] for k in ("help_s", "import_typer_s", "validate_small_s", "python_startup_s")
+    }
     startup["help_x_typer"] = round(raw["help_s"] / raw["import_typer_s"], 3)
-    validate = {key: raw[key] for key in ("steps", "file_bytes", "validate_generated_s")}
-    validate["runs"] = raw["runs"]
-    plan_script = BENCH / "plan_bench.py"
-    validate["plan"] = (
-        bench_script(plan_script.name, "--steps", sizes.steps)
-        if plan_script.exists()
-        else {"status": "not available: bench/plan_bench.py is not there"}
-    )
+    validate = {k: raw[k] for k in ("steps", "file_bytes", "validate_generated_s", "runs")}
+    if (BENCH / "plan_bench.py").exists():
+        validate["plan"] = bench_script("plan_bench.py", "--steps", sizes.steps)
+    else:
+        validate["plan"] = {"status": "not available: bench/plan_bench.py is not written yet"}
     return startup, validate
 
 
@@ -518,37 +544,315 @@ def cache(sizes: Sizes) -> dict[str, Any]:
 
 
 def resume(sizes: Sizes, folder: Path) -> dict[str, Any]:
-    """Resume a finished mock run: the CLI's ``--resume`` (it must say there is nothing to do)."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "run", "--help"],
-        capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "200"},
-    ).stdout  # fmt: skip
-    if "--resume" not in help_text:
+    """A finished 10,000-step mock run, resumed through the CLI (there is nothing left to do)."""
+    agnoctl_run = [sys.executable, "-m", "agnoctl", "run"]
+    wide = {**os.environ, "COLUMNS": "200"}
+    usage = subprocess.run([*agnoctl_run, "--help"], capture_output=True, text=True, env=wide)
+    if "--resume" not in usage.stdout:
         return {"status": "not available: `agnoctl run` has no --resume option yet"}
-    sys.path.insert(0, str(BENCH))
     from engine_bench import chains_and_fan_outs
 
     workflow = folder / "resume.yaml"
     workflow.write_text(yaml.safe_dump(chains_and_fan_outs(sizes.steps)), encoding="utf-8")
-    runs = folder / "resume-runs"
-    base = [sys.executable, "-m", "agnoctl", "run", str(workflow), "-q", "--progress", "plain"]
-    env = {**os.environ}
-    first = _timed_cli([*base], runs, env)
-    again = _timed_cli([*base, "--resume", "latest"], runs, env)
-    return {
-        "status": "ok",
-        "steps": sizes.steps,
-        "first_run_s": round(first[0], 3),
-        "resume_s": round(again[0], 3),
-        "resume_output": again[1].strip()[-300:],
-    }
+    command = [*agnoctl_run, str(workflow), "-q", "--progress", "plain"]
+    first = _timed(command, folder)
+    again = _timed([*command, "--resume", "latest"], folder)
+    return {"status": "ok", "steps": sizes.steps, "first_run_s": first, "resume_s": again}
 
 
-def _timed_cli(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    cwd.mkdir(exist_ok=True)
+def _timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT,
-        check=True,
-    )  # fmt: skip
-    return time.perf_counter() - started, done.stdout + done.stderr
+    subprocess.run(command, cwd=cwd, capture_output=True, check=True, timeout=SUBPROCESS_TIMEOUT)
+    return round(time.perf_counter() - started, 3)
+
+
+# ---------------------------------------------------------------------------- goals
+
+
+@dataclass(frozen=True)
+class Goal:
+    figure: str
+    value: float | None  # None: not measured (the note says why)
+    unit: str
+    goal: str
+    met: bool | None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "figure": self.figure,
+            "value": self.value,
+            "unit": self.unit,
+            "goal": self.goal,
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+def goals(results: dict[str, Any]) -> list[Goal]:
+    """Every figure the issue sets a goal for (and the ones it asks for without a goal)."""
+    fan, mock, chain = (_agnoctl(results, w) for w in ("fan_out", "fan_out_mock", "chain"))
+    return [
+        _at_most("fan-out over HTTP, run phase", fan, "x_ideal", "x ideal", 1.25),
+        _at_most("fan-out on the mock provider, run phase", mock, "x_ideal", "x ideal", 1.05),
+        _at_most("chain over HTTP, run phase", chain, "x_ideal", "x ideal", 1.3),
+        *_throughput(results.get("throughput", {})),
+        *_engine(results.get("engine", {})),
+        *_startup(results.get("cli_startup", {})),
+        *_validate_plan(results.get("validate_plan", {})),
+        _cache(results.get("cache", {})),
+        _resume(results.get("resume", {})),
+    ]
+
+
+def _agnoctl(results: dict[str, Any], workload: str) -> dict[str, Any]:
+    client: dict[str, Any] = results.get(workload, {}).get("clients", {}).get("agnoctl", {})
+    return client
+
+
+def _at_most(figure: str, data: dict[str, Any], key: str, unit: str, limit: float) -> Goal:
+    value = data.get(key)
+    if value is None:
+        return Goal(figure, None, unit, f"≤ {limit:g}", None, data.get("status", "not run"))
+    return Goal(figure, value, unit, f"≤ {limit:g}", value <= limit)
+
+
+def _throughput(workload: dict[str, Any]) -> list[Goal]:
+    clients = workload.get("clients", {})
+    ours = clients.get("agnoctl", {}).get("calls_per_s")
+    raw = clients.get("aiohttp_raw", {}).get("calls_per_s")
+    if ours is None or raw is None:
+        missing = "agnoctl" if ours is None else "the aiohttp script"
+        return [
+            Goal(
+                "throughput ÷ raw aiohttp script",
+                None,
+                "x",
+                "≥ 0.4",
+                None,
+                f"{missing} did not run",
+            )
+        ]
+    frameworks = {
+        c["label"]: c["calls_per_s"]
+        for c in clients.values()
+        if c.get("framework") and "calls_per_s" in c
+    }
+    best = max(frameworks.values(), default=None)
+    ahead = Goal(
+        "throughput ÷ best framework",
+        None if best is None else round(ours / best, 2),
+        "x",
+        "> 1 (ahead of every framework)",
+        None if best is None else ours > best,
+        "" if best is not None else "no framework installed (bench/requirements-bench.txt)",
+    )
+    return [
+        Goal("throughput, agnoctl run phase", ours, "calls/s", "—", None),
+        Goal(
+            "throughput ÷ raw aiohttp script", round(ours / raw, 3), "x", "≥ 0.4", ours / raw >= 0.4
+        ),
+        ahead,
+    ]
+
+
+def _engine(data: dict[str, Any]) -> list[Goal]:
+    return [
+        _at_most(
+            "scheduler overhead per step (10,000 mock steps)",
+            data,
+            "overhead_us_per_step",
+            "µs",
+            50,
+        ),
+        _at_most("memory per finished step", data, "memory_kib_per_step", "KiB", 5),
+    ]
+
+
+def _startup(data: dict[str, Any]) -> list[Goal]:
+    return [
+        _at_most('`agnoctl --help` ÷ `python -c "import typer"`', data, "help_x_typer", "x", 1.3),
+        Goal("`agnoctl validate` of a 3-step file", data.get("validate_small_s"), "s", "—", None),
+    ]
+
+
+def _validate_plan(data: dict[str, Any]) -> list[Goal]:
+    steps = data.get("steps", 10_000)
+    plan = data.get("plan", {})
+    plan_s = plan.get("plan_generated_s") if isinstance(plan, dict) else None
+    return [
+        _at_most(
+            f"`agnoctl validate` of a {steps:,}-step file", data, "validate_generated_s", "s", 1.0
+        ),
+        Goal(
+            f"`agnoctl plan` of a {steps:,}-step file",
+            plan_s,
+            "s",
+            "—",
+            None,
+            plan.get("status", ""),
+        ),
+    ]
+
+
+def _cache(data: dict[str, Any]) -> Goal:
+    hit = data.get("hit", {})
+    return _at_most("cache hit (p99)", hit, "p99_ms", "ms", 1.0)
+
+
+def _resume(data: dict[str, Any]) -> Goal:
+    return Goal(
+        "resume a finished 10,000-step run (CLI)",
+        data.get("resume_s"),
+        "s",
+        "—",
+        None,
+        "" if data.get("status") == "ok" else data.get("status", "not run"),
+    )
+
+
+# ---------------------------------------------------------------------------- markdown
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    size = "quick (smoke test sizes: not the published numbers)" if meta["quick"] else "full"
+    lines = [
+        f"# Benchmark results ({size})",
+        "",
+        f"`{meta['command']}` on {meta['machine']['cpu']}, {meta['machine']['cpus']} CPUs, "
+        f"Python {meta['machine']['python']}; {meta['finished']}, {meta['duration_s']:.0f} s.",
+        "",
+        "| figure | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
+    for goal in results["goals"]:
+        value = "—" if goal["value"] is None else f"{goal['value']:g} {goal['unit']}"
+        met = {True: "yes", False: "**no**", None: "—"}[goal["met"]]
+        note = f" ({goal['note']})" if goal["note"] else ""
+        lines.append(f"| {goal['figure']} | {value}{note} | {goal['goal']} | {met} |")
+    for name in (*HTTP_WORKLOADS, "fan_out_mock"):
+        data = results["workloads"].get(name, {})
+        if "clients" in data:
+            lines += ["", *_client_table(name, data)]
+    return "\n".join(lines) + "\n"
+
+
+def _client_table(name: str, data: dict[str, Any]) -> list[str]:
+    lines = [
+        f"## {name}: {data['calls']} calls, concurrency {data['concurrency']}, "
+        f"{data['latency_ms']:g} ms replies (ideal {data['ideal_s']:g} s)",
+        "",
+        "| client | seconds | x ideal | calls/s | server requests | server CPU |",
+        "|---|---|---|---|---|---|",
+    ]
+    for client in data["clients"].values():
+        if client["status"] != "ok":
+            lines.append(f"| {client['label']} | {client['status']} | | | | |")
+            continue
+        ratio = "—" if client.get("x_ideal") is None else f"{client['x_ideal']:.2f}"
+        requests = client.get("server_requests", "—")
+        cpu = client.get("server_cpu_share")
+        lines.append(
+            f"| {client['label']} | {client['seconds']:.3f} | {ratio} | "
+            f"{client.get('calls_per_s', 0):,.0f} | {requests} | "
+            f"{'—' if cpu is None else f'{cpu:.0%}'} |"
+        )
+    return lines
+
+
+# ---------------------------------------------------------------------------- the suite
+
+
+def run_suite(
+    sizes: Sizes, only: set[str], folder: Path, server_core: int | None
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    runner = Agnoctl(folder)
+    http = [name for name in HTTP_WORKLOADS if name in only]
+    if http:
+        with servers(sizes, server_core) as workloads:
+            chosen = [workloads[name] for name in http]
+            clients = baseline_rows(chosen, sizes.repeats)
+            for workload in chosen:
+                ours = agnoctl_rows(runner, workload, sizes.repeats)
+                results[workload.name] = {
+                    **workload.describe(),
+                    "clients": {**ours, **clients[workload.name]},
+                }
+    steps: dict[str, Callable[[], Any]] = {
+        "fan_out_mock": lambda: mock_fan_out(runner, sizes, folder),
+        "engine": lambda: engine(sizes),
+        "cache": lambda: cache(sizes),
+        "resume": lambda: resume(sizes, folder),
+    }
+    if only & {"cli_startup", "validate_plan"}:
+        results["cli_startup"], results["validate_plan"] = _guarded(startup_and_validate, sizes)
+    for name, step in steps.items():
+        if name in only:
+            results[name] = _guarded(step)
+    return results
+
+
+def _guarded(step: Callable[..., Any], *arguments: Any) -> Any:
+    try:
+        return step(*arguments)
+    except Exception as exc:
+        error = {"status": f"error: {type(exc).__name__}: {exc}"}
+        return (error, error) if step is startup_and_validate else error
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    """What makes the run a failure: a workload or client that errored, a count mismatch."""
+    found = []
+    for name, data in results.items():
+        if str(data.get("status", "")).startswith("error"):
+            found.append(f"{name}: {data['status']}")
+        for key, client in data.get("clients", {}).items():
+            if str(client.get("status", "")).startswith("error") or not client.get(
+                "requests_match", True
+            ):
+                found.append(f"{name}/{key}: {client['status']}")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (the smoke test)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON results file")
+    parser.add_argument("--only", nargs="+", choices=WORKLOADS, help="run only these workloads")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    pinning = pin_cores()
+    started, wall = time.time(), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="agnoctl-bench-") as folder:
+        workloads = run_suite(
+            sizes, set(args.only or WORKLOADS), Path(folder), pinning and pinning[1]
+        )
+    results: dict[str, Any] = {
+        "meta": {
+            "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
+            "quick": args.quick,
+            "sizes": sizes.__dict__,
+            "machine": machine(pinning),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "duration_s": round(time.perf_counter() - wall, 1),
+        },
+        "workloads": {
+            name: workloads.get(name, {"status": "not run (--only)"}) for name in WORKLOADS
+        },
+    }
+    results["goals"] = [g.as_dict() for g in goals(results["workloads"])]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+    print(markdown(results))
+    found = problems(results["workloads"])
+    for problem in found:
+        print(f"FAILED {problem}", file=sys.stderr)
+    sys.exit(1 if found else 0)
+
+
+if __name__ == "__main__":
+    main()

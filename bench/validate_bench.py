@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,13 +68,23 @@ def _step(index: int, width: int) -> list[str]:
     return block
 
 
-def _median_seconds(command: list[str], runs: int) -> float:
-    times = []
+def _median_seconds(command: list[str], runs: int) -> dict[str, float]:
+    """Median wall time and median CPU time (user + system) of `runs` fresh subprocesses.
+
+    CPU time is the steadier figure on a shared machine, where wall time includes waiting.
+    """
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times), 4)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return {
+        "wall_s": round(statistics.median(walls), 4),
+        "cpu_s": round(statistics.median(cpus), 4),
+    }
 
 
 def main() -> None:
@@ -86,20 +97,19 @@ def main() -> None:
         workflow.write_text(generate(options.steps), encoding="utf-8")
         small = Path(folder) / "small.yaml"
         small.write_text(generate(3), encoding="utf-8")
+        generated = _median_seconds([*AGNOCTL, "validate", str(workflow)], options.runs)
         results = {
             "python": sys.version.split()[0],
             "runs": options.runs,
             "steps": options.steps,
             "file_bytes": workflow.stat().st_size,
-            "validate_generated_s": _median_seconds(
-                [*AGNOCTL, "validate", str(workflow)], options.runs
-            ),
-            "validate_small_s": _median_seconds([*AGNOCTL, "validate", str(small)], options.runs),
-            "help_s": _median_seconds([*AGNOCTL, "--help"], options.runs),
-            "import_typer_s": _median_seconds([sys.executable, "-c", "import typer"], options.runs),
-            "python_startup_s": _median_seconds([sys.executable, "-c", "pass"], options.runs),
+            "validate_generated": generated,
+            "validate_small": _median_seconds([*AGNOCTL, "validate", str(small)], options.runs),
+            "help": _median_seconds([*AGNOCTL, "--help"], options.runs),
+            "import_typer": _median_seconds([sys.executable, "-c", "import typer"], options.runs),
+            "python_startup": _median_seconds([sys.executable, "-c", "pass"], options.runs),
+            "validate_goal_met": generated["wall_s"] <= 1.0,
         }
-    results["validate_goal_met"] = results["validate_generated_s"] <= 1.0
     print(json.dumps(results, indent=2))
 
 

@@ -79,6 +79,7 @@ def _execution(record: ExecRecord, settings: SettingsOf, counts: Counter) -> dic
         "cost_usd": round(cost, 6),
         "exit_code": record.exit_code,
         "stderr": record.stderr,
+        "reused": record.reused,
         "loop": None
         if loop is None
         else LoopReport(

@@ -23,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from agnoctl.cache import canonical_json
-from agnoctl.engine.runtime import settings_for
-from agnoctl.errors import RunLocked, UsageError
+from agnoctl.engine.inputs import read_inputs_file, resolve_inputs
+from agnoctl.engine.state import ExecRecord, ItemRecord
+from agnoctl.errors import NothingToResume, RunLocked, UsageError
 from agnoctl.events import read_events
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
@@ -112,13 +113,15 @@ class Fingerprints:
             mode="json", by_alias=True, exclude_none=True, exclude={*_EXECUTION_ONLY, "steps"}
         )
         own["needs"] = sorted(spec.needs)
-        settings = settings_for(spec, self._workflow.defaults)
-        agents = {name: self._agent(name) for name in self._agents_of(spec)}
+        defaults = self._workflow.defaults
         return {
             "step": own,
-            "on_gate_failure": settings.on_gate_failure,
-            "success_threshold": settings.success_threshold,
-            "agents": agents,
+            # `defaults` may set these two, and they decide whether an output passes.
+            "on_gate_failure": spec.on_gate_failure or defaults.on_gate_failure or "fail",
+            "success_threshold": _first_set(
+                spec.success_threshold, defaults.success_threshold, 1.0
+            ),
+            "agents": {name: self._agent(name) for name in self._agents_of(spec)},
         }
 
     @staticmethod
@@ -150,6 +153,61 @@ class Fingerprints:
             spec = self._workflow.providers.get(name)
             found[name] = None if spec is None else {"type": spec.type, "base_url": spec.base_url}
         return found
+
+
+class ReusePlan:
+    """This run's fingerprints, and the finished work of an earlier run it may reuse.
+
+    The scheduler asks it for a fingerprint of every step (``step``) and item (``item``) as
+    they start, and, before an agent or command task runs, whether the journal already holds
+    its output (``finished``). Without an earlier run nothing is reused, but the fingerprints
+    still go into the journal, so that this run can be resumed.
+    """
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        previous: PreviousRun | None = None,
+    ) -> None:
+        self.fingerprints = Fingerprints(workflow)
+        self.top = self.fingerprints.top(inputs or {})
+        self.previous = previous
+        self.reused = 0
+
+    def step(
+        self,
+        spec: StepSpec,
+        scope: str,
+        context: Mapping[str, Any],
+        records: Mapping[str, ExecRecord],
+    ) -> str:
+        """The fingerprint of ``spec`` in a scope whose finished siblings are ``records``."""
+        needs: dict[str, tuple[str | None, str, Any]] = {}
+        for name in spec.needs:
+            need = records.get(name)
+            if need is None:
+                needs[name] = (None, "pending", None)
+            else:
+                output = need.output if need.status == "succeeded" else None
+                needs[name] = (need.fingerprint, need.status, output)
+        return self.fingerprints.step(spec, scope=scope, loop=context.get("loop"), needs=needs)
+
+    def item(self, step: ExecRecord, item: ItemRecord) -> str:
+        return self.fingerprints.item(step.fingerprint or "", item.index, item.item)
+
+    def finished(self, key: JournalKey, fingerprint: str | None) -> Finished | None:
+        """The earlier run's output for this task, if it succeeded with the same fingerprint."""
+        if self.previous is None or fingerprint is None:
+            return None
+        entry = self.previous.reusable(key, fingerprint)
+        if entry is not None:
+            self.reused += 1
+        return entry
+
+
+def _first_set(*values: float | None) -> float | None:
+    return next((value for value in values if value is not None), None)
 
 
 # ---------------------------------------------------------------------------- the journal
@@ -210,6 +268,32 @@ def _record(previous: PreviousRun, event: Mapping[str, Any]) -> None:
     elif kind in _FINISHED_EVENTS and isinstance(event.get("step"), str):
         key = (event["step"], event.get("item"), event.get("iteration"))
         previous.finished[key] = Finished(event.get("output"), event.get("fingerprint"))
+
+
+def prepare_resume(
+    reference: str,
+    runs_dir: Path,
+    workflow: Workflow,
+    pairs: Sequence[str] = (),
+    inputs_file: Path | None = None,
+    given: Mapping[str, Any] | None = None,
+) -> tuple[PreviousRun, dict[str, Any]]:
+    """The run to resume and the inputs of the resumed run.
+
+    Inputs default to the earlier run's (as its journal recorded them; a masked secret reads
+    as masked); ``--inputs-file``, given values and ``-i`` override them, in that order.
+    Raises ``NothingToResume`` when the run passed and neither the workflow nor the inputs
+    changed since.
+    """
+    previous = load_previous_run(find_run(reference, runs_dir))
+    earlier = {name: value for name, value in previous.inputs.items() if name in workflow.inputs}
+    from_file = read_inputs_file(inputs_file) if inputs_file is not None else {}
+    inputs = resolve_inputs(workflow.inputs, pairs, None, {**earlier, **from_file, **(given or {})})
+    if previous.status == "passed" and previous.fingerprint == Fingerprints(workflow).run(inputs):
+        raise NothingToResume(
+            f"run {previous.run_id} already passed and nothing changed since: nothing to resume"
+        )
+    return previous, inputs
 
 
 def repair_journal(path: Path) -> None:

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
 from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
+from agnoctl.engine.resume import ReusePlan
 from agnoctl.engine.retry import reason
-from agnoctl.errors import UsageError
+from agnoctl.errors import CacheMiss, UsageError
 from agnoctl.events import EventSink
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
+from agnoctl.spec.dag import find_step
 from agnoctl.spec.models import RetrySpec, StepDefaults, StepSpec, Tags, Workflow
 
 if TYPE_CHECKING:
@@ -190,8 +193,15 @@ class Runtime:
         budget: Budget,
         rng: random.Random,
         workflow_dir: Path,
+        reuse: ReusePlan | None = None,
+        cache: ResponseCache | None = None,
+        cache_mode: CacheMode = "off",
     ) -> None:
         self.workflow = workflow
+        self.reuse = reuse or ReusePlan(workflow)
+        self.cache = cache
+        self.cache_mode: CacheMode = cache_mode if cache is not None else "off"
+        self._cache_use: dict[tuple[str, str | None], CacheMode] = {}
         self.run_id = run_id
         self.sink = sink
         self.providers = providers
@@ -265,13 +275,30 @@ class Runtime:
         started = time.perf_counter()
         context = request.context
         try:
-            reply = await route.provider.request(request)
+            reply, hit = await cached_request(
+                self.cache, route.provider, request, mode=self._cache_mode(step_path, context)
+            )
+        except CacheMiss:
+            self.budget.release(reservation)  # --cache-only: nothing was sent
+            raise
         except BaseException as exc:
             self.budget.settle(reservation, tokens=0, cost=0.0)
             if isinstance(exc, Exception):  # a failed call, not a cancelled one
                 attempt.calls += 1
                 self._llm_event(route, path, context, started, error=reason(exc))
             raise
+        if hit:
+            self.budget.release(reservation)
+            self.ledger.add(
+                step=step_path,
+                agent=context.agent,
+                model=route.label,
+                tags=tags,
+                calls=0,
+                cache_hits=1,
+            )
+            self._llm_event(route, path, context, started, reply=reply, cached=True)
+            return reply
         usage = reply.usage
         cost = route.cost(usage)
         self.budget.settle(reservation, tokens=usage.total, cost=cost)
@@ -288,8 +315,26 @@ class Runtime:
             tokens_out=usage.output_tokens,
             cost=cost,
         )
-        self._llm_event(route, path, context, started, usage=usage, cost=cost)
+        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
         return reply
+
+    def _cache_mode(self, step_path: str, context: CallContext) -> CacheMode:
+        """How this call uses the cache: `cache: false` (step, agent, defaults) turns it off,
+        except under --cache-only, where nothing may be sent at all."""
+        if self.cache_mode != "use":
+            return self.cache_mode
+        key = (step_path, context.agent)
+        mode = self._cache_use.get(key)
+        if mode is None:
+            step = find_step(self.workflow, step_path)
+            agent = self.workflow.agents.get(context.agent) if context.agent else None
+            enabled = caching_enabled(
+                step.cache if step is not None else None,
+                agent.cache if agent is not None else None,
+                self.workflow.defaults.cache,
+            )
+            mode = self._cache_use[key] = "use" if enabled else "off"
+        return mode
 
     def _llm_event(
         self,
@@ -301,7 +346,10 @@ class Runtime:
         usage: Usage | None = None,
         cost: float | None = None,
         error: str | None = None,
+        reply: ModelReply | None = None,
+        cached: bool = False,
     ) -> None:
+        # The reply goes into the journal (redacted, as every event) for `fixtures export`.
         self.sink.emit(
             "llm_call",
             step=path,
@@ -315,5 +363,14 @@ class Runtime:
             tokens_out=None if usage is None else usage.output_tokens,
             cost=cost,
             error=error,
+            cached=cached or None,
+            reply=None if reply is None else _reply_data(reply),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+
+
+def _reply_data(reply: ModelReply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+    }

@@ -66,6 +66,7 @@ class Scope:
     step_prefix: str  # "" or "group." (spec paths)
     index: int | None  # innermost for_each index
     iteration: int | None  # innermost loop iteration
+    fingerprint: str  # of the enclosing run, group or item (agnoctl.engine.resume)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class Scheduler:
     async def run(
         self, records: dict[str, StepRecord], view: StepsView, context: dict[str, Any]
     ) -> None:
-        scope = Scope(records, view.own(), context, (), "", None, None)
+        scope = Scope(records, view.own(), context, (), "", None, None, self.rt.reuse.top)
         await self.run_map(self.rt.workflow.steps, scope)
 
     # ------------------------------------------------------------------ the DAG of one map
@@ -138,6 +139,7 @@ class Scheduler:
     async def _run_step(self, step: StepSpec, record: StepRecord, scope: Scope) -> None:
         rt = self.rt
         settings = rt.settings(step)
+        record.fingerprint = rt.reuse.step(step, scope.fingerprint, scope.context, scope.records)
         blocked = self._blocked(step, scope)
         if blocked is None and rt.stopped:
             blocked = "budget"
@@ -239,6 +241,7 @@ class Scheduler:
     async def _item(
         self, step: StepSpec, record: StepRecord, item: ItemRecord, scope: Scope, settings: Settings
     ) -> None:
+        item.fingerprint = self.rt.reuse.item(record, item)
         if self.rt.stopped:
             self.skip(item, "budget", scope, step=record)
             return
@@ -287,6 +290,8 @@ class Scheduler:
             context=context,
             record=record,
         )
+        if self._reuse(record, task, owner):
+            return
         limiters = rt.leaf_limiters(step)
         taken: list[PriorityLimiter] = []
         try:
@@ -310,6 +315,26 @@ class Scheduler:
         finally:
             for limiter in reversed(taken):
                 limiter.release()
+
+    def _reuse(self, record: ExecRecord, task: Task, owner: StepRecord | None) -> bool:
+        """Take the task's output from the earlier run's journal (``--resume``), if it may."""
+        finished = self.rt.reuse.finished(
+            (task.path, task.index, task.iteration), record.fingerprint
+        )
+        if finished is None:
+            return False
+        record.status = "succeeded"
+        record.output = finished.output
+        record.reused = True
+        self.rt.sink.emit(
+            "item_reused" if owner is not None else "step_reused",
+            step=task.path,
+            item=task.index,
+            iteration=task.iteration,
+            output=record.output,
+            fingerprint=record.fingerprint,
+        )
+        return True
 
     # ------------------------------------------------------------------ groups and loops
 
@@ -341,6 +366,7 @@ class Scheduler:
             step_prefix=f"{scope.step_prefix}{step_record.id}.",
             index=record.index if isinstance(record, ItemRecord) else scope.index,
             iteration=scope.iteration,
+            fingerprint=record.fingerprint or scope.fingerprint,
         )
         if step.loop is None:
             await self.run_map(step.steps, inner)
@@ -503,7 +529,7 @@ class Scheduler:
 
     def _succeed(self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None) -> None:
         record.status = "succeeded"
-        self._finished(record, scope, owner, output=record.output)
+        self._finished(record, scope, owner, output=record.output, fingerprint=record.fingerprint)
 
     def _fail(
         self,

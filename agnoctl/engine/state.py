@@ -68,6 +68,8 @@ class ExecRecord:
     stderr: str | None = None
     children: dict[str, StepRecord] | None = None  # groups: child id -> record
     loop: LoopRecord | None = None
+    fingerprint: str | None = None  # what it computes from what (agnoctl.engine.resume)
+    reused: bool = False  # --resume took its output from the journal instead of running it
 
     @property
     def done(self) -> bool:

@@ -700,7 +700,7 @@ class _Planner:
                 where,
                 "E501",
                 f"the template cannot be rendered: {exc.message}",
-                line=exc.lineno or 1,
+                line=_template_line(exc),
             )
             return
         key = (where, exc.message)
@@ -924,6 +924,20 @@ def _float_range(low: float, high: float) -> FloatRange:
 
 def _as_floats(span: IntRange) -> FloatRange:
     return FloatRange(min=span.min, max=span.max)
+
+
+def _template_line(exc: TemplateError) -> int:
+    """The template line of a render error: its own, or the template frame of the error
+    Jinja2 raised (its traceback names templates "<template>", at their own line numbers)."""
+    if exc.lineno:
+        return exc.lineno
+    line = 1
+    trace = exc.__context__.__traceback__ if exc.__context__ else None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
 
 
 def _dotted(where: Sequence[PathKey]) -> str:

@@ -68,7 +68,12 @@ def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
             return None
         if strip_left:
             parts[-1] = parts[-1].rstrip()
-        parts += [_value_text(root, keys, context), after.lstrip() if strip_right else after]
+        try:
+            value = _value_text(root, keys, context)
+        except TemplateError as exc:
+            start = list(_BLOCK.finditer(source))[block].start()
+            raise TemplateError(exc.message, lineno=source.count("\n", 0, start) + 1) from None
+        parts += [value, after.lstrip() if strip_right else after]
     text = "".join(parts)
     if len(text) > MAX_RENDER_CHARS:
         raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")

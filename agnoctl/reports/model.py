@@ -106,6 +106,8 @@ class _Execution(_Model):
     """Groups with `loop`."""
     steps: dict[str, StepReport] | None = None
     """Groups: the children, by id."""
+    reused: bool = False
+    """`--resume` took this output from the earlier run's journal instead of running it again."""
 
 
 class ItemReport(_Execution):
@@ -179,6 +181,10 @@ class RunReport(_Model):
     mock: bool = False
     """Every agent was routed to the mock provider (`--mock`)."""
     seed: int | None = None
+    resumed: bool = False
+    """This run resumed an earlier one in the same run directory (`--resume`)."""
+    reused: int = 0
+    """Agent and command tasks (steps or for_each items) whose output `--resume` reused."""
     success_threshold: float
     succeeded: int
     """Top-level steps that succeeded."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -48,6 +48,7 @@ _INPUT_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
 }
 _TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
+_ID = re.compile(ID_PATTERN)
 
 
 def check_data(data: Any, source: SourceMap) -> tuple[Workflow | None, list[Diagnostic]]:
@@ -146,8 +147,7 @@ def _salvage_steps(raw: dict[str, Any], prefix: str, spec: _Spec) -> dict[str, S
 # ---------------------------------------------------------------------------- checker
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
+class _Scope(NamedTuple):
     """Where a template is read, and so which names it may use."""
 
     reader: str | None = None
@@ -168,10 +168,11 @@ class _Checker:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self._closures: dict[str, dag.NeedsClosure] = {}
+        self._nodes = list(_walk_steps(self.workflow.steps))
 
     def run(self) -> list[Diagnostic]:
         self._check_graph(self.workflow.steps, "")
-        for node in _walk_steps(self.workflow.steps):
+        for node in self._nodes:
             if node.path not in self.spec.broken_steps:
                 self._check_step(node)
         self._check_agents()
@@ -191,10 +192,11 @@ class _Checker:
         *,
         severity: Severity = "error",
         at_key: bool = False,
-        position: Callable[[], tuple[int, int]] | None = None,
+        access: Access | None = None,
     ) -> None:
-        if position is not None:
-            where = position()
+        """Add a diagnostic at `path` (its key with `at_key`), or at what `access` read."""
+        if access is not None:
+            where = self.source.text_position(path, access.line, access.text)
         else:
             where = self.source.key_position(path) if at_key else self.source.position(path)
         self.diagnostics.append(Diagnostic(self.source.file, *where, severity, code, message, hint))
@@ -226,7 +228,7 @@ class _Checker:
             )
 
     def _check_id(self, step_id: str, where: tuple[PathKey, ...]) -> None:
-        if not re.match(ID_PATTERN, step_id):
+        if not _ID.match(step_id):
             self.report(
                 where,
                 "E304",
@@ -277,6 +279,8 @@ class _Checker:
 
     def may_read(self, reader: str, target: str) -> bool:
         """Whether the step at `reader` may read `steps.<target>` (SPEC: transitive needs)."""
+        if "." not in reader and "." not in target:  # top-level steps: the common case
+            return reader != target and self._closure("").reaches(target, reader)
         r, t = reader.split("."), target.split(".")
         common = 0
         while common < min(len(r), len(t)) and r[common] == t[common]:
@@ -387,7 +391,7 @@ class _Checker:
         self, path: tuple[PathKey, ...], text: str, expression: bool, scope: _Scope
     ) -> None:
         try:
-            found = accesses(text, expression=expression)
+            found = accesses(text, expression)
         except TemplateSyntaxProblem as exc:
             lineno = exc.lineno or 1
             code = "E405" if expression else "E404"
@@ -401,24 +405,21 @@ class _Checker:
                 code,
                 f"{path_text(path)}: {exc.message}",
                 hint,
-                position=lambda: self.source.text_position(path, lineno),
+                access=Access("", (), lineno),
             )
             return
         for access in found:
             self._check_access(path, access, scope)
 
     def _check_access(self, path: tuple[PathKey, ...], access: Access, scope: _Scope) -> None:
-        def position() -> tuple[int, int]:  # located only when reported
-            return self.source.text_position(path, access.line, access.text)
-
         if access.root not in scope.roots:
-            self._bad_root(path, access, scope, position)
+            self._bad_root(path, access, scope)
         elif access.root == "steps":
-            self._check_step_read(path, access, scope, position)
+            self._check_step_read(path, access, scope)
         elif access.root in ("inputs", "env") and access.keys:
-            self._check_name_read(path, access, position)
+            self._check_name_read(path, access)
         elif access.root == "loop" and scope.loop_group is not None:
-            self._check_loop_read(path, access, scope.loop_group, position)
+            self._check_loop_read(path, access, scope.loop_group)
         elif access.root == "args" and scope.args is not None and access.keys:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
@@ -430,7 +431,7 @@ class _Checker:
                     f"did you mean `args.{guess}`?"
                     if guess
                     else "declare it under the tool's parameters.properties",
-                    position=position,
+                    access=access,
                 )
 
     def _bad_root(
@@ -438,7 +439,6 @@ class _Checker:
         path: tuple[PathKey, ...],
         access: Access,
         scope: _Scope,
-        position: Callable[[], tuple[int, int]],
     ) -> None:
         name = access.root
         where = path_text(path)
@@ -448,7 +448,7 @@ class _Checker:
                 "E409",
                 f"`{name}` is only defined in for_each steps ({where})",
                 "add `for_each` to the step, or read the value another way",
-                position=position,
+                access=access,
             )
         elif name == "loop":
             self.report(
@@ -456,12 +456,14 @@ class _Checker:
                 "E410",
                 f"`loop` is only defined inside a loop group ({where})",
                 "move the step into a group with `loop:`",
-                position=position,
+                access=access,
             )
         elif name in _ALL_ROOTS:
             where_defined = {
                 "output": "in gate expressions (`output`); elsewhere read steps.<id>.output",
                 "args": "in a command tool's `run`",
+                "inputs": "in step templates and outputs (a tool's `run` sees only `args`)",
+                "env": "in step templates and outputs (a tool's `run` sees only `args`)",
                 "steps": "in step templates and outputs",
             }.get(name, "in step templates")
             self.report(
@@ -469,7 +471,7 @@ class _Checker:
                 "E408",
                 f"`{name}` is not defined in {where}",
                 f"`{name}` is defined only {where_defined}",
-                position=position,
+                access=access,
             )
         else:
             guess = did_you_mean(name, scope.roots)
@@ -478,13 +480,9 @@ class _Checker:
                 if guess
                 else f"templates may read: {', '.join(sorted(scope.roots))}"
             )
-            self.report(
-                path, "E408", f"undefined name `{name}` in {where}", hint, position=position
-            )
+            self.report(path, "E408", f"undefined name `{name}` in {where}", hint, access=access)
 
-    def _check_name_read(
-        self, path: tuple[PathKey, ...], access: Access, position: Callable[[], tuple[int, int]]
-    ) -> None:
+    def _check_name_read(self, path: tuple[PathKey, ...], access: Access) -> None:
         key = access.keys[0]
         if not isinstance(key, str) or key in _MAPPING_METHODS:
             return
@@ -496,7 +494,7 @@ class _Checker:
         code, kind = ("E411", "input") if section == "inputs" else ("E412", "env entry")
         hint = f"did you mean `{section}.{guess}`?" if guess else f"declare it under `{section}:`"
         self.report(
-            path, code, f"`{section}.{key}` reads an undeclared {kind}", hint, position=position
+            path, code, f"`{section}.{key}` reads an undeclared {kind}", hint, access=access
         )
 
     def _check_loop_read(
@@ -504,7 +502,6 @@ class _Checker:
         path: tuple[PathKey, ...],
         access: Access,
         group: str,
-        position: Callable[[], tuple[int, int]],
     ) -> None:
         if len(access.keys) < 2 or access.keys[0] != "previous":
             return
@@ -521,7 +518,7 @@ class _Checker:
                 "E407",
                 f"`loop.previous.{child}`: the loop group `{group}` has no step `{child}`",
                 f"did you mean `{guess}`?" if guess else f"its steps: {', '.join(children)}",
-                position=position,
+                access=access,
             )
 
     def _check_step_read(
@@ -529,18 +526,17 @@ class _Checker:
         path: tuple[PathKey, ...],
         access: Access,
         scope: _Scope,
-        position: Callable[[], tuple[int, int]],
     ) -> None:
         target, unknown = self._resolve(access.keys)
         if unknown is not None:
-            self._unknown_step(path, unknown, position)
+            self._unknown_step(path, unknown, access)
         elif target is not None and scope.reader is not None and not self._allowed(scope, target):
             self.report(
                 path,
                 "E406",
                 f"`steps.{target}` is read by step `{scope.reader}`, but is not among its needs",
                 self._needs_hint(scope.reader, target),
-                position=position,
+                access=access,
             )
 
     def _allowed(self, scope: _Scope, target: str) -> bool:
@@ -574,22 +570,17 @@ class _Checker:
             steps = steps[key].steps or {}
         return path or None, None
 
-    def _unknown_step(
-        self, path: tuple[PathKey, ...], unknown: str, position: Callable[[], tuple[int, int]]
-    ) -> None:
+    def _unknown_step(self, path: tuple[PathKey, ...], unknown: str, access: Access) -> None:
         parent, _, name = unknown.rpartition(".")
         siblings = list(dag.step_map(self.workflow, parent))
         guess = did_you_mean(name, siblings)
         if guess:
             hint = f"did you mean `steps.{dag.join_path(parent, guess)}`?"
         elif parent:
-            hint = (
-                f"`{parent}` has no step `{name}`; read steps.{parent}.output (or .status, "
-                ".results, .error)"
-            )
+            hint = f"`{parent}` has no step `{name}`; read steps.{parent}.output (or .status)"
         else:
             hint = "steps are read as steps.<id>.output"
-        self.report(path, "E407", f"`steps.{unknown}` names no step", hint, position=position)
+        self.report(path, "E407", f"`steps.{unknown}` names no step", hint, access=access)
 
     # -------------------------------------------------------------------- agents, tools
 
@@ -641,7 +632,7 @@ class _Checker:
             base = ("tools", name)
             properties = tool.parameters.get("properties")
             args = frozenset(properties) if isinstance(properties, dict) else None
-            scope = _Scope(roots=_GLOBAL_ROOTS | {"args"}, args=args)
+            scope = _Scope(roots=frozenset({"args"}), args=args)  # rendered with args only
             for index, arg in enumerate(tool.run):
                 self._check_template((*base, "run", index), arg, False, scope)
             self._check_json_schema((*base, "parameters"), tool.parameters)
@@ -674,11 +665,8 @@ class _Checker:
     def _check_unused(self) -> None:
         # A step or agent that did not validate may use anything: only judge complete parts.
         if not self.spec.broken_steps:
-            used = {n.spec.agent for n in _walk_steps(self.workflow.steps)} | {
-                g.agent
-                for n in _walk_steps(self.workflow.steps)
-                for g in n.spec.gates or []
-                if isinstance(g, JudgeGate)
+            used = {n.spec.agent for n in self._nodes} | {
+                g.agent for n in self._nodes for g in n.spec.gates or [] if isinstance(g, JudgeGate)
             }
             self._warn_unused(
                 "agents",
@@ -712,8 +700,7 @@ class _Checker:
 # ---------------------------------------------------------------------------- helpers
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
+class _Node(NamedTuple):
     path: str
     data: tuple[PathKey, ...]
     """Where the step is in the file's data: ("steps", "review", "steps", "draft")."""

@@ -63,7 +63,7 @@ _KEYWORDS = frozenset(
 
 
 @lru_cache(maxsize=4096)
-def accesses(source: str, *, expression: bool) -> tuple[Access, ...]:
+def accesses(source: str, expression: bool) -> tuple[Access, ...]:
     """Every root-name read in a template or expression; raises TemplateSyntaxProblem."""
     if not expression and "{" not in source:
         return ()
@@ -79,21 +79,27 @@ def _simple_expression(source: str) -> tuple[Access, ...] | None:
 
 
 def _simple_template(source: str) -> tuple[Access, ...] | None:
-    """The accesses of a template made only of text and `{{ a.b.c }}` blocks, else None."""
-    if "{%" in source or "{#" in source:
+    """The accesses of a template made only of text and `{{ a.b.c }}` blocks, else None.
+
+    Every `{{` must open such a block (so the counts agree) and none may follow a `{`.
+    """
+    if "{%" in source or "{#" in source or "{{{" in source:
+        return None
+    matches = list(_SIMPLE_BLOCK.finditer(source))
+    if source.count("{{") != len(matches):
         return None
     found: list[Access] = []
-    position = counted = 0
-    line = 1
-    for match in _SIMPLE_BLOCK.finditer(source):
-        gap = source[position : match.start()]
-        if "{{" in gap or gap.endswith("{") or not _plain(match.group(1)):
+    multiline = "\n" in source
+    line, counted = 1, 0
+    for match in matches:
+        dotted = match.group(1)
+        if not _plain(dotted):
             return None
-        line += source.count("\n", counted, match.start(1))
-        counted = match.start(1)
-        found.append(_dotted(match.group(1), line))
-        position = match.end()
-    return None if "{{" in source[position:] else tuple(found)
+        if multiline:
+            line += source.count("\n", counted, match.start(1))
+            counted = match.start(1)
+        found.append(_dotted(dotted, line))
+    return tuple(found)
 
 
 def _plain(dotted: str) -> bool:

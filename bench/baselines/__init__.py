@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
 
+
 @dataclass(frozen=True)
 class Client:
     module: str  # bench/baselines/<module>.py

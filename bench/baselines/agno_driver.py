@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 
+# Before agno is imported: its telemetry would call out of the machine.
 os.environ.setdefault("AGNO_TELEMETRY", "false")
 
-from agno.agent import Agent  # noqa: E402 (telemetry must be off before agno is imported)
-from agno.models.openai import OpenAIChat  # noqa: E402
+from agno.agent import Agent
+from agno.models.openai import OpenAIChat
 
-from baselines import API_KEY, MODEL, gather_limited, sequential  # noqa: E402
-
+from baselines import API_KEY, MODEL, gather_limited, sequential
 
 
 def _agent(base_url: str) -> Agent:

@@ -9,7 +9,6 @@ import aiohttp
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
 
-
 def _session(concurrency: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=concurrency),
@@ -27,9 +26,7 @@ async def _complete(session: aiohttp.ClientSession, base_url: str, prompt: str) 
 
 async def fan_out(base_url: str, prompts: list[str], concurrency: int) -> list[str]:
     async with _session(concurrency) as session:
-        return await gather_limited(
-            lambda p: _complete(session, base_url, p), prompts, concurrency
-        )
+        return await gather_limited(lambda p: _complete(session, base_url, p), prompts, concurrency)
 
 
 async def chain(base_url: str, prompts: list[str]) -> list[str]:

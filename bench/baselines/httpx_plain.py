@@ -10,7 +10,6 @@ import httpx
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
 
-
 def _client(base_url: str, concurrency: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(

@@ -14,7 +14,6 @@ from langgraph.types import Send
 from baselines import API_KEY, MODEL, chained_prompt
 
 
-
 class _FanState(TypedDict):
     prompts: list[str]
     replies: Annotated[list[tuple[int, str]], operator.add]

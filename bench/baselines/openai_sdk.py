@@ -7,7 +7,6 @@ from openai import AsyncOpenAI
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
 
-
 async def _complete(client: AsyncOpenAI, prompt: str) -> str:
     completion = await client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": prompt}]

@@ -10,7 +10,6 @@ from pydantic_ai.providers.openai import OpenAIProvider
 from baselines import API_KEY, MODEL, gather_limited, sequential
 
 
-
 def _agent(base_url: str) -> Agent[None, str]:
     provider = OpenAIProvider(base_url=base_url, api_key=API_KEY)
     return Agent(OpenAIChatModel(MODEL, provider=provider))

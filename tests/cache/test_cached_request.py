@@ -70,6 +70,17 @@ async def test_off_never_reads_nor_writes(cache: ResponseCache, provider: object
     assert not hit
 
 
+async def test_the_mock_provider_is_never_cached(
+    cache: ResponseCache, make_provider: type
+) -> None:
+    mock = make_provider(protocol="mock", base_url="")
+    for mode in ("use", "only"):
+        _, hit = await cached_request(cache, mock, REQUEST, mode=mode)
+        assert not hit
+    assert len(mock.requests) == 2
+    assert cache.stats().entries == 0
+
+
 async def test_only_serves_hits_without_asking(cache: ResponseCache, provider: object) -> None:
     await cached_request(cache, provider, REQUEST)
     for _ in range(3):

@@ -142,6 +142,7 @@ class Received:
     method: str
     path: str
     headers: dict[str, str]
+    """Names in lower case."""
     body: bytes
 
 
@@ -164,7 +165,9 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             state.requests.append(
-                Received(self.command, self.path, dict(self.headers.items()), body)
+                Received(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
             )
             status = state.script.pop(0) if state.script else 200
             self.send_response(status)

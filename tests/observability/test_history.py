@@ -23,7 +23,9 @@ def test_diff_with_a_regression_exits_1(obs_runs: ObsRuns, run_cli: RunCli) -> N
         "report", "diff", a, b, "--fail-on-regression", "--runs-dir", obs_runs.runs_dir
     )
     assert result.returncode == 1, result.stderr
-    assert "gate threshold confidence >= 0.7: passed (0.9) → failed (0.5)  REGRESSION" in result.stdout
+    assert (
+        "gate threshold confidence >= 0.7: passed (0.9) → failed (0.5)  REGRESSION" in result.stdout
+    )
     assert "1 regression(s):" in result.stdout
     assert "score: gate threshold confidence >= 0.7: passed → failed" in result.stdout
 
@@ -71,7 +73,8 @@ def test_score_gate_tolerance(obs_runs: ObsRuns) -> None:
     worse = _report(obs_runs, {gate: 0.8})
     delta = diff_reports(base, worse, tolerance=0.05)
     assert delta.regressions == [
-        "score: gate threshold confidence >= 0.7: value 0.9 → 0.8, worse by more than the tolerance 0.05"
+        "score: gate threshold confidence >= 0.7: value 0.9 → 0.8, "
+        "worse by more than the tolerance 0.05"
     ]
     assert not diff_reports(base, worse, tolerance=0.2).regressed
 
@@ -85,9 +88,13 @@ def test_step_status_regressions(obs_runs: ObsRuns) -> None:
     delta = diff_reports(base, failed)
     assert delta.regressions[0].startswith("run: passed → failed")
     assert "publish: succeeded → failed" in delta.regressions
-    upstream = _report(obs_runs, {"steps.publish.status": "skipped", "steps.publish.reason": "upstream_failed"})
+    upstream = _report(
+        obs_runs, {"steps.publish.status": "skipped", "steps.publish.reason": "upstream_failed"}
+    )
     assert not diff_reports(base, upstream).regressed  # its upstream is the one to blame
-    budget = _report(obs_runs, {"steps.publish.status": "skipped", "steps.publish.reason": "budget"})
+    budget = _report(
+        obs_runs, {"steps.publish.status": "skipped", "steps.publish.reason": "budget"}
+    )
     assert diff_reports(base, budget).regressions == ["publish: succeeded → skipped: budget"]
     with pytest.raises(UsageError):
         diff_reports(base, base, tolerance=-1)
@@ -103,13 +110,17 @@ def test_markdown_escapes_html(obs_runs: ObsRuns) -> None:
 
 def test_runs_list_and_show(obs_runs: ObsRuns, run_cli: RunCli, cli: CliRunner) -> None:
     runs = list_runs(obs_runs.runs_dir)
-    assert [r.run_id for r in runs][:2] == sorted([obs_runs.a.report.run_id, obs_runs.b.report.run_id], reverse=True)
+    assert [r.run_id for r in runs][:2] == sorted(
+        [obs_runs.a.report.run_id, obs_runs.b.report.run_id], reverse=True
+    )
     assert all(r.workflow == "obs-demo" and r.status == "passed" for r in runs)
     listed = run_cli("runs", "list", "--runs-dir", obs_runs.runs_dir)
     assert listed.returncode == 0 and obs_runs.a.report.run_id in listed.stdout
     lines = cli.invoke(app, ["runs", "list", "--json", "--runs-dir", str(obs_runs.runs_dir)]).stdout
     assert {json.loads(line)["run_id"] for line in lines.splitlines()} >= {obs_runs.a.report.run_id}
-    shown = cli.invoke(app, ["report", "show", obs_runs.b.report.run_id, "--runs-dir", str(obs_runs.runs_dir)])
+    shown = cli.invoke(
+        app, ["report", "show", obs_runs.b.report.run_id, "--runs-dir", str(obs_runs.runs_dir)]
+    )
     assert shown.exit_code == 0
     assert "failed (warn)" in shown.stdout  # the regressed gate
     assert f"full report: {obs_runs.b.run_dir / 'report.html'}" in shown.stdout
@@ -126,4 +137,9 @@ def test_incomplete_and_unknown_runs(obs_runs: ObsRuns, tmp_path: Path, cli: Cli
         load_report(killed.name, runs_dir)
     missing = cli.invoke(app, ["report", "show", "nope", "--runs-dir", str(runs_dir)])
     assert missing.exit_code == 2 and "no run 'nope'" in missing.stderr
-    assert "no runs yet" in cli.invoke(app, ["report", "diff", "latest", "latest", "--runs-dir", str(runs_dir)]).stderr
+    assert (
+        "no runs yet"
+        in cli.invoke(
+            app, ["report", "diff", "latest", "latest", "--runs-dir", str(runs_dir)]
+        ).stderr
+    )

@@ -30,8 +30,15 @@ def _json_lines(text: str) -> list[dict[str, object]]:
 
 def test_json_logs_on_stderr_carry_the_ids(obs_runs: ObsRuns, run_cli: RunCli) -> None:
     result = run_cli(
-        "run", obs_runs.root / "workflow.yaml", "--mock", "--mock-fixtures",
-        obs_runs.root / "fixtures-0.9.yaml", "-q", "--log-format", "json", "-vv",
+        "run",
+        obs_runs.root / "workflow.yaml",
+        "--mock",
+        "--mock-fixtures",
+        obs_runs.root / "fixtures-0.9.yaml",
+        "-q",
+        "--log-format",
+        "json",
+        "-vv",
         env={"OBS_API_KEY": SECRET},
     )
     assert result.returncode == 0, result.stderr
@@ -44,7 +51,11 @@ def test_json_logs_on_stderr_carry_the_ids(obs_runs: ObsRuns, run_cli: RunCli) -
         assert {"event", "level", "timestamp"} <= line.keys()
     calls = [line for line in lines if line["event"] == "llm_call"]
     assert {(c["step"], c["item"], c["attempt"]) for c in calls} >= {
-        ("collect", 0, 1), ("collect", 1, 1), ("collect", 1, 2), ("collect", 2, 1), ("score", None, 1)
+        ("collect", 0, 1),
+        ("collect", 1, 1),
+        ("collect", 1, 2),
+        ("collect", 2, 1),
+        ("score", None, 1),
     }
     retry = next(line for line in lines if line["event"] == "retry_scheduled")
     assert retry["level"] == "warning" and (retry["step"], retry["item"]) == ("collect", 1)
@@ -88,7 +99,10 @@ def test_no_logs_unless_asked(obs_runs: ObsRuns, cli: CliRunner, in_tmp: Path) -
 
 def test_levels() -> None:
     assert [level_for(v) for v in (0, 1, 2, 5)] == [
-        logging.WARNING, logging.INFO, logging.DEBUG, logging.DEBUG
+        logging.WARNING,
+        logging.INFO,
+        logging.DEBUG,
+        logging.DEBUG,
     ]
     assert not LogOptions().requested
     assert LogOptions(verbosity=1).requested and LogOptions(format="json").requested

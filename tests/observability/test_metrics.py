@@ -7,9 +7,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from typer.testing import CliRunner
 
 from agnoctl.cli import app
 from agnoctl.errors import UsageError
@@ -28,9 +28,7 @@ def _samples(run: ObsRun) -> dict[str, list[Sample]]:
 
 
 def _total(samples: list[Sample], **labels: str) -> float:
-    return sum(
-        s.value for s in samples if all(s.labels.get(k) == v for k, v in labels.items())
-    )
+    return sum(s.value for s in samples if all(s.labels.get(k) == v for k, v in labels.items()))
 
 
 def test_counters_match_report_totals(obs_runs: ObsRuns) -> None:
@@ -60,7 +58,9 @@ def test_latency_histogram_counts_every_call(obs_runs: ObsRuns) -> None:
     samples = _samples(obs_runs.a)
     counts = samples["agnoctl_llm_call_duration_seconds_count"]
     assert _total(counts) == obs_runs.a.report.cost.total.calls
-    infinite = [s for s in samples["agnoctl_llm_call_duration_seconds_bucket"] if s.labels["le"] == "+Inf"]
+    infinite = [
+        s for s in samples["agnoctl_llm_call_duration_seconds_bucket"] if s.labels["le"] == "+Inf"
+    ]
     assert _total(infinite) == _total(counts)
 
 
@@ -85,24 +85,49 @@ def test_run_and_budget_gauges(obs_runs: ObsRuns) -> None:
     [info] = samples["agnoctl_run_info"]
     assert info.labels == {"run_id": report.run_id, "workflow": "obs-demo", "status": "passed"}
     assert samples["agnoctl_run_passed"][0].value == 1
-    assert samples["agnoctl_run_duration_seconds"][0].value == pytest.approx(report.duration_ms / 1000)
+    assert samples["agnoctl_run_duration_seconds"][0].value == pytest.approx(
+        report.duration_ms / 1000
+    )
     assert _total(samples["agnoctl_budget_limit"], limit="max_llm_calls") == 6
-    assert _total(samples["agnoctl_budget_used"], limit="max_llm_calls") == report.limits["max_llm_calls"].used
+    assert (
+        _total(samples["agnoctl_budget_used"], limit="max_llm_calls")
+        == report.limits["max_llm_calls"].used
+    )
     assert _total(samples["agnoctl_steps"], status="succeeded") == 3
 
 
 def test_breaker_state_from_events(obs_runs: ObsRuns) -> None:
     report = obs_runs.a.report
     events = [
-        {"run_id": report.run_id, "type": "breaker_state", "provider": "local", "old": "closed", "new": "open"},
-        {"run_id": report.run_id, "type": "breaker_state", "provider": "local", "old": "open", "new": "half_open"},
-        {"run_id": "another-run", "type": "breaker_state", "provider": "local", "old": "x", "new": "open"},
+        {
+            "run_id": report.run_id,
+            "type": "breaker_state",
+            "provider": "local",
+            "old": "closed",
+            "new": "open",
+        },
+        {
+            "run_id": report.run_id,
+            "type": "breaker_state",
+            "provider": "local",
+            "old": "open",
+            "new": "half_open",
+        },
+        {
+            "run_id": "another-run",
+            "type": "breaker_state",
+            "provider": "local",
+            "old": "x",
+            "new": "open",
+        },
     ]
     text = render_metrics(report, events)
     families = {f.name: f for f in text_string_to_metric_families(text)}
     [state] = families["agnoctl_breaker_state"].samples
     assert state.labels == {"provider": "local"} and state.value == 1  # half_open
-    transitions = {s.labels["state"]: s.value for s in families["agnoctl_breaker_transitions"].samples}
+    transitions = {
+        s.labels["state"]: s.value for s in families["agnoctl_breaker_transitions"].samples
+    }
     assert transitions == {"open": 1, "half_open": 1}
 
 
@@ -128,8 +153,14 @@ def test_push_failure_is_a_clear_error(obs_runs: ObsRuns, receiver: Receiver) ->
 
 def test_cli_metrics_push(obs_runs: ObsRuns, receiver: Receiver, run_cli: RunCli) -> None:
     result = run_cli(
-        "run", obs_runs.root / "workflow.yaml", "--mock", "--mock-fixtures",
-        obs_runs.root / "fixtures-0.9.yaml", "-q", "--metrics-push", receiver.url,
+        "run",
+        obs_runs.root / "workflow.yaml",
+        "--mock",
+        "--mock-fixtures",
+        obs_runs.root / "fixtures-0.9.yaml",
+        "-q",
+        "--metrics-push",
+        receiver.url,
         env={"OBS_API_KEY": SECRET},
     )
     assert result.returncode == 0, result.stderr
@@ -145,8 +176,16 @@ def test_cli_push_failure_warns_but_keeps_the_verdict(
     monkeypatch.setenv("OBS_API_KEY", SECRET)
     result = cli.invoke(
         app,
-        ["run", str(obs_runs.root / "workflow.yaml"), "--mock", "--mock-fixtures",
-         str(obs_runs.root / "fixtures-0.9.yaml"), "-q", "--metrics-push", "http://127.0.0.1:9"],
+        [
+            "run",
+            str(obs_runs.root / "workflow.yaml"),
+            "--mock",
+            "--mock-fixtures",
+            str(obs_runs.root / "fixtures-0.9.yaml"),
+            "-q",
+            "--metrics-push",
+            "http://127.0.0.1:9",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "warning: could not push metrics to http://127.0.0.1:9" in result.stderr

@@ -18,7 +18,9 @@ from tests.observability.conftest import SECRET, ObsRuns, Receiver, fixtures_pat
 
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(notify, "RETRY", RetrySpec(max_attempts=3, initial_delay=0.01, max_delay=0.02))
+    monkeypatch.setattr(
+        notify, "RETRY", RetrySpec(max_attempts=3, initial_delay=0.01, max_delay=0.02)
+    )
 
 
 def test_run_posts_once_per_event(
@@ -32,7 +34,9 @@ def test_run_posts_once_per_event(
     )
     workflow = write_workflow(tmp_path, confidence=0.9, extra=hooks)
     monkeypatch.setenv("OBS_API_KEY", SECRET)
-    options = RunOptions(mock=True, mock_fixtures=fixtures_path(tmp_path, 0.9), runs_dir=tmp_path / "runs")
+    options = RunOptions(
+        mock=True, mock_fixtures=fixtures_path(tmp_path, 0.9), runs_dir=tmp_path / "runs"
+    )
     report = run_workflow(workflow, options)
     assert report.status == "passed"
     # 5 of max_llm_calls 6 crossed the 80% warning share once; the run passed once.
@@ -44,9 +48,9 @@ def test_run_posts_once_per_event(
     assert budget["event"] == "budget_warning" and budget["budget"]["limit"] == "max_llm_calls"
     assert budget["budget"]["value"] == 6
     for request in receiver.requests:
-        assert request.headers["Content-Type"] == "application/json"
+        assert request.headers["content-type"] == "application/json"
         assert SECRET.encode() not in request.body
-    assert receiver.requests[1].headers["X-Agnoctl-Delivery"] == f"{report.run_id}:success"
+    assert receiver.requests[1].headers["x-agnoctl-delivery"] == f"{report.run_id}:success"
 
 
 def _failed(obs_runs: ObsRuns) -> RunReport:
@@ -64,12 +68,16 @@ async def test_failure_is_retried_until_delivered(obs_runs: ObsRuns, receiver: R
     receiver.script = [503, 200]
     spec = NotifySpec(on_failure=[f"{receiver.url}/hook"], on_success=[f"{receiver.url}/ok"])
     [delivery] = await notify.send(
-        spec, _failed(obs_runs), obs_runs.a.run_dir, redactor=Redactor([SECRET]), rng=random.Random(1)
+        spec,
+        _failed(obs_runs),
+        obs_runs.a.run_dir,
+        redactor=Redactor([SECRET]),
+        rng=random.Random(1),
     )
     assert delivery.delivered and delivery.attempts == 2 and delivery.event == "failure"
     first, second = receiver.requests
     assert first.body == second.body  # the same delivery, tried twice
-    assert first.headers["X-Agnoctl-Delivery"] == second.headers["X-Agnoctl-Delivery"]
+    assert first.headers["x-agnoctl-delivery"] == second.headers["x-agnoctl-delivery"]
     body = json.loads(second.body)
     assert body["failed_steps"] == [{"path": "publish", "error": "exit code 3"}]
     assert SECRET not in second.body.decode() and "***" in body["reason"]
