@@ -39,6 +39,7 @@ from agnoctl.providers.base import (
 
 DEFAULT_CACHE_DIR = Path(".agnoctl") / "cache"
 CacheMode = Literal["use", "off", "only"]
+CACHED_PROTOCOLS = frozenset({"openai", "anthropic", "ollama"})
 
 # Bump when the key material or the stored value changes shape: old entries become misses.
 _FORMAT = "agnoctl-cache/1"
@@ -190,12 +191,13 @@ async def cached_request(
     """Send ``request`` through the cache: ``(reply, True)`` on a hit, else the provider's.
 
     ``off`` (or no cache) always asks the provider; ``only`` never does and raises
-    ``CacheMiss`` naming the step. The mock provider is never cached: its replies follow its
-    fixtures and the call's step, not the request, and it is free anyway. In ``use`` mode a request that this process already answered
-    for the same step and item is a retry of a rejected reply (it did not parse, validate or
-    pass a gate), so it skips the read: replaying the same reply could never succeed.
+    ``CacheMiss`` naming the step. Only model servers (``CACHED_PROTOCOLS``) are cached: the
+    mock and function providers answer by their fixtures or code and the call's step, not by
+    the request alone, and cost nothing anyway. In ``use`` mode a request that this process
+    already answered for the same step and item is a retry of a rejected reply (it did not
+    parse, validate or pass a gate), so it skips the read: replaying it could never succeed.
     """
-    if cache is None or mode == "off" or provider.protocol == "mock":
+    if cache is None or mode == "off" or provider.protocol not in CACHED_PROTOCOLS:
         return await provider.request(request), False
     key = cache.key(provider, request)
     if mode == "only" or not cache.repeated(key, request.context):

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from agnoctl.cache import CacheMode
     from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
-    from agnoctl.spec.loader import SourceMap
     from agnoctl.spec.models import Workflow
 
 app = typer.Typer(
@@ -111,16 +111,21 @@ def validate(
     if output:
         sys.stdout.write(output + "\n")
     errors = sum(d.severity == "error" for d in diagnostics)
-    warnings = len(diagnostics) - errors
-    failed = errors > 0 or (strict and warnings > 0)
-    noun = "file" if len(files) == 1 else "files"
-    skipped = f" ({len(selection.skipped)} YAML file(s) without `version:` skipped)"
+    failed = errors > 0 or (strict and len(diagnostics) > errors)
     sys.stderr.write(
-        f"{'invalid' if failed else 'valid'}: {len(files)} {noun} checked, "
-        f"{errors} error(s), {warnings} warning(s){skipped if selection.skipped else ''}\n"
+        _validation_summary(
+            failed, len(files), errors, len(diagnostics) - errors, len(selection.skipped)
+        )
     )
     if failed:
         raise typer.Exit(EXIT_USAGE)
+
+
+def _validation_summary(failed: bool, files: int, errors: int, warnings: int, skipped: int) -> str:
+    noun = "file" if files == 1 else "files"
+    extra = f" ({skipped} YAML file(s) without `version:` skipped)" if skipped else ""
+    verdict = "invalid" if failed else "valid"
+    return f"{verdict}: {files} {noun} checked, {errors} error(s), {warnings} warning(s){extra}\n"
 
 
 @app.command("schema")
@@ -144,8 +149,9 @@ def schema(
 def init(
     name: Annotated[
         str | None,
-        typer.Argument(help="File to write (NAME.yaml); default workflow.yaml.",
-                       show_default=False),
+        typer.Argument(
+            help="File to write (NAME.yaml); default workflow.yaml.", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Write a commented starter workflow that validates and runs offline (mock provider)."""
@@ -240,6 +246,48 @@ def cache_prune(
     sys.stdout.write(f"removed {removed} cached replies older than {older_than} from {cache_dir}\n")
 
 
+# ---------------------------------------------------------------------------- fixtures
+
+fixtures_app = typer.Typer(
+    help="Turn a run's model replies into mock fixtures.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(fixtures_app, name="fixtures")
+
+
+@fixtures_app.command("export")
+def fixtures_export(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="latest, a run id, or a run directory.")
+    ] = "latest",
+    output: Annotated[Path, typer.Option("-o", "--output", help="Fixtures file to write.")] = Path(
+        "fixtures.yaml"
+    ),
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the runs are.")] = Path(
+        ".agnoctl/runs"
+    ),
+) -> None:
+    """Write a run's model replies as a --mock-fixtures file, to replay it offline."""
+    from agnoctl.engine.resume import find_run
+    from agnoctl.errors import UsageError
+    from agnoctl.reports.fixtures_export import export_fixtures
+    from agnoctl.reports.writer import atomic_write
+
+    try:
+        run_dir = find_run(run_ref, runs_dir)
+        text, count = export_fixtures(run_dir)
+        atomic_write(output, text)
+    except UsageError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    sys.stdout.write(
+        f"wrote {count} replies of run {run_dir.name} to {output}; replay with: "
+        f"agnoctl run <workflow> --mock --mock-fixtures {output}\n"
+    )
+
+
 # ---------------------------------------------------------------------------- plan, graph
 
 
@@ -261,15 +309,15 @@ def _write_diagnostics(diagnostics: list[Diagnostic]) -> None:
         sys.stderr.write(format_text(diagnostics) + "\n")
 
 
-def _load_or_exit(path: Path) -> tuple[Workflow, SourceMap | None]:
-    """The validated workflow and its source map (warnings go to stderr); exit 2 if invalid."""
+def _load_or_exit(path: Path) -> Workflow:
+    """The validated workflow (warnings go to stderr); diagnostics and exit 2 when invalid."""
     from agnoctl.spec.validate import validate_file
 
     result = validate_file(path)
     _write_diagnostics(result.diagnostics)
     if result.workflow is None:
         fail(f"{path} is invalid: {len(result.errors)} error(s)")
-    return result.workflow, result.source
+    return result.workflow
 
 
 @app.command("plan")
@@ -296,26 +344,24 @@ def plan(
     Levels, fan-outs, loops, critical path, LLM call/token/cost ranges, provider concurrency
     and limit checks. Exit 0 when valid, 2 when the workflow or an input is invalid.
     """
-    import gc
-
     from agnoctl.errors import SpecInvalid, UsageError
     from agnoctl.plan import build_plan, render_plan
     from agnoctl.plan.inputs import plan_inputs
+    from agnoctl.spec.loader import paused_gc
 
-    workflow, source = _load_or_exit(path)
-    # The loaded file lives until exit: keep the collector from rescanning it while planning
-    # allocates a record per step (a third of the time on a 10,000-step file otherwise).
-    gc.freeze()
-    try:
-        values = plan_inputs(workflow.inputs, inputs or [], inputs_file)
-        built = build_plan(workflow, values, workflow_path=path,
-                           assume_items=assume_items, source=source)
-    except UsageError as exc:
-        fail(str(exc))
-    except SpecInvalid as exc:
-        _write_diagnostics(exc.diagnostics)
-        fail(f"{path} is invalid: {len(exc.diagnostics)} error(s)")
-    sys.stdout.write(render_plan(built, output_format.value))
+    # A plan allocates a record per step and holds no garbage cycles: as for validate, the
+    # cycle collector would only rescan the loaded workflow again and again.
+    with paused_gc():
+        workflow = _load_or_exit(path)  # build_plan reads the file again for an error's line
+        try:
+            values = plan_inputs(workflow.inputs, inputs or [], inputs_file)
+            built = build_plan(workflow, values, workflow_path=path, assume_items=assume_items)
+        except UsageError as exc:
+            fail(str(exc))
+        except SpecInvalid as exc:
+            _write_diagnostics(exc.diagnostics)
+            fail(f"{path} is invalid: {len(exc.diagnostics)} error(s)")
+        sys.stdout.write(render_plan(built, output_format.value))
 
 
 @app.command("graph")
@@ -328,7 +374,7 @@ def graph(
     """Draw the step graph: groups as subgraphs, for_each and loops marked, `if` on edges."""
     from agnoctl.graph import render_graph
 
-    workflow, _ = _load_or_exit(path)
+    workflow = _load_or_exit(path)
     sys.stdout.write(render_graph(workflow, output_format.value))
 
 
@@ -405,6 +451,22 @@ def run(
         str | None,
         typer.Option("--otlp-endpoint", help="Send traces to this OTLP/HTTP collector."),
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Resume a run (latest, a run id or its directory): re-run only what did not "
+            "succeed or changed.",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor fill the response cache.")
+    ] = False,
+    cache_only: Annotated[
+        bool,
+        typer.Option("--cache-only", help="Run offline from the response cache; a miss fails."),
+    ] = False,
+    cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
 ) -> None:
     """Run a workflow and write its run directory (report.json, events.jsonl, junit.xml, ...).
 
@@ -413,13 +475,15 @@ def run(
     """
     _check_exports(otlp_endpoint)  # before the engine is even imported: fail fast
     from agnoctl.engine.run import RunOptions, run_workflow
-    from agnoctl.errors import SpecInvalid, UsageError
+    from agnoctl.errors import NothingToResume, RunLocked, SpecInvalid, UsageError
     from agnoctl.logs import LoggedRun, LogOptions, run_logging
     from agnoctl.terminal import Terminal, choose_mode
 
     if dry_run:
         plan(path, inputs, inputs_file)
         return
+    if resume is not None and report_dir is not None:
+        fail("--resume continues in the run's own directory; drop --report-dir")
     terminal = Terminal(choose_mode(progress.value, quiet, sys.stdout))
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
     options = RunOptions(
@@ -431,20 +495,37 @@ def run(
         seed=seed,
         handle_signals=True,
         observer=LoggedRun(terminal) if logs.requested else terminal,
+        resume=resume,
+        cache_mode=_cache_mode(no_cache, cache_only),
+        cache_dir=cache_dir,
     )
     try:
         with run_logging(logs):
             report = run_workflow(path, options)
+    except NothingToResume as exc:
+        sys.stdout.write(f"{exc}\n")
+        raise typer.Exit(EXIT_OK) from None
     except SpecInvalid as exc:
         _write_diagnostics(exc.diagnostics)
         errors = sum(d.severity == "error" for d in exc.diagnostics)
         fail(f"{path} is invalid: {errors} error(s)")
-    except UsageError as exc:
+    except (UsageError, RunLocked) as exc:
         fail(str(exc))
     finally:
         terminal.close()
+    if report.resumed:
+        sys.stdout.write(
+            f"resumed run {report.run_id}: {report.reused} task(s) reused, "
+            f"{report.cost.total.calls} model call(s) made\n"
+        )
     _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint)
     raise typer.Exit(report.exit_code)
+
+
+def _cache_mode(no_cache: bool, cache_only: bool) -> CacheMode:
+    if no_cache and cache_only:
+        fail("--no-cache and --cache-only contradict each other; choose one")
+    return "off" if no_cache else "only" if cache_only else "use"
 
 
 def _check_exports(otlp_endpoint: str | None) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -57,14 +57,22 @@ _EVENT_LEVELS: dict[str, int] = {
 }
 
 
-class _Stderr:
-    """Writes to whatever ``sys.stderr`` is at write time (rich's live display swaps it)."""
+class _Sink:
+    """Where log lines go; a log that cannot be written (a closed pipe, a full disk) is lost
+    rather than allowed to stop the run it describes."""
+
+    def __init__(self, stream: Callable[[], IO[str]]) -> None:
+        self._stream = stream  # looked up per write: rich's live display swaps sys.stderr
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        try:
+            return self._stream().write(text)
+        except (OSError, ValueError):
+            return 0
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        with suppress(OSError, ValueError):
+            self._stream().flush()
 
 
 class _RedactProcessor:
@@ -106,7 +114,7 @@ def level_for(verbosity: int) -> int:
     return _LEVELS[max(0, min(verbosity, len(_LEVELS) - 1))]
 
 
-def _configure(log_format: LogFormat, level: int, stream: IO[str] | _Stderr, colors: bool) -> None:
+def _configure(log_format: LogFormat, level: int, stream: _Sink, colors: bool) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -128,7 +136,7 @@ def _configure(log_format: LogFormat, level: int, stream: IO[str] | _Stderr, col
 
 
 def _configure_default() -> None:
-    _configure("console", logging.WARNING, _Stderr(), colors=False)
+    _configure("console", logging.WARNING, _Sink(lambda: sys.stderr), colors=False)
 
 
 @contextmanager
@@ -150,10 +158,10 @@ def configure_logging(
     level = level_for(verbosity)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        _log_file = log_file.open("a", encoding="utf-8", buffering=1)
-        _configure(log_format, level, _log_file, colors=False)
+        file = _log_file = log_file.open("a", encoding="utf-8", buffering=1)
+        _configure(log_format, level, _Sink(lambda: file), colors=False)
     else:
-        _configure(log_format, level, _Stderr(), colors=sys.stderr.isatty())
+        _configure(log_format, level, _Sink(lambda: sys.stderr), colors=sys.stderr.isatty())
     try:
         yield
     finally:

@@ -116,11 +116,12 @@ class _Clock:
         self.cpu_started = time.process_time()
 
     def event(self, event: Event) -> None:
+        if self.trace_memory and event["type"] == "step_succeeded":
+            # Held by the run once its steps finished, before the report model is built.
+            self.memory_end = tracemalloc.get_traced_memory()[0]
         if event["type"] == "run_finished":
             self.finished = time.perf_counter()
             self.cpu_finished = time.process_time()
-            if self.trace_memory:
-                self.memory_end = tracemalloc.get_traced_memory()[0]
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         del report, run_dir
@@ -131,8 +132,10 @@ def _run(
 ) -> RunReport:
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(workflow, sort_keys=False), encoding="utf-8")
+    # The mock is never cached; "off" also keeps the run from opening a cache directory.
     report = run_workflow(
-        path, RunOptions(report_dir=folder / f"{name}-run", observer=clock, **options)
+        path,
+        RunOptions(report_dir=folder / f"{name}-run", observer=clock, cache_mode="off", **options),
     )
     if report.status != "passed":
         raise SystemExit(f"{name}: the benchmark run did not pass: {report.reason}")

@@ -139,7 +139,7 @@ def agnoctl(
 def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
     """The documented command, plus where to write and, for git workflows, which repository."""
     argv = shlex.split(case.command)[1:]
-    argv += ["--report-dir", str(run_dir), "--progress", "plain"]
+    argv += ["--report-dir", str(run_dir), "--progress", "plain", *case.expect.get("args", [])]
     if case.expect.get("git_repo"):
         assert repo is not None
         argv += ["-i", f"repo={repo}"]
@@ -339,3 +339,35 @@ def test_a_ready_workflow_runs_against_a_real_server(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert FAKE_KEY not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_cache_and_resume_walkthrough(fake_server: FakeLLMThread, tmp_path: Path) -> None:
+    """examples/12-cache-resume/README.md, step by step, against a real (loopback) server."""
+    workflow = str(EXAMPLES / "12-cache-resume" / "workflow.yaml")
+    server = {"LLM_BASE_URL": f"{fake_server.url}/v1"}
+
+    def run(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        result = agnoctl("run", workflow, "-q", *args, cwd=tmp_path, env=server)
+        report = tmp_path / ".agnoctl" / "runs" / "latest" / "report.json"
+        return result, json.loads(report.read_text(encoding="utf-8"))
+
+    first, report = run()
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert report["steps"]["publish"]["status"] == "failed"
+    assert fake_server.stats()["requests"] == 4
+
+    (tmp_path / "approved.txt").touch()
+    resumed, report = run("--resume", "latest")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "4 task(s) reused, 0 model call(s) made" in resumed.stdout
+    assert fake_server.stats()["requests"] == 4
+
+    again, report = run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (report["cost"]["total"]["cache_hits"], report["cost"]["total"]["calls"]) == (4, 0)
+    assert fake_server.stats()["requests"] == 4
+
+    offline, report = run("--cache-only", "-i", "product=wind-up radio")
+    assert offline.returncode == 1
+    assert report["steps"]["research"]["items"][0]["error"]["kind"] == "cache_miss"
+    assert fake_server.stats()["requests"] == 4

@@ -57,10 +57,15 @@ def digest(value: Any) -> str:
 
 
 class Fingerprints:
-    """Fingerprints of one workflow's executions; step definitions are hashed once each."""
+    """Fingerprints of one workflow's executions; step definitions are hashed once each.
 
-    def __init__(self, workflow: Workflow) -> None:
+    ``mock`` (every agent routed to the mock provider) is part of every fingerprint: a mock
+    reply must never stand in for a real model's when a run is resumed without ``--mock``.
+    """
+
+    def __init__(self, workflow: Workflow, *, mock: bool = False) -> None:
         self._workflow = workflow
+        self._mock = mock
         self._definitions: dict[int, tuple[StepSpec, str]] = {}
 
     def run(self, inputs: Mapping[str, Any]) -> str:
@@ -71,11 +76,11 @@ class Fingerprints:
             exclude_none=True,
             exclude={"providers": {"__all__": {"api_key"}}},
         )
-        return digest({"workflow": dumped, "inputs": inputs})
+        return digest({"workflow": dumped, "inputs": inputs, "mock": self._mock})
 
     def top(self, inputs: Mapping[str, Any]) -> str:
         """What every top-level step may read besides its needs: inputs and env."""
-        return digest({"inputs": inputs, "env": self._workflow.env})
+        return digest({"inputs": inputs, "env": self._workflow.env, "mock": self._mock})
 
     def step(
         self,
@@ -169,8 +174,10 @@ class ReusePlan:
         workflow: Workflow,
         inputs: Mapping[str, Any] | None = None,
         previous: PreviousRun | None = None,
+        *,
+        mock: bool = False,
     ) -> None:
-        self.fingerprints = Fingerprints(workflow)
+        self.fingerprints = Fingerprints(workflow, mock=mock)
         self.top = self.fingerprints.top(inputs or {})
         self.previous = previous
         self.reused = 0
@@ -277,6 +284,8 @@ def prepare_resume(
     pairs: Sequence[str] = (),
     inputs_file: Path | None = None,
     given: Mapping[str, Any] | None = None,
+    *,
+    mock: bool = False,
 ) -> tuple[PreviousRun, dict[str, Any]]:
     """The run to resume and the inputs of the resumed run.
 
@@ -289,7 +298,8 @@ def prepare_resume(
     earlier = {name: value for name, value in previous.inputs.items() if name in workflow.inputs}
     from_file = read_inputs_file(inputs_file) if inputs_file is not None else {}
     inputs = resolve_inputs(workflow.inputs, pairs, None, {**earlier, **from_file, **(given or {})})
-    if previous.status == "passed" and previous.fingerprint == Fingerprints(workflow).run(inputs):
+    unchanged = previous.fingerprint == Fingerprints(workflow, mock=mock).run(inputs)
+    if previous.status == "passed" and unchanged:
         raise NothingToResume(
             f"run {previous.run_id} already passed and nothing changed since: nothing to resume"
         )

@@ -32,10 +32,18 @@ from typing import Any, Protocol
 
 import anyio
 
+from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
 from agnoctl.engine.budget import Budget
 from agnoctl.engine.context import StepsView, base_context
 from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.report import step_report, when
+from agnoctl.engine.resume import (
+    PreviousRun,
+    ReusePlan,
+    RunLock,
+    prepare_resume,
+    repair_journal,
+)
 from agnoctl.engine.runtime import Providers, Runtime
 from agnoctl.engine.scheduler import Scheduler
 from agnoctl.engine.shares import meets, share
@@ -46,12 +54,19 @@ from agnoctl.notify import notify_run
 from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor
 from agnoctl.reports.model import CostReport, LimitUsage, RunReport, WorkflowInfo
-from agnoctl.reports.writer import RUNS_DIR, new_run_id, update_latest, write_report_files
+from agnoctl.reports.writer import (
+    RUNS_DIR,
+    atomic_write,
+    new_run_id,
+    update_latest,
+    write_report_files,
+)
 from agnoctl.spec.dag import iter_steps
 from agnoctl.spec.models import Workflow
 from agnoctl.spec.templates import TemplateError, compile_expression, evaluate, render
 
 EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+CHECKPOINT_INTERVAL = 1.0  # seconds between report.json checkpoints while a run goes on
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
 
 
@@ -67,7 +82,7 @@ class RunObserver(Protocol):
 
 @dataclass
 class RunOptions:
-    """How to run a workflow; every field has the command line's default."""
+    """How to run a workflow; every field has the command line's default but `cache_mode`."""
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
     """Input values by name (typed as declared)."""
@@ -89,6 +104,12 @@ class RunOptions:
     """More event listeners (e.g. ``agnoctl.logs.log_event``); they see redacted events."""
     providers: Mapping[str, Provider] = field(default_factory=dict)
     """Ready-made providers by name, used instead of building them (tests, custom servers)."""
+    resume: str | None = None
+    """Resume this run (`latest`, a run id or a run directory) in its own directory."""
+    cache_mode: CacheMode = "off"
+    """use: read and fill the response cache (the command line's default); off (`--no-cache`,
+    and this API's default, so that library callers and tests opt in); only: `--cache-only`."""
+    cache_dir: Path = DEFAULT_CACHE_DIR
 
 
 @dataclass
@@ -101,6 +122,7 @@ class _Prepared:
     run_id: str
     run_dir: Path
     fixtures: Any
+    previous: PreviousRun | None = None  # the run being resumed
 
 
 def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: Any) -> RunReport:
@@ -121,7 +143,8 @@ def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: 
         # The report leaves through a list, not as the main task's result: asyncio's runner
         # looks up the SIGINT handler at exit, and that look-up reprs the finished main task,
         # its result included (a 10,000-step report takes a second to repr).
-        anyio.run(_execute, prepared, reports.append)
+        with RunLock.held(prepared.run_dir):
+            anyio.run(_execute, prepared, reports.append)
         return reports[0]
     finally:
         if options.handle_signals:
@@ -130,9 +153,21 @@ def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: 
 
 
 def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
-    inputs = resolve_inputs(
-        workflow.inputs, options.input_pairs, options.inputs_file, options.inputs
-    )
+    previous = None
+    if options.resume is not None:
+        previous, inputs = prepare_resume(
+            options.resume,
+            options.runs_dir,
+            workflow,
+            options.input_pairs,
+            options.inputs_file,
+            options.inputs,
+            mock=options.mock,
+        )
+    else:
+        inputs = resolve_inputs(
+            workflow.inputs, options.input_pairs, options.inputs_file, options.inputs
+        )
     fixtures = None
     if options.mock_fixtures is not None:
         from agnoctl.providers.fixtures import load_fixtures
@@ -141,12 +176,15 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         problems = fixtures.unknown_steps({node.path for node in iter_steps(workflow)})
         if problems:
             raise UsageError("; ".join(problems))
-    run_id = new_run_id()
-    run_dir = options.report_dir or options.runs_dir / run_id
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise UsageError(f"the report directory {run_dir} is not empty; choose another one")
+    if previous is not None:  # a resumed run continues in its own directory
+        run_id, run_dir = previous.run_id, previous.run_dir
+    else:
+        run_id = new_run_id()
+        run_dir = options.report_dir or options.runs_dir / run_id
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UsageError(f"the report directory {run_dir} is not empty; choose another one")
     return _Prepared(
-        workflow, file, options, inputs, _redactor(workflow), run_id, run_dir, fixtures
+        workflow, file, options, inputs, _redactor(workflow), run_id, run_dir, fixtures, previous
     )
 
 
@@ -163,10 +201,17 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     plain = [*options.listeners, *([observer.event] if observer is not None else [])]
     listeners = tuple(_redacted(prep.redactor, listener) for listener in plain)
     prep.run_dir.mkdir(parents=True, exist_ok=True)
-    if options.report_dir is None:
+    if options.report_dir is None and prep.previous is None:
         update_latest(options.runs_dir, prep.run_id)
+    journal = prep.run_dir / "events.jsonl"
+    if prep.previous is not None:
+        repair_journal(journal)
     sink = EventSink(
-        prep.run_dir / "events.jsonl", prep.run_id, redact=prep.redactor.redact, listeners=listeners
+        journal,
+        prep.run_id,
+        redact=prep.redactor.redact,
+        listeners=listeners,
+        last_seq=prep.previous.last_seq if prep.previous is not None else 0,
     )
     records = new_records(workflow.steps)
     state = RunState(
@@ -196,11 +241,15 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         budget=budget,
         rng=random.Random(options.seed),
         workflow_dir=prep.file.resolve().parent,
+        reuse=ReusePlan(workflow, prep.inputs, prep.previous, mock=options.mock),
+        cache=ResponseCache(options.cache_dir) if options.cache_mode != "off" else None,
+        cache_mode=options.cache_mode,
     )
     if observer is not None:
         observer.run_started(state)
     sink.emit(
-        "run_started",
+        "run_started" if prep.previous is None else "run_resumed",
+        fingerprint=rt.reuse.fingerprints.run(prep.inputs),
         workflow=workflow.name,
         file=str(prep.file),
         inputs=prep.redactor.redact_obj(prep.inputs),
@@ -218,7 +267,10 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     )
     scheduler = Scheduler(rt)
     try:
-        interrupted = await _run_steps(scheduler, rt, records, view, context, options)
+        async with anyio.create_task_group() as checkpoints:
+            checkpoints.start_soon(_checkpoints, prep, rt, scheduler, state)
+            interrupted = await _run_steps(scheduler, rt, records, view, context, options)
+            checkpoints.cancel_scope.cancel()
         unfinished: SkipReason = "cancelled" if interrupted else "budget"
         for record in records.values():
             if not record.done:
@@ -235,6 +287,8 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         )
     finally:
         sink.close()
+        if rt.cache is not None:
+            rt.cache.close()
         with anyio.CancelScope(shield=True):
             await providers.aclose()
     state.finished = time.time()
@@ -243,6 +297,25 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     if observer is not None:
         observer.run_finished(report, prep.run_dir)
     done(report)
+
+
+async def _checkpoints(prep: _Prepared, rt: Runtime, scheduler: Scheduler, state: RunState) -> None:
+    """Keep a valid report.json on disk while the run goes on, so a killed run leaves one.
+
+    It says `interrupted` with what had finished: exactly what is true if the process dies
+    before the final report replaces it. Writing costs a report's build, so the interval
+    grows to ten times that, from one second up.
+    """
+    while True:
+        started = time.perf_counter()
+        report = _report(prep, rt, scheduler, state, {}, {}, interrupted=True)
+        reason = (
+            f"the run has not finished (running, or killed); "
+            f"`agnoctl run --resume {prep.run_id}` finishes it"
+        )
+        checkpoint = report.model_copy(update={"reason": reason})
+        atomic_write(prep.run_dir / "report.json", prep.redactor.redact(checkpoint.dumps()))
+        await anyio.sleep(max(CHECKPOINT_INTERVAL, 10 * (time.perf_counter() - started)))
 
 
 async def _run_steps(
@@ -381,6 +454,8 @@ def _report(
         inputs=prep.redactor.redact_obj(prep.inputs),
         mock=prep.options.mock,
         seed=prep.options.seed,
+        resumed=prep.previous is not None,
+        reused=rt.reuse.reused,
         success_threshold=workflow.success_threshold,
         succeeded=succeeded,
         total=counted,

@@ -53,23 +53,27 @@ class Settings:
 
 
 def settings_for(step: StepSpec, defaults: StepDefaults) -> Settings:
-    def pick(name: str, fallback: Any) -> Any:
-        value = getattr(step, name)
-        if value is None:
-            value = getattr(defaults, name)
-        return fallback if value is None else value
-
+    # Spelled out, not looped over field names: this runs once per step of a run.
+    timeout = step.timeout if step.timeout is not None else defaults.timeout
+    retry = step.retry or defaults.retry or DEFAULT_RETRY
+    on_gate_failure = step.on_gate_failure or defaults.on_gate_failure or "fail"
+    continue_on_error = _first(step.continue_on_error, defaults.continue_on_error, False)
+    priority = _first(step.priority, defaults.priority, 0)
+    tags = step.tags if step.tags is not None else defaults.tags
+    threshold = _first(step.success_threshold, defaults.success_threshold, 1.0)
+    # defaults.max_concurrency caps the items of every for_each step.
+    cap = None
+    if step.for_each is not None:
+        cap = step.max_concurrency or defaults.max_concurrency
     return Settings(
-        timeout=pick("timeout", None),
-        retry=pick("retry", DEFAULT_RETRY),
-        on_gate_failure=pick("on_gate_failure", "fail"),
-        continue_on_error=pick("continue_on_error", False),
-        priority=pick("priority", 0),
-        tags=pick("tags", None),
-        success_threshold=pick("success_threshold", 1.0),
-        # defaults.max_concurrency caps the items of every for_each step.
-        max_concurrency=pick("max_concurrency", None) if step.for_each is not None else None,
+        timeout, retry, on_gate_failure, continue_on_error, priority, tags, threshold, cap
     )
+
+
+def _first(value: Any, default: Any, fallback: Any) -> Any:
+    if value is not None:
+        return value
+    return default if default is not None else fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +83,14 @@ class Route:
     provider: GuardedProvider
     model: str
     label: str  # "<provider>/<model>" as reports name it
-    prices: Mapping[str, pricing.PriceLike]
-    protocol: str
+    price: pricing.PriceLike | None  # looked up once: pricing.lookup matches names by regex
 
     def cost(self, usage: Usage) -> float:
-        return pricing.cost(self.prices, self.model, usage, protocol=self.protocol)
+        """``pricing.cost`` of ``usage``, with the price already looked up."""
+        price = self.price
+        if price is None:
+            return 0.0
+        return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1e6
 
 
 class Providers:
@@ -127,9 +134,9 @@ class Providers:
         name, _, model = reference.partition("/")
         spec = self._workflow.providers.get(name)
         protocol = spec.type if spec is not None else name
-        prices = dict(spec.pricing) if spec is not None else {}
+        price = pricing.lookup(model, spec.pricing if spec else None, protocol=protocol)
         target = "mock" if self._mock else name
-        return Route(self.provider(target), model, f"{target}/{model}", prices, protocol)
+        return Route(self.provider(target), model, f"{target}/{model}", price)
 
     def provider(self, name: str) -> GuardedProvider:
         built = self._built.get(name)
@@ -265,13 +272,16 @@ class Runtime:
         attempt: AttemptRecord,
     ) -> ModelReply:
         """One model call: reserve its worst case, call, account, report it as an event."""
-        output_estimate = request.max_tokens or DEFAULT_OUTPUT_ESTIMATE
-        chars = sum(len(m.content) for m in request.messages)
-        input_estimate = math.ceil(chars / CHARS_PER_TOKEN)
-        reservation = self.budget.reserve(
-            tokens=input_estimate + output_estimate,
-            cost=route.cost(Usage(input_estimate, output_estimate)),
-        )
+        tokens, cost = 0, 0.0
+        limits = self.workflow.limits
+        if limits.max_tokens is not None or limits.max_cost_usd is not None:
+            # The worst case: the prompt (4 characters a token) and a full reply.
+            output_estimate = request.max_tokens or DEFAULT_OUTPUT_ESTIMATE
+            chars = sum(len(m.content) for m in request.messages)
+            input_estimate = math.ceil(chars / CHARS_PER_TOKEN)
+            tokens = input_estimate + output_estimate
+            cost = route.cost(Usage(input_estimate, output_estimate))
+        reservation = self.budget.reserve(tokens=tokens, cost=cost)
         started = time.perf_counter()
         context = request.context
         try:

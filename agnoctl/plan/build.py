@@ -328,7 +328,7 @@ class _Planner:
             work = self._command_work(spec, where, scope, fan)
         factor = _RUN_FACTOR[runs]
         bill = scale_bill(work.bill, factor)
-        duration = work.duration * factor
+        duration = work.duration if factor == ONE else work.duration * factor
         self._records[slot] = self._record(
             spec, path, scope, level, needs, runs, fan, work, bill, duration
         )
@@ -661,13 +661,15 @@ class _Planner:
 
     # ------------------------------------------------------------------ templates
 
-    def _context(self, scope: _Scope) -> dict[str, Any]:
+    def _context(self, scope: _Scope) -> Mapping[str, Any]:
         return self._item_context(scope, _NO_ITEM, 0)
 
-    def _item_context(self, scope: _Scope, item: Any, index: int) -> dict[str, Any]:
-        context = dict(self._base)
+    def _item_context(self, scope: _Scope, item: Any, index: int) -> Mapping[str, Any]:
         if item is _NO_ITEM:
             item, index = scope.item, scope.index
+        if item is _NO_ITEM and not scope.in_loop:
+            return self._base  # rendering only reads the context
+        context = dict(self._base)
         if item is not _NO_ITEM:
             context["item"] = item
             context["index"] = index
@@ -738,13 +740,13 @@ class _Planner:
         return self._prices[model]
 
     def _step_cost(self, bill: Bill) -> FloatRange | None:
-        total = ZERO
+        costs = []
         for model, usage in bill.items():
             price = self._price(model)
             if price is None:
                 return None
-            total = total + price.cost(usage)
-        return _floats(total)
+            costs.append(price.cost(usage))
+        return _floats(sum(costs[1:], costs[0]) if costs else ZERO)
 
     def _total_cost(self, bill: Bill) -> tuple[Span, list[str]]:
         total = ZERO

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 
 from agnoctl.plan.model import SCHEMA_VERSION, FloatRange, IntRange, Plan, StepPlan
@@ -279,7 +280,13 @@ def _range(low: float, high: float, show: Callable[[float], str]) -> str:
 
 
 def _int_range(span: IntRange) -> str:
-    return _range(span.min, span.max, count)
+    return _count_range(span.min, span.max)
+
+
+@lru_cache(maxsize=4096)
+def _count_range(low: int, high: int) -> str:
+    # Thousands of steps share a few ranges: format each once.
+    return _range(low, high, count)
 
 
 def _usd_range(span: FloatRange) -> str:

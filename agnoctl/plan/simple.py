@@ -53,12 +53,8 @@ def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
     # split gives text, then (strip-left, name, strip-right, text) per block.
     pieces = _BLOCK.split(source)
     texts = pieces[0::4]
-    if (
-        source.count("{{") != len(texts) - 1
-        or "{%" in source
-        or "{#" in source
-        or any(text.endswith("{") for text in texts[:-1])
-    ):
+    # Every `{{` must open one of the blocks found (`{{{` would open one a brace early).
+    if source.count("{{") != len(texts) - 1 or "{%" in source or "{#" in source or "{{{" in source:
         return None
     parts = [texts[0]]
     for block in range(len(texts) - 1):
@@ -90,10 +86,13 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
         raise TemplateError(f"undefined value: '{root}' is undefined")
     try:
         for key in keys:
-            # A placeholder's attributes are its items (bar the dict-like methods): skip the
-            # sandbox's attribute probe, which would end in the same item lookup.
+            # A placeholder's attributes are its items (bar the dict-like methods), and so are
+            # a plain dict's keys that name no dict method: skip the sandbox's attribute
+            # probe, which would end in the same item lookup.
             if type(value) is Placeholder and key not in _PLACEHOLDER_METHODS:
                 value = value[key]
+            elif type(value) is dict and key in value and not hasattr(dict, key):
+                value = value[key]  # what the sandbox's getattr ends with for a plain key
             else:
                 value = env.getattr(value, key)
         return str(value)  # an Undefined raises here, as Jinja2's output does

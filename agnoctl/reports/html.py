@@ -226,7 +226,11 @@ def _retried(execution: StepReport | ItemReport) -> bool:
 
 
 def _failed(execution: StepReport | ItemReport) -> bool:
-    if execution.status == "failed" or any(not g.passed for g in execution.gates):
+    """Failed, failed a gate on its last attempt (a warn gate too), or has a failed item."""
+    last = max((g.attempt or 0 for g in execution.gates), default=0)
+    if execution.status == "failed" or any(
+        not g.passed and (g.attempt or 0) == last for g in execution.gates
+    ):
         return True
     return isinstance(execution, StepReport) and any(
         item.status == "failed" for item in execution.items or ()

@@ -277,6 +277,8 @@ class _Builder:
             attributes["gen_ai.agent.name"] = str(call["agent"])
         if call.get("purpose"):
             attributes["agnoctl.call.purpose"] = str(call["purpose"])
+        if call.get("cached"):
+            attributes["agnoctl.cache_hit"] = True
         span = self.tracer.start_span(
             f"chat {model}",
             context=trace.set_span_in_context(parent),

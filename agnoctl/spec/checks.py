@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -49,6 +49,7 @@ _INPUT_TYPES: dict[str, tuple[type, ...]] = {
 }
 _TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
 _ID = re.compile(ID_PATTERN)
+_MAX_SUGGESTION_POOL = 500
 
 
 def check_data(data: Any, source: SourceMap) -> tuple[Workflow | None, list[Diagnostic]]:
@@ -264,8 +265,8 @@ class _Checker:
                 f"need the group `{head}`; its children finish with it",
             )
             return
-        guess = did_you_mean(need, siblings)
-        hint: str | None = f"sibling steps: {', '.join(siblings)}" if siblings else None
+        guess = _suggest(need, siblings)
+        hint: str | None = f"sibling steps: {_some(siblings)}" if siblings else None
         if guess:
             hint = f"did you mean `{guess}`?"
         elif prefix and need in self.workflow.steps:
@@ -294,7 +295,7 @@ class _Checker:
     def _check_step(self, node: _Node) -> None:
         spec, base = node.spec, node.data
         if spec.agent is not None and not self.spec.known("agents", spec.agent):
-            guess = did_you_mean(spec.agent, self.workflow.agents)
+            guess = _suggest(spec.agent, self.workflow.agents)
             self.report(
                 (*base, "agent"),
                 "E400",
@@ -333,7 +334,7 @@ class _Checker:
         for index, gate in enumerate(node.spec.gates or []):
             path = (*base, "gates", index)
             if isinstance(gate, JudgeGate) and not self.spec.known("agents", gate.agent):
-                guess = did_you_mean(gate.agent, self.workflow.agents)
+                guess = _suggest(gate.agent, self.workflow.agents)
                 self.report(
                     (*path, "agent"),
                     "E403",
@@ -375,7 +376,7 @@ class _Checker:
         problem = _schema_lookup(schema, gate.field.split("."))
         if problem is not None:
             message, proven, choices = problem
-            guess = did_you_mean(gate.field.split(".")[-1], choices)
+            guess = _suggest(gate.field.split(".")[-1], choices)
             hint = f"did you mean `{guess}`?" if guess else None
             self.report(
                 (*path, "field"),
@@ -423,7 +424,7 @@ class _Checker:
         elif access.root == "args" and scope.args is not None and access.keys:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
-                guess = did_you_mean(key, scope.args)
+                guess = _suggest(key, scope.args)
                 self.report(
                     path,
                     "E416",
@@ -474,7 +475,7 @@ class _Checker:
                 access=access,
             )
         else:
-            guess = did_you_mean(name, scope.roots)
+            guess = _suggest(name, scope.roots)
             hint = (
                 f"did you mean `{guess}`?"
                 if guess
@@ -490,7 +491,7 @@ class _Checker:
         if self.spec.known(section, key):
             return
         declared = getattr(self.workflow, section)
-        guess = did_you_mean(key, declared)
+        guess = _suggest(key, declared)
         code, kind = ("E411", "input") if section == "inputs" else ("E412", "env entry")
         hint = f"did you mean `{section}.{guess}`?" if guess else f"declare it under `{section}:`"
         self.report(
@@ -512,12 +513,12 @@ class _Checker:
             and child not in children
             and group not in (self.spec.broken_steps)
         ):
-            guess = did_you_mean(child, children)
+            guess = _suggest(child, children)
             self.report(
                 path,
                 "E407",
                 f"`loop.previous.{child}`: the loop group `{group}` has no step `{child}`",
-                f"did you mean `{guess}`?" if guess else f"its steps: {', '.join(children)}",
+                f"did you mean `{guess}`?" if guess else f"its steps: {_some(children)}",
                 access=access,
             )
 
@@ -573,7 +574,7 @@ class _Checker:
     def _unknown_step(self, path: tuple[PathKey, ...], unknown: str, access: Access) -> None:
         parent, _, name = unknown.rpartition(".")
         siblings = list(dag.step_map(self.workflow, parent))
-        guess = did_you_mean(name, siblings)
+        guess = _suggest(name, siblings)
         if guess:
             hint = f"did you mean `steps.{dag.join_path(parent, guess)}`?"
         elif parent:
@@ -593,7 +594,7 @@ class _Checker:
                 self._check_model_ref((*base, "fallback_models", index), ref)
             for index, tool in enumerate(agent.tools):
                 if not self.spec.known("tools", tool):
-                    guess = did_you_mean(tool, self.workflow.tools)
+                    guess = _suggest(tool, self.workflow.tools)
                     self.report(
                         (*base, "tools", index),
                         "E402",
@@ -615,14 +616,14 @@ class _Checker:
         if provider in BUILTIN_PROVIDERS or self.spec.known("providers", provider):
             return
         choices = sorted(BUILTIN_PROVIDERS | set(self.workflow.providers))
-        guess = did_you_mean(provider, choices)
+        guess = _suggest(provider, choices)
         self.report(
             path,
             "E401",
             f"unknown provider `{provider}` in model `{ref}`",
             f"did you mean `{guess}`?"
             if guess
-            else f"use one of {', '.join(choices)}, or declare it under `providers`",
+            else f"use one of {_some(choices)}, or declare it under `providers`",
         )
 
     def _check_tools(self) -> None:
@@ -742,6 +743,20 @@ def _schema_problem(text: str) -> tuple[str, tuple[PathKey, ...]] | None:
     except SchemaError as exc:
         return exc.message, tuple(exc.absolute_path)
     return None
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str | None:
+    """did_you_mean over the plausible choices only: a file with thousands of steps and
+    thousands of typos must not compare every typo with every step."""
+    near = [c for c in choices if abs(len(c) - len(word)) <= 3][:_MAX_SUGGESTION_POOL]
+    return did_you_mean(word, near)
+
+
+def _some(names: Iterable[str], shown: int = 8) -> str:
+    """A readable list of names: `a, b, c`, or the first few and how many more."""
+    listed = list(names)
+    more = f", ... ({len(listed) - shown} more)" if len(listed) > shown else ""
+    return ", ".join(listed[:shown]) + more
 
 
 def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool, list[str]] | None:

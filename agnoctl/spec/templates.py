@@ -81,8 +81,12 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     if not is_template(source):
         return source
     template = compile_template(source)
+    # One plain dict instead of Template.generate's merge of the globals ChainMap into the
+    # context: the same names at half the cost of a render (compiled templates have no
+    # globals of their own, only the environment's).
+    variables = {**environment().globals, **context}
     try:
-        return _bounded_join(template.generate(context))
+        return _bounded_join(template.root_render_func(template.new_context(variables, True)))
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"undefined value: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:

@@ -70,14 +70,15 @@ async def test_off_never_reads_nor_writes(cache: ResponseCache, provider: object
     assert not hit
 
 
-async def test_the_mock_provider_is_never_cached(
-    cache: ResponseCache, make_provider: type
+@pytest.mark.parametrize("protocol", ["mock", "function"])
+async def test_test_doubles_are_never_cached(
+    cache: ResponseCache, make_provider: type, protocol: str
 ) -> None:
-    mock = make_provider(protocol="mock", base_url="")
+    double = make_provider(protocol=protocol, base_url="")
     for mode in ("use", "only"):
-        _, hit = await cached_request(cache, mock, REQUEST, mode=mode)
+        _, hit = await cached_request(cache, double, REQUEST, mode=mode)
         assert not hit
-    assert len(mock.requests) == 2
+    assert len(double.requests) == 2
     assert cache.stats().entries == 0
 
 

@@ -62,8 +62,18 @@ def test_inputs_are_typed_by_their_declaration(tmp_path: Path, cli: CliRunner) -
     inputs_file.write_text("regions: [eu, us, apac]\n", encoding="utf-8")
     result = cli.invoke(
         app,
-        ["plan", str(path), "-i", "topic=fintech", "-i", "rounds=2",
-         "--inputs-file", str(inputs_file), "--format", "json"],
+        [
+            "plan",
+            str(path),
+            "-i",
+            "topic=fintech",
+            "-i",
+            "rounds=2",
+            "--inputs-file",
+            str(inputs_file),
+            "--format",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
@@ -121,7 +131,7 @@ def test_a_template_that_cannot_render_exits_2_with_its_line(
     path = tmp_path / "bad.yaml"
     path.write_text(
         "version: 1\nname: bad\ninputs:\n  n: {type: integer, default: 1}\n"
-        "steps:\n  a:\n    run: [echo, \"{{ inputs.n ~ 1 }}\", \"{{ inputs.n + 'x' }}\"]\n"
+        'steps:\n  a:\n    run: [echo, "{{ inputs.n ~ 1 }}", "{{ inputs.n + \'x\' }}"]\n'
     )
     result = run_cli("plan", path)
     assert result.returncode == 2

@@ -106,7 +106,7 @@ def test_schema_prints_the_committed_schema(run_cli: RunCli) -> None:
 
 
 def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
-    run_cli: RunCli, tmp_path: Path
+    run_cli: RunCli, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     proc = run_cli("init")
     assert proc.returncode == 0
@@ -117,8 +117,9 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
     assert result.diagnostics == [] and result.workflow is not None
     assert result.workflow.name == "workflow"
     assert {a.provider for a in result.workflow.agents.values()} == {"mock"}
-    again = run_cli("init")
-    assert again.returncode == 2
+    monkeypatch.chdir(tmp_path)
+    again = cli.invoke(app, ["init"])
+    assert again.exit_code == 2
     assert "already exists" in again.stderr
     assert written.read_text() == text
 

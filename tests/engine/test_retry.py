@@ -53,6 +53,7 @@ CLASSIFICATION: list[tuple[BaseException, bool, str]] = [
     (errors.UsageError("bad -i"), False, "agnoctl_error"),
     (errors.CacheMiss("no reply cached for step a"), False, "cache_miss"),
     (errors.RunLocked("busy"), False, "agnoctl_error"),
+    (errors.NothingToResume("already passed"), False, "agnoctl_error"),
     (errors.AgnoctlError("other"), False, "agnoctl_error"),
     (TemplateError("undefined value"), False, "template_error"),
     (BudgetExceeded("max_llm_calls", limit_value=1, used=1, requested=1), False, "budget_exceeded"),

@@ -101,18 +101,20 @@ def test_step_status_regressions(obs_runs: ObsRuns) -> None:
 
 
 def test_markdown_escapes_html(obs_runs: ObsRuns) -> None:
-    base = _report(obs_runs)
-    changed = _report(obs_runs, {"steps.publish.status": "failed"})
-    changed.steps["publish"].gates = []
-    text = render_diff(diff_reports(base, changed), "markdown")
-    assert "<script>" not in text
+    payload = "<img src=x onerror=alert(1)>"
+    changed = _report(
+        obs_runs,
+        {"steps.score.gates.1.passed": False, "steps.score.gates.1.finding": payload},
+    )
+    text = render_diff(diff_reports(_report(obs_runs), changed), "markdown")
+    assert "gate threshold confidence &gt;= 0.7: passed → failed (&lt;img src=x" in text
+    assert payload not in text
 
 
 def test_runs_list_and_show(obs_runs: ObsRuns, run_cli: RunCli, cli: CliRunner) -> None:
     runs = list_runs(obs_runs.runs_dir)
-    assert [r.run_id for r in runs][:2] == sorted(
-        [obs_runs.a.report.run_id, obs_runs.b.report.run_id], reverse=True
-    )
+    made = [obs_runs.a, obs_runs.b]
+    assert [r.run_id for r in runs] == sorted((run.report.run_id for run in made), reverse=True)
     assert all(r.workflow == "obs-demo" and r.status == "passed" for r in runs)
     listed = run_cli("runs", "list", "--runs-dir", obs_runs.runs_dir)
     assert listed.returncode == 0 and obs_runs.a.report.run_id in listed.stdout

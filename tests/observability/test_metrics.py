@@ -12,8 +12,10 @@ from prometheus_client.samples import Sample
 from typer.testing import CliRunner
 
 from agnoctl.cli import app
+from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import push_metrics, render_metrics, run_events
+from agnoctl.testing.fake_llm import start_in_thread
 from tests.conftest import RunCli
 from tests.observability.conftest import SECRET, ObsRun, ObsRuns, Receiver
 
@@ -52,6 +54,44 @@ def test_counters_match_report_by_step_and_by_model(obs_runs: ObsRuns) -> None:
         provider, _, model = label.partition("/")
         calls = _total(samples["agnoctl_llm_calls_total"], provider=provider, model=model)
         assert calls == totals.calls
+
+
+CACHED = """\
+version: 1
+name: cached
+providers:
+  local:
+    type: openai
+    base_url: "${FAKE_URL}/v1"
+    api_key: sk-fake-123456
+    pricing: {m: {input: 1, output: 2}}
+agents:
+  a: {model: local/m}
+steps:
+  one: {agent: a, prompt: first}
+  two: {agent: a, prompt: second, needs: [one]}
+"""
+
+
+def test_cache_hits_are_not_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The mock provider is never cached: a real protocol against the fake server on loopback.
+    server = start_in_thread()
+    try:
+        monkeypatch.setenv("FAKE_URL", server.url)
+        workflow = tmp_path / "cached.yaml"
+        workflow.write_text(CACHED, encoding="utf-8")
+        options = dict(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+        first = run_workflow(workflow, RunOptions(**options))
+        again = run_workflow(workflow, RunOptions(**options))
+    finally:
+        server.stop()
+    assert (first.cost.total.calls, first.cost.total.cache_hits) == (2, 0)
+    assert (again.cost.total.calls, again.cost.total.cache_hits) == (0, 2)
+    run = ObsRun(tmp_path / "runs" / again.run_id, again)
+    samples = _samples(run)
+    assert _total(samples["agnoctl_cache_hits_total"]) == 2
+    assert _total(samples["agnoctl_cache_hits_total"], step="one") == 1
+    assert _total(samples["agnoctl_llm_calls_total"]) == 0
 
 
 def test_latency_histogram_counts_every_call(obs_runs: ObsRuns) -> None:

@@ -35,7 +35,10 @@ def test_run_posts_once_per_event(
     workflow = write_workflow(tmp_path, confidence=0.9, extra=hooks)
     monkeypatch.setenv("OBS_API_KEY", SECRET)
     options = RunOptions(
-        mock=True, mock_fixtures=fixtures_path(tmp_path, 0.9), runs_dir=tmp_path / "runs"
+        mock=True,
+        mock_fixtures=fixtures_path(tmp_path, 0.9),
+        runs_dir=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
     )
     report = run_workflow(workflow, options)
     assert report.status == "passed"

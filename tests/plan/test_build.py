@@ -81,8 +81,7 @@ def test_a_missing_required_input_is_a_placeholder(tmp_path: Path, plan_of: Plan
     plan = plan_of(path)
     assert "topic" not in plan.inputs
     assert plan.warnings == [
-        "input 'topic' is required and was not given: planned as a placeholder "
-        "(pass -i topic=...)"
+        "input 'topic' is required and was not given: planned as a placeholder (pass -i topic=...)"
     ]
     steps = {step.path: step for step in plan.steps}
     # the list reads only a given input; the condition reads the missing one
@@ -121,7 +120,10 @@ def test_prices_free_built_in_and_unknown(tmp_path: Path, plan_of: PlanOf) -> No
         """
         providers:
           lab: {type: openai, base_url: "http://127.0.0.1:1/v1"}
-          cheap: {type: openai, base_url: "http://127.0.0.1:2/v1", pricing: {gpt-4o: {input: 1, output: 1}}}
+          cheap:
+            type: openai
+            base_url: "http://127.0.0.1:2/v1"
+            pricing: {gpt-4o: {input: 1, output: 1}}
         agents:
           local: {model: ollama/llama3}
           known: {model: openai/gpt-4o-mini-2024-07-18}

@@ -38,9 +38,7 @@ def _golden(workflow: Path, fmt: str) -> Path:
 
 
 @pytest.mark.parametrize("workflow", _workflows(), ids=str)
-def test_plan_matches_golden(
-    workflow: Path, in_repo: Path, plan_of: Callable[..., Plan]
-) -> None:
+def test_plan_matches_golden(workflow: Path, in_repo: Path, plan_of: Callable[..., Plan]) -> None:
     plan = plan_of(workflow)
     for fmt in FORMATS:
         golden = _golden(workflow, fmt)

@@ -26,16 +26,17 @@ CONTEXT: dict[str, Any] = {
     [
         ("{{ steps.collect.output }}", "<steps.collect.output>"),
         ("{% for f in steps.a.output %}- {{ f }}\n{% endfor %}", "- <steps.a.output[0]>\n"),
-        ("{% for k, v in steps.a.output.items() %}{{ k }}={{ v }}{% endfor %}",
-         "<steps.a.output.key>=<steps.a.output.value>"),
+        (
+            "{% for k, v in steps.a.output.items() %}{{ k }}={{ v }}{% endfor %}",
+            "<steps.a.output.key>=<steps.a.output.value>",
+        ),
         ("{{ steps.a.output | length }}", "1"),
         ("{{ steps.a.output | tojson }}", '"<steps.a.output>"'),
         ("{{ steps.a.output.score * 100 | round(1) }}", "<steps.a.output.score>"),
         ("{% if steps.a.output.confidence >= 0.8 %}yes{% else %}no{% endif %}", "no"),
         ("{{ steps.a.output.upper() }}", "<steps.a.output.upper()>"),
         ("{{ steps.a.output | map(attribute='x') | join }}", "<steps.a.output[0].x>"),
-        ("{{ steps.a.results | selectattr('status', 'equalto', 'failed') | list | length }}",
-         "0"),
+        ("{{ steps.a.results | selectattr('status', 'equalto', 'failed') | list | length }}", "0"),
         ("{{ 'a' ~ steps.a.output }}", "a<steps.a.output>"),
     ],
 )
@@ -55,11 +56,28 @@ def test_contains_placeholder_looks_into_lists_and_maps() -> None:
 
 _PIECES = st.sampled_from(
     [
-        "text ", "\n", "  ", "{", "}", "-", "{{ inputs.topic }}", "{{- item -}}", "{{item}}",
-        "{{ steps.a.output }}", "{{ inputs.nested.deep }}", "{{ inputs.none }}",
-        "{{ inputs.missing }}", "{{ nope }}", "{{ true }}", "{{ inputs.topic | upper }}",
-        "{% if true %}x{% endif %}", "{# note #}", "{{ range }}", "{{ steps.items }}",
-        "{{ inputs.n-}}", "{{ index }}",
+        "text ",
+        "\n",
+        "  ",
+        "{",
+        "}",
+        "-",
+        "{{ inputs.topic }}",
+        "{{- item -}}",
+        "{{item}}",
+        "{{ steps.a.output }}",
+        "{{ inputs.nested.deep }}",
+        "{{ inputs.none }}",
+        "{{ inputs.missing }}",
+        "{{ nope }}",
+        "{{ true }}",
+        "{{ inputs.topic | upper }}",
+        "{% if true %}x{% endif %}",
+        "{# note #}",
+        "{{ range }}",
+        "{{ steps.items }}",
+        "{{ inputs.n-}}",
+        "{{ index }}",
     ]
 )
 

@@ -158,6 +158,9 @@ def test_items_and_runs() -> None:
     assert len({item, Fingerprints.item("step", 1, "a"), Fingerprints.item("step", 0, "b")}) == 3
     assert Fingerprints.item("other", 0, "a") != item
     assert fingerprints.top({"topic": "x"}) != fingerprints.top({"topic": "y"})
+    mocked = Fingerprints(workflow, mock=True)
+    assert mocked.top({"topic": "x"}) != fingerprints.top({"topic": "x"})
+    assert mocked.run({"topic": "x"}) != fingerprints.run({"topic": "x"})
     assert fingerprints.run({"topic": "x"}) != fingerprints.run({"topic": "y"})
     edited = Workflow.model_validate({**BASE, "description": "changed"})
     assert Fingerprints(edited).run({"topic": "x"}) != fingerprints.run({"topic": "x"})
