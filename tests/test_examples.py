@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner, Result
 
+from agnoctl.cli import app
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -310,13 +312,24 @@ def test_guide_snippets_are_copies_of_the_examples(guide: Path) -> None:
                 )
 
 
-@pytest.fixture
-def fake_server() -> Iterator[FakeLLMThread]:
-    server = start_in_thread(FakeLLMConfig(api_key=FAKE_KEY))
+def _serve(api_key: str | None) -> Iterator[FakeLLMThread]:
+    server = start_in_thread(FakeLLMConfig(api_key=api_key))
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeLLMThread]:
+    """agnoctl's fake OpenAI-compatible server on loopback, accepting only FAKE_KEY."""
+    yield from _serve(FAKE_KEY)
+
+
+@pytest.fixture
+def keyless_server() -> Iterator[FakeLLMThread]:
+    """The same server as a local one usually is: no key needed."""
+    yield from _serve(None)
 
 
 def test_a_ready_workflow_runs_against_a_real_server(
@@ -341,33 +354,40 @@ def test_a_ready_workflow_runs_against_a_real_server(
             assert FAKE_KEY not in path.read_text(encoding="utf-8", errors="replace"), path
 
 
-def test_cache_and_resume_walkthrough(fake_server: FakeLLMThread, tmp_path: Path) -> None:
-    """examples/12-cache-resume/README.md, step by step, against a real (loopback) server."""
-    workflow = str(EXAMPLES / "12-cache-resume" / "workflow.yaml")
-    server = {"LLM_BASE_URL": f"{fake_server.url}/v1"}
+def test_cache_and_resume_walkthrough(
+    keyless_server: FakeLLMThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/12-cache-resume/README.md, step by step, against a real (loopback) server.
 
-    def run(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-        result = agnoctl("run", workflow, "-q", *args, cwd=tmp_path, env=server)
+    In-process (four runs in a row; the documented runs above cover the subprocess path).
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLM_BASE_URL", f"{keyless_server.url}/v1")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    workflow = str(EXAMPLES / "12-cache-resume" / "workflow.yaml")
+
+    def run(*args: str) -> tuple[Result, dict[str, Any]]:
+        result = CliRunner().invoke(app, ["run", workflow, "-q", *args])
         report = tmp_path / ".agnoctl" / "runs" / "latest" / "report.json"
         return result, json.loads(report.read_text(encoding="utf-8"))
 
     first, report = run()
-    assert first.returncode == 1, first.stdout + first.stderr
+    assert first.exit_code == 1, first.output
     assert report["steps"]["publish"]["status"] == "failed"
-    assert fake_server.stats()["requests"] == 4
+    assert keyless_server.stats()["requests"] == 4
 
     (tmp_path / "approved.txt").touch()
     resumed, report = run("--resume", "latest")
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "4 task(s) reused, 0 model call(s) made" in resumed.stdout
-    assert fake_server.stats()["requests"] == 4
+    assert resumed.exit_code == 0, resumed.output
+    assert "4 task(s) reused, 0 model call(s) made" in resumed.output
+    assert keyless_server.stats()["requests"] == 4
 
     again, report = run()
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.exit_code == 0, again.output
     assert (report["cost"]["total"]["cache_hits"], report["cost"]["total"]["calls"]) == (4, 0)
-    assert fake_server.stats()["requests"] == 4
+    assert keyless_server.stats()["requests"] == 4
 
     offline, report = run("--cache-only", "-i", "product=wind-up radio")
-    assert offline.returncode == 1
+    assert offline.exit_code == 1
     assert report["steps"]["research"]["items"][0]["error"]["kind"] == "cache_miss"
-    assert fake_server.stats()["requests"] == 4
+    assert keyless_server.stats()["requests"] == 4

@@ -63,7 +63,14 @@ from agnoctl.spec.models import (
     Workflow,
 )
 from agnoctl.spec.refs import accesses
-from agnoctl.spec.templates import TemplateError, evaluate, is_template, render, root_names
+from agnoctl.spec.templates import (
+    TemplateError,
+    compile_template,
+    evaluate,
+    is_template,
+    render,
+    root_names,
+)
 
 DEFAULT_ASSUME_ITEMS = 10
 """Items the worst case assumes for a `for_each` list known only at run time."""
@@ -702,7 +709,7 @@ class _Planner:
                 where,
                 "E501",
                 f"the template cannot be rendered: {exc.message}",
-                line=_template_line(exc),
+                line=_template_line(exc, source),
             )
             return
         key = (where, exc.message)
@@ -928,18 +935,20 @@ def _as_floats(span: IntRange) -> FloatRange:
     return FloatRange(min=span.min, max=span.max)
 
 
-def _template_line(exc: TemplateError) -> int:
-    """The template line of a render error: its own, or the template frame of the error
-    Jinja2 raised (its traceback names templates "<template>", at their own line numbers)."""
+def _template_line(exc: TemplateError, source: str) -> int:
+    """The template line of a render error: its own, else the one Jinja2's debug info gives
+    for the compiled template's frame in the traceback of the error it raised."""
     if exc.lineno:
         return exc.lineno
-    line = 1
+    python_line = None
     trace = exc.__context__.__traceback__ if exc.__context__ else None
     while trace is not None:
         if trace.tb_frame.f_code.co_filename == "<template>":
-            line = trace.tb_lineno
+            python_line = trace.tb_lineno
         trace = trace.tb_next
-    return line
+    if python_line is None:
+        return 1
+    return compile_template(source).get_corresponding_lineno(python_line)
 
 
 def _dotted(where: Sequence[PathKey]) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
@@ -49,7 +50,8 @@ _INPUT_TYPES: dict[str, tuple[type, ...]] = {
 }
 _TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
 _ID = re.compile(ID_PATTERN)
-_MAX_SUGGESTION_POOL = 500
+_SMALL_POOL = 200
+_LISTED = 8  # names shown in a hint that lists choices
 
 
 def check_data(data: Any, source: SourceMap) -> tuple[Workflow | None, list[Diagnostic]]:
@@ -170,6 +172,7 @@ class _Checker:
         self.diagnostics: list[Diagnostic] = []
         self._closures: dict[str, dag.NeedsClosure] = {}
         self._nodes = list(_walk_steps(self.workflow.steps))
+        self._suggestion_budget = 100
 
     def run(self) -> list[Diagnostic]:
         self._check_graph(self.workflow.steps, "")
@@ -255,7 +258,6 @@ class _Checker:
         need: str,
         path: tuple[PathKey, ...],
     ) -> None:
-        siblings = [s for s in steps if s != step_id]
         head = need.partition(".")[0]
         if "." in need and head in steps:
             self.report(
@@ -265,13 +267,24 @@ class _Checker:
                 f"need the group `{head}`; its children finish with it",
             )
             return
-        guess = _suggest(need, siblings)
-        hint: str | None = f"sibling steps: {_some(siblings)}" if siblings else None
-        if guess:
+        siblings = [s for s in islice(steps, _LISTED + 1) if s != step_id]
+        hint: str | None = f"sibling steps: {_some(siblings, len(steps) - 1)}" if siblings else None
+        guess = self.suggest(need, steps)
+        if guess and guess != step_id:
             hint = f"did you mean `{guess}`?"
         elif prefix and need in self.workflow.steps:
             hint = f"`{need}` is outside the group `{prefix}`: add it to the group's own needs"
         self.report(path, "E300", f"`needs` names an unknown step `{need}`", hint)
+
+    def suggest(self, word: str, choices: Collection[str]) -> str | None:
+        """The closest choice to `word`, if close. Comparing a typo with thousands of names is
+        slow, so large pools are narrowed by length and get a limited number of suggestions."""
+        if len(choices) > _SMALL_POOL:
+            if self._suggestion_budget <= 0:
+                return None
+            self._suggestion_budget -= 1
+            choices = [c for c in choices if abs(len(c) - len(word)) <= 2][:_SMALL_POOL]
+        return did_you_mean(word, choices)
 
     def _closure(self, prefix: str) -> dag.NeedsClosure:
         if prefix not in self._closures:
@@ -295,7 +308,7 @@ class _Checker:
     def _check_step(self, node: _Node) -> None:
         spec, base = node.spec, node.data
         if spec.agent is not None and not self.spec.known("agents", spec.agent):
-            guess = _suggest(spec.agent, self.workflow.agents)
+            guess = self.suggest(spec.agent, self.workflow.agents)
             self.report(
                 (*base, "agent"),
                 "E400",
@@ -334,7 +347,7 @@ class _Checker:
         for index, gate in enumerate(node.spec.gates or []):
             path = (*base, "gates", index)
             if isinstance(gate, JudgeGate) and not self.spec.known("agents", gate.agent):
-                guess = _suggest(gate.agent, self.workflow.agents)
+                guess = self.suggest(gate.agent, self.workflow.agents)
                 self.report(
                     (*path, "agent"),
                     "E403",
@@ -363,7 +376,7 @@ class _Checker:
         node: _Node,
     ) -> None:
         if schema is None:
-            if node.spec.agent is not None and self.spec.known("agents", node.spec.agent):
+            if node.spec.agent in self.workflow.agents:  # a valid agent, without a schema
                 self.report(
                     (*path, "field"),
                     "W502",
@@ -376,7 +389,7 @@ class _Checker:
         problem = _schema_lookup(schema, gate.field.split("."))
         if problem is not None:
             message, proven, choices = problem
-            guess = _suggest(gate.field.split(".")[-1], choices)
+            guess = self.suggest(gate.field.split(".")[-1], choices)
             hint = f"did you mean `{guess}`?" if guess else None
             self.report(
                 (*path, "field"),
@@ -424,7 +437,7 @@ class _Checker:
         elif access.root == "args" and scope.args is not None and access.keys:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
-                guess = _suggest(key, scope.args)
+                guess = self.suggest(key, scope.args)
                 self.report(
                     path,
                     "E416",
@@ -475,7 +488,7 @@ class _Checker:
                 access=access,
             )
         else:
-            guess = _suggest(name, scope.roots)
+            guess = self.suggest(name, scope.roots)
             hint = (
                 f"did you mean `{guess}`?"
                 if guess
@@ -491,7 +504,7 @@ class _Checker:
         if self.spec.known(section, key):
             return
         declared = getattr(self.workflow, section)
-        guess = _suggest(key, declared)
+        guess = self.suggest(key, declared)
         code, kind = ("E411", "input") if section == "inputs" else ("E412", "env entry")
         hint = f"did you mean `{section}.{guess}`?" if guess else f"declare it under `{section}:`"
         self.report(
@@ -508,12 +521,8 @@ class _Checker:
             return
         child = access.keys[1]
         children = dag.step_map(self.workflow, group)
-        if (
-            isinstance(child, str)
-            and child not in children
-            and group not in (self.spec.broken_steps)
-        ):
-            guess = _suggest(child, children)
+        if isinstance(child, str) and child not in children and group not in self.spec.broken_steps:
+            guess = self.suggest(child, children)
             self.report(
                 path,
                 "E407",
@@ -573,8 +582,7 @@ class _Checker:
 
     def _unknown_step(self, path: tuple[PathKey, ...], unknown: str, access: Access) -> None:
         parent, _, name = unknown.rpartition(".")
-        siblings = list(dag.step_map(self.workflow, parent))
-        guess = _suggest(name, siblings)
+        guess = self.suggest(name, dag.step_map(self.workflow, parent).keys())
         if guess:
             hint = f"did you mean `steps.{dag.join_path(parent, guess)}`?"
         elif parent:
@@ -594,7 +602,7 @@ class _Checker:
                 self._check_model_ref((*base, "fallback_models", index), ref)
             for index, tool in enumerate(agent.tools):
                 if not self.spec.known("tools", tool):
-                    guess = _suggest(tool, self.workflow.tools)
+                    guess = self.suggest(tool, self.workflow.tools)
                     self.report(
                         (*base, "tools", index),
                         "E402",
@@ -616,7 +624,7 @@ class _Checker:
         if provider in BUILTIN_PROVIDERS or self.spec.known("providers", provider):
             return
         choices = sorted(BUILTIN_PROVIDERS | set(self.workflow.providers))
-        guess = _suggest(provider, choices)
+        guess = self.suggest(provider, choices)
         self.report(
             path,
             "E401",
@@ -745,18 +753,12 @@ def _schema_problem(text: str) -> tuple[str, tuple[PathKey, ...]] | None:
     return None
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str | None:
-    """did_you_mean over the plausible choices only: a file with thousands of steps and
-    thousands of typos must not compare every typo with every step."""
-    near = [c for c in choices if abs(len(c) - len(word)) <= 3][:_MAX_SUGGESTION_POOL]
-    return did_you_mean(word, near)
-
-
-def _some(names: Iterable[str], shown: int = 8) -> str:
+def _some(names: Iterable[str], total: int | None = None) -> str:
     """A readable list of names: `a, b, c`, or the first few and how many more."""
-    listed = list(names)
-    more = f", ... ({len(listed) - shown} more)" if len(listed) > shown else ""
-    return ", ".join(listed[:shown]) + more
+    listed = list(islice(names, _LISTED))
+    total = len(listed) if total is None else total
+    more = f", ... ({total - _LISTED} more)" if total > _LISTED else ""
+    return ", ".join(listed) + more
 
 
 def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool, list[str]] | None:

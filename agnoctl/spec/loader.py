@@ -31,7 +31,18 @@ import yaml
 
 from agnoctl.errors import SpecError
 
-_STR_TAG = "tag:yaml.org,2002:str"
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ALIAS_NODES = 200_000
+"""Nodes that aliases may add on top of the file's own; beyond this the file is refused."""
+MAX_DEPTH = 200
+
+_TAG = "tag:yaml.org,2002:"
+_INTERPOLATION = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+_WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+_RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
+
+PathKey = str | int
+Position = tuple[int, int]
 _LoaderClass = type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 
 
@@ -45,7 +56,7 @@ def make_loader(base: _LoaderClass) -> _LoaderClass:
         if kind is not yaml.ScalarNode:
             return str(base_resolve(self, kind, value, implicit))
         if not implicit[0]:  # quoted, or tagged `!`: a string (Resolver.resolve agrees)
-            return _STR_TAG
+            return _TAG + "str"
         tag = resolved.get(value)
         if tag is None:
             tag = str(base_resolve(self, kind, value, implicit))
@@ -58,19 +69,6 @@ def make_loader(base: _LoaderClass) -> _LoaderClass:
 
 # libyaml's C parser when present; the pure-Python one gives the same nodes, only slower.
 _Loader = make_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_ALIAS_NODES = 200_000
-"""Nodes that aliases may add on top of the file's own; beyond this the file is refused."""
-MAX_DEPTH = 200
-
-_TAG = "tag:yaml.org,2002:"
-_INTERPOLATION = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-_WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
-_RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
-
-PathKey = str | int
-Position = tuple[int, int]
 
 
 class Loaded(NamedTuple):

@@ -127,7 +127,6 @@ def obs_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObsRuns]:
                 mock=True,
                 mock_fixtures=fixtures_path(root, confidence),
                 runs_dir=runs_dir,
-                cache_dir=root / "cache",  # the mock provider is never cached
                 seed=7,
             )
             report = run_workflow(workflow, options)

@@ -80,9 +80,9 @@ def test_cache_hits_are_not_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("FAKE_URL", server.url)
         workflow = tmp_path / "cached.yaml"
         workflow.write_text(CACHED, encoding="utf-8")
-        options = dict(runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
-        first = run_workflow(workflow, RunOptions(**options))
-        again = run_workflow(workflow, RunOptions(**options))
+        options = RunOptions(runs_dir=tmp_path / "runs", cache_mode="use", cache_dir=tmp_path / "c")
+        first = run_workflow(workflow, options)
+        again = run_workflow(workflow, options)
     finally:
         server.stop()
     assert (first.cost.total.calls, first.cost.total.cache_hits) == (2, 0)

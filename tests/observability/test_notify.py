@@ -38,7 +38,6 @@ def test_run_posts_once_per_event(
         mock=True,
         mock_fixtures=fixtures_path(tmp_path, 0.9),
         runs_dir=tmp_path / "runs",
-        cache_dir=tmp_path / "cache",
     )
     report = run_workflow(workflow, options)
     assert report.status == "passed"

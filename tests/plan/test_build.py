@@ -225,6 +225,25 @@ def test_group_levels_and_nested_records(plan_of: PlanOf, fixtures_dir: Path) ->
             agents:
               w: {model: mock/echo}
             steps:
+              a:
+                agent: w
+                prompt: |
+                  line one
+                  {% if true %}
+                  three {{ inputs.n + 'x' }}
+                  {% endif %}
+            """,
+            "E501",
+            14,
+            "steps.a.prompt: the template cannot be rendered: TypeError",
+        ),
+        (
+            """
+            inputs:
+              n: {type: integer, default: 3}
+            agents:
+              w: {model: mock/echo}
+            steps:
               a: {agent: w, prompt: x, for_each: inputs.n}
             """,
             "E502",
