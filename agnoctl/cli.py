@@ -133,8 +133,19 @@ def schema(
     report: Annotated[
         bool, typer.Option("--report", help="Print the report.json schema instead.")
     ] = False,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the field reference (docs/reference.md) instead."),
+    ] = False,
 ) -> None:
     """Print the workflow JSON Schema (for editors: yaml-language-server, IDE plugins)."""
+    if report and markdown:
+        fail("--report and --markdown are different documents: pick one")
+    if markdown:
+        from agnoctl.spec.reference import reference_markdown
+
+        sys.stdout.write(reference_markdown() + "\n")
+        return
     if report:
         from agnoctl.reports.model import schema_text as report_schema_text
 

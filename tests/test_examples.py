@@ -142,6 +142,7 @@ def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
     """The documented command, plus where to write and, for git workflows, which repository."""
     argv = shlex.split(case.command)[1:]
     argv += ["--report-dir", str(run_dir), "--progress", "plain", *case.expect.get("args", [])]
+    argv += ["--cache-dir", str(run_dir.with_suffix(".cache"))]  # not the repository's
     if case.expect.get("git_repo"):
         assert repo is not None
         argv += ["-i", f"repo={repo}"]
@@ -342,6 +343,7 @@ def test_a_ready_workflow_runs_against_a_real_server(
         "OPENAI_API_KEY": FAKE_KEY,
     }
     run_dir = ["--report-dir", str(tmp_path), "--progress", "plain"]
+    run_dir += ["--cache-dir", str(tmp_path.with_name(tmp_path.name + "-cache"))]
     result = agnoctl("run", "workflows/summarize-docs.yaml", *run_dir, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     stats = fake_server.stats()

@@ -141,35 +141,9 @@ def parse(source: str, *, expression: bool) -> nodes.Template:
         raise TemplateError(f"{kind} syntax error: {exc.message}", lineno=exc.lineno) from None
 
 
-def step_references(source: str, *, expression: bool) -> list[tuple[str, int]]:
-    """The step ids a template reads as ``steps.<id>`` (or ``steps['<id>']``), with lines.
-
-    Group children read as ``steps.group.child`` are returned as ``group.child`` when the
-    second name is not one of a step's own attributes.
-    """
-    tree = parse(source, expression=expression)
-    found: list[tuple[str, int]] = []
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        base = node.node
-        if not (isinstance(base, nodes.Name) and base.name == "steps"):
-            continue
-        key = _attr_name(node)
-        if key is not None:
-            found.append((key, node.lineno))
-    return found
-
-
 def root_names(source: str, *, expression: bool) -> set[str]:
     """Top-level names a template reads (``inputs``, ``steps``, ``item``, ...)."""
     tree = parse(source, expression=expression)
     from jinja2 import meta
 
     return set(meta.find_undeclared_variables(tree))
-
-
-def _attr_name(node: nodes.Getattr | nodes.Getitem) -> str | None:
-    if isinstance(node, nodes.Getattr):
-        return node.attr
-    if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-        return node.arg.value
-    return None

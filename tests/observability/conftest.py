@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from agnoctl.cli import app
 from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.reports.model import RunReport
 
@@ -132,6 +134,22 @@ def obs_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObsRuns]:
             report = run_workflow(workflow, options)
             made.append(ObsRun(runs_dir / report.run_id, report))
     yield ObsRuns(root, runs_dir, *made)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in ``tmp_path`` (runs land there) with the demo's API key set."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OBS_API_KEY", SECRET)
+    return tmp_path
+
+
+def invoke_run(cli: CliRunner, obs_runs: ObsRuns, *args: str, confidence: float = 0.9) -> Result:
+    """``agnoctl run`` of the demo workflow in-process, offline."""
+    workflow, fixtures = obs_runs.root / "workflow.yaml", fixtures_path(obs_runs.root, confidence)
+    return cli.invoke(
+        app, ["run", str(workflow), "--mock", "--mock-fixtures", str(fixtures), *args]
+    )
 
 
 # --------------------------------------------------------------------------- a loopback receiver

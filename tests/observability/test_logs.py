@@ -7,9 +7,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from agnoctl.cli import app
 from agnoctl.logs import (
     ID_KEYS,
     LogOptions,
@@ -21,7 +20,7 @@ from agnoctl.logs import (
 )
 from agnoctl.redact import Redactor
 from tests.conftest import RunCli
-from tests.observability.conftest import SECRET, ObsRuns
+from tests.observability.conftest import SECRET, ObsRuns, invoke_run
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
@@ -63,25 +62,11 @@ def test_json_logs_on_stderr_carry_the_ids(obs_runs: ObsRuns, run_cli: RunCli) -
     assert any("***" in json.dumps(line) for line in lines)
 
 
-def _invoke(cli: CliRunner, obs_runs: ObsRuns, *args: str) -> Result:
-    workflow, fixtures = obs_runs.root / "workflow.yaml", obs_runs.root / "fixtures-0.9.yaml"
-    return cli.invoke(
-        app, ["run", str(workflow), "--mock", "--mock-fixtures", str(fixtures), *args]
-    )
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OBS_API_KEY", SECRET)
-    return tmp_path
-
-
 def test_log_file_gets_info_lines_and_stderr_stays_clean(
     obs_runs: ObsRuns, cli: CliRunner, in_tmp: Path
 ) -> None:
     log_file = in_tmp / "logs" / "run.jsonl"
-    result = _invoke(cli, obs_runs, "-q", "--log-format", "json", "--log-file", str(log_file))
+    result = invoke_run(cli, obs_runs, "-q", "--log-format", "json", "--log-file", str(log_file))
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     lines = _json_lines(log_file.read_text(encoding="utf-8"))
@@ -92,7 +77,7 @@ def test_log_file_gets_info_lines_and_stderr_stays_clean(
 
 
 def test_no_logs_unless_asked(obs_runs: ObsRuns, cli: CliRunner, in_tmp: Path) -> None:
-    result = _invoke(cli, obs_runs, "--progress", "plain")
+    result = invoke_run(cli, obs_runs, "--progress", "plain")
     assert result.exit_code == 0
     assert result.stderr == ""  # progress is on stdout; logs only when asked for
 

@@ -11,13 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from typer.testing import CliRunner
 
-from agnoctl.cli import app
 from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import push_metrics, render_metrics, run_events
 from agnoctl.testing.fake_llm import start_in_thread
-from tests.conftest import RunCli
-from tests.observability.conftest import SECRET, ObsRun, ObsRuns, Receiver
+from tests.observability.conftest import SECRET, ObsRun, ObsRuns, Receiver, invoke_run
 
 
 def _samples(run: ObsRun) -> dict[str, list[Sample]]:
@@ -191,41 +189,19 @@ def test_push_failure_is_a_clear_error(obs_runs: ObsRuns, receiver: Receiver) ->
         push_metrics(receiver.url, obs_runs.a.report, [])
 
 
-def test_cli_metrics_push(obs_runs: ObsRuns, receiver: Receiver, run_cli: RunCli) -> None:
-    result = run_cli(
-        "run",
-        obs_runs.root / "workflow.yaml",
-        "--mock",
-        "--mock-fixtures",
-        obs_runs.root / "fixtures-0.9.yaml",
-        "-q",
-        "--metrics-push",
-        receiver.url,
-        env={"OBS_API_KEY": SECRET},
-    )
-    assert result.returncode == 0, result.stderr
+def test_cli_metrics_push(
+    obs_runs: ObsRuns, receiver: Receiver, cli: CliRunner, in_tmp: Path
+) -> None:
+    result = invoke_run(cli, obs_runs, "-q", "--metrics-push", receiver.url)
+    assert result.exit_code == 0, result.output
     [request] = receiver.requests
     assert b"agnoctl_llm_calls_total" in request.body
     assert SECRET.encode() not in request.body
 
 
 def test_cli_push_failure_warns_but_keeps_the_verdict(
-    obs_runs: ObsRuns, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    obs_runs: ObsRuns, cli: CliRunner, in_tmp: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OBS_API_KEY", SECRET)
-    result = cli.invoke(
-        app,
-        [
-            "run",
-            str(obs_runs.root / "workflow.yaml"),
-            "--mock",
-            "--mock-fixtures",
-            str(obs_runs.root / "fixtures-0.9.yaml"),
-            "-q",
-            "--metrics-push",
-            "http://127.0.0.1:9",
-        ],
-    )
+    result = invoke_run(cli, obs_runs, "-q", "--metrics-push", "http://127.0.0.1:9")
     assert result.exit_code == 0, result.output
     assert "warning: could not push metrics to http://127.0.0.1:9" in result.stderr

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import run_events
 from agnoctl.reports.otel import traces_url
-from tests.conftest import REPO, RunCli
-from tests.observability.conftest import SECRET, ObsRuns, Receiver
+from tests.conftest import REPO
+from tests.observability.conftest import SECRET, ObsRuns, Receiver, invoke_run
 
 otel = pytest.importorskip(
     "opentelemetry.sdk.trace",
@@ -70,23 +72,15 @@ def test_span_tree_and_genai_attributes(obs_runs: ObsRuns) -> None:
     assert all(SECRET not in str(dict(s.attributes or {})) for s in spans)
 
 
-def test_cli_exports_to_a_collector(obs_runs: ObsRuns, receiver: Receiver, run_cli: RunCli) -> None:
+def test_cli_exports_to_a_collector(
+    obs_runs: ObsRuns, receiver: Receiver, cli: CliRunner, in_tmp: Path
+) -> None:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
-    result = run_cli(
-        "run",
-        obs_runs.root / "workflow.yaml",
-        "--mock",
-        "--mock-fixtures",
-        obs_runs.root / "fixtures-0.9.yaml",
-        "-q",
-        "--otlp-endpoint",
-        receiver.url,
-        env={"OBS_API_KEY": SECRET},
-    )
-    assert result.returncode == 0, result.stderr
+    result = invoke_run(cli, obs_runs, "-q", "--otlp-endpoint", receiver.url)
+    assert result.exit_code == 0, result.output
     [request] = receiver.requests
     assert request.path == "/v1/traces"
     assert request.headers["content-type"] == "application/x-protobuf"
