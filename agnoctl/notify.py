@@ -35,6 +35,7 @@ from agnoctl import __version__
 from agnoctl.engine.retry import Backoff, retryable_status
 from agnoctl.logs import get_logger
 from agnoctl.redact import Redactor
+from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import NotifySpec, RetrySpec, Workflow
 
@@ -79,7 +80,7 @@ def messages(
     summary = _summary(report, run_dir)
     found: list[Message] = []
     warnings = [
-        e for e in events if e.get("type") == "budget_warning" and e.get("run_id") == report.run_id
+        e for e in session_events(events, report.run_id) if e.get("type") == "budget_warning"
     ]
     for n, warning in enumerate(warnings, start=1):
         budget = {key: warning.get(key) for key in ("limit", "value", "used")}

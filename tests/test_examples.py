@@ -2,8 +2,10 @@
 
 What each one must do lives beside it: `workflows/expected.yaml` and `examples/expected.yaml`
 hold the exact command a reader is told to run and what the run's report must say (some
-examples fail on purpose). The commands go through the real CLI in subprocesses, all started
-at once, so this file takes about as long as its slowest run.
+examples fail on purpose). Each command runs in its own process through the real CLI, all at
+once, so this file takes about as long as its slowest run. Two more tests leave the mock
+provider for agnoctl's fake server on loopback: a ready workflow over real HTTP, and the cache
+and resume walkthrough of examples/12-cache-resume.
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ class Run:
     def report(self) -> dict[str, Any]:
         report_file = self.run_dir / "report.json"
         assert report_file.exists(), f"no report.json; the run printed:\n{self.log}"
-        return json.loads(report_file.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        report: dict[str, Any] = json.loads(report_file.read_text(encoding="utf-8"))
+        return report
 
     def events(self) -> Iterator[dict[str, Any]]:
         with (self.run_dir / "events.jsonl").open(encoding="utf-8") as lines:
@@ -153,24 +156,28 @@ def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
 # still its own process entering the real CLI, without paying the imports (about a second of
 # CPU) twenty times over. Prints the exit codes as a JSON list.
 _FORK_RUNNER = """
-import json, os, sys
+import json, os, sys, traceback
 import agnoctl.cli, agnoctl.engine.run
 jobs, children = json.loads(sys.argv[1]), {}
 for index, (argv, log) in enumerate(jobs):
     pid = os.fork()
     if pid == 0:
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        sys.argv = ["agnoctl", *argv]
+        code = 1
         try:
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            sys.argv = ["agnoctl", *argv]
             agnoctl.cli.main()
             code = 0
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # never back into the loop: a child forks nothing
     children[pid] = index
 codes = [0] * len(jobs)
 while children:

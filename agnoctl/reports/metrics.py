@@ -60,6 +60,14 @@ _ITEM_INDEX = re.compile(r"\[\d+\]")
 _CallKey = tuple[str, str, str]  # provider, model, step
 
 
+def session_events(events: Iterable[Mapping[str, Any]], run_id: str) -> list[Mapping[str, Any]]:
+    """The events of the run's last session: ``--resume`` appends a new session (from its
+    ``run_resumed`` event) to the same journal, and the report counts that session only."""
+    own = [event for event in events if event.get("run_id") == run_id]
+    starts = [i for i, e in enumerate(own) if e.get("type") in ("run_started", "run_resumed")]
+    return own[starts[-1] :] if starts else own
+
+
 def step_of(path: str) -> str:
     """The workflow step a run path belongs to: ``fan[2].child`` -> ``fan.child``."""
     return _ITEM_INDEX.sub("", path)
@@ -78,7 +86,7 @@ class RunCollector(Collector):
     """The metric families of one finished run."""
 
     def __init__(self, report: RunReport, events: Iterable[Mapping[str, Any]]) -> None:
-        own = [event for event in events if event.get("run_id") == report.run_id]
+        own = session_events(events, report.run_id)
         self._report = report
         self._calls = _calls(own)
         self._errors = _errors(own)
@@ -324,5 +332,6 @@ __all__ = [
     "push_metrics",
     "render_metrics",
     "run_events",
+    "session_events",
     "step_of",
 ]

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from agnoctl import __version__
 from agnoctl.errors import UsageError
+from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepReport
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def build_spans(report: RunReport, events: Iterable[Mapping[str, Any]]) -> list[
         resource=Resource.create({"service.name": "agnoctl", "service.version": __version__})
     )
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    calls = [e for e in events if e.get("type") == "llm_call" and e.get("run_id") == report.run_id]
+    calls = [e for e in session_events(events, report.run_id) if e.get("type") == "llm_call"]
     _Builder(provider.get_tracer("agnoctl", __version__), report, calls).build()
     provider.shutdown()
     finished = memory.get_finished_spans()

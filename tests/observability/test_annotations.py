@@ -4,34 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from agnoctl.cli import app
 from agnoctl.reports.annotations import github_annotations
 from agnoctl.reports.model import RunReport
-from tests.observability.conftest import SECRET, WORKFLOW, ObsRuns
+from tests.observability.conftest import WORKFLOW, ObsRuns, invoke_run
 
 
-def test_run_prints_gate_annotations(
-    obs_runs: ObsRuns, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OBS_API_KEY", SECRET)
+def test_run_prints_gate_annotations(obs_runs: ObsRuns, cli: CliRunner, in_tmp: Path) -> None:
+    result = invoke_run(cli, obs_runs, "-q", "--format", "github", confidence=0.5)
     workflow = obs_runs.root / "workflow.yaml"
-    result = cli.invoke(
-        app,
-        [
-            "run",
-            str(workflow),
-            "--mock",
-            "--mock-fixtures",
-            str(obs_runs.root / "fixtures-0.5.yaml"),
-            "-q",
-            "--format",
-            "github",
-        ],
-    )
     assert result.exit_code == 0, result.output  # a warn gate: the run passes
     [line] = [line for line in result.stdout.splitlines() if line.startswith("::")]
     # The annotation points at the line where the score step is declared.

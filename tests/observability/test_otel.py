@@ -101,7 +101,7 @@ def test_traces_url() -> None:
         traces_url("127.0.0.1:4318")
 
 
-def test_missing_extra_fails_closed_before_the_run(obs_runs: ObsRuns, tmp_path: object) -> None:
+def test_missing_extra_fails_closed_before_the_run(obs_runs: ObsRuns, tmp_path: Path) -> None:
     # A Python where `opentelemetry` cannot be imported, as without the extra.
     code = (
         "import sys; sys.modules['opentelemetry'] = None\n"
@@ -131,7 +131,7 @@ def test_missing_extra_fails_closed_before_the_run(obs_runs: ObsRuns, tmp_path: 
     assert (
         "needs OpenTelemetry, which is not installed: pip install 'agnoctl[otel]'" in result.stderr
     )
-    assert not (tmp_path / "report.json").exists()  # type: ignore[operator]
+    assert not (tmp_path / "report.json").exists()
 
 
 def test_no_import_cost_without_the_flag() -> None:
