@@ -35,7 +35,6 @@ timed run. Each client gets one untimed warm-up run; the median of ``repeats`` r
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import importlib.metadata
 import json
@@ -49,7 +48,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -460,23 +459,47 @@ def mock_fan_out(runner: Agnoctl, sizes: Sizes, folder: Path) -> dict[str, Any]:
 
 
 def baseline_rows(workloads: list[Workload], repeats: int) -> dict[str, dict[str, Any]]:
-    """{workload: {client: row}} for every client in bench/baselines/."""
+    """{workload: {client: row}} for every client in bench/baselines/, each in a fresh
+    interpreter (``python -m baselines``): the frameworks keep HTTP clients in module globals
+    that outlive an event loop, so two of them in one process can hang each other."""
     table: dict[str, dict[str, Any]] = {w.name: {} for w in workloads}
+    spec = json.dumps({"repeats": repeats, "workloads": [asdict(w) for w in workloads]})
     for key, client in baselines.CLIENTS.items():
-        module = baselines.load(client)
+        skipped = baselines.skip_reason(client)
         versions = ", ".join(f"{p} {v}" for p, v in baselines.versions(client).items())
         label = f"{client.label} ({versions})"
-        if isinstance(module, str):
-            for workload in workloads:
-                table[workload.name][key] = {"label": client.label, "status": module}
-            continue
-        rows = asyncio.run(_client_rows(module, label, workloads, repeats))
+        if skipped is None:
+            rows = _client_process(key, label, spec, workloads)
+        else:
+            rows = {w.name: {"label": client.label, "status": skipped} for w in workloads}
         for name, result in rows.items():
             table[name][key] = {**result, "framework": client.framework}
     return table
 
 
-async def _client_rows(
+def _client_process(
+    key: str, label: str, spec: str, workloads: list[Workload]
+) -> dict[str, dict[str, Any]]:
+    command = [sys.executable, "-m", "baselines", key, label]
+    timeout = RUN_TIMEOUT * (len(workloads) + 1)
+    try:
+        done = subprocess.run(
+            command, input=spec, capture_output=True, text=True, cwd=BENCH, timeout=timeout
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-800:]}")
+        rows: dict[str, dict[str, Any]] = json.loads(done.stdout)
+        return rows
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        return {w.name: error_row(label, w, exc) for w in workloads}
+
+
+def load_workloads(spec: dict[str, Any]) -> list[Workload]:
+    """The workloads ``baseline_rows`` sent to a client's interpreter."""
+    return [Workload(**{**w, "server": Server(**w["server"])}) for w in spec["workloads"]]
+
+
+async def client_rows(
     module: ModuleType, label: str, workloads: list[Workload], repeats: int
 ) -> dict[str, dict[str, Any]]:
     """Every workload for one client, in one event loop, as a user's script would run them

@@ -282,6 +282,18 @@ def test_every_workflow_and_example_has_an_expectation() -> None:
     assert documented == sorted(workflow_files())
 
 
+@pytest.mark.parametrize(
+    "path", workflow_files(), ids=lambda path: path.parent.name + "/" + path.name
+)
+def test_every_workflow_names_its_schema(path: Path) -> None:
+    """The modeline editors read for completion, pointing at the committed schema."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first.startswith(prefix)
+    schema = (path.parent / first.removeprefix(prefix)).resolve()
+    assert schema == ROOT / "schemas" / "workflow.schema.json"
+
+
 def test_every_workflow_validates_strictly() -> None:
     files = [str(path.relative_to(ROOT)) for path in workflow_files()]
     result = agnoctl("validate", "--strict", *files)
@@ -400,3 +412,23 @@ def test_cache_and_resume_walkthrough(
     assert offline.exit_code == 1
     assert report["steps"]["research"]["items"][0]["error"]["kind"] == "cache_miss"
     assert keyless_server.stats()["requests"] == 4
+
+
+GUIDES = [
+    "docs/writing-workflows.md",
+    "docs/providers.md",
+    "docs/ci.md",
+    "examples/README.md",
+    "examples/12-cache-resume/README.md",
+    "workflows/README.md",
+]
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_relative_links_resolve(guide: str) -> None:
+    page = ROOT / guide
+    targets = re.findall(r"\]\(([^)#\s]+)", page.read_text(encoding="utf-8"))
+    local = [target for target in targets if "://" not in target]
+    assert local, "no links found: has the link syntax changed?"
+    missing = [target for target in local if not (page.parent / target).exists()]
+    assert not missing

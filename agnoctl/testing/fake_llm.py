@@ -8,7 +8,9 @@ Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completio
 - ``POST …/api/chat``          Ollama chat (``stream`` must be false: no streaming here)
 - ``GET /_stats``              counts as JSON: ``requests``, ``in_flight``, ``max_in_flight``, and
   counts by ``routes``, ``models``, directive ``keys``, ``prompts`` (``prompt_hash`` of the last
-  user message) and ``statuses`` (0: the client gave up first; 499: closed by ``[[reset]]``)
+  user message) and ``statuses`` (0: the client gave up first; 499: closed by ``[[reset]]``),
+  and ``recent``: the last ``RECENT_REQUESTS`` requests (``received``, epoch seconds; ``protocol``,
+  ``path``, ``model``, ``prompt_hash`` and the JSON ``body``; never the headers, which hold the key)
 - ``POST /_reset``             zero the counts (directive counters included)
 
 By default a reply is ``echo: <last user message>`` (directives removed), or, when a JSON
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
 
 LOOPBACK = "127.0.0.1"
 _MAX_BODY = 64 * 1024 * 1024
+RECENT_REQUESTS = 100  # bodies kept for tests that check what a client sent (retries, tools)
 _JSON = "application/json"
 
 # --------------------------------------------------------------------------- public types
@@ -297,6 +300,7 @@ class FakeLLMStats:
         self.keys: Counter[str] = Counter()
         self.prompts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
 
     def begin(self, path: str) -> None:
         with self._lock:
@@ -320,6 +324,19 @@ class FakeLLMStats:
                 self.keys[key] += 1
             return {key: self.keys[key] for key in keys}, self.prompts[digest]
 
+    def remember(self, received: float, request: FakeRequest) -> None:
+        """Keep ``request`` among the recent ones (``received``: epoch seconds)."""
+        entry = {
+            "received": received,
+            "protocol": request.protocol,
+            "path": request.path,
+            "model": request.model,
+            "prompt_hash": prompt_hash(request.raw_prompt),
+            "body": request.body,
+        }
+        with self._lock:
+            self.recent.append(entry)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -331,6 +348,7 @@ class FakeLLMStats:
                 "keys": dict(self.keys),
                 "prompts": dict(self.prompts),
                 "statuses": {str(k): v for k, v in self.statuses.items()},
+                "recent": list(self.recent),
             }
 
     def reset(self) -> None:
@@ -660,6 +678,7 @@ class FakeLLMServer:
             self.stats.end(status)
 
     async def _answer(self, request: web.Request, protocol: str) -> web.StreamResponse:
+        received = time.time()
         try:
             body = json.loads(await request.read())
         except ValueError:
@@ -669,6 +688,7 @@ class FakeLLMServer:
                 protocol, FakeReply(status=400, error="the body is not a JSON object"), ""
             )
         parsed = _parse_body(protocol, request.path, body)
+        self.stats.remember(received, parsed)
         keys = [d.key for d in parsed.directives]
         seen, attempt = self.stats.count(parsed.model, parsed.raw_prompt, keys)
         fake = replace(parsed, attempt=attempt)

@@ -47,11 +47,13 @@ MODEL = "bench"
 API_KEY = "bench-key"
 
 
-def load(client: Client) -> ModuleType | str:
-    """The client's module, or why it is skipped (a package is not installed)."""
+def skip_reason(client: Client) -> str | None:
+    """Why the client cannot run here (a package is not installed), or None."""
     missing = [p for p in client.packages if _version(p) is None]
-    if missing:
-        return f"skipped: not installed: {', '.join(missing)}"
+    return f"skipped: not installed: {', '.join(missing)}" if missing else None
+
+
+def load(client: Client) -> ModuleType:
     return importlib.import_module(f"baselines.{client.module}")
 
 

@@ -92,6 +92,26 @@ def test_cache_hits_are_not_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert _total(samples["agnoctl_llm_calls_total"]) == 0
 
 
+def test_a_resumed_run_counts_its_own_session(
+    obs_runs: ObsRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OBS_API_KEY", SECRET)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("steps:\n  collect:\n    items:\n      1: {error: {status: 400}}\n")
+    workflow, runs = obs_runs.root / "workflow.yaml", tmp_path / "runs"
+    failed = run_workflow(workflow, RunOptions(mock=True, mock_fixtures=broken, runs_dir=runs))
+    assert failed.status == "failed"
+    options = RunOptions(
+        mock=True, mock_fixtures=obs_runs.root / "fixtures-0.9.yaml", runs_dir=runs, resume="latest"
+    )
+    resumed = run_workflow(workflow, options)
+    assert resumed.run_id == failed.run_id and resumed.status == "passed"
+    samples = _samples(ObsRun(runs / resumed.run_id, resumed))
+    assert _total(samples["agnoctl_llm_calls_total"]) == resumed.cost.total.calls
+    [info] = samples["agnoctl_run_info"]
+    assert info.labels["status"] == "passed"
+
+
 def test_latency_histogram_counts_every_call(obs_runs: ObsRuns) -> None:
     samples = _samples(obs_runs.a)
     counts = samples["agnoctl_llm_call_duration_seconds_count"]

@@ -1,22 +1,13 @@
-"""Fixtures of the resume tests: the fake LLM server, workflows that use it, journal readers."""
+"""Fixtures of the resume tests."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
-import yaml
+from resume_helpers import API_KEY
 
-from agnoctl.events import read_events
-from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, prompt_hash
-
-REPO = Path(__file__).resolve().parents[2]
-REPORT_SCHEMA = json.loads((REPO / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
-API_KEY = "sk-agnoctl-PLANTED-7f3a9c1e5b"  # recognisable: no file may ever hold it
+from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread
 
 
 @pytest.fixture
@@ -24,43 +15,3 @@ def fake_llm() -> Iterator[FakeLLMThread]:
     """A fake OpenAI-compatible server on loopback that requires API_KEY."""
     with FakeLLMThread(FakeLLMConfig(latency_ms=5, api_key=API_KEY)) as server:
         yield server
-
-
-def workflow(folder: Path, url: str, steps: dict[str, Any], **more: Any) -> Path:
-    """A workflow whose agent `a` talks to the fake server at ``url`` with the planted key."""
-    data: dict[str, Any] = {
-        "version": 1,
-        "name": "resume-test",
-        "providers": {
-            "local": {"type": "openai", "base_url": f"{url}/v1", "api_key": "${LLM_KEY}"}
-        },
-        "agents": {"a": {"model": "local/m"}},
-        "defaults": {"retry": {"max_attempts": 1}},
-        "steps": steps,
-        **more,
-    }
-    path = folder / "flow.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def prompt_counts(server: FakeLLMThread, prompts: dict[str, str]) -> dict[str, int]:
-    """Requests the server saw per prompt, by the caller's names for the prompts."""
-    seen = server.stats()["prompts"]
-    return {name: seen.get(prompt_hash(text), 0) for name, text in prompts.items()}
-
-
-def events(run_dir: Path) -> list[dict[str, Any]]:
-    return [dict(event) for event in read_events(run_dir / "events.jsonl")]
-
-
-def valid_report(run_dir: Path) -> dict[str, Any]:
-    """report.json, parsed and validated against the committed schema."""
-    report: dict[str, Any] = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    jsonschema.validate(report, REPORT_SCHEMA)
-    return report
-
-
-def latest(folder: Path) -> Path:
-    runs = folder / ".agnoctl" / "runs"
-    return (runs / "latest").resolve()
