@@ -3,7 +3,9 @@
 A key is the SHA-256 of a canonical JSON of the request's meaning: the provider's protocol and
 base URL, the model, the messages, the sampling parameters, the output schema and the tools.
 Credentials and headers are never part of it, and the stored value is the reply alone, so a
-cache directory holds no secret that was sent.
+cache directory holds no secret that was sent. A reply that itself holds a secret (a model that
+repeats a key quoted in its prompt) is not stored at all: masked, it would replay as a different
+reply, and unmasked, the key would sit on disk.
 
 Storage is diskcache (SQLite in WAL mode), which makes one directory safe to share between
 concurrent runs. Values are JSON text, never pickle: a directory shared between agnoctl versions
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -93,11 +96,15 @@ class ResponseCache:
     """Model replies on disk under ``directory``; safe to share between processes.
 
     The directory is opened (and created) on first use, so a run that never calls a cacheable
-    provider leaves no cache behind.
+    provider leaves no cache behind. ``redact`` is the run's secret masker: a reply it would
+    change holds a secret and is not stored.
     """
 
-    def __init__(self, directory: Path = DEFAULT_CACHE_DIR) -> None:
+    def __init__(
+        self, directory: Path = DEFAULT_CACHE_DIR, *, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.directory = Path(directory)
+        self._redact = redact
         self._opened: diskcache.Cache | None = None
         self.hits = 0
         self.misses = 0
@@ -133,7 +140,10 @@ class ResponseCache:
 
     def put(self, key: str, reply: ModelReply) -> None:
         entry = {"format": _FORMAT, "created": time.time(), "reply": _reply_to_json(reply)}
-        self._store.set(key, canonical_json(entry), retry=True)
+        text = canonical_json(entry)
+        if self._redact is not None and self._redact(text) != text:
+            return  # the reply holds a secret: see the module docstring
+        self._store.set(key, text, retry=True)
 
     def stats(self) -> CacheStats:
         created = [entry["created"] for _, entry in self._entries()]

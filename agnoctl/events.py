@@ -10,9 +10,10 @@ Everything written passes through the run's redactor first.
 
 Event types: run_started, step_started, step_skipped, step_succeeded, step_failed,
 item_started, item_skipped, item_succeeded, item_failed, attempt_started, attempt_failed,
-retry_scheduled, llm_call, tool_call, tool_result, gate_result, loop_iteration_started,
-loop_iteration_finished, budget_warning, breaker_state, run_finished; and with ``--resume``:
-run_resumed (a resumed run appends to the same journal), step_reused, item_reused.
+retry_scheduled, model_fallback, llm_call, tool_call, tool_result, gate_result,
+loop_iteration_started, loop_iteration_finished, budget_warning, breaker_state, run_finished;
+and with ``--resume``: run_resumed (a resumed run appends to the same journal), step_reused,
+item_reused.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ EVENT_TYPES = frozenset(
         "attempt_started",
         "attempt_failed",
         "retry_scheduled",
+        "model_fallback",
         "llm_call",
         "tool_call",
         "tool_result",

@@ -56,6 +56,7 @@ from typing import Any
 import anyio
 import baselines
 import yaml
+from engine_bench import chains_and_fan_outs
 from transport import Server, fake_server, through_provider
 
 import agnoctl
@@ -63,10 +64,14 @@ import agnoctl
 BENCH = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH / "results" / "results.json"
 HTTP_WORKLOADS = ("fan_out", "chain", "throughput")
-WORKLOADS = (*HTTP_WORKLOADS, "fan_out_mock", "engine", "cli_startup", "validate_plan", "cache")
-WORKLOADS += ("resume",)
-VERSIONS_OF = ("agnoctl", "httpx", "httpx-aiohttp", "aiohttp", "anyio", "pydantic", "typer")
-VERSIONS_OF += ("jinja2", "openai", "langgraph", "langchain-openai", "pydantic-ai-slim", "agno")
+WORKLOADS = (
+    *HTTP_WORKLOADS,
+    *("fan_out_mock", "engine", "cli_startup", "validate_plan", "cache", "resume"),
+)
+VERSIONS_OF = (
+    *("agnoctl", "httpx", "httpx-aiohttp", "aiohttp", "anyio", "pydantic", "typer", "jinja2"),
+    *("openai", "langgraph", "langchain-openai", "pydantic-ai-slim", "agno"),
+)
 SUBPROCESS_TIMEOUT = 300.0
 RUN_TIMEOUT = 180.0  # one run of one client: a hang becomes an error row, not a stuck suite
 MOCK_DELAY_MS = 50.0
@@ -83,10 +88,11 @@ class Sizes:
     validate_runs: int  # fresh interpreters per CLI figure (median)
     cache_entries: int
     repeats: int  # timed runs per client and HTTP workload (median)
+    warm_up: bool  # an untimed run first, so that first-use costs stay out of the timings
 
 
-FULL = Sizes(500, 64, 100, 3000, 100, 10_000, 5, 1000, 3)
-QUICK = Sizes(64, 16, 10, 200, 20, 400, 1, 100, 1)
+FULL = Sizes(500, 64, 100, 3000, 100, 10_000, 5, 1000, 3, warm_up=True)
+QUICK = Sizes(32, 8, 5, 100, 10, 200, 1, 100, 1, warm_up=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class Workload:
     concurrency: int  # 1 for the chain
     latency_ms: float
     server: Server | None = None  # None: the mock provider
+    warm: bool = True  # each client makes an untimed run of a few calls first
 
     @property
     def is_chain(self) -> bool:
@@ -124,8 +131,10 @@ class Workload:
             replies.append(f"echo: {baselines.chained_prompt(prompt, previous)}")
         return replies
 
-    def warm_up(self) -> Workload:
+    def warm_up(self) -> Workload | None:
         """A few calls, so that imports and first-use costs stay out of the timings."""
+        if not self.warm:
+            return None
         return replace(self, calls=min(self.calls, 3 if self.is_chain else self.concurrency))
 
     def describe(self) -> dict[str, Any]:
@@ -201,7 +210,7 @@ def servers(sizes: Sizes, core: int | None) -> Iterator[dict[str, Workload]]:
             server = stack.enter_context(fake_server(shape.latency_ms))
             if core is not None:
                 os.sched_setaffinity(server.pid, {core})
-            workloads[shape.name] = replace(shape, server=server)
+            workloads[shape.name] = replace(shape, server=server, warm=sizes.warm_up)
         yield workloads
 
 
@@ -385,7 +394,8 @@ def agnoctl_rows(runner: Agnoctl, workload: Workload, repeats: int) -> dict[str,
     rows: dict[str, dict[str, Any]] = {}
     label = "agnoctl, run_workflow() (run phase)"
     try:
-        runner.library(workload.warm_up())
+        if (small := workload.warm_up()) is not None:
+            runner.library(small)
         wholes: list[float] = []
 
         def run() -> float:
@@ -424,8 +434,8 @@ def _provider_row(workload: Workload, repeats: int) -> dict[str, Any]:
         return anyio.run(through_provider, w.server.url, "aiohttp", w.calls, w.concurrency)
 
     try:
-        small = workload.warm_up()
-        measure(small, lambda: run(small))
+        if (small := workload.warm_up()) is not None:
+            measure(small, functools.partial(run, small))
         return row(
             label, workload, [measure(workload, lambda: run(workload)) for _ in range(repeats)]
         )
@@ -435,13 +445,13 @@ def _provider_row(workload: Workload, repeats: int) -> dict[str, Any]:
 
 def mock_fan_out(runner: Agnoctl, sizes: Sizes, folder: Path) -> dict[str, Any]:
     """The fan-out on the mock provider: every reply after a 50 ms fixture delay, no HTTP."""
-    workload = Workload(
-        "fan_out_mock", sizes.fan_out_calls, sizes.fan_out_concurrency, MOCK_DELAY_MS
-    )
+    calls, concurrency = sizes.fan_out_calls, sizes.fan_out_concurrency
+    workload = Workload("fan_out_mock", calls, concurrency, MOCK_DELAY_MS, warm=sizes.warm_up)
     fixtures = folder / "mock-fixtures.yaml"
     reply = {"text": "ok", "delay": f"{MOCK_DELAY_MS:g}ms"}
     fixtures.write_text(yaml.safe_dump({"steps": {"fan": reply}}), encoding="utf-8")
-    runner.library(workload.warm_up(), fixtures)
+    if (small := workload.warm_up()) is not None:
+        runner.library(small, fixtures)
     timings = [runner.library(workload, fixtures) for _ in range(sizes.repeats)]
     seconds = statistics.median(t.phase_s for t in timings)
     client = {
@@ -507,7 +517,8 @@ async def client_rows(
     rows: dict[str, dict[str, Any]] = {}
     for workload in workloads:
         try:
-            await _client_run(module, workload.warm_up())
+            if (small := workload.warm_up()) is not None:
+                await _client_run(module, small)
             call = functools.partial(_client_run, module, workload)
             samples = [await measure_async(workload, call) for _ in range(repeats)]
             rows[workload.name] = row(label, workload, samples)
@@ -548,7 +559,7 @@ def engine(sizes: Sizes) -> dict[str, Any]:
     return bench_script("engine_bench.py", "--steps", sizes.steps, *items)
 
 
-def startup_and_validate(sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any]]:
+def startup_and_validate(sizes: Sizes) -> dict[str, Any]:
     """bench/validate_bench.py (each figure: the median wall and CPU seconds of fresh
     interpreters) and bench/plan_bench.py."""
     raw = bench_script("validate_bench.py", "--steps", sizes.steps, "--runs", sizes.validate_runs)
@@ -559,11 +570,9 @@ def startup_and_validate(sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any]]:
     startup["help_x_typer_cpu"] = round(help_["cpu_s"] / typer["cpu_s"], 3)
     validate = {k: raw[k] for k in ("steps", "file_bytes", "runs", "validate_generated")}
     validate["validate_generated_s"] = raw["validate_generated"]["wall_s"]
-    if (BENCH / "plan_bench.py").exists():
-        validate["plan"] = bench_script("plan_bench.py", "--steps", sizes.steps)
-    else:
-        validate["plan"] = {"status": "not available: bench/plan_bench.py is not written yet"}
-    return startup, validate
+    runs = ("--runs", sizes.validate_runs)
+    validate["plan"] = bench_script("plan_bench.py", "--steps", sizes.steps, *runs)
+    return {"cli_startup": startup, "validate_plan": validate}
 
 
 def cache(sizes: Sizes) -> dict[str, Any]:
@@ -571,26 +580,31 @@ def cache(sizes: Sizes) -> dict[str, Any]:
 
 
 def resume(sizes: Sizes, folder: Path) -> dict[str, Any]:
-    """A finished 10,000-step mock run, resumed through the CLI (there is nothing left to do)."""
+    """A finished mock run of ``steps`` steps, resumed through the CLI: nothing is left to do,
+    so this is the cost of reading the run back and fingerprinting every step."""
     agnoctl_run = [sys.executable, "-m", "agnoctl", "run"]
-    wide = {**os.environ, "COLUMNS": "200"}
-    usage = subprocess.run([*agnoctl_run, "--help"], capture_output=True, text=True, env=wide)
-    if "--resume" not in usage.stdout:
-        return {"status": "not available: `agnoctl run` has no --resume option yet"}
-    from engine_bench import chains_and_fan_outs
-
     workflow = folder / "resume.yaml"
     workflow.write_text(yaml.safe_dump(chains_and_fan_outs(sizes.steps)), encoding="utf-8")
     command = [*agnoctl_run, str(workflow), "-q", "--progress", "plain"]
-    first = _timed(command, folder)
-    again = _timed([*command, "--resume", "latest"], folder)
-    return {"status": "ok", "steps": sizes.steps, "first_run_s": first, "resume_s": again}
+    first, _ = _timed(command, folder)
+    again, said = _timed([*command, "--resume", "latest"], folder)
+    return {
+        "status": "ok",
+        "steps": sizes.steps,
+        "first_run_s": first,
+        "resume_s": again,
+        "resume_said": said,
+    }
 
 
-def _timed(command: list[str], cwd: Path) -> float:
+def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
+    """(seconds, the last line printed) of a CLI run that must exit 0."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, capture_output=True, check=True, timeout=SUBPROCESS_TIMEOUT)
-    return round(time.perf_counter() - started, 3)
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=True, timeout=SUBPROCESS_TIMEOUT
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return round(time.perf_counter() - started, 3), lines[-1] if lines else ""
 
 
 # ---------------------------------------------------------------------------- goals
@@ -627,7 +641,7 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         *_engine(results.get("engine", {})),
         *_startup(results.get("cli_startup", {})),
         *_validate_plan(results.get("validate_plan", {})),
-        _cache(results.get("cache", {})),
+        *_cache(results.get("cache", {})),
         _resume(results.get("resume", {})),
     ]
 
@@ -706,25 +720,23 @@ def _startup(data: dict[str, Any]) -> list[Goal]:
 def _validate_plan(data: dict[str, Any]) -> list[Goal]:
     steps = data.get("steps", 10_000)
     plan = data.get("plan", {})
-    plan_s = plan.get("plan_generated_s") if isinstance(plan, dict) else None
     return [
         _at_most(
-            f"`agnoctl validate` of a {steps:,}-step file", data, "validate_generated_s", "s", 1.0
+            f"`agnoctl validate` of a {steps:,}-step file", data, "validate_generated_s", "s", 1
         ),
-        Goal(
-            f"`agnoctl plan` of a {steps:,}-step file",
-            plan_s,
-            "s",
-            "—",
-            None,
-            plan.get("status", ""),
+        Goal(f"`agnoctl plan` of a {steps:,}-step file", plan.get("cli_plan_s"), "s", "—", None),
+        _at_most(
+            "`agnoctl plan` ÷ `agnoctl validate`, same file (issue 3)", plan, "cli_ratio", "x", 1.5
         ),
     ]
 
 
-def _cache(data: dict[str, Any]) -> Goal:
+def _cache(data: dict[str, Any]) -> list[Goal]:
     hit = data.get("hit", {})
-    return _at_most("cache hit (p99)", hit, "p99_ms", "ms", 1.0)
+    return [
+        _at_most("cache hit, median", hit, "median_ms", "ms", 1),
+        _at_most("cache hit, p99", hit, "p99_ms", "ms", 1),
+    ]
 
 
 def _resume(data: dict[str, Any]) -> Goal:
@@ -791,42 +803,49 @@ def _client_table(name: str, data: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------- the suite
 
 
-def run_suite(
-    sizes: Sizes, only: set[str], folder: Path, server_core: int | None
+def http_workloads(
+    runner: Agnoctl, sizes: Sizes, names: list[str], server_core: int | None
 ) -> dict[str, Any]:
+    """Workloads 1-3: every client on the same servers."""
     results: dict[str, Any] = {}
-    runner = Agnoctl(folder)
-    http = [name for name in HTTP_WORKLOADS if name in only]
-    if http:
-        with servers(sizes, server_core) as workloads:
-            chosen = [workloads[name] for name in http]
-            clients = baseline_rows(chosen, sizes.repeats)
-            for workload in chosen:
-                ours = agnoctl_rows(runner, workload, sizes.repeats)
-                results[workload.name] = {
-                    **workload.describe(),
-                    "clients": {**ours, **clients[workload.name]},
-                }
-    steps: dict[str, Callable[[], Any]] = {
-        "fan_out_mock": lambda: mock_fan_out(runner, sizes, folder),
-        "engine": lambda: engine(sizes),
-        "cache": lambda: cache(sizes),
-        "resume": lambda: resume(sizes, folder),
-    }
-    if only & {"cli_startup", "validate_plan"}:
-        results["cli_startup"], results["validate_plan"] = _guarded(startup_and_validate, sizes)
-    for name, step in steps.items():
-        if name in only:
-            results[name] = _guarded(step)
+    with servers(sizes, server_core) as workloads:
+        chosen = [workloads[name] for name in names]
+        clients = baseline_rows(chosen, sizes.repeats)
+        for workload in chosen:
+            ours = agnoctl_rows(runner, workload, sizes.repeats)
+            clients_of = {**ours, **clients[workload.name]}
+            results[workload.name] = {**workload.describe(), "clients": clients_of}
     return results
 
 
-def _guarded(step: Callable[..., Any], *arguments: Any) -> Any:
-    try:
-        return step(*arguments)
-    except Exception as exc:
-        error = {"status": f"error: {type(exc).__name__}: {exc}"}
-        return (error, error) if step is startup_and_validate else error
+def run_suite(
+    sizes: Sizes, only: set[str], folder: Path, server_core: int | None
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """(results by workload, seconds each section took)."""
+    runner = Agnoctl(folder)
+    sections: list[tuple[tuple[str, ...], Callable[[list[str]], dict[str, Any]]]] = [
+        (HTTP_WORKLOADS, lambda names: http_workloads(runner, sizes, names, server_core)),
+        (("fan_out_mock",), lambda _: {"fan_out_mock": mock_fan_out(runner, sizes, folder)}),
+        (("engine",), lambda _: {"engine": engine(sizes)}),
+        (("cli_startup", "validate_plan"), lambda _: startup_and_validate(sizes)),
+        (("cache",), lambda _: {"cache": cache(sizes)}),
+        (("resume",), lambda _: {"resume": resume(sizes, folder)}),
+    ]
+    results: dict[str, Any] = {}
+    durations: dict[str, float] = {}
+    for names, step in sections:
+        chosen = [name for name in names if name in only]
+        if not chosen:
+            continue
+        started = time.perf_counter()
+        try:
+            results.update(step(chosen))
+        except Exception as exc:  # a broken workload is reported, the others still run
+            results.update(
+                {name: {"status": f"error: {type(exc).__name__}: {exc}"} for name in chosen}
+            )
+        durations[" + ".join(chosen)] = round(time.perf_counter() - started, 1)
+    return results, durations
 
 
 def problems(results: dict[str, Any]) -> list[str]:
@@ -852,9 +871,11 @@ def main() -> None:
     sizes = QUICK if args.quick else FULL
     pinning = pin_cores()
     started, wall = time.time(), time.perf_counter()
+    load_before = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews timings
     with tempfile.TemporaryDirectory(prefix="agnoctl-bench-") as folder:
-        workloads = run_suite(
-            sizes, set(args.only or WORKLOADS), Path(folder), pinning and pinning[1]
+        server_core = None if pinning is None else pinning[1]
+        workloads, durations = run_suite(
+            sizes, set(args.only or WORKLOADS), Path(folder), server_core
         )
     results: dict[str, Any] = {
         "meta": {
@@ -865,6 +886,8 @@ def main() -> None:
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
             "duration_s": round(time.perf_counter() - wall, 1),
+            "section_durations_s": durations,
+            "load_average_before": load_before,
         },
         "workloads": {
             name: workloads.get(name, {"status": "not run (--only)"}) for name in WORKLOADS

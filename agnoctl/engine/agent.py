@@ -28,7 +28,7 @@ from agnoctl.engine.gates import (
 from agnoctl.engine.retry import is_retryable
 from agnoctl.engine.runtime import Route, Runtime
 from agnoctl.engine.state import AttemptRecord
-from agnoctl.engine.steps import Task, check_output, run_attempts
+from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import CircuitOpen, OutputInvalid
 from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
 from agnoctl.spec.models import AgentSpec, JudgeGate
@@ -83,6 +83,7 @@ class _AgentTask:
 
     async def attempt(self, route: Route, record: AttemptRecord) -> Any:
         task = self.task
+        record.prompt = self.next_prompt
         messages = _messages(self.system, self.next_prompt)
         context = CallContext(
             step_id=task.step_path,
@@ -107,6 +108,7 @@ class _AgentTask:
                 output = parse_output(reply.text, self.schema)
             except OutputInvalid as exc:
                 self.next_prompt = with_findings(self.prompt, exc.errors)
+                record_schema_failure(self.rt, task, exc, record)
                 raise
         try:
             await check_output(

@@ -29,7 +29,7 @@ from agnoctl.engine.agent import judge
 from agnoctl.engine.gates import parse_output
 from agnoctl.engine.runtime import Runtime
 from agnoctl.engine.state import AttemptRecord
-from agnoctl.engine.steps import Task, check_output, run_attempts
+from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import OutputInvalid, StepFailed
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
@@ -70,6 +70,7 @@ async def run_command(rt: Runtime, task: Task) -> Any:
             try:
                 output = parse_output(text, schema)
             except OutputInvalid as exc:
+                record_schema_failure(rt, task, exc, record)
                 raise StepFailed(
                     f"step {task.where}: stdout: {exc}", kind="output_invalid"
                 ) from None

@@ -155,6 +155,23 @@ async def check_gates(
     return results
 
 
+def schema_failure(error: OutputInvalid, gates: Sequence[Gate]) -> GateResult:
+    """The schema gate's result for an output that did not parse or validate.
+
+    Such an output fails the attempt as malformed (retried whatever ``on_gate_failure`` says),
+    so its severity is always ``fail``; the other gates have nothing to check.
+    """
+    explicit = [i for i, gate in enumerate(gates) if isinstance(gate, SchemaGate)]
+    return GateResult(
+        index=explicit[0] if explicit else 0,
+        type="schema",
+        name=gate_name(SchemaGate(type="schema"), implied=not explicit),
+        passed=False,
+        value=list(error.errors),
+        finding=error.message,
+    )
+
+
 def _check(
     gate: Gate,
     output: Any,

@@ -71,14 +71,6 @@ class PriorityLimiter:
         if self.in_use > self.peak:
             self.peak = self.in_use
 
-    @asynccontextmanager
-    async def slot(self, priority: int = 0) -> AsyncIterator[None]:
-        await self.acquire(priority)
-        try:
-            yield
-        finally:
-            self.release()
-
 
 @asynccontextmanager
 async def hold(limiters: Sequence[PriorityLimiter], priority: int) -> AsyncIterator[None]:

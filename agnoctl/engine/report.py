@@ -47,6 +47,7 @@ def _attempt(record: AttemptRecord) -> AttemptReport:
         model=record.model,
         error=_error(record.error, record.error_kind),
         delay=record.delay,
+        prompt=record.prompt,
         calls=record.calls,
         tokens_in=record.tokens_in,
         tokens_out=record.tokens_out,

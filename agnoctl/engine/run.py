@@ -230,7 +230,7 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     budget = Budget(
         workflow.limits,
         on_warning=lambda limit, used, value: sink.emit(
-            "budget_warning", limit=limit, used=used, value=value
+            "budget_warning", limit=limit, used=round(used, 6), value=value
         ),
     )
     rt = Runtime(
@@ -242,7 +242,11 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         rng=random.Random(options.seed),
         workflow_dir=prep.file.resolve().parent,
         reuse=ReusePlan(workflow, prep.inputs, prep.previous, mock=options.mock),
-        cache=ResponseCache(options.cache_dir) if options.cache_mode != "off" else None,
+        cache=(
+            ResponseCache(options.cache_dir, redact=prep.redactor.redact)
+            if options.cache_mode != "off"
+            else None
+        ),
         cache_mode=options.cache_mode,
     )
     if observer is not None:
@@ -292,6 +296,9 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         with anyio.CancelScope(shield=True):
             await providers.aclose()
     state.finished = time.time()
+    # Masked before it leaves the engine (the terminal's table, annotations, the library
+    # caller), not only when written: a command's stderr or a provider error can hold a key.
+    report = _redacted_report(prep.redactor, report)
     write_report_files(prep.run_dir, report, prep.redactor.redact, workflow)
     await notify_run(workflow, report, prep.run_dir, prep.redactor)
     if observer is not None:
@@ -376,6 +383,12 @@ def _redacted(redactor: Redactor, listener: Callable[[Event], None]) -> Callable
     if not redactor:
         return listener
     return lambda event: listener(redactor.redact_obj(event))
+
+
+def _redacted_report(redactor: Redactor, report: RunReport) -> RunReport:
+    if not redactor:
+        return report
+    return RunReport.model_validate_json(redactor.redact(report.dumps()))
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -468,7 +481,8 @@ def _report(
         output_errors=output_errors,
         cost=CostReport.model_validate(rt.ledger.as_dict()),
         limits={
-            name: LimitUsage(limit=usage["limit"], used=usage["used"] or 0.0)
+            # Rounded as the cost report is: sums of prices leave float residue (1.5999...).
+            name: LimitUsage(limit=usage["limit"], used=round(usage["used"], 6))
             for name, usage in rt.budget.usage().items()
         },
     )
@@ -506,5 +520,13 @@ def _verdict(
     if output_errors:
         return "failed", "; ".join(output_errors.values())
     skipped = sum(1 for r in records.values() if r.reason == "condition")
+    tolerated = sum(
+        1
+        for r in records.values()
+        if r.status == "failed" and rt.settings(r.spec).continue_on_error
+    )
+    # Say why the share counts fewer steps than the workflow has.
     note = f"; {skipped} skipped by their condition" if skipped else ""
+    if tolerated:
+        note += f"; {tolerated} failed under continue_on_error, not counted"
     return "passed", f"{shares}{note}"

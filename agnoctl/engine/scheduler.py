@@ -35,7 +35,7 @@ from agnoctl.engine.agent import run_agent
 from agnoctl.engine.command import run_command
 from agnoctl.engine.context import StepEntry, StepsView, overlay
 from agnoctl.engine.gates import GateFailed
-from agnoctl.engine.limits import PriorityLimiter
+from agnoctl.engine.limits import hold
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.shares import meets, share
 from agnoctl.engine.state import (
@@ -141,7 +141,9 @@ class Scheduler:
         settings = rt.settings(step)
         record.fingerprint = rt.reuse.step(step, scope.fingerprint, scope.context, scope.records)
         blocked = self._blocked(step, scope)
-        if blocked is None and rt.stopped:
+        if rt.stopped and blocked != "cancelled":
+            # SPEC: once a limit stops the run, what has not started is `skipped: budget`,
+            # also when a need failed because the limit cut its for_each items short.
             blocked = "budget"
         if blocked is None and step.if_ is not None:
             try:
@@ -292,12 +294,7 @@ class Scheduler:
         )
         if self._reuse(record, task, owner):
             return
-        limiters = rt.leaf_limiters(step)
-        taken: list[PriorityLimiter] = []
-        try:
-            for limiter in limiters:
-                await limiter.acquire(settings.priority)
-                taken.append(limiter)
+        async with hold(rt.leaf_limiters(step), settings.priority):
             self._start(record, scope, owner=owner)
             try:
                 if step.agent is not None:
@@ -312,9 +309,6 @@ class Scheduler:
                     self._fail(record, scope, message, kind, owner=owner)
             else:
                 self._succeed(record, scope, owner=owner)
-        finally:
-            for limiter in reversed(taken):
-                limiter.release()
 
     def _reuse(self, record: ExecRecord, task: Task, owner: StepRecord | None) -> bool:
         """Take the task's output from the earlier run's journal (``--resume``), if it may."""

@@ -34,6 +34,7 @@ class AttemptRecord:
     error: str | None = None
     error_kind: str | None = None
     delay: float | None = None  # seconds waited before the next attempt
+    prompt: str | None = None  # agent steps: the rendered prompt sent, retry findings included
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0

@@ -17,11 +17,11 @@ from typing import Any
 import anyio
 
 from agnoctl.engine.budget import BudgetExceeded
-from agnoctl.engine.gates import JudgeFn, check_gates, gate_failure
+from agnoctl.engine.gates import GateResult, JudgeFn, check_gates, gate_failure, schema_failure
 from agnoctl.engine.retry import Backoff, is_retryable, reason
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.state import AttemptRecord, ExecRecord, SkipReason
-from agnoctl.errors import StepFailed
+from agnoctl.errors import OutputInvalid, StepFailed
 from agnoctl.spec.models import StepSpec
 from agnoctl.spec.templates import TemplateError, render
 
@@ -152,6 +152,23 @@ async def check_output(
         context=task.context,
         on_gate_failure=mode,  # type: ignore[arg-type]  # validated by the spec model
     )
+    _record_gates(rt, task, results, attempt)
+    failure = gate_failure(results, mode)  # type: ignore[arg-type]
+    if failure is not None:
+        raise failure
+
+
+def record_schema_failure(
+    rt: Runtime, task: Task, error: OutputInvalid, attempt: AttemptRecord
+) -> None:
+    """Record the schema gate as failed for an output that did not parse or validate, so the
+    report, the events and JUnit show it as they show a passed one."""
+    _record_gates(rt, task, [schema_failure(error, task.step.gates or [])], attempt)
+
+
+def _record_gates(
+    rt: Runtime, task: Task, results: list[GateResult], attempt: AttemptRecord
+) -> None:
     for result in results:
         data = result.as_dict()
         data["attempt"] = attempt.number
@@ -168,9 +185,6 @@ async def check_output(
             finding=result.finding,
             severity=result.severity,
         )
-    failure = gate_failure(results, mode)  # type: ignore[arg-type]
-    if failure is not None:
-        raise failure
 
 
 def outcome(exc: Exception) -> tuple[str, SkipReason | None, str, str]:

@@ -62,6 +62,9 @@ class AttemptReport(_Model):
     """Why the attempt failed; None when it succeeded."""
     delay: float | None = None
     """Seconds waited before the next attempt."""
+    prompt: str | None = None
+    """Agent steps: the rendered prompt this attempt sent (a retry's carries the findings it
+    must fix), secrets masked."""
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0

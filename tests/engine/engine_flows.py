@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from agnoctl.engine.run import RunOptions, run_workflow
+from agnoctl.events import EVENT_TYPES
 from agnoctl.reports.model import RunReport
 
 
@@ -58,7 +59,10 @@ class Runner:
 
     def events(self) -> list[dict[str, Any]]:
         lines = (self.run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines]
+        events = [json.loads(line) for line in lines]
+        unknown = {e["type"] for e in events} - EVENT_TYPES
+        assert not unknown, f"event types missing from EVENT_TYPES: {unknown}"
+        return events
 
     def started(self) -> list[str]:
         """Steps in the order they started (leaf steps and items)."""

@@ -1,0 +1,105 @@
+"""Success shares through ``agnoctl run`` (SPEC "Limits and success"): for_each and group
+``success_threshold``, the workflow's ``success_threshold`` with steps that do not count, and
+the reason in summary.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from issue5 import DATA, RunCli, run_in_process, run_subprocess
+
+SCATTER = DATA / "scatter-gather.yaml"
+SUCCESS = DATA / "success.yaml"
+
+
+def test_scatter_gather_passes_with_two_of_three_sources(run_cli: RunCli, tmp_path: Path) -> None:
+    run = run_subprocess(run_cli, SCATTER, DATA / "scatter-one-fails.yaml", tmp_path / "run")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    collect = run.step("collect")
+    assert (collect["status"], collect["succeeded"], collect["total"]) == ("succeeded", 2, 3)
+    assert (collect["share"], collect["success_threshold"]) == (0.67, 0.67)
+    assert [i["status"] for i in collect["items"]] == ["succeeded", "failed", "succeeded"]
+    assert collect["items"][1]["error"]["message"].startswith("HTTP 500: filings server down")
+    assert collect["output"] == ["facts", None, "facts"]
+    # the gather step sees every item's status, the failed one included
+    assert run.report["outputs"]["brief"] == (
+        "Brief from:\n- web: succeeded facts\n- filings: failed None\n- news: succeeded facts\n"
+    )
+    assert run.report["reason"] == "2 of 2 steps succeeded (1.00)"
+    assert "| `collect` | ✅ succeeded (2/3) |" in run.summary
+    assert run.junit["collect"].find("failure") is None
+
+
+def test_scatter_gather_fails_with_one_of_three_sources(tmp_path: Path) -> None:
+    run = run_in_process(SCATTER, DATA / "scatter-two-fail.yaml", tmp_path / "run")
+    assert run.exit_code == 1
+    collect = run.step("collect")
+    assert (collect["status"], collect["share"]) == ("failed", 0.33)
+    message = collect["error"]["message"]
+    assert collect["error"]["kind"] == "threshold"
+    assert message.startswith(
+        "step collect: 1 of 3 items succeeded (0.33) is below its success_threshold 0.67; "
+        "collect[0]: HTTP 500: web server down"
+    )
+    assert run.statuses()["gather"] == "skipped:upstream_failed"
+    reason = (
+        "0 of 2 steps succeeded (0.00), below the success_threshold 1; "
+        "not succeeded: collect (failed), gather (upstream_failed)"
+    )
+    assert run.report["reason"] == reason
+    assert reason in run.summary and "| `collect` | ❌ failed (1/3) |" in run.summary
+    assert "- **collect**: step collect: 1 of 3 items succeeded (0.33)" in run.summary
+    failure = run.junit["collect"].find("failure")
+    assert failure is not None and failure.get("type") == "threshold"
+
+
+def test_group_and_workflow_thresholds_leave_out_what_does_not_count(tmp_path: Path) -> None:
+    run = run_in_process(SUCCESS, DATA / "success-passes.yaml", tmp_path / "run")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    panel = run.step("panel")
+    assert (panel["status"], panel["succeeded"], panel["total"], panel["share"]) == (
+        "succeeded",
+        2,
+        3,
+        0.67,
+    )
+    assert run.step("panel.tech")["status"] == "failed"
+    assert run.statuses() == {
+        "panel": "succeeded",
+        "optional": "failed",
+        "skipped": "skipped:condition",
+        "core": "succeeded",
+        "extra": "failed",
+    }
+    # counted: panel, core, extra (the condition skip and continue_on_error are left out)
+    report = run.report
+    assert (report["succeeded"], report["total"], report["share"]) == (2, 3, 0.67)
+    assert report["steps"]["optional"]["continue_on_error"] is True
+    reason = (
+        "2 of 3 steps succeeded (0.67); 1 skipped by their condition; "
+        "1 failed under continue_on_error, not counted"
+    )
+    assert report["reason"] == reason
+    assert run.summary.startswith(f"## ✅ success: passed\n\n{reason}\n")
+
+
+def test_a_group_below_its_threshold_fails_and_the_run_with_it(tmp_path: Path) -> None:
+    run = run_in_process(SUCCESS, DATA / "success-fails.yaml", tmp_path / "run")
+    assert run.exit_code == 1
+    panel = run.step("panel")
+    assert (panel["status"], panel["share"], panel["error"]["kind"]) == (
+        "failed",
+        0.33,
+        "threshold",
+    )
+    assert panel["error"]["message"].startswith(
+        "step panel: 1 of 3 steps succeeded (0.33) is below its success_threshold 0.6; "
+        "panel.money: HTTP 400: money reviewer refused"
+    )
+    reason = (
+        "1 of 3 steps succeeded (0.33), below the success_threshold 0.5; "
+        "not succeeded: panel (failed), extra (failed)"
+    )
+    assert run.report["reason"] == reason
+    assert run.summary.startswith(f"## ❌ success: failed\n\n{reason}\n")
+    assert run.stdout.startswith(f"failed: {reason}")
