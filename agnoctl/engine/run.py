@@ -448,7 +448,7 @@ def _report(
     if interrupted:
         finished = sum(1 for r in records.values() if r.reason != "cancelled")
         status = "interrupted"
-        reason = f"interrupted: {finished} of {len(records)} steps finished, the rest cancelled"
+        reason = f"{finished} of {len(records)} steps finished, the rest cancelled"
     exit_code = {"passed": EXIT_PASSED, "failed": EXIT_FAILED}.get(status, EXIT_INTERRUPTED)
     finished_at = time.time()
     started = when(state.started)

@@ -383,6 +383,7 @@ class Scheduler:
     ) -> tuple[str, str] | None:
         assert step.loop is not None and step.steps is not None
         loop = record.loop = LoopRecord(max_iterations=step.loop.max_iterations)
+        # Every child reads as null on the first iteration; test `loop.iteration > 1` to branch.
         previous: dict[str, Any] = dict.fromkeys(step.steps)
         outer_context = inner.context
         for iteration in range(1, loop.max_iterations + 1):

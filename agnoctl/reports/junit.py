@@ -1,6 +1,7 @@
 """``junit.xml``: the run as test results, the shape CI test reporters read.
 
-One ``<testsuite>`` (the workflow) inside ``<testsuites>``; one ``<testcase>`` per step (nested
+One ``<testsuite>`` (the workflow) inside ``<testsuites>``; a ``(run)`` testcase that fails when
+the run does (whatever the reason); one ``<testcase>`` per step (nested
 steps by their path) and one per gate, named ``<step> gate <gate name>``. A failed step or gate
 holds a ``<failure message=... type=...>``; a skipped step holds ``<skipped message=...>``.
 Warned gates pass, with the finding in ``<system-out>``.
@@ -45,10 +46,21 @@ def render_junit(report: RunReport) -> str:
 
 def _cases(report: RunReport) -> Iterator[ET.Element]:
     classname = report.workflow.name
+    yield _run_case(report, classname)
     for step in report.all_steps():
         yield _step_case(step, classname)
         for label, gate in _gates(step):
             yield _gate_case(f"{label} gate {gate.name}", gate, classname)
+
+
+def _run_case(report: RunReport, classname: str) -> ET.Element:
+    # A run can fail with every step green (a limit, a threshold, an output): CI must see red.
+    case = ET.Element("testcase", classname=classname, name="(run)")
+    case.set("time", _seconds(report.duration_ms))
+    if report.status != "passed":
+        failure = ET.SubElement(case, "failure", message=_clip(report.reason), type=report.status)
+        failure.text = _clip(report.reason)
+    return case
 
 
 def _step_case(step: StepReport, classname: str) -> ET.Element:

@@ -139,6 +139,7 @@ def test_junit_xml_has_a_testcase_per_step_and_gate(
     assert suite is not None and suite.get("name") == "cli-flow"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert set(cases) == {
+        "(run)",
         "collect",
         "score",
         "score gate schema (implied by output_schema)",
@@ -150,7 +151,8 @@ def test_junit_xml_has_a_testcase_per_step_and_gate(
     assert failure is not None and "above the maximum 0.5" in (failure.get("message") or "")
     skipped = cases["shell"].find("skipped")
     assert skipped is not None and skipped.get("message") == "upstream_failed"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("5", "2", "1")
+    assert cases["(run)"].find("failure") is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("6", "3", "1")
 
 
 def test_invalid_workflow_exits_2(run_cli: Any, tmp_path: Path) -> None:

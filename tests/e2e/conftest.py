@@ -54,8 +54,8 @@ class E2ERun:
         return self.proc.returncode
 
     def step(self, path: str) -> dict[str, Any]:
-        steps: dict[str, Any] = self.report["steps"]
-        return steps[path]  # type: ignore[no-any-return]
+        step: dict[str, Any] = self.report["steps"][path]
+        return step
 
     def events_of(self, type_: str, step: str | None = None) -> list[dict[str, Any]]:
         return [
@@ -145,10 +145,6 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         if not k.startswith(_SCRUBBED_PREFIXES) and k.lower() not in _SCRUBBED
     }
     return {**kept, "NO_COLOR": "1", **(extra or {})}
-
-
-def agent_doc(model: str, **extra: Any) -> dict[str, Any]:
-    return {"model": model, **extra}
 
 
 def workflow_doc(

@@ -108,6 +108,8 @@ def test_the_runs_did_what_a_leak_needs(runs: list[E2ERun]) -> None:
     assert again.exit_code == 0, again.proc.stderr
     assert first.report["cost"]["total"]["cache_hits"] == 0
     assert again.report["cost"]["total"]["cache_hits"] >= 1
+    # A reply that repeats the key was not cached: the second run asked the server again.
+    assert again.requests_with("my key is")
     # The key really went out: as the credential, in a prompt and as a tool argument.
     bodies = json.dumps([r["body"] for r in first.stats["recent"]])
     assert bodies.count(KEY) >= 2
