@@ -12,20 +12,25 @@ concurrent runs. Values are JSON text, never pickle: a directory shared between 
 (or written by anything else) must never be able to execute code when read, so the ``Disk``
 below refuses to load anything but text.
 
-A hit is a single indexed SQLite read (well under a millisecond, see ``bench/cache_bench.py``),
-so the engine calls the cache directly on the event loop instead of hopping to a thread.
+A hit is a single indexed SQLite read (tens of microseconds, p99 well under a millisecond:
+``bench/cache_bench.py``), so lookups run directly on the event loop. A write is usually a
+fraction of a millisecond too, but now and then SQLite checkpoints its log and a write takes
+tens of milliseconds; writes therefore go to a worker thread, where such a pause stalls no
+other task of the run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import diskcache  # type: ignore[import-untyped]  # ships no type hints
 
 from agnoctl.errors import CacheMiss, UsageError
@@ -106,6 +111,7 @@ class ResponseCache:
         self.directory = Path(directory)
         self._redact = redact
         self._opened: diskcache.Cache | None = None
+        self._opening = threading.Lock()
         self.hits = 0
         self.misses = 0
         self._asked: set[tuple[str, str, int | None, str]] = set()
@@ -174,11 +180,13 @@ class ResponseCache:
 
     @property
     def _store(self) -> diskcache.Cache:
-        if self._opened is None:
-            self._opened = diskcache.Cache(
-                str(self.directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT
-            )
-        return self._opened
+        # Writes run in worker threads: only one of them may open the directory.
+        with self._opening:
+            if self._opened is None:
+                self._opened = diskcache.Cache(
+                    str(self.directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT
+                )
+            return self._opened
 
     def _entries(self) -> list[tuple[str, dict[str, Any]]]:
         """Every readable entry; unreadable or foreign ones are left alone."""
@@ -217,7 +225,7 @@ async def cached_request(
     if mode == "only":
         raise CacheMiss(_miss_message(request))
     reply = await provider.request(request)
-    cache.put(key, reply)
+    await anyio.to_thread.run_sync(cache.put, key, reply)
     return reply, False
 
 
