@@ -282,15 +282,17 @@ def _miss_message(request: ModelRequest) -> str:
 
 def canonical_json(value: object) -> str:
     """Equal data gives equal text: sorted keys, fixed separators, typed non-JSON values."""
-    # YAML can put dates inside a schema: they are tagged with their type so that they can
-    # never give the same text as a string.
-    return json.dumps(
-        value,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=lambda o: {"$" + type(o).__name__: str(o)},
-    )
+    return _CANONICAL.encode(value)
+
+
+# One encoder for every call: json.dumps with options builds a new one each time. YAML can
+# put dates inside a schema: they are tagged with their type, so never equal to a string.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    default=lambda o: {"$" + type(o).__name__: str(o)},
+)
 
 
 def _decode(raw: str) -> dict[str, Any] | None:

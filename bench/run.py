@@ -41,6 +41,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -151,6 +152,7 @@ class Sample:
     seconds: float
     requests: int
     server_cpu_s: float
+    client_cpu_s: float  # CPU time of the client: unlike wall time, other load does not inflate it
 
 
 class CountMismatch(RuntimeError):
@@ -223,7 +225,7 @@ def measure(workload: Workload, run: Callable[[], float | None]) -> Sample:
     server = workload.server
     assert server is not None
     server.reset()
-    cpu_before = server.cpu_seconds()
+    cpu_before = server.cpu_seconds(), client_cpu()
     started = time.perf_counter()
     measured = run()
     seconds = time.perf_counter() - started if measured is None else measured
@@ -234,23 +236,31 @@ async def measure_async(workload: Workload, run: Callable[[], Awaitable[None]]) 
     server = workload.server
     assert server is not None
     server.reset()
-    cpu_before = server.cpu_seconds()
+    cpu_before = server.cpu_seconds(), client_cpu()
     started = time.perf_counter()
     await run()
     return _checked(workload, time.perf_counter() - started, cpu_before)
 
 
-def _checked(workload: Workload, seconds: float, cpu_before: float) -> Sample:
+def client_cpu() -> float:
+    """CPU seconds of this process and of its finished children (the CLI runs)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _checked(workload: Workload, seconds: float, cpu_before: tuple[float, float]) -> Sample:
     assert workload.server is not None
     requests = workload.server.requests()
     if requests != workload.calls:
         raise CountMismatch(f"the server saw {requests} requests, expected {workload.calls}")
-    return Sample(seconds, requests, workload.server.cpu_seconds() - cpu_before)
+    server_cpu = workload.server.cpu_seconds() - cpu_before[0]
+    return Sample(seconds, requests, server_cpu, client_cpu() - cpu_before[1])
 
 
 def row(label: str, workload: Workload, samples: list[Sample], **extra: Any) -> dict[str, Any]:
     """One client's figures for one workload (the median of its samples)."""
     seconds = statistics.median(s.seconds for s in samples)
+    cpu = statistics.median(s.client_cpu_s for s in samples)
     last = samples[-1]
     return {
         "label": label,
@@ -259,6 +269,7 @@ def row(label: str, workload: Workload, samples: list[Sample], **extra: Any) -> 
         "samples_s": [round(s.seconds, 4) for s in samples],
         "x_ideal": round(seconds / workload.ideal_s, 3) if workload.ideal_s else None,
         "calls_per_s": round(workload.calls / seconds, 1),
+        "client_cpu_us_per_call": round(cpu / workload.calls * 1e6, 1),
         "server_requests": last.requests,
         "expected_requests": workload.calls,
         "requests_match": True,

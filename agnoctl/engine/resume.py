@@ -67,6 +67,7 @@ class Fingerprints:
         self._workflow = workflow
         self._mock = mock
         self._definitions: dict[int, tuple[StepSpec, str]] = {}
+        self._agents: dict[str, str] = {}  # agent name -> digest: many steps share an agent
 
     def run(self, inputs: Mapping[str, Any]) -> str:
         """The whole run: the workflow as written (keys left out) and the inputs it was given."""
@@ -126,13 +127,19 @@ class Fingerprints:
             "success_threshold": _first_set(
                 spec.success_threshold, defaults.success_threshold, 1.0
             ),
-            "agents": {name: self._agent(name) for name in self._agents_of(spec)},
+            "agents": {name: self._agent_digest(name) for name in self._agents_of(spec)},
         }
 
     @staticmethod
     def _agents_of(spec: StepSpec) -> list[str]:
         judges = [gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate)]
         return sorted({*([spec.agent] if spec.agent else []), *judges})
+
+    def _agent_digest(self, name: str) -> str:
+        found = self._agents.get(name)
+        if found is None:
+            found = self._agents[name] = digest(self._agent(name))
+        return found
 
     def _agent(self, name: str) -> dict[str, Any]:
         agent = self._workflow.agents.get(name)
