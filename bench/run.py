@@ -793,22 +793,29 @@ def _client_table(name: str, data: dict[str, Any]) -> list[str]:
         f"## {name}: {data['calls']} calls, concurrency {data['concurrency']}, "
         f"{data['latency_ms']:g} ms replies (ideal {data['ideal_s']:g} s)",
         "",
-        "| client | seconds | x ideal | calls/s | server requests | server CPU |",
-        "|---|---|---|---|---|---|",
+        "| client | seconds | x ideal | calls/s | client CPU µs/call | server requests "
+        "| server CPU |",
+        "|---|---|---|---|---|---|---|",
     ]
     for client in data["clients"].values():
         if client["status"] != "ok":
-            lines.append(f"| {client['label']} | {client['status']} | | | | |")
+            lines.append(f"| {client['label']} | {client['status']} | | | | | |")
             continue
-        ratio = "—" if client.get("x_ideal") is None else f"{client['x_ideal']:.2f}"
-        requests = client.get("server_requests", "—")
-        cpu = client.get("server_cpu_share")
-        lines.append(
-            f"| {client['label']} | {client['seconds']:.3f} | {ratio} | "
-            f"{client.get('calls_per_s', 0):,.0f} | {requests} | "
-            f"{'—' if cpu is None else f'{cpu:.0%}'} |"
-        )
+        cells = [
+            client["label"],
+            f"{client['seconds']:.3f}",
+            _cell(client.get("x_ideal"), "{:.2f}"),
+            _cell(client.get("calls_per_s"), "{:,.0f}"),
+            _cell(client.get("client_cpu_us_per_call"), "{:,.0f}"),
+            _cell(client.get("server_requests"), "{}"),
+            _cell(client.get("server_cpu_share"), "{:.0%}"),
+        ]
+        lines.append(f"| {' | '.join(cells)} |")
     return lines
+
+
+def _cell(value: object, form: str) -> str:
+    return "—" if value is None else form.format(value)
 
 
 # ---------------------------------------------------------------------------- the suite
