@@ -21,17 +21,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from agnoctl.errors import BadRequest
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
 from agnoctl.providers.http import (
     Endpoint,
-    HttpClient,
+    JsonProvider,
     count,
     malformed,
     mapping,
-    post_json,
 )
 
 if TYPE_CHECKING:
@@ -49,39 +46,26 @@ _STOP_REASONS = {
 }
 
 
-class AnthropicProvider:
+class AnthropicProvider(JsonProvider):
     """A Messages API endpoint; one instance per provider entry."""
 
     protocol = "anthropic"
+    path = "/v1/messages"
+    default_name = "anthropic"
+    default_base_url = DEFAULT_BASE_URL
+    default_key_hint = "ANTHROPIC_API_KEY"
 
-    def __init__(
-        self,
-        http: HttpClient,
-        *,
-        name: str = "anthropic",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: str | None = None,
-        key_hint: str = "ANTHROPIC_API_KEY",
-    ) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self._http = http
-        self._url = httpx.URL(f"{self.base_url}/v1/messages")  # parsed once, not per call
-        self._headers = {"anthropic-version": API_VERSION}
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
         if api_key:
-            self._headers["x-api-key"] = api_key
-        self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
+            headers["x-api-key"] = api_key
+        return headers
 
-    async def request(self, request: ModelRequest) -> ModelReply:
-        payload = await post_json(
-            self._http.client,
-            self._url,
-            wire_request(request, self._endpoint),
-            headers=self._headers,
-            endpoint=self._endpoint,
-            model=request.model,
-        )
-        return parse_reply(payload, self._endpoint, request.model)
+    def wire(self, request: ModelRequest) -> dict[str, Any]:
+        return wire_request(request, self._endpoint)
+
+    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
+        return parse_reply(payload, self._endpoint, model)
 
 
 def wire_request(request: ModelRequest, endpoint: Endpoint) -> dict[str, Any]:

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+    from agnoctl.providers.base import ModelReply, ModelRequest
+
 Transport = Literal["aiohttp", "httpcore"]
 
 # A safety net, not the step timeout: the engine bounds each attempt with a cancel scope.
@@ -177,6 +179,58 @@ async def post_json(
     if response.status_code != 200:
         raise error_for_status(response, endpoint=endpoint, model=model)
     return _json_object(response, endpoint=endpoint, model=model)
+
+
+class JsonProvider:
+    """What every HTTP wire protocol shares: one URL, fixed headers, JSON in and out.
+
+    A protocol sets ``protocol``, ``path`` (appended to ``base_url``), the default ``name``,
+    ``base_url`` and ``key_hint``, and implements ``auth_headers``, ``wire`` and ``parse``.
+    """
+
+    protocol: str
+    path: str
+    default_name: str
+    default_base_url: str
+    default_key_hint: str
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        name: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        key_hint: str | None = None,
+    ) -> None:
+        self.name = name or self.default_name
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self._http = http
+        self._url = httpx.URL(f"{self.base_url}{self.path}")  # parsed once, not per call
+        self._headers = self.auth_headers(api_key)
+        self._endpoint = Endpoint(
+            provider=self.name, key_hint=key_hint or self.default_key_hint, secret=api_key
+        )
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def wire(self, request: ModelRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
+        raise NotImplementedError
+
+    async def request(self, request: ModelRequest) -> ModelReply:
+        payload = await post_json(
+            self._http.client,
+            self._url,
+            self.wire(request),
+            headers=self._headers,
+            endpoint=self._endpoint,
+            model=request.model,
+        )
+        return self.parse(payload, request.model)
 
 
 def _aiohttp_errors() -> tuple[type[Exception], ...]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
-from agnoctl.providers.http import Endpoint, HttpClient, count, malformed, post_json
+from agnoctl.providers.http import Endpoint, JsonProvider, count, malformed
 
 if TYPE_CHECKING:
     from agnoctl.providers.base import ToolSpec
@@ -24,37 +22,20 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
 
-class OllamaProvider:
+class OllamaProvider(JsonProvider):
     """An Ollama server; one instance per provider entry."""
 
     protocol = "ollama"
+    path = "/api/chat"
+    default_name = "ollama"
+    default_base_url = DEFAULT_BASE_URL
+    default_key_hint = "the api_key of the provider entry"
 
-    def __init__(
-        self,
-        http: HttpClient,
-        *,
-        name: str = "ollama",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: str | None = None,
-        key_hint: str = "the api_key of the provider entry",
-    ) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self._http = http
-        self._url = httpx.URL(f"{self.base_url}/api/chat")  # parsed once, not per call
-        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
+    def wire(self, request: ModelRequest) -> dict[str, Any]:
+        return wire_request(request)
 
-    async def request(self, request: ModelRequest) -> ModelReply:
-        payload = await post_json(
-            self._http.client,
-            self._url,
-            wire_request(request),
-            headers=self._headers,
-            endpoint=self._endpoint,
-            model=request.model,
-        )
-        return parse_reply(payload, self._endpoint, request.model)
+    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
+        return parse_reply(payload, self._endpoint, model)
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:

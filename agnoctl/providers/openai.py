@@ -14,16 +14,13 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
 from agnoctl.providers.http import (
     Endpoint,
-    HttpClient,
+    JsonProvider,
     count,
     malformed,
     mapping,
-    post_json,
 )
 
 if TYPE_CHECKING:
@@ -35,37 +32,20 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 
-class OpenAIProvider:
+class OpenAIProvider(JsonProvider):
     """A Chat Completions endpoint; one instance per provider entry."""
 
     protocol = "openai"
+    path = "/chat/completions"
+    default_name = "openai"
+    default_base_url = DEFAULT_BASE_URL
+    default_key_hint = "OPENAI_API_KEY"
 
-    def __init__(
-        self,
-        http: HttpClient,
-        *,
-        name: str = "openai",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: str | None = None,
-        key_hint: str = "OPENAI_API_KEY",
-    ) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self._http = http
-        self._url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
-        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._endpoint = Endpoint(provider=name, key_hint=key_hint, secret=api_key)
+    def wire(self, request: ModelRequest) -> dict[str, Any]:
+        return wire_request(request)
 
-    async def request(self, request: ModelRequest) -> ModelReply:
-        payload = await post_json(
-            self._http.client,
-            self._url,
-            wire_request(request),
-            headers=self._headers,
-            endpoint=self._endpoint,
-            model=request.model,
-        )
-        return parse_reply(payload, self._endpoint, request.model)
+    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
+        return parse_reply(payload, self._endpoint, model)
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
