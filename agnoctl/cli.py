@@ -8,7 +8,7 @@ errors into exit codes and terminal output.
 from __future__ import annotations
 
 import sys
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -58,10 +58,20 @@ def _root(
     """Declarative, CI-native runner for multi-agent LLM workflows."""
 
 
-class DiagnosticFormat(str, Enum):
+class DiagnosticFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
+
+
+WorkflowArgument = Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)]
+InputsOption = Annotated[
+    list[str] | None,
+    typer.Option("-i", "--input", help="Input value key=value (JSON for arrays/objects)."),
+]
+InputsFileOption = Annotated[
+    Path | None, typer.Option("--inputs-file", help="YAML or JSON map of input values.")
+]
 
 
 # ---------------------------------------------------------------------------- commands
@@ -333,21 +343,19 @@ def _load_or_exit(path: Path) -> Workflow:
 
 @app.command("plan")
 def plan(
-    path: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
-    inputs: Annotated[
-        list[str] | None,
-        typer.Option("-i", "--input", help="Input value key=value (JSON for arrays/objects)."),
-    ] = None,
-    inputs_file: Annotated[
-        Path | None, typer.Option("--inputs-file", help="YAML or JSON map of input values.")
-    ] = None,
+    path: WorkflowArgument,
+    inputs: InputsOption = None,
+    inputs_file: InputsFileOption = None,
     output_format: Annotated[
         PlanFormat, typer.Option("--format", help="text, json, or markdown (for PR comments).")
     ] = PlanFormat.text,
     assume_items: Annotated[
         int,
-        typer.Option("--assume-items", min=1,
-                     help="Items assumed, at most, for a for_each list known only at run time."),
+        typer.Option(
+            "--assume-items",
+            min=1,
+            help="Items assumed, at most, for a for_each list known only at run time.",
+        ),
     ] = 10,
 ) -> None:
     """Show what a run would do and could cost, without any network call.
@@ -377,7 +385,7 @@ def plan(
 
 @app.command("graph")
 def graph(
-    path: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    path: WorkflowArgument,
     output_format: Annotated[
         GraphFormat, typer.Option("--format", help="mermaid (flowchart) or dot (Graphviz).")
     ] = GraphFormat.mermaid,
@@ -410,14 +418,9 @@ class ProgressMode(StrEnum):
 
 @app.command("run")
 def run(
-    path: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
-    inputs: Annotated[
-        list[str] | None,
-        typer.Option("-i", "--input", help="Input value key=value (JSON for arrays/objects)."),
-    ] = None,
-    inputs_file: Annotated[
-        Path | None, typer.Option("--inputs-file", help="YAML or JSON map of input values.")
-    ] = None,
+    path: WorkflowArgument,
+    inputs: InputsOption = None,
+    inputs_file: InputsFileOption = None,
     mock_fixtures: Annotated[
         Path | None,
         typer.Option("--mock-fixtures", help="Scripted replies for the mock provider."),
@@ -589,11 +592,13 @@ def _after_run(
 
 # ---------------------------------------------------------------------------- runs, report
 
-runs_app = typer.Typer(help="List the runs in .agnoctl/runs.", no_args_is_help=True,
-                       rich_markup_mode=None)
+runs_app = typer.Typer(
+    help="List the runs in .agnoctl/runs.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(runs_app, name="runs")
-report_app = typer.Typer(help="Show one run's report, or compare two.", no_args_is_help=True,
-                         rich_markup_mode=None)
+report_app = typer.Typer(
+    help="Show one run's report, or compare two.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(report_app, name="report")
 
 RunsDirOption = Annotated[
@@ -622,9 +627,15 @@ def runs_list(
     runs = list_runs(runs_dir)[:limit]
     if as_json:
         for run in runs:
-            row = {"run_id": run.run_id, "workflow": run.workflow, "status": run.status,
-                   "started": run.started.isoformat() if run.started else None,
-                   "duration_ms": run.duration_ms, "cost_usd": run.cost_usd, "path": str(run.path)}
+            row = {
+                "run_id": run.run_id,
+                "workflow": run.workflow,
+                "status": run.status,
+                "started": run.started.isoformat() if run.started else None,
+                "duration_ms": run.duration_ms,
+                "cost_usd": run.cost_usd,
+                "path": str(run.path),
+            }
             sys.stdout.write(json.dumps(row) + "\n")
         return
     if not runs:
@@ -637,7 +648,9 @@ def runs_list(
     table = Table(Column("run id", no_wrap=True), "workflow", "status", "duration", "cost")
     for run in runs:
         table.add_row(
-            run.run_id, run.workflow or "-", run.status,
+            run.run_id,
+            run.workflow or "-",
+            run.status,
             "-" if run.duration_ms is None else f"{run.duration_ms / 1000:.2f}s",
             "-" if run.cost_usd is None else f"${run.cost_usd:.4f}",
         )
@@ -646,8 +659,9 @@ def runs_list(
 
 @report_app.command("show")
 def report_show(
-    run: Annotated[str, typer.Argument(help="Run id, `latest`, a run directory or report.json.")]
-    = "latest",
+    run: Annotated[
+        str, typer.Argument(help="Run id, `latest`, a run directory or report.json.")
+    ] = "latest",
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
 ) -> None:
     """One run at a glance: every step, its gates, and where the full report is."""
@@ -666,12 +680,26 @@ def report_show(
     if gates:
         from rich.table import Table
 
-        table = Table("step", "attempt", "gate", "result", "value", "finding", title="gates",
-                      title_justify="left")
+        table = Table(
+            "step",
+            "attempt",
+            "gate",
+            "result",
+            "value",
+            "finding",
+            title="gates",
+            title_justify="left",
+        )
         for step_path, gate in gates:
             result = "passed" if gate.passed else f"failed ({gate.severity})"
-            table.add_row(step_path, str(gate.attempt or ""), gate.name, result,
-                          repr(gate.value), gate.finding or "")
+            table.add_row(
+                step_path,
+                str(gate.attempt or ""),
+                gate.name,
+                result,
+                repr(gate.value),
+                gate.finding or "",
+            )
         terminal.console.print(table)
     html = run_dir / "report.html"
     if html.is_file():
@@ -689,8 +717,10 @@ def report_diff(
         bool, typer.Option("--fail-on-regression", help="Exit 1 when B regressed against A.")
     ] = False,
     tolerance: Annotated[
-        float, typer.Option("--tolerance", min=0.0,
-                            help="Score gates: how much worse a value may get (see docs).")
+        float,
+        typer.Option(
+            "--tolerance", min=0.0, help="Score gates: how much worse a value may get (see docs)."
+        ),
     ] = 0.05,
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
 ) -> None:
@@ -703,8 +733,9 @@ def report_diff(
     from agnoctl.reports.history import diff_reports, load_report, render_diff
 
     try:
-        delta = diff_reports(load_report(run_a, runs_dir), load_report(run_b, runs_dir),
-                             tolerance=tolerance)
+        delta = diff_reports(
+            load_report(run_a, runs_dir), load_report(run_b, runs_dir), tolerance=tolerance
+        )
     except UsageError as exc:
         fail(str(exc))
     sys.stdout.write(render_diff(delta, output_format.value))
@@ -718,6 +749,3 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
-
-
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Path", "app", "fail", "main"]
