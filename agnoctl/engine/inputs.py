@@ -18,15 +18,6 @@ from agnoctl.errors import UsageError
 from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.models import InputSpec
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
-
 
 def resolve_inputs(
     declared: Mapping[str, InputSpec],
@@ -38,9 +29,9 @@ def resolve_inputs(
     values: dict[str, Any] = {}
     if inputs_file is not None:
         for name, value in read_inputs_file(inputs_file).items():
-            values[name] = check_value(_known(name, declared).type, name, value)
+            values[name] = check_value(_known(name, declared), name, value)
     for name, value in (given or {}).items():
-        values[name] = check_value(_known(name, declared).type, name, value)
+        values[name] = check_value(_known(name, declared), name, value)
     for pair in pairs:
         name, value = parse_pair(pair, declared)
         values[name] = value
@@ -62,11 +53,12 @@ def parse_pair(pair: str, declared: Mapping[str, InputSpec]) -> tuple[str, Any]:
     if not sep or not name:
         raise UsageError(f"-i {pair!r}: expected key=value, e.g. -i topic=fintech")
     spec = _known(name, declared)
-    return name, convert(name, spec.type, text)
+    return name, convert(name, spec, text)
 
 
-def convert(name: str, type_: str, text: str) -> Any:
-    """Text from the command line as a value of ``type_`` (JSON for arrays and objects)."""
+def convert(name: str, spec: InputSpec, text: str) -> Any:
+    """Text from the command line as a value of the declared type (JSON for arrays, objects)."""
+    type_ = spec.type
     if type_ == "string":
         return text
     if type_ == "boolean":
@@ -81,23 +73,20 @@ def convert(name: str, type_: str, text: str) -> Any:
             number = json.loads(text)
         except json.JSONDecodeError:
             number = None
-        return check_value(type_, name, number if number is not None else text)
+        return check_value(spec, name, number if number is not None else text)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"input {name!r} is an {type_}: give it as JSON ({exc.msg} at character {exc.pos})"
         ) from None
-    return check_value(type_, name, value)
+    return check_value(spec, name, value)
 
 
-def check_value(type_: str, name: str, value: Any) -> Any:
+def check_value(spec: InputSpec, name: str, value: Any) -> Any:
     """``value`` if it is of the declared type (ints are numbers; bools are not)."""
-    ok = isinstance(value, _JSON_TYPES[type_]) and not (
-        isinstance(value, bool) and type_ in {"number", "integer"}
-    )
-    if not ok:
-        raise UsageError(f"input {name!r} must be {_article(type_)}, got {value!r}")
+    if not spec.accepts(value):
+        raise UsageError(f"input {name!r} must be {_article(spec.type)}, got {value!r}")
     return value
 
 

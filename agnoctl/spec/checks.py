@@ -40,14 +40,6 @@ STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
 _GLOBAL_ROOTS = frozenset({"inputs", "env", "run", "workflow"})
 _ALL_ROOTS = _GLOBAL_ROOTS | {"steps", "item", "index", "loop", "output", "args"}
 _MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
-_INPUT_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
 _TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
 _ID = re.compile(ID_PATTERN)
 _SMALL_POOL = 200
@@ -661,9 +653,8 @@ class _Checker:
         for name, spec in self.workflow.inputs.items():
             if spec.default is None:
                 continue
-            allowed = _INPUT_TYPES[spec.type]
             value = spec.default
-            if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            if not spec.accepts(value):
                 self.report(
                     ("inputs", name, "default"),
                     "E414",

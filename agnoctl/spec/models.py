@@ -87,6 +87,22 @@ class InputSpec(Strict):
     def required(self) -> bool:
         return "default" not in self.model_fields_set
 
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` is of the declared type (a bool is not a number here)."""
+        if isinstance(value, bool):
+            return self.type == "boolean"
+        return isinstance(value, _INPUT_PYTHON_TYPES[self.type])
+
+
+_INPUT_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
 
 # --------------------------------------------------------------------------- providers
 
@@ -411,9 +427,7 @@ class CommandToolSpec(Strict):
     """A program run with the model's JSON arguments rendered into argv (no shell)."""
     description: str | None = None
     """What the tool does, shown to the model."""
-    parameters: JsonSchemaDict = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: JsonSchemaDict = Field(default_factory=lambda: {"type": "object", "properties": {}})
     """JSON Schema of the arguments object; arguments are validated against it."""
     run: list[str]
     """argv; `{{ args.<name> }}` renders into single arguments."""
