@@ -16,6 +16,8 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+import anyio
+
 from agnoctl.engine.gates import (
     JUDGE_SCHEMA,
     GateFailed,
@@ -25,7 +27,7 @@ from agnoctl.engine.gates import (
     retry_prompt,
     with_findings,
 )
-from agnoctl.engine.retry import is_retryable
+from agnoctl.engine.retry import Backoff, is_retryable, reason
 from agnoctl.engine.runtime import Route, Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
@@ -184,15 +186,36 @@ async def judge(
             purpose="judge",
         ),
     )
-    reply = await rt.call_model(
-        route,
-        request,
-        path=task.path,
-        step_path=task.step_path,
-        tags=task.settings.tags,
-        attempt=record,
-    )
-    return parse_judge_reply(reply.text)
+    policy = task.settings.retry
+    backoff = Backoff(policy, rt.rng)
+    for retry_number in range(policy.max_attempts):
+        try:
+            reply = await rt.call_model(
+                route,
+                request,
+                path=task.path,
+                step_path=task.step_path,
+                tags=task.settings.tags,
+                attempt=record,
+            )
+            return parse_judge_reply(reply.text)
+        except Exception as exc:
+            # A judge that is briefly down says nothing about the output: retry the judge
+            # alone (the step's retry policy, inside the attempt's timeout), not the task.
+            if retry_number + 1 == policy.max_attempts or not is_retryable(exc):
+                raise
+            delay = backoff.delay(retry_number, getattr(exc, "retry_after", None))
+            rt.sink.emit(
+                "retry_scheduled",
+                step=task.path,
+                item=task.index,
+                attempt=record.number,
+                purpose="judge",
+                reason=reason(exc),
+                delay=round(delay, 3),
+            )
+            await anyio.sleep(delay)
+    raise AssertionError("unreachable: the last judge call returns or raises")
 
 
 async def run_agent(rt: Runtime, task: Task) -> Any:

@@ -267,3 +267,39 @@ def test_on_gate_failure_decides_the_exit_code(tmp_path: Path, mode: str) -> Non
     if mode == "fail":
         assert run.statuses()["report"] == "skipped:upstream_failed"
         assert "not succeeded: warned (failed), report (upstream_failed)" in run.report["reason"]
+
+
+def test_a_judge_that_is_briefly_down_is_asked_again_not_the_task(tmp_path: Path) -> None:
+    workflow = tmp_path / "judge.yaml"
+    workflow.write_text(
+        """
+version: 1
+name: judge-retry
+agents:
+  writer: {model: mock/echo}
+  judge: {model: mock/echo}
+steps:
+  judged:
+    agent: writer
+    prompt: Write a summary.
+    retry: {max_attempts: 3, initial_delay: 10ms, max_delay: 20ms}
+    gates: [{type: judge, agent: judge, rubric: Is it clear?, min: 0.7}]
+"""
+    )
+    fixtures = tmp_path / "fixtures.yaml"
+    fixtures.write_text(
+        """
+steps:
+  judged: {text: a clear summary}
+  "judged#judge":
+    - {error: {status: 503, message: judge overloaded}}
+    - {json: {score: 0.9, reason: clear}}
+"""
+    )
+    run = run_in_process(workflow, fixtures, tmp_path / "run")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    step = run.step("judged")
+    assert len(step["attempts"]) == 1  # the task was not asked again
+    assert step["gates"][0]["passed"] is True
+    retries = run.of("retry_scheduled", "judged")
+    assert [(e["purpose"], e["reason"]) for e in retries] == [("judge", "unavailable")]
