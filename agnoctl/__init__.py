@@ -16,15 +16,39 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from agnoctl.engine.run import RunOptions, run_workflow
+    from agnoctl.plan import build_plan, render_plan
+    from agnoctl.providers.function import FunctionProvider
+    from agnoctl.providers.mock import MockProvider
     from agnoctl.reports.model import RunReport
+    from agnoctl.spec.models import Workflow
+    from agnoctl.spec.validate import load_workflow, validate_file
 
 _LAZY = {
+    "FunctionProvider": "agnoctl.providers.function",
+    "MockProvider": "agnoctl.providers.mock",
     "RunOptions": "agnoctl.engine.run",
     "RunReport": "agnoctl.reports.model",
+    "Workflow": "agnoctl.spec.models",
+    "build_plan": "agnoctl.plan",
+    "load_workflow": "agnoctl.spec.validate",
+    "render_plan": "agnoctl.plan",
     "run_workflow": "agnoctl.engine.run",
+    "validate_file": "agnoctl.spec.validate",
 }
 
-__all__ = ["RunOptions", "RunReport", "__version__", "run_workflow"]
+__all__ = [
+    "FunctionProvider",
+    "MockProvider",
+    "RunOptions",
+    "RunReport",
+    "Workflow",
+    "__version__",
+    "build_plan",
+    "load_workflow",
+    "render_plan",
+    "run_workflow",
+    "validate_file",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,19 @@ import agnoctl
 
 
 def test_all_is_pinned() -> None:
-    assert agnoctl.__all__ == ["RunOptions", "RunReport", "__version__", "run_workflow"]
+    assert agnoctl.__all__ == [
+        "FunctionProvider",
+        "MockProvider",
+        "RunOptions",
+        "RunReport",
+        "Workflow",
+        "__version__",
+        "build_plan",
+        "load_workflow",
+        "render_plan",
+        "run_workflow",
+        "validate_file",
+    ]
 
 
 def test_every_name_resolves() -> None:
