@@ -1,0 +1,76 @@
+"""Rules of the codebase that a reviewer should not have to remember (STYLE.md)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "agnoctl"
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+# The terminal layers may print and use rich/typer; the fake server is a command of its own.
+TERMINAL = {"cli.py", "terminal.py"}
+
+
+def _relative(path: Path) -> str:
+    return path.relative_to(PACKAGE).as_posix()
+
+
+def _calls(tree: ast.AST) -> list[ast.Call]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_relative)
+def test_the_library_never_prints(path: Path) -> None:
+    if _relative(path) in TERMINAL or _relative(path) == "testing/fake_llm.py":
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    prints = [
+        c.lineno for c in _calls(tree) if isinstance(c.func, ast.Name) and c.func.id == "print"
+    ]
+    assert prints == [], f"{_relative(path)} prints at lines {prints}; return or raise instead"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_relative)
+def test_rich_and_typer_stay_in_the_terminal_layers(path: Path) -> None:
+    if _relative(path) in TERMINAL or _relative(path).startswith("reports/"):
+        return  # reports/history renders with rich for `agnoctl report show`
+    found = _imports(ast.parse(path.read_text(encoding="utf-8"))) & {"rich", "typer"}
+    assert not found, f"{_relative(path)} imports {found}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_relative)
+def test_no_shell_and_no_unsafe_yaml(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for call in _calls(tree):
+        for keyword in call.keywords:
+            if keyword.arg == "shell":
+                assert not (isinstance(keyword.value, ast.Constant) and keyword.value.value), (
+                    f"{_relative(path)}:{call.lineno} runs a shell"
+                )
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in {"load", "load_all"}:
+            if isinstance(func.value, ast.Name) and func.value.id == "yaml":
+                loader = ast.unparse(call)
+                assert re.search(r"Safe|make_loader|_Loader", loader), (
+                    f"{_relative(path)}:{call.lineno} calls yaml.load without a safe loader"
+                )
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_relative)
+def test_no_stray_tasks(path: Path) -> None:
+    # Structured concurrency only: every task lives in a task group.
+    text = path.read_text(encoding="utf-8")
+    assert "asyncio.create_task(" not in text and "ensure_future(" not in text, _relative(path)
