@@ -29,7 +29,8 @@ report files included, is recorded beside it), agnoctl's OpenAI provider alone (
 agnoctl CLI end to end (interpreter start-up included, one run), and every client in
 bench/baselines/. Each server runs in its own process, pinned to another core than this
 process when the machine has two; its request count is reset before and checked after every
-timed run. Each client gets one untimed warm-up run; the median of ``repeats`` runs is reported.
+timed run. Each client gets one untimed warm-up run, then ``repeats`` timed runs (fewer once
+they add up to ``SAMPLE_BUDGET_S``: the slowest clients get one); the median is reported.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ VERSIONS_OF = (
 SUBPROCESS_TIMEOUT = 300.0
 RUN_TIMEOUT = 180.0  # one run of one client: a hang becomes an error row, not a stuck suite
 MOCK_DELAY_MS = 50.0
+# Timed runs stop once they add up to this: three runs of a client that takes 30 s would not
+# change its verdict, and the full suite must stay under 10 minutes on 2 cores.
+SAMPLE_BUDGET_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,17 @@ def _checked(workload: Workload, seconds: float, cpu_before: tuple[float, float]
     return Sample(seconds, requests, server_cpu, client_cpu() - cpu_before[1])
 
 
+def sampled(repeats: int, take: Callable[[], Sample]) -> list[Sample]:
+    samples: list[Sample] = []
+    while _more(samples, repeats):
+        samples.append(take())
+    return samples
+
+
+def _more(samples: list[Sample], repeats: int) -> bool:
+    return len(samples) < repeats and sum(s.seconds for s in samples) < SAMPLE_BUDGET_S
+
+
 def row(label: str, workload: Workload, samples: list[Sample], **extra: Any) -> dict[str, Any]:
     """One client's figures for one workload (the median of its samples)."""
     seconds = statistics.median(s.seconds for s in samples)
@@ -414,7 +429,7 @@ def agnoctl_rows(runner: Agnoctl, workload: Workload, repeats: int) -> dict[str,
             wholes.append(timing.whole_s)
             return timing.phase_s
 
-        samples = [measure(workload, run) for _ in range(repeats)]
+        samples = sampled(repeats, lambda: measure(workload, run))
         whole = statistics.median(wholes)
         rows["agnoctl"] = row(label, workload, samples, **_whole(whole, workload))
     except Exception as exc:  # one client's failure is a row of the table, not a crash
@@ -448,7 +463,7 @@ def _provider_row(workload: Workload, repeats: int) -> dict[str, Any]:
         if (small := workload.warm_up()) is not None:
             measure(small, functools.partial(run, small))
         return row(
-            label, workload, [measure(workload, lambda: run(workload)) for _ in range(repeats)]
+            label, workload, sampled(repeats, lambda: measure(workload, lambda: run(workload)))
         )
     except Exception as exc:
         return error_row(label, workload, exc)
@@ -481,8 +496,9 @@ def mock_fan_out(runner: Agnoctl, sizes: Sizes, folder: Path) -> dict[str, Any]:
 
 def baseline_rows(workloads: list[Workload], repeats: int) -> dict[str, dict[str, Any]]:
     """{workload: {client: row}} for every client in bench/baselines/, each in a fresh
-    interpreter (``python -m baselines``): the frameworks keep HTTP clients in module globals
-    that outlive an event loop, so two of them in one process can hang each other."""
+    interpreter (``python -m baselines``), as a user's script starts: the frameworks keep HTTP
+    clients in module globals (LangChain's is bound to the first event loop) or leave them to
+    the garbage collector, and one's leftovers must not slow or stall the next."""
     table: dict[str, dict[str, Any]] = {w.name: {} for w in workloads}
     spec = json.dumps({"repeats": repeats, "workloads": [asdict(w) for w in workloads]})
     for key, client in baselines.CLIENTS.items():
@@ -531,7 +547,9 @@ async def client_rows(
             if (small := workload.warm_up()) is not None:
                 await _client_run(module, small)
             call = functools.partial(_client_run, module, workload)
-            samples = [await measure_async(workload, call) for _ in range(repeats)]
+            samples: list[Sample] = []
+            while _more(samples, repeats):
+                samples.append(await measure_async(workload, call))
             rows[workload.name] = row(label, workload, samples)
         except Exception as exc:
             rows[workload.name] = error_row(label, workload, exc)
@@ -771,7 +789,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"# Benchmark results ({size})",
         "",
         f"`{meta['command']}` on {meta['machine']['cpu']}, {meta['machine']['cpus']} CPUs, "
-        f"Python {meta['machine']['python']}; {meta['finished']}, {meta['duration_s']:.0f} s.",
+        f"Python {meta['machine']['python']}; {meta['finished']}, {meta['duration_s']:.0f} s; "
+        f"load average {meta['load_average_before'][0]:g} before, "
+        f"{meta['load_average_after'][0]:g} after.",
         "",
         "| figure | measured | goal | met |",
         "|---|---|---|---|",
@@ -906,6 +926,7 @@ def main() -> None:
             "duration_s": round(time.perf_counter() - wall, 1),
             "section_durations_s": durations,
             "load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "workloads": {
             name: workloads.get(name, {"status": "not run (--only)"}) for name in WORKLOADS

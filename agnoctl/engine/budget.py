@@ -149,12 +149,12 @@ class Budget:
         """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot."""
         if self.exhausted is not None:
             raise self.exhausted.again()
-        requests: dict[LimitName, float] = {
-            "max_cost_usd": cost,
-            "max_tokens": float(tokens),
-            "max_llm_calls": 1.0,
-        }
         if self._limited:
+            requests: dict[LimitName, float] = {
+                "max_cost_usd": cost,
+                "max_tokens": float(tokens),
+                "max_llm_calls": 1.0,
+            }
             for name, requested in requests.items():
                 if self._meters[name].would_exceed(requested):
                     raise self._stop(name, requested)
@@ -162,7 +162,8 @@ class Budget:
         self._meters["max_tokens"].reserved += tokens
         self._meters["max_cost_usd"].reserved += cost
         self._open += 1
-        self._warn_if_near("max_llm_calls")
+        if self._limited:
+            self._warn_if_near("max_llm_calls")
         return Reservation(tokens=tokens, cost=cost)
 
     def settle(self, reservation: Reservation, *, tokens: int, cost: float) -> None:
@@ -170,6 +171,8 @@ class Budget:
         self._close(reservation)
         self._meters["max_tokens"].used += tokens
         self._meters["max_cost_usd"].used += cost
+        if not self._limited:
+            return  # nothing to warn about or to exceed
         for name in ("max_tokens", "max_cost_usd"):
             self._warn_if_near(name)
             if self.exhausted is None and self._meters[name].over():
@@ -296,12 +299,13 @@ class CostLedger:
         """Record calls made for ``step`` (``model`` as ``provider/model``)."""
         entry = Totals(calls, cache_hits, tokens_in, tokens_out, cost)
         self.total.add(entry)
-        slices = [(self.by_step, step), (self.by_model, model)]
+        _row(self.by_step, step).add(entry)
+        _row(self.by_model, model).add(entry)
         if agent is not None:
-            slices.append((self.by_agent, agent))
-        slices.extend((self.by_tag, label) for label in tag_labels(tags))
-        for table, key in slices:
-            table.setdefault(key, Totals()).add(entry)
+            _row(self.by_agent, agent).add(entry)
+        if tags is not None:
+            for label in tag_labels(tags):
+                _row(self.by_tag, label).add(entry)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for report.json, keys sorted so reports diff cleanly."""
@@ -316,3 +320,10 @@ class CostLedger:
             "by_model": table(self.by_model),
             "by_tag": table(self.by_tag),
         }
+
+
+def _row(table: dict[str, Totals], key: str) -> Totals:
+    row = table.get(key)
+    if row is None:
+        row = table[key] = Totals()
+    return row

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 import anyio
 
@@ -72,9 +72,19 @@ class PriorityLimiter:
             self.peak = self.in_use
 
 
+_NOTHING_TO_HOLD: AbstractAsyncContextManager[None] = nullcontext()
+
+
+def hold(limiters: Sequence[PriorityLimiter], priority: int) -> AbstractAsyncContextManager[None]:
+    """Hold a slot of every limiter, taken in the given order (one fixed order: no deadlock).
+
+    Without limiters this is a shared no-op: most tasks of most runs have none to take.
+    """
+    return _held(limiters, priority) if limiters else _NOTHING_TO_HOLD
+
+
 @asynccontextmanager
-async def hold(limiters: Sequence[PriorityLimiter], priority: int) -> AsyncIterator[None]:
-    """Hold a slot of every limiter, taken in the given order (one fixed order: no deadlock)."""
+async def _held(limiters: Sequence[PriorityLimiter], priority: int) -> AsyncIterator[None]:
     taken: list[PriorityLimiter] = []
     try:
         for limiter in limiters:

@@ -312,6 +312,8 @@ class Scheduler:
 
     def _reuse(self, record: ExecRecord, task: Task, owner: StepRecord | None) -> bool:
         """Take the task's output from the earlier run's journal (``--resume``), if it may."""
+        if self.rt.reuse.previous is None:
+            return False
         finished = self.rt.reuse.finished(
             (task.path, task.index, task.iteration), record.fingerprint
         )

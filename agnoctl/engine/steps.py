@@ -77,7 +77,10 @@ async def run_attempts(
                 model=model,
             )
         try:
-            output = await _bounded(attempt, record, timeout, task)
+            if timeout is None:
+                output = await attempt(record)
+            else:
+                output = await _bounded(attempt, record, timeout, task)
         except Exception as exc:
             record.finished = time.time()
             record.error = str(exc)
@@ -114,11 +117,7 @@ async def run_attempts(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-async def _bounded(
-    attempt: AttemptFn, record: AttemptRecord, timeout: float | None, task: Task
-) -> Any:
-    if timeout is None:
-        return await attempt(record)
+async def _bounded(attempt: AttemptFn, record: AttemptRecord, timeout: float, task: Task) -> Any:
     try:
         with anyio.fail_after(timeout):
             return await attempt(record)

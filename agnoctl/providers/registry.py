@@ -183,13 +183,18 @@ class GuardedProvider:
         expires the call fails with ``ProviderTimeout``, which the breaker counts."""
         ticket = self.breaker.admit()
         try:
-            tokens = estimate_tokens(request) if self.limiter.tokens is not None else 0
-            async with self.limiter.slot(tokens) as slot:
-                if ticket != self.breaker.generation:  # it changed state while we queued
-                    ticket = self.breaker.admit()
-                reply = await self._call(request, timeout)
-                if reply.usage.total:  # a server that reports no usage keeps the estimate
-                    slot.settle(reply.usage.total)
+            if not self.limiter.limited:  # nothing to wait for, nothing to settle
+                reply = await (
+                    self.inner.request(request) if timeout is None else self._call(request, timeout)
+                )
+            else:
+                tokens = estimate_tokens(request) if self.limiter.tokens is not None else 0
+                async with self.limiter.slot(tokens) as slot:
+                    if ticket != self.breaker.generation:  # it changed state while we queued
+                        ticket = self.breaker.admit()
+                    reply = await self._call(request, timeout)
+                    if reply.usage.total:  # a server that reports no usage keeps the estimate
+                        slot.settle(reply.usage.total)
         except TransientProviderError:
             self.breaker.record_failure(ticket)
             raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from markupsafe import Markup
 
 from agnoctl import __version__
 from agnoctl.reports.metrics import step_of
-from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepReport
+from agnoctl.reports.model import AttemptReport, CostTotals, ItemReport, RunReport, StepReport
 
 if TYPE_CHECKING:
     from agnoctl.spec.models import StepSpec, Workflow
@@ -43,6 +44,14 @@ MAX_ROWS = 400
 """Timeline rows shown; a bigger fan-out is cut (and says so)."""
 MAX_ITEMS = 200
 """for_each items listed per step."""
+MAX_NODES = 300
+"""Top-level steps drawn in the DAG; a bigger workflow draws its first ones (and says so)."""
+MAX_DETAILS = 300
+"""Steps given a details section; a bigger run details its failed and retried steps first,
+then the others in order, and says how many more report.json holds. A page of 10,000
+detailed steps would take seconds to write and more to open."""
+MAX_COST_ROWS = 100
+"""Rows of the cost-by-step table; a bigger run lists its most expensive steps."""
 _NODE_W, _COL_W, _NODE_H, _LINE_H, _GAP, _PAD = 180, 230, 46, 15, 18, 16
 _MAX_CHILD_LINES = 6
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
@@ -128,15 +137,17 @@ class _StepView:
 @dataclass
 class _Anchors:
     used: dict[str, str] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)  # the anchors handed out, for O(1) look-ups
 
     def __call__(self, path: str) -> str:
         if path in self.used:
             return self.used[path]
         base = "step-" + _UNSAFE_ID.sub("_", path)
         anchor, n = base, 2
-        while anchor in self.used.values():
+        while anchor in self.taken:
             anchor, n = f"{base}-{n}", n + 1
         self.used[path] = anchor
+        self.taken.add(anchor)
         return anchor
 
 
@@ -146,7 +157,10 @@ class _Anchors:
 def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
     """The page for ``report``; ``workflow`` adds the DAG's edges and the steps' prompts."""
     anchors = _Anchors()
-    nodes = _layout(_nodes(report, workflow, anchors))
+    drawn = dict(itertools.islice(report.steps.items(), MAX_NODES))
+    nodes = _layout(_nodes(drawn, workflow, anchors))
+    every_step = list(report.all_steps())
+    detailed = _detailed(every_step)
     script = _asset("report.js")
     page = _template().render(
         report=report,
@@ -161,7 +175,11 @@ def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
         row_count=_row_count(report),
         max_rows=MAX_ROWS,
         ticks=_ticks(report.duration_ms),
-        steps=[_step_view(s, workflow, anchors) for s in report.all_steps()],
+        steps=[_step_view(s, workflow, anchors) for s in detailed],
+        nodes_cut=len(report.steps) - len(drawn),
+        steps_cut=len(every_step) - len(detailed),
+        cost_by_step=_cost_by_step(report),
+        cost_steps_cut=max(0, len(report.cost.by_step) - MAX_COST_ROWS),
         workflow_known=workflow is not None,
         money=_money,
         seconds=_seconds,
@@ -240,13 +258,16 @@ def _failed(execution: StepReport | ItemReport) -> bool:
 # --------------------------------------------------------------------------- the DAG
 
 
-def _nodes(report: RunReport, workflow: Workflow | None, anchors: _Anchors) -> list[_Node]:
+def _nodes(
+    steps: dict[str, StepReport], workflow: Workflow | None, anchors: _Anchors
+) -> list[_Node]:
+    """Boxes of the top-level ``steps`` drawn, with edges only between them."""
     nodes = []
-    for path, step in report.steps.items():
+    for path, step in steps.items():
         spec = workflow.steps.get(path) if workflow is not None else None
         node = _Node(path=path, anchor=anchors(path), status=step.status, detail=_detail(step))
         if spec is not None:
-            node.needs = [need for need in spec.needs if need in report.steps]
+            node.needs = [need for need in spec.needs if need in steps]
             node.conditional = spec.if_ is not None
         for child_id, child in (step.steps or {}).items():
             node.children.append(_Child(f"{child_id}: {_status_label(child)}", child.status))
@@ -401,6 +422,27 @@ def _ticks(duration_ms: float) -> list[tuple[float, str]]:
 # --------------------------------------------------------------------------- step details
 
 
+def _detailed(steps: list[StepReport]) -> list[StepReport]:
+    """The steps given a details section, in page order: all of them, or for a big run the
+    failed and retried ones first, then the others in order, up to ``MAX_DETAILS``."""
+    if len(steps) <= MAX_DETAILS:
+        return steps
+    flagged = [i for i, step in enumerate(steps) if _failed(step) or _retried(step)]
+    chosen = set(flagged[:MAX_DETAILS])
+    rest = (i for i in range(len(steps)) if i not in chosen)
+    chosen.update(itertools.islice(rest, MAX_DETAILS - len(chosen)))
+    return [steps[i] for i in sorted(chosen)]
+
+
+def _cost_by_step(report: RunReport) -> dict[str, CostTotals]:
+    """The cost-by-step rows: every step, or the ``MAX_COST_ROWS`` most expensive ones."""
+    rows = report.cost.by_step
+    if len(rows) <= MAX_COST_ROWS:
+        return rows
+    costly = sorted(rows.items(), key=lambda row: (-row[1].cost_usd, -row[1].tokens, row[0]))
+    return dict(costly[:MAX_COST_ROWS])
+
+
 def _step_view(step: StepReport, workflow: Workflow | None, anchors: _Anchors) -> _StepView:
     spec = _spec(workflow, step.path)
     prompt, prompt_label, instructions = _prompt(spec, workflow)
@@ -461,4 +503,12 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["MAX_ITEMS", "MAX_ROWS", "MAX_TEXT", "render_html"]
+__all__ = [
+    "MAX_COST_ROWS",
+    "MAX_DETAILS",
+    "MAX_ITEMS",
+    "MAX_NODES",
+    "MAX_ROWS",
+    "MAX_TEXT",
+    "render_html",
+]

@@ -31,9 +31,10 @@ step, as they do in the report's ``cost.by_step``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,9 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import generate_latest, pushadd_to_gateway
+from prometheus_client.exposition import pushadd_to_gateway
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from agnoctl.errors import UsageError
 from agnoctl.events import read_events
@@ -82,6 +84,121 @@ class _Calls:
     durations: list[float] = field(default_factory=list)
 
 
+class _Family:
+    """One metric family as plain data: rendered by ``render_metrics`` directly, and turned
+    into prometheus-client's objects only for a push (``RunCollector.collect``).
+
+    A 10,000-step run has a quarter of a million samples; building a prometheus-client
+    ``Sample`` (a dict of labels each) for each and escaping every label of every line again
+    took seconds. Here a row's label text is escaped once and shared by its samples.
+    """
+
+    __slots__ = ("help", "histogram_rows", "kind", "labels", "name", "rows")
+
+    def __init__(self, name: str, kind: str, help: str, labels: Sequence[str] = ()) -> None:
+        self.name = name  # without the "_total" a counter's samples carry
+        self.kind = kind  # counter | gauge | histogram
+        self.help = help
+        self.labels = tuple(labels)
+        self.rows: list[tuple[tuple[str, ...], float]] = []
+        self.histogram_rows: list[tuple[tuple[str, ...], list[int], float]] = []
+
+    def add(self, values: Sequence[str], value: float) -> None:
+        self.rows.append((tuple(values), value))
+
+    def add_histogram(self, values: Sequence[str], durations: list[float], total: float) -> None:
+        """One row of a histogram: cumulative counts per ``LATENCY_BUCKETS`` bound, then +Inf."""
+        ordered = sorted(durations)
+        counts = [bisect.bisect_right(ordered, bound) for bound in LATENCY_BUCKETS]
+        self.histogram_rows.append((tuple(values), [*counts, len(ordered)], total))
+
+    def metric(self) -> Metric:
+        """The family as prometheus-client's collector API wants it."""
+        if self.kind == "histogram":
+            histogram = HistogramMetricFamily(self.name, self.help, labels=list(self.labels))
+            for values, counts, total in self.histogram_rows:
+                bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
+                buckets = [(b, float(c)) for b, c in zip(bounds, counts, strict=True)]
+                histogram.add_metric(list(values), buckets, total)
+            return histogram
+        family_type = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        family = family_type(self.name, self.help, labels=list(self.labels))
+        for values, value in self.rows:
+            family.add_metric(list(values), value)
+        return family
+
+
+def _escape_value(value: str) -> str:
+    # The text format's escaping of label values (prometheus-client's, for UTF-8 values).
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+class _Writer:
+    """Writes families in the text format 0.0.4 exactly as prometheus-client's
+    ``generate_latest`` does (a test compares the two): HELP and TYPE lines, then every
+    sample with its labels sorted by name and its value as Go prints a float."""
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self._escaped: dict[str, str] = {}  # step names repeat in every family
+        self._ints: dict[int, str] = {}  # counts repeat too
+
+    def text(self) -> str:
+        return "".join(self.out)
+
+    def family(self, family: _Family) -> None:
+        name = family.name + ("_total" if family.kind == "counter" else "")
+        help_text = family.help.replace("\\", r"\\").replace("\n", r"\n")
+        self.out.append(f"# HELP {name} {help_text}\n# TYPE {name} {family.kind}\n")
+        order = sorted(range(len(family.labels)), key=family.labels.__getitem__)
+        heads = [f'{family.labels[i]}="' for i in order]
+        for values, value in family.rows:
+            labels = self._labels(heads, [values[i] for i in order])
+            braced = f"{{{','.join(labels)}}}" if labels else ""
+            self.out.append(f"{name}{braced} {self._number(value)}\n")
+        if family.histogram_rows:
+            self._histogram(family, order, heads)
+
+    def _histogram(self, family: _Family, order: list[int], heads: list[str]) -> None:
+        bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]  # as the push's buckets name them
+        # Where `le` sorts among the row's own labels: every bucket line is the row's label
+        # text with `le="<bound>"` put in there.
+        position = sorted([*family.labels, "le"]).index("le")
+        name, out = family.name, self.out
+        for values, counts, total in family.histogram_rows:
+            labels = self._labels(heads, [values[i] for i in order])
+            before = "".join(f"{label}," for label in labels[:position])
+            after = "".join(f",{label}" for label in labels[position:])
+            braced = f"{{{','.join(labels)}}}" if labels else ""
+            head, tail = f'{name}_bucket{{{before}le="', f'"{after}}} '
+            for bound, count in zip(bounds, counts, strict=True):
+                out.append(f"{head}{bound}{tail}{self._number(count)}\n")
+            out.append(f"{name}_count{braced} {self._number(counts[-1])}\n")
+            out.append(f"{name}_sum{braced} {self._number(total)}\n")
+
+    def _labels(self, heads: list[str], values: list[str]) -> list[str]:
+        escaped = self._escaped
+        labels = []
+        for head, value in zip(heads, values, strict=True):
+            text = escaped.get(value)
+            if text is None:
+                text = escaped[value] = _escape_value(value)
+            labels.append(f'{head}{text}"')
+        return labels
+
+    def _number(self, value: float) -> str:
+        if type(value) is not int:
+            return _go_float(value)
+        text = self._ints.get(value)
+        if text is None:
+            text = self._ints[value] = _go_float(value)
+        return text
+
+
+def _go_float(value: float) -> str:
+    return str(floatToGoString(value))  # type: ignore[no-untyped-call]  # untyped upstream
+
+
 class RunCollector(Collector):
     """The metric families of one finished run."""
 
@@ -93,52 +210,56 @@ class RunCollector(Collector):
         self._breakers = [e for e in own if e.get("type") == "breaker_state"]
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._llm_families()
-        yield self._cache_hits()
-        yield from self._attempt_families()
-        yield self._gates()
-        yield from self._breaker_families()
-        yield from self._step_families()
-        yield from self._budget_families()
-        yield from self._run_families()
+        for family in self.families():
+            yield family.metric()
 
-    def _llm_families(self) -> Iterator[Metric]:
+    def families(self) -> list[_Family]:
+        return [
+            *self._llm_families(),
+            self._cache_hits(),
+            *self._attempt_families(),
+            self._gates(),
+            *self._breaker_families(),
+            *self._step_families(),
+            *self._budget_families(),
+            *self._run_families(),
+        ]
+
+    def _llm_families(self) -> list[_Family]:
         labels = ["provider", "model", "step"]
-        calls = CounterMetricFamily("agnoctl_llm_calls", "Model calls made.", labels=labels)
-        tokens = CounterMetricFamily(
-            "agnoctl_llm_tokens", "Tokens used by model calls.", labels=[*labels, "type"]
+        calls = _Family("agnoctl_llm_calls", "counter", "Model calls made.", labels)
+        tokens = _Family(
+            "agnoctl_llm_tokens", "counter", "Tokens used by model calls.", [*labels, "type"]
         )
-        cost = CounterMetricFamily(
-            "agnoctl_llm_cost_usd", "Cost of model calls in USD.", labels=labels
-        )
-        latency = HistogramMetricFamily(
-            "agnoctl_llm_call_duration_seconds", "Latency of one model call.", labels=labels
+        cost = _Family("agnoctl_llm_cost_usd", "counter", "Cost of model calls in USD.", labels)
+        latency = _Family(
+            "agnoctl_llm_call_duration_seconds", "histogram", "Latency of one model call.", labels
         )
         for key, totals in sorted(self._calls.items()):
-            values = list(key)
-            calls.add_metric(values, totals.calls)
-            tokens.add_metric([*values, "input"], totals.tokens_in)
-            tokens.add_metric([*values, "output"], totals.tokens_out)
-            cost.add_metric(values, totals.cost)
-            latency.add_metric(values, _buckets(totals.durations), sum(totals.durations))
-        errors = CounterMetricFamily(
+            calls.add(key, totals.calls)
+            tokens.add([*key, "input"], totals.tokens_in)
+            tokens.add([*key, "output"], totals.tokens_out)
+            cost.add(key, totals.cost)
+            latency.add_histogram(key, totals.durations, sum(totals.durations))
+        errors = _Family(
             "agnoctl_llm_call_errors",
+            "counter",
             "Model calls that failed, by reason.",
-            labels=[*labels, "reason"],
+            [*labels, "reason"],
         )
         for error_key, count in sorted(self._errors.items()):
-            errors.add_metric(list(error_key), count)
-        yield from (calls, tokens, cost, latency, errors)
+            errors.add(error_key, count)
+        return [calls, tokens, cost, latency, errors]
 
-    def _cache_hits(self) -> Metric:
-        family = CounterMetricFamily(
-            "agnoctl_cache_hits", "Replies served from the response cache.", labels=["step"]
+    def _cache_hits(self) -> _Family:
+        family = _Family(
+            "agnoctl_cache_hits", "counter", "Replies served from the response cache.", ["step"]
         )
         for step, totals in sorted(self._report.cost.by_step.items()):
-            family.add_metric([step], totals.cache_hits)
+            family.add([step], totals.cache_hits)
         return family
 
-    def _attempt_families(self) -> Iterator[Metric]:
+    def _attempt_families(self) -> list[_Family]:
         attempts: dict[tuple[str, str], int] = defaultdict(int)
         retries: dict[str, int] = defaultdict(int)
         for path, attempt in _attempts(self._report):
@@ -146,98 +267,102 @@ class RunCollector(Collector):
             attempts[step, "failed" if attempt.error is not None else "succeeded"] += 1
             if attempt.delay is not None:
                 retries[step] += 1
-        by_outcome = CounterMetricFamily(
-            "agnoctl_attempts", "Attempts of steps and items.", labels=["step", "outcome"]
+        by_outcome = _Family(
+            "agnoctl_attempts", "counter", "Attempts of steps and items.", ["step", "outcome"]
         )
         for key, count in sorted(attempts.items()):
-            by_outcome.add_metric(list(key), count)
-        retried = CounterMetricFamily(
-            "agnoctl_retries", "Attempts followed by another one.", labels=["step"]
+            by_outcome.add(key, count)
+        retried = _Family(
+            "agnoctl_retries", "counter", "Attempts followed by another one.", ["step"]
         )
         for step, count in sorted(retries.items()):
-            retried.add_metric([step], count)
-        yield from (by_outcome, retried)
+            retried.add([step], count)
+        return [by_outcome, retried]
 
-    def _gates(self) -> Metric:
+    def _gates(self) -> _Family:
         counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
         for path, gate in _gates(self._report):
             result = "passed" if gate.passed else "failed"
             counts[step_of(path), gate.name, gate.type, result, gate.severity] += 1
-        family = CounterMetricFamily(
+        family = _Family(
             "agnoctl_gate_results",
+            "counter",
             "Gate checks, by outcome.",
-            labels=["step", "gate", "type", "result", "severity"],
+            ["step", "gate", "type", "result", "severity"],
         )
         for key, count in sorted(counts.items()):
-            family.add_metric(list(key), count)
+            family.add(key, count)
         return family
 
-    def _breaker_families(self) -> Iterator[Metric]:
+    def _breaker_families(self) -> list[_Family]:
         final: dict[str, str] = {}
         transitions: dict[tuple[str, str], int] = defaultdict(int)
         for event in self._breakers:
             provider, state = str(event.get("provider")), str(event.get("new"))
             final[provider] = state
             transitions[provider, state] += 1
-        state_family = GaugeMetricFamily(
+        state_family = _Family(
             "agnoctl_breaker_state",
+            "gauge",
             "Circuit breaker state at the end of the run: 0 closed, 1 half_open, 2 open.",
-            labels=["provider"],
+            ["provider"],
         )
         for provider, state in sorted(final.items()):
-            state_family.add_metric([provider], BREAKER_STATES.get(state, 0))
-        changes = CounterMetricFamily(
+            state_family.add([provider], BREAKER_STATES.get(state, 0))
+        changes = _Family(
             "agnoctl_breaker_transitions",
+            "counter",
             "Circuit breaker state changes, by the state entered.",
-            labels=["provider", "state"],
+            ["provider", "state"],
         )
         for key, count in sorted(transitions.items()):
-            changes.add_metric(list(key), count)
-        yield from (state_family, changes)
+            changes.add(key, count)
+        return [state_family, changes]
 
-    def _step_families(self) -> Iterator[Metric]:
+    def _step_families(self) -> list[_Family]:
         statuses: dict[str, int] = defaultdict(int)
-        durations = GaugeMetricFamily(
+        durations = _Family(
             "agnoctl_step_duration_seconds",
+            "gauge",
             "Wall-clock time of each step.",
-            labels=["step", "status"],
+            ["step", "status"],
         )
         for step in self._report.all_steps():
             statuses[step.status] += 1
             if step.duration_ms is not None and "[" not in step.path:
-                durations.add_metric([step.path, step.status], step.duration_ms / 1000)
-        counts = GaugeMetricFamily("agnoctl_steps", "Steps by final status.", labels=["status"])
+                durations.add([step.path, step.status], step.duration_ms / 1000)
+        counts = _Family("agnoctl_steps", "gauge", "Steps by final status.", ["status"])
         for status, count in sorted(statuses.items()):
-            counts.add_metric([status], count)
-        yield from (counts, durations)
+            counts.add([status], count)
+        return [counts, durations]
 
-    def _budget_families(self) -> Iterator[Metric]:
-        used = GaugeMetricFamily("agnoctl_budget_used", "Use of each limit.", labels=["limit"])
-        limit = GaugeMetricFamily("agnoctl_budget_limit", "Value of each limit.", labels=["limit"])
+    def _budget_families(self) -> list[_Family]:
+        used = _Family("agnoctl_budget_used", "gauge", "Use of each limit.", ["limit"])
+        limit = _Family("agnoctl_budget_limit", "gauge", "Value of each limit.", ["limit"])
         for name, usage in sorted(self._report.limits.items()):
-            used.add_metric([name], usage.used)
+            used.add([name], usage.used)
             if usage.limit is not None:
-                limit.add_metric([name], usage.limit)
-        yield from (used, limit)
+                limit.add([name], usage.limit)
+        return [used, limit]
 
-    def _run_families(self) -> Iterator[Metric]:
+    def _run_families(self) -> list[_Family]:
         report = self._report
-        info = GaugeMetricFamily(
-            "agnoctl_run_info", "The run (always 1).", labels=["run_id", "workflow", "status"]
+        info = _Family(
+            "agnoctl_run_info",
+            "gauge",
+            "The run (always 1).",
+            ["run_id", "workflow", "status"],
         )
-        info.add_metric([report.run_id, report.workflow.name, report.status], 1)
-        yield info
-        yield GaugeMetricFamily(
-            "agnoctl_run_passed", "1 when the run passed, else 0.", value=report.status == "passed"
+        info.add([report.run_id, report.workflow.name, report.status], 1)
+        passed = _Family("agnoctl_run_passed", "gauge", "1 when the run passed, else 0.")
+        passed.add((), report.status == "passed")
+        duration = _Family("agnoctl_run_duration_seconds", "gauge", "Wall-clock time of the run.")
+        duration.add((), report.duration_ms / 1000)
+        finished = _Family(
+            "agnoctl_run_finished_timestamp_seconds", "gauge", "When the run finished (Unix time)."
         )
-        yield GaugeMetricFamily(
-            "agnoctl_run_duration_seconds", "Wall-clock time of the run.", report.duration_ms / 1000
-        )
-        yield GaugeMetricFamily(
-            "agnoctl_run_finished_timestamp_seconds",
-            "When the run finished (Unix time).",
-            report.finished.timestamp(),
-        )
+        finished.add((), report.finished.timestamp())
+        return [info, passed, duration, finished]
 
 
 def _call_key(event: Mapping[str, Any]) -> _CallKey:
@@ -266,13 +391,6 @@ def _errors(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, st
     return counts
 
 
-def _buckets(durations: list[float]) -> list[tuple[str, float]]:
-    buckets = [
-        (repr(bound), float(sum(d <= bound for d in durations))) for bound in LATENCY_BUCKETS
-    ]
-    return [*buckets, ("+Inf", float(len(durations)))]
-
-
 def _attempts(report: RunReport) -> Iterator[tuple[str, AttemptReport]]:
     for step in report.all_steps():
         for attempt in step.attempts:
@@ -293,7 +411,10 @@ def _gates(report: RunReport) -> Iterator[tuple[str, GateReport]]:
 
 def render_metrics(report: RunReport, events: Iterable[Mapping[str, Any]]) -> str:
     """The run's metrics in the Prometheus text exposition format."""
-    return generate_latest(RunCollector(report, events)).decode("utf-8")
+    writer = _Writer()
+    for family in RunCollector(report, events).families():
+        writer.family(family)
+    return writer.text()
 
 
 def run_events(run_dir: Path) -> list[Mapping[str, Any]]:

@@ -32,8 +32,12 @@ def write_views(
 
     if redact is not None:
         # Mask first, then render: a secret is found in the JSON text, before HTML escaping
-        # could change how it is spelled.
-        report = RunReport.model_validate_json(redact(report.dumps()))
+        # could change how it is spelled. Most reports hold no secret (the engine masks its
+        # report already): then there is nothing to read back.
+        text = report.dumps()
+        masked = redact(text)
+        if masked != text:
+            report = RunReport.model_validate_json(masked)
     atomic_write(run_dir / METRICS_FILE, render_metrics(report, run_events(run_dir)))
     page = render_html(report, workflow)
     # The workflow's own text (prompts, argv) may hold an interpolated ${SECRET} too.

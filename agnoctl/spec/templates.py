@@ -4,10 +4,16 @@ Templates (`prompt`, `instructions`, `outputs`, command arguments) and expressio
 `for_each`, gate `expr`, loop `until`) are compiled once and cached. Undefined names are errors,
 sandbox escapes (``''.__class__``) are refused, and a render is cut off past ``MAX_RENDER_CHARS``
 so a hostile template cannot fill memory.
+
+Most prompts are text with ``{{ a.b.c }}`` blocks. ``render`` reads those itself, exactly as
+Jinja2's compiled code does (each attribute through the sandbox's ``getattr``, then ``str``),
+and never compiles them; anything else, and any value that is not there, goes through Jinja2,
+which renders it or raises the error it always raised.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -19,6 +25,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from agnoctl.errors import AgnoctlError
 
 MAX_RENDER_CHARS = 2_000_000
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_SIMPLE_BLOCK = re.compile(r"\{\{\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*\}\}")
+# Words Jinja2 reads as constants or operators, not as a variable, at the start of a block.
+_KEYWORDS = frozenset(
+    {"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"}
+)
+_MISSING = object()
 
 
 class TemplateError(AgnoctlError):
@@ -80,6 +93,15 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     """Render a template; raises TemplateError naming what went wrong."""
     if not is_template(source):
         return source
+    parts = _simple_parts(source)
+    if parts is not None:
+        text = _render_simple(parts, context)
+        if text is not None:
+            return text
+    return _render_jinja(source, context)
+
+
+def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
     template = compile_template(source)
     # One plain dict instead of Template.generate's merge of the globals ChainMap into the
     # context: the same names at half the cost of a render (compiled templates have no
@@ -95,6 +117,57 @@ def render(source: str, context: Mapping[str, Any]) -> str:
         raise
     except Exception as exc:  # a filter or operator failed on the given values
         raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _simple_parts(source: str) -> tuple[str | tuple[str, ...], ...] | None:
+    """Text and ``{{ a.b.c }}`` blocks (as name tuples) in order, or None for any other
+    template: tags, comments, filters, whitespace control, a ``{{`` that opens anything else,
+    and ``\\r`` (Jinja2 rewrites line ends in the text)."""
+    if "{%" in source or "{#" in source or "{{{" in source or "\r" in source:
+        return None
+    parts: list[str | tuple[str, ...]] = []
+    end = 0
+    for match in _SIMPLE_BLOCK.finditer(source):
+        names = tuple(match.group(1).split("."))
+        if names[0] in _KEYWORDS:
+            return None
+        if match.start() > end:
+            parts.append(source[end : match.start()])
+        parts.append(names)
+        end = match.end()
+    if source.count("{{") != sum(1 for part in parts if isinstance(part, tuple)):
+        return None  # a `{{` that does not open a simple block
+    if end < len(source):
+        parts.append(source[end:])
+    return tuple(parts)
+
+
+def _render_simple(
+    parts: tuple[str | tuple[str, ...], ...], context: Mapping[str, Any]
+) -> str | None:
+    """The text Jinja2 would render, or None where Jinja2 must say what is wrong."""
+    env = environment()
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        value = context.get(part[0], _MISSING)
+        if value is _MISSING:
+            value = env.globals.get(part[0], _MISSING)
+            if value is _MISSING:
+                return None
+        try:
+            for name in part[1:]:
+                value = env.getattr(value, name)
+            if isinstance(value, jinja2.Undefined):
+                return None
+            out.append(str(value))
+        except Exception:  # Jinja2 reports it, wrapped as it always is
+            return None
+    text = "".join(out)
+    return text if len(text) <= MAX_RENDER_CHARS else None
 
 
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:
