@@ -41,8 +41,16 @@ class AgnoctlError(Exception):
 class SpecError(AgnoctlError):
     """The workflow file cannot be used; points at ``file:line:col``."""
 
-    def __init__(self, message: str, *, file: str, line: int = 1, col: int = 1,
-                 code: str = "E000", hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int = 1,
+        col: int = 1,
+        code: str = "E000",
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.file = file
@@ -74,8 +82,15 @@ class ProviderError(AgnoctlError):
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, provider: str = "", model: str = "",
-                 status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "generated.yaml"
         path.write_text(generate(options.steps), encoding="utf-8")
@@ -85,6 +87,7 @@ def main() -> None:
         2,
     )
     results["goal_ratio"] = GOAL_RATIO
+    results["load_average"] = round(load, 2)
     results["goal_met"] = results["cli_ratio"] <= GOAL_RATIO
     print(json.dumps(results, indent=2))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
     options = parser.parse_args()
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         workflow = Path(folder) / "generated.yaml"
         workflow.write_text(generate(options.steps), encoding="utf-8")
@@ -109,6 +111,7 @@ def main() -> None:
             "import_typer": _median_seconds([sys.executable, "-c", "import typer"], options.runs),
             "python_startup": _median_seconds([sys.executable, "-c", "pass"], options.runs),
             "validate_goal_met": generated["wall_s"] <= 1.0,
+            "load_average": round(load, 2),
         }
     print(json.dumps(results, indent=2))
 

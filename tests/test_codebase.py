@@ -61,12 +61,16 @@ def test_no_shell_and_no_unsafe_yaml(path: Path) -> None:
                     f"{_relative(path)}:{call.lineno} runs a shell"
                 )
         func = call.func
-        if isinstance(func, ast.Attribute) and func.attr in {"load", "load_all"}:
-            if isinstance(func.value, ast.Name) and func.value.id == "yaml":
-                loader = ast.unparse(call)
-                assert re.search(r"Safe|make_loader|_Loader", loader), (
-                    f"{_relative(path)}:{call.lineno} calls yaml.load without a safe loader"
-                )
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in {"load", "load_all"}
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "yaml"
+        ):
+            loader = ast.unparse(call)
+            assert re.search(r"Safe|make_loader|_Loader", loader), (
+                f"{_relative(path)}:{call.lineno} calls yaml.load without a safe loader"
+            )
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_relative)

@@ -27,6 +27,11 @@ Families (labels in braces):
 
 ``step`` is a step's path in the workflow (``group.child``): for_each items add up under their
 step, as they do in the report's ``cost.by_step``.
+
+A 10,000-step run has a quarter of a million samples (a latency histogram per step). The text
+is written here, exactly as prometheus-client's ``generate_latest`` writes it (a test compares
+the two byte for byte), in a fraction of its time; prometheus-client's families are built only
+for ``--metrics-push``.
 """
 
 from __future__ import annotations

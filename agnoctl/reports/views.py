@@ -26,15 +26,21 @@ def write_views(
     report: RunReport,
     workflow: Workflow | None = None,
     redact: Callable[[str], str] | None = None,
+    *,
+    dumped: str | None = None,
 ) -> None:
-    """Write report.html and metrics.prom into ``run_dir`` (atomically, like every report file)."""
+    """Write report.html and metrics.prom into ``run_dir`` (atomically, like every report file).
+
+    ``dumped`` is ``report.dumps()`` when the caller has it already (a big report takes a
+    tenth of a second to dump).
+    """
     from agnoctl.reports.writer import atomic_write
 
     if redact is not None:
         # Mask first, then render: a secret is found in the JSON text, before HTML escaping
         # could change how it is spelled. Most reports hold no secret (the engine masks its
         # report already): then there is nothing to read back.
-        text = report.dumps()
+        text = report.dumps() if dumped is None else dumped
         masked = redact(text)
         if masked != text:
             report = RunReport.model_validate_json(masked)

@@ -64,14 +64,15 @@ def write_report_files(
     def clean(text: str) -> str:
         return redact(text) if redact is not None else text
 
-    atomic_write(run_dir / "report.json", clean(report.dumps()))
+    dumped = report.dumps()
+    atomic_write(run_dir / "report.json", clean(dumped))
     atomic_write(run_dir / "junit.xml", clean(render_junit(report)))
     summary = clean(render_summary(report))
     atomic_write(run_dir / "summary.md", summary)
     for name, value in report.outputs.items():
         file_name, text = output_file(name, value)
         atomic_write(run_dir / "outputs" / file_name, clean(text))
-    write_views(run_dir, report, workflow, redact)
+    write_views(run_dir, report, workflow, redact, dumped=dumped)
     append_github_summary(summary)
 
 

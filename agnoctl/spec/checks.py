@@ -308,9 +308,8 @@ class _Checker:
                 f"did you mean `{guess}`?" if guess else "define it under `agents`",
             )
         outer = _Scope(reader=node.path, roots=node.roots, loop_group=node.loop_group)
-        inner = _Scope(
-            reader=node.path, roots=node.roots | node.own_roots, loop_group=node.loop_group
-        )
+        # Most steps add no names of their own: their body reads what their `if` reads.
+        inner = outer._replace(roots=node.roots | node.own_roots) if node.own_roots else outer
         if spec.if_ is not None:
             self._check_template((*base, "if"), spec.if_, True, outer)
         if isinstance(spec.for_each, str):
@@ -334,6 +333,8 @@ class _Checker:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
 
     def _check_gates(self, node: _Node, scope: _Scope) -> None:
+        if not node.spec.gates:
+            return
         base = node.data
         schema = self._output_schema(node.spec)
         for index, gate in enumerate(node.spec.gates or []):

@@ -289,6 +289,11 @@ class StepDefaults(Strict):
 class StepSpec(StepDefaults):
     """One step. Exactly one kind: `agent` + `prompt`, `run`, or `steps` (a group)."""
 
+    # Built on first use: a recursive model whose own validator exists when Workflow's is
+    # built gets reused whole inside it, and its `after` validator then runs twice per step
+    # (pydantic/pydantic#13581).
+    model_config = ConfigDict(defer_build=True)
+
     needs: list[str] = Field(default_factory=list)
     """Sibling steps (ids of the same `steps` map) that must finish first; needing a group
     waits for all its children."""
