@@ -10,7 +10,7 @@ tasks can reserve and settle in any order and the totals stay exact.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from agnoctl.errors import AgnoctlError
@@ -269,19 +269,17 @@ class Totals:
         }
 
 
-@dataclass
 class CostLedger:
     """Where the money went: totals per step, agent, model and tag label.
 
     A call with several tag labels counts in full under each, so per-tag sums may exceed the
-    run's total. Items of a ``for_each`` add up under their step's path.
+    run's total. Items of a ``for_each`` add up under their step's path. A call adds to one
+    row (its step, agent, model and tags); the tables are summed from the rows when the
+    report asks, not on every call.
     """
 
-    total: Totals = field(default_factory=Totals)
-    by_step: dict[str, Totals] = field(default_factory=dict)
-    by_agent: dict[str, Totals] = field(default_factory=dict)
-    by_model: dict[str, Totals] = field(default_factory=dict)
-    by_tag: dict[str, Totals] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str | None, str, int], _Row] = {}
 
     def add(
         self,
@@ -297,29 +295,55 @@ class CostLedger:
         cache_hits: int = 0,
     ) -> None:
         """Record calls made for ``step`` (``model`` as ``provider/model``)."""
-        entry = Totals(calls, cache_hits, tokens_in, tokens_out, cost)
-        self.total.add(entry)
-        _row(self.by_step, step).add(entry)
-        _row(self.by_model, model).add(entry)
-        if agent is not None:
-            _row(self.by_agent, agent).add(entry)
-        if tags is not None:
-            for label in tag_labels(tags):
-                _row(self.by_tag, label).add(entry)
+        # A step's tags are one object for the whole run (its settings): its id names them.
+        key = (step, agent, model, id(tags))
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = _Row(step, agent, model, tag_labels(tags), Totals(), tags)
+        totals = row.totals
+        totals.calls += calls
+        totals.cache_hits += cache_hits
+        totals.tokens_in += tokens_in
+        totals.tokens_out += tokens_out
+        totals.cost_usd += cost
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for report.json, keys sorted so reports diff cleanly."""
+        total = Totals()
+        by_step: dict[str, Totals] = {}
+        by_agent: dict[str, Totals] = {}
+        by_model: dict[str, Totals] = {}
+        by_tag: dict[str, Totals] = {}
+        for row in self._rows.values():
+            totals = row.totals
+            total.add(totals)
+            _row(by_step, row.step).add(totals)
+            _row(by_model, row.model).add(totals)
+            if row.agent is not None:
+                _row(by_agent, row.agent).add(totals)
+            for label in row.labels:
+                _row(by_tag, label).add(totals)
 
         def table(rows: dict[str, Totals]) -> dict[str, Any]:
             return {key: rows[key].as_dict() for key in sorted(rows)}
 
         return {
-            "total": self.total.as_dict(),
-            "by_step": table(self.by_step),
-            "by_agent": table(self.by_agent),
-            "by_model": table(self.by_model),
-            "by_tag": table(self.by_tag),
+            "total": total.as_dict(),
+            "by_step": table(by_step),
+            "by_agent": table(by_agent),
+            "by_model": table(by_model),
+            "by_tag": table(by_tag),
         }
+
+
+@dataclass(slots=True)
+class _Row:
+    step: str
+    agent: str | None
+    model: str
+    labels: tuple[str, ...]
+    totals: Totals
+    tags: Tags | None  # kept alive, so that its id in the row's key is never reused
 
 
 def _row(table: dict[str, Totals], key: str) -> Totals:

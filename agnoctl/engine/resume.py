@@ -96,6 +96,9 @@ class Fingerprints:
         self._mock = mock
         self._definitions: dict[int, tuple[StepSpec, str]] = {}
         self._agents: dict[str, str] = {}  # agent name -> digest: many steps share an agent
+        # Each step's part of the workflow's dump, until its definition is hashed: one dump
+        # of the whole workflow costs a fraction of a dump per step.
+        self._dumped_steps: dict[int, dict[str, Any]] = {}
 
     def run(self, inputs: Mapping[str, Any]) -> str:
         """The whole run: the workflow as written (keys left out) and the inputs it was given."""
@@ -105,7 +108,15 @@ class Fingerprints:
             exclude_none=True,
             exclude={"providers": {"__all__": {"api_key"}}},
         )
+        self._keep_steps(self._workflow.steps, dumped["steps"])
         return digest({"workflow": dumped, "inputs": inputs, "mock": self._mock})
+
+    def _keep_steps(self, specs: Mapping[str, StepSpec], dumped: Mapping[str, Any]) -> None:
+        for step_id, spec in specs.items():
+            data = dumped[step_id]
+            self._dumped_steps[id(spec)] = data
+            if spec.steps is not None:
+                self._keep_steps(spec.steps, data["steps"])
 
     def top(self, inputs: Mapping[str, Any]) -> str:
         """What every top-level step may read besides its needs: inputs and env."""
@@ -143,9 +154,10 @@ class Fingerprints:
     def _definition(self, spec: StepSpec) -> dict[str, Any]:
         # A group's children have fingerprints of their own: editing one child must not
         # change its siblings' (they see the group's fingerprint as their scope).
-        own = spec.model_dump(
-            mode="json", by_alias=True, exclude_none=True, exclude=_NOT_IN_DEFINITION
-        )
+        data = self._dumped_steps.pop(id(spec), None)
+        if data is None:  # a step hashed before the run's fingerprint, or again
+            data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        own = {key: value for key, value in data.items() if key not in _NOT_IN_DEFINITION}
         own["needs"] = sorted(spec.needs)
         defaults = self._workflow.defaults
         return {

@@ -27,6 +27,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
@@ -68,6 +69,9 @@ from agnoctl.spec.templates import TemplateError, compile_expression, evaluate, 
 
 EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 CHECKPOINT_INTERVAL = 1.0  # seconds between report.json checkpoints while a run goes on
+# ... or this many times what the last one took to build: a checkpoint stops the steps while
+# it is built, and this keeps that under 2% of the run's time.
+CHECKPOINT_COST_FACTOR = 50
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
 
 
@@ -210,7 +214,7 @@ async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     sink = EventSink(
         journal,
         prep.run_id,
-        redact=prep.redactor.redact,
+        redact=prep.redactor.redact if prep.redactor else None,
         listeners=listeners,
         last_seq=prep.previous.last_seq if prep.previous is not None else 0,
     )
@@ -337,15 +341,16 @@ async def _checkpoints(
 
     It says `interrupted` with what had finished: exactly what is true if the process dies
     before the final report replaces it. The first one is on disk before any step starts.
-    Building one costs the steps' time, so the interval grows to ten times that, from one
-    second up. The file is written (and fsynced, which takes milliseconds on a slow disk) in
-    a worker thread while the steps go on; a cancellation waits for that write, so it can
+    Building one costs the steps' time, so the interval grows to ``CHECKPOINT_COST_FACTOR``
+    times that, from one second up (the journal, which resume reads, is always current). The
+    file is written (and fsynced, which takes milliseconds on a slow disk) in a worker thread
+    while the steps go on; a cancellation waits for that write, so it can
     never land after the final report.
     """
     cost = await _write_checkpoint(prep, rt, scheduler, state)
     task_status.started()
     while True:
-        await anyio.sleep(max(CHECKPOINT_INTERVAL, 10 * cost))
+        await anyio.sleep(max(CHECKPOINT_INTERVAL, CHECKPOINT_COST_FACTOR * cost))
         cost = await _write_checkpoint(prep, rt, scheduler, state)
 
 
@@ -386,7 +391,7 @@ async def _run_steps(
     signals: list[int] = []
     async with anyio.create_task_group() as tg:
         with anyio.CancelScope() as run_scope:
-            tg.start_soon(_watch_signals, run_scope, signals)
+            tg.start_soon(_watch_signals, run_scope, signals, rt.sink.flush)
             await _run_until_limit(scheduler, rt, records, view, context)
         tg.cancel_scope.cancel()  # the signal watcher
     return bool(signals)
@@ -407,21 +412,25 @@ async def _run_until_limit(
         rt.stop_reason = f"limits.max_duration {max_duration:g}s was reached"
 
 
-async def _watch_signals(run_scope: anyio.CancelScope, received: list[int]) -> None:
+async def _watch_signals(
+    run_scope: anyio.CancelScope, received: list[int], flush_journal: Callable[[], None]
+) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             received.append(signum)
             run_scope.cancel()
             break
     # The partial report is being written; a second signal means "stop now".
+    exit_now = partial(_exit_now, flush_journal)
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _exit_now)
+        signal.signal(signum, exit_now)
 
 
-def _exit_now(signum: int, frame: FrameType | None) -> None:
+def _exit_now(flush_journal: Callable[[], None], signum: int, frame: FrameType | None) -> None:
     from agnoctl.engine.command import kill_running
 
     kill_running()  # no orphans, even now
+    flush_journal()  # the events of this turn of the loop: what finished is not done again
     os._exit(EXIT_INTERRUPTED)
 
 

@@ -223,6 +223,7 @@ class Runtime:
             for name, agent in workflow.agents.items()
             if agent.max_concurrency
         }
+        self._run_limiters = (self.run_limiter,) if self.run_limiter is not None else ()
         self.stop_reason: str | None = None  # set when a limit stops new work
         self._settings: dict[int, tuple[StepSpec, Settings]] = {}
         self._tools: dict[str, Tool] | None = None
@@ -233,14 +234,12 @@ class Runtime:
             cached = self._settings[id(step)] = (step, settings_for(step, self.workflow.defaults))
         return cached[1]
 
-    def leaf_limiters(self, step: StepSpec) -> list[PriorityLimiter]:
+    def leaf_limiters(self, step: StepSpec) -> tuple[PriorityLimiter, ...]:
         """Limiters an agent or command task holds, in the one order every task takes them."""
-        limiters = []
-        if step.agent is not None and step.agent in self.agent_limiters:
-            limiters.append(self.agent_limiters[step.agent])
-        if self.run_limiter is not None:
-            limiters.append(self.run_limiter)
-        return limiters
+        if not self.agent_limiters:
+            return self._run_limiters
+        agent = self.agent_limiters.get(step.agent) if step.agent is not None else None
+        return self._run_limiters if agent is None else (agent, *self._run_limiters)
 
     @property
     def stopped(self) -> bool:

@@ -294,21 +294,29 @@ class Scheduler:
         )
         if self._reuse(record, task, owner):
             return
-        async with hold(rt.leaf_limiters(step), settings.priority):
-            self._start(record, scope, owner=owner)
-            try:
-                if step.agent is not None:
-                    record.output = await run_agent(rt, task)
-                else:
-                    record.output = await run_command(rt, task)
-            except Exception as exc:
-                status, reason, message, kind = outcome(exc)
-                if status == "skipped":
-                    self.skip(record, reason or "budget", scope, step=owner, error=message)
-                else:
-                    self._fail(record, scope, message, kind, owner=owner)
+        limiters = rt.leaf_limiters(step)
+        if not limiters:  # most tasks of most runs: no slot to wait for
+            await self._execute(task, scope, owner)
+            return
+        async with hold(limiters, settings.priority):
+            await self._execute(task, scope, owner)
+
+    async def _execute(self, task: Task, scope: Scope, owner: StepRecord | None) -> None:
+        record = task.record
+        self._start(record, scope, owner=owner)
+        try:
+            if task.step.agent is not None:
+                record.output = await run_agent(self.rt, task)
             else:
-                self._succeed(record, scope, owner=owner)
+                record.output = await run_command(self.rt, task)
+        except Exception as exc:
+            status, reason, message, kind = outcome(exc)
+            if status == "skipped":
+                self.skip(record, reason or "budget", scope, step=owner, error=message)
+            else:
+                self._fail(record, scope, message, kind, owner=owner)
+        else:
+            self._succeed(record, scope, owner=owner)
 
     def _reuse(self, record: ExecRecord, task: Task, owner: StepRecord | None) -> bool:
         """Take the task's output from the earlier run's journal (``--resume``), if it may."""

@@ -168,7 +168,25 @@ def test_nan_is_written_as_null_and_older_nan_lines_still_read(tmp_path: Path) -
     assert [e["seq"] for e in events] == [1, 2] and math.isnan(events[0]["x"])
 
 
-def test_every_event_is_on_disk_when_emitted(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_in_a_loop_a_turns_events_are_on_disk_by_the_next_turn(tmp_path: Path) -> None:
+    import anyio
+
+    journal = tmp_path / "events.jsonl"
+    sink = EventSink(journal, "r")
+    for number in range(3):
+        sink.emit("step_started", step=f"s{number}")
+    assert journal.read_bytes() == b""  # one write for the turn, not one per event
+    await anyio.sleep(0)
+    assert [e["seq"] for e in read_events(journal)] == [1, 2, 3]
+    for number in range(300):  # a long turn (a chain of mock steps) does not wait for its end
+        sink.emit("step_started", step=f"t{number}")
+    assert len(list(read_events(journal))) == 3 + 256
+    sink.close()  # the rest, before the fsync
+    assert [e["seq"] for e in read_events(journal)] == list(range(1, 304))
+
+
+def test_outside_a_loop_every_event_is_on_disk_when_emitted(tmp_path: Path) -> None:
     sink = EventSink(tmp_path / "events.jsonl", "r", redact=lambda s: s.replace("key", "***"))
     sink.emit("step_started", step="a", item=None)
     sink.emit("step_succeeded", step="a", output={"secret": "my key"})
