@@ -54,10 +54,11 @@ class _AgentTask:
         self.schema = (
             step.output_schema if step.output_schema is not None else self.agent.output_schema
         )
-        self.tools = (
-            {name: rt.tools()[name] for name in self.agent.tools} if self.agent.tools else {}
-        )
-        self.tool_specs: tuple[ToolSpec, ...] = tuple(tool.spec for tool in self.tools.values())
+        self.tools = {}
+        self.tool_specs: tuple[ToolSpec, ...] = ()
+        if self.agent.tools:
+            self.tools = {name: rt.tools()[name] for name in self.agent.tools}
+            self.tool_specs = tuple([tool.spec for tool in self.tools.values()])
 
     async def run(self) -> Any:
         references = [self.agent.model, *self.agent.fallback_models]

@@ -131,13 +131,9 @@ class Fingerprints:
         needs: Mapping[str, tuple[str | None, str, Any]],
     ) -> str:
         """One step in its scope; ``needs`` maps each need to (fingerprint, status, output)."""
+        # orjson writes the (fingerprint, status, output) tuples as the lists they were.
         return digest(
-            {
-                "definition": self.definition(spec),
-                "scope": scope,
-                "loop": loop,
-                "needs": {name: list(value) for name, value in needs.items()},
-            }
+            {"definition": self.definition(spec), "scope": scope, "loop": loop, "needs": needs}
         )
 
     @staticmethod
@@ -160,19 +156,22 @@ class Fingerprints:
         own = {key: value for key, value in data.items() if key not in _NOT_IN_DEFINITION}
         own["needs"] = sorted(spec.needs)
         defaults = self._workflow.defaults
+        threshold = spec.success_threshold
+        if threshold is None:
+            threshold = 1.0 if defaults.success_threshold is None else defaults.success_threshold
         return {
             "step": own,
             # `defaults` may set these two, and they decide whether an output passes.
             "on_gate_failure": spec.on_gate_failure or defaults.on_gate_failure or "fail",
-            "success_threshold": _first_set(
-                spec.success_threshold, defaults.success_threshold, 1.0
-            ),
+            "success_threshold": threshold,
             "agents": {name: self._agent_digest(name) for name in self._agents_of(spec)},
         }
 
     @staticmethod
     def _agents_of(spec: StepSpec) -> list[str]:
-        judges = [gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate)]
+        if not spec.gates:  # most steps: their own agent at most
+            return [spec.agent] if spec.agent else []
+        judges = [gate.agent for gate in spec.gates if isinstance(gate, JudgeGate)]
         return sorted({*([spec.agent] if spec.agent else []), *judges})
 
     def _agent_digest(self, name: str) -> str:
@@ -258,10 +257,6 @@ class ReusePlan:
         if entry is not None:
             self.reused += 1
         return entry
-
-
-def _first_set(*values: float | None) -> float | None:
-    return next((value for value in values if value is not None), None)
 
 
 # ---------------------------------------------------------------------------- the journal

@@ -132,4 +132,4 @@ def _last_user_message(messages: tuple[Message, ...]) -> str:
 
 
 def _input_tokens(messages: tuple[Message, ...]) -> int:
-    return (sum(len(m.content) for m in messages) + 3) // 4
+    return (sum([len(m.content) for m in messages]) + 3) // 4  # a list: no generator frame
