@@ -113,6 +113,8 @@ class _AgentTask:
                 self.next_prompt = with_findings(self.prompt, exc.errors)
                 record_schema_failure(self.rt, task, exc, record)
                 raise
+        if not task.step.gates and self.schema is None:
+            return output  # nothing to check
         try:
             await check_output(
                 self.rt,
