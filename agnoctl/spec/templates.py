@@ -32,6 +32,8 @@ _KEYWORDS = frozenset(
     {"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"}
 )
 _MISSING = object()
+# `{{ d.items }}` reads the method, not the key: Jinja2 tries the attribute first.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
 class TemplateError(AgnoctlError):
@@ -160,7 +162,11 @@ def _render_simple(
                 return None
         try:
             for name in part[1:]:
-                value = env.getattr(value, name)
+                if type(value) is dict and name not in _DICT_ATTRIBUTES and name in value:
+                    # What env.getattr finds too, without the AttributeError it raises first.
+                    value = value[name]
+                else:
+                    value = env.getattr(value, name)
             if isinstance(value, jinja2.Undefined):
                 return None
             out.append(str(value))

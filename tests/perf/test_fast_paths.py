@@ -226,8 +226,10 @@ def test_a_run_hands_frozen_objects_back_and_leaves_an_applications_freeze(
         "steps: {a: {agent: w, prompt: hi}}\n",
         encoding="utf-8",
     )
+    thresholds = gc.get_threshold()
     run_workflow(tmp_path / "w.yaml", RunOptions(report_dir=tmp_path / "one"))
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds  # raised for the run only
     gc.freeze()
     try:
         run_workflow(tmp_path / "w.yaml", RunOptions(report_dir=tmp_path / "two"))
