@@ -156,7 +156,9 @@ class EventSink:
         self._seq += 1
         event: Event = {"seq": self._seq, "ts": utc_iso(time.time()), "run_id": self.run_id}
         event["type"] = type
-        event.update({key: value for key, value in fields.items() if value is not None})
+        for key, value in fields.items():  # a loop: a comprehension is a function call
+            if value is not None:
+                event[key] = value
         if self._fd is not None:
             line = encode_line(event)
             if self._redact is not None:

@@ -384,5 +384,7 @@ class Runtime:
 def _reply_data(reply: ModelReply) -> dict[str, Any]:
     return {
         "text": reply.text,
-        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+        if reply.tool_calls
+        else [],
     }
