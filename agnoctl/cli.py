@@ -1,13 +1,17 @@
 """The command line: a thin typer layer over the library.
 
 Start-up cost matters (`agnoctl --help` must stay near the cost of importing typer), so every
-command imports what it needs inside its own body. This module is the only place that turns
-errors into exit codes and terminal output.
+command imports what it needs inside its own body. For the same reason annotations here are
+not postponed (no `from __future__ import annotations`): typer reads every command's
+parameters at start-up, and evaluating them from strings compiles each one again (a tenth of
+`agnoctl --help`). This module is the only place that turns errors into exit codes and
+terminal output.
 """
 
-from __future__ import annotations
-
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -39,6 +43,24 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print a one-line error to stderr and exit."""
     sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(code)
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """Pydantic looks for plugins, reading every installed package's metadata, when it builds
+    its first validator; agnoctl's own models need none (typer skips them the same way)."""
+    previous = os.environ.get(_NO_PLUGINS)
+    os.environ[_NO_PLUGINS] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_NO_PLUGINS]
+        else:
+            os.environ[_NO_PLUGINS] = previous
+
+
+_NO_PLUGINS = "PYDANTIC_DISABLE_PLUGINS"
 
 
 def _version(value: bool) -> None:
@@ -103,17 +125,19 @@ def validate(
     from agnoctl.errors import UsageError
     from agnoctl.spec.diagnostics import format_github, format_json, format_text
     from agnoctl.spec.loader import paused_gc
-    from agnoctl.spec.validate import validate_file, workflow_files
 
-    try:
-        selection = workflow_files(paths)
-    except UsageError as exc:
-        fail(str(exc))
-    files = selection.files
-    if not files:
-        fail("no workflow files found (a workflow has a top-level `version:` line)")
-    diagnostics = []
-    with paused_gc():  # each file's trees are dropped before the collector runs again
+    # Each file's trees are dropped before the cycle collector runs again.
+    with paused_gc(), _without_pydantic_plugins():
+        from agnoctl.spec.validate import validate_file, workflow_files
+
+        try:
+            selection = workflow_files(paths)
+        except UsageError as exc:
+            fail(str(exc))
+        files = selection.files
+        if not files:
+            fail("no workflow files found (a workflow has a top-level `version:` line)")
+        diagnostics = []
         for path in files:
             diagnostics += validate_file(path).diagnostics
     formatter = {"text": format_text, "json": format_json, "github": format_github}
@@ -323,14 +347,14 @@ class GraphFormat(StrEnum):
     dot = "dot"
 
 
-def _write_diagnostics(diagnostics: list[Diagnostic]) -> None:
+def _write_diagnostics(diagnostics: "list[Diagnostic]") -> None:
     from agnoctl.spec.diagnostics import format_text
 
     if diagnostics:
         sys.stderr.write(format_text(diagnostics) + "\n")
 
 
-def _load_or_exit(path: Path) -> Workflow:
+def _load_or_exit(path: Path) -> "Workflow":
     """The validated workflow (warnings go to stderr); diagnostics and exit 2 when invalid."""
     from agnoctl.spec.validate import validate_file
 
@@ -363,24 +387,37 @@ def plan(
     Levels, fan-outs, loops, critical path, LLM call/token/cost ranges, provider concurrency
     and limit checks. Exit 0 when valid, 2 when the workflow or an input is invalid.
     """
-    from agnoctl.errors import SpecInvalid, UsageError
-    from agnoctl.plan import build_plan, render_plan
-    from agnoctl.plan.inputs import plan_inputs
     from agnoctl.spec.loader import paused_gc
 
     # A plan allocates a record per step and holds no garbage cycles: as for validate, the
-    # cycle collector would only rescan the loaded workflow again and again.
-    with paused_gc():
-        workflow = _load_or_exit(path)  # build_plan reads the file again for an error's line
-        try:
-            values = plan_inputs(workflow.inputs, inputs or [], inputs_file)
-            built = build_plan(workflow, values, workflow_path=path, assume_items=assume_items)
-        except UsageError as exc:
-            fail(str(exc))
-        except SpecInvalid as exc:
-            _write_diagnostics(exc.diagnostics)
-            fail(f"{path} is invalid: {len(exc.diagnostics)} error(s)")
-        sys.stdout.write(render_plan(built, output_format.value))
+    # cycle collector would only rescan the loaded workflow again and again. The workflow and
+    # the plan are dropped before it runs again (else its first pass walks them all).
+    with paused_gc(), _without_pydantic_plugins():
+        text = _plan_text(path, inputs or [], inputs_file, output_format, assume_items)
+    sys.stdout.write(text)
+
+
+def _plan_text(
+    path: Path,
+    inputs: list[str],
+    inputs_file: Path | None,
+    output_format: PlanFormat,
+    assume_items: int,
+) -> str:
+    from agnoctl.errors import SpecInvalid, UsageError
+    from agnoctl.plan import build_plan, render_plan
+    from agnoctl.plan.inputs import plan_inputs
+
+    workflow = _load_or_exit(path)  # build_plan reads the file again for an error's line
+    try:
+        values = plan_inputs(workflow.inputs, inputs, inputs_file)
+        built = build_plan(workflow, values, workflow_path=path, assume_items=assume_items)
+    except UsageError as exc:
+        fail(str(exc))
+    except SpecInvalid as exc:
+        _write_diagnostics(exc.diagnostics)
+        fail(f"{path} is invalid: {len(exc.diagnostics)} error(s)")
+    return render_plan(built, output_format.value)
 
 
 @app.command("graph")
@@ -536,7 +573,7 @@ def run(
     raise typer.Exit(report.exit_code)
 
 
-def _cache_mode(no_cache: bool, cache_only: bool) -> CacheMode:
+def _cache_mode(no_cache: bool, cache_only: bool) -> "CacheMode":
     if no_cache and cache_only:
         fail("--no-cache and --cache-only contradict each other; choose one")
     return "off" if no_cache else "only" if cache_only else "use"
@@ -557,7 +594,7 @@ def _check_exports(otlp_endpoint: str | None) -> None:
 
 
 def _after_run(
-    report: RunReport,
+    report: "RunReport",
     report_dir: Path | None,
     output_format: RunFormat,
     path: Path,

@@ -33,6 +33,7 @@ from agnoctl.plan.model import (
     ProviderPlan,
     StepPlan,
     Totals,
+    trusted,
 )
 from agnoctl.plan.placeholders import Placeholder, contains_placeholder
 from agnoctl.plan.prices import Price, price_of, protocol_of
@@ -101,12 +102,21 @@ class _Scope:
     in_loop: bool = False
 
 
+_StepTotals = tuple[IntRange, IntRange, IntRange, FloatRange | None]
+"""A step's LLM calls, input and output tokens, and cost (None: a model has no price)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _FanOut:
     values: list[Any] | None
     """The items when known before the run; None for a step without for_each or unknown."""
     items: Span
     plan: ForEachPlan | None
+
+
+_NO_FAN_OUT = _FanOut(None, ONE, None)
+_ONE_WAVE = Span(1.0, 1.0)
+_ONE_TASK: tuple[tuple[int, Any], ...] = ((0, _NO_ITEM),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +237,9 @@ class _Planner:
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
         self._schema_tokens: dict[int, int] = {}
+        self._task_bills: dict[tuple[str, int, int], Bill] = {}
+        self._seconds: dict[tuple[int, int], Span] = {}
+        self._step_totals: dict[tuple[Any, ...], _StepTotals] = {}
         self._static: dict[str, tuple[Any, str | None]] = {}
 
     # ------------------------------------------------------------------ the whole plan
@@ -323,15 +336,16 @@ class _Planner:
         fan = self._fan_out(spec, where, scope)
         slot = len(self._records)
         self._records.append(None)  # parents are listed before their children
-        if spec.kind == "group":
+        kind = spec.kind
+        if kind == "group":
             work = self._group_work(spec, path, where, scope, runs, fan)
-        elif spec.kind == "agent":
+        elif kind == "agent":
             work = self._agent_work(spec, where, scope, fan)
         else:
             work = self._command_work(spec, where, scope, fan)
         factor = _RUN_FACTOR[runs]
         bill = scale_bill(work.bill, factor)
-        duration = work.duration if factor == ONE else work.duration * factor
+        duration = work.duration if factor is ONE else work.duration * factor
         self._records[slot] = self._record(
             spec, path, scope, level, needs, runs, fan, work, bill, duration
         )
@@ -350,13 +364,13 @@ class _Planner:
         bill: Bill,
         duration: Span,
     ) -> StepPlan:
-        total = scale_bill(bill, scope.outer)
-        usage = bill_usage(total)
+        calls, input_tokens, output_tokens, cost = self._totals(bill, scope.outer)
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
-        # One validation from plain data: pydantic-core checks it in Rust, twice as fast as
-        # model_construct's Python loop over the fields (10,000 records in a big plan).
-        return StepPlan.model_validate(
+        # Every value below is already of its field's type (tests/plan/test_plan_shortcuts.py
+        # checks records against validated ones): skip validation, 10,000 records a big plan.
+        return trusted(
+            StepPlan,
             {
                 "path": path,
                 "kind": spec.kind,
@@ -368,7 +382,7 @@ class _Planner:
                 "agent": spec.agent,
                 "model": agent.model if agent else None,
                 "fallback_models": list(agent.fallback_models) if agent else [],
-                "judges": [gate.agent for gate in _judge_gates(spec)],
+                "judges": [gate.agent for gate in _judge_gates(spec)] if spec.gates else [],
                 "for_each": fan.plan,
                 "loop": LoopPlan(
                     max_iterations=loop.max_iterations,
@@ -379,13 +393,29 @@ class _Planner:
                 else None,
                 "levels": work.levels,
                 "tasks": _ints(scope.outer * _RUN_FACTOR[runs] * fan.items),
-                "llm_calls": _ints(usage.calls),
-                "input_tokens": _ints(usage.input_tokens),
-                "output_tokens": _ints(usage.output_tokens),
-                "cost_usd": self._step_cost(total),
+                "llm_calls": calls,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost_usd": cost,
                 "duration_s": _floats(duration),
-            }
+            },
         )
+
+    def _totals(self, bill: Bill, outer: Span) -> _StepTotals:
+        """A step's calls, tokens and cost in the whole run: its bill times its scope's runs.
+        Steps repeat a few bills thousands of times: each distinct one is worked out once."""
+        key = (outer.lo, outer.hi, *_bill_key(bill))
+        found = self._step_totals.get(key)
+        if found is None:
+            total = scale_bill(bill, outer)
+            usage = bill_usage(total)
+            found = self._step_totals[key] = (
+                _ints(usage.calls),
+                _ints(usage.input_tokens),
+                _ints(usage.output_tokens),
+                self._step_cost(total),
+            )
+        return found
 
     # ------------------------------------------------------------------ if and for_each
 
@@ -404,7 +434,7 @@ class _Planner:
         """Items of a for_each: a literal list, a static expression's value, or unknown
         (min 1 item, max `assume_items`)."""
         if spec.for_each is None:
-            return _FanOut(None, ONE, None)
+            return _NO_FAN_OUT
         concurrency = self._item_concurrency(spec)
         expression = spec.for_each if isinstance(spec.for_each, str) else None
         if expression is None:
@@ -504,7 +534,7 @@ class _Planner:
         judges, judge_time = self._judges(spec, retry, facts.out)
         if judges:
             bill = add_bills([bill, scale_bill(judges, fan.items)])
-        task_time = facts.seconds(retry) + judge_time
+        task_time = self._task_seconds(facts, retry) + judge_time
         return _Work(bill, _waves(fan.items, fan.plan) * task_time)
 
     def _agent_task(
@@ -524,7 +554,7 @@ class _Planner:
         """
         agent = facts.agent
         prompt = self._render((*where, "prompt"), spec.prompt or "", context)
-        base = estimate.messages_tokens([prompt]) + facts.tools_tokens
+        base = estimate.text_tokens(prompt) + estimate.MESSAGE_OVERHEAD_TOKENS + facts.tools_tokens
         if facts.instructions_tokens is not None:
             base += facts.instructions_tokens
         elif agent.instructions:
@@ -535,20 +565,20 @@ class _Planner:
         schema = spec.output_schema or agent.output_schema
         if schema:
             base += self._json_tokens(schema)
-        out, loop_calls = facts.out, facts.loop_calls
-        tool_calls = loop_calls - 1
-        loop_input = loop_calls * base + tool_calls * loop_calls // 2 * (facts.result_tokens + out)
-        attempts = retry.max_attempts
-        calls, sent, produced = (
-            attempts * loop_calls,
-            attempts * loop_input,
-            attempts * loop_calls * out,
-        )
-        bill: Bill = {agent.model: Usage(Span(1, calls), Span(base, sent), Span(out, produced))}
-        for model in agent.fallback_models:
-            fallback = Usage(Span(0, calls), Span(0, sent), Span(0, produced))
-            bill[model] = bill.get(model, NO_USAGE) + fallback
+        # Bills are never changed once made: tasks of the same size share one.
+        key = (spec.agent or "", retry.max_attempts, base)
+        bill = self._task_bills.get(key)
+        if bill is None:
+            bill = self._task_bills[key] = _task_bill(facts, retry.max_attempts, base)
         return bill
+
+    def _task_seconds(self, facts: _AgentFacts, retry: RetrySpec) -> Span:
+        # Keyed by identity: the agents' facts and the retry policies live as long as the plan.
+        key = (id(facts), id(retry))
+        found = self._seconds.get(key)
+        if found is None:
+            found = self._seconds[key] = facts.seconds(retry)
+        return found
 
     def _agent_facts(self, name: str) -> _AgentFacts | None:
         """What every task of an agent shares, worked out once per agent."""
@@ -629,6 +659,8 @@ class _Planner:
         attempt when `on_gate_failure: retry` (else once), and each judge call may itself take
         max_attempts attempts on the judge's model and on each of its fallback models.
         """
+        if not spec.gates:
+            return {}, ZERO
         bill: Bill = {}
         seconds = ZERO
         runs = retry.max_attempts if self._retries_gates(spec) else 1
@@ -659,10 +691,10 @@ class _Planner:
     def _retry(self, spec: StepSpec) -> RetrySpec:
         return spec.retry or self.workflow.defaults.retry or _DEFAULT_RETRY
 
-    def _items(self, fan: _FanOut) -> list[tuple[int, Any]]:
+    def _items(self, fan: _FanOut) -> Sequence[tuple[int, Any]]:
         """(index, item) pairs to render with: every known item, else one placeholder."""
         if fan.plan is None:
-            return [(0, _NO_ITEM)]
+            return _ONE_TASK
         if fan.values is None:
             return [(0, Placeholder("item"))]
         return list(enumerate(fan.values))
@@ -886,6 +918,34 @@ def _critical_path(
     return Span(max(finish_lo.values()), max(finish_hi.values())), critical
 
 
+def _bill_key(bill: Bill) -> tuple[Any, ...]:
+    """A bill's models and numbers, in its order (a cost adds up in that order)."""
+    key: list[Any] = []
+    for model, usage in bill.items():
+        calls, sent, produced = usage.calls, usage.input_tokens, usage.output_tokens
+        key += (model, calls.lo, calls.hi, sent.lo, sent.hi, produced.lo, produced.hi)
+    return tuple(key)
+
+
+def _task_bill(facts: _AgentFacts, attempts: int, base: int) -> Bill:
+    """See `_Planner._agent_task`: the calls of one task whose first call sends `base`
+    tokens."""
+    agent = facts.agent
+    out, loop_calls = facts.out, facts.loop_calls
+    tool_calls = loop_calls - 1
+    loop_input = loop_calls * base + tool_calls * loop_calls // 2 * (facts.result_tokens + out)
+    calls, sent, produced = (
+        attempts * loop_calls,
+        attempts * loop_input,
+        attempts * loop_calls * out,
+    )
+    bill: Bill = {agent.model: Usage(Span(1, calls), Span(base, sent), Span(out, produced))}
+    for model in agent.fallback_models:
+        fallback = Usage(Span(0, calls), Span(0, sent), Span(0, produced))
+        bill[model] = bill.get(model, NO_USAGE) + fallback
+    return bill
+
+
 @lru_cache(maxsize=256)
 def _task_seconds(out: int, loop_calls: int, fallbacks: int, retry: RetrySpec) -> Span:
     call = estimate.call_seconds(out)
@@ -904,6 +964,8 @@ def _retry_delays(retry: RetrySpec) -> float:
 
 def _waves(items: Span, fan: ForEachPlan | None) -> Span:
     """Rounds of items one after another when concurrency is bounded (1 when it is not)."""
+    if fan is None and items.lo > 0:
+        return _ONE_WAVE  # a step without for_each: one round, at once
     concurrency = fan.concurrency if fan else None
 
     def rounds(count: float) -> float:
@@ -948,23 +1010,31 @@ def _limit_warning(name: str, value: float, estimated: FloatRange, status: Limit
     )
 
 
+# Ranges are immutable and repeat across thousands of steps: one object per distinct span
+# (rounding is the costly part, so the spans are the keys).
+_INT_RANGES: dict[tuple[float, float], IntRange] = {}
+_FLOAT_RANGES: dict[tuple[float, float], FloatRange] = {}
+_RANGES_KEPT = 4096
+
+
 def _ints(span: Span) -> IntRange:
-    return _int_range(round(span.lo), round(span.hi))
+    key = (span.lo, span.hi)
+    found = _INT_RANGES.get(key)
+    if found is None:
+        found = IntRange(min=round(span.lo), max=round(span.hi))
+        if len(_INT_RANGES) < _RANGES_KEPT:
+            _INT_RANGES[key] = found
+    return found
 
 
 def _floats(span: Span) -> FloatRange:
-    return _float_range(round(span.lo, 6), round(span.hi, 6))
-
-
-# Ranges are immutable and repeat across thousands of steps: one object per distinct value.
-@lru_cache(maxsize=4096)
-def _int_range(low: int, high: int) -> IntRange:
-    return IntRange(min=low, max=high)
-
-
-@lru_cache(maxsize=4096)
-def _float_range(low: float, high: float) -> FloatRange:
-    return FloatRange(min=low, max=high)
+    key = (span.lo, span.hi)
+    found = _FLOAT_RANGES.get(key)
+    if found is None:
+        found = FloatRange(min=round(span.lo, 6), max=round(span.hi, 6))
+        if len(_FLOAT_RANGES) < _RANGES_KEPT:
+            _FLOAT_RANGES[key] = found
+    return found
 
 
 def _as_floats(span: IntRange) -> FloatRange:

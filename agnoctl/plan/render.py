@@ -57,7 +57,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
     totals = plan.totals
     cost = _usd_range(totals.cost_usd) + ("" if totals.cost_complete else " + unpriced calls")
     return [
-        ("Steps", _STEP_HEADERS, [_step_row(plan, step) for step in plan.steps]),
+        ("Steps", _STEP_HEADERS, _step_rows(plan.steps)),
         (
             "Models",
             ["model", "price in/out per 1M", "LLM calls", "input tokens", "output tokens", "cost"],
@@ -127,13 +127,32 @@ _STEP_HEADERS = [
 ]
 
 
-def _step_row(plan: Plan, step: StepPlan) -> list[str]:
-    depth = step.path.count(".")
-    name = "  " * depth + step.path.rpartition(".")[2] + _marks(step)
+def _step_rows(steps: list[StepPlan]) -> list[list[str]]:
+    # Steps share their range objects (the planner makes one per distinct value): format
+    # each combination once. The ranges live in `steps` while this runs, so ids are stable.
+    numbers: dict[tuple[int, ...], list[str]] = {}
+    rows = []
+    for step in steps:
+        ranges = (
+            step.tasks,
+            step.llm_calls,
+            step.input_tokens,
+            step.output_tokens,
+            step.cost_usd,
+            step.duration_s,
+        )
+        key = tuple(map(id, ranges))
+        cells = numbers.get(key)
+        if cells is None:
+            cells = numbers[key] = _number_cells(step)
+        depth = step.path.count(".")
+        name = "  " * depth + step.path.rpartition(".")[2] + _marks(step)
+        rows.append([name, step.kind, step.model or ("" if step.kind != "agent" else "?"), *cells])
+    return rows
+
+
+def _number_cells(step: StepPlan) -> list[str]:
     return [
-        name,
-        step.kind,
-        step.model or ("" if step.kind != "agent" else "?"),
         _int_range(step.tasks),
         _int_range(step.llm_calls),
         _int_range(step.input_tokens),
@@ -217,13 +236,12 @@ def _indent(lines: Sequence[str]) -> list[str]:
 
 
 def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    widths = [max(map(len, column)) for column in zip(headers, *rows, strict=False)]
+
+    justify = [str.rjust if header in _RIGHT else str.ljust for header in headers]
 
     def line(cells: list[str]) -> str:
-        padded = [
-            cell.rjust(width) if header in _RIGHT else cell.ljust(width)
-            for cell, width, header in zip(cells, widths, headers, strict=True)
-        ]
+        padded = [pad(cell, width) for cell, width, pad in zip(cells, widths, justify, strict=True)]
         return "  ".join(padded).rstrip()
 
     return [line(headers), *(line(row) for row in rows)]
@@ -290,11 +308,21 @@ def _count_range(low: int, high: int) -> str:
 
 
 def _usd_range(span: FloatRange) -> str:
-    return _range(span.min, span.max, usd)
+    return _money_range(span.min, span.max)
 
 
 def _seconds_range(span: FloatRange) -> str:
-    return _range(span.min, span.max, seconds)
+    return _time_range(span.min, span.max)
+
+
+@lru_cache(maxsize=4096)
+def _money_range(low: float, high: float) -> str:
+    return _range(low, high, usd)
+
+
+@lru_cache(maxsize=4096)
+def _time_range(low: float, high: float) -> str:
+    return _range(low, high, seconds)
 
 
 def _price(price_in: float | None, price_out: float | None, source: str) -> str:

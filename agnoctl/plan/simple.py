@@ -23,6 +23,7 @@ from agnoctl.spec.templates import MAX_RENDER_CHARS, TemplateError, environment,
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _BLOCK = re.compile(r"\{\{(-?)\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*(-?)\}\}")
 _PLACEHOLDER_METHODS = frozenset({"items", "keys", "values"})
+_MISSING = object()
 # Words Jinja2 reads as constants or operators, not as variable names.
 _KEYWORDS = frozenset(
     {
@@ -52,24 +53,32 @@ def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
         return source
     # split gives text, then (strip-left, name, strip-right, text) per block.
     pieces = _BLOCK.split(source)
-    texts = pieces[0::4]
     # Every `{{` must open one of the blocks found (`{{{` would open one a brace early).
-    if source.count("{{") != len(texts) - 1 or "{%" in source or "{#" in source or "{{{" in source:
+    if source.count("{{") != len(pieces) // 4 or "{%" in source or "{#" in source:
         return None
-    parts = [texts[0]]
-    for block in range(len(texts) - 1):
-        strip_left, name, strip_right, after = pieces[4 * block + 1 : 4 * block + 5]
-        root, *keys = name.split(".")
+    if "{{{" in source:
+        return None
+    parts = [pieces[0]]
+    for at in range(1, len(pieces), 4):
+        root, _, rest = pieces[at + 1].partition(".")
         if root in _KEYWORDS:
             return None
-        if strip_left:
+        if pieces[at]:  # `{{-`
             parts[-1] = parts[-1].rstrip()
-        try:
-            value = _value_text(root, keys, context)
-        except TemplateError as exc:
-            start = list(_BLOCK.finditer(source))[block].start()
-            raise TemplateError(exc.message, lineno=source.count("\n", 0, start) + 1) from None
-        parts += [value, after.lstrip() if strip_right else after]
+        value = context.get(root, _MISSING)
+        if type(value) is Placeholder and _PLACEHOLDER_METHODS.isdisjoint(rest.split(".")):
+            # Each key gives Placeholder(f"{path}.{key}"), rendered `<path>`: write the text.
+            path = value._path
+            text = f"<{path}.{rest}>" if rest else f"<{path}>"
+        else:
+            try:
+                text = _value_text(root, rest.split(".") if rest else [], context)
+            except TemplateError as exc:
+                start = list(_BLOCK.finditer(source))[at // 4].start()
+                line = source.count("\n", 0, start) + 1
+                raise TemplateError(exc.message, lineno=line) from None
+        after = pieces[at + 3]
+        parts += [text, after.lstrip() if pieces[at + 2] else after]
     text = "".join(parts)
     if len(text) > MAX_RENDER_CHARS:
         raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
@@ -84,6 +93,11 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
         value = env.globals[root]
     else:
         raise TemplateError(f"undefined value: '{root}' is undefined")
+    if type(value) is Placeholder and _PLACEHOLDER_METHODS.isdisjoint(keys):
+        # `steps.a.output`: each key would give Placeholder(f"{path}.{key}"), rendered as
+        # `<path>`; write that text at once.
+        text = str(value)
+        return f"{text[:-1]}.{'.'.join(keys)}>" if keys else text
     try:
         for key in keys:
             # A placeholder's attributes are its items (bar the dict-like methods), and so are

@@ -61,15 +61,29 @@ Bill = dict[str, Usage]
 
 
 def add_bills(bills: Iterable[Bill]) -> Bill:
-    total: Bill = {}
+    # The sum of `NO_USAGE + usage + ...` per model, kept as six running numbers: the same
+    # additions in the same order, without a Usage and three Spans per step of a big map.
+    sums: dict[str, list[float]] = {}
     for bill in bills:
         for model, usage in bill.items():
-            total[model] = total.get(model, NO_USAGE) + usage
-    return total
+            acc = sums.get(model)
+            if acc is None:
+                acc = sums[model] = [0, 0, 0, 0, 0, 0]
+            calls, sent, produced = usage.calls, usage.input_tokens, usage.output_tokens
+            acc[0] += calls.lo
+            acc[1] += calls.hi
+            acc[2] += sent.lo
+            acc[3] += sent.hi
+            acc[4] += produced.lo
+            acc[5] += produced.hi
+    return {
+        model: Usage(Span(a[0], a[1]), Span(a[2], a[3]), Span(a[4], a[5]))
+        for model, a in sums.items()
+    }
 
 
 def scale_bill(bill: Bill, factor: Span) -> Bill:
-    if factor == ONE:
+    if factor.lo == 1 and factor.hi == 1:  # ONE, compared without the dataclass's tuples
         return bill
     return {model: usage.times(factor) for model, usage in bill.items()}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -734,15 +734,95 @@ def _walk_steps(
 def _schema_problem(text: str) -> tuple[str, tuple[PathKey, ...]] | None:
     """Why a JSON Schema (as canonical JSON) is invalid, and where; cached because checking
     against the metaschema costs milliseconds and files repeat their schemas."""
+    schema = json.loads(text)
+    if _plainly_valid(schema):
+        return None  # no need to import jsonschema (a tenth of `agnoctl validate`'s start-up)
     from jsonschema import SchemaError
     from jsonschema.validators import validator_for
 
-    schema = json.loads(text)
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         return exc.message, tuple(exc.absolute_path)
     return None
+
+
+_SIMPLE_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _is_types(value: Any) -> bool:
+    if isinstance(value, str):
+        return value in _SIMPLE_TYPES
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(kind, str) and kind in _SIMPLE_TYPES for kind in value)
+        and len(set(value)) == len(value)
+    )
+
+
+def _is_names(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(name, str) for name in value)
+        and len(set(value)) == len(value)
+    )
+
+
+def _is_schema_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(_plainly_valid(child) for child in value.values())
+
+
+# The common keywords, each with a test its value passes only when the draft 2020-12
+# metaschema (the default without `$schema`) accepts it. Anything else (`$schema`, `$ref`,
+# `pattern`, whose regex the metaschema checks, unknown keywords) goes to jsonschema.
+_PLAIN_KEYWORDS: dict[str, Callable[[Any], bool]] = {
+    "type": _is_types,
+    "properties": _is_schema_map,
+    "items": lambda value: _plainly_valid(value),
+    "additionalProperties": lambda value: _plainly_valid(value),
+    "required": _is_names,
+    "enum": lambda value: isinstance(value, list),
+    "const": lambda value: True,
+    "default": lambda value: True,
+    "examples": lambda value: isinstance(value, list),
+    "title": lambda value: isinstance(value, str),
+    "description": lambda value: isinstance(value, str),
+    "format": lambda value: isinstance(value, str),
+    "minimum": _is_number,
+    "maximum": _is_number,
+    "exclusiveMinimum": _is_number,
+    "exclusiveMaximum": _is_number,
+    "minLength": _is_count,
+    "maxLength": _is_count,
+    "minItems": _is_count,
+    "maxItems": _is_count,
+    "minProperties": _is_count,
+    "maxProperties": _is_count,
+    "uniqueItems": lambda value: isinstance(value, bool),
+}
+
+
+def _plainly_valid(schema: Any) -> bool:
+    """Whether a schema is certainly valid: a boolean, or a mapping of common keywords with
+    well-formed values. False means "ask jsonschema", not "invalid"."""
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict):
+        return False
+    for keyword, value in schema.items():
+        test = _PLAIN_KEYWORDS.get(keyword)
+        if test is None or not test(value):
+            return False
+    return True
 
 
 def _some(names: Iterable[str], total: int | None = None) -> str:

@@ -37,6 +37,7 @@ MAX_ALIAS_NODES = 200_000
 MAX_DEPTH = 200
 
 _TAG = "tag:yaml.org,2002:"
+_MERGE = _TAG + "merge"
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 _WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
@@ -48,15 +49,24 @@ _LoaderClass = type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 
 def make_loader(base: _LoaderClass) -> _LoaderClass:
     """A safe loader whose tag resolution is cached: a large file repeats its keys and values
-    thousands of times, and quoted scalars are always strings."""
+    thousands of times, and quoted scalars are always strings.
+
+    The composer asks for the tag of every node, and steps into and out of the resolver's path
+    state around it; without path resolvers (the YAML path API, which agnoctl never uses)
+    mappings and lists get the default tags and there is no path state to follow."""
     resolved: dict[str, str] = {}
     base_resolve: Callable[..., object] = base.resolve
+    scalar, string = yaml.ScalarNode, _TAG + "str"
+    collections: dict[type[yaml.Node], str] = {
+        yaml.MappingNode: _TAG + "map",
+        yaml.SequenceNode: _TAG + "seq",
+    }
 
     def resolve(self: Any, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is not yaml.ScalarNode:
-            return str(base_resolve(self, kind, value, implicit))
+        if kind is not scalar:
+            return collections[kind] if no_paths else str(base_resolve(self, kind, value, implicit))
         if not implicit[0]:  # quoted, or tagged `!`: a string (Resolver.resolve agrees)
-            return _TAG + "str"
+            return string
         tag = resolved.get(value)
         if tag is None:
             tag = str(base_resolve(self, kind, value, implicit))
@@ -64,7 +74,16 @@ def make_loader(base: _LoaderClass) -> _LoaderClass:
                 resolved[value] = tag
         return tag
 
-    return type(f"Cached{base.__name__}", (base,), {"resolve": resolve})
+    no_paths = not base.yaml_path_resolvers
+    methods: dict[str, Any] = {"resolve": resolve}
+    if no_paths:
+        methods["descend_resolver"] = _no_path
+        methods["ascend_resolver"] = _no_path
+    return type(f"Cached{base.__name__}", (base,), methods)
+
+
+def _no_path(*_: object) -> None:
+    """Path resolution, when no path resolver is registered: nothing to do."""
 
 
 # libyaml's C parser when present; the pure-Python one gives the same nodes, only slower.
@@ -175,7 +194,7 @@ class SourceMap:
             entries = {}
             merged: list[yaml.Node] = []
             for key, value in node.value:
-                if key.tag == _TAG + "merge":
+                if key.tag == _MERGE:
                     merged.extend(value.value if isinstance(value, yaml.SequenceNode) else [value])
                 elif isinstance(key, yaml.ScalarNode):
                     entries.setdefault(str(key.value), _Entry(key, value))
@@ -524,29 +543,39 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        seen: dict[str, yaml.Node] = {}
         merges: list[yaml.Node] = []
+        scalars = self._scalars
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 merges.append(value_node)
                 continue
             key = self._key(key_node)
-            if key in seen:
-                line, col = _mark(key_node)
-                raise SpecError(
-                    f"duplicate key {key!r} (first at line {_mark(seen[key])[0]})",
-                    file=self._file,
-                    line=line,
-                    col=col,
-                    code="E110",
-                    hint="a key may appear once per mapping; merge the two entries",
-                )
-            seen[key] = key_node
-            result[key] = self.build(value_node, depth + 1)
+            if key in result:
+                self._duplicate(node, key_node, key)
+            # Most values are scalars: convert them here rather than through `build`.
+            if type(value_node) is yaml.ScalarNode:
+                convert = scalars.get(value_node.tag)
+                if convert is None:
+                    self._unsupported(value_node)
+                result[key] = convert(value_node)
+            else:
+                result[key] = self.build(value_node, depth + 1)
         for merged in self._merge_sources(merges):
             for key, value in self._mapping(merged, depth).items():
                 result.setdefault(key, value)
         return result
+
+    def _duplicate(self, node: yaml.MappingNode, key_node: yaml.Node, key: str) -> NoReturn:
+        first = next(k for k, _ in node.value if k.tag != _MERGE and self._key(k) == key)
+        line, col = _mark(key_node)
+        raise SpecError(
+            f"duplicate key {key!r} (first at line {_mark(first)[0]})",
+            file=self._file,
+            line=line,
+            col=col,
+            code="E110",
+            hint="a key may appear once per mapping; merge the two entries",
+        )
 
     def _merge_sources(self, merges: list[yaml.Node]) -> list[yaml.MappingNode]:
         sources: list[yaml.MappingNode] = []

@@ -85,6 +85,11 @@ def _simple_template(source: str) -> tuple[Access, ...] | None:
     """
     if "{%" in source or "{#" in source or "{{{" in source:
         return None
+    if "\n" not in source:  # one line: every access is on line 1, no positions needed
+        names = _SIMPLE_BLOCK.findall(source)
+        if source.count("{{") != len(names) or not all(map(_plain, names)):
+            return None
+        return tuple(_dotted(dotted, 1) for dotted in names)
     matches = list(_SIMPLE_BLOCK.finditer(source))
     if source.count("{{") != len(matches):
         return None
