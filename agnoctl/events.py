@@ -4,9 +4,9 @@ Each event is one JSON object on one line: ``seq`` (1, 2, ...), ``ts`` (ISO-8601
 ``run_id``, ``type`` and the fields of that type (``step``, ``item``, ``attempt``,
 ``duration_ms``, ``tokens``, ``cost``, ...). The file is append-only. Inside the event loop,
 the lines of one turn of the loop are written together by one ``write(2)`` at the start of the
-next turn (or as soon as 256 are waiting): before the loop sends or receives anything else, so
-a killed process loses at most the events of the turn it was killed in, and a ``write(2)``
-per event cost more than the rest of an event. Outside a loop every event is written at once.
+next turn (or as soon as 256 are waiting), before the loop handles any reply that arrived
+meanwhile: a killed process loses at most the events of the turn it was killed in, and a
+``write(2)`` per event cost more than the rest of an event. Outside a loop every event is written at once.
 The file is fsynced when the run ends, not per event: an fsync costs milliseconds, a hundred
 times the scheduling of a step, and only a machine crash (not a killed process) loses unsynced
 lines. Everything written passes through the run's redactor first.
