@@ -6,10 +6,10 @@ Each event is one JSON object on one line: ``seq`` (1, 2, ...), ``ts`` (ISO-8601
 the lines of one turn of the loop are written together by one ``write(2)`` at the start of the
 next turn (or as soon as 256 are waiting), before the loop handles any reply that arrived
 meanwhile: a killed process loses at most the events of the turn it was killed in, and a
-``write(2)`` per event cost more than the rest of an event. Outside a loop every event is written at once.
-The file is fsynced when the run ends, not per event: an fsync costs milliseconds, a hundred
-times the scheduling of a step, and only a machine crash (not a killed process) loses unsynced
-lines. Everything written passes through the run's redactor first.
+``write(2)`` per event cost more than the rest of an event. Outside a loop every event is
+written at once. The file is fsynced when the run ends, not per event: an fsync costs
+milliseconds, a hundred times the scheduling of a step, and only a machine crash (not a killed
+process) loses unsynced lines. Everything written passes through the run's redactor first.
 
 Lines are encoded by orjson: a run writes three events per step, and the standard encoder's
 fixed cost per call was a tenth of a step's whole budget. orjson writes the same text for the
@@ -127,7 +127,9 @@ class EventSink:
 
     ``redact`` masks secrets in each serialised line before it leaves the process; listeners
     (the terminal) receive the event dict itself and must redact what they show. ``flush``
-    writes what is waiting; ``close`` flushes, fsyncs and closes.
+    writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
+    runs the event loop (or with no loop running): the lines waiting for the loop's next turn
+    are not shared with other threads.
     """
 
     def __init__(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,15 @@ def test_no_stray_tasks(path: Path) -> None:
     # Structured concurrency only: every task lives in a task group.
     text = path.read_text(encoding="utf-8")
     assert "asyncio.create_task(" not in text and "ensure_future(" not in text, _relative(path)
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
+def test_the_tree_is_lint_clean(command: list[str]) -> None:
+    # ruff's own settings (pyproject.toml) decide what is checked; a fresh clone must pass.
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--quiet", str(PACKAGE.parent)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
