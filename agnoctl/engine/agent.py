@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine
 from dataclasses import replace
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -37,41 +36,57 @@ from agnoctl.providers.base import CallContext, Message, ModelReply, ModelReques
 from agnoctl.spec.models import AgentSpec, JudgeGate
 from agnoctl.tools.loop import run_tool_loop
 
+if TYPE_CHECKING:
+    from agnoctl.tools.base import Tool
+
 
 class _AgentTask:
     """One agent task: what it asks, and the prompt of the next attempt."""
 
+    __slots__ = (
+        "agent",
+        "agent_name",
+        "next_prompt",
+        "prompt",
+        "route",
+        "rt",
+        "schema",
+        "system",
+        "task",
+        "tool_specs",
+        "tools",
+    )
+
     def __init__(self, rt: Runtime, task: Task) -> None:
         step = task.step
-        assert step.agent is not None and step.prompt is not None  # an agent step
+        name, prompt = step.agent, step.prompt
+        assert name is not None and prompt is not None  # an agent step
         self.rt = rt
         self.task = task
-        self.agent_name = step.agent
-        self.agent: AgentSpec = rt.workflow.agents[step.agent]
-        self.prompt = task.render("prompt", step.prompt)
-        self.next_prompt = self.prompt
-        instructions = self.agent.instructions
+        self.agent_name = name
+        agent: AgentSpec = rt.workflow.agents[name]
+        self.agent = agent
+        self.prompt = self.next_prompt = task.render("prompt", prompt)
+        instructions = agent.instructions
         self.system = task.render("instructions", instructions) if instructions else None
-        self.schema = (
-            step.output_schema if step.output_schema is not None else self.agent.output_schema
-        )
-        self.tools = {}
+        schema = step.output_schema
+        self.schema = agent.output_schema if schema is None else schema
+        self.tools: dict[str, Tool] = {}
         self.tool_specs: tuple[ToolSpec, ...] = ()
-        if self.agent.tools:
-            self.tools = {name: rt.tools()[name] for name in self.agent.tools}
+        if agent.tools:
+            self.tools = {name: rt.tools()[name] for name in agent.tools}
             self.tool_specs = tuple([tool.spec for tool in self.tools.values()])
 
     async def run(self) -> Any:
-        references = [self.agent.model, *self.agent.fallback_models]
+        agent = self.agent
+        if not agent.fallback_models:  # most agents: one model, no fallback to reach for
+            route = self.route = self.rt.providers.route(agent.model)
+            return await run_attempts(self.rt, self.task, self.attempt, model=route.label)
+        references = [agent.model, *agent.fallback_models]
         for position, reference in enumerate(references):
-            route = self.rt.providers.route(reference)
+            route = self.route = self.rt.providers.route(reference)
             try:
-                return await run_attempts(
-                    self.rt,
-                    self.task,
-                    partial(self.attempt, route),
-                    model=route.label,
-                )
+                return await run_attempts(self.rt, self.task, self.attempt, model=route.label)
             except Exception as exc:
                 if position + 1 == len(references) or not _worth_a_fallback(exc):
                     raise
@@ -85,26 +100,29 @@ class _AgentTask:
                 )
         raise AssertionError("unreachable: the last model returns or raises")
 
-    async def attempt(self, route: Route, record: AttemptRecord) -> Any:
+    async def attempt(self, record: AttemptRecord) -> Any:
+        """One attempt on the model that ``run`` is trying (``self.route``)."""
         task = self.task
-        record.prompt = self.next_prompt
-        messages = _messages(self.system, self.next_prompt)
-        context = CallContext(
-            step_id=task.step_path,
-            index=task.index,
-            attempt=record.number,
-            agent=self.agent_name,
-        )
+        route = self.route
+        prompt = record.prompt = self.next_prompt
+        system = self.system
+        agent = self.agent
+        # Positional arguments: this runs once per agent step, and keywords cost more.
         request = ModelRequest(
-            model=route.model,
-            messages=messages,
-            temperature=self.agent.temperature,
-            max_tokens=self.agent.max_tokens,
-            output_schema=self.schema,
-            tools=self.tool_specs,
-            context=context,
+            route.model,
+            (Message("user", prompt),)
+            if system is None
+            else (Message("system", system), Message("user", prompt)),
+            agent.temperature,
+            agent.max_tokens,
+            self.schema,
+            self.tool_specs,
+            CallContext(task.step_path, task.index, record.number, self.agent_name),
         )
-        reply = await self._converse(route, request, record)
+        if self.tools:
+            reply = await self._converse(route, request, record)
+        else:
+            reply = await _ask(self.rt, task, route, request, record)
         task.record.model = route.label
         output: Any = reply.text
         if self.schema is not None:
@@ -133,9 +151,8 @@ class _AgentTask:
     async def _converse(
         self, route: Route, request: ModelRequest, record: AttemptRecord
     ) -> ModelReply:
+        """The tool-calling loop: call, run the tools the model asked for, call again."""
         task = self.task
-        if not self.tools:
-            return await _ask(self.rt, task, route, request, record)
 
         async def call(messages: tuple[Message, ...]) -> ModelReply:
             return await _ask(self.rt, task, route, replace(request, messages=messages), record)
@@ -201,9 +218,10 @@ async def judge(
     raise AssertionError("unreachable: the last judge call returns or raises")
 
 
-async def run_agent(rt: Runtime, task: Task) -> Any:
-    """Run one agent task; returns its output (parsed data when an output schema applies)."""
-    return await _AgentTask(rt, task).run()
+def run_agent(rt: Runtime, task: Task) -> Coroutine[Any, Any, Any]:
+    """Run one agent task; its coroutine returns the output (parsed data when an output schema
+    applies). Not a coroutine itself: no extra frame on the path every agent step takes."""
+    return _AgentTask(rt, task).run()
 
 
 def _ask(

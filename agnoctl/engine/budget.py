@@ -132,12 +132,14 @@ class Budget:
     """
 
     def __init__(self, limits: LimitsSpec, *, on_warning: WarningCallback | None = None) -> None:
+        # Each meter is an attribute as well: every call reaches them, and a dict lookup costs.
+        self._cost = _Meter(limits.max_cost_usd)
+        self._tokens = _Meter(None if limits.max_tokens is None else float(limits.max_tokens))
+        self._calls = _Meter(None if limits.max_llm_calls is None else float(limits.max_llm_calls))
         self._meters: dict[LimitName, _Meter] = {
-            "max_cost_usd": _Meter(limits.max_cost_usd),
-            "max_tokens": _Meter(None if limits.max_tokens is None else float(limits.max_tokens)),
-            "max_llm_calls": _Meter(
-                None if limits.max_llm_calls is None else float(limits.max_llm_calls)
-            ),
+            "max_cost_usd": self._cost,
+            "max_tokens": self._tokens,
+            "max_llm_calls": self._calls,
         }
         self._limited = any(meter.limit is not None for meter in self._meters.values())
         self._on_warning = on_warning
@@ -158,19 +160,19 @@ class Budget:
             for name, requested in requests.items():
                 if self._meters[name].would_exceed(requested):
                     raise self._stop(name, requested)
-        self._meters["max_llm_calls"].used += 1
-        self._meters["max_tokens"].reserved += tokens
-        self._meters["max_cost_usd"].reserved += cost
+        self._calls.used += 1
+        self._tokens.reserved += tokens
+        self._cost.reserved += cost
         self._open += 1
         if self._limited:
             self._warn_if_near("max_llm_calls")
-        return Reservation(tokens=tokens, cost=cost)
+        return Reservation(tokens, cost)
 
     def settle(self, reservation: Reservation, *, tokens: int, cost: float) -> None:
         """Replace a reservation with what the call really used (it may exceed the estimate)."""
         self._close(reservation)
-        self._meters["max_tokens"].used += tokens
-        self._meters["max_cost_usd"].used += cost
+        self._tokens.used += tokens
+        self._cost.used += cost
         if not self._limited:
             return  # nothing to warn about or to exceed
         for name in ("max_tokens", "max_cost_usd"):
@@ -184,7 +186,7 @@ class Budget:
     def release(self, reservation: Reservation) -> None:
         """The call never reached a provider: give back its reservation and its call count."""
         self._close(reservation)
-        self._meters["max_llm_calls"].used -= 1
+        self._calls.used -= 1
 
     def usage(self) -> dict[LimitName, LimitUsage]:
         """``{limit name: {"limit": value or None, "used": amount}}`` for the report."""
@@ -195,7 +197,7 @@ class Budget:
             raise ValueError("this reservation was already settled or released")
         reservation.open = False
         self._open -= 1
-        tokens, cost = self._meters["max_tokens"], self._meters["max_cost_usd"]
+        tokens, cost = self._tokens, self._cost
         if self._open == 0:
             # Nothing in flight: drop the float residue of adding and subtracting prices.
             tokens.reserved = cost.reserved = 0.0

@@ -153,7 +153,9 @@ class Fingerprints:
         data = self._dumped_steps.pop(id(spec), None)
         if data is None:  # a step hashed before the run's fingerprint, or again
             data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-        own = {key: value for key, value in data.items() if key not in _NOT_IN_DEFINITION}
+        own = dict(data)
+        for key in _NOT_IN_DEFINITION.intersection(data):  # a step sets few of them, if any
+            del own[key]
         own["needs"] = sorted(spec.needs)
         defaults = self._workflow.defaults
         threshold = spec.success_threshold
@@ -164,15 +166,17 @@ class Fingerprints:
             # `defaults` may set these two, and they decide whether an output passes.
             "on_gate_failure": spec.on_gate_failure or defaults.on_gate_failure or "fail",
             "success_threshold": threshold,
-            "agents": {name: self._agent_digest(name) for name in self._agents_of(spec)},
+            "agents": self._agent_digests(spec),
         }
 
-    @staticmethod
-    def _agents_of(spec: StepSpec) -> list[str]:
+    def _agent_digests(self, spec: StepSpec) -> dict[str, str]:
+        """The digest of each agent the step calls: its own and its judges'."""
+        agent = spec.agent
         if not spec.gates:  # most steps: their own agent at most
-            return [spec.agent] if spec.agent else []
+            return {agent: self._agent_digest(agent)} if agent else {}
         judges = [gate.agent for gate in spec.gates if isinstance(gate, JudgeGate)]
-        return sorted({*([spec.agent] if spec.agent else []), *judges})
+        # In any order: digest sorts the keys.
+        return {name: self._agent_digest(name) for name in {*([agent] if agent else []), *judges}}
 
     def _agent_digest(self, name: str) -> str:
         found = self._agents.get(name)
@@ -242,8 +246,9 @@ class ReusePlan:
             if need is None:
                 needs[name] = (None, "pending", None)
             else:
-                output = need.output if need.status == "succeeded" else None
-                needs[name] = (need.fingerprint, need.status, output)
+                status = need.status
+                output = need.output if status == "succeeded" else None
+                needs[name] = (need.fingerprint, status, output)
         return self.fingerprints.step(spec, scope=scope, loop=context.get("loop"), needs=needs)
 
     def item(self, step: ExecRecord, item: ItemRecord) -> str:

@@ -52,6 +52,29 @@ class Settings:
     max_concurrency: int | None
 
 
+# The StepSpec fields settings_for reads; a step that sets none of them has its workflow's
+# default settings (for_each is here because it decides the concurrency cap).
+_SETTING_FIELDS = frozenset(
+    {
+        "timeout",
+        "retry",
+        "on_gate_failure",
+        "continue_on_error",
+        "priority",
+        "tags",
+        "success_threshold",
+        "max_concurrency",
+        "for_each",
+    }
+)
+
+
+def has_default_settings(step: StepSpec) -> bool:
+    """Whether ``settings_for`` gives ``step`` what it gives a step that sets nothing."""
+    # The slot itself: `model_fields_set` is a property, a call more on every step.
+    return _SETTING_FIELDS.isdisjoint(step.__pydantic_fields_set__)
+
+
 def settings_for(step: StepSpec, defaults: StepDefaults) -> Settings:
     # Spelled out, not looped over field names: this runs once per step of a run.
     timeout = step.timeout if step.timeout is not None else defaults.timeout
@@ -225,10 +248,17 @@ class Runtime:
         }
         self._run_limiters = (self.run_limiter,) if self.run_limiter is not None else ()
         self.stop_reason: str | None = None  # set when a limit stops new work
+        # Token and cost limits need each call's worst case held while it runs.
+        self._reserve_worst_case = (
+            workflow.limits.max_tokens is not None or workflow.limits.max_cost_usd is not None
+        )
         self._settings: dict[int, tuple[StepSpec, Settings]] = {}
+        self._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
         self._tools: dict[str, Tool] | None = None
 
     def settings(self, step: StepSpec) -> Settings:
+        if has_default_settings(step):
+            return self._default_settings  # most steps: one shared object, no look-up
         cached = self._settings.get(id(step))
         if cached is None:
             cached = self._settings[id(step)] = (step, settings_for(step, self.workflow.defaults))
@@ -272,8 +302,7 @@ class Runtime:
     ) -> ModelReply:
         """One model call: reserve its worst case, call, account, report it as an event."""
         tokens, cost = 0, 0.0
-        limits = self.workflow.limits
-        if limits.max_tokens is not None or limits.max_cost_usd is not None:
+        if self._reserve_worst_case:
             # The worst case: the prompt (4 characters a token) and a full reply.
             output_estimate = request.max_tokens or DEFAULT_OUTPUT_ESTIMATE
             chars = sum(len(m.content) for m in request.messages)
@@ -285,7 +314,8 @@ class Runtime:
         context = request.context
         try:
             if self.cache is None:  # no cache to look in (the mock's runs): one call less
-                reply, hit = await route.provider.request(request), False
+                reply = await route.provider.request(request)
+                hit = False
             else:
                 reply, hit = await cached_request(
                     self.cache, route.provider, request, mode=self._cache_mode(step_path, context)
@@ -327,7 +357,22 @@ class Runtime:
             tokens_out=usage.output_tokens,
             cost=cost,
         )
-        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
+        # _llm_event's event, with only the fields a good call has: this is every call's path.
+        self.sink.emit(
+            "llm_call",
+            step=path,
+            item=context.index,
+            attempt=context.attempt,
+            purpose=context.purpose,
+            agent=context.agent,
+            provider=route.provider.name,
+            model=route.model,
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            cost=cost,
+            reply=_reply_data(reply),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
         return reply
 
     def _cache_mode(self, step_path: str, context: CallContext) -> CacheMode:
@@ -382,9 +427,7 @@ class Runtime:
 
 
 def _reply_data(reply: ModelReply) -> dict[str, Any]:
-    return {
-        "text": reply.text,
-        "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
-        if reply.tool_calls
-        else [],
-    }
+    if not reply.tool_calls:
+        return {"text": reply.text, "tool_calls": []}
+    calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+    return {"text": reply.text, "tool_calls": calls}

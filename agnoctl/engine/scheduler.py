@@ -101,8 +101,14 @@ class Scheduler:
             next_id: str | None = step_id
             while next_id is not None:
                 await self._run_step(steps[next_id], records[next_id], scope)
+                dependents = graph.dependents[next_id]
+                if len(dependents) == 1:  # a link of a chain: the commonest case, made short
+                    dependent = dependents[0]
+                    left = waiting[dependent] = waiting[dependent] - 1
+                    next_id = dependent if left == 0 else None
+                    continue
                 ready = []
-                for dependent in graph.dependents[next_id]:
+                for dependent in dependents:
                     waiting[dependent] -= 1
                     if waiting[dependent] == 0:
                         ready.append(dependent)
@@ -121,9 +127,7 @@ class Scheduler:
         cached = self._graphs.get(id(steps))
         if cached is not None:
             return cached[1]
-        needs = {
-            sid: tuple(dict.fromkeys(n for n in s.needs if n in steps)) for sid, s in steps.items()
-        }
+        needs = {sid: _sibling_needs(spec.needs, steps) for sid, spec in steps.items()}
         dependents: dict[str, list[str]] = {sid: [] for sid in steps}
         for step_id, step_needs in needs.items():
             for need in step_needs:
@@ -161,6 +165,11 @@ class Scheduler:
             await self._group(step, record, scope, settings, scope.context)
         else:
             await self._leaf(step, record, scope, settings, scope.context)
+            # _publish for an agent or command step, which has no items and no live entry.
+            status = record.status
+            output = record.output if status == "succeeded" else None
+            scope.entries[record.id] = StepEntry(status, output)
+            return
         self._publish(step, record, scope)
 
     def _blocked(self, step: StepSpec, scope: Scope) -> SkipReason | None:
@@ -280,19 +289,31 @@ class Scheduler:
         owner: StepRecord | None = None,
     ) -> None:
         rt = self.rt
-        step_record = owner or record
-        assert isinstance(step_record, StepRecord)
-        task = Task(
-            step=step,
-            settings=settings,
-            path=step_record.path,
-            step_path=scope.step_prefix + step_record.id,
-            index=record.index if isinstance(record, ItemRecord) else scope.index,
-            iteration=scope.iteration,
-            context=context,
-            record=record,
-        )
-        if self._reuse(record, task, owner):
+        if owner is None:
+            assert isinstance(record, StepRecord)
+            task = Task(
+                step,
+                settings,
+                record.path,
+                scope.step_prefix + record.id,
+                scope.index,
+                scope.iteration,
+                context,
+                record,
+            )
+        else:  # one for_each item
+            assert isinstance(record, ItemRecord)
+            task = Task(
+                step,
+                settings,
+                owner.path,
+                scope.step_prefix + owner.id,
+                record.index,
+                scope.iteration,
+                context,
+                record,
+            )
+        if rt.reuse.previous is not None and self._reuse(record, task, owner):
             return
         limiters = rt.leaf_limiters(step)
         if not limiters:  # most tasks of most runs: no slot to wait for
@@ -303,7 +324,7 @@ class Scheduler:
 
     async def _execute(self, task: Task, scope: Scope, owner: StepRecord | None) -> None:
         record = task.record
-        self._start(record, scope, owner=owner)
+        self._start(record, scope, owner)
         try:
             if task.step.agent is not None:
                 record.output = await run_agent(self.rt, task)
@@ -316,12 +337,10 @@ class Scheduler:
             else:
                 self._fail(record, scope, message, kind, owner=owner)
         else:
-            self._succeed(record, scope, owner=owner)
+            self._succeed(record, scope, owner)
 
     def _reuse(self, record: ExecRecord, task: Task, owner: StepRecord | None) -> bool:
         """Take the task's output from the earlier run's journal (``--resume``), if it may."""
-        if self.rt.reuse.previous is None:
-            return False
         finished = self.rt.reuse.finished(
             (task.path, task.index, task.iteration), record.fingerprint
         )
@@ -533,8 +552,32 @@ class Scheduler:
             )
 
     def _succeed(self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None) -> None:
+        # _finished's work, spelled out for the one status every step of a good run ends in.
         record.status = "succeeded"
-        self._finished(record, scope, owner, output=record.output, fingerprint=record.fingerprint)
+        now = record.finished = time.time()
+        started = record.started
+        duration = None if started is None else round((now - started) * 1000, 3)
+        if owner is None:
+            self.rt.sink.emit(
+                "step_succeeded",
+                step=record.path,
+                item=scope.index,
+                iteration=scope.iteration,
+                output=record.output,
+                fingerprint=record.fingerprint,
+                duration_ms=duration,
+            )
+        else:
+            assert isinstance(record, ItemRecord)
+            self.rt.sink.emit(
+                "item_succeeded",
+                step=owner.path,
+                item=record.index,
+                iteration=scope.iteration,
+                output=record.output,
+                fingerprint=record.fingerprint,
+                duration_ms=duration,
+            )
 
     def _fail(
         self,
@@ -590,6 +633,13 @@ class Scheduler:
         else:
             index = scope.index if scope is not None else None
             self.rt.sink.emit(event, step=record.path, item=index, iteration=iteration, **fields)
+
+
+def _sibling_needs(needs: list[str], steps: Mapping[str, StepSpec]) -> tuple[str, ...]:
+    """A step's needs among its siblings, each once; one need is the commonest case."""
+    if len(needs) == 1:
+        return (needs[0],) if needs[0] in steps else ()
+    return tuple(dict.fromkeys(need for need in needs if need in steps))
 
 
 def _owner_of(record: ExecRecord, owner: StepRecord | None) -> StepRecord | None:

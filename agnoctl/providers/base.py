@@ -3,6 +3,11 @@
 A provider implements ``Provider.request``. Retries, caching, rate limits, circuit breakers,
 fallbacks and redaction wrap that method elsewhere; they are never flags inside a provider.
 Errors come out as the ``ProviderError`` tree of ``agnoctl.errors``.
+
+The values that cross it are slotted dataclasses, not frozen ones, though nothing changes them
+once made: every model call builds a message, a context, a request, a usage and a reply, and a
+frozen dataclass sets each field through ``object.__setattr__``, five times the cost of a plain
+one. Treat them as values: ``dataclasses.replace`` makes a changed copy.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ class ToolCall:
     arguments: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     role: Role
     content: str
@@ -36,7 +41,7 @@ class ToolSpec:
     parameters: dict[str, Any]  # JSON Schema of the arguments object
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallContext:
     """Where a call comes from. Not part of the cache key; the mock provider scripts by it."""
 
@@ -47,7 +52,7 @@ class CallContext:
     purpose: str = "task"  # "task" or "judge" (a judge gate scoring the step's output)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModelRequest:
     model: str  # the part after "<provider>/"
     messages: tuple[Message, ...]
@@ -58,7 +63,7 @@ class ModelRequest:
     context: CallContext = field(default_factory=lambda: CallContext(step_id=""))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -68,11 +73,11 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModelReply:
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     model: str = ""  # the model that answered, as the server names it
 

@@ -54,6 +54,7 @@ class MockProvider:
         self.fixtures = fixtures or Fixtures()
         # Bounded by default so a 10,000-step run does not keep every request alive.
         self.calls: deque[tuple[CallContext, ModelRequest]] = deque(maxlen=keep_calls)
+        self._keep_calls = keep_calls != 0
         self.call_count = 0
         self._scripted = bool(self.fixtures.steps or self.fixtures.agents)
         self._counters: dict[tuple[str, int | None, str], int] = {}
@@ -63,7 +64,8 @@ class MockProvider:
     async def request(self, request: ModelRequest) -> ModelReply:
         context = request.context
         self.call_count += 1
-        self.calls.append((context, request))
+        if self._keep_calls:
+            self.calls.append((context, request))
         script = self.fixtures.script_for(context) if self._scripted else None
         if script is None:
             return self._default(request)
@@ -78,14 +80,19 @@ class MockProvider:
         return _scripted_reply(request, scripted, call)
 
     def _default(self, request: ModelRequest) -> ModelReply:
+        # One pass over the messages for both the echo and the input count: every mock call.
+        chars = 0
+        text = ""  # the last user message
+        for message in request.messages:
+            chars += len(message.content)
+            if message.role == "user":
+                text = message.content
         if request.context.purpose == "judge":
             text = JUDGE_REPLY
         elif request.output_schema is not None:
             text = self._instance_text(request)
-        else:
-            text = _last_user_message(request.messages)
-        usage = Usage(_input_tokens(request.messages), estimate_tokens(text))
-        return ModelReply(text=text, usage=usage, finish_reason="stop", model=request.model)
+        usage = Usage((chars + 3) // 4, estimate_tokens(text))
+        return ModelReply(text, (), usage, "stop", request.model)  # positional: every mock call
 
     def _instance_text(self, request: ModelRequest) -> str:
         schema = request.output_schema
@@ -122,13 +129,6 @@ def _scripted_reply(request: ModelRequest, scripted: FixtureReply, call: int) ->
         finish_reason="tool_calls" if tool_calls else "stop",
         model=request.model,
     )
-
-
-def _last_user_message(messages: tuple[Message, ...]) -> str:
-    for message in reversed(messages):
-        if message.role == "user":
-            return message.content
-    return ""
 
 
 def _input_tokens(messages: tuple[Message, ...]) -> int:

@@ -95,9 +95,9 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     """Render a template; raises TemplateError naming what went wrong."""
     if not is_template(source):
         return source
-    parts = _simple_parts(source)
-    if parts is not None:
-        text = _render_simple(parts, context)
+    form = _simple_parts(source)
+    if form is not None:
+        text = _render_simple(form, context)
         if text is not None:
             return text
     return _render_jinja(source, context)
@@ -121,58 +121,58 @@ def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
         raise TemplateError(f"{type(exc).__name__}: {exc}") from None
 
 
+_Block = tuple[str, tuple[str, ...]]  # `{{ a.b.c }}` as ("a", ("b", "c"))
+
+
 @lru_cache(maxsize=4096)
-def _simple_parts(source: str) -> tuple[str | tuple[str, ...], ...] | None:
-    """Text and ``{{ a.b.c }}`` blocks (as name tuples) in order, or None for any other
-    template: tags, comments, filters, whitespace control, a ``{{`` that opens anything else,
-    and ``\\r`` (Jinja2 rewrites line ends in the text)."""
+def _simple_parts(source: str) -> tuple[str, tuple[_Block, ...]] | None:
+    """The text with ``{}`` where each ``{{ a.b.c }}`` block was (for ``str.format``), and
+    the blocks; or None for any other template: tags, comments, filters, whitespace control,
+    a ``{{`` that opens anything else, and ``\\r`` (Jinja2 rewrites line ends in the text)."""
     if "{%" in source or "{#" in source or "{{{" in source or "\r" in source:
         return None
-    parts: list[str | tuple[str, ...]] = []
+    layout: list[str] = []
+    blocks: list[_Block] = []
     end = 0
     for match in _SIMPLE_BLOCK.finditer(source):
-        names = tuple(match.group(1).split("."))
-        if names[0] in _KEYWORDS:
+        root, *names = match.group(1).split(".")
+        if root in _KEYWORDS:
             return None
-        if match.start() > end:
-            parts.append(source[end : match.start()])
-        parts.append(names)
+        layout.append(source[end : match.start()].replace("{", "{{").replace("}", "}}"))
+        layout.append("{}")
+        blocks.append((root, tuple(names)))
         end = match.end()
-    if source.count("{{") != sum(1 for part in parts if isinstance(part, tuple)):
+    if source.count("{{") != len(blocks):
         return None  # a `{{` that does not open a simple block
-    if end < len(source):
-        parts.append(source[end:])
-    return tuple(parts)
+    layout.append(source[end:].replace("{", "{{").replace("}", "}}"))
+    return "".join(layout), tuple(blocks)
 
 
-def _render_simple(
-    parts: tuple[str | tuple[str, ...], ...], context: Mapping[str, Any]
-) -> str | None:
+def _render_simple(form: tuple[str, tuple[_Block, ...]], context: Mapping[str, Any]) -> str | None:
     """The text Jinja2 would render, or None where Jinja2 must say what is wrong."""
-    env = environment()
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        value = context.get(part[0], _MISSING)
+    layout, blocks = form
+    values: list[str] = []
+    for root, names in blocks:
+        value = context.get(root, _MISSING)
         if value is _MISSING:
-            value = env.globals.get(part[0], _MISSING)
+            value = environment().globals.get(root, _MISSING)
             if value is _MISSING:
                 return None
         try:
-            for name in part[1:]:
+            for name in names:
                 if type(value) is dict and name not in _DICT_ATTRIBUTES and name in value:
                     # What env.getattr finds too, without the AttributeError it raises first.
                     value = value[name]
                 else:
-                    value = env.getattr(value, name)
-            if isinstance(value, jinja2.Undefined):
-                return None
-            out.append(str(value))
+                    value = environment().getattr(value, name)
+            if type(value) is not str:  # a str is its own text: no call to make
+                if isinstance(value, jinja2.Undefined):
+                    return None
+                value = str(value)
         except Exception:  # Jinja2 reports it, wrapped as it always is
             return None
-    text = "".join(out)
+        values.append(value)
+    text = layout.format(*values)  # every value is a str: format adds nothing but the text
     return text if len(text) <= MAX_RENDER_CHARS else None
 
 

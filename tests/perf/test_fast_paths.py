@@ -71,7 +71,8 @@ def test_simple_templates_render_as_jinja_renders_them(source: str) -> None:
 
 
 def test_the_fast_path_takes_dotted_blocks_and_leaves_the_rest_to_jinja() -> None:
-    assert templates._simple_parts("Hi {{ inputs.a }}!") == ("Hi ", ("inputs", "a"), "!")
+    assert templates._simple_parts("Hi {{ inputs.a }}!") == ("Hi {}!", (("inputs", ("a",)),))
+    assert templates._simple_parts("{a}{{ x }}}") == ("{{a}}{}}}", (("x", ()),))
     for other in (
         "{{ a | upper }}",
         "{{- a }}",
@@ -247,3 +248,48 @@ def test_items_that_are_null_stay_in_the_report(tmp_path: Path) -> None:
     report = run_workflow(tmp_path / "w.yaml", RunOptions(report_dir=tmp_path / "run"))
     items = report.steps["fan"].items or []
     assert [(i.item, i.output) for i in items] == [(None, "None"), (1, "1")]
+
+
+# ---------------------------------------------------------------------------- step settings
+
+SETTING_VALUES: dict[str, Any] = {
+    "timeout": st.sampled_from([None, 5, "2m"]),
+    "retry": st.sampled_from([None, {"max_attempts": 1}, {"max_attempts": 5, "jitter": "none"}]),
+    "cache": st.sampled_from([None, False, True]),
+    "continue_on_error": st.sampled_from([None, False, True]),
+    "priority": st.sampled_from([None, 0, 7]),
+    "tags": st.sampled_from([None, ["a"], {"team": "x"}]),
+    "on_gate_failure": st.sampled_from([None, "warn", "retry"]),
+    "max_concurrency": st.sampled_from([None, 1, 4]),
+    "success_threshold": st.sampled_from([None, 0.5, 1.0]),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    own=st.fixed_dictionaries({}, optional={**SETTING_VALUES, "for_each": st.just(["x", "y"])}),
+    defaults=st.fixed_dictionaries({}, optional=SETTING_VALUES),
+)
+def test_steps_that_set_no_setting_share_the_default_settings(
+    own: dict[str, Any], defaults: dict[str, Any]
+) -> None:
+    """The scheduler hands such steps one shared Settings: it must be what they would get."""
+    from agnoctl.engine.runtime import has_default_settings, settings_for
+    from agnoctl.spec.models import StepDefaults, StepSpec
+
+    if "for_each" not in own:
+        own.pop("max_concurrency", None)  # only a for_each step may set it
+    step = StepSpec.model_validate({"agent": "a", "prompt": "p", **own})
+    workflow_defaults = StepDefaults.model_validate(defaults)
+    bare = settings_for(StepSpec.model_construct(), workflow_defaults)
+    if has_default_settings(step):
+        assert settings_for(step, workflow_defaults) == bare
+
+
+def test_most_steps_take_the_shared_settings() -> None:
+    from agnoctl.engine.runtime import has_default_settings
+    from agnoctl.spec.models import StepSpec
+
+    assert has_default_settings(StepSpec.model_validate({"agent": "a", "prompt": "p"}))
+    assert has_default_settings(StepSpec.model_validate({"run": ["x"], "cache": False}))
+    assert not has_default_settings(StepSpec.model_validate({"run": ["x"], "priority": 0}))

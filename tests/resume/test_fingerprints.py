@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from typing import Any
 
 import pytest
 
-from agnoctl.engine.resume import Fingerprints
+from agnoctl.engine.resume import Fingerprints, digest
 from agnoctl.spec.models import Workflow
 
 BASE: dict[str, Any] = {
@@ -168,4 +169,44 @@ def test_items_and_runs() -> None:
     rotated["providers"]["local"]["api_key"] = "k2"
     assert Fingerprints(Workflow.model_validate(rotated)).run({"topic": "x"}) == fingerprints.run(
         {"topic": "x"}
+    )
+
+
+# Values computed by the code that wrote the journals in use: a resume reuses a step's work
+# only if its fingerprint comes out the same, so a faster digest must not change one of them.
+PINNED_DEFINITIONS = {
+    "write": "6b4a60209fd845a6c564ae0fe16d09c2dccd151dc723a2bb66fd7ffafe10997f",
+    "group": "1abaa3f76841e0dec2288cdf4ac8f4e7d135c297234fc859a0fbbe4fee94480d",
+    "a": "5dc8ea3c59a5ece48c75b7b6e9e16bdbdd47a0c6ce4142045ab2b6377474a6ad",
+    "b": "496987351ad07f1029707f0d470a5b1ffb5ab5d47f682034964271e7ffc4c1ce",
+}
+
+
+def test_fingerprint_values_are_those_earlier_journals_hold() -> None:
+    assert ORIGINAL == PINNED_DEFINITIONS
+    workflow = Workflow.model_validate(BASE)
+    fingerprints = Fingerprints(workflow)
+    assert fingerprints.run({"topic": "x"}) == (
+        "991a1c19364deded1367b352b29a640c00cc5cdc52dd2384d8e92e3ce10678dc"
+    )
+    assert fingerprints.top({"topic": "x"}) == (
+        "470cf26afda7d76d1f10e708bb6a0ff5b9b2d2ac1ccac35f70d541da85302ec1"
+    )
+    assert _step() == "636ec8d246e7a9abb70c4b55f8abe7675f3cb324913562e9ddd1b9737c979dea"
+    assert Fingerprints.item("step", 0, {"a": [1, 2.5, None]}) == (
+        "4cdace4c7adc152c9aaa8af8a6d95736e5f94782947ace841cf0891aefda6dda"
+    )
+    odd = {"big": 2**80, "date": datetime.date(2024, 1, 2), "t": (1, "é")}
+    assert digest(odd) == "e3d0f7ee99e7f8ce2a052bb4731c9c8c5b5b6c286b969d164ee45ef8d70db3b5"
+
+
+def test_definitions_from_the_runs_dump_are_those_of_each_steps_own_dump() -> None:
+    workflow = Workflow.model_validate(BASE)
+    fingerprints = Fingerprints(workflow)
+    fingerprints.run({"topic": "x"})  # keeps each step's part of the workflow's dump
+    group = workflow.steps["group"]
+    assert group.steps is not None
+    specs = {"write": workflow.steps["write"], "group": group, **group.steps}
+    assert {name: fingerprints.definition(spec) for name, spec in specs.items()} == (
+        PINNED_DEFINITIONS
     )
