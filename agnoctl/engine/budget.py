@@ -128,7 +128,8 @@ class Budget:
     reached a provider (a cache hit, or one cancelled before it was sent) is ``release``d: it
     costs nothing and does not count as an LLM call. Once a limit is reached every later
     ``reserve`` fails with the same message, so the rest of the run is skipped rather than
-    squeezed into what is left.
+    squeezed into what is left. A budget without limits holds no reservations (``reserve``
+    gives None) and only counts.
     """
 
     def __init__(self, limits: LimitsSpec, *, on_warning: WarningCallback | None = None) -> None:
@@ -147,34 +148,40 @@ class Budget:
         self.exhausted: BudgetExceeded | None = None
         """The first limit reached, for the run's failure message."""
 
-    def reserve(self, *, tokens: int, cost: float) -> Reservation:
-        """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot."""
+    def reserve(self, *, tokens: int, cost: float) -> Reservation | None:
+        """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot.
+
+        Without limits there is nothing to hold: the call is counted and None stands for its
+        reservation (``settle`` and ``release`` take it as they take a reservation)."""
+        if not self._limited:  # most runs: no limit to watch, no reservation to keep
+            self._calls.used += 1
+            return None
         if self.exhausted is not None:
             raise self.exhausted.again()
-        if self._limited:
-            requests: dict[LimitName, float] = {
-                "max_cost_usd": cost,
-                "max_tokens": float(tokens),
-                "max_llm_calls": 1.0,
-            }
-            for name, requested in requests.items():
-                if self._meters[name].would_exceed(requested):
-                    raise self._stop(name, requested)
+        requests: dict[LimitName, float] = {
+            "max_cost_usd": cost,
+            "max_tokens": float(tokens),
+            "max_llm_calls": 1.0,
+        }
+        for name, requested in requests.items():
+            if self._meters[name].would_exceed(requested):
+                raise self._stop(name, requested)
         self._calls.used += 1
         self._tokens.reserved += tokens
         self._cost.reserved += cost
         self._open += 1
-        if self._limited:
-            self._warn_if_near("max_llm_calls")
+        self._warn_if_near("max_llm_calls")
         return Reservation(tokens, cost)
 
-    def settle(self, reservation: Reservation, *, tokens: int, cost: float) -> None:
+    def settle(self, reservation: Reservation | None, *, tokens: int, cost: float) -> None:
         """Replace a reservation with what the call really used (it may exceed the estimate)."""
+        if reservation is None:  # no limit: nothing held, nothing to warn about or to exceed
+            self._tokens.used += tokens
+            self._cost.used += cost
+            return
         self._close(reservation)
         self._tokens.used += tokens
         self._cost.used += cost
-        if not self._limited:
-            return  # nothing to warn about or to exceed
         for name in ("max_tokens", "max_cost_usd"):
             self._warn_if_near(name)
             if self.exhausted is None and self._meters[name].over():
@@ -183,9 +190,10 @@ class Budget:
                 assert meter.limit is not None  # over() is false without a limit
                 self.exhausted = BudgetExceeded(name, limit_value=meter.limit, used=meter.used)
 
-    def release(self, reservation: Reservation) -> None:
+    def release(self, reservation: Reservation | None) -> None:
         """The call never reached a provider: give back its reservation and its call count."""
-        self._close(reservation)
+        if reservation is not None:
+            self._close(reservation)
         self._calls.used -= 1
 
     def usage(self) -> dict[LimitName, LimitUsage]:

@@ -125,7 +125,6 @@ class Fingerprints:
     def step(
         self,
         spec: StepSpec,
-        *,
         scope: str,
         loop: Any,
         needs: Mapping[str, tuple[str | None, str, Any]],
@@ -249,7 +248,7 @@ class ReusePlan:
                 status = need.status
                 output = need.output if status == "succeeded" else None
                 needs[name] = (need.fingerprint, status, output)
-        return self.fingerprints.step(spec, scope=scope, loop=context.get("loop"), needs=needs)
+        return self.fingerprints.step(spec, scope, context.get("loop"), needs)
 
     def item(self, step: ExecRecord, item: ItemRecord) -> str:
         return self.fingerprints.item(step.fingerprint or "", item.index, item.item)

@@ -77,6 +77,7 @@ class _Graph:
     dependents: dict[str, list[str]]
     roots: list[str]  # steps without needs, highest priority first
     priority: dict[str, int]
+    settings: dict[str, Settings]  # each step's, looked up once per map
 
 
 class Scheduler:
@@ -100,7 +101,9 @@ class Scheduler:
         async def chain(step_id: str, tg: anyio.abc.TaskGroup) -> None:
             next_id: str | None = step_id
             while next_id is not None:
-                await self._run_step(steps[next_id], records[next_id], scope)
+                await self._run_step(
+                    steps[next_id], records[next_id], scope, graph.settings[next_id]
+                )
                 dependents = graph.dependents[next_id]
                 if len(dependents) == 1:  # a link of a chain: the commonest case, made short
                     dependent = dependents[0]
@@ -132,17 +135,19 @@ class Scheduler:
         for step_id, step_needs in needs.items():
             for need in step_needs:
                 dependents[need].append(step_id)
-        priority = {sid: self.rt.settings(spec).priority for sid, spec in steps.items()}
+        settings = {sid: self.rt.settings(spec) for sid, spec in steps.items()}
+        priority = {sid: found.priority for sid, found in settings.items()}
         roots = sorted((sid for sid in steps if not needs[sid]), key=lambda s: -priority[s])
-        graph = _Graph(needs, dependents, roots, priority)
+        graph = _Graph(needs, dependents, roots, priority, settings)
         self._graphs[id(steps)] = (steps, graph)
         return graph
 
     # ------------------------------------------------------------------ one step
 
-    async def _run_step(self, step: StepSpec, record: StepRecord, scope: Scope) -> None:
+    async def _run_step(
+        self, step: StepSpec, record: StepRecord, scope: Scope, settings: Settings
+    ) -> None:
         rt = self.rt
-        settings = rt.settings(step)
         record.fingerprint = rt.reuse.step(step, scope.fingerprint, scope.context, scope.records)
         blocked = self._blocked(step, scope)
         if rt.stopped and blocked != "cancelled":

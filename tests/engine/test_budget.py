@@ -328,3 +328,18 @@ def test_cost_ledger_totals_by_step_agent_model_and_tag() -> None:
         "department=research": report["by_step"]["collect"],
         "q3": report["by_step"]["analyse"] | {"cache_hits": 0},
     }
+
+
+def test_without_limits_calls_are_counted_and_nothing_is_held() -> None:
+    unlimited, warnings = budget()
+    first = unlimited.reserve(tokens=10**9, cost=10.0**6)  # no limit: any worst case goes
+    assert first is None
+    unlimited.settle(first, tokens=30, cost=0.5)
+    unlimited.release(unlimited.reserve(tokens=5, cost=0.1))  # a cache hit: not a call
+    unlimited.settle(unlimited.reserve(tokens=0, cost=0.0), tokens=12, cost=0.25)
+    assert unlimited.usage() == {
+        "max_cost_usd": {"limit": None, "used": 0.75},
+        "max_tokens": {"limit": None, "used": 42},
+        "max_llm_calls": {"limit": None, "used": 2},
+    }
+    assert unlimited.exhausted is None and warnings == []
