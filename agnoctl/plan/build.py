@@ -50,7 +50,6 @@ from agnoctl.plan.usage import (
     bill_usage,
     scale_bill,
 )
-from agnoctl.spec.dag import join_path
 from agnoctl.spec.diagnostics import Diagnostic
 from agnoctl.spec.loader import PathKey, SourceMap, load_file
 from agnoctl.spec.models import (
@@ -119,9 +118,12 @@ _ONE_WAVE = Span(1.0, 1.0)
 _ONE_TASK: tuple[tuple[int, Any], ...] = ((0, _NO_ITEM),)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Work:
-    """What one run of a step (all its items) costs, before its `if` is applied."""
+    """What one run of a step (all its items) costs, before its `if` is applied.
+
+    Never changed once made; not frozen only because planning makes two per step, and a
+    frozen dataclass costs twice as much to create (see agnoctl/plan/usage.py)."""
 
     bill: Bill
     duration: Span
@@ -234,12 +236,14 @@ class _Planner:
             "run": {"id": Placeholder("run.id")},
             "workflow": {"name": workflow.name, "dir": str(workflow_path.parent)},
         }
+        self._base_texts: dict[str, str] = {}
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
         self._schema_tokens: dict[int, int] = {}
         self._task_bills: dict[tuple[str, int, int], Bill] = {}
         self._seconds: dict[tuple[int, int], Span] = {}
         self._step_totals: dict[tuple[Any, ...], _StepTotals] = {}
+        self._bill_totals: dict[tuple[int, float, float], tuple[Bill, _StepTotals]] = {}
         self._static: dict[str, tuple[Any, str | None]] = {}
 
     # ------------------------------------------------------------------ the whole plan
@@ -321,19 +325,22 @@ class _Planner:
         for level_no, level in enumerate(levels):
             for path in level:
                 step_id = path[len(scope.prefix) + 1 :] if scope.prefix else path
-                needs = sorted(preds[path], key=order.__getitem__)
-                results[path] = self._plan_step(step_id, steps[step_id], scope, level_no, needs)
+                needs = preds[path]
+                needs = sorted(needs, key=order.__getitem__) if len(needs) > 1 else needs[:]
+                results[path] = self._plan_step(
+                    path, step_id, steps[step_id], scope, level_no, needs
+                )
         duration, critical = _critical_path(preds, levels, results)
         bill = add_bills(work.bill for work in results.values())
         return _MapResult(bill, duration, levels, critical)
 
     def _plan_step(
-        self, step_id: str, spec: StepSpec, scope: _Scope, level: int, needs: list[str]
+        self, path: str, step_id: str, spec: StepSpec, scope: _Scope, level: int, needs: list[str]
     ) -> _Work:
-        path = join_path(scope.prefix, step_id)
+        """The step at `path` (`step_id` in its scope's `steps` map)."""
         where = (*scope.yaml_path, step_id)
-        runs = self._runs(spec, where, scope)
-        fan = self._fan_out(spec, where, scope)
+        runs = scope.runs if spec.if_ is None else self._runs(spec, where, scope)
+        fan = _NO_FAN_OUT if spec.for_each is None else self._fan_out(spec, where, scope)
         slot = len(self._records)
         self._records.append(None)  # parents are listed before their children
         kind = spec.kind
@@ -392,7 +399,7 @@ class _Planner:
                 if loop
                 else None,
                 "levels": work.levels,
-                "tasks": _ints(scope.outer * _RUN_FACTOR[runs] * fan.items),
+                "tasks": _ints(_tasks(scope.outer, _RUN_FACTOR[runs], fan.items)),
                 "llm_calls": calls,
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,
@@ -404,6 +411,16 @@ class _Planner:
     def _totals(self, bill: Bill, outer: Span) -> _StepTotals:
         """A step's calls, tokens and cost in the whole run: its bill times its scope's runs.
         Steps repeat a few bills thousands of times: each distinct one is worked out once."""
+        # Most steps share their bill object (see _agent_task): look it up by identity first.
+        # The entry holds the bill, so no other bill can take its id while the plan is made.
+        seen = self._bill_totals.get((id(bill), outer.lo, outer.hi))
+        if seen is not None and seen[0] is bill:
+            return seen[1]
+        totals = self._distinct_totals(bill, outer)
+        self._bill_totals[id(bill), outer.lo, outer.hi] = (bill, totals)
+        return totals
+
+    def _distinct_totals(self, bill: Bill, outer: Span) -> _StepTotals:
         key = (outer.lo, outer.hi, *_bill_key(bill))
         found = self._step_totals.get(key)
         if found is None:
@@ -524,17 +541,25 @@ class _Planner:
         if facts is None:
             return _Work({}, ZERO)  # validation reports the unknown agent
         retry = self._retry(spec)
-        bills = [
-            self._agent_task(spec, facts, retry, where, self._item_context(scope, item, index))
-            for index, item in self._items(fan)
-        ]
-        bill = bills[0] if len(bills) == 1 else add_bills(bills)
-        if fan.values is None:
-            bill = scale_bill(bill, fan.items)
-        judges, judge_time = self._judges(spec, retry, facts.out)
-        if judges:
-            bill = add_bills([bill, scale_bill(judges, fan.items)])
-        task_time = self._task_seconds(facts, retry) + judge_time
+        task_time = self._task_seconds(facts, retry)
+        if fan.plan is None:  # one task, in its scope's context
+            context = self._item_context(scope, _NO_ITEM, 0)
+            bill = self._agent_task(spec, facts, retry, where, context)
+        else:
+            bills = [
+                self._agent_task(spec, facts, retry, where, self._item_context(scope, item, index))
+                for index, item in self._items(fan)
+            ]
+            bill = bills[0] if len(bills) == 1 else add_bills(bills)
+            if fan.values is None:
+                bill = scale_bill(bill, fan.items)
+        if spec.gates:
+            judges, judge_time = self._judges(spec, retry, facts.out)
+            if judges:
+                bill = add_bills([bill, scale_bill(judges, fan.items)])
+            task_time = task_time + judge_time
+        if fan.plan is None:  # one round (the seconds are floats: times 1.0 changes nothing)
+            return _Work(bill, task_time)
         return _Work(bill, _waves(fan.items, fan.plan) * task_time)
 
     def _agent_task(
@@ -720,7 +745,9 @@ class _Planner:
     def _render(self, where: tuple[PathKey, ...], source: str, context: Mapping[str, Any]) -> str:
         """The rendered text; on failure the template itself (its length still estimates)."""
         try:
-            text = render_simple(source, context)
+            # The shared context never changes while planning: its blocks' texts are kept.
+            known = self._base_texts if context is self._base else None
+            text = render_simple(source, context, known)
             return render(source, context) if text is None else text
         except TemplateError as exc:
             self._render_failed(where, source, exc)
@@ -859,12 +886,15 @@ class _Planner:
 def _sibling_needs(steps: Mapping[str, StepSpec], prefix: str) -> dict[str, list[str]]:
     """Full path -> the full paths of its sibling needs, in the order written, once each
     (needs that name no sibling are left out: validation reports them)."""
-    return {
-        join_path(prefix, step_id): [
-            join_path(prefix, need) for need in dict.fromkeys(spec.needs) if need in steps
-        ]
-        for step_id, spec in steps.items()
-    }
+    dot = f"{prefix}." if prefix else ""  # what dag.join_path puts before an id
+    preds: dict[str, list[str]] = {}
+    for step_id, spec in steps.items():
+        needs = []
+        for need in dict.fromkeys(spec.needs):
+            if need in steps:
+                needs.append(dot + need)
+        preds[dot + step_id] = needs
+    return preds
 
 
 def _generations(preds: Mapping[str, list[str]]) -> list[list[str]]:
@@ -901,10 +931,17 @@ def _critical_path(
     previous: dict[str, str | None] = {}
     for level in levels:
         for path in level:
-            needs = preds[path]
+            # The latest finish of the needs, low and high: `max` by hand (the first of equal
+            # values wins, as with max), without a generator per step.
+            latest: float | None = None
+            slowest: str | None = None
+            for need in preds[path]:
+                if latest is None or finish_lo[need] > latest:
+                    latest = finish_lo[need]
+                if slowest is None or finish_hi[need] > finish_hi[slowest]:
+                    slowest = need
             own = results[path].duration
-            finish_lo[path] = own.lo + max((finish_lo[p] for p in needs), default=0.0)
-            slowest = max(needs, key=finish_hi.__getitem__, default=None)
+            finish_lo[path] = own.lo + (0.0 if latest is None else latest)
             finish_hi[path] = own.hi + (finish_hi[slowest] if slowest else 0.0)
             previous[path] = slowest
     if not finish_hi:
@@ -916,6 +953,13 @@ def _critical_path(
         end = previous[end]
     critical = [step for path in reversed(chain) for step in results[path].critical]
     return Span(max(finish_lo.values()), max(finish_hi.values())), critical
+
+
+def _tasks(outer: Span, runs: Span, items: Span) -> Span:
+    """Runs of a step's work: its scope's runs x its own (if) x its items."""
+    if outer is ONE and runs is ONE and items is ONE:  # most steps: skip two products of ones
+        return ONE
+    return outer * runs * items
 
 
 def _bill_key(bill: Bill) -> tuple[Any, ...]:

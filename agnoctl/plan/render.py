@@ -237,14 +237,13 @@ def _indent(lines: Sequence[str]) -> list[str]:
 
 def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(map(len, column)) for column in zip(headers, *rows, strict=False)]
-
-    justify = [str.rjust if header in _RIGHT else str.ljust for header in headers]
-
-    def line(cells: list[str]) -> str:
-        padded = [pad(cell, width) for cell, width, pad in zip(cells, widths, justify, strict=True)]
-        return "  ".join(padded).rstrip()
-
-    return [line(headers), *(line(row) for row in rows)]
+    # One format string pads a whole row (the steps table has a row per step): `{:<w}` and
+    # `{:>w}` pad exactly as str.ljust and str.rjust do.
+    fmt = "  ".join(
+        f"{{:{'>' if header in _RIGHT else '<'}{width}}}"
+        for header, width in zip(headers, widths, strict=True)
+    ).format
+    return [fmt(*headers).rstrip(), *[fmt(*row).rstrip() for row in rows]]
 
 
 # ---------------------------------------------------------------------------- markdown

@@ -47,8 +47,15 @@ _KEYWORDS = frozenset(
 )
 
 
-def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
-    """The rendered text, or None when the template is not simple (render it with Jinja2)."""
+def render_simple(
+    source: str, context: Mapping[str, Any], known: dict[str, str] | None = None
+) -> str | None:
+    """The rendered text, or None when the template is not simple (render it with Jinja2).
+
+    `known` remembers the text of each `{{ a.b.c }}` rendered with this same `context`: a
+    caller that renders many templates with one context that does not change passes one
+    dict for it (a plan's prompts read the same inputs and step outputs again and again).
+    """
     if not is_template(source):
         return source
     # split gives text, then (strip-left, name, strip-right, text) per block.
@@ -60,23 +67,21 @@ def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
         return None
     parts = [pieces[0]]
     for at in range(1, len(pieces), 4):
-        root, _, rest = pieces[at + 1].partition(".")
-        if root in _KEYWORDS:
-            return None
-        if pieces[at]:  # `{{-`
-            parts[-1] = parts[-1].rstrip()
-        value = context.get(root, _MISSING)
-        if type(value) is Placeholder and _PLACEHOLDER_METHODS.isdisjoint(rest.split(".")):
-            # Each key gives Placeholder(f"{path}.{key}"), rendered `<path>`: write the text.
-            path = value._path
-            text = f"<{path}.{rest}>" if rest else f"<{path}>"
-        else:
+        dotted = pieces[at + 1]
+        text = known.get(dotted) if known is not None else None
+        if text is None:
             try:
-                text = _value_text(root, rest.split(".") if rest else [], context)
+                text = _block_text(dotted, context)
             except TemplateError as exc:
                 start = list(_BLOCK.finditer(source))[at // 4].start()
                 line = source.count("\n", 0, start) + 1
                 raise TemplateError(exc.message, lineno=line) from None
+            if text is None:
+                return None
+            if known is not None:
+                known[dotted] = text
+        if pieces[at]:  # `{{-`
+            parts[-1] = parts[-1].rstrip()
         after = pieces[at + 3]
         parts += [text, after.lstrip() if pieces[at + 2] else after]
     text = "".join(parts)
@@ -85,14 +90,27 @@ def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
     return text
 
 
+def _block_text(dotted: str, context: Mapping[str, Any]) -> str | None:
+    """The text of `{{ dotted }}`; None when it starts with a keyword (not a simple read)."""
+    root, _, rest = dotted.partition(".")
+    if root in _KEYWORDS:
+        return None
+    value = context.get(root, _MISSING)
+    if type(value) is Placeholder and _PLACEHOLDER_METHODS.isdisjoint(rest.split(".")):
+        # Each key gives Placeholder(f"{path}.{key}"), rendered `<path>`: write the text.
+        path = value._path
+        return f"<{path}.{rest}>" if rest else f"<{path}>"
+    return _value_text(root, rest.split(".") if rest else [], context)
+
+
 def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
-    env = environment()
     if root in context:
         value = context[root]
-    elif root in env.globals:
-        value = env.globals[root]
     else:
-        raise TemplateError(f"undefined value: '{root}' is undefined")
+        env = environment()
+        if root not in env.globals:
+            raise TemplateError(f"undefined value: '{root}' is undefined")
+        value = env.globals[root]
     if type(value) is Placeholder and _PLACEHOLDER_METHODS.isdisjoint(keys):
         # `steps.a.output`: each key would give Placeholder(f"{path}.{key}"), rendered as
         # `<path>`; write that text at once.
@@ -105,15 +123,29 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
             # probe, which would end in the same item lookup.
             if type(value) is Placeholder and key not in _PLACEHOLDER_METHODS:
                 value = value[key]
-            elif type(value) is dict and key in value and not hasattr(dict, key):
+            elif type(value) is dict and key in value and not _dict_attribute(key):
                 value = value[key]  # what the sandbox's getattr ends with for a plain key
             else:
-                value = env.getattr(value, key)
+                value = environment().getattr(value, key)
         return str(value)  # an Undefined raises here, as Jinja2's output does
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"undefined value: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"refused by the template sandbox: {exc}") from None
+
+
+_DICT_ATTRIBUTES: dict[str, bool] = {}
+
+
+def _dict_attribute(key: str) -> bool:
+    """`hasattr(dict, key)`, remembered: a miss raises and catches an AttributeError inside,
+    and the built-in type cannot change."""
+    found = _DICT_ATTRIBUTES.get(key)
+    if found is None:
+        found = hasattr(dict, key)
+        if len(_DICT_ATTRIBUTES) < 4096:
+            _DICT_ATTRIBUTES[key] = found
+    return found
 
 
 __all__ = ["render_simple"]

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -156,6 +156,13 @@ class _Scope(NamedTuple):
     """Argument names of a command tool (None: not known, any is accepted)."""
 
 
+# _Scope(reader, roots, loop_group, reads_own_children, args) without the named tuple's
+# Python-level __new__: a scope per step.
+_new_scope: Callable[
+    [tuple[str | None, frozenset[str], str | None, bool, frozenset[str] | None]], _Scope
+] = partial(tuple.__new__, _Scope)
+
+
 class _Checker:
     def __init__(self, spec: _Spec, source: SourceMap) -> None:
         self.spec = spec
@@ -204,13 +211,16 @@ class _Checker:
     ) -> None:
         """Ids, needs and cycles of one `steps` map (at data path `base`), then its groups'."""
         for step_id, spec in steps.items():
-            where = (*base, "steps", step_id)
-            self._check_id(step_id, where)
+            if not _ID.match(step_id) or step_id in dag.RESERVED_IDS:  # _check_id's tests
+                self._check_id(step_id, (*base, "steps", step_id))
             for index, need in enumerate(spec.needs):
                 if need not in steps:
-                    self._unknown_need(steps, prefix, step_id, need, (*where, "needs", index))
+                    where = (*base, "steps", step_id, "needs", index)
+                    self._unknown_need(steps, prefix, step_id, need, where)
             if spec.steps:
-                self._check_graph(spec.steps, dag.join_path(prefix, step_id), where)
+                self._check_graph(
+                    spec.steps, dag.join_path(prefix, step_id), (*base, "steps", step_id)
+                )
         if not self._closure(prefix).has_cycle:
             return
         for cycle in dag.find_cycles(dag.sibling_graph(steps, prefix)):
@@ -279,9 +289,10 @@ class _Checker:
         return did_you_mean(word, choices)
 
     def _closure(self, prefix: str) -> dag.NeedsClosure:
-        if prefix not in self._closures:
-            self._closures[prefix] = dag.NeedsClosure(dag.step_map(self.workflow, prefix))
-        return self._closures[prefix]
+        closure = self._closures.get(prefix)
+        if closure is None:
+            closure = self._closures[prefix] = dag.NeedsClosure(dag.step_map(self.workflow, prefix))
+        return closure
 
     def may_read(self, reader: str, target: str) -> bool:
         """Whether the step at `reader` may read `steps.<target>` (SPEC: transitive needs)."""
@@ -307,7 +318,7 @@ class _Checker:
                 f"unknown agent `{spec.agent}`",
                 f"did you mean `{guess}`?" if guess else "define it under `agents`",
             )
-        outer = _Scope(reader=node.path, roots=node.roots, loop_group=node.loop_group)
+        outer = _new_scope((node.path, node.roots, node.loop_group, False, None))
         # Most steps add no names of their own: their body reads what their `if` reads.
         inner = outer._replace(roots=node.roots | node.own_roots) if node.own_roots else outer
         if spec.if_ is not None:
@@ -328,13 +339,12 @@ class _Checker:
                 reads_own_children=True,
             )
             self._check_template((*base, "loop", "until"), spec.loop.until, True, until)
-        self._check_gates(node, inner)
+        if spec.gates:
+            self._check_gates(node, inner)
         if spec.output_schema is not None:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
 
     def _check_gates(self, node: _Node, scope: _Scope) -> None:
-        if not node.spec.gates:
-            return
         base = node.data
         schema = self._output_schema(node.spec)
         for index, gate in enumerate(node.spec.gates or []):
@@ -546,6 +556,8 @@ class _Checker:
         reader = scope.reader or ""
         if scope.reads_own_children and target.startswith(reader + "."):
             return True
+        if "." not in reader and "." not in target:  # may_read's common case, inlined
+            return reader != target and self._closure("").reaches(target, reader)
         return self.may_read(reader, target)
 
     def _needs_hint(self, reader: str, target: str) -> str:
@@ -560,6 +572,11 @@ class _Checker:
 
     def _resolve(self, keys: tuple[Any, ...]) -> tuple[str | None, str | None]:
         """(step path read, None) or (None, unknown path) for the keys after `steps`."""
+        if len(keys) == 2 and keys[1] in STEP_ATTRIBUTES and keys[0] in self.workflow.steps:
+            return keys[0], None  # `steps.<id>.output`: what _walk_keys finds, at once
+        return self._walk_keys(keys)
+
+    def _walk_keys(self, keys: tuple[Any, ...]) -> tuple[str | None, str | None]:
         steps: Mapping[str, StepSpec] = self.workflow.steps
         path = ""
         for key in keys:

@@ -38,6 +38,8 @@ MAX_DEPTH = 200
 
 _TAG = "tag:yaml.org,2002:"
 _MERGE = _TAG + "merge"
+_STR = _TAG + "str"
+_SCALAR = yaml.ScalarNode
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 _WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
@@ -77,13 +79,12 @@ def make_loader(base: _LoaderClass) -> _LoaderClass:
     no_paths = not base.yaml_path_resolvers
     methods: dict[str, Any] = {"resolve": resolve}
     if no_paths:
-        methods["descend_resolver"] = _no_path
-        methods["ascend_resolver"] = _no_path
+        # Nothing to do, twice per node: built-in methods that ignore what they are given
+        # cost a fraction of a Python function's call. `descend_resolver(parent, index)`
+        # looks `parent` up in an empty dict; `ascend_resolver()` clears an empty list.
+        methods["descend_resolver"] = staticmethod({}.get)
+        methods["ascend_resolver"] = staticmethod([].clear)
     return type(f"Cached{base.__name__}", (base,), methods)
-
-
-def _no_path(*_: object) -> None:
-    """Path resolution, when no path resolver is registered: nothing to do."""
 
 
 # libyaml's C parser when present; the pure-Python one gives the same nodes, only slower.
@@ -524,7 +525,14 @@ class _Builder:
         if depth >= MAX_DEPTH:
             raise _too_deep(self._file, *_mark(node))
         if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
-            return [self.build(item, depth + 1) for item in node.value]
+            items = []
+            for item in node.value:
+                # Plain strings, the commonest items, need no conversion (see _mapping).
+                if type(item) is _SCALAR and item.tag == _STR and "${" not in item.value:
+                    items.append(item.value)
+                else:
+                    items.append(self.build(item, depth + 1))
+            return items
         if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
             return self._mapping(node, depth)
         return self._unsupported(node)
@@ -549,11 +557,15 @@ class _Builder:
             if key_node.tag == _MERGE:
                 merges.append(value_node)
                 continue
-            key = self._key(key_node)
+            key = key_node.value if type(key_node) is _SCALAR else self._key(key_node)
             if key in result:
                 self._duplicate(node, key_node, key)
-            # Most values are scalars: convert them here rather than through `build`.
-            if type(value_node) is yaml.ScalarNode:
+            # Most values are scalars, most of them strings without `${`: convert them here
+            # rather than through `build` (the composer's scalar values are str already).
+            if type(value_node) is _SCALAR:
+                if value_node.tag == _STR and "${" not in value_node.value:
+                    result[key] = value_node.value
+                    continue
                 convert = scalars.get(value_node.tag)
                 if convert is None:
                     self._unsupported(value_node)

@@ -330,15 +330,13 @@ class StepSpec(StepDefaults):
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
-        kinds = [
-            name
-            for name, present in (
-                ("agent", self.agent is not None),
-                ("run", self.run is not None),
-                ("steps", self.steps is not None),
-            )
-            if present
-        ]
+        kinds = []  # checked for every step: plain appends, no comprehension's call
+        if self.agent is not None:
+            kinds.append("agent")
+        if self.run is not None:
+            kinds.append("run")
+        if self.steps is not None:
+            kinds.append("steps")
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"
             raise ValueError(
@@ -372,8 +370,11 @@ class StepSpec(StepDefaults):
         return value
 
 
+_ID = re.compile(ID_PATTERN)
+
+
 def _check_id(key: str) -> None:
-    if not re.match(ID_PATTERN, key):
+    if not _ID.match(key):
         raise ValueError(
             f"step id {key!r} must be a letter or _ then letters, digits or _ "
             "(templates read it as steps.<id>)"

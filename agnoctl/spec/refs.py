@@ -10,7 +10,8 @@ Jinja2 is imported only then: a file of simple templates validates without it.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -87,9 +88,15 @@ def _simple_template(source: str) -> tuple[Access, ...] | None:
         return None
     if "\n" not in source:  # one line: every access is on line 1, no positions needed
         names = _SIMPLE_BLOCK.findall(source)
-        if source.count("{{") != len(names) or not all(map(_plain, names)):
+        if source.count("{{") != len(names):
             return None
-        return tuple(_dotted(dotted, 1) for dotted in names)
+        accessed: list[Access] = []
+        for dotted in names:  # _dotted and _plain, inlined: most templates are one line
+            root, *keys = dotted.split(".")
+            if root in _KEYWORDS:
+                return None
+            accessed.append(_new_access((root, tuple(keys), 1)))
+        return tuple(accessed)
     matches = list(_SIMPLE_BLOCK.finditer(source))
     if source.count("{{") != len(matches):
         return None
@@ -113,7 +120,11 @@ def _plain(dotted: str) -> bool:
 
 def _dotted(dotted: str, line: int) -> Access:
     root, *keys = dotted.split(".")
-    return Access(root, tuple(keys), line)
+    return _new_access((root, tuple(keys), line))
+
+
+# Access(root, keys, line) without the named tuple's Python-level __new__ (what it calls).
+_new_access: Callable[[tuple[str, tuple[Key, ...], int]], Access] = partial(tuple.__new__, Access)
 
 
 def _parsed(source: str, expression: bool) -> tuple[Access, ...]:

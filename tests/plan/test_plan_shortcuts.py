@@ -4,16 +4,24 @@ the plain ways give: records equal to validated ones, sums equal to step-by-step
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agnoctl import estimate
 from agnoctl.plan import Plan
+from agnoctl.plan.build import _critical_path, _Work
 from agnoctl.plan.model import StepPlan
+from agnoctl.plan.placeholders import Placeholder
+from agnoctl.plan.render import _aligned
+from agnoctl.plan.simple import _dict_attribute, render_simple
 from agnoctl.plan.usage import NO_USAGE, Bill, Span, Usage, add_bills
+from agnoctl.spec.templates import TemplateError
 
 PlanOf = Callable[..., Plan]
 REPO = Path(__file__).resolve().parents[2]
@@ -73,3 +81,110 @@ def test_add_bills_adds_as_usage_objects_do(bills: list[Bill]) -> None:
             expected[model] = expected.get(model, NO_USAGE) + usage
     assert add_bills(bills) == expected
     assert list(add_bills(bills)) == list(expected)
+
+
+_DURATIONS = st.builds(Span, st.floats(0, 100), st.floats(0, 100))
+
+
+@given(st.lists(st.tuples(_DURATIONS, st.lists(st.integers(0, 30), max_size=3)), max_size=30))
+def test_the_critical_path_takes_the_first_of_equal_maxima(
+    steps: list[tuple[Span, list[int]]],
+) -> None:
+    # Steps s0, s1, ... each needing some earlier steps; every step its own level keeps the
+    # order simple. Durations repeat, so ties happen.
+    preds = {
+        f"s{i}": sorted({f"s{n}" for n in needs if n < i}) for i, (_, needs) in enumerate(steps)
+    }
+    levels = [[path] for path in preds]
+    results = {f"s{i}": _Work({}, duration, [f"s{i}"]) for i, (duration, _) in enumerate(steps)}
+    assert _critical_path(preds, levels, results) == _critical_path_with_max(preds, levels, results)
+
+
+def _critical_path_with_max(
+    preds: dict[str, list[str]], levels: list[list[str]], results: dict[str, _Work]
+) -> tuple[Span, list[str]]:
+    """The critical path as first written, with max() and a generator per step."""
+    finish_lo: dict[str, float] = {}
+    finish_hi: dict[str, float] = {}
+    previous: dict[str, str | None] = {}
+    for level in levels:
+        for path in level:
+            needs = preds[path]
+            own = results[path].duration
+            finish_lo[path] = own.lo + max((finish_lo[p] for p in needs), default=0.0)
+            slowest = max(needs, key=finish_hi.__getitem__, default=None)
+            finish_hi[path] = own.hi + (finish_hi[slowest] if slowest else 0.0)
+            previous[path] = slowest
+    if not finish_hi:
+        return Span(0, 0), []
+    end: str | None = max(finish_hi, key=finish_hi.__getitem__)
+    chain: list[str] = []
+    while end is not None:
+        chain.append(end)
+        end = previous[end]
+    critical = [step for path in reversed(chain) for step in results[path].critical]
+    return Span(max(finish_lo.values()), max(finish_hi.values())), critical
+
+
+_TEMPLATES = st.lists(
+    st.sampled_from(
+        [
+            "text ",
+            "{{ inputs.topic }}",
+            "{{- inputs.topic -}}",
+            "{{ steps.a.output }}",
+            "{{ steps.b.output.items }}",
+            "{{ inputs.missing }}",
+            "{{ inputs.keys }}",
+            "{{ true }}",
+            "{{ item }}",
+        ]
+    ),
+    max_size=5,
+).map("".join)
+_CONTEXT: dict[str, Any] = {"inputs": {"topic": "AI"}, "steps": Placeholder("steps")}
+
+
+def _rendered(template: str, known: dict[str, str] | None) -> tuple[str, str | None]:
+    try:
+        return "text", render_simple(template, _CONTEXT, known)
+    except TemplateError as exc:
+        return "error", f"{exc.message} (line {exc.lineno})"
+
+
+@given(st.lists(_TEMPLATES, max_size=6))
+def test_rendering_with_known_blocks_gives_what_rendering_afresh_gives(
+    templates: list[str],
+) -> None:
+    known: dict[str, str] = {}
+    for template in templates:
+        assert _rendered(template, known) == _rendered(template, None)
+
+
+@pytest.mark.parametrize("name", ["keys", "items", "topic", "mro", "__class__", "fromkeys", "x"])
+def test_dict_attributes_are_remembered_as_hasattr_finds_them(name: str) -> None:
+    assert _dict_attribute(name) == hasattr(dict, name)
+    assert _dict_attribute(name) == hasattr(dict, name)  # and again, remembered
+
+
+@given(st.integers(0, 10**7))
+def test_token_counts_round_up_as_math_ceil_does(count: int) -> None:
+    assert estimate.chars_tokens(count) == math.ceil(count / estimate.CHARS_PER_TOKEN)
+    assert estimate.text_tokens("x" * (count % 5000)) == math.ceil(
+        (count % 5000) / estimate.CHARS_PER_TOKEN
+    )
+
+
+_CELLS = st.text(alphabet="ab -$.,0123456789", max_size=6)
+
+
+@given(st.lists(st.lists(_CELLS, min_size=3, max_size=3), max_size=5))
+def test_aligned_rows_pad_as_ljust_and_rjust_do(rows: list[list[str]]) -> None:
+    headers = ["step", "kind", "tasks"]  # `tasks` is right-aligned
+    widths = [max(map(len, column)) for column in zip(headers, *rows, strict=False)]
+    pads = [str.ljust, str.ljust, str.rjust]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(pad(c, w) for c, w, pad in zip(cells, widths, pads, strict=True)).rstrip()
+
+    assert _aligned(headers, rows) == [line(headers), *map(line, rows)]

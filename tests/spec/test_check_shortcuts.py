@@ -1,0 +1,75 @@
+"""The shortcuts on the checks' hot path find exactly what the general code finds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agnoctl.spec.checks import STEP_ATTRIBUTES, _Checker, _Scope, _Spec
+from agnoctl.spec.loader import SourceMap
+from agnoctl.spec.refs import Access, _dotted, accesses
+from agnoctl.spec.validate import validate_text
+
+WORKFLOW = """
+version: 1
+name: t
+agents: {a: {model: mock/echo}}
+steps:
+  one: {agent: a, prompt: x}
+  two: {agent: a, prompt: x, needs: [one]}
+  group:
+    needs: [two]
+    steps:
+      inner: {agent: a, prompt: x}
+      after: {agent: a, prompt: x, needs: [inner]}
+"""
+_KEYS = st.lists(
+    st.one_of(
+        st.sampled_from(["one", "two", "group", "inner", "after", "nope", *STEP_ATTRIBUTES]),
+        st.integers(0, 2),
+        st.none(),
+    ),
+    max_size=4,
+).map(tuple)
+_READERS = st.sampled_from(["one", "two", "group", "group.inner", "group.after", "nope"])
+
+
+def _checker() -> _Checker:
+    workflow = validate_text(WORKFLOW).workflow
+    assert workflow is not None
+    return _Checker(_Spec(workflow), SourceMap.empty("t.yaml"))
+
+
+@given(_KEYS)
+def test_a_step_read_resolves_as_the_walk_does(keys: tuple[Any, ...]) -> None:
+    checker = _checker()
+    assert checker._resolve(keys) == checker._walk_keys(keys)
+
+
+@given(_READERS, _READERS, st.booleans())
+def test_top_level_reads_are_allowed_as_may_read_allows_them(
+    reader: str, target: str, own_children: bool
+) -> None:
+    checker = _checker()
+    scope = _Scope(reader=reader, reads_own_children=own_children)
+    expected = (own_children and target.startswith(reader + ".")) or checker.may_read(
+        reader, target
+    )
+    assert checker._allowed(scope, target) == expected
+
+
+_NAMES = st.sampled_from(["steps.a.output", "inputs.topic", "item", "x.y.z", "true", "none.x"])
+
+
+@given(st.lists(st.one_of(_NAMES.map(lambda n: "{{ " + n + " }}"), st.just(" text ")), max_size=6))
+def test_one_line_templates_give_the_accesses_of_the_general_path(parts: list[str]) -> None:
+    template = "".join(parts)
+    found = accesses.__wrapped__(template, False)
+    # The same template on two lines goes through the general path (line numbers aside).
+    general = accesses.__wrapped__(template + "\n", False)
+    assert found == general
+    assert all(type(access) is Access for access in found)
+    for access in found:
+        assert access == _dotted(access.text if access.keys else access.root, 1)
