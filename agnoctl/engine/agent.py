@@ -121,15 +121,8 @@ class _AgentTask:
         )
         if self.tools:
             reply = await self._converse(route, request, record)
-        else:  # _ask, spelled out: every agent step comes this way
-            reply = await self.rt.call_model(
-                route,
-                request,
-                path=task.path,
-                step_path=task.step_path,
-                tags=task.settings.tags,
-                attempt=record,
-            )
+        else:
+            reply = await _ask(self.rt, task, route, request, record)
         task.record.model = route.label
         output: Any = reply.text
         if self.schema is not None:

@@ -357,22 +357,7 @@ class Runtime:
             tokens_out=usage.output_tokens,
             cost=cost,
         )
-        # _llm_event's event, with only the fields a good call has: this is every call's path.
-        self.sink.emit(
-            "llm_call",
-            step=path,
-            item=context.index,
-            attempt=context.attempt,
-            purpose=context.purpose,
-            agent=context.agent,
-            provider=route.provider.name,
-            model=route.model,
-            tokens_in=usage.input_tokens,
-            tokens_out=usage.output_tokens,
-            cost=cost,
-            reply=_reply_data(reply),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
         return reply
 
     def _cache_mode(self, step_path: str, context: CallContext) -> CacheMode:

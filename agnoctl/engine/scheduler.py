@@ -296,28 +296,21 @@ class Scheduler:
         rt = self.rt
         if owner is None:
             assert isinstance(record, StepRecord)
-            task = Task(
-                step,
-                settings,
-                record.path,
-                scope.step_prefix + record.id,
-                scope.index,
-                scope.iteration,
-                context,
-                record,
-            )
+            step_record, index = record, scope.index
         else:  # one for_each item
             assert isinstance(record, ItemRecord)
-            task = Task(
-                step,
-                settings,
-                owner.path,
-                scope.step_prefix + owner.id,
-                record.index,
-                scope.iteration,
-                context,
-                record,
-            )
+            step_record, index = owner, record.index
+        # Positional: one Task per agent or command task, and keywords cost more.
+        task = Task(
+            step,
+            settings,
+            step_record.path,
+            scope.step_prefix + step_record.id,
+            index,
+            scope.iteration,
+            context,
+            record,
+        )
         if rt.reuse.previous is not None and self._reuse(record, task, owner):
             return
         limiters = rt.leaf_limiters(step)
@@ -563,26 +556,19 @@ class Scheduler:
         started = record.started
         duration = None if started is None else round((now - started) * 1000, 3)
         if owner is None:
-            self.rt.sink.emit(
-                "step_succeeded",
-                step=record.path,
-                item=scope.index,
-                iteration=scope.iteration,
-                output=record.output,
-                fingerprint=record.fingerprint,
-                duration_ms=duration,
-            )
+            event, step, item = "step_succeeded", record.path, scope.index
         else:
             assert isinstance(record, ItemRecord)
-            self.rt.sink.emit(
-                "item_succeeded",
-                step=owner.path,
-                item=record.index,
-                iteration=scope.iteration,
-                output=record.output,
-                fingerprint=record.fingerprint,
-                duration_ms=duration,
-            )
+            event, step, item = "item_succeeded", owner.path, record.index
+        self.rt.sink.emit(
+            event,
+            step=step,
+            item=item,
+            iteration=scope.iteration,
+            output=record.output,
+            fingerprint=record.fingerprint,
+            duration_ms=duration,
+        )
 
     def _fail(
         self,
