@@ -4,8 +4,10 @@ Run: ``python bench/plan_bench.py [--steps 10000] [--runs 5]``. Prints one JSON 
 goal (issue 3): planning takes about as long as validating, at most 1.5 times as long. Two
 views, both medians of `--runs`:
 
-* ``cli_*``: wall time of fresh `agnoctl validate FILE` and `agnoctl plan FILE` processes, as a
-  user or a CI step sees them (start-up included; `plan` validates the file first);
+* ``cli_*``: wall and CPU time of fresh `agnoctl validate FILE` and `agnoctl plan FILE`
+  processes, as a user or a CI step sees them (start-up included; `plan` validates the file
+  first). ``cli_ratio`` is the median of the rounds' CPU ratios, each of a `validate` and a
+  `plan` run one after the other: the VM's speed drifts by tens of percent within a minute;
 * ``inproc_*``: CPU time inside one process of `validate_file`, and of `build_plan` +
   `render_plan` on its result (the part planning adds).
 
@@ -19,6 +21,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,10 +39,14 @@ AGNOCTL = [sys.executable, "-m", "agnoctl"]
 GOAL_RATIO = 1.5
 
 
-def _wall(command: list[str]) -> float:
+def _timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one fresh subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def _in_process(path: Path) -> tuple[float, float]:
@@ -66,8 +73,8 @@ def main() -> None:
         path.write_text(generate(options.steps), encoding="utf-8")
         validate_s, plan_s, inproc_validate, inproc_plan = [], [], [], []
         for _ in range(options.runs):  # interleaved, so load changes hit both alike
-            validate_s.append(_wall([*AGNOCTL, "validate", str(path)]))
-            plan_s.append(_wall([*AGNOCTL, "plan", str(path)]))
+            validate_s.append(_timed([*AGNOCTL, "validate", str(path)]))
+            plan_s.append(_timed([*AGNOCTL, "plan", str(path)]))
             validated, planned = _in_process(path)
             inproc_validate.append(validated)
             inproc_plan.append(planned)
@@ -75,12 +82,21 @@ def main() -> None:
         "python": sys.version.split()[0],
         "steps": options.steps,
         "runs": options.runs,
-        "cli_validate_s": round(statistics.median(validate_s), 3),
-        "cli_plan_s": round(statistics.median(plan_s), 3),
+        "cli_validate_s": round(statistics.median(wall for wall, _ in validate_s), 3),
+        "cli_plan_s": round(statistics.median(wall for wall, _ in plan_s), 3),
+        "cli_validate_cpu_s": round(statistics.median(cpu for _, cpu in validate_s), 3),
+        "cli_plan_cpu_s": round(statistics.median(cpu for _, cpu in plan_s), 3),
         "inproc_validate_cpu_s": round(statistics.median(inproc_validate), 3),
         "inproc_plan_and_render_cpu_s": round(statistics.median(inproc_plan), 3),
     }
-    results["cli_ratio"] = round(results["cli_plan_s"] / results["cli_validate_s"], 2)
+    results["cli_ratio"] = round(
+        statistics.median(
+            plan_cpu / validate_cpu
+            for (_, validate_cpu), (_, plan_cpu) in zip(validate_s, plan_s, strict=True)
+        ),
+        2,
+    )
+    results["cli_wall_ratio"] = round(results["cli_plan_s"] / results["cli_validate_s"], 2)
     results["inproc_ratio"] = round(
         (results["inproc_validate_cpu_s"] + results["inproc_plan_and_render_cpu_s"])
         / results["inproc_validate_cpu_s"],
