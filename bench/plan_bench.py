@@ -21,15 +21,13 @@ import argparse
 import gc
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from validate_bench import generate
+from validate_bench import generate, run_once
 
 from agnoctl.plan import build_plan, render_plan
 from agnoctl.spec.loader import paused_gc
@@ -37,16 +35,6 @@ from agnoctl.spec.validate import validate_file
 
 AGNOCTL = [sys.executable, "-m", "agnoctl"]
 GOAL_RATIO = 1.5
-
-
-def _timed(command: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system) of one fresh subprocess."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def _in_process(path: Path) -> tuple[float, float]:
@@ -73,8 +61,8 @@ def main() -> None:
         path.write_text(generate(options.steps), encoding="utf-8")
         validate_s, plan_s, inproc_validate, inproc_plan = [], [], [], []
         for _ in range(options.runs):  # interleaved, so load changes hit both alike
-            validate_s.append(_timed([*AGNOCTL, "validate", str(path)]))
-            plan_s.append(_timed([*AGNOCTL, "plan", str(path)]))
+            validate_s.append(run_once([*AGNOCTL, "validate", str(path)]))
+            plan_s.append(run_once([*AGNOCTL, "plan", str(path)]))
             validated, planned = _in_process(path)
             inproc_validate.append(validated)
             inproc_plan.append(planned)

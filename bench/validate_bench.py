@@ -69,7 +69,7 @@ def _step(index: int, width: int) -> list[str]:
     return block
 
 
-def _run_once(command: list[str]) -> tuple[float, float]:
+def run_once(command: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system) of one fresh subprocess."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -84,7 +84,7 @@ def _median_seconds(command: list[str], runs: int) -> dict[str, float]:
 
     CPU time is the steadier figure on a shared machine, where wall time includes waiting.
     """
-    walls, cpus = zip(*(_run_once(command) for _ in range(runs)), strict=True)
+    walls, cpus = zip(*(run_once(command) for _ in range(runs)), strict=True)
     return {
         "wall_s": round(statistics.median(walls), 4),
         "cpu_s": round(statistics.median(cpus), 4),
@@ -98,7 +98,7 @@ def _paired(commands: dict[str, list[str]], runs: int) -> dict[str, list[tuple[f
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, command in commands.items():
-            times[name].append(_run_once(command))
+            times[name].append(run_once(command))
     return times
 
 
