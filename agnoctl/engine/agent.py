@@ -56,6 +56,7 @@ class _AgentTask:
         "tool_specs",
         "tools",
     )
+    route: Route  # the model `run` is trying, for `attempt`
 
     def __init__(self, rt: Runtime, task: Task) -> None:
         step = task.step
@@ -105,14 +106,11 @@ class _AgentTask:
         task = self.task
         route = self.route
         prompt = record.prompt = self.next_prompt
-        system = self.system
         agent = self.agent
         # Positional arguments: this runs once per agent step, and keywords cost more.
         request = ModelRequest(
             route.model,
-            (Message("user", prompt),)
-            if system is None
-            else (Message("system", system), Message("user", prompt)),
+            _messages(self.system, prompt),
             agent.temperature,
             agent.max_tokens,
             self.schema,
