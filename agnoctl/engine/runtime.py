@@ -343,7 +343,7 @@ class Runtime:
             return reply
         usage = reply.usage
         cost = route.cost(usage)
-        self.budget.settle(reservation, tokens=usage.input_tokens + usage.output_tokens, cost=cost)
+        self.budget.settle(reservation, tokens=usage.total, cost=cost)
         attempt.calls += 1
         attempt.tokens_in += usage.input_tokens
         attempt.tokens_out += usage.output_tokens

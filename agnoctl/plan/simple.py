@@ -18,7 +18,13 @@ from typing import Any
 import jinja2
 
 from agnoctl.plan.placeholders import Placeholder
-from agnoctl.spec.templates import MAX_RENDER_CHARS, TemplateError, environment, is_template
+from agnoctl.spec.templates import (
+    DICT_ATTRIBUTES,
+    MAX_RENDER_CHARS,
+    TemplateError,
+    environment,
+    is_template,
+)
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _BLOCK = re.compile(r"\{\{(-?)\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*(-?)\}\}")
@@ -123,7 +129,7 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
             # probe, which would end in the same item lookup.
             if type(value) is Placeholder and key not in _PLACEHOLDER_METHODS:
                 value = value[key]
-            elif type(value) is dict and key in value and not _dict_attribute(key):
+            elif type(value) is dict and key in value and key not in DICT_ATTRIBUTES:
                 value = value[key]  # what the sandbox's getattr ends with for a plain key
             else:
                 value = environment().getattr(value, key)
@@ -132,20 +138,6 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
         raise TemplateError(f"undefined value: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"refused by the template sandbox: {exc}") from None
-
-
-_DICT_ATTRIBUTES: dict[str, bool] = {}
-
-
-def _dict_attribute(key: str) -> bool:
-    """`hasattr(dict, key)`, remembered: a miss raises and catches an AttributeError inside,
-    and the built-in type cannot change."""
-    found = _DICT_ATTRIBUTES.get(key)
-    if found is None:
-        found = hasattr(dict, key)
-        if len(_DICT_ATTRIBUTES) < 4096:
-            _DICT_ATTRIBUTES[key] = found
-    return found
 
 
 __all__ = ["render_simple"]

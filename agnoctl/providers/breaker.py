@@ -104,9 +104,7 @@ class CircuitBreaker:
         return self._generation
 
     def record_success(self, ticket: int) -> None:
-        if ticket == self._generation and self._state == "closed":
-            self._failures = 0  # every good call of a healthy provider: _settle has nothing to do
-        elif self._settle(ticket):
+        if self._settle(ticket):
             self._failures = 0
             if self._state == "half_open":
                 self._change("closed")

@@ -80,18 +80,13 @@ class MockProvider:
         return _scripted_reply(request, scripted, call)
 
     def _default(self, request: ModelRequest) -> ModelReply:
-        # One pass over the messages for both the echo and the input count: every mock call.
-        chars = 0
-        text = ""  # the last user message
-        for message in request.messages:
-            chars += len(message.content)
-            if message.role == "user":
-                text = message.content
         if request.context.purpose == "judge":
             text = JUDGE_REPLY
         elif request.output_schema is not None:
             text = self._instance_text(request)
-        usage = Usage((chars + 3) // 4, estimate_tokens(text))
+        else:
+            text = _last_user_message(request.messages)
+        usage = Usage(_input_tokens(request.messages), estimate_tokens(text))
         return ModelReply(text, (), usage, "stop", request.model)  # positional: every mock call
 
     def _instance_text(self, request: ModelRequest) -> str:
@@ -129,6 +124,13 @@ def _scripted_reply(request: ModelRequest, scripted: FixtureReply, call: int) ->
         finish_reason="tool_calls" if tool_calls else "stop",
         model=request.model,
     )
+
+
+def _last_user_message(messages: tuple[Message, ...]) -> str:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return ""
 
 
 def _input_tokens(messages: tuple[Message, ...]) -> int:

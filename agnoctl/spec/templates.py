@@ -33,7 +33,7 @@ _KEYWORDS = frozenset(
 )
 _MISSING = object()
 # `{{ d.items }}` reads the method, not the key: Jinja2 tries the attribute first.
-_DICT_ATTRIBUTES = frozenset(dir(dict))
+DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
 class TemplateError(AgnoctlError):
@@ -160,7 +160,7 @@ def _render_simple(form: tuple[str, tuple[_Block, ...]], context: Mapping[str, A
                 return None
         try:
             for name in names:
-                if type(value) is dict and name not in _DICT_ATTRIBUTES and name in value:
+                if type(value) is dict and name not in DICT_ATTRIBUTES and name in value:
                     # What env.getattr finds too, without the AttributeError it raises first.
                     value = value[name]
                 else:

@@ -19,7 +19,7 @@ from agnoctl.plan.build import _critical_path, _Work
 from agnoctl.plan.model import StepPlan
 from agnoctl.plan.placeholders import Placeholder
 from agnoctl.plan.render import _aligned
-from agnoctl.plan.simple import _dict_attribute, render_simple
+from agnoctl.plan.simple import render_simple
 from agnoctl.plan.usage import NO_USAGE, Bill, Span, Usage, add_bills
 from agnoctl.spec.templates import TemplateError
 
@@ -162,9 +162,20 @@ def test_rendering_with_known_blocks_gives_what_rendering_afresh_gives(
 
 
 @pytest.mark.parametrize("name", ["keys", "items", "topic", "mro", "__class__", "fromkeys", "x"])
-def test_dict_attributes_are_remembered_as_hasattr_finds_them(name: str) -> None:
-    assert _dict_attribute(name) == hasattr(dict, name)
-    assert _dict_attribute(name) == hasattr(dict, name)  # and again, remembered
+def test_dict_keys_named_like_dict_attributes_render_as_jinja_renders_them(name: str) -> None:
+    """The shortcut reads a plain key at once unless a dict attribute has its name."""
+    from agnoctl.spec.templates import _render_jinja
+
+    context = {"inputs": {name: "value"}}
+    source = f"{{{{ inputs.{name} }}}}"
+
+    def outcome(render: Any) -> tuple[str, str | None]:
+        try:
+            return "text", render(source, context)
+        except TemplateError:
+            return "error", None
+
+    assert outcome(render_simple) == outcome(_render_jinja)
 
 
 @given(st.integers(0, 10**7))
