@@ -22,49 +22,59 @@ RunStatus = Literal["passed", "failed", "interrupted"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorInfo(_Model):
-    message: str
-    """What went wrong, naming the step, the field or the limit."""
-    kind: str
-    """Stable short name: timeout, rate_limited, gate_failed, template, exit_code, ..."""
+    message: str = Field(description="What went wrong, naming the step, the field or the limit.")
+    kind: str = Field(
+        description=(
+            "Stable short name: timeout, rate_limited, gate_failed, template, exit_code, ..."
+        )
+    )
 
 
 class GateReport(_Model):
-    name: str
-    """Human-readable, e.g. `threshold confidence >= 0.8`."""
-    type: str
-    """schema, threshold, contains, not_contains, regex, length, expr or judge."""
+    name: str = Field(description="Human-readable, e.g. `threshold confidence >= 0.8`.")
+    type: str = Field(
+        description="schema, threshold, contains, not_contains, regex, length, expr or judge."
+    )
     passed: bool
-    value: Any = None
-    """What was measured (a number, a length, a judge's score, ...)."""
-    finding: str | None = None
-    """Why it failed; None when it passed."""
-    severity: Literal["fail", "warn"] = "fail"
-    """warn: `on_gate_failure: warn`, a failure is recorded but the step passes."""
-    detail: str | None = None
-    """More about the measurement, e.g. the judge's reason."""
-    attempt: int | None = None
-    """The attempt whose output was checked."""
+    value: Any = Field(
+        None, description="What was measured (a number, a length, a judge's score, ...)."
+    )
+    finding: str | None = Field(None, description="Why it failed; None when it passed.")
+    severity: Literal["fail", "warn"] = Field(
+        "fail",
+        description="warn: `on_gate_failure: warn`, a failure is recorded but the step passes.",
+    )
+    detail: str | None = Field(
+        None, description="More about the measurement, e.g. the judge's reason."
+    )
+    attempt: int | None = Field(None, description="The attempt whose output was checked.")
 
 
 class AttemptReport(_Model):
-    number: int
-    """1 for the first attempt; numbering continues across fallback models."""
+    number: int = Field(
+        description="1 for the first attempt; numbering continues across fallback models."
+    )
     started: datetime
     finished: datetime | None = None
     duration_ms: float | None = None
-    model: str | None = None
-    """`<provider>/<model>` asked in this attempt (agent steps)."""
-    error: ErrorInfo | None = None
-    """Why the attempt failed; None when it succeeded."""
-    delay: float | None = None
-    """Seconds waited before the next attempt."""
-    prompt: str | None = None
-    """Agent steps: the rendered prompt this attempt sent (a retry's carries the findings it
-    must fix), secrets masked."""
+    model: str | None = Field(
+        None, description="`<provider>/<model>` asked in this attempt (agent steps)."
+    )
+    error: ErrorInfo | None = Field(
+        None, description="Why the attempt failed; None when it succeeded."
+    )
+    delay: float | None = Field(None, description="Seconds waited before the next attempt.")
+    prompt: str | None = Field(
+        None,
+        description=(
+            "Agent steps: the rendered prompt this attempt sent (a retry's carries "
+            "the findings it must fix), secrets masked."
+        ),
+    )
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -73,20 +83,17 @@ class AttemptReport(_Model):
 
 class LoopReport(_Model):
     max_iterations: int
-    iterations: int
-    """Iterations run."""
-    until_met: bool
-    """The `until` expression was true after the last iteration."""
-    exhausted: bool
-    """Every iteration was spent without `until` becoming true."""
-    outputs: list[dict[str, Any]] = Field(default_factory=list)
-    """The children's outputs after each iteration, in order."""
+    iterations: int = Field(description="Iterations run.")
+    until_met: bool = Field(description="The `until` expression was true after the last iteration.")
+    exhausted: bool = Field(description="Every iteration was spent without `until` becoming true.")
+    outputs: list[dict[str, Any]] = Field(
+        default_factory=list, description="The children's outputs after each iteration, in order."
+    )
 
 
 class _Execution(_Model):
     status: StepStatus
-    reason: SkipReason | None = None
-    """Why it was skipped (status skipped only)."""
+    reason: SkipReason | None = Field(None, description="Why it was skipped (status skipped only).")
     error: ErrorInfo | None = None
     started: datetime | None = None
     finished: datetime | None = None
@@ -94,23 +101,26 @@ class _Execution(_Model):
     output: Any = None
     attempts: list[AttemptReport] = Field(default_factory=list)
     gates: list[GateReport] = Field(default_factory=list)
-    model: str | None = None
-    """`<provider>/<model>` that answered (after fallbacks)."""
-    calls: int = 0
-    """Model calls made, judge calls and nested steps included."""
+    model: str | None = Field(
+        None, description="`<provider>/<model>` that answered (after fallbacks)."
+    )
+    calls: int = Field(0, description="Model calls made, judge calls and nested steps included.")
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
-    exit_code: int | None = None
-    """Command steps: the process's exit code."""
-    stderr: str | None = None
-    """Command steps: the end of standard error (bounded)."""
-    loop: LoopReport | None = None
-    """Groups with `loop`."""
-    steps: dict[str, StepReport] | None = None
-    """Groups: the children, by id."""
-    reused: bool = False
-    """`--resume` took this output from the earlier run's journal instead of running it again."""
+    exit_code: int | None = Field(None, description="Command steps: the process's exit code.")
+    stderr: str | None = Field(
+        None, description="Command steps: the end of standard error (bounded)."
+    )
+    loop: LoopReport | None = Field(None, description="Groups with `loop`.")
+    steps: dict[str, StepReport] | None = Field(None, description="Groups: the children, by id.")
+    reused: bool = Field(
+        False,
+        description=(
+            "`--resume` took this output from the earlier run's journal instead of "
+            "running it again."
+        ),
+    )
 
 
 class ItemReport(_Execution):
@@ -119,18 +129,28 @@ class ItemReport(_Execution):
 
 
 class StepReport(_Execution):
-    path: str
-    """Full path: `group.child` for nested steps, `group[2].child` inside a for_each item."""
+    path: str = Field(
+        description=(
+            "Full path: `group.child` for nested steps, `group[2].child` inside a for_each item."
+        )
+    )
     kind: Literal["agent", "command", "group"]
     continue_on_error: bool = False
-    items: list[ItemReport] | None = None
-    """for_each steps: one entry per item, in order."""
-    succeeded: int | None = None
-    """for_each steps and groups: items or counted children that succeeded."""
-    total: int | None = None
-    """for_each steps and groups: items or children counted toward the success share."""
-    share: float | None = None
-    """succeeded / total, rounded half up to two decimals."""
+    items: list[ItemReport] | None = Field(
+        None, description="for_each steps: one entry per item, in order."
+    )
+    succeeded: int | None = Field(
+        None, description="for_each steps and groups: items or counted children that succeeded."
+    )
+    total: int | None = Field(
+        None,
+        description=(
+            "for_each steps and groups: items or children counted toward the success share."
+        ),
+    )
+    share: float | None = Field(
+        None, description="succeeded / total, rounded half up to two decimals."
+    )
     success_threshold: float | None = None
 
 
@@ -148,8 +168,12 @@ class CostReport(_Model):
     by_step: dict[str, CostTotals] = Field(default_factory=dict)
     by_agent: dict[str, CostTotals] = Field(default_factory=dict)
     by_model: dict[str, CostTotals] = Field(default_factory=dict)
-    by_tag: dict[str, CostTotals] = Field(default_factory=dict)
-    """Per tag label (`team=research` for map tags); a call counts under each of its labels."""
+    by_tag: dict[str, CostTotals] = Field(
+        default_factory=dict,
+        description=(
+            "Per tag label (`team=research` for map tags); a call counts under each of its labels."
+        ),
+    )
 
 
 class LimitUsage(_Model):
@@ -159,8 +183,7 @@ class LimitUsage(_Model):
 
 class WorkflowInfo(_Model):
     name: str
-    file: str
-    """The workflow file as given on the command line."""
+    file: str = Field(description="The workflow file as given on the command line.")
 
 
 class RunReport(_Model):
@@ -170,39 +193,51 @@ class RunReport(_Model):
     run_id: str
     workflow: WorkflowInfo
     status: RunStatus
-    reason: str
-    """Why the run passed or failed, in one sentence."""
-    exit_code: int
-    """0 passed, 1 failed, 130 interrupted."""
-    interrupted: bool = False
-    """SIGINT or SIGTERM stopped the run; unfinished steps are `skipped: cancelled`."""
+    reason: str = Field(description="Why the run passed or failed, in one sentence.")
+    exit_code: int = Field(description="0 passed, 1 failed, 130 interrupted.")
+    interrupted: bool = Field(
+        False,
+        description=(
+            "SIGINT or SIGTERM stopped the run; unfinished steps are `skipped: cancelled`."
+        ),
+    )
     started: datetime
     finished: datetime
     duration_ms: float
-    inputs: dict[str, Any]
-    """Input values (secrets masked)."""
-    mock: bool = False
-    """Every agent was routed to the mock provider (`--mock`)."""
+    inputs: dict[str, Any] = Field(description="Input values (secrets masked).")
+    mock: bool = Field(False, description="Every agent was routed to the mock provider (`--mock`).")
     seed: int | None = None
-    resumed: bool = False
-    """This run resumed an earlier one in the same run directory (`--resume`)."""
-    reused: int = 0
-    """Agent and command tasks (steps or for_each items) whose output `--resume` reused."""
+    resumed: bool = Field(
+        False,
+        description="This run resumed an earlier one in the same run directory (`--resume`).",
+    )
+    reused: int = Field(
+        0,
+        description=(
+            "Agent and command tasks (steps or for_each items) whose output `--resume` reused."
+        ),
+    )
     success_threshold: float
-    succeeded: int
-    """Top-level steps that succeeded."""
-    total: int
-    """Top-level steps counted toward the run's share (condition skips and continue_on_error
-    failures excluded)."""
+    succeeded: int = Field(description="Top-level steps that succeeded.")
+    total: int = Field(
+        description=(
+            "Top-level steps counted toward the run's share (condition skips and "
+            "continue_on_error failures excluded)."
+        )
+    )
     share: float
-    steps: dict[str, StepReport]
-    """Top-level steps by id; groups hold their children."""
+    steps: dict[str, StepReport] = Field(
+        description="Top-level steps by id; groups hold their children."
+    )
     outputs: dict[str, Any] = Field(default_factory=dict)
-    output_errors: dict[str, str] = Field(default_factory=dict)
-    """Outputs whose template could not be rendered, with the error."""
+    output_errors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Outputs whose template could not be rendered, with the error.",
+    )
     cost: CostReport
-    limits: dict[str, LimitUsage] = Field(default_factory=dict)
-    """Budgets of `limits` and what the run used of them."""
+    limits: dict[str, LimitUsage] = Field(
+        default_factory=dict, description="Budgets of `limits` and what the run used of them."
+    )
 
     def all_steps(self) -> Iterator[StepReport]:
         """Every step, parents before children, group children and per-item children included."""

@@ -1,7 +1,9 @@
 """The workflow language (SPEC v1) as pydantic models.
 
-Every field's docstring becomes its description in ``schemas/workflow.schema.json`` and in the
-reference docs. Models are strict: an unknown field is an error (fail closed), never ignored.
+Every field's ``description`` goes into ``schemas/workflow.schema.json`` and the reference docs.
+They are ``Field(description=...)`` rather than attribute docstrings because pydantic reads
+docstrings by parsing this file's source at import, which cost ~14 % of `agnoctl validate`'s
+start-up. Models are strict: an unknown field is an error (fail closed), never ignored.
 """
 
 from __future__ import annotations
@@ -62,11 +64,10 @@ JsonSchemaDict = dict[str, Any]
 
 
 class Strict(BaseModel):
-    """Base of every spec model: unknown fields are errors, docstrings are descriptions."""
+    """Base of every spec model: unknown fields are errors."""
 
     model_config = ConfigDict(
         extra="forbid",
-        use_attribute_docstrings=True,
         populate_by_name=True,
         frozen=True,
     )
@@ -76,12 +77,19 @@ class Strict(BaseModel):
 
 
 class InputSpec(Strict):
-    type: Literal["string", "number", "integer", "boolean", "array", "object"] = "string"
-    """The input's type; `-i key=value` is converted to it (JSON for arrays and objects)."""
-    default: Any = None
-    """Value used when the run gives none. An input without a default is required."""
-    description: str | None = None
-    """What the input is for; shown by `agnoctl plan`."""
+    type: Literal["string", "number", "integer", "boolean", "array", "object"] = Field(
+        "string",
+        description=(
+            "The input's type; `-i key=value` is converted to it (JSON for arrays and objects)."
+        ),
+    )
+    default: Any = Field(
+        None,
+        description="Value used when the run gives none. An input without a default is required.",
+    )
+    description: str | None = Field(
+        None, description="What the input is for; shown by `agnoctl plan`."
+    )
 
     @property
     def required(self) -> bool:
@@ -108,76 +116,109 @@ _INPUT_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 class RateLimitSpec(Strict):
-    requests_per_minute: Annotated[int, Field(gt=0)] | None = None
-    """Requests per minute sent to this provider (token bucket)."""
-    tokens_per_minute: Annotated[int, Field(gt=0)] | None = None
-    """Tokens per minute (input estimate + max_tokens reserved per call)."""
+    requests_per_minute: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="Requests per minute sent to this provider (token bucket)."
+    )
+    tokens_per_minute: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="Tokens per minute (input estimate + max_tokens reserved per call)."
+    )
 
 
 class CircuitBreakerSpec(Strict):
-    failure_threshold: Annotated[int, Field(ge=1)] = 5
-    """Consecutive failures that open the breaker."""
-    recovery_timeout: Duration = 30.0
-    """How long the breaker stays open before half-open probes are let through."""
-    half_open_max_calls: Annotated[int, Field(ge=1)] = 1
-    """Probe calls allowed through while half-open."""
+    failure_threshold: Annotated[int, Field(ge=1)] = Field(
+        5, description="Consecutive failures that open the breaker."
+    )
+    recovery_timeout: Duration = Field(
+        30.0,
+        description="How long the breaker stays open before half-open probes are let through.",
+    )
+    half_open_max_calls: Annotated[int, Field(ge=1)] = Field(
+        1, description="Probe calls allowed through while half-open."
+    )
 
 
 class ModelPrice(Strict):
-    input: Annotated[float, Field(ge=0)]
-    """USD per 1M input tokens."""
-    output: Annotated[float, Field(ge=0)]
-    """USD per 1M output tokens."""
+    input: Annotated[float, Field(ge=0)] = Field(description="USD per 1M input tokens.")
+    output: Annotated[float, Field(ge=0)] = Field(description="USD per 1M output tokens.")
 
 
 class ProviderSpec(Strict):
-    type: Literal["openai", "anthropic", "ollama", "mock"]
-    """Wire protocol: openai (Chat Completions and compatible servers), anthropic, ollama, mock."""
-    base_url: str | None = None
-    """openai: up to /v1 (requests go to {base_url}/chat/completions); anthropic: the host
-    ({base_url}/v1/messages); ollama: the host ({base_url}/api/chat)."""
-    api_key: str | None = None
-    """API key; use ${VAR} to read it from the environment. Never written to any output."""
-    max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    """Requests in flight to this provider at once."""
-    rate_limit: RateLimitSpec | None = None
-    """Requests and tokens per minute."""
-    circuit_breaker: CircuitBreakerSpec | None = None
-    """Fail fast while the provider keeps failing."""
-    pricing: dict[str, ModelPrice] = Field(default_factory=dict)
-    """USD per 1M tokens by model name; overrides the built-in price table."""
+    type: Literal["openai", "anthropic", "ollama", "mock"] = Field(
+        description=(
+            "Wire protocol: openai (Chat Completions and compatible servers), "
+            "anthropic, ollama, mock."
+        )
+    )
+    base_url: str | None = Field(
+        None,
+        description=(
+            "openai: up to /v1 (requests go to {base_url}/chat/completions); "
+            "anthropic: the host ({base_url}/v1/messages); ollama: the host "
+            "({base_url}/api/chat)."
+        ),
+    )
+    api_key: str | None = Field(
+        None,
+        description=(
+            "API key; use ${VAR} to read it from the environment. Never written to any output."
+        ),
+    )
+    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Requests in flight to this provider at once."
+    )
+    rate_limit: RateLimitSpec | None = Field(None, description="Requests and tokens per minute.")
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        None, description="Fail fast while the provider keeps failing."
+    )
+    pricing: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="USD per 1M tokens by model name; overrides the built-in price table.",
+    )
 
 
 # --------------------------------------------------------------------------- retry, gates
 
 
 class RetrySpec(Strict):
-    max_attempts: Annotated[int, Field(ge=1)] = 3
-    """Attempts in all, the first included (1 = no retry)."""
-    initial_delay: Duration = 1.0
-    """Delay before the first retry, before jitter."""
-    max_delay: Duration = 20.0
-    """Upper bound of any delay."""
-    multiplier: Annotated[float, Field(ge=1.0)] = 2.0
-    """Growth of the delay per retry: min(max_delay, initial_delay * multiplier^n)."""
-    jitter: Literal["full", "none"] = "full"
-    """full: a uniform random delay between 0 and the computed one; none: exactly it."""
+    max_attempts: Annotated[int, Field(ge=1)] = Field(
+        3, description="Attempts in all, the first included (1 = no retry)."
+    )
+    initial_delay: Duration = Field(1.0, description="Delay before the first retry, before jitter.")
+    max_delay: Duration = Field(20.0, description="Upper bound of any delay.")
+    multiplier: Annotated[float, Field(ge=1.0)] = Field(
+        2.0,
+        description=(
+            "Growth of the delay per retry: min(max_delay, initial_delay * multiplier^n)."
+        ),
+    )
+    jitter: Literal["full", "none"] = Field(
+        "full",
+        description=(
+            "full: a uniform random delay between 0 and the computed one; none: exactly it."
+        ),
+    )
 
 
 class SchemaGate(Strict):
-    type: Literal["schema"]
-    """The output must validate against the step's output_schema (implied whenever one applies)."""
+    type: Literal["schema"] = Field(
+        description=(
+            "The output must validate against the step's output_schema (implied "
+            "whenever one applies)."
+        )
+    )
 
 
 class ThresholdGate(Strict):
-    type: Literal["threshold"]
-    """A numeric field of the structured output must lie within [min, max]."""
-    field: str
-    """Dotted path to a numeric field of the structured output, e.g. `scores.quality`."""
-    min: float | None = None
-    """Lowest passing value."""
-    max: float | None = None
-    """Highest passing value."""
+    type: Literal["threshold"] = Field(
+        description="A numeric field of the structured output must lie within [min, max]."
+    )
+    field: str = Field(
+        description=(
+            "Dotted path to a numeric field of the structured output, e.g. `scores.quality`."
+        )
+    )
+    min: float | None = Field(None, description="Lowest passing value.")
+    max: float | None = Field(None, description="Highest passing value.")
 
     @model_validator(mode="after")
     def _bounded(self) -> ThresholdGate:
@@ -187,17 +228,23 @@ class ThresholdGate(Strict):
 
 
 class ContainsGate(Strict):
-    type: Literal["contains", "not_contains"]
-    """contains: every value must appear in the text output; not_contains: none may."""
-    value: str | list[str]
-    """Text (or texts) that must all appear (contains) or none appear (not_contains)."""
+    type: Literal["contains", "not_contains"] = Field(
+        description=(
+            "contains: every value must appear in the text output; not_contains: none may."
+        )
+    )
+    value: str | list[str] = Field(
+        description=(
+            "Text (or texts) that must all appear (contains) or none appear (not_contains)."
+        )
+    )
 
 
 class RegexGate(Strict):
-    type: Literal["regex"]
-    """The pattern must match somewhere in the text output."""
-    pattern: str
-    """Python regular expression searched in the text output."""
+    type: Literal["regex"] = Field(
+        description="The pattern must match somewhere in the text output."
+    )
+    pattern: str = Field(description="Python regular expression searched in the text output.")
 
     @field_validator("pattern")
     @classmethod
@@ -210,12 +257,11 @@ class RegexGate(Strict):
 
 
 class LengthGate(Strict):
-    type: Literal["length"]
-    """The text output's length in characters must lie within [min, max]."""
-    min: Annotated[int, Field(ge=0)] | None = None
-    """Fewest characters."""
-    max: Annotated[int, Field(ge=0)] | None = None
-    """Most characters."""
+    type: Literal["length"] = Field(
+        description="The text output's length in characters must lie within [min, max]."
+    )
+    min: Annotated[int, Field(ge=0)] | None = Field(None, description="Fewest characters.")
+    max: Annotated[int, Field(ge=0)] | None = Field(None, description="Most characters.")
 
     @model_validator(mode="after")
     def _bounded(self) -> LengthGate:
@@ -225,21 +271,25 @@ class LengthGate(Strict):
 
 
 class ExprGate(Strict):
-    type: Literal["expr"]
-    """An expression over `output` must be true."""
-    expr: str
-    """Jinja2 expression over `output` that must be true, e.g. `output.risks | length >= 3`."""
+    type: Literal["expr"] = Field(description="An expression over `output` must be true.")
+    expr: str = Field(
+        description=(
+            "Jinja2 expression over `output` that must be true, e.g. `output.risks | length >= 3`."
+        )
+    )
 
 
 class JudgeGate(Strict):
-    type: Literal["judge"]
-    """An LLM judge agent scores the output against a rubric."""
-    agent: str
-    """The agent that scores the output; it replies {score, reason} with score in [0, 1]."""
-    rubric: str
-    """What the judge scores the output against."""
-    min: Share = 0.7
-    """Lowest passing score."""
+    type: Literal["judge"] = Field(
+        description="An LLM judge agent scores the output against a rubric."
+    )
+    agent: str = Field(
+        description=(
+            "The agent that scores the output; it replies {score, reason} with score in [0, 1]."
+        )
+    )
+    rubric: str = Field(description="What the judge scores the output against.")
+    min: Share = Field(0.7, description="Lowest passing score.")
 
 
 Gate = Annotated[
@@ -249,12 +299,19 @@ Gate = Annotated[
 
 
 class LoopSpec(Strict):
-    max_iterations: Annotated[int, Field(ge=1, le=1000)]
-    """Most times the group's children run."""
-    until: str | None = None
-    """Expression checked after each iteration; the loop stops when it is true."""
-    on_exhausted: Literal["succeed", "fail"] = "succeed"
-    """What spending every iteration means: succeed with the last outputs, or fail."""
+    max_iterations: Annotated[int, Field(ge=1, le=1000)] = Field(
+        description="Most times the group's children run."
+    )
+    until: str | None = Field(
+        None,
+        description="Expression checked after each iteration; the loop stops when it is true.",
+    )
+    on_exhausted: Literal["succeed", "fail"] = Field(
+        "succeed",
+        description=(
+            "What spending every iteration means: succeed with the last outputs, or fail."
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- steps
@@ -266,24 +323,35 @@ Tags = dict[str, str] | list[str]
 class StepDefaults(Strict):
     """Step fields that `defaults` may set for every step; a step's own value wins."""
 
-    timeout: Duration | None = None
-    """Time bound of one attempt."""
-    retry: RetrySpec | None = None
-    """Retry policy for transient failures."""
-    cache: bool | None = None
-    """Cache model replies (default true)."""
-    continue_on_error: bool | None = None
-    """A failure does not stop dependents (their input is null) nor count against the run."""
-    priority: int | None = None
-    """Higher runs first when concurrency is short."""
-    tags: Tags | None = None
-    """Free labels (a list, or a map such as {department: research}) for cost attribution."""
-    on_gate_failure: OnGateFailure | None = None
-    """fail (default) fails the step; warn records and passes; retry runs it again."""
-    max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    """for_each items in flight at once."""
-    success_threshold: Share | None = None
-    """Share of for_each items or group children that must succeed (default 1.0)."""
+    timeout: Duration | None = Field(None, description="Time bound of one attempt.")
+    retry: RetrySpec | None = Field(None, description="Retry policy for transient failures.")
+    cache: bool | None = Field(None, description="Cache model replies (default true).")
+    continue_on_error: bool | None = Field(
+        None,
+        description=(
+            "A failure does not stop dependents (their input is null) nor count against the run."
+        ),
+    )
+    priority: int | None = Field(None, description="Higher runs first when concurrency is short.")
+    tags: Tags | None = Field(
+        None,
+        description=(
+            "Free labels (a list, or a map such as {department: research}) for cost attribution."
+        ),
+    )
+    on_gate_failure: OnGateFailure | None = Field(
+        None,
+        description=(
+            "fail (default) fails the step; warn records and passes; retry runs it again."
+        ),
+    )
+    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="for_each items in flight at once."
+    )
+    success_threshold: Share | None = Field(
+        None,
+        description="Share of for_each items or group children that must succeed (default 1.0).",
+    )
 
 
 class StepSpec(StepDefaults):
@@ -294,31 +362,56 @@ class StepSpec(StepDefaults):
     # (pydantic/pydantic#13581).
     model_config = ConfigDict(defer_build=True)
 
-    needs: list[str] = Field(default_factory=list)
-    """Sibling steps (ids of the same `steps` map) that must finish first; needing a group
-    waits for all its children."""
-    if_: str | None = Field(default=None, alias="if")
-    """Expression; when false the step is skipped (reason: condition)."""
-    for_each: str | list[Any] | None = None
-    """An expression giving a list, or a literal list: one task per item (`item`, `index`)."""
-    agent: str | None = None
-    """Agent step: the agent that does the work."""
-    prompt: str | None = None
-    """Agent step: the task, a Jinja2 template."""
-    run: list[str] | None = None
-    """Command step: argv (no shell); each element is a template rendered into one argument."""
-    cwd: str | None = None
-    """Command step: working directory (relative to where agnoctl runs)."""
-    env: dict[str, str] | None = None
-    """Command step: extra environment variables (values are templates)."""
-    steps: dict[str, StepSpec] | None = None
-    """Group: nested steps that run as one unit; output is a map of child id to output."""
-    loop: LoopSpec | None = None
-    """Group: run the children again until `until` is true or iterations are spent."""
-    output_schema: JsonSchemaDict | None = None
-    """JSON Schema the output must validate against (overrides the agent's)."""
-    gates: list[Gate] | None = None
-    """Quality gates checked on the output after the step succeeds."""
+    needs: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Sibling steps (ids of the same `steps` map) that must finish first; "
+            "needing a group waits for all its children."
+        ),
+    )
+    if_: str | None = Field(
+        default=None,
+        alias="if",
+        description="Expression; when false the step is skipped (reason: condition).",
+    )
+    for_each: str | list[Any] | None = Field(
+        None,
+        description=(
+            "An expression giving a list, or a literal list: one task per item (`item`, `index`)."
+        ),
+    )
+    agent: str | None = Field(None, description="Agent step: the agent that does the work.")
+    prompt: str | None = Field(None, description="Agent step: the task, a Jinja2 template.")
+    run: list[str] | None = Field(
+        None,
+        description=(
+            "Command step: argv (no shell); each element is a template rendered into one argument."
+        ),
+    )
+    cwd: str | None = Field(
+        None, description="Command step: working directory (relative to where agnoctl runs)."
+    )
+    env: dict[str, str] | None = Field(
+        None, description="Command step: extra environment variables (values are templates)."
+    )
+    steps: dict[str, StepSpec] | None = Field(
+        None,
+        description=(
+            "Group: nested steps that run as one unit; output is a map of child id to output."
+        ),
+    )
+    loop: LoopSpec | None = Field(
+        None,
+        description=(
+            "Group: run the children again until `until` is true or iterations are spent."
+        ),
+    )
+    output_schema: JsonSchemaDict | None = Field(
+        None, description="JSON Schema the output must validate against (overrides the agent's)."
+    )
+    gates: list[Gate] | None = Field(
+        None, description="Quality gates checked on the output after the step succeeds."
+    )
 
     @property
     def kind(self) -> Literal["agent", "command", "group"]:
@@ -385,28 +478,36 @@ def _check_id(key: str) -> None:
 
 
 class AgentSpec(Strict):
-    model: str
-    """`<provider>/<model>`, split at the first `/` (e.g. openai/gpt-4o-mini, mock/echo)."""
-    fallback_models: list[str] = Field(default_factory=list)
-    """Models tried in order when the model keeps failing or its breaker is open."""
-    instructions: str | None = None
-    """System prompt, a Jinja2 template."""
-    description: str | None = None
-    """What the agent is for (documentation)."""
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    """Sampling temperature."""
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    """Most output tokens per call; also what budgets reserve per call."""
-    max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    """This agent's tasks in flight at once."""
-    tools: list[str] = Field(default_factory=list)
-    """Names from `tools` the agent may call."""
-    max_tool_calls: Annotated[int, Field(ge=0)] = 10
-    """Most tool calls in one task's tool-calling loop."""
-    output_schema: JsonSchemaDict | None = None
-    """JSON Schema the reply must parse and validate against."""
-    cache: bool | None = None
-    """Cache this agent's replies (default true)."""
+    model: str = Field(
+        description=(
+            "`<provider>/<model>`, split at the first `/` (e.g. openai/gpt-4o-mini, mock/echo)."
+        )
+    )
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        description="Models tried in order when the model keeps failing or its breaker is open.",
+    )
+    instructions: str | None = Field(None, description="System prompt, a Jinja2 template.")
+    description: str | None = Field(None, description="What the agent is for (documentation).")
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = Field(
+        None, description="Sampling temperature."
+    )
+    max_tokens: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Most output tokens per call; also what budgets reserve per call."
+    )
+    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="This agent's tasks in flight at once."
+    )
+    tools: list[str] = Field(
+        default_factory=list, description="Names from `tools` the agent may call."
+    )
+    max_tool_calls: Annotated[int, Field(ge=0)] = Field(
+        10, description="Most tool calls in one task's tool-calling loop."
+    )
+    output_schema: JsonSchemaDict | None = Field(
+        None, description="JSON Schema the reply must parse and validate against."
+    )
+    cache: bool | None = Field(None, description="Cache this agent's replies (default true).")
 
     @field_validator("model", "fallback_models")
     @classmethod
@@ -429,44 +530,50 @@ class AgentSpec(Strict):
 
 
 class CommandToolSpec(Strict):
-    type: Literal["command"] = "command"
-    """A program run with the model's JSON arguments rendered into argv (no shell)."""
-    description: str | None = None
-    """What the tool does, shown to the model."""
-    parameters: JsonSchemaDict = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    """JSON Schema of the arguments object; arguments are validated against it."""
-    run: list[str]
-    """argv; `{{ args.<name> }}` renders into single arguments."""
-    timeout: Duration = 30.0
-    """Time bound of one call."""
-    cwd: str | None = None
-    """Working directory (relative to where agnoctl runs)."""
-    max_output_chars: Annotated[int, Field(ge=1)] = 20_000
-    """Longer results are cut, and say so."""
+    type: Literal["command"] = Field(
+        "command",
+        description=(
+            "A program run with the model's JSON arguments rendered into argv (no shell)."
+        ),
+    )
+    description: str | None = Field(None, description="What the tool does, shown to the model.")
+    parameters: JsonSchemaDict = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments object; arguments are validated against it.",
+    )
+    run: list[str] = Field(description="argv; `{{ args.<name> }}` renders into single arguments.")
+    timeout: Duration = Field(30.0, description="Time bound of one call.")
+    cwd: str | None = Field(None, description="Working directory (relative to where agnoctl runs).")
+    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+        20_000, description="Longer results are cut, and say so."
+    )
 
 
 class HttpGetToolSpec(Strict):
-    type: Literal["http_get"]
-    """GET a URL (the model passes {"url": ...}) from an allowed host."""
-    description: str | None = None
-    """What the tool does, shown to the model."""
-    allow_hosts: list[str]
-    """Host names that may be fetched; redirects are re-checked against them."""
-    timeout: Duration = 30.0
-    """Time bound of one call."""
-    max_output_chars: Annotated[int, Field(ge=1)] = 20_000
-    """Longer results are cut, and say so."""
+    type: Literal["http_get"] = Field(
+        description='GET a URL (the model passes {"url": ...}) from an allowed host.'
+    )
+    description: str | None = Field(None, description="What the tool does, shown to the model.")
+    allow_hosts: list[str] = Field(
+        description="Host names that may be fetched; redirects are re-checked against them."
+    )
+    timeout: Duration = Field(30.0, description="Time bound of one call.")
+    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+        20_000, description="Longer results are cut, and say so."
+    )
 
 
 class ReadFileToolSpec(Strict):
-    type: Literal["read_file"]
-    """Read a file (the model passes {"path": ...}) below `root`."""
-    description: str | None = None
-    """What the tool does, shown to the model."""
-    root: str
-    """Folder the paths are relative to; paths may not leave it (.. or symlinks)."""
-    max_output_chars: Annotated[int, Field(ge=1)] = 20_000
-    """Longer results are cut, and say so."""
+    type: Literal["read_file"] = Field(
+        description='Read a file (the model passes {"path": ...}) below `root`.'
+    )
+    description: str | None = Field(None, description="What the tool does, shown to the model.")
+    root: str = Field(
+        description="Folder the paths are relative to; paths may not leave it (.. or symlinks)."
+    )
+    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+        20_000, description="Longer results are cut, and say so."
+    )
 
 
 ToolDef = Annotated[
@@ -475,16 +582,19 @@ ToolDef = Annotated[
 
 
 class LimitsSpec(Strict):
-    max_cost_usd: Annotated[float, Field(ge=0)] | None = None
-    """Stop when the run's cost would exceed this many USD."""
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    """Stop when the run's tokens (input + output) would exceed this."""
-    max_llm_calls: Annotated[int, Field(ge=1)] | None = None
-    """Stop when the run would make more model calls than this."""
-    max_duration: Duration | None = None
-    """Wall-clock bound of the whole run."""
-    max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    """Tasks in flight at once across the run."""
+    max_cost_usd: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Stop when the run's cost would exceed this many USD."
+    )
+    max_tokens: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Stop when the run's tokens (input + output) would exceed this."
+    )
+    max_llm_calls: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Stop when the run would make more model calls than this."
+    )
+    max_duration: Duration | None = Field(None, description="Wall-clock bound of the whole run.")
+    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Tasks in flight at once across the run."
+    )
 
 
 WebhookUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
@@ -493,12 +603,18 @@ WebhookUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
 class NotifySpec(Strict):
     """Webhooks told about a run: a JSON POST of the run's summary to each URL, once per event."""
 
-    on_failure: list[WebhookUrl] = Field(default_factory=list)
-    """URLs told when the run fails or is interrupted."""
-    on_success: list[WebhookUrl] = Field(default_factory=list)
-    """URLs told when the run passes."""
-    on_budget_warning: list[WebhookUrl] = Field(default_factory=list)
-    """URLs told once per limit whose use crossed its warning share (a budget_warning event)."""
+    on_failure: list[WebhookUrl] = Field(
+        default_factory=list, description="URLs told when the run fails or is interrupted."
+    )
+    on_success: list[WebhookUrl] = Field(
+        default_factory=list, description="URLs told when the run passes."
+    )
+    on_budget_warning: list[WebhookUrl] = Field(
+        default_factory=list,
+        description=(
+            "URLs told once per limit whose use crossed its warning share (a budget_warning event)."
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- workflow
@@ -507,34 +623,48 @@ class NotifySpec(Strict):
 class Workflow(Strict):
     """An agnoctl workflow file, language version 1."""
 
-    version: Literal[1]
-    """Language version; must be 1."""
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    """Workflow name: lowercase letters, digits, _ and -."""
-    description: str | None = None
-    """What the workflow does."""
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    """Typed run parameters (`-i key=value`, `--inputs-file`)."""
-    env: dict[str, str] = Field(default_factory=dict)
-    """Plain strings visible to templates as env.NAME."""
-    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
-    """Model servers; openai, anthropic, ollama and mock need no entry."""
-    defaults: StepDefaults = Field(default_factory=StepDefaults)
-    """Values for every step's fields; a step's own value wins."""
-    agents: dict[str, AgentSpec] = Field(default_factory=dict)
-    """Named agents: model, instructions, tools, structured output."""
-    tools: dict[str, ToolDef] = Field(default_factory=dict)
-    """What agents may call, by name."""
-    steps: dict[str, StepSpec]
-    """The steps, by id; order in the file is irrelevant."""
-    outputs: dict[str, str] = Field(default_factory=dict)
-    """Named results (templates), written to the report and to outputs/."""
-    limits: LimitsSpec = Field(default_factory=LimitsSpec)
-    """Budgets and bounds of the whole run."""
-    success_threshold: Share = 1.0
-    """Share of steps that must succeed for the run to pass."""
-    notify: NotifySpec | None = None
-    """Webhooks to tell when the run fails, passes, or nears a limit."""
+    version: Literal[1] = Field(description="Language version; must be 1.")
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] = Field(
+        description="Workflow name: lowercase letters, digits, _ and -."
+    )
+    description: str | None = Field(None, description="What the workflow does.")
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict, description="Typed run parameters (`-i key=value`, `--inputs-file`)."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Plain strings visible to templates as env.NAME."
+    )
+    providers: dict[str, ProviderSpec] = Field(
+        default_factory=dict,
+        description="Model servers; openai, anthropic, ollama and mock need no entry.",
+    )
+    defaults: StepDefaults = Field(
+        default_factory=StepDefaults,
+        description="Values for every step's fields; a step's own value wins.",
+    )
+    agents: dict[str, AgentSpec] = Field(
+        default_factory=dict,
+        description="Named agents: model, instructions, tools, structured output.",
+    )
+    tools: dict[str, ToolDef] = Field(
+        default_factory=dict, description="What agents may call, by name."
+    )
+    steps: dict[str, StepSpec] = Field(
+        description="The steps, by id; order in the file is irrelevant."
+    )
+    outputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named results (templates), written to the report and to outputs/.",
+    )
+    limits: LimitsSpec = Field(
+        default_factory=LimitsSpec, description="Budgets and bounds of the whole run."
+    )
+    success_threshold: Share = Field(
+        1.0, description="Share of steps that must succeed for the run to pass."
+    )
+    notify: NotifySpec | None = Field(
+        None, description="Webhooks to tell when the run fails, passes, or nears a limit."
+    )
 
     @field_validator("tools", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""The field reference (docs/reference.md), generated from the spec models' docstrings."""
+"""The field reference (docs/reference.md), generated from the spec models' field descriptions."""
 
 from __future__ import annotations
 
