@@ -243,7 +243,7 @@ class Plan(_Model):
     """What a run of a workflow would do, and what it could cost, worked out without a call."""
 
     schema_version: Literal[1] = Field(
-        SCHEMA_VERSION,
+        default=SCHEMA_VERSION,
         description=(
             "Changes when a field changes meaning or goes away (new fields do not change it)."
         ),

@@ -41,17 +41,17 @@ class GateReport(_Model):
     )
     passed: bool
     value: Any = Field(
-        None, description="What was measured (a number, a length, a judge's score, ...)."
+        default=None, description="What was measured (a number, a length, a judge's score, ...)."
     )
-    finding: str | None = Field(None, description="Why it failed; None when it passed.")
+    finding: str | None = Field(default=None, description="Why it failed; None when it passed.")
     severity: Literal["fail", "warn"] = Field(
-        "fail",
+        default="fail",
         description="warn: `on_gate_failure: warn`, a failure is recorded but the step passes.",
     )
     detail: str | None = Field(
-        None, description="More about the measurement, e.g. the judge's reason."
+        default=None, description="More about the measurement, e.g. the judge's reason."
     )
-    attempt: int | None = Field(None, description="The attempt whose output was checked.")
+    attempt: int | None = Field(default=None, description="The attempt whose output was checked.")
 
 
 class AttemptReport(_Model):
@@ -62,14 +62,14 @@ class AttemptReport(_Model):
     finished: datetime | None = None
     duration_ms: float | None = None
     model: str | None = Field(
-        None, description="`<provider>/<model>` asked in this attempt (agent steps)."
+        default=None, description="`<provider>/<model>` asked in this attempt (agent steps)."
     )
     error: ErrorInfo | None = Field(
-        None, description="Why the attempt failed; None when it succeeded."
+        default=None, description="Why the attempt failed; None when it succeeded."
     )
-    delay: float | None = Field(None, description="Seconds waited before the next attempt.")
+    delay: float | None = Field(default=None, description="Seconds waited before the next attempt.")
     prompt: str | None = Field(
-        None,
+        default=None,
         description=(
             "Agent steps: the rendered prompt this attempt sent (a retry's carries "
             "the findings it must fix), secrets masked."
@@ -93,7 +93,9 @@ class LoopReport(_Model):
 
 class _Execution(_Model):
     status: StepStatus
-    reason: SkipReason | None = Field(None, description="Why it was skipped (status skipped only).")
+    reason: SkipReason | None = Field(
+        default=None, description="Why it was skipped (status skipped only)."
+    )
     error: ErrorInfo | None = None
     started: datetime | None = None
     finished: datetime | None = None
@@ -102,20 +104,26 @@ class _Execution(_Model):
     attempts: list[AttemptReport] = Field(default_factory=list)
     gates: list[GateReport] = Field(default_factory=list)
     model: str | None = Field(
-        None, description="`<provider>/<model>` that answered (after fallbacks)."
+        default=None, description="`<provider>/<model>` that answered (after fallbacks)."
     )
-    calls: int = Field(0, description="Model calls made, judge calls and nested steps included.")
+    calls: int = Field(
+        default=0, description="Model calls made, judge calls and nested steps included."
+    )
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
-    exit_code: int | None = Field(None, description="Command steps: the process's exit code.")
-    stderr: str | None = Field(
-        None, description="Command steps: the end of standard error (bounded)."
+    exit_code: int | None = Field(
+        default=None, description="Command steps: the process's exit code."
     )
-    loop: LoopReport | None = Field(None, description="Groups with `loop`.")
-    steps: dict[str, StepReport] | None = Field(None, description="Groups: the children, by id.")
+    stderr: str | None = Field(
+        default=None, description="Command steps: the end of standard error (bounded)."
+    )
+    loop: LoopReport | None = Field(default=None, description="Groups with `loop`.")
+    steps: dict[str, StepReport] | None = Field(
+        default=None, description="Groups: the children, by id."
+    )
     reused: bool = Field(
-        False,
+        default=False,
         description=(
             "`--resume` took this output from the earlier run's journal instead of "
             "running it again."
@@ -137,19 +145,20 @@ class StepReport(_Execution):
     kind: Literal["agent", "command", "group"]
     continue_on_error: bool = False
     items: list[ItemReport] | None = Field(
-        None, description="for_each steps: one entry per item, in order."
+        default=None, description="for_each steps: one entry per item, in order."
     )
     succeeded: int | None = Field(
-        None, description="for_each steps and groups: items or counted children that succeeded."
+        default=None,
+        description="for_each steps and groups: items or counted children that succeeded.",
     )
     total: int | None = Field(
-        None,
+        default=None,
         description=(
             "for_each steps and groups: items or children counted toward the success share."
         ),
     )
     share: float | None = Field(
-        None, description="succeeded / total, rounded half up to two decimals."
+        default=None, description="succeeded / total, rounded half up to two decimals."
     )
     success_threshold: float | None = None
 
@@ -196,7 +205,7 @@ class RunReport(_Model):
     reason: str = Field(description="Why the run passed or failed, in one sentence.")
     exit_code: int = Field(description="0 passed, 1 failed, 130 interrupted.")
     interrupted: bool = Field(
-        False,
+        default=False,
         description=(
             "SIGINT or SIGTERM stopped the run; unfinished steps are `skipped: cancelled`."
         ),
@@ -205,14 +214,16 @@ class RunReport(_Model):
     finished: datetime
     duration_ms: float
     inputs: dict[str, Any] = Field(description="Input values (secrets masked).")
-    mock: bool = Field(False, description="Every agent was routed to the mock provider (`--mock`).")
+    mock: bool = Field(
+        default=False, description="Every agent was routed to the mock provider (`--mock`)."
+    )
     seed: int | None = None
     resumed: bool = Field(
-        False,
+        default=False,
         description="This run resumed an earlier one in the same run directory (`--resume`).",
     )
     reused: int = Field(
-        0,
+        default=0,
         description=(
             "Agent and command tasks (steps or for_each items) whose output `--resume` reused."
         ),

@@ -78,17 +78,17 @@ class Strict(BaseModel):
 
 class InputSpec(Strict):
     type: Literal["string", "number", "integer", "boolean", "array", "object"] = Field(
-        "string",
+        default="string",
         description=(
             "The input's type; `-i key=value` is converted to it (JSON for arrays and objects)."
         ),
     )
     default: Any = Field(
-        None,
+        default=None,
         description="Value used when the run gives none. An input without a default is required.",
     )
     description: str | None = Field(
-        None, description="What the input is for; shown by `agnoctl plan`."
+        default=None, description="What the input is for; shown by `agnoctl plan`."
     )
 
     @property
@@ -117,23 +117,24 @@ _INPUT_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 
 class RateLimitSpec(Strict):
     requests_per_minute: Annotated[int, Field(gt=0)] | None = Field(
-        None, description="Requests per minute sent to this provider (token bucket)."
+        default=None, description="Requests per minute sent to this provider (token bucket)."
     )
     tokens_per_minute: Annotated[int, Field(gt=0)] | None = Field(
-        None, description="Tokens per minute (input estimate + max_tokens reserved per call)."
+        default=None,
+        description="Tokens per minute (input estimate + max_tokens reserved per call).",
     )
 
 
 class CircuitBreakerSpec(Strict):
     failure_threshold: Annotated[int, Field(ge=1)] = Field(
-        5, description="Consecutive failures that open the breaker."
+        default=5, description="Consecutive failures that open the breaker."
     )
     recovery_timeout: Duration = Field(
-        30.0,
+        default=30.0,
         description="How long the breaker stays open before half-open probes are let through.",
     )
     half_open_max_calls: Annotated[int, Field(ge=1)] = Field(
-        1, description="Probe calls allowed through while half-open."
+        default=1, description="Probe calls allowed through while half-open."
     )
 
 
@@ -150,7 +151,7 @@ class ProviderSpec(Strict):
         )
     )
     base_url: str | None = Field(
-        None,
+        default=None,
         description=(
             "openai: up to /v1 (requests go to {base_url}/chat/completions); "
             "anthropic: the host ({base_url}/v1/messages); ollama: the host "
@@ -158,17 +159,19 @@ class ProviderSpec(Strict):
         ),
     )
     api_key: str | None = Field(
-        None,
+        default=None,
         description=(
             "API key; use ${VAR} to read it from the environment. Never written to any output."
         ),
     )
     max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="Requests in flight to this provider at once."
+        default=None, description="Requests in flight to this provider at once."
     )
-    rate_limit: RateLimitSpec | None = Field(None, description="Requests and tokens per minute.")
+    rate_limit: RateLimitSpec | None = Field(
+        default=None, description="Requests and tokens per minute."
+    )
     circuit_breaker: CircuitBreakerSpec | None = Field(
-        None, description="Fail fast while the provider keeps failing."
+        default=None, description="Fail fast while the provider keeps failing."
     )
     pricing: dict[str, ModelPrice] = Field(
         default_factory=dict,
@@ -181,18 +184,20 @@ class ProviderSpec(Strict):
 
 class RetrySpec(Strict):
     max_attempts: Annotated[int, Field(ge=1)] = Field(
-        3, description="Attempts in all, the first included (1 = no retry)."
+        default=3, description="Attempts in all, the first included (1 = no retry)."
     )
-    initial_delay: Duration = Field(1.0, description="Delay before the first retry, before jitter.")
-    max_delay: Duration = Field(20.0, description="Upper bound of any delay.")
+    initial_delay: Duration = Field(
+        default=1.0, description="Delay before the first retry, before jitter."
+    )
+    max_delay: Duration = Field(default=20.0, description="Upper bound of any delay.")
     multiplier: Annotated[float, Field(ge=1.0)] = Field(
-        2.0,
+        default=2.0,
         description=(
             "Growth of the delay per retry: min(max_delay, initial_delay * multiplier^n)."
         ),
     )
     jitter: Literal["full", "none"] = Field(
-        "full",
+        default="full",
         description=(
             "full: a uniform random delay between 0 and the computed one; none: exactly it."
         ),
@@ -217,8 +222,8 @@ class ThresholdGate(Strict):
             "Dotted path to a numeric field of the structured output, e.g. `scores.quality`."
         )
     )
-    min: float | None = Field(None, description="Lowest passing value.")
-    max: float | None = Field(None, description="Highest passing value.")
+    min: float | None = Field(default=None, description="Lowest passing value.")
+    max: float | None = Field(default=None, description="Highest passing value.")
 
     @model_validator(mode="after")
     def _bounded(self) -> ThresholdGate:
@@ -260,8 +265,8 @@ class LengthGate(Strict):
     type: Literal["length"] = Field(
         description="The text output's length in characters must lie within [min, max]."
     )
-    min: Annotated[int, Field(ge=0)] | None = Field(None, description="Fewest characters.")
-    max: Annotated[int, Field(ge=0)] | None = Field(None, description="Most characters.")
+    min: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Fewest characters.")
+    max: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Most characters.")
 
     @model_validator(mode="after")
     def _bounded(self) -> LengthGate:
@@ -289,7 +294,7 @@ class JudgeGate(Strict):
         )
     )
     rubric: str = Field(description="What the judge scores the output against.")
-    min: Share = Field(0.7, description="Lowest passing score.")
+    min: Share = Field(default=0.7, description="Lowest passing score.")
 
 
 Gate = Annotated[
@@ -303,11 +308,11 @@ class LoopSpec(Strict):
         description="Most times the group's children run."
     )
     until: str | None = Field(
-        None,
+        default=None,
         description="Expression checked after each iteration; the loop stops when it is true.",
     )
     on_exhausted: Literal["succeed", "fail"] = Field(
-        "succeed",
+        default="succeed",
         description=(
             "What spending every iteration means: succeed with the last outputs, or fail."
         ),
@@ -323,33 +328,37 @@ Tags = dict[str, str] | list[str]
 class StepDefaults(Strict):
     """Step fields that `defaults` may set for every step; a step's own value wins."""
 
-    timeout: Duration | None = Field(None, description="Time bound of one attempt.")
-    retry: RetrySpec | None = Field(None, description="Retry policy for transient failures.")
-    cache: bool | None = Field(None, description="Cache model replies (default true).")
+    timeout: Duration | None = Field(default=None, description="Time bound of one attempt.")
+    retry: RetrySpec | None = Field(
+        default=None, description="Retry policy for transient failures."
+    )
+    cache: bool | None = Field(default=None, description="Cache model replies (default true).")
     continue_on_error: bool | None = Field(
-        None,
+        default=None,
         description=(
             "A failure does not stop dependents (their input is null) nor count against the run."
         ),
     )
-    priority: int | None = Field(None, description="Higher runs first when concurrency is short.")
+    priority: int | None = Field(
+        default=None, description="Higher runs first when concurrency is short."
+    )
     tags: Tags | None = Field(
-        None,
+        default=None,
         description=(
             "Free labels (a list, or a map such as {department: research}) for cost attribution."
         ),
     )
     on_gate_failure: OnGateFailure | None = Field(
-        None,
+        default=None,
         description=(
             "fail (default) fails the step; warn records and passes; retry runs it again."
         ),
     )
     max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="for_each items in flight at once."
+        default=None, description="for_each items in flight at once."
     )
     success_threshold: Share | None = Field(
-        None,
+        default=None,
         description="Share of for_each items or group children that must succeed (default 1.0).",
     )
 
@@ -375,42 +384,45 @@ class StepSpec(StepDefaults):
         description="Expression; when false the step is skipped (reason: condition).",
     )
     for_each: str | list[Any] | None = Field(
-        None,
+        default=None,
         description=(
             "An expression giving a list, or a literal list: one task per item (`item`, `index`)."
         ),
     )
-    agent: str | None = Field(None, description="Agent step: the agent that does the work.")
-    prompt: str | None = Field(None, description="Agent step: the task, a Jinja2 template.")
+    agent: str | None = Field(default=None, description="Agent step: the agent that does the work.")
+    prompt: str | None = Field(default=None, description="Agent step: the task, a Jinja2 template.")
     run: list[str] | None = Field(
-        None,
+        default=None,
         description=(
             "Command step: argv (no shell); each element is a template rendered into one argument."
         ),
     )
     cwd: str | None = Field(
-        None, description="Command step: working directory (relative to where agnoctl runs)."
+        default=None,
+        description="Command step: working directory (relative to where agnoctl runs).",
     )
     env: dict[str, str] | None = Field(
-        None, description="Command step: extra environment variables (values are templates)."
+        default=None,
+        description="Command step: extra environment variables (values are templates).",
     )
     steps: dict[str, StepSpec] | None = Field(
-        None,
+        default=None,
         description=(
             "Group: nested steps that run as one unit; output is a map of child id to output."
         ),
     )
     loop: LoopSpec | None = Field(
-        None,
+        default=None,
         description=(
             "Group: run the children again until `until` is true or iterations are spent."
         ),
     )
     output_schema: JsonSchemaDict | None = Field(
-        None, description="JSON Schema the output must validate against (overrides the agent's)."
+        default=None,
+        description="JSON Schema the output must validate against (overrides the agent's).",
     )
     gates: list[Gate] | None = Field(
-        None, description="Quality gates checked on the output after the step succeeds."
+        default=None, description="Quality gates checked on the output after the step succeeds."
     )
 
     @property
@@ -487,27 +499,31 @@ class AgentSpec(Strict):
         default_factory=list,
         description="Models tried in order when the model keeps failing or its breaker is open.",
     )
-    instructions: str | None = Field(None, description="System prompt, a Jinja2 template.")
-    description: str | None = Field(None, description="What the agent is for (documentation).")
+    instructions: str | None = Field(default=None, description="System prompt, a Jinja2 template.")
+    description: str | None = Field(
+        default=None, description="What the agent is for (documentation)."
+    )
     temperature: Annotated[float, Field(ge=0, le=2)] | None = Field(
-        None, description="Sampling temperature."
+        default=None, description="Sampling temperature."
     )
     max_tokens: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="Most output tokens per call; also what budgets reserve per call."
+        default=None, description="Most output tokens per call; also what budgets reserve per call."
     )
     max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="This agent's tasks in flight at once."
+        default=None, description="This agent's tasks in flight at once."
     )
     tools: list[str] = Field(
         default_factory=list, description="Names from `tools` the agent may call."
     )
     max_tool_calls: Annotated[int, Field(ge=0)] = Field(
-        10, description="Most tool calls in one task's tool-calling loop."
+        default=10, description="Most tool calls in one task's tool-calling loop."
     )
     output_schema: JsonSchemaDict | None = Field(
-        None, description="JSON Schema the reply must parse and validate against."
+        default=None, description="JSON Schema the reply must parse and validate against."
     )
-    cache: bool | None = Field(None, description="Cache this agent's replies (default true).")
+    cache: bool | None = Field(
+        default=None, description="Cache this agent's replies (default true)."
+    )
 
     @field_validator("model", "fallback_models")
     @classmethod
@@ -531,21 +547,25 @@ class AgentSpec(Strict):
 
 class CommandToolSpec(Strict):
     type: Literal["command"] = Field(
-        "command",
+        default="command",
         description=(
             "A program run with the model's JSON arguments rendered into argv (no shell)."
         ),
     )
-    description: str | None = Field(None, description="What the tool does, shown to the model.")
+    description: str | None = Field(
+        default=None, description="What the tool does, shown to the model."
+    )
     parameters: JsonSchemaDict = Field(
         default_factory=lambda: {"type": "object", "properties": {}},
         description="JSON Schema of the arguments object; arguments are validated against it.",
     )
     run: list[str] = Field(description="argv; `{{ args.<name> }}` renders into single arguments.")
-    timeout: Duration = Field(30.0, description="Time bound of one call.")
-    cwd: str | None = Field(None, description="Working directory (relative to where agnoctl runs).")
+    timeout: Duration = Field(default=30.0, description="Time bound of one call.")
+    cwd: str | None = Field(
+        default=None, description="Working directory (relative to where agnoctl runs)."
+    )
     max_output_chars: Annotated[int, Field(ge=1)] = Field(
-        20_000, description="Longer results are cut, and say so."
+        default=20_000, description="Longer results are cut, and say so."
     )
 
 
@@ -553,13 +573,15 @@ class HttpGetToolSpec(Strict):
     type: Literal["http_get"] = Field(
         description='GET a URL (the model passes {"url": ...}) from an allowed host.'
     )
-    description: str | None = Field(None, description="What the tool does, shown to the model.")
+    description: str | None = Field(
+        default=None, description="What the tool does, shown to the model."
+    )
     allow_hosts: list[str] = Field(
         description="Host names that may be fetched; redirects are re-checked against them."
     )
-    timeout: Duration = Field(30.0, description="Time bound of one call.")
+    timeout: Duration = Field(default=30.0, description="Time bound of one call.")
     max_output_chars: Annotated[int, Field(ge=1)] = Field(
-        20_000, description="Longer results are cut, and say so."
+        default=20_000, description="Longer results are cut, and say so."
     )
 
 
@@ -567,12 +589,14 @@ class ReadFileToolSpec(Strict):
     type: Literal["read_file"] = Field(
         description='Read a file (the model passes {"path": ...}) below `root`.'
     )
-    description: str | None = Field(None, description="What the tool does, shown to the model.")
+    description: str | None = Field(
+        default=None, description="What the tool does, shown to the model."
+    )
     root: str = Field(
         description="Folder the paths are relative to; paths may not leave it (.. or symlinks)."
     )
     max_output_chars: Annotated[int, Field(ge=1)] = Field(
-        20_000, description="Longer results are cut, and say so."
+        default=20_000, description="Longer results are cut, and say so."
     )
 
 
@@ -583,17 +607,19 @@ ToolDef = Annotated[
 
 class LimitsSpec(Strict):
     max_cost_usd: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="Stop when the run's cost would exceed this many USD."
+        default=None, description="Stop when the run's cost would exceed this many USD."
     )
     max_tokens: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="Stop when the run's tokens (input + output) would exceed this."
+        default=None, description="Stop when the run's tokens (input + output) would exceed this."
     )
     max_llm_calls: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="Stop when the run would make more model calls than this."
+        default=None, description="Stop when the run would make more model calls than this."
     )
-    max_duration: Duration | None = Field(None, description="Wall-clock bound of the whole run.")
+    max_duration: Duration | None = Field(
+        default=None, description="Wall-clock bound of the whole run."
+    )
     max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="Tasks in flight at once across the run."
+        default=None, description="Tasks in flight at once across the run."
     )
 
 
@@ -627,7 +653,7 @@ class Workflow(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)] = Field(
         description="Workflow name: lowercase letters, digits, _ and -."
     )
-    description: str | None = Field(None, description="What the workflow does.")
+    description: str | None = Field(default=None, description="What the workflow does.")
     inputs: dict[str, InputSpec] = Field(
         default_factory=dict, description="Typed run parameters (`-i key=value`, `--inputs-file`)."
     )
@@ -660,10 +686,10 @@ class Workflow(Strict):
         default_factory=LimitsSpec, description="Budgets and bounds of the whole run."
     )
     success_threshold: Share = Field(
-        1.0, description="Share of steps that must succeed for the run to pass."
+        default=1.0, description="Share of steps that must succeed for the run to pass."
     )
     notify: NotifySpec | None = Field(
-        None, description="Webhooks to tell when the run fails, passes, or nears a limit."
+        default=None, description="Webhooks to tell when the run fails, passes, or nears a limit."
     )
 
     @field_validator("tools", mode="before")
