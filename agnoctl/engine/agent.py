@@ -78,11 +78,17 @@ class _AgentTask:
             self.tools = {name: rt.tools()[name] for name in agent.tools}
             self.tool_specs = tuple([tool.spec for tool in self.tools.values()])
 
+    def start(self) -> Coroutine[Any, Any, Any]:
+        """The coroutine that runs the task: ``run``, or for an agent with one model (most
+        agents: no fallback to reach for) the attempts on it, one frame less."""
+        agent = self.agent
+        if agent.fallback_models:
+            return self.run()
+        route = self.route = self.rt.providers.route(agent.model)
+        return run_attempts(self.rt, self.task, self.attempt, model=route.label)
+
     async def run(self) -> Any:
         agent = self.agent
-        if not agent.fallback_models:  # most agents: one model, no fallback to reach for
-            route = self.route = self.rt.providers.route(agent.model)
-            return await run_attempts(self.rt, self.task, self.attempt, model=route.label)
         references = [agent.model, *agent.fallback_models]
         for position, reference in enumerate(references):
             route = self.route = self.rt.providers.route(reference)
@@ -108,9 +114,10 @@ class _AgentTask:
         prompt = record.prompt = self.next_prompt
         agent = self.agent
         # Positional arguments: this runs once per agent step, and keywords cost more.
+        system = self.system
         request = ModelRequest(
             route.model,
-            _messages(self.system, prompt),
+            (Message("user", prompt),) if system is None else _messages(system, prompt),
             agent.temperature,
             agent.max_tokens,
             self.schema,
@@ -119,8 +126,10 @@ class _AgentTask:
         )
         if self.tools:
             reply = await self._converse(route, request, record)
-        else:
-            reply = await _ask(self.rt, task, route, request, record)
+        else:  # _ask, inlined
+            reply = await self.rt.call_model(
+                route, request, task.path, task.step_path, task.settings.tags, record
+            )
         task.record.model = route.label
         output: Any = reply.text
         if self.schema is not None:
@@ -219,7 +228,7 @@ async def judge(
 def run_agent(rt: Runtime, task: Task) -> Coroutine[Any, Any, Any]:
     """Run one agent task; its coroutine returns the output (parsed data when an output schema
     applies). Not a coroutine itself: no extra frame on the path every agent step takes."""
-    return _AgentTask(rt, task).run()
+    return _AgentTask(rt, task).start()
 
 
 def _ask(
@@ -229,14 +238,7 @@ def _ask(
 
     It hands back ``Runtime.call_model``'s coroutine rather than awaiting it: no extra frame
     on the path every agent step takes."""
-    return rt.call_model(
-        route,
-        request,
-        path=task.path,
-        step_path=task.step_path,
-        tags=task.settings.tags,
-        attempt=attempt,
-    )
+    return rt.call_model(route, request, task.path, task.step_path, task.settings.tags, attempt)
 
 
 def _messages(system: str | None, prompt: str) -> tuple[Message, ...]:

@@ -148,7 +148,7 @@ class Budget:
         self.exhausted: BudgetExceeded | None = None
         """The first limit reached, for the run's failure message."""
 
-    def reserve(self, *, tokens: int, cost: float) -> Reservation | None:
+    def reserve(self, tokens: int, cost: float) -> Reservation | None:
         """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot.
 
         Without limits there is nothing to hold: the call is counted and None stands for its
@@ -173,7 +173,7 @@ class Budget:
         self._warn_if_near("max_llm_calls")
         return Reservation(tokens, cost)
 
-    def settle(self, reservation: Reservation | None, *, tokens: int, cost: float) -> None:
+    def settle(self, reservation: Reservation | None, tokens: int, cost: float) -> None:
         """Replace a reservation with what the call really used (it may exceed the estimate)."""
         if reservation is None:  # no limit: nothing held, nothing to warn about or to exceed
             self._tokens.used += tokens
@@ -261,13 +261,6 @@ class Totals:
     def tokens(self) -> int:
         return self.tokens_in + self.tokens_out
 
-    def add(self, other: Totals) -> None:
-        self.calls += other.calls
-        self.cache_hits += other.cache_hits
-        self.tokens_in += other.tokens_in
-        self.tokens_out += other.tokens_out
-        self.cost_usd += other.cost_usd
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
@@ -289,11 +282,13 @@ class CostLedger:
     """
 
     def __init__(self) -> None:
-        self._rows: dict[tuple[str, str | None, str, int], _Row] = {}
+        # (step, agent, model, id(tags)) -> [calls, cache_hits, tokens_in, tokens_out, cost,
+        # tags]: a list, not an object, as a run adds a row per step and a list is built by
+        # one instruction. The tags are kept alive, so that their id in the key is never reused.
+        self._rows: dict[tuple[str, str | None, str, int], list[Any]] = {}
 
     def add(
         self,
-        *,
         step: str,
         agent: str | None,
         model: str,
@@ -304,18 +299,20 @@ class CostLedger:
         calls: int = 1,
         cache_hits: int = 0,
     ) -> None:
-        """Record calls made for ``step`` (``model`` as ``provider/model``)."""
+        """Record calls made for ``step`` (``model`` as ``provider/model``).
+
+        Every model call adds once: its arguments may be given by position, which costs less
+        than keywords (in this order)."""
         # A step's tags are one object for the whole run (its settings): its id names them.
         key = (step, agent, model, id(tags))
         row = self._rows.get(key)
         if row is None:
-            row = self._rows[key] = _Row(step, agent, model, tag_labels(tags), Totals(), tags)
-        totals = row.totals
-        totals.calls += calls
-        totals.cache_hits += cache_hits
-        totals.tokens_in += tokens_in
-        totals.tokens_out += tokens_out
-        totals.cost_usd += cost
+            row = self._rows[key] = [0, 0, 0, 0, 0.0, tags]
+        row[0] += calls
+        row[1] += cache_hits
+        row[2] += tokens_in
+        row[3] += tokens_out
+        row[4] += cost
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for report.json, keys sorted so reports diff cleanly."""
@@ -324,15 +321,14 @@ class CostLedger:
         by_agent: dict[str, Totals] = {}
         by_model: dict[str, Totals] = {}
         by_tag: dict[str, Totals] = {}
-        for row in self._rows.values():
-            totals = row.totals
-            total.add(totals)
-            _row(by_step, row.step).add(totals)
-            _row(by_model, row.model).add(totals)
-            if row.agent is not None:
-                _row(by_agent, row.agent).add(totals)
-            for label in row.labels:
-                _row(by_tag, label).add(totals)
+        for (step, agent, model, _), row in self._rows.items():
+            _add(total, row)
+            _add(_row(by_step, step), row)
+            _add(_row(by_model, model), row)
+            if agent is not None:
+                _add(_row(by_agent, agent), row)
+            for label in tag_labels(row[5]):
+                _add(_row(by_tag, label), row)
 
         def table(rows: dict[str, Totals]) -> dict[str, Any]:
             return {key: rows[key].as_dict() for key in sorted(rows)}
@@ -346,14 +342,13 @@ class CostLedger:
         }
 
 
-@dataclass(slots=True)
-class _Row:
-    step: str
-    agent: str | None
-    model: str
-    labels: tuple[str, ...]
-    totals: Totals
-    tags: Tags | None  # kept alive, so that its id in the row's key is never reused
+def _add(totals: Totals, row: list[Any]) -> None:
+    """``Totals.add`` of one of the ledger's rows."""
+    totals.calls += row[0]
+    totals.cache_hits += row[1]
+    totals.tokens_in += row[2]
+    totals.tokens_out += row[3]
+    totals.cost_usd += row[4]
 
 
 def _row(table: dict[str, Totals], key: str) -> Totals:

@@ -61,18 +61,21 @@ def digest(value: Any) -> str:
     ``canonical_json``.
     """
     try:
-        text = orjson.dumps(value, default=_tagged, option=_CANONICAL)
+        # Without the option for keys that are not strings first: orjson takes a slower path
+        # for every map under it. A value holding such a key fails here, and gets it.
+        text = orjson.dumps(value, _tagged, _CANONICAL_STR_KEYS)  # (default, option)
     except orjson.JSONEncodeError:
-        text = canonical_json(value).encode()
+        try:
+            text = orjson.dumps(value, default=_tagged, option=_CANONICAL)
+        except orjson.JSONEncodeError:
+            text = canonical_json(value).encode()
     return hashlib.sha256(text).hexdigest()
 
 
-_CANONICAL = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_NON_STR_KEYS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
+_CANONICAL_STR_KEYS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
+_CANONICAL = _CANONICAL_STR_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def _tagged(value: object) -> dict[str, str]:
@@ -96,6 +99,8 @@ class Fingerprints:
         self._mock = mock
         self._definitions: dict[int, tuple[StepSpec, str]] = {}
         self._agents: dict[str, str] = {}  # agent name -> digest: many steps share an agent
+        # agent name -> {name: digest}, the agents part of a step without gates (most steps)
+        self._own_agent: dict[str, dict[str, str]] = {}
         # Each step's part of the workflow's dump, until its definition is hashed: one dump
         # of the whole workflow costs a fraction of a dump per step.
         self._dumped_steps: dict[int, dict[str, Any]] = {}
@@ -171,8 +176,13 @@ class Fingerprints:
     def _agent_digests(self, spec: StepSpec) -> dict[str, str]:
         """The digest of each agent the step calls: its own and its judges'."""
         agent = spec.agent
-        if not spec.gates:  # most steps: their own agent at most
-            return {agent: self._agent_digest(agent)} if agent else {}
+        if not spec.gates:  # most steps: their own agent at most, one map for all its steps
+            if not agent:
+                return {}
+            found = self._own_agent.get(agent)
+            if found is None:
+                found = self._own_agent[agent] = {agent: self._agent_digest(agent)}
+            return found
         judges = [gate.agent for gate in spec.gates if isinstance(gate, JudgeGate)]
         # In any order: digest sorts the keys.
         return {name: self._agent_digest(name) for name in {*([agent] if agent else []), *judges}}
@@ -248,7 +258,15 @@ class ReusePlan:
                 status = need.status
                 output = need.output if status == "succeeded" else None
                 needs[name] = (need.fingerprint, status, output)
-        return self.fingerprints.step(spec, scope, context.get("loop"), needs)
+        fingerprints = self.fingerprints  # Fingerprints.step, inlined: once per step of a run
+        return digest(
+            {
+                "definition": fingerprints.definition(spec),
+                "scope": scope,
+                "loop": context.get("loop"),
+                "needs": needs,
+            }
+        )
 
     def item(self, step: ExecRecord, item: ItemRecord) -> str:
         return self.fingerprints.item(step.fingerprint or "", item.index, item.item)

@@ -294,13 +294,16 @@ class Runtime:
         self,
         route: Route,
         request: ModelRequest,
-        *,
         path: str,
         step_path: str,
         tags: Tags | None,
         attempt: AttemptRecord,
     ) -> ModelReply:
-        """One model call: reserve its worst case, call, account, report it as an event."""
+        """One model call: reserve its worst case, call, account, report it as an event.
+
+        Called with positional arguments: every agent step makes this call, and keywords
+        cost more.
+        """
         tokens, cost = 0, 0.0
         if self._reserve_worst_case:
             # The worst case: the prompt (4 characters a token) and a full reply.
@@ -309,7 +312,8 @@ class Runtime:
             input_estimate = math.ceil(chars / CHARS_PER_TOKEN)
             tokens = input_estimate + output_estimate
             cost = route.cost(Usage(input_estimate, output_estimate))
-        reservation = self.budget.reserve(tokens=tokens, cost=cost)
+        budget = self.budget
+        reservation = budget.reserve(tokens, cost)
         started = time.perf_counter()
         context = request.context
         try:
@@ -321,43 +325,43 @@ class Runtime:
                     self.cache, route.provider, request, mode=self._cache_mode(step_path, context)
                 )
         except CacheMiss:
-            self.budget.release(reservation)  # --cache-only: nothing was sent
+            budget.release(reservation)  # --cache-only: nothing was sent
             raise
         except BaseException as exc:
-            self.budget.settle(reservation, tokens=0, cost=0.0)
+            budget.settle(reservation, 0, 0.0)
             if isinstance(exc, Exception):  # a failed call, not a cancelled one
                 attempt.calls += 1
                 self._llm_event(route, path, context, started, error=reason(exc))
             raise
         if hit:
-            self.budget.release(reservation)
-            self.ledger.add(
-                step=step_path,
-                agent=context.agent,
-                model=route.label,
-                tags=tags,
-                calls=0,
-                cache_hits=1,
-            )
+            budget.release(reservation)
+            self.ledger.add(step_path, context.agent, route.label, tags, calls=0, cache_hits=1)
             self._llm_event(route, path, context, started, reply=reply, cached=True)
             return reply
         usage = reply.usage
+        tokens_in, tokens_out = usage.input_tokens, usage.output_tokens
         cost = route.cost(usage)
-        self.budget.settle(reservation, tokens=usage.total, cost=cost)
+        budget.settle(reservation, tokens_in + tokens_out, cost)
         attempt.calls += 1
-        attempt.tokens_in += usage.input_tokens
-        attempt.tokens_out += usage.output_tokens
+        attempt.tokens_in += tokens_in
+        attempt.tokens_out += tokens_out
         attempt.cost += cost
-        self.ledger.add(
-            step=step_path,
-            agent=context.agent,
-            model=route.label,
-            tags=tags,
-            tokens_in=usage.input_tokens,
-            tokens_out=usage.output_tokens,
-            cost=cost,
+        self.ledger.add(step_path, context.agent, route.label, tags, tokens_in, tokens_out, cost)
+        # _llm_event's event, for the one outcome of almost every call.
+        self.sink.llm_call(
+            path,
+            context.index,
+            context.attempt,
+            context.purpose,
+            context.agent,
+            route.provider.name,
+            route.model,
+            tokens_in,
+            tokens_out,
+            cost,
+            _reply_data(reply),
+            round((time.perf_counter() - started) * 1_000_000) / 1000,  # as _llm_event rounds
         )
-        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
         return reply
 
     def _cache_mode(self, step_path: str, context: CallContext) -> CacheMode:
@@ -407,7 +411,9 @@ class Runtime:
             error=error,
             cached=cached or None,
             reply=None if reply is None else _reply_data(reply),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            # Milliseconds to three decimals, as round(..., 3) gives them but for exact ties (a
+            # measured time is never one), at half the cost: every model call takes it.
+            duration_ms=round((time.perf_counter() - started) * 1_000_000) / 1000,
         )
 
 

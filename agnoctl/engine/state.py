@@ -25,12 +25,14 @@ SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class AttemptRecord:
+    # Not keyword-only, unlike the other records: every task makes one, and positional
+    # arguments cost less. (number, started, model) are the ones given.
     number: int
     started: float
-    finished: float | None = None
     model: str | None = None  # "<provider>/<model>" asked in this attempt
+    finished: float | None = None
     error: str | None = None
     error_kind: str | None = None
     delay: float | None = None  # seconds waited before the next attempt
