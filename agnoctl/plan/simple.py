@@ -7,12 +7,17 @@ validating it. A template made only of text and `{{ name.attr.attr }}` blocks (w
 sandboxed environment's `getattr` chain on the context value, converted with `str`, so the
 sandbox and strict-undefined rules are the same. Anything else returns None and goes through
 `agnoctl.spec.templates.render`; tests compare both on generated templates.
+
+Planning needs only a rendered prompt's length (its token estimate): `rendered_length` adds
+up the text between the blocks and the blocks' texts, remembered across templates in
+`KnownBlocks`, without building the string.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -27,7 +32,10 @@ from agnoctl.spec.templates import (
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_BLOCK = re.compile(r"\{\{(-?)\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*(-?)\}\}")
+_DOTTED = _NAME + r"(?:\." + _NAME + r")*"
+_BLOCK = re.compile(r"\{\{(-?)\s*(" + _DOTTED + r")\s*(-?)\}\}")
+_PLAIN_BLOCK = re.compile(r"\{\{\s*(" + _DOTTED + r")\s*\}\}")
+"""A block without whitespace control: only its name is captured."""
 _PLACEHOLDER_METHODS = frozenset({"items", "keys", "values"})
 _MISSING = object()
 # Words Jinja2 reads as constants or operators, not as variable names.
@@ -53,17 +61,28 @@ _KEYWORDS = frozenset(
 )
 
 
-def render_simple(
-    source: str, context: Mapping[str, Any], known: dict[str, str] | None = None
-) -> str | None:
-    """The rendered text, or None when the template is not simple (render it with Jinja2).
+@dataclass(slots=True)
+class KnownBlocks:
+    """The texts of `{{ a.b.c }}` blocks already rendered, for a caller that renders many
+    templates (a plan's prompts read the same inputs and step outputs again and again).
 
-    `known` remembers the text of each `{{ a.b.c }}` rendered with this same `context`: a
-    caller that renders many templates with one context that does not change passes one
-    dict for it (a plan's prompts read the same inputs and step outputs again and again).
+    Only blocks whose root `a` is one of `roots` are kept: every context the caller renders
+    with must hold the same values under those names (the planner's item contexts add `item`,
+    `index` and `loop` to one shared context, and change none of its names).
     """
+
+    roots: frozenset[str]
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+def render_simple(
+    source: str, context: Mapping[str, Any], known: KnownBlocks | None = None
+) -> str | None:
+    """The rendered text, or None when the template is not simple (render it with Jinja2)."""
     if not is_template(source):
         return source
+    if "\r" in source:  # Jinja2 writes the text's line ends as `\n`
+        return None
     # split gives text, then (strip-left, name, strip-right, text) per block.
     pieces = _BLOCK.split(source)
     # Every `{{` must open one of the blocks found (`{{{` would open one a brace early).
@@ -74,7 +93,7 @@ def render_simple(
     parts = [pieces[0]]
     for at in range(1, len(pieces), 4):
         dotted = pieces[at + 1]
-        text = known.get(dotted) if known is not None else None
+        text = known.texts.get(dotted) if known is not None else None
         if text is None:
             try:
                 text = _block_text(dotted, context)
@@ -84,8 +103,8 @@ def render_simple(
                 raise TemplateError(exc.message, lineno=line) from None
             if text is None:
                 return None
-            if known is not None:
-                known[dotted] = text
+            if known is not None and dotted.partition(".")[0] in known.roots:
+                known.texts[dotted] = text
         if pieces[at]:  # `{{-`
             parts[-1] = parts[-1].rstrip()
         after = pieces[at + 3]
@@ -94,6 +113,53 @@ def render_simple(
     if len(text) > MAX_RENDER_CHARS:
         raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
     return text
+
+
+def rendered_length(source: str, context: Mapping[str, Any], known: KnownBlocks) -> int | None:
+    """`len(render_simple(source, context, known))`, or the error it raises.
+
+    Planning needs only a prompt's length (its token estimate): a template without
+    whitespace control is its text between the blocks plus each block's text, added up
+    without building the rendered string.
+    """
+    if "{" not in source:  # not a template
+        return len(source)
+    # split gives text, then (name, text) per block.
+    pieces = _PLAIN_BLOCK.split(source)
+    names = pieces[1::2]
+    # Each block found holds two `{`: any other (a `{{-`, `{%`, `{#`, `{{{`, or a `{{` that
+    # opens anything else) takes the longer way, as does Jinja2's rewriting of `\r`.
+    if source.count("{") == 2 * len(names) and "\r" not in source:
+        texts: list[Any] = list(map(known.texts.get, names))
+        # A block not seen before is worked out in Python (a KeyError would cost more).
+        blocks = _blocks_length(names, context, known) if None in texts else sum(map(len, texts))
+        if blocks is not None:
+            length = blocks + sum(map(len, pieces[::2]))
+            if length > MAX_RENDER_CHARS:
+                raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
+            return length
+    text = render_simple(source, context, known)  # it raises a block's error with its line
+    return None if text is None else len(text)
+
+
+def _blocks_length(
+    names: Sequence[str], context: Mapping[str, Any], known: KnownBlocks
+) -> int | None:
+    """The blocks' texts added up; None when one fails or is not a simple read."""
+    total = 0
+    for dotted in names:
+        text = known.texts.get(dotted)
+        if text is None:
+            try:
+                text = _block_text(dotted, context)
+            except TemplateError:
+                return None
+            if text is None:
+                return None
+            if dotted.partition(".")[0] in known.roots:
+                known.texts[dotted] = text
+        total += len(text)
+    return total
 
 
 def _block_text(dotted: str, context: Mapping[str, Any]) -> str | None:
@@ -140,4 +206,4 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
         raise TemplateError(f"refused by the template sandbox: {exc}") from None
 
 
-__all__ = ["render_simple"]
+__all__ = ["KnownBlocks", "render_simple", "rendered_length"]

@@ -19,7 +19,7 @@ from agnoctl.plan.build import _critical_path, _Work
 from agnoctl.plan.model import StepPlan
 from agnoctl.plan.placeholders import Placeholder
 from agnoctl.plan.render import _aligned
-from agnoctl.plan.simple import render_simple
+from agnoctl.plan.simple import KnownBlocks, render_simple, rendered_length
 from agnoctl.plan.usage import NO_USAGE, Bill, Span, Usage, add_bills
 from agnoctl.spec.templates import TemplateError
 
@@ -130,35 +130,74 @@ _TEMPLATES = st.lists(
     st.sampled_from(
         [
             "text ",
+            "\n",
+            "\r\n",
+            " -}} ",
+            "{",
+            "{{ item -}}",
             "{{ inputs.topic }}",
             "{{- inputs.topic -}}",
+            "{{inputs.topic}}",
             "{{ steps.a.output }}",
             "{{ steps.b.output.items }}",
             "{{ inputs.missing }}",
             "{{ inputs.keys }}",
             "{{ true }}",
             "{{ item }}",
+            "{{ item.x }}",
+            "{{ index }}",
+            "{{ loop.iteration }}",
+            "{{ range }}",
+            "{{ x }}",
+            "{% if true %}x{% endif %}",
         ]
     ),
     max_size=5,
 ).map("".join)
 _CONTEXT: dict[str, Any] = {"inputs": {"topic": "AI"}, "steps": Placeholder("steps")}
+# The planner's contexts: one shared context, and copies of it with names added.
+_CONTEXTS: list[dict[str, Any]] = [
+    _CONTEXT,
+    {**_CONTEXT, "item": "eu", "index": 0},
+    {**_CONTEXT, "item": {"x": "1"}, "index": 1},
+    {**_CONTEXT, "loop": {"iteration": 1, "previous": Placeholder("loop.previous")}},
+]
 
 
-def _rendered(template: str, known: dict[str, str] | None) -> tuple[str, str | None]:
+def _rendered(
+    template: str, context: dict[str, Any], known: KnownBlocks | None
+) -> tuple[str, str | None]:
     try:
-        return "text", render_simple(template, _CONTEXT, known)
+        return "text", render_simple(template, context, known)
     except TemplateError as exc:
         return "error", f"{exc.message} (line {exc.lineno})"
 
 
-@given(st.lists(_TEMPLATES, max_size=6))
+def _length(template: str, context: dict[str, Any], known: KnownBlocks) -> tuple[str, Any]:
+    try:
+        return "text", rendered_length(template, context, known)
+    except TemplateError as exc:
+        return "error", f"{exc.message} (line {exc.lineno})"
+
+
+@given(st.lists(st.tuples(_TEMPLATES, st.sampled_from(range(len(_CONTEXTS)))), max_size=8))
 def test_rendering_with_known_blocks_gives_what_rendering_afresh_gives(
-    templates: list[str],
+    renders: list[tuple[str, int]],
 ) -> None:
-    known: dict[str, str] = {}
-    for template in templates:
-        assert _rendered(template, known) == _rendered(template, None)
+    """Texts and lengths remembered across templates and contexts are the texts and lengths
+    of rendering each template afresh (and fail the same way)."""
+    known = KnownBlocks(frozenset(_CONTEXT))
+    lengths = KnownBlocks(frozenset(_CONTEXT))
+    for template, which in renders:
+        context = _CONTEXTS[which]
+        afresh = _rendered(template, context, None)
+        assert _rendered(template, context, known) == afresh
+        kind, text = afresh
+        assert _length(template, context, lengths) == (
+            (kind, None if text is None else len(text)) if kind == "text" else afresh
+        )
+    for remembered in (known, lengths):
+        assert all(name.partition(".")[0] in _CONTEXT for name in remembered.texts)
 
 
 @pytest.mark.parametrize("name", ["keys", "items", "topic", "mro", "__class__", "fromkeys", "x"])

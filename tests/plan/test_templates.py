@@ -58,6 +58,7 @@ _PIECES = st.sampled_from(
     [
         "text ",
         "\n",
+        "\r\n",
         "  ",
         "{",
         "}",
