@@ -171,6 +171,11 @@ class _Checker:
         self.diagnostics: list[Diagnostic] = []
         self._closures: dict[str, dag.NeedsClosure] = {}
         self._nodes = list(_walk_steps(self.workflow.steps))
+        steps = self.workflow.steps
+        self._top_needs: dict[str | None, set[str]] = {
+            step_id: {need for need in spec.needs if need in steps} - {step_id}
+            for step_id, spec in steps.items()
+        }
         self._suggestion_budget = 100
 
     def run(self) -> list[Diagnostic]:
@@ -540,7 +545,14 @@ class _Checker:
         access: Access,
         scope: _Scope,
     ) -> None:
-        target, unknown = self._resolve(access.keys)
+        keys = access.keys
+        # The commonest read, `steps.<need>.output` by a top-level step that needs <need>,
+        # is allowed: what _resolve and _allowed find, without their walk (see
+        # tests/spec/test_check_shortcuts.py).
+        needs = self._top_needs.get(scope.reader) if len(keys) == 2 else None
+        if needs is not None and keys[0] in needs and keys[1] in STEP_ATTRIBUTES:
+            return
+        target, unknown = self._resolve(keys)
         if unknown is not None:
             self._unknown_step(path, unknown, access)
         elif target is not None and scope.reader is not None and not self._allowed(scope, target):
@@ -730,6 +742,14 @@ class _Node(NamedTuple):
     loop_group: str | None
 
 
+# _Node(...) without the named tuple's Python-level __new__: a node per step.
+_new_node: Callable[
+    [tuple[str, tuple[PathKey, ...], StepSpec, frozenset[str], frozenset[str], str | None]], _Node
+] = partial(tuple.__new__, _Node)
+_NO_ROOTS: frozenset[str] = frozenset()
+_FOR_EACH_ROOTS = frozenset({"item", "index"})
+
+
 def _walk_steps(
     steps: Mapping[str, StepSpec],
     prefix: str = "",
@@ -739,8 +759,8 @@ def _walk_steps(
 ) -> Iterator[_Node]:
     for step_id, spec in steps.items():
         path, data = dag.join_path(prefix, step_id), (*base, "steps", step_id)
-        own = frozenset({"item", "index"}) if spec.for_each is not None else frozenset()
-        yield _Node(path, data, spec, roots, own, loop_group)
+        own = _FOR_EACH_ROOTS if spec.for_each is not None else _NO_ROOTS
+        yield _new_node((path, data, spec, roots, own, loop_group))
         if spec.steps:
             inner_loop = path if spec.loop is not None else loop_group
             inner = roots | own | ({"loop"} if inner_loop else set())

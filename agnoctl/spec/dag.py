@@ -148,12 +148,29 @@ class NeedsClosure:
     """
 
     def __init__(self, steps: Mapping[str, StepSpec]) -> None:
+        self._steps = steps
         self._ids = list(steps)
         self._index = {step_id: i for i, step_id in enumerate(self._ids)}
-        self._needs = {
+
+    @cached_property
+    def _needs(self) -> dict[str, list[str]]:
+        """Each step's sibling needs, once each."""
+        steps = self._steps
+        return {
             step_id: [need for need in dict.fromkeys(spec.needs) if need in steps]
             for step_id, spec in steps.items()
         }
+
+    @cached_property
+    def _in_file_order(self) -> bool:
+        """Whether every need names an earlier sibling, as files are usually written: then the
+        file's order is a dependency order, and there is no cycle."""
+        index = self._index
+        for position, spec in enumerate(self._steps.values()):
+            for need in spec.needs:
+                if index.get(need, -1) >= position:
+                    return False
+        return True
 
     @cached_property
     def _bits(self) -> dict[str, int] | None:
@@ -170,7 +187,7 @@ class NeedsClosure:
 
     @property
     def has_cycle(self) -> bool:
-        return self._bits is None
+        return not self._in_file_order and self._bits is None
 
     @cached_property
     def _reach(self) -> dict[str, int]:
@@ -185,6 +202,8 @@ class NeedsClosure:
 
     def _order(self) -> list[str]:
         """Needs before the steps that need them (iterative post-order depth-first search)."""
+        if self._in_file_order:
+            return self._ids
         order: list[str] = []
         done: set[str] = set()
         active: set[str] = set()
@@ -219,6 +238,10 @@ class NeedsClosure:
 
     def reaches(self, need_id: str, step_id: str) -> bool:
         """Whether `step_id` transitively needs `need_id`."""
+        spec = self._steps.get(step_id)
+        # A direct need (what templates mostly read) is reached without the ancestor sets.
+        if spec is not None and need_id in spec.needs and need_id != step_id:
+            return need_id in self._index
         index = self._index.get(need_id)
         return index is not None and bool(self._reach.get(step_id, 0) >> index & 1)
 

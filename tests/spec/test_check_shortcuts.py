@@ -73,3 +73,24 @@ def test_one_line_templates_give_the_accesses_of_the_general_path(parts: list[st
     assert all(type(access) is Access for access in found)
     for access in found:
         assert access == _dotted(access.text if access.keys else access.root, 1)
+
+
+@given(_READERS, _KEYS)
+def test_a_direct_need_read_is_allowed_by_the_general_path(
+    reader: str, keys: tuple[Any, ...]
+) -> None:
+    """_check_step_read's shortcut reports nothing only where _resolve and _allowed agree."""
+    checker = _checker()
+    needs = checker._top_needs.get(reader) if len(keys) == 2 else None
+    if needs is not None and keys[0] in needs and keys[1] in STEP_ATTRIBUTES:
+        target, unknown = checker._resolve(keys)
+        assert unknown is None and target is not None
+        assert checker._allowed(_Scope(reader=reader), target)
+    access = Access("steps", keys, 1)
+    checker._check_step_read(("steps", reader, "prompt"), access, _Scope(reader=reader))
+    general = _checker()
+    target, unknown = general._resolve(keys)
+    reported = unknown is not None or (
+        target is not None and not general._allowed(_Scope(reader=reader), target)
+    )
+    assert bool(checker.diagnostics) == reported

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import networkx as nx
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agnoctl.spec import dag
 from agnoctl.spec.models import Workflow
 
@@ -116,3 +120,26 @@ def test_needs_closure_on_a_chain_and_on_a_cycle() -> None:
     assert cyclic.has_cycle
     assert cyclic.needs("c") == {"a", "b"}
     assert cyclic.needs("a") == {"b"}
+
+
+_IDS = ["a", "b", "c", "d", "e"]
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*_IDS, "ghost"]), max_size=3),
+        min_size=len(_IDS),
+        max_size=len(_IDS),
+    )
+)
+def test_needs_closure_shortcuts_agree_with_networkx(needs: list[list[str]]) -> None:
+    """File order and direct needs are shortcuts: the answers are networkx's either way."""
+    steps = workflow({s: run(*n) for s, n in zip(_IDS, needs, strict=True)}).steps
+    closure = dag.NeedsClosure(steps)
+    graph = dag.sibling_graph(steps)
+    assert closure.has_cycle == (dag.find_cycle(graph) is not None)
+    for step_id in _IDS:
+        ancestors = nx.ancestors(graph, step_id)
+        assert closure.needs(step_id) == ancestors
+        for need_id in [*_IDS, "ghost"]:
+            assert closure.reaches(need_id, step_id) == (need_id in ancestors)
