@@ -33,6 +33,7 @@ from agnoctl.plan.model import (
     ProviderPlan,
     StepPlan,
     Totals,
+    trusted,
 )
 from agnoctl.plan.placeholders import Placeholder, contains_placeholder
 from agnoctl.plan.prices import Price, price_of, protocol_of
@@ -377,7 +378,8 @@ class _Planner:
         loop = spec.loop
         # Every value below is already of its field's type (tests/plan/test_plan_shortcuts.py
         # checks records against validated ones): skip validation, 10,000 records a big plan.
-        return _step_record(
+        return trusted(
+            StepPlan,
             {
                 "path": path,
                 "kind": spec.kind,
@@ -954,23 +956,6 @@ def _critical_path(
         end = previous[end]
     critical = [step for path in reversed(chain) for step in results[path].critical]
     return Span(max(finish_lo.values()), max(finish_hi.values())), critical
-
-
-_new_object = object.__new__
-_set_slot = object.__setattr__
-
-
-def _step_record(values: dict[str, Any], fields_set: set[str]) -> StepPlan:
-    """A StepPlan of `values`, which hold every field, each of its field's type: what
-    `agnoctl.plan.model.trusted` makes, but every record of a plan sets every field, so they
-    share one fields set (pydantic only copies it: a frozen model's is never changed). A new
-    set per record was 40 % of trusted's cost, 10,000 times for a big plan."""
-    record: StepPlan = _new_object(StepPlan)
-    _set_slot(record, "__dict__", values)
-    _set_slot(record, "__pydantic_fields_set__", fields_set)
-    _set_slot(record, "__pydantic_extra__", None)
-    _set_slot(record, "__pydantic_private__", None)
-    return record
 
 
 def _tasks(outer: Span, runs: Span, items: Span) -> Span:
