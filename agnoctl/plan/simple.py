@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
 from agnoctl.plan.placeholders import Placeholder
 from agnoctl.spec.templates import (
     DICT_ATTRIBUTES,
@@ -29,6 +27,7 @@ from agnoctl.spec.templates import (
     TemplateError,
     environment,
     is_template,
+    sandbox_error,
 )
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -200,10 +199,11 @@ def _value_text(root: str, keys: list[str], context: Mapping[str, Any]) -> str:
             else:
                 value = environment().getattr(value, key)
         return str(value)  # an Undefined raises here, as Jinja2's output does
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"undefined value: {exc.message}") from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"refused by the template sandbox: {exc}") from None
+    except Exception as exc:  # Jinja2 is imported only by now, where it raised this
+        error = sandbox_error(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 __all__ = ["KnownBlocks", "render_simple", "rendered_length"]

@@ -8,25 +8,32 @@ so a hostile template cannot fill memory.
 Most prompts are text with ``{{ a.b.c }}`` blocks. ``render`` reads those itself, exactly as
 Jinja2's compiled code does (each attribute through the sandbox's ``getattr``, then ``str``),
 and never compiles them; anything else, and any value that is not there, goes through Jinja2,
-which renders it or raises the error it always raised.
+which renders it or raises the error it always raised. ``evaluate`` does the same for an
+expression that is only a dotted name (``inputs.regions``).
+
+Jinja2 itself is imported on first use, not with this module: a plan whose templates are all
+simple never needs it, and importing it costs more than such a plan's rendering.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any
-
-import jinja2
-from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from agnoctl.errors import AgnoctlError
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
 
 MAX_RENDER_CHARS = 2_000_000
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SIMPLE_BLOCK = re.compile(r"\{\{\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*\}\}")
+_DOTTED_EXPRESSION = re.compile(r"\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*")
 # Words Jinja2 reads as constants or operators, not as a variable, at the start of a block.
 _KEYWORDS = frozenset(
     {"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"}
@@ -45,12 +52,6 @@ class TemplateError(AgnoctlError):
         self.lineno = lineno  # 1-based line inside the template, when known
 
 
-class _Env(SandboxedEnvironment):
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        # Dunder/private names are how SSTI payloads climb to os or builtins.
-        return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
-
-
 def _tojson(value: Any) -> str:
     import json
 
@@ -59,6 +60,14 @@ def _tojson(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class _Env(SandboxedEnvironment):
+        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+            # Dunder/private names are how SSTI payloads climb to os or builtins.
+            return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
+
     env = _Env(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -72,6 +81,8 @@ def environment() -> SandboxedEnvironment:
 
 @lru_cache(maxsize=4096)
 def compile_template(source: str) -> jinja2.Template:
+    import jinja2
+
     try:
         return environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -80,6 +91,8 @@ def compile_template(source: str) -> jinja2.Template:
 
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Callable[..., Any]:
+    import jinja2
+
     try:
         return environment().compile_expression(source, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
@@ -104,6 +117,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 
 
 def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
+
     template = compile_template(source)
     # One plain dict instead of Template.generate's merge of the globals ChainMap into the
     # context: the same names at half the cost of a render (compiled templates have no
@@ -111,14 +125,10 @@ def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
     variables = {**environment().globals, **context}
     try:
         return _bounded_join(template.root_render_func(template.new_context(variables, True)))
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"undefined value: {exc.message}") from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"refused by the template sandbox: {exc}") from None
     except TemplateError:
         raise
-    except Exception as exc:  # a filter or operator failed on the given values
-        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # an undefined name, the sandbox, or a filter or operator failed
+        raise _template_error(exc) from None
 
 
 _Block = tuple[str, tuple[str, ...]]  # `{{ a.b.c }}` as ("a", ("b", "c"))
@@ -166,7 +176,7 @@ def _render_simple(form: tuple[str, tuple[_Block, ...]], context: Mapping[str, A
                 else:
                     value = environment().getattr(value, name)
             if type(value) is not str:  # a str is its own text: no call to make
-                if isinstance(value, jinja2.Undefined):
+                if _is_undefined(value):
                     return None
                 value = str(value)
         except Exception:  # Jinja2 reports it, wrapped as it always is
@@ -176,26 +186,80 @@ def _render_simple(form: tuple[str, tuple[_Block, ...]], context: Mapping[str, A
     return text if len(text) <= MAX_RENDER_CHARS else None
 
 
+def _is_undefined(value: Any) -> bool:
+    # An Undefined exists only once Jinja2 is imported: do not import it to ask.
+    jinja2 = sys.modules.get("jinja2")
+    return jinja2 is not None and isinstance(value, jinja2.Undefined)
+
+
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     """Evaluate an expression (no braces) to a Python value."""
+    path = _dotted_path(source)
+    if path is not None:
+        value = _lookup(path, context)
+        if value is not _MISSING and not _is_undefined(value):
+            return value
+    return _evaluate_jinja(source, context)
+
+
+@lru_cache(maxsize=4096)
+def _dotted_path(source: str) -> tuple[str, ...] | None:
+    """``("inputs", "regions")`` for ``inputs.regions``; None for any other expression."""
+    match = _DOTTED_EXPRESSION.fullmatch(source)
+    if match is None:
+        return None
+    path = tuple(match.group(1).split("."))
+    return None if path[0] in _KEYWORDS else path
+
+
+def _lookup(path: tuple[str, ...], context: Mapping[str, Any]) -> Any:
+    """The value Jinja2's compiled ``a.b.c`` gives, where plain dict keys lead to it; else
+    ``_MISSING``, and Jinja2 finds it (attributes, lists, globals) or says what is wrong."""
+    value = context.get(path[0], _MISSING)
+    for name in path[1:]:
+        if type(value) is not dict or name in DICT_ATTRIBUTES or name not in value:
+            return _MISSING
+        # The sandbox's getattr tries the attribute first; a dict has none by this name.
+        value = value[name]
+    return value
+
+
+def _evaluate_jinja(source: str, context: Mapping[str, Any]) -> Any:
+    import jinja2
+
     expression = compile_expression(source)
     try:
         value = expression(**context)
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"undefined value: {exc.message}") from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"refused by the template sandbox: {exc}") from None
     except Exception as exc:
-        raise TemplateError(f"{type(exc).__name__}: {exc}") from None
+        raise _template_error(exc) from None
     if isinstance(value, jinja2.Undefined):
-        # StrictUndefined raises on use, not on return: force the error here.
+        # StrictUndefined raises on use, not on return: force the error here (an unsafe
+        # attribute's marker raises the sandbox's SecurityError).
         try:
             str(value)
-        except jinja2.exceptions.SecurityError as exc:  # the sandbox's unsafe-attribute marker
-            raise TemplateError(f"refused by the template sandbox: {exc}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"undefined value: {exc.message}") from None
+        except Exception as exc:
+            error = sandbox_error(exc)
+            if error is None:
+                raise
+            raise error from None
     return value
+
+
+def sandbox_error(exc: Exception) -> TemplateError | None:
+    """The TemplateError for an undefined value or a sandbox refusal Jinja2 raised; None for
+    any other exception (for callers that read values without importing Jinja2 themselves)."""
+    import jinja2
+
+    if isinstance(exc, jinja2.UndefinedError):
+        return TemplateError(f"undefined value: {exc.message}")
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return TemplateError(f"refused by the template sandbox: {exc}")
+    return None
+
+
+def _template_error(exc: Exception) -> TemplateError:
+    """What a render or an evaluation that raised `exc` reports."""
+    return sandbox_error(exc) or TemplateError(f"{type(exc).__name__}: {exc}")
 
 
 def _bounded_join(chunks: Iterator[str]) -> str:
@@ -211,6 +275,8 @@ def _bounded_join(chunks: Iterator[str]) -> str:
 
 def parse(source: str, *, expression: bool) -> nodes.Template:
     """Parse a template or an expression into a Jinja2 AST (for static checks)."""
+    import jinja2
+
     env = environment()
     text = "{{ (" + source + ") }}" if expression else source
     try:
