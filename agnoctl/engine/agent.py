@@ -28,12 +28,12 @@ from agnoctl.engine.gates import (
     with_findings,
 )
 from agnoctl.engine.retry import Backoff, is_retryable, reason
-from agnoctl.engine.runtime import Route, Runtime
+from agnoctl.engine.runtime import AgentPlan, Route, Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import CircuitOpen, OutputInvalid
 from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
-from agnoctl.spec.models import AgentSpec, JudgeGate
+from agnoctl.spec.models import JudgeGate
 from agnoctl.tools.loop import run_tool_loop
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class _AgentTask:
         "tool_specs",
         "tools",
     )
+    agent: AgentPlan
     route: Route  # the model `run` is trying, for `attempt`
 
     def __init__(self, rt: Runtime, task: Task) -> None:
@@ -65,8 +66,7 @@ class _AgentTask:
         self.rt = rt
         self.task = task
         self.agent_name = name
-        agent: AgentSpec = rt.workflow.agents[name]
-        self.agent = agent
+        agent = self.agent = rt.agents[name]
         self.prompt = self.next_prompt = task.render("prompt", prompt)
         instructions = agent.instructions
         self.system = task.render("instructions", instructions) if instructions else None
@@ -173,7 +173,7 @@ class _AgentTask:
             call,
             request.messages,
             self.tools,
-            max_tool_calls=self.agent.max_tool_calls,
+            max_tool_calls=self.agent.spec.max_tool_calls,
             on_event=on_event,
         )
         return result.reply

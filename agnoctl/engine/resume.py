@@ -104,6 +104,12 @@ class Fingerprints:
         # Each step's part of the workflow's dump, until its definition is hashed: one dump
         # of the whole workflow costs a fraction of a dump per step.
         self._dumped_steps: dict[int, dict[str, Any]] = {}
+        # What a step that leaves them out inherits, read once: a field of a pydantic model
+        # costs several times a dict's item to read, and every step's definition reads these.
+        defaults = workflow.defaults
+        self._on_gate_failure = defaults.on_gate_failure or "fail"
+        threshold = defaults.success_threshold
+        self._success_threshold = 1.0 if threshold is None else threshold
 
     def run(self, inputs: Mapping[str, Any]) -> str:
         """The whole run: the workflow as written (keys left out) and the inputs it was given."""
@@ -160,30 +166,29 @@ class Fingerprints:
         own = dict(data)
         for key in _NOT_IN_DEFINITION.intersection(data):  # a step sets few of them, if any
             del own[key]
-        own["needs"] = sorted(spec.needs)
-        defaults = self._workflow.defaults
-        threshold = spec.success_threshold
-        if threshold is None:
-            threshold = 1.0 if defaults.success_threshold is None else defaults.success_threshold
+        # The step's own fields, read from its dump (which leaves out what is None).
+        own["needs"] = sorted(data["needs"])
+        threshold = data.get("success_threshold")
         return {
             "step": own,
             # `defaults` may set these two, and they decide whether an output passes.
-            "on_gate_failure": spec.on_gate_failure or defaults.on_gate_failure or "fail",
-            "success_threshold": threshold,
-            "agents": self._agent_digests(spec),
+            "on_gate_failure": data.get("on_gate_failure") or self._on_gate_failure,
+            "success_threshold": self._success_threshold if threshold is None else threshold,
+            "agents": self._agent_digests(spec, data),
         }
 
-    def _agent_digests(self, spec: StepSpec) -> dict[str, str]:
-        """The digest of each agent the step calls: its own and its judges'."""
-        agent = spec.agent
-        if not spec.gates:  # most steps: their own agent at most, one map for all its steps
+    def _agent_digests(self, spec: StepSpec, data: Mapping[str, Any]) -> dict[str, str]:
+        """The digest of each agent the step calls: its own and its judges'. ``data`` is the
+        step's dump."""
+        agent: str | None = data.get("agent")
+        if not data.get("gates"):  # most steps: their own agent at most, one map for all its steps
             if not agent:
                 return {}
             found = self._own_agent.get(agent)
             if found is None:
                 found = self._own_agent[agent] = {agent: self._agent_digest(agent)}
             return found
-        judges = [gate.agent for gate in spec.gates if isinstance(gate, JudgeGate)]
+        judges = [gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate)]
         # In any order: digest sorts the keys.
         return {name: self._agent_digest(name) for name in {*([agent] if agent else []), *judges}}
 

@@ -26,7 +26,7 @@ from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
 from agnoctl.spec.dag import find_step
-from agnoctl.spec.models import RetrySpec, StepDefaults, StepSpec, Tags, Workflow
+from agnoctl.spec.models import AgentSpec, RetrySpec, StepDefaults, StepSpec, Tags, Workflow
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import AttemptRecord
@@ -91,6 +91,37 @@ def settings_for(step: StepSpec, defaults: StepDefaults) -> Settings:
     return Settings(
         timeout, retry, on_gate_failure, continue_on_error, priority, tags, threshold, cap
     )
+
+
+@dataclass(slots=True)
+class AgentPlan:
+    """What every task of one agent reads from its ``AgentSpec``, as plain attributes.
+
+    A pydantic model defines ``__getattr__``, so CPython does not specialise reads of its
+    fields: each costs several times a slotted object's, and every agent step makes a dozen.
+    """
+
+    spec: AgentSpec
+    model: str
+    fallback_models: list[str]
+    instructions: str | None
+    output_schema: dict[str, Any] | None
+    tools: list[str]
+    temperature: float | None
+    max_tokens: int | None
+
+    @classmethod
+    def of(cls, spec: AgentSpec) -> AgentPlan:
+        return cls(
+            spec,
+            spec.model,
+            spec.fallback_models,
+            spec.instructions,
+            spec.output_schema,
+            spec.tools,
+            spec.temperature,
+            spec.max_tokens,
+        )
 
 
 def _first(value: Any, default: Any, fallback: Any) -> Any:
@@ -255,6 +286,7 @@ class Runtime:
         self._settings: dict[int, tuple[StepSpec, Settings]] = {}
         self._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
         self._tools: dict[str, Tool] | None = None
+        self.agents = {name: AgentPlan.of(agent) for name, agent in workflow.agents.items()}
 
     def settings(self, step: StepSpec) -> Settings:
         if has_default_settings(step):

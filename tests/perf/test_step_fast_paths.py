@@ -7,13 +7,17 @@
 - ``ReusePlan.step`` gives the fingerprint ``Fingerprints.step`` gives;
 - the mock's default reply counts tokens as ``estimate_tokens`` does and echoes the last user
   message;
-- the cost ledger, which keeps a row of plain counts per step, sums its tables from them.
+- the cost ledger, which keeps a row of plain counts per step, sums its tables from them;
+- an agent's ``AgentPlan`` holds what its ``AgentSpec`` says;
+- a step's definition (for its fingerprint) reads the step's fields from its dump and the
+  defaults once: what reading the fields gives.
 
 No timing is asserted here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -27,12 +31,13 @@ from agnoctl.cache import canonical_json
 from agnoctl.engine import resume
 from agnoctl.engine.budget import CostLedger, tag_labels
 from agnoctl.engine.resume import Fingerprints, ReusePlan, digest
+from agnoctl.engine.runtime import AgentPlan
 from agnoctl.engine.state import StepRecord
 from agnoctl.events import EventSink, encode_line
 from agnoctl.providers.base import CallContext, Message, ModelRequest
 from agnoctl.providers.fixtures import estimate_tokens
 from agnoctl.providers.mock import MockProvider, _input_tokens, _last_user_message
-from agnoctl.spec.models import StepSpec, Workflow
+from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
 SCALARS = st.one_of(
     st.none(),
@@ -331,3 +336,90 @@ def test_durations_round_as_round_to_three_decimals(start: float, seconds: float
 def test_durations_on_the_clocks_grid_round_as_round_to_three_decimals(ticks: int) -> None:
     elapsed = ticks * 2.0**-22  # time.time()'s resolution today
     assert round(elapsed * 1_000_000) / 1000 == round(elapsed * 1000, 3)
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        {"model": "mock/echo"},
+        {
+            "model": "openai/gpt-4o",
+            "fallback_models": ["anthropic/claude", "mock/echo"],
+            "instructions": "Be {{ inputs.tone }}.",
+            "temperature": 0.2,
+            "max_tokens": 64,
+            "tools": ["search"],
+            "output_schema": {"type": "object", "required": ["a"]},
+        },
+    ],
+)
+def test_an_agents_plan_holds_its_specs_fields(agent: dict[str, Any]) -> None:
+    spec = AgentSpec.model_validate(agent)
+    plan = AgentPlan.of(spec)
+    assert plan.spec is spec
+    for field in dataclasses.fields(AgentPlan):
+        if field.name != "spec":
+            assert getattr(plan, field.name) == getattr(spec, field.name), field.name
+
+
+def _general_definition(fingerprints: Fingerprints, spec: StepSpec) -> dict[str, Any]:
+    """``Fingerprints._definition`` from the step's and the defaults' fields themselves."""
+    data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    own = {k: v for k, v in data.items() if k not in resume._NOT_IN_DEFINITION}
+    own["needs"] = sorted(spec.needs)
+    defaults = fingerprints._workflow.defaults
+    threshold = spec.success_threshold
+    if threshold is None:
+        threshold = 1.0 if defaults.success_threshold is None else defaults.success_threshold
+    names = {spec.agent} if spec.agent else set()
+    names.update(gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate))
+    return {
+        "step": own,
+        "on_gate_failure": spec.on_gate_failure or defaults.on_gate_failure or "fail",
+        "success_threshold": threshold,
+        "agents": {name: fingerprints._agent_digest(name) for name in names},
+    }
+
+
+DEFINED_STEPS = {
+    "plain": {"agent": "worker", "prompt": "one"},
+    "set": {
+        "agent": "worker",
+        "prompt": "two",
+        "needs": ["plain", "cmd"],
+        "success_threshold": 0.5,
+        "on_gate_failure": "retry",
+    },
+    "judged": {
+        "agent": "worker",
+        "prompt": "three",
+        "gates": [{"type": "judge", "agent": "judge", "rubric": "good"}],
+    },
+    "cmd": {"run": ["echo", "x"], "if": "{{ true }}"},
+    "group": {"steps": {"in": {"agent": "judge", "prompt": "p"}}, "success_threshold": 0.0},
+}
+
+
+@pytest.mark.parametrize(
+    "defaults", [{}, {"on_gate_failure": "warn", "success_threshold": 0.25}, {"timeout": "5s"}]
+)
+@pytest.mark.parametrize("dumped_first", [False, True])
+def test_a_steps_definition_reads_its_dump_as_its_fields(
+    defaults: dict[str, Any], dumped_first: bool
+) -> None:
+    workflow = Workflow.model_validate(
+        {
+            "version": 1,
+            "name": "w",
+            "agents": {"worker": {"model": "mock/echo"}, "judge": {"model": "mock/j"}},
+            "defaults": defaults,
+            "steps": DEFINED_STEPS,
+        }
+    )
+    fingerprints = Fingerprints(workflow)
+    if dumped_first:  # the run's dump hands each step its part
+        fingerprints.run({})
+    group = workflow.steps["group"].steps
+    assert group is not None
+    for spec in [*workflow.steps.values(), *group.values()]:
+        assert fingerprints._definition(spec) == _general_definition(fingerprints, spec)
