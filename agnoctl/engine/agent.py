@@ -114,10 +114,9 @@ class _AgentTask:
         prompt = record.prompt = self.next_prompt
         agent = self.agent
         # Positional arguments: this runs once per agent step, and keywords cost more.
-        system = self.system
         request = ModelRequest(
             route.model,
-            (Message("user", prompt),) if system is None else _messages(system, prompt),
+            _messages(self.system, prompt),
             agent.temperature,
             agent.max_tokens,
             self.schema,
@@ -126,10 +125,8 @@ class _AgentTask:
         )
         if self.tools:
             reply = await self._converse(route, request, record)
-        else:  # _ask, inlined
-            reply = await self.rt.call_model(
-                route, request, task.path, task.step_path, task.settings.tags, record
-            )
+        else:
+            reply = await _ask(self.rt, task, route, request, record)
         task.record.model = route.label
         output: Any = reply.text
         if self.schema is not None:

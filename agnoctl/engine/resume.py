@@ -263,15 +263,7 @@ class ReusePlan:
                 status = need.status
                 output = need.output if status == "succeeded" else None
                 needs[name] = (need.fingerprint, status, output)
-        fingerprints = self.fingerprints  # Fingerprints.step, inlined: once per step of a run
-        return digest(
-            {
-                "definition": fingerprints.definition(spec),
-                "scope": scope,
-                "loop": context.get("loop"),
-                "needs": needs,
-            }
-        )
+        return self.fingerprints.step(spec, scope, context.get("loop"), needs)
 
     def item(self, step: ExecRecord, item: ItemRecord) -> str:
         return self.fingerprints.item(step.fingerprint or "", item.index, item.item)

@@ -34,7 +34,7 @@ from agnoctl.providers.base import (
     ToolCall,
     Usage,
 )
-from agnoctl.providers.fixtures import FixtureReply, Fixtures
+from agnoctl.providers.fixtures import FixtureReply, Fixtures, estimate_tokens
 from agnoctl.schema_instance import SchemaInstanceError, minimal_instance
 
 JUDGE_REPLY = json.dumps({"score": 1.0, "reason": "mock judge"})
@@ -80,20 +80,13 @@ class MockProvider:
         return _scripted_reply(request, scripted, call)
 
     def _default(self, request: ModelRequest) -> ModelReply:
-        messages = request.messages
         if request.context.purpose == "judge":
             text = JUDGE_REPLY
         elif request.output_schema is not None:
             text = self._instance_text(request)
-        elif messages and messages[-1].role == "user":  # a step's call: the prompt is last
-            text = messages[-1].content
         else:
-            text = _last_user_message(messages)
-        # _input_tokens and estimate_tokens, inlined: every mock call counts both.
-        chars = 0
-        for message in messages:
-            chars += len(message.content)
-        usage = Usage((chars + 3) // 4, (len(text) + 3) // 4)
+            text = _last_user_message(request.messages)
+        usage = Usage(_input_tokens(request.messages), estimate_tokens(text))
         return ModelReply(text, (), usage, "stop", request.model)  # positional: every mock call
 
     def _instance_text(self, request: ModelRequest) -> str:

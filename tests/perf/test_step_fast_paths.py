@@ -4,9 +4,7 @@
   event) that ``emit`` writes from the same fields as keywords;
 - lines and digests are encoded without orjson's option for keys that are not strings, and
   with it (or the standard encoder) when a value holds such a key: the same bytes either way;
-- ``ReusePlan.step`` gives the fingerprint ``Fingerprints.step`` gives;
-- the mock's default reply counts tokens as ``estimate_tokens`` does and echoes the last user
-  message;
+- ``ReusePlan.step`` gives the fingerprint ``Fingerprints.step`` gives for the needs' records;
 - the cost ledger, which keeps a row of plain counts per step, sums its tables from them;
 - an agent's ``AgentPlan`` holds what its ``AgentSpec`` says;
 - a step's definition (for its fingerprint) reads the step's fields from its dump and the
@@ -34,9 +32,6 @@ from agnoctl.engine.resume import Fingerprints, ReusePlan, digest
 from agnoctl.engine.runtime import AgentPlan
 from agnoctl.engine.state import StepRecord
 from agnoctl.events import EventSink, encode_line
-from agnoctl.providers.base import CallContext, Message, ModelRequest
-from agnoctl.providers.fixtures import estimate_tokens
-from agnoctl.providers.mock import MockProvider, _input_tokens, _last_user_message
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
 SCALARS = st.one_of(
@@ -234,29 +229,6 @@ def test_a_plans_step_fingerprint_is_the_fingerprints_one(
     }
     expected = _outcome(lambda _: FINGERPRINTS.step(spec, PLAN.top, loop, needs), None)
     assert _outcome(lambda _: PLAN.step(spec, PLAN.top, {"loop": loop}, records), None) == expected
-
-
-MESSAGES = st.lists(
-    st.builds(
-        Message,
-        st.sampled_from(["system", "user", "assistant", "tool"]),
-        st.text(max_size=12),
-    ),
-    max_size=4,
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(MESSAGES)
-def test_the_mocks_default_reply_counts_as_estimate_tokens_does(
-    messages: list[Message],
-) -> None:
-    request = ModelRequest("echo", tuple(messages), context=CallContext("s"))
-    reply = MockProvider(keep_calls=0)._default(request)
-    text = _last_user_message(request.messages)
-    assert reply.text == text
-    assert reply.usage.input_tokens == _input_tokens(request.messages)
-    assert reply.usage.output_tokens == estimate_tokens(text)
 
 
 @pytest.mark.parametrize("value", [{1: "a", "b": 2}, {"k": 2**80}, [{True: None}], {"k": 1}])
