@@ -1,3 +1,3 @@
-from agnoctl.cli import main
+from agnoctl.cli import console
 
-main()
+console()

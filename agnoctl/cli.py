@@ -122,6 +122,7 @@ def validate(
 
     Exit 0 when valid, 2 when any file has an error (or a warning, with --strict).
     """
+    _nothing_left_open()
     from agnoctl.errors import UsageError
     from agnoctl.spec.diagnostics import format_github, format_json, format_text
     from agnoctl.spec.loader import paused_gc
@@ -173,6 +174,7 @@ def schema(
     ] = False,
 ) -> None:
     """Print the workflow JSON Schema (for editors: yaml-language-server, IDE plugins)."""
+    _nothing_left_open()
     if report and markdown:
         fail("--report and --markdown are different documents: pick one")
     if markdown:
@@ -387,6 +389,7 @@ def plan(
     Levels, fan-outs, loops, critical path, LLM call/token/cost ranges, provider concurrency
     and limit checks. Exit 0 when valid, 2 when the workflow or an input is invalid.
     """
+    _nothing_left_open()
     from agnoctl.spec.loader import paused_gc
 
     # A plan allocates a record per step and holds no garbage cycles: as for validate, the
@@ -428,6 +431,7 @@ def graph(
     ] = GraphFormat.mermaid,
 ) -> None:
     """Draw the step graph: groups as subgraphs, for_each and loops marked, `if` on edges."""
+    _nothing_left_open()
     from agnoctl.graph import render_graph
 
     workflow = _load_or_exit(path)
@@ -781,8 +785,48 @@ def report_diff(
 
 
 def main() -> None:
+    """Run the command line; ends in SystemExit with the exit code, like any typer app."""
     try:
         app()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
+
+
+class _Ending:
+    """Whether the command that ran left anything to close.
+
+    validate, plan, graph and schema leave no open file, thread, exporter or atexit work. After
+    them the interpreter's teardown would only free every object one by one: 7 % of a small
+    `agnoctl validate`, 0.1 s after a 10,000-step file. So the `agnoctl` executable ends the
+    process there without it, as mypy does. Every other command ends normally.
+    """
+
+    nothing_open = False
+
+
+def _nothing_left_open() -> None:
+    _Ending.nothing_open = True
+
+
+def console() -> NoReturn:
+    """The `agnoctl` executable (and `python -m agnoctl`): `main`, then the process ends."""
+    try:
+        main()
+    except SystemExit as end:
+        code = end.code
+        if _Ending.nothing_open and (code is None or isinstance(code, int)) and _flushed():
+            os._exit(code or 0)
+        raise
+    raise AssertionError("main() ends in SystemExit")
+
+
+def _flushed() -> bool:
+    """Flush what the command printed; False when that fails (a closed pipe), so that the
+    normal ending reports it as it always has."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return False
+    return True
