@@ -171,11 +171,6 @@ class _Checker:
         self.diagnostics: list[Diagnostic] = []
         self._closures: dict[str, dag.NeedsClosure] = {}
         self._nodes = list(_walk_steps(self.workflow.steps))
-        steps = self.workflow.steps
-        self._top_needs: dict[str | None, set[str]] = {
-            step_id: {need for need in spec.needs if need in steps} - {step_id}
-            for step_id, spec in steps.items()
-        }
         self._suggestion_budget = 100
 
     def run(self) -> list[Diagnostic]:
@@ -549,9 +544,16 @@ class _Checker:
         # The commonest read, `steps.<need>.output` by a top-level step that needs <need>,
         # is allowed: what _resolve and _allowed find, without their walk (see
         # tests/spec/test_check_shortcuts.py).
-        needs = self._top_needs.get(scope.reader) if len(keys) == 2 else None
-        if needs is not None and keys[0] in needs and keys[1] in STEP_ATTRIBUTES:
-            return
+        if len(keys) == 2 and keys[1] in STEP_ATTRIBUTES:
+            steps = self.workflow.steps
+            reader, need = steps.get(scope.reader or ""), keys[0]
+            if (
+                reader is not None
+                and need in reader.needs
+                and need in steps
+                and need != scope.reader
+            ):
+                return
         target, unknown = self._resolve(keys)
         if unknown is not None:
             self._unknown_step(path, unknown, access)

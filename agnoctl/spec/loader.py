@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
@@ -116,7 +117,7 @@ class SourceMap:
     def __init__(self, file: str, root: yaml.Node | None, text: str) -> None:
         self.file = file
         self._root = root
-        self._lines = text.splitlines()
+        self._text = text
         self._index: dict[int, dict[str, _Entry]] = {}
 
     @classmethod
@@ -164,6 +165,11 @@ class SourceMap:
         if needle and (found := text.find(needle, col - 1)) >= 0:
             col = found + 1
         return file_line, col
+
+    @cached_property
+    def _lines(self) -> list[str]:
+        """The file's lines, split when a diagnostic first asks (a valid file never does)."""
+        return self._text.splitlines()
 
     def _entry_position(self, entry: _Entry) -> Position:
         return _mark(entry.key if entry.key is not None else entry.value)

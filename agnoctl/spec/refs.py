@@ -91,11 +91,11 @@ def _simple_template(source: str) -> tuple[Access, ...] | None:
         if source.count("{{") != len(names):
             return None
         accessed: list[Access] = []
-        for dotted in names:  # _dotted and _plain, inlined: most templates are one line
-            root, *keys = dotted.split(".")
-            if root in _KEYWORDS:
+        for dotted in names:
+            access = _on_first_line(dotted)
+            if access is None:
                 return None
-            accessed.append(_new_access((root, tuple(keys), 1)))
+            accessed.append(access)
         return tuple(accessed)
     matches = list(_SIMPLE_BLOCK.finditer(source))
     if source.count("{{") != len(matches):
@@ -112,6 +112,14 @@ def _simple_template(source: str) -> tuple[Access, ...] | None:
             counted = match.start(1)
         found.append(_dotted(dotted, line))
     return tuple(found)
+
+
+@lru_cache(maxsize=16384)
+def _on_first_line(dotted: str) -> Access | None:
+    """The access `dotted` on line 1, or None when it starts with a keyword. Cached: files
+    read the same names over and over (`inputs.topic`, each step's needs), and an access is
+    an immutable tuple, so templates share them."""
+    return _dotted(dotted, 1) if _plain(dotted) else None
 
 
 def _plain(dotted: str) -> bool:
