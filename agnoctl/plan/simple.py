@@ -16,8 +16,9 @@ up the text between the blocks and the blocks' texts, remembered across template
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from agnoctl.plan.placeholders import Placeholder
@@ -33,8 +34,7 @@ from agnoctl.spec.templates import (
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED = _NAME + r"(?:\." + _NAME + r")*"
 _BLOCK = re.compile(r"\{\{(-?)\s*(" + _DOTTED + r")\s*(-?)\}\}")
-_PLAIN_BLOCK = re.compile(r"\{\{\s*(" + _DOTTED + r")\s*\}\}")
-"""A block without whitespace control: only its name is captured."""
+_DOTTED_NAME = re.compile(_DOTTED)
 _PLACEHOLDER_METHODS = frozenset({"items", "keys", "values"})
 _MISSING = object()
 # Words Jinja2 reads as constants or operators, not as variable names.
@@ -117,48 +117,62 @@ def render_simple(
 def rendered_length(source: str, context: Mapping[str, Any], known: KnownBlocks) -> int | None:
     """`len(render_simple(source, context, known))`, or the error it raises.
 
-    Planning needs only a prompt's length (its token estimate): a template without
-    whitespace control is its text between the blocks plus each block's text, added up
+    Planning needs only a prompt's length (its token estimate): a template of text and
+    `{{ a.b.c }}` blocks is its text between the blocks plus each block's text, added up
     without building the rendered string.
     """
     if "{" not in source:  # not a template
         return len(source)
-    # split gives text, then (name, text) per block.
-    pieces = _PLAIN_BLOCK.split(source)
-    names = pieces[1::2]
-    # Each block found holds two `{`: any other (a `{{-`, `{%`, `{#`, `{{{`, or a `{{` that
-    # opens anything else) takes the longer way, as does Jinja2's rewriting of `\r`.
-    if source.count("{") == 2 * len(names) and "\r" not in source:
-        texts: list[Any] = list(map(known.texts.get, names))
-        # A block not seen before is worked out in Python (a KeyError would cost more).
-        blocks = _blocks_length(names, context, known) if None in texts else sum(map(len, texts))
-        if blocks is not None:
-            length = blocks + sum(map(len, pieces[::2]))
-            if length > MAX_RENDER_CHARS:
-                raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
-            return length
-    text = render_simple(source, context, known)  # it raises a block's error with its line
-    return None if text is None else len(text)
+    length = _plain_length(source, context, known)
+    if length is None:
+        text = render_simple(source, context, known)  # it raises a block's error with its line
+        return None if text is None else len(text)
+    if length > MAX_RENDER_CHARS:
+        raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
+    return length
 
 
-def _blocks_length(
-    names: Sequence[str], context: Mapping[str, Any], known: KnownBlocks
-) -> int | None:
-    """The blocks' texts added up; None when one fails or is not a simple read."""
-    total = 0
-    for dotted in names:
-        text = known.texts.get(dotted)
+def _plain_length(source: str, context: Mapping[str, Any], known: KnownBlocks) -> int | None:
+    """The rendered length of text and `{{ a.b.c }}` blocks without whitespace control; None
+    for any other template, or when a block fails (render_simple then says where).
+
+    Split at `{{` and `}}` with str methods (a regular expression's split costs more): each
+    block is `{{`, whitespace, a dotted name, whitespace, `}}`, which is what `_BLOCK` finds
+    (`str.strip` removes exactly the Unicode whitespace `\\s` matches).
+    """
+    chunks = source.split("{{")
+    # Each `{{` accounts for two `{`: any other (`{{{`, `{%`, `{#`) takes the longer way, as
+    # does Jinja2's rewriting of `\r`.
+    if source.count("{") != 2 * len(chunks) - 2 or "\r" in source:
+        return None
+    texts = known.texts
+    length = len(chunks[0])
+    for chunk in islice(chunks, 1, None):
+        inside, closed, after = chunk.partition("}}")
+        name = inside.strip()
+        text = texts.get(name)  # a known text's name is a dotted name
         if text is None:
-            try:
-                text = _block_text(dotted, context)
-            except TemplateError:
-                return None
+            if not closed or _DOTTED_NAME.fullmatch(name) is None:
+                return None  # `{{-`, a filter, an expression: Jinja2's
+            text = _learn(name, context, known)
             if text is None:
                 return None
-            if dotted.partition(".")[0] in known.roots:
-                known.texts[dotted] = text
-        total += len(text)
-    return total
+        elif not closed:
+            return None
+        length += len(text) + len(after)
+    return length
+
+
+def _learn(dotted: str, context: Mapping[str, Any], known: KnownBlocks) -> str | None:
+    """The text of `{{ dotted }}`, remembered when its root is one of `known.roots`; None
+    when it fails or is not a simple read."""
+    try:
+        text = _block_text(dotted, context)
+    except TemplateError:
+        return None
+    if text is not None and dotted.partition(".")[0] in known.roots:
+        known.texts[dotted] = text
+    return text
 
 
 def _block_text(dotted: str, context: Mapping[str, Any]) -> str | None:

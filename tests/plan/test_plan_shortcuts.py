@@ -150,6 +150,15 @@ _TEMPLATES = st.lists(
             "{{ range }}",
             "{{ x }}",
             "{% if true %}x{% endif %}",
+            # Shapes the length's str-method split must tell from blocks as `_BLOCK` does.
+            "}}",
+            "{{ inputs.topic }",
+            "{{ inputs.topic",
+            "{{\u2003inputs.topic\t}}",
+            "\u00a0",
+            "{{ inputs.topic }}}",
+            "{{ inputs . topic }}",
+            "{{ steps.c.output|upper }}",
         ]
     ),
     max_size=5,
