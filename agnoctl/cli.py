@@ -791,6 +791,22 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:
+        # What the system refused under a command, such as output to a full disk or to a
+        # reader that went away (`agnoctl ... | head`): one line, never a traceback.
+        _drop_pending_output()
+        sys.stderr.write(f"error: {exc.strerror or exc}\n")
+        sys.exit(EXIT_FAILED)
+
+
+def _drop_pending_output() -> None:
+    """Point stdout at the null device, so that the text that could not be written is not
+    tried again (and refused again, with a traceback) when the process ends."""
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file descriptor (an in-process caller's)
+        pass
 
 
 class _Ending:

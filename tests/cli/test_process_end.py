@@ -71,3 +71,29 @@ def test_a_usage_error_keeps_its_message_and_code(tmp_path: Path) -> None:
     done = end("validate", str(tmp_path / "missing.yaml"), cwd=tmp_path)
     assert done.returncode == 2
     assert "no such file or directory" in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["validate", "--format", "json"], ["plan"]])
+def test_output_the_system_refuses_is_one_line_not_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = invalid_workflow(tmp_path, 400) if command[0] == "validate" else tmp_path / "f.yaml"
+    if command[0] == "plan":
+        path.write_text(
+            "version: 1\nname: f\nagents:\n  w: {model: mock/echo}\n"
+            "steps:\n  a: {agent: w, prompt: hi}\n",
+            encoding="utf-8",
+        )
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "agnoctl", *command, str(path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "error: No space left on device"
+    assert "Traceback" not in done.stderr
