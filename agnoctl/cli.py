@@ -792,8 +792,9 @@ def main() -> None:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
     except OSError as exc:
-        # What the system refused under a command, such as output to a full disk or to a
-        # reader that went away (`agnoctl ... | head`): one line, never a traceback.
+        # What the system refused under a command, such as output to a full disk: one line,
+        # never a traceback. (A reader that went away, `agnoctl ... | head`, click already
+        # ends quietly with exit 1.)
         _drop_pending_output()
         sys.stderr.write(f"error: {exc.strerror or exc}\n")
         sys.exit(EXIT_FAILED)
