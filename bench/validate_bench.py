@@ -88,6 +88,7 @@ def _median_seconds(command: list[str], runs: int) -> dict[str, float]:
     return {
         "wall_s": round(statistics.median(walls), 4),
         "cpu_s": round(statistics.median(cpus), 4),
+        "wall_runs_s": sorted(round(wall, 3) for wall in walls),
     }
 
 
