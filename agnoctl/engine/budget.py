@@ -276,16 +276,17 @@ class CostLedger:
     """Where the money went: totals per step, agent, model and tag label.
 
     A call with several tag labels counts in full under each, so per-tag sums may exceed the
-    run's total. Items of a ``for_each`` add up under their step's path. A call adds to one
-    row (its step, agent, model and tags); the tables are summed from the rows when the
-    report asks, not on every call.
+    run's total. Items of a ``for_each`` add up under their step's path. A call is kept as one
+    tuple; the rows (step, agent, model, tags) and the tables are summed from the calls, in
+    the order they were made, when the report asks, not on every call.
     """
 
     def __init__(self) -> None:
-        # (step, agent, model, id(tags)) -> [calls, cache_hits, tokens_in, tokens_out, cost,
-        # tags]: a list, not an object, as a run adds a row per step and a list is built by
-        # one instruction. The tags are kept alive, so that their id in the key is never reused.
-        self._rows: dict[tuple[str, str | None, str, int], list[Any]] = {}
+        # (step, agent, model, tags, tokens_in, tokens_out, cost, calls, cache_hits) per
+        # call: appending a tuple is a fifth of looking up and updating a row's five sums,
+        # and a run makes a call per step. The tags are kept alive, so that the id that names
+        # them in a row's key is never reused.
+        self._calls: list[tuple[str, str | None, str, Tags | None, int, int, float, int, int]] = []
 
     def add(
         self,
@@ -303,16 +304,9 @@ class CostLedger:
 
         Every model call adds once: its arguments may be given by position, which costs less
         than keywords (in this order)."""
-        # A step's tags are one object for the whole run (its settings): its id names them.
-        key = (step, agent, model, id(tags))
-        row = self._rows.get(key)
-        if row is None:
-            row = self._rows[key] = [0, 0, 0, 0, 0.0, tags]
-        row[0] += calls
-        row[1] += cache_hits
-        row[2] += tokens_in
-        row[3] += tokens_out
-        row[4] += cost
+        self._calls.append(
+            (step, agent, model, tags, tokens_in, tokens_out, cost, calls, cache_hits)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for report.json, keys sorted so reports diff cleanly."""
@@ -321,7 +315,7 @@ class CostLedger:
         by_agent: dict[str, Totals] = {}
         by_model: dict[str, Totals] = {}
         by_tag: dict[str, Totals] = {}
-        for (step, agent, model, _), row in self._rows.items():
+        for (step, agent, model, _), row in self._rows().items():
             _add(total, row)
             _add(_row(by_step, step), row)
             _add(_row(by_model, model), row)
@@ -340,6 +334,23 @@ class CostLedger:
             "by_model": table(by_model),
             "by_tag": table(by_tag),
         }
+
+    def _rows(self) -> dict[tuple[str, str | None, str, int], list[Any]]:
+        """(step, agent, model, id(tags)) -> [calls, cache_hits, tokens_in, tokens_out, cost,
+        tags], in the order of each row's first call; each sum in the order of its calls."""
+        rows: dict[tuple[str, str | None, str, int], list[Any]] = {}
+        for step, agent, model, tags, tokens_in, tokens_out, cost, calls, hits in self._calls:
+            # A step's tags are one object for the whole run (its settings): its id names them.
+            key = (step, agent, model, id(tags))
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = [0, 0, 0, 0, 0.0, tags]
+            row[0] += calls
+            row[1] += hits
+            row[2] += tokens_in
+            row[3] += tokens_out
+            row[4] += cost
+        return rows
 
 
 def _add(totals: Totals, row: list[Any]) -> None:

@@ -163,7 +163,9 @@ class Fingerprints:
         data = self._dumped_steps.pop(id(spec), None)
         if data is None:  # a step hashed before the run's fingerprint, or again
             data = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
-        own = dict(data)
+        # The dump is this call's own (popped, or made just now): it becomes the definition's
+        # `step` in place, not through a copy. None of the fields read below is removed.
+        own = data
         for key in _NOT_IN_DEFINITION.intersection(data):  # a step sets few of them, if any
             del own[key]
         # The step's own fields, read from its dump (which leaves out what is None).

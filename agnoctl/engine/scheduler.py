@@ -76,7 +76,6 @@ class _Graph:
     needs: dict[str, tuple[str, ...]]
     dependents: dict[str, list[str]]
     roots: list[str]  # steps without needs, highest priority first
-    priority: dict[str, int]
     settings: dict[str, Settings]  # each step's, looked up once per map
 
 
@@ -116,7 +115,7 @@ class Scheduler:
                     if waiting[dependent] == 0:
                         ready.append(dependent)
                 if len(ready) > 1:
-                    ready.sort(key=lambda s: -graph.priority[s])
+                    ready.sort(key=lambda s: -graph.settings[s].priority)
                 for other in ready[1:]:
                     tg.start_soon(chain, other, tg)
                 next_id = ready[0] if ready else None
@@ -136,9 +135,10 @@ class Scheduler:
             for need in step_needs:
                 dependents[need].append(step_id)
         settings = {sid: self.rt.settings(spec) for sid, spec in steps.items()}
-        priority = {sid: found.priority for sid, found in settings.items()}
-        roots = sorted((sid for sid in steps if not needs[sid]), key=lambda s: -priority[s])
-        graph = _Graph(needs, dependents, roots, priority, settings)
+        roots = sorted(
+            (sid for sid in steps if not needs[sid]), key=lambda s: -settings[s].priority
+        )
+        graph = _Graph(needs, dependents, roots, settings)
         self._graphs[id(steps)] = (steps, graph)
         return graph
 

@@ -5,7 +5,8 @@
 - lines and digests are encoded without orjson's option for keys that are not strings, and
   with it (or the standard encoder) when a value holds such a key: the same bytes either way;
 - ``ReusePlan.step`` gives the fingerprint ``Fingerprints.step`` gives for the needs' records;
-- the cost ledger, which keeps a row of plain counts per step, sums its tables from them;
+- the cost ledger, which keeps each call's counts as they come, sums its tables from them,
+  bit for bit as when it added each call to its row (step, agent, model, tags) at once;
 - an agent's ``AgentPlan`` holds what its ``AgentSpec`` says;
 - a step's definition (for its fingerprint) reads the step's fields from its dump and the
   defaults once: what reading the fields gives.
@@ -281,6 +282,50 @@ def test_the_ledgers_tables_are_the_sums_of_its_calls(calls: list[tuple[Any, ...
             row["cost_usd"] += cost
     tables = {name: dict(sorted(rows.items())) for name, rows in expected.items()}
     assert ledger.as_dict() == {"total": total, **tables}
+
+
+# Costs that are not exact in binary: the sums depend on their order. The ledger used to add
+# each call to its row when it was made and to sum the tables from the rows, in the order of
+# each row's first call; it keeps the calls and sums later, and must give the same floats.
+REAL_CALLS = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "fan"]),
+        st.sampled_from([None, "worker", "judge"]),
+        st.sampled_from(["mock/echo", "openai/gpt"]),
+        st.sampled_from(range(len(TAGS))),
+        st.floats(0, 1e12, allow_nan=False),  # large: rounding to 6 decimals keeps the last bits
+    ),
+    max_size=16,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(REAL_CALLS)
+def test_the_ledgers_sums_are_those_of_rows_added_to_call_by_call(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    ledger = CostLedger()
+    rows: dict[tuple[Any, ...], list[Any]] = {}  # the rows as they were kept before
+    for step, agent, model, tags, cost in calls:
+        ledger.add(step, agent, model, TAGS[tags], 1, 2, cost)
+        row = rows.setdefault((step, agent, model, tags), [0.0, TAGS[tags]])
+        row[0] += cost
+    expected: dict[str, dict[str, float]] = {"by_step": {}, "by_agent": {}, "by_model": {}}
+    expected["by_tag"] = {}
+    total = 0.0
+    for (step, agent, model, _), (cost, tags) in rows.items():
+        total += cost
+        names = [("by_step", step), ("by_model", model)]
+        names += [("by_agent", agent)] if agent is not None else []
+        names += [("by_tag", label) for label in tag_labels(tags)]
+        for table, name in names:
+            expected[table][name] = expected[table].get(name, 0.0) + cost
+    tables = ledger.as_dict()
+    assert tables["total"]["cost_usd"] == round(total, 6)
+    for table, sums in expected.items():
+        assert {name: row["cost_usd"] for name, row in tables[table].items()} == {
+            name: round(value, 6) for name, value in sums.items()
+        }
 
 
 def _totals() -> dict[str, Any]:

@@ -220,3 +220,21 @@ def test_bad_resume_requests_are_usage_errors(run_cli: RunCli, tmp_path: Path) -
         2,
         "error: --resume continues in the run's own directory; drop --report-dir\n",
     )
+
+
+def test_a_reused_steps_output_is_what_its_dependents_read(run_cli: RunCli, tmp_path: Path) -> None:
+    steps = {
+        "first": {"agent": "a", "prompt": "first answer"},
+        "second": {"agent": "a", "needs": ["first"], "prompt": "got {{ steps.first.output }}"},
+    }
+    flow = _flow(tmp_path, steps)
+    assert run_cli("run", flow, "-q").returncode == 0
+    run_dir = latest(tmp_path)
+
+    edited = {**steps, "second": {**steps["second"], "prompt": "now {{ steps.first.output }}"}}
+    _flow(tmp_path, edited)
+    resumed = run_cli("run", flow, "--resume", "latest", "-q")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    segment = _segment(run_dir)
+    assert (_reused(segment), _asked(segment)) == ([("first", None)], [("second", None)])
+    assert valid_report(run_dir)["steps"]["second"]["output"] == "now first answer"
