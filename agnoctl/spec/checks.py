@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
@@ -62,13 +61,15 @@ def check_data(data: Any, source: SourceMap) -> tuple[Workflow | None, list[Diag
 # ---------------------------------------------------------------------------- salvage
 
 
-@dataclass
 class _Spec:
-    """The workflow to check, and the names of parts that exist but did not validate."""
+    """The workflow to check, and the names of parts that exist but did not validate.
 
-    workflow: Workflow
-    broken_steps: set[str] = field(default_factory=set)
-    broken_names: dict[str, set[str]] = field(default_factory=dict)
+    A plain class: a dataclass's generated methods are compiled at every start-up."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.broken_steps: set[str] = set()
+        self.broken_names: dict[str, set[str]] = {}
 
     def known(self, section: str, name: str) -> bool:
         """Whether `name` exists in `section` (valid or not)."""
@@ -697,9 +698,11 @@ class _Checker:
     def _check_unused(self) -> None:
         # A step or agent that did not validate may use anything: only judge complete parts.
         if not self.spec.broken_steps:
-            used = {n.spec.agent for n in self._nodes} | {
-                g.agent for n in self._nodes for g in n.spec.gates or [] if isinstance(g, JudgeGate)
-            }
+            nodes = self._nodes
+            used = chain(
+                (n.spec.agent for n in nodes),
+                (g.agent for n in nodes for g in n.spec.gates or [] if isinstance(g, JudgeGate)),
+            )
             self._warn_unused(
                 "agents",
                 used,
@@ -709,24 +712,23 @@ class _Checker:
                 "name it in a step's `agent` or a judge gate",
             )
         if not self.spec.broken_names.get("agents"):
-            used = {t for agent in self.workflow.agents.values() for t in agent.tools}
+            tools = (t for agent in self.workflow.agents.values() for t in agent.tools)
             self._warn_unused(
-                "tools", used, "W501", "tool", "any agent", "list it in an agent's `tools`"
+                "tools", tools, "W501", "tool", "any agent", "list it in an agent's `tools`"
             )
 
     def _warn_unused(
-        self, section: str, used: set[str | None], code: str, kind: str, where: str, fix: str
+        self, section: str, used: Iterable[str | None], code: str, kind: str, where: str, fix: str
     ) -> None:
-        for name in getattr(self.workflow, section):
-            if name not in used:
-                self.report(
-                    (section, name),
-                    code,
-                    f"{kind} `{name}` is not used by {where}",
-                    f"remove it, or {fix}",
-                    severity="warning",
-                    at_key=True,
-                )
+        for name in _never_named(getattr(self.workflow, section), used):
+            self.report(
+                (section, name),
+                code,
+                f"{kind} `{name}` is not used by {where}",
+                f"remove it, or {fix}",
+                severity="warning",
+                at_key=True,
+            )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -862,6 +864,17 @@ def _plainly_valid(schema: Any) -> bool:
         if test is None or not test(value):
             return False
     return True
+
+
+def _never_named(declared: Collection[str], used: Iterable[str | None]) -> list[str]:
+    """The declared names (in their order) that `used` never yields. Reading stops once every
+    name has been seen: thousands of steps mostly name one of a few agents early on."""
+    unseen: dict[str | None, None] = dict.fromkeys(declared)
+    for name in used:
+        if not unseen:
+            break
+        unseen.pop(name, None)
+    return [name for name in declared if name in unseen]
 
 
 def _some(names: Iterable[str], total: int | None = None) -> str:

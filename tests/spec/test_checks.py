@@ -228,3 +228,35 @@ def test_validate_data_without_a_file_points_at_line_one() -> None:
     assert [(d.code, d.line, d.col) for d in result.diagnostics] == [("E206", 1, 1)]
     odd = validate_data({"version": 1, "name": "t", "steps": {1: {"run": ["x"]}}})
     assert not odd.ok
+
+
+def test_unused_agents_and_tools_are_found_in_declaration_order() -> None:
+    # Reading the uses stops once every name is seen: the names left are reported in order.
+    result = validate_text(
+        HEAD
+        + dedent(
+            """
+            tools:
+              t1: {run: [x]}
+              t2: {run: [x]}
+              t3: {run: [x]}
+            agents:
+              c: {model: mock/echo, tools: [t2]}
+              a: {model: mock/echo}
+              j: {model: mock/echo}
+              b: {model: mock/echo}
+            steps:
+              s1: {agent: a, prompt: hi}
+              s2:
+                agent: a
+                prompt: hi
+                gates: [{type: judge, agent: j, rubric: ok}]
+            """
+        )
+    )
+    assert [(d.code, d.message.split("`")[1]) for d in result.warnings] == [
+        ("W501", "t1"),
+        ("W501", "t3"),
+        ("W500", "c"),
+        ("W500", "b"),
+    ]
