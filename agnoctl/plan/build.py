@@ -31,6 +31,7 @@ from agnoctl.plan.model import (
     ModelUse,
     Plan,
     ProviderPlan,
+    StepKind,
     StepPlan,
     Totals,
     trusted,
@@ -86,8 +87,12 @@ _RUN_FACTOR: dict[Runs, Span] = {"always": ONE, "maybe": Span(0, 1), "never": ZE
 _NO_ITEM = object()
 _DEFAULT_RETRY = RetrySpec()
 
+# The planner's own records below are never changed once made, but are not frozen: a frozen
+# dataclass's extra generated methods cost about 1.7 M instructions of import each, which
+# `agnoctl plan` pays on every run.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class _Scope:
     """Where a `steps` map sits: its path, its template context and how often it runs."""
 
@@ -104,8 +109,11 @@ class _Scope:
 _StepTotals = tuple[IntRange, IntRange, IntRange, FloatRange | None]
 """A step's LLM calls, input and output tokens, and cost (None: a model has no price)."""
 
+_RecordNumbers = tuple[IntRange, IntRange, IntRange, IntRange, FloatRange | None, FloatRange]
+"""A record's tasks, LLM calls, input and output tokens, cost and duration."""
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class _FanOut:
     values: list[Any] | None
     """The items when known before the run; None for a step without for_each or unknown."""
@@ -131,7 +139,7 @@ class _Work:
     levels: list[list[str]] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _MapResult:
     bill: Bill
     duration: Span
@@ -139,7 +147,7 @@ class _MapResult:
     critical: list[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Problem:
     """A template or expression that fails before any call; becomes a Diagnostic."""
 
@@ -150,7 +158,7 @@ class _Problem:
     hint: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _AgentFacts:
     agent: AgentSpec
     out: int
@@ -188,6 +196,19 @@ class _AgentFacts:
         """One task: one call at best; at worst every attempt of every model in the chain
         runs its whole tool loop, with the retry delays between attempts."""
         return _task_seconds(self.out, self.loop_calls, len(self.agent.fallback_models), retry)
+
+
+@dataclass(slots=True)
+class _TaskShape:
+    """What the tasks of every step of one agent, retry policy and output schema share."""
+
+    facts: _AgentFacts
+    retry: RetrySpec
+    seconds: Span
+    """One task's duration (see `_AgentFacts.seconds`)."""
+    tokens: int
+    """Input tokens of a task's first call besides its prompt (and its instructions when
+    they are a template): message overhead, tools, plain instructions, output schema."""
 
 
 def build_plan(
@@ -240,11 +261,13 @@ class _Planner:
         self._known = KnownBlocks(frozenset(self._base))
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
-        self._schema_tokens: dict[int, int] = {}
-        self._task_bills: dict[tuple[str, int, int], Bill] = {}
-        self._seconds: dict[tuple[int, int], Span] = {}
+        self._shapes: dict[tuple[str | None, int, int], _TaskShape | None] = {}
+        self._task_bills: dict[tuple[int, int], Bill] = {}
         self._step_totals: dict[tuple[Any, ...], _StepTotals] = {}
-        self._bill_totals: dict[tuple[int, float, float], tuple[Bill, _StepTotals]] = {}
+        self._record_numbers: dict[tuple[Any, ...], tuple[Bill, _RecordNumbers]] = {}
+        self._number_sets: dict[tuple[int, ...], _RecordNumbers] = {}
+        self._templates: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._for_each_plans: dict[tuple[Any, ...], ForEachPlan] = {}
         self._static: dict[str, tuple[Any, str | None]] = {}
         self._record_fields = set(StepPlan.model_fields)
 
@@ -320,26 +343,35 @@ class _Planner:
     # ------------------------------------------------------------------ steps maps
 
     def _plan_map(self, steps: Mapping[str, StepSpec], scope: _Scope) -> _MapResult:
-        preds = _sibling_needs(steps, scope.prefix)
-        order = {path: i for i, path in enumerate(preds)}
-        levels = [sorted(generation, key=order.__getitem__) for generation in _generations(preds)]
-        results: dict[str, _Work] = {}
+        """Plan every step of a map in level order, in one walk that also follows the
+        longest path (by duration) and collects the bills."""
+        dot = f"{scope.prefix}." if scope.prefix else ""  # what dag.join_path puts before an id
+        levels, needs_of = _levels(steps)
+        longest = _LongestPath()
+        bills: list[Bill] = []
         for level_no, level in enumerate(levels):
-            for path in level:
-                step_id = path[len(scope.prefix) + 1 :] if scope.prefix else path
-                needs = preds[path]
-                needs = sorted(needs, key=order.__getitem__) if len(needs) > 1 else needs[:]
-                results[path] = self._plan_step(
-                    path, step_id, steps[step_id], scope, level_no, needs
+            for step_id in level:
+                needs = needs_of[step_id]
+                bill, duration, inner = self._plan_step(
+                    dot + step_id,
+                    step_id,
+                    steps[step_id],
+                    scope,
+                    level_no,
+                    [dot + need for need in needs] if dot else needs,
                 )
-        duration, critical = _critical_path(preds, levels, results)
-        bill = add_bills(work.bill for work in results.values())
-        return _MapResult(bill, duration, levels, critical)
+                bills.append(bill)
+                longest.add(step_id, needs, duration, inner)
+        duration, chain = longest.end()
+        critical = [step for step_id, inner in chain for step in (dot + step_id, *inner)]
+        paths = [[dot + step_id for step_id in level] for level in levels] if dot else levels
+        return _MapResult(add_bills(bills), duration, paths, critical)
 
     def _plan_step(
         self, path: str, step_id: str, spec: StepSpec, scope: _Scope, level: int, needs: list[str]
-    ) -> _Work:
-        """The step at `path` (`step_id` in its scope's `steps` map)."""
+    ) -> tuple[Bill, Span, list[str]]:
+        """The step at `path` (`step_id` in its scope's `steps` map): its bill and duration
+        for one run of its scope, and a group's own critical path."""
         where = (*scope.yaml_path, step_id)
         runs = scope.runs if spec.if_ is None else self._runs(spec, where, scope)
         fan = _NO_FAN_OUT if spec.for_each is None else self._fan_out(spec, where, scope)
@@ -356,13 +388,14 @@ class _Planner:
         bill = scale_bill(work.bill, factor)
         duration = work.duration if factor is ONE else work.duration * factor
         self._records[slot] = self._record(
-            spec, path, scope, level, needs, runs, fan, work, bill, duration
+            spec, kind, path, scope, level, needs, runs, fan, work, bill, duration
         )
-        return _Work(bill, duration, [path, *work.critical])
+        return bill, duration, work.critical
 
     def _record(
         self,
         spec: StepSpec,
+        kind: StepKind,
         path: str,
         scope: _Scope,
         level: int,
@@ -373,55 +406,102 @@ class _Planner:
         bill: Bill,
         duration: Span,
     ) -> StepPlan:
-        calls, input_tokens, output_tokens, cost = self._totals(bill, scope.outer)
+        numbers = self._numbers(bill, scope.outer, runs, fan.items, duration)
+        # Records differ mostly in path, level and needs: the other fields come from a
+        # template per distinct set of them (a copy and three stores cost a fifth of a
+        # 20-field dict display). Every object whose id is in the key lives as long as the
+        # plan (the numbers, for_each plans and levels in the templates, the rest in the
+        # workflow), so no other object can take its id.
+        key = (
+            id(numbers),
+            kind,
+            scope.prefix,
+            spec.if_,
+            runs,
+            spec.agent,
+            id(spec.gates),
+            id(fan.plan),
+            id(spec.loop),
+            id(work.levels),
+        )
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(
+                spec, kind, scope, runs, fan, work, numbers
+            )
+        values = template.copy()
+        values["path"] = path
+        values["level"] = level
+        values["needs"] = needs
+        # Every value is already of its field's type (tests/plan/test_plan_shortcuts.py
+        # checks records against validated ones): skip validation, 10,000 records a big plan.
+        return trusted(StepPlan, values, self._record_fields)
+
+    def _template(
+        self,
+        spec: StepSpec,
+        kind: StepKind,
+        scope: _Scope,
+        runs: Runs,
+        fan: _FanOut,
+        work: _Work,
+        numbers: _RecordNumbers,
+    ) -> dict[str, Any]:
+        """A record's fields but its path, level and needs (the records made from one
+        template share its lists: a plan is never changed once made)."""
+        tasks, calls, input_tokens, output_tokens, cost, seconds = numbers
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
-        # Every value below is already of its field's type (tests/plan/test_plan_shortcuts.py
-        # checks records against validated ones): skip validation, 10,000 records a big plan.
-        return trusted(
-            StepPlan,
-            {
-                "path": path,
-                "kind": spec.kind,
-                "parent": scope.prefix or None,
-                "level": level,
-                "needs": needs,
-                "condition": spec.if_,
-                "runs": runs,
-                "agent": spec.agent,
-                "model": agent.model if agent else None,
-                "fallback_models": list(agent.fallback_models) if agent else [],
-                "judges": [gate.agent for gate in _judge_gates(spec)] if spec.gates else [],
-                "for_each": fan.plan,
-                "loop": LoopPlan(
-                    max_iterations=loop.max_iterations,
-                    until=loop.until,
-                    on_exhausted=loop.on_exhausted,
-                )
-                if loop
-                else None,
-                "levels": work.levels,
-                "tasks": _ints(_tasks(scope.outer, _RUN_FACTOR[runs], fan.items)),
-                "llm_calls": calls,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "cost_usd": cost,
-                "duration_s": _floats(duration),
-            },
-            self._record_fields,
-        )
+        return {
+            "path": "",
+            "kind": kind,
+            "parent": scope.prefix or None,
+            "level": 0,
+            "needs": [],
+            "condition": spec.if_,
+            "runs": runs,
+            "agent": spec.agent,
+            "model": agent.model if agent else None,
+            "fallback_models": list(agent.fallback_models) if agent else [],
+            "judges": [gate.agent for gate in _judge_gates(spec)] if spec.gates else [],
+            "for_each": fan.plan,
+            "loop": LoopPlan(
+                max_iterations=loop.max_iterations,
+                until=loop.until,
+                on_exhausted=loop.on_exhausted,
+            )
+            if loop
+            else None,
+            "levels": work.levels,
+            "tasks": tasks,
+            "llm_calls": calls,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": cost,
+            "duration_s": seconds,
+        }
 
-    def _totals(self, bill: Bill, outer: Span) -> _StepTotals:
-        """A step's calls, tokens and cost in the whole run: its bill times its scope's runs.
-        Steps repeat a few bills thousands of times: each distinct one is worked out once."""
+    def _numbers(
+        self, bill: Bill, outer: Span, runs: Runs, items: Span, duration: Span
+    ) -> _RecordNumbers:
+        """A record's ranges: tasks, and the calls, tokens and cost in the whole run (its
+        bill times its scope's runs), and its duration. Steps repeat a few bills and
+        durations thousands of times: each distinct set is worked out once, and equal sets
+        are one tuple (records are made from a template per tuple)."""
         # Most steps share their bill object (see _agent_task): look it up by identity first.
         # The entry holds the bill, so no other bill can take its id while the plan is made.
-        seen = self._bill_totals.get((id(bill), outer.lo, outer.hi))
+        key = (id(bill), outer.lo, outer.hi, runs, items.lo, items.hi, duration.lo, duration.hi)
+        seen = self._record_numbers.get(key)
         if seen is not None and seen[0] is bill:
             return seen[1]
-        totals = self._distinct_totals(bill, outer)
-        self._bill_totals[id(bill), outer.lo, outer.hi] = (bill, totals)
-        return totals
+        calls, input_tokens, output_tokens, cost = self._distinct_totals(bill, outer)
+        tasks = _ints(_tasks(outer, _RUN_FACTOR[runs], items))
+        numbers = (tasks, calls, input_tokens, output_tokens, cost, _floats(duration))
+        # The ranges are shared objects (see _ints): the same ones make the same tuple, which
+        # holds them, so their ids stay theirs.
+        numbers = self._number_sets.setdefault(tuple(map(id, numbers)), numbers)
+        self._record_numbers[key] = (bill, numbers)
+        return numbers
 
     def _distinct_totals(self, bill: Bill, outer: Span) -> _StepTotals:
         key = (outer.lo, outer.hi, *_bill_key(bill))
@@ -474,18 +554,24 @@ class _Planner:
                 f"{_dotted(where[1::2])}: the for_each list is known only at run time; the "
                 f"minimum assumes 1 item, the maximum {self.assume_items} (--assume-items)"
             )
-            plan = ForEachPlan(
-                expression=expression,
-                items=None,
-                assumed_max=self.assume_items,
-                concurrency=concurrency,
-            )
+            plan = self._for_each_plan(expression, None, self.assume_items, concurrency)
             return _FanOut(None, Span(1, self.assume_items), plan)
         items = list(values)
-        plan = ForEachPlan(
-            expression=expression, items=len(items), assumed_max=None, concurrency=concurrency
-        )
+        plan = self._for_each_plan(expression, len(items), None, concurrency)
         return _FanOut(items, Span(len(items), len(items)), plan)
+
+    def _for_each_plan(
+        self, expression: str | None, items: int | None, assumed_max: int | None, bound: int | None
+    ) -> ForEachPlan:
+        # Fan-outs repeat a few of these (and records share a template per distinct one):
+        # one model per distinct set of values.
+        key = (expression, items, assumed_max, bound)
+        found = self._for_each_plans.get(key)
+        if found is None:
+            found = self._for_each_plans[key] = ForEachPlan(
+                expression=expression, items=items, assumed_max=assumed_max, concurrency=bound
+            )
+        return found
 
     def _static_value(self, expression: str, where: tuple[PathKey, ...], scope: _Scope) -> Any:
         """The expression's value when it reads only inputs, env and workflow (all known),
@@ -540,24 +626,23 @@ class _Planner:
         self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
     ) -> _Work:
         """An agent task per item: see `_agent_task` for the calls of one task."""
-        facts = self._agent_facts(spec.agent or "")
-        if facts is None:
+        shape = self._task_shape(spec)
+        if shape is None:
             return _Work({}, ZERO)  # validation reports the unknown agent
-        retry = self._retry(spec)
-        task_time = self._task_seconds(facts, retry)
+        retry, task_time = shape.retry, shape.seconds
         if fan.plan is None:  # one task, in its scope's context
             context = self._item_context(scope, _NO_ITEM, 0)
-            bill = self._agent_task(spec, facts, retry, where, context)
+            bill = self._agent_task(spec, shape, where, context)
         else:
             bills = [
-                self._agent_task(spec, facts, retry, where, self._item_context(scope, item, index))
+                self._agent_task(spec, shape, where, self._item_context(scope, item, index))
                 for index, item in self._items(fan)
             ]
             bill = bills[0] if len(bills) == 1 else add_bills(bills)
             if fan.values is None:
                 bill = scale_bill(bill, fan.items)
         if spec.gates:
-            judges, judge_time = self._judges(spec, retry, facts.out)
+            judges, judge_time = self._judges(spec, retry, shape.facts.out)
             if judges:
                 bill = add_bills([bill, scale_bill(judges, fan.items)])
             task_time = task_time + judge_time
@@ -568,8 +653,7 @@ class _Planner:
     def _agent_task(
         self,
         spec: StepSpec,
-        facts: _AgentFacts,
-        retry: RetrySpec,
+        shape: _TaskShape,
         where: tuple[PathKey, ...],
         context: Mapping[str, Any],
     ) -> Bill:
@@ -580,32 +664,42 @@ class _Planner:
         last reply); every call of a tool loop re-sends the conversation, which grows by a
         reply and a tool result (up to the tools' max_output_chars) per tool call.
         """
-        agent = facts.agent
+        facts = shape.facts
         prompt = self._rendered_length((*where, "prompt"), spec.prompt or "", context)
-        base = estimate.chars_tokens(prompt) + estimate.MESSAGE_OVERHEAD_TOKENS + facts.tools_tokens
-        if facts.instructions_tokens is not None:
-            base += facts.instructions_tokens
-        elif agent.instructions:
+        base = estimate.chars_tokens(prompt) + shape.tokens
+        if facts.instructions_tokens is None and facts.agent.instructions:
             where_agent = ("agents", spec.agent or "", "instructions")
-            length = self._rendered_length(where_agent, agent.instructions, context)
+            length = self._rendered_length(where_agent, facts.agent.instructions, context)
             base += estimate.chars_tokens(length) + estimate.MESSAGE_OVERHEAD_TOKENS
-        schema = spec.output_schema or agent.output_schema
-        if schema:
-            base += self._json_tokens(schema)
-        # Bills are never changed once made: tasks of the same size share one.
-        key = (spec.agent or "", retry.max_attempts, base)
+        # Bills are never changed once made: tasks of the same size share one. Shapes live
+        # as long as the plan, so their ids stay theirs.
+        key = (id(shape), base)
         bill = self._task_bills.get(key)
         if bill is None:
-            bill = self._task_bills[key] = _task_bill(facts, retry.max_attempts, base)
+            bill = self._task_bills[key] = _task_bill(facts, shape.retry.max_attempts, base)
         return bill
 
-    def _task_seconds(self, facts: _AgentFacts, retry: RetrySpec) -> Span:
-        # Keyed by identity: the agents' facts and the retry policies live as long as the plan.
-        key = (id(facts), id(retry))
-        found = self._seconds.get(key)
-        if found is None:
-            found = self._seconds[key] = facts.seconds(retry)
-        return found
+    def _task_shape(self, spec: StepSpec) -> _TaskShape | None:
+        """What the tasks of an agent step share with every step of the same agent, retry
+        policy and output schema (None for an unknown agent), worked out once for them all."""
+        # The policies and schemas live in the workflow as long as the plan: ids are theirs.
+        key = (spec.agent, id(spec.retry), id(spec.output_schema))
+        if key not in self._shapes:
+            self._shapes[key] = self._new_task_shape(spec)
+        return self._shapes[key]
+
+    def _new_task_shape(self, spec: StepSpec) -> _TaskShape | None:
+        facts = self._agent_facts(spec.agent or "")
+        if facts is None:
+            return None
+        retry = self._retry(spec)
+        tokens = estimate.MESSAGE_OVERHEAD_TOKENS + facts.tools_tokens
+        if facts.instructions_tokens is not None:
+            tokens += facts.instructions_tokens
+        schema = spec.output_schema or facts.agent.output_schema
+        if schema:
+            tokens += estimate.json_tokens(schema)
+        return _TaskShape(facts, retry, facts.seconds(retry), tokens)
 
     def _agent_facts(self, name: str) -> _AgentFacts | None:
         """What every task of an agent shares, worked out once per agent."""
@@ -613,13 +707,6 @@ class _Planner:
             agent = self.workflow.agents.get(name)
             self._agents[name] = None if agent is None else _AgentFacts.of(agent, self.workflow)
         return self._agents[name]
-
-    def _json_tokens(self, value: dict[str, Any]) -> int:
-        # Schemas are shared by many steps (an agent's): count each object once.
-        key = id(value)
-        if key not in self._schema_tokens:
-            self._schema_tokens[key] = estimate.json_tokens(value)
-        return self._schema_tokens[key]
 
     def _command_work(
         self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
@@ -886,76 +973,112 @@ class _Planner:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _sibling_needs(steps: Mapping[str, StepSpec], prefix: str) -> dict[str, list[str]]:
-    """Full path -> the full paths of its sibling needs, in the order written, once each
-    (needs that name no sibling are left out: validation reports them)."""
-    dot = f"{prefix}." if prefix else ""  # what dag.join_path puts before an id
-    preds: dict[str, list[str]] = {}
+def _levels(steps: Mapping[str, StepSpec]) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """The step ids level by level (each level in the map's order), and each step's sibling
+    needs in the map's order, once each (needs that name no sibling are left out:
+    validation reports them).
+
+    A step's level is one more than its needs' highest (Kahn's algorithm's generations, as
+    networkx's topological_generations). When every step comes after its needs, as written
+    workflows mostly do, one pass in the map's order finds them; else `_kahn_levels`.
+    """
+    position: dict[str, int] = {}
+    level_of: dict[str, int] = {}
+    needs_of: dict[str, list[str]] = {}
+    levels: list[list[str]] = []
     for step_id, spec in steps.items():
-        needs = []
-        for need in dict.fromkeys(spec.needs):
-            if need in steps:
-                needs.append(dot + need)
-        preds[dot + step_id] = needs
-    return preds
+        level = 0
+        needs: list[str] = []
+        for need in spec.needs:
+            need_level = level_of.get(need)
+            if need_level is None:
+                if need in steps:  # written after this step (or a cycle)
+                    return _kahn_levels(steps)
+                continue
+            needs.append(need)
+            if need_level >= level:
+                level = need_level + 1
+        if len(needs) > 1:
+            needs = sorted(set(needs), key=position.__getitem__)
+        position[step_id] = len(position)
+        level_of[step_id] = level
+        needs_of[step_id] = needs
+        if level == len(levels):
+            levels.append([step_id])
+        else:
+            levels[level].append(step_id)
+    return levels, needs_of
 
 
-def _generations(preds: Mapping[str, list[str]]) -> list[list[str]]:
-    """The steps level by level: those without needs, then those whose needs are all in
-    earlier levels, and so on (Kahn's algorithm, as networkx's topological_generations)."""
-    waiting = {path: len(needs) for path, needs in preds.items()}
-    dependents: dict[str, list[str]] = {path: [] for path in preds}
-    for path, needs in preds.items():
+def _kahn_levels(steps: Mapping[str, StepSpec]) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """`_levels` for any order of the steps: Kahn's algorithm."""
+    order = {step_id: i for i, step_id in enumerate(steps)}
+    preds = {
+        step_id: [need for need in dict.fromkeys(spec.needs) if need in steps]
+        for step_id, spec in steps.items()
+    }
+    waiting = {step_id: len(needs) for step_id, needs in preds.items()}
+    dependents: dict[str, list[str]] = {step_id: [] for step_id in preds}
+    for step_id, needs in preds.items():
         for need in needs:
-            dependents[need].append(path)
-    generation = [path for path, count in waiting.items() if count == 0]
+            dependents[need].append(step_id)
+    generation = [step_id for step_id, count in waiting.items() if count == 0]
     levels = []
     while generation:
-        levels.append(generation)
+        levels.append(sorted(generation, key=order.__getitem__))
         following = []
-        for path in generation:
-            for dependent in dependents[path]:
+        for step_id in generation:
+            for dependent in dependents[step_id]:
                 waiting[dependent] -= 1
                 if waiting[dependent] == 0:
                     following.append(dependent)
         generation = following
     if sum(len(level) for level in levels) < len(preds):
         raise ValueError("the needs form a cycle: validate the workflow before planning it")
-    return levels
+    return levels, {
+        step_id: sorted(needs, key=order.__getitem__) for step_id, needs in preds.items()
+    }
 
 
-def _critical_path(
-    preds: Mapping[str, list[str]], levels: list[list[str]], results: Mapping[str, _Work]
-) -> tuple[Span, list[str]]:
-    """Longest path through the map by duration: the min and max spans, and the steps on
-    the worst-case path (a group's own critical path follows the group)."""
-    finish_lo: dict[str, float] = {}
-    finish_hi: dict[str, float] = {}
-    previous: dict[str, str | None] = {}
-    for level in levels:
-        for path in level:
-            # The latest finish of the needs, low and high: `max` by hand (the first of equal
-            # values wins, as with max), without a generator per step.
-            latest: float | None = None
-            slowest: str | None = None
-            for need in preds[path]:
-                if latest is None or finish_lo[need] > latest:
-                    latest = finish_lo[need]
-                if slowest is None or finish_hi[need] > finish_hi[slowest]:
-                    slowest = need
-            own = results[path].duration
-            finish_lo[path] = own.lo + (0.0 if latest is None else latest)
-            finish_hi[path] = own.hi + (finish_hi[slowest] if slowest else 0.0)
-            previous[path] = slowest
-    if not finish_hi:
-        return ZERO, []
-    end: str | None = max(finish_hi, key=finish_hi.__getitem__)
-    chain: list[str] = []
-    while end is not None:
-        chain.append(end)
-        end = previous[end]
-    critical = [step for path in reversed(chain) for step in results[path].critical]
-    return Span(max(finish_lo.values()), max(finish_hi.values())), critical
+@dataclass(slots=True)
+class _LongestPath:
+    """The longest path by duration through a map whose steps are added in level order:
+    the latest finish of each step, low and high, and the need it waits for longest."""
+
+    finish_lo: dict[str, float] = field(default_factory=dict)
+    finish_hi: dict[str, float] = field(default_factory=dict)
+    previous: dict[str, tuple[str | None, list[str]]] = field(default_factory=dict)
+    """Step -> the need on its worst-case path, and the step's own critical path (a
+    group's children)."""
+
+    def add(self, step: str, needs: list[str], duration: Span, inner: list[str]) -> None:
+        finish_lo, finish_hi = self.finish_lo, self.finish_hi
+        # The latest finish of the needs, low and high: `max` by hand (the first of equal
+        # values wins, as with max), without a generator per step.
+        latest: float | None = None
+        slowest: str | None = None
+        for need in needs:
+            if latest is None or finish_lo[need] > latest:
+                latest = finish_lo[need]
+            if slowest is None or finish_hi[need] > finish_hi[slowest]:
+                slowest = need
+        finish_lo[step] = duration.lo + (0.0 if latest is None else latest)
+        finish_hi[step] = duration.hi + (0.0 if slowest is None else finish_hi[slowest])
+        self.previous[step] = (slowest, inner)
+
+    def end(self) -> tuple[Span, list[tuple[str, list[str]]]]:
+        """The span of the whole map, and the worst-case path: each step with its own
+        critical path."""
+        if not self.finish_hi:
+            return ZERO, []
+        end: str | None = max(self.finish_hi, key=self.finish_hi.__getitem__)
+        chain: list[tuple[str, list[str]]] = []
+        while end is not None:
+            slowest, inner = self.previous[end]
+            chain.append((end, inner))
+            end = slowest
+        chain.reverse()
+        return Span(max(self.finish_lo.values()), max(self.finish_hi.values())), chain
 
 
 def _tasks(outer: Span, runs: Span, items: Span) -> Span:

@@ -52,7 +52,11 @@ def plan_schema_text() -> str:
 # ---------------------------------------------------------------------------- sections
 
 
-def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
+_Row = tuple[str, list[str]]
+"""A table row: its first cell, and the others (rows of steps share them: see _step_rows)."""
+
+
+def _sections(plan: Plan) -> list[tuple[str, list[str], list[_Row]]]:
     """(title, headers, rows) of every table, shared by text and Markdown."""
     totals = plan.totals
     cost = _usd_range(totals.cost_usd) + ("" if totals.cost_complete else " + unpriced calls")
@@ -62,14 +66,16 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
             "Models",
             ["model", "price in/out per 1M", "LLM calls", "input tokens", "output tokens", "cost"],
             [
-                [
+                (
                     use.model,
-                    _price(use.price_input, use.price_output, use.price_source),
-                    _int_range(use.llm_calls),
-                    _int_range(use.input_tokens),
-                    _int_range(use.output_tokens),
-                    _usd_range(use.cost_usd) if use.cost_usd else "unknown",
-                ]
+                    [
+                        _price(use.price_input, use.price_output, use.price_source),
+                        _int_range(use.llm_calls),
+                        _int_range(use.input_tokens),
+                        _int_range(use.output_tokens),
+                        _usd_range(use.cost_usd) if use.cost_usd else "unknown",
+                    ],
+                )
                 for use in plan.models
             ],
         ),
@@ -77,13 +83,15 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
             "Providers",
             ["provider", "type", "max concurrency", "models", "LLM calls"],
             [
-                [
+                (
                     provider.name,
-                    provider.type or "?",
-                    str(provider.max_concurrency or "unbounded"),
-                    ", ".join(provider.models),
-                    _int_range(provider.llm_calls),
-                ]
+                    [
+                        provider.type or "?",
+                        str(provider.max_concurrency or "unbounded"),
+                        ", ".join(provider.models),
+                        _int_range(provider.llm_calls),
+                    ],
+                )
                 for provider in plan.providers
             ],
         ),
@@ -91,23 +99,25 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]]]]:
             "Totals",
             ["", "estimate"],
             [
-                ["LLM calls", _int_range(totals.llm_calls)],
-                ["input tokens", _int_range(totals.input_tokens)],
-                ["output tokens", _int_range(totals.output_tokens)],
-                ["cost", cost],
-                ["time (critical path)", _seconds_range(totals.duration_s)],
+                ("LLM calls", [_int_range(totals.llm_calls)]),
+                ("input tokens", [_int_range(totals.input_tokens)]),
+                ("output tokens", [_int_range(totals.output_tokens)]),
+                ("cost", [cost]),
+                ("time (critical path)", [_seconds_range(totals.duration_s)]),
             ],
         ),
         (
             "Limits",
             ["limit", "value", "estimate", "status"],
             [
-                [
+                (
                     check.limit,
-                    limit_amount(check.limit, check.value),
-                    _limit_estimate(check.limit, check.estimate),
-                    check.status.replace("_", " "),
-                ]
+                    [
+                        limit_amount(check.limit, check.value),
+                        _limit_estimate(check.limit, check.estimate),
+                        check.status.replace("_", " "),
+                    ],
+                )
                 for check in plan.limits
             ],
         ),
@@ -127,27 +137,33 @@ _STEP_HEADERS = [
 ]
 
 
-def _step_rows(steps: list[StepPlan]) -> list[list[str]]:
-    # Steps share their range objects (the planner makes one per distinct value): format
-    # each combination once. The ranges live in `steps` while this runs, so ids are stable.
-    numbers: dict[tuple[int, ...], list[str]] = {}
+def _step_rows(steps: list[StepPlan]) -> list[_Row]:
+    # Steps share their range objects (the planner makes one per distinct value): make the
+    # cells after the name once per combination, and let the rows share them (the text
+    # table pads each shared list once). The ranges live in `steps` while this runs, so
+    # ids are stable.
+    shared: dict[tuple[Any, ...], list[str]] = {}
     rows = []
     for step in steps:
-        ranges = (
-            step.tasks,
-            step.llm_calls,
-            step.input_tokens,
-            step.output_tokens,
-            step.cost_usd,
-            step.duration_s,
+        key = (
+            step.kind,
+            step.model,
+            id(step.tasks),
+            id(step.llm_calls),
+            id(step.input_tokens),
+            id(step.output_tokens),
+            id(step.cost_usd),
+            id(step.duration_s),
         )
-        key = tuple(map(id, ranges))
-        cells = numbers.get(key)
+        cells = shared.get(key)
         if cells is None:
-            cells = numbers[key] = _number_cells(step)
-        depth = step.path.count(".")
-        name = "  " * depth + step.path.rpartition(".")[2] + _marks(step)
-        rows.append([name, step.kind, step.model or ("" if step.kind != "agent" else "?"), *cells])
+            kind = step.kind
+            model = step.model or ("" if kind != "agent" else "?")
+            cells = shared[key] = [kind, model, *_number_cells(step)]
+        path = step.path
+        depth = path.count(".")
+        name = "  " * depth + path.rpartition(".")[2] if depth else path
+        rows.append((name + _marks(step), cells))
     return rows
 
 
@@ -235,15 +251,27 @@ def _indent(lines: Sequence[str]) -> list[str]:
     return [f"  {line}" for line in lines]
 
 
-def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(map(len, column)) for column in zip(headers, *rows, strict=False)]
-    # One format string pads a whole row (the steps table has a row per step): `{:<w}` and
-    # `{:>w}` pad exactly as str.ljust and str.rjust do.
-    fmt = "  ".join(
+def _aligned(headers: list[str], rows: list[_Row]) -> list[str]:
+    # Rows may share their cells after the first (the steps table's 10,000 rows share a few
+    # dozen lists): each shared list is measured and padded once. `{:<w}` and `{:>w}` pad
+    # exactly as str.ljust and str.rjust do.
+    shared = {id(rest): rest for _, rest in rows}
+    widths = [len(header) for header in headers]
+    widths[0] = max(widths[0], max(map(len, [first for first, _ in rows]), default=0))
+    for rest in shared.values():
+        for column, cell in enumerate(rest, 1):
+            widths[column] = max(widths[column], len(cell))
+    first_fmt, *specs = [
         f"{{:{'>' if header in _RIGHT else '<'}{width}}}"
         for header, width in zip(headers, widths, strict=True)
-    ).format
-    return [fmt(*headers).rstrip(), *[fmt(*row).rstrip() for row in rows]]
+    ]
+    rest_fmt = "  ".join(specs).format
+    padded = {key: "  " + rest_fmt(*rest) for key, rest in shared.items()}
+    pad = first_fmt.format
+    return [
+        (pad(headers[0]) + "  " + rest_fmt(*headers[1:])).rstrip(),
+        *[(pad(first) + padded[id(rest)]).rstrip() for first, rest in rows],
+    ]
 
 
 # ---------------------------------------------------------------------------- markdown
@@ -267,12 +295,12 @@ def _markdown(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+def _md_table(headers: list[str], rows: list[_Row]) -> list[str]:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(_md(cell.strip()) or " " for cell in cells) + " |"
 
     rule = "|" + "|".join("---:" if h in _RIGHT else "---" for h in headers) + "|"
-    indent_rows = [[_nbsp_indent(row[0]), *row[1:]] for row in rows]
+    indent_rows = [[_nbsp_indent(first), *rest] for first, rest in rows]
     return [line(headers), rule, *(line(row) for row in indent_rows)]
 
 

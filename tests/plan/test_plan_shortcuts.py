@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from agnoctl import estimate
 from agnoctl.plan import Plan
-from agnoctl.plan.build import _critical_path, _Work
+from agnoctl.plan.build import _kahn_levels, _levels, _LongestPath
 from agnoctl.plan.model import StepPlan
 from agnoctl.plan.placeholders import Placeholder
 from agnoctl.plan.render import _aligned
@@ -95,26 +95,29 @@ def test_the_critical_path_takes_the_first_of_equal_maxima(
     preds = {
         f"s{i}": sorted({f"s{n}" for n in needs if n < i}) for i, (_, needs) in enumerate(steps)
     }
-    levels = [[path] for path in preds]
-    results = {f"s{i}": _Work({}, duration, [f"s{i}"]) for i, (duration, _) in enumerate(steps)}
-    assert _critical_path(preds, levels, results) == _critical_path_with_max(preds, levels, results)
+    durations = {f"s{i}": duration for i, (duration, _) in enumerate(steps)}
+    longest = _LongestPath()
+    for path, needs in preds.items():
+        longest.add(path, needs, durations[path], [f"{path}.inner"])
+    span, chain = longest.end()
+    expected_span, expected_chain = _critical_path_with_max(preds, durations)
+    assert span == expected_span
+    assert chain == [(path, [f"{path}.inner"]) for path in expected_chain]
 
 
 def _critical_path_with_max(
-    preds: dict[str, list[str]], levels: list[list[str]], results: dict[str, _Work]
+    preds: dict[str, list[str]], durations: dict[str, Span]
 ) -> tuple[Span, list[str]]:
     """The critical path as first written, with max() and a generator per step."""
     finish_lo: dict[str, float] = {}
     finish_hi: dict[str, float] = {}
     previous: dict[str, str | None] = {}
-    for level in levels:
-        for path in level:
-            needs = preds[path]
-            own = results[path].duration
-            finish_lo[path] = own.lo + max((finish_lo[p] for p in needs), default=0.0)
-            slowest = max(needs, key=finish_hi.__getitem__, default=None)
-            finish_hi[path] = own.hi + (finish_hi[slowest] if slowest else 0.0)
-            previous[path] = slowest
+    for path, needs in preds.items():
+        own = durations[path]
+        finish_lo[path] = own.lo + max((finish_lo[p] for p in needs), default=0.0)
+        slowest = max(needs, key=finish_hi.__getitem__, default=None)
+        finish_hi[path] = own.hi + (finish_hi[slowest] if slowest else 0.0)
+        previous[path] = slowest
     if not finish_hi:
         return Span(0, 0), []
     end: str | None = max(finish_hi, key=finish_hi.__getitem__)
@@ -122,8 +125,42 @@ def _critical_path_with_max(
     while end is not None:
         chain.append(end)
         end = previous[end]
-    critical = [step for path in reversed(chain) for step in results[path].critical]
-    return Span(max(finish_lo.values()), max(finish_hi.values())), critical
+    return Span(max(finish_lo.values()), max(finish_hi.values())), chain[::-1]
+
+
+# A step map as the planner reads it: ids in the map's order, each with its needs as written
+# (repeated, unknown, or written after the step).
+_STEP_MAPS = st.lists(st.lists(st.integers(0, 12), max_size=4), max_size=12).map(
+    lambda maps: {f"s{i}": [f"s{n}" for n in needs] for i, needs in enumerate(maps)}
+)
+
+
+@given(_STEP_MAPS, st.booleans())
+def test_one_pass_levels_are_kahns_generations(needs: dict[str, list[str]], shuffle: bool) -> None:
+    """Levels found in one pass (every need written before its step) are Kahn's; maps with
+    a need written later take Kahn's way, and a cycle fails there."""
+    ids = list(needs)[::-1] if shuffle else list(needs)
+    steps = {step_id: _Needs(needs[step_id]) for step_id in ids}
+    try:
+        expected = _kahn_levels(steps)  # type: ignore[arg-type]
+    except ValueError:
+        with pytest.raises(ValueError, match="cycle"):
+            _levels(steps)  # type: ignore[arg-type]
+        return
+    assert _levels(steps) == expected  # type: ignore[arg-type]
+    levels, needs_of = expected
+    level_of = {step: i for i, level in enumerate(levels) for step in level}
+    for step, found in needs_of.items():
+        assert found == [s for s in ids if s in needs[step]]  # siblings, map order, once each
+        assert level_of[step] == max((level_of[need] + 1 for need in found), default=0)
+    assert all(level == sorted(level, key=ids.index) for level in levels)
+
+
+class _Needs:
+    """What the levels read of a step: its needs."""
+
+    def __init__(self, needs: list[str]) -> None:
+        self.needs = needs
 
 
 _TEMPLATES = st.lists(
@@ -237,8 +274,17 @@ def test_token_counts_round_up_as_math_ceil_does(count: int) -> None:
 _CELLS = st.text(alphabet="ab -$.,0123456789", max_size=6)
 
 
-@given(st.lists(st.lists(_CELLS, min_size=3, max_size=3), max_size=5))
-def test_aligned_rows_pad_as_ljust_and_rjust_do(rows: list[list[str]]) -> None:
+@given(
+    st.lists(st.lists(_CELLS, min_size=3, max_size=3), max_size=5),
+    st.lists(st.integers(0, 4), max_size=8),
+)
+def test_aligned_rows_pad_as_ljust_and_rjust_do(rows: list[list[str]], shares: list[int]) -> None:
+    # Rows may share one list of the cells after the first (as the steps table's do).
+    table = [(row[0], row[1:]) for row in rows]
+    for i in shares:
+        if i < len(rows):
+            table.append((f"{rows[i][0]}x", table[i][1]))
+            rows.append([f"{rows[i][0]}x", *rows[i][1:]])
     headers = ["step", "kind", "tasks"]  # `tasks` is right-aligned
     widths = [max(map(len, column)) for column in zip(headers, *rows, strict=False)]
     pads = [str.ljust, str.ljust, str.rjust]
@@ -246,4 +292,4 @@ def test_aligned_rows_pad_as_ljust_and_rjust_do(rows: list[list[str]]) -> None:
     def line(cells: list[str]) -> str:
         return "  ".join(pad(c, w) for c, w, pad in zip(cells, widths, pads, strict=True)).rstrip()
 
-    assert _aligned(headers, rows) == [line(headers), *map(line, rows)]
+    assert _aligned(headers, table) == [line(headers), *map(line, rows)]
