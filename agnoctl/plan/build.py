@@ -130,8 +130,8 @@ _ONE_TASK: tuple[tuple[int, Any], ...] = ((0, _NO_ITEM),)
 class _Work:
     """What one run of a step (all its items) costs, before its `if` is applied.
 
-    Never changed once made; not frozen only because planning makes two per step, and a
-    frozen dataclass costs twice as much to create (see agnoctl/plan/usage.py)."""
+    Never changed once made; not frozen because planning makes one per step, and a frozen
+    dataclass costs twice as much to create (see agnoctl/plan/usage.py)."""
 
     bill: Bill
     duration: Span
