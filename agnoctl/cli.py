@@ -10,7 +10,7 @@ terminal output.
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
     from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
+    from agnoctl.spec.loader import UnsetKey
     from agnoctl.spec.models import Workflow
 
 app = typer.Typer(
@@ -140,7 +141,9 @@ def validate(
             fail("no workflow files found (a workflow has a top-level `version:` line)")
         diagnostics = []
         for path in files:
-            diagnostics += validate_file(path).diagnostics
+            result = validate_file(path, offline=True)
+            diagnostics += result.diagnostics
+            _write_notes(result.unset_keys)
     formatter = {"text": format_text, "json": format_json, "github": format_github}
     output = formatter[output_format.value](diagnostics)
     if output:
@@ -356,11 +359,19 @@ def _write_diagnostics(diagnostics: "list[Diagnostic]") -> None:
         sys.stderr.write(format_text(diagnostics) + "\n")
 
 
+def _write_notes(unset_keys: "Iterable[UnsetKey]") -> None:
+    for unset in unset_keys:
+        sys.stderr.write(unset.note() + "\n")
+
+
 def _load_or_exit(path: Path) -> "Workflow":
-    """The validated workflow (warnings go to stderr); diagnostics and exit 2 when invalid."""
+    """The validated workflow (warnings go to stderr); diagnostics and exit 2 when invalid.
+
+    The commands that call it send no request: an unset provider key is only a note."""
     from agnoctl.spec.validate import validate_file
 
-    result = validate_file(path)
+    result = validate_file(path, offline=True)
+    _write_notes(result.unset_keys)
     _write_diagnostics(result.diagnostics)
     if result.workflow is None:
         fail(f"{path} is invalid: {len(result.errors)} error(s)")
@@ -614,7 +625,8 @@ def _after_run(
         from agnoctl.reports.annotations import github_annotations
         from agnoctl.spec.validate import validate_file
 
-        sys.stdout.write(github_annotations(report, validate_file(path).source))
+        source = validate_file(path, offline=True).source  # positions only
+        sys.stdout.write(github_annotations(report, source))
     if metrics_push is None and otlp_endpoint is None:
         return
     events = run_events(report_dir or RUNS_DIR / report.run_id)

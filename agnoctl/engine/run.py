@@ -140,7 +140,8 @@ def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: 
 
     options = options or RunOptions(**fields)
     file = Path(path)
-    workflow = load_workflow(file)
+    # --mock and --cache-only send no request: an unset provider key variable is no error.
+    workflow = load_workflow(file, offline=options.mock or options.cache_mode == "only")
     prepared = _prepare(workflow, file, options)
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     reports: list[RunReport] = []
@@ -175,6 +176,8 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         )
     fixtures = None
     if options.mock_fixtures is not None:
+        if not options.mock:
+            _check_scripted(workflow)
         from agnoctl.providers.fixtures import load_fixtures
 
         fixtures = load_fixtures(options.mock_fixtures)
@@ -191,6 +194,20 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
     return _Prepared(
         workflow, file, options, inputs, _redactor(workflow), run_id, run_dir, fixtures, previous
     )
+
+
+def _check_scripted(workflow: Workflow) -> None:
+    """Fixtures script the mock provider only: without `mock`, an agent on a real provider
+    would ignore them and call (and bill) that provider instead."""
+    for name, agent in workflow.agents.items():
+        for reference in [agent.model, *agent.fallback_models]:
+            provider = reference.partition("/")[0]
+            spec = workflow.providers.get(provider)
+            if (spec.type if spec is not None else provider) != "mock":
+                raise UsageError(
+                    f"--mock-fixtures scripts the mock provider only, but agent {name!r} calls "
+                    f"{reference}: add --mock to send every agent to the mock provider"
+                )
 
 
 def _redactor(workflow: Workflow) -> Redactor:

@@ -13,6 +13,11 @@ this module builds the data itself so it can:
   `max_concurrency: ${N}` is the integer 4 and `flag: ${ON:-true}` the boolean true (an empty
   result stays ""). Quote it (`"${N}"`) to keep a string.
 
+The offline commands (validate, plan, graph, `run --mock`, `run --cache-only`) send no request,
+so they need no provider key: given an `unset_keys` list, an unset variable in a
+`providers.<name>.api_key` value reads as empty and is noted there instead of refused. A
+variable used anywhere else (or an api_key an alias also uses elsewhere) stays an error.
+
 Every failure is a SpecError with `file:line:col`, never a traceback.
 """
 
@@ -21,7 +26,7 @@ from __future__ import annotations
 import gc
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -100,6 +105,22 @@ _Loader = make_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 class Loaded(NamedTuple):
     data: Any
     source: SourceMap
+
+
+class UnsetKey(NamedTuple):
+    """A provider key variable that is not set, read as empty by an offline command."""
+
+    variable: str
+    provider: str
+    file: str
+    line: int
+    col: int
+
+    def note(self) -> str:
+        return (
+            f"{self.file}:{self.line}:{self.col}: note: {self.variable} is not set "
+            f"(providers.{self.provider}.api_key); a run that calls the provider needs it"
+        )
 
 
 # ---------------------------------------------------------------------------- source map
@@ -227,8 +248,15 @@ def _mark(node: yaml.Node) -> Position:
 # ---------------------------------------------------------------------------- loading
 
 
-def load_file(path: str | Path, environ: Mapping[str, str] | None = None) -> Loaded:
-    """Read and load a workflow file; raises SpecError pointing at the problem."""
+def load_file(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    unset_keys: list[UnsetKey] | None = None,
+) -> Loaded:
+    """Read and load a workflow file; raises SpecError pointing at the problem.
+
+    With `unset_keys` (offline commands), unset provider key variables are noted there.
+    """
     label = str(path)
     try:
         with open(path, "rb") as handle:
@@ -247,19 +275,25 @@ def load_file(path: str | Path, environ: Mapping[str, str] | None = None) -> Loa
             code="E100",
             hint="check the path and its permissions",
         ) from None
-    return load_text(raw, label, environ)
+    return load_text(raw, label, environ, unset_keys)
 
 
 def load_text(
-    text: str | bytes, file: str = "<string>", environ: Mapping[str, str] | None = None
+    text: str | bytes,
+    file: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+    unset_keys: list[UnsetKey] | None = None,
 ) -> Loaded:
-    """Load workflow text (bytes must be UTF-8); raises SpecError pointing at the problem."""
+    """Load workflow text (bytes must be UTF-8); raises SpecError pointing at the problem.
+
+    With `unset_keys` (offline commands), unset provider key variables are noted there.
+    """
     if isinstance(text, bytes):
         text = _decode(text, file)
     else:
         _check_text(text, file)
     with paused_gc():
-        return _load(text, file, environ)
+        return _load(text, file, environ, unset_keys)
 
 
 @contextmanager
@@ -276,7 +310,9 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _load(text: str, file: str, environ: Mapping[str, str] | None) -> Loaded:
+def _load(
+    text: str, file: str, environ: Mapping[str, str] | None, unset_keys: list[UnsetKey] | None
+) -> Loaded:
     root = _compose(text, file)
     if root is None:
         raise SpecError(
@@ -298,8 +334,49 @@ def _load(text: str, file: str, environ: Mapping[str, str] | None) -> Loaded:
         )
     if "&" in text:  # without anchors there are no aliases: the builder bounds the depth
         _check_bounds(root, file)
+    source = SourceMap(file, root, text)
     builder = _Builder(file, text, os.environ if environ is None else environ)
-    return Loaded(builder.build(root, 0), SourceMap(file, root, text))
+    if unset_keys is not None:
+        builder.allow_unset_keys(_key_nodes(source, root, shared="&" in text), unset_keys)
+    return Loaded(builder.build(root, 0), source)
+
+
+def _key_nodes(source: SourceMap, root: yaml.MappingNode, shared: bool) -> dict[int, str]:
+    """The `providers.<name>.api_key` value nodes (by id) and their provider's name.
+
+    With aliases in the file (`shared`), a key node that is also used elsewhere is left out:
+    its variable is then not used only as a key."""
+    providers = source.node(("providers",))
+    if not isinstance(providers, yaml.MappingNode):
+        return {}
+    keys: dict[int, str] = {}
+    for name_node, _ in providers.value:
+        if type(name_node) is _SCALAR and name_node.tag != _MERGE:
+            node = source.node(("providers", name_node.value, "api_key"))
+            if isinstance(node, yaml.ScalarNode):  # a merged key: the provider it is written in
+                keys.setdefault(id(node), str(name_node.value))
+    if shared and keys:
+        for reused in _reused(root, keys.keys()):
+            del keys[reused]
+    return keys
+
+
+def _reused(root: yaml.Node, wanted: Iterable[int]) -> set[int]:
+    """Which of the `wanted` nodes (by id) more than one place of the tree refers to."""
+    wanted = set(wanted)
+    seen: set[int] = set()
+    reused: set[int] = set()
+    visited = {id(root)}
+    stack = [root]
+    while stack:  # each node once: the bounds check has already refused alias bombs
+        for child in _children(stack.pop()):
+            key = id(child)
+            if key in wanted:
+                (reused if key in seen else seen).add(key)
+            if key not in visited:
+                visited.add(key)
+                stack.append(child)
+    return reused
 
 
 def _too_large(file: str) -> None:
@@ -515,6 +592,8 @@ class _Builder:
         self._file = file
         self._text = text
         self._environ = environ
+        self._key_nodes: dict[int, str] = {}
+        self._unset_keys: list[UnsetKey] = []
         self._constructor = yaml.SafeLoader("")
         self._resolver = yaml.resolver.Resolver()
         self._scalars: dict[str, Callable[[yaml.ScalarNode], Any]] = {
@@ -525,6 +604,11 @@ class _Builder:
             _TAG + "str": self._string,
             _TAG + "timestamp": lambda node: node.value,  # dates stay as written
         }
+
+    def allow_unset_keys(self, key_nodes: dict[int, str], noted: list[UnsetKey]) -> None:
+        """Read an unset variable in these key nodes as empty, and note it in `noted`."""
+        self._key_nodes = key_nodes
+        self._unset_keys = noted
 
     def build(self, node: yaml.Node, depth: int) -> Any:
         if isinstance(node, yaml.ScalarNode):
@@ -666,6 +750,12 @@ class _Builder:
         if value is not None:
             return value
         line, col = self._locate(node, match)
+        provider = self._key_nodes.get(id(node))
+        if provider is not None:
+            unset = UnsetKey(name, provider, self._file, line, col)
+            if unset not in self._unset_keys:  # a merged key is built once per provider
+                self._unset_keys.append(unset)
+            return ""
         raise SpecError(
             f"environment variable {name} is not set",
             file=self._file,
@@ -692,6 +782,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "Loaded",
     "SourceMap",
+    "UnsetKey",
     "load_file",
     "load_text",
     "make_loader",

@@ -3,6 +3,10 @@
 This is what `agnoctl validate` runs, and what every other command calls before it plans or
 runs anything: `load_workflow` raises SpecInvalid carrying every diagnostic when the file has
 an error (warnings are allowed).
+
+`offline=True` is for what sends no request (validate, plan, graph, `run --mock`,
+`run --cache-only`): an unset variable in a provider's `api_key` is then no error, only an
+`UnsetKey` note in the result (see `agnoctl.spec.loader`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from typing import Any
 from agnoctl.errors import SpecError, SpecInvalid, UsageError
 from agnoctl.spec.checks import check_data
 from agnoctl.spec.diagnostics import Diagnostic
-from agnoctl.spec.loader import MAX_FILE_BYTES, SourceMap, load_file, load_text, paused_gc
+from agnoctl.spec.loader import (
+    MAX_FILE_BYTES,
+    SourceMap,
+    UnsetKey,
+    load_file,
+    load_text,
+    paused_gc,
+)
 from agnoctl.spec.models import Workflow
 
 
@@ -32,6 +43,8 @@ class ValidationResult:
     """Every problem found, sorted by position."""
     source: SourceMap | None
     """Positions of the file's nodes; None when the file could not be parsed at all."""
+    unset_keys: tuple[UnsetKey, ...] = ()
+    """Offline only: provider key variables that are not set (a real run needs them)."""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -60,29 +73,36 @@ def diagnostic_from_error(error: SpecError) -> Diagnostic:
     )
 
 
-def validate_file(path: str | Path) -> ValidationResult:
+def validate_file(path: str | Path, *, offline: bool = False) -> ValidationResult:
     """Load and check one workflow file; never raises for a bad file."""
     label = str(path)
+    unset_keys: list[UnsetKey] | None = [] if offline else None
     with paused_gc():
         try:
-            data, source = load_file(path)
+            data, source = load_file(path, unset_keys=unset_keys)
         except SpecError as exc:
             return ValidationResult(label, None, [diagnostic_from_error(exc)], None)
-        return validate_data(data, label, source)
+        return validate_data(data, label, source, unset_keys)
 
 
-def validate_text(text: str | bytes, path_label: str = "<string>") -> ValidationResult:
+def validate_text(
+    text: str | bytes, path_label: str = "<string>", *, offline: bool = False
+) -> ValidationResult:
     """Load and check a workflow given as text (tests, stdin, editors)."""
+    unset_keys: list[UnsetKey] | None = [] if offline else None
     with paused_gc():
         try:
-            data, source = load_text(text, path_label)
+            data, source = load_text(text, path_label, unset_keys=unset_keys)
         except SpecError as exc:
             return ValidationResult(path_label, None, [diagnostic_from_error(exc)], None)
-        return validate_data(data, path_label, source)
+        return validate_data(data, path_label, source, unset_keys)
 
 
 def validate_data(
-    data: Any, path_label: str = "<data>", source: SourceMap | None = None
+    data: Any,
+    path_label: str = "<data>",
+    source: SourceMap | None = None,
+    unset_keys: Iterable[UnsetKey] | None = None,
 ) -> ValidationResult:
     """Check already-loaded data (plain dicts and lists); positions come from `source`."""
     source = source or SourceMap.empty(path_label)
@@ -91,13 +111,20 @@ def validate_data(
     if any(d.severity == "error" for d in diagnostics):
         workflow = None
     return ValidationResult(
-        path_label, workflow, sorted(diagnostics, key=Diagnostic.sort_key), source
+        path_label,
+        workflow,
+        sorted(diagnostics, key=Diagnostic.sort_key),
+        source,
+        tuple(unset_keys or ()),
     )
 
 
-def load_workflow(path: str | Path) -> Workflow:
-    """The workflow in `path`; raises SpecInvalid with every diagnostic when it has an error."""
-    result = validate_file(path)
+def load_workflow(path: str | Path, *, offline: bool = False) -> Workflow:
+    """The workflow in `path`; raises SpecInvalid with every diagnostic when it has an error.
+
+    `offline`: the caller sends no request, so an unset provider key variable is no error.
+    """
+    result = validate_file(path, offline=offline)
     if result.workflow is None:
         raise SpecInvalid(result.diagnostics)
     return result.workflow
