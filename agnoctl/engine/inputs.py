@@ -3,19 +3,26 @@
 Precedence, lowest first: the declared default, the inputs file, `-i`. Every problem is a
 ``UsageError`` raised before anything runs: an unknown name (with a did-you-mean), a value that
 is not of the declared type, a required input without a value.
+
+Inputs come from whoever starts the run (a CI job, a pull request's metadata), so they are
+read as hostile: the inputs file goes through the workflow loader's bounds
+(``load_data_file``), and a `-i` value is strict JSON (no NaN or Infinity) whose integers
+must be readable and whose nesting must not exhaust the parser.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agnoctl.errors import UsageError
+from agnoctl.errors import SpecError, UsageError
 from agnoctl.spec.diagnostics import did_you_mean
+from agnoctl.spec.loader import load_data_file
 from agnoctl.spec.models import InputSpec
 
 
@@ -70,39 +77,71 @@ def convert(name: str, spec: InputSpec, text: str) -> Any:
         raise UsageError(f"input {name!r} is a boolean: use true or false, not {text!r}")
     if type_ in {"number", "integer"}:
         try:
-            number = json.loads(text)
-        except json.JSONDecodeError:
+            number = _json(name, text)
+        except ValueError:  # not a number: check_value says what is expected
             number = None
         return check_value(spec, name, number if number is not None else text)
     try:
-        value = json.loads(text)
+        value = _json(name, text)
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"input {name!r} is an {type_}: give it as JSON ({exc.msg} at character {exc.pos})"
         ) from None
+    except ValueError as exc:
+        raise UsageError(f"input {name!r} is an {type_}: give it as JSON ({exc})") from None
     return check_value(spec, name, value)
+
+
+def _json(name: str, text: str) -> Any:
+    """``text`` as strict JSON; ValueError when it is not."""
+    try:
+        return json.loads(text, parse_constant=_not_json, parse_int=partial(_integer, name))
+    except RecursionError:
+        raise ValueError("it nests deeper than can be read") from None
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN and Infinity; no JSON reader elsewhere does (the reports).
+    raise ValueError(f"{constant} is not JSON; write a number")
+
+
+def _integer(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # longer than Python reads from text (4,300 digits)
+        digits = len(text.lstrip("-"))
+        raise UsageError(
+            f"input {name!r} holds an integer of {digits:,} digits, more than the "
+            f"{sys.get_int_max_str_digits():,} that can be read"
+        ) from None
 
 
 def check_value(spec: InputSpec, name: str, value: Any) -> Any:
     """``value`` if it is of the declared type (ints are numbers; bools are not)."""
     if not spec.accepts(value):
-        raise UsageError(f"input {name!r} must be {_article(spec.type)}, got {value!r}")
+        raise UsageError(f"input {name!r} must be {_article(spec.type)}, got {_shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"input {name!r} must be a finite number, got {value!r}")
     return value
 
 
+def _shown(value: Any) -> str:
+    """A refused value as the error line quotes it: a long one is cut, so the line stays one
+    a reader can take in (a `-i` value may be 100 KB)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def read_inputs_file(path: Path) -> dict[str, Any]:
-    """A YAML (or JSON, which is YAML) map of input values."""
+    """A YAML (or JSON, which is YAML) map of input values, read under the workflow
+    loader's bounds."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read inputs file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise UsageError(f"inputs file {path} is not valid YAML or JSON: {exc}") from None
+        data = load_data_file(path, "inputs file").data
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
     if data is None:
         return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+    if not isinstance(data, dict):
         raise UsageError(f"inputs file {path} must hold a map of input names to values")
     return data
 

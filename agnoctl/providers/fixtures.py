@@ -40,8 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from agnoctl.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -51,14 +49,14 @@ from agnoctl.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    SpecError,
     UsageError,
 )
 from agnoctl.providers.base import CallContext
 from agnoctl.spec.diagnostics import did_you_mean
+from agnoctl.spec.loader import SourceMap, load_data_file
 from agnoctl.spec.models import parse_duration
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-_MAX_DEPTH = 100
 _STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#[a-z_]+)?$")
 _REPLY_KINDS = ("text", "json", "error", "tool_calls")
 _REPLY_KEYS = (*_REPLY_KINDS, "delay", "usage")
@@ -172,115 +170,36 @@ class Fixtures:
 
 
 def load_fixtures(path: Path) -> Fixtures:
-    """Read a fixtures file; a bad file raises UsageError pointing at ``file:line:col``."""
+    """Read a fixtures file under the workflow loader's bounds; a bad file raises UsageError
+    pointing at ``file:line:col``."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"{path}: a fixtures file may be at most {MAX_FILE_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: the fixtures file is not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read the fixtures file {path}: {exc.strerror}") from None
-    data, marks = _read_yaml(text, str(path))
-    return parse_fixtures(data, source=str(path), marks=marks)
+        data, positions = load_data_file(path, "fixtures file")
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    return parse_fixtures(data, source=str(path), positions=positions)
 
 
 def parse_fixtures(
-    data: Any, *, source: str = "<fixtures>", marks: Mapping[DataPath, str] | None = None
+    data: Any, *, source: str = "<fixtures>", positions: SourceMap | None = None
 ) -> Fixtures:
-    """Fixtures from already-loaded data (for Python callers); ``marks`` locate errors."""
-    return _Parser(source, marks or {}).fixtures(data)
-
-
-# --------------------------------------------------------------------------- reading YAML
-
-
-def _read_yaml(text: str, source: str) -> tuple[Any, dict[DataPath, str]]:
-    """Plain data plus the ``file:line:col`` of every value (a mapping member's: its key)."""
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_class(text)
-    # Every value takes at least one character unless an alias repeats it: this bound lets
-    # any honest file through and stops alias bombs ("billion laughs") early.
-    reader = _NodeReader(loader, source, max_values=len(text) + 1000)
-    try:
-        node = loader.get_single_node()
-        data = reader.value(node, (), 0) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = ": ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise UsageError(f"{where}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{source}: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    return data, reader.marks
-
-
-class _NodeReader:
-    """Turns YAML nodes into JSON-like values, recording where each one was written."""
-
-    def __init__(self, loader: yaml.SafeLoader, source: str, *, max_values: int) -> None:
-        self._loader = loader
-        self._source = source
-        self._budget = max_values
-        self.marks: dict[DataPath, str] = {}
-
-    def _where(self, node: yaml.Node) -> str:
-        mark = node.start_mark
-        return f"{self._source}:{mark.line + 1}:{mark.column + 1}"
-
-    def value(self, node: yaml.Node, path: DataPath, depth: int, where: str = "") -> Any:
-        self._budget -= 1
-        if self._budget < 0 or depth > _MAX_DEPTH:
-            raise UsageError(f"{self._where(node)}: the fixtures file nests or expands too far")
-        self.marks[path] = where or self._where(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        value = self._loader.construct_object(node)
-        # Timestamps and binary are not JSON: keep them as the text that was written.
-        return value if isinstance(value, str | int | float | bool | None) else node.value
-
-    def _mapping(self, node: yaml.MappingNode, path: DataPath, depth: int) -> dict[Any, Any]:
-        self._check_keys(node)
-        self._loader.flatten_mapping(node)  # merge keys (<<: *anchor) come first, then own keys
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = self._loader.construct_object(key_node)
-            # A member is located at its key: where "unknown key" errors should point.
-            where = self._where(key_node)
-            result[key] = self.value(value_node, (*path, key), depth + 1, where)
-        return result
-
-    def _check_keys(self, node: yaml.MappingNode) -> None:
-        """Keys are plain values, written once (a merged key may be overridden)."""
-        seen = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise UsageError(f"{self._where(key_node)}: a key must be a plain value")
-            key = self._loader.construct_object(key_node)
-            if key in seen:
-                raise UsageError(f"{self._where(key_node)}: duplicate key {key!r}")
-            seen.add(key)
+    """Fixtures from already-loaded data (for Python callers); ``positions`` locate errors."""
+    return _Parser(source, positions).fixtures(data)
 
 
 # --------------------------------------------------------------------------- parsing
 
 
 class _Parser:
-    def __init__(self, source: str, marks: Mapping[DataPath, str]) -> None:
+    def __init__(self, source: str, positions: SourceMap | None) -> None:
         self._source = source
-        self._marks = marks
+        self._positions = positions
 
     def where(self, path: DataPath) -> str:
-        for end in range(len(path), -1, -1):
-            if path[:end] in self._marks:
-                return self._marks[path[:end]]
-        return self._source
+        """``file:line:col`` of the value at ``path`` (a mapping member's: its key)."""
+        if self._positions is None:
+            return self._source
+        line, col = self._positions.key_position(path)
+        return f"{self._source}:{line}:{col}"
 
     def fail(self, path: DataPath, message: str) -> NoReturn:
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -599,7 +600,7 @@ class _Builder:
         self._scalars: dict[str, Callable[[yaml.ScalarNode], Any]] = {
             _TAG + "null": lambda node: None,
             _TAG + "bool": self._constructor.construct_yaml_bool,
-            _TAG + "int": self._constructor.construct_yaml_int,
+            _TAG + "int": self._integer,
             _TAG + "float": self._constructor.construct_yaml_float,
             _TAG + "str": self._string,
             _TAG + "timestamp": lambda node: node.value,  # dates stay as written
@@ -630,6 +631,22 @@ class _Builder:
         if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
             return self._mapping(node, depth)
         return self._unsupported(node)
+
+    def _integer(self, node: yaml.ScalarNode) -> int:
+        try:
+            return int(self._constructor.construct_yaml_int(node))
+        except ValueError:  # a decimal longer than Python reads from text (4,300 digits)
+            digits = sum(char.isdigit() for char in node.value)
+            line, col = _mark(node)
+            raise SpecError(
+                f"an integer of {digits:,} digits, more than the "
+                f"{sys.get_int_max_str_digits():,} that can be read",
+                file=self._file,
+                line=line,
+                col=col,
+                code="E119",
+                hint="no count, limit or price needs this many digits; quote it to keep text",
+            ) from None
 
     def _unsupported(self, node: yaml.Node) -> NoReturn:
         line, col = _mark(node)
@@ -776,6 +793,44 @@ class _Builder:
         return _mark(node)
 
 
+# ---------------------------------------------------------------------------- data files
+
+
+def load_data_file(path: str | Path, what: str) -> Loaded:
+    """Load a YAML (or JSON) file of data handed in beside a workflow: `what` names it
+    ("inputs file", "fixtures file"). It is held to the workflow file's bounds (size, binary
+    content, aliases, nesting, tags, duplicate keys, long integers), and only to them: its top
+    level may be anything (None when the file is empty), and `${...}` stays as written, since
+    values given as data never read the environment. Raises SpecError pointing at the problem.
+    """
+    label = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(
+            f"cannot read the {what}: {exc.strerror or exc}",
+            file=label,
+            code="E100",
+            hint="check the path and its permissions",
+        ) from None
+    text = _decode(raw, label)
+    with paused_gc():
+        root = _compose(text, label)
+        if root is None:
+            return Loaded(None, SourceMap.empty(label))
+        if "&" in text:
+            _check_bounds(root, label)
+        return Loaded(_DataBuilder(label, text, {}).build(root, 0), SourceMap(label, root, text))
+
+
+class _DataBuilder(_Builder):
+    """Strings as written: `${...}` in a data file is text, not a variable."""
+
+    def _string(self, node: yaml.ScalarNode) -> Any:
+        return str(node.value)
+
+
 __all__ = [
     "MAX_ALIAS_NODES",
     "MAX_DEPTH",
@@ -783,6 +838,7 @@ __all__ = [
     "Loaded",
     "SourceMap",
     "UnsetKey",
+    "load_data_file",
     "load_file",
     "load_text",
     "make_loader",
