@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from agnoctl.spec.diagnostics import Diagnostic
     from agnoctl.spec.loader import UnsetKey
     from agnoctl.spec.models import Workflow
+    from agnoctl.terminal import Terminal
 
 app = typer.Typer(
     name="agnoctl",
@@ -550,7 +551,10 @@ def run(
         return
     if resume is not None and report_dir is not None:
         fail("--resume continues in the run's own directory; drop --report-dir")
-    terminal = Terminal(choose_mode(progress.value, quiet, sys.stdout))
+    # A reader that goes away (`agnoctl run wf.yaml | head`) stops the output, not the run.
+    terminal = Terminal(
+        choose_mode(progress.value, quiet, sys.stdout), on_closed=_drop_pending_output
+    )
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
     options = RunOptions(
         input_pairs=inputs or [],
@@ -580,11 +584,11 @@ def run(
     finally:
         terminal.close()
     if report.resumed:
-        sys.stdout.write(
+        terminal.write(
             f"resumed run {report.run_id}: {report.reused} task(s) reused, "
             f"{report.cost.total.calls} model call(s) made\n"
         )
-    _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint)
+    _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint, terminal)
     raise typer.Exit(report.exit_code)
 
 
@@ -615,6 +619,7 @@ def _after_run(
     path: Path,
     metrics_push: str | None,
     otlp_endpoint: str | None,
+    terminal: "Terminal",
 ) -> None:
     """Annotations, metrics push and traces: a failure here warns, never changes the verdict."""
     from agnoctl.errors import UsageError
@@ -626,7 +631,7 @@ def _after_run(
         from agnoctl.spec.validate import validate_file
 
         source = validate_file(path, offline=True).source  # positions only
-        sys.stdout.write(github_annotations(report, source))
+        terminal.write(github_annotations(report, source))
     if metrics_push is None and otlp_endpoint is None:
         return
     events = run_events(report_dir or RUNS_DIR / report.run_id)

@@ -5,12 +5,16 @@ never per event, so a fast run is not slowed by its own progress display), ``pla
 per event, for CI logs and pipes) and ``quiet`` (only the final line). ``NO_COLOR`` is
 respected. This module and ``cli.py`` are the only ones that write to the terminal, and this
 is the only one that imports rich.
+
+Output the stream refuses (a reader gone away, ``agnoctl run wf.yaml | head -2``, or a full
+disk) stops the display, never the run: the run finishes and exits with its own code.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -47,13 +51,35 @@ def choose_mode(progress: str, quiet: bool, stream: IO[str]) -> Mode:
     return "live" if progress == "live" else "plain"
 
 
+class _Console(Console):
+    """rich's Console, but a reader gone away is the terminal's to handle: rich's own
+    answer exits the process (code 1), ending the run it shows."""
+
+    def __init__(self, on_broken_pipe: Callable[[], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._on_broken_pipe = on_broken_pipe
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # drops what it still holds, and everything after
+        self._on_broken_pipe()
+
+
 class Terminal:
     """A ``RunObserver`` that draws progress and the final summary."""
 
-    def __init__(self, mode: Mode, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        stream: IO[str] | None = None,
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_closed`` runs once when the stream refuses output, e.g. to drop what is still
+        buffered for it, which the interpreter would otherwise try again at exit."""
         self.mode = mode
         self.stream = stream or sys.stdout
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=False)
+        self.console = _Console(self._stop, file=self.stream, highlight=False, soft_wrap=False)
+        self._open = True
+        self._on_closed = on_closed
         self._state: RunState | None = None
         self._live: Live | None = None
         self._last: RenderableType = Text("")
@@ -73,18 +99,43 @@ class Terminal:
 
     def event(self, event: Event) -> None:
         if self.mode == "plain":
-            self.stream.write(plain_line(event) + "\n")
-            self.stream.flush()
+            self.write(plain_line(event) + "\n")
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self.close()
-        if self.mode != "quiet":
-            self.console.print(summary_table(report))
+        if not self._open:
+            return
         style = _STYLE.get(report.status, "bold red")
         line = Text.assemble(
             (report.status, style), f": {report.reason} ", (f"(run dir: {run_dir})", "dim")
         )
-        self.console.print(line, soft_wrap=True)
+        try:
+            if self.mode != "quiet":
+                self.console.print(summary_table(report))
+            self.console.print(line, soft_wrap=True)
+        except OSError as exc:  # a reader gone away is the console's on_broken_pipe
+            self._stop(exc.strerror or str(exc))
+
+    def write(self, text: str) -> None:
+        """Write ``text`` now (progress lines, and what the command adds after the run)."""
+        if not self._open:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self._stop()
+        except OSError as exc:
+            self._stop(exc.strerror or str(exc))
+
+    def _stop(self, problem: str | None = None) -> None:
+        """The stream refused output: the rest of the run is not shown, and nothing else
+        changes. A reader that went away (no ``problem``) is `head` having read enough."""
+        self._open = False
+        if self._on_closed is not None:
+            self._on_closed()
+        if problem is not None:
+            sys.stderr.write(f"warning: progress output stopped: {problem}\n")
 
     def close(self) -> None:
         """Stop the live display (also when the run ended in an error)."""
