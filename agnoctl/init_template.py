@@ -7,11 +7,15 @@ import re
 from pathlib import Path
 
 from agnoctl.errors import UsageError
-from agnoctl.spec.schema import SCHEMA_PATH, SCHEMA_URL
+from agnoctl.spec.schema import SCHEMA_PATH
 
-_STARTER = """\
-# yaml-language-server: $schema=<<schema>>
+_MODELINE = "# yaml-language-server: $schema=<<schema>>\n#\n"
+_NO_MODELINE = """\
+# Editors complete and explain every field from the workflow JSON Schema: save
+# `agnoctl schema` as a file, and name it in a yaml-language-server `$schema` modeline.
 #
+"""
+_STARTER = """\
 # A starter agnoctl workflow (language reference: SPEC.md). Check it, then run it offline:
 #   agnoctl validate <<file>>
 #   agnoctl run <<file>>
@@ -72,22 +76,25 @@ def workflow_name(path: Path) -> str:
     return name or "workflow"
 
 
-def schema_reference(path: Path) -> str:
-    """The committed schema by relative path when the file sits in a checkout that holds it,
-    else its published URL."""
+def schema_reference(path: Path) -> str | None:
+    """The schema by relative path when the file sits in a folder (or below one) that holds
+    `schemas/workflow.schema.json`, as agnoctl's checkout does; else None.
+
+    No published URL: a modeline must point at a file that exists, and the schema of the
+    agnoctl that wrote the workflow is the one that matches it."""
     folder = path.resolve().parent
     for parent in (folder, *folder.parents):
         if (parent / SCHEMA_PATH).is_file():
             return Path(os.path.relpath(parent / SCHEMA_PATH, folder)).as_posix()
-    return SCHEMA_URL
+    return None
 
 
 def starter_workflow(path: Path) -> str:
     """The starter workflow text for a file at `path`."""
-    return (
-        _STARTER.replace("<<schema>>", schema_reference(path))
-        .replace("<<file>>", path.as_posix())
-        .replace("<<name>>", workflow_name(path))
+    schema = schema_reference(path)
+    head = _NO_MODELINE if schema is None else _MODELINE.replace("<<schema>>", schema)
+    return head + _STARTER.replace("<<file>>", path.as_posix()).replace(
+        "<<name>>", workflow_name(path)
     )
 
 

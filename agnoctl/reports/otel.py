@@ -1,4 +1,4 @@
-"""OpenTelemetry traces of a finished run (``--otlp-endpoint``; ``pip install 'agnoctl[otel]'``).
+"""OpenTelemetry traces of a finished run (``--otlp-endpoint``; the ``otel`` extra).
 
 The spans are built after the run from ``report.json`` and ``events.jsonl``, with the times they
 recorded, so tracing costs the run nothing while it runs and a trace is complete even when the
@@ -42,7 +42,11 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
-INSTALL_HINT = "pip install 'agnoctl[otel]'"
+# The extra's packages, not `agnoctl[otel]`: PyPI's `agnoctl` is another project.
+INSTALL_HINT = (
+    "pip install 'opentelemetry-sdk>=1.25' 'opentelemetry-exporter-otlp-proto-http>=1.25' "
+    "(agnoctl's otel extra)"
+)
 TRACES_PATH = "/v1/traces"
 _SLACK = timedelta(milliseconds=2)  # event times are kept to the millisecond
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from agnoctl.cli import app
 from agnoctl.init_template import starter_workflow, workflow_name
-from agnoctl.spec.schema import SCHEMA_URL, schema_text
+from agnoctl.spec.schema import schema_text
 from agnoctl.spec.validate import validate_file
 from tests.conftest import RunCli
 
@@ -112,7 +112,9 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
     assert proc.returncode == 0
     written = tmp_path / "workflow.yaml"
     text = written.read_text()
-    assert text.startswith(f"# yaml-language-server: $schema={SCHEMA_URL}\n")
+    # No schema beside it: no modeline (a URL that does not resolve helps no editor).
+    assert "yaml-language-server: $schema" not in text
+    assert "save\n# `agnoctl schema` as a file" in text
     result = validate_file(written)
     assert result.diagnostics == [] and result.workflow is not None
     assert result.workflow.name == "workflow"
@@ -145,6 +147,19 @@ def test_workflow_names_are_always_valid(file: str, name: str) -> None:
 def test_the_modeline_is_relative_inside_a_checkout() -> None:
     text = starter_workflow(REPO / "examples" / "new.yaml")
     assert text.startswith("# yaml-language-server: $schema=../schemas/workflow.schema.json\n")
+
+
+def test_init_names_a_schema_the_project_keeps_by_a_path_that_resolves(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "workflow.schema.json").write_text(schema_text(), encoding="utf-8")
+    (tmp_path / "flows" / "team").mkdir(parents=True)
+    assert run_cli("init", "flows/team/review").returncode == 0
+    first = (tmp_path / "flows" / "team" / "review.yaml").read_text().splitlines()[0]
+    reference = first.removeprefix("# yaml-language-server: $schema=")
+    assert reference == "../../schemas/workflow.schema.json"
+    assert (tmp_path / "flows" / "team" / reference).resolve().is_file()
 
 
 def test_validate_imports_no_engine_httpx_anyio_or_live_display(tmp_path: Path) -> None:

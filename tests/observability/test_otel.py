@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import run_events
-from agnoctl.reports.otel import traces_url
+from agnoctl.reports.otel import INSTALL_HINT, traces_url
 from tests.conftest import REPO
 from tests.observability.conftest import SECRET, ObsRuns, Receiver, invoke_run
 
 otel = pytest.importorskip(
     "opentelemetry.sdk.trace",
-    reason="the otel extra is not installed (pip install 'agnoctl[otel]'); the test extra has it",
+    reason="the otel extra is not installed (pip install '.[otel]'); the test extra has it",
 )
 
 
@@ -128,9 +128,7 @@ def test_missing_extra_fails_closed_before_the_run(obs_runs: ObsRuns, tmp_path: 
         env={"PATH": "/usr/bin:/bin", "OBS_API_KEY": SECRET},
     )
     assert result.returncode == 2
-    assert (
-        "needs OpenTelemetry, which is not installed: pip install 'agnoctl[otel]'" in result.stderr
-    )
+    assert f"needs OpenTelemetry, which is not installed: {INSTALL_HINT}" in result.stderr
     assert not (tmp_path / "report.json").exists()
 
 
