@@ -9,6 +9,14 @@ contains another is masked whole. Each secret is also matched in its JSON-escape
 URL-encoded spellings, the forms it takes inside a serialised body or a URL. Values shorter
 than ``MIN_SECRET_LENGTH`` are ignored: masking ``"1"`` or ``"true"`` everywhere would wreck
 every output while protecting nothing.
+
+Masking must come before any cut: a secret split by a cut is no longer a secret the redactor
+can find, and the part left on the kept side would leak as it is. ``head`` and ``tail`` are
+the one way text is shortened before it leaves the process: they mask first, cut, and drop
+a cut edge that is the beginning (or end) of a secret, the piece of a secret that an earlier
+cut (a byte-bounded capture of a process's output) had already split off. They use the
+redactor of the run in progress (``masking``), or outside a run one for the environment's
+secrets.
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -65,6 +75,13 @@ class Redactor:
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
+    def including(self, *secrets: str | None) -> Redactor:
+        """A redactor for these secrets as well as this one's."""
+        wider = Redactor()
+        wider._secrets, wider._pattern = set(self._secrets), self._pattern
+        wider.add(*secrets)
+        return wider
+
     def __bool__(self) -> bool:
         return self._pattern is not None
 
@@ -73,6 +90,39 @@ class Redactor:
         if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
+
+    def head(self, text: str, limit: int, *, cut: bool = False) -> tuple[str, bool]:
+        """The start of ``text``, masked, in at most ``limit`` characters; and whether it was cut.
+
+        A cut end that is the beginning of a secret is dropped too. ``cut`` says ``text`` is
+        already the start of a longer text (a bounded read), so its end is a cut end.
+        """
+        masked = self.redact(text)
+        if not cut and len(masked) <= limit:
+            return masked, False
+        shown = masked[:limit]
+        return shown[: len(shown) - self._open_end(shown)], True
+
+    def tail(self, text: str, limit: int, *, cut: bool = False) -> tuple[str, bool]:
+        """The end of ``text``, masked, in at most ``limit`` characters; and whether it was cut.
+
+        A cut start that is the end of a secret is dropped too. ``cut`` says ``text`` is
+        already the end of a longer text (the tail of a process's stderr).
+        """
+        masked = self.redact(text)
+        if not cut and len(masked) <= limit:
+            return masked, False
+        shown = masked[len(masked) - limit :] if limit > 0 else ""
+        return shown[self._open_start(shown) :], True
+
+    def _open_end(self, text: str) -> int:
+        """How many characters at the end of ``text`` begin a secret (the longest match)."""
+        return max((_overlap(text, secret) for secret in self._secrets), default=0)
+
+    def _open_start(self, text: str) -> int:
+        """How many characters at the start of ``text`` end a secret (the longest match)."""
+        reversed_text = text[::-1]
+        return max((_overlap(reversed_text, s[::-1]) for s in self._secrets), default=0)
 
     def redact_obj(self, value: T) -> T:
         """A copy of a JSON-like ``value`` with every string (keys included) redacted."""
@@ -90,6 +140,43 @@ class Redactor:
         if isinstance(value, tuple):
             return tuple(self._walk(v) for v in value)
         return value
+
+
+_ACTIVE: ContextVar[Redactor | None] = ContextVar("agnoctl_redactor", default=None)
+
+
+@contextmanager
+def masking(redactor: Redactor) -> Iterator[None]:
+    """Make ``redactor`` the one ``active`` returns for the code run inside (a run)."""
+    token = _ACTIVE.set(redactor)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> Redactor:
+    """The redactor of the run in progress, or outside a run one for the environment's secrets."""
+    current = _ACTIVE.get()
+    return Redactor.from_environment() if current is None else current
+
+
+def head(text: str, limit: int, *, cut: bool = False) -> tuple[str, bool]:
+    """``Redactor.head`` with the ``active`` redactor."""
+    return active().head(text, limit, cut=cut)
+
+
+def tail(text: str, limit: int, *, cut: bool = False) -> tuple[str, bool]:
+    """``Redactor.tail`` with the ``active`` redactor."""
+    return active().tail(text, limit, cut=cut)
+
+
+def _overlap(text: str, secret: str) -> int:
+    """The length of the longest beginning of ``secret`` that ``text`` ends with."""
+    for size in range(min(len(secret), len(text)), 0, -1):
+        if text.endswith(secret[:size]):
+            return size
+    return 0
 
 
 def _spellings(secret: str) -> set[str]:

@@ -4,7 +4,8 @@ Each ``run`` element renders into exactly one argument, never re-split, so shell
 metacharacters in inputs or outputs are passed as written. The process starts in a session of
 its own: a timeout or a cancelled run ends the whole process group (SIGTERM, then SIGKILL after
 ``KILL_GRACE`` seconds for a process that ignores it), and when the command exits anything it
-left running in its group is killed too, so no orphan outlives its step.
+left running in its group is killed too, and so is what it started in a session of its own
+(``end_escaped``, shared with command tools), so no orphan outlives its step.
 
 With an ``output_schema`` stdout is parsed as JSON and validated. A non-zero exit code or
 invalid output fails the step without a retry (running the same command again gives the same
@@ -25,12 +26,14 @@ from typing import Any
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
+from agnoctl import redact
 from agnoctl.engine.agent import judge
 from agnoctl.engine.gates import parse_output
 from agnoctl.engine.runtime import Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import OutputInvalid, StepFailed
+from agnoctl.tools.command import end_escaped, tag_environment
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 RUNNING: set[int] = set()
@@ -93,11 +96,12 @@ async def execute(
     """Run ``argv`` to completion; cancelling the caller ends the whole process group."""
     if cwd is not None and not cwd.is_dir():
         raise StepFailed(f"step {where}: cwd {str(cwd)!r} is not a directory", kind="command_error")
+    tagged, tag = tag_environment(env)
     try:
         process = await anyio.open_process(
             argv,
             cwd=cwd,
-            env=env,
+            env=tagged,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -122,12 +126,14 @@ async def execute(
             tg.start_soon(_read, process.stdout, stdout, MAX_STDOUT, False)
             tg.start_soon(_read, process.stderr, stderr, STDERR_TAIL, True)
             code = await process.wait()
-            # The command is done: what it left behind in its group dies with it (and lets
-            # go of the pipes, which the readers are waiting on).
+            # The command is done: what it left behind dies with it (and lets go of the
+            # pipes, which the readers are waiting on).
             _signal_group(process, signal.SIGKILL)
+            await end_escaped(tag)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await _terminate(process)
+            await end_escaped(tag)
         raise
     finally:
         RUNNING.discard(process.pid)
@@ -139,18 +145,26 @@ async def execute(
             "a file and print its path",
             kind="output_too_large",
         )
-    return Completed(code, bytes(stdout), stderr.decode("utf-8", errors="replace"))
+    return Completed(code, bytes(stdout), _stderr_tail(stderr))
 
 
 async def _read(stream: ByteReceiveStream, into: bytearray, limit: int, tail: bool) -> None:
-    """Read to the end; keep the first ``limit`` bytes (one more marks overflow), or the last."""
+    """Read to the end; keep the first ``limit`` bytes or the last, and one more byte that
+    marks an overflow."""
     async for chunk in stream:
         into += chunk
-        if len(into) > limit:
+        if len(into) > limit + 1:
             if tail:
-                del into[: len(into) - limit]
+                del into[: len(into) - limit - 1]
             else:
                 del into[limit + 1 :]
+
+
+def _stderr_tail(kept: bytearray) -> str:
+    """The last ``STDERR_TAIL`` bytes of stderr as text; when they start inside a secret the
+    capture split, that part of it is left out."""
+    text = kept[-STDERR_TAIL:].decode("utf-8", errors="replace")
+    return redact.tail(text, len(text), cut=len(kept) > STDERR_TAIL)[0]
 
 
 async def _terminate(process: Process) -> None:
@@ -180,4 +194,4 @@ def _exit_message(where: str, program: str, done: Completed) -> str:
     else:
         message = f"step {where}: {program} exited with code {done.exit_code}"
     last = done.stderr.strip().splitlines()[-1:] if done.stderr.strip() else []
-    return f"{message}: {last[0][:300]}" if last else message
+    return f"{message}: {redact.head(last[0], 300)[0]}" if last else message

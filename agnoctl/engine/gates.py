@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+import regex
 from jsonschema import SchemaError, validators
 from jsonschema.protocols import Validator
 
@@ -58,6 +59,7 @@ RETRY_FOOTER = "Answer again and fix these problems."
 _MAX_ERRORS = 10  # validation errors listed in a finding; more are counted, not listed
 _MAX_ERROR_CHARS = 300  # jsonschema messages quote the instance, which can be the whole output
 _MAX_NAME_TEXT = 40
+REGEX_TIMEOUT = 1.0  # seconds a regex gate may search; a sane pattern takes milliseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +313,18 @@ def _contains(gate: ContainsGate, text: str) -> _Outcome:
 
 
 def _regex(gate: RegexGate, text: str) -> _Outcome:
+    # A bounded match: a pattern that backtracks (`^(a+)+$` on 37 characters) would otherwise
+    # hold the event loop, past every timeout and SIGINT, for hours.
     try:
-        match = re.search(gate.pattern, text)
-    except re.error as exc:
+        match = regex.search(gate.pattern, text, timeout=REGEX_TIMEOUT)
+    except regex.error as exc:
         return _Outcome(False, None, f"the pattern {gate.pattern} is invalid: {exc}")
+    except TimeoutError:
+        finding = (
+            f"the pattern {gate.pattern} found no match within {REGEX_TIMEOUT:g}s: it "
+            "backtracks too much on this output (avoid nested repetition such as (a+)+)"
+        )
+        return _Outcome(False, None, finding)
     if match is None:
         return _Outcome(False, None, f"the output has no match for the pattern {gate.pattern}")
     return _Outcome(True, match.group(0))

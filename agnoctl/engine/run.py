@@ -54,7 +54,7 @@ from agnoctl.errors import UsageError
 from agnoctl.events import Event, EventSink
 from agnoctl.notify import notify_run
 from agnoctl.providers.base import Provider
-from agnoctl.redact import Redactor
+from agnoctl.redact import Redactor, masking
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.writer import (
     RUNS_DIR,
@@ -220,7 +220,8 @@ def _redactor(workflow: Workflow) -> Redactor:
 async def _execute(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     restore = _collect_less()
     try:
-        await _run(prep, done)
+        with masking(prep.redactor):  # what the run cuts short is masked before the cut
+            await _run(prep, done)
     finally:
         restore()
 

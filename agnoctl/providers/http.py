@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
+from agnoctl import redact
 from agnoctl.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from agnoctl.providers.base import ModelReply, ModelRequest
+    from agnoctl.redact import Redactor
 
 Transport = Literal["aiohttp", "httpcore"]
 
@@ -262,7 +264,8 @@ def _timeout_error(
     cause = exc.__cause__
     if not isinstance(cause, _aiohttp_errors()) or isinstance(cause, TimeoutError):
         return ProviderTimeout(
-            f"{endpoint.provider} did not answer in time ({type(exc).__name__} from {url}); "
+            f"{endpoint.provider} did not answer in time ({type(exc).__name__} from "
+            f"{shown_url(url)}); "
             "the server may be overloaded, or the model slow for this prompt",
             provider=endpoint.provider,
             model=model,
@@ -273,9 +276,10 @@ def _timeout_error(
 def _connection_failed(
     exc: Exception, url: httpx.URL, endpoint: Endpoint, model: str
 ) -> ProviderError:
-    detail = _mask(str(exc.__cause__ or exc) or type(exc).__name__, endpoint.secret)
+    # The transport's own message may quote the URL, its user name and query string included.
+    detail = _masked(str(exc.__cause__ or exc) or type(exc).__name__, endpoint, url)
     return ConnectionFailed(
-        f"could not talk to {endpoint.provider} at {url}: {detail}; "
+        f"could not talk to {endpoint.provider} at {shown_url(url)}: {detail}; "
         "check that the server runs and base_url is right",
         provider=endpoint.provider,
         model=model,
@@ -285,7 +289,7 @@ def _connection_failed(
 def error_for_status(response: httpx.Response, *, endpoint: Endpoint, model: str) -> ProviderError:
     """The typed error for a non-200 reply, carrying the server's own message."""
     status = response.status_code
-    message = _mask(_server_message(response), endpoint.secret)
+    message = _server_message(response, endpoint)
     where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
     common: dict[str, Any] = {"provider": endpoint.provider, "model": model, "status": status}
     if status == 429:
@@ -341,20 +345,20 @@ def _non_negative(value: str | None) -> float | None:
     return number if number >= 0 and number == number else None  # NaN != NaN
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The error message the server put in its body, whatever the protocol's shape."""
+def _server_message(response: httpx.Response, endpoint: Endpoint) -> str:
+    """The error message the server put in its body, whatever the protocol's shape, masked."""
     text = response.text.strip()
     try:
         payload = json.loads(text)
     except ValueError:
-        return _truncate(text) or response.reason_phrase or "(empty body)"
+        return _truncate(text, endpoint) or response.reason_phrase or "(empty body)"
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return _truncate(error["message"])  # OpenAI and Anthropic
+            return _truncate(error["message"], endpoint)  # OpenAI and Anthropic
         if isinstance(error, str):
-            return _truncate(error)  # Ollama
-    return _truncate(text)
+            return _truncate(error, endpoint)  # Ollama
+    return _truncate(text, endpoint)
 
 
 def _json_object(response: httpx.Response, *, endpoint: Endpoint, model: str) -> dict[str, Any]:
@@ -363,7 +367,7 @@ def _json_object(response: httpx.Response, *, endpoint: Endpoint, model: str) ->
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
-        start = _mask(response.text[:80], endpoint.secret)
+        start, _ = _redactor(endpoint).head(response.text, 80)
         raise MalformedResponse(
             f"{endpoint.provider} sent a reply that is not a JSON object "
             f"({len(response.content)} bytes starting {start!r}); the server may not speak "
@@ -396,9 +400,27 @@ def count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _truncate(text: str) -> str:
-    return text if len(text) <= _ERROR_TEXT_LIMIT else text[:_ERROR_TEXT_LIMIT] + "..."
+def _truncate(text: str, endpoint: Endpoint) -> str:
+    shown, cut = _redactor(endpoint).head(text, _ERROR_TEXT_LIMIT)
+    return f"{shown}..." if cut else shown
 
 
-def _mask(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+def _masked(text: str, endpoint: Endpoint, url: httpx.URL) -> str:
+    """``text`` without the key, nor ``url``'s user name, password and query string."""
+    hidden = [url.userinfo.decode(errors="replace"), url.query.decode(errors="replace")]
+    return _redactor(endpoint).including(*hidden).redact(text)
+
+
+def _redactor(endpoint: Endpoint) -> Redactor:
+    """The run's redactor, knowing the endpoint's key too (a provider used outside a run)."""
+    return redact.active().including(endpoint.secret)
+
+
+def shown_url(url: httpx.URL) -> str:
+    """``url`` fit for a message: a user name, a password or a query string (which may hold
+    a key: ``?key=...``) is shown as ``***``."""
+    if url.userinfo:
+        url = url.copy_with(username="***", password=None)
+    if url.query:
+        url = url.copy_with(query=b"***")
+    return str(url)

@@ -8,8 +8,10 @@ start-up. Models are strict: an unknown field is an error (fail closed), never i
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -21,11 +23,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+# A year: no timeout, delay or run bound is longer; past it a number is a mistake (or 1e300).
+MAX_DURATION = 365 * 24 * 3600.0
+# USD per 1M tokens: ten times the dearest model's price, so a typo (or .inf) is caught.
+MAX_PRICE = 10_000.0
 
 
 def parse_duration(value: object) -> float:
@@ -40,8 +47,12 @@ def parse_duration(value: object) -> float:
         raise ValueError(
             f"{value!r} is not a duration: use a number of seconds or 250ms, 30s, 5m, 1h"
         )
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a duration: it must be a finite number of seconds")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration of {value!r} is longer than a year: use 30s, 5m, 1h, ...")
     return seconds
 
 
@@ -52,7 +63,7 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
                 {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
             ],
             "description": "A duration: 250ms, 30s, 5m, 1h, or a number of seconds.",
@@ -60,6 +71,8 @@ Duration = Annotated[
     ),
 ]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A number that is not NaN nor infinite (YAML's ``.nan`` and ``.inf``)."""
 JsonSchemaDict = dict[str, Any]
 
 
@@ -139,8 +152,12 @@ class CircuitBreakerSpec(Strict):
 
 
 class ModelPrice(Strict):
-    input: Annotated[float, Field(ge=0)] = Field(description="USD per 1M input tokens.")
-    output: Annotated[float, Field(ge=0)] = Field(description="USD per 1M output tokens.")
+    input: Annotated[Finite, Field(ge=0, le=MAX_PRICE)] = Field(
+        description="USD per 1M input tokens."
+    )
+    output: Annotated[Finite, Field(ge=0, le=MAX_PRICE)] = Field(
+        description="USD per 1M output tokens."
+    )
 
 
 class ProviderSpec(Strict):
@@ -178,6 +195,18 @@ class ProviderSpec(Strict):
         description="USD per 1M tokens by model name; overrides the built-in price table.",
     )
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        # A password in a URL ends up in every message that quotes the URL, and the key goes
+        # in its own header, which a user:password@ part would contradict.
+        if value is not None and "@" in urlsplit(value).netloc:
+            raise ValueError(
+                "a base_url may not hold a user name or password (user:password@host): "
+                "give the key as `api_key: ${VAR}`"
+            )
+        return value
+
 
 # --------------------------------------------------------------------------- retry, gates
 
@@ -190,7 +219,7 @@ class RetrySpec(Strict):
         default=1.0, description="Delay before the first retry, before jitter."
     )
     max_delay: Duration = Field(default=20.0, description="Upper bound of any delay.")
-    multiplier: Annotated[float, Field(ge=1.0)] = Field(
+    multiplier: Annotated[Finite, Field(ge=1.0)] = Field(
         default=2.0,
         description=(
             "Growth of the delay per retry: min(max_delay, initial_delay * multiplier^n)."
@@ -222,8 +251,8 @@ class ThresholdGate(Strict):
             "Dotted path to a numeric field of the structured output, e.g. `scores.quality`."
         )
     )
-    min: float | None = Field(default=None, description="Lowest passing value.")
-    max: float | None = Field(default=None, description="Highest passing value.")
+    min: Finite | None = Field(default=None, description="Lowest passing value.")
+    max: Finite | None = Field(default=None, description="Highest passing value.")
 
     @model_validator(mode="after")
     def _bounded(self) -> ThresholdGate:
@@ -249,14 +278,21 @@ class RegexGate(Strict):
     type: Literal["regex"] = Field(
         description="The pattern must match somewhere in the text output."
     )
-    pattern: str = Field(description="Python regular expression searched in the text output.")
+    pattern: str = Field(
+        description=(
+            "Python regular expression searched in the text output; a match that takes "
+            "longer than a second (a pattern that backtracks, like `(a+)+$`) fails the gate."
+        )
+    )
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
+        import regex  # the gates' engine; imported only by workflows with a regex gate
+
         try:
-            re.compile(value)
-        except re.error as exc:
+            regex.compile(value)
+        except regex.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
         return value
 
@@ -567,6 +603,13 @@ class CommandToolSpec(Strict):
     max_output_chars: Annotated[int, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
+    allow_option_args: bool = Field(
+        default=False,
+        description=(
+            "Let the model's arguments start with `-` (the program then reads them as "
+            "options). Off: such a call is refused; put `--` before them in `run` anyway."
+        ),
+    )
 
 
 class HttpGetToolSpec(Strict):
@@ -606,7 +649,7 @@ ToolDef = Annotated[
 
 
 class LimitsSpec(Strict):
-    max_cost_usd: Annotated[float, Field(ge=0)] | None = Field(
+    max_cost_usd: Annotated[Finite, Field(ge=0)] | None = Field(
         default=None, description="Stop when the run's cost would exceed this many USD."
     )
     max_tokens: Annotated[int, Field(ge=1)] | None = Field(
@@ -646,10 +689,19 @@ class NotifySpec(Strict):
 # --------------------------------------------------------------------------- workflow
 
 
+def _no_bool(value: object) -> object:
+    """``version: true`` is not version 1, though Python's True equals 1."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
+    return value
+
+
 class Workflow(Strict):
     """An agnoctl workflow file, language version 1."""
 
-    version: Literal[1] = Field(description="Language version; must be 1.")
+    version: Annotated[Literal[1], BeforeValidator(_no_bool)] = Field(
+        description="Language version; must be 1."
+    )
     name: Annotated[str, Field(pattern=NAME_PATTERN)] = Field(
         description="Workflow name: lowercase letters, digits, _ and -."
     )

@@ -30,6 +30,8 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[status:CODE]]``: every request fails with CODE (a 401/403 echoes the key it was sent,
   as a careless server would: clients must keep it out of their errors)
 - ``[[malformed]]``, ``[[malformed:N]]``: a 200 whose body is not JSON (always / first N)
+- ``[[body:TEXT]]``: the body is TEXT as written (up to the closing brackets), with the status
+  of an error directive or 200: a careless server's own words, JSON or not
 - ``[[reset]]``, ``[[reset:N]]``: close the connection without answering (always / first N)
 - ``[[hang:S]]``, ``[[hang:S:N]]``: wait S seconds before answering (always / first N)
 - ``[[delay_ms:MS]]``: wait MS milliseconds before answering
@@ -104,6 +106,7 @@ class FakeReply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering, on top of the configured latency
     malformed: bool = False  # a 200 whose body is not JSON
+    body: str | None = None  # sent as written, instead of the protocol's JSON
     reset: bool = False  # close the connection without answering
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -151,8 +154,9 @@ class FakeLLMConfig:
 _DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
 _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
-    "json", "text", "tool", "tokens",
+    "json", "text", "tool", "tokens", "body",
 }  # fmt: skip
+_WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
 _decoder = json.JSONDecoder()
 
 
@@ -205,13 +209,13 @@ def _parse_one(text: str, start: int, name: str) -> tuple[tuple[list[str], Any],
     if end < 0:
         return None
     raw = text[start:end]
-    args.extend([raw] if name == "text" else raw.split(":"))
+    args.extend([raw] if name in _WHOLE else raw.split(":"))
     return (args, payload), end + 2
 
 
 def _directive(key: str, name: str, args: list[str], payload: Any) -> Directive:
-    positional = tuple(a for a in args if "=" not in a or name == "text")
-    options = dict(a.split("=", 1) for a in args if "=" in a and name != "text")
+    positional = tuple(a for a in args if "=" not in a or name in _WHOLE)
+    options = dict(a.split("=", 1) for a in args if "=" in a and name not in _WHOLE)
     return Directive(key=key, name=name, args=positional, options=options, payload=payload)
 
 
@@ -251,6 +255,8 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["text"] = json.dumps(d.payload)
     elif d.name == "text":
         out["text"] = args[0]
+    elif d.name == "body":
+        out["body"] = args[0]
     elif d.name == "tool":
         if not isinstance(d.payload, dict):
             raise ValueError("tool arguments must be a JSON object")
@@ -718,6 +724,8 @@ class FakeLLMServer:
             return web.Response(status=499)  # never sent: the connection is gone
         if reply.malformed:
             return web.Response(status=200, body=b'{"id": "broken', content_type=_JSON)
+        if reply.body is not None:
+            return web.Response(status=reply.status, text=reply.body, headers=reply.headers)
         if reply.status != 200:
             return self._error(fake.protocol, reply, _sent_key(fake.protocol, request.headers))
         self._serial += 1

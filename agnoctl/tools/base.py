@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from agnoctl import redact
 from agnoctl.errors import UsageError
 from agnoctl.providers.base import ToolSpec
 
@@ -52,13 +53,13 @@ def cut(text: str, max_chars: int, *, total: str | None = None) -> tuple[str, bo
     """``text`` cut to ``max_chars`` with a note, when it is longer or ``total`` says it was.
 
     ``total`` describes the whole when the text is already a cut (``"a 5000000-byte file"``).
+    Secrets are masked before the cut, and a secret split by it leaves no part behind.
     """
-    if total is None:
-        if len(text) <= max_chars:
-            return text, False
-        total = f"{len(text)} characters"
-    shown = text[:max_chars]
-    return f"{shown}\n[truncated: {len(shown)} characters shown of {total}]", True
+    shown, was_cut = redact.head(text, max_chars, cut=total is not None)
+    if not was_cut:
+        return shown, False
+    whole = total or f"{len(text)} characters"
+    return f"{shown}\n[truncated: {len(shown)} characters shown of {whole}]", True
 
 
 class BaseTool(ABC):

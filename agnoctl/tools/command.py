@@ -2,21 +2,34 @@
 
 Each element of a command tool's ``run`` is a template rendered with ``args`` (the model's
 validated arguments) into exactly one argument: ``; rm -rf /`` or ``$(id)`` in an argument
-reach the program as those characters, never a shell. The program runs in its own session
-(process group), in ``cwd`` (relative to where agnoctl runs) or agnoctl's working directory.
+reach the program as those characters, never a shell. Nor may an argument become an option:
+an element that the model's value makes start with ``-`` (``{{ args.f }}`` given
+``--output=pwned.txt``) refuses the call, unless the tool says ``allow_option_args: true``.
+The program runs in its own session (process group), in ``cwd`` (relative to where agnoctl
+runs) or agnoctl's working directory.
 
 ``run_process`` bounds a program in time and output. On a timeout or a cancellation the whole
 process group gets SIGTERM, then SIGKILL after a grace period, so children that ignore SIGTERM
 or outlive their parent are stopped too. Members of the group still running after the program
 exits normally get the same treatment: a tool call leaves no processes behind.
+
+A child that starts a session of its own (``setsid``) leaves the group. Every program runs
+with a tag of its own in its environment (``PROCESS_TAG``), which its descendants inherit, and
+on Linux agnoctl is a child subreaper: an orphaned descendant becomes agnoctl's child, not
+init's. So when a program ends, ``end_escaped`` finds what it left running outside its group
+(agnoctl's children carrying its tag) and kills it. Command steps use the same functions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import itertools
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +37,20 @@ from typing import Any
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
+from agnoctl import redact
 from agnoctl.providers.base import ToolSpec
 from agnoctl.spec.models import CommandToolSpec
 from agnoctl.spec.templates import TemplateError, render
-from agnoctl.tools.base import BaseTool, ToolResult, cut, failed, output_bytes
+from agnoctl.tools.base import BaseTool, ToolResult, cut, failed, output_bytes, refused
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 STDERR_TAIL_BYTES = 4096
+PROCESS_TAG = "AGNOCTL_PROCESS_TAG"
 _POLL = 0.02
+_PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+_REAP_WAIT = 2.0  # seconds to wait for a SIGKILLed escapee to exit
+_ESCAPE_ROUNDS = 16  # generations of escapees looked for after a program ends
+_tags = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +80,29 @@ async def run_process(
     Keeps the first ``stdout_limit`` bytes of stdout and the last ``stderr_limit`` bytes of
     stderr, reading (and dropping) the rest so the program never blocks on a full pipe.
     """
+    tagged, tag = tag_environment(env)
     process = await anyio.open_process(
-        argv, stdin=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True
+        argv, stdin=subprocess.DEVNULL, cwd=cwd, env=tagged, start_new_session=True
     )
     stdout = _Capture(stdout_limit, keep_tail=False)
     stderr = _Capture(stderr_limit, keep_tail=True)
+    ended = False
     try:
         with anyio.move_on_after(timeout) as deadline:
             async with anyio.create_task_group() as group:
                 group.start_soon(stdout.drain, process.stdout)
                 group.start_soon(stderr.drain, process.stderr)
                 await process.wait()
+                # What the program left running may hold the pipes open: end it now.
+                await _end_group(process, kill_grace)
+                await end_escaped(tag)
+                ended = True
     finally:
         # Shielded: a cancelled step must still stop what it started.
         with anyio.CancelScope(shield=True):
-            await _end_group(process, kill_grace)
+            if not ended:
+                await _end_group(process, kill_grace)
+                await end_escaped(tag)
             await process.aclose()
     assert process.returncode is not None  # aclose() waited for the exit
     return ProcessOutcome(
@@ -111,7 +138,11 @@ class _Capture:
                 self._data += chunk[: self._limit - len(self._data)]
 
     def text(self) -> str:
-        return self._data.decode("utf-8", errors="replace")
+        text = self._data.decode("utf-8", errors="replace")
+        if self._keep_tail:
+            # A kept tail may start inside a secret the capture split: none of it is shown.
+            return redact.tail(text, len(text), cut=not self.complete)[0]
+        return text
 
 
 async def _end_group(process: Process, grace: float) -> None:
@@ -128,6 +159,69 @@ async def _end_group(process: Process, grace: float) -> None:
     if _group_running(group):
         _signal_group(group, signal.SIGKILL)
     await process.wait()
+
+
+def tag_environment(env: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
+    """``env`` (agnoctl's own when None) with a new ``PROCESS_TAG``, and that tag."""
+    _become_subreaper()
+    tag = f"{os.getpid()}.{next(_tags)}"
+    return {**(os.environ if env is None else env), PROCESS_TAG: tag}, tag
+
+
+@functools.cache
+def _become_subreaper() -> None:
+    """Make orphaned descendants agnoctl's children (Linux; elsewhere nothing changes)."""
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+async def end_escaped(tag: str) -> None:
+    """SIGKILL and reap what the program tagged ``tag`` left running outside its group.
+
+    Ending one escapee orphans its own children, which become agnoctl's in turn: look again
+    until none is left (a bounded number of times: one that cannot be killed stays).
+    """
+    for _ in range(_ESCAPE_ROUNDS):
+        escaped = [pid for pid in _children() if _tagged(pid, tag)]
+        if not escaped:
+            return
+        for pid in escaped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        with anyio.move_on_after(_REAP_WAIT):
+            while not all(_reaped(pid) for pid in escaped):
+                await anyio.sleep(_POLL)
+
+
+def _children() -> list[int]:
+    """agnoctl's child processes still running (its zombies excluded), from /proc."""
+    if not os.path.isdir("/proc"):
+        return []  # no /proc (macOS): no subreaper either, escapees went to init
+    me = str(os.getpid())
+    with os.scandir("/proc") as entries:
+        pids = [entry.name for entry in entries if entry.name.isdigit()]
+    return [int(pid) for pid in pids if _running_child(_stat_fields(pid), me)]
+
+
+def _running_child(fields: list[str], parent: str) -> bool:
+    return fields[1:2] == [parent] and fields[0] not in ("Z", "X")
+
+
+def _tagged(pid: int, tag: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+    except OSError:
+        return False  # exited meanwhile, or not ours to read
+    return f"{PROCESS_TAG}={tag}".encode() in environ.split(b"\0")
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True  # reaped already
 
 
 def _signal_name(number: int) -> str:
@@ -179,6 +273,18 @@ def _stat_fields(pid: str) -> list[str]:
     return stat[stat.rfind(")") + 2 :].split()[:3]
 
 
+def _option_from_arguments(template: tuple[str, ...], argv: list[str]) -> str | None:
+    """The first argument that starts with ``-`` only because of what was rendered into it.
+
+    ``--max-count={{ args.n }}`` is the author's option and stays one; ``{{ args.f }}``
+    rendered into ``--output=x`` is the model's value posing as an option.
+    """
+    for written, rendered in zip(template, argv, strict=True):
+        if rendered.startswith("-") and not written.startswith("-"):
+            return rendered
+    return None
+
+
 class CommandTool(BaseTool):
     """A program run with the model's arguments rendered into argv."""
 
@@ -189,12 +295,20 @@ class CommandTool(BaseTool):
         self._timeout = spec.timeout
         self._cwd = spec.cwd
         self._kill_grace = kill_grace
+        self._allow_options = spec.allow_option_args
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
         try:
             argv = [render(part, {"args": arguments}) for part in self._argv]
         except TemplateError as exc:
             return failed(f"could not build the command line: {exc.message}")
+        option = None if self._allow_options else _option_from_arguments(self._argv, argv)
+        if option is not None:
+            return refused(
+                f"the argument {option!r} starts with '-', so the program would read it as an "
+                "option, and this tool takes none from its arguments; pass a value that does "
+                "not start with '-'"
+            )
         try:
             outcome = await run_process(
                 argv,

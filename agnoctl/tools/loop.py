@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agnoctl import redact
 from agnoctl.errors import StepFailed
 from agnoctl.providers.base import Message, ModelReply, ToolCall, Usage
 from agnoctl.tools.base import Tool, ToolResult, failed, refused
@@ -112,5 +113,5 @@ def _emit_result(on_event: EventSink, call: ToolCall, result: ToolResult, second
         "chars": len(result.text),
     }
     if not result.ok:
-        payload["error"] = result.text[:_EVENT_ERROR_CHARS]
+        payload["error"] = redact.head(result.text, _EVENT_ERROR_CHARS)[0]
     on_event("tool_result", payload)

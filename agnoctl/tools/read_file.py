@@ -2,17 +2,21 @@
 
 ``root`` is relative to where agnoctl runs and is resolved at each call (an earlier step may
 create it). A path may not leave ``root``: absolute paths and ``..`` that climbs out are
-refused before the file system is touched, and the path is then resolved with every symbolic
-link followed, so a link pointing outside ``root`` is refused too. Only regular files are read
-(never a FIFO or device that could block), at most ``max_bytes``; bytes that are not UTF-8 are
-replaced, and the text is cut to ``max_output_chars``.
+refused before the file system is touched. The path is then walked one component at a time,
+each opened relative to the folder opened before it and never through a link (``O_NOFOLLOW``,
+as the kernel's ``openat2`` with ``RESOLVE_BENEATH`` would): a link met on the way is read
+and followed only while it stays below ``root``. Checking a resolved path and opening it
+later would read whatever a link swapped in between points to; here there is no "later".
+Only regular files are read (never a FIFO or device that could block), at most ``max_bytes``;
+bytes that are not UTF-8 are replaced, and the text is cut to ``max_output_chars``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 import anyio.to_thread
@@ -28,7 +32,13 @@ PARAMETERS: dict[str, Any] = {
         "path": {"type": "string", "description": "File path relative to the tool's folder."}
     },
 }
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+_FOLDER_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY
+_MAX_LINKS = 40  # links followed in one path, as the kernel's own bound (ELOOP)
+
+
+class _Outside(Exception):
+    """The path, through a symbolic link, leads outside the tool's folder."""
 
 
 class ReadFileTool(BaseTool):
@@ -47,26 +57,22 @@ class ReadFileTool(BaseTool):
         problem = _lexical_problem(requested)
         if problem:
             return refused(f"{requested!r}: {problem}")
+        root = os.path.realpath(self.root)  # the author's folder: its own links are trusted
         try:
-            root = Path(self.root).resolve(strict=True)
-        except (OSError, RuntimeError):
+            root_fd = os.open(root, _FOLDER_FLAGS)
+        except OSError:
             return failed(f"the tool's folder {self.root!r} does not exist")
         try:
-            target = (root / requested).resolve(strict=True)
+            fd = _open_beneath(root, root_fd, requested)
+        except _Outside:
+            return refused(f"{requested!r} leads outside the tool's folder (a symbolic link)")
         except FileNotFoundError:
             return failed(f"{requested!r}: no such file")
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
-            return failed(f"{requested!r}: {getattr(exc, 'strerror', None) or exc}")
-        if not target.is_relative_to(root):
-            return refused(f"{requested!r} leads outside the tool's folder (a symbolic link)")
-        return self._read_regular(requested, target)
-
-    def _read_regular(self, requested: str, target: Path) -> ToolResult:
-        try:
-            # O_NOFOLLOW: the resolved path holds no link, so a link here was swapped in since.
-            fd = os.open(target, _OPEN_FLAGS)
         except OSError as exc:
-            return failed(f"{requested!r}: {exc.strerror}")
+            return failed(f"{requested!r}: {exc.strerror or exc}")
+        return self._read_regular(requested, fd)
+
+    def _read_regular(self, requested: str, fd: int) -> ToolResult:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
@@ -81,6 +87,71 @@ class ReadFileTool(BaseTool):
             data.decode("utf-8", errors="replace"), self.max_output_chars, total=total
         )
         return ToolResult(True, text, truncated)
+
+
+def _open_beneath(root: str, root_fd: int, requested: str) -> int:
+    """A descriptor of what ``requested`` names below ``root`` (open as ``root_fd``, which this
+    closes); raises ``_Outside`` when a link leads out, OSError when the walk fails.
+
+    ``folders`` holds a descriptor for each folder from the root down to where the walk is, so
+    ``..`` goes back to the folder it came from, never through the file system's own ``..``.
+    """
+    folders = [root_fd]
+    pending = _components(requested)[::-1]  # the next component last
+    links = 0
+    try:
+        while pending:
+            part = pending.pop()
+            if part == "..":
+                if len(folders) == 1:
+                    raise _Outside
+                os.close(folders.pop())
+                continue
+            flags = _FOLDER_FLAGS if pending else _OPEN_FLAGS
+            try:
+                fd = os.open(part, flags, dir_fd=folders[-1])
+            except OSError as exc:
+                target = _link_target(exc, part, folders[-1])
+                links += 1
+                if links > _MAX_LINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP)) from None
+                if os.path.isabs(target):
+                    target = _below(root, target)
+                    while len(folders) > 1:  # an absolute link starts again at the root
+                        os.close(folders.pop())
+                pending.extend(_components(target)[::-1])
+                continue
+            if pending:
+                folders.append(fd)
+            else:
+                return fd
+        return os.dup(folders[-1])  # the path names a folder ("." or "sub/..")
+    finally:
+        for fd in folders:
+            os.close(fd)
+
+
+def _link_target(error: OSError, name: str, folder: int) -> str:
+    """What the link ``name`` in ``folder`` points to, or ``error`` again if it is no link."""
+    # O_NOFOLLOW refuses a link with ELOOP (ENOTDIR or EMLINK on a few systems).
+    if error.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        raise error
+    try:
+        return os.readlink(name, dir_fd=folder)
+    except OSError:
+        raise error from None
+
+
+def _below(root: str, target: str) -> str:
+    """An absolute link target as a path relative to ``root``; ``_Outside`` if not below it."""
+    relative = os.path.relpath(os.path.normpath(target), root)
+    if relative == ".." or relative.startswith(".." + os.sep):
+        raise _Outside
+    return relative
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
 
 
 def _lexical_problem(requested: str) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -136,6 +137,21 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def traces(forms: Mapping[str, str], root: Path, runs: Sequence[E2ERun]) -> list[str]:
+    """Where each of ``forms`` (name: text) shows up: files under ``root``, the runs' output."""
+    files = _files(root)
+    return [
+        f"{form} form in {place}"
+        for form, text in forms.items()
+        for place, found in [
+            *((str(p.relative_to(root)), text.encode() in p.read_bytes()) for p in files),
+            *((f"stdout of run {i}", text in r.proc.stdout) for i, r in enumerate(runs)),
+            *((f"stderr of run {i}", text in r.proc.stderr) for i, r in enumerate(runs)),
+        ]
+        if found
+    ]
+
+
 def test_no_trace_of_the_key_in_any_file_or_output(runs: list[E2ERun], e2e: E2E) -> None:
     files = _files(e2e.root)
     # What the runs must have written, so that "no leak" is not "nothing written".
@@ -144,14 +160,5 @@ def test_no_trace_of_the_key_in_any_file_or_output(runs: list[E2ERun], e2e: E2E)
     assert {"pass.log", "fail.log"} <= names
     assert any(p.is_relative_to(e2e.root / "cache") for p in files)
     assert "llm_call" in runs[1].proc.stderr  # -vv logged every event to stderr
-    leaks = [
-        f"{form} form in {place}"
-        for form, text in FORMS.items()
-        for place, found in [
-            *((str(p.relative_to(e2e.root)), text.encode() in p.read_bytes()) for p in files),
-            *((f"stdout of run {i}", text in r.proc.stdout) for i, r in enumerate(runs)),
-            *((f"stderr of run {i}", text in r.proc.stderr) for i, r in enumerate(runs)),
-        ]
-        if found
-    ]
+    leaks = traces(FORMS, e2e.root, runs)
     assert not leaks, "\n".join(leaks)

@@ -68,6 +68,7 @@ async def test_arguments_reach_the_program_exactly(payload: str, tmp_path: Path)
         [sys.executable, "-c", PRINT_ARGV, "{{ args.value }}", "fixed-{{ args.value }}"],
         parameters={"type": "object", "properties": {"value": {"type": "string"}}},
         cwd=str(tmp_path),
+        allow_option_args=True,  # "--help" too: tests/security/test_tools.py refuses it without
     )
     result = await command.call({"value": payload})
     assert result.ok, result.text
