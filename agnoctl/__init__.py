@@ -6,6 +6,9 @@ cheap::
     import agnoctl
     report = agnoctl.run_workflow("workflow.yaml", inputs={"topic": "fintech"}, mock=True)
     print(report.status, report.outputs)
+
+Inside a running event loop (an async web app, a notebook), await ``arun_workflow`` instead:
+``report = await agnoctl.arun_workflow("workflow.yaml", mock=True)``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from agnoctl.engine.run import RunOptions, run_workflow
+    from agnoctl.engine.run import RunOptions, arun_workflow, run_workflow
     from agnoctl.plan import build_plan, render_plan
     from agnoctl.providers.function import FunctionProvider
     from agnoctl.providers.mock import MockProvider
@@ -29,6 +32,7 @@ _LAZY = {
     "RunOptions": "agnoctl.engine.run",
     "RunReport": "agnoctl.reports.model",
     "Workflow": "agnoctl.spec.models",
+    "arun_workflow": "agnoctl.engine.run",
     "build_plan": "agnoctl.plan",
     "load_workflow": "agnoctl.spec.validate",
     "render_plan": "agnoctl.plan",
@@ -43,6 +47,7 @@ __all__ = [
     "RunReport",
     "Workflow",
     "__version__",
+    "arun_workflow",
     "build_plan",
     "load_workflow",
     "render_plan",

@@ -20,6 +20,7 @@ import typer
 
 if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
+    from agnoctl.events import Event
     from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
     from agnoctl.spec.loader import UnsetKey
@@ -565,6 +566,7 @@ def run(
         seed=seed,
         handle_signals=True,
         observer=LoggedRun(terminal) if logs.requested else terminal,
+        listeners=(_write_run_note,),
         resume=resume,
         cache_mode=_cache_mode(no_cache, cache_only),
         cache_dir=cache_dir,
@@ -583,13 +585,19 @@ def run(
         fail(str(exc))
     finally:
         terminal.close()
-    if report.resumed:
+    if report.resumed:  # what this segment did; report.json totals the whole run
         terminal.write(
             f"resumed run {report.run_id}: {report.reused} task(s) reused, "
-            f"{report.cost.total.calls} model call(s) made\n"
+            f"{report.segments[-1].calls} model call(s) made\n"
         )
     _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint, terminal)
     raise typer.Exit(report.exit_code)
+
+
+def _write_run_note(event: "Event") -> None:
+    """What the engine notes as a run starts (`--resume latest` with nothing to resume)."""
+    if event["type"] == "run_started" and "note" in event:
+        sys.stderr.write(f"note: {event['note']}\n")
 
 
 def _cache_mode(no_cache: bool, cache_only: bool) -> "CacheMode":

@@ -18,6 +18,7 @@ def test_all_is_pinned() -> None:
         "RunReport",
         "Workflow",
         "__version__",
+        "arun_workflow",
         "build_plan",
         "load_workflow",
         "render_plan",

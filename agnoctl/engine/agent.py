@@ -82,12 +82,14 @@ class _AgentTask:
         """The coroutine that runs the task: ``run``, or for an agent with one model (most
         agents: no fallback to reach for) the attempts on it, one frame less."""
         agent = self.agent
-        if agent.fallback_models:
+        if agent.fallback_models or self.rt.providers.setting_up:
             return self.run()
         route = self.route = self.rt.providers.route(agent.model)
         return run_attempts(self.rt, self.task, self.attempt, model=route.label)
 
     async def run(self) -> Any:
+        # Before the first attempt: the client's set-up never counts against its timeout.
+        await self.rt.providers.set_up_done()
         agent = self.agent
         references = [agent.model, *agent.fallback_models]
         for position, reference in enumerate(references):

@@ -5,6 +5,10 @@ Every model call reserves its worst case before it starts (its input estimate pl
 limit together; when the call ends its reservation is replaced by what it really used. All
 methods are synchronous and never await, so under one event loop each is atomic: interleaved
 tasks can reserve and settle in any order and the totals stay exact.
+
+The limits are the run's, not the process's: a resumed run's budget starts from what its
+earlier segments ``spent`` (read back from the journal), so retrying with ``--resume`` never
+spends a limit twice. To allow more, the user raises the limit and resumes.
 """
 
 from __future__ import annotations
@@ -40,6 +44,18 @@ def _amount(limit: LimitName, value: float) -> str:
     return _usd(value) if limit == "max_cost_usd" else str(int(value))
 
 
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """What the earlier segments of a resumed run used, as the limits count it."""
+
+    calls: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+NOTHING_SPENT = Spent()
+
+
 class BudgetExceeded(AgnoctlError):
     """A run limit was reached: the call asking for more does not start.
 
@@ -55,23 +71,33 @@ class BudgetExceeded(AgnoctlError):
         used: float,
         reserved: float = 0.0,
         requested: float = 0.0,
+        earlier: float = 0.0,
     ) -> None:
         self.limit = limit
         self.limit_value = limit_value
         self.used = used
         self.reserved = reserved
         self.requested = requested
+        self.earlier = earlier  # the part of `used` spent by earlier segments of the run
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         def amount(value: float) -> str:
             return _amount(self.limit, value)
 
+        earlier = (
+            f" ({amount(self.earlier)} by earlier segments of this resumed run)"
+            if self.earlier
+            else ""
+        )
+
         head = f"{self.limit} {amount(self.limit_value)}"
         if self.limit == "max_llm_calls":
-            detail = f"reached: {amount(self.used + self.reserved)} calls started"
+            detail = f"reached: {amount(self.used + self.reserved)} calls started{earlier}"
         elif self.requested == 0:
-            detail = f"exceeded: {amount(self.used)} used, as calls used more than estimated"
+            detail = (
+                f"exceeded: {amount(self.used)} used{earlier}, as calls used more than estimated"
+            )
         else:
             verb = "spent" if self.limit == "max_cost_usd" else "used"
             next_call = "cost" if self.limit == "max_cost_usd" else "use"
@@ -79,7 +105,7 @@ class BudgetExceeded(AgnoctlError):
                 f", {amount(self.reserved)} reserved by calls in flight" if self.reserved else ""
             )
             detail = (
-                f"reached: {amount(self.used)} {verb}{in_flight}, "
+                f"reached: {amount(self.used)} {verb}{earlier}{in_flight}, "
                 f"the next call could {next_call} up to {amount(self.requested)}"
             )
         return f"{head} {detail}; raise limits.{self.limit} to allow more"
@@ -92,6 +118,7 @@ class BudgetExceeded(AgnoctlError):
             used=self.used,
             reserved=self.reserved,
             requested=self.requested,
+            earlier=self.earlier,
         )
 
 
@@ -107,9 +134,15 @@ class Reservation:
 @dataclass
 class _Meter:
     limit: float | None
-    used: float = 0.0
+    used: float = 0.0  # earlier segments' use included
     reserved: float = 0.0
     warned: bool = False
+    earlier: float = 0.0  # what earlier segments of the run used
+
+    def carry(self, earlier: float) -> None:
+        """Start from what earlier segments used; their 80% warning was already given."""
+        self.used = self.earlier = earlier
+        self.warned = self.limit is not None and earlier >= WARNING_SHARE * self.limit - _EPSILON
 
     def would_exceed(self, requested: float) -> bool:
         if self.limit is None:
@@ -130,9 +163,18 @@ class Budget:
     ``reserve`` fails with the same message, so the rest of the run is skipped rather than
     squeezed into what is left. A budget without limits holds no reservations (``reserve``
     gives None) and only counts.
+
+    ``spent`` is what the run's earlier segments used (``--resume``): it counts as used from
+    the start, and a limit it already exceeds (the user lowered it) stops the run at once.
     """
 
-    def __init__(self, limits: LimitsSpec, *, on_warning: WarningCallback | None = None) -> None:
+    def __init__(
+        self,
+        limits: LimitsSpec,
+        *,
+        on_warning: WarningCallback | None = None,
+        spent: Spent = NOTHING_SPENT,
+    ) -> None:
         # Each meter is an attribute as well: every call reaches them, and a dict lookup costs.
         self._cost = _Meter(limits.max_cost_usd)
         self._tokens = _Meter(None if limits.max_tokens is None else float(limits.max_tokens))
@@ -147,6 +189,19 @@ class Budget:
         self._open = 0
         self.exhausted: BudgetExceeded | None = None
         """The first limit reached, for the run's failure message."""
+        if spent != NOTHING_SPENT:
+            self._carry(spent)
+
+    def _carry(self, spent: Spent) -> None:
+        self._calls.carry(float(spent.calls))
+        self._tokens.carry(float(spent.tokens))
+        self._cost.carry(spent.cost_usd)
+        for name, meter in self._meters.items():
+            if self.exhausted is None and meter.over():
+                assert meter.limit is not None  # over() is false without a limit
+                self.exhausted = BudgetExceeded(
+                    name, limit_value=meter.limit, used=meter.used, earlier=meter.earlier
+                )
 
     def reserve(self, tokens: int, cost: float) -> Reservation | None:
         """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot.
@@ -188,7 +243,9 @@ class Budget:
                 # The call already happened; record the breach so the run fails and stops.
                 meter = self._meters[name]
                 assert meter.limit is not None  # over() is false without a limit
-                self.exhausted = BudgetExceeded(name, limit_value=meter.limit, used=meter.used)
+                self.exhausted = BudgetExceeded(
+                    name, limit_value=meter.limit, used=meter.used, earlier=meter.earlier
+                )
 
     def release(self, reservation: Reservation | None) -> None:
         """The call never reached a provider: give back its reservation and its call count."""
@@ -197,7 +254,8 @@ class Budget:
         self._calls.used -= 1
 
     def usage(self) -> dict[LimitName, LimitUsage]:
-        """``{limit name: {"limit": value or None, "used": amount}}`` for the report."""
+        """``{limit name: {"limit": value or None, "used": amount}}`` for the report: the
+        whole run's, earlier segments included."""
         return {name: {"limit": m.limit, "used": m.used} for name, m in self._meters.items()}
 
     def _close(self, reservation: Reservation) -> None:
@@ -222,6 +280,7 @@ class Budget:
             used=meter.used,
             reserved=meter.reserved,
             requested=requested,
+            earlier=meter.earlier,
         )
         self.exhausted = error
         return error.again()

@@ -13,6 +13,12 @@ a for_each) whose journal entry says they succeeded with the same fingerprint ar
 run; groups, for_each steps and loops are recomputed from their reused and re-run parts, so a
 resumed run redoes exactly what did not succeed or whose inputs changed.
 
+A run is made of segments: the first ``agnoctl run``, then each ``--resume``, each starting
+with its ``run_started`` or ``run_resumed`` event. What earlier segments used (model calls,
+tokens, cost: their ``llm_call`` events) is read back with their finished work, so that
+``limits`` hold for the whole run: a CI job that retries with ``--resume`` never spends its
+budget twice.
+
 The journal is read with a torn last line tolerated (a ``kill -9`` mid-write) and cut back to
 its last whole line before the resumed run appends to it. A lock file (``flock``) keeps a
 second process from writing the same run directory.
@@ -26,11 +32,12 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
 from agnoctl.cache import canonical_json
+from agnoctl.engine.budget import Spent
 from agnoctl.engine.inputs import read_inputs_file, resolve_inputs
 from agnoctl.engine.state import ExecRecord, ItemRecord
 from agnoctl.errors import NothingToResume, RunLocked, UsageError
@@ -41,6 +48,7 @@ LOCK_FILE = "run.lock"
 JOURNAL = "events.jsonl"
 _FINISHED_EVENTS = frozenset({"step_succeeded", "item_succeeded", "step_reused", "item_reused"})
 _START_EVENTS = frozenset({"run_started", "run_resumed"})
+_REUSED_EVENTS = frozenset({"step_reused", "item_reused"})
 # How a step runs, not what it computes: left out of its fingerprint.
 _EXECUTION_ONLY = frozenset(
     {"timeout", "retry", "priority", "max_concurrency", "tags", "cache", "continue_on_error"}
@@ -291,6 +299,38 @@ class Finished:
     fingerprint: str | None
 
 
+class PastCall(NamedTuple):
+    """A model call of an earlier segment that was answered (by the provider or the cache)."""
+
+    step: str  # the run path (`fan`, `group[2].child`)
+    agent: str | None
+    model: str  # `<provider>/<model>`
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    cached: bool
+
+
+@dataclass(slots=True)
+class Segment:
+    """One process's share of a run, from its start event to its last event.
+
+    ``calls``, ``tokens`` and ``cost`` are those of the calls a provider answered, as the cost
+    report counts them (no cache hit); ``max_llm_calls`` also counts the ``failed`` ones.
+    """
+
+    started: str  # ISO-8601 time of its start event
+    resumed: bool
+    finished: str = ""  # ISO-8601 time of its last event
+    status: str | None = None  # its run_finished verdict; None: the process was killed
+    reason: str | None = None
+    calls: int = 0
+    failed: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    reused: int = 0
+
+
 @dataclass(slots=True)
 class PreviousRun:
     """What an earlier run (all its segments, if it was resumed before) left in its journal."""
@@ -302,6 +342,17 @@ class PreviousRun:
     inputs: dict[str, Any]
     finished: dict[JournalKey, Finished] = field(default_factory=dict)
     last_seq: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    answered: list[PastCall] = field(default_factory=list)  # for the run's cost report
+
+    def spent(self) -> Spent:
+        """What every segment so far used, as ``limits`` count it."""
+        segments = self.segments
+        return Spent(
+            calls=sum(s.calls + s.failed for s in segments),
+            tokens=sum(s.tokens for s in segments),
+            cost_usd=sum(s.cost for s in segments),
+        )
 
     def reusable(self, key: JournalKey, fingerprint: str) -> Finished | None:
         """The finished entry for ``key`` when it was made with the same fingerprint."""
@@ -327,17 +378,66 @@ def load_previous_run(run_dir: Path) -> PreviousRun:
 def _record(previous: PreviousRun, event: Mapping[str, Any]) -> None:
     kind = event.get("type")
     previous.last_seq = max(previous.last_seq, int(event.get("seq") or 0))
+    stamp = str(event.get("ts") or "")
     if kind in _START_EVENTS:
         previous.run_id = str(event.get("run_id") or previous.run_id)
         previous.status = None
         previous.fingerprint = event.get("fingerprint")
         inputs = event.get("inputs")
         previous.inputs = dict(inputs) if isinstance(inputs, Mapping) else {}
+        previous.segments.append(Segment(stamp, resumed=kind == "run_resumed"))
+    segment = _segment(previous, stamp)
+    segment.finished = stamp or segment.finished
+    if kind == "llm_call":
+        _count_call(previous, segment, event)
     elif kind == "run_finished":
-        previous.status = event.get("status")
+        previous.status = segment.status = event.get("status")
+        segment.reason = event.get("reason")
     elif kind in _FINISHED_EVENTS and isinstance(event.get("step"), str):
         key = (event["step"], event.get("item"), event.get("iteration"))
         previous.finished[key] = Finished(event.get("output"), event.get("fingerprint"))
+        if kind in _REUSED_EVENTS:
+            segment.reused += 1
+
+
+def _segment(previous: PreviousRun, stamp: str) -> Segment:
+    """The segment an event belongs to (a journal cut before its start event gets one)."""
+    if not previous.segments:
+        previous.segments.append(Segment(stamp, resumed=False))
+    return previous.segments[-1]
+
+
+def _count_call(previous: PreviousRun, segment: Segment, event: Mapping[str, Any]) -> None:
+    tokens_in, tokens_out = _number(event.get("tokens_in")), _number(event.get("tokens_out"))
+    cost = float(_number(event.get("cost")))
+    cached, failed = bool(event.get("cached")), event.get("error") is not None
+    if failed:
+        segment.failed += 1
+    elif not cached:  # a cache hit reached no provider: the limits do not count it
+        segment.calls += 1
+        segment.tokens += int(tokens_in + tokens_out)
+        segment.cost += cost
+    if not failed and isinstance(event.get("step"), str):
+        model = f"{event.get('provider')}/{event.get('model')}"
+        agent = event.get("agent")
+        previous.answered.append(
+            PastCall(
+                event["step"],
+                agent if isinstance(agent, str) else None,
+                model,
+                int(tokens_in),
+                int(tokens_out),
+                cost,
+                cached,
+            )
+        )
+
+
+def _number(value: Any) -> int | float:
+    """A count or an amount from an event; 0 when it is missing (a failed call has none)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return 0
 
 
 def prepare_resume(
@@ -349,15 +449,24 @@ def prepare_resume(
     given: Mapping[str, Any] | None = None,
     *,
     mock: bool = False,
-) -> tuple[PreviousRun, dict[str, Any]]:
-    """The run to resume and the inputs of the resumed run.
+) -> tuple[PreviousRun, dict[str, Any]] | None:
+    """The run to resume and the inputs of the resumed run; None when ``reference`` is
+    ``latest`` and this workflow has no earlier run (the caller starts a new one).
 
     Inputs default to the earlier run's (as its journal recorded them; a masked secret reads
     as masked); ``--inputs-file``, given values and ``-i`` override them, in that order.
     Raises ``NothingToResume`` when the run passed and neither the workflow nor the inputs
     changed since.
     """
-    previous = load_previous_run(find_run(reference, runs_dir))
+    from agnoctl.reports.writer import LATEST
+
+    if reference == LATEST:
+        found = latest_run_of(workflow.name, runs_dir)
+        if found is None:
+            return None
+    else:
+        found = find_run(reference, runs_dir)
+    previous = load_previous_run(found)
     earlier = {name: value for name, value in previous.inputs.items() if name in workflow.inputs}
     from_file = read_inputs_file(inputs_file) if inputs_file is not None else {}
     inputs = resolve_inputs(workflow.inputs, pairs, None, {**earlier, **from_file, **(given or {})})
@@ -386,6 +495,39 @@ def repair_journal(path: Path) -> None:
                 return
             position -= step
         handle.truncate(0)
+
+
+def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
+    """The latest run of the workflow named ``workflow_name`` that left a journal, or None.
+
+    ``latest`` points at the last run of any workflow; when that is another workflow's (or
+    one killed before its first event), the newest of this workflow's runs is looked for: run
+    ids sort by their start time. One CI line, ``agnoctl run wf.yaml --resume latest``, so
+    serves the first try (nothing to resume: a new run) and every retry.
+    """
+    from agnoctl.reports.writer import latest_run
+
+    pointed = latest_run(runs_dir)
+    if pointed is not None and _workflow_of(pointed) == workflow_name:
+        return pointed
+    if not runs_dir.is_dir():
+        return None
+    runs = (entry for entry in runs_dir.iterdir() if entry.is_dir() and entry != pointed)
+    for run_dir in sorted(runs, key=lambda entry: entry.name, reverse=True):
+        if _workflow_of(run_dir) == workflow_name:
+            return run_dir
+    return None
+
+
+def _workflow_of(run_dir: Path) -> str | None:
+    """The workflow name the run's first event (``run_started``) gives, if it has one."""
+    try:
+        with (run_dir / JOURNAL).open("rb") as handle:
+            first = orjson.loads(handle.readline())
+    except (OSError, orjson.JSONDecodeError):  # no journal, or torn in its first line
+        return None
+    name = first.get("workflow") if isinstance(first, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def find_run(reference: str, runs_dir: Path) -> Path:

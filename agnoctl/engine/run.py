@@ -18,6 +18,7 @@ renders to text.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -25,7 +26,7 @@ import random
 import re
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any, Protocol
 import anyio
 
 from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
-from agnoctl.engine.budget import Budget
+from agnoctl.engine.budget import NOTHING_SPENT, Budget
 from agnoctl.engine.context import StepsView, base_context
 from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.report import step_data, when
@@ -63,8 +64,8 @@ from agnoctl.reports.writer import (
     update_latest,
     write_report_files,
 )
-from agnoctl.spec.dag import iter_steps
-from agnoctl.spec.models import Workflow
+from agnoctl.spec.dag import find_step, iter_steps
+from agnoctl.spec.models import Tags, Workflow
 from agnoctl.spec.templates import TemplateError, compile_expression, evaluate, render
 
 EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -87,7 +88,11 @@ class RunObserver(Protocol):
 
 @dataclass
 class RunOptions:
-    """How to run a workflow; every field has the command line's default but `cache_mode`."""
+    """How to run a workflow; every field has the command line's default but `cache_mode`.
+
+    Every path (``inputs_file``, ``mock_fixtures``, ``report_dir``, ``runs_dir``,
+    ``cache_dir``, and ``resume`` when it names a run directory) may be given as a str.
+    """
 
     inputs: Mapping[str, Any] = field(default_factory=dict)
     """Input values by name (typed as declared)."""
@@ -109,12 +114,22 @@ class RunOptions:
     """More event listeners (e.g. ``agnoctl.logs.log_event``); they see redacted events."""
     providers: Mapping[str, Provider] = field(default_factory=dict)
     """Ready-made providers by name, used instead of building them (tests, custom servers)."""
-    resume: str | None = None
+    resume: str | os.PathLike[str] | None = None
     """Resume this run (`latest`, a run id or a run directory) in its own directory."""
     cache_mode: CacheMode = "off"
     """use: read and fill the response cache (the command line's default); off (`--no-cache`,
     and this API's default, so that library callers and tests opt in); only: `--cache-only`."""
     cache_dir: Path = DEFAULT_CACHE_DIR
+
+    def __post_init__(self) -> None:
+        # Library callers write paths as text (`report_dir="runs/x"`) as often as Paths.
+        for name in _PATH_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, Path(value))
+
+
+_PATH_FIELDS = ("inputs_file", "mock_fixtures", "report_dir", "runs_dir", "cache_dir")
 
 
 @dataclass
@@ -128,30 +143,71 @@ class _Prepared:
     run_dir: Path
     fixtures: Any
     previous: PreviousRun | None = None  # the run being resumed
+    note: str | None = None  # said in the run_started event (`--resume latest`, nothing to resume)
 
 
-def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: Any) -> RunReport:
+def run_workflow(
+    path: str | os.PathLike[str], options: RunOptions | None = None, **fields: Any
+) -> RunReport:
     """Run the workflow at ``path``; returns its report (also written to the run directory).
 
     Raises ``SpecInvalid`` for an invalid workflow and ``UsageError`` for bad inputs or
-    fixtures, before anything runs. Keyword arguments are ``RunOptions`` fields.
+    fixtures, before anything runs. Keyword arguments are ``RunOptions`` fields. It runs its
+    own event loop: inside a running one, ``await arun_workflow(...)`` instead.
     """
-    from agnoctl.spec.validate import load_workflow
-
-    options = options or RunOptions(**fields)
-    file = Path(path)
-    # --mock and --cache-only send no request: an unset provider key variable is no error.
-    workflow = load_workflow(file, offline=options.mock or options.cache_mode == "only")
-    prepared = _prepare(workflow, file, options)
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    _refuse_inside_a_loop()
+    prepared = _load(path, options or RunOptions(**fields))
     reports: list[RunReport] = []
-    try:
+    with _signals_restored(prepared.options), RunLock.held(prepared.run_dir):
         # The report leaves through a list, not as the main task's result: asyncio's runner
         # looks up the SIGINT handler at exit, and that look-up reprs the finished main task,
         # its result included (a 10,000-step report takes a second to repr).
-        with RunLock.held(prepared.run_dir):
-            anyio.run(_execute, prepared, reports.append)
-        return reports[0]
+        anyio.run(_execute, prepared, reports.append)
+    return reports[0]
+
+
+async def arun_workflow(
+    path: str | os.PathLike[str], options: RunOptions | None = None, **fields: Any
+) -> RunReport:
+    """``run_workflow`` for a caller inside an event loop (asyncio or trio): the run is a task
+    of the caller's loop. The workflow is read and checked in a worker thread, so the loop
+    goes on meanwhile."""
+    prepared = await anyio.to_thread.run_sync(_load, path, options or RunOptions(**fields))
+    reports: list[RunReport] = []
+    with _signals_restored(prepared.options), RunLock.held(prepared.run_dir):
+        await _execute(prepared, reports.append)
+    return reports[0]
+
+
+def _refuse_inside_a_loop() -> None:
+    """Say what to do before anything is written: anyio.run refuses a running loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UsageError(
+        "run_workflow was called inside a running event loop, which cannot run a second "
+        "one; there, use `await agnoctl.arun_workflow(...)` (same arguments)"
+    )
+
+
+def _load(path: str | os.PathLike[str], options: RunOptions) -> _Prepared:
+    from agnoctl.spec.validate import load_workflow
+
+    file = Path(path)
+    # --mock and --cache-only send no request: an unset provider key variable is no error.
+    workflow = load_workflow(file, offline=options.mock or options.cache_mode == "only")
+    return _prepare(workflow, file, options)
+
+
+@contextlib.contextmanager
+def _signals_restored(options: RunOptions) -> Iterator[None]:
+    """The caller's SIGINT/SIGTERM handlers, back after a run that handled the signals."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
     finally:
         if options.handle_signals:
             for signum, handler in saved.items():
@@ -159,10 +215,10 @@ def run_workflow(path: str | Path, options: RunOptions | None = None, **fields: 
 
 
 def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
-    previous = None
+    resumed, note = None, None
     if options.resume is not None:
-        previous, inputs = prepare_resume(
-            options.resume,
+        resumed = prepare_resume(
+            os.fspath(options.resume),
             options.runs_dir,
             workflow,
             options.input_pairs,
@@ -170,6 +226,14 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
             options.inputs,
             mock=options.mock,
         )
+        if resumed is None:
+            note = (
+                f"no earlier run of workflow {workflow.name!r} in {options.runs_dir} to "
+                "resume: this is a new run"
+            )
+    previous = None
+    if resumed is not None:
+        previous, inputs = resumed
     else:
         inputs = resolve_inputs(
             workflow.inputs, options.input_pairs, options.inputs_file, options.inputs
@@ -192,7 +256,16 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         if run_dir.exists() and any(run_dir.iterdir()):
             raise UsageError(f"the report directory {run_dir} is not empty; choose another one")
     return _Prepared(
-        workflow, file, options, inputs, _redactor(workflow), run_id, run_dir, fixtures, previous
+        workflow,
+        file,
+        options,
+        inputs,
+        _redactor(workflow),
+        run_id,
+        run_dir,
+        fixtures,
+        previous,
+        note,
     )
 
 
@@ -251,6 +324,7 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     providers = Providers(
         workflow,
         mock=options.mock,
+        offline=options.cache_mode == "only",
         fixtures=prep.fixtures,
         on_breaker_change=lambda name, old, new: sink.emit(
             "breaker_state", provider=name, old=old, new=new
@@ -263,6 +337,8 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         on_warning=lambda limit, used, value: sink.emit(
             "budget_warning", limit=limit, used=round(used, 6), value=value
         ),
+        # The limits are the run's: what its earlier segments used counts (--resume).
+        spent=prep.previous.spent() if prep.previous is not None else NOTHING_SPENT,
     )
     rt = Runtime(
         workflow,
@@ -280,6 +356,8 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         ),
         cache_mode=options.cache_mode,
     )
+    if prep.previous is not None:
+        _carry_costs(rt, prep.previous)
     if observer is not None:
         observer.run_started(state)
     sink.emit(
@@ -290,6 +368,7 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         inputs=prep.redactor.redact_obj(prep.inputs),
         mock=options.mock or None,
         seed=options.seed,
+        note=prep.note,
     )
     view = StepsView()
     context = base_context(
@@ -305,6 +384,8 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     try:
         async with anyio.create_task_group() as checkpoints:
             await checkpoints.start(_checkpoints, prep, rt, scheduler, state)
+            if providers.needs_http():
+                await checkpoints.start(providers.set_up)
             interrupted = await _run_steps(scheduler, rt, records, view, context, options)
             checkpoints.cancel_scope.cancel()
         unfinished: SkipReason = "cancelled" if interrupted else "budget"
@@ -337,6 +418,24 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     if observer is not None:
         observer.run_finished(report, prep.run_dir)
     done(report)
+
+
+def _carry_costs(rt: Runtime, previous: PreviousRun) -> None:
+    """Put the answered calls of the run's earlier segments in its cost report."""
+    from agnoctl.reports.metrics import step_of
+
+    tags: dict[str, Tags | None] = {}
+    for call in previous.answered:
+        step = step_of(call.step)
+        if step not in tags:
+            spec = find_step(rt.workflow, step)
+            tags[step] = rt.settings(spec).tags if spec is not None else None
+        if call.cached:
+            rt.ledger.add(step, call.agent, call.model, tags[step], calls=0, cache_hits=1)
+        else:
+            rt.ledger.add(
+                step, call.agent, call.model, tags[step], call.tokens_in, call.tokens_out, call.cost
+            )
 
 
 def _collect_less() -> Callable[[], None]:
@@ -421,7 +520,9 @@ def _checkpoint_text(prep: _Prepared, rt: Runtime, scheduler: Scheduler, state: 
         f"the run has not finished (running, or killed); "
         f"`agnoctl run --resume {prep.run_id}` finishes it"
     )
-    checkpoint = report.model_copy(update={"reason": reason})
+    segments = report.segments
+    this = segments[-1].model_copy(update={"reason": reason})
+    checkpoint = report.model_copy(update={"reason": reason, "segments": [*segments[:-1], this]})
     return prep.redactor.redact(checkpoint.dumps())
 
 
@@ -557,6 +658,7 @@ def _report(
         status = "interrupted"
         reason = f"{finished} of {len(records)} steps finished, the rest cancelled"
     exit_code = {"passed": EXIT_PASSED, "failed": EXIT_FAILED}.get(status, EXIT_INTERRUPTED)
+    cost = rt.ledger.as_dict()
     finished_at = time.time()
     # Plain data, validated in one pass (agnoctl.engine.report says why).
     return RunReport.model_validate(
@@ -585,14 +687,62 @@ def _report(
             },
             "outputs": outputs,
             "output_errors": output_errors,
-            "cost": rt.ledger.as_dict(),
+            "cost": cost,
             "limits": {
                 # Rounded as the cost report is: sums of prices leave float residue (1.5999...).
                 name: {"limit": usage["limit"], "used": round(usage["used"], 6)}
                 for name, usage in rt.budget.usage().items()
             },
+            "segments": _segments(
+                prep, rt, cost["total"], state.started, finished_at, status, reason
+            ),
         }
     )
+
+
+def _segments(
+    prep: _Prepared,
+    rt: Runtime,
+    total: Mapping[str, Any],
+    started: float,
+    finished: float,
+    status: str,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """The run's segments: the earlier ones from the journal, then this one, whose usage is
+    the run's ``total`` (the cost report's) less theirs."""
+    earlier = prep.previous.segments if prep.previous is not None else []
+    cost = total["cost_usd"] - sum(segment.cost for segment in earlier)
+    return [
+        *(
+            {
+                "started": segment.started,
+                "finished": segment.finished or segment.started,
+                "resumed": segment.resumed,
+                "status": segment.status or "killed",
+                "reason": segment.reason or _KILLED,
+                "calls": segment.calls,
+                "tokens": segment.tokens,
+                "cost_usd": round(segment.cost, 6),
+                "reused": segment.reused,
+            }
+            for segment in earlier
+        ),
+        {
+            "started": when(started),
+            "finished": when(finished),
+            "resumed": prep.previous is not None,
+            "status": status,
+            "reason": reason,
+            "calls": total["calls"] - sum(segment.calls for segment in earlier),
+            "tokens": total["tokens"] - sum(segment.tokens for segment in earlier),
+            "cost_usd": max(0.0, round(cost, 6)),  # no -0.0 from the float residue
+            "reused": rt.reuse.reused,
+        },
+    ]
+
+
+_KILLED = "the process ended before the segment's report was written (killed)"
 
 
 def _verdict(

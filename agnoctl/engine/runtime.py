@@ -7,6 +7,7 @@ here, so a response cache wraps exactly this function.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -14,6 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
 
 from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
 from agnoctl.engine.budget import Budget, CostLedger
@@ -25,8 +29,16 @@ from agnoctl.events import EventSink
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
-from agnoctl.spec.dag import find_step
-from agnoctl.spec.models import AgentSpec, RetrySpec, StepDefaults, StepSpec, Tags, Workflow
+from agnoctl.spec.dag import find_step, iter_steps
+from agnoctl.spec.models import (
+    AgentSpec,
+    JudgeGate,
+    RetrySpec,
+    StepDefaults,
+    StepSpec,
+    Tags,
+    Workflow,
+)
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import AttemptRecord
@@ -155,6 +167,13 @@ class Providers:
 
     With ``mock`` every reference goes to the one mock provider (offline rehearsal of a real
     workflow), priced as the provider it stands in for, so budgets can be rehearsed too.
+
+    The HTTP client is ``set_up`` as the run starts, in a worker thread: importing the
+    transport and loading the CA bundle take a few hundred milliseconds, which inside the
+    first call stalled every step and counted against that call's attempt timeout. Steps
+    that call no model go on meanwhile; an agent task waits (``set_up_done``) before its
+    first attempt. With ``mock`` or ``offline`` (``--cache-only``), and when no step's agent
+    uses an HTTP provider or tool, no client is built and none of its modules imported.
     """
 
     def __init__(
@@ -162,6 +181,7 @@ class Providers:
         workflow: Workflow,
         *,
         mock: bool = False,
+        offline: bool = False,
         fixtures: Fixtures | None = None,
         on_breaker_change: Callable[[str, str, str], None] | None = None,
         max_connections: int = 100,
@@ -169,6 +189,7 @@ class Providers:
     ) -> None:
         self._workflow = workflow
         self._mock = mock
+        self._offline = offline
         self._fixtures = fixtures
         self._overrides = dict(overrides or {})
         self._on_breaker_change = on_breaker_change
@@ -177,6 +198,7 @@ class Providers:
         self._routes: dict[str, Route] = {}
         self._http: HttpClient | None = None
         self._mock_instance: Provider | None = None
+        self._set_up: anyio.Event | None = None  # set when the client's set-up has ended
 
     def route(self, reference: str) -> Route:
         route = self._routes.get(reference)
@@ -232,6 +254,49 @@ class Providers:
             self._http = HttpClient(max_connections=self._max_connections)
         return self._http
 
+    def needs_http(self) -> bool:
+        """Whether a step may send an HTTP request: its agent (or a judge) calls a provider
+        over HTTP, or may use an ``http_get`` tool."""
+        agents = self._workflow.agents
+        used = [agents[name] for name in _agents_of_steps(self._workflow) if name in agents]
+        tools = self._workflow.tools
+        if any(tools[t].type == "http_get" for agent in used for t in agent.tools if t in tools):
+            return True
+        if self._mock or self._offline:
+            return False
+        references = (ref for agent in used for ref in [agent.model, *agent.fallback_models])
+        return any(self._over_http(reference.partition("/")[0]) for reference in references)
+
+    def _over_http(self, name: str) -> bool:
+        if name in self._overrides:
+            return False
+        spec = self._workflow.providers.get(name)
+        return (spec.type if spec is not None else name) in _HTTP_PROTOCOLS
+
+    async def set_up(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Build the HTTP client in a worker thread; started (``TaskGroup.start``) before
+        any step, so that every agent task finds ``setting_up`` true until it is done."""
+        done = self._set_up = anyio.Event()
+        task_status.started()
+        try:
+            # A failure (a CA bundle that does not load) is left to the first request: it
+            # builds the client again, in its step, which reports the error as it did
+            # before the client got this head start.
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(self.http().build)
+        finally:
+            done.set()
+
+    @property
+    def setting_up(self) -> bool:
+        """Whether the HTTP client is still being built."""
+        return self._set_up is not None and not self._set_up.is_set()
+
+    async def set_up_done(self) -> None:
+        """Wait until the HTTP client is built (at once when it is, or none is needed)."""
+        if self._set_up is not None and not self._set_up.is_set():
+            await self._set_up.wait()
+
     def _breaker_change(self, name: str, old: str, new: str) -> None:
         if self._on_breaker_change is not None:
             self._on_breaker_change(name, old, new)
@@ -239,6 +304,20 @@ class Providers:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+_HTTP_PROTOCOLS = frozenset({"openai", "anthropic", "ollama"})
+
+
+def _agents_of_steps(workflow: Workflow) -> set[str]:
+    """The agents the workflow's steps call: their own and their judges'."""
+    used: set[str] = set()
+    for node in iter_steps(workflow):
+        step = node.spec
+        if step.agent is not None:
+            used.add(step.agent)
+        used.update(gate.agent for gate in step.gates or () if isinstance(gate, JudgeGate))
+    return used
 
 
 class Runtime:

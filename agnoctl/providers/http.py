@@ -6,8 +6,10 @@ pool collapses (encode/httpcore#1035; 500 calls at concurrency 64 against 50 ms 
 12x the ideal time) while the same client over aiohttp stays near the ideal. ``bench/transport.py``
 measures both against the project's fake server.
 
-The client is created on first use, so building providers costs nothing until a call is made,
-and must be closed with ``await HttpClient.aclose()`` in the event loop that used it.
+A run builds the client before its first call, in a worker thread (``HttpClient.build``:
+importing aiohttp and loading the CA bundle take a few hundred milliseconds the event loop
+must not spend); other users get it built on first use. It must be closed with
+``await HttpClient.aclose()`` in the event loop that used it.
 
 ``post_json`` sends one request and turns every failure into the ``ProviderError`` tree:
 429 is ``RateLimited``; 408, 409 and 5xx are ``ProviderUnavailable``; 401/403 are
@@ -21,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import ssl
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -60,7 +63,8 @@ _ERROR_TEXT_LIMIT = 500
 
 
 class HttpClient:
-    """Holds the run's shared ``httpx.AsyncClient``, created on first use.
+    """Holds the run's shared ``httpx.AsyncClient``: made by ``build`` (from any thread), or
+    on first use.
 
     ``max_connections`` should match the run's concurrency (``limits.max_concurrency``): a
     smaller pool queues calls inside the transport where no limit or event can see them.
@@ -80,17 +84,25 @@ class HttpClient:
         self.transport = transport
         self.trust_env = trust_env
         self._client: httpx.AsyncClient | None = None
+        self._building = threading.Lock()  # one client, whichever thread asks first
 
     @property
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = create_client(
-                max_connections=self.max_connections,
-                timeout=self.timeout,
-                transport=self.transport,
-                trust_env=self.trust_env,
-            )
-        return self._client
+        client = self._client
+        return client if client is not None else self.build()
+
+    def build(self) -> httpx.AsyncClient:
+        """Create the client now unless it exists (``create_client``); safe from any thread:
+        a caller that asks while another thread builds it waits for that one."""
+        with self._building:
+            if self._client is None:
+                self._client = create_client(
+                    max_connections=self.max_connections,
+                    timeout=self.timeout,
+                    transport=self.transport,
+                    trust_env=self.trust_env,
+                )
+            return self._client
 
     async def aclose(self) -> None:
         """Close the pool; safe to call when no request was ever made, and twice."""

@@ -2,11 +2,11 @@
 
 The page holds everything inline (CSS, a small script, an SVG picture of the DAG) and loads
 nothing: it opens from a CI artefact, an e-mail attachment or a file share, offline. It shows
-the run's verdict and totals, the DAG with each step's status (laid out here by levels: a
-step's level is one more than its deepest need, and each column is ordered by the mean
-position of its needs, which removes most crossings), a Gantt timeline of every attempt, retry
-wait and for_each item, and per step its prompt, output, gates, tokens and cost. Filters show
-failed or retried steps only.
+the run's verdict and totals (a resumed run's segments too), the DAG with each step's status
+(laid out here by levels: a step's level is one more than its deepest need, and each column
+is ordered by the mean position of its needs, which removes most crossings), a Gantt timeline
+of every attempt, retry wait and for_each item, and per step its prompt, output, gates,
+tokens and cost. Filters show failed or retried steps only.
 
 Outputs, prompts and errors are untrusted text (a model wrote them). The template escapes every
 value (Jinja2 autoescape), values reach the page only as text and attributes (never inside the
@@ -34,6 +34,7 @@ from markupsafe import Markup
 from agnoctl import __version__
 from agnoctl.reports.metrics import step_of
 from agnoctl.reports.model import AttemptReport, CostTotals, ItemReport, RunReport, StepReport
+from agnoctl.reports.summary import resumed_note
 
 if TYPE_CHECKING:
     from agnoctl.spec.models import StepSpec, Workflow
@@ -181,6 +182,7 @@ def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
         cost_by_step=_cost_by_step(report),
         cost_steps_cut=max(0, len(report.cost.by_step) - MAX_COST_ROWS),
         workflow_known=workflow is not None,
+        resumed=resumed_note(report),
         money=_money,
         seconds=_seconds,
         pretty=_pretty,

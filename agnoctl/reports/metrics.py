@@ -69,7 +69,7 @@ _CallKey = tuple[str, str, str]  # provider, model, step
 
 def session_events(events: Iterable[Mapping[str, Any]], run_id: str) -> list[Mapping[str, Any]]:
     """The events of the run's last session: ``--resume`` appends a new session (from its
-    ``run_resumed`` event) to the same journal, and the report counts that session only."""
+    ``run_resumed`` event) to the same journal; the report's last ``segments`` entry is it."""
     own = [event for event in events if event.get("run_id") == run_id]
     starts = [i for i, e in enumerate(own) if e.get("type") in ("run_started", "run_resumed")]
     return own[starts[-1] :] if starts else own

@@ -187,7 +187,30 @@ class CostReport(_Model):
 
 class LimitUsage(_Model):
     limit: float | None = None
-    used: float
+    used: float = Field(description="What the whole run used, every segment included.")
+
+
+class SegmentReport(_Model):
+    """One process's share of the run: the first `agnoctl run`, then each `--resume`."""
+
+    started: datetime
+    finished: datetime = Field(
+        description="Its last event (for the segment still running: the report's time)."
+    )
+    resumed: bool = Field(description="It resumed the run (`--resume`): all but the first.")
+    status: RunStatus | Literal["killed"] = Field(
+        description="Its verdict; `killed`: the process ended before it wrote one."
+    )
+    reason: str = Field(description="Why it ended, in one sentence.")
+    calls: int = Field(
+        default=0,
+        description="Model calls a provider answered (as `cost` counts them: no cache hit).",
+    )
+    tokens: int = 0
+    cost_usd: float = 0.0
+    reused: int = Field(
+        default=0, description="Tasks it took from earlier segments instead of running them."
+    )
 
 
 class WorkflowInfo(_Model):
@@ -245,9 +268,19 @@ class RunReport(_Model):
         default_factory=dict,
         description="Outputs whose template could not be rendered, with the error.",
     )
-    cost: CostReport
+    cost: CostReport = Field(
+        description="Calls, tokens and cost of the whole run, every segment included."
+    )
     limits: dict[str, LimitUsage] = Field(
         default_factory=dict, description="Budgets of `limits` and what the run used of them."
+    )
+    segments: list[SegmentReport] = Field(
+        default_factory=list,
+        description=(
+            "The run's segments in order: its first `agnoctl run`, then each `--resume`. "
+            "`started` and `duration_ms` are the last segment's; `cost` and `limits` count "
+            "them all."
+        ),
     )
 
     def all_steps(self) -> Iterator[StepReport]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agnoctl.reports.model import RunReport, StepReport
+from agnoctl.reports.model import RunReport, SegmentReport, StepReport
 
 _ICONS = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "pending": "⏸️", "running": "⏸️"}
 _MAX_CELL = 200
@@ -20,6 +20,7 @@ def render_summary(report: RunReport) -> str:
         f"{total.calls} LLM calls · {total.tokens} tokens · ${total.cost_usd:.4f}"
         + (" · mock provider" if report.mock else ""),
         "",
+        *_segments(report),
         "| step | status | duration | tokens | cost |",
         "|---|---|---:|---:|---:|",
     ]
@@ -38,6 +39,41 @@ def render_summary(report: RunReport) -> str:
         lines += ["", "### Cost", "", "| by | name | tokens | cost |", "|---|---|---:|---:|"]
         lines.extend(spending)
     return "\n".join(lines) + "\n"
+
+
+def resumed_note(report: RunReport) -> str | None:
+    """The line that says a run was resumed (N segments, M tasks reused); None for a run
+    that never was."""
+    if len(report.segments) < 2:
+        return None
+    return (
+        f"Resumed: {len(report.segments)} segments, {report.reused} task(s) reused in the "
+        "last; the totals count every segment"
+    )
+
+
+def _segments(report: RunReport) -> list[str]:
+    """The note and the table of a resumed run's segments (nothing for one run)."""
+    note = resumed_note(report)
+    if note is None:
+        return []
+    return [
+        note + ".",
+        "",
+        "| segment | started (UTC) | ended | status | calls | tokens | cost | reused |",
+        "|---:|---|---|---|---:|---:|---:|---:|",
+        *(_segment_row(number, s) for number, s in enumerate(report.segments, 1)),
+        "",
+    ]
+
+
+def _segment_row(number: int, segment: SegmentReport) -> str:
+    status = f"{segment.status}: {_cell(segment.reason)}"
+    return (
+        f"| {number} | {segment.started:%Y-%m-%d %H:%M:%S} | {segment.finished:%H:%M:%S} "
+        f"| {status} | {segment.calls} | {segment.tokens} | ${segment.cost_usd:.4f} "
+        f"| {segment.reused} |"
+    )
 
 
 def _row(step: StepReport) -> str:

@@ -107,7 +107,7 @@ def test_a_resumed_run_counts_its_own_session(
     resumed = run_workflow(workflow, options)
     assert resumed.run_id == failed.run_id and resumed.status == "passed"
     samples = _samples(ObsRun(runs / resumed.run_id, resumed))
-    assert _total(samples["agnoctl_llm_calls_total"]) == resumed.cost.total.calls
+    assert _total(samples["agnoctl_llm_calls_total"]) == resumed.segments[-1].calls
     [info] = samples["agnoctl_run_info"]
     assert info.labels["status"] == "passed"
 
