@@ -20,7 +20,10 @@ such an event is written by the standard encoder instead.
 Event types: run_started, step_started, step_skipped, step_succeeded, step_failed,
 item_started, item_skipped, item_succeeded, item_failed, attempt_started, attempt_failed,
 retry_scheduled, model_fallback, llm_call, tool_call, tool_result, gate_result,
-loop_iteration_started, loop_iteration_finished, budget_warning, breaker_state, run_finished;
+loop_iteration_started, loop_iteration_finished, budget_warning, breaker_state,
+provider_throttled (a provider's window of calls in flight narrowed after a 429, or grew back to
+its ceiling: ``provider``, ``window``, ``in_flight``, ``reason``), provider_paused (a provider
+asked every call to wait: ``provider``, ``seconds``, ``reason``), run_finished;
 and with ``--resume``: run_resumed (a resumed run appends to the same journal), step_reused,
 item_reused.
 """
@@ -63,6 +66,8 @@ EVENT_TYPES = frozenset(
         "loop_iteration_finished",
         "budget_warning",
         "breaker_state",
+        "provider_throttled",
+        "provider_paused",
         "run_finished",
         "run_resumed",
         "step_reused",
@@ -217,10 +222,11 @@ class EventSink:
         cost: float,
         reply: dict[str, Any],
         duration_ms: float,
+        wait_ms: float | None = None,
     ) -> None:
         """A model call that was answered (not from the cache): ``emit("llm_call", ...)`` with
         these keywords, in this order (``error`` and ``cached`` between ``cost`` and ``reply``
-        are None)."""
+        are None). ``wait_ms``: what the call waited for its provider's limits, if anything."""
         event = self._head("llm_call")
         event["step"] = step
         if item is not None:
@@ -236,6 +242,8 @@ class EventSink:
         event["cost"] = cost
         event["reply"] = reply
         event["duration_ms"] = duration_ms
+        if wait_ms is not None:
+            event["wait_ms"] = wait_ms
         self._write(event)
 
     def _head(self, type: str) -> Event:

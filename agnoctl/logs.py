@@ -52,6 +52,8 @@ _EVENT_LEVELS: dict[str, int] = {
     "retry_scheduled": logging.WARNING,
     "budget_warning": logging.WARNING,
     "breaker_state": logging.WARNING,
+    "provider_throttled": logging.WARNING,
+    "provider_paused": logging.WARNING,
     "item_failed": logging.WARNING,
     "step_failed": logging.ERROR,
 }

@@ -222,6 +222,20 @@ def plain_line(event: Event) -> str:
     return " ".join(part for part in parts if part).rstrip()
 
 
+_DETAIL_KEYS = (
+    "reason",
+    "attempt",
+    "delay",
+    "iteration",
+    "items",
+    "gate",
+    "passed",
+    "window",
+    "in_flight",
+    "seconds",
+)
+
+
 def _details(kind: str, event: Event) -> list[str]:
     details: list[str] = []
     if "duration_ms" in event:
@@ -230,7 +244,11 @@ def _details(kind: str, event: Event) -> list[str]:
         details.append(f"{event.get('provider')}/{event.get('model')}")
         details.append(f"{event.get('tokens_in', 0)}+{event.get('tokens_out', 0)} tok")
         details.append(f"${event.get('cost', 0.0):.4f}")
-    for key in ("reason", "attempt", "delay", "iteration", "items", "gate", "passed"):
+        if "wait_ms" in event:
+            details.append(f"waited {event['wait_ms'] / 1000:.2f}s")
+    if kind in ("provider_throttled", "provider_paused"):
+        details.append(str(event.get("provider")))
+    for key in _DETAIL_KEYS:
         if key in event and not (kind == "run_finished" and key == "reason"):
             details.append(f"{key}={event[key]}")
     if "error" in event:

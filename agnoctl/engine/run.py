@@ -329,6 +329,7 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         on_breaker_change=lambda name, old, new: sink.emit(
             "breaker_state", provider=name, old=old, new=new
         ),
+        emit=sink.emit,
         max_connections=workflow.limits.max_concurrency or 100,
         overrides=options.providers,
     )
@@ -693,6 +694,7 @@ def _report(
                 name: {"limit": usage["limit"], "used": round(usage["used"], 6)}
                 for name, usage in rt.budget.usage().items()
             },
+            "throttling": rt.providers.throttling(),
             "segments": _segments(
                 prep, rt, cost["total"], state.started, finished_at, status, reason
             ),

@@ -28,7 +28,7 @@ from agnoctl.errors import CacheMiss, UsageError
 from agnoctl.events import EventSink
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
-from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE
+from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE, Emit
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
     AgentSpec,
@@ -184,6 +184,7 @@ class Providers:
         offline: bool = False,
         fixtures: Fixtures | None = None,
         on_breaker_change: Callable[[str, str, str], None] | None = None,
+        emit: Emit | None = None,
         max_connections: int = 100,
         overrides: Mapping[str, Provider] | None = None,
     ) -> None:
@@ -193,6 +194,7 @@ class Providers:
         self._fixtures = fixtures
         self._overrides = dict(overrides or {})
         self._on_breaker_change = on_breaker_change
+        self._emit = emit  # the providers' limiters' events (provider_throttled, ...)
         self._max_connections = max_connections
         self._built: dict[str, GuardedProvider] = {}
         self._routes: dict[str, Route] = {}
@@ -224,18 +226,24 @@ class Providers:
         from agnoctl.providers import registry
 
         spec = self._workflow.providers.get(name)
+        inner: Provider
         if name in self._overrides:
-            return registry.guard(
-                self._overrides[name], spec, on_breaker_change=self._breaker_change
-            )
-        if name == "mock" or (spec is not None and spec.type == "mock"):
-            return registry.guard(
-                self._mock_provider(), spec, on_breaker_change=self._breaker_change
-            )
-        try:
-            return registry.build(name, spec, self.http(), on_breaker_change=self._breaker_change)
-        except UsageError as exc:
-            raise UsageError(f"{exc} (used by a model reference `{name}/...`)") from None
+            inner = self._overrides[name]
+        elif name == "mock" or (spec is not None and spec.type == "mock"):
+            inner = self._mock_provider()
+        else:
+            try:
+                inner = registry.build_provider(name, spec, self.http())
+            except UsageError as exc:
+                raise UsageError(f"{exc} (used by a model reference `{name}/...`)") from None
+        return registry.guard(
+            inner,
+            spec,
+            on_breaker_change=self._breaker_change,
+            # The adaptive window of a provider without max_concurrency grows up to the run's.
+            ceiling=self._max_connections,
+            emit=self._emit,
+        )
 
     def _mock_provider(self) -> Provider:
         # One instance for every mock entry: a fixture script numbers the calls of a step
@@ -296,6 +304,15 @@ class Providers:
         """Wait until the HTTP client is built (at once when it is, or none is needed)."""
         if self._set_up is not None and not self._set_up.is_set():
             await self._set_up.wait()
+
+    def throttling(self) -> dict[str, dict[str, Any]]:
+        """What each provider's limits did (429s, windows, pauses, waits), for the report;
+        providers whose limits never held a call back are left out."""
+        return {
+            name: provider.limiter.throttling.as_dict()
+            for name, provider in self._built.items()
+            if provider.limiter.throttling
+        }
 
     def _breaker_change(self, name: str, old: str, new: str) -> None:
         if self._on_breaker_change is not None:
@@ -472,6 +489,7 @@ class Runtime:
             cost,
             _reply_data(reply),
             round((time.perf_counter() - started) * 1_000_000) / 1000,  # as _llm_event rounds
+            round(reply.waited * 1000, 3) if reply.waited else None,
         )
         return reply
 

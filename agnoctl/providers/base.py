@@ -73,6 +73,26 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitHint:
+    """What a reply's rate-limit headers say of the calls after it."""
+
+    # Seconds every new call must wait: Retry-After (on a 429 or 503), a token limit used up.
+    wait: float | None = None
+    # The provider's request limit, when it tells it: what it still takes, what it holds
+    # when whole, and the seconds until it is whole again.
+    remaining: int | None = None
+    limit: int | None = None
+    full_in: float | None = None
+
+    @property
+    def longest_wait(self) -> float | None:
+        """``wait``, or until the request limit is whole again if it is used up."""
+        used_up = self.full_in if self.remaining == 0 else None
+        waits = [w for w in (self.wait, used_up) if w is not None]
+        return max(waits, default=None)
+
+
 @dataclass(slots=True)
 class ModelReply:
     text: str
@@ -80,6 +100,12 @@ class ModelReply:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     model: str = ""  # the model that answered, as the server names it
+    # What the reply's rate-limit headers say of the next calls (http.rate_limit_hint);
+    # the provider's limiter pauses for it and sizes its window by it.
+    rate_limit: RateLimitHint | None = None
+    # Seconds the call waited for its provider's limits (window, pause, rate buckets) before
+    # it went out; set by the registry's GuardedProvider.
+    waited: float = 0.0
 
 
 class Provider(Protocol):

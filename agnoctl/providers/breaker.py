@@ -6,12 +6,21 @@
 
 While open, a call raises ``CircuitOpen`` at once, so the engine can move on to a fallback model.
 
-What counts: only ``TransientProviderError`` (timeouts, resets, 408/409/429/5xx, malformed
-replies) is a failure. A ``PermanentProviderError`` (400, 401, ...) proves the provider answered
-but says nothing about its health, and neither does a cancellation or an error outside the
-provider tree; such outcomes neither count nor reset the run of failures, and a probe that ends
-that way just gives its slot back. A 429 does count: a provider that keeps refusing us is one
-to fail fast on and fall back from.
+What counts is what says the provider is down (``signals_outage``): a 5xx, a 408 (the
+server's side of a timeout), a timeout, a refused or reset connection, and a malformed reply.
+A malformed reply counts because what sends a body that is not the protocol at all is, in
+practice, a gateway, proxy or load balancer in front of a server that is not there (an HTML
+error page with a 200): the endpoint is broken for every call, as with a 502, and failing fast
+to a fallback is what helps.
+
+A 429 never counts, nor does any other 4xx: the provider answered, and judged *our* calls. A 429
+is backpressure (the limiter behind the breaker slows down: ``ratelimit``), not an outage, and
+under a burst it comes by the dozen; counting it would open the breaker on a healthy provider
+and fail every retry fast. A 409 is a conflict with the state of one request (an idempotency
+key in use, a resource being changed): retried, as SPEC says, but it says nothing about the
+provider's health. Such outcomes, like a cancellation or an error outside the provider tree,
+neither count nor reset the run of failures, and a probe that ends that way just gives its slot
+back.
 
 Outcomes of calls admitted before the state last changed are ignored (a slow call that
 succeeds after the breaker re-opened proves nothing about the provider now).
@@ -22,13 +31,21 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from agnoctl.errors import CircuitOpen, TransientProviderError
+from agnoctl.errors import CircuitOpen, RateLimited, TransientProviderError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 State = Literal["closed", "open", "half_open"]
 T = TypeVar("T")
+
+
+def signals_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the provider is down (what the breaker counts; see above)."""
+    if not isinstance(error, TransientProviderError) or isinstance(error, RateLimited):
+        return False
+    status = error.status  # None for timeouts and connection failures, 200 for malformed
+    return status is None or status == 408 or not 400 <= status <= 499
 
 
 class CircuitBreaker:
@@ -82,11 +99,8 @@ class CircuitBreaker:
         ticket = self.admit()
         try:
             result = await fn()
-        except TransientProviderError:
-            self.record_failure(ticket)
-            raise
-        except BaseException:
-            self.record_neutral(ticket)
+        except BaseException as exc:
+            self.record_outcome(ticket, exc)
             raise
         self.record_success(ticket)
         return result
@@ -118,6 +132,13 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self.failure_threshold:
             self._open()
+
+    def record_outcome(self, ticket: int, error: BaseException) -> None:
+        """Record a call that raised ``error``: a failure if it signals an outage, else neutral."""
+        if signals_outage(error):
+            self.record_failure(ticket)
+        else:
+            self.record_neutral(ticket)
 
     def record_neutral(self, ticket: int) -> None:
         """The call ended in a way that says nothing about the provider's health."""

@@ -16,17 +16,22 @@ must not spend); other users get it built on first use. It must be closed with
 ``AuthenticationFailed`` naming where the key comes from; other 4xx are ``BadRequest``;
 timeouts are ``ProviderTimeout``; refused or reset connections are ``ConnectionFailed``; a body
 that is not a JSON object is ``MalformedResponse``. No message ever contains the API key.
+Rate-limit headers (``Retry-After``, OpenAI's ``x-ratelimit-*``, Anthropic's
+``anthropic-ratelimit-*``) are read by one parser, ``rate_limit_hint``, for a 429's
+``retry_after`` and for a 200's ``ModelReply.rate_limit`` alike.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import ssl
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,9 +48,10 @@ from agnoctl.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from agnoctl.providers.base import RateLimitHint
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import aiohttp
 
@@ -195,8 +201,9 @@ async def post_json(
     headers: Mapping[str, str],
     endpoint: Endpoint,
     model: str,
-) -> dict[str, Any]:
-    """POST ``body`` as JSON and return the reply's JSON object, or raise a ``ProviderError``."""
+) -> tuple[dict[str, Any], RateLimitHint | None]:
+    """POST ``body`` as JSON and return the reply's JSON object and what its rate-limit
+    headers say (``rate_limit_hint``), or raise a ``ProviderError``."""
     try:
         response = await client.post(url, json=body, headers=dict(headers))
     except httpx.TimeoutException as exc:
@@ -207,7 +214,7 @@ async def post_json(
         raise _connection_failed(exc, url, endpoint, model) from exc
     if response.status_code != 200:
         raise error_for_status(response, endpoint=endpoint, model=model)
-    return _json_object(response, endpoint=endpoint, model=model)
+    return _json_object(response, endpoint=endpoint, model=model), rate_limit_hint(response.headers)
 
 
 class JsonProvider:
@@ -251,7 +258,7 @@ class JsonProvider:
         raise NotImplementedError
 
     async def request(self, request: ModelRequest) -> ModelReply:
-        payload = await post_json(
+        payload, hint = await post_json(
             self._http.client,
             self._url,
             self.wire(request),
@@ -259,7 +266,9 @@ class JsonProvider:
             endpoint=self._endpoint,
             model=request.model,
         )
-        return self.parse(payload, request.model)
+        reply = self.parse(payload, request.model)
+        reply.rate_limit = hint
+        return reply
 
 
 def _aiohttp_errors() -> tuple[type[Exception], ...]:
@@ -307,7 +316,7 @@ def error_for_status(response: httpx.Response, *, endpoint: Endpoint, model: str
     if status == 429:
         return RateLimited(
             f"{where}; slow down (rate_limit, max_concurrency) or wait",
-            retry_after=retry_after_seconds(response.headers),
+            retry_after=limit_wait(response.headers, status=status),
             **common,
         )
     if status in (408, 409) or 500 <= status <= 599:
@@ -345,6 +354,106 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+def rate_limit_hint(
+    headers: Mapping[str, str], *, status: int = 200, now: float | None = None
+) -> RateLimitHint | None:
+    """What one reply's rate-limit headers say of the next calls; None when they say nothing.
+
+    ``wait``, seconds every new call must wait: ``retry-after-ms`` / ``Retry-After`` on a 429
+    or 503 (``retry_after_seconds``), or a token limit used up (remaining 0) until it is whole
+    again. The request limit is told as it is (``remaining``, ``limit``, ``full_in``):
+
+    - OpenAI: ``x-ratelimit-{remaining,limit,reset}-{requests,tokens}``, a reset being the
+      time until that limit is whole again, as a duration (``20ms``, ``1s``, ``6m0s``; a bare
+      number is seconds);
+    - Anthropic: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{remaining,
+      limit,reset}``, a reset being when that limit is whole again (RFC 3339).
+
+    A 200 counts too: a reply that used the last of a limit says the next call would be
+    refused. The longest wait wins. A value that does not parse is ignored.
+    """
+    waits: list[float] = []
+    if status in (429, 503) and (after := retry_after_seconds(headers, now=now)) is not None:
+        waits.append(after)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    remaining_requests: int | None = None
+    limit_requests: int | None = None
+    requests_full_in: float | None = None
+    for remaining_header, (limit_header, reset_header, parse) in _LIMIT_HEADERS.items():
+        remaining = _non_negative(lowered.get(remaining_header))
+        if remaining is None:
+            continue
+        reset = lowered.get(reset_header)
+        full_in = parse(reset, time.time() if now is None else now) if reset else None
+        if remaining_header in _REQUEST_LIMITS:
+            limit = _non_negative(lowered.get(limit_header))
+            remaining_requests, requests_full_in = int(remaining), full_in
+            limit_requests = None if limit is None else int(limit)
+        elif remaining == 0 and full_in is not None:
+            waits.append(full_in)
+    if not waits and remaining_requests is None:
+        return None
+    wait = max(waits, default=None)
+    return RateLimitHint(wait, remaining_requests, limit_requests, requests_full_in)
+
+
+def limit_wait(
+    headers: Mapping[str, str], *, status: int = 200, now: float | None = None
+) -> float | None:
+    """Seconds before the provider takes another call, or None (``rate_limit_hint``)."""
+    hint = rate_limit_hint(headers, status=status, now=now)
+    return None if hint is None else hint.longest_wait
+
+
+def _duration(value: str, _: float) -> float | None:
+    """OpenAI's reset: ``1s``, ``6m0s``, ``1h2m3.5s``, ``20ms`` (Go's notation), or seconds."""
+    value = value.strip()
+    if (seconds := _non_negative(value)) is not None:
+        return seconds
+    if not _DURATION.fullmatch(value):
+        return None
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
+
+
+def _timestamp(value: str, now: float) -> float | None:
+    """Anthropic's reset: an RFC 3339 time (``2025-01-15T14:24:00Z``), as seconds from now."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:  # RFC 3339 always has an offset: a time without one is garbage
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
+_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
+_ANTHROPIC_LIMITS = ("requests", "tokens", "input-tokens", "output-tokens")
+_REQUEST_LIMITS = ("x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining")
+# A limit's "remaining" header: its "limit" header, its "reset" header and how to read the reset.
+_LIMIT_HEADERS: dict[str, tuple[str, str, Callable[[str, float], float | None]]] = {
+    "x-ratelimit-remaining-requests": (
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-reset-requests",
+        _duration,
+    ),
+    "x-ratelimit-remaining-tokens": (
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-reset-tokens",
+        _duration,
+    ),
+    **{
+        f"anthropic-ratelimit-{limit}-remaining": (
+            f"anthropic-ratelimit-{limit}-limit",
+            f"anthropic-ratelimit-{limit}-reset",
+            _timestamp,
+        )
+        for limit in _ANTHROPIC_LIMITS
+    },
+}
 
 
 def _non_negative(value: str | None) -> float | None:

@@ -1,10 +1,13 @@
 """Builds the providers of a run from their names and ``providers:`` entries.
 
 ``build(name, spec, http)`` returns a ``GuardedProvider``: the protocol's provider wrapped in
-the entry's limits (``max_concurrency``, ``rate_limit``) and circuit breaker, in that order:
+the entry's limits (``max_concurrency``, ``rate_limit``, the adaptive window and the pauses of
+``ratelimit``) and circuit breaker, in that order:
 
-    breaker admits (fails fast while open) → wait for a concurrency slot → wait for the rate
-    buckets → the call, bounded by ``timeout`` → the breaker records the outcome
+    breaker admits (fails fast while open) → wait for a place in the window → wait out a pause
+    of the provider → wait for the rate buckets → the call, bounded by ``timeout`` → the
+    limiter learns the outcome (a 429 narrows the window; Retry-After or a used-up limit
+    pauses the provider) → the breaker records it (only outages count: ``breaker``)
 
 Retries, caching and fallbacks wrap a ``GuardedProvider`` from outside (the engine): a cache hit
 must not spend rate limit, and each retry is a separate call through the breaker.
@@ -23,15 +26,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import anyio
 
-from agnoctl.errors import ProviderTimeout, TransientProviderError, UsageError
+from agnoctl.errors import ProviderTimeout, UsageError
 from agnoctl.providers import pricing
 from agnoctl.providers.breaker import CircuitBreaker, State
-from agnoctl.providers.ratelimit import ProviderLimiter, estimate_tokens
+from agnoctl.providers.ratelimit import DEFAULT_CEILING, Emit, ProviderLimiter, estimate_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -182,27 +185,24 @@ class GuardedProvider:
         """One call. ``timeout`` bounds the call itself, not the wait for a slot; when it
         expires the call fails with ``ProviderTimeout``, which the breaker counts."""
         ticket = self.breaker.admit()
+        limiter = self.limiter
+        tokens = estimate_tokens(request) if limiter.tokens is not None else 0
         try:
-            if not self.limiter.limited:  # nothing to wait for, nothing to settle
-                reply = await (
-                    self.inner.request(request) if timeout is None else self._call(request, timeout)
-                )
-            else:
-                tokens = estimate_tokens(request) if self.limiter.tokens is not None else 0
-                async with self.limiter.slot(tokens) as slot:
-                    if ticket != self.breaker.generation:  # it changed state while we queued
-                        ticket = self.breaker.admit()
+            async with limiter.slot(tokens) as slot:
+                if ticket != self.breaker.generation:  # it changed state while we queued
+                    ticket = self.breaker.admit()
+                try:
                     reply = await self._call(request, timeout)
-                    if reply.usage.total:  # a server that reports no usage keeps the estimate
-                        slot.settle(reply.usage.total)
-        except TransientProviderError:
-            self.breaker.record_failure(ticket)
-            raise
-        except BaseException:
-            self.breaker.record_neutral(ticket)
+                except BaseException as exc:
+                    slot.failed(exc)
+                    raise
+                slot.answered(reply)
+        except BaseException as exc:
+            self.breaker.record_outcome(ticket, exc)
             raise
         self.breaker.record_success(ticket)
-        return reply
+        # A copy only when the call waited: a provider may hand out one reply object twice.
+        return replace(reply, waited=slot.waited) if slot.waited else reply
 
     async def _call(self, request: ModelRequest, timeout: float | None) -> ModelReply:
         if timeout is None:
@@ -229,8 +229,14 @@ def guard(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     on_breaker_change: Callable[[str, State, State], None] | None = None,
+    ceiling: int = DEFAULT_CEILING,
+    emit: Emit | None = None,
 ) -> GuardedProvider:
-    """Wrap ``inner`` in the limits and breaker ``spec`` configures (breaker defaults if none)."""
+    """Wrap ``inner`` in the limits and breaker ``spec`` configures (breaker defaults if none).
+
+    ``ceiling`` bounds the adaptive window of a provider without ``max_concurrency`` (the run's
+    concurrency); ``emit`` receives the limiter's events.
+    """
     from agnoctl.spec.models import CircuitBreakerSpec
 
     breaker_spec = (spec.circuit_breaker if spec is not None else None) or CircuitBreakerSpec()
@@ -244,11 +250,14 @@ def guard(
         on_change=on_breaker_change,
     )
     limiter = ProviderLimiter(
+        name=inner.name,
         max_concurrency=spec.max_concurrency if spec is not None else None,
+        ceiling=ceiling,
         requests_per_minute=rate.requests_per_minute if rate else None,
         tokens_per_minute=rate.tokens_per_minute if rate else None,
         clock=clock,
         sleep=sleep,
+        emit=emit,
     )
     prices = spec.pricing if spec is not None else None
     return GuardedProvider(inner, breaker=breaker, limiter=limiter, prices=prices)
@@ -261,7 +270,9 @@ def build(
     *,
     environ: Mapping[str, str] | None = None,
     on_breaker_change: Callable[[str, State, State], None] | None = None,
+    ceiling: int = DEFAULT_CEILING,
+    emit: Emit | None = None,
 ) -> GuardedProvider:
     """The guarded provider for ``name`` (``spec`` is its ``providers:`` entry, if any)."""
     inner = build_provider(name, spec, http, environ)
-    return guard(inner, spec, on_breaker_change=on_breaker_change)
+    return guard(inner, spec, on_breaker_change=on_breaker_change, ceiling=ceiling, emit=emit)

@@ -213,6 +213,33 @@ class SegmentReport(_Model):
     )
 
 
+class ProviderThrottling(_Model):
+    """What one provider's limits did over the run: its 429s, its window, its pauses."""
+
+    rate_limited: int = Field(default=0, description="Replies that were 429 (rate limited).")
+    min_window: int | None = Field(
+        default=None,
+        description=(
+            "The fewest calls in flight the provider's adaptive window allowed after its 429s; "
+            "None: never narrowed."
+        ),
+    )
+    paused_seconds: float = Field(
+        default=0.0,
+        description=(
+            "Seconds every call to the provider was held by a pause it asked for "
+            "(`Retry-After`, a rate limit it reported used up)."
+        ),
+    )
+    waited_seconds: float = Field(
+        default=0.0,
+        description=(
+            "Seconds calls waited for the provider's window, pauses and `rate_limit` before "
+            "they went out, summed over calls."
+        ),
+    )
+
+
 class WorkflowInfo(_Model):
     name: str
     file: str = Field(description="The workflow file as given on the command line.")
@@ -273,6 +300,13 @@ class RunReport(_Model):
     )
     limits: dict[str, LimitUsage] = Field(
         default_factory=dict, description="Budgets of `limits` and what the run used of them."
+    )
+    throttling: dict[str, ProviderThrottling] = Field(
+        default_factory=dict,
+        description=(
+            "By provider, when its limits held calls back in this segment: 429s, the "
+            "smallest window, pauses and waits."
+        ),
     )
     segments: list[SegmentReport] = Field(
         default_factory=list,

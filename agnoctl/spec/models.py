@@ -182,13 +182,23 @@ class ProviderSpec(Strict):
         ),
     )
     max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="Requests in flight to this provider at once."
+        default=None,
+        description=(
+            "Requests in flight to this provider at once: the ceiling of its adaptive window "
+            "(a 429 halves the window, successes grow it back). Unset: no cap until the "
+            "first 429, then the run's `limits.max_concurrency` (else 100) is the ceiling."
+        ),
     )
     rate_limit: RateLimitSpec | None = Field(
         default=None, description="Requests and tokens per minute."
     )
     circuit_breaker: CircuitBreakerSpec | None = Field(
-        default=None, description="Fail fast while the provider keeps failing."
+        default=None,
+        description=(
+            "Fail fast while the provider is down. Unset, every provider still has one: 5 "
+            "consecutive failures open it for 30s, then 1 probe. Only outages count (5xx, "
+            "408, timeouts, connection errors, malformed replies), never a 429 or another 4xx."
+        ),
     )
     pricing: dict[str, ModelPrice] = Field(
         default_factory=dict,

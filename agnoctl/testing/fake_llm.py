@@ -11,7 +11,7 @@ Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completio
   user message) and ``statuses`` (0: the client gave up first; 499: closed by ``[[reset]]``),
   and ``recent``: the last ``RECENT_REQUESTS`` requests (``received``, epoch seconds; ``protocol``,
   ``path``, ``model``, ``prompt_hash`` and the JSON ``body``; never the headers, which hold the key)
-- ``POST /_reset``             zero the counts (directive counters included)
+- ``POST /_reset``             zero the counts (directive counters included), fill the rate bucket
 
 By default a reply is ``echo: <last user message>`` (directives removed), or, when a JSON
 schema is asked for (OpenAI ``response_format``, Ollama ``format``, an Anthropic ``tool_choice``
@@ -46,14 +46,27 @@ Error directives (``fail``, ``429``, ``status``) take options: ``retry_after=S``
 ``retry_after_date=S`` (``Retry-After`` as an HTTP-date S seconds ahead) and, for ``429``,
 ``times=N``. Example: ``[[429:retry_after=1:times=2]]``. A malformed directive answers 400.
 
+Rate limits
+-----------
+In token-bucket mode (``FakeLLMConfig.rps`` and ``burst``, ``--rps`` and ``--burst``) the server
+is rate limited as a real provider is: ``rps`` requests a second refill a bucket of ``burst``
+(default: a second's worth); a request that finds it empty is answered 429 at once, before any
+directive is counted, with ``retry-after-ms`` and ``Retry-After`` (whole seconds, rounded up).
+Every reply of the OpenAI route carries ``x-ratelimit-limit-requests``,
+``x-ratelimit-remaining-requests`` and ``x-ratelimit-reset-requests`` (until the bucket is full,
+as ``950ms`` or ``1s``), and of the Anthropic route ``anthropic-ratelimit-requests-limit``,
+``-remaining`` and ``-reset`` (an RFC 3339 time). The 429s count in ``/_stats`` ``statuses``;
+``/_reset`` fills the bucket again.
+
 From Python
 -----------
 ``FakeLLMConfig`` sets a default latency, an API key to require, a queue of scripted
-``FakeReply`` (``script``, consumed first) and a ``responder`` callable (a ``FakeRequest`` in,
-a ``FakeReply`` or ``None`` for the default behaviour out). ``start_in_thread()`` runs the
-server in a background thread (for pytest fixtures and benchmarks); ``FakeLLMServer`` runs it
-in the current event loop. ``python -m agnoctl.testing.fake_llm --port 0 --latency-ms 50``
-prints ``listening http://127.0.0.1:PORT`` and serves until SIGINT or SIGTERM.
+``FakeReply`` (``script``, consumed first), a ``responder`` callable (a ``FakeRequest`` in,
+a ``FakeReply`` or ``None`` for the default behaviour out) and the token-bucket mode.
+``start_in_thread()`` runs the server in a background thread (for pytest fixtures and
+benchmarks); ``FakeLLMServer`` runs it in the current event loop.
+``python -m agnoctl.testing.fake_llm --port 0 --latency-ms 50`` prints
+``listening http://127.0.0.1:PORT`` and serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -71,6 +84,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +161,8 @@ class FakeLLMConfig:
     api_key: str | None = None  # when set, requests must carry exactly this key
     script: deque[FakeReply] = field(default_factory=deque)  # consumed first, in order
     responder: Callable[[FakeRequest], FakeReply | None] | None = None
+    rps: float | None = None  # token-bucket mode: requests a second beyond which it answers 429
+    burst: int | None = None  # the bucket's size (default: a second's worth, at least 1)
 
 
 # --------------------------------------------------------------------------- directives
@@ -280,6 +296,70 @@ def _fail(out: dict[str, Any], status: int, d: Directive) -> None:
         when = time.time() + float(d.options["retry_after_date"])
         headers["Retry-After"] = formatdate(when, usegmt=True)
     out.update(status=status, headers=headers, error=f"fake error {status} ({d.key})")
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+class RequestBucket:
+    """The token-bucket mode: ``rps`` requests a second refill a bucket of ``burst``; a request
+    takes one, or is answered 429 when none is there. Every reply says where the bucket stands
+    as the provider of its route does (OpenAI's ``x-ratelimit-*-requests``, Anthropic's
+    ``anthropic-ratelimit-requests-*``, a reset being when the bucket is full again), and a 429
+    says when the next request will be taken (``retry-after-ms``, ``Retry-After`` in whole
+    seconds rounded up)."""
+
+    def __init__(
+        self, rps: float, burst: int | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rps <= 0 or (burst is not None and burst < 1):
+            raise ValueError("rps must be positive and burst at least 1")
+        self.rps = rps
+        self.burst = burst if burst is not None else max(1, math.floor(rps))
+        self._clock = clock
+        self._level = float(self.burst)
+        self._updated = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._level = min(self.burst, self._level + (now - self._updated) * self.rps)
+        self._updated = now
+        if self._level < 1:
+            return False
+        self._level -= 1
+        return True
+
+    def headers(self, protocol: str, *, admitted: bool) -> dict[str, str]:
+        remaining = math.floor(self._level)
+        full_in = (self.burst - self._level) / self.rps
+        headers: dict[str, str] = {}
+        if protocol == "openai":
+            headers["x-ratelimit-limit-requests"] = str(self.burst)
+            headers["x-ratelimit-remaining-requests"] = str(remaining)
+            headers["x-ratelimit-reset-requests"] = go_duration(full_in)
+        elif protocol == "anthropic":
+            reset = datetime.fromtimestamp(time.time() + full_in, UTC)
+            headers["anthropic-ratelimit-requests-limit"] = str(self.burst)
+            headers["anthropic-ratelimit-requests-remaining"] = str(remaining)
+            headers["anthropic-ratelimit-requests-reset"] = reset.isoformat().replace("+00:00", "Z")
+        if not admitted:
+            next_in = (1 - self._level) / self.rps
+            headers["retry-after-ms"] = str(math.ceil(next_in * 1000))
+            headers["Retry-After"] = str(math.ceil(next_in))
+        return headers
+
+
+def go_duration(seconds: float) -> str:
+    """``seconds`` as OpenAI writes its resets (Go's notation): ``20ms``, ``1.5s``, ``6m0s``."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def _rate_limited(headers: dict[str, str]) -> FakeReply:
+    return FakeReply(status=429, error="fake_llm: over the rate limit (--rps)", headers=headers)
 
 
 # --------------------------------------------------------------------------- stats
@@ -639,6 +719,7 @@ class FakeLLMServer:
         self.url = ""
         self._serial = 0
         self._runner: web.AppRunner | None = None
+        self._bucket: RequestBucket | None = None
 
     async def start(self) -> str:
         app = web.Application(client_max_size=_MAX_BODY)
@@ -665,7 +746,7 @@ class FakeLLMServer:
         return web.json_response(self.stats.snapshot())
 
     async def _reset(self, _: web.Request) -> web.Response:
-        self.stats.reset()
+        self.reset()
         return web.json_response({"reset": True})
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -695,15 +776,39 @@ class FakeLLMServer:
             )
         parsed = _parse_body(protocol, request.path, body)
         self.stats.remember(received, parsed)
+        refusal = _refusal(protocol, body, request.headers, self.config.api_key)
+        limit_headers: dict[str, str] = {}
+        bucket = self._rate_bucket() if refusal is None else None
+        if bucket is not None:
+            admitted = bucket.take()
+            limit_headers = bucket.headers(protocol, admitted=admitted)
+            if not admitted:  # refused before the model sees it: no directive is counted
+                return self._error(protocol, _rate_limited(limit_headers), "")
         keys = [d.key for d in parsed.directives]
         seen, attempt = self.stats.count(parsed.model, parsed.raw_prompt, keys)
         fake = replace(parsed, attempt=attempt)
-        refusal = _refusal(protocol, body, request.headers, self.config.api_key)
         reply = refusal or self._reply(fake, seen)
+        if limit_headers:
+            reply = replace(reply, headers={**limit_headers, **reply.headers})
         delay = self.config.latency_ms / 1000.0 + reply.delay
         if delay > 0:
             await asyncio.sleep(delay)
         return self._respond(request, fake, reply)
+
+    def _rate_bucket(self) -> RequestBucket | None:
+        """The bucket of the token-bucket mode (``rps``), made anew when the config changes."""
+        rps, burst = self.config.rps, self.config.burst
+        if rps is None:
+            return None
+        bucket = self._bucket
+        if bucket is None or (bucket.rps, bucket.burst) != (rps, burst or bucket.burst):
+            bucket = self._bucket = RequestBucket(rps, burst)
+        return bucket
+
+    def reset(self) -> None:
+        """Zero the counts and fill the token bucket again."""
+        self.stats.reset()
+        self._bucket = None
 
     def _reply(self, request: FakeRequest, seen: Mapping[str, int]) -> FakeReply:
         if self.config.script:
@@ -776,7 +881,7 @@ class FakeLLMThread:
         return self.server.stats.snapshot()
 
     def reset(self) -> None:
-        self.server.stats.reset()
+        self.server.reset()
 
     def start(self, timeout: float = 10.0) -> str:
         self._thread.start()
@@ -856,12 +961,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     parser.add_argument("--api-key", default=None, help="require this key on every request")
+    parser.add_argument(
+        "--rps", type=float, default=None, help="answer 429 beyond this many requests a second"
+    )
+    parser.add_argument(
+        "--burst", type=int, default=None, help="requests taken at once (default: --rps)"
+    )
     args = parser.parse_args(argv)
     try:
         _check_loopback(args.host)
+        if args.rps is not None:
+            RequestBucket(args.rps, args.burst)
     except ValueError as exc:
         parser.error(str(exc))
-    config = FakeLLMConfig(latency_ms=args.latency_ms, api_key=args.api_key)
+    config = FakeLLMConfig(
+        latency_ms=args.latency_ms, api_key=args.api_key, rps=args.rps, burst=args.burst
+    )
     asyncio.run(_serve(config, args.host, args.port))
     return 0
 

@@ -7,12 +7,14 @@ import pytest
 from agnoctl.errors import (
     BadRequest,
     CircuitOpen,
+    ConnectionFailed,
+    MalformedResponse,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
-from agnoctl.providers.breaker import CircuitBreaker, State
+from agnoctl.providers.breaker import CircuitBreaker, State, signals_outage
 
 pytestmark = pytest.mark.anyio
 
@@ -159,10 +161,45 @@ async def test_permanent_and_foreign_errors_do_not_count(breaker: CircuitBreaker
     assert breaker.consecutive_failures == 0
 
 
-async def test_rate_limits_count(breaker: CircuitBreaker):
+@pytest.mark.parametrize(
+    "error",
+    [
+        RateLimited("429", status=429),
+        RateLimited("429 without a status"),
+        ProviderUnavailable("409 conflict", status=409),
+        BadRequest("404", status=404),
+    ],
+)
+async def test_rate_limits_and_other_4xx_never_count(breaker: CircuitBreaker, error: ProviderError):
+    """A burst of 429s is backpressure from a healthy provider: the breaker stays closed, and
+    the run of real failures is neither counted up nor reset by them."""
+    await fail(breaker)
+    for _ in range(10):
+        await fail(breaker, error)
+    assert breaker.state == "closed"
+    assert breaker.consecutive_failures == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProviderUnavailable("503", status=503),
+        ProviderUnavailable("529 overloaded", status=529),
+        ProviderUnavailable("408", status=408),
+        ProviderTimeout("slow"),
+        ConnectionFailed("reset"),
+        MalformedResponse("html from a gateway", status=200),
+    ],
+)
+async def test_what_says_the_provider_is_down_counts(breaker: CircuitBreaker, error: ProviderError):
     for _ in range(3):
-        await fail(breaker, RateLimited("429"))
+        await fail(breaker, error)
     assert breaker.state == "open"
+
+
+def test_signals_outage_outside_the_provider_tree():
+    assert not signals_outage(ValueError("bug"))
+    assert not signals_outage(CircuitOpen("open"))
 
 
 async def test_neutral_probe_outcome_frees_the_slot(breaker: CircuitBreaker, clock: Clock):

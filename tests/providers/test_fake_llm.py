@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from agnoctl.providers.http import create_client
+from agnoctl.providers.http import create_client, limit_wait
 from agnoctl.testing.fake_llm import (
     FakeLLMConfig,
     FakeLLMServer,
@@ -19,6 +19,9 @@ from agnoctl.testing.fake_llm import (
     FakeReply,
     FakeRequest,
     FakeToolCall,
+    RequestBucket,
+    go_duration,
+    main,
     parse_directives,
     prompt_hash,
 )
@@ -210,3 +213,90 @@ async def test_streaming_is_refused(fake_llm: FakeLLMThread):
 
 def test_stopping_an_unstarted_server_is_harmless():
     FakeLLMThread().stop()
+
+
+# ----------------------------------------------------------------- token-bucket mode
+
+
+async def test_token_bucket_answers_429_beyond_the_burst(fake_llm: FakeLLMThread):
+    fake_llm.server.config = FakeLLMConfig(rps=0.5, burst=3)  # refills one in 2 s: none here
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        replies = [
+            await client.post("/v1/chat/completions", json=chat("[[fail:9:500]] x"))
+            for _ in range(5)
+        ]
+    assert [r.status_code for r in replies] == [500, 500, 500, 429, 429]
+    assert [r.headers["x-ratelimit-remaining-requests"] for r in replies] == [
+        "2",
+        "1",
+        "0",
+        "0",
+        "0",
+    ]
+    assert replies[0].headers["x-ratelimit-limit-requests"] == "3"
+    assert limit_wait(replies[2].headers) == pytest.approx(6.0, abs=0.1)  # full again in ~6 s
+    refused = replies[3]
+    assert refused.json()["error"]["message"].startswith("fake_llm: over the rate limit")
+    assert float(refused.headers["retry-after-ms"]) == pytest.approx(2000, abs=100)
+    assert refused.headers["retry-after"] == "2"
+    stats = fake_llm.stats()
+    assert stats["statuses"] == {"500": 3, "429": 2}
+    assert stats["keys"] == {"[[fail:9:500]]": 3}  # refused requests reach no directive
+
+
+async def test_token_bucket_speaks_anthropic_on_its_route(fake_llm: FakeLLMThread):
+    fake_llm.server.config = FakeLLMConfig(rps=0.5, burst=1)
+    headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        taken = await client.post("/v1/messages", json=CHAT, headers=headers)
+        refused = await client.post("/v1/messages", json=CHAT, headers=headers)
+    assert taken.status_code == 200
+    assert taken.headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert taken.headers["anthropic-ratelimit-requests-reset"].endswith("Z")
+    assert limit_wait(taken.headers) == pytest.approx(2.0, abs=0.2)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+    assert limit_wait(refused.headers, status=429) == pytest.approx(2.0, abs=0.2)
+
+
+async def test_reset_fills_the_bucket_again(fake_llm: FakeLLMThread):
+    fake_llm.server.config = FakeLLMConfig(rps=0.5, burst=1)
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+        assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 429
+        await client.post("/_reset")
+        assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+
+
+def test_request_bucket_refills_at_its_rate():
+    now = [0.0]
+    bucket = RequestBucket(20, 2, clock=lambda: now[0])
+    assert bucket.take() and bucket.take()
+    assert not bucket.take()
+    now[0] += 0.05  # one request's worth
+    assert bucket.take()
+    assert not bucket.take()
+    assert RequestBucket(2.5).burst == 2
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.02, "20ms"),
+        (0.9504, "950ms"),
+        (1.0, "1s"),
+        (1.5, "1.5s"),
+        (360.0, "6m0s"),
+        (65.25, "1m5.25s"),
+    ],
+)
+def test_go_duration(seconds: float, text: str):
+    assert go_duration(seconds) == text
+
+
+@pytest.mark.parametrize("argv", [["--rps", "0"], ["--rps", "5", "--burst", "0"]])
+def test_command_refuses_a_nonsense_bucket(argv: list[str], capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "rps must be positive" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from agnoctl.errors import (
     CircuitOpen,
     ProviderTimeout,
     ProviderUnavailable,
+    RateLimited,
     UsageError,
 )
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, Usage
@@ -170,6 +171,32 @@ async def test_guard_caps_concurrency():
         for _ in range(20):
             group.start_soon(provider.request, REQUEST)
     assert (inner.calls, inner.peak) == (20, 3)
+
+
+async def test_guard_429s_narrow_the_window_and_leave_the_breaker_closed():
+    """A burst of 429s is backpressure: the breaker (threshold 1 here) stays closed, the window
+    halves once for the burst, and later calls keep to it."""
+    inner = ScriptedProvider(*[RateLimited("429", status=429) for _ in range(6)], delay=0.01)
+    spec = ProviderSpec(
+        type="openai", max_concurrency=6, circuit_breaker=CircuitBreakerSpec(failure_threshold=1)
+    )
+    provider = guard(inner, spec)
+
+    async def call() -> None:
+        with pytest.raises(RateLimited):
+            await provider.request(REQUEST)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(6):
+            group.start_soon(call)
+    assert provider.breaker.state == "closed"
+    assert provider.limiter.window.size == 3
+    inner.peak = 0
+    async with anyio.create_task_group() as group:
+        for _ in range(12):
+            group.start_soon(provider.request, REQUEST)
+    assert inner.peak <= 5  # 3, then one more per window of successes: 4, 5
+    assert provider.limiter.throttling.rate_limited == 6
 
 
 async def test_guard_without_limits_has_defaults():
