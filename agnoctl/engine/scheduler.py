@@ -50,7 +50,7 @@ from agnoctl.engine.state import (
 from agnoctl.engine.steps import Task, check_output, outcome
 from agnoctl.errors import StepFailed
 from agnoctl.spec.models import StepSpec
-from agnoctl.spec.templates import TemplateError, evaluate
+from agnoctl.spec.templates import TemplateError, evaluate, not_a_list
 
 _SKIP_STRENGTH: dict[str, int] = {"upstream_failed": 1, "budget": 2, "cancelled": 3}
 
@@ -656,16 +656,10 @@ def _items(step: StepSpec, context: dict[str, Any], path: str) -> list[Any]:
         value = evaluate(source, context)
     except TemplateError as exc:
         raise StepFailed(f"step {path}: for_each: {exc.message}", kind="template") from None
-    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+    problem = not_a_list(value)
+    if problem is not None:
         raise StepFailed(
-            f"step {path}: for_each must give a list, but `{source}` gave "
-            f"{type(value).__name__} {str(value)[:80]!r}",
-            kind="for_each",
-        )
-    if isinstance(value, Mapping):
-        raise StepFailed(
-            f"step {path}: for_each must give a list, but `{source}` gave a map "
-            "(use `.items()` or `.values()`)",
+            f"step {path}: for_each must give a list, but `{source}` gave {problem}",
             kind="for_each",
         )
     return list(value)

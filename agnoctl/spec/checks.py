@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache, partial
 from itertools import chain, islice
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -32,7 +32,7 @@ from agnoctl.spec.models import (
     ToolDef,
     Workflow,
 )
-from agnoctl.spec.refs import Access, TemplateSyntaxProblem, accesses
+from agnoctl.spec.refs import Access, Key, Reads, TemplateSyntaxProblem, UnknownName, reads
 
 BUILTIN_PROVIDERS = frozenset({"openai", "anthropic", "ollama", "mock"})
 STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
@@ -43,6 +43,15 @@ _TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
 _ID = re.compile(ID_PATTERN)
 _SMALL_POOL = 200
 _LISTED = 8  # names shown in a hint that lists choices
+# Filters that Liquid and Django templates spell differently, and that spelling does not
+# bring close enough to Jinja2's name for a did-you-mean.
+_JINJA_NAMES = {
+    "upcase": "upper",
+    "downcase": "lower",
+    "size": "length",
+    "strip": "trim",
+    "where": "selectattr",
+}
 
 
 def check_data(data: Any, source: SourceMap) -> tuple[Workflow | None, list[Diagnostic]]:
@@ -155,12 +164,24 @@ class _Scope(NamedTuple):
     """A loop's `until` may read the group's own children."""
     args: frozenset[str] | None = None
     """Argument names of a command tool (None: not known, any is accepted)."""
+    output_schema: dict[str, Any] | None = None
+    """The schema `output` follows in a gate expression (the step's, else its agent's)."""
 
 
-# _Scope(reader, roots, loop_group, reads_own_children, args) without the named tuple's
-# Python-level __new__: a scope per step.
+# _Scope(reader, roots, loop_group, reads_own_children, args, output_schema) without the
+# named tuple's Python-level __new__: a scope per step.
 _new_scope: Callable[
-    [tuple[str | None, frozenset[str], str | None, bool, frozenset[str] | None]], _Scope
+    [
+        tuple[
+            str | None,
+            frozenset[str],
+            str | None,
+            bool,
+            frozenset[str] | None,
+            dict[str, Any] | None,
+        ]
+    ],
+    _Scope,
 ] = partial(tuple.__new__, _Scope)
 
 
@@ -319,13 +340,15 @@ class _Checker:
                 f"unknown agent `{spec.agent}`",
                 f"did you mean `{guess}`?" if guess else "define it under `agents`",
             )
-        outer = _new_scope((node.path, node.roots, node.loop_group, False, None))
+        outer = _new_scope((node.path, node.roots, node.loop_group, False, None, None))
         # Most steps add no names of their own: their body reads what their `if` reads.
         inner = outer._replace(roots=node.roots | node.own_roots) if node.own_roots else outer
         if spec.if_ is not None:
             self._check_template((*base, "if"), spec.if_, True, outer)
         if isinstance(spec.for_each, str):
-            self._check_template((*base, "for_each"), spec.for_each, True, outer)
+            found = self._check_template((*base, "for_each"), spec.for_each, True, outer)
+            if found is not None and found.literal:
+                self._check_literal_for_each((*base, "for_each"), spec.for_each)
         if spec.prompt is not None:
             self._check_template((*base, "prompt"), spec.prompt, False, inner)
         for index, arg in enumerate(spec.run or []):
@@ -362,7 +385,10 @@ class _Checker:
                 self._check_threshold(path, gate, schema, node)
             elif gate.type == "expr":
                 gate_scope = _Scope(
-                    reader=scope.reader, roots=scope.roots | {"output"}, loop_group=scope.loop_group
+                    reader=scope.reader,
+                    roots=scope.roots | {"output"},
+                    loop_group=scope.loop_group,
+                    output_schema=schema,
                 )
                 self._check_template((*path, "expr"), gate.expr, True, gate_scope)
 
@@ -390,26 +416,34 @@ class _Checker:
                     severity="warning",
                 )
             return
-        problem = _schema_lookup(schema, gate.field.split("."))
-        if problem is not None:
-            message, proven, choices = problem
-            guess = self.suggest(gate.field.split(".")[-1], choices)
-            hint = f"did you mean `{guess}`?" if guess else None
-            self.report(
-                (*path, "field"),
-                "E413" if proven else "W503",
-                f"threshold field `{gate.field}`: {message}",
-                hint,
-                severity="error" if proven else "warning",
-            )
+        found = _schema_field(schema, gate.field.split("."))
+        if isinstance(found, _Undeclared):
+            message, proven, hint = found.message, found.state == "closed", self._guess(found)
+        elif found is not None and (kinds := _types(found)) and not kinds & {"number", "integer"}:
+            message = f"the output_schema types it as {'/'.join(sorted(kinds))}, not a number"
+            proven, hint = True, None
+        else:
+            return
+        self.report(
+            (*path, "field"),
+            "E413" if proven else "W503",
+            f"threshold field `{gate.field}`: {message}",
+            hint,
+            severity="error" if proven else "warning",
+        )
+
+    def _guess(self, undeclared: _Undeclared) -> str | None:
+        guess = self.suggest(undeclared.name, undeclared.choices)
+        return f"did you mean `{guess}`?" if guess else None
 
     # -------------------------------------------------------------------- templates
 
     def _check_template(
         self, path: tuple[PathKey, ...], text: str, expression: bool, scope: _Scope
-    ) -> None:
+    ) -> Reads | None:
+        """Check what a template reads; returns that, or None when it does not parse."""
         try:
-            found = accesses(text, expression)
+            found = reads(text, expression)
         except TemplateSyntaxProblem as exc:
             lineno = exc.lineno or 1
             code = "E405" if expression else "E404"
@@ -425,19 +459,30 @@ class _Checker:
                 hint,
                 access=Access("", (), lineno),
             )
-            return
-        for access in found:
-            self._check_access(path, access, scope)
+            return None
+        for access in found.accesses:
+            self._check_access(path, access, scope, found.guarded)
+        for unknown in found.unknown:
+            self._unknown_name(path, unknown)
+        return found
 
-    def _check_access(self, path: tuple[PathKey, ...], access: Access, scope: _Scope) -> None:
+    def _check_access(
+        self,
+        path: tuple[PathKey, ...],
+        access: Access,
+        scope: _Scope,
+        guarded: tuple[Access, ...] = (),
+    ) -> None:
         if access.root not in scope.roots:
             self._bad_root(path, access, scope)
         elif access.root == "steps":
-            self._check_step_read(path, access, scope)
+            self._check_step_read(path, access, scope, guarded)
         elif access.root in ("inputs", "env") and access.keys:
             self._check_name_read(path, access)
         elif access.root == "loop" and scope.loop_group is not None:
-            self._check_loop_read(path, access, scope.loop_group)
+            self._check_loop_read(path, access, scope.loop_group, guarded)
+        elif access.root == "output" and scope.output_schema is not None:
+            self._check_fields(path, access, scope.output_schema, access.keys, guarded)
         elif access.root == "args" and scope.args is not None and access.keys:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
@@ -520,26 +565,34 @@ class _Checker:
         path: tuple[PathKey, ...],
         access: Access,
         group: str,
+        guarded: tuple[Access, ...] = (),
     ) -> None:
         if len(access.keys) < 2 or access.keys[0] != "previous":
             return
         child = access.keys[1]
         children = dag.step_map(self.workflow, group)
-        if isinstance(child, str) and child not in children and group not in self.spec.broken_steps:
-            guess = self.suggest(child, children)
-            self.report(
-                path,
-                "E407",
-                f"`loop.previous.{child}`: the loop group `{group}` has no step `{child}`",
-                f"did you mean `{guess}`?" if guess else f"its steps: {_some(children)}",
-                access=access,
-            )
+        if not isinstance(child, str) or group in self.spec.broken_steps:
+            return
+        if child in children:
+            # `loop.previous.<child>` is the child's output of the iteration before.
+            after = ("output", *access.keys[2:])
+            self._check_step_output(path, access, children[child], after, guarded)
+            return
+        guess = self.suggest(child, children)
+        self.report(
+            path,
+            "E407",
+            f"`loop.previous.{child}`: the loop group `{group}` has no step `{child}`",
+            f"did you mean `{guess}`?" if guess else f"its steps: {_some(children)}",
+            access=access,
+        )
 
     def _check_step_read(
         self,
         path: tuple[PathKey, ...],
         access: Access,
         scope: _Scope,
+        guarded: tuple[Access, ...] = (),
     ) -> None:
         keys = access.keys
         # The commonest read, `steps.<need>.output` by a top-level step that needs <need>,
@@ -558,13 +611,98 @@ class _Checker:
         target, unknown = self._resolve(keys)
         if unknown is not None:
             self._unknown_step(path, unknown, access)
-        elif target is not None and scope.reader is not None and not self._allowed(scope, target):
+            return
+        if target is None:
+            return
+        if scope.reader is not None and not self._allowed(scope, target):
             self.report(
                 path,
                 "E406",
                 f"`steps.{target}` is read by step `{scope.reader}`, but is not among its needs",
                 self._needs_hint(scope.reader, target),
                 access=access,
+            )
+        elif len(keys) > target.count(".") + 2 and target not in self.spec.broken_steps:
+            spec = dag.find_step(self.workflow, target)
+            if spec is not None:
+                after = keys[target.count(".") + 1 :]
+                self._check_step_output(path, access, spec, after, guarded)
+
+    def _check_step_output(
+        self,
+        path: tuple[PathKey, ...],
+        access: Access,
+        spec: StepSpec,
+        after: tuple[Key, ...],
+        guarded: tuple[Access, ...],
+    ) -> None:
+        """Check the output fields read in `after`, the keys that follow `steps.<step>`."""
+        # A for_each step's `output` and `results` are lists: one item's output follows the schema.
+        itemised = spec.for_each is not None
+        indexed = itemised and len(after) > 2 and not isinstance(after[1], str)  # `output[0].`
+        if after[0] == "output" and not itemised:
+            fields = after[1:]
+        elif indexed and after[0] == "output":
+            fields = after[2:]
+        elif indexed and after[0] == "results" and after[2] == "output":
+            fields = after[3:]
+        else:
+            return
+        schema = self._output_schema(spec)
+        if schema is not None:
+            self._check_fields(path, access, schema, fields, guarded)
+
+    def _check_fields(
+        self,
+        path: tuple[PathKey, ...],
+        access: Access,
+        schema: dict[str, Any],
+        keys: tuple[Key, ...],
+        guarded: tuple[Access, ...],
+    ) -> None:
+        """Report a field of a step's output that `schema` does not have, read at `keys`."""
+        found = _schema_field(schema, _field_names(keys))
+        if not isinstance(found, _Undeclared) or found.state == "admitted":
+            return
+        # A closed schema makes the read certain to fail, unless the template guards it.
+        proven = found.state == "closed" and access not in guarded
+        self.report(
+            path,
+            "E418" if proven else "W504",
+            f"`{_written(access, len(access.keys) - len(keys) + found.depth + 1)}`: "
+            f"{found.message}",
+            self._guess(found),
+            severity="error" if proven else "warning",
+            access=access,
+        )
+
+    def _unknown_name(self, path: tuple[PathKey, ...], unknown: UnknownName) -> None:
+        from agnoctl.spec.templates import environment
+
+        kind, name = unknown.kind, unknown.name
+        known = environment().filters if kind == "filter" else environment().tests
+        guess = _JINJA_NAMES.get(name) if kind == "filter" else None
+        guess = guess or self.suggest(name, known)
+        self.report(
+            path,
+            "E417",
+            f"unknown {kind} `{name}` in {path_text(path)}",
+            f"did you mean `{guess}`?" if guess else f"{kind}s: {_some(sorted(known), len(known))}",
+            access=Access(name, (), unknown.line),
+        )
+
+    def _check_literal_for_each(self, path: tuple[PathKey, ...], source: str) -> None:
+        """A literal gives at validation the value it gives at run time (it reads nothing):
+        one that is not a list is sure to fail the step, as the scheduler refuses it."""
+        from agnoctl.spec.templates import evaluate, not_a_list
+
+        problem = not_a_list(evaluate(source, {}))  # a literal always evaluates
+        if problem is not None:
+            self.report(
+                path,
+                "E419",
+                f"for_each must give a list, but `{source}` gives {problem}",
+                "write a list (`[a, b]`) or an expression giving one (`inputs.items`)",
             )
 
     def _allowed(self, scope: _Scope, target: str) -> bool:
@@ -885,28 +1023,87 @@ def _some(names: Iterable[str], total: int | None = None) -> str:
     return ", ".join(listed) + more
 
 
-def _schema_lookup(schema: dict[str, Any], parts: list[str]) -> tuple[str, bool, list[str]] | None:
-    """Why a dotted field cannot hold a number under `schema`: (message, proven, choices).
+class _Undeclared(NamedTuple):
+    """A field that a level of an output_schema does not list among its `properties`."""
 
-    Proven (an error) when the schema closes its properties or types the field as something
-    other than a number; a property missing from an open schema is only a warning.
-    """
+    name: str
+    depth: int
+    """Where the name is among the dotted field's parts (0: the first)."""
+    message: str
+    state: Literal["closed", "unlisted", "admitted"]
+    """closed: the level forbids other names (`additionalProperties: false`); admitted: it
+    allows them (`additionalProperties: true` or a schema, `patternProperties`, or names from
+    `allOf`/`anyOf`/`oneOf`/`$ref`...); unlisted: it says neither."""
+    choices: list[str]
+
+
+# Keywords through which an object schema may declare names besides its `properties`.
+_OTHER_NAMES = frozenset(
+    {
+        "patternProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "$ref",
+        "$dynamicRef",
+        "if",
+        "dependentSchemas",
+    }
+)
+
+
+def _schema_field(
+    schema: dict[str, Any], parts: Sequence[str]
+) -> dict[str, Any] | _Undeclared | None:
+    """The schema of the dotted field `parts`; _Undeclared where a level's `properties` lack
+    it; None where a level says nothing about its names (it has no `properties`)."""
     current = schema
     for depth, part in enumerate(parts):
         properties = current.get("properties")
         if not isinstance(properties, dict):
-            return None  # the schema says nothing about this level
+            return None
         if part not in properties:
-            closed = current.get("additionalProperties") is False
+            state = _openness(current)
             inside = f" in `{'.'.join(parts[:depth])}`" if depth else ""
-            state = "does not allow" if closed else "does not list"
-            return f"the output_schema {state} `{part}`{inside}", closed, list(properties)
+            verb = "does not allow" if state == "closed" else "does not list"
+            message = f"the output_schema {verb} `{part}`{inside}"
+            return _Undeclared(part, depth, message, state, list(properties))
         current = properties[part] if isinstance(properties[part], dict) else {}
-    kind = current.get("type")
-    kinds = {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
-    if kinds and not kinds & {"number", "integer"}:
-        return f"the output_schema types it as {'/'.join(sorted(kinds))}, not a number", True, []
-    return None
+    return current
+
+
+def _openness(level: dict[str, Any]) -> Literal["closed", "unlisted", "admitted"]:
+    """Whether an object schema with `properties` admits other names (see _Undeclared)."""
+    extra = level.get("additionalProperties")
+    if extra is True or isinstance(extra, dict) or not _OTHER_NAMES.isdisjoint(level):
+        return "admitted"
+    return "closed" if extra is False else "unlisted"
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    return {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
+
+
+def _written(access: Access, keys: int) -> str:
+    """The access with its first `keys` keys, as a template writes it: `steps.x.output[0].a`."""
+    text = access.root
+    for key in access.keys[:keys]:
+        text += f".{key}" if isinstance(key, str) else f"[{'...' if key is None else key}]"
+    return text
+
+
+def _field_names(keys: tuple[Key, ...]) -> list[str]:
+    """The names a template reads as fields of a value: its constant keys up to a computed
+    one, an index, or a name Jinja2 reads as a dict method (`items`, `get`)."""
+    from agnoctl.spec.templates import DICT_ATTRIBUTES
+
+    names: list[str] = []
+    for key in keys:
+        if not isinstance(key, str) or key in DICT_ATTRIBUTES:
+            break
+        names.append(key)
+    return names
 
 
 __all__ = ["BUILTIN_PROVIDERS", "STEP_ATTRIBUTES", "check_data"]

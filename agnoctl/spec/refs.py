@@ -1,18 +1,21 @@
-"""What a template or expression reads: root names and the attribute chains hung on them.
+"""What a template or expression reads: root names and the attribute chains hung on them,
+and the filters and tests it names that the environment lacks.
 
 `{{ steps.review.draft.output }}` reads root `steps` with keys ("review", "draft", "output").
 Validation checks each access against the language's names (SPEC v1, "Values"). Simple
 templates (`{{ name.attr }}` blocks in plain text) are read with one regular expression;
 anything else goes through the sandboxed Jinja2 parser, so both agree on what is valid.
-Jinja2 is imported only then: a file of simple templates validates without it.
+Jinja2 is imported only then: a file of simple templates validates without it (a simple
+template names no filter or test).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, NamedTuple
+from itertools import chain
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from jinja2 import nodes
@@ -49,6 +52,35 @@ class Access(NamedTuple):
         return ".".join(parts)
 
 
+class UnknownName(NamedTuple):
+    """A filter or test the template environment does not have: the run is sure to fail
+    where it is used (Jinja2 refuses the template, or the filter that looks it up raises)."""
+
+    kind: Literal["filter", "test"]
+    name: str
+    line: int
+    """Line inside the template (1-based)."""
+
+
+class Reads(NamedTuple):
+    """What one template or expression reads."""
+
+    accesses: tuple[Access, ...]
+    unknown: tuple[UnknownName, ...] = ()
+    guarded: tuple[Access, ...] = ()
+    """Accesses under `is defined`, `is undefined`, `| default` or `| d`: a missing value
+    there is handled by the template, not an error."""
+    literal: bool = False
+    """The expression is one literal (a constant, or a list, tuple or map display of
+    literals): its value is known without a context, at the cost of its text."""
+
+
+_NOTHING = Reads(())
+# Reads(accesses, (), (), False) without the named tuple's Python-level __new__: the reads of
+# a simple template, one per distinct template of a file.
+_new_reads: Callable[
+    [tuple[tuple[Access, ...], tuple[UnknownName, ...], tuple[Access, ...], bool]], Reads
+] = partial(tuple.__new__, Reads)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED = _NAME + r"(?:\." + _NAME + r")*"
 _SIMPLE_BLOCK = re.compile(r"\{\{-?\s*(" + _DOTTED + r")\s*-?\}\}")
@@ -64,12 +96,19 @@ _KEYWORDS = frozenset(
 
 
 @lru_cache(maxsize=4096)
+def reads(source: str, expression: bool) -> Reads:
+    """What a template or expression reads; raises TemplateSyntaxProblem."""
+    if not expression and "{" not in source:
+        return _NOTHING
+    simple = _simple_expression(source) if expression else _simple_template(source)
+    if simple is None:
+        return _parsed(source, expression)
+    return _new_reads((simple, (), (), False))
+
+
 def accesses(source: str, expression: bool) -> tuple[Access, ...]:
     """Every root-name read in a template or expression; raises TemplateSyntaxProblem."""
-    if not expression and "{" not in source:
-        return ()
-    simple = _simple_expression(source) if expression else _simple_template(source)
-    return simple if simple is not None else _parsed(source, expression)
+    return reads(source, expression).accesses
 
 
 def _simple_expression(source: str) -> tuple[Access, ...] | None:
@@ -135,7 +174,7 @@ def _dotted(dotted: str, line: int) -> Access:
 _new_access: Callable[[tuple[str, tuple[Key, ...], int]], Access] = partial(tuple.__new__, Access)
 
 
-def _parsed(source: str, expression: bool) -> tuple[Access, ...]:
+def _parsed(source: str, expression: bool) -> Reads:
     from jinja2 import nodes
 
     from agnoctl.spec.templates import TemplateError, environment, parse
@@ -148,7 +187,74 @@ def _parsed(source: str, expression: bool) -> tuple[Access, ...]:
     ignored = stored | set(environment().globals) | {"caller", "varargs", "kwargs"}
     found: list[Access] = []
     _walk(tree, False, found)
-    return tuple(a for a in found if a.root not in ignored)
+    unknown: list[UnknownName] = []
+    guarded: list[Access] = []
+    filters_and_tests: Iterator[nodes.Filter | nodes.Test] = chain(
+        tree.find_all(nodes.Filter), tree.find_all(nodes.Test)
+    )
+    for node in filters_and_tests:
+        unknown += _unknown_names(node)
+        if node.name in _GUARDS and node.node is not None:
+            _chain(node.node, False, guarded)
+    accessed = tuple(a for a in found if a.root not in ignored)
+    return Reads(accessed, tuple(unknown), tuple(guarded), expression and _is_literal(tree))
+
+
+def _is_literal(tree: nodes.Template) -> bool:
+    """Whether a parsed expression (`{{ (expression) }}`) is one literal."""
+    from jinja2 import nodes
+
+    output = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(output, nodes.Output) or len(output.nodes) != 1:
+        return False
+    return _literal(output.nodes[0])
+
+
+def _literal(node: nodes.Node) -> bool:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const):
+        return True
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        return _literal(node.node)
+    if isinstance(node, nodes.List | nodes.Tuple):
+        return all(_literal(item) for item in node.items)
+    if isinstance(node, nodes.Dict):
+        return all(_literal(pair.key) and _literal(pair.value) for pair in node.items)
+    return False
+
+
+# Filters and tests that make a missing value the template's own business.
+_GUARDS = frozenset({"default", "d", "defined", "undefined"})
+# Filters that look a filter or test up by name at render time: the position of the name
+# among their arguments, and what it names.
+_BY_NAME: dict[str, tuple[int, Literal["filter", "test"]]] = {
+    "map": (0, "filter"),
+    "select": (0, "test"),
+    "reject": (0, "test"),
+    "selectattr": (1, "test"),
+    "rejectattr": (1, "test"),
+}
+
+
+def _unknown_names(node: nodes.Filter | nodes.Test) -> list[UnknownName]:
+    from jinja2 import nodes
+
+    from agnoctl.spec.templates import environment
+
+    env = environment()
+    kind: Literal["filter", "test"] = "filter" if isinstance(node, nodes.Filter) else "test"
+    named = [(kind, node.name)]
+    by_name = _BY_NAME.get(node.name) if kind == "filter" else None
+    if by_name is not None and len(node.args) > by_name[0]:
+        arg = node.args[by_name[0]]
+        if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+            named.append((by_name[1], arg.value))
+    return [
+        UnknownName(looked_up, name, node.lineno)
+        for looked_up, name in named
+        if name not in (env.filters if looked_up == "filter" else env.tests)
+    ]
 
 
 def _walk(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
@@ -191,4 +297,4 @@ def _chain(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
         _walk(current, in_loop, found)
 
 
-__all__ = ["Access", "TemplateSyntaxProblem", "accesses"]
+__all__ = ["Access", "Reads", "TemplateSyntaxProblem", "UnknownName", "accesses", "reads"]

@@ -202,6 +202,16 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     return _evaluate_jinja(source, context)
 
 
+def not_a_list(value: Any) -> str | None:
+    """Why a for_each value gives no items (`int '42'`), or None when it does: the run takes
+    any iterable but a string or a map, and validation refuses a literal the same way."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        return f"{type(value).__name__} {str(value)[:80]!r}"
+    if isinstance(value, Mapping):
+        return "a map (use `.items()` or `.values()`)"
+    return None
+
+
 @lru_cache(maxsize=4096)
 def _dotted_path(source: str) -> tuple[str, ...] | None:
     """``("inputs", "regions")`` for ``inputs.regions``; None for any other expression."""
@@ -279,11 +289,13 @@ def parse(source: str, *, expression: bool) -> nodes.Template:
 
     env = environment()
     text = "{{ (" + source + ") }}" if expression else source
+    kind = "expression" if expression else "template"
     try:
         return env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
-        kind = "expression" if expression else "template"
         raise TemplateError(f"{kind} syntax error: {exc.message}", lineno=exc.lineno) from None
+    except ValueError as exc:  # the lexer's int() refuses a number of over 4,300 digits
+        raise TemplateError(f"{kind} syntax error: {exc}") from None
 
 
 def root_names(source: str, *, expression: bool) -> set[str]:

@@ -194,7 +194,8 @@ def test_for_each_over_an_empty_list_succeeds(run: Runner) -> None:
 
 
 def test_for_each_that_is_not_a_list_fails_the_step(run: Runner) -> None:
-    report = run(workflow({"bad": {"agent": "a", "for_each": "'text'", "prompt": "x"}}))
+    # A literal such as "'text'" is refused by validation (E419): this string comes from a filter.
+    report = run(workflow({"bad": {"agent": "a", "for_each": "'text' | trim", "prompt": "x"}}))
     step = report.steps["bad"]
     assert step.status == "failed" and step.error is not None
     assert "for_each must give a list" in step.error.message

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from agnoctl.spec.checks import STEP_ATTRIBUTES, _Checker, _Scope, _Spec
 from agnoctl.spec.loader import SourceMap
 from agnoctl.spec.models import Workflow
-from agnoctl.spec.refs import Access, _dotted, accesses
+from agnoctl.spec.refs import Access, _dotted, reads
 from agnoctl.spec.validate import validate_text
 
 WORKFLOW = """
@@ -69,9 +69,9 @@ _NAMES = st.sampled_from(["steps.a.output", "inputs.topic", "item", "x.y.z", "tr
 @given(st.lists(st.one_of(_NAMES.map(lambda n: "{{ " + n + " }}"), st.just(" text ")), max_size=6))
 def test_one_line_templates_give_the_accesses_of_the_general_path(parts: list[str]) -> None:
     template = "".join(parts)
-    found = accesses.__wrapped__(template, False)
+    found = reads.__wrapped__(template, False).accesses
     # The same template on two lines goes through the general path (line numbers aside).
-    general = accesses.__wrapped__(template + "\n", False)
+    general = reads.__wrapped__(template + "\n", False).accesses
     assert found == general
     assert all(type(access) is Access for access in found)
     for access in found:

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agnoctl.spec import refs
-from agnoctl.spec.refs import Access, TemplateSyntaxProblem, accesses
+from agnoctl.spec.refs import Access, TemplateSyntaxProblem, UnknownName, accesses, reads
 
 
 def test_accesses_of_a_rich_template() -> None:
@@ -38,6 +38,20 @@ def test_syntax_errors_carry_the_template_line() -> None:
         accesses("a ==", expression=True)
 
 
+def test_a_number_too_long_to_read_is_a_syntax_problem() -> None:
+    with pytest.raises(TemplateSyntaxProblem, match="4300 digits"):
+        accesses("1" * 5000, expression=True)
+
+
+def test_reads_name_unknown_filters_guarded_reads_and_literals() -> None:
+    found = reads("{{ a.b | default(c | upcase) }}\n{{ [1] | map('nope') | list }}", False)
+    assert found.unknown == (UnknownName("filter", "upcase", 1), UnknownName("filter", "nope", 2))
+    assert found.guarded == (Access("a", ("b",), 1),)
+    assert not found.literal
+    assert reads("{'a': [1, -2.5, (none, 'x')]}", True).literal
+    assert not reads("[1, a]", True).literal
+
+
 def test_access_text_stops_at_a_computed_key() -> None:
     assert Access("steps", ("a", None, "b"), 1).text == "steps.a"
 
@@ -57,7 +71,7 @@ PIECES = st.one_of(
 
 def _parsed_or_error(source: str, expression: bool) -> tuple[Access, ...] | str:
     try:
-        return refs._parsed(source, expression)
+        return refs._parsed(source, expression).accesses
     except TemplateSyntaxProblem:
         return "syntax error"
 
