@@ -25,7 +25,7 @@ from rich.text import Text
 
 from agnoctl.engine.state import RunState, StepRecord
 from agnoctl.events import Event
-from agnoctl.reports.model import RunReport, StepReport
+from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
 
 Mode = Literal["live", "plain", "quiet"]
 
@@ -267,18 +267,24 @@ def _short(text: str) -> str:
 
 
 def summary_table(report: RunReport) -> Table:
+    """The steps, each loop iteration with its children, and the total. Each call is counted
+    on one row only, so the tokens and cost columns add up to the total row."""
     table = Table(title=f"{report.workflow.name} · run {report.run_id}", title_justify="left")
     table.add_column("step")
     table.add_column("status")
     table.add_column("duration", justify="right")
     table.add_column("tokens", justify="right")
     table.add_column("cost", justify="right")
-    steps = list(report.all_steps())
-    shown = steps if len(steps) <= _MAX_ROWS else _worth_showing(report, steps)
-    for step in shown:
-        table.add_row(*_summary_row(step))
-    if len(shown) < len(steps):
-        table.add_row(Text(f"… {len(steps) - len(shown)} more in report.json", style="dim"))
+    rows = list(report.rows())
+    if len(rows) <= _MAX_ROWS:
+        for row in rows:
+            table.add_row(*_summary_row(row, _own_usage(row.entry)))
+    else:  # the top-level steps whole, and below them the nested rows that did not succeed
+        shown = _worth_showing(rows)
+        for row in shown:
+            usage = _usage(row.entry) if row.depth == 0 else None
+            table.add_row(*_summary_row(row, usage))
+        table.add_row(Text(f"… {len(rows) - len(shown)} more in report.json", style="dim"))
     total = report.cost.total
     table.add_row(
         Text("total", style="bold"),
@@ -290,29 +296,54 @@ def summary_table(report: RunReport) -> Table:
     return table
 
 
-def _worth_showing(report: RunReport, steps: list[StepReport]) -> list[StepReport]:
-    """A long run's summary: its top-level steps, then the nested ones that did not succeed."""
-    top = list(report.steps.values())
-    ids = {id(step) for step in top}
-    trouble = [s for s in steps if s.status != "succeeded" and id(s) not in ids]
+def _worth_showing(rows: list[Row]) -> list[Row]:
+    """A long run's summary: its top-level steps, then the nested rows that did not succeed."""
+    top = [row for row in rows if row.depth == 0]
+    trouble = [row for row in rows if row.depth > 0 and row.entry.status != "succeeded"]
     return (top + trouble)[:_MAX_ROWS]
 
 
-def _summary_row(step: StepReport) -> tuple[Any, ...]:
-    status = step.status + (f": {step.reason}" if step.reason else "")
-    if step.total is not None and step.succeeded is not None:
-        status += f" {step.succeeded}/{step.total}"
-    if step.loop is not None:
-        status += f" ({step.loop.iterations} it{', ran out' if step.loop.exhausted else ''})"
-    cell = Text(f"{_ICON.get(step.status, '')} {status}", style=_STYLE.get(step.status, ""))
-    if step.error is not None and step.status == "failed":
-        cell.append(f"\n{_short(step.error.message)}", style="dim")
-    duration = "" if step.duration_ms is None else f"{step.duration_ms / 1000:.2f}s"
-    tokens = step.tokens_in + step.tokens_out
+_Usage = tuple[int, int, float]  # calls, tokens, cost
+
+
+def _usage(step: StepReport | LoopIterationReport) -> _Usage:
+    return step.calls, step.tokens_in + step.tokens_out, step.cost_usd
+
+
+def _own_usage(entry: StepReport | LoopIterationReport) -> _Usage | None:
+    """What a row counts: a step's calls, but a group's own only (its judge gates), for its
+    children and iterations have rows of their own; an iteration's are its children's."""
+    if isinstance(entry, LoopIterationReport):
+        return None
+    if entry.kind != "group":
+        return _usage(entry)
+    attempts = [attempt for e in (entry, *(entry.items or ())) for attempt in e.attempts]
     return (
-        step.path,
+        sum(a.calls for a in attempts),
+        sum(a.tokens_in + a.tokens_out for a in attempts),
+        sum(a.cost_usd for a in attempts),
+    )
+
+
+def _summary_row(row: Row, usage: _Usage | None) -> tuple[Any, ...]:
+    entry = row.entry
+    status: str = entry.status
+    if isinstance(entry, StepReport):
+        status += f": {entry.reason}" if entry.reason else ""
+        if entry.total is not None and entry.succeeded is not None:
+            status += f" {entry.succeeded}/{entry.total}"
+        if entry.loop is not None:
+            ran_out = ", ran out" if entry.loop.exhausted else ""
+            status += f" ({entry.loop.iterations} it{ran_out})"
+    cell = Text(f"{_ICON.get(entry.status, '')} {status}", style=_STYLE.get(entry.status, ""))
+    if isinstance(entry, StepReport) and entry.error is not None and entry.status == "failed":
+        cell.append(f"\n{_short(entry.error.message)}", style="dim")
+    duration = "" if entry.duration_ms is None else f"{entry.duration_ms / 1000:.2f}s"
+    calls, tokens, cost = usage or (0, 0, 0.0)
+    return (
+        row.label,
         cell,
         duration,
         str(tokens) if tokens else "",
-        f"${step.cost_usd:.4f}" if step.calls else "",
+        f"${cost:.4f}" if calls else "",
     )

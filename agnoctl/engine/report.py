@@ -15,7 +15,13 @@ from typing import Any
 
 from agnoctl.engine.runtime import Settings
 from agnoctl.engine.shares import share
-from agnoctl.engine.state import AttemptRecord, ExecRecord, ItemRecord, StepRecord
+from agnoctl.engine.state import (
+    AttemptRecord,
+    ExecRecord,
+    ItemRecord,
+    IterationRecord,
+    StepRecord,
+)
 from agnoctl.spec.models import StepSpec
 
 
@@ -94,10 +100,36 @@ def _execution(record: ExecRecord, settings: SettingsOf, counts: Counter) -> dic
                 "until_met": loop.until_met,
                 "exhausted": loop.exhausted,
                 "outputs": loop.outputs,
+                "history": [_iteration(run, record.done, settings, counts) for run in loop.history],
             },
             "steps": None
             if record.children is None
             else {
+                cid: step_data(child, settings, counts) for cid, child in record.children.items()
+            },
+        }
+    )
+
+
+def _iteration(
+    record: IterationRecord, loop_done: bool, settings: SettingsOf, counts: Counter
+) -> dict[str, Any]:
+    """A ``LoopIterationReport``'s data."""
+    calls, tokens_in, tokens_out, cost = record.usage()
+    # An iteration still running when its loop ended was cut short (cancelled, a limit).
+    status = "skipped" if record.status == "running" and loop_done else record.status
+    return _present(
+        {
+            "number": record.number,
+            "status": status,
+            "started": when(record.started),
+            "finished": when(record.finished),
+            "duration_ms": _ms(record.started, record.finished),
+            "calls": calls,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "cost_usd": round(cost, 6),
+            "steps": {
                 cid: step_data(child, settings, counts) for cid, child in record.children.items()
             },
         }

@@ -42,6 +42,7 @@ from agnoctl.engine.state import (
     AttemptRecord,
     ExecRecord,
     ItemRecord,
+    IterationRecord,
     LoopRecord,
     SkipReason,
     StepRecord,
@@ -427,6 +428,9 @@ class Scheduler:
             if iteration > 1:
                 record.children = inner.records = new_records(step.steps, f"{record.path}.")
                 inner.entries.clear()
+            assert record.children is not None
+            run = IterationRecord(iteration, time.time(), record.children)
+            loop.history.append(run)
             inner.iteration = iteration
             inner.context = {
                 **outer_context,
@@ -436,7 +440,7 @@ class Scheduler:
                 "loop_iteration_started", step=path, item=inner.index, iteration=iteration
             )
             await self.run_map(step.steps, inner)
-            assert record.children is not None
+            run.finished = time.time()
             previous = {
                 cid: child.output if child.status == "succeeded" else None
                 for cid, child in record.children.items()
@@ -451,6 +455,7 @@ class Scheduler:
                 outputs=previous,
             )
             failure = self._children_failure(record, path, settings)
+            run.status = "succeeded" if failure is None else "failed"
             if failure is not None:
                 return failure
             if step.loop.until is not None:
@@ -498,6 +503,7 @@ class Scheduler:
         from agnoctl.engine.agent import judge
 
         attempt = AttemptRecord(number=1, started=time.time())
+        record.attempts.append(attempt)  # what its judges spend counts as the group's own
         task = Task(
             step=step,
             settings=settings,
@@ -518,7 +524,10 @@ class Scheduler:
                 judge=lambda gate, value: judge(self.rt, task, gate, value, attempt),
             )
         except GateFailed as exc:
+            attempt.error, attempt.error_kind = exc.message, exc.kind
             return f"step {step_record.path}: {exc.message}", exc.kind
+        finally:
+            attempt.finished = time.time()
         return None
 
     def count(self, records: Iterable[StepRecord]) -> tuple[int, int]:

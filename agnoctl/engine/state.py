@@ -12,7 +12,7 @@ output and a fingerprint, so ``load_journal`` can tell which work finished, and 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +50,24 @@ class LoopRecord:
     until_met: bool = False
     exhausted: bool = False
     outputs: list[dict[str, Any]] = field(default_factory=list)  # children's, per iteration
+    # Every iteration, the running one included; the last one's children are also the group's
+    # `children` (what the rest of the run reads).
+    history: list[IterationRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IterationRecord:
+    """One iteration of a loop group: its children's records as the iteration left them."""
+
+    number: int
+    started: float
+    children: dict[str, StepRecord]
+    finished: float | None = None
+    status: Status = "running"  # succeeded, or failed when its children missed the threshold
+
+    def usage(self) -> tuple[int, int, int, float]:
+        """(calls, input tokens, output tokens, cost) of its children."""
+        return _summed(self.children.values())
 
 
 @dataclass(slots=True, kw_only=True)
@@ -93,14 +111,25 @@ class ExecRecord:
             tokens_in += attempt.tokens_in
             tokens_out += attempt.tokens_out
             cost += attempt.cost
-        for inner in self.inner():
-            c, i, o, k = inner.usage()
-            calls, tokens_in, tokens_out, cost = calls + c, tokens_in + i, tokens_out + o, cost + k
-        return calls, tokens_in, tokens_out, cost
+        c, i, o, k = _summed(self.inner())
+        return calls + c, tokens_in + i, tokens_out + o, cost + k
 
     def inner(self) -> Iterator[ExecRecord]:
-        if self.children:
+        """The records inside: a group's children, of a loop those of every iteration."""
+        if self.loop is not None:
+            for iteration in self.loop.history:
+                yield from iteration.children.values()
+        elif self.children:
             yield from self.children.values()
+
+
+def _summed(records: Iterable[ExecRecord]) -> tuple[int, int, int, float]:
+    calls = tokens_in = tokens_out = 0
+    cost = 0.0
+    for record in records:
+        c, i, o, k = record.usage()
+        calls, tokens_in, tokens_out, cost = calls + c, tokens_in + i, tokens_out + o, cost + k
+    return calls, tokens_in, tokens_out, cost
 
 
 @dataclass(slots=True, kw_only=True)
@@ -122,18 +151,16 @@ class StepRecord(ExecRecord):
     def inner(self) -> Iterator[ExecRecord]:
         if self.items is not None:
             yield from self.items
-        elif self.children:
-            yield from self.children.values()
+        else:
+            yield from ExecRecord.inner(self)
 
     def walk(self) -> Iterator[StepRecord]:
-        """This record and every nested step record (group children, per-item children)."""
+        """This record and every nested step record (group children, per-item children); of a
+        loop, the children of the iteration running now (or the last)."""
         yield self
-        for record in self.inner():
-            if isinstance(record, StepRecord):
-                yield from record.walk()
-            elif record.children:
-                for child in record.children.values():
-                    yield from child.walk()
+        for record in self.items or (self,):
+            for child in (record.children or {}).values():
+                yield from child.walk()
 
 
 def new_records(steps: dict[str, StepSpec], prefix: str = "") -> dict[str, StepRecord]:

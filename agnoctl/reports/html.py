@@ -33,7 +33,14 @@ from markupsafe import Markup
 
 from agnoctl import __version__
 from agnoctl.reports.metrics import step_of
-from agnoctl.reports.model import AttemptReport, CostTotals, ItemReport, RunReport, StepReport
+from agnoctl.reports.model import (
+    AttemptReport,
+    CostTotals,
+    ItemReport,
+    LoopIterationReport,
+    RunReport,
+    StepReport,
+)
 from agnoctl.reports.summary import resumed_note
 
 if TYPE_CHECKING:
@@ -347,8 +354,10 @@ def _rows(report: RunReport, anchors: _Anchors) -> list[_Row]:
     start = report.started
     total = max(report.duration_ms, 1e-3)
     rows: list[_Row] = []
-    for step in report.all_steps():
-        depth = step.path.count(".") + step.path.count("[")
+    for label, path, depth, step in report.rows():  # a loop's every iteration, in turn
+        if isinstance(step, LoopIterationReport):
+            rows.append(_iteration_row(step, label, anchors(path), depth, start, total))
+            continue
         rows.append(
             _Row(
                 anchor=anchors(step.path),
@@ -377,20 +386,38 @@ def _rows(report: RunReport, anchors: _Anchors) -> list[_Row]:
     return rows
 
 
+def _iteration_row(
+    iteration: LoopIterationReport,
+    label: str,
+    anchor: str,
+    depth: int,
+    start: datetime,
+    total: float,
+) -> _Row:
+    title = f"iteration {iteration.number}: {iteration.status} · {_seconds(iteration.duration_ms)}"
+    kind = "run" if iteration.status == "succeeded" else "fail"
+    bar = _bar(iteration.started, iteration.duration_ms, start, total, kind, title)
+    failed = iteration.status == "failed"
+    return _Row(anchor, label, depth, iteration.status, failed, False, [bar])
+
+
 def _row_count(report: RunReport) -> int:
-    return sum(1 + len(step.items or ()) for step in report.all_steps())
+    return sum(
+        1 + (len(row.entry.items or ()) if isinstance(row.entry, StepReport) else 0)
+        for row in report.rows()
+    )
 
 
 def _bars(execution: StepReport | ItemReport, start: datetime, total: float) -> list[_Bar]:
-    if not execution.attempts:
-        if execution.started is None:
-            return []
+    bars = []
+    # A group's span, then its own attempts (its gates' judges) over it.
+    nested = bool(execution.steps or (isinstance(execution, StepReport) and execution.items))
+    if execution.started is not None and (nested or not execution.attempts):
         kind = "span" if execution.status == "succeeded" else "fail"
-        if isinstance(execution, StepReport) and (execution.steps or execution.items):
+        if isinstance(execution, StepReport) and nested:
             kind = "run"
         title = f"{_status_label(execution)} · {_seconds(execution.duration_ms)}"
-        return [_bar(execution.started, execution.duration_ms, start, total, kind, title)]
-    bars = []
+        bars.append(_bar(execution.started, execution.duration_ms, start, total, kind, title))
     for attempt in execution.attempts:
         bars.append(_attempt_bar(attempt, start, total))
         if attempt.delay is not None and attempt.finished is not None:

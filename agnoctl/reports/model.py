@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +88,33 @@ class LoopReport(_Model):
     exhausted: bool = Field(description="Every iteration was spent without `until` becoming true.")
     outputs: list[dict[str, Any]] = Field(
         default_factory=list, description="The children's outputs after each iteration, in order."
+    )
+    history: list[LoopIterationReport] = Field(
+        default_factory=list,
+        description=(
+            "Every iteration in order, with its children's records (the group's `steps` "
+            "hold the last iteration's again)."
+        ),
+    )
+
+
+class LoopIterationReport(_Model):
+    number: int = Field(description="1 for the first iteration.")
+    status: StepStatus = Field(
+        description=(
+            "succeeded, or failed when its children missed the group's success_threshold; "
+            "skipped: the run stopped during it."
+        )
+    )
+    started: datetime
+    finished: datetime | None = None
+    duration_ms: float | None = None
+    calls: int = Field(default=0, description="Model calls its children made.")
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    steps: dict[str, StepReport] = Field(
+        default_factory=dict, description="The children as this iteration left them, by id."
     )
 
 
@@ -322,9 +349,44 @@ class RunReport(_Model):
         for step in self.steps.values():
             yield from _walk(step)
 
+    def rows(self) -> Iterator[Row]:
+        """The rows of a table of the run (the terminal's summary, report.html's timeline):
+        every step as ``all_steps`` gives them, but a loop group's children under each of
+        its iterations, every iteration shown."""
+        for step in self.steps.values():
+            yield from _rows(step, 0)
+
     def dumps(self) -> str:
         """The report as written to report.json."""
         return self.model_dump_json(indent=2) + "\n"
+
+
+class Row(NamedTuple):
+    """One row of a table of the run: a step, or one iteration of a loop group."""
+
+    label: str
+    path: str  # the step's path; for an iteration, its group's
+    depth: int
+    entry: StepReport | LoopIterationReport
+
+
+def _rows(step: StepReport, depth: int) -> Iterator[Row]:
+    yield Row(step.path, step.path, depth, step)
+    for item in step.items or ():  # the items' children: `step[index].child`
+        yield from _inner_rows(item, f"{step.path}[{item.index}]", step.path, depth + 2)
+    yield from _inner_rows(step, step.path, step.path, depth + 1)
+
+
+def _inner_rows(execution: _Execution, label: str, path: str, depth: int) -> Iterator[Row]:
+    loop = execution.loop
+    if loop is None or not loop.history:  # a report from before iterations were kept too
+        for child in (execution.steps or {}).values():
+            yield from _rows(child, depth)
+        return
+    for iteration in loop.history:
+        yield Row(f"{label} (iteration {iteration.number})", path, depth, iteration)
+        for child in iteration.steps.values():
+            yield from _rows(child, depth + 1)
 
 
 def _walk(step: StepReport) -> Iterator[StepReport]:
