@@ -12,6 +12,10 @@ concurrent runs. Values are JSON text, never pickle: a directory shared between 
 (or written by anything else) must never be able to execute code when read, so the ``Disk``
 below refuses to load anything but text.
 
+A cache is disposable: a run whose cache database is damaged (garbage written over it, cut
+short) goes on without it and says so, ``--cache-only`` fails on it, and ``agnoctl cache
+clear`` deletes it. A ``--cache-dir`` with a file in its way is refused before the run.
+
 A hit is a single indexed SQLite read (tens of microseconds, p99 well under a millisecond:
 ``bench/cache_bench.py``), so lookups run directly on the event loop. A write is usually a
 fraction of a millisecond too, but now and then SQLite checkpoints its log and a write takes
@@ -21,8 +25,11 @@ other task of the run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +40,7 @@ from typing import Any, Literal
 import anyio
 import diskcache  # type: ignore[import-untyped]  # ships no type hints
 
-from agnoctl.errors import CacheMiss, UsageError
+from agnoctl.errors import CacheDamaged, CacheMiss, UsageError
 from agnoctl.providers.base import (
     CallContext,
     Message,
@@ -163,9 +170,15 @@ class ResponseCache:
             misses=self.misses,
         )
 
-    def clear(self) -> int:
-        """Delete every entry; returns how many there were."""
-        return int(self._store.clear(retry=True))
+    def clear(self) -> int | None:
+        """Delete every entry; returns how many there were. A damaged database is deleted
+        whole, its entries uncounted (None)."""
+        try:
+            store = self._store
+        except CacheDamaged:
+            _delete_database(self.directory)
+            return None
+        return int(store.clear(retry=True))
 
     def prune(self, older_than: float) -> int:
         """Delete entries created more than ``older_than`` seconds ago; returns how many."""
@@ -183,9 +196,7 @@ class ResponseCache:
         # Writes run in worker threads: only one of them may open the directory.
         with self._opening:
             if self._opened is None:
-                self._opened = diskcache.Cache(
-                    str(self.directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT
-                )
+                self._opened = _open_store(self.directory)
             return self._opened
 
     def _entries(self) -> list[tuple[str, dict[str, Any]]]:
@@ -197,6 +208,94 @@ class ResponseCache:
             if entry is not None:
                 found.append((key, entry))
         return found
+
+
+def check_cache(directory: Path, mode: CacheMode) -> str | None:
+    """Whether a run in ``mode`` can use the cache at ``directory``, asked before it starts.
+
+    A directory with a file in its way, or not writable, is a wrong setting: UsageError. A
+    damaged database is passed over (a cache only saves calls): the note returned says so,
+    and the run goes without the cache. ``only`` has no other source of replies: there it is
+    an error. A directory not made yet is fine; the first stored reply makes it.
+    """
+    if mode == "off":
+        return None
+    _check_place(directory)
+    reason = _damage(directory)
+    if reason is None:
+        return None
+    if mode == "only":
+        raise UsageError(
+            f"the response cache {directory} cannot be read ({reason}) and --cache-only "
+            f"has no other source of replies: `agnoctl cache clear --cache-dir {directory}`, "
+            "then run without --cache-only to fill it again"
+        )
+    return (
+        f"the response cache {directory} cannot be read ({reason}); this run goes without "
+        f"it (`agnoctl cache clear --cache-dir {directory}` starts it afresh)"
+    )
+
+
+def _check_place(directory: Path) -> None:
+    """The directory, or the nearest folder above it that exists, must be a writable folder."""
+    for place in (directory, *directory.parents):
+        if not place.exists():
+            continue
+        if not place.is_dir():
+            raise UsageError(f"--cache-dir {directory}: {place} is a file, not a directory")
+        if not os.access(place, os.W_OK | os.X_OK):
+            raise UsageError(f"--cache-dir {directory}: {place} is not writable")
+        return
+
+
+def _open_store(directory: Path) -> diskcache.Cache:
+    reason = _damage(directory)
+    if reason is not None:
+        raise CacheDamaged(str(directory), reason)
+    try:
+        return diskcache.Cache(str(directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT)
+    except (sqlite3.Error, OSError) as exc:  # a permission, a lock held too long
+        raise UsageError(f"cannot open the response cache {directory}: {exc}") from None
+
+
+def _damage(directory: Path) -> str | None:
+    """Why the cache database cannot be read ("file is not a database", "database disk image
+    is malformed"), or None. Opening the cache to find out took 22 ms (diskcache writes its
+    settings on every open); reading the header and two tables read-only takes under 1 ms."""
+    database = directory / _DATABASE_FILES[0]
+    if not database.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:  # not readable at all: opening the cache will say why
+        return None
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        connection.execute("SELECT count(*) FROM Settings").fetchone()
+    except sqlite3.OperationalError:  # an empty file (no tables yet) is a new cache
+        return None
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        connection.close()
+    return None
+
+
+# What diskcache writes: its database, and values over 32 KiB in files two folders down.
+_DATABASE_FILES = ("cache.db", "cache.db-wal", "cache.db-shm")
+_VALUE_FOLDERS = "[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]"
+
+
+def _delete_database(directory: Path) -> None:
+    """Delete what diskcache wrote under ``directory``, and nothing else that is there."""
+    for name in _DATABASE_FILES:
+        (directory / name).unlink(missing_ok=True)
+    for folder in directory.glob(_VALUE_FOLDERS):
+        for value in folder.glob("*.val"):
+            value.unlink()
+        for empty in (folder, folder.parent):
+            with contextlib.suppress(OSError):  # not empty: something else lives there
+                empty.rmdir()
 
 
 async def cached_request(

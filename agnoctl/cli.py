@@ -250,9 +250,13 @@ def cache_stats(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
         sys.stdout.write(f"cache: {cache_dir} (empty: nothing cached yet)\n")
         return
     from agnoctl.cache import ResponseCache
+    from agnoctl.errors import UsageError
 
-    with ResponseCache(cache_dir) as cache:
-        stats = cache.stats()
+    try:
+        with ResponseCache(cache_dir) as cache:
+            stats = cache.stats()
+    except UsageError as exc:  # a damaged database: the message says how to clear it
+        fail(str(exc))
     sys.stdout.write(
         f"cache: {stats.directory}\n"
         f"entries: {stats.entries}\n"
@@ -272,7 +276,10 @@ def cache_clear(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
 
     with ResponseCache(cache_dir) as cache:
         removed = cache.clear()
-    sys.stdout.write(f"removed {removed} cached replies from {cache_dir}\n")
+    if removed is None:
+        sys.stdout.write(f"removed the damaged cache database from {cache_dir}\n")
+    else:
+        sys.stdout.write(f"removed {removed} cached replies from {cache_dir}\n")
 
 
 @cache_app.command("prune")
@@ -293,8 +300,11 @@ def cache_prune(
     if not cache_dir.is_dir():
         sys.stdout.write(f"cache: {cache_dir} is empty; nothing to prune\n")
         return
-    with ResponseCache(cache_dir) as cache:
-        removed = cache.prune(age)
+    try:
+        with ResponseCache(cache_dir) as cache:
+            removed = cache.prune(age)
+    except UsageError as exc:  # a damaged database: the message says how to clear it
+        fail(str(exc))
     sys.stdout.write(f"removed {removed} cached replies older than {older_than} from {cache_dir}\n")
 
 
@@ -596,7 +606,7 @@ def run(
 
 def _write_run_note(event: "Event") -> None:
     """What the engine notes as a run starts (`--resume latest` with nothing to resume)."""
-    if event["type"] == "run_started" and "note" in event:
+    if event["type"] in ("run_started", "run_resumed") and "note" in event:
         sys.stderr.write(f"note: {event['note']}\n")
 
 

@@ -4,6 +4,7 @@
     ├── SpecError                 the workflow file is wrong; always carries file:line:col
     │   └── SpecInvalid           validation found problems; carries every Diagnostic
     ├── UsageError                the command line is wrong (bad -i value, unknown run id, ...)
+    │   └── CacheDamaged          the response cache's database cannot be read
     ├── ProviderError             a model call failed; says which provider/model
     │   ├── TransientProviderError    worth retrying: 408/409/429/5xx, timeouts, resets,
     │   │   │                         malformed replies; may carry retry_after (seconds)
@@ -75,6 +76,22 @@ class SpecInvalid(AgnoctlError):
 
 class UsageError(AgnoctlError):
     """The command line or its inputs are wrong."""
+
+
+class CacheDamaged(UsageError):
+    """The response cache's database cannot be read (garbage written over it, cut short).
+
+    A cache is disposable: a run passes over it (``--cache-only`` cannot), and ``agnoctl
+    cache clear`` deletes it. ``reason`` is SQLite's ("file is not a database").
+    """
+
+    def __init__(self, directory: str, reason: str) -> None:
+        super().__init__(
+            f"the response cache {directory} cannot be read ({reason}): "
+            f"`agnoctl cache clear --cache-dir {directory}` deletes it"
+        )
+        self.directory = directory
+        self.reason = reason
 
 
 class ProviderError(AgnoctlError):

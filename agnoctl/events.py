@@ -306,17 +306,42 @@ class EventSink:
 _MAX_WAITING = 256
 
 
-def read_events(path: Path) -> Iterator[Mapping[str, Any]]:
-    """Events of a journal in order; a torn last line (the process was killed) is skipped."""
+def read_events(path: Path, unreadable: list[int] | None = None) -> Iterator[Mapping[str, Any]]:
+    """Events of a journal in order. A torn last line (the process was killed) ends them. Any
+    other line that holds no event (not UTF-8, not JSON, not an object, or one whose fields
+    that place it are of the wrong type: a disk error, an edit) is passed over, and its number
+    (1-based) added to ``unreadable``: the events after it still count, or a resumed run would
+    redo the work they record."""
     with path.open("rb") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 return
-            try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError:
-                # NaN, which the standard encoder writes (older journals, 64-bit overflows).
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    return
+            event = _event(line)
+            if event is not None:
+                yield event
+            elif unreadable is not None:
+                unreadable.append(number)
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # NaN, which the standard encoder writes (older journals, 64-bit overflows).
+        try:
+            event = json.loads(line)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reading
+            return None
+    return event if _placed(event) else None
+
+
+def _placed(event: object) -> bool:
+    """Whether ``event`` is an object whose place in the run has the types readers rely on:
+    an integer ``seq``; a ``step`` path; an ``item`` index and loop ``iteration`` when set."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("seq"), int)
+        and isinstance(event.get("step", ""), str)
+        and isinstance(event.get("item"), int | None)
+        and isinstance(event.get("iteration"), int | None)
+    )

@@ -344,6 +344,7 @@ class PreviousRun:
     last_seq: int = 0
     segments: list[Segment] = field(default_factory=list)
     answered: list[PastCall] = field(default_factory=list)  # for the run's cost report
+    unreadable: list[int] = field(default_factory=list)  # journal lines that held no event
 
     def spent(self) -> Spent:
         """What every segment so far used, as ``limits`` count it."""
@@ -353,6 +354,20 @@ class PreviousRun:
             tokens=sum(s.tokens for s in segments),
             cost_usd=sum(s.cost for s in segments),
         )
+
+    def note(self) -> str | None:
+        """What reading the journal passed over, said as the resumed run starts."""
+        lines = self.unreadable
+        journal = self.run_dir / JOURNAL
+        if not lines:
+            return None
+        if len(lines) == 1:
+            return (
+                f"{journal}: line {lines[0]} holds no event (not UTF-8, not JSON, or not an "
+                "object with an event's fields); passed over"
+            )
+        shown = ", ".join(map(str, lines[:3])) + (", ..." if len(lines) > 3 else "")
+        return f"{journal}: {len(lines)} lines hold no event (lines {shown}); passed over"
 
     def reusable(self, key: JournalKey, fingerprint: str) -> Finished | None:
         """The finished entry for ``key`` when it was made with the same fingerprint."""
@@ -368,7 +383,7 @@ def load_previous_run(run_dir: Path) -> PreviousRun:
     if not journal.is_file() or journal.stat().st_size == 0:
         raise UsageError(f"{run_dir} has no events.jsonl to resume from (was it ever started?)")
     previous = PreviousRun(run_dir.name, run_dir, None, None, {})
-    for event in read_events(journal):
+    for event in read_events(journal, previous.unreadable):
         _record(previous, event)
     if previous.last_seq == 0:
         raise UsageError(f"{journal} holds no readable event to resume from")

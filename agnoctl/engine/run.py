@@ -27,7 +27,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
+from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache, check_cache
 from agnoctl.engine.budget import NOTHING_SPENT, Budget
 from agnoctl.engine.context import StepsView, base_context
 from agnoctl.engine.inputs import resolve_inputs
@@ -234,6 +234,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
     previous = None
     if resumed is not None:
         previous, inputs = resumed
+        note = previous.note()
     else:
         inputs = resolve_inputs(
             workflow.inputs, options.input_pairs, options.inputs_file, options.inputs
@@ -255,6 +256,10 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         run_dir = options.report_dir or options.runs_dir / run_id
         if run_dir.exists() and any(run_dir.iterdir()):
             raise UsageError(f"the report directory {run_dir} is not empty; choose another one")
+    cache_note = check_cache(options.cache_dir, options.cache_mode)
+    if cache_note is not None:  # a damaged cache: this run goes without it
+        options = replace(options, cache_mode="off")
+        note = cache_note if note is None else f"{note}; {cache_note}"
     return _Prepared(
         workflow,
         file,

@@ -1,0 +1,134 @@
+"""A damaged response cache and a wrong cache setting, through the real CLI.
+
+A cache is disposable: a run whose cache database is damaged (garbage written over it, or cut
+short) goes on without it and says so, with the command that starts it afresh. `--cache-only`
+has nothing else to run from, so there it is an error, as is a `--cache-dir` that cannot be a
+directory. None of these ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agnoctl.testing.fake_llm import FakeLLMThread, start_in_thread
+
+DATABASE = Path(".agnoctl") / "cache" / "cache.db"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMThread]:
+    with start_in_thread() as running:
+        yield running
+
+
+@pytest.fixture
+def project(tmp_path: Path, server: FakeLLMThread) -> Path:
+    """A folder holding a one-call workflow against the fake server."""
+    (tmp_path / "flow.yaml").write_text(
+        "version: 1\n"
+        "name: cached\n"
+        "providers:\n"
+        f"  local: {{type: openai, base_url: '{server.url}/v1', api_key: sk-cache-test}}\n"
+        "agents:\n"
+        "  a: {model: local/m}\n"
+        "steps:\n"
+        "  ask: {agent: a, prompt: what is cached}\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def agnoctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGNOCTL_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "agnoctl", *args],
+        cwd=cwd,
+        env={**env, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return agnoctl(cwd, "run", "flow.yaml", "--quiet", *args)
+
+
+def damage(project: Path, how: str) -> None:
+    database = project / DATABASE
+    if how == "garbage":
+        database.parent.mkdir(parents=True)
+        database.write_bytes(os.urandom(64 * 1024))
+    else:  # cut short: a real database, half of it gone
+        assert run(project).returncode == 0
+        data = database.read_bytes()
+        database.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated"])
+def test_a_damaged_cache_is_passed_over_with_a_warning(project: Path, how: str) -> None:
+    damage(project, how)
+    result = run(project, "--report-dir", "out")
+    assert result.returncode == 0, result.stderr
+    assert "the response cache" in result.stderr
+    assert f"agnoctl cache clear --cache-dir {Path('.agnoctl/cache')}" in result.stderr
+    report = json.loads((project / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["cost"]["total"]["calls"] == 1  # the model answered: no cache involved
+    started = json.loads((project / "out" / "events.jsonl").read_text().splitlines()[0])
+    assert "the response cache" in started["note"]
+
+
+def test_cache_only_with_a_damaged_cache_is_an_error(project: Path) -> None:
+    damage(project, "garbage")
+    result = run(project, "--cache-only", "--report-dir", "out")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the response cache .agnoctl/cache cannot be read")
+    assert "--cache-only" in result.stderr
+    assert "agnoctl cache clear" in result.stderr
+    assert not (project / "out").exists()
+
+
+@pytest.mark.parametrize("where", ["a-file", "beneath-a-file"])
+def test_a_cache_dir_that_cannot_be_a_directory_is_an_error(project: Path, where: str) -> None:
+    (project / "a-file").write_text("not a directory\n", encoding="utf-8")
+    cache_dir = "a-file" if where == "a-file" else "a-file/cache"
+    result = run(project, "--cache-dir", cache_dir, "--report-dir", "out")
+    assert result.returncode == 2
+    assert result.stderr == f"error: --cache-dir {cache_dir}: a-file is a file, not a directory\n"
+    assert not (project / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["stats"], ["prune", "--older-than", "1d"]])
+def test_cache_commands_on_a_damaged_cache_say_how_to_clear_it(
+    project: Path, command: list[str]
+) -> None:
+    damage(project, "garbage")
+    result = agnoctl(project, "cache", *command)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the response cache .agnoctl/cache cannot be read")
+    assert "agnoctl cache clear" in result.stderr
+
+
+def test_cache_clear_deletes_a_damaged_cache(project: Path) -> None:
+    damage(project, "garbage")
+    (project / ".agnoctl" / "cache" / "notes.txt").write_text("mine\n", encoding="utf-8")
+    cleared = agnoctl(project, "cache", "clear")
+    assert cleared.returncode == 0, cleared.stderr
+    assert "removed the damaged cache database" in cleared.stdout
+    assert not (project / DATABASE).exists()
+    assert (project / ".agnoctl" / "cache" / "notes.txt").exists()  # only what the cache wrote
+    assert run(project).returncode == 0
+    again = run(project, "--cache-only", "--report-dir", "again")
+    assert again.returncode == 0, again.stderr
+    report = json.loads((project / "again" / "report.json").read_text(encoding="utf-8"))
+    assert report["cost"]["total"]["cache_hits"] == 1
