@@ -613,11 +613,14 @@ class CommandToolSpec(Strict):
     max_output_chars: Annotated[int, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
-    allow_option_args: bool = Field(
-        default=False,
+    # None, not False, while unset: a tool dumped for a resume fingerprint must not change
+    # because this field was added.
+    allow_option_args: bool | None = Field(
+        default=None,
         description=(
             "Let the model's arguments start with `-` (the program then reads them as "
-            "options). Off: such a call is refused; put `--` before them in `run` anyway."
+            "options). Off (the default): such a call is refused; put `--` before them in "
+            "`run` anyway."
         ),
     )
 

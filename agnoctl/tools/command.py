@@ -295,7 +295,7 @@ class CommandTool(BaseTool):
         self._timeout = spec.timeout
         self._cwd = spec.cwd
         self._kill_grace = kill_grace
-        self._allow_options = spec.allow_option_args
+        self._allow_options = spec.allow_option_args is True
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
         try:
