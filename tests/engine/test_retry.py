@@ -51,6 +51,7 @@ CLASSIFICATION: list[tuple[BaseException, bool, str]] = [
     (errors.SpecError("bad", file="w.yaml"), False, "agnoctl_error"),
     (errors.SpecInvalid([]), False, "agnoctl_error"),
     (errors.UsageError("bad -i"), False, "agnoctl_error"),
+    (errors.CacheDamaged(".agnoctl/cache", "file is not a database"), False, "agnoctl_error"),
     (errors.CacheMiss("no reply cached for step a"), False, "cache_miss"),
     (errors.RunLocked("busy"), False, "agnoctl_error"),
     (errors.NothingToResume("already passed"), False, "agnoctl_error"),
