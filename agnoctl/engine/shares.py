@@ -4,6 +4,10 @@
 decimal, not binary: ``round(0.125, 2)`` gives 0.12 in Python, SPEC's half-up gives 0.13.
 Nothing to count (0 of 0, e.g. a ``for_each`` over an empty list) is a share of 1.0: no item
 failed, so an empty fan-out never fails its step.
+
+A threshold of 1 (the default) means every one: 199 of 200 fails it, though 0.995 rounds to
+1.00. Rounding is there so that "2 of 3" can be written 0.67; it must not let a failure
+through a threshold that asks for none.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ def share(succeeded: int, total: int) -> float:
 
 
 def meets(succeeded: int, total: int, threshold: float) -> bool:
-    """Whether the rounded share reaches ``threshold``, compared exactly in decimal."""
+    """Whether the rounded share reaches ``threshold``, compared exactly in decimal; a
+    threshold of 1 or more is met only when every one succeeded."""
     # repr() is the shortest text that reads back as the same float: 0.67 -> "0.67".
-    return _share(succeeded, total) >= Decimal(repr(float(threshold)))
+    reached = _share(succeeded, total) >= Decimal(repr(float(threshold)))
+    return reached and (threshold < 1 or succeeded == total)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from issue5 import DATA, RunCli, run_in_process, run_subprocess
+from issue5 import DATA, Run, RunCli, run_in_process, run_subprocess, write_yaml
 
 SCATTER = DATA / "scatter-gather.yaml"
 SUCCESS = DATA / "success.yaml"
@@ -103,3 +103,40 @@ def test_a_group_below_its_threshold_fails_and_the_run_with_it(tmp_path: Path) -
     assert run.report["reason"] == reason
     assert run.summary.startswith(f"## ❌ success: failed\n\n{reason}\n")
     assert run.stdout.startswith(f"failed: {reason}")
+
+
+def _fan_out(folder: Path, items: int, failed: int, threshold: float | None) -> Run:
+    """A ``for_each`` of ``items`` mock calls whose item ``failed`` fails."""
+    step: dict[str, object] = {"agent": "a", "for_each": list(range(items)), "prompt": "{{ item }}"}
+    if threshold is not None:
+        step["success_threshold"] = threshold
+    flow = {
+        "version": 1,
+        "name": "fan",
+        "agents": {"a": {"model": "mock/m"}},
+        "defaults": {"retry": {"max_attempts": 1}},
+        "steps": {"fan": step},
+    }
+    refused = {"error": {"status": 400, "message": "no"}}
+    fixtures = {"steps": {"fan": {"items": {failed: refused}, "default": {"text": "ok"}}}}
+    run_dir = folder / f"run-{items}"
+    return run_in_process(
+        write_yaml(folder, f"fan-{items}.yaml", flow),
+        write_yaml(folder, f"fan-{items}-fixtures.yaml", fixtures),
+        run_dir,
+    )
+
+
+def test_a_threshold_of_one_means_every_item(tmp_path: Path) -> None:
+    """SPEC: 199 of 200 fails the default threshold 1, though 0.995 rounds to 1.00."""
+    run = _fan_out(tmp_path, 200, failed=7, threshold=None)
+    assert run.exit_code == 1, run.stdout + run.stderr
+    fan = run.step("fan")
+    assert (fan["status"], fan["succeeded"], fan["total"]) == ("failed", 199, 200)
+    assert fan["error"]["kind"] == "threshold"
+
+
+def test_two_of_three_still_pass_a_threshold_of_067(tmp_path: Path) -> None:
+    run = _fan_out(tmp_path, 3, failed=1, threshold=0.67)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert (run.step("fan")["succeeded"], run.step("fan")["share"]) == (2, 0.67)
