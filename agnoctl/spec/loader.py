@@ -23,9 +23,11 @@ Every failure is a SpecError with `file:line:col`, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -260,8 +262,7 @@ def load_file(
     """
     label = str(path)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = _read_bounded(path)
     except IsADirectoryError:
         raise SpecError(
             "is a directory, not a workflow file",
@@ -277,6 +278,21 @@ def load_file(
             hint="check the path and its permissions",
         ) from None
     return load_text(raw, label, environ, unset_keys)
+
+
+def _read_bounded(path: str | Path) -> bytes:
+    """The file's first ``MAX_FILE_BYTES + 1`` bytes; an OSError for anything but a regular
+    file. A named pipe would block the open until a writer came, and a device never ends:
+    the file is opened without blocking and its descriptor checked (not its path before the
+    open, which another process could swap in between)."""
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(mode):
+            kind = "a named pipe" if stat.S_ISFIFO(mode) else "a device or a socket"
+            raise OSError(errno.EINVAL, f"not a regular file ({kind})")
+        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def load_text(
@@ -805,8 +821,7 @@ def load_data_file(path: str | Path, what: str) -> Loaded:
     """
     label = str(path)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = _read_bounded(path)
     except OSError as exc:
         raise SpecError(
             f"cannot read the {what}: {exc.strerror or exc}",
