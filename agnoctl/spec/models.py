@@ -672,7 +672,11 @@ class LimitsSpec(Strict):
         default=None, description="Stop when the run would make more model calls than this."
     )
     max_duration: Duration | None = Field(
-        default=None, description="Wall-clock bound of the whole run."
+        default=None,
+        description=(
+            "Wall-clock bound of each segment of the run: a `--resume` starts a new segment "
+            "with its own clock (calls, tokens and cost count across segments)."
+        ),
     )
     max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="Tasks in flight at once across the run."
