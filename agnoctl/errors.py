@@ -21,6 +21,8 @@
     │   └── OutputInvalid         structured output does not parse or validate (retried)
     ├── CacheMiss                 --cache-only and no cached reply for a step
     ├── RunLocked                 another process writes this run directory
+    ├── RunDirUnwritable          a run file could not be written (a full disk): the run stopped,
+    │                             resumable; also an OSError (exit 1)
     └── NothingToResume           --resume of a run that passed and is unchanged (exit 0)
 
 A message says what happened, the likely cause and what to do. Only ``cli.py`` turns these
@@ -201,6 +203,15 @@ class CacheMiss(AgnoctlError):
 
 class RunLocked(AgnoctlError):
     """Another agnoctl process holds the run directory."""
+
+
+class RunDirUnwritable(AgnoctlError, OSError):
+    """A write to the run directory failed (a full disk, a quota): the run stopped at once.
+
+    What was written stays valid (the journal up to the failed write, the last checkpoint), so
+    ``--resume`` carries on once there is room; the message says so. It is an OSError too: the
+    command line ends it as it ends any write the system refused (one line, exit 1).
+    """
 
 
 class NothingToResume(AgnoctlError):

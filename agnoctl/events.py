@@ -11,6 +11,10 @@ written at once. The file is fsynced when the run ends, not per event: an fsync 
 milliseconds, a hundred times the scheduling of a step, and only a machine crash (not a killed
 process) loses unsynced lines. Everything written passes through the run's redactor first.
 
+A write that fails (a full disk) is the journal's last: nothing more is written, so the file
+ends with what was on disk (a torn last line at worst, which a resumed run cuts off), and the
+sink's ``on_error`` is told, once, so that the run stops instead of going on unrecorded.
+
 Lines are encoded by orjson: a run writes three events per step, and the standard encoder's
 fixed cost per call was a tenth of a step's whole budget. orjson writes the same text for the
 same data (UTF-8, compact) except that NaN and infinities become null, which keeps every line
@@ -31,6 +35,7 @@ item_reused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -126,7 +131,9 @@ class EventSink:
     writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
     runs the event loop (or with no loop running): the lines waiting for the loop's next turn
     are not shared with other threads. ``started``, ``succeeded`` and ``llm_call`` write the
-    events of every step, as ``emit`` writes them, from positional arguments.
+    events of every step, as ``emit`` writes them, from positional arguments. A failed write
+    ends the journal: ``error`` holds it, ``on_error`` is called with it, and later events
+    reach the listeners only.
     """
 
     def __init__(
@@ -137,11 +144,14 @@ class EventSink:
         redact: Callable[[str], str] | None = None,
         listeners: tuple[Listener, ...] = (),
         last_seq: int = 0,
+        on_error: Callable[[OSError], object] | None = None,
     ) -> None:
         self.run_id = run_id
         self.path = path
+        self.error: OSError | None = None  # the write that failed; nothing is written after it
         self._redact = redact
         self._listeners = listeners
+        self._on_error = on_error
         self._seq = last_seq  # a resumed run appends after the events already written
         self._stamp = (-1, "")  # the last event's millisecond and its text
         self._fd: int | None = None
@@ -289,16 +299,35 @@ class EventSink:
             return
         data = memoryview(b"".join(self._waiting))
         self._waiting.clear()
-        while data:
-            data = data[os.write(self._fd, data) :]
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:
+            self._failed(exc)
 
     def close(self) -> None:
         """Make the journal durable (fsync) and close it."""
+        self.flush()
         if self._fd is not None:
-            self.flush()
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:  # the file system could not keep what was written
+                self._failed(exc)
+                return
             os.close(self._fd)
             self._fd = None
+
+    def _failed(self, error: OSError) -> None:
+        """End the journal at a failed write: appending after a torn line would bury the
+        events after it in one unreadable line."""
+        fd, self._fd = self._fd, None
+        self._waiting.clear()
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.error = error
+        if self._on_error is not None:
+            self._on_error(error)
 
 
 # A turn of the loop can run a long chain of steps whose replies need no waiting (the mock,

@@ -2,9 +2,17 @@
 
 Everything that can be wrong with the command line (inputs, the fixtures file) is checked
 before the run directory exists. Then the steps run under the scheduler, inside one cancel
-scope that SIGINT/SIGTERM (``handle_signals``) and ``limits.max_duration`` cancel; whatever did
-not finish is ``skipped: cancelled`` (or ``budget`` when a limit stopped it), and the report
-is written all the same. A second signal while the partial report is written exits at once.
+scope that SIGINT/SIGTERM/SIGHUP (``handle_signals``) and ``limits.max_duration`` cancel;
+whatever did not finish is ``skipped: cancelled`` (or ``budget`` when a limit stopped it), and
+the report is written all the same. A second signal while the partial report is written exits
+at once.
+
+A write to the run directory that fails (the journal, a checkpoint, a report file: a full
+disk) stops the run at once with ``RunDirUnwritable``: going on would do work that no file
+records. What was written stays valid, and ``--resume`` carries on once there is room. The
+final report.json is written before the journal records ``run_finished``, so a journal that
+records the end always has its report.json beside it; the other report files are made from
+it (``--resume`` makes them again if a kill came first).
 
 Run pass/fail (SPEC "Limits and success"): the top-level steps count (a group is one step);
 condition skips and ``continue_on_error`` failures are left out of the share. The run fails
@@ -19,6 +27,7 @@ renders to text.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import json
 import os
@@ -31,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
@@ -51,18 +60,21 @@ from agnoctl.engine.runtime import Providers, Runtime
 from agnoctl.engine.scheduler import Scheduler
 from agnoctl.engine.shares import meets, share
 from agnoctl.engine.state import RunState, SkipReason, StepRecord, new_records
-from agnoctl.errors import UsageError
+from agnoctl.errors import RunDirUnwritable, UsageError
 from agnoctl.events import Event, EventSink
 from agnoctl.notify import notify_run
 from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor, masking
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.writer import (
+    REPORT_FILE,
     RUNS_DIR,
     atomic_write,
     new_run_id,
+    remove_temporaries,
     update_latest,
-    write_report_files,
+    write_derived_files,
+    write_report_json,
 )
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import Tags, Workflow
@@ -73,6 +85,9 @@ CHECKPOINT_INTERVAL = 1.0  # seconds between report.json checkpoints while a run
 # ... or this many times what the last one took to build: a checkpoint stops the steps while
 # it is built, and this keeps that under 2% of the run's time.
 CHECKPOINT_COST_FACTOR = 50
+# Ctrl-C, a CI job's cancel, and a closed terminal or SSH session: each ends the run with its
+# report (exit 130), never with only the last checkpoint.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
 
 
@@ -108,7 +123,7 @@ class RunOptions:
     seed: int | None = None
     """Seed of the run's random source (retry jitter)."""
     handle_signals: bool = False
-    """Cancel the run on SIGINT/SIGTERM and still write the report (main thread only)."""
+    """Cancel the run on SIGINT/SIGTERM/SIGHUP and still write the report (main thread only)."""
     observer: RunObserver | None = None
     listeners: Sequence[Callable[[Event], None]] = ()
     """More event listeners (e.g. ``agnoctl.logs.log_event``); they see redacted events."""
@@ -204,8 +219,8 @@ def _load(path: str | os.PathLike[str], options: RunOptions) -> _Prepared:
 
 @contextlib.contextmanager
 def _signals_restored(options: RunOptions) -> Iterator[None]:
-    """The caller's SIGINT/SIGTERM handlers, back after a run that handled the signals."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    """The caller's handlers of the stop signals, back after a run that handled them."""
+    saved = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
     try:
         yield
     finally:
@@ -314,13 +329,16 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
         update_latest(options.runs_dir, prep.run_id)
     journal = prep.run_dir / "events.jsonl"
     if prep.previous is not None:
+        remove_temporaries(prep.run_dir)  # what a killed segment was writing
         repair_journal(journal)
+    stop = _WriteFailure(prep)
     sink = EventSink(
         journal,
         prep.run_id,
         redact=prep.redactor.redact if prep.redactor else None,
         listeners=listeners,
         last_seq=prep.previous.last_seq if prep.previous is not None else 0,
+        on_error=partial(stop.failed, "journal", journal),
     )
     records = new_records(workflow.steps)
     state = RunState(
@@ -388,18 +406,26 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
     scheduler = Scheduler(rt)
     spared = _spare_what_lasts()
     try:
-        async with anyio.create_task_group() as checkpoints:
-            await checkpoints.start(_checkpoints, prep, rt, scheduler, state)
-            if providers.needs_http():
-                await checkpoints.start(providers.set_up)
-            interrupted = await _run_steps(scheduler, rt, records, view, context, options)
-            checkpoints.cancel_scope.cancel()
+        with stop.scope:
+            async with anyio.create_task_group() as checkpoints:
+                await checkpoints.start(_checkpoints, prep, rt, scheduler, state, stop)
+                if providers.needs_http():
+                    await checkpoints.start(providers.set_up)
+                interrupted = await _run_steps(scheduler, rt, records, view, context, options)
+                checkpoints.cancel_scope.cancel()
+        stop.check()
         unfinished: SkipReason = "cancelled" if interrupted else "budget"
         for record in records.values():
             if not record.done:
                 scheduler.skip(record, unfinished, None)
         outputs, output_errors = render_outputs(workflow.outputs, context)
         report = _report(prep, rt, scheduler, state, outputs, output_errors, interrupted)
+        # Masked before it leaves the engine (the terminal's table, annotations, the library
+        # caller), not only when written: a command's stderr or a provider error can hold a key.
+        report = _redacted_report(prep.redactor, report)
+        sink.flush()  # the journal holds every task the final report says finished...
+        stop.check()  # ...or the report stays the checkpoint
+        dumped = stop.guard(write_report_json, prep.run_dir, report, prep.redactor.redact)
         sink.emit(
             "run_finished",
             status=report.status,
@@ -415,15 +441,62 @@ async def _run(prep: _Prepared, done: Callable[[RunReport], None]) -> None:
             rt.cache.close()
         with anyio.CancelScope(shield=True):
             await providers.aclose()
+    stop.check()  # the journal's last write, or its fsync
     state.finished = time.time()
-    # Masked before it leaves the engine (the terminal's table, annotations, the library
-    # caller), not only when written: a command's stderr or a provider error can hold a key.
-    report = _redacted_report(prep.redactor, report)
-    write_report_files(prep.run_dir, report, prep.redactor.redact, workflow)
+    stop.guard(
+        write_derived_files, prep.run_dir, report, prep.redactor.redact, workflow, dumped=dumped
+    )
     await notify_run(workflow, report, prep.run_dir, prep.redactor)
     if observer is not None:
         observer.run_finished(report, prep.run_dir)
     done(report)
+
+
+class _WriteFailure:
+    """The first write to the run directory that failed (a full disk, a quota): it cancels
+    ``scope``, the run's steps, since work that no file records would be done again anyway.
+
+    ``check`` raises it as RunDirUnwritable, whose message names the file and says how to go
+    on; ``guard`` runs a write of report files and turns its OSError into one.
+    """
+
+    def __init__(self, prep: _Prepared) -> None:
+        self.scope = anyio.CancelScope()
+        self._prep = prep
+        self._error: RunDirUnwritable | None = None
+
+    def failed(self, what: str, path: Path, error: OSError) -> RunDirUnwritable:
+        """Note a failed write of the ``what`` at ``path`` and stop the steps; returns the
+        error ``check`` raises (the first failure's)."""
+        if self._error is None:
+            self._error = RunDirUnwritable(self._message(what, path, error))
+            self._error.__cause__ = error
+        self.scope.cancel()
+        return self._error
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def guard(self, write: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        try:
+            return write(*args, **kwargs)
+        except OSError as exc:
+            raise self.failed("report", Path(exc.filename or self._prep.run_dir), exc) from exc
+
+    def _message(self, what: str, path: Path, error: OSError) -> str:
+        prep = self._prep
+        # A run under --report-dir is not the runs directory's latest: name its directory.
+        where = "latest" if prep.options.report_dir is None else str(prep.run_dir)
+        remedy = "free space" if error.errno in _NO_ROOM else "fix that"
+        return (
+            f"cannot write the {what} {path}: {error.strerror or error}; {remedy} and run "
+            f"`agnoctl run {prep.file} --resume {where}`"
+        )
+
+
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_T = TypeVar("_T")
 
 
 def _carry_costs(rt: Runtime, previous: PreviousRun) -> None:
@@ -488,6 +561,7 @@ async def _checkpoints(
     rt: Runtime,
     scheduler: Scheduler,
     state: RunState,
+    stop: _WriteFailure,
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -501,21 +575,27 @@ async def _checkpoints(
     while the steps go on; a cancellation waits for that write, so it can
     never land after the final report.
     """
-    cost = await _write_checkpoint(prep, rt, scheduler, state)
+    cost = await _write_checkpoint(prep, rt, scheduler, state, stop)
     task_status.started()
-    while True:
+    while cost is not None:
         await anyio.sleep(max(CHECKPOINT_INTERVAL, CHECKPOINT_COST_FACTOR * cost))
-        cost = await _write_checkpoint(prep, rt, scheduler, state)
+        cost = await _write_checkpoint(prep, rt, scheduler, state, stop)
 
 
 async def _write_checkpoint(
-    prep: _Prepared, rt: Runtime, scheduler: Scheduler, state: RunState
-) -> float:
-    """Write one checkpoint; the seconds its build took the event loop."""
+    prep: _Prepared, rt: Runtime, scheduler: Scheduler, state: RunState, stop: _WriteFailure
+) -> float | None:
+    """Write one checkpoint; the seconds its build took the event loop, or None when the
+    write failed (and the run is being stopped)."""
     started = time.perf_counter()
     text = _checkpoint_text(prep, rt, scheduler, state)
     cost = time.perf_counter() - started
-    await anyio.to_thread.run_sync(atomic_write, prep.run_dir / "report.json", text)
+    path = prep.run_dir / REPORT_FILE
+    try:
+        await anyio.to_thread.run_sync(atomic_write, path, text)
+    except OSError as exc:
+        stop.failed("report", path, exc)
+        return None
     return cost
 
 
@@ -571,14 +651,14 @@ async def _run_until_limit(
 async def _watch_signals(
     run_scope: anyio.CancelScope, received: list[int], flush_journal: Callable[[], None]
 ) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async for signum in signals:
             received.append(signum)
             run_scope.cancel()
             break
     # The partial report is being written; a second signal means "stop now".
     exit_now = partial(_exit_now, flush_journal)
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in _STOP_SIGNALS:
         signal.signal(signum, exit_now)
 
 

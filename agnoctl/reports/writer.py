@@ -2,7 +2,12 @@
 
 Every file is written to a temporary file in the same folder, fsynced and renamed over the
 target (``os.replace``), so a reader (or a run killed mid-write) sees the old file or the new
-one, never half of one.
+one, never half of one. A kill can leave the temporary file (``.report.json.*.tmp``) behind:
+``remove_temporaries`` clears them when the run is taken up again.
+
+report.json comes first and the other report files are made from it (and, for metrics.prom,
+from the journal), so that a run whose report.json is final can get them back
+(``write_derived_files``).
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ from typing import TYPE_CHECKING, Any
 from agnoctl.reports.junit import render_junit
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.summary import render_summary
-from agnoctl.reports.views import write_views
+from agnoctl.reports.views import HTML_FILE, METRICS_FILE, write_views
 
 if TYPE_CHECKING:
     from agnoctl.spec.models import Workflow
 
 RUNS_DIR = Path(".agnoctl") / "runs"
 LATEST = "latest"
+REPORT_FILE = "report.json"
+JUNIT_FILE = "junit.xml"
+SUMMARY_FILE = "summary.md"
+OUTPUTS_DIR = "outputs"
+_TEMPORARY = ".*.tmp"  # what atomic_write names its temporary files
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -38,6 +48,15 @@ def new_run_id(now: float | None = None) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, all at once. An OSError names ``path``, not the
+    temporary file that was being written."""
+    try:
+        _replace(path, text)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc
+
+
+def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -52,28 +71,58 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_report_files(
+def write_report_json(
+    run_dir: Path, report: RunReport, redact: Callable[[str], str] | None = None
+) -> str:
+    """report.json, passed through ``redact``; returns ``report.dumps()``, which
+    ``write_derived_files`` takes."""
+    dumped = report.dumps()
+    atomic_write(run_dir / REPORT_FILE, redact(dumped) if redact is not None else dumped)
+    return dumped
+
+
+def write_derived_files(
     run_dir: Path,
     report: RunReport,
     redact: Callable[[str], str] | None = None,
     workflow: Workflow | None = None,
+    *,
+    dumped: str | None = None,
 ) -> None:
-    """report.json, junit.xml, summary.md, outputs/, report.html and metrics.prom, each passed
-    through ``redact``; ``workflow`` lets report.html draw the DAG and show the prompts."""
+    """Every report file made from report.json: junit.xml, summary.md, outputs/, report.html
+    and metrics.prom (which reads the journal too), each passed through ``redact``;
+    ``workflow`` lets report.html draw the DAG and show the prompts. ``dumped`` is
+    ``report.dumps()`` when the caller has it already."""
 
     def clean(text: str) -> str:
         return redact(text) if redact is not None else text
 
-    dumped = report.dumps()
-    atomic_write(run_dir / "report.json", clean(dumped))
-    atomic_write(run_dir / "junit.xml", clean(render_junit(report)))
+    atomic_write(run_dir / JUNIT_FILE, clean(render_junit(report)))
     summary = clean(render_summary(report))
-    atomic_write(run_dir / "summary.md", summary)
+    atomic_write(run_dir / SUMMARY_FILE, summary)
     for name, value in report.outputs.items():
         file_name, text = output_file(name, value)
-        atomic_write(run_dir / "outputs" / file_name, clean(text))
+        atomic_write(run_dir / OUTPUTS_DIR / file_name, clean(text))
     write_views(run_dir, report, workflow, redact, dumped=dumped)
     append_github_summary(summary)
+
+
+def derived_files(report: RunReport) -> list[str]:
+    """The paths, in the run directory, of the files ``write_derived_files`` writes."""
+    outputs = [
+        f"{OUTPUTS_DIR}/{output_file(name, value)[0]}" for name, value in report.outputs.items()
+    ]
+    return [JUNIT_FILE, SUMMARY_FILE, *outputs, HTML_FILE, METRICS_FILE]
+
+
+def remove_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files a killed process left in ``run_dir`` (and its outputs/):
+    each is a half-written copy of a report file, of no use to anyone. Call it while holding
+    the run's lock, or a live writer's file would go."""
+    for folder in (run_dir, run_dir / OUTPUTS_DIR):
+        for temporary in folder.glob(_TEMPORARY):
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
 
 
 def output_file(name: str, value: Any) -> tuple[str, str]:
