@@ -14,26 +14,102 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.core
+from typer import _click as click
+
+from agnoctl.printable import printable
 
 if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
     from agnoctl.events import Event
+    from agnoctl.reports.history import RunSummary
     from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
     from agnoctl.spec.loader import UnsetKey
     from agnoctl.spec.models import Workflow
     from agnoctl.terminal import Terminal
 
-app = typer.Typer(
-    name="agnoctl",
-    help="Declarative, CI-native runner for multi-agent LLM workflows.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+
+class _Command(typer.core.TyperCommand):
+    """A command whose help speaks the user's words: arguments by their metavar (`FILE`,
+    `[RUN]`, `[PATH]...`), as git, ruff and uv write them, never typer's type names
+    (`{path}`, `<list[Path]>`). Options name theirs with `metavar=` where they are declared."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_usage(param))
+            else:
+                pieces += param.get_usage_pieces(ctx)
+        return pieces
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((_argument_name(param), record[1]))
+            else:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def _argument_name(param: click.Parameter) -> str:
+    name = param.metavar or (param.name or "").upper()
+    return name + ("..." if param.nargs != 1 else "")
+
+
+def _argument_usage(param: click.Parameter) -> str:
+    name = param.metavar or (param.name or "").upper()
+    usage = name if param.required else f"[{name}]"
+    return usage + ("..." if param.nargs != 1 else "")
+
+
+def _choices(choices: type[StrEnum]) -> str:
+    """An option's metavar listing what it accepts: `[text|json|github]`."""
+    return "[" + "|".join(choice.value for choice in choices) + "]"
+
+
+class _Root(typer.core.TyperGroup):
+    """The root command, whose completion options may name the shell:
+    `agnoctl --install-completion bash`. (Typer's own options are flags that guess it.)"""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if len(args) == 2 and args[0] in _COMPLETION_OPTIONS:
+            ctx.meta[_SHELL] = args.pop()
+        return super().parse_args(ctx, args)
+
+
+_COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+_SHELL = "agnoctl.shell"
+_PROGRAM = "agnoctl"
+_COMPLETE_VAR = "_AGNOCTL_COMPLETE"  # what the completion scripts set to ask for completions
+
+
+def _typer(help_text: str, **options: Any) -> typer.Typer:
+    """A command group; `-h` and `--help` both show its help."""
+    return typer.Typer(
+        **options,
+        help=help_text,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
+app = _typer(
+    "Declarative, CI-native runner for multi-agent LLM workflows.", name=_PROGRAM, cls=_Root
 )
 
 EXIT_OK = 0
@@ -44,8 +120,19 @@ EXIT_INTERRUPTED = 130
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print a one-line error to stderr and exit."""
-    sys.stderr.write(f"error: {message}\n")
+    _err(f"error: {message}\n")
     raise typer.Exit(code)
+
+
+def _out(text: str) -> None:
+    """Print to stdout. What steps, models and workflow files wrote shows its control
+    characters as escapes: a terminal or CI log never obeys them."""
+    sys.stdout.write(printable(text))
+
+
+def _err(text: str) -> None:
+    """Print to stderr, as ``_out`` does."""
+    sys.stderr.write(printable(text))
 
 
 @contextmanager
@@ -70,14 +157,74 @@ def _version(value: bool) -> None:
     if value:
         from agnoctl import __version__
 
-        sys.stdout.write(f"agnoctl {__version__}\n")
+        _out(f"agnoctl {__version__}\n")
         raise typer.Exit()
+
+
+_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def _completion_shell(ctx: typer.Context) -> str:
+    """The shell named after the option, else the login shell ($SHELL), else the shell this
+    runs under."""
+    named = ctx.meta.get(_SHELL) or Path(os.environ.get("SHELL", "")).name
+    if not named:
+        from typer._completion_shared import _get_shell_name
+
+        named = _get_shell_name() or ""
+    if named not in _SHELLS:
+        fail(f"no completion for shell {named or '(unknown)'!r}: name one of {', '.join(_SHELLS)}")
+    return str(named)
+
+
+def _install_completion(ctx: typer.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from typer._completion_shared import install
+
+    shell, path = install(_completion_shell(ctx), _PROGRAM, _COMPLETE_VAR)
+    _out(f"{shell} completion installed in {path}; it works in a new shell\n")
+    raise typer.Exit()
+
+
+def _show_completion(ctx: typer.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from typer._completion_shared import get_completion_script
+
+    script = get_completion_script(
+        prog_name=_PROGRAM, complete_var=_COMPLETE_VAR, shell=_completion_shell(ctx)
+    )
+    _out(script + "\n")
+    raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+    install_completion: Annotated[
+        bool,
+        typer.Option(
+            "--install-completion",
+            callback=_install_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Install completion for your shell (or the one named after: bash, zsh, fish, "
+            "powershell).",
+        ),
+    ] = False,
+    show_completion: Annotated[
+        bool,
+        typer.Option(
+            "--show-completion",
+            callback=_show_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Print the completion script for your shell (or the one named after), to "
+            "install it your own way.",
+        ),
     ] = False,
 ) -> None:
     """Declarative, CI-native runner for multi-agent LLM workflows."""
@@ -89,13 +236,21 @@ class DiagnosticFormat(StrEnum):
     github = "github"
 
 
-WorkflowArgument = Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)]
+WorkflowArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", help="Workflow file.", show_default=False)
+]
 InputsOption = Annotated[
     list[str] | None,
-    typer.Option("-i", "--input", help="Input value key=value (JSON for arrays/objects)."),
+    typer.Option(
+        "-i",
+        "--input",
+        metavar="KEY=VALUE",
+        help="An input value (JSON for arrays/objects); repeat for more.",
+    ),
 ]
 InputsFileOption = Annotated[
-    Path | None, typer.Option("--inputs-file", help="YAML or JSON map of input values.")
+    Path | None,
+    typer.Option("--inputs-file", metavar="FILE", help="YAML or JSON map of input values."),
 ]
 
 
@@ -106,20 +261,34 @@ InputsFileOption = Annotated[
 # ---------------------------------------------------------------------------- validate
 
 
-@app.command("validate")
+@app.command("validate", cls=_Command)
 def validate(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
-            help="Workflow files, or directories searched for *.yaml / *.yml.",
+            metavar="PATH",
+            help="Workflow files, or directories searched for workflows (*.yaml / *.yml with "
+            "a top-level `version:`).  [default: .]",
             show_default=False,
         ),
-    ],
+    ] = None,
     output_format: Annotated[
         DiagnosticFormat,
-        typer.Option("--format", help="text, json, or github (workflow-command annotations)."),
+        typer.Option(
+            "--format",
+            metavar=_choices(DiagnosticFormat),
+            help="text, json, or github (workflow-command annotations).",
+        ),
     ] = DiagnosticFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
+    only_workflows: Annotated[
+        bool,
+        typer.Option(
+            "--only-workflows",
+            help="Skip the files named that are no workflows (no top-level `version:`), as a "
+            "directory's are: for pre-commit, which names every YAML file.",
+        ),
+    ] = False,
 ) -> None:
     """Check workflows: every problem with file:line:col, a code and a fix hint.
 
@@ -135,11 +304,11 @@ def validate(
         from agnoctl.spec.validate import validate_file, workflow_files
 
         try:
-            selection = workflow_files(paths)
+            selection = workflow_files(paths or [Path(".")], only_workflows=only_workflows)
         except UsageError as exc:
             fail(str(exc))
         files = selection.files
-        if not files:
+        if not files and not only_workflows:
             fail("no workflow files found (a workflow has a top-level `version:` line)")
         diagnostics = []
         for path in files:
@@ -149,10 +318,10 @@ def validate(
     formatter = {"text": format_text, "json": format_json, "github": format_github}
     output = formatter[output_format.value](diagnostics)
     if output:
-        sys.stdout.write(output + "\n")
+        _out(output + "\n")
     errors = sum(d.severity == "error" for d in diagnostics)
     failed = errors > 0 or (strict and len(diagnostics) > errors)
-    sys.stderr.write(
+    _err(
         _validation_summary(
             failed, len(files), errors, len(diagnostics) - errors, len(selection.skipped)
         )
@@ -168,7 +337,7 @@ def _validation_summary(failed: bool, files: int, errors: int, warnings: int, sk
     return f"{verdict}: {files} {noun} checked, {errors} error(s), {warnings} warning(s){extra}\n"
 
 
-@app.command("schema")
+@app.command("schema", cls=_Command)
 def schema(
     report: Annotated[
         bool, typer.Option("--report", help="Print the report.json schema instead.")
@@ -185,24 +354,26 @@ def schema(
     if markdown:
         from agnoctl.spec.reference import reference_markdown
 
-        sys.stdout.write(reference_markdown() + "\n")
+        _out(reference_markdown() + "\n")
         return
     if report:
         from agnoctl.reports.model import schema_text as report_schema_text
 
-        sys.stdout.write(report_schema_text())
+        _out(report_schema_text())
         return
     from agnoctl.spec.schema import schema_text
 
-    sys.stdout.write(schema_text())
+    _out(schema_text())
 
 
-@app.command("init")
+@app.command("init", cls=_Command)
 def init(
     name: Annotated[
         str | None,
         typer.Argument(
-            help="File to write (NAME.yaml); default workflow.yaml.", show_default=False
+            metavar="NAME",
+            help="File to write (NAME.yaml); default workflow.yaml.",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -214,20 +385,22 @@ def init(
         path = write_starter(name)
     except UsageError as exc:
         fail(str(exc))
-    sys.stdout.write(f"wrote {path}; try: agnoctl validate {path} && agnoctl run {path}\n")
+    _out(f"wrote {path}; try: agnoctl validate {path} && agnoctl run {path}\n")
 
 
 # ---------------------------------------------------------------------------- cache
 
-cache_app = typer.Typer(
-    help="Inspect and trim the response cache.", no_args_is_help=True, rich_markup_mode=None
-)
+cache_app = _typer("Inspect and trim the response cache.")
 app.add_typer(cache_app, name="cache")
 
 CacheDirOption = Annotated[
-    Path, typer.Option("--cache-dir", help="Cache directory.", show_default=True)
+    Path, typer.Option("--cache-dir", metavar="DIR", help="Cache directory.", show_default=True)
 ]
 _DEFAULT_CACHE_DIR = Path(".agnoctl/cache")
+RunsDirOption = Annotated[
+    Path, typer.Option("--runs-dir", metavar="DIR", help="Where runs are kept.", show_default=True)
+]
+_DEFAULT_RUNS_DIR = Path(".agnoctl/runs")
 
 
 def _when(timestamp: float | None) -> str:
@@ -243,11 +416,11 @@ def _size(size_bytes: int) -> str:
     return f"{size_bytes} B" if unit == 0 else f"{size:.1f} {('KiB', 'MiB', 'GiB')[unit - 1]}"
 
 
-@cache_app.command("stats")
+@cache_app.command("stats", cls=_Command)
 def cache_stats(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
     """Show how many replies are cached, their size and age."""
     if not cache_dir.is_dir():
-        sys.stdout.write(f"cache: {cache_dir} (empty: nothing cached yet)\n")
+        _out(f"cache: {cache_dir} (empty: nothing cached yet)\n")
         return
     from agnoctl.cache import ResponseCache
     from agnoctl.errors import UsageError
@@ -257,7 +430,7 @@ def cache_stats(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
             stats = cache.stats()
     except UsageError as exc:  # a damaged database: the message says how to clear it
         fail(str(exc))
-    sys.stdout.write(
+    _out(
         f"cache: {stats.directory}\n"
         f"entries: {stats.entries}\n"
         f"size: {_size(stats.size_bytes)}\n"
@@ -266,26 +439,27 @@ def cache_stats(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
     )
 
 
-@cache_app.command("clear")
+@cache_app.command("clear", cls=_Command)
 def cache_clear(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
     """Delete every cached reply."""
     if not cache_dir.is_dir():
-        sys.stdout.write(f"cache: {cache_dir} is empty; nothing to clear\n")
+        _out(f"cache: {cache_dir} is empty; nothing to clear\n")
         return
     from agnoctl.cache import ResponseCache
 
     with ResponseCache(cache_dir) as cache:
         removed = cache.clear()
     if removed is None:
-        sys.stdout.write(f"removed the damaged cache database from {cache_dir}\n")
+        _out(f"removed the damaged cache database from {cache_dir}\n")
     else:
-        sys.stdout.write(f"removed {removed} cached replies from {cache_dir}\n")
+        _out(f"removed {removed} cached replies from {cache_dir}\n")
 
 
-@cache_app.command("prune")
+@cache_app.command("prune", cls=_Command)
 def cache_prune(
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age to keep: 30d, 12h, 90m or seconds.")
+        str,
+        typer.Option("--older-than", metavar="AGE", help="Age to keep: 30d, 12h, 90m or seconds."),
     ] = "30d",
     cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
 ) -> None:
@@ -298,37 +472,31 @@ def cache_prune(
     except UsageError as exc:
         fail(str(exc))
     if not cache_dir.is_dir():
-        sys.stdout.write(f"cache: {cache_dir} is empty; nothing to prune\n")
+        _out(f"cache: {cache_dir} is empty; nothing to prune\n")
         return
     try:
         with ResponseCache(cache_dir) as cache:
             removed = cache.prune(age)
     except UsageError as exc:  # a damaged database: the message says how to clear it
         fail(str(exc))
-    sys.stdout.write(f"removed {removed} cached replies older than {older_than} from {cache_dir}\n")
+    _out(f"removed {removed} cached replies older than {older_than} from {cache_dir}\n")
 
 
 # ---------------------------------------------------------------------------- fixtures
 
-fixtures_app = typer.Typer(
-    help="Turn a run's model replies into mock fixtures.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+fixtures_app = _typer("Turn a run's model replies into mock fixtures.")
 app.add_typer(fixtures_app, name="fixtures")
 
 
-@fixtures_app.command("export")
+@fixtures_app.command("export", cls=_Command)
 def fixtures_export(
     run_ref: Annotated[
         str, typer.Argument(metavar="RUN", help="latest, a run id, or a run directory.")
     ] = "latest",
-    output: Annotated[Path, typer.Option("-o", "--output", help="Fixtures file to write.")] = Path(
-        "fixtures.yaml"
-    ),
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the runs are.")] = Path(
-        ".agnoctl/runs"
-    ),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="FILE", help="Fixtures file to write.")
+    ] = Path("fixtures.yaml"),
+    runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
 ) -> None:
     """Write a run's model replies as a --mock-fixtures file, to replay it offline."""
     from agnoctl.engine.resume import find_run
@@ -344,7 +512,7 @@ def fixtures_export(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
-    sys.stdout.write(
+    _out(
         f"wrote {count} replies of run {run_dir.name} to {output}; replay with: "
         f"agnoctl run <workflow> --mock --mock-fixtures {output}\n"
     )
@@ -368,12 +536,12 @@ def _write_diagnostics(diagnostics: "list[Diagnostic]") -> None:
     from agnoctl.spec.diagnostics import format_text
 
     if diagnostics:
-        sys.stderr.write(format_text(diagnostics) + "\n")
+        _err(format_text(diagnostics) + "\n")
 
 
 def _write_notes(unset_keys: "Iterable[UnsetKey]") -> None:
     for unset in unset_keys:
-        sys.stderr.write(unset.note() + "\n")
+        _err(unset.note() + "\n")
 
 
 def _load_or_exit(path: Path) -> "Workflow":
@@ -390,19 +558,25 @@ def _load_or_exit(path: Path) -> "Workflow":
     return result.workflow
 
 
-@app.command("plan")
+@app.command("plan", cls=_Command)
 def plan(
     path: WorkflowArgument,
     inputs: InputsOption = None,
     inputs_file: InputsFileOption = None,
     output_format: Annotated[
-        PlanFormat, typer.Option("--format", help="text, json, or markdown (for PR comments).")
+        PlanFormat,
+        typer.Option(
+            "--format",
+            metavar=_choices(PlanFormat),
+            help="text, json, or markdown (for PR comments).",
+        ),
     ] = PlanFormat.text,
     assume_items: Annotated[
         int,
         typer.Option(
             "--assume-items",
             min=1,
+            metavar="N",
             help="Items assumed, at most, for a for_each list known only at run time.",
         ),
     ] = 10,
@@ -420,7 +594,7 @@ def plan(
     # the plan are dropped before it runs again (else its first pass walks them all).
     with paused_gc(), _without_pydantic_plugins():
         text = _plan_text(path, inputs or [], inputs_file, output_format, assume_items)
-    sys.stdout.write(text)
+    _out(text)
 
 
 def _plan_text(
@@ -446,11 +620,16 @@ def _plan_text(
     return render_plan(built, output_format.value)
 
 
-@app.command("graph")
+@app.command("graph", cls=_Command)
 def graph(
     path: WorkflowArgument,
     output_format: Annotated[
-        GraphFormat, typer.Option("--format", help="mermaid (flowchart) or dot (Graphviz).")
+        GraphFormat,
+        typer.Option(
+            "--format",
+            metavar=_choices(GraphFormat),
+            help="mermaid (flowchart) or dot (Graphviz).",
+        ),
     ] = GraphFormat.mermaid,
 ) -> None:
     """Draw the step graph: groups as subgraphs, for_each and loops marked, `if` on edges."""
@@ -458,7 +637,7 @@ def graph(
     from agnoctl.graph import render_graph
 
     workflow = _load_or_exit(path)
-    sys.stdout.write(render_graph(workflow, output_format.value))
+    _out(render_graph(workflow, output_format.value))
 
 
 # ---------------------------------------------------------------------------- run
@@ -480,28 +659,37 @@ class ProgressMode(StrEnum):
     plain = "plain"
 
 
-@app.command("run")
+@app.command("run", cls=_Command)
 def run(
     path: WorkflowArgument,
     inputs: InputsOption = None,
     inputs_file: InputsFileOption = None,
     mock_fixtures: Annotated[
         Path | None,
-        typer.Option("--mock-fixtures", help="Scripted replies for the mock provider."),
+        typer.Option(
+            "--mock-fixtures", metavar="FILE", help="Scripted replies for the mock provider."
+        ),
     ] = None,
     mock: Annotated[
         bool, typer.Option("--mock", help="Route every agent to the mock provider (offline).")
     ] = False,
     report_dir: Annotated[
         Path | None,
-        typer.Option("--report-dir", help="Run directory (default .agnoctl/runs/<run-id>)."),
+        typer.Option(
+            "--report-dir", metavar="DIR", help="Run directory (default .agnoctl/runs/RUN-ID)."
+        ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed the run's randomness (retry jitter).")
+        int | None,
+        typer.Option("--seed", metavar="N", help="Seed the run's randomness (retry jitter)."),
     ] = None,
     progress: Annotated[
         ProgressMode,
-        typer.Option("--progress", help="auto (live on a terminal), live, or plain lines."),
+        typer.Option(
+            "--progress",
+            metavar=_choices(ProgressMode),
+            help="auto (live on a terminal), live, or plain lines.",
+        ),
     ] = ProgressMode.auto,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
     dry_run: Annotated[
@@ -509,30 +697,48 @@ def run(
     ] = False,
     output_format: Annotated[
         RunFormat,
-        typer.Option("--format", help="github: also print annotations for what failed."),
+        typer.Option(
+            "--format",
+            metavar=_choices(RunFormat),
+            help="github: also print annotations for what failed.",
+        ),
     ] = RunFormat.text,
     log_format: Annotated[
         LogFormatChoice | None,
-        typer.Option("--log-format", help="Structured logs of the run's events: console or json."),
+        typer.Option(
+            "--log-format",
+            metavar=_choices(LogFormatChoice),
+            help="Structured logs of the run's events: console or json.",
+        ),
     ] = None,
     log_file: Annotated[
-        Path | None, typer.Option("--log-file", help="Write the logs to this file (info level).")
+        Path | None,
+        typer.Option(
+            "--log-file", metavar="FILE", help="Write the logs to this file (info level)."
+        ),
     ] = None,
     verbose: Annotated[
         int, typer.Option("-v", "--verbose", count=True, help="Log to stderr: -v info, -vv debug.")
     ] = 0,
     metrics_push: Annotated[
         str | None,
-        typer.Option("--metrics-push", help="Push metrics.prom to this Prometheus Pushgateway."),
+        typer.Option(
+            "--metrics-push",
+            metavar="URL",
+            help="Push metrics.prom to this Prometheus Pushgateway.",
+        ),
     ] = None,
     otlp_endpoint: Annotated[
         str | None,
-        typer.Option("--otlp-endpoint", help="Send traces to this OTLP/HTTP collector."),
+        typer.Option(
+            "--otlp-endpoint", metavar="URL", help="Send traces to this OTLP/HTTP collector."
+        ),
     ] = None,
     resume: Annotated[
         str | None,
         typer.Option(
             "--resume",
+            metavar="RUN",
             help="Resume a run (latest, a run id or its directory): re-run only what did not "
             "succeed or changed.",
         ),
@@ -585,7 +791,7 @@ def run(
         with run_logging(logs):
             report = run_workflow(path, options)
     except NothingToResume as exc:
-        sys.stdout.write(f"{exc}\n")
+        _out(f"{exc}\n")
         raise typer.Exit(EXIT_OK) from None
     except SpecInvalid as exc:
         _write_diagnostics(exc.diagnostics)
@@ -607,7 +813,7 @@ def run(
 def _write_run_note(event: "Event") -> None:
     """What the engine notes as a run starts (`--resume latest` with nothing to resume)."""
     if event["type"] in ("run_started", "run_resumed") and "note" in event:
-        sys.stderr.write(f"note: {event['note']}\n")
+        _err(f"note: {event['note']}\n")
 
 
 def _cache_mode(no_cache: bool, cache_only: bool) -> "CacheMode":
@@ -663,24 +869,20 @@ def _after_run(
 
             export_traces(otlp_endpoint, report, events)
     except UsageError as exc:
-        sys.stderr.write(f"warning: {exc}\n")
+        _err(f"warning: {exc}\n")
 
 
 # ---------------------------------------------------------------------------- runs, report
 
-runs_app = typer.Typer(
-    help="List the runs in .agnoctl/runs.", no_args_is_help=True, rich_markup_mode=None
-)
+runs_app = _typer("List the runs in .agnoctl/runs.")
 app.add_typer(runs_app, name="runs")
-report_app = typer.Typer(
-    help="Show one run's report, or compare two.", no_args_is_help=True, rich_markup_mode=None
-)
+report_app = _typer("Show one run's report, or compare two.")
 app.add_typer(report_app, name="report")
 
-RunsDirOption = Annotated[
-    Path, typer.Option("--runs-dir", help="Where runs are kept.", show_default=True)
-]
-_DEFAULT_RUNS_DIR = Path(".agnoctl/runs")
+
+class ListFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class DiffFormatChoice(StrEnum):
@@ -689,61 +891,65 @@ class DiffFormatChoice(StrEnum):
     markdown = "markdown"
 
 
-@runs_app.command("list")
+@runs_app.command("list", cls=_Command)
 def runs_list(
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs shown.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="Newest runs shown.")
+    ] = 20,
+    output_format: Annotated[
+        ListFormat,
+        typer.Option(
+            "--format", metavar=_choices(ListFormat), help="text (a table) or json (JSON lines)."
+        ),
+    ] = ListFormat.text,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="The former --format json.")
+    ] = False,
 ) -> None:
     """The runs, newest first: id, workflow, status, duration and cost."""
-    import json
-
     from agnoctl.reports.history import list_runs
 
     runs = list_runs(runs_dir)[:limit]
-    if as_json:
-        for run in runs:
-            row = {
-                "run_id": run.run_id,
-                "workflow": run.workflow,
-                "status": run.status,
-                "started": run.started.isoformat() if run.started else None,
-                "duration_ms": run.duration_ms,
-                "cost_usd": run.cost_usd,
-                "path": str(run.path),
-            }
-            sys.stdout.write(json.dumps(row) + "\n")
+    if as_json or output_format is ListFormat.json:
+        _write_runs_json(runs)
         return
     if not runs:
-        sys.stdout.write(f"no runs in {runs_dir} yet: `agnoctl run <workflow>` makes one\n")
+        _out(f"no runs in {runs_dir} yet: `agnoctl run <workflow>` makes one\n")
         return
-    from rich.console import Console
-    from rich.table import Column, Table
+    from agnoctl.terminal import Terminal, runs_table
 
-    # The run id starts with its UTC start time: no column of its own for it.
-    table = Table(Column("run id", no_wrap=True), "workflow", "status", "duration", "cost")
+    Terminal("plain").console.print(runs_table(runs))
+
+
+def _write_runs_json(runs: "list[RunSummary]") -> None:
+    import json
+
     for run in runs:
-        table.add_row(
-            run.run_id,
-            run.workflow or "-",
-            run.status,
-            "-" if run.duration_ms is None else f"{run.duration_ms / 1000:.2f}s",
-            "-" if run.cost_usd is None else f"${run.cost_usd:.4f}",
-        )
-    Console(highlight=False).print(table)
+        row = {
+            "run_id": run.run_id,
+            "workflow": run.workflow,
+            "status": run.status,
+            "started": run.started.isoformat() if run.started else None,
+            "duration_ms": run.duration_ms,
+            "cost_usd": run.cost_usd,
+            "path": str(run.path),
+        }
+        _out(json.dumps(row) + "\n")
 
 
-@report_app.command("show")
+@report_app.command("show", cls=_Command)
 def report_show(
     run: Annotated[
-        str, typer.Argument(help="Run id, `latest`, a run directory or report.json.")
+        str,
+        typer.Argument(metavar="RUN", help="Run id, `latest`, a run directory or report.json."),
     ] = "latest",
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
 ) -> None:
     """One run at a glance: every step, its gates, and where the full report is."""
     from agnoctl.errors import UsageError
     from agnoctl.reports.history import load_report, resolve_run
-    from agnoctl.terminal import Terminal
+    from agnoctl.terminal import Terminal, gates_table
 
     try:
         run_dir = resolve_run(run, runs_dir)
@@ -752,55 +958,46 @@ def report_show(
         fail(str(exc))
     terminal = Terminal("plain")
     terminal.run_finished(report, run_dir)
-    gates = [(s.path, g) for s in report.all_steps() for g in s.gates]
-    if gates:
-        from rich.table import Table
-
-        table = Table(
-            "step",
-            "attempt",
-            "gate",
-            "result",
-            "value",
-            "finding",
-            title="gates",
-            title_justify="left",
-        )
-        for step_path, gate in gates:
-            result = "passed" if gate.passed else f"failed ({gate.severity})"
-            table.add_row(
-                step_path,
-                str(gate.attempt or ""),
-                gate.name,
-                result,
-                repr(gate.value),
-                gate.finding or "",
-            )
-        terminal.console.print(table)
+    if any(step.gates for step in report.all_steps()):
+        terminal.console.print(gates_table(report))
     html = run_dir / "report.html"
     if html.is_file():
-        sys.stdout.write(f"full report: {html}\n")
+        _out(f"full report: {html}\n")
 
 
-@report_app.command("diff")
+@report_app.command("diff", cls=_Command)
 def report_diff(
-    run_a: Annotated[str, typer.Argument(help="The baseline: run id, `latest`, a directory...")],
-    run_b: Annotated[str, typer.Argument(help="The run compared with it.")] = "latest",
+    run_a: Annotated[
+        str,
+        typer.Argument(metavar="BASELINE", help="The baseline: run id, `latest`, a directory..."),
+    ],
+    run_b: Annotated[
+        str, typer.Argument(metavar="RUN", help="The run compared with it.")
+    ] = "latest",
     output_format: Annotated[
-        DiffFormatChoice, typer.Option("--format", help="text, json, or markdown (PR comments).")
+        DiffFormatChoice,
+        typer.Option(
+            "--format",
+            metavar=_choices(DiffFormatChoice),
+            help="text, json, or markdown (PR comments).",
+        ),
     ] = DiffFormatChoice.text,
     fail_on_regression: Annotated[
-        bool, typer.Option("--fail-on-regression", help="Exit 1 when B regressed against A.")
+        bool,
+        typer.Option("--fail-on-regression", help="Exit 1 when RUN regressed against BASELINE."),
     ] = False,
     tolerance: Annotated[
         float,
         typer.Option(
-            "--tolerance", min=0.0, help="Score gates: how much worse a value may get (see docs)."
+            "--tolerance",
+            min=0.0,
+            metavar="X",
+            help="Score gates: how much worse a value may get (see docs).",
         ),
     ] = 0.05,
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
 ) -> None:
-    """What changed from run A to run B: statuses, gates, outputs, cost and latency.
+    """What changed from BASELINE to RUN: statuses, gates, outputs, cost and latency.
 
     A regression: the run or a step went from passing to failing, a gate from passed to
     failed, or a score gate's value got worse by more than --tolerance.
@@ -814,24 +1011,28 @@ def report_diff(
         )
     except UsageError as exc:
         fail(str(exc))
-    sys.stdout.write(render_diff(delta, output_format.value))
+    _out(render_diff(delta, output_format.value))
     if fail_on_regression and delta.regressed:
         raise typer.Exit(EXIT_FAILED)
 
 
 def main() -> None:
     """Run the command line; ends in SystemExit with the exit code, like any typer app."""
+    if _COMPLETE_VAR in os.environ:  # a completion script asks: typer's shell formats answer
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         app()
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+        _err("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
     except OSError as exc:
         # What the system refused under a command, such as output to a full disk: one line,
         # never a traceback. (A reader that went away, `agnoctl ... | head`, click already
         # ends quietly with exit 1.)
         _drop_pending_output()
-        sys.stderr.write(f"error: {exc.strerror or exc}\n")
+        _err(f"error: {exc.strerror or exc}\n")
         sys.exit(EXIT_FAILED)
 
 

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import structlog
 
+from agnoctl.printable import printable
 from agnoctl.redact import Redactor
 
 if TYPE_CHECKING:
@@ -97,6 +98,16 @@ def _add_ids(
     return event
 
 
+def _printable(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # A console line may carry what a step or a model wrote: its control characters are
+    # shown as escapes, never obeyed by the terminal (JSON lines escape them already).
+    return {
+        key: printable(value) if isinstance(value, str) else value for key, value in event.items()
+    }
+
+
 def _drop_empty_ids(
     logger: object, method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -128,7 +139,7 @@ def _configure(log_format: LogFormat, level: int, stream: _Sink, colors: bool) -
     if log_format == "json":
         renderer: list[Any] = [structlog.processors.JSONRenderer(default=str)]
     else:
-        renderer = [_drop_empty_ids, structlog.dev.ConsoleRenderer(colors=colors)]
+        renderer = [_drop_empty_ids, _printable, structlog.dev.ConsoleRenderer(colors=colors)]
     structlog.configure(
         processors=[*shared, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -6,6 +6,10 @@ per event, for CI logs and pipes) and ``quiet`` (only the final line). ``NO_COLO
 respected. This module and ``cli.py`` are the only ones that write to the terminal, and this
 is the only one that imports rich.
 
+What steps, models, tools and the workflow wrote is shown with its control characters as
+visible escapes (``agnoctl.printable``), and rich markup is off: a step's stderr cannot retitle
+the terminal, paint a failure green or spoof a CI log line.
+
 Output the stream refuses (a reader gone away, ``agnoctl run wf.yaml | head -2``, or a full
 disk) stops the display, never the run: the run finishes and exits with its own code.
 """
@@ -16,16 +20,21 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from agnoctl.engine.state import RunState, StepRecord
 from agnoctl.events import Event
+from agnoctl.money import usd
+from agnoctl.printable import printable
 from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
+
+if TYPE_CHECKING:
+    from agnoctl.reports.history import RunSummary
 
 Mode = Literal["live", "plain", "quiet"]
 
@@ -77,7 +86,14 @@ class Terminal:
         buffered for it, which the interpreter would otherwise try again at exit."""
         self.mode = mode
         self.stream = stream or sys.stdout
-        self.console = _Console(self._stop, file=self.stream, highlight=False, soft_wrap=False)
+        self.console = _Console(
+            self._stop,
+            file=self.stream,
+            highlight=False,
+            soft_wrap=False,
+            markup=False,  # text from steps and models is shown as written, never as markup
+            emoji=False,
+        )
         self._open = True
         self._on_closed = on_closed
         self._state: RunState | None = None
@@ -107,7 +123,9 @@ class Terminal:
             return
         style = _STYLE.get(report.status, "bold red")
         line = Text.assemble(
-            (report.status, style), f": {report.reason} ", (f"(run dir: {run_dir})", "dim")
+            (report.status, style),
+            f": {printable(report.reason)} ",
+            (f"(run dir: {printable(str(run_dir))})", "dim"),
         )
         try:
             if self.mode != "quiet":
@@ -121,7 +139,7 @@ class Terminal:
         if not self._open:
             return
         try:
-            self.stream.write(text)
+            self.stream.write(printable(text))
             self.stream.flush()
         except BrokenPipeError:
             self._stop()
@@ -243,7 +261,7 @@ def _details(kind: str, event: Event) -> list[str]:
     if kind == "llm_call":
         details.append(f"{event.get('provider')}/{event.get('model')}")
         details.append(f"{event.get('tokens_in', 0)}+{event.get('tokens_out', 0)} tok")
-        details.append(f"${event.get('cost', 0.0):.4f}")
+        details.append(usd(event.get("cost", 0.0)))
         if "wait_ms" in event:
             details.append(f"waited {event['wait_ms'] / 1000:.2f}s")
     if kind in ("provider_throttled", "provider_paused"):
@@ -259,7 +277,7 @@ def _details(kind: str, event: Event) -> list[str]:
 
 
 def _short(text: str) -> str:
-    flat = " ".join(text.split())
+    flat = printable(" ".join(text.split()))
     return flat if len(flat) <= _MAX_ERROR else flat[: _MAX_ERROR - 1] + "…"
 
 
@@ -269,7 +287,8 @@ def _short(text: str) -> str:
 def summary_table(report: RunReport) -> Table:
     """The steps, each loop iteration with its children, and the total. Each call is counted
     on one row only, so the tokens and cost columns add up to the total row."""
-    table = Table(title=f"{report.workflow.name} · run {report.run_id}", title_justify="left")
+    title = printable(f"{report.workflow.name} · run {report.run_id}")
+    table = Table(title=title, title_justify="left")
     table.add_column("step")
     table.add_column("status")
     table.add_column("duration", justify="right")
@@ -291,7 +310,7 @@ def summary_table(report: RunReport) -> Table:
         Text(report.status, style=_STYLE.get(report.status, "bold red")),
         f"{report.duration_ms / 1000:.2f}s",
         str(total.tokens),
-        f"${total.cost_usd:.4f}",
+        usd(total.cost_usd),
     )
     return table
 
@@ -335,15 +354,47 @@ def _summary_row(row: Row, usage: _Usage | None) -> tuple[Any, ...]:
         if entry.loop is not None:
             ran_out = ", ran out" if entry.loop.exhausted else ""
             status += f" ({entry.loop.iterations} it{ran_out})"
-    cell = Text(f"{_ICON.get(entry.status, '')} {status}", style=_STYLE.get(entry.status, ""))
+    icon = _ICON.get(entry.status, "")
+    cell = Text(f"{icon} {printable(status)}", style=_STYLE.get(entry.status, ""))
     if isinstance(entry, StepReport) and entry.error is not None and entry.status == "failed":
         cell.append(f"\n{_short(entry.error.message)}", style="dim")
     duration = "" if entry.duration_ms is None else f"{entry.duration_ms / 1000:.2f}s"
     calls, tokens, cost = usage or (0, 0, 0.0)
     return (
-        row.label,
+        printable(row.label),
         cell,
         duration,
         str(tokens) if tokens else "",
-        f"${cost:.4f}" if calls else "",
+        usd(cost) if calls else "",
     )
+
+
+# ---------------------------------------------------------------------------- other tables
+
+
+def gates_table(report: RunReport) -> Table:
+    """Every gate checked, per step and attempt (``agnoctl report show``)."""
+    table = Table(
+        "step", "attempt", "gate", "result", "value", "finding", title="gates", title_justify="left"
+    )
+    for step in report.all_steps():
+        for gate in step.gates:
+            result = "passed" if gate.passed else f"failed ({gate.severity})"
+            cells = (gate.name, result, repr(gate.value), gate.finding or "")
+            table.add_row(step.path, str(gate.attempt or ""), *map(printable, cells))
+    return table
+
+
+def runs_table(runs: list[RunSummary]) -> Table:
+    """The runs, newest first (``agnoctl runs list``)."""
+    # The run id starts with its UTC start time: no column of its own for it.
+    table = Table(Column("run id", no_wrap=True), "workflow", "status", "duration", "cost")
+    for run in runs:
+        table.add_row(
+            printable(run.run_id),
+            printable(run.workflow or "-"),
+            run.status,
+            "-" if run.duration_ms is None else f"{run.duration_ms / 1000:.2f}s",
+            "-" if run.cost_usd is None else usd(run.cost_usd),
+        )
+    return table

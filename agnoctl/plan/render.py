@@ -355,7 +355,7 @@ def _time_range(low: float, high: float) -> str:
 def _price(price_in: float | None, price_out: float | None, source: str) -> str:
     if price_in is None or price_out is None:
         return "unknown"
-    return f"${price_in:g} / ${price_out:g} ({source})"
+    return f"{usd(price_in)} / {usd(price_out)} ({source})"
 
 
 def _limit_estimate(limit: str, estimate: FloatRange | None) -> str:

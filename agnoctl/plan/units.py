@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from agnoctl.money import usd
+
 
 def count(value: float) -> str:
     """A whole number with thousands separators: 12,345."""
     return f"{value:,.0f}"
-
-
-def usd(value: float) -> str:
-    """Dollars: four decimals below $1 (calls cost fractions of a cent), else two."""
-    if value == 0:
-        return "$0"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def seconds(value: float) -> str:

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from agnoctl.errors import UsageError
 from agnoctl.events import read_events
+from agnoctl.money import usd, usd_change
 from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport
 from agnoctl.reports.writer import LATEST, RUNS_DIR, latest_run
 
@@ -459,8 +460,8 @@ def _markdown(delta: RunDelta) -> Iterator[str]:
     yield "|---|---|---|---:|"
     yield f"| status | {delta.status_a} | {delta.status_b} | |"
     yield (
-        f"| cost | ${delta.cost_a:.4f} | ${delta.cost_b:.4f} | "
-        f"{_signed(delta.cost_b - delta.cost_a, '$', 4)} |"
+        f"| cost | {usd(delta.cost_a)} | {usd(delta.cost_b)} | "
+        f"{usd_change(delta.cost_b - delta.cost_a)} |"
     )
     yield (
         f"| duration | {delta.duration_ms_a / 1000:.2f} s | {delta.duration_ms_b / 1000:.2f} s | "
@@ -507,7 +508,7 @@ def _markdown_row(step: StepDelta) -> str:
     return (
         f"| `{_md_cell(step.path)}` | {_md_cell(_arrow(step.status_a, step.status_b))} "
         f"| {gates} | {'changed' if step.output_changed else ''} "
-        f"| {_signed(step.cost_b - step.cost_a, '$', 4)} | {duration} |"
+        f"| {usd_change(step.cost_b - step.cost_a)} | {duration} |"
     )
 
 
@@ -553,10 +554,10 @@ def _signed(value: float, unit: str, digits: int) -> str:
 
 
 def _money_delta(a: float, b: float) -> str:
-    change = f"{_signed(b - a, '$', 4)}"
+    change = usd_change(b - a)
     if a > 0:
         change += f", {(b - a) / a * 100:+.1f}%"
-    return f"${a:.4f} → ${b:.4f} ({change})"
+    return f"{usd(a)} → {usd(b)} ({change})"
 
 
 def _ms_delta(a: float | None, b: float | None) -> str:

@@ -32,6 +32,7 @@ import jinja2
 from markupsafe import Markup
 
 from agnoctl import __version__
+from agnoctl.money import usd
 from agnoctl.reports.metrics import step_of
 from agnoctl.reports.model import (
     AttemptReport,
@@ -190,7 +191,7 @@ def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
         cost_steps_cut=max(0, len(report.cost.by_step) - MAX_COST_ROWS),
         workflow_known=workflow is not None,
         resumed=resumed_note(report),
-        money=_money,
+        money=usd,
         seconds=_seconds,
         pretty=_pretty,
     )
@@ -211,10 +212,6 @@ def _template() -> jinja2.Template:
         lstrip_blocks=True,
     )
     return environment.from_string(_asset("report.html.j2"))
-
-
-def _money(value: float) -> str:
-    return f"${value:.4f}"
 
 
 def _seconds(ms: float | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agnoctl.money import usd
 from agnoctl.reports.model import RunReport, SegmentReport, StepReport
 
 _ICONS = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "pending": "⏸️", "running": "⏸️"}
@@ -17,7 +18,7 @@ def render_summary(report: RunReport) -> str:
         report.reason,
         "",
         f"Run `{report.run_id}` · {report.duration_ms / 1000:.1f} s · "
-        f"{total.calls} LLM calls · {total.tokens} tokens · ${total.cost_usd:.4f}"
+        f"{total.calls} LLM calls · {total.tokens} tokens · {usd(total.cost_usd)}"
         + (" · mock provider" if report.mock else ""),
         "",
         *_segments(report),
@@ -71,7 +72,7 @@ def _segment_row(number: int, segment: SegmentReport) -> str:
     status = f"{segment.status}: {_cell(segment.reason)}"
     return (
         f"| {number} | {segment.started:%Y-%m-%d %H:%M:%S} | {segment.finished:%H:%M:%S} "
-        f"| {status} | {segment.calls} | {segment.tokens} | ${segment.cost_usd:.4f} "
+        f"| {status} | {segment.calls} | {segment.tokens} | {usd(segment.cost_usd)} "
         f"| {segment.reused} |"
     )
 
@@ -86,7 +87,7 @@ def _row(step: StepReport) -> str:
             status += ", ran out"
     duration = "" if step.duration_ms is None else f"{step.duration_ms / 1000:.2f} s"
     tokens = step.tokens_in + step.tokens_out
-    cost = f"${step.cost_usd:.4f}" if step.calls else ""
+    cost = usd(step.cost_usd) if step.calls else ""
     icon = _ICONS[step.status]
     return f"| `{step.path}` | {icon} {status} | {duration} | {tokens or ''} | {cost} |"
 
@@ -99,7 +100,7 @@ def _spending(report: RunReport) -> list[str]:
         ("tag", report.cost.by_tag),
     ):
         for name, totals in table.items():
-            rows.append(f"| {label} | `{name}` | {totals.tokens} | ${totals.cost_usd:.4f} |")
+            rows.append(f"| {label} | `{name}` | {totals.tokens} | {usd(totals.cost_usd)} |")
     return rows
 
 

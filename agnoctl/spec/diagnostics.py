@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from agnoctl.printable import printable
+
 Severity = Literal["error", "warning"]
 
 
@@ -32,13 +34,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 
 def format_text(diagnostics: list[Diagnostic]) -> str:
+    """One diagnostic per line (its hint below); what the file holds is shown, never obeyed."""
     lines = []
     for d in diagnostics:
         text = f"{d.file}:{d.line}:{d.col}: {d.severity} {d.code} {d.message}"
         if d.hint:
             text += f"\n    hint: {d.hint}"
         lines.append(text)
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def format_json(diagnostics: list[Diagnostic]) -> str:
@@ -56,7 +59,9 @@ def format_json(diagnostics: list[Diagnostic]) -> str:
 
 def _escape_github(value: str, *, prop: bool = False) -> str:
     # GitHub workflow commands: data escapes %, CR, LF; properties also escape : and ,
+    # Other control characters are shown, not passed on: a CI log must not be spoofable.
     value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    value = printable(value)
     if prop:
         value = value.replace(":", "%3A").replace(",", "%2C")
     return value

@@ -141,25 +141,33 @@ class FileSelection:
     """YAML files in the directories that are not workflows (no top-level `version:`)."""
 
 
-def workflow_files(paths: Iterable[str | Path]) -> FileSelection:
+def workflow_files(paths: Iterable[str | Path], *, only_workflows: bool = False) -> FileSelection:
     """The files named, and every workflow below the directories named.
 
     In a directory, a workflow is a *.yaml / *.yml file with a top-level `version:` line
     (workflows share folders with data and fixture files); hidden folders (`.git`, `.github`)
-    are not searched. Raises UsageError for a path that does not exist.
+    are not searched. With ``only_workflows`` the files named are sorted the same way (for
+    pre-commit, which names every YAML file it sees). Raises UsageError for a path that does
+    not exist.
     """
     selection = FileSelection([], [])
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for found in _yaml_files(path):
-                is_workflow = _VERSION_LINE.search(_head(found)) is not None
-                (selection.files if is_workflow else selection.skipped).append(found)
+                _select(found, selection)
+        elif path.exists() and only_workflows:
+            _select(path, selection)
         elif path.exists():
             selection.files.append(path)
         else:
             raise UsageError(f"{path}: no such file or directory")
     return selection
+
+
+def _select(path: Path, selection: FileSelection) -> None:
+    is_workflow = _VERSION_LINE.search(_head(path)) is not None
+    (selection.files if is_workflow else selection.skipped).append(path)
 
 
 def _yaml_files(folder: Path) -> list[Path]:

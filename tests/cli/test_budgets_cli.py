@@ -147,15 +147,15 @@ def test_cost_is_attributed_per_step_agent_model_and_tag(run_cli: RunCli, tmp_pa
     assert [(w["limit"], w["used"]) for w in warnings] == [("max_cost_usd", 1.6)]
 
     summary = run.summary
-    assert "8 LLM calls · 160 tokens · $1.6000" in summary
+    assert "8 LLM calls · 160 tokens · $1.60" in summary
     for row in (
         "| `research` | ✅ succeeded (6/6) |",
-        "| 120 | $1.2000 |",
-        "| agent | `researcher` | 120 | $1.2000 |",
-        "| agent | `writer` | 40 | $0.4000 |",
-        "| model | `priced/m` | 160 | $1.6000 |",
-        "| tag | `team=research` | 120 | $1.2000 |",
-        "| tag | `project=atlas` | 120 | $1.2000 |",
-        "| tag | `writing` | 20 | $0.2000 |",
+        "| 120 | $1.20 |",
+        "| agent | `researcher` | 120 | $1.20 |",
+        "| agent | `writer` | 40 | $0.40 |",
+        "| model | `priced/m` | 160 | $1.60 |",
+        "| tag | `team=research` | 120 | $1.20 |",
+        "| tag | `project=atlas` | 120 | $1.20 |",
+        "| tag | `writing` | 20 | $0.20 |",
     ):
         assert row in summary, row

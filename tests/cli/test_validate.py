@@ -177,3 +177,27 @@ def test_validate_imports_no_engine_httpx_anyio_or_live_display(tmp_path: Path) 
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_pre_commit_hook_selects_files_as_validate_dir(run_cli: RunCli, tmp_path: Path) -> None:
+    """pre-commit names every YAML file: a Kubernetes ConfigMap is skipped, as in a folder."""
+    import shlex
+
+    import yaml
+
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    write(tmp_path, "deploy/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n")
+    write(tmp_path, "ok.yaml", VALID)
+    command = shlex.split(hook["entry"])[1:]
+    alone = run_cli(*command, "deploy/configmap.yaml")
+    assert alone.returncode == 0, alone.stderr
+    both = run_cli(*command, "deploy/configmap.yaml", "ok.yaml")
+    folder = run_cli("validate", ".")
+    assert both.returncode == folder.returncode == 0, both.stderr
+    assert both.stderr == folder.stderr == (
+        "valid: 1 file checked, 0 error(s), 0 warning(s) (1 YAML file(s) without `version:` "
+        "skipped)\n"
+    )
+    write(tmp_path, "bad.yaml", INVALID)
+    broken = run_cli(*command, "bad.yaml", "deploy/configmap.yaml")
+    assert broken.returncode == 2 and "bad.yaml:5" in broken.stdout

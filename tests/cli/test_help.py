@@ -1,0 +1,133 @@
+"""The command line as people expect it (#26): `-h` everywhere, help in the user's words,
+Typer's shell completion, one `--format` for JSON, and `validate` checking `.` by default."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agnoctl.cli import app
+from tests.conftest import RunCli
+
+AGNOCTL = Path(sys.executable).parent / "agnoctl"
+# What typer prints when a parameter has no metavar: `{path}`, `<list[str]>`, `<int range>`...
+TYPE_NAMES = re.compile(r"\{|<(list|int|str|path|Path|float|bool)\b")
+
+
+def _commands(command: typer.core.TyperGroup, prefix: tuple[str, ...] = ()) -> Iterator[list[str]]:
+    yield list(prefix)
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*prefix, name))
+
+
+COMMANDS = list(_commands(typer.main.get_group(app)))
+
+
+def test_the_walk_reaches_every_command() -> None:
+    names = {" ".join(path) for path in COMMANDS}
+    assert {"", "validate", "run", "runs list", "report diff", "fixtures export"} <= names
+    assert len(names) >= 16
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "agnoctl")
+def test_help_speaks_the_users_words(command: list[str], cli: CliRunner) -> None:
+    result = cli.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert not TYPE_NAMES.search(result.stdout), result.stdout
+    assert cli.invoke(app, [*command, "-h"]).stdout == result.stdout
+
+
+def test_metavars_name_what_to_type(cli: CliRunner) -> None:
+    run = cli.invoke(app, ["run", "-h"]).stdout
+    assert "Usage: agnoctl run [OPTIONS] FILE\n" in run
+    for option in ("-i, --input KEY=VALUE", "--report-dir DIR", "--seed N", "--resume RUN"):
+        assert option in run
+    assert "--progress [auto|live|plain]" in run
+    validate = cli.invoke(app, ["validate", "-h"]).stdout
+    assert "Usage: agnoctl validate [OPTIONS] [PATH]..." in validate
+    assert "[default: .]" in validate
+
+
+def _agnoctl(*args: str, home: Path, shell: str = "/bin/bash") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOME": str(home), "SHELL": shell, "NO_COLOR": "1"}
+    return subprocess.run(
+        [str(AGNOCTL), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_install_completion_for_the_shell_named(tmp_path: Path) -> None:
+    result = _agnoctl("--install-completion", "bash", home=tmp_path, shell="/bin/zsh")
+    assert result.returncode == 0, result.stderr
+    script = tmp_path / ".bash_completions" / "agnoctl.sh"
+    assert "_AGNOCTL_COMPLETE=complete_bash" in script.read_text()
+    assert f"source '{script}'" in (tmp_path / ".bashrc").read_text()
+    assert "bash completion installed" in result.stdout
+
+
+def test_show_completion_of_the_login_shell(tmp_path: Path) -> None:
+    zsh = _agnoctl("--show-completion", home=tmp_path, shell="/usr/bin/zsh")
+    assert zsh.returncode == 0, zsh.stderr
+    assert "compdef _agnoctl_completion agnoctl" in zsh.stdout
+    fish = _agnoctl("--show-completion", "fish", home=tmp_path)
+    assert "complete --command agnoctl" in fish.stdout
+    unknown = _agnoctl("--show-completion", home=tmp_path, shell="/bin/tcsh")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "bash, zsh, fish" in unknown.stderr
+
+
+def test_completion_answers_the_shell(tmp_path: Path) -> None:
+    env = {**os.environ, "_AGNOCTL_COMPLETE": "complete_bash", "COMP_CWORD": "1"}
+    words = subprocess.run(
+        [str(AGNOCTL)],
+        env={**env, "COMP_WORDS": "agnoctl va"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert words.stdout.split() == ["validate"]
+    options = subprocess.run(
+        [str(AGNOCTL)],
+        env={**env, "COMP_WORDS": "agnoctl run --pro", "COMP_CWORD": "2"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert options.stdout.split() == ["--progress"]
+
+
+def test_validate_checks_the_current_directory_by_default(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(
+        "version: 1\nname: x\nagents: {a: {model: mock/m}}\nsteps: {s: {agent: a, prompt: hi}}\n"
+    )
+    (tmp_path / "configmap.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid: 1 file checked" in result.stderr and "1 YAML file(s)" in result.stderr
+
+
+def test_runs_list_speaks_format_json(cli: CliRunner, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "version: 1\nname: x\nagents: {a: {model: mock/m}}\nsteps: {s: {agent: a, prompt: hi}}\n"
+    )
+    runs = tmp_path / "runs"
+    done = cli.invoke(app, ["run", str(flow), "-q", "--report-dir", str(runs / "r1")])
+    assert done.exit_code == 0, done.output
+    as_format = cli.invoke(app, ["runs", "list", "--runs-dir", str(runs), "--format", "json"])
+    assert as_format.exit_code == 0, as_format.output
+    [row] = [json.loads(line) for line in as_format.stdout.splitlines()]
+    assert row["path"] == str(runs / "r1") and row["status"] == "passed"
+    alias = cli.invoke(app, ["runs", "list", "--runs-dir", str(runs), "--json"])
+    assert alias.stdout == as_format.stdout  # the old spelling still works
+    assert "--json" not in cli.invoke(app, ["runs", "list", "-h"]).stdout  # but is not advertised
