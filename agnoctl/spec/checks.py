@@ -464,6 +464,14 @@ class _Checker:
             self._check_access(path, access, scope, found.guarded)
         for unknown in found.unknown:
             self._unknown_name(path, unknown)
+        for change in found.changes:
+            self.report(
+                path,
+                "E420",
+                f"{path_text(path)}: templates may not modify values (`.{change.method}(...)`)",
+                "build a new value instead (`a + [b]`, `dict(a, k=v)`, `{% set x = ... %}`)",
+                access=Access(change.method, (), change.line),
+            )
         return found
 
     def _check_access(

@@ -8,10 +8,12 @@ this module builds the data itself so it can:
 * refuse duplicate keys, recursive aliases and tags other than YAML's core ones;
 * keep keys as written (`on:` stays "on", never YAML 1.1's True) and timestamps as text;
 * interpolate `${VAR}` / `${VAR:-default}` from the environment in string values (never in
-  keys); `$${` is a literal `${`. An unquoted value that is exactly one `${...}` is read again
-  as a YAML scalar after substitution, as if its value had been written there: with N=4,
-  `max_concurrency: ${N}` is the integer 4 and `flag: ${ON:-true}` the boolean true (an empty
-  result stays ""). Quote it (`"${N}"`) to keep a string.
+  keys); `$${` is a literal `${`. A value is data: a string that holds one is an
+  `Interpolated`, and the fields rendered as templates render it as a literal (a pull
+  request's title `{{ env }}` stays that text). An unquoted value that is exactly one
+  `${...}` is read again as a YAML scalar after substitution, as if its value had been
+  written there: with N=4, `max_concurrency: ${N}` is the integer 4 and `flag: ${ON:-true}`
+  the boolean true (an empty result stays ""). Quote it (`"${N}"`) to keep a string.
 
 The offline commands (validate, plan, graph, `run --mock`, `run --cache-only`) send no request,
 so they need no provider key: given an `unset_keys` list, an unset variable in a
@@ -38,6 +40,7 @@ from typing import Any, NamedTuple, NoReturn
 import yaml
 
 from agnoctl.errors import SpecError
+from agnoctl.spec.templates import Interpolated
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_NODES = 200_000
@@ -751,19 +754,34 @@ class _Builder:
         value = str(node.value)
         if "${" not in value:
             return value
-        result = _INTERPOLATION.sub(lambda match: self._substitute(match, node), value)
+        parts = self._parts(value, node)
+        result = "".join(parts)
+        if len(parts) == 1:  # only `$${` escapes
+            return result
         if node.style in (None, "") and _WHOLE_INTERPOLATION.fullmatch(value) and result:
             tag = self._resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, result, (True, False)
             )
             if tag in _RERESOLVED:
                 return self._scalars[tag](yaml.ScalarNode(tag, result))
-        return result
+        # The values are data: a field rendered as a template renders them as literals.
+        return Interpolated(parts)
+
+    def _parts(self, value: str, node: yaml.ScalarNode) -> list[str]:
+        """The author's text and the substituted values, alternating (see Interpolated)."""
+        parts: list[str] = []
+        text, start = "", 0
+        for match in _INTERPOLATION.finditer(value):
+            text += value[start : match.start()]
+            start = match.end()
+            if match.group(0) == "$${":
+                text += "${"
+            else:
+                parts += [text, self._substitute(match, node)]
+                text = ""
+        return [*parts, text + value[start:]]
 
     def _substitute(self, match: re.Match[str], node: yaml.ScalarNode) -> str:
-        text = match.group(0)
-        if text == "$${":
-            return "${"
         name, default = match.group(1), match.group(2)
         if name is None:
             line, col = self._locate(node, match)

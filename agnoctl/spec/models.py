@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agnoctl.spec.templates import Interpolated, literal_source
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -74,6 +76,24 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 """A number that is not NaN nor infinite (YAML's ``.nan`` and ``.inf``)."""
 JsonSchemaDict = dict[str, Any]
+
+
+def _template(value: object) -> object:
+    return (
+        literal_source(value.parts, expression=False) if isinstance(value, Interpolated) else value
+    )
+
+
+def _expression(value: object) -> object:
+    return (
+        literal_source(value.parts, expression=True) if isinstance(value, Interpolated) else value
+    )
+
+
+# Fields rendered as templates or evaluated as expressions: a `${VAR}` value in them is data,
+# a literal in the source, never template code (see agnoctl.spec.templates.literal_source).
+Template = Annotated[str, BeforeValidator(_template)]
+Expression = Annotated[str, BeforeValidator(_expression)]
 
 
 class Strict(BaseModel):
@@ -323,7 +343,7 @@ class LengthGate(Strict):
 
 class ExprGate(Strict):
     type: Literal["expr"] = Field(description="An expression over `output` must be true.")
-    expr: str = Field(
+    expr: Expression = Field(
         description=(
             "Jinja2 expression over `output` that must be true, e.g. `output.risks | length >= 3`."
         )
@@ -353,7 +373,7 @@ class LoopSpec(Strict):
     max_iterations: Annotated[int, Field(ge=1, le=1000)] = Field(
         description="Most times the group's children run."
     )
-    until: str | None = Field(
+    until: Expression | None = Field(
         default=None,
         description="Expression checked after each iteration; the loop stops when it is true.",
     )
@@ -424,30 +444,32 @@ class StepSpec(StepDefaults):
             "needing a group waits for all its children."
         ),
     )
-    if_: str | None = Field(
+    if_: Expression | None = Field(
         default=None,
         alias="if",
         description="Expression; when false the step is skipped (reason: condition).",
     )
-    for_each: str | list[Any] | None = Field(
+    for_each: Expression | list[Any] | None = Field(
         default=None,
         description=(
             "An expression giving a list, or a literal list: one task per item (`item`, `index`)."
         ),
     )
     agent: str | None = Field(default=None, description="Agent step: the agent that does the work.")
-    prompt: str | None = Field(default=None, description="Agent step: the task, a Jinja2 template.")
-    run: list[str] | None = Field(
+    prompt: Template | None = Field(
+        default=None, description="Agent step: the task, a Jinja2 template."
+    )
+    run: list[Template] | None = Field(
         default=None,
         description=(
             "Command step: argv (no shell); each element is a template rendered into one argument."
         ),
     )
-    cwd: str | None = Field(
+    cwd: Template | None = Field(
         default=None,
         description="Command step: working directory (relative to where agnoctl runs).",
     )
-    env: dict[str, str] | None = Field(
+    env: dict[str, Template] | None = Field(
         default=None,
         description="Command step: extra environment variables (values are templates).",
     )
@@ -545,7 +567,9 @@ class AgentSpec(Strict):
         default_factory=list,
         description="Models tried in order when the model keeps failing or its breaker is open.",
     )
-    instructions: str | None = Field(default=None, description="System prompt, a Jinja2 template.")
+    instructions: Template | None = Field(
+        default=None, description="System prompt, a Jinja2 template."
+    )
     description: str | None = Field(
         default=None, description="What the agent is for (documentation)."
     )
@@ -605,7 +629,9 @@ class CommandToolSpec(Strict):
         default_factory=lambda: {"type": "object", "properties": {}},
         description="JSON Schema of the arguments object; arguments are validated against it.",
     )
-    run: list[str] = Field(description="argv; `{{ args.<name> }}` renders into single arguments.")
+    run: list[Template] = Field(
+        description="argv; `{{ args.<name> }}` renders into single arguments."
+    )
     timeout: Duration = Field(default=30.0, description="Time bound of one call.")
     cwd: str | None = Field(
         default=None, description="Working directory (relative to where agnoctl runs)."
@@ -747,7 +773,7 @@ class Workflow(Strict):
     steps: dict[str, StepSpec] = Field(
         description="The steps, by id; order in the file is irrelevant."
     )
-    outputs: dict[str, str] = Field(
+    outputs: dict[str, Template] = Field(
         default_factory=dict,
         description="Named results (templates), written to the report and to outputs/.",
     )

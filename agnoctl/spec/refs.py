@@ -62,6 +62,15 @@ class UnknownName(NamedTuple):
     """Line inside the template (1-based)."""
 
 
+class Change(NamedTuple):
+    """A call of a method that changes a list, dict or set in place (`inputs.update(...)`):
+    the sandbox refuses it, so the run is sure to fail where it is used."""
+
+    method: str
+    line: int
+    """Line inside the template (1-based)."""
+
+
 class Reads(NamedTuple):
     """What one template or expression reads."""
 
@@ -73,13 +82,15 @@ class Reads(NamedTuple):
     literal: bool = False
     """The expression is one literal (a constant, or a list, tuple or map display of
     literals): its value is known without a context, at the cost of its text."""
+    changes: tuple[Change, ...] = ()
 
 
 _NOTHING = Reads(())
 # Reads(accesses, (), (), False) without the named tuple's Python-level __new__: the reads of
 # a simple template, one per distinct template of a file.
 _new_reads: Callable[
-    [tuple[tuple[Access, ...], tuple[UnknownName, ...], tuple[Access, ...], bool]], Reads
+    [tuple[tuple[Access, ...], tuple[UnknownName, ...], tuple[Access, ...], bool, tuple[()]]],
+    Reads,
 ] = partial(tuple.__new__, Reads)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED = _NAME + r"(?:\." + _NAME + r")*"
@@ -103,7 +114,7 @@ def reads(source: str, expression: bool) -> Reads:
     simple = _simple_expression(source) if expression else _simple_template(source)
     if simple is None:
         return _parsed(source, expression)
-    return _new_reads((simple, (), (), False))
+    return _new_reads((simple, (), (), False, ()))
 
 
 def accesses(source: str, expression: bool) -> tuple[Access, ...]:
@@ -175,15 +186,24 @@ _new_access: Callable[[tuple[str, tuple[Key, ...], int]], Access] = partial(tupl
 
 
 def _parsed(source: str, expression: bool) -> Reads:
-    from jinja2 import nodes
-
-    from agnoctl.spec.templates import TemplateError, environment, parse
+    from agnoctl.spec.templates import TemplateError, nested_too_deeply, parse
 
     try:
-        tree = parse(source, expression=expression)
+        return _read(parse(source, expression=expression), expression)
     except TemplateError as exc:
         raise TemplateSyntaxProblem(exc.message, exc.lineno) from None
+    except RecursionError:  # Jinja2 parsed it, but its tree is too deep to walk
+        error = nested_too_deeply("expression" if expression else "template")
+        raise TemplateSyntaxProblem(error.message, None) from None
+
+
+def _read(tree: nodes.Template, expression: bool) -> Reads:
+    from jinja2 import nodes
+
+    from agnoctl.spec.templates import environment
+
     stored = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
+    stored.update(macro.name for macro in tree.find_all(nodes.Macro))
     ignored = stored | set(environment().globals) | {"caller", "varargs", "kwargs"}
     found: list[Access] = []
     _walk(tree, False, found)
@@ -197,7 +217,25 @@ def _parsed(source: str, expression: bool) -> Reads:
         if node.name in _GUARDS and node.node is not None:
             _chain(node.node, False, guarded)
     accessed = tuple(a for a in found if a.root not in ignored)
-    return Reads(accessed, tuple(unknown), tuple(guarded), expression and _is_literal(tree))
+    literal = expression and _is_literal(tree)
+    return Reads(accessed, tuple(unknown), tuple(guarded), literal, _changes(tree))
+
+
+_MUTABLE_KINDS: tuple[object, ...] = ({}, [], set())
+
+
+def _changes(tree: nodes.Template) -> tuple[Change, ...]:
+    """Calls of `.update(...)`, `.append(...)`, ...: a method that changes a dict, list or set
+    (as the sandbox tells them), whatever it is called on."""
+    from jinja2 import nodes
+    from jinja2.sandbox import modifies_known_mutable
+
+    return tuple(
+        Change(call.node.attr, call.lineno)
+        for call in tree.find_all(nodes.Call)
+        if isinstance(call.node, nodes.Getattr)
+        and any(modifies_known_mutable(kind, call.node.attr) for kind in _MUTABLE_KINDS)
+    )
 
 
 def _is_literal(tree: nodes.Template) -> bool:
@@ -297,4 +335,4 @@ def _chain(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
         _walk(current, in_loop, found)
 
 
-__all__ = ["Access", "Reads", "TemplateSyntaxProblem", "UnknownName", "accesses", "reads"]
+__all__ = ["Access", "Change", "Reads", "TemplateSyntaxProblem", "UnknownName", "accesses", "reads"]

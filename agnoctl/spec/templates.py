@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,8 @@ from agnoctl.errors import AgnoctlError
 if TYPE_CHECKING:
     import jinja2
     from jinja2 import nodes
-    from jinja2.sandbox import SandboxedEnvironment
+
+    from agnoctl.spec.sandbox import BoundedSandbox
 
 MAX_RENDER_CHARS = 2_000_000
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -59,23 +60,19 @@ def _tojson(value: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
+def environment() -> BoundedSandbox:
     import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
 
-    class _Env(SandboxedEnvironment):
-        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-            # Dunder/private names are how SSTI payloads climb to os or builtins.
-            return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
+    from agnoctl.spec.sandbox import BoundedSandbox, bounded_filter
 
-    env = _Env(
+    env = BoundedSandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=False,
     )
-    env.filters["tojson"] = _tojson
-    env.filters["json"] = _tojson
+    env.filters["tojson"] = bounded_filter("tojson", _tojson)
+    env.filters["json"] = bounded_filter("json", _tojson)
     return env
 
 
@@ -87,6 +84,8 @@ def compile_template(source: str) -> jinja2.Template:
         return environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", lineno=exc.lineno) from None
+    except RecursionError:
+        raise nested_too_deeply("template") from None
 
 
 @lru_cache(maxsize=4096)
@@ -97,6 +96,17 @@ def compile_expression(source: str) -> Callable[..., Any]:
         return environment().compile_expression(source, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"expression syntax error: {exc.message}", lineno=exc.lineno) from None
+    except RecursionError:
+        raise nested_too_deeply("expression") from None
+
+
+def nested_too_deeply(kind: str) -> TemplateError:
+    """Jinja2 parses and compiles by recursion: a few hundred nested brackets (or a chain of
+    thousands of operators) exhaust Python's stack, which is a property of the text."""
+    return TemplateError(
+        f"{kind} syntax error: the {kind} nests too deeply to compile "
+        "(hundreds of brackets, or thousands of chained operators)"
+    )
 
 
 def is_template(source: str) -> bool:
@@ -117,6 +127,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 
 
 def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
+    from agnoctl.spec.sandbox import bounded_join
 
     template = compile_template(source)
     # One plain dict instead of Template.generate's merge of the globals ChainMap into the
@@ -124,7 +135,7 @@ def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
     # globals of their own, only the environment's).
     variables = {**environment().globals, **context}
     try:
-        return _bounded_join(template.root_render_func(template.new_context(variables, True)))
+        return bounded_join(template.root_render_func(template.new_context(variables, True)))
     except TemplateError:
         raise
     except Exception as exc:  # an undefined name, the sandbox, or a filter or operator failed
@@ -269,18 +280,171 @@ def sandbox_error(exc: Exception) -> TemplateError | None:
 
 def _template_error(exc: Exception) -> TemplateError:
     """What a render or an evaluation that raised `exc` reports."""
+    if isinstance(exc, TemplateError):  # the sandbox refused to build or change something
+        return exc
+    if isinstance(exc, RecursionError):
+        return TemplateError("the template recursed too deeply (a macro calling itself?)")
     return sandbox_error(exc) or TemplateError(f"{type(exc).__name__}: {exc}")
 
 
-def _bounded_join(chunks: Iterator[str]) -> str:
-    parts: list[str] = []
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > MAX_RENDER_CHARS:
-            raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
-        parts.append(chunk)
-    return "".join(parts)
+# ---------------------------------------------------------------------------- ${VAR} as data
+
+
+class Interpolated(str):
+    """A string the loader substituted `${VAR}` values into: the resulting text, plus its
+    `parts`, the author's text (even indexes) alternating with the values (odd indexes).
+
+    Everywhere it is the plain text; the spec's template and expression fields turn it into
+    `literal_source(parts)`, so a value never becomes template code."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Sequence[str]) -> Interpolated:
+        self = super().__new__(cls, "".join(parts))
+        self.parts = tuple(parts)
+        return self
+
+    def __getnewargs__(self) -> tuple[tuple[str, ...]]:  # type: ignore[override]
+        return (self.parts,)  # copies and pickles rebuild it from its parts
+
+
+def literal_source(parts: Sequence[str], *, expression: bool) -> str:
+    """Template (or expression) source in which every substituted value is a literal.
+
+    `parts` alternate the author's text (even indexes) with values substituted into it (odd:
+    a `${VAR}`'s value, which may come from a pull request's title). The author's text stays
+    template source; a value renders as itself wherever it stands, never as template code:
+
+    * in text (and inside `{% raw %}`), as written when it cannot open a tag (no `{`, and no
+      `%`/`#` right after an author's `{`), else as the block ``{{ '...' }}``;
+    * inside `{{ }}`, `{% %}` or an expression field, as a string literal ``'...'``;
+    * inside a string literal there, as that literal's escaped characters;
+    * inside a comment, not at all.
+
+    A literal holds only letters, digits, spaces and backslash escapes, so no value can end
+    it, close a tag or form one, whatever the scan below thinks the context is.
+    """
+    scan = _Scan(expression)
+    for index, part in enumerate(parts):
+        if index % 2:
+            scan.value(part)
+        else:
+            scan.text(part)
+    return "".join(scan.out)
+
+
+_TAG_OPEN = re.compile(r"\{[{%#]")
+_RAW_BEGIN = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
+_RAW_END = re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}")
+_LITERAL_SAFE = re.compile(r"[A-Za-z0-9 ]")
+_OPENING, _CLOSING = "{([", "})]"
+
+
+class _Scan:
+    """Where the author's text leaves off, as Jinja2's lexer (default syntax) reads it:
+    text, a comment, a raw block, or code (`{{`/`{%` up to its end at bracket depth 0) and
+    the string literal open in it."""
+
+    def __init__(self, expression: bool) -> None:
+        self.out: list[str] = []
+        self.state = "code" if expression else "text"
+        self.end = ""  # the code's closing delimiter; none in an expression field
+        self.depth = 0
+        self.quote = ""
+
+    def text(self, text: str) -> None:
+        self.out.append(text)
+        steps = {
+            "text": self._text,
+            "comment": self._comment,
+            "raw": self._raw,
+            "code": self._code,
+            "string": self._string,
+        }
+        pos = 0
+        while pos < len(text):
+            pos = steps[self.state](text, pos)
+
+    def _text(self, text: str, pos: int) -> int:
+        found = _TAG_OPEN.search(text, pos)
+        if found is None:
+            return len(text)
+        raw = _RAW_BEGIN.match(text, found.start())
+        if raw is not None:
+            self.state = "raw"
+            return raw.end()
+        opener = found.group()
+        self.state, self.end, self.depth = (
+            ("comment", "", 0) if opener == "{#" else ("code", "}}" if opener == "{{" else "%}", 0)
+        )
+        return found.end()
+
+    def _comment(self, text: str, pos: int) -> int:
+        end = text.find("#}", pos)
+        if end < 0:
+            return len(text)
+        self.state = "text"
+        return end + 2
+
+    def _raw(self, text: str, pos: int) -> int:
+        end = _RAW_END.search(text, pos)
+        if end is None:
+            return len(text)
+        self.state = "text"
+        return end.end()
+
+    def _code(self, text: str, pos: int) -> int:
+        char = text[pos]
+        if self.depth == 0 and self.end and text.startswith(self.end, pos):
+            self.state = "text"
+            return pos + 2
+        if char in "'\"":
+            self.state, self.quote = "string", char
+        elif char in _OPENING:
+            self.depth += 1
+        elif char in _CLOSING and self.depth:
+            self.depth -= 1
+        return pos + 1
+
+    def _string(self, text: str, pos: int) -> int:
+        char = text[pos]
+        if char == "\\":
+            return pos + 2
+        if char == self.quote:
+            self.state = "code"
+        return pos + 1
+
+    def value(self, value: str) -> None:
+        if self.state == "code":
+            self.out.append(f"'{_escaped(value)}'")
+        elif self.state == "string":
+            self.out.append(_escaped(value))
+        elif self.state != "comment":
+            self._in_text(value)
+
+    def _in_text(self, value: str) -> None:
+        after_brace = bool(self.out) and self.out[-1].endswith("{")
+        if "{" not in value and not (after_brace and value[:1] in "%#"):
+            self.out.append(value)
+            return
+        if after_brace:  # the author's `{` would join the block's: make it part of the literal
+            self.out[-1] = self.out[-1][:-1]
+            value = "{" + value
+        block = "{{ '" + _escaped(value) + "' }}"
+        self.out.append("{% endraw %}" + block + "{% raw %}" if self.state == "raw" else block)
+
+
+def _escaped(value: str) -> str:
+    """The body of a Jinja2 string literal that reads back as `value` (Jinja2 decodes
+    literals with Python's unicode-escape codec)."""
+    return "".join(char if _LITERAL_SAFE.fullmatch(char) else _escape(char) for char in value)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def parse(source: str, *, expression: bool) -> nodes.Template:
@@ -296,6 +460,8 @@ def parse(source: str, *, expression: bool) -> nodes.Template:
         raise TemplateError(f"{kind} syntax error: {exc.message}", lineno=exc.lineno) from None
     except ValueError as exc:  # the lexer's int() refuses a number of over 4,300 digits
         raise TemplateError(f"{kind} syntax error: {exc}") from None
+    except RecursionError:
+        raise nested_too_deeply(kind) from None
 
 
 def root_names(source: str, *, expression: bool) -> set[str]:

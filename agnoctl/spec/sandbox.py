@@ -1,0 +1,341 @@
+"""The template sandbox: what a template may read, call and build.
+
+Templates are written by the workflow's author but read values from inputs and models, and
+whatever they do runs inside agnoctl. On top of Jinja2's ImmutableSandboxedEnvironment (no
+private attributes, no methods that change a list, dict or set: `inputs.update(...)` would
+change what later steps read while the report shows the original input):
+
+* the engine's own objects (`steps`, its entries) are data to templates: their methods are
+  the engine's, and `steps.set(...)` would change what later steps read;
+* nothing a template builds may be longer than `MAX_RENDER_CHARS`, the cap of a rendered
+  text: the operators `*`, `+`, `**`, `%` and `~`, the filters and str methods that take a
+  width, a count or a fill, `lipsum`, and every `{{ }}` value are measured on their operands
+  and refused *before* the result is built (`{{ 'x' * 10000000000 }}` fails at once instead
+  of filling memory). `range()` stays Jinja2's, capped at 100,000 items.
+
+Jinja2 is imported with this module: `agnoctl.spec.templates` imports it on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from itertools import chain
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, modifies_known_mutable
+from jinja2.utils import generate_lorem_ipsum
+
+from agnoctl.spec.templates import MAX_RENDER_CHARS, TemplateError
+
+MAX_INTEGER_BITS = 100_000
+"""Largest integer `**` may build (30,000 digits; Python prints no more than 4,300)."""
+_END = object()
+_FORMAT_NUMBER = re.compile(r"\d+")
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def measure(value: Any) -> int:
+    """About how many characters `value` renders as: a string's length, a container's items
+    and separators; anything else counts 8. Counting stops just past the cap, so measuring a
+    huge value costs no more than a small one."""
+    total = 0
+    pending: list[Iterator[Any]] = [iter((value,))]
+    while pending and total <= MAX_RENDER_CHARS:
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+        elif isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            pending.append(chain.from_iterable(item.items()))
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            pending.append(iter(item))
+        else:
+            total += 8
+    return total
+
+
+def check_size(size: int, what: str) -> None:
+    """Refuse to build `what` when it would be longer than the cap."""
+    if size > MAX_RENDER_CHARS:
+        raise TemplateError(
+            f"{what} would build about {size:,} characters, more than the "
+            f"{MAX_RENDER_CHARS:,} a template may build"
+        )
+
+
+def _listed(value: Any) -> Any:
+    """An iterator as a list (to measure it, then use it); anything else as it is."""
+    return value if isinstance(value, Sized) else list(value)
+
+
+def _width(value: Any) -> int:
+    return value if isinstance(value, int) else len(str(value))
+
+
+# ------------------------------------------------------------------------- sizes of results
+
+
+def _product_size(left: Any, right: Any) -> int:
+    sequence, count = (left, right) if isinstance(right, int) else (right, left)
+    if isinstance(count, bool) or not isinstance(count, int):
+        return 0
+    if not isinstance(sequence, str | list | tuple):
+        return 0
+    return measure(sequence) * max(count, 0)
+
+
+def _sum_size(left: Any, right: Any) -> int:
+    if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+        return measure(left) + measure(right)
+    return 0
+
+
+def _power_bits(left: Any, right: Any) -> int:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        return right * abs(left).bit_length()
+    return 0
+
+
+def percent_size(template: Any, values: Any) -> int:
+    """`template % values`: its text, the values, and every width and precision it asks."""
+    if not isinstance(template, str):
+        return 0
+    size = len(template) + measure(values)
+    asked = values if isinstance(values, tuple) else (values,)
+    for spec in _PERCENT_SPEC.finditer(template):
+        for number in spec.groups():
+            if number == "*":
+                size += sum(v for v in asked if isinstance(v, int) and not isinstance(v, bool))
+            elif number:
+                size += int(number)
+    return size
+
+
+def format_size(template: str, args: Any, kwargs: Any) -> int:
+    """`template.format(*args, **kwargs)`: its text, the values, and every number in a
+    field's format spec (a nested `{}` width counts every integer given)."""
+    size = len(template) + measure(args) + measure(kwargs)
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return size  # str.format says what is wrong with it
+    given = [*args, *kwargs.values()]
+    for _, _, spec, _ in fields:
+        size += sum(int(number) for number in _FORMAT_NUMBER.findall(spec or ""))
+        if spec and "{" in spec:
+            size += sum(v for v in given if isinstance(v, int) and not isinstance(v, bool))
+    return size
+
+
+def _replaced_size(text: str, old: Any, new: Any, count: Any = -1) -> int:
+    old, new = str(old), str(new)
+    times = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        times = min(times, count)
+    return len(text) + times * max(len(new) - len(old), 0)
+
+
+def _joined_size(separator: str, items: Any) -> int:
+    return measure(items) + len(separator) * max(len(items) - 1, 0)
+
+
+def _wrapped_size(text: str, width: Any = 79, *_: Any, wrapstring: Any = None) -> int:
+    lines = len(text.split()) + len(text) // max(_width(width), 1) + 1
+    return len(text) + lines * len(str(wrapstring or "\n"))
+
+
+def _indented_size(value: Any, width: Any = 4, *_: Any, **__: Any) -> int:
+    text = str(value)
+    return len(text) + (text.count("\n") + 1) * _width(width)
+
+
+# A str method's result size from the string and the call's arguments.
+_STR_METHODS: dict[str, Callable[..., int]] = {
+    "center": lambda text, width, *_: max(len(text), _width(width)),
+    "ljust": lambda text, width, *_: max(len(text), _width(width)),
+    "rjust": lambda text, width, *_: max(len(text), _width(width)),
+    "zfill": lambda text, width: max(len(text), _width(width)),
+    "expandtabs": lambda text, tabsize=8: len(text) + text.count("\t") * _width(tabsize),
+    "replace": _replaced_size,
+    "translate": lambda text, table: (
+        len(text) * max(map(measure, table.values()), default=1)
+        if isinstance(table, Mapping)
+        else len(text)
+    ),
+}
+
+# A filter's result size from its value and arguments (the value already listed when the
+# filter iterates it).
+_FILTERS: dict[str, Callable[..., int]] = {
+    "center": lambda value, width=80: max(len(str(value)), _width(width)),
+    "indent": _indented_size,
+    "wordwrap": lambda value, width=79, long=True, wrapstring=None, *_: _wrapped_size(
+        str(value), width, wrapstring=wrapstring
+    ),
+    "format": lambda value, *args, **kwargs: percent_size(str(value), kwargs or args),
+    "replace": lambda value, old, new, count=None: _replaced_size(str(value), old, new, count),
+    "join": lambda value, d="", attribute=None: _joined_size(str(d), value),
+    "batch": lambda value, linecount, fill_with=None: measure(value) + _width(linecount),
+    "slice": lambda value, slices, fill_with=None: measure(value) + _width(slices),
+    "sum": lambda value, attribute=None, start=0: measure(value) + measure(start),
+    "list": lambda value: measure(value),
+    "string": lambda value: measure(value),
+    "pprint": lambda value: measure(value),
+    "tojson": lambda value, *_: measure(value),
+    "json": lambda value, *_: measure(value),
+}
+_LISTING_FILTERS = frozenset({"join", "batch", "slice", "sum", "list"})
+
+
+def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` (the filter `name`), refusing a result past the cap before building it."""
+    size = _FILTERS.get(name)
+    if size is None:
+        return function
+    passes_first = hasattr(function, "jinja_pass_arg")  # the context or environment comes first
+
+    @functools.wraps(function)  # keeps jinja_pass_arg: Jinja2 still passes what it asks for
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        head, (value, *rest) = (args[:1], args[1:]) if passes_first else ((), args)
+        if name in _LISTING_FILTERS:
+            value = _listed(value)
+        check_size(size(value, *rest, **kwargs), f"the {name} filter")
+        return function(*head, value, *rest, **kwargs)
+
+    return bounded
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    check_size(_width(n) * _width(max) * 12, "lipsum()")
+    return generate_lorem_ipsum(n, html, min, max)
+
+
+# ------------------------------------------------------------------------- the environment
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja2's code generator, with `a ~ b` joined through the environment (so it is
+    measured first) instead of a plain join."""
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.joined((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox every template renders in (see the module's docstring)."""
+
+    code_generator_class = _BoundedCodeGenerator
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(finalize=self._finalized, **options)
+        self.filters = {name: bounded_filter(name, f) for name, f in self.filters.items()}
+        self.globals["lipsum"] = _lipsum
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # Dunder/private names are how SSTI payloads climb to os or builtins.
+        if attr.startswith("_") or _engine_method(obj, value):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        method = f"{type(obj).__name__}.{attribute}()"
+        if modifies_known_mutable(obj, attribute):
+            why = f"templates may not modify values: {method} would change what later steps see"
+        elif _engine_method(obj, getattr(obj, attribute, None)):
+            why = f"templates may not call {method}: the run's own objects are data to templates"
+        else:
+            return super().unsafe_undefined(obj, attribute)
+        return self.undefined(why, name=attribute, obj=obj, exc=SecurityError)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            check_size(_product_size(left, right), "`*`")
+        elif operator == "+":
+            check_size(_sum_size(left, right), "`+`")
+        elif operator == "%":
+            check_size(percent_size(left, right), "`%` formatting")
+        elif _power_bits(left, right) > MAX_INTEGER_BITS:
+            raise TemplateError(
+                f"`**` would build an integer of more than {MAX_INTEGER_BITS:,} bits"
+            )
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(__obj, "__name__", "")
+        text = getattr(__obj, "__self__", None)
+        if isinstance(text, str) and method in ("join", *_STR_METHODS):
+            if method == "join":
+                args = (_listed(args[0]), *args[1:]) if args else args
+                check_size(_joined_size(text, *args), "str.join()")
+            else:
+                check_size(_STR_METHODS[method](text, *args, **kwargs), f"str.{method}()")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        template: str = value.__self__
+        sandboxed = formatter
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            given = (args[0] if args else {}) if value.__name__ == "format_map" else kwargs
+            check_size(format_size(template, args, given), f"str.{value.__name__}()")
+            return sandboxed(*args, **kwargs)
+
+        return bounded
+
+    @staticmethod
+    def joined(parts: Iterable[Any]) -> str:
+        """`a ~ b ~ ...`, measured before it is joined."""
+        parts = tuple(parts)
+        check_size(sum(map(measure, parts)), "`~`")
+        return "".join(map(str, parts))
+
+    @staticmethod
+    def concat(parts: Iterable[str]) -> str:
+        """A block's output (`{% set %}` blocks, macros, calls), joined while it is in bounds."""
+        return bounded_join(parts)
+
+    @staticmethod
+    def _finalized(value: Any) -> Any:
+        """Every `{{ }}` value: measured before Jinja2 turns it into text."""
+        if not isinstance(value, str):
+            check_size(measure(value), "a `{{ }}` value")
+        return value
+
+
+def _engine_method(obj: Any, value: Any) -> bool:
+    """A method of the engine's own objects (`steps.set`): they are the engine's, not data."""
+    return callable(value) and type(obj).__module__.startswith("agnoctl.engine.")
+
+
+def bounded_join(chunks: Iterable[str]) -> str:
+    """Rendered chunks joined, refused as soon as they pass the cap."""
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_RENDER_CHARS:
+            raise TemplateError(f"rendered text is longer than {MAX_RENDER_CHARS} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+__all__ = ["MAX_INTEGER_BITS", "BoundedSandbox", "bounded_join", "check_size", "measure"]
