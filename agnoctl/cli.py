@@ -806,8 +806,24 @@ def run(
             f"resumed run {report.run_id}: {report.reused} task(s) reused, "
             f"{report.segments[-1].calls} model call(s) made\n"
         )
+    if report.status == "interrupted":
+        _err(_resume_hint(path, report_dir, resume, report.run_id))
     _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint, terminal)
     raise typer.Exit(report.exit_code)
+
+
+def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id: str) -> str:
+    """How to carry on an interrupted run: `latest` when that names it, else its directory."""
+    import shlex
+
+    if report_dir is not None:
+        ref = str(report_dir)
+    elif resume in (None, "latest"):
+        ref = "latest"
+    else:
+        ref = run_id
+    command = f"agnoctl run {shlex.quote(str(path))} --resume {shlex.quote(ref)}"
+    return f"note: the finished work is kept; carry on with: {command}\n"
 
 
 def _write_run_note(event: "Event") -> None:

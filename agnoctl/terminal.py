@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.table import Column, Table
 from rich.text import Text
 
-from agnoctl.engine.state import RunState, StepRecord
+from agnoctl.engine.state import ExecRecord, RunState, StepRecord
 from agnoctl.events import Event
 from agnoctl.money import usd
 from agnoctl.printable import printable
@@ -97,6 +97,7 @@ class Terminal:
         self._open = True
         self._on_closed = on_closed
         self._state: RunState | None = None
+        self._watch = Watch()
         self._live: Live | None = None
         self._last: RenderableType = Text("")
 
@@ -116,6 +117,8 @@ class Terminal:
     def event(self, event: Event) -> None:
         if self.mode == "plain":
             self.write(plain_line(event) + "\n")
+        elif self.mode == "live":
+            self._watch.event(event)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self.close()
@@ -168,62 +171,205 @@ class Terminal:
         # cannot be built this time keeps the previous one.
         try:
             if self._state is not None:
-                self._last = live_view(self._state)
+                self._last = live_view(self._state, self._watch, self.console.width)
         except (RuntimeError, ValueError):
             pass
         return self._last
 
 
-def live_view(state: RunState) -> RenderableType:
-    records = list(state.records())
-    counts: dict[str, int] = {}
-    tokens = 0
-    cost = 0.0
-    for record in records:
-        counts[record.status] = counts.get(record.status, 0) + 1
-    for record in list(state.steps.values()):
+class Watch:
+    """What the run's events say that its records do not: a retry waiting out its delay, a
+    provider holding calls back (a 429, a pause) or its breaker open.
+
+    Fed by the event listener on the run's loop, read by the display's refresh thread: every
+    change is one assignment to a dict, and the reader copies before it iterates.
+    """
+
+    def __init__(self) -> None:
+        self.retries: dict[tuple[str, int | None], tuple[int, int, float]] = {}
+        """(step, item) -> (next attempt, attempts allowed, when it starts)."""
+        self.paused: dict[str, tuple[float, str]] = {}  # provider -> (until, why)
+        self.throttled: dict[str, int] = {}  # provider -> its narrowed window of calls
+        self.breakers: dict[str, str] = {}  # provider -> open / half_open
+
+    def event(self, event: Event) -> None:
+        kind, now = event.get("type"), time.time()
+        task = (str(event.get("step", "")), event.get("item"))
+        provider = str(event.get("provider", ""))
+        if kind == "retry_scheduled":
+            attempts = (event.get("attempt", 0) + 1, event.get("max_attempts", 0))
+            self.retries[task] = (*attempts, now + float(event.get("delay", 0)))
+        elif kind in _TASK_MOVED_ON:
+            self.retries.pop(task, None)
+        elif kind == "provider_paused":
+            self.paused[provider] = (now + float(event.get("seconds", 0)), _why(event))
+        elif kind == "provider_throttled" and event.get("reason") == "recovered":
+            self.throttled.pop(provider, None)
+        elif kind == "provider_throttled":
+            self.throttled[provider] = int(event.get("window", 0))
+        elif kind == "breaker_state" and event.get("new") == "closed":
+            self.breakers.pop(provider, None)
+        elif kind == "breaker_state":
+            self.breakers[provider] = str(event.get("new"))
+
+    def note(self, record: StepRecord, now: float) -> str:
+        """Why a running step is not making progress right now, or ""."""
+        notes = [self._retry(record, now), self._provider(record, now)]
+        return " · ".join(note for note in notes if note)
+
+    def _retry(self, record: StepRecord, now: float) -> str:
+        retries = dict(self.retries)
+        if record.items is None:
+            waiting = retries.get((record.path, None))
+            if waiting is None:
+                return ""
+            attempt, allowed, start = waiting
+            return f"retrying ({attempt}/{allowed}) in {max(0.0, start - now):.1f}s"
+        count = sum(1 for step, item in retries if step == record.path and item is not None)
+        return f"{count} item(s) retrying" if count else ""
+
+    def _provider(self, record: StepRecord, now: float) -> str:
+        provider = _provider_of(record)
+        if provider is None:
+            return ""
+        if provider in self.breakers:
+            return f"breaker {self.breakers[provider].replace('_', '-')} ({provider})"
+        until, why = self.paused.get(provider, (0.0, ""))
+        if until > now:
+            return f"waiting for provider {provider} ({why}) {until - now:.1f}s"
+        if provider in self.throttled:
+            return f"provider {provider} throttled to {self.throttled[provider]} call(s)"
+        return ""
+
+
+_TASK_MOVED_ON = frozenset(
+    {
+        "attempt_started",
+        "llm_call",
+        "step_succeeded",
+        "step_failed",
+        "item_succeeded",
+        "item_failed",
+    }
+)
+
+
+def _why(event: Event) -> str:
+    reason = str(event.get("reason", ""))
+    return "429" if reason == "rate_limited" else reason
+
+
+def _provider_of(record: StepRecord) -> str | None:
+    """The provider a running step's latest attempt asks (an agent step's model names it)."""
+    running: list[ExecRecord] = [item for item in record.items or () if item.status == "running"]
+    for task in running or [record]:
+        attempts = list(task.attempts)
+        if attempts and attempts[-1].model:
+            return attempts[-1].model.partition("/")[0]
+    return None
+
+
+def live_view(state: RunState, watch: Watch | None = None, width: int = 100) -> RenderableType:
+    """The header and one row per step in file order (group children below their group);
+    ``width`` is the terminal's, so nothing wraps."""
+    now = time.time()
+    top = list(state.steps.values())  # counted as the final line counts: the top-level steps
+    done = sum(1 for record in top if record.done and record.reason != "cancelled")
+    failed = sum(1 for record in top if record.status == "failed")
+    running = sum(1 for record in top if record.status == "running")
+    tokens, cost = 0, 0.0
+    for record in top:
         _, tokens_in, tokens_out, spent = record.usage()
-        tokens += tokens_in + tokens_out
-        cost += spent
-    done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "skipped"))
-    header = Text.assemble(
-        (f"{state.workflow} ", "bold"),
-        f"{done}/{len(records)} steps · ",
-        (f"{counts.get('running', 0)} running", _STYLE["running"]),
-        " · ",
-        (f"{counts.get('failed', 0)} failed", _STYLE["failed"] if counts.get("failed") else ""),
-        f" · {tokens} tokens · ${cost:.4f} · {time.time() - state.started:.1f}s",
-        " · mock" if state.mock else "",
-    )
-    table = Table(box=None, pad_edge=False, show_header=False)
-    for column in ("step", "status", "progress", "time"):
-        table.add_column(column, no_wrap=True)
-    shown = sorted(records, key=_live_order)[:_MAX_ROWS]
-    for record in shown:
-        table.add_row(*_live_row(record))
-    return Group(header, table)
+        tokens, cost = tokens + tokens_in + tokens_out, cost + spent
+    parts = [
+        Text(printable(state.workflow), style="bold"),
+        Text(f"{done}/{len(top)} steps"),
+        Text(f"{running} running", style=_STYLE["running"]),
+        Text(f"{failed} failed", style=_STYLE["failed"] if failed else ""),
+        Text(f"{now - state.started:.1f}s"),
+        Text(f"{tokens} tokens"),
+        Text(usd(cost)),
+    ]
+    if state.mock:
+        parts.append(Text("mock"))
+    rows = [_live_row(record, watch or Watch(), now) for record in _shown(list(state.records()))]
+    return Group(_fit(parts, width), _rows_table(rows, width))
 
 
-def _live_order(record: StepRecord) -> int:
-    return {"running": 0, "failed": 1, "pending": 3}.get(record.status, 2)
+def _rows_table(rows: list[tuple[Text, Text, Text, str]], width: int) -> Table:
+    """The rows in columns that fit ``width``: the step names and the progress take what they
+    need (up to a share of the width), the status what is left, cut short, never wrapped."""
+    step = min(max((len(row[0]) for row in rows), default=4), width // 3)
+    progress = min(max((len(row[2]) for row in rows), default=0), width // 3)
+    status = max(10, width - step - progress - _TIME_WIDTH - 3)  # three one-space gaps
+    table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1, 0, 0))
+    for name, size in (("step", step), ("status", status), ("progress", progress)):
+        table.add_column(name, width=size, no_wrap=True, overflow="ellipsis")
+    table.add_column("time", width=_TIME_WIDTH, no_wrap=True, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
-def _live_row(record: StepRecord) -> tuple[Text, Text, str, str]:
+_TIME_WIDTH = 7
+
+
+def _fit(parts: list[Text], width: int) -> Text:
+    """As many parts as fit in one line of ``width``: a narrow terminal drops the last ones."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for part in parts:
+        extra = len(part) + (3 if line else 0)
+        if line and len(line) + extra > width:
+            break
+        line.append(" · " if line else "")
+        line.append_text(part)
+    return line
+
+
+def _shown(records: list[StepRecord]) -> list[StepRecord]:
+    """Every row, in file order; past the room the display has, the finished nested rows and
+    then the finished steps go first (the rest keep their order)."""
+    if len(records) > _MAX_ROWS:
+        records = [r for r in records if not (r.done and "." in r.path)]
+    if len(records) > _MAX_ROWS:
+        records = [r for r in records if not r.done]
+    return records[:_MAX_ROWS]
+
+
+def _live_row(record: StepRecord, watch: Watch, now: float) -> tuple[Text, Text, Text, str]:
     style = _STYLE.get(record.status, "")
     status = record.status + (f": {record.reason}" if record.reason else "")
-    progress = ""
+    if record.status == "running":  # what holds it up says more than "running"
+        status = watch.note(record, now) or status
+    progress = Text()
     if record.items is not None:
-        finished = sum(1 for item in list(record.items) if item.done)
-        progress = f"{finished}/{len(record.items)} items"
+        progress = _fan_out(record, now)
     elif record.loop is not None:
-        progress = f"iteration {record.loop.iterations + (record.status == 'running')}"
+        progress = Text(f"iteration {record.loop.iterations + (record.status == 'running')}")
     duration = record.duration
     return (
-        Text(record.path),
-        Text(f"{_ICON.get(record.status, '')} {status}", style=style),
+        Text(printable(record.path)),
+        Text(f"{_ICON.get(record.status, '')} {printable(status)}", style=style),
         progress,
         "" if duration is None else f"{duration:.1f}s",
     )
+
+
+_BAR = 8
+
+
+def _fan_out(record: StepRecord, now: float) -> Text:
+    """A bar, the items done of all, and the time left at the pace so far."""
+    items = list(record.items or ())
+    finished = sum(1 for item in items if item.done)
+    failed = sum(1 for item in items if item.status == "failed")
+    filled = _BAR * finished // max(len(items), 1)
+    line = Text.assemble(("━" * filled, "green"), ("━" * (_BAR - filled), "dim"))
+    line.append(f" {finished}/{len(items)}" + (f" · {failed} failed" if failed else ""))
+    if record.started is not None and 0 < finished < len(items):
+        left = (now - record.started) / finished * (len(items) - finished)
+        line.append(f" · ETA {left:.0f}s")
+    return line
 
 
 # ---------------------------------------------------------------------------- plain lines
@@ -264,8 +410,10 @@ def _details(kind: str, event: Event) -> list[str]:
         details.append(usd(event.get("cost", 0.0)))
         if "wait_ms" in event:
             details.append(f"waited {event['wait_ms'] / 1000:.2f}s")
-    if kind in ("provider_throttled", "provider_paused"):
+    if kind in ("provider_throttled", "provider_paused", "breaker_state"):
         details.append(str(event.get("provider")))
+    if kind == "breaker_state":
+        details.append(f"{event.get('old')} → {event.get('new')}")
     for key in _DETAIL_KEYS:
         if key in event and not (kind == "run_finished" and key == "reason"):
             details.append(f"{key}={event[key]}")

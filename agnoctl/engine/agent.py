@@ -216,6 +216,7 @@ async def judge(
                 step=task.path,
                 item=task.index,
                 attempt=record.number,
+                max_attempts=policy.max_attempts,
                 purpose="judge",
                 reason=reason(exc),
                 delay=round(delay, 3),

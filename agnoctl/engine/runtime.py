@@ -243,6 +243,7 @@ class Providers:
             # The adaptive window of a provider without max_concurrency grows up to the run's.
             ceiling=self._max_connections,
             emit=self._emit,
+            name=name,
         )
 
     def _mock_provider(self) -> Provider:

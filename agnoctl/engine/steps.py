@@ -107,6 +107,7 @@ async def run_attempts(
                 step=task.path,
                 item=task.index,
                 attempt=record.number,
+                max_attempts=policy.max_attempts,
                 reason=record.error_kind,
                 delay=round(delay, 3),
             )

@@ -123,13 +123,22 @@ def build_provider(
     name: str, spec: ProviderSpec | None, http: HttpClient, environ: Mapping[str, str] | None = None
 ) -> Provider:
     """The bare protocol provider for ``name`` (no limits, no breaker)."""
+    from agnoctl.providers.http import ReplyLimits
+
     connection = resolve(name, spec, environ)
+    limits = ReplyLimits()
+    if spec is not None:
+        limits = ReplyLimits(
+            spec.max_response_bytes or limits.max_bytes,
+            spec.stall_timeout or limits.stall_timeout,
+        )
     return _provider_class(connection.protocol)(
         http,
         name=name,
         base_url=connection.base_url,
         api_key=connection.api_key,
         key_hint=connection.key_hint,
+        limits=limits,
     )
 
 
@@ -172,9 +181,10 @@ class GuardedProvider:
         breaker: CircuitBreaker,
         limiter: ProviderLimiter,
         prices: Mapping[str, pricing.PriceLike] | None = None,
+        name: str | None = None,
     ) -> None:
         self.inner = inner
-        self.name = inner.name
+        self.name = name or inner.name
         self.protocol = inner.protocol
         self.base_url = inner.base_url
         self.breaker = breaker
@@ -231,18 +241,22 @@ def guard(
     on_breaker_change: Callable[[str, State, State], None] | None = None,
     ceiling: int = DEFAULT_CEILING,
     emit: Emit | None = None,
+    name: str | None = None,
 ) -> GuardedProvider:
     """Wrap ``inner`` in the limits and breaker ``spec`` configures (breaker defaults if none).
 
     ``ceiling`` bounds the adaptive window of a provider without ``max_concurrency`` (the run's
-    concurrency); ``emit`` receives the limiter's events.
+    concurrency); ``emit`` receives the limiter's events. ``name`` is the workflow's name for
+    the provider, which events and reports use (``inner.name`` by default: every mock entry
+    shares one mock).
     """
+    name = name or inner.name
     from agnoctl.spec.models import CircuitBreakerSpec
 
     breaker_spec = (spec.circuit_breaker if spec is not None else None) or CircuitBreakerSpec()
     rate = spec.rate_limit if spec is not None else None
     breaker = CircuitBreaker(
-        inner.name,
+        name,
         failure_threshold=breaker_spec.failure_threshold,
         recovery_timeout=breaker_spec.recovery_timeout,
         half_open_max_calls=breaker_spec.half_open_max_calls,
@@ -250,7 +264,7 @@ def guard(
         on_change=on_breaker_change,
     )
     limiter = ProviderLimiter(
-        name=inner.name,
+        name=name,
         max_concurrency=spec.max_concurrency if spec is not None else None,
         ceiling=ceiling,
         requests_per_minute=rate.requests_per_minute if rate else None,
@@ -260,7 +274,7 @@ def guard(
         emit=emit,
     )
     prices = spec.pricing if spec is not None else None
-    return GuardedProvider(inner, breaker=breaker, limiter=limiter, prices=prices)
+    return GuardedProvider(inner, breaker=breaker, limiter=limiter, prices=prices, name=name)
 
 
 def build(

@@ -75,9 +75,9 @@ def test_live_view_shows_counts_and_progress() -> None:
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(live_view(state))
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "term 0/2 steps" in text and "1 running" in text
-    assert "1/3 items" in text
-    assert text.index("fan") < text.index("last")  # running steps first
+    assert "term · 0/2 steps · 1 running" in text
+    assert "1/3 · ETA" in text
+    assert text.index("fan") < text.index("last")  # file order
 
 
 def test_live_progress_and_no_color(tmp_path: Path) -> None:
@@ -103,3 +103,34 @@ def test_quiet_prints_only_the_result(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout.startswith("passed: 2 of 2 steps succeeded")
     assert result.stdout.count("\n") == 1
+
+
+def test_plain_lines_name_the_fallback_provider_and_the_breaker_state(tmp_path: Path) -> None:
+    """After a fallback to provider `backup` the line says `backup/small`, as the report does;
+    a breaker line names its provider and its state."""
+    flow = {
+        "version": 1,
+        "name": "fallback",
+        "providers": {
+            "backup": {"type": "mock"},
+            "flaky": {"type": "mock", "circuit_breaker": {"failure_threshold": 1}},
+        },
+        "agents": {
+            "a": {"model": "flaky/big", "fallback_models": ["backup/small"]},
+        },
+        "steps": {"s": {"agent": "a", "prompt": "hi", "retry": {"max_attempts": 1}}},
+    }
+    fixtures = {"steps": {"s": [{"error": {"status": 500, "message": "down"}}, {"text": "ok"}]}}
+    (tmp_path / "flow.yaml").write_text(yaml.safe_dump(flow), encoding="utf-8")
+    (tmp_path / "fx.yaml").write_text(yaml.safe_dump(fixtures), encoding="utf-8")
+    args = ["run", str(tmp_path / "flow.yaml"), "--mock-fixtures", str(tmp_path / "fx.yaml")]
+    result = CliRunner().invoke(
+        app, [*args, "--progress", "plain", "--report-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    calls = [line for line in result.stdout.splitlines() if " llm_call " in line]
+    assert " flaky/big " in calls[0] and " backup/small " in calls[1]
+    [breaker] = [line for line in result.stdout.splitlines() if " breaker_state " in line]
+    assert breaker.endswith("breaker_state    flaky closed → open")
+    report = (tmp_path / "out" / "report.json").read_text(encoding="utf-8")
+    assert '"model": "backup/small"' in report
