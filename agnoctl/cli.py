@@ -497,6 +497,9 @@ def fixtures_export(
         Path, typer.Option("-o", "--output", metavar="FILE", help="Fixtures file to write.")
     ] = Path("fixtures.yaml"),
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite the output file if it exists.")
+    ] = False,
 ) -> None:
     """Write a run's model replies as a --mock-fixtures file, to replay it offline."""
     from agnoctl.engine.resume import find_run
@@ -504,16 +507,18 @@ def fixtures_export(
     from agnoctl.reports.fixtures_export import export_fixtures
     from agnoctl.reports.writer import atomic_write
 
+    # fixtures.yaml is also what people name the fixtures they write by hand.
+    if output.exists() and not force:
+        fail(f"{output} already exists: pass --force to overwrite it, or -o another file")
     try:
-        run_dir = find_run(run_ref, runs_dir)
-        text, count = export_fixtures(run_dir)
-        atomic_write(output, text)
+        export = export_fixtures(find_run(run_ref, runs_dir))
+        atomic_write(output, export.text)
     except UsageError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
     _out(
-        f"wrote {count} replies of run {run_dir.name} to {output}; replay with: "
+        f"wrote {export.replies} replies of run {export.run_id} to {output}; replay with: "
         f"agnoctl run <workflow> --mock --mock-fixtures {output}\n"
     )
 

@@ -159,7 +159,8 @@ class EventSink:
         self._flush_due = False  # a flush is scheduled for the loop's next turn
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # 0600, as every run file: it holds prompts and replies (docs/observability.md).
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def emit(self, type: str, /, **fields: Any) -> None:
         """Record one event; ``fields`` whose value is None are left out."""

@@ -566,40 +566,61 @@ def find_run(reference: str, runs_dir: Path) -> Path:
 # ---------------------------------------------------------------------------- the lock
 
 
+def _locked(path: Path, run_dir: Path) -> IO[str] | None:
+    """``path`` opened and locked; None when the file locked was removed meanwhile."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    handle = os.fdopen(fd, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunLocked(
+            f"run {run_dir.name} is being written by another agnoctl process (pid {holder}); "
+            "wait for it to finish, or stop it, then resume"
+        ) from None
+    try:
+        same = os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        handle.close()
+        return None
+    return handle
+
+
 class RunLock:
     """An exclusive ``flock`` on the run directory's lock file, holding this process's pid.
 
     The kernel drops the lock when the process dies, however it dies, so a killed run never
-    leaves a stale lock behind.
+    leaves a stale lock behind. A run that ends removes the file, while it still holds it; so
+    a process that opened it just before takes the lock of a removed file, sees that the path
+    no longer names it, and tries again.
     """
 
-    def __init__(self, handle: IO[str]) -> None:
+    def __init__(self, handle: IO[str], path: Path) -> None:
         self._handle: IO[str] | None = handle
+        self._path = path
 
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
-        import fcntl
-
         run_dir.mkdir(parents=True, exist_ok=True)
-        handle = (run_dir / LOCK_FILE).open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise RunLocked(
-                f"run {run_dir.name} is being written by another agnoctl process (pid {holder}); "
-                "wait for it to finish, or stop it, then resume"
-            ) from None
+        path = run_dir / LOCK_FILE
+        while (handle := _locked(path, run_dir)) is None:
+            pass
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
-        return cls(handle)
+        return cls(handle, path)
 
     def release(self) -> None:
         if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._path.unlink()  # the run is over: no lock file left behind
             self._handle.close()  # closing the descriptor releases the flock
             self._handle = None
 

@@ -270,7 +270,10 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         run_id = new_run_id()
         run_dir = options.report_dir or options.runs_dir / run_id
         if run_dir.exists() and any(run_dir.iterdir()):
-            raise UsageError(f"the report directory {run_dir} is not empty; choose another one")
+            raise UsageError(
+                f"the report directory {run_dir} is not empty: choose another one, or carry on "
+                f"the run it holds with `--resume {run_dir}` (without --report-dir)"
+            )
     cache_note = check_cache(options.cache_dir, options.cache_mode)
     if cache_note is not None:  # a damaged cache: this run goes without it
         options = replace(options, cache_mode="off")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +31,31 @@ _START_EVENTS = frozenset({"run_started", "run_resumed"})
 Key = tuple[str, int | None, str]  # (fixtures step key, for_each index, purpose)
 
 
-def export_fixtures(run_dir: Path) -> tuple[str, int]:
-    """The fixtures file (YAML text) for the run in ``run_dir``, and how many replies it holds."""
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A run's replies as a fixtures file."""
+
+    text: str  # the YAML
+    replies: int
+    run_id: str  # as the journal names it: a --report-dir folder may be named anything
+
+
+def export_fixtures(run_dir: Path) -> Export:
+    """The fixtures file for the run in ``run_dir``."""
     journal = run_dir / "events.jsonl"
     if not journal.is_file():
         raise UsageError(f"{run_dir} has no events.jsonl to export replies from")
-    calls = _replies(read_events(journal))
+    events = list(read_events(journal))
+    run_id = next((str(e["run_id"]) for e in events if e.get("run_id")), run_dir.name)
+    calls = _replies(events)
     count = sum(len(replies) for replies in calls.values())
     if count == 0:
-        raise UsageError(f"run {run_dir.name} recorded no model reply to export")
+        raise UsageError(f"run {run_id} recorded no model reply to export")
     header = (
-        f"# Model replies of run {run_dir.name}, exported by `agnoctl fixtures export`.\n"
+        f"# Model replies of run {run_id}, exported by `agnoctl fixtures export`.\n"
         "# Replay offline: agnoctl run <workflow> --mock --mock-fixtures <this file>\n"
     )
-    return header + _dump({"steps": _steps(calls)}), count
+    return Export(header + _dump({"steps": _steps(calls)}), count, run_id)
 
 
 def _replies(events: Iterable[Mapping[str, Any]]) -> dict[Key, list[dict[str, Any]]]:

@@ -32,7 +32,7 @@ def _write(run_dir: Path, events: list[dict[str, Any]]) -> Path:
     lines = [json.dumps({"seq": n, **e}) for n, e in enumerate(events, 1)]
     (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     fixtures = run_dir.parent / "fixtures.yaml"
-    text, _ = export_fixtures(run_dir)
+    text = export_fixtures(run_dir).text
     fixtures.write_text(text, encoding="utf-8")
     return fixtures
 
