@@ -29,10 +29,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -43,6 +43,9 @@ from agnoctl.engine.state import ExecRecord, ItemRecord
 from agnoctl.errors import NothingToResume, RunLocked, UsageError
 from agnoctl.events import read_events
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
+
+if TYPE_CHECKING:
+    from agnoctl.reports.model import RunReport
 
 LOCK_FILE = "run.lock"
 JOURNAL = "events.jsonl"
@@ -345,6 +348,9 @@ class PreviousRun:
     segments: list[Segment] = field(default_factory=list)
     answered: list[PastCall] = field(default_factory=list)  # for the run's cost report
     unreadable: list[int] = field(default_factory=list)  # journal lines that held no event
+    # The journal records the end of a run that passed, but report.json is not its report
+    # (a kill or a full disk came first): the resumed run makes it, reusing every task.
+    report_lost: bool = False
 
     def spent(self) -> Spent:
         """What every segment so far used, as ``limits`` count it."""
@@ -356,7 +362,12 @@ class PreviousRun:
         )
 
     def note(self) -> str | None:
-        """What reading the journal passed over, said as the resumed run starts."""
+        """What reading the journal passed over, and why a passed run runs again, said as
+        the resumed run starts."""
+        notes = [self._unreadable_note(), self._lost_note()]
+        return "; ".join(note for note in notes if note) or None
+
+    def _unreadable_note(self) -> str | None:
         lines = self.unreadable
         journal = self.run_dir / JOURNAL
         if not lines:
@@ -368,6 +379,15 @@ class PreviousRun:
             )
         shown = ", ".join(map(str, lines[:3])) + (", ..." if len(lines) > 3 else "")
         return f"{journal}: {len(lines)} lines hold no event (lines {shown}); passed over"
+
+    def _lost_note(self) -> str | None:
+        if not self.report_lost:
+            return None
+        return (
+            f"run {self.run_id} passed, but its report.json was not written (the process was "
+            "killed, or the disk was full): this resume makes its reports again from the "
+            "journal, reusing every task"
+        )
 
     def reusable(self, key: JournalKey, fingerprint: str) -> Finished | None:
         """The finished entry for ``key`` when it was made with the same fingerprint."""
@@ -464,6 +484,7 @@ def prepare_resume(
     given: Mapping[str, Any] | None = None,
     *,
     mock: bool = False,
+    redact: Callable[[str], str] | None = None,
 ) -> tuple[PreviousRun, dict[str, Any]] | None:
     """The run to resume and the inputs of the resumed run; None when ``reference`` is
     ``latest`` and this workflow has no earlier run (the caller starts a new one).
@@ -471,7 +492,9 @@ def prepare_resume(
     Inputs default to the earlier run's (as its journal recorded them; a masked secret reads
     as masked); ``--inputs-file``, given values and ``-i`` override them, in that order.
     Raises ``NothingToResume`` when the run passed and neither the workflow nor the inputs
-    changed since.
+    changed since, after making again (through ``redact``) the report files a kill or a full
+    disk kept from being written. When it is report.json that was lost, the run is resumed
+    (every task reused) to make it.
     """
     from agnoctl.reports.writer import LATEST
 
@@ -487,10 +510,75 @@ def prepare_resume(
     inputs = resolve_inputs(workflow.inputs, pairs, None, {**earlier, **from_file, **(given or {})})
     unchanged = previous.fingerprint == Fingerprints(workflow, mock=mock).run(inputs)
     if previous.status == "passed" and unchanged:
-        raise NothingToResume(
-            f"run {previous.run_id} already passed and nothing changed since: nothing to resume"
-        )
+        report = final_report(previous)
+        if report is not None:
+            raise NothingToResume(_repaired(previous, report, workflow, redact))
+        previous.report_lost = True
     return previous, inputs
+
+
+def final_report(previous: PreviousRun) -> RunReport | None:
+    """The run directory's report.json when it is the report of the journal's last segment
+    (same verdict, as many segments): None when it is missing, unreadable, a checkpoint or
+    an earlier segment's."""
+    from pydantic import ValidationError
+
+    from agnoctl.reports.model import RunReport
+    from agnoctl.reports.writer import REPORT_FILE
+
+    try:
+        text = (previous.run_dir / REPORT_FILE).read_bytes()
+        report = RunReport.model_validate_json(text)
+    except (OSError, ValidationError):
+        return None
+    final = (
+        report.run_id == previous.run_id
+        and report.status == previous.status
+        and len(report.segments) == len(previous.segments)
+    )
+    return report if final else None
+
+
+def _repaired(
+    previous: PreviousRun,
+    report: RunReport,
+    workflow: Workflow,
+    redact: Callable[[str], str] | None,
+) -> str:
+    """Make the report files that are missing or older than report.json again (under the
+    run's lock), and clear what a killed writer left; says what was done."""
+    from agnoctl.reports.writer import remove_temporaries, write_derived_files
+
+    run_dir = previous.run_dir
+    with RunLock.held(run_dir):
+        removed = remove_temporaries(run_dir)
+        stale = stale_files(run_dir, report)
+        if stale:
+            write_derived_files(run_dir, report, redact, workflow)
+    done = f"run {previous.run_id} already passed and nothing changed since: nothing to resume"
+    what = [f"made {', '.join(stale)} again"] if stale else []
+    if removed:
+        what.append(f"removed {len(removed)} half-written file(s)")
+    if not what:
+        return done
+    return f"repaired the reports of run {previous.run_id} ({'; '.join(what)}); {done}"
+
+
+def stale_files(run_dir: Path, report: RunReport) -> list[str]:
+    """The files made from report.json that are missing or older than it (left from an
+    earlier segment): a kill came between report.json and them."""
+    from agnoctl.reports.writer import REPORT_FILE, derived_files
+
+    written = (run_dir / REPORT_FILE).stat().st_mtime_ns
+    stale = []
+    for name in derived_files(report):
+        try:
+            fresh = (run_dir / name).stat().st_mtime_ns >= written
+        except FileNotFoundError:
+            fresh = False
+        if not fresh:
+            stale.append(name)
+    return stale
 
 
 def repair_journal(path: Path) -> None:

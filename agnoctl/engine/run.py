@@ -231,6 +231,7 @@ def _signals_restored(options: RunOptions) -> Iterator[None]:
 
 def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
     resumed, note = None, None
+    redactor = _redactor(workflow)
     if options.resume is not None:
         resumed = prepare_resume(
             os.fspath(options.resume),
@@ -240,6 +241,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
             options.inputs_file,
             options.inputs,
             mock=options.mock,
+            redact=redactor.redact,
         )
         if resumed is None:
             note = (
@@ -283,7 +285,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         file,
         options,
         inputs,
-        _redactor(workflow),
+        redactor,
         run_id,
         run_dir,
         fixtures,

@@ -115,14 +115,17 @@ def derived_files(report: RunReport) -> list[str]:
     return [JUNIT_FILE, SUMMARY_FILE, *outputs, HTML_FILE, METRICS_FILE]
 
 
-def remove_temporaries(run_dir: Path) -> None:
+def remove_temporaries(run_dir: Path) -> list[Path]:
     """Delete the temporary files a killed process left in ``run_dir`` (and its outputs/):
-    each is a half-written copy of a report file, of no use to anyone. Call it while holding
-    the run's lock, or a live writer's file would go."""
-    for folder in (run_dir, run_dir / OUTPUTS_DIR):
-        for temporary in folder.glob(_TEMPORARY):
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
+    each is a half-written copy of a report file, of no use to anyone; returns them. Call it
+    while holding the run's lock, or a live writer's file would go."""
+    found = [
+        path for folder in (run_dir, run_dir / OUTPUTS_DIR) for path in folder.glob(_TEMPORARY)
+    ]
+    for temporary in found:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return found
 
 
 def output_file(name: str, value: Any) -> tuple[str, str]:
