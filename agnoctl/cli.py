@@ -379,13 +379,14 @@ def init(
 ) -> None:
     """Write a commented starter workflow that validates and runs offline (mock provider)."""
     from agnoctl.errors import UsageError
-    from agnoctl.init_template import write_starter
+    from agnoctl.init_template import shell_word, write_starter
 
     try:
         path = write_starter(name)
     except UsageError as exc:
         fail(str(exc))
-    _out(f"wrote {path}; try: agnoctl validate {path} && agnoctl run {path}\n")
+    word = shell_word(path)
+    _out(f"wrote {path}; try: agnoctl validate {word} && agnoctl run {word}\n")
 
 
 # ---------------------------------------------------------------------------- cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 from agnoctl.errors import UsageError
@@ -16,7 +17,7 @@ _NO_MODELINE = """\
 #
 """
 _STARTER = """\
-# A starter agnoctl workflow (language reference: SPEC.md). Check it, then run it offline:
+# A starter agnoctl workflow (the language: docs/spec.md). Check it, then run it offline:
 #   agnoctl validate <<file>>
 #   agnoctl run <<file>>
 # `mock/echo` replies with the prompt it gets, so this runs with no key and no network.
@@ -93,9 +94,14 @@ def starter_workflow(path: Path) -> str:
     """The starter workflow text for a file at `path`."""
     schema = schema_reference(path)
     head = _NO_MODELINE if schema is None else _MODELINE.replace("<<schema>>", schema)
-    return head + _STARTER.replace("<<file>>", path.as_posix()).replace(
+    return head + _STARTER.replace("<<file>>", shell_word(path)).replace(
         "<<name>>", workflow_name(path)
     )
+
+
+def shell_word(path: Path) -> str:
+    """``path`` as a shell reads it back: quoted when it holds a space (`'My Flow.yaml'`)."""
+    return shlex.quote(path.as_posix())
 
 
 def write_starter(name: str | None) -> Path:
@@ -112,4 +118,11 @@ def write_starter(name: str | None) -> Path:
     return path
 
 
-__all__ = ["schema_reference", "starter_workflow", "target_file", "workflow_name", "write_starter"]
+__all__ = [
+    "schema_reference",
+    "shell_word",
+    "starter_workflow",
+    "target_file",
+    "workflow_name",
+    "write_starter",
+]

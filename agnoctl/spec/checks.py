@@ -185,12 +185,17 @@ _new_scope: Callable[
 ] = partial(tuple.__new__, _Scope)
 
 
+_SAID_ONCE = frozenset({"E406"})
+"""Codes reported once per message, at their first place: the message names the whole fix."""
+
+
 class _Checker:
     def __init__(self, spec: _Spec, source: SourceMap) -> None:
         self.spec = spec
         self.workflow = spec.workflow
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+        self._reported: dict[object, int] = {}  # what was said -> where in `diagnostics`
         self._closures: dict[str, dag.NeedsClosure] = {}
         self._nodes = list(_walk_steps(self.workflow.steps))
         self._suggestion_budget = 100
@@ -224,7 +229,17 @@ class _Checker:
             where = self.source.text_position(path, access.line, access.text)
         else:
             where = self.source.key_position(path) if at_key else self.source.position(path)
-        self.diagnostics.append(Diagnostic(self.source.file, *where, severity, code, message, hint))
+        found = Diagnostic(self.source.file, *where, severity, code, message, hint)
+        # One problem, said once (at its first place in the file): a template that reads the
+        # same thing twice, or a step that reads a step it does not need in its prompt, its
+        # `if` and its gates (one fix).
+        key = (code, message) if code in _SAID_ONCE else found
+        said = self._reported.get(key)
+        if said is None:
+            self._reported[key] = len(self.diagnostics)
+            self.diagnostics.append(found)
+        elif found.sort_key() < self.diagnostics[said].sort_key():
+            self.diagnostics[said] = found
 
     # -------------------------------------------------------------------- graph
 
@@ -457,7 +472,7 @@ class _Checker:
                 code,
                 f"{path_text(path)}: {exc.message}",
                 hint,
-                access=Access("", (), lineno),
+                access=Access(exc.near or "", (), lineno),
             )
             return None
         for access in found.accesses:

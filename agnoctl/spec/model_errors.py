@@ -8,7 +8,9 @@ become one diagnostic ("must be a string or a list").
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -217,6 +219,9 @@ class _Translator:
             hint = f'quote the value to keep it a string: "{_yaml_text(given)}"'
         elif isinstance(given, str) and given.strip() == "":
             hint = "the value is empty; give one, or remove the field"
+        elif isinstance(given, str) and "a list" in expected and path:
+            # `needs: b` is valid in GitHub Actions, `run: echo hi` in a shell script.
+            hint = f"write it as a list: `{path[-1]}: {_as_list(str(path[-1]), given)}`"
         self.emit(path, code, message, hint, at_key=isinstance(given, dict | list))
 
     def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
@@ -244,6 +249,22 @@ class _Translator:
             return
         for error in group:
             self.add(error)
+
+
+def _as_list(field: PathKey, text: str) -> str:
+    """A string given where a list goes, as the flow list it likely meant: the words of a
+    command (`echo hi` -> `[echo, hi]`), the names of needs (`a, b` -> `[a, b]`)."""
+    if field == "run":
+        try:
+            words = shlex.split(text)
+        except ValueError:  # an unbalanced quote: words as written
+            words = text.split()
+    else:
+        words = [word for word in re.split(r"[,\s]+", text) if word]
+    return "[" + ", ".join(w if _PLAIN.fullmatch(w) else json.dumps(w) for w in words) + "]"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./@%+=-]+")  # YAML reads these as they are in a flow list
 
 
 def _name(path: Sequence[PathKey]) -> str:

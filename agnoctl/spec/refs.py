@@ -27,10 +27,11 @@ Key = str | int | None
 class TemplateSyntaxProblem(Exception):
     """A template or expression does not parse."""
 
-    def __init__(self, message: str, lineno: int | None) -> None:
+    def __init__(self, message: str, lineno: int | None, near: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.lineno = lineno  # 1-based line inside the template, when known
+        self.near = near  # the text on that line the problem is at, when known
 
 
 class Access(NamedTuple):
@@ -191,7 +192,7 @@ def _parsed(source: str, expression: bool) -> Reads:
     try:
         return _read(parse(source, expression=expression), expression)
     except TemplateError as exc:
-        raise TemplateSyntaxProblem(exc.message, exc.lineno) from None
+        raise TemplateSyntaxProblem(exc.message, exc.lineno, exc.near) from None
     except RecursionError:  # Jinja2 parsed it, but its tree is too deep to walk
         error = nested_too_deeply("expression" if expression else "template")
         raise TemplateSyntaxProblem(error.message, None) from None

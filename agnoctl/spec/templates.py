@@ -47,10 +47,11 @@ DICT_ATTRIBUTES = frozenset(dir(dict))
 class TemplateError(AgnoctlError):
     """A template or expression failed to compile or render."""
 
-    def __init__(self, message: str, *, lineno: int | None = None) -> None:
+    def __init__(self, message: str, *, lineno: int | None = None, near: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.lineno = lineno  # 1-based line inside the template, when known
+        self.near = near  # the text on that line the problem is at, when known
 
 
 def _tojson(value: Any) -> str:
@@ -447,6 +448,31 @@ def _escape(char: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+def _expression_problem(source: str) -> TemplateError:
+    """What is wrong with an expression, said of its own text: ``parse`` reads it wrapped in
+    ``{{ (`` ``) }}``, and a message must not name a bracket the user never wrote."""
+    import jinja2
+
+    try:
+        environment().compile_expression(source)  # Jinja2's reading of the bare expression
+        message = "invalid expression"
+    except jinja2.TemplateSyntaxError as exc:
+        message = exc.message or "invalid expression"
+    words = source.split()
+    near = words[-1] if words else None
+    if "end of template" in message and near is not None:
+        message = message.replace("'end of template'", "end of template")
+        message = message.replace("end of template", "end of expression").rstrip(".")
+        message += f" after `{near}`"
+        line: int | None = source.rstrip().count("\n") + 1
+    else:  # `unexpected '=='`: the first such text is where to look
+        message = message.replace("chunk after expression", "unexpected text after the expression")
+        quoted = re.search(r"unexpected '([^']+)'", message)
+        near = quoted.group(1) if quoted and quoted.group(1) in source else None
+        line = source[: source.find(near)].count("\n") + 1 if near else None
+    return TemplateError(f"expression syntax error: {message}", lineno=line, near=near)
+
+
 def parse(source: str, *, expression: bool) -> nodes.Template:
     """Parse a template or an expression into a Jinja2 AST (for static checks)."""
     import jinja2
@@ -457,6 +483,8 @@ def parse(source: str, *, expression: bool) -> nodes.Template:
     try:
         return env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
+        if expression:
+            raise _expression_problem(source) from None
         raise TemplateError(f"{kind} syntax error: {exc.message}", lineno=exc.lineno) from None
     except ValueError as exc:  # the lexer's int() refuses a number of over 4,300 digits
         raise TemplateError(f"{kind} syntax error: {exc}") from None
