@@ -8,7 +8,6 @@ here, so a response cache wraps exactly this function.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from agnoctl.errors import CacheMiss, UsageError
 from agnoctl.events import EventSink
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
-from agnoctl.providers.ratelimit import CHARS_PER_TOKEN, DEFAULT_OUTPUT_ESTIMATE, Emit
+from agnoctl.providers.ratelimit import Emit, estimate_usage
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
     AgentSpec,
@@ -435,12 +434,8 @@ class Runtime:
         """
         tokens, cost = 0, 0.0
         if self._reserve_worst_case:
-            # The worst case: the prompt (4 characters a token) and a full reply.
-            output_estimate = request.max_tokens or DEFAULT_OUTPUT_ESTIMATE
-            chars = sum(len(m.content) for m in request.messages)
-            input_estimate = math.ceil(chars / CHARS_PER_TOKEN)
-            tokens = input_estimate + output_estimate
-            cost = route.cost(Usage(input_estimate, output_estimate))
+            worst = estimate_usage(request)  # what the request sends, and a full reply
+            tokens, cost = worst.total, route.cost(worst)
         budget = self.budget
         reservation = budget.reserve(tokens, cost)
         started = time.perf_counter()

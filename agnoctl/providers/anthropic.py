@@ -22,13 +22,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from agnoctl.errors import BadRequest
-from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
+from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
     Endpoint,
     JsonProvider,
-    count,
     malformed,
     mapping,
+    usage,
 )
 
 if TYPE_CHECKING:
@@ -165,13 +165,11 @@ def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> Mode
         texts = [json.dumps(output[0].arguments)]
         calls = [c for c in calls if c.name != OUTPUT_TOOL]
         finish = "tool_calls" if calls else "stop"
-    usage = mapping(payload.get("usage"))
     return ModelReply(
         text="".join(texts),
         tool_calls=tuple(calls),
-        usage=Usage(
-            input_tokens=count(usage.get("input_tokens")),
-            output_tokens=count(usage.get("output_tokens")),
+        usage=usage(
+            mapping(payload.get("usage")), "input_tokens", "output_tokens", endpoint, model
         ),
         finish_reason=finish,
         model=str(payload.get("model") or model),

@@ -16,6 +16,14 @@ must not spend); other users get it built on first use. It must be closed with
 ``AuthenticationFailed`` naming where the key comes from; other 4xx are ``BadRequest``;
 timeouts are ``ProviderTimeout``; refused or reset connections are ``ConnectionFailed``; a body
 that is not a JSON object is ``MalformedResponse``. No message ever contains the API key.
+
+A reply is read as a stream, within the provider's ``ReplyLimits``: a body past
+``max_bytes`` (32 MiB by default; a declared ``Content-Length`` past it is refused unread) is a
+``PermanentProviderError`` (the same request would get the same reply), and a body that stops
+coming (less than ``PROGRESS_BYTES`` in ``stall_timeout`` seconds, 60 by default, counted
+from the headers or the last progress) is a ``ProviderTimeout``, retried like any timeout.
+The wait for the headers is the model's thinking time, bounded by the read timeout and the
+step's own ``timeout``. Token counts past ``MAX_REPLY_TOKENS`` are a ``MalformedResponse``.
 Rate-limit headers (``Retry-After``, OpenAI's ``x-ratelimit-*``, Anthropic's
 ``anthropic-ratelimit-*``) are read by one parser, ``rate_limit_hint``, for a 429's
 ``retry_after`` and for a 200's ``ModelReply.rate_limit`` alike.
@@ -35,6 +43,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
 import httpx
 
 from agnoctl import redact
@@ -43,12 +52,13 @@ from agnoctl.errors import (
     BadRequest,
     ConnectionFailed,
     MalformedResponse,
+    PermanentProviderError,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
-from agnoctl.providers.base import RateLimitHint
+from agnoctl.providers.base import RateLimitHint, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -66,6 +76,20 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=None)
 DEFAULT_MAX_CONNECTIONS = 100
 KEEPALIVE_SECONDS = 30.0
 _ERROR_TEXT_LIMIT = 500
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 2**20
+DEFAULT_STALL_TIMEOUT = 60.0
+PROGRESS_BYTES = 1024
+"""What a reply's body must deliver in each ``stall_timeout``: a trickle is a stall."""
+MAX_REPLY_TOKENS = 100_000_000
+"""More tokens than any model reads or writes in one call: a count past it is garbage."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyLimits:
+    """How large a provider's reply may be, and how long its body may stop coming."""
+
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
 
 
 class HttpClient:
@@ -201,11 +225,13 @@ async def post_json(
     headers: Mapping[str, str],
     endpoint: Endpoint,
     model: str,
+    limits: ReplyLimits = ReplyLimits(),
 ) -> tuple[dict[str, Any], RateLimitHint | None]:
     """POST ``body`` as JSON and return the reply's JSON object and what its rate-limit
     headers say (``rate_limit_hint``), or raise a ``ProviderError``."""
     try:
-        response = await client.post(url, json=body, headers=dict(headers))
+        async with client.stream("POST", url, json=body, headers=dict(headers)) as response:
+            content = await _read_body(response, limits, endpoint, model)
     except httpx.TimeoutException as exc:
         raise _timeout_error(exc, url, endpoint, model) from exc
     except httpx.TransportError as exc:
@@ -213,8 +239,53 @@ async def post_json(
     except _aiohttp_errors() as exc:  # the aiohttp transport lets a few through unmapped
         raise _connection_failed(exc, url, endpoint, model) from exc
     if response.status_code != 200:
-        raise error_for_status(response, endpoint=endpoint, model=model)
-    return _json_object(response, endpoint=endpoint, model=model), rate_limit_hint(response.headers)
+        raise error_for_status(response, content, endpoint=endpoint, model=model)
+    payload = _json_object(response, content, endpoint=endpoint, model=model)
+    return payload, rate_limit_hint(response.headers)
+
+
+async def _read_body(
+    response: httpx.Response, limits: ReplyLimits, endpoint: Endpoint, model: str
+) -> bytes:
+    """The body, read while it stays within ``limits`` (decoded: a compressed bomb counts
+    at its full size); raises past the size cap or when it stalls."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise _too_large(endpoint, model, limits, f"it declares {int(declared):,} bytes")
+    body = bytearray()
+    chunks = response.aiter_bytes()
+    progress_at, progress = anyio.current_time(), 0
+    while True:
+        with anyio.move_on_after(progress_at + limits.stall_timeout - anyio.current_time()):
+            chunk = await anext(chunks, None)
+            if chunk is None:
+                return bytes(body)
+            body += chunk
+            if len(body) > limits.max_bytes:
+                raise _too_large(endpoint, model, limits, "refused unread past that")
+            progress += len(chunk)
+            if progress >= PROGRESS_BYTES:
+                progress_at, progress = anyio.current_time(), 0
+            continue
+        raise ProviderTimeout(
+            f"{endpoint.provider} stopped sending its reply: less than {PROGRESS_BYTES:,} bytes "
+            f"in {limits.stall_timeout:g}s after {len(body):,} bytes (stall_timeout); the "
+            "server or a proxy may be stuck",
+            provider=endpoint.provider,
+            model=model,
+            status=response.status_code,
+        )
+
+
+def _too_large(endpoint: Endpoint, model: str, limits: ReplyLimits, how: str) -> ProviderError:
+    # Not worth retrying: the same request would bring the same reply.
+    return PermanentProviderError(
+        f"{endpoint.provider} sent a reply larger than {limits.max_bytes:,} bytes "
+        f"(max_response_bytes), {how}; raise the provider's max_response_bytes if its "
+        "replies are really this large",
+        provider=endpoint.provider,
+        model=model,
+    )
 
 
 class JsonProvider:
@@ -238,8 +309,10 @@ class JsonProvider:
         base_url: str | None = None,
         api_key: str | None = None,
         key_hint: str | None = None,
+        limits: ReplyLimits | None = None,
     ) -> None:
         self.name = name or self.default_name
+        self.limits = limits or ReplyLimits()
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._http = http
         self._url = httpx.URL(f"{self.base_url}{self.path}")  # parsed once, not per call
@@ -265,6 +338,7 @@ class JsonProvider:
             headers=self._headers,
             endpoint=self._endpoint,
             model=request.model,
+            limits=self.limits,
         )
         reply = self.parse(payload, request.model)
         reply.rate_limit = hint
@@ -307,10 +381,12 @@ def _connection_failed(
     )
 
 
-def error_for_status(response: httpx.Response, *, endpoint: Endpoint, model: str) -> ProviderError:
-    """The typed error for a non-200 reply, carrying the server's own message."""
+def error_for_status(
+    response: httpx.Response, body: bytes, *, endpoint: Endpoint, model: str
+) -> ProviderError:
+    """The typed error for a non-200 reply (its ``body`` read), carrying the server's message."""
     status = response.status_code
-    message = _server_message(response, endpoint)
+    message = _server_message(response, body, endpoint)
     where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
     common: dict[str, Any] = {"provider": endpoint.provider, "model": model, "status": status}
     if status == 429:
@@ -466,9 +542,9 @@ def _non_negative(value: str | None) -> float | None:
     return number if number >= 0 and number == number else None  # NaN != NaN
 
 
-def _server_message(response: httpx.Response, endpoint: Endpoint) -> str:
+def _server_message(response: httpx.Response, body: bytes, endpoint: Endpoint) -> str:
     """The error message the server put in its body, whatever the protocol's shape, masked."""
-    text = response.text.strip()
+    text = _text(response, body).strip()
     try:
         payload = json.loads(text)
     except ValueError:
@@ -482,16 +558,22 @@ def _server_message(response: httpx.Response, endpoint: Endpoint) -> str:
     return _truncate(text, endpoint)
 
 
-def _json_object(response: httpx.Response, *, endpoint: Endpoint, model: str) -> dict[str, Any]:
+def _text(response: httpx.Response, body: bytes) -> str:
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _json_object(
+    response: httpx.Response, body: bytes, *, endpoint: Endpoint, model: str
+) -> dict[str, Any]:
     try:
-        payload = json.loads(response.content)
+        payload = json.loads(body)
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
-        start, _ = _redactor(endpoint).head(response.text, 80)
+        start, _ = _redactor(endpoint).head(_text(response, body), 80)
         raise MalformedResponse(
             f"{endpoint.provider} sent a reply that is not a JSON object "
-            f"({len(response.content)} bytes starting {start!r}); the server may not speak "
+            f"({len(body)} bytes starting {start!r}); the server may not speak "
             "this protocol, check the provider type and base_url",
             provider=endpoint.provider,
             model=model,
@@ -516,9 +598,23 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def count(value: Any) -> int:
-    """A token count from a reply, 0 when the server left it out or sent nonsense."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+def usage(
+    payload: Mapping[str, Any], input_key: str, output_key: str, endpoint: Endpoint, model: str
+) -> Usage:
+    """The token counts of a reply's ``payload`` (a usage object, or the reply itself).
+
+    A count the server left out or sent as nonsense (negative, not an integer) is 0; a count
+    past ``MAX_REPLY_TOKENS`` (``10**30``) is refused as a malformed reply: budgets and costs
+    would carry it, and no model reads or writes that much."""
+    counts = []
+    for key in (input_key, output_key):
+        value = payload.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            value = 0
+        elif value > MAX_REPLY_TOKENS:
+            raise malformed(endpoint, model, f"a believable {key} (it says {value:.3g} tokens)")
+        counts.append(value)
+    return Usage(input_tokens=counts[0], output_tokens=counts[1])
 
 
 def _truncate(text: str, endpoint: Endpoint) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
-from agnoctl.providers.http import Endpoint, JsonProvider, count, malformed
+from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
+from agnoctl.providers.http import Endpoint, JsonProvider, malformed, usage
 
 if TYPE_CHECKING:
     from agnoctl.providers.base import ToolSpec
@@ -93,10 +93,7 @@ def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> Mode
     return ModelReply(
         text=content if isinstance(content, str) else "",
         tool_calls=calls,
-        usage=Usage(
-            input_tokens=count(payload.get("prompt_eval_count")),
-            output_tokens=count(payload.get("eval_count")),
-        ),
+        usage=usage(payload, "prompt_eval_count", "eval_count", endpoint, model),
         finish_reason="tool_calls" if calls else reason if isinstance(reason, str) else None,
         model=str(payload.get("model") or model),
     )

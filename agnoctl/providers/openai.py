@@ -14,13 +14,13 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall, Usage
+from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
     Endpoint,
     JsonProvider,
-    count,
     malformed,
     mapping,
+    usage,
 )
 
 if TYPE_CHECKING:
@@ -142,13 +142,11 @@ def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> Mode
     if not isinstance(message, dict):
         raise malformed(endpoint, model, "choices[0].message")
     content = message.get("content")
-    usage = mapping(payload.get("usage"))
     return ModelReply(
         text=content if isinstance(content, str) else "",
         tool_calls=_tool_calls(message.get("tool_calls"), endpoint, model),
-        usage=Usage(
-            input_tokens=count(usage.get("prompt_tokens")),
-            output_tokens=count(usage.get("completion_tokens")),
+        usage=usage(
+            mapping(payload.get("usage")), "prompt_tokens", "completion_tokens", endpoint, model
         ),
         finish_reason=_str_or_none(choices[0].get("finish_reason")),
         model=str(payload.get("model") or model),

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 
 from agnoctl.errors import ProviderError, RateLimited
+from agnoctl.providers.base import Usage
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -64,12 +65,21 @@ class Emit(Protocol):
     def __call__(self, type: str, /, **fields: Any) -> None: ...
 
 
-def estimate_tokens(request: ModelRequest) -> int:
-    """Tokens a call may use: its prompt (about 4 characters a token) plus its reply budget."""
+def estimate_usage(request: ModelRequest) -> Usage:
+    """The most a call may use, before it is sent: as input, everything the request sends
+    (messages, tool definitions, the output schema; about 4 characters a token), and as
+    output its reply budget. Rate limits and budgets both hold this."""
     chars = sum(len(m.content) for m in request.messages)
     chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
+    if request.output_schema is not None:
+        chars += len(str(request.output_schema))
     output = request.max_tokens if request.max_tokens is not None else DEFAULT_OUTPUT_ESTIMATE
-    return math.ceil(chars / CHARS_PER_TOKEN) + output
+    return Usage(math.ceil(chars / CHARS_PER_TOKEN), output)
+
+
+def estimate_tokens(request: ModelRequest) -> int:
+    """Tokens a call may use in all (``estimate_usage``)."""
+    return estimate_usage(request).total
 
 
 class TokenBucket:

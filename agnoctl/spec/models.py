@@ -224,6 +224,21 @@ class ProviderSpec(Strict):
         default_factory=dict,
         description="USD per 1M tokens by model name; overrides the built-in price table.",
     )
+    max_response_bytes: Annotated[int, Field(ge=1024)] | None = Field(
+        default=None,
+        description=(
+            "Largest reply body read, in bytes (unset: 32 MiB). A larger reply fails the "
+            "attempt, read no further than the cap, and is not retried."
+        ),
+    )
+    stall_timeout: Annotated[Duration, Field(gt=0)] | None = Field(
+        default=None,
+        description=(
+            "Once a reply's headers have come, the longest its body may bring less than 1 KiB "
+            "(unset: 60s). A stalled or trickling reply fails the attempt as a timeout, "
+            "which is retried."
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod

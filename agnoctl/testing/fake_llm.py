@@ -35,6 +35,9 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[reset]]``, ``[[reset:N]]``: close the connection without answering (always / first N)
 - ``[[hang:S]]``, ``[[hang:S:N]]``: wait S seconds before answering (always / first N)
 - ``[[delay_ms:MS]]``: wait MS milliseconds before answering
+- ``[[huge:BYTES]]``: the reply's JSON comes after BYTES bytes of whitespace (still valid
+  JSON), streamed in 64 KiB chunks: a body as large as you like without the memory
+- ``[[trickle:MS]]``: the reply's body is sent one byte every MS milliseconds
 - ``[[json:VALUE]]``: the reply text is VALUE, any JSON (structured output too)
 - ``[[text:TEXT]]``: the reply text is TEXT (up to the closing brackets)
 - ``[[tool:NAME:ARGS]]``: call tool NAME with the JSON object ARGS while the conversation holds
@@ -122,6 +125,8 @@ class FakeReply:
     malformed: bool = False  # a 200 whose body is not JSON
     body: str | None = None  # sent as written, instead of the protocol's JSON
     reset: bool = False  # close the connection without answering
+    pad: int = 0  # bytes of whitespace streamed before the body
+    trickle: float = 0.0  # seconds between the body's bytes (0: all at once)
     input_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
@@ -170,7 +175,7 @@ class FakeLLMConfig:
 _DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
 _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
-    "json", "text", "tool", "tokens", "body",
+    "json", "text", "tool", "tokens", "body", "huge", "trickle",
 }  # fmt: skip
 _WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
 _decoder = json.JSONDecoder()
@@ -273,6 +278,10 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["text"] = args[0]
     elif d.name == "body":
         out["body"] = args[0]
+    elif d.name == "huge":
+        out["pad"] = int(args[0])
+    elif d.name == "trickle":
+        out["trickle"] = float(args[0]) / 1000.0
     elif d.name == "tool":
         if not isinstance(d.payload, dict):
             raise ValueError("tool arguments must be a JSON object")
@@ -793,7 +802,10 @@ class FakeLLMServer:
         delay = self.config.latency_ms / 1000.0 + reply.delay
         if delay > 0:
             await asyncio.sleep(delay)
-        return self._respond(request, fake, reply)
+        response = self._respond(request, fake, reply)
+        if (reply.pad or reply.trickle) and isinstance(response, web.Response):
+            return await _streamed(request, response, reply)
+        return response
 
     def _rate_bucket(self) -> RequestBucket | None:
         """The bucket of the token-bucket mode (``rps``), made anew when the config changes."""
@@ -854,6 +866,33 @@ class FakeLLMServer:
             content_type=_JSON,
             headers=reply.headers,
         )
+
+
+async def _streamed(
+    request: web.Request, response: web.Response, reply: FakeReply
+) -> web.StreamResponse:
+    """``response`` sent as a stream: after ``reply.pad`` bytes of whitespace, and one byte
+    every ``reply.trickle`` seconds. A client that gives up ends it."""
+    stream = web.StreamResponse(status=response.status, headers=reply.headers)
+    stream.content_type = response.content_type
+    body = bytes(response.body) if isinstance(response.body, bytes) else b""
+    await stream.prepare(request)
+    try:
+        for start in range(0, reply.pad, _CHUNK):
+            await stream.write(b" " * min(_CHUNK, reply.pad - start))
+        if reply.trickle:
+            for index in range(len(body)):
+                await stream.write(body[index : index + 1])
+                await asyncio.sleep(reply.trickle)
+        else:
+            await stream.write(body)
+        await stream.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading: what it refuses, it refuses
+    return stream
+
+
+_CHUNK = 64 * 1024
 
 
 class FakeLLMThread:
