@@ -19,7 +19,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,12 +107,11 @@ def write_derived_files(
     append_github_summary(summary)
 
 
-def derived_files(report: RunReport) -> list[str]:
-    """The paths, in the run directory, of the files ``write_derived_files`` writes."""
-    outputs = [
-        f"{OUTPUTS_DIR}/{output_file(name, value)[0]}" for name, value in report.outputs.items()
-    ]
-    return [JUNIT_FILE, SUMMARY_FILE, *outputs, HTML_FILE, METRICS_FILE]
+def derived_files(outputs: Mapping[str, Any]) -> list[str]:
+    """The paths, in the run directory, of the files ``write_derived_files`` writes for a
+    report whose workflow outputs are ``outputs``."""
+    files = [f"{OUTPUTS_DIR}/{output_file(name, value)[0]}" for name, value in outputs.items()]
+    return [JUNIT_FILE, SUMMARY_FILE, *files, HTML_FILE, METRICS_FILE]
 
 
 def remove_temporaries(run_dir: Path) -> list[Path]:
