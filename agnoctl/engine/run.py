@@ -167,8 +167,10 @@ def run_workflow(
     """Run the workflow at ``path``; returns its report (also written to the run directory).
 
     Raises ``SpecInvalid`` for an invalid workflow and ``UsageError`` for bad inputs or
-    fixtures, before anything runs. Keyword arguments are ``RunOptions`` fields. It runs its
-    own event loop: inside a running one, ``await arun_workflow(...)`` instead.
+    fixtures, before anything runs, and ``RunDirUnwritable`` when a file of the run directory
+    could not be written (a full disk: the run stopped there, resumable). Keyword arguments
+    are ``RunOptions`` fields. It runs its own event loop: inside a running one,
+    ``await arun_workflow(...)`` instead.
     """
     _refuse_inside_a_loop()
     prepared = _load(path, options or RunOptions(**fields))
