@@ -417,7 +417,7 @@ class _Scan:
 
     def value(self, value: str) -> None:
         if self.state == "code":
-            self.out.append(f"'{_escaped(value)}'")
+            self.out.append(_code_constant(value) or f"'{_escaped(value)}'")
         elif self.state == "string":
             self.out.append(_escaped(value))
         elif self.state != "comment":
@@ -433,6 +433,25 @@ class _Scan:
             value = "{" + value
         block = "{{ '" + _escaped(value) + "' }}"
         self.out.append("{% endraw %}" + block + "{% raw %}" if self.state == "raw" else block)
+
+
+# In code, a value YAML reads as a number, a boolean or null stands as that constant, as an
+# unquoted `${VAR}` does in any other field: `if: "${DEEP:-false}"` is false and
+# `inputs.n > ${MIN}` compares numbers. These spellings cannot form code; a leading zero
+# (`007`, YAML 1.1's octal) stays text.
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{1,30})?(?:[eE][-+]?[0-9]{1,3})?")
+_CONSTANTS = {
+    **dict.fromkeys(("true", "True", "TRUE"), "true"),
+    **dict.fromkeys(("false", "False", "FALSE"), "false"),
+    **dict.fromkeys(("null", "Null", "NULL", "~"), "none"),
+}
+
+
+def _code_constant(value: str) -> str | None:
+    """The Jinja2 constant ``value`` spells, or None when it is text."""
+    if _NUMBER.fullmatch(value):
+        return f"({value})"  # bracketed: `x-${N}` with N=-3 must not read as `x--3`
+    return _CONSTANTS.get(value)
 
 
 def _escaped(value: str) -> str:

@@ -310,3 +310,24 @@ def test_deep_nesting_is_a_located_error_never_a_traceback(tmp_path: Path) -> No
     assert (
         f"wf.yaml:7:43: error E405 steps.chain.for_each: {too_deep.format('expression')}" in output
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("false", False), ("True", True), ("null", None), ("3", 3), ("-2.5", -2.5), ("1e3", 1000.0)],
+)
+def test_a_value_yaml_reads_as_a_constant_is_that_constant_in_code(
+    value: str, expected: object
+) -> None:
+    """`if: "${DEEP:-false}"` is false and `inputs.n > ${MIN}` compares numbers."""
+    assert evaluate(literal_source(["", value, ""], expression=True), {}) == expected
+    if isinstance(expected, float | int) and not isinstance(expected, bool):
+        assert (
+            evaluate(literal_source(["n-", value, ""], expression=True), {"n": 1}) == 1 - expected
+        )
+    assert render(literal_source(["{{ ", value, " is string }}"], expression=False), {}) == "False"
+
+
+@pytest.mark.parametrize("value", ["007", "1.", "0x1f", "false positive", "3; x"])
+def test_a_value_that_is_not_a_constant_is_text_in_code(value: str) -> None:
+    assert evaluate(literal_source(["", value, ""], expression=True), {}) == value
