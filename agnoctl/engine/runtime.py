@@ -453,8 +453,11 @@ class Runtime:
             raise
         except BaseException as exc:
             budget.settle(reservation, 0, 0.0)
+            # A call counts once it was sent, answered or not, as `max_llm_calls` counts it:
+            # the step, the cost ledger (report and summary) and the budget say the same.
+            attempt.calls += 1
+            self.ledger.add(step_path, context.agent, route.label, tags)
             if isinstance(exc, Exception):  # a failed call, not a cancelled one
-                attempt.calls += 1
                 self._llm_event(route, path, context, started, error=reason(exc))
             raise
         if hit:

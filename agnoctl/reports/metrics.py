@@ -11,10 +11,11 @@ Families (labels in braces):
 
 - ``agnoctl_llm_calls_total``, ``agnoctl_llm_tokens_total`` (+ ``type`` input|output),
   ``agnoctl_llm_cost_usd_total``, ``agnoctl_llm_call_duration_seconds`` (histogram):
-  {provider, model, step}, from the ``llm_call`` events of calls a provider answered (the
-  calls the report counts: not cache hits, not failures; a judge's calls count under the step
-  it judged, as in the report's cost).
-- ``agnoctl_llm_call_errors_total`` {provider, model, step, reason}: calls that failed.
+  {provider, model, step}, from the ``llm_call`` events of calls sent, answered or failed (the
+  calls the report and the ``max_llm_calls`` budget count: not cache hits; a judge's calls
+  count under the step it judged, as in the report's cost). A failed call adds no tokens.
+- ``agnoctl_llm_call_errors_total`` {provider, model, step, reason}: the calls that failed,
+  among those.
 - ``agnoctl_cache_hits_total`` {step}: replies served from the response cache.
 - ``agnoctl_attempts_total`` {step, outcome}, ``agnoctl_retries_total`` {step}.
 - ``agnoctl_gate_results_total`` {step, gate, type, result, severity}.
@@ -377,8 +378,8 @@ def _call_key(event: Mapping[str, Any]) -> _CallKey:
 def _calls(events: Iterable[Mapping[str, Any]]) -> dict[_CallKey, _Calls]:
     totals: dict[_CallKey, _Calls] = defaultdict(_Calls)
     for event in events:
-        if event.get("type") != "llm_call" or "error" in event or event.get("cached"):
-            continue  # failed calls and cache hits are counted in families of their own
+        if event.get("type") != "llm_call" or event.get("cached"):
+            continue  # cache hits are counted in a family of their own
         entry = totals[_call_key(event)]
         entry.calls += 1
         entry.tokens_in += int(event.get("tokens_in") or 0)

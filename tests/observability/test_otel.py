@@ -47,7 +47,7 @@ def test_span_tree_and_genai_attributes(obs_runs: ObsRuns) -> None:
     assert names["step publish"] == root.name
     chats = [s for s in spans if s.name == "chat m"]
     ok = [s for s in chats if s.status.status_code is not StatusCode.ERROR]
-    assert len(ok) == run.report.cost.total.calls
+    assert len(chats) == run.report.cost.total.calls  # every call sent, answered or failed
     for span in chats:
         assert parent(span) in {"invoke_agent writer", "invoke_agent scorer"}
         assert span.kind is SpanKind.CLIENT
