@@ -230,6 +230,17 @@ def _root(
     """Declarative, CI-native runner for multi-agent LLM workflows."""
 
 
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+JsonFormatOption = Annotated[
+    TextOrJson,
+    typer.Option("--format", metavar=_choices(TextOrJson), help="text, or json for tools."),
+]
+
+
 class DiagnosticFormat(StrEnum):
     text = "text"
     json = "json"
@@ -418,19 +429,32 @@ def _size(size_bytes: int) -> str:
 
 
 @cache_app.command("stats", cls=_Command)
-def cache_stats(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
+def cache_stats(
+    cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
+    output_format: JsonFormatOption = TextOrJson.text,
+) -> None:
     """Show how many replies are cached, their size and age."""
-    if not cache_dir.is_dir():
+    if not cache_dir.is_dir() and output_format is TextOrJson.text:
         _out(f"cache: {cache_dir} (empty: nothing cached yet)\n")
         return
-    from agnoctl.cache import ResponseCache
+    from agnoctl.cache import CacheStats, ResponseCache
     from agnoctl.errors import UsageError
 
-    try:
-        with ResponseCache(cache_dir) as cache:
-            stats = cache.stats()
-    except UsageError as exc:  # a damaged database: the message says how to clear it
-        fail(str(exc))
+    if not cache_dir.is_dir():
+        stats = CacheStats(cache_dir, 0, 0, None, None, 0, 0)
+    else:
+        try:
+            with ResponseCache(cache_dir) as cache:
+                stats = cache.stats()
+        except UsageError as exc:  # a damaged database: the message says how to clear it
+            fail(str(exc))
+    if output_format is TextOrJson.json:
+        import json
+
+        fields = ("entries", "size_bytes", "oldest", "newest")
+        row = {"directory": str(stats.directory)} | {f: getattr(stats, f) for f in fields}
+        _out(json.dumps(row) + "\n")
+        return
     _out(
         f"cache: {stats.directory}\n"
         f"entries: {stats.entries}\n"
@@ -902,11 +926,6 @@ report_app = _typer("Show one run's report, or compare two.")
 app.add_typer(report_app, name="report")
 
 
-class ListFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 class DiffFormatChoice(StrEnum):
     text = "text"
     json = "json"
@@ -920,11 +939,11 @@ def runs_list(
         int, typer.Option("--limit", min=1, metavar="N", help="Newest runs shown.")
     ] = 20,
     output_format: Annotated[
-        ListFormat,
+        TextOrJson,
         typer.Option(
-            "--format", metavar=_choices(ListFormat), help="text (a table) or json (JSON lines)."
+            "--format", metavar=_choices(TextOrJson), help="text (a table) or json (JSON lines)."
         ),
-    ] = ListFormat.text,
+    ] = TextOrJson.text,
     as_json: Annotated[
         bool, typer.Option("--json", hidden=True, help="The former --format json.")
     ] = False,
@@ -933,7 +952,7 @@ def runs_list(
     from agnoctl.reports.history import list_runs
 
     runs = list_runs(runs_dir)[:limit]
-    if as_json or output_format is ListFormat.json:
+    if as_json or output_format is TextOrJson.json:
         _write_runs_json(runs)
         return
     if not runs:
@@ -967,6 +986,7 @@ def report_show(
         typer.Argument(metavar="RUN", help="Run id, `latest`, a run directory or report.json."),
     ] = "latest",
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
+    output_format: JsonFormatOption = TextOrJson.text,
 ) -> None:
     """One run at a glance: every step, its gates, and where the full report is."""
     from agnoctl.errors import UsageError
@@ -978,6 +998,9 @@ def report_show(
         report = load_report(str(run_dir), runs_dir)
     except UsageError as exc:
         fail(str(exc))
+    if output_format is TextOrJson.json:  # report.json as it is, for tools
+        _out(report.dumps())
+        return
     terminal = Terminal("plain")
     terminal.run_finished(report, run_dir)
     if any(step.gates for step in report.all_steps()):

@@ -8,15 +8,19 @@ escape (``\\x1b``), so the reader sees what was there and the terminal sees plai
 
 Kept: newline and tab, which the places that print keep or flatten themselves (a one-line
 context flattens whitespace; GitHub annotations encode newlines). Replaced: the other C0
-controls and DEL, the C1 controls (``\\x9b`` is an escape on its own in some terminals), and
-the bidirectional overrides and isolates, which reorder what is shown ("Trojan Source").
+controls and DEL, the C1 controls (``\\u009b`` is an escape on its own in some terminals), and
+the bidirectional overrides and isolates, which reorder what is shown ("Trojan Source"). JSON
+printed stays valid JSON meaning the same: it escapes C0 itself, and the others are written as
+JSON writes them (``\\u009b``).
 """
 
 from __future__ import annotations
 
-_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-_CONTROLS = [c for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"]
-_VISIBLE = {c: f"\\x{c:02x}" for c in _CONTROLS} | {c: f"\\u{c:04x}" for c in _BIDI}
+_C0 = [c for c in range(0x20) if chr(c) not in "\n\t"]
+_OTHERS = (0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+# C0 as `\x1b`, the rest as `\u009b`: JSON escapes C0 itself but not the others, and `\u...`
+# is what a JSON string spells them as, so JSON stays JSON.
+_VISIBLE = {c: f"\\x{c:02x}" for c in _C0} | {c: f"\\u{c:04x}" for c in _OTHERS}
 
 
 def printable(text: str) -> str:

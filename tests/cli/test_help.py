@@ -131,3 +131,19 @@ def test_runs_list_speaks_format_json(cli: CliRunner, tmp_path: Path) -> None:
     alias = cli.invoke(app, ["runs", "list", "--runs-dir", str(runs), "--json"])
     assert alias.stdout == as_format.stdout  # the old spelling still works
     assert "--json" not in cli.invoke(app, ["runs", "list", "-h"]).stdout  # but is not advertised
+
+
+def test_report_show_and_cache_stats_speak_format_json(cli: CliRunner, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "version: 1\nname: x\nagents: {a: {model: mock/m}}\nsteps: {s: {agent: a, prompt: hi}}\n"
+    )
+    run_dir = tmp_path / "runs" / "r1"
+    assert cli.invoke(app, ["run", str(flow), "-q", "--report-dir", str(run_dir)]).exit_code == 0
+    shown = cli.invoke(app, ["report", "show", str(run_dir), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == json.loads((run_dir / "report.json").read_text())
+    stats = cli.invoke(
+        app, ["cache", "stats", "--cache-dir", str(tmp_path / "no"), "--format", "json"]
+    )
+    assert json.loads(stats.stdout)["entries"] == 0

@@ -108,6 +108,8 @@ def test_a_models_reply_and_the_logs_are_shown_not_obeyed(run_cli: RunCli, tmp_p
     assert SHOWN in result.stdout
     shown = run_cli("report", "show", tmp_path / "r")
     assert _obeyable(shown.stdout) == [] and SHOWN in shown.stdout
+    as_json = run_cli("report", "show", tmp_path / "r", "--format", "json").stdout
+    assert json.loads(as_json) == json.loads((tmp_path / "r" / "report.json").read_text())
     run_cli("run", flow, "--mock-fixtures", second, "--report-dir", tmp_path / "r2", "-q")
     diff = run_cli("report", "diff", tmp_path / "r", tmp_path / "r2")
     assert diff.returncode == 0 and _obeyable(diff.stdout) == [], diff.stdout
