@@ -54,6 +54,7 @@ CLASSIFICATION: list[tuple[BaseException, bool, str]] = [
     (errors.CacheDamaged(".agnoctl/cache", "file is not a database"), False, "agnoctl_error"),
     (errors.CacheMiss("no reply cached for step a"), False, "cache_miss"),
     (errors.RunLocked("busy"), False, "agnoctl_error"),
+    (errors.RunDirUnwritable("cannot write the journal: disk full"), False, "agnoctl_error"),
     (errors.NothingToResume("already passed"), False, "agnoctl_error"),
     (errors.AgnoctlError("other"), False, "agnoctl_error"),
     (TemplateError("undefined value"), False, "template_error"),
