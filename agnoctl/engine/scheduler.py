@@ -37,7 +37,7 @@ from agnoctl.engine.context import StepEntry, StepsView, overlay
 from agnoctl.engine.gates import GateFailed
 from agnoctl.engine.limits import PriorityLimiter, hold
 from agnoctl.engine.runtime import Runtime, Settings
-from agnoctl.engine.shares import meets, share
+from agnoctl.engine.shares import meets, share_text
 from agnoctl.engine.state import (
     AttemptRecord,
     ExecRecord,
@@ -675,7 +675,7 @@ def _items(step: StepSpec, context: dict[str, Any], path: str) -> list[Any]:
 
 
 def _share_text(succeeded: int, total: int, noun: str) -> str:
-    return f"{succeeded} of {total} {noun} succeeded ({share(succeeded, total):.2f})"
+    return f"{succeeded} of {total} {noun} succeeded ({share_text(succeeded, total)})"
 
 
 def _first_failures(records: Sequence[ExecRecord]) -> str:

@@ -12,7 +12,7 @@ through a threshold that asks for none.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 _HUNDREDTHS = Decimal("0.01")
 
@@ -28,6 +28,17 @@ def _share(succeeded: int, total: int) -> Decimal:
 def share(succeeded: int, total: int) -> float:
     """``succeeded / total`` rounded half up to two decimals; 1.0 when ``total`` is 0."""
     return float(_share(succeeded, total))
+
+
+def share_text(succeeded: int, total: int) -> str:
+    """The share as messages print it: two decimals, as it is compared; but a share that
+    rounds to 1.00 while one failed is cut to three (199 of 200: "0.995", 9,999 of 10,000:
+    "0.999"), never shown as the 1 that a threshold of 1 asks for."""
+    rounded = _share(succeeded, total)
+    if rounded < 1 or succeeded == total:
+        return f"{rounded:.2f}"
+    exact = Decimal(succeeded) / Decimal(total)
+    return str(exact.quantize(Decimal("0.001"), rounding=ROUND_DOWN))
 
 
 def meets(succeeded: int, total: int, threshold: float) -> bool:

@@ -134,6 +134,9 @@ def test_a_threshold_of_one_means_every_item(tmp_path: Path) -> None:
     fan = run.step("fan")
     assert (fan["status"], fan["succeeded"], fan["total"]) == ("failed", 199, 200)
     assert fan["error"]["kind"] == "threshold"
+    assert fan["error"]["message"].startswith(
+        "step fan: 199 of 200 items succeeded (0.995) is below its success_threshold 1;"
+    )
 
 
 def test_two_of_three_still_pass_a_threshold_of_067(tmp_path: Path) -> None:

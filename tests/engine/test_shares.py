@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agnoctl.engine.shares import meets, share
+from agnoctl.engine.shares import meets, share, share_text
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,21 @@ def test_binary_rounding_would_get_halves_wrong() -> None:
 )
 def test_meets(succeeded: int, total: int, threshold: float, passes: bool) -> None:
     assert meets(succeeded, total, threshold) is passes
+
+
+@pytest.mark.parametrize(
+    ("succeeded", "total", "text"),
+    [
+        (2, 3, "0.67"),
+        (3, 3, "1.00"),
+        (0, 0, "1.00"),
+        (199, 200, "0.995"),
+        (2999, 3000, "0.999"),
+        (99999, 100000, "0.99999"),
+    ],
+)
+def test_share_text_never_reads_one_when_one_failed(succeeded: int, total: int, text: str) -> None:
+    assert share_text(succeeded, total) == text
 
 
 @pytest.mark.parametrize(("succeeded", "total"), [(-1, 3), (4, 3), (0, -1)])
