@@ -69,7 +69,7 @@ def test_meets(succeeded: int, total: int, threshold: float, passes: bool) -> No
         (0, 0, "1.00"),
         (199, 200, "0.995"),
         (2999, 3000, "0.999"),
-        (99999, 100000, "0.99999"),
+        (99999, 100000, "0.999"),
     ],
 )
 def test_share_text_never_reads_one_when_one_failed(succeeded: int, total: int, text: str) -> None:
