@@ -58,7 +58,7 @@ from agnoctl.engine.resume import (
 )
 from agnoctl.engine.runtime import Providers, Runtime
 from agnoctl.engine.scheduler import Scheduler
-from agnoctl.engine.shares import meets, share
+from agnoctl.engine.shares import meets, share, share_text
 from agnoctl.engine.state import RunState, SkipReason, StepRecord, new_records
 from agnoctl.errors import RunDirUnwritable, UsageError
 from agnoctl.events import Event, EventSink
@@ -857,7 +857,7 @@ def _verdict(
     ]
     gate_failures = [r for r in counted_failures if r.error_kind == "gate_failed"]
     stop = rt.stop_message()
-    shares = f"{succeeded} of {counted} steps succeeded ({share(succeeded, counted):.2f})"
+    shares = f"{succeeded} of {counted} steps succeeded ({share_text(succeeded, counted)})"
     if stop is not None:
         return "failed", f"a limit stopped the run: {stop}"
     if not meets(succeeded, counted, threshold):

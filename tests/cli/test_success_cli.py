@@ -143,3 +143,13 @@ def test_two_of_three_still_pass_a_threshold_of_067(tmp_path: Path) -> None:
     run = _fan_out(tmp_path, 3, failed=1, threshold=0.67)
     assert run.exit_code == 0, run.stdout + run.stderr
     assert (run.step("fan")["succeeded"], run.step("fan")["share"]) == (2, 0.67)
+
+
+def test_the_runs_own_share_never_shows_a_failure_as_one(tmp_path: Path) -> None:
+    """199 of 200 top-level steps: the run fails, and its verdict prints 0.995, not 1.00."""
+    steps: dict[str, object] = {f"s{n}": {"run": ["true"]} for n in range(199)}
+    steps["broken"] = {"run": ["false"]}
+    flow = {"version": 1, "name": "many", "steps": steps}
+    run = run_in_process(write_yaml(tmp_path, "many.yaml", flow), None, tmp_path / "run")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert "199 of 200 steps succeeded (0.995), below the success_threshold 1" in run.stdout
