@@ -101,8 +101,9 @@ class _Scope:
     in_loop: bool = False
 
 
-_StepTotals = tuple[IntRange, IntRange, IntRange, FloatRange | None]
-"""A step's LLM calls, input and output tokens, and cost (None: a model has no price)."""
+_RecordNumbers = tuple[IntRange, IntRange, IntRange, IntRange, FloatRange | None, FloatRange]
+"""A record's tasks, LLM calls, input and output tokens, cost (None: a model has no price)
+and duration."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +201,8 @@ class _TaskShape:
     tokens: int
     """Input tokens of a task's first call besides its prompt (and its instructions when
     they are a template): message overhead, tools, plain instructions, output schema."""
+    bills: dict[int, Bill] = field(default_factory=dict)
+    """The bill of one task by the tokens its first call sends: tasks of one size share it."""
 
 
 def build_plan(
@@ -253,6 +256,10 @@ class _Planner:
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
         self._static: dict[str, tuple[Any, str | None]] = {}
+        # Steps repeat a few agents, bills and durations thousands of times: what they share
+        # is worked out once per distinct value.
+        self._shapes: dict[tuple[str | None, RetrySpec | None], _TaskShape | None] = {}
+        self._numbers: dict[tuple[Any, ...], _RecordNumbers] = {}
 
     # ------------------------------------------------------------------ the whole plan
 
@@ -391,7 +398,9 @@ class _Planner:
         bill: Bill,
         duration: Span,
     ) -> StepPlan:
-        calls, input_tokens, output_tokens, cost = self._totals(bill, scope.outer)
+        tasks, calls, input_tokens, output_tokens, cost, seconds = self._record_numbers(
+            bill, scope.outer, runs, fan.items, duration
+        )
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
         return StepPlan(
@@ -415,25 +424,33 @@ class _Planner:
             if loop
             else None,
             levels=work.levels,
-            tasks=_ints(_tasks(scope.outer, _RUN_FACTOR[runs], fan.items)),
+            tasks=tasks,
             llm_calls=calls,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost_usd=cost,
-            duration_s=_floats(duration),
+            duration_s=seconds,
         )
 
-    def _totals(self, bill: Bill, outer: Span) -> _StepTotals:
-        """A record's calls, tokens and cost in the whole run: its bill times its scope's
-        runs."""
-        total = scale_bill(bill, outer)
-        usage = bill_usage(total)
-        return (
-            _ints(usage.calls),
-            _ints(usage.input_tokens),
-            _ints(usage.output_tokens),
-            self._step_cost(total),
-        )
+    def _record_numbers(
+        self, bill: Bill, outer: Span, runs: Runs, items: Span, duration: Span
+    ) -> _RecordNumbers:
+        """A record's tasks, and its calls, tokens and cost in the whole run (its bill times
+        its scope's runs), and its duration."""
+        key = (*bill.items(), outer, runs, items, duration)
+        found = self._numbers.get(key)
+        if found is None:
+            total = scale_bill(bill, outer)
+            usage = bill_usage(total)
+            found = self._numbers[key] = (
+                _ints(_tasks(outer, _RUN_FACTOR[runs], items)),
+                _ints(usage.calls),
+                _ints(usage.input_tokens),
+                _ints(usage.output_tokens),
+                self._step_cost(total),
+                _floats(duration),
+            )
+        return found
 
     # ------------------------------------------------------------------ if and for_each
 
@@ -581,10 +598,22 @@ class _Planner:
             where_agent = ("agents", spec.agent or "", "instructions")
             length = self._rendered_length(where_agent, facts.agent.instructions, context)
             base += estimate.chars_tokens(length) + estimate.MESSAGE_OVERHEAD_TOKENS
-        return _task_bill(facts, shape.retry.max_attempts, base)
+        bill = shape.bills.get(base)
+        if bill is None:
+            bill = shape.bills[base] = _task_bill(facts, shape.retry.max_attempts, base)
+        return bill
 
     def _task_shape(self, spec: StepSpec) -> _TaskShape | None:
-        """What the tasks of an agent step share (None for an unknown agent)."""
+        """What the tasks of an agent step share with every step of its agent and retry
+        policy (None for an unknown agent); a step's own output schema makes its own."""
+        if spec.output_schema:
+            return self._new_task_shape(spec)
+        key = (spec.agent, spec.retry)
+        if key not in self._shapes:
+            self._shapes[key] = self._new_task_shape(spec)
+        return self._shapes[key]
+
+    def _new_task_shape(self, spec: StepSpec) -> _TaskShape | None:
         facts = self._agent_facts(spec.agent or "")
         if facts is None:
             return None
