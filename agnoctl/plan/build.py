@@ -1,11 +1,12 @@
 """Work out a run's plan from a validated workflow and its inputs, without a network call.
 
 The walk goes through each `steps` map level by level (the topological generations of the
-sibling needs, from `agnoctl.spec.dag`), so a group's children are planned inside their group
-and the result is linear in the number of steps. Every step yields a `Bill` (model calls and
-tokens per model, as min/max spans) and a duration span, both for one run of its enclosing
-scope; records in the plan multiply them by how often that scope runs. The factors are
-documented in docs/plan.md and at each function below.
+sibling needs, worked out here: networkx would cost a fifth of `agnoctl plan`'s start-up), so
+a group's children are planned inside their group and the result is linear in the number of
+steps. Every step yields a `Bill` (model calls and tokens per model,
+as min/max spans) and a duration span, both for one run of its enclosing scope; records in
+the plan multiply them by how often that scope runs. The factors are documented in
+docs/plan.md and at each function below.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from agnoctl.plan.model import (
     StepKind,
     StepPlan,
     Totals,
+    trusted,
 )
 from agnoctl.plan.placeholders import Placeholder, contains_placeholder
 from agnoctl.plan.prices import Price, price_of, protocol_of
@@ -49,7 +51,6 @@ from agnoctl.plan.usage import (
     bill_usage,
     scale_bill,
 )
-from agnoctl.spec.dag import NeedsClosure, join_path
 from agnoctl.spec.diagnostics import Diagnostic
 from agnoctl.spec.loader import PathKey, SourceMap, load_file
 from agnoctl.spec.models import (
@@ -86,8 +87,12 @@ _RUN_FACTOR: dict[Runs, Span] = {"always": ONE, "maybe": Span(0, 1), "never": ZE
 _NO_ITEM = object()
 _DEFAULT_RETRY = RetrySpec()
 
+# The planner's own records below are never changed once made, but are not frozen: a frozen
+# dataclass's extra generated methods cost about 1.7 M instructions of import each, which
+# `agnoctl plan` pays on every run.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class _Scope:
     """Where a `steps` map sits: its path, its template context and how often it runs."""
 
@@ -101,12 +106,14 @@ class _Scope:
     in_loop: bool = False
 
 
+_StepTotals = tuple[IntRange, IntRange, IntRange, FloatRange | None]
+"""A step's LLM calls, input and output tokens, and cost (None: a model has no price)."""
+
 _RecordNumbers = tuple[IntRange, IntRange, IntRange, IntRange, FloatRange | None, FloatRange]
-"""A record's tasks, LLM calls, input and output tokens, cost (None: a model has no price)
-and duration."""
+"""A record's tasks, LLM calls, input and output tokens, cost and duration."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _FanOut:
     values: list[Any] | None
     """The items when known before the run; None for a step without for_each or unknown."""
@@ -115,12 +122,16 @@ class _FanOut:
 
 
 _NO_FAN_OUT = _FanOut(None, ONE, None)
+_ONE_WAVE = Span(1.0, 1.0)
 _ONE_TASK: tuple[tuple[int, Any], ...] = ((0, _NO_ITEM),)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Work:
-    """What one run of a step (all its items) costs, before its `if` is applied."""
+    """What one run of a step (all its items) costs, before its `if` is applied.
+
+    Never changed once made; not frozen because planning makes one per step, and a frozen
+    dataclass costs twice as much to create (see agnoctl/plan/usage.py)."""
 
     bill: Bill
     duration: Span
@@ -128,7 +139,7 @@ class _Work:
     levels: list[list[str]] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _MapResult:
     bill: Bill
     duration: Span
@@ -136,7 +147,7 @@ class _MapResult:
     critical: list[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Problem:
     """A template or expression that fails before any call; becomes a Diagnostic."""
 
@@ -147,7 +158,7 @@ class _Problem:
     hint: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _AgentFacts:
     agent: AgentSpec
     out: int
@@ -160,8 +171,6 @@ class _AgentFacts:
     """Tool definitions sent with every call."""
     instructions_tokens: int | None
     """Tokens of the instructions when they are plain text (None: a template, per task)."""
-    schema_tokens: int
-    """Tokens of the agent's output schema (0 without one)."""
 
     @classmethod
     def of(cls, agent: AgentSpec, workflow: Workflow) -> _AgentFacts:
@@ -181,7 +190,6 @@ class _AgentFacts:
             instructions_tokens=(estimate.messages_tokens([instructions]) if instructions else 0)
             if not (instructions and is_template(instructions))
             else None,
-            schema_tokens=estimate.json_tokens(agent.output_schema) if agent.output_schema else 0,
         )
 
     def seconds(self, retry: RetrySpec) -> Span:
@@ -190,9 +198,9 @@ class _AgentFacts:
         return _task_seconds(self.out, self.loop_calls, len(self.agent.fallback_models), retry)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _TaskShape:
-    """What the tasks of one agent step share."""
+    """What the tasks of every step of one agent, retry policy and output schema share."""
 
     facts: _AgentFacts
     retry: RetrySpec
@@ -201,8 +209,6 @@ class _TaskShape:
     tokens: int
     """Input tokens of a task's first call besides its prompt (and its instructions when
     they are a template): message overhead, tools, plain instructions, output schema."""
-    bills: dict[int, Bill] = field(default_factory=dict)
-    """The bill of one task by the tokens its first call sends: tasks of one size share it."""
 
 
 def build_plan(
@@ -255,11 +261,15 @@ class _Planner:
         self._known = KnownBlocks(frozenset(self._base))
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
+        self._shapes: dict[tuple[str | None, int, int], _TaskShape | None] = {}
+        self._task_bills: dict[tuple[int, int], Bill] = {}
+        self._step_totals: dict[tuple[Any, ...], _StepTotals] = {}
+        self._record_numbers: dict[tuple[Any, ...], tuple[Bill, _RecordNumbers]] = {}
+        self._number_sets: dict[tuple[int, ...], _RecordNumbers] = {}
+        self._templates: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._for_each_plans: dict[tuple[Any, ...], ForEachPlan] = {}
         self._static: dict[str, tuple[Any, str | None]] = {}
-        # Steps repeat a few agents, bills and durations thousands of times: what they share
-        # is worked out once per distinct value.
-        self._shapes: dict[tuple[str | None, RetrySpec | None], _TaskShape | None] = {}
-        self._numbers: dict[tuple[Any, ...], _RecordNumbers] = {}
+        self._record_fields = set(StepPlan.model_fields)
 
     # ------------------------------------------------------------------ the whole plan
 
@@ -335,28 +345,26 @@ class _Planner:
     def _plan_map(self, steps: Mapping[str, StepSpec], scope: _Scope) -> _MapResult:
         """Plan every step of a map in level order, in one walk that also follows the
         longest path (by duration) and collects the bills."""
-        closure = NeedsClosure(steps)
-        levels = closure.levels()
+        dot = f"{scope.prefix}." if scope.prefix else ""  # what dag.join_path puts before an id
+        levels, needs_of = _levels(steps)
         longest = _LongestPath()
         bills: list[Bill] = []
         for level_no, level in enumerate(levels):
             for step_id in level:
-                needs = closure.direct_needs(step_id)
+                needs = needs_of[step_id]
                 bill, duration, inner = self._plan_step(
-                    join_path(scope.prefix, step_id),
+                    dot + step_id,
                     step_id,
                     steps[step_id],
                     scope,
                     level_no,
-                    [join_path(scope.prefix, need) for need in needs],
+                    [dot + need for need in needs] if dot else needs,
                 )
                 bills.append(bill)
                 longest.add(step_id, needs, duration, inner)
         duration, chain = longest.end()
-        critical = [
-            step for step_id, inner in chain for step in (join_path(scope.prefix, step_id), *inner)
-        ]
-        paths = [[join_path(scope.prefix, step_id) for step_id in level] for level in levels]
+        critical = [step for step_id, inner in chain for step in (dot + step_id, *inner)]
+        paths = [[dot + step_id for step_id in level] for level in levels] if dot else levels
         return _MapResult(add_bills(bills), duration, paths, critical)
 
     def _plan_step(
@@ -378,7 +386,7 @@ class _Planner:
             work = self._command_work(spec, where, scope, fan)
         factor = _RUN_FACTOR[runs]
         bill = scale_bill(work.bill, factor)
-        duration = work.duration * factor
+        duration = work.duration if factor is ONE else work.duration * factor
         self._records[slot] = self._record(
             spec, kind, path, scope, level, needs, runs, fan, work, bill, duration
         )
@@ -398,57 +406,114 @@ class _Planner:
         bill: Bill,
         duration: Span,
     ) -> StepPlan:
-        tasks, calls, input_tokens, output_tokens, cost, seconds = self._record_numbers(
-            bill, scope.outer, runs, fan.items, duration
+        numbers = self._numbers(bill, scope.outer, runs, fan.items, duration)
+        # Records differ mostly in path, level and needs: the other fields come from a
+        # template per distinct set of them (a copy and three stores cost a fifth of a
+        # 20-field dict display). Every object whose id is in the key lives as long as the
+        # plan (the numbers, for_each plans and levels in the templates, the rest in the
+        # workflow), so no other object can take its id.
+        key = (
+            id(numbers),
+            kind,
+            scope.prefix,
+            spec.if_,
+            runs,
+            spec.agent,
+            id(spec.gates),
+            id(fan.plan),
+            id(spec.loop),
+            id(work.levels),
         )
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(
+                spec, kind, scope, runs, fan, work, numbers
+            )
+        values = template.copy()
+        values["path"] = path
+        values["level"] = level
+        values["needs"] = needs
+        # Every value is already of its field's type (tests/plan/test_plan_shortcuts.py
+        # checks records against validated ones): skip validation, 10,000 records a big plan.
+        return trusted(StepPlan, values, self._record_fields)
+
+    def _template(
+        self,
+        spec: StepSpec,
+        kind: StepKind,
+        scope: _Scope,
+        runs: Runs,
+        fan: _FanOut,
+        work: _Work,
+        numbers: _RecordNumbers,
+    ) -> dict[str, Any]:
+        """A record's fields but its path, level and needs (the records made from one
+        template share its lists: a plan is never changed once made)."""
+        tasks, calls, input_tokens, output_tokens, cost, seconds = numbers
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
-        return StepPlan(
-            path=path,
-            kind=kind,
-            parent=scope.prefix or None,
-            level=level,
-            needs=needs,
-            condition=spec.if_,
-            runs=runs,
-            agent=spec.agent,
-            model=agent.model if agent else None,
-            fallback_models=list(agent.fallback_models) if agent else [],
-            judges=[gate.agent for gate in _judge_gates(spec)],
-            for_each=fan.plan,
-            loop=LoopPlan(
+        return {
+            "path": "",
+            "kind": kind,
+            "parent": scope.prefix or None,
+            "level": 0,
+            "needs": [],
+            "condition": spec.if_,
+            "runs": runs,
+            "agent": spec.agent,
+            "model": agent.model if agent else None,
+            "fallback_models": list(agent.fallback_models) if agent else [],
+            "judges": [gate.agent for gate in _judge_gates(spec)] if spec.gates else [],
+            "for_each": fan.plan,
+            "loop": LoopPlan(
                 max_iterations=loop.max_iterations,
                 until=loop.until,
                 on_exhausted=loop.on_exhausted,
             )
             if loop
             else None,
-            levels=work.levels,
-            tasks=tasks,
-            llm_calls=calls,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost,
-            duration_s=seconds,
-        )
+            "levels": work.levels,
+            "tasks": tasks,
+            "llm_calls": calls,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": cost,
+            "duration_s": seconds,
+        }
 
-    def _record_numbers(
+    def _numbers(
         self, bill: Bill, outer: Span, runs: Runs, items: Span, duration: Span
     ) -> _RecordNumbers:
-        """A record's tasks, and its calls, tokens and cost in the whole run (its bill times
-        its scope's runs), and its duration."""
-        key = (*bill.items(), outer, runs, items, duration)
-        found = self._numbers.get(key)
+        """A record's ranges: tasks, and the calls, tokens and cost in the whole run (its
+        bill times its scope's runs), and its duration. Steps repeat a few bills and
+        durations thousands of times: each distinct set is worked out once, and equal sets
+        are one tuple (records are made from a template per tuple)."""
+        # Most steps share their bill object (see _agent_task): look it up by identity first.
+        # The entry holds the bill, so no other bill can take its id while the plan is made.
+        key = (id(bill), outer.lo, outer.hi, runs, items.lo, items.hi, duration.lo, duration.hi)
+        seen = self._record_numbers.get(key)
+        if seen is not None and seen[0] is bill:
+            return seen[1]
+        calls, input_tokens, output_tokens, cost = self._distinct_totals(bill, outer)
+        tasks = _ints(_tasks(outer, _RUN_FACTOR[runs], items))
+        numbers = (tasks, calls, input_tokens, output_tokens, cost, _floats(duration))
+        # The ranges are shared objects (see _ints): the same ones make the same tuple, which
+        # holds them, so their ids stay theirs.
+        numbers = self._number_sets.setdefault(tuple(map(id, numbers)), numbers)
+        self._record_numbers[key] = (bill, numbers)
+        return numbers
+
+    def _distinct_totals(self, bill: Bill, outer: Span) -> _StepTotals:
+        key = (outer.lo, outer.hi, *_bill_key(bill))
+        found = self._step_totals.get(key)
         if found is None:
             total = scale_bill(bill, outer)
             usage = bill_usage(total)
-            found = self._numbers[key] = (
-                _ints(_tasks(outer, _RUN_FACTOR[runs], items)),
+            found = self._step_totals[key] = (
                 _ints(usage.calls),
                 _ints(usage.input_tokens),
                 _ints(usage.output_tokens),
                 self._step_cost(total),
-                _floats(duration),
             )
         return found
 
@@ -489,18 +554,24 @@ class _Planner:
                 f"{_dotted(where[1::2])}: the for_each list is known only at run time; the "
                 f"minimum assumes 1 item, the maximum {self.assume_items} (--assume-items)"
             )
-            plan = ForEachPlan(
-                expression=expression,
-                items=None,
-                assumed_max=self.assume_items,
-                concurrency=concurrency,
-            )
+            plan = self._for_each_plan(expression, None, self.assume_items, concurrency)
             return _FanOut(None, Span(1, self.assume_items), plan)
         items = list(values)
-        plan = ForEachPlan(
-            expression=expression, items=len(items), assumed_max=None, concurrency=concurrency
-        )
+        plan = self._for_each_plan(expression, len(items), None, concurrency)
         return _FanOut(items, Span(len(items), len(items)), plan)
+
+    def _for_each_plan(
+        self, expression: str | None, items: int | None, assumed_max: int | None, bound: int | None
+    ) -> ForEachPlan:
+        # Fan-outs repeat a few of these (and records share a template per distinct one):
+        # one model per distinct set of values.
+        key = (expression, items, assumed_max, bound)
+        found = self._for_each_plans.get(key)
+        if found is None:
+            found = self._for_each_plans[key] = ForEachPlan(
+                expression=expression, items=items, assumed_max=assumed_max, concurrency=bound
+            )
+        return found
 
     def _static_value(self, expression: str, where: tuple[PathKey, ...], scope: _Scope) -> Any:
         """The expression's value when it reads only inputs, env and workflow (all known),
@@ -575,6 +646,8 @@ class _Planner:
             if judges:
                 bill = add_bills([bill, scale_bill(judges, fan.items)])
             task_time = task_time + judge_time
+        if fan.plan is None:  # one round (the seconds are floats: times 1.0 changes nothing)
+            return _Work(bill, task_time)
         return _Work(bill, _waves(fan.items, fan.plan) * task_time)
 
     def _agent_task(
@@ -598,17 +671,19 @@ class _Planner:
             where_agent = ("agents", spec.agent or "", "instructions")
             length = self._rendered_length(where_agent, facts.agent.instructions, context)
             base += estimate.chars_tokens(length) + estimate.MESSAGE_OVERHEAD_TOKENS
-        bill = shape.bills.get(base)
+        # Bills are never changed once made: tasks of the same size share one. Shapes live
+        # as long as the plan, so their ids stay theirs.
+        key = (id(shape), base)
+        bill = self._task_bills.get(key)
         if bill is None:
-            bill = shape.bills[base] = _task_bill(facts, shape.retry.max_attempts, base)
+            bill = self._task_bills[key] = _task_bill(facts, shape.retry.max_attempts, base)
         return bill
 
     def _task_shape(self, spec: StepSpec) -> _TaskShape | None:
-        """What the tasks of an agent step share with every step of its agent and retry
-        policy (None for an unknown agent); a step's own output schema makes its own."""
-        if spec.output_schema:
-            return self._new_task_shape(spec)
-        key = (spec.agent, spec.retry)
+        """What the tasks of an agent step share with every step of the same agent, retry
+        policy and output schema (None for an unknown agent), worked out once for them all."""
+        # The policies and schemas live in the workflow as long as the plan: ids are theirs.
+        key = (spec.agent, id(spec.retry), id(spec.output_schema))
         if key not in self._shapes:
             self._shapes[key] = self._new_task_shape(spec)
         return self._shapes[key]
@@ -621,10 +696,9 @@ class _Planner:
         tokens = estimate.MESSAGE_OVERHEAD_TOKENS + facts.tools_tokens
         if facts.instructions_tokens is not None:
             tokens += facts.instructions_tokens
-        if spec.output_schema:  # the step's schema replaces its agent's
-            tokens += estimate.json_tokens(spec.output_schema)
-        else:
-            tokens += facts.schema_tokens
+        schema = spec.output_schema or facts.agent.output_schema
+        if schema:
+            tokens += estimate.json_tokens(schema)
         return _TaskShape(facts, retry, facts.seconds(retry), tokens)
 
     def _agent_facts(self, name: str) -> _AgentFacts | None:
@@ -899,6 +973,73 @@ class _Planner:
 # ---------------------------------------------------------------------------- helpers
 
 
+def _levels(steps: Mapping[str, StepSpec]) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """The step ids level by level (each level in the map's order), and each step's sibling
+    needs in the map's order, once each (needs that name no sibling are left out:
+    validation reports them).
+
+    A step's level is one more than its needs' highest (Kahn's algorithm's generations, as
+    networkx's topological_generations). When every step comes after its needs, as written
+    workflows mostly do, one pass in the map's order finds them; else `_kahn_levels`.
+    """
+    position: dict[str, int] = {}
+    level_of: dict[str, int] = {}
+    needs_of: dict[str, list[str]] = {}
+    levels: list[list[str]] = []
+    for step_id, spec in steps.items():
+        level = 0
+        needs: list[str] = []
+        for need in spec.needs:
+            need_level = level_of.get(need)
+            if need_level is None:
+                if need in steps:  # written after this step (or a cycle)
+                    return _kahn_levels(steps)
+                continue
+            needs.append(need)
+            if need_level >= level:
+                level = need_level + 1
+        if len(needs) > 1:
+            needs = sorted(set(needs), key=position.__getitem__)
+        position[step_id] = len(position)
+        level_of[step_id] = level
+        needs_of[step_id] = needs
+        if level == len(levels):
+            levels.append([step_id])
+        else:
+            levels[level].append(step_id)
+    return levels, needs_of
+
+
+def _kahn_levels(steps: Mapping[str, StepSpec]) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """`_levels` for any order of the steps: Kahn's algorithm."""
+    order = {step_id: i for i, step_id in enumerate(steps)}
+    preds = {
+        step_id: [need for need in dict.fromkeys(spec.needs) if need in steps]
+        for step_id, spec in steps.items()
+    }
+    waiting = {step_id: len(needs) for step_id, needs in preds.items()}
+    dependents: dict[str, list[str]] = {step_id: [] for step_id in preds}
+    for step_id, needs in preds.items():
+        for need in needs:
+            dependents[need].append(step_id)
+    generation = [step_id for step_id, count in waiting.items() if count == 0]
+    levels = []
+    while generation:
+        levels.append(sorted(generation, key=order.__getitem__))
+        following = []
+        for step_id in generation:
+            for dependent in dependents[step_id]:
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    following.append(dependent)
+        generation = following
+    if sum(len(level) for level in levels) < len(preds):
+        raise ValueError("the needs form a cycle: validate the workflow before planning it")
+    return levels, {
+        step_id: sorted(needs, key=order.__getitem__) for step_id, needs in preds.items()
+    }
+
+
 @dataclass(slots=True)
 class _LongestPath:
     """The longest path by duration through a map whose steps are added in level order:
@@ -911,11 +1052,18 @@ class _LongestPath:
     group's children)."""
 
     def add(self, step: str, needs: list[str], duration: Span, inner: list[str]) -> None:
-        # Of equal finishes, the need written first is on the path.
-        latest = max((self.finish_lo[need] for need in needs), default=0.0)
-        slowest = max(needs, key=self.finish_hi.__getitem__, default=None)
-        self.finish_lo[step] = duration.lo + latest
-        self.finish_hi[step] = duration.hi + (0.0 if slowest is None else self.finish_hi[slowest])
+        finish_lo, finish_hi = self.finish_lo, self.finish_hi
+        # The latest finish of the needs, low and high: `max` by hand (the first of equal
+        # values wins, as with max), without a generator per step.
+        latest: float | None = None
+        slowest: str | None = None
+        for need in needs:
+            if latest is None or finish_lo[need] > latest:
+                latest = finish_lo[need]
+            if slowest is None or finish_hi[need] > finish_hi[slowest]:
+                slowest = need
+        finish_lo[step] = duration.lo + (0.0 if latest is None else latest)
+        finish_hi[step] = duration.hi + (0.0 if slowest is None else finish_hi[slowest])
         self.previous[step] = (slowest, inner)
 
     def end(self) -> tuple[Span, list[tuple[str, list[str]]]]:
@@ -935,7 +1083,18 @@ class _LongestPath:
 
 def _tasks(outer: Span, runs: Span, items: Span) -> Span:
     """Runs of a step's work: its scope's runs x its own (if) x its items."""
+    if outer is ONE and runs is ONE and items is ONE:  # most steps: skip two products of ones
+        return ONE
     return outer * runs * items
+
+
+def _bill_key(bill: Bill) -> tuple[Any, ...]:
+    """A bill's models and numbers, in its order (a cost adds up in that order)."""
+    key: list[Any] = []
+    for model, usage in bill.items():
+        calls, sent, produced = usage.calls, usage.input_tokens, usage.output_tokens
+        key += (model, calls.lo, calls.hi, sent.lo, sent.hi, produced.lo, produced.hi)
+    return tuple(key)
 
 
 def _task_bill(facts: _AgentFacts, attempts: int, base: int) -> Bill:
@@ -975,6 +1134,8 @@ def _retry_delays(retry: RetrySpec) -> float:
 
 def _waves(items: Span, fan: ForEachPlan | None) -> Span:
     """Rounds of items one after another when concurrency is bounded (1 when it is not)."""
+    if fan is None and items.lo > 0:
+        return _ONE_WAVE  # a step without for_each: one round, at once
     concurrency = fan.concurrency if fan else None
 
     def rounds(count: float) -> float:
@@ -1019,26 +1180,31 @@ def _limit_warning(name: str, value: float, estimated: FloatRange, status: Limit
     )
 
 
-# Steps repeat a few ranges thousands of times, and a plan is never changed once made: its
-# records share one range object per distinct span.
-
-
-@lru_cache(maxsize=4096)
-def _int_range(lo: float, hi: float) -> IntRange:
-    return IntRange(min=round(lo), max=round(hi))
-
-
-@lru_cache(maxsize=4096)
-def _float_range(lo: float, hi: float) -> FloatRange:
-    return FloatRange(min=round(lo, 6), max=round(hi, 6))
+# Ranges are immutable and repeat across thousands of steps: one object per distinct span
+# (rounding is the costly part, so the spans are the keys).
+_INT_RANGES: dict[tuple[float, float], IntRange] = {}
+_FLOAT_RANGES: dict[tuple[float, float], FloatRange] = {}
+_RANGES_KEPT = 4096
 
 
 def _ints(span: Span) -> IntRange:
-    return _int_range(span.lo, span.hi)
+    key = (span.lo, span.hi)
+    found = _INT_RANGES.get(key)
+    if found is None:
+        found = IntRange(min=round(span.lo), max=round(span.hi))
+        if len(_INT_RANGES) < _RANGES_KEPT:
+            _INT_RANGES[key] = found
+    return found
 
 
 def _floats(span: Span) -> FloatRange:
-    return _float_range(span.lo, span.hi)
+    key = (span.lo, span.hi)
+    found = _FLOAT_RANGES.get(key)
+    if found is None:
+        found = FloatRange(min=round(span.lo, 6), max=round(span.hi, 6))
+        if len(_FLOAT_RANGES) < _RANGES_KEPT:
+            _FLOAT_RANGES[key] = found
+    return found
 
 
 def _as_floats(span: IntRange) -> FloatRange:

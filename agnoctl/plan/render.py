@@ -53,7 +53,7 @@ def plan_schema_text() -> str:
 
 
 _Row = tuple[str, list[str]]
-"""A table row: its first cell, and the others."""
+"""A table row: its first cell, and the others (rows of steps share them: see _step_rows)."""
 
 
 def _sections(plan: Plan) -> list[tuple[str, list[str], list[_Row]]]:
@@ -138,19 +138,37 @@ _STEP_HEADERS = [
 
 
 def _step_rows(steps: list[StepPlan]) -> list[_Row]:
-    return [(_step_name(step) + _marks(step), _step_cells(step)) for step in steps]
+    # Steps share their range objects (the planner makes one per distinct value): make the
+    # cells after the name once per combination, and let the rows share them (the text
+    # table pads each shared list once). The ranges live in `steps` while this runs, so
+    # ids are stable.
+    shared: dict[tuple[Any, ...], list[str]] = {}
+    rows = []
+    for step in steps:
+        key = (
+            step.kind,
+            step.model,
+            id(step.tasks),
+            id(step.llm_calls),
+            id(step.input_tokens),
+            id(step.output_tokens),
+            id(step.cost_usd),
+            id(step.duration_s),
+        )
+        cells = shared.get(key)
+        if cells is None:
+            kind = step.kind
+            model = step.model or ("" if kind != "agent" else "?")
+            cells = shared[key] = [kind, model, *_number_cells(step)]
+        path = step.path
+        depth = path.count(".")
+        name = "  " * depth + path.rpartition(".")[2] if depth else path
+        rows.append((name + _marks(step), cells))
+    return rows
 
 
-def _step_name(step: StepPlan) -> str:
-    """The step's own id, indented by its depth."""
-    depth = step.path.count(".")
-    return "  " * depth + step.path.rpartition(".")[2]
-
-
-def _step_cells(step: StepPlan) -> list[str]:
+def _number_cells(step: StepPlan) -> list[str]:
     return [
-        step.kind,
-        step.model or ("?" if step.kind == "agent" else ""),
         _int_range(step.tasks),
         _int_range(step.llm_calls),
         _int_range(step.input_tokens),
@@ -234,13 +252,26 @@ def _indent(lines: Sequence[str]) -> list[str]:
 
 
 def _aligned(headers: list[str], rows: list[_Row]) -> list[str]:
-    table = [headers, *([first, *rest] for first, rest in rows)]
-    widths = [max(map(len, column)) for column in zip(*table, strict=True)]
-    row_format = "  ".join(
+    # Rows may share their cells after the first (the steps table's 10,000 rows share a few
+    # dozen lists): each shared list is measured and padded once. `{:<w}` and `{:>w}` pad
+    # exactly as str.ljust and str.rjust do.
+    shared = {id(rest): rest for _, rest in rows}
+    widths = [len(header) for header in headers]
+    widths[0] = max(widths[0], max(map(len, [first for first, _ in rows]), default=0))
+    for rest in shared.values():
+        for column, cell in enumerate(rest, 1):
+            widths[column] = max(widths[column], len(cell))
+    first_fmt, *specs = [
         f"{{:{'>' if header in _RIGHT else '<'}{width}}}"
         for header, width in zip(headers, widths, strict=True)
-    )
-    return [row_format.format(*cells).rstrip() for cells in table]
+    ]
+    rest_fmt = "  ".join(specs).format
+    padded = {key: "  " + rest_fmt(*rest) for key, rest in shared.items()}
+    pad = first_fmt.format
+    return [
+        (pad(headers[0]) + "  " + rest_fmt(*headers[1:])).rstrip(),
+        *[(pad(first) + padded[id(rest)]).rstrip() for first, rest in rows],
+    ]
 
 
 # ---------------------------------------------------------------------------- markdown

@@ -4,7 +4,9 @@ A `Span` is a (lo, hi) pair added and multiplied element-wise, so "3 items of 1 
 each" is ``Span(3, 3) * Span(1, 9) == Span(3, 27)``. A `Bill` maps each model reference
 (`<provider>/<model>`) to the calls and tokens planned for it.
 
-Both are values: operations return new objects and never change their operands.
+Both are values: operations return new objects and never change their operands. They are not
+frozen dataclasses only because planning makes a few hundred thousand of them, and a frozen
+dataclass costs twice as much to create.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Span:
     lo: float
     hi: float
@@ -33,7 +35,7 @@ ZERO = Span(0, 0)
 ONE = Span(1, 1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     """Model calls and their tokens, each as a span."""
 
@@ -59,20 +61,37 @@ Bill = dict[str, Usage]
 
 
 def add_bills(bills: Iterable[Bill]) -> Bill:
-    """Each model's usage summed over the bills, models in the order they first appear."""
-    total: Bill = {}
+    # The sum of `NO_USAGE + usage + ...` per model, kept as six running numbers: the same
+    # additions in the same order, without a Usage and three Spans per step of a big map.
+    sums: dict[str, list[float]] = {}
     for bill in bills:
         for model, usage in bill.items():
-            total[model] = total.get(model, NO_USAGE) + usage
-    return total
+            acc = sums.get(model)
+            if acc is None:
+                acc = sums[model] = [0, 0, 0, 0, 0, 0]
+            calls, sent, produced = usage.calls, usage.input_tokens, usage.output_tokens
+            acc[0] += calls.lo
+            acc[1] += calls.hi
+            acc[2] += sent.lo
+            acc[3] += sent.hi
+            acc[4] += produced.lo
+            acc[5] += produced.hi
+    return {
+        model: Usage(Span(a[0], a[1]), Span(a[2], a[3]), Span(a[4], a[5]))
+        for model, a in sums.items()
+    }
 
 
 def scale_bill(bill: Bill, factor: Span) -> Bill:
+    if factor.lo == 1 and factor.hi == 1:  # ONE, compared without the dataclass's tuples
+        return bill
     return {model: usage.times(factor) for model, usage in bill.items()}
 
 
 def bill_usage(bill: Bill) -> Usage:
     """Everything in a bill, whatever the model."""
+    if len(bill) == 1:
+        return next(iter(bill.values()))
     total = NO_USAGE
     for usage in bill.values():
         total = total + usage

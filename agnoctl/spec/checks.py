@@ -333,6 +333,8 @@ class _Checker:
 
     def may_read(self, reader: str, target: str) -> bool:
         """Whether the step at `reader` may read `steps.<target>` (SPEC: transitive needs)."""
+        if "." not in reader and "." not in target:  # top-level steps: the common case
+            return reader != target and self._closure("").reaches(target, reader)
         r, t = reader.split("."), target.split(".")
         common = 0
         while common < min(len(r), len(t)) and r[common] == t[common]:
@@ -616,6 +618,19 @@ class _Checker:
         guarded: tuple[Access, ...] = (),
     ) -> None:
         keys = access.keys
+        # The commonest read, `steps.<need>.output` by a top-level step that needs <need>,
+        # is allowed: what _resolve and _allowed find, without their walk (see
+        # tests/spec/test_check_shortcuts.py).
+        if len(keys) == 2 and keys[1] in STEP_ATTRIBUTES:
+            steps = self.workflow.steps
+            reader, need = steps.get(scope.reader or ""), keys[0]
+            if (
+                reader is not None
+                and need in reader.needs
+                and need in steps
+                and need != scope.reader
+            ):
+                return
         target, unknown = self._resolve(keys)
         if unknown is not None:
             self._unknown_step(path, unknown, access)
@@ -717,6 +732,8 @@ class _Checker:
         reader = scope.reader or ""
         if scope.reads_own_children and target.startswith(reader + "."):
             return True
+        if "." not in reader and "." not in target:  # may_read's common case, inlined
+            return reader != target and self._closure("").reaches(target, reader)
         return self.may_read(reader, target)
 
     def _needs_hint(self, reader: str, target: str) -> str:
@@ -731,6 +748,11 @@ class _Checker:
 
     def _resolve(self, keys: tuple[Any, ...]) -> tuple[str | None, str | None]:
         """(step path read, None) or (None, unknown path) for the keys after `steps`."""
+        if len(keys) == 2 and keys[1] in STEP_ATTRIBUTES and keys[0] in self.workflow.steps:
+            return keys[0], None  # `steps.<id>.output`: what _walk_keys finds, at once
+        return self._walk_keys(keys)
+
+    def _walk_keys(self, keys: tuple[Any, ...]) -> tuple[str | None, str | None]:
         steps: Mapping[str, StepSpec] = self.workflow.steps
         path = ""
         for key in keys:

@@ -225,26 +225,6 @@ class NeedsClosure:
                     stack.append((need, iter(self._needs[need])))
         return order
 
-    def levels(self) -> list[list[str]]:
-        """The step ids level by level, each level in the map's order: a step's level is one
-        more than its needs' highest (networkx's topological_generations). Raises ValueError
-        when the needs form a cycle."""
-        if self.has_cycle:
-            raise ValueError("the needs form a cycle: validate the workflow before planning it")
-        level_of: dict[str, int] = {}
-        for step_id in self._order():
-            level_of[step_id] = max(
-                (level_of[need] + 1 for need in self._needs[step_id]), default=0
-            )
-        levels: list[list[str]] = [[] for _ in range(max(level_of.values(), default=-1) + 1)]
-        for step_id in self._ids:
-            levels[level_of[step_id]].append(step_id)
-        return levels
-
-    def direct_needs(self, step_id: str) -> list[str]:
-        """The siblings `step_id` names in `needs`, once each, in the map's order."""
-        return sorted(self._needs[step_id], key=self._index.__getitem__)
-
     def _mask(self, ids: set[str]) -> int:
         mask = 0
         for step_id in ids:

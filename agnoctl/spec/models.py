@@ -518,8 +518,13 @@ class StepSpec(StepDefaults):
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
-        given = {"agent": self.agent, "run": self.run, "steps": self.steps}
-        kinds = [kind for kind, value in given.items() if value is not None]
+        kinds = []  # checked for every step: plain appends, no comprehension's call
+        if self.agent is not None:
+            kinds.append("agent")
+        if self.run is not None:
+            kinds.append("run")
+        if self.steps is not None:
+            kinds.append("steps")
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"
             raise ValueError(
