@@ -22,6 +22,13 @@ from typer.testing import CliRunner
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first. The workers take whole modules in this order, so the long soaks
+    start at once and the short modules fill in around them, instead of one worker running a
+    soak alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

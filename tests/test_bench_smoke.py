@@ -3,6 +3,7 @@
 No timing is asserted (a loaded CI machine may be slow); what must hold is that every workload
 ran, every client that is installed made exactly one server request per call, and the ones
 that are not installed (the optional frameworks) are reported as skipped, not as failures.
+The run takes half a minute, so its tests are marked slow (`-m "not slow"` leaves them out).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     return json.loads(out.read_text(encoding="utf-8")), out
 
 
+@pytest.mark.slow
 def test_every_workload_is_in_the_results(quick_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = quick_run
     assert set(results["workloads"]) == WORKLOADS
@@ -50,6 +52,7 @@ def test_every_workload_is_in_the_results(quick_run: tuple[dict[str, Any], Path]
     assert results["meta"]["quick"] is True
 
 
+@pytest.mark.slow
 def test_server_counts_match_for_every_client(quick_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = quick_run
     for name in HTTP:
@@ -64,6 +67,7 @@ def test_server_counts_match_for_every_client(quick_run: tuple[dict[str, Any], P
             assert client["requests_match"] is True
 
 
+@pytest.mark.slow
 def test_goals_and_markdown_are_written(quick_run: tuple[dict[str, Any], Path]) -> None:
     results, out = quick_run
     figures = [goal["figure"] for goal in results["goals"]]

@@ -15,13 +15,20 @@ import pytest
 import yaml
 
 PY = sys.executable
+# The sleeper that ignores SIGTERM writes this file when the SIGTERM comes: agnoctl has taken
+# the first signal then, and waits out the kill grace.
+TERMED = "sleeper.termed"
 
 
 def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[str], Path, Path]:
     pid_file = tmp_path / "sleeper.pid"
     sleeper = (
         "import os, signal, time\n"
-        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
+        + (
+            f"signal.signal(signal.SIGTERM, lambda *_: open({str(tmp_path / TERMED)!r}, 'w'))\n"
+            if ignore_term
+            else ""
+        )
         + f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
         "time.sleep(60)\n"
     )
@@ -116,7 +123,11 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     # during that wait must not.
     process, out, pid_file = start(tmp_path, ignore_term=True)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    termed = tmp_path / TERMED
+    deadline = time.monotonic() + 30
+    while not termed.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no SIGTERM came"
+        time.sleep(0.01)
     sent = time.monotonic()
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=30)

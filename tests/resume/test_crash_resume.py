@@ -1,8 +1,9 @@
 """kill -9 at random moments, then resume: no finished call is ever made twice.
 
 Four runs of a 200-item fan-out against the fake LLM server (30 ms a reply) go on in parallel,
-each one killed with SIGKILL five times at a random moment once its segment is at work, then
-resumed to the end. After every kill the run directory's report.json (a checkpoint) must be
+each one killed with SIGKILL five times, each time once its segment has a random number of
+model replies in the journal (so the kill lands while work is under way, never after the end),
+then resumed to the end. After every kill the run directory's report.json (a checkpoint) must be
 valid; at the end every run must be complete, and the server's per-prompt counts must show
 that no item the journal recorded as finished before a kill was asked for again.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import pytest
 from resume_helpers import API_KEY, events, latest, prompt_counts, valid_report, workflow
 
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread
@@ -28,6 +30,9 @@ from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread
 ITEMS = 200
 RUNS = 4
 KILLS_PER_RUN = 5
+# Half a second of replies at 30 ms and two at a time; five segments of at most this many
+# leave most of the 200 items for the last, unkilled one.
+MAX_REPLIES_BEFORE_KILL = 32
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,24 @@ def _last_seq(journal: Path) -> int:
     )
 
 
-def _wait_for_progress(journal: Path, after_seq: int, process: subprocess.Popen[bytes]) -> None:
-    """Until this segment has a model reply in the journal (or the process ended), so that
-    the kill lands while work is under way, not while Python is still importing."""
+def _replies_since(journal: Path, after_seq: int) -> int:
+    if not journal.exists():
+        return 0
+    return sum(
+        e["type"] == "llm_call" and int(e["seq"]) > after_seq for e in events(journal.parent)
+    )
+
+
+def _wait_for_replies(
+    journal: Path, after_seq: int, replies: int, process: subprocess.Popen[bytes]
+) -> None:
+    """Until this segment has ``replies`` model replies in the journal (or the process ended).
+
+    The moment of the kill is a count of replies, not a time: a loaded machine moves it in
+    time but never past the end of the run, so every run is killed KILLS_PER_RUN times."""
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline:
-        if journal.exists() and any(
-            e["type"] == "llm_call" and int(e["seq"]) > after_seq for e in events(journal.parent)
-        ):
+        if _replies_since(journal, after_seq) >= replies:
             return
         time.sleep(0.02)
 
@@ -98,8 +113,7 @@ def _crash_and_resume(
         process = subprocess.Popen(
             argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        _wait_for_progress(journal, after, process)
-        time.sleep(rng.uniform(0.0, 0.5))
+        _wait_for_replies(journal, after, rng.randint(1, MAX_REPLIES_BEFORE_KILL), process)
         process.send_signal(signal.SIGKILL)
         process.wait()
         if process.returncode != -signal.SIGKILL:
@@ -114,6 +128,7 @@ def _crash_and_resume(
     return kills
 
 
+@pytest.mark.slow
 def test_kill_nine_then_resume_never_repeats_finished_work(tmp_path: Path) -> None:
     with FakeLLMThread(FakeLLMConfig(latency_ms=30, api_key=API_KEY)) as server:
         counters = [partial(prompt_counts, server, _prompts(run)) for run in range(RUNS)]
@@ -126,7 +141,7 @@ def test_kill_nine_then_resume_never_repeats_finished_work(tmp_path: Path) -> No
             )
         final_counts = [prompt_counts(server, _prompts(run)) for run in range(RUNS)]
 
-    assert sum(len(kills) for kills in outcomes) >= 20
+    assert [len(kills) for kills in outcomes] == [KILLS_PER_RUN] * RUNS
     for run, (folder, kills) in enumerate(zip(folders, outcomes, strict=True)):
         run_dir = latest(folder)
         report = valid_report(run_dir)
