@@ -81,20 +81,22 @@ EVENT_TYPES = frozenset(
 )
 
 
+def milliseconds(seconds: float) -> float:
+    """A duration as events and reports give it: milliseconds, to three decimals."""
+    return round(seconds * 1000, 3)
+
+
 def utc_iso(ms: int) -> str:
     """``2025-01-31T12:00:00.123Z`` for a time in milliseconds since the epoch."""
     global _last_second
     second, fraction = divmod(ms, 1000)
     last = _last_second  # one tuple: threads see a second with its own text
-    if last[0] != second:
-        # Formatting a date costs more than the rest of an event; a run's events share seconds.
+    if last[0] != second:  # a run writes many events a second: its text is made once
         last = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-    return last[1] + _FRACTIONS[fraction]
+    return f"{last[1]}.{fraction:03d}Z"
 
 
 _last_second: tuple[int, str] = (-1, "")
-# ".000Z" to ".999Z": formatting the milliseconds cost as much as looking them up and adding.
-_FRACTIONS = tuple(f".{fraction:03d}Z" for fraction in range(1000))
 
 
 def _json_default(value: object) -> object:
@@ -105,19 +107,21 @@ def _json_default(value: object) -> object:
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 # Dates and dataclasses go through _json_default, as they did with the standard encoder.
-_STR_KEYS_OPTIONS = (
+_OPTIONS = (
     orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-# Keys that are not strings (a YAML map of numbers in an output) are written as text. orjson
-# takes a slower path for every map under this option, so events are first encoded without
-# it: one that holds such a key fails, and goes through encode_line.
-_OPTIONS = _STR_KEYS_OPTIONS | orjson.OPT_NON_STR_KEYS
 
 
 def encode_line(event: Event) -> bytes:
     """One journal line: the event as compact JSON, and a newline."""
     try:
         return orjson.dumps(event, default=_json_default, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        pass
+    # Keys that are not strings (a YAML map of numbers in an output) are written as text.
+    # orjson walks every map more slowly under that option, so only such an event takes it.
+    try:
+        return orjson.dumps(event, default=_json_default, option=_OPTIONS | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
         # An integer beyond 64 bits (or nesting deeper than orjson's 254 levels).
         return (_ENCODER.encode(event) + "\n").encode()
@@ -130,8 +134,7 @@ class EventSink:
     (the terminal) receive the event dict itself and must redact what they show. ``flush``
     writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
     runs the event loop (or with no loop running): the lines waiting for the loop's next turn
-    are not shared with other threads. ``started``, ``succeeded`` and ``llm_call`` write the
-    events of every step, as ``emit`` writes them, from positional arguments. A failed write
+    are not shared with other threads. A failed write
     ends the journal: ``error`` holds it, ``on_error`` is called with it, and later events
     reach the listeners only.
     """
@@ -164,97 +167,8 @@ class EventSink:
 
     def emit(self, type: str, /, **fields: Any) -> None:
         """Record one event; ``fields`` whose value is None are left out."""
-        # `type` is positional-only so that CPython, binding the keywords, compares none of
-        # them with the parameters' names (it did, field by field: a tenth of an event).
         event = self._head(type)
-        # A loop: a comprehension is a function call, and filtering in C (itertools.compress)
-        # costs more for an event's dozen fields.
-        for key, value in fields.items():
-            if value is not None:
-                event[key] = value
-        self._write(event)
-
-    # The events of every step, spelled out: the same lines as ``emit`` writes for them (a
-    # test compares the two), at half the cost. Building the keywords' dict and looping over
-    # it cost more than encoding and writing the line; positional arguments cost nothing.
-
-    def started(
-        self, type: str, step: str, item: int | None, iteration: int | None, items: int | None
-    ) -> None:
-        """``step_started`` or ``item_started``, as ``emit`` writes them from the keywords
-        ``step``, ``item``, ``iteration``, ``items``."""
-        event = self._head(type)
-        event["step"] = step
-        if item is not None:
-            event["item"] = item
-        if iteration is not None:
-            event["iteration"] = iteration
-        if items is not None:
-            event["items"] = items
-        self._write(event)
-
-    def succeeded(
-        self,
-        type: str,
-        step: str,
-        item: int | None,
-        iteration: int | None,
-        output: Any,
-        fingerprint: str | None,
-        duration_ms: float | None,
-    ) -> None:
-        """``step_succeeded`` or ``item_succeeded``, as ``emit`` writes them from the keywords
-        ``step``, ``item``, ``iteration``, ``output``, ``fingerprint``, ``duration_ms``."""
-        event = self._head(type)
-        event["step"] = step
-        if item is not None:
-            event["item"] = item
-        if iteration is not None:
-            event["iteration"] = iteration
-        if output is not None:
-            event["output"] = output
-        if fingerprint is not None:
-            event["fingerprint"] = fingerprint
-        if duration_ms is not None:
-            event["duration_ms"] = duration_ms
-        self._write(event)
-
-    def llm_call(
-        self,
-        step: str,
-        item: int | None,
-        attempt: int,
-        purpose: str,
-        agent: str | None,
-        provider: str,
-        model: str,
-        tokens_in: int,
-        tokens_out: int,
-        cost: float,
-        reply: dict[str, Any],
-        duration_ms: float,
-        wait_ms: float | None = None,
-    ) -> None:
-        """A model call that was answered (not from the cache): ``emit("llm_call", ...)`` with
-        these keywords, in this order (``error`` and ``cached`` between ``cost`` and ``reply``
-        are None). ``wait_ms``: what the call waited for its provider's limits, if anything."""
-        event = self._head("llm_call")
-        event["step"] = step
-        if item is not None:
-            event["item"] = item
-        event["attempt"] = attempt
-        event["purpose"] = purpose
-        if agent is not None:
-            event["agent"] = agent
-        event["provider"] = provider
-        event["model"] = model
-        event["tokens_in"] = tokens_in
-        event["tokens_out"] = tokens_out
-        event["cost"] = cost
-        event["reply"] = reply
-        event["duration_ms"] = duration_ms
-        if wait_ms is not None:
-            event["wait_ms"] = wait_ms
+        event.update({key: value for key, value in fields.items() if value is not None})
         self._write(event)
 
     def _head(self, type: str) -> Event:
@@ -268,10 +182,7 @@ class EventSink:
 
     def _write(self, event: Event) -> None:
         if self._fd is not None:
-            try:  # encode_line, first without the option for keys that are not strings
-                line = orjson.dumps(event, _json_default, _STR_KEYS_OPTIONS)  # (by position)
-            except orjson.JSONEncodeError:
-                line = encode_line(event)
+            line = encode_line(event)
             if self._redact is not None:
                 line = self._redact(line.decode()).encode()
             waiting = self._waiting

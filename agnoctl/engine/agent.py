@@ -12,7 +12,6 @@ different model would be asked the same question with the same verdict.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +27,12 @@ from agnoctl.engine.gates import (
     with_findings,
 )
 from agnoctl.engine.retry import Backoff, is_retryable, reason
-from agnoctl.engine.runtime import AgentPlan, Route, Runtime
+from agnoctl.engine.runtime import Route, Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import CircuitOpen, OutputInvalid
 from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
-from agnoctl.spec.models import JudgeGate
+from agnoctl.spec.models import AgentSpec, JudgeGate
 from agnoctl.tools.loop import run_tool_loop
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ class _AgentTask:
         "tool_specs",
         "tools",
     )
-    agent: AgentPlan
+    agent: AgentSpec
     route: Route  # the model `run` is trying, for `attempt`
 
     def __init__(self, rt: Runtime, task: Task) -> None:
@@ -66,7 +65,7 @@ class _AgentTask:
         self.rt = rt
         self.task = task
         self.agent_name = name
-        agent = self.agent = rt.agents[name]
+        agent = self.agent = rt.workflow.agents[name]
         self.prompt = self.next_prompt = task.render("prompt", prompt)
         instructions = agent.instructions
         self.system = task.render("instructions", instructions) if instructions else None
@@ -76,16 +75,7 @@ class _AgentTask:
         self.tool_specs: tuple[ToolSpec, ...] = ()
         if agent.tools:
             self.tools = {name: rt.tools()[name] for name in agent.tools}
-            self.tool_specs = tuple([tool.spec for tool in self.tools.values()])
-
-    def start(self) -> Coroutine[Any, Any, Any]:
-        """The coroutine that runs the task: ``run``, or for an agent with one model (most
-        agents: no fallback to reach for) the attempts on it, one frame less."""
-        agent = self.agent
-        if agent.fallback_models or self.rt.providers.setting_up:
-            return self.run()
-        route = self.route = self.rt.providers.route(agent.model)
-        return run_attempts(self.rt, self.task, self.attempt, model=route.label)
+            self.tool_specs = tuple(tool.spec for tool in self.tools.values())
 
     async def run(self) -> Any:
         # Before the first attempt: the client's set-up never counts against its timeout.
@@ -115,15 +105,19 @@ class _AgentTask:
         route = self.route
         prompt = record.prompt = self.next_prompt
         agent = self.agent
-        # Positional arguments: this runs once per agent step, and keywords cost more.
         request = ModelRequest(
-            route.model,
-            _messages(self.system, prompt),
-            agent.temperature,
-            agent.max_tokens,
-            self.schema,
-            self.tool_specs,
-            CallContext(task.step_path, task.index, record.number, self.agent_name),
+            model=route.model,
+            messages=_messages(self.system, prompt),
+            temperature=agent.temperature,
+            max_tokens=agent.max_tokens,
+            output_schema=self.schema,
+            tools=self.tool_specs,
+            context=CallContext(
+                step_id=task.step_path,
+                index=task.index,
+                attempt=record.number,
+                agent=self.agent_name,
+            ),
         )
         if self.tools:
             reply = await self._converse(route, request, record)
@@ -172,7 +166,7 @@ class _AgentTask:
             call,
             request.messages,
             self.tools,
-            max_tool_calls=self.agent.spec.max_tool_calls,
+            max_tool_calls=self.agent.max_tool_calls,
             on_event=on_event,
         )
         return result.reply
@@ -225,20 +219,18 @@ async def judge(
     raise AssertionError("unreachable: the last judge call returns or raises")
 
 
-def run_agent(rt: Runtime, task: Task) -> Coroutine[Any, Any, Any]:
-    """Run one agent task; its coroutine returns the output (parsed data when an output schema
-    applies). Not a coroutine itself: no extra frame on the path every agent step takes."""
-    return _AgentTask(rt, task).start()
+async def run_agent(rt: Runtime, task: Task) -> Any:
+    """Run one agent task; returns the output (parsed data when an output schema applies)."""
+    return await _AgentTask(rt, task).run()
 
 
-def _ask(
+async def _ask(
     rt: Runtime, task: Task, route: Route, request: ModelRequest, attempt: AttemptRecord
-) -> Coroutine[Any, Any, ModelReply]:
-    """One model call on behalf of ``task``, accounted to its step and ``attempt``.
-
-    It hands back ``Runtime.call_model``'s coroutine rather than awaiting it: no extra frame
-    on the path every agent step takes."""
-    return rt.call_model(route, request, task.path, task.step_path, task.settings.tags, attempt)
+) -> ModelReply:
+    """One model call on behalf of ``task``, accounted to its step and ``attempt``."""
+    return await rt.call_model(
+        route, request, task.path, task.step_path, task.settings.tags, attempt
+    )
 
 
 def _messages(system: str | None, prompt: str) -> tuple[Message, ...]:

@@ -24,13 +24,12 @@ from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.engine.resume import ReusePlan
 from agnoctl.engine.retry import reason
 from agnoctl.errors import CacheMiss, UsageError
-from agnoctl.events import EventSink
+from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import Emit, estimate_usage
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
-    AgentSpec,
     JudgeGate,
     RetrySpec,
     StepDefaults,
@@ -63,8 +62,8 @@ class Settings:
     max_concurrency: int | None
 
 
-# The StepSpec fields settings_for reads; a step that sets none of them has its workflow's
-# default settings (for_each is here because it decides the concurrency cap).
+# The StepSpec fields settings_for reads (for_each decides whether a cap applies): a step
+# that sets none of them gets what a step that sets nothing gets.
 _SETTING_FIELDS = frozenset(
     {
         "timeout",
@@ -82,12 +81,10 @@ _SETTING_FIELDS = frozenset(
 
 def has_default_settings(step: StepSpec) -> bool:
     """Whether ``settings_for`` gives ``step`` what it gives a step that sets nothing."""
-    # The slot itself: `model_fields_set` is a property, a call more on every step.
-    return _SETTING_FIELDS.isdisjoint(step.__pydantic_fields_set__)
+    return _SETTING_FIELDS.isdisjoint(step.model_fields_set)
 
 
 def settings_for(step: StepSpec, defaults: StepDefaults) -> Settings:
-    # Spelled out, not looped over field names: this runs once per step of a run.
     timeout = step.timeout if step.timeout is not None else defaults.timeout
     retry = step.retry or defaults.retry or DEFAULT_RETRY
     on_gate_failure = step.on_gate_failure or defaults.on_gate_failure or "fail"
@@ -102,37 +99,6 @@ def settings_for(step: StepSpec, defaults: StepDefaults) -> Settings:
     return Settings(
         timeout, retry, on_gate_failure, continue_on_error, priority, tags, threshold, cap
     )
-
-
-@dataclass(slots=True)
-class AgentPlan:
-    """What every task of one agent reads from its ``AgentSpec``, as plain attributes.
-
-    A pydantic model defines ``__getattr__``, so CPython does not specialise reads of its
-    fields: each costs several times a slotted object's, and every agent step makes a dozen.
-    """
-
-    spec: AgentSpec
-    model: str
-    fallback_models: list[str]
-    instructions: str | None
-    output_schema: dict[str, Any] | None
-    tools: list[str]
-    temperature: float | None
-    max_tokens: int | None
-
-    @classmethod
-    def of(cls, spec: AgentSpec) -> AgentPlan:
-        return cls(
-            spec,
-            spec.model,
-            spec.fallback_models,
-            spec.instructions,
-            spec.output_schema,
-            spec.tools,
-            spec.temperature,
-            spec.max_tokens,
-        )
 
 
 def _first(value: Any, default: Any, fallback: Any) -> Any:
@@ -379,18 +345,15 @@ class Runtime:
         self._reserve_worst_case = (
             workflow.limits.max_tokens is not None or workflow.limits.max_cost_usd is not None
         )
-        self._settings: dict[int, tuple[StepSpec, Settings]] = {}
         self._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
         self._tools: dict[str, Tool] | None = None
-        self.agents = {name: AgentPlan.of(agent) for name, agent in workflow.agents.items()}
 
     def settings(self, step: StepSpec) -> Settings:
+        """The step's effective settings: most steps set none of their own, and share the
+        workflow's defaults."""
         if has_default_settings(step):
-            return self._default_settings  # most steps: one shared object, no look-up
-        cached = self._settings.get(id(step))
-        if cached is None:
-            cached = self._settings[id(step)] = (step, settings_for(step, self.workflow.defaults))
-        return cached[1]
+            return self._default_settings
+        return settings_for(step, self.workflow.defaults)
 
     def leaf_limiters(self, step: StepSpec) -> tuple[PriorityLimiter, ...]:
         """Limiters an agent or command task holds, in the one order every task takes them."""
@@ -427,11 +390,7 @@ class Runtime:
         tags: Tags | None,
         attempt: AttemptRecord,
     ) -> ModelReply:
-        """One model call: reserve its worst case, call, account, report it as an event.
-
-        Called with positional arguments: every agent step makes this call, and keywords
-        cost more.
-        """
+        """One model call: reserve its worst case, call, account, report it as an event."""
         tokens, cost = 0, 0.0
         if self._reserve_worst_case:
             worst = estimate_usage(request)  # what the request sends, and a full reply
@@ -474,22 +433,7 @@ class Runtime:
         attempt.tokens_out += tokens_out
         attempt.cost += cost
         self.ledger.add(step_path, context.agent, route.label, tags, tokens_in, tokens_out, cost)
-        # _llm_event's event, for the one outcome of almost every call.
-        self.sink.llm_call(
-            path,
-            context.index,
-            context.attempt,
-            context.purpose,
-            context.agent,
-            route.provider.name,
-            route.model,
-            tokens_in,
-            tokens_out,
-            cost,
-            _reply_data(reply),
-            round((time.perf_counter() - started) * 1_000_000) / 1000,  # as _llm_event rounds
-            round(reply.waited * 1000, 3) if reply.waited else None,
-        )
+        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
         return reply
 
     def _cache_mode(self, step_path: str, context: CallContext) -> CacheMode:
@@ -523,7 +467,8 @@ class Runtime:
         reply: ModelReply | None = None,
         cached: bool = False,
     ) -> None:
-        # The reply goes into the journal (redacted, as every event) for `fixtures export`.
+        # The reply goes into the journal (redacted, as every event) for `fixtures export`;
+        # `wait_ms` is what a sent call waited for its provider's limits, if anything.
         self.sink.emit(
             "llm_call",
             step=path,
@@ -539,9 +484,8 @@ class Runtime:
             error=error,
             cached=cached or None,
             reply=None if reply is None else _reply_data(reply),
-            # Milliseconds to three decimals, as round(..., 3) gives them but for exact ties (a
-            # measured time is never one), at half the cost: every model call takes it.
-            duration_ms=round((time.perf_counter() - started) * 1_000_000) / 1000,
+            duration_ms=milliseconds(time.perf_counter() - started),
+            wait_ms=milliseconds(reply.waited) if reply is not None and reply.waited else None,
         )
 
 

@@ -25,7 +25,7 @@ Rules (SPEC "Dependencies and status"):
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from agnoctl.engine.agent import run_agent
 from agnoctl.engine.command import run_command
 from agnoctl.engine.context import StepEntry, StepsView, overlay
 from agnoctl.engine.gates import GateFailed
-from agnoctl.engine.limits import PriorityLimiter, hold
+from agnoctl.engine.limits import hold
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.shares import meets, share_text
 from agnoctl.engine.state import (
@@ -50,6 +50,7 @@ from agnoctl.engine.state import (
 )
 from agnoctl.engine.steps import Task, check_output, outcome
 from agnoctl.errors import StepFailed
+from agnoctl.events import milliseconds
 from agnoctl.spec.models import StepSpec
 from agnoctl.spec.templates import TemplateError, evaluate, not_a_list
 
@@ -83,7 +84,7 @@ class _Graph:
 class Scheduler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._graphs: dict[int, tuple[Mapping[str, StepSpec], _Graph]] = {}
+        self._graphs: dict[str, _Graph] = {}  # by the map's step prefix: "", "group.", ...
 
     async def run(
         self, records: dict[str, StepRecord], view: StepsView, context: dict[str, Any]
@@ -94,7 +95,7 @@ class Scheduler:
     # ------------------------------------------------------------------ the DAG of one map
 
     async def run_map(self, steps: Mapping[str, StepSpec], scope: Scope) -> None:
-        graph = self._graph(steps)
+        graph = self._graph(steps, scope.step_prefix)
         waiting = {step_id: len(needs) for step_id, needs in graph.needs.items()}
         records = scope.records
 
@@ -104,14 +105,8 @@ class Scheduler:
                 await self._run_step(
                     steps[next_id], records[next_id], scope, graph.settings[next_id]
                 )
-                dependents = graph.dependents[next_id]
-                if len(dependents) == 1:  # a link of a chain: the commonest case, made short
-                    dependent = dependents[0]
-                    left = waiting[dependent] = waiting[dependent] - 1
-                    next_id = dependent if left == 0 else None
-                    continue
                 ready = []
-                for dependent in dependents:
+                for dependent in graph.dependents[next_id]:
                     waiting[dependent] -= 1
                     if waiting[dependent] == 0:
                         ready.append(dependent)
@@ -126,10 +121,10 @@ class Scheduler:
                 tg.start_soon(chain, step_id, tg)
             await chain(graph.roots[0], tg)
 
-    def _graph(self, steps: Mapping[str, StepSpec]) -> _Graph:
-        cached = self._graphs.get(id(steps))
+    def _graph(self, steps: Mapping[str, StepSpec], prefix: str) -> _Graph:
+        cached = self._graphs.get(prefix)
         if cached is not None:
-            return cached[1]
+            return cached
         needs = {sid: _sibling_needs(spec.needs, steps) for sid, spec in steps.items()}
         dependents: dict[str, list[str]] = {sid: [] for sid in steps}
         for step_id, step_needs in needs.items():
@@ -140,7 +135,7 @@ class Scheduler:
             (sid for sid in steps if not needs[sid]), key=lambda s: -settings[s].priority
         )
         graph = _Graph(needs, dependents, roots, settings)
-        self._graphs[id(steps)] = (steps, graph)
+        self._graphs[prefix] = graph
         return graph
 
     # ------------------------------------------------------------------ one step
@@ -171,11 +166,6 @@ class Scheduler:
             await self._group(step, record, scope, settings, scope.context)
         else:
             await self._leaf(step, record, scope, settings, scope.context)
-            # _publish for an agent or command step, which has no items and no live entry.
-            status = record.status
-            output = record.output if status == "succeeded" else None
-            scope.entries[record.id] = StepEntry(status, output)
-            return
         self._publish(step, record, scope)
 
     def _blocked(self, step: StepSpec, scope: Scope) -> SkipReason | None:
@@ -285,7 +275,7 @@ class Scheduler:
 
     # ------------------------------------------------------------------ agent and command tasks
 
-    def _leaf(
+    async def _leaf(
         self,
         step: StepSpec,
         record: ExecRecord,
@@ -293,9 +283,8 @@ class Scheduler:
         settings: Settings,
         context: dict[str, Any],
         owner: StepRecord | None = None,
-    ) -> Awaitable[None]:
-        """Run one agent or command task. Not a coroutine itself: it hands back the one that
-        runs the task, no extra frame on the path every task takes."""
+    ) -> None:
+        """Run one agent or command task, or take its output from the earlier run's journal."""
         rt = self.rt
         if owner is None:
             assert isinstance(record, StepRecord)
@@ -303,32 +292,19 @@ class Scheduler:
         else:  # one for_each item
             assert isinstance(record, ItemRecord)
             step_record, index = owner, record.index
-        # Positional: one Task per agent or command task, and keywords cost more.
         task = Task(
-            step,
-            settings,
-            step_record.path,
-            scope.step_prefix + step_record.id,
-            index,
-            scope.iteration,
-            context,
-            record,
+            step=step,
+            settings=settings,
+            path=step_record.path,
+            step_path=scope.step_prefix + step_record.id,
+            index=index,
+            iteration=scope.iteration,
+            context=context,
+            record=record,
         )
         if rt.reuse.previous is not None and self._reuse(record, task, owner):
-            return _NOTHING_LEFT
-        limiters = rt.leaf_limiters(step)
-        if not limiters:  # most tasks of most runs: no slot to wait for
-            return self._execute(task, scope, owner)
-        return self._execute_holding(limiters, task, scope, owner)
-
-    async def _execute_holding(
-        self,
-        limiters: tuple[PriorityLimiter, ...],
-        task: Task,
-        scope: Scope,
-        owner: StepRecord | None,
-    ) -> None:
-        async with hold(limiters, task.settings.priority):
+            return
+        async with hold(rt.leaf_limiters(step), settings.priority):
             await self._execute(task, scope, owner)
 
     async def _execute(self, task: Task, scope: Scope, owner: StepRecord | None) -> None:
@@ -556,25 +532,21 @@ class Scheduler:
         record.started = time.time()
         if isinstance(record, ItemRecord):
             assert owner is not None
-            self.rt.sink.started("item_started", owner.path, record.index, scope.iteration, None)
+            self.rt.sink.emit(
+                "item_started", step=owner.path, item=record.index, iteration=scope.iteration
+            )
         else:
-            self.rt.sink.started("step_started", record.path, scope.index, scope.iteration, items)
+            self.rt.sink.emit(
+                "step_started",
+                step=record.path,
+                item=scope.index,
+                iteration=scope.iteration,
+                items=items,
+            )
 
     def _succeed(self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None) -> None:
-        # _finished's work, spelled out for the one status every step of a good run ends in
-        # (its duration rounded as _finished rounds it).
         record.status = "succeeded"
-        now = record.finished = time.time()
-        started = record.started
-        duration = None if started is None else round((now - started) * 1_000_000) / 1000
-        if owner is None:
-            event, step, item = "step_succeeded", record.path, scope.index
-        else:
-            assert isinstance(record, ItemRecord)
-            event, step, item = "item_succeeded", owner.path, record.index
-        self.rt.sink.succeeded(
-            event, step, item, scope.iteration, record.output, record.fingerprint, duration
-        )
+        self._finished(record, scope, owner, output=record.output, fingerprint=record.fingerprint)
 
     def _fail(
         self,
@@ -616,38 +588,24 @@ class Scheduler:
     def _finished(
         self, record: ExecRecord, scope: Scope | None, owner: StepRecord | None, **fields: Any
     ) -> None:
+        """Stamp the record's end and write its ``step_<status>`` or ``item_<status>`` event."""
         now = time.time()
         if record.started is not None:
             record.finished = now
-            # Milliseconds to three decimals, as round(..., 3) gives them but for exact ties (a
-            # measured time is never one), at half the cost: every step takes it.
-            fields["duration_ms"] = round((now - record.started) * 1_000_000) / 1000
-        item = isinstance(record, ItemRecord)
-        event = ("item_" if item else "step_") + record.status
+            fields["duration_ms"] = milliseconds(now - record.started)
         iteration = scope.iteration if scope is not None else None
-        if item:
-            assert isinstance(record, ItemRecord)
+        item: int | None
+        if isinstance(record, ItemRecord):
             step = owner.path if owner is not None else record.path
-            self.rt.sink.emit(event, step=step, item=record.index, iteration=iteration, **fields)
+            event, item = "item_" + record.status, record.index
         else:
-            index = scope.index if scope is not None else None
-            self.rt.sink.emit(event, step=record.path, item=index, iteration=iteration, **fields)
-
-
-class _NothingLeft:
-    """An awaitable that is done at once: a task taken from the journal has nothing to run."""
-
-    def __await__(self) -> Generator[Any, None, None]:
-        yield from ()
-
-
-_NOTHING_LEFT = _NothingLeft()
+            step = record.path
+            event, item = "step_" + record.status, scope.index if scope is not None else None
+        self.rt.sink.emit(event, step=step, item=item, iteration=iteration, **fields)
 
 
 def _sibling_needs(needs: list[str], steps: Mapping[str, StepSpec]) -> tuple[str, ...]:
-    """A step's needs among its siblings, each once; one need is the commonest case."""
-    if len(needs) == 1:
-        return (needs[0],) if needs[0] in steps else ()
+    """A step's needs among its siblings, each once."""
     return tuple(dict.fromkeys(need for need in needs if need in steps))
 
 

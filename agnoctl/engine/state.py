@@ -25,10 +25,8 @@ SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class AttemptRecord:
-    # Not keyword-only, unlike the other records: every task makes one, and positional
-    # arguments cost less. (number, started, model) are the ones given.
     number: int
     started: float
     model: str | None = None  # "<provider>/<model>" asked in this attempt

@@ -66,7 +66,7 @@ async def run_attempts(
     backoff: Backoff | None = None
     attempts = task.record.attempts
     for retry_number in range(policy.max_attempts):
-        record = AttemptRecord(len(attempts) + 1, time.time(), model)
+        record = AttemptRecord(number=len(attempts) + 1, started=time.time(), model=model)
         attempts.append(record)
         if record.number > 1:
             rt.sink.emit(
