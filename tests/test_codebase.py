@@ -92,3 +92,13 @@ def test_the_tree_is_lint_clean(command: list[str]) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    """Test folders are not packages, so pytest imports each module by its file name: two
+    `test_journal.py` in different folders stop the whole suite at collection."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        other = seen.setdefault(path.name, path)
+        assert other == path, f"{path.relative_to(tests)} and {other.relative_to(tests)}"
