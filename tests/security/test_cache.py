@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agnoctl.testing.fake_llm import FakeLLMThread, start_in_thread
+from tests.security import cli
 
 DATABASE = Path(".agnoctl") / "cache" / "cache.db"
 
@@ -47,17 +47,7 @@ def project(tmp_path: Path, server: FakeLLMThread) -> Path:
 
 def agnoctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGNOCTL_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args],
-        cwd=cwd,
-        env={**env, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+    return cli.agnoctl(cwd, *args, env=env)
 
 
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

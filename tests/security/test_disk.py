@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
-import os
 import resource
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agnoctl.events import EventSink, read_events
 from tests.resume.resume_helpers import events, latest, valid_report
+from tests.security import cli
 
 # Below a workflow step's journal lines, above every file a run of these workflows writes
 # before the planned failure.
@@ -42,17 +41,7 @@ def _limited(limit: int) -> Callable[[], None]:
 
 
 def agnoctl(cwd: Path, *args: str, limit: int | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=None if limit is None else _limited(limit),
-    )
-    assert "Traceback" not in result.stderr, result.stderr
+    result = cli.agnoctl(cwd, *args, preexec=None if limit is None else _limited(limit))
     assert "Exception in callback" not in result.stderr, result.stderr
     return result
 

@@ -8,15 +8,13 @@ end with exit 2, one line saying what was refused, no traceback, and no run dire
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-MEMORY_CAP = 2**30
+from tests.security import cli
+
 HUGE = "1" * 5_000  # past Python's 4,300-digit limit for reading an integer from text
 
 FLOW = """\
@@ -43,22 +41,9 @@ def _bomb(key: str, levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
 def agnoctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real CLI, in ``cwd``, with its memory capped."""
-    return subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=_cap_memory,
-    )
+    return cli.agnoctl(cwd, *args, preexec=cli.cap_memory)
 
 
 @pytest.fixture

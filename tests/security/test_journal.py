@@ -9,12 +9,11 @@ passed over, and keep every event after it: the finished work is still reused.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.security.cli import agnoctl
 
 FLOW = """\
 version: 1
@@ -39,20 +38,6 @@ BAD_LINES = {
     "item-a-list": b'{"seq": 3, "type": "item_succeeded", "step": "first", "item": [1]}',
     "step-a-map": b'{"seq": 3, "type": "step_succeeded", "step": {"a": 1}}',
 }
-
-
-def agnoctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ import pytest
 from agnoctl.reports.model import RunReport
 from tests.cli.test_run_signals import alive, start
 from tests.resume.resume_helpers import REPORT_SCHEMA, events, latest, valid_report
+from tests.security import cli
 
 FLOW = """\
 version: 1
@@ -59,17 +60,7 @@ def write_flow(folder: Path, items: int) -> None:
 
 
 def agnoctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "run", "flow.yaml", "-q", "--no-cache", *args],
-        cwd=folder,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+    return cli.agnoctl(folder, "run", "flow.yaml", "-q", "--no-cache", *args, timeout=120)
 
 
 def assert_final(run_dir: Path, items: int, *, sample: int | None = None) -> dict[str, Any]:

@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import E2E, FAST_RETRY, clean_env, workflow_doc
+from tests.security import cli
 
-MEMORY_CAP = 2**30
 HUNDRED_MB = 100 * 2**20
-
-
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
 def _run(e2e: E2E, name: str, doc: dict[str, Any]) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -32,17 +26,13 @@ def _run(e2e: E2E, name: str, doc: dict[str, Any]) -> tuple[subprocess.Completed
     path = e2e.write(name, doc)
     run_dir = e2e.root / f"{name}-run"
     e2e.server.reset()
-    proc = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", str(run_dir)],
-        cwd=e2e.root,
+    proc = cli.agnoctl(
+        e2e.root,
+        *("run", path, "--report-dir", run_dir),
         env=clean_env(),
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
-        preexec_fn=_cap_memory,
+        preexec=cli.cap_memory,
     )
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc, run_dir
 
 

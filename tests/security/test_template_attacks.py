@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -20,8 +19,8 @@ import pytest
 import yaml
 
 from agnoctl.spec.templates import evaluate, literal_source, render
+from tests.security import cli
 
-MEMORY_CAP = 2**30
 PRINT = "import os, sys; print(sys.argv[1], os.environ['V'])"
 # What a pull request's title could hold: template code, the end of a raw block, a quote that
 # closes the string literal it is written into.
@@ -35,24 +34,12 @@ HOSTILE = {
 }
 
 
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
 def agnoctl(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The real CLI, in ``cwd``, with its memory capped."""
-    return subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        preexec_fn=_cap_memory,
-    )
+    environment = {**os.environ, **(env or {})}
+    return cli.agnoctl(cwd, *args, env=environment, timeout=120, preexec=cli.cap_memory)
 
 
 def _write(tmp_path: Path, doc: dict[str, Any]) -> Path:
