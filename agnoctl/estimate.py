@@ -6,8 +6,13 @@ some vendors' models and pull in large downloads):
 
 - **Tokens**: about four characters of English text per token (OpenAI's and Anthropic's own
   rule of thumb), rounded up, plus a few tokens of framing per chat message.
-- **Output**: a call's output is counted at the agent's ``max_tokens`` (the most the call may
-  produce, and what budgets reserve), or ``DEFAULT_OUTPUT_TOKENS`` when the agent sets none.
+- **Output**: a plan counts a call's output at the agent's ``max_tokens`` (the most the call may
+  produce), or ``DEFAULT_OUTPUT_TOKENS`` when the agent sets none. Budgets and rate limits,
+  which hold a call's worst case before it is sent, reserve ``max_tokens`` or
+  ``RESERVED_OUTPUT_TOKENS``: more than the plan's typical reply, so that calls running at once
+  rarely overshoot a limit together (see each constant for why they differ).
+- **The mock provider** counts the tokens of what it is sent and what it answers by the same
+  characters-per-token rule (``chars_tokens``), so offline rehearsals price like the plan.
 - **Time**: a call takes a fixed overhead plus its output tokens at a steady generation speed;
   a command step takes ``COMMAND_SECONDS``. These are rough figures meant for ordering steps
   (the critical path) and for comparing against ``limits.max_duration``, not for scheduling.
@@ -26,7 +31,15 @@ MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens of framing per chat message (role markers, separators)."""
 
 DEFAULT_OUTPUT_TOKENS = 512
-"""Output tokens counted per call when the agent sets no ``max_tokens``."""
+"""Output tokens a plan counts per call when the agent sets no ``max_tokens``: a typical
+reply of a few paragraphs, so that an estimate reads as what a run will likely spend."""
+
+RESERVED_OUTPUT_TOKENS = 1024
+"""Output tokens a call reserves against budgets and rate limits, before it is sent, when the
+agent sets no ``max_tokens``. Twice the plan's typical reply: a reservation is a worst case
+that calls running at once must not overshoot together (what the call really used replaces it
+when the reply comes), and 1,024 is the reply budget the Anthropic protocol, which requires
+one, gets by default."""
 
 JUDGE_FRAME_TOKENS = 100
 """Tokens of a judge call besides its rubric and the output it scores: the fixed judging text
@@ -42,14 +55,14 @@ COMMAND_SECONDS = 1.0
 """Duration assumed for one run of a command step."""
 
 
-def text_tokens(text: str) -> int:
-    """Estimated tokens of a text: ``ceil(len(text) / CHARS_PER_TOKEN)``."""
-    return -(-len(text) // CHARS_PER_TOKEN)  # chars_tokens, inlined: a call per prompt
-
-
 def chars_tokens(count: int) -> int:
-    """Estimated tokens of ``count`` characters of text."""
-    return -(-count // CHARS_PER_TOKEN)  # ceil in integers
+    """Estimated tokens of ``count`` characters of text: ``ceil(count / CHARS_PER_TOKEN)``."""
+    return -(-count // CHARS_PER_TOKEN)  # ceil in integers: exact for any count
+
+
+def text_tokens(text: str) -> int:
+    """Estimated tokens of a text."""
+    return chars_tokens(len(text))
 
 
 def json_tokens(value: Any) -> int:
@@ -68,8 +81,14 @@ def tools_tokens(tools: Mapping[str, Mapping[str, Any]]) -> int:
 
 
 def output_tokens(max_tokens: int | None) -> int:
-    """Output tokens counted for one call of an agent with this ``max_tokens``."""
+    """Output tokens a plan counts for one call of an agent with this ``max_tokens``."""
     return max_tokens if max_tokens is not None else DEFAULT_OUTPUT_TOKENS
+
+
+def reserved_output_tokens(max_tokens: int | None) -> int:
+    """Output tokens one call with this ``max_tokens`` reserves against budgets and rate
+    limits before it is sent."""
+    return max_tokens if max_tokens is not None else RESERVED_OUTPUT_TOKENS
 
 
 def call_seconds(output: int) -> float:
@@ -85,11 +104,13 @@ __all__ = [
     "JUDGE_FRAME_TOKENS",
     "MESSAGE_OVERHEAD_TOKENS",
     "OUTPUT_TOKENS_PER_SECOND",
+    "RESERVED_OUTPUT_TOKENS",
     "call_seconds",
     "chars_tokens",
     "json_tokens",
     "messages_tokens",
     "output_tokens",
+    "reserved_output_tokens",
     "text_tokens",
     "tools_tokens",
 ]

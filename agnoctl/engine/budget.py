@@ -1,10 +1,11 @@
 """Run budgets (``limits.max_cost_usd``, ``max_tokens``, ``max_llm_calls``) and cost attribution.
 
 Every model call reserves its worst case before it starts (its input estimate plus its
-``max_tokens``, and the cost of that), so calls running concurrently can never overshoot a
-limit together; when the call ends its reservation is replaced by what it really used. All
-methods are synchronous and never await, so under one event loop each is atomic: interleaved
-tasks can reserve and settle in any order and the totals stay exact.
+``max_tokens``, else ``agnoctl.estimate.RESERVED_OUTPUT_TOKENS``, and the cost of that), so
+calls running concurrently can never overshoot a limit together; when the call ends its
+reservation is replaced by what it really used. All methods are synchronous and never await, so
+under one event loop each is atomic: interleaved tasks can reserve and settle in any order and
+the totals stay exact.
 
 The limits are the run's, not the process's: a resumed run's budget starts from what its
 earlier segments ``spent`` (read back from the journal), so retrying with ``--resume`` never

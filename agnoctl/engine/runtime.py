@@ -118,10 +118,9 @@ class Route:
 
     def cost(self, usage: Usage) -> float:
         """``pricing.cost`` of ``usage``, with the price already looked up."""
-        price = self.price
-        if price is None:
+        if self.price is None:
             return 0.0
-        return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1e6
+        return pricing.charge(self.price, usage.input_tokens, usage.output_tokens)
 
 
 class Providers:

@@ -15,24 +15,18 @@ from agnoctl.providers import pricing
 from agnoctl.spec.checks import BUILTIN_PROVIDERS
 from agnoctl.spec.models import Workflow
 
-_PER_TOKENS = 1_000_000
-
 
 @dataclass(frozen=True, slots=True)
-class Price:
-    input: float
-    """USD per 1M input tokens."""
-    output: float
-    """USD per 1M output tokens."""
+class Price(pricing.Price):
+    """A model's price (USD per 1M tokens), and where the plan found it."""
+
     source: PriceSource
 
     def cost(self, usage: Usage) -> Span:
         """USD of the usage's min and max tokens."""
+        sent, produced = usage.input_tokens, usage.output_tokens
         return Span(
-            (usage.input_tokens.lo * self.input + usage.output_tokens.lo * self.output)
-            / _PER_TOKENS,
-            (usage.input_tokens.hi * self.input + usage.output_tokens.hi * self.output)
-            / _PER_TOKENS,
+            pricing.charge(self, sent.lo, produced.lo), pricing.charge(self, sent.hi, produced.hi)
         )
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from agnoctl import estimate
 from agnoctl.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -67,11 +68,6 @@ _NAMED_ERRORS: dict[str, tuple[type[ProviderError], str]] = {
 }
 
 DataPath = tuple[str | int, ...]
-
-
-def estimate_tokens(text: str) -> int:
-    """The mock's deterministic token count: one token per 4 characters, rounded up."""
-    return (len(text) + 3) // 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,8 +284,8 @@ class _Parser:
             calls = self.tool_calls(reply["tool_calls"], (*path, "tool_calls"))
         input_tokens, output_tokens = self.usage(reply.get("usage"), (*path, "usage"))
         if output_tokens is None:
-            output_tokens = estimate_tokens(text) + sum(
-                estimate_tokens(name + json.dumps(args)) for name, args in calls
+            output_tokens = estimate.text_tokens(text) + sum(
+                estimate.text_tokens(name + json.dumps(args)) for name, args in calls
             )
         return FixtureReply(
             text=text,

@@ -8,8 +8,8 @@ Without fixtures every model name (``mock/echo``, ``mock/anything``) answers the
 
 A fixtures file (``agnoctl.providers.fixtures``) scripts replies per step, for_each item and
 agent; scripted replies win over the defaults above for every model name. Token counts are
-estimated as one per 4 characters (input: every message's content; output: the reply), unless
-a fixture gives ``usage``. A reply's ``delay`` sleeps with ``anyio.sleep``; a call without a
+``agnoctl.estimate``'s (input: every message's content; output: the reply), unless a fixture
+gives ``usage``. A reply's ``delay`` sleeps with ``anyio.sleep``; a call without a
 delay returns without yielding to the event loop.
 
 The engine's benchmark runs 10,000 mock steps, so ``request`` only does dictionary look-ups:
@@ -25,6 +25,7 @@ from typing import Any
 
 import anyio
 
+from agnoctl import estimate
 from agnoctl.errors import BadRequest
 from agnoctl.providers.base import (
     CallContext,
@@ -34,7 +35,7 @@ from agnoctl.providers.base import (
     ToolCall,
     Usage,
 )
-from agnoctl.providers.fixtures import FixtureReply, Fixtures, estimate_tokens
+from agnoctl.providers.fixtures import FixtureReply, Fixtures
 from agnoctl.schema_instance import SchemaInstanceError, minimal_instance
 
 JUDGE_REPLY = json.dumps({"score": 1.0, "reason": "mock judge"})
@@ -86,7 +87,7 @@ class MockProvider:
             text = self._instance_text(request)
         else:
             text = _last_user_message(request.messages)
-        usage = Usage(_input_tokens(request.messages), estimate_tokens(text))
+        usage = Usage(_input_tokens(request.messages), estimate.text_tokens(text))
         return ModelReply(text, (), usage, "stop", request.model)  # positional: every mock call
 
     def _instance_text(self, request: ModelRequest) -> str:
@@ -134,7 +135,4 @@ def _last_user_message(messages: tuple[Message, ...]) -> str:
 
 
 def _input_tokens(messages: tuple[Message, ...]) -> int:
-    chars = 0
-    for message in messages:  # a loop: a comprehension or generator is one more call
-        chars += len(message.content)
-    return (chars + 3) // 4
+    return estimate.chars_tokens(sum(len(message.content) for message in messages))

@@ -92,6 +92,11 @@ def lookup(
     return None
 
 
+def charge(price: PriceLike, input_tokens: float, output_tokens: float) -> float:
+    """USD for these tokens at ``price`` (USD per 1M tokens)."""
+    return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
 def cost(
     overrides: Mapping[str, PriceLike] | None,
     model: str,
@@ -103,4 +108,4 @@ def cost(
     price = lookup(model, overrides, protocol=protocol)
     if price is None:
         return 0.0
-    return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
+    return charge(price, usage.input_tokens, usage.output_tokens)

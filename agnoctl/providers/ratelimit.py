@@ -3,9 +3,9 @@ pauses the provider asks for, and token buckets for ``rate_limit.requests_per_mi
 ``rate_limit.tokens_per_minute``.
 
 A call first takes a place in the provider's window (``Window``), then waits out any pause of
-the whole provider, then takes one request from the request bucket (and from the provider's
-own request limit, once learned) and its estimated tokens
-(prompt characters / 4 + ``max_tokens``) from the token bucket; waiting callers are served
+the whole provider, then takes one request from the request bucket (and from the provider's own
+request limit, once learned) and its estimated tokens (``estimate_usage``: the request's
+characters in tokens, and its reply budget) from the token bucket; waiting callers are served
 first come, first served. When the reply tells the real usage, ``settle`` gives back what was
 over-reserved or charges what was under-reserved (the bucket may go into debt, which later
 callers wait out), and wakes the caller waiting for tokens at once: it does not sleep out a
@@ -38,7 +38,6 @@ context manager per request.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
+from agnoctl import estimate
 from agnoctl.errors import ProviderError, RateLimited
 from agnoctl.providers.base import Usage
 
@@ -54,8 +54,6 @@ if TYPE_CHECKING:
 
     from agnoctl.providers.base import ModelReply, ModelRequest, RateLimitHint
 
-DEFAULT_OUTPUT_ESTIMATE = 1024  # tokens reserved for the reply when max_tokens is not set
-CHARS_PER_TOKEN = 4
 DEFAULT_CEILING = 100  # a window's ceiling without max_concurrency nor a run concurrency
 
 
@@ -67,14 +65,13 @@ class Emit(Protocol):
 
 def estimate_usage(request: ModelRequest) -> Usage:
     """The most a call may use, before it is sent: as input, everything the request sends
-    (messages, tool definitions, the output schema; about 4 characters a token), and as
-    output its reply budget. Rate limits and budgets both hold this."""
+    (messages, tool definitions, the output schema), and as output its reply budget
+    (``agnoctl.estimate``'s rules). Rate limits and budgets both hold this."""
     chars = sum(len(m.content) for m in request.messages)
     chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
     if request.output_schema is not None:
         chars += len(str(request.output_schema))
-    output = request.max_tokens if request.max_tokens is not None else DEFAULT_OUTPUT_ESTIMATE
-    return Usage(math.ceil(chars / CHARS_PER_TOKEN), output)
+    return Usage(estimate.chars_tokens(chars), estimate.reserved_output_tokens(request.max_tokens))
 
 
 def estimate_tokens(request: ModelRequest) -> int:
