@@ -487,6 +487,14 @@ class _Checker:
                 "build a new value instead (`a + [b]`, `dict(a, k=v)`, `{% set x = ... %}`)",
                 access=Access(change.method, (), change.line),
             )
+        for oversized in found.oversized:
+            self.report(
+                path,
+                "E421",
+                f"{path_text(path)}: {oversized.message}",
+                "the run is sure to refuse it, failing the step: build a smaller value",
+                access=Access(oversized.operator, (), oversized.line),
+            )
         return found
 
     def _check_access(

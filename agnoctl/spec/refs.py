@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 if TYPE_CHECKING:
     from jinja2 import nodes
 
+    from agnoctl.spec.sandbox import Oversized
+
 Key = str | int | None
 """A constant attribute or index; None where the key is computed at render time."""
 
@@ -84,13 +86,24 @@ class Reads(NamedTuple):
     """The expression is one literal (a constant, or a list, tuple or map display of
     literals): its value is known without a context, at the cost of its text."""
     changes: tuple[Change, ...] = ()
+    oversized: tuple[Oversized, ...] = ()
+    """Constant sub-expressions that build past the render cap (`'x' * 10**10`)."""
 
 
 _NOTHING = Reads(())
-# Reads(accesses, (), (), False) without the named tuple's Python-level __new__: the reads of
-# a simple template, one per distinct template of a file.
+# Reads(accesses, (), (), False, (), ()) without the named tuple's Python-level __new__: the
+# reads of a simple template, one per distinct template of a file.
 _new_reads: Callable[
-    [tuple[tuple[Access, ...], tuple[UnknownName, ...], tuple[Access, ...], bool, tuple[()]]],
+    [
+        tuple[
+            tuple[Access, ...],
+            tuple[UnknownName, ...],
+            tuple[Access, ...],
+            bool,
+            tuple[()],
+            tuple[()],
+        ]
+    ],
     Reads,
 ] = partial(tuple.__new__, Reads)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -115,7 +128,7 @@ def reads(source: str, expression: bool) -> Reads:
     simple = _simple_expression(source) if expression else _simple_template(source)
     if simple is None:
         return _parsed(source, expression)
-    return _new_reads((simple, (), (), False, ()))
+    return _new_reads((simple, (), (), False, (), ()))
 
 
 def accesses(source: str, expression: bool) -> tuple[Access, ...]:
@@ -201,6 +214,7 @@ def _parsed(source: str, expression: bool) -> Reads:
 def _read(tree: nodes.Template, expression: bool) -> Reads:
     from jinja2 import nodes
 
+    from agnoctl.spec.sandbox import oversized_constants
     from agnoctl.spec.templates import environment
 
     stored = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
@@ -219,7 +233,9 @@ def _read(tree: nodes.Template, expression: bool) -> Reads:
             _chain(node.node, False, guarded)
     accessed = tuple(a for a in found if a.root not in ignored)
     literal = expression and _is_literal(tree)
-    return Reads(accessed, tuple(unknown), tuple(guarded), literal, _changes(tree))
+    return Reads(
+        accessed, tuple(unknown), tuple(guarded), literal, _changes(tree), oversized_constants(tree)
+    )
 
 
 _MUTABLE_KINDS: tuple[object, ...] = ({}, [], set())

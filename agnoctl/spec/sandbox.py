@@ -23,7 +23,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
@@ -104,6 +104,19 @@ def _power_bits(left: Any, right: Any) -> int:
     if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
         return right * abs(left).bit_length()
     return 0
+
+
+def check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse `left <operator> right` (`*`, `+`, `**` or `%`) when its result would pass
+    the cap."""
+    if operator == "*":
+        check_size(_product_size(left, right), "`*`")
+    elif operator == "+":
+        check_size(_sum_size(left, right), "`+`")
+    elif operator == "%":
+        check_size(percent_size(left, right), "`%` formatting")
+    elif operator == "**" and _power_bits(left, right) > MAX_INTEGER_BITS:
+        raise TemplateError(f"`**` would build an integer of more than {MAX_INTEGER_BITS:,} bits")
 
 
 def percent_size(template: Any, values: Any) -> int:
@@ -264,16 +277,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return self.undefined(why, name=attribute, obj=obj, exc=SecurityError)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            check_size(_product_size(left, right), "`*`")
-        elif operator == "+":
-            check_size(_sum_size(left, right), "`+`")
-        elif operator == "%":
-            check_size(percent_size(left, right), "`%` formatting")
-        elif _power_bits(left, right) > MAX_INTEGER_BITS:
-            raise TemplateError(
-                f"`**` would build an integer of more than {MAX_INTEGER_BITS:,} bits"
-            )
+        check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -338,4 +342,95 @@ def bounded_join(chunks: Iterable[str]) -> str:
     return "".join(parts)
 
 
-__all__ = ["MAX_INTEGER_BITS", "BoundedSandbox", "bounded_join", "check_size", "measure"]
+# ------------------------------------------------------------------------- constants, unbuilt
+
+
+class Oversized(NamedTuple):
+    """A constant sub-expression the sandbox is sure to refuse (`'x' * 10**10`), found by
+    measuring it as the run does, without building it."""
+
+    message: str
+    operator: str
+    """The operator that would build it (`*`, `**`, `+`, `%`, `~`): where to point."""
+    line: int
+    """Line inside the template (1-based)."""
+
+
+_NOT_CONSTANT = object()
+
+
+def oversized_constants(tree: nodes.Node) -> tuple[Oversized, ...]:
+    """Every constant sub-expression of a parsed template that the run is sure to refuse.
+
+    The tree is folded bottom-up with a stack of its own, not by recursion: Jinja2 parses a
+    chain of hundreds of operators into a tree as deep, which validation must still read."""
+    found: list[Oversized] = []
+    values: list[Any] = []  # the values of the finished children of the pending nodes
+    pending: list[tuple[nodes.Node, int | None]] = [(tree, None)]  # a node, its child count
+    while pending:
+        node, arity = pending.pop()
+        if arity is None:  # first visit: its children come first
+            children = list(node.iter_child_nodes())
+            pending.append((node, len(children)))
+            pending.extend((child, None) for child in reversed(children))
+        else:
+            operands = values[len(values) - arity :]
+            del values[len(values) - arity :]
+            values.append(_value(node, operands, found))
+    return tuple(found)
+
+
+def _value(node: nodes.Node, operands: list[Any], found: list[Oversized]) -> Any:
+    """The value of `node` when it is a constant that the sandbox lets a template build
+    (else `_NOT_CONSTANT`), from its children's values; a refusal goes to `found`. Values
+    are built only after the sandbox's own checks passed, so none is longer than the cap."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if not _foldable(node) or any(operand is _NOT_CONSTANT for operand in operands):
+        return _NOT_CONSTANT
+    try:
+        value = _built(node, operands)
+    except TemplateError as refused:
+        found.append(Oversized(refused.message, _operator(node), node.lineno))
+        return _NOT_CONSTANT
+    except (ArithmeticError, TypeError, ValueError):  # the run says what is wrong with it
+        return _NOT_CONSTANT
+    # A huge integer stays the run's to refuse: folding a chain of them would be slow.
+    too_big = isinstance(value, int) and value.bit_length() > MAX_INTEGER_BITS
+    return _NOT_CONSTANT if too_big else value
+
+
+def _foldable(node: nodes.Node) -> bool:
+    """Arithmetic, `~`, and lists and tuples written out; not `and`/`or` (which Jinja2
+    writes as binary operators too), names, calls or filters."""
+    if isinstance(node, nodes.BinExpr):
+        return node.operator in BoundedSandbox.default_binop_table
+    return isinstance(node, nodes.Concat | nodes.List | nodes.Tuple | nodes.Neg | nodes.Pos)
+
+
+def _built(node: nodes.Node, operands: list[Any]) -> Any:
+    """What `node` builds from its constant operands, checked as the sandbox checks it."""
+    if isinstance(node, nodes.BinExpr):
+        check_binop(node.operator, *operands)
+        return BoundedSandbox.default_binop_table[node.operator](*operands)
+    if isinstance(node, nodes.Concat):
+        return BoundedSandbox.joined(operands)
+    if isinstance(node, nodes.UnaryExpr):
+        return BoundedSandbox.default_unop_table[node.operator](*operands)
+    return tuple(operands) if isinstance(node, nodes.Tuple) else operands
+
+
+def _operator(node: nodes.Node) -> str:
+    return node.operator if isinstance(node, nodes.BinExpr) else "~"
+
+
+__all__ = [
+    "MAX_INTEGER_BITS",
+    "BoundedSandbox",
+    "Oversized",
+    "bounded_join",
+    "check_binop",
+    "check_size",
+    "measure",
+    "oversized_constants",
+]

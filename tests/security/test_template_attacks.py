@@ -207,10 +207,18 @@ def test_templates_may_not_change_run_state(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- size
 
 
+# Written out as constants, the first four are E421 at validation (CONSTANT_BLOW_UPS); the
+# run refuses them as it refuses a count that comes from an input.
+CONSTANT_BLOW_UPS = {
+    "multiply": "{{ 'x' * 10000000000 }}",
+    "list": "{{ ['x'] * 10000000000 }}",
+    "power": "{{ 9 ** 999999999 }}",
+    "percent": "{{ '%*s' % (10000000000, 'x') }}",
+}
 BLOW_UPS = {
-    "multiply": ("{{ 'x' * 10000000000 }}", "`*` would build about 10,000,000,000 characters"),
-    "list": ("{{ ['x'] * 10000000000 }}", "`*` would build about"),
-    "power": ("{{ 9 ** 999999999 }}", "`**` would build an integer of more than"),
+    "multiply": ("{{ 'x' * inputs.n }}", "`*` would build about 10,000,000,000 characters"),
+    "list": ("{{ ['x'] * inputs.n }}", "`*` would build about"),
+    "power": ("{{ 9 ** (inputs.n // 10) }}", "`**` would build an integer of more than"),
     "concat": (
         "{% set s = 'x' * 2000000 %}{{ s ~ s ~ s ~ s }}",
         "`~` would build about 8,000,000 characters",
@@ -223,7 +231,7 @@ BLOW_UPS = {
     "center": ("{{ 'x' | center(10000000000) }}", "the center filter would build"),
     "indent": ("{{ 'a\nb' | indent(10000000000) }}", "the indent filter would build"),
     "format_filter": ("{{ '%10000000000s' | format('x') }}", "the format filter would build"),
-    "percent": ("{{ '%*s' % (10000000000, 'x') }}", "`%` formatting would build"),
+    "percent": ("{{ '%*s' % (inputs.n, 'x') }}", "`%` formatting would build"),
     "str_format": ("{{ '{:{}}'.format('x', 10000000000) }}", "str.format() would build"),
     "str_method": ("{{ 'x'.ljust(10000000000) }}", "str.ljust() would build"),
     "replace": ("{{ ('x' * 1000000) | replace('x', 'x' * 1000) }}", "the replace filter"),
@@ -243,13 +251,28 @@ BLOW_UPS = {
 
 
 def test_a_template_may_not_build_past_the_render_cap(tmp_path: Path) -> None:
-    """`{{ 'x' * 10000000000 }}` passed validation and hung the run: each of these is refused
-    before it is built, fails its own step with a message saying what, and the run ends at
-    once within 1 GiB."""
+    """`{{ 'x' * 10000000000 }}` passed validation and hung the run: written out, it is E421
+    at validation; with a count from an input, each of these is refused before it is built,
+    fails its own step with a message saying what, and the run ends at once within 1 GiB."""
+    agents = {"a": {"model": "mock/echo"}}
     _write(
         tmp_path,
         {
-            "agents": {"a": {"model": "mock/echo"}},
+            "agents": agents,
+            "steps": {
+                n: {"agent": "a", "prompt": source} for n, source in CONSTANT_BLOW_UPS.items()
+            },
+        },
+    )
+    validated = agnoctl(tmp_path, "validate", "wf.yaml")
+    assert validated.returncode == 2, validated.stderr[-2000:]
+    for name in CONSTANT_BLOW_UPS:
+        assert f"error E421 steps.{name}.prompt: " in validated.stdout, name
+    _write(
+        tmp_path,
+        {
+            "inputs": {"n": {"type": "integer", "default": 10000000000}},
+            "agents": agents,
             "steps": {
                 name: {"agent": "a", "prompt": source} for name, (source, _) in BLOW_UPS.items()
             },

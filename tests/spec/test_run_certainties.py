@@ -5,6 +5,7 @@ is not."""
 
 from __future__ import annotations
 
+import json
 from textwrap import dedent
 
 import pytest
@@ -372,8 +373,8 @@ def test_a_for_each_expression_that_gives_a_list_passes(check: Check, expression
 
 
 def test_a_for_each_that_is_not_a_literal_is_left_to_the_run(check: Check) -> None:
-    # What an input gives depends on the run's inputs; arithmetic is not evaluated at all
-    # (`'x' * 10 ** 9` would fill memory before the run could).
+    # What an input gives depends on the run's inputs; arithmetic is not evaluated for E419
+    # (`'x' * 10 ** 9` would fill memory before the run could: it is only measured, E421).
     body = """
     inputs:
       n: {type: integer, default: 3}
@@ -382,5 +383,60 @@ def test_a_for_each_that_is_not_a_literal_is_left_to_the_run(check: Check) -> No
       b: {run: [echo], for_each: "1 / 0"}
       c: {run: [echo], for_each: "'x' * 10 ** 9"}
       d: {run: [echo], for_each: "42 | upcase"}
+      e: {run: [echo], for_each: "'x' * 3"}
     """
-    assert [d.code for d in check(HEAD + dedent(body))] == ["E417"]
+    assert [d.code for d in check(HEAD + dedent(body))] == ["E421", "E417"]
+
+
+# ---------------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 'x' * 10**10 }}", "`*` would build about 10,000,000,000 characters"),
+        ("{{ [0] * 10**9 }}", "`*` would build about 12,000,000,000 characters"),
+        ("{{ 10**(10**10) }}", "`**` would build an integer of more than 100,000 bits"),
+        ("{{ ('ab' * 10**6) ~ ('cd' * 10**6) }}", "`~` would build about 4,000,000 characters"),
+        ("{{ '%*s' % (10**10, 'x') }}", "`%` formatting would build about 10,000,000,0"),
+        ("{{ ('x' | center(3)) * 10**9 }}", None),
+        ("{{ (('x' + 'y') * 2) * 10**9 }}", "`*` would build about 4,000,000,000 characters"),
+    ],
+)
+def test_a_constant_that_builds_past_the_cap_is_an_error(
+    check: Check, template: str, message: str | None
+) -> None:
+    """`{{ 'x' * 10**10 }}` passed validation and failed its step: a constant sub-expression
+    is measured as the sandbox measures it (on its operands, never building the result)."""
+    diagnostics = check(HEAD + f"steps:\n  a:\n    run: [echo, {json.dumps(template)}]\n")
+    if message is None:  # a filter's result is not a constant: the run measures it
+        assert diagnostics == []
+        return
+    assert len(diagnostics) == 1, diagnostics
+    diagnostic = diagnostics[0]
+    assert (diagnostic.code, diagnostic.line, diagnostic.severity) == ("E421", 5, "error")
+    assert diagnostic.message.startswith("steps.a.run[1]: ")
+    assert message in diagnostic.message
+    assert diagnostic.hint is not None and "build a smaller value" in diagnostic.hint
+
+
+def test_the_same_constant_is_reported_in_expressions_and_sets(check: Check) -> None:
+    body = """
+    steps:
+      a: {run: [echo], if: "('x' * 10**10) == 'x'"}
+      b: {run: [echo, "{% set s = [1] * 10**10 %}{{ s | length }}"]}
+      c: {run: [echo, "{{ 'x' * inputs.n }}", "{{ 'x' * 2000000 }}", "{{ 2 ** 49999 }}"]}
+    inputs:
+      n: {type: integer, default: 10}
+    """
+    assert [code for code, *_ in found(check, body)] == ["E421", "E421"]
+
+
+def test_a_long_chain_of_constants_is_measured_without_recursion(check: Check) -> None:
+    # Jinja2 parses 800 chained operators into a tree 800 deep; the walk that measures the
+    # constants reads it as far as the other checks do (a recursive walk gave E404 here).
+    def codes(template: str) -> list[str]:
+        return [d.code for d in check(HEAD + f'steps:\n  a: {{run: [echo, "{template}"]}}\n')]
+
+    assert codes("{{ " + " + ".join(["'ab'"] * 800) + " }}") == []
+    assert codes("{{ 'x'" + " * 2" * 800 + " }}") == ["E421"]  # doubles past the cap at 21
