@@ -664,7 +664,7 @@ def graph(
 ) -> None:
     """Draw the step graph: groups as subgraphs, for_each and loops marked, `if` on edges."""
     _nothing_left_open()
-    from agnoctl.graph import render_graph
+    from agnoctl.diagram import render_graph
 
     workflow = _load_or_exit(path)
     _out(render_graph(workflow, output_format.value))

@@ -51,6 +51,7 @@ from agnoctl.engine.state import (
 from agnoctl.engine.steps import Task, check_output, outcome
 from agnoctl.errors import StepFailed
 from agnoctl.events import milliseconds
+from agnoctl.spec.dag import SiblingNeeds
 from agnoctl.spec.models import StepSpec
 from agnoctl.spec.templates import TemplateError, evaluate, not_a_list
 
@@ -58,7 +59,7 @@ _SKIP_STRENGTH: dict[str, int] = {"upstream_failed": 1, "budget": 2, "cancelled"
 
 
 @dataclass(slots=True)
-class Scope:
+class MapRun:
     """One ``steps`` map being run: where its records and entries live, what templates see."""
 
     records: dict[str, StepRecord]
@@ -72,11 +73,11 @@ class Scope:
 
 
 @dataclass(frozen=True, slots=True)
-class _Graph:
-    """A steps map's needs, computed once per map (loops run the same map many times)."""
+class _MapSchedule:
+    """What running a steps map reads for each step, worked out once per map (loops run the
+    same map many times): its needs graph (``agnoctl.spec.dag``) and each step's settings."""
 
-    needs: dict[str, tuple[str, ...]]
-    dependents: dict[str, list[str]]
+    graph: SiblingNeeds
     roots: list[str]  # steps without needs, highest priority first
     settings: dict[str, Settings]  # each step's, looked up once per map
 
@@ -84,64 +85,59 @@ class _Graph:
 class Scheduler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._graphs: dict[str, _Graph] = {}  # by the map's step prefix: "", "group.", ...
+        self._schedules: dict[str, _MapSchedule] = {}  # by the map's step prefix: "", "group.", ...
 
     async def run(
         self, records: dict[str, StepRecord], view: StepsView, context: dict[str, Any]
     ) -> None:
-        scope = Scope(records, view.own(), context, (), "", None, None, self.rt.reuse.top)
+        scope = MapRun(records, view.own(), context, (), "", None, None, self.rt.reuse.top)
         await self.run_map(self.rt.workflow.steps, scope)
 
     # ------------------------------------------------------------------ the DAG of one map
 
-    async def run_map(self, steps: Mapping[str, StepSpec], scope: Scope) -> None:
-        graph = self._graph(steps, scope.step_prefix)
-        waiting = {step_id: len(needs) for step_id, needs in graph.needs.items()}
+    async def run_map(self, steps: Mapping[str, StepSpec], scope: MapRun) -> None:
+        schedule = self._schedule(steps, scope.step_prefix)
+        waiting = {step_id: len(needs) for step_id, needs in schedule.graph.needs.items()}
         records = scope.records
 
         async def chain(step_id: str, tg: anyio.abc.TaskGroup) -> None:
             next_id: str | None = step_id
             while next_id is not None:
                 await self._run_step(
-                    steps[next_id], records[next_id], scope, graph.settings[next_id]
+                    steps[next_id], records[next_id], scope, schedule.settings[next_id]
                 )
                 ready = []
-                for dependent in graph.dependents[next_id]:
+                for dependent in schedule.graph.dependents[next_id]:
                     waiting[dependent] -= 1
                     if waiting[dependent] == 0:
                         ready.append(dependent)
                 if len(ready) > 1:
-                    ready.sort(key=lambda s: -graph.settings[s].priority)
+                    ready.sort(key=lambda s: -schedule.settings[s].priority)
                 for other in ready[1:]:
                     tg.start_soon(chain, other, tg)
                 next_id = ready[0] if ready else None
 
         async with anyio.create_task_group() as tg:
-            for step_id in graph.roots[1:]:
+            for step_id in schedule.roots[1:]:
                 tg.start_soon(chain, step_id, tg)
-            await chain(graph.roots[0], tg)
+            await chain(schedule.roots[0], tg)
 
-    def _graph(self, steps: Mapping[str, StepSpec], prefix: str) -> _Graph:
-        cached = self._graphs.get(prefix)
+    def _schedule(self, steps: Mapping[str, StepSpec], prefix: str) -> _MapSchedule:
+        cached = self._schedules.get(prefix)
         if cached is not None:
             return cached
-        needs = {sid: _sibling_needs(spec.needs, steps) for sid, spec in steps.items()}
-        dependents: dict[str, list[str]] = {sid: [] for sid in steps}
-        for step_id, step_needs in needs.items():
-            for need in step_needs:
-                dependents[need].append(step_id)
+        graph = SiblingNeeds(steps)
         settings = {sid: self.rt.settings(spec) for sid, spec in steps.items()}
         roots = sorted(
-            (sid for sid in steps if not needs[sid]), key=lambda s: -settings[s].priority
+            (sid for sid in steps if not graph.needs[sid]), key=lambda s: -settings[s].priority
         )
-        graph = _Graph(needs, dependents, roots, settings)
-        self._graphs[prefix] = graph
-        return graph
+        schedule = self._schedules[prefix] = _MapSchedule(graph, roots, settings)
+        return schedule
 
     # ------------------------------------------------------------------ one step
 
     async def _run_step(
-        self, step: StepSpec, record: StepRecord, scope: Scope, settings: Settings
+        self, step: StepSpec, record: StepRecord, scope: MapRun, settings: Settings
     ) -> None:
         rt = self.rt
         record.fingerprint = rt.reuse.step(step, scope.fingerprint, scope.context, scope.records)
@@ -168,7 +164,7 @@ class Scheduler:
             await self._leaf(step, record, scope, settings, scope.context)
         self._publish(step, record, scope)
 
-    def _blocked(self, step: StepSpec, scope: Scope) -> SkipReason | None:
+    def _blocked(self, step: StepSpec, scope: MapRun) -> SkipReason | None:
         found: SkipReason | None = None
         for need in step.needs:
             upstream = scope.records.get(need)
@@ -186,7 +182,7 @@ class Scheduler:
                 found = kind
         return found
 
-    def _publish(self, step: StepSpec, record: StepRecord, scope: Scope) -> None:
+    def _publish(self, step: StepSpec, record: StepRecord, scope: MapRun) -> None:
         """Make the finished step readable as ``steps.<path>`` by the steps that need it."""
         output = record.output if record.status == "succeeded" else None
         results = None
@@ -204,7 +200,7 @@ class Scheduler:
     # ------------------------------------------------------------------ for_each
 
     async def _for_each(
-        self, step: StepSpec, record: StepRecord, scope: Scope, settings: Settings
+        self, step: StepSpec, record: StepRecord, scope: MapRun, settings: Settings
     ) -> None:
         try:
             values = _items(step, scope.context, record.path)
@@ -246,7 +242,12 @@ class Scheduler:
         return workers
 
     async def _item(
-        self, step: StepSpec, record: StepRecord, item: ItemRecord, scope: Scope, settings: Settings
+        self,
+        step: StepSpec,
+        record: StepRecord,
+        item: ItemRecord,
+        scope: MapRun,
+        settings: Settings,
     ) -> None:
         item.fingerprint = self.rt.reuse.item(record, item)
         if self.rt.stopped:
@@ -258,7 +259,7 @@ class Scheduler:
         else:
             await self._leaf(step, item, scope, settings, context, owner=record)
 
-    def _finish_fan_out(self, record: StepRecord, scope: Scope, settings: Settings) -> None:
+    def _finish_fan_out(self, record: StepRecord, scope: MapRun, settings: Settings) -> None:
         items = record.items or []
         succeeded = sum(1 for item in items if item.status == "succeeded")
         record.output = [item.output if item.status == "succeeded" else None for item in items]
@@ -279,7 +280,7 @@ class Scheduler:
         self,
         step: StepSpec,
         record: ExecRecord,
-        scope: Scope,
+        scope: MapRun,
         settings: Settings,
         context: dict[str, Any],
         owner: StepRecord | None = None,
@@ -307,7 +308,7 @@ class Scheduler:
         async with hold(rt.leaf_limiters(step), settings.priority):
             await self._execute(task, scope, owner)
 
-    async def _execute(self, task: Task, scope: Scope, owner: StepRecord | None) -> None:
+    async def _execute(self, task: Task, scope: MapRun, owner: StepRecord | None) -> None:
         record = task.record
         self._start(record, scope, owner)
         try:
@@ -350,7 +351,7 @@ class Scheduler:
         self,
         step: StepSpec,
         record: ExecRecord,
-        scope: Scope,
+        scope: MapRun,
         settings: Settings,
         context: dict[str, Any],
         owner: StepRecord | None = None,
@@ -366,7 +367,7 @@ class Scheduler:
             scope.entries[step_record.id] = live
         else:  # one item of a for_each group: its own children, seen only by its own steps
             context = {**context, "steps": overlay(context["steps"], ancestry, live)}
-        inner = Scope(
+        inner = MapRun(
             records=record.children,
             entries=children.own(),
             context=context,
@@ -393,7 +394,7 @@ class Scheduler:
             self._fail(record, scope, failure[0], failure[1], owner=owner)
 
     async def _loop(
-        self, step: StepSpec, record: ExecRecord, inner: Scope, settings: Settings, path: str
+        self, step: StepSpec, record: ExecRecord, inner: MapRun, settings: Settings, path: str
     ) -> tuple[str, str] | None:
         assert step.loop is not None and step.steps is not None
         loop = record.loop = LoopRecord(max_iterations=step.loop.max_iterations)
@@ -468,7 +469,7 @@ class Scheduler:
         self,
         step: StepSpec,
         record: ExecRecord,
-        scope: Scope,
+        scope: MapRun,
         settings: Settings,
         context: dict[str, Any],
         step_record: StepRecord,
@@ -524,7 +525,7 @@ class Scheduler:
     def _start(
         self,
         record: ExecRecord,
-        scope: Scope,
+        scope: MapRun,
         owner: StepRecord | None = None,
         items: int | None = None,
     ) -> None:
@@ -544,14 +545,14 @@ class Scheduler:
                 items=items,
             )
 
-    def _succeed(self, record: ExecRecord, scope: Scope, owner: StepRecord | None = None) -> None:
+    def _succeed(self, record: ExecRecord, scope: MapRun, owner: StepRecord | None = None) -> None:
         record.status = "succeeded"
         self._finished(record, scope, owner, output=record.output, fingerprint=record.fingerprint)
 
     def _fail(
         self,
         record: ExecRecord,
-        scope: Scope,
+        scope: MapRun,
         message: str,
         kind: str,
         owner: StepRecord | None = None,
@@ -568,7 +569,7 @@ class Scheduler:
         self,
         record: ExecRecord,
         reason: SkipReason,
-        scope: Scope | None,
+        scope: MapRun | None,
         *,
         step: StepRecord | None = None,
         error: str | None = None,
@@ -586,7 +587,7 @@ class Scheduler:
                 self.skip(inner, reason, None, step=_owner_of(record, step))
 
     def _finished(
-        self, record: ExecRecord, scope: Scope | None, owner: StepRecord | None, **fields: Any
+        self, record: ExecRecord, scope: MapRun | None, owner: StepRecord | None, **fields: Any
     ) -> None:
         """Stamp the record's end and write its ``step_<status>`` or ``item_<status>`` event."""
         now = time.time()
@@ -602,11 +603,6 @@ class Scheduler:
             step = record.path
             event, item = "step_" + record.status, scope.index if scope is not None else None
         self.rt.sink.emit(event, step=step, item=item, iteration=iteration, **fields)
-
-
-def _sibling_needs(needs: list[str], steps: Mapping[str, StepSpec]) -> tuple[str, ...]:
-    """A step's needs among its siblings, each once."""
-    return tuple(dict.fromkeys(need for need in needs if need in steps))
 
 
 def _owner_of(record: ExecRecord, owner: StepRecord | None) -> StepRecord | None:

@@ -1,7 +1,6 @@
 """Work out a run's plan from a validated workflow and its inputs, without a network call.
 
-The walk goes through each `steps` map level by level (the topological generations of the
-sibling needs, worked out here: networkx would cost a fifth of `agnoctl plan`'s start-up), so
+The walk goes through each `steps` map level by level (`agnoctl.spec.dag.SiblingNeeds`), so
 a group's children are planned inside their group and the result is linear in the number of
 steps. Every step yields a `Bill` (model calls and tokens per model,
 as min/max spans) and a duration span, both for one run of its enclosing scope; records in
@@ -51,6 +50,7 @@ from agnoctl.plan.usage import (
     bill_usage,
     scale_bill,
 )
+from agnoctl.spec.dag import SiblingNeeds, join_path
 from agnoctl.spec.diagnostics import Diagnostic
 from agnoctl.spec.loader import PathKey, SourceMap, load_file
 from agnoctl.spec.models import (
@@ -345,26 +345,29 @@ class _Planner:
     def _plan_map(self, steps: Mapping[str, StepSpec], scope: _Scope) -> _MapResult:
         """Plan every step of a map in level order, in one walk that also follows the
         longest path (by duration) and collects the bills."""
-        dot = f"{scope.prefix}." if scope.prefix else ""  # what dag.join_path puts before an id
-        levels, needs_of = _levels(steps)
+        prefix = scope.prefix
+        graph = SiblingNeeds(steps)
+        levels = graph.levels()
         longest = _LongestPath()
         bills: list[Bill] = []
         for level_no, level in enumerate(levels):
             for step_id in level:
-                needs = needs_of[step_id]
+                needs = graph.needs[step_id]
                 bill, duration, inner = self._plan_step(
-                    dot + step_id,
+                    join_path(prefix, step_id),
                     step_id,
                     steps[step_id],
                     scope,
                     level_no,
-                    [dot + need for need in needs] if dot else needs,
+                    [join_path(prefix, need) for need in needs],
                 )
                 bills.append(bill)
                 longest.add(step_id, needs, duration, inner)
         duration, chain = longest.end()
-        critical = [step for step_id, inner in chain for step in (dot + step_id, *inner)]
-        paths = [[dot + step_id for step_id in level] for level in levels] if dot else levels
+        critical = [
+            step for step_id, inner in chain for step in (join_path(prefix, step_id), *inner)
+        ]
+        paths = [[join_path(prefix, step_id) for step_id in level] for level in levels]
         return _MapResult(add_bills(bills), duration, paths, critical)
 
     def _plan_step(
@@ -971,73 +974,6 @@ class _Planner:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _levels(steps: Mapping[str, StepSpec]) -> tuple[list[list[str]], dict[str, list[str]]]:
-    """The step ids level by level (each level in the map's order), and each step's sibling
-    needs in the map's order, once each (needs that name no sibling are left out:
-    validation reports them).
-
-    A step's level is one more than its needs' highest (Kahn's algorithm's generations, as
-    networkx's topological_generations). When every step comes after its needs, as written
-    workflows mostly do, one pass in the map's order finds them; else `_kahn_levels`.
-    """
-    position: dict[str, int] = {}
-    level_of: dict[str, int] = {}
-    needs_of: dict[str, list[str]] = {}
-    levels: list[list[str]] = []
-    for step_id, spec in steps.items():
-        level = 0
-        needs: list[str] = []
-        for need in spec.needs:
-            need_level = level_of.get(need)
-            if need_level is None:
-                if need in steps:  # written after this step (or a cycle)
-                    return _kahn_levels(steps)
-                continue
-            needs.append(need)
-            if need_level >= level:
-                level = need_level + 1
-        if len(needs) > 1:
-            needs = sorted(set(needs), key=position.__getitem__)
-        position[step_id] = len(position)
-        level_of[step_id] = level
-        needs_of[step_id] = needs
-        if level == len(levels):
-            levels.append([step_id])
-        else:
-            levels[level].append(step_id)
-    return levels, needs_of
-
-
-def _kahn_levels(steps: Mapping[str, StepSpec]) -> tuple[list[list[str]], dict[str, list[str]]]:
-    """`_levels` for any order of the steps: Kahn's algorithm."""
-    order = {step_id: i for i, step_id in enumerate(steps)}
-    preds = {
-        step_id: [need for need in dict.fromkeys(spec.needs) if need in steps]
-        for step_id, spec in steps.items()
-    }
-    waiting = {step_id: len(needs) for step_id, needs in preds.items()}
-    dependents: dict[str, list[str]] = {step_id: [] for step_id in preds}
-    for step_id, needs in preds.items():
-        for need in needs:
-            dependents[need].append(step_id)
-    generation = [step_id for step_id, count in waiting.items() if count == 0]
-    levels = []
-    while generation:
-        levels.append(sorted(generation, key=order.__getitem__))
-        following = []
-        for step_id in generation:
-            for dependent in dependents[step_id]:
-                waiting[dependent] -= 1
-                if waiting[dependent] == 0:
-                    following.append(dependent)
-        generation = following
-    if sum(len(level) for level in levels) < len(preds):
-        raise ValueError("the needs form a cycle: validate the workflow before planning it")
-    return levels, {
-        step_id: sorted(needs, key=order.__getitem__) for step_id, needs in preds.items()
-    }
 
 
 @dataclass(slots=True)

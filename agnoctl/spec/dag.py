@@ -11,7 +11,7 @@ import is a fifth of `agnoctl validate`'s start-up) and asks it for the cycles w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -93,6 +93,49 @@ def descendants(spec: StepSpec, path: str) -> Iterator[str]:
         yield node.path
 
 
+class SiblingNeeds:
+    """The needs among the steps of one `steps` map, by step id: what each step waits for,
+    what waits for it, and the levels they make. Needs that name no sibling are left out
+    (validation reports them); every list is in the map's order, as the file lists the steps.
+    """
+
+    def __init__(self, steps: Mapping[str, StepSpec]) -> None:
+        self._position = {step_id: i for i, step_id in enumerate(steps)}
+        self.needs: dict[str, list[str]] = {
+            step_id: self._in_map_order({need for need in spec.needs if need in steps})
+            for step_id, spec in steps.items()
+        }
+        """Each step's sibling needs, once each."""
+        self.dependents: dict[str, list[str]] = {step_id: [] for step_id in steps}
+        """The siblings that need each step."""
+        for step_id, needs in self.needs.items():
+            for need in needs:
+                self.dependents[need].append(step_id)
+
+    def _in_map_order(self, step_ids: Iterable[str]) -> list[str]:
+        return sorted(step_ids, key=self._position.__getitem__)
+
+    def levels(self) -> list[list[str]]:
+        """The steps level by level: a step's level is one more than its needs' highest, so
+        the steps of one level may run at once (Kahn's algorithm's generations). Raises
+        ValueError when the needs form a cycle (validation reports those first)."""
+        waiting = {step_id: len(needs) for step_id, needs in self.needs.items()}
+        generation = [step_id for step_id, count in waiting.items() if count == 0]
+        levels = []
+        while generation:
+            levels.append(generation)
+            ready = []
+            for step_id in generation:
+                for dependent in self.dependents[step_id]:
+                    waiting[dependent] -= 1
+                    if waiting[dependent] == 0:
+                        ready.append(dependent)
+            generation = self._in_map_order(ready)
+        if sum(map(len, levels)) < len(waiting):
+            raise ValueError("the needs form a cycle: validate the workflow first")
+        return levels
+
+
 def sibling_graph(steps: Mapping[str, StepSpec], prefix: str = "") -> nx.DiGraph[str]:
     """The needs graph of one `steps` map: nodes are full paths, edges go need → step.
 
@@ -155,11 +198,7 @@ class NeedsClosure:
     @cached_property
     def _needs(self) -> dict[str, list[str]]:
         """Each step's sibling needs, once each."""
-        steps = self._steps
-        return {
-            step_id: [need for need in dict.fromkeys(spec.needs) if need in steps]
-            for step_id, spec in steps.items()
-        }
+        return SiblingNeeds(self._steps).needs
 
     @cached_property
     def _in_file_order(self) -> bool:
@@ -267,6 +306,7 @@ def transitive_needs(workflow: Workflow, path: str) -> set[str]:
 __all__ = [
     "RESERVED_IDS",
     "NeedsClosure",
+    "SiblingNeeds",
     "StepNode",
     "descendants",
     "find_cycle",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pydot
 import pytest
 
-from agnoctl.graph import render_graph
+from agnoctl.diagram import render_graph
 from agnoctl.spec.dag import iter_steps
 from agnoctl.spec.models import Workflow
 from agnoctl.spec.validate import load_workflow

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from agnoctl import estimate
 from agnoctl.plan import Plan
-from agnoctl.plan.build import _kahn_levels, _levels, _LongestPath
+from agnoctl.plan.build import _LongestPath
 from agnoctl.plan.model import StepPlan
 from agnoctl.plan.placeholders import Placeholder
 from agnoctl.plan.render import _aligned
@@ -126,41 +126,6 @@ def _critical_path_with_max(
         chain.append(end)
         end = previous[end]
     return Span(max(finish_lo.values()), max(finish_hi.values())), chain[::-1]
-
-
-# A step map as the planner reads it: ids in the map's order, each with its needs as written
-# (repeated, unknown, or written after the step).
-_STEP_MAPS = st.lists(st.lists(st.integers(0, 12), max_size=4), max_size=12).map(
-    lambda maps: {f"s{i}": [f"s{n}" for n in needs] for i, needs in enumerate(maps)}
-)
-
-
-@given(_STEP_MAPS, st.booleans())
-def test_one_pass_levels_are_kahns_generations(needs: dict[str, list[str]], shuffle: bool) -> None:
-    """Levels found in one pass (every need written before its step) are Kahn's; maps with
-    a need written later take Kahn's way, and a cycle fails there."""
-    ids = list(needs)[::-1] if shuffle else list(needs)
-    steps = {step_id: _Needs(needs[step_id]) for step_id in ids}
-    try:
-        expected = _kahn_levels(steps)  # type: ignore[arg-type]
-    except ValueError:
-        with pytest.raises(ValueError, match="cycle"):
-            _levels(steps)  # type: ignore[arg-type]
-        return
-    assert _levels(steps) == expected  # type: ignore[arg-type]
-    levels, needs_of = expected
-    level_of = {step: i for i, level in enumerate(levels) for step in level}
-    for step, found in needs_of.items():
-        assert found == [s for s in ids if s in needs[step]]  # siblings, map order, once each
-        assert level_of[step] == max((level_of[need] + 1 for need in found), default=0)
-    assert all(level == sorted(level, key=ids.index) for level in levels)
-
-
-class _Needs:
-    """What the levels read of a step: its needs."""
-
-    def __init__(self, needs: list[str]) -> None:
-        self.needs = needs
 
 
 _TEMPLATES = st.lists(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import networkx as nx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -143,3 +144,34 @@ def test_needs_closure_shortcuts_agree_with_networkx(needs: list[list[str]]) -> 
         assert closure.needs(step_id) == ancestors
         for need_id in [*_IDS, "ghost"]:
             assert closure.reaches(need_id, step_id) == (need_id in ancestors)
+
+
+# A steps map as written: ids in the map's order, each with its needs (repeated, unknown, or
+# written after the step; some maps have cycles).
+_STEP_MAPS = st.lists(st.lists(st.integers(0, 12), max_size=4), min_size=1, max_size=12).map(
+    lambda maps: {f"s{i}": run(*(f"s{n}" for n in needs)) for i, needs in enumerate(maps)}
+)
+
+
+@given(_STEP_MAPS, st.booleans())
+def test_sibling_needs_and_levels_are_the_needs_graph_s(
+    steps: dict[str, Any], reverse: bool
+) -> None:
+    if reverse:
+        steps = dict(reversed(steps.items()))
+    spec_steps = workflow(steps).steps
+    ids = list(spec_steps)
+    graph = dag.SiblingNeeds(spec_steps)
+    expected = dag.sibling_graph(spec_steps)
+    for step in ids:
+        # Needs among the siblings, once each, in the map's order; dependents likewise.
+        assert graph.needs[step] == [s for s in ids if expected.has_edge(s, step)]
+        assert graph.dependents[step] == [s for s in ids if expected.has_edge(step, s)]
+    if not nx.is_directed_acyclic_graph(expected):
+        with pytest.raises(ValueError, match="cycle"):
+            graph.levels()
+        return
+    levels = graph.levels()
+    assert levels == [
+        sorted(generation, key=ids.index) for generation in nx.topological_generations(expected)
+    ]
