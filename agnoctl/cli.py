@@ -348,21 +348,35 @@ def _validation_summary(failed: bool, files: int, errors: int, warnings: int, sk
     return f"{verdict}: {files} {noun} checked, {errors} error(s), {warnings} warning(s){extra}\n"
 
 
+class SchemaFormat(StrEnum):
+    json = "json"
+    markdown = "markdown"
+
+
 @app.command("schema", cls=_Command)
 def schema(
     report: Annotated[
         bool, typer.Option("--report", help="Print the report.json schema instead.")
     ] = False,
+    output_format: Annotated[
+        SchemaFormat,
+        typer.Option(
+            "--format",
+            metavar=_choices(SchemaFormat),
+            help="json (JSON Schema), or markdown (the field reference, docs/reference.md).",
+        ),
+    ] = SchemaFormat.json,
     markdown: Annotated[
-        bool,
-        typer.Option("--markdown", help="Print the field reference (docs/reference.md) instead."),
+        bool, typer.Option("--markdown", hidden=True, help="The former --format markdown.")
     ] = False,
 ) -> None:
     """Print the workflow JSON Schema (for editors: yaml-language-server, IDE plugins)."""
     _nothing_left_open()
     if report and markdown:
         fail("--report and --markdown are different documents: pick one")
-    if markdown:
+    if report and output_format is SchemaFormat.markdown:
+        fail("--report has no markdown form (the report schema is JSON Schema only)")
+    if markdown or output_format is SchemaFormat.markdown:
         from agnoctl.spec.reference import reference_markdown
 
         _out(reference_markdown() + "\n")

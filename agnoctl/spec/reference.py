@@ -104,9 +104,9 @@ def reference_markdown() -> str:
     lines = [
         "# Workflow field reference",
         "",
-        "Generated from the spec models by `agnoctl schema --markdown`; a test keeps this",
-        "file in sync. The language's meaning is in [spec.md](spec.md); this page lists every",
-        "field, its type, its default and what it does.",
+        "Generated from the spec models by `agnoctl schema --format markdown`; a test keeps",
+        "this file in sync. The language's meaning is in [spec.md](spec.md); this page lists",
+        "every field, its type, its default and what it does.",
         "",
     ]
     for title, model in _SECTIONS:

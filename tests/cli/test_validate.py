@@ -105,6 +105,36 @@ def test_schema_prints_the_committed_schema(run_cli: RunCli) -> None:
     assert proc.stdout == schema_text() == (REPO / "schemas/workflow.schema.json").read_text()
 
 
+def test_schema_speaks_format_json_or_markdown(run_cli: RunCli) -> None:
+    """`schema` had no `--format`: json is the JSON Schema (the default), markdown the field
+    reference; `--markdown` stays as the former spelling, not advertised."""
+    as_json = run_cli("schema", "--format", "json")
+    assert (as_json.returncode, as_json.stdout) == (0, schema_text())
+    markdown = run_cli("schema", "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout == (REPO / "docs/reference.md").read_text(encoding="utf-8")
+    assert run_cli("schema", "--markdown").stdout == markdown.stdout
+    report = run_cli("schema", "--report", "--format", "json")
+    assert report.stdout == (REPO / "schemas/report.schema.json").read_text(encoding="utf-8")
+    help_text = run_cli("schema", "-h").stdout
+    assert "--format [json|markdown]" in help_text and "--markdown" not in help_text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "text"], "'text' is not one of 'json', 'markdown'"),
+        (["--format", "yaml"], "'yaml' is not one of 'json', 'markdown'"),
+        (["--report", "--format", "markdown"], "--report has no markdown form"),
+        (["--report", "--markdown"], "pick one"),
+    ],
+)
+def test_schema_refuses_a_format_it_has_not(run_cli: RunCli, args: list[str], message: str) -> None:
+    refused = run_cli("schema", *args)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert message in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
     run_cli: RunCli, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

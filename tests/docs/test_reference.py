@@ -12,13 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_committed_reference_matches_the_models() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "schema", "--markdown"],
+        [sys.executable, "-m", "agnoctl", "schema", "--format", "markdown"],
         capture_output=True,
         text=True,
         check=True,
     )
     committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
-    assert result.stdout == committed, "regenerate: agnoctl schema --markdown > docs/reference.md"
+    assert result.stdout == committed, "regenerate: agnoctl schema --format markdown > docs/reference.md"
 
 
 def test_every_field_of_every_step_and_agent_is_documented() -> None:
