@@ -80,28 +80,30 @@ def _choices(choices: type[StrEnum]) -> str:
 
 
 class _Root(typer.core.TyperGroup):
-    """The root command, whose completion options may name the shell:
-    `agnoctl --install-completion bash`. (Typer's own options are flags that guess it.)"""
+    """The root command. Typer's completion options are flags that complete the shell agnoctl
+    runs under: a shell named after one (`--install-completion zsh`) is refused, rather than
+    taken for a command while another shell's completion is installed."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if len(args) == 2 and args[0] in _COMPLETION_OPTIONS:
-            ctx.meta[_SHELL] = args.pop()
+            fail(
+                f"{args[0]} takes no shell name: it completes the shell it runs in, "
+                f"so run it from {args[1]}"
+            )
         return super().parse_args(ctx, args)
 
 
 _COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
-_SHELL = "agnoctl.shell"
 _PROGRAM = "agnoctl"
-_COMPLETE_VAR = "_AGNOCTL_COMPLETE"  # what the completion scripts set to ask for completions
 
 
-def _typer(help_text: str, **options: Any) -> typer.Typer:
+def _typer(help_text: str, *, add_completion: bool = False, **options: Any) -> typer.Typer:
     """A command group; `-h` and `--help` both show its help."""
     return typer.Typer(
         **options,
         help=help_text,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=add_completion,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
@@ -109,7 +111,10 @@ def _typer(help_text: str, **options: Any) -> typer.Typer:
 
 
 app = _typer(
-    "Declarative, CI-native runner for multi-agent LLM workflows.", name=_PROGRAM, cls=_Root
+    "Declarative, CI-native runner for multi-agent LLM workflows.",
+    add_completion=True,  # Typer's --install-completion and --show-completion
+    name=_PROGRAM,
+    cls=_Root,
 )
 
 EXIT_OK = 0
@@ -161,70 +166,10 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
-
-
-def _completion_shell(ctx: typer.Context) -> str:
-    """The shell named after the option, else the login shell ($SHELL), else the shell this
-    runs under."""
-    named = ctx.meta.get(_SHELL) or Path(os.environ.get("SHELL", "")).name
-    if not named:
-        from typer._completion_shared import _get_shell_name
-
-        named = _get_shell_name() or ""
-    if named not in _SHELLS:
-        fail(f"no completion for shell {named or '(unknown)'!r}: name one of {', '.join(_SHELLS)}")
-    return str(named)
-
-
-def _install_completion(ctx: typer.Context, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    from typer._completion_shared import install
-
-    shell, path = install(_completion_shell(ctx), _PROGRAM, _COMPLETE_VAR)
-    _out(f"{shell} completion installed in {path}; it works in a new shell\n")
-    raise typer.Exit()
-
-
-def _show_completion(ctx: typer.Context, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    from typer._completion_shared import get_completion_script
-
-    script = get_completion_script(
-        prog_name=_PROGRAM, complete_var=_COMPLETE_VAR, shell=_completion_shell(ctx)
-    )
-    _out(script + "\n")
-    raise typer.Exit()
-
-
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
-    ] = False,
-    install_completion: Annotated[
-        bool,
-        typer.Option(
-            "--install-completion",
-            callback=_install_completion,
-            is_eager=True,
-            expose_value=False,
-            help="Install completion for your shell (or the one named after: bash, zsh, fish, "
-            "powershell).",
-        ),
-    ] = False,
-    show_completion: Annotated[
-        bool,
-        typer.Option(
-            "--show-completion",
-            callback=_show_completion,
-            is_eager=True,
-            expose_value=False,
-            help="Print the completion script for your shell (or the one named after), to "
-            "install it your own way.",
-        ),
     ] = False,
 ) -> None:
     """Declarative, CI-native runner for multi-agent LLM workflows."""
@@ -1077,12 +1022,9 @@ def report_diff(
 
 def main() -> None:
     """Run the command line; ends in SystemExit with the exit code, like any typer app."""
-    if _COMPLETE_VAR in os.environ:  # a completion script asks: typer's shell formats answer
-        from typer._completion_classes import completion_init
-
-        completion_init()
     try:
-        app()
+        # Named `agnoctl` under `python -m agnoctl` too: completion scripts call the executable.
+        app(prog_name=_PROGRAM)
     except KeyboardInterrupt:
         _err("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)

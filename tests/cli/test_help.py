@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,15 +59,26 @@ def test_metavars_name_what_to_type(cli: CliRunner) -> None:
     assert "[default: .]" in validate
 
 
-def _agnoctl(*args: str, home: Path, shell: str = "/bin/bash") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOME": str(home), "SHELL": shell, "NO_COLOR": "1"}
+def _under(
+    shell: str, *args: str, home: Path, module: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`agnoctl ARGS` run from a shell called `shell` (bash under that name: Typer completes
+    the shell agnoctl runs under, which it tells by the parent process's name)."""
+    link = home / "bin" / shell
+    link.parent.mkdir(exist_ok=True)
+    if not link.exists():
+        link.symlink_to(shutil.which("bash") or "/bin/bash")
+    program = [sys.executable, "-m", "agnoctl"] if module else [str(AGNOCTL)]
+    # `; exit $?`: a lone command would be exec'd in the shell's place, leaving no parent shell.
+    command = shlex.join([*program, *args]) + "; exit $?"
+    env = {**os.environ, "HOME": str(home), "SHELL": "/bin/sh", "NO_COLOR": "1"}
     return subprocess.run(
-        [str(AGNOCTL), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [str(link), "-c", command], env=env, capture_output=True, text=True, timeout=60, check=False
     )
 
 
-def test_install_completion_for_the_shell_named(tmp_path: Path) -> None:
-    result = _agnoctl("--install-completion", "bash", home=tmp_path, shell="/bin/zsh")
+def test_install_completion_for_the_shell_it_runs_in(tmp_path: Path) -> None:
+    result = _under("bash", "--install-completion", home=tmp_path)
     assert result.returncode == 0, result.stderr
     script = tmp_path / ".bash_completions" / "agnoctl.sh"
     assert "_AGNOCTL_COMPLETE=complete_bash" in script.read_text()
@@ -73,15 +86,33 @@ def test_install_completion_for_the_shell_named(tmp_path: Path) -> None:
     assert "bash completion installed" in result.stdout
 
 
-def test_show_completion_of_the_login_shell(tmp_path: Path) -> None:
-    zsh = _agnoctl("--show-completion", home=tmp_path, shell="/usr/bin/zsh")
+def test_show_completion_of_the_shell_it_runs_in(tmp_path: Path) -> None:
+    zsh = _under("zsh", "--show-completion", home=tmp_path)
     assert zsh.returncode == 0, zsh.stderr
     assert "compdef _agnoctl_completion agnoctl" in zsh.stdout
-    fish = _agnoctl("--show-completion", "fish", home=tmp_path)
+    fish = _under("fish", "--show-completion", home=tmp_path)
     assert "complete --command agnoctl" in fish.stdout
-    unknown = _agnoctl("--show-completion", home=tmp_path, shell="/bin/tcsh")
-    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
-    assert "bash, zsh, fish" in unknown.stderr
+    as_module = _under("zsh", "--show-completion", home=tmp_path, module=True)
+    assert as_module.stdout == zsh.stdout  # the script calls `agnoctl`, however it was printed
+    unknown = _under("tcsh", "--show-completion", home=tmp_path)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "Shell tcsh not supported" in unknown.stderr
+
+
+@pytest.mark.parametrize("option", ["--install-completion", "--show-completion"])
+def test_a_shell_named_after_the_completion_options_is_refused(option: str, tmp_path: Path) -> None:
+    """Typer's completion options are flags: a shell named after one would have been taken for
+    a command while the options completed another shell. It is a usage error, installing
+    nothing."""
+    named = _under("bash", option, "zsh", home=tmp_path)
+    assert (named.returncode, named.stdout) == (2, "")
+    assert f"{option} takes no shell name" in named.stderr and "run it from zsh" in named.stderr
+    assert not (tmp_path / ".bashrc").exists() and not (tmp_path / ".zshrc").exists()
+
+
+def test_the_cli_leans_on_no_private_typer_completion_module() -> None:
+    source = (Path(__file__).parents[2] / "agnoctl" / "cli.py").read_text(encoding="utf-8")
+    assert "_completion_shared" not in source and "_completion_classes" not in source
 
 
 def test_completion_answers_the_shell(tmp_path: Path) -> None:
