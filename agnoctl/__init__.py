@@ -18,25 +18,25 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from agnoctl.engine.run import RunOptions, arun_workflow, run_workflow
     from agnoctl.plan import build_plan, render_plan
     from agnoctl.providers.function import FunctionProvider
     from agnoctl.providers.mock import MockProvider
     from agnoctl.reports.model import RunReport
+    from agnoctl.session import RunOptions, arun_workflow, run_workflow
     from agnoctl.spec.models import Workflow
     from agnoctl.spec.validate import load_workflow, validate_file
 
 _LAZY = {
     "FunctionProvider": "agnoctl.providers.function",
     "MockProvider": "agnoctl.providers.mock",
-    "RunOptions": "agnoctl.engine.run",
+    "RunOptions": "agnoctl.session",
     "RunReport": "agnoctl.reports.model",
     "Workflow": "agnoctl.spec.models",
-    "arun_workflow": "agnoctl.engine.run",
+    "arun_workflow": "agnoctl.session",
     "build_plan": "agnoctl.plan",
     "load_workflow": "agnoctl.spec.validate",
     "render_plan": "agnoctl.plan",
-    "run_workflow": "agnoctl.engine.run",
+    "run_workflow": "agnoctl.session",
     "validate_file": "agnoctl.spec.validate",
 }
 

@@ -20,6 +20,7 @@ import typer
 import typer.core
 from typer import _click as click
 
+from agnoctl.errors import ExitCode
 from agnoctl.printable import printable
 
 if TYPE_CHECKING:
@@ -117,13 +118,8 @@ app = _typer(
     cls=_Root,
 )
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
     """Print a one-line error to stderr and exit."""
     _err(f"error: {message}\n")
     raise typer.Exit(code)
@@ -283,7 +279,7 @@ def validate(
         )
     )
     if failed:
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def _validation_summary(failed: bool, files: int, errors: int, warnings: int, skipped: int) -> str:
@@ -486,10 +482,9 @@ def fixtures_export(
     ] = False,
 ) -> None:
     """Write a run's model replies as a --mock-fixtures file, to replay it offline."""
-    from agnoctl.engine.resume import find_run
+    from agnoctl.engine.rundir import atomic_write, find_run
     from agnoctl.errors import UsageError
     from agnoctl.reports.fixtures_export import export_fixtures
-    from agnoctl.reports.writer import atomic_write
 
     # fixtures.yaml is also what people name the fixtures they write by hand.
     if output.exists() and not force:
@@ -747,9 +742,10 @@ def run(
     2 for an invalid workflow or command line, 130 when interrupted (the report is still written).
     """
     _check_exports(otlp_endpoint)  # before the engine is even imported: fail fast
-    from agnoctl.engine.run import RunOptions, run_workflow
+    from agnoctl.collector import tuned_for_a_run
     from agnoctl.errors import NothingToResume, RunLocked, SpecInvalid, UsageError
     from agnoctl.logs import LoggedRun, LogOptions, run_logging
+    from agnoctl.session import RunOptions, run_workflow
     from agnoctl.terminal import Terminal, choose_mode
 
     if dry_run:
@@ -762,26 +758,31 @@ def run(
         choose_mode(progress.value, quiet, sys.stdout), on_closed=_drop_pending_output
     )
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
-    options = RunOptions(
-        input_pairs=inputs or [],
-        inputs_file=inputs_file,
-        mock=mock,
-        mock_fixtures=mock_fixtures,
-        report_dir=report_dir,
-        seed=seed,
-        handle_signals=True,
-        observer=LoggedRun(terminal) if logs.requested else terminal,
-        listeners=(_write_run_note,),
-        resume=resume,
-        cache_mode=_cache_mode(no_cache, cache_only),
-        cache_dir=cache_dir,
-    )
+    cache_mode = _cache_mode(no_cache, cache_only)
     try:
-        with run_logging(logs):
+        # This process is the run's own: its cycle collector is tuned for it.
+        with (
+            run_logging(logs),
+            tuned_for_a_run(LoggedRun(terminal) if logs.requested else terminal) as observer,
+        ):
+            options = RunOptions(
+                input_pairs=inputs or [],
+                inputs_file=inputs_file,
+                mock=mock,
+                mock_fixtures=mock_fixtures,
+                report_dir=report_dir,
+                seed=seed,
+                handle_signals=True,
+                observer=observer,
+                listeners=(_write_run_note,),
+                resume=resume,
+                cache_mode=cache_mode,
+                cache_dir=cache_dir,
+            )
             report = run_workflow(path, options)
     except NothingToResume as exc:
         _out(f"{exc}\n")
-        raise typer.Exit(EXIT_OK) from None
+        raise typer.Exit(exc.exit_code) from None
     except SpecInvalid as exc:
         _write_diagnostics(exc.diagnostics)
         errors = sum(d.severity == "error" for d in exc.diagnostics)
@@ -851,9 +852,9 @@ def _after_run(
     terminal: "Terminal",
 ) -> None:
     """Annotations, metrics push and traces: a failure here warns, never changes the verdict."""
+    from agnoctl.engine.rundir import RUNS_DIR
     from agnoctl.errors import UsageError
     from agnoctl.reports.metrics import run_events
-    from agnoctl.reports.writer import RUNS_DIR
 
     if output_format is RunFormat.github:
         from agnoctl.reports.annotations import github_annotations
@@ -1017,7 +1018,7 @@ def report_diff(
         fail(str(exc))
     _out(render_diff(delta, output_format.value))
     if fail_on_regression and delta.regressed:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def main() -> None:
@@ -1027,14 +1028,14 @@ def main() -> None:
         app(prog_name=_PROGRAM)
     except KeyboardInterrupt:
         _err("interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except OSError as exc:
         # What the system refused under a command, such as output to a full disk: one line,
         # never a traceback. (A reader that went away, `agnoctl ... | head`, click already
         # ends quietly with exit 1.)
         _drop_pending_output()
         _err(f"error: {exc.strerror or exc}\n")
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
 
 
 def _drop_pending_output() -> None:

@@ -23,18 +23,33 @@
     ├── RunLocked                 another process writes this run directory
     ├── RunDirUnwritable          a run file could not be written (a full disk): the run stopped,
     │                             resumable; also an OSError (exit 1)
-    └── NothingToResume           --resume of a run that passed and is unchanged (exit 0)
+    └── NothingToResume           --resume of a run whose journal recorded its end: passed
+                                  and unchanged (exit 0), or its lost reports made again
+                                  (the run's exit code)
 
 A message says what happened, the likely cause and what to do. Only ``cli.py`` turns these
-into exit codes and terminal output; the library never prints.
+into exit codes and terminal output; the library never prints. ``ExitCode`` is the one list
+of the codes (SPEC "Exit codes"): a run's report carries its own, the command line the rest.
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agnoctl.spec.diagnostics import Diagnostic
+
+
+class ExitCode(IntEnum):
+    """What the process tells its caller (a CI step): SPEC "Exit codes"."""
+
+    PASSED = 0
+    FAILED = 1
+    """The run failed (a step, a gate, a threshold, a limit), or a write the system refused."""
+    USAGE = 2
+    """An invalid workflow or command line."""
+    INTERRUPTED = 130
 
 
 class AgnoctlError(Exception):
@@ -215,4 +230,10 @@ class RunDirUnwritable(AgnoctlError, OSError):
 
 
 class NothingToResume(AgnoctlError):
-    """``--resume`` named a run that already passed, and nothing it depends on changed."""
+    """``--resume`` named a run whose journal recorded its end and nothing it depends on
+    changed: it passed, or its report files were lost and have just been made again from the
+    journal and report.json. ``exit_code`` is that run's (0 for one that passed)."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.PASSED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -27,10 +27,10 @@ from agnoctl.printable import printable
 from agnoctl.redact import Redactor
 
 if TYPE_CHECKING:
-    from agnoctl.engine.run import RunObserver
     from agnoctl.engine.state import RunState
     from agnoctl.events import Event
     from agnoctl.reports.model import RunReport
+    from agnoctl.session import RunObserver
 
 LogFormat = Literal["console", "json"]
 ID_KEYS = ("run_id", "step", "item", "attempt")

@@ -41,10 +41,10 @@ from typing import Any
 
 import yaml
 
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.engine.state import RunState
 from agnoctl.events import Event
 from agnoctl.reports.model import RunReport
+from agnoctl.session import RunOptions, run_workflow
 
 BLOCK = 200  # steps per block: a root, 9 chains of 22 steps, a join
 CHAINS = 9

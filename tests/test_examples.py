@@ -157,7 +157,7 @@ def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
 # CPU) twenty times over. Prints the exit codes as a JSON list.
 _FORK_RUNNER = """
 import json, os, sys, traceback
-import agnoctl.cli, agnoctl.engine.run
+import agnoctl.cli, agnoctl.session
 jobs, children = json.loads(sys.argv[1]), {}
 for index, (argv, log) in enumerate(jobs):
     pid = os.fork()

@@ -346,12 +346,13 @@ def _expr(gate: ExprGate, output: Any, context: Mapping[str, Any] | None) -> _Ou
         value = evaluate(gate.expr, {**(context or {}), "output": output})
     except TemplateError as exc:
         return _Outcome(False, None, f"the expression could not be evaluated: {exc.message}")
-    plain = _plain(value)
-    return _Outcome(bool(value), plain, f"the expression {gate.expr} was {_brief(plain)}")
+    data = plain(value)
+    return _Outcome(bool(value), data, f"the expression {gate.expr} was {_brief(data)}")
 
 
-def _plain(value: Any) -> Any:
-    """The value itself when it is JSON data (for the report), else its text."""
+def plain(value: Any) -> Any:
+    """The value itself when it is JSON data (for the report and the journal), else its text:
+    a gate's value and a workflow output that is one expression."""
     try:
         json.dumps(value)
     except (TypeError, ValueError):

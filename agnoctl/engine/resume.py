@@ -1,4 +1,4 @@
-"""Resume: fingerprints of work, what an earlier run finished, and the run directory's lock.
+"""Resume: fingerprints of work, and what an earlier run finished.
 
 Every execution gets a fingerprint when it is about to run: a hash of what defines it (its
 spec, its agent, the agent's provider and tools, the judges of its gates) and of everything it
@@ -20,37 +20,34 @@ tokens, cost: their ``llm_call`` events) is read back with their finished work, 
 budget twice.
 
 The journal is read with a torn last line tolerated (a ``kill -9`` mid-write) and cut back to
-its last whole line before the resumed run appends to it. A lock file (``flock``) keeps a
-second process from writing the same run directory.
+its last whole line (``rundir.repair_journal``) before the resumed run appends to it.
 
-A run that passed has nothing to resume, but a kill (or a full disk) after its journal recorded
-the end can have kept its report files from being written: those missing or older than
-report.json are made again from it, and when report.json itself is not the run's final report
-the run is resumed, every task reused, to make it.
+A run whose journal recorded its end (``Resumption.ended``) may still lack report files: a kill
+(or a full disk) came between report.json and the files made from it. The session makes them
+again from report.json (``final_report``) instead of resuming; when report.json itself is not
+the run's final report and the run passed, it is resumed, every task reused, to make it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
 from agnoctl.cache import canonical_json
 from agnoctl.engine.budget import Spent
 from agnoctl.engine.inputs import read_inputs_file, resolve_inputs
+from agnoctl.engine.rundir import JOURNAL, LATEST, REPORT_FILE, find_run, latest_run_of
 from agnoctl.engine.state import ExecRecord, ItemRecord
-from agnoctl.errors import NothingToResume, RunLocked, UsageError
+from agnoctl.errors import UsageError
 from agnoctl.events import read_events
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
-LOCK_FILE = "run.lock"
-JOURNAL = "events.jsonl"
 _FINISHED_EVENTS = frozenset({"step_succeeded", "item_succeeded", "step_reused", "item_reused"})
 _START_EVENTS = frozenset({"run_started", "run_resumed"})
 _REUSED_EVENTS = frozenset({"step_reused", "item_reused"})
@@ -239,7 +236,7 @@ class Fingerprints:
         return found
 
 
-class ReusePlan:
+class Reuse:
     """This run's fingerprints, and the finished work of an earlier run it may reuse.
 
     The scheduler asks it for a fingerprint of every step (``step``) and item (``item``) as
@@ -307,7 +304,7 @@ class Finished:
 class PastCall(NamedTuple):
     """A model call of an earlier segment that was answered (by the provider or the cache)."""
 
-    step: str  # the run path (`fan`, `group[2].child`)
+    step: str  # the workflow step (`fan`, `group.child`), not the run path
     agent: str | None
     model: str  # `<provider>/<model>`
     tokens_in: int
@@ -351,7 +348,7 @@ class PreviousRun:
     answered: list[PastCall] = field(default_factory=list)  # for the run's cost report
     unreadable: list[int] = field(default_factory=list)  # journal lines that held no event
     # The journal records the end of a run that passed, but report.json is not its report
-    # (a kill or a full disk came first): the resumed run makes it, reusing every task.
+    # (lost after the run): the resumed run makes it, reusing every task.
     report_lost: bool = False
 
     def spent(self) -> Spent:
@@ -459,7 +456,7 @@ def _count_call(previous: PreviousRun, segment: Segment, event: Mapping[str, Any
         agent = event.get("agent")
         previous.answered.append(
             PastCall(
-                event["step"],
+                step_of(event["step"]),
                 agent if isinstance(agent, str) else None,
                 model,
                 int(tokens_in),
@@ -470,11 +467,38 @@ def _count_call(previous: PreviousRun, segment: Segment, event: Mapping[str, Any
         )
 
 
+def step_of(path: str) -> str:
+    """The workflow step a run path belongs to: ``fan[2].child`` -> ``fan.child``."""
+    return _ITEM_INDEX.sub("", path)
+
+
+_ITEM_INDEX = re.compile(r"\[\d+\]")
+
+
 def _number(value: Any) -> int | float:
     """A count or an amount from an event; 0 when it is missing (a failed call has none)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """The run ``--resume`` named, and the inputs its resumed segment gets."""
+
+    previous: PreviousRun
+    inputs: dict[str, Any]
+    unchanged: bool
+    """Neither the workflow nor the inputs changed since the run's last segment started."""
+
+    @property
+    def ended(self) -> bool:
+        """The journal records the end of the run's last segment (passed or failed, not
+        killed), and nothing changed since: there is no new work, at most lost reports."""
+        return self.unchanged and self.previous.status in _ENDED
+
+
+_ENDED = frozenset({"passed", "failed"})
 
 
 def prepare_resume(
@@ -486,20 +510,13 @@ def prepare_resume(
     given: Mapping[str, Any] | None = None,
     *,
     mock: bool = False,
-    redact: Callable[[str], str] | None = None,
-) -> tuple[PreviousRun, dict[str, Any]] | None:
+) -> Resumption | None:
     """The run to resume and the inputs of the resumed run; None when ``reference`` is
     ``latest`` and this workflow has no earlier run (the caller starts a new one).
 
     Inputs default to the earlier run's (as its journal recorded them; a masked secret reads
     as masked); ``--inputs-file``, given values and ``-i`` override them, in that order.
-    Raises ``NothingToResume`` when the run passed and neither the workflow nor the inputs
-    changed since, after making again (through ``redact``) the report files a kill or a full
-    disk kept from being written. When it is report.json that was lost, the run is resumed
-    (every task reused) to make it.
     """
-    from agnoctl.reports.writer import LATEST
-
     if reference == LATEST:
         found = latest_run_of(workflow.name, runs_dir)
         if found is None:
@@ -511,13 +528,7 @@ def prepare_resume(
     from_file = read_inputs_file(inputs_file) if inputs_file is not None else {}
     inputs = resolve_inputs(workflow.inputs, pairs, None, {**earlier, **from_file, **(given or {})})
     unchanged = previous.fingerprint == Fingerprints(workflow, mock=mock).run(inputs)
-    if previous.status == "passed" and unchanged:
-        report = final_report(previous)
-        done = None if report is None else _repaired(previous, report, workflow, redact)
-        if done is not None:
-            raise NothingToResume(done)
-        previous.report_lost = True
-    return previous, inputs
+    return Resumption(previous, inputs, unchanged)
 
 
 def final_report(previous: PreviousRun) -> dict[str, Any] | None:
@@ -525,8 +536,6 @@ def final_report(previous: PreviousRun) -> dict[str, Any] | None:
     segment (same run, same verdict, as many segments); None when it is missing, unreadable,
     a checkpoint or an earlier segment's. Read as JSON only: the report model, which takes a
     tenth of a second per 3,000 items, reads it when files are to be made from it."""
-    from agnoctl.reports.writer import REPORT_FILE
-
     try:
         data = orjson.loads((previous.run_dir / REPORT_FILE).read_bytes())
     except (OSError, orjson.JSONDecodeError):
@@ -539,195 +548,3 @@ def final_report(previous: PreviousRun) -> dict[str, Any] | None:
         and len(data["segments"]) == len(previous.segments)
     )
     return data if final else None
-
-
-def _repaired(
-    previous: PreviousRun,
-    data: Mapping[str, Any],
-    workflow: Workflow,
-    redact: Callable[[str], str] | None,
-) -> str | None:
-    """Make the report files that are missing or older than report.json (``data``) again,
-    under the run's lock, and clear what a killed writer left; says what was done. None when
-    files are missing and report.json does not hold a report to make them from."""
-    from pydantic import ValidationError
-
-    from agnoctl.reports.model import RunReport
-    from agnoctl.reports.writer import remove_temporaries, write_derived_files
-
-    run_dir = previous.run_dir
-    outputs = data.get("outputs")
-    with RunLock.held(run_dir):
-        removed = remove_temporaries(run_dir)
-        stale = stale_files(run_dir, outputs if isinstance(outputs, Mapping) else {})
-        if stale:
-            try:
-                report = RunReport.model_validate(data)
-            except ValidationError:
-                return None
-            write_derived_files(run_dir, report, redact, workflow)
-    done = f"run {previous.run_id} already passed and nothing changed since: nothing to resume"
-    what = [f"made {', '.join(stale)} again"] if stale else []
-    if removed:
-        what.append(f"removed {len(removed)} half-written file(s)")
-    if not what:
-        return done
-    return f"repaired the reports of run {previous.run_id} ({'; '.join(what)}); {done}"
-
-
-def stale_files(run_dir: Path, outputs: Mapping[str, Any]) -> list[str]:
-    """The files made from report.json (whose workflow outputs are ``outputs``) that are
-    missing or older than it (left from an earlier segment): a kill came between them."""
-    from agnoctl.reports.writer import REPORT_FILE, derived_files
-
-    written = (run_dir / REPORT_FILE).stat().st_mtime_ns
-    stale = []
-    for name in derived_files(outputs):
-        try:
-            fresh = (run_dir / name).stat().st_mtime_ns >= written
-        except FileNotFoundError:
-            fresh = False
-        if not fresh:
-            stale.append(name)
-    return stale
-
-
-def repair_journal(path: Path) -> None:
-    """Cut a torn last line off the journal, so appended events start on a line of their own."""
-    with path.open("rb+") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        if size == 0:
-            return
-        position = size
-        while position > 0:
-            step = min(4096, position)
-            handle.seek(position - step)
-            chunk = handle.read(step)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                handle.truncate(position - step + newline + 1)
-                return
-            position -= step
-        handle.truncate(0)
-
-
-def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
-    """The latest run of the workflow named ``workflow_name`` that left a journal, or None.
-
-    ``latest`` points at the last run of any workflow; when that is another workflow's (or
-    one killed before its first event), the newest of this workflow's runs is looked for: run
-    ids sort by their start time. One CI line, ``agnoctl run wf.yaml --resume latest``, so
-    serves the first try (nothing to resume: a new run) and every retry.
-    """
-    from agnoctl.reports.writer import latest_run
-
-    pointed = latest_run(runs_dir)
-    if pointed is not None and _workflow_of(pointed) == workflow_name:
-        return pointed
-    if not runs_dir.is_dir():
-        return None
-    runs = (entry for entry in runs_dir.iterdir() if entry.is_dir() and entry != pointed)
-    for run_dir in sorted(runs, key=lambda entry: entry.name, reverse=True):
-        if _workflow_of(run_dir) == workflow_name:
-            return run_dir
-    return None
-
-
-def _workflow_of(run_dir: Path) -> str | None:
-    """The workflow name the run's first event (``run_started``) gives, if it has one."""
-    try:
-        with (run_dir / JOURNAL).open("rb") as handle:
-            first = orjson.loads(handle.readline())
-    except (OSError, orjson.JSONDecodeError):  # no journal, or torn in its first line
-        return None
-    name = first.get("workflow") if isinstance(first, dict) else None
-    return name if isinstance(name, str) else None
-
-
-def find_run(reference: str, runs_dir: Path) -> Path:
-    """The run directory ``reference`` names: ``latest``, a run id, or a directory path."""
-    from agnoctl.reports.writer import LATEST, latest_run
-
-    if reference == LATEST:
-        found = latest_run(runs_dir)
-        if found is None:
-            raise UsageError(f"there is no latest run in {runs_dir} to resume")
-        return found
-    for candidate in (runs_dir / reference, Path(reference)):
-        if (candidate / JOURNAL).is_file():
-            return candidate
-    raise UsageError(
-        f"no run {reference!r} in {runs_dir} (`agnoctl runs list` shows the runs; "
-        "or pass the run directory's path)"
-    )
-
-
-# ---------------------------------------------------------------------------- the lock
-
-
-def _locked(path: Path, run_dir: Path) -> IO[str] | None:
-    """``path`` opened and locked; None when the file locked was removed meanwhile."""
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-    handle = os.fdopen(fd, "a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise RunLocked(
-            f"run {run_dir.name} is being written by another agnoctl process (pid {holder}); "
-            "wait for it to finish, or stop it, then resume"
-        ) from None
-    try:
-        same = os.stat(path).st_ino == os.fstat(fd).st_ino
-    except FileNotFoundError:
-        same = False
-    if not same:
-        handle.close()
-        return None
-    return handle
-
-
-class RunLock:
-    """An exclusive ``flock`` on the run directory's lock file, holding this process's pid.
-
-    The kernel drops the lock when the process dies, however it dies, so a killed run never
-    leaves a stale lock behind. A run that ends removes the file, while it still holds it; so
-    a process that opened it just before takes the lock of a removed file, sees that the path
-    no longer names it, and tries again.
-    """
-
-    def __init__(self, handle: IO[str], path: Path) -> None:
-        self._handle: IO[str] | None = handle
-        self._path = path
-
-    @classmethod
-    def acquire(cls, run_dir: Path) -> RunLock:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / LOCK_FILE
-        while (handle := _locked(path, run_dir)) is None:
-            pass
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        return cls(handle, path)
-
-    def release(self) -> None:
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                self._path.unlink()  # the run is over: no lock file left behind
-            self._handle.close()  # closing the descriptor releases the flock
-            self._handle = None
-
-    @classmethod
-    @contextlib.contextmanager
-    def held(cls, run_dir: Path) -> Iterator[RunLock]:
-        lock = cls.acquire(run_dir)
-        try:
-            yield lock
-        finally:
-            lock.release()

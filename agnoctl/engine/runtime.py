@@ -21,7 +21,7 @@ import anyio.abc
 from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
 from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
-from agnoctl.engine.resume import ReusePlan
+from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
 from agnoctl.errors import CacheMiss, UsageError
 from agnoctl.events import EventSink, milliseconds
@@ -315,12 +315,12 @@ class Runtime:
         budget: Budget,
         rng: random.Random,
         workflow_dir: Path,
-        reuse: ReusePlan | None = None,
+        reuse: Reuse | None = None,
         cache: ResponseCache | None = None,
         cache_mode: CacheMode = "off",
     ) -> None:
         self.workflow = workflow
-        self.reuse = reuse or ReusePlan(workflow)
+        self.reuse = reuse or Reuse(workflow)
         self.cache = cache
         self.cache_mode: CacheMode = cache_mode if cache is not None else "off"
         self._cache_use: dict[tuple[str, str | None], CacheMode] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from agnoctl.reports.metrics import step_of
+from agnoctl.engine.resume import step_of
 from agnoctl.reports.model import GateReport, RunReport, StepReport
 from agnoctl.spec.diagnostics import _escape_github
 

@@ -34,11 +34,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run
 from agnoctl.errors import UsageError
 from agnoctl.events import read_events
 from agnoctl.money import usd, usd_change
 from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport
-from agnoctl.reports.writer import LATEST, RUNS_DIR, latest_run
 
 DiffFormat = Literal["text", "json", "markdown"]
 DEFAULT_TOLERANCE = 0.05

@@ -32,8 +32,8 @@ import jinja2
 from markupsafe import Markup
 
 from agnoctl import __version__
+from agnoctl.engine.resume import step_of
 from agnoctl.money import usd
-from agnoctl.reports.metrics import step_of
 from agnoctl.reports.model import (
     AttemptReport,
     CostTotals,

@@ -38,7 +38,6 @@ for ``--metrics-push``.
 from __future__ import annotations
 
 import bisect
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from prometheus_client.exposition import pushadd_to_gateway
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
 from agnoctl.events import read_events
 from agnoctl.reports.model import AttemptReport, GateReport, RunReport
@@ -63,7 +63,6 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 """Upper bounds (seconds) of the model-call latency histogram; +Inf is added."""
 PUSH_JOB = "agnoctl"
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
-_ITEM_INDEX = re.compile(r"\[\d+\]")
 
 _CallKey = tuple[str, str, str]  # provider, model, step
 
@@ -74,11 +73,6 @@ def session_events(events: Iterable[Mapping[str, Any]], run_id: str) -> list[Map
     own = [event for event in events if event.get("run_id") == run_id]
     starts = [i for i, e in enumerate(own) if e.get("type") in ("run_started", "run_resumed")]
     return own[starts[-1] :] if starts else own
-
-
-def step_of(path: str) -> str:
-    """The workflow step a run path belongs to: ``fan[2].child`` -> ``fan.child``."""
-    return _ITEM_INDEX.sub("", path)
 
 
 @dataclass
@@ -460,5 +454,4 @@ __all__ = [
     "render_metrics",
     "run_events",
     "session_events",
-    "step_of",
 ]

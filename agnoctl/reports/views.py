@@ -34,7 +34,7 @@ def write_views(
     ``dumped`` is ``report.dumps()`` when the caller has it already (a big report takes a
     tenth of a second to dump).
     """
-    from agnoctl.reports.writer import atomic_write
+    from agnoctl.engine.rundir import atomic_write
 
     if redact is not None:
         # Mask first, then render: a secret is found in the JSON text, before HTML escaping

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.events import EVENT_TYPES
 from agnoctl.reports.model import RunReport
+from agnoctl.session import RunOptions, run_workflow
 
 
 def workflow(steps: dict[str, Any], **top: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agnoctl.engine.run import RunOptions, run_workflow
+from agnoctl.session import RunOptions, run_workflow
 
 
 def test_items_that_are_null_stay_in_the_report(tmp_path: Path) -> None:

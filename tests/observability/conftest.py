@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from agnoctl.cli import app
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.reports.model import RunReport
+from agnoctl.session import RunOptions, run_workflow
 
 SECRET = "sk-obs-PLANTED-SECRET-7f3a9c2e"
 XSS = (

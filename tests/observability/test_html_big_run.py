@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.reports import html
+from agnoctl.session import RunOptions, run_workflow
 
 
 def test_a_big_run_details_its_failures_first_and_says_what_it_left_out(tmp_path: Path) -> None:

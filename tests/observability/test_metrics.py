@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from typer.testing import CliRunner
 
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import push_metrics, render_metrics, run_events
+from agnoctl.session import RunOptions, run_workflow
 from agnoctl.testing.fake_llm import start_in_thread
 from tests.observability.conftest import SECRET, ObsRun, ObsRuns, Receiver, invoke_run
 

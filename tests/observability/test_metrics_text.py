@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prometheus_client.exposition import generate_latest
 
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.reports.metrics import RunCollector, render_metrics, run_events
+from agnoctl.session import RunOptions, run_workflow
 
 FIXTURES = """\
 steps:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agnoctl import notify
-from agnoctl.engine.run import RunOptions, run_workflow
 from agnoctl.redact import Redactor
+from agnoctl.reports import notify
 from agnoctl.reports.model import RunReport
+from agnoctl.session import RunOptions, run_workflow
 from agnoctl.spec.models import NotifySpec, RetrySpec
 from tests.observability.conftest import SECRET, ObsRuns, Receiver, fixtures_path, write_workflow
 

@@ -135,7 +135,7 @@ def test_missing_extra_fails_closed_before_the_run(obs_runs: ObsRuns, tmp_path: 
 def test_no_import_cost_without_the_flag() -> None:
     code = (
         "import sys\n"
-        "import agnoctl.cli, agnoctl.engine.run\n"
+        "import agnoctl.cli, agnoctl.session\n"
         "assert 'opentelemetry' not in sys.modules, 'imported opentelemetry'\n"
     )
     result = subprocess.run(

@@ -2,7 +2,7 @@
 
 - ``digest`` hashes a value's canonical text, with orjson's option for keys that are not
   strings (or the standard encoder) only when a value needs it: the same digest either way;
-- ``ReusePlan.step`` gives the fingerprint ``Fingerprints.step`` gives for the needs' records;
+- ``Reuse.step`` gives the fingerprint ``Fingerprints.step`` gives for the needs' records;
 - a step's definition reads the step's fields from its dump and the defaults once: what
   reading the fields gives.
 """
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from agnoctl.cache import canonical_json
 from agnoctl.engine import resume
-from agnoctl.engine.resume import Fingerprints, ReusePlan, digest
+from agnoctl.engine.resume import Fingerprints, Reuse, digest
 from agnoctl.engine.state import StepRecord
 from agnoctl.spec.models import JudgeGate, StepSpec, Workflow
 
@@ -78,7 +78,7 @@ WORKFLOW = Workflow.model_validate(
     }
 )
 
-PLAN = ReusePlan(WORKFLOW, {"x": 1})
+PLAN = Reuse(WORKFLOW, {"x": 1})
 FINGERPRINTS = Fingerprints(WORKFLOW)
 
 

@@ -13,14 +13,9 @@ from typing import Any
 
 import pytest
 
-from agnoctl.engine.resume import (
-    RunLock,
-    find_run,
-    load_previous_run,
-    repair_journal,
-)
+from agnoctl.engine.resume import load_previous_run
+from agnoctl.engine.rundir import RunLock, find_run, repair_journal, update_latest
 from agnoctl.errors import RunLocked, UsageError
-from agnoctl.reports.writer import update_latest
 
 
 def _journal(run_dir: Path, *events: dict[str, Any], torn: str = "") -> Path:
@@ -119,7 +114,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
                 f"""
                 import sys, time
                 from pathlib import Path
-                from agnoctl.engine.resume import RunLock
+                from agnoctl.engine.rundir import RunLock
                 lock = RunLock.acquire(Path({str(tmp_path / "run")!r}))
                 print("locked", flush=True)
                 time.sleep(60)

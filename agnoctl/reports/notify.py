@@ -33,6 +33,7 @@ import httpx
 
 from agnoctl import __version__
 from agnoctl.engine.retry import Backoff, retryable_status
+from agnoctl.engine.rundir import JOURNAL, REPORT_FILE
 from agnoctl.logs import get_logger
 from agnoctl.redact import Redactor
 from agnoctl.reports.metrics import session_events
@@ -115,7 +116,7 @@ def _summary(report: RunReport, run_dir: Path) -> dict[str, Any]:
             {"path": step.path, "error": step.error.message if step.error else None}
             for step in failed[:MAX_FAILED_STEPS]
         ],
-        "report": str(run_dir / "report.json"),
+        "report": str(run_dir / REPORT_FILE),
     }
 
 
@@ -125,12 +126,12 @@ Post = Callable[[str, bytes, Mapping[str, str]], Awaitable[httpx.Response]]
 async def notify_run(
     workflow: Workflow, report: RunReport, run_dir: Path, redactor: Redactor
 ) -> list[Delivery]:
-    """The engine's hook, after the report is written: send what ``workflow.notify`` asks for."""
+    """What the session sends after the report files: what ``workflow.notify`` asks for."""
     if workflow.notify is None:
         return []
     from agnoctl.events import read_events
 
-    journal = run_dir / "events.jsonl"
+    journal = run_dir / JOURNAL
     events = list(read_events(journal)) if journal.is_file() else []
     return await send(workflow.notify, report, run_dir, events=events, redactor=redactor)
 

@@ -1,4 +1,4 @@
-"""Turn a run's records into the plain data of its ``RunReport``.
+"""Build the ``RunReport`` from what the engine returns (``agnoctl.engine.run.RunResult``).
 
 The report of a 10,000-step run is validated in one ``RunReport`` call from these dicts:
 pydantic-core checks the whole tree in one pass, where a model built per step, attempt and
@@ -9,10 +9,11 @@ pydantic less than validating a None.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from agnoctl.engine.run import Counter, RunResult
 from agnoctl.engine.runtime import Settings
 from agnoctl.engine.shares import share
 from agnoctl.engine.state import (
@@ -22,7 +23,110 @@ from agnoctl.engine.state import (
     IterationRecord,
     StepRecord,
 )
+from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import StepSpec
+
+CHECKPOINT_REASON = (
+    "the run has not finished (running, or killed); `agnoctl run --resume {run_id}` finishes it"
+)
+_KILLED = "the process ended before the segment's report was written (killed)"
+
+
+def build_report(result: RunResult) -> RunReport:
+    """The run's report; a result that holds a secret (a command's stderr, a provider's
+    error) comes out masked, for every reader of the report (the terminal's table,
+    annotations, a library caller), not only for its files."""
+    report = _report(result)
+    redactor = result.setup.redactor
+    if not redactor:
+        return report
+    text = report.dumps()
+    masked = redactor.redact(text)
+    # Reading a 10,000-step report back costs a second; only one that held a secret needs it.
+    return report if masked == text else RunReport.model_validate_json(masked)
+
+
+def checkpoint_text(result: RunResult) -> str:
+    """report.json's text while the run goes on: what had finished, `interrupted`, and a
+    reason that says so (masked as the file is)."""
+    report = _report(result)
+    reason = CHECKPOINT_REASON.format(run_id=result.setup.run_id)
+    segments = report.segments
+    this = segments[-1].model_copy(update={"reason": reason})
+    checkpoint = report.model_copy(update={"reason": reason, "segments": [*segments[:-1], this]})
+    return result.setup.redactor.redact(checkpoint.dumps())
+
+
+def _report(result: RunResult) -> RunReport:
+    setup = result.setup
+    # Plain data, validated in one pass (this module's docstring says why).
+    return RunReport.model_validate(
+        {
+            "run_id": setup.run_id,
+            "workflow": {"name": setup.workflow.name, "file": str(setup.file)},
+            "status": result.status,
+            "reason": result.reason,
+            "exit_code": int(result.exit_code),
+            "interrupted": result.interrupted,
+            "started": when(result.started),
+            "finished": when(result.finished),
+            "duration_ms": _ms(result.started, result.finished),
+            "inputs": setup.redactor.redact_obj(setup.inputs),
+            "mock": setup.mock,
+            "seed": setup.seed,
+            "resumed": setup.previous is not None,
+            "reused": result.reused,
+            "success_threshold": setup.workflow.success_threshold,
+            "succeeded": result.succeeded,
+            "total": result.counted,
+            "share": share(result.succeeded, result.counted),
+            "steps": {
+                sid: step_data(record, result.settings, result.count)
+                for sid, record in result.records.items()
+            },
+            "outputs": result.outputs,
+            "output_errors": result.output_errors,
+            "cost": result.cost,
+            "limits": result.limits,
+            "throttling": result.throttling,
+            "segments": _segments(result),
+        }
+    )
+
+
+def _segments(result: RunResult) -> list[dict[str, Any]]:
+    """The run's segments: the earlier ones from the journal, then this one, whose usage is
+    the run's total (the cost report's) less theirs."""
+    earlier = result.earlier
+    total = result.cost["total"]
+    cost = total["cost_usd"] - sum(segment.cost for segment in earlier)
+    return [
+        *(
+            {
+                "started": segment.started,
+                "finished": segment.finished or segment.started,
+                "resumed": segment.resumed,
+                "status": segment.status or "killed",
+                "reason": segment.reason or _KILLED,
+                "calls": segment.calls,
+                "tokens": segment.tokens,
+                "cost_usd": round(segment.cost, 6),
+                "reused": segment.reused,
+            }
+            for segment in earlier
+        ),
+        {
+            "started": when(result.started),
+            "finished": when(result.finished),
+            "resumed": result.setup.previous is not None,
+            "status": result.status,
+            "reason": result.reason,
+            "calls": total["calls"] - sum(segment.calls for segment in earlier),
+            "tokens": total["tokens"] - sum(segment.tokens for segment in earlier),
+            "cost_usd": max(0.0, round(cost, 6)),  # no -0.0 from the float residue
+            "reused": result.reused,
+        },
+    ]
 
 
 def when(timestamp: float | None) -> datetime | None:
@@ -65,8 +169,6 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
     )
 
 
-Counter = Callable[[Iterable[StepRecord]], tuple[int, int]]
-"""How siblings count toward a success share: (succeeded, counted)."""
 SettingsOf = Callable[[StepSpec], Settings]
 
 

@@ -1,0 +1,268 @@
+"""The run directory: where a run is, its files' names, atomic writes, and its lock.
+
+``.agnoctl/runs/<run-id>/`` (or ``--report-dir``) holds one run: the journal
+(``events.jsonl``), which the engine appends to, report.json and the files made from it, which
+the reports write, and ``run.lock`` while a process writes it. ``runs/latest`` points at the
+last run started.
+
+Every file but the journal is written to a temporary file in the same folder, fsynced and
+renamed over the target (``os.replace``), so a reader (or a run killed mid-write) sees the old
+file or the new one, never half of one. A kill can leave the temporary file
+(``.report.json.*.tmp``) behind: ``remove_temporaries`` clears them when the run is taken up
+again, under the lock. The lock (``flock``) keeps a second process from writing the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from agnoctl.errors import RunDirUnwritable, RunLocked, UsageError
+
+RUNS_DIR = Path(".agnoctl") / "runs"
+LATEST = "latest"
+JOURNAL = "events.jsonl"
+REPORT_FILE = "report.json"
+OUTPUTS_DIR = "outputs"
+LOCK_FILE = "run.lock"
+_TEMPORARY = ".*.tmp"  # what atomic_write names its temporary files
+
+
+def new_run_id(now: float | None = None) -> str:
+    """``20250131T120000Z-3f9a1c``: sortable by start time, unique by the random tail."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, all at once. An OSError names ``path``, not the
+    temporary file that was being written."""
+    try:
+        _replace(path, text)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc
+
+
+def _replace(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def unwritable(
+    what: str, path: Path, error: OSError, workflow_file: Path, resume_as: str
+) -> RunDirUnwritable:
+    """The error of a write to the run directory that failed: which file, why, and the
+    command that carries the run on (``resume_as``: ``latest`` or the run's directory)."""
+    remedy = "free space" if error.errno in _NO_ROOM else "fix that"
+    found = RunDirUnwritable(
+        f"cannot write the {what} {path}: {error.strerror or error}; {remedy} and run "
+        f"`agnoctl run {workflow_file} --resume {resume_as}`"
+    )
+    found.__cause__ = error
+    return found
+
+
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def remove_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files a killed process left in ``run_dir`` (and its outputs/):
+    each is a half-written copy of a report file, of no use to anyone; returns them. Call it
+    while holding the run's lock, or a live writer's file would go."""
+    found = [
+        path for folder in (run_dir, run_dir / OUTPUTS_DIR) for path in folder.glob(_TEMPORARY)
+    ]
+    for temporary in found:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return found
+
+
+def repair_journal(path: Path) -> None:
+    """Cut a torn last line off the journal, so appended events start on a line of their own."""
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        position = size
+        while position > 0:
+            step = min(4096, position)
+            handle.seek(position - step)
+            chunk = handle.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(position - step + newline + 1)
+                return
+            position -= step
+        handle.truncate(0)
+
+
+# ---------------------------------------------------------------------------- finding a run
+
+
+def update_latest(runs_dir: Path, run_id: str) -> None:
+    """Point ``runs/latest`` at ``run_id``: a symlink, or a text file where links are refused."""
+    link = runs_dir / LATEST
+    temp = runs_dir / f".{LATEST}.{secrets.token_hex(4)}"
+    try:
+        os.symlink(run_id, temp)
+    except OSError:
+        atomic_write(link, run_id + "\n")
+        return
+    try:
+        os.replace(temp, link)
+    except OSError:
+        os.unlink(temp)
+        raise
+
+
+def latest_run(runs_dir: Path = RUNS_DIR) -> Path | None:
+    """The run directory ``latest`` points at, or None when there is none."""
+    link = runs_dir / LATEST
+    if link.is_symlink():
+        target = runs_dir / os.readlink(link)
+    elif link.is_file():
+        target = runs_dir / link.read_text(encoding="utf-8").strip()
+    else:
+        return None
+    return target if target.is_dir() else None
+
+
+def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
+    """The latest run of the workflow named ``workflow_name`` that left a journal, or None.
+
+    ``latest`` points at the last run of any workflow; when that is another workflow's (or
+    one killed before its first event), the newest of this workflow's runs is looked for: run
+    ids sort by their start time. One CI line, ``agnoctl run wf.yaml --resume latest``, so
+    serves the first try (nothing to resume: a new run) and every retry.
+    """
+    pointed = latest_run(runs_dir)
+    if pointed is not None and _workflow_of(pointed) == workflow_name:
+        return pointed
+    if not runs_dir.is_dir():
+        return None
+    runs = (entry for entry in runs_dir.iterdir() if entry.is_dir() and entry != pointed)
+    for run_dir in sorted(runs, key=lambda entry: entry.name, reverse=True):
+        if _workflow_of(run_dir) == workflow_name:
+            return run_dir
+    return None
+
+
+def _workflow_of(run_dir: Path) -> str | None:
+    """The workflow name the run's first event (``run_started``) gives, if it has one."""
+    try:
+        with (run_dir / JOURNAL).open("rb") as handle:
+            first = orjson.loads(handle.readline())
+    except (OSError, orjson.JSONDecodeError):  # no journal, or torn in its first line
+        return None
+    name = first.get("workflow") if isinstance(first, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def find_run(reference: str, runs_dir: Path) -> Path:
+    """The run directory ``reference`` names: ``latest``, a run id, or a directory path."""
+    if reference == LATEST:
+        found = latest_run(runs_dir)
+        if found is None:
+            raise UsageError(f"there is no latest run in {runs_dir} to resume")
+        return found
+    for candidate in (runs_dir / reference, Path(reference)):
+        if (candidate / JOURNAL).is_file():
+            return candidate
+    raise UsageError(
+        f"no run {reference!r} in {runs_dir} (`agnoctl runs list` shows the runs; "
+        "or pass the run directory's path)"
+    )
+
+
+# ---------------------------------------------------------------------------- the lock
+
+
+def _locked(path: Path, run_dir: Path) -> IO[str] | None:
+    """``path`` opened and locked; None when the file locked was removed meanwhile."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    handle = os.fdopen(fd, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunLocked(
+            f"run {run_dir.name} is being written by another agnoctl process (pid {holder}); "
+            "wait for it to finish, or stop it, then resume"
+        ) from None
+    try:
+        same = os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        handle.close()
+        return None
+    return handle
+
+
+class RunLock:
+    """An exclusive ``flock`` on the run directory's lock file, holding this process's pid.
+
+    The kernel drops the lock when the process dies, however it dies, so a killed run never
+    leaves a stale lock behind. A run that ends removes the file, while it still holds it; so
+    a process that opened it just before takes the lock of a removed file, sees that the path
+    no longer names it, and tries again.
+    """
+
+    def __init__(self, handle: IO[str], path: Path) -> None:
+        self._handle: IO[str] | None = handle
+        self._path = path
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / LOCK_FILE
+        while (handle := _locked(path, run_dir)) is None:
+            pass
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return cls(handle, path)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._path.unlink()  # the run is over: no lock file left behind
+            self._handle.close()  # closing the descriptor releases the flock
+            self._handle = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def held(cls, run_dir: Path) -> Iterator[RunLock]:
+        lock = cls.acquire(run_dir)
+        try:
+            yield lock
+        finally:
+            lock.release()

@@ -1,0 +1,508 @@
+"""Run a workflow from its file to its reports: the library's entry point
+(``agnoctl.run_workflow``, ``agnoctl.arun_workflow``).
+
+A session is four stages, each in its layer:
+
+1. **prepare** (here): load and check the workflow, the inputs and the fixtures, pick the run
+   directory (or the run ``--resume`` names) before anything is written; then, under the run
+   directory's lock, point ``latest`` at it and clear what a killed process left there;
+2. **the engine** (``agnoctl.engine.run.execute``): the steps, the journal, and the verdict;
+   report.json is built here, from what it returns, and written when it says;
+3. **the reports** (``agnoctl.reports``): junit.xml, summary.md, outputs/, report.html and
+   metrics.prom, made from report.json;
+4. **notify**: the GitHub job summary and the webhooks, once per finished segment.
+
+A run whose journal recorded its end, and whose workflow and inputs did not change since, has
+no work left: ``--resume`` of it makes again the report files a kill or a full disk kept from
+being written (and tells the world what it had not been told), and raises ``NothingToResume``
+with the run's exit code. A run that passed with nothing lost just says "nothing to resume".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+
+from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, check_cache
+from agnoctl.engine.inputs import resolve_inputs
+from agnoctl.engine.resume import PreviousRun, Resumption, final_report, prepare_resume
+from agnoctl.engine.run import STOP_SIGNALS, RunResult, RunSetup, execute
+from agnoctl.engine.rundir import (
+    JOURNAL,
+    REPORT_FILE,
+    RUNS_DIR,
+    RunLock,
+    atomic_write,
+    new_run_id,
+    remove_temporaries,
+    repair_journal,
+    unwritable,
+    update_latest,
+)
+from agnoctl.engine.state import RunState
+from agnoctl.errors import ExitCode, NothingToResume, UsageError
+from agnoctl.events import Event
+from agnoctl.providers.base import Provider
+from agnoctl.redact import Redactor, masking
+from agnoctl.reports.build import build_report, checkpoint_text
+from agnoctl.reports.model import RunReport
+from agnoctl.reports.notify import notify_run
+from agnoctl.reports.writer import (
+    PUBLICATIONS,
+    SUMMARY_FILE,
+    Publication,
+    append_github_summary,
+    mark_published,
+    published,
+    stale_files,
+    write_derived_files,
+    write_report_json,
+)
+from agnoctl.spec.dag import iter_steps
+from agnoctl.spec.models import Workflow
+
+
+class RunObserver(Protocol):
+    """Watches a run (the terminal): its live state, each event, the final report."""
+
+    def run_started(self, state: RunState) -> None: ...
+
+    def event(self, event: Event) -> None: ...
+
+    def run_finished(self, report: RunReport, run_dir: Path) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    """How to run a workflow; every field has the command line's default but `cache_mode`.
+
+    Every path (``inputs_file``, ``mock_fixtures``, ``report_dir``, ``runs_dir``,
+    ``cache_dir``, and ``resume`` when it names a run directory) may be given as a str.
+    """
+
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    """Input values by name (typed as declared)."""
+    input_pairs: Sequence[str] = ()
+    """`key=value` texts, typed by the inputs declaration (`-i`)."""
+    inputs_file: Path | None = None
+    mock: bool = False
+    """Route every agent to the mock provider."""
+    mock_fixtures: Path | None = None
+    report_dir: Path | None = None
+    """The run directory; default `.agnoctl/runs/<run-id>/`."""
+    runs_dir: Path = RUNS_DIR
+    seed: int | None = None
+    """Seed of the run's random source (retry jitter)."""
+    handle_signals: bool = False
+    """Cancel the run on SIGINT/SIGTERM/SIGHUP and still write the report (main thread only)."""
+    observer: RunObserver | None = None
+    listeners: Sequence[Callable[[Event], None]] = ()
+    """More event listeners (e.g. ``agnoctl.logs.log_event``); they see redacted events."""
+    providers: Mapping[str, Provider] = field(default_factory=dict)
+    """Ready-made providers by name, used instead of building them (tests, custom servers)."""
+    resume: str | os.PathLike[str] | None = None
+    """Resume this run (`latest`, a run id or a run directory) in its own directory."""
+    cache_mode: CacheMode = "off"
+    """use: read and fill the response cache (the command line's default); off (`--no-cache`,
+    and this API's default, so that library callers and tests opt in); only: `--cache-only`."""
+    cache_dir: Path = DEFAULT_CACHE_DIR
+
+    def __post_init__(self) -> None:
+        # Library callers write paths as text (`report_dir="runs/x"`) as often as Paths.
+        for name in _PATH_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, Path(value))
+
+
+_PATH_FIELDS = ("inputs_file", "mock_fixtures", "report_dir", "runs_dir", "cache_dir")
+
+
+@dataclass(frozen=True)
+class _Repair:
+    """A run whose journal recorded its end, nothing changed since: no work is left, but
+    report files, the job summary or the webhooks may be (``stale``, ``owed``)."""
+
+    previous: PreviousRun
+    report: RunReport | None  # its final report.json; None when nothing is to be made from it
+    stale: list[str]
+    owed: set[Publication]
+    workflow: Workflow
+    file: Path
+    redactor: Redactor
+    resume: str  # how the run was named to --resume it
+
+    @property
+    def run_dir(self) -> Path:
+        return self.previous.run_dir
+
+
+_Prepared = RunSetup | _Repair
+
+
+def run_workflow(
+    path: str | os.PathLike[str], options: RunOptions | None = None, **fields: Any
+) -> RunReport:
+    """Run the workflow at ``path``; returns its report (also written to the run directory).
+
+    Raises ``SpecInvalid`` for an invalid workflow and ``UsageError`` for bad inputs or
+    fixtures, before anything runs, and ``RunDirUnwritable`` when a file of the run directory
+    could not be written (a full disk: the run stopped there, resumable). ``NothingToResume``
+    says that the run ``resume`` names has no work left (its lost reports made again, if
+    any). Keyword arguments are ``RunOptions`` fields. It runs its own event loop: inside a
+    running one, ``await arun_workflow(...)`` instead.
+    """
+    _refuse_inside_a_loop()
+    options = options or RunOptions(**fields)
+    prepared = _load(path, options)
+    reports: list[RunReport] = []
+    with _signals_restored(options), RunLock.held(prepared.run_dir):
+        # The report leaves through a list, not as the main task's result: asyncio's runner
+        # looks up the SIGINT handler at exit, and that look-up reprs the finished main task,
+        # its result included (a 10,000-step report takes a second to repr).
+        anyio.run(_session, prepared, options, reports.append)
+    return reports[0]
+
+
+async def arun_workflow(
+    path: str | os.PathLike[str], options: RunOptions | None = None, **fields: Any
+) -> RunReport:
+    """``run_workflow`` for a caller inside an event loop (asyncio or trio): the run is a task
+    of the caller's loop. The workflow is read and checked in a worker thread, so the loop
+    goes on meanwhile."""
+    options = options or RunOptions(**fields)
+    prepared = await anyio.to_thread.run_sync(_load, path, options)
+    reports: list[RunReport] = []
+    with _signals_restored(options), RunLock.held(prepared.run_dir):
+        await _session(prepared, options, reports.append)
+    return reports[0]
+
+
+def _refuse_inside_a_loop() -> None:
+    """Say what to do before anything is written: anyio.run refuses a running loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UsageError(
+        "run_workflow was called inside a running event loop, which cannot run a second "
+        "one; there, use `await agnoctl.arun_workflow(...)` (same arguments)"
+    )
+
+
+@contextlib.contextmanager
+def _signals_restored(options: RunOptions) -> Iterator[None]:
+    """The caller's handlers of the stop signals, back after a run that handled them."""
+    saved = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        if options.handle_signals:
+            for signum, handler in saved.items():
+                signal.signal(signum, handler)
+
+
+async def _session(
+    prepared: _Prepared, options: RunOptions, done: Callable[[RunReport], None]
+) -> None:
+    # What the run cuts short is masked before the cut.
+    with masking(prepared.redactor):
+        if isinstance(prepared, _Repair):
+            await _repair(prepared)
+        else:
+            done(await _run(prepared, options))
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+def _load(path: str | os.PathLike[str], options: RunOptions) -> _Prepared:
+    from agnoctl.spec.validate import load_workflow
+
+    file = Path(path)
+    # --mock and --cache-only send no request: an unset provider key variable is no error.
+    workflow = load_workflow(file, offline=options.mock or options.cache_mode == "only")
+    return _prepare(workflow, file, options)
+
+
+def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
+    redactor = _redactor(workflow)
+    resumption, note = None, None
+    if options.resume is not None:
+        resumption = prepare_resume(
+            os.fspath(options.resume),
+            options.runs_dir,
+            workflow,
+            options.input_pairs,
+            options.inputs_file,
+            options.inputs,
+            mock=options.mock,
+        )
+        if resumption is None:
+            note = (
+                f"no earlier run of workflow {workflow.name!r} in {options.runs_dir} to "
+                "resume: this is a new run"
+            )
+    previous = None
+    if resumption is not None:
+        if resumption.ended:
+            repair = _repair_of(resumption, workflow, file, redactor, options)
+            if repair is not None:
+                return repair
+        previous, inputs = resumption.previous, resumption.inputs
+        note = previous.note()
+    else:
+        inputs = resolve_inputs(
+            workflow.inputs, options.input_pairs, options.inputs_file, options.inputs
+        )
+    fixtures = _fixtures(workflow, options)
+    if previous is not None:  # a resumed run continues in its own directory
+        run_id, run_dir = previous.run_id, previous.run_dir
+    else:
+        run_id = new_run_id()
+        run_dir = options.report_dir or options.runs_dir / run_id
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UsageError(
+                f"the report directory {run_dir} is not empty: choose another one, or carry on "
+                f"the run it holds with `--resume {run_dir}` (without --report-dir)"
+            )
+    cache_mode = options.cache_mode
+    cache_note = check_cache(options.cache_dir, cache_mode)
+    if cache_note is not None:  # a damaged cache: this run goes without it
+        cache_mode = "off"
+        note = cache_note if note is None else f"{note}; {cache_note}"
+    observer = options.observer
+    return RunSetup(
+        workflow=workflow,
+        file=file,
+        inputs=inputs,
+        redactor=redactor,
+        run_id=run_id,
+        run_dir=run_dir,
+        # A run under --report-dir is not the runs directory's latest: name its directory.
+        resume_as="latest" if options.report_dir is None else str(run_dir),
+        mock=options.mock,
+        seed=options.seed,
+        handle_signals=options.handle_signals,
+        on_started=observer.run_started if observer is not None else None,
+        listeners=(*options.listeners, *([observer.event] if observer is not None else [])),
+        providers=options.providers,
+        cache_mode=cache_mode,
+        cache_dir=options.cache_dir,
+        fixtures=fixtures,
+        previous=previous,
+        note=note,
+    )
+
+
+def _repair_of(
+    resumption: Resumption, workflow: Workflow, file: Path, redactor: Redactor, options: RunOptions
+) -> _Repair | None:
+    """What a run whose journal recorded its end still lacks; None when the run is to be
+    resumed instead: a failed run with nothing lost (its failures run again), or a run whose
+    report.json is not its final report (one that passed is then resumed with every task
+    reused, which makes it)."""
+    previous = resumption.previous
+    data = final_report(previous)
+    passed = previous.status == "passed"
+    if data is None:
+        previous.report_lost = passed
+        return None
+    outputs = data.get("outputs")
+    stale = stale_files(previous.run_dir, outputs if isinstance(outputs, Mapping) else {})
+    owed = _owed(previous.run_dir, len(data["segments"]), stale)
+    report = None
+    if stale or owed:
+        from pydantic import ValidationError
+
+        try:
+            report = RunReport.model_validate(data)
+        except ValidationError:
+            previous.report_lost = passed
+            return None
+    elif not passed:
+        return None
+    resume = os.fspath(options.resume) if options.resume is not None else "latest"
+    return _Repair(previous, report, stale, owed, workflow, file, redactor, resume)
+
+
+def _owed(run_dir: Path, segment: int, stale: list[str]) -> set[Publication]:
+    """What the run's last segment has not told the world yet. Its record is written before
+    the report files; without one, the segment was told everything unless its files are
+    stale (a run from before the record existed, whose files were made and told at once)."""
+    done = published(run_dir, segment)
+    if done is None:
+        return set(PUBLICATIONS) if stale else set()
+    return set(PUBLICATIONS) - done
+
+
+def _fixtures(workflow: Workflow, options: RunOptions) -> Any:
+    if options.mock_fixtures is None:
+        return None
+    if not options.mock:
+        _check_scripted(workflow)
+    from agnoctl.providers.fixtures import load_fixtures
+
+    fixtures = load_fixtures(options.mock_fixtures)
+    problems = fixtures.unknown_steps({node.path for node in iter_steps(workflow)})
+    if problems:
+        raise UsageError("; ".join(problems))
+    return fixtures
+
+
+def _check_scripted(workflow: Workflow) -> None:
+    """Fixtures script the mock provider only: without `mock`, an agent on a real provider
+    would ignore them and call (and bill) that provider instead."""
+    for name, agent in workflow.agents.items():
+        for reference in [agent.model, *agent.fallback_models]:
+            provider = reference.partition("/")[0]
+            spec = workflow.providers.get(provider)
+            if (spec.type if spec is not None else provider) != "mock":
+                raise UsageError(
+                    f"--mock-fixtures scripts the mock provider only, but agent {name!r} calls "
+                    f"{reference}: add --mock to send every agent to the mock provider"
+                )
+
+
+def _redactor(workflow: Workflow) -> Redactor:
+    from agnoctl.providers.registry import secrets
+
+    found = [s for name, spec in workflow.providers.items() for s in secrets(name, spec)]
+    return Redactor.from_environment(extra=found)
+
+
+def _take_up(setup: RunSetup, options: RunOptions) -> None:
+    """Make the run directory ready, under its lock: ``latest`` points at a new run; a
+    resumed one loses what its killed segment was writing."""
+    setup.run_dir.mkdir(parents=True, exist_ok=True)
+    if options.report_dir is None and setup.previous is None:
+        update_latest(options.runs_dir, setup.run_id)
+    if setup.previous is not None:
+        remove_temporaries(setup.run_dir)
+        repair_journal(setup.run_dir / JOURNAL)
+
+
+# ---------------------------------------------------------------------------- run
+
+
+async def _run(setup: RunSetup, options: RunOptions) -> RunReport:
+    _take_up(setup, options)
+    files = _ReportJson(setup)
+    result = await execute(setup, files)
+    report, dumped = files.final(result)
+    run_dir = setup.run_dir
+    try:
+        mark_published(run_dir, len(report.segments), set())  # before the files: see _owed
+        write_derived_files(run_dir, report, setup.redactor.redact, setup.workflow, dumped=dumped)
+        await _tell(run_dir, setup.workflow, report, setup.redactor, set(PUBLICATIONS))
+    except OSError as exc:
+        path = Path(exc.filename or run_dir)
+        raise unwritable("report", path, exc, setup.file, setup.resume_as) from exc
+    if options.observer is not None:
+        options.observer.run_finished(report, run_dir)
+    return report
+
+
+class _ReportJson:
+    """report.json for the engine (``agnoctl.engine.run.ReportFiles``): a checkpoint while
+    the run goes on, the final report at its end."""
+
+    def __init__(self, setup: RunSetup) -> None:
+        self._setup = setup
+        self._final: tuple[RunReport, str] | None = None
+
+    def checkpoint(self, result: RunResult) -> str:
+        return checkpoint_text(result)
+
+    def write_checkpoint(self, text: str) -> None:
+        atomic_write(self._setup.run_dir / REPORT_FILE, text)
+
+    def write_final(self, result: RunResult) -> None:
+        report = build_report(result)
+        dumped = write_report_json(self._setup.run_dir, report, self._setup.redactor.redact)
+        self._final = report, dumped
+
+    def final(self, result: RunResult) -> tuple[RunReport, str]:
+        """The final report the engine had written, and its ``dumps()``."""
+        assert self._final is not None, "the engine returns after the final report.json"
+        return self._final
+
+
+async def _tell(
+    run_dir: Path,
+    workflow: Workflow,
+    report: RunReport,
+    redactor: Redactor,
+    owed: set[Publication],
+) -> None:
+    """Tell the world how the segment ``report`` ends went, as far as it is ``owed``: the
+    GitHub job summary, then the webhooks; each is recorded as it is done, so that neither is
+    done twice."""
+    segment = len(report.segments)
+    done = published(run_dir, segment) or set()
+    if "step_summary" in owed:
+        append_github_summary((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        done.add("step_summary")
+        mark_published(run_dir, segment, done)
+    if "webhooks" in owed:
+        await notify_run(workflow, report, run_dir, redactor)
+        done.add("webhooks")
+        mark_published(run_dir, segment, done)
+
+
+# ---------------------------------------------------------------------------- repair
+
+
+async def _repair(repair: _Repair) -> None:
+    """Make the lost report files of a run with no work left, tell the world what it was
+    not told, clear what a killed writer left; raises NothingToResume saying what was done."""
+    run_dir, report = repair.run_dir, repair.report
+    removed = remove_temporaries(run_dir)
+    try:
+        if report is not None:
+            if repair.stale:
+                write_derived_files(run_dir, report, repair.redactor.redact, repair.workflow)
+            await _tell(run_dir, repair.workflow, report, repair.redactor, repair.owed)
+    except OSError as exc:
+        path = Path(exc.filename or run_dir)
+        raise unwritable("report", path, exc, repair.file, repair.resume) from exc
+    what = [f"made {', '.join(repair.stale)} again"] if repair.stale else []
+    if "step_summary" in repair.owed:
+        what.append("added its summary to the job page")
+    if "webhooks" in repair.owed:
+        what.append("sent its webhooks")
+    if removed:
+        what.append(f"removed {len(removed)} half-written file(s)")
+    raise NothingToResume(_repaired(repair, what), _exit_code(repair))
+
+
+def _repaired(repair: _Repair, what: list[str]) -> str:
+    run_id = repair.previous.run_id
+    if repair.previous.status == "passed":
+        done = f"run {run_id} already passed and nothing changed since: nothing to resume"
+    else:
+        command = (
+            f"agnoctl run {shlex.quote(str(repair.file))} --resume {shlex.quote(repair.resume)}"
+        )
+        reason = repair.report.reason if repair.report is not None else ""
+        done = f"run {run_id} failed: {reason}; `{command}` runs again what did not succeed"
+    if not what:
+        return done
+    return f"repaired the reports of run {run_id} ({'; '.join(what)}); {done}"
+
+
+def _exit_code(repair: _Repair) -> ExitCode:
+    return ExitCode.PASSED if repair.previous.status == "passed" else ExitCode.FAILED
+
+
+__all__ = ["RunObserver", "RunOptions", "arun_workflow", "run_workflow"]
