@@ -14,7 +14,9 @@ below refuses to load anything but text.
 
 A cache is disposable: a run whose cache database is damaged (garbage written over it, cut
 short) goes on without it and says so, ``--cache-only`` fails on it, and ``agnoctl cache
-clear`` deletes it. A ``--cache-dir`` with a file in its way is refused before the run.
+clear`` deletes it. A database damaged while the run has it open is passed over the same
+way, from the call that finds it: the run's calls go to the model, and a warning says so
+once. A ``--cache-dir`` with a file in its way is refused before the run.
 
 A hit is a single indexed SQLite read (tens of microseconds, p99 well under a millisecond:
 ``bench/cache_bench.py``), so lookups run directly on the event loop. A write is usually a
@@ -35,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import diskcache  # type: ignore[import-untyped]  # ships no type hints
@@ -87,6 +89,7 @@ class _TextOnlyDisk(diskcache.Disk):  # type: ignore[misc]  # Disk is untyped (A
 
 
 _FOREIGN_KEY = object()
+_T = TypeVar("_T")
 
 
 class _ForeignEntry(OSError):
@@ -122,6 +125,10 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self._asked: set[tuple[str, str, int | None, str]] = set()
+        self.damage: str | None = None
+        """Why the database stopped being readable during the run (SQLite's words), if it did:
+        from then on the cache is passed over."""
+        self._warned = False
 
     def __enter__(self) -> ResponseCache:
         return self
@@ -135,7 +142,7 @@ class ResponseCache:
         return request_key(provider.protocol, provider.base_url, request)
 
     def get(self, key: str) -> ModelReply | None:
-        raw = self._store.get(key)
+        raw = self._passing_over_damage(lambda store: store.get(key))
         entry = _decode(raw) if isinstance(raw, str) else None
         if entry is None:
             self.misses += 1
@@ -156,7 +163,29 @@ class ResponseCache:
         text = canonical_json(entry)
         if self._redact is not None and self._redact(text) != text:
             return  # the reply holds a secret: see the module docstring
-        self._store.set(key, text, retry=True)
+        self._passing_over_damage(lambda store: store.set(key, text, retry=True))
+
+    def warn_of_damage(self) -> None:
+        """Log, once, that the database broke during the run and the run goes without it."""
+        if self.damage is None or self._warned:
+            return
+        self._warned = True
+        from agnoctl.logs import get_logger  # only a damaged cache has anything to say
+
+        get_logger().warning("cache_passed_over", note=going_without(self.directory, self.damage))
+
+    def _passing_over_damage(self, operation: Callable[[diskcache.Cache], _T]) -> _T | None:
+        """``operation`` on the store; None once the database cannot be read (it was damaged
+        after ``check_cache`` passed it): a cache only saves calls, so the run goes on."""
+        if self.damage is not None:
+            return None
+        try:
+            return operation(self._store)
+        except CacheDamaged as damaged:  # damaged before this process first opened it
+            self.damage = damaged.reason
+        except sqlite3.DatabaseError as exc:  # damaged while open
+            self.damage = str(exc)
+        return None
 
     def stats(self) -> CacheStats:
         created = [entry["created"] for _, entry in self._entries()]
@@ -230,6 +259,11 @@ def check_cache(directory: Path, mode: CacheMode) -> str | None:
             f"has no other source of replies: `agnoctl cache clear --cache-dir {directory}`, "
             "then run without --cache-only to fill it again"
         )
+    return going_without(directory, reason)
+
+
+def going_without(directory: Path, reason: str) -> str:
+    """What a run says when it passes over a damaged cache."""
     return (
         f"the response cache {directory} cannot be read ({reason}); this run goes without "
         f"it (`agnoctl cache clear --cache-dir {directory}` starts it afresh)"
@@ -319,12 +353,14 @@ async def cached_request(
     key = cache.key(provider, request)
     if mode == "only" or not cache.repeated(key, request.context):
         reply = cache.get(key)
+        cache.warn_of_damage()
         if reply is not None:
             return reply, True
     if mode == "only":
-        raise CacheMiss(_miss_message(request))
+        raise CacheMiss(_miss_message(request, cache.damage))
     reply = await provider.request(request)
     await anyio.to_thread.run_sync(cache.put, key, reply)
+    cache.warn_of_damage()
     return reply, False
 
 
@@ -366,13 +402,18 @@ def request_key(protocol: str, base_url: str, request: ModelRequest) -> str:
     return hashlib.sha256(canonical_json(material).encode()).hexdigest()
 
 
-def _miss_message(request: ModelRequest) -> str:
+def _miss_message(request: ModelRequest, damage: str | None) -> str:
     ctx = request.context
     where = f"step {ctx.step_id!r}"
     if ctx.index is not None:
         where += f" (item {ctx.index})"
     if ctx.purpose == "judge":
         where = f"the judge gate of {where}"
+    if damage is not None:
+        return (
+            f"no cached reply for {where}: the response cache cannot be read ({damage}) and "
+            "--cache-only is set (`agnoctl cache clear`, then run without --cache-only)"
+        )
     return (
         f"no cached reply for {where} and --cache-only is set "
         "(run once without --cache-only to fill the cache)"

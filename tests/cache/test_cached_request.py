@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,32 @@ def test_the_most_specific_cache_setting_wins(
     step: bool | None, agent: bool | None, defaults: bool | None, expected: bool
 ) -> None:
     assert caching_enabled(step, agent, defaults) is expected
+
+
+def _write_over(directory: Path) -> None:
+    """Random bytes over the open database and its log, in place: "file is not a database"."""
+    for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+        path = directory / name
+        with path.open("r+b") as file:
+            file.write(os.urandom(max(path.stat().st_size, 4096)))
+
+
+async def test_a_cache_damaged_while_open_is_passed_over(
+    cache: ResponseCache, provider: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await cached_request(cache, provider, REQUEST)
+    _write_over(cache.directory)
+    other = dataclasses.replace(REQUEST, context=CallContext(step_id="report"))
+    for _ in range(2):  # the entry it held, asked again: the model answers
+        _, hit = await cached_request(cache, provider, other)
+        assert not hit
+    assert len(provider.requests) == 3
+    assert cache.damage == "file is not a database"
+    logged = capsys.readouterr().err
+    assert logged.count("cache_passed_over") == 1
+    assert "the response cache" in logged and "cannot be read (file is not a database)" in logged
+    with pytest.raises(
+        CacheMiss, match=r"cannot be read \(file is not a database\) and --cache-only"
+    ):
+        await cached_request(cache, provider, other, mode="only")
+    assert len(provider.requests) == 3

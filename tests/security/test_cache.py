@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +123,54 @@ def test_cache_clear_deletes_a_damaged_cache(project: Path) -> None:
     assert again.returncode == 0, again.stderr
     report = json.loads((project / "again" / "report.json").read_text(encoding="utf-8"))
     assert report["cost"]["total"]["cache_hits"] == 1
+
+
+# Writes random bytes over the database and its log in place, as a stray write would: the run's
+# open connection then reads "file is not a database".
+_CORRUPT = (
+    "import os, pathlib, sys\n"
+    "for name in ('cache.db', 'cache.db-wal', 'cache.db-shm'):\n"
+    "    path = pathlib.Path(sys.argv[1], name)\n"
+    "    if path.exists():\n"
+    "        with path.open('r+b') as file:\n"
+    "            file.write(os.urandom(max(path.stat().st_size, 4096)))\n"
+)
+
+
+def test_a_cache_damaged_during_the_run_is_passed_over_with_one_warning(
+    project: Path, server: FakeLLMThread
+) -> None:
+    """A cache damaged after the run opened it failed the next step with SQLite's message.
+    The run now passes it over as it does a cache damaged before: the model answers every
+    later call (also one the cache held), the warning is said once, and the run passes."""
+    cache_dir = project / ".agnoctl" / "cache"
+    corrupt = json.dumps([sys.executable, "-c", _CORRUPT, str(cache_dir)])
+    (project / "flow.yaml").write_text(
+        "version: 1\n"
+        "name: damaged\n"
+        "providers:\n"
+        f"  local: {{type: openai, base_url: '{server.url}/v1', api_key: sk-cache-test}}\n"
+        "agents:\n"
+        "  a: {model: local/m}\n"
+        "steps:\n"
+        "  first: {agent: a, prompt: what is cached}\n"
+        f"  corrupt: {{needs: [first], run: {corrupt}}}\n"
+        "  second: {needs: [corrupt], agent: a, prompt: asked after the damage}\n"
+        "  again: {needs: [second], agent: a, prompt: what is cached}\n",
+        encoding="utf-8",
+    )
+    result = run(project, "--report-dir", "out")
+    assert result.returncode == 0, result.stderr
+    warning = "the response cache .agnoctl/cache cannot be read (file is not a database)"
+    assert result.stderr.count(warning) == 1, result.stderr
+    assert "agnoctl cache clear --cache-dir .agnoctl/cache" in result.stderr
+    report = json.loads((project / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["status"] == "passed"
+    assert (report["cost"]["total"]["calls"], report["cost"]["total"]["cache_hits"]) == (3, 0)
+    lines = (project / "out" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    calls = [event for event in map(json.loads, lines) if event["type"] == "llm_call"]
+    assert [(c["step"], c.get("error"), c.get("cached")) for c in calls] == [
+        ("first", None, None),
+        ("second", None, None),
+        ("again", None, None),
+    ]
