@@ -57,7 +57,6 @@ from agnoctl.reports.model import RunReport
 from agnoctl.reports.notify import notify_run
 from agnoctl.reports.writer import (
     PUBLICATIONS,
-    SUMMARY_FILE,
     Publication,
     append_github_summary,
     mark_published,
@@ -446,18 +445,18 @@ async def _tell(
     owed: set[Publication],
 ) -> None:
     """Tell the world how the segment ``report`` ends went, as far as it is ``owed``: the
-    GitHub job summary, then the webhooks; each is recorded as it is done, so that neither is
-    done twice."""
+    GitHub job summary, then the webhooks. The summary is recorded as soon as it is appended,
+    so that a kill while the webhooks go out does not append it twice."""
     segment = len(report.segments)
     done = published(run_dir, segment) or set()
     if "step_summary" in owed:
-        append_github_summary((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
         done.add("step_summary")
-        mark_published(run_dir, segment, done)
+        if append_github_summary(run_dir):
+            mark_published(run_dir, segment, done)
     if "webhooks" in owed:
         await notify_run(workflow, report, run_dir, redactor)
         done.add("webhooks")
-        mark_published(run_dir, segment, done)
+    mark_published(run_dir, segment, done)
 
 
 # ---------------------------------------------------------------------------- repair

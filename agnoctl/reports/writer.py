@@ -130,10 +130,13 @@ def mark_published(run_dir: Path, segment: int, done: set[Publication]) -> None:
 PUBLICATIONS: tuple[Publication, ...] = ("step_summary", "webhooks")
 
 
-def append_github_summary(markdown: str) -> None:
-    """Add the summary to the GitHub Actions job page when running there."""
+def append_github_summary(run_dir: Path) -> bool:
+    """Add the run's summary.md to the GitHub Actions job page when running there; whether
+    it did."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
-        return
+        return False
+    markdown = (run_dir / SUMMARY_FILE).read_text(encoding="utf-8")
     with contextlib.suppress(OSError), open(target, "a", encoding="utf-8") as handle:
         handle.write(markdown + "\n")
+    return True
