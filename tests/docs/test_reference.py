@@ -18,7 +18,9 @@ def test_committed_reference_matches_the_models() -> None:
         check=True,
     )
     committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
-    assert result.stdout == committed, "regenerate: agnoctl schema --format markdown > docs/reference.md"
+    assert result.stdout == committed, (
+        "regenerate: agnoctl schema --format markdown > docs/reference.md"
+    )
 
 
 def test_every_field_of_every_step_and_agent_is_documented() -> None:
