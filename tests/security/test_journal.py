@@ -9,6 +9,7 @@ passed over, and keep every event after it: the finished work is still reused.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,20 @@ BAD_LINES = {
 }
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real run of FLOW, made once: every test damages a copy of it."""
+    folder = tmp_path_factory.mktemp("journal")
+    (folder / "flow.yaml").write_text(FLOW, encoding="utf-8")
+    assert agnoctl(folder, "run", "flow.yaml", "--report-dir", "run").returncode == 0
+    return folder
+
+
 @pytest.fixture
-def killed_run(tmp_path: Path) -> Path:
+def killed_run(finished_run: Path, tmp_path: Path) -> Path:
     """A run directory as a kill after its second step leaves it: the third never ran."""
-    (tmp_path / "flow.yaml").write_text(FLOW, encoding="utf-8")
-    assert agnoctl(tmp_path, "run", "flow.yaml", "--report-dir", "run").returncode == 0
+    shutil.copy2(finished_run / "flow.yaml", tmp_path / "flow.yaml")
+    shutil.copytree(finished_run / "run", tmp_path / "run", symlinks=True)
     journal = tmp_path / "run" / "events.jsonl"
     lines = journal.read_bytes().splitlines(keepends=True)
     third = next(i for i, line in enumerate(lines) if b'"step":"third"' in line)

@@ -7,14 +7,16 @@ terminal or SSH session) left only the checkpoint. Now `--resume` makes again wh
 file is missing or older than the journal's end, clears half-written files, and SIGHUP ends a
 run as SIGTERM does.
 
-The soak kills a 3,000-item mock fan-out at 30 moments chosen by the journal's length (a
-seeded random number of lines, and two moments on purpose: at the first line, before the first
-checkpoint, and right after `run_finished`), resumes each, and checks every report file and
-that no item the journal had recorded as finished before the kill was asked for again.
+The soak kills a 3,000-item mock fan-out at 14 moments chosen by the journal's length (one
+seeded random number of lines in each of 11 equal stretches of the journal, so the kills cover
+the whole run, and moments on purpose: at the first line, before the first checkpoint, and twice
+right after `run_finished`), resumes each, and checks every report file and that no item the
+journal had recorded as finished before the kill was asked for again.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -159,7 +161,7 @@ def test_sighup_ends_a_run_as_sigterm_does(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- the soak
 
 ITEMS = 3000
-TRIALS = 30
+STRETCHES = 11  # a trial at a random moment in each; every trial is two agnoctl processes
 AFTER_THE_END = -1  # a kill right after run_finished is in the journal
 
 
@@ -232,17 +234,23 @@ def _trial(folder: Path, lines: int, sample: int | None) -> str:
     return resumed.stdout + resumed.stderr
 
 
+def _moments(rng: random.Random) -> list[int]:
+    """Journal lengths to kill at: one at random in each of STRETCHES equal stretches of the
+    run's journal (about three lines an item), so the kills fall all along the run."""
+    bounds = [2 + (3 * ITEMS - 2) * n // STRETCHES for n in range(STRETCHES + 1)]
+    return [rng.randint(low, high - 1) for low, high in itertools.pairwise(bounds)]
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(300)  # about 50 s alone on two cores; more when they are shared
-def test_kill_nine_at_thirty_moments_then_resume_leaves_every_report_final(
+@pytest.mark.timeout(300)  # about 25 s alone on two cores; more when they are shared
+def test_kill_nine_at_fourteen_moments_then_resume_leaves_every_report_final(
     tmp_path: Path,
 ) -> None:
-    rng = random.Random(19)
-    moments = [1, AFTER_THE_END, AFTER_THE_END, *(rng.randint(2, 3 * ITEMS) for _ in range(27))]
+    moments = [1, AFTER_THE_END, AFTER_THE_END, *_moments(random.Random(19))]
     # The moments on purpose get the whole report checked against the schema; the others a
     # sample of its items.
-    samples = [None, None, None, *[20] * (TRIALS - 3)]
-    folders = [tmp_path / f"trial{n}" for n in range(TRIALS)]
+    samples = [None, None, None, *[20] * STRETCHES]
+    folders = [tmp_path / f"trial{n}" for n in range(len(moments))]
     with ThreadPoolExecutor(2) as pool:
         said = list(pool.map(_trial, folders, moments, samples))
     # The moments on purpose happened: a kill after the end was repaired, not rerun.
