@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from agnoctl.collector import tuned_for_a_run
 from agnoctl.engine.state import RunState
 from agnoctl.events import Event
 from agnoctl.reports.model import RunReport
@@ -159,12 +160,14 @@ def _run(
     # libyaml's emitter: the pure-Python one took longer to write the file than the run.
     text = yaml.dump(workflow, Dumper=yaml.CSafeDumper, sort_keys=False)
     path.write_text(text, encoding="utf-8")
-    # The mock is never cached; "off" also keeps the run from opening a cache directory.
+    # The mock is never cached; "off" also keeps the run from opening a cache directory. The
+    # cycle collector is tuned as `agnoctl run` tunes it: this is the engine the CLI runs.
     started = time.process_time()
-    report = run_workflow(
-        path,
-        RunOptions(report_dir=folder / f"{name}-run", observer=clock, cache_mode="off", **options),
-    )
+    with tuned_for_a_run(clock) as observer:
+        run_dir = folder / f"{name}-run"
+        report = run_workflow(
+            path, RunOptions(report_dir=run_dir, observer=observer, cache_mode="off", **options)
+        )
     clock.call = time.process_time() - started
     if report.status != "passed":
         raise SystemExit(f"{name}: the benchmark run did not pass: {report.reason}")
