@@ -370,6 +370,9 @@ class _Checker:
             self._check_template((*base, "run", index), arg, False, inner)
         for name, value in (spec.env or {}).items():
             self._check_template((*base, "env", name), value, False, inner)
+        for name, value in (spec.with_ or {}).items():
+            if isinstance(value, str):  # a sub-workflow's input, rendered in this step's context
+                self._check_template((*base, "with", name), value, False, inner)
         if spec.loop is not None and spec.loop.until is not None:
             until = _Scope(
                 reader=node.path,

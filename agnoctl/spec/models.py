@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -406,6 +408,27 @@ OnGateFailure = Literal["fail", "warn", "retry"]
 Tags = dict[str, str] | list[str]
 
 
+_NOT_FOR_USES = {
+    "retry": "a sub-workflow is not re-run; give its steps `retry` in its own file",
+    "cache": "caching is per model call; set `cache` on the sub-workflow's steps or agents",
+    "output_schema": "its output is its `outputs` map; check it with gates",
+}
+"""Fields a `uses` step may not set (those of other kinds are refused by _check_kind_fields)."""
+
+
+def _uses_path(value: object) -> object:
+    if isinstance(value, str) and ("://" in value or not value.strip()):
+        raise ValueError(
+            f"`uses` names a workflow file by a path relative to this file, not {value!r}"
+        )
+    return value
+
+
+UsesPath = Annotated[str, BeforeValidator(_uses_path)]
+WithValue = Annotated[Any, BeforeValidator(_template)]
+"""A `with:` value: a string is a template (a `${VAR}` in it a literal), anything else a literal."""
+
+
 class StepDefaults(Strict):
     """Step fields that `defaults` may set for every step; a step's own value wins."""
 
@@ -445,7 +468,7 @@ class StepDefaults(Strict):
 
 
 class StepSpec(StepDefaults):
-    """One step. Exactly one kind: `agent` + `prompt`, `run`, or `steps` (a group)."""
+    """One step. Exactly one kind: `agent` + `prompt`, `run`, `steps` (a group), or `uses`."""
 
     # Built on first use: a recursive model whose own validator exists when Workflow's is
     # built gets reused whole inside it, and its `after` validator then runs twice per step
@@ -500,6 +523,21 @@ class StepSpec(StepDefaults):
             "Group: run the children again until `until` is true or iterations are spent."
         ),
     )
+    uses: UsesPath | None = Field(
+        default=None,
+        description=(
+            "Sub-workflow: another workflow file (a path relative to this file) run as this "
+            "step; its steps run nested under this step, its `outputs` are the output."
+        ),
+    )
+    with_: dict[str, WithValue] | None = Field(
+        default=None,
+        alias="with",
+        description=(
+            "Sub-workflow: the values of its `inputs`; strings are templates rendered in "
+            "this step's context (`{{ item }}` under for_each); one `{{ expr }}` keeps its type."
+        ),
+    )
     output_schema: JsonSchemaDict | None = Field(
         default=None,
         description="JSON Schema the output must validate against (overrides the agent's).",
@@ -509,9 +547,11 @@ class StepSpec(StepDefaults):
     )
 
     @property
-    def kind(self) -> Literal["agent", "command", "group"]:
+    def kind(self) -> Literal["agent", "command", "group", "uses"]:
         if self.steps is not None:
             return "group"
+        if self.uses is not None:
+            return "uses"
         if self.run is not None:
             return "command"
         return "agent"
@@ -525,10 +565,12 @@ class StepSpec(StepDefaults):
             kinds.append("run")
         if self.steps is not None:
             kinds.append("steps")
+        if self.uses is not None:
+            kinds.append("uses")
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"
             raise ValueError(
-                f"a step needs exactly one kind: `agent` + `prompt`, `run`, or `steps` "
+                f"a step needs exactly one kind: `agent` + `prompt`, `run`, `steps` or `uses` "
                 f"(found {found})"
             )
         self._check_kind_fields(kinds[0])
@@ -549,6 +591,22 @@ class StepSpec(StepDefaults):
             raise ValueError("a group needs at least one step")
         if self.max_concurrency is not None and self.for_each is None:
             raise ValueError("`max_concurrency` limits for_each items: add `for_each`")
+        if kind == "uses":
+            self._check_uses_fields()
+        elif self.with_ is not None:
+            raise ValueError("`with` gives a sub-workflow its inputs: add `uses`")
+
+    def _check_uses_fields(self) -> None:
+        # Fail closed: a field that would mean nothing for a sub-workflow is an error.
+        for name in _NOT_FOR_USES:
+            if name in self.model_fields_set:
+                why = _NOT_FOR_USES[name]
+                raise ValueError(f"`{name}` does not apply to a `uses` step: {why}")
+        if self.success_threshold is not None and self.for_each is None:
+            raise ValueError(
+                "`success_threshold` of a `uses` step counts its for_each items: the "
+                "sub-workflow's own `success_threshold` decides whether one invocation passed"
+            )
 
     @field_validator("steps")
     @classmethod
@@ -801,6 +859,20 @@ class Workflow(Strict):
     notify: NotifySpec | None = Field(
         default=None, description="Webhooks to tell when the run fails, passes, or nears a limit."
     )
+
+    # Set by agnoctl.spec.uses when the file is validated: where it was read from, and the
+    # workflow each of its `uses:` names (one instance per file, however often it is used).
+    _file: Path | None = PrivateAttr(default=None)
+    _used: dict[str, Workflow] = PrivateAttr(default_factory=dict)
+
+    @property
+    def file(self) -> Path | None:
+        """The file the workflow was read from (absolute), when it was read from one."""
+        return self._file
+
+    def sub_workflow(self, uses: str) -> Workflow:
+        """The workflow a `uses:` of this file names (validated with this file)."""
+        return self._used[uses]
 
     @field_validator("tools", mode="before")
     @classmethod

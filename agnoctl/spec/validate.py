@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agnoctl.errors import SpecError, SpecInvalid, UsageError
 from agnoctl.spec.checks import check_data
+from agnoctl.spec.dag import iter_steps
 from agnoctl.spec.diagnostics import Diagnostic
 from agnoctl.spec.loader import (
     MAX_FILE_BYTES,
@@ -74,7 +76,25 @@ def diagnostic_from_error(error: SpecError) -> Diagnostic:
 
 
 def validate_file(path: str | Path, *, offline: bool = False) -> ValidationResult:
-    """Load and check one workflow file; never raises for a bad file."""
+    """Load and check one workflow file and the files its `uses:` steps name (recursively);
+    never raises for a bad file."""
+    result = _validate_alone(path, offline=offline)
+    if result.workflow is None or not _uses_any(result.workflow):
+        return result
+    from agnoctl.spec.uses import Library, link
+
+    found = link(result, Library(partial(_validate_alone, offline=offline)))
+    diagnostics = sorted([*result.diagnostics, *found], key=Diagnostic.sort_key)
+    failed = any(d.severity == "error" for d in found)
+    return replace(result, workflow=None if failed else result.workflow, diagnostics=diagnostics)
+
+
+def _uses_any(workflow: Workflow) -> bool:
+    return any(node.spec.uses is not None for node in iter_steps(workflow))
+
+
+def _validate_alone(path: str | Path, *, offline: bool = False) -> ValidationResult:
+    """One file on its own (its `uses:` files unread)."""
     label = str(path)
     unset_keys: list[UnsetKey] | None = [] if offline else None
     with paused_gc():
