@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agnoctl import estimate
-from agnoctl.errors import SpecError, SpecInvalid
+from agnoctl.errors import SpecError, SpecInvalid, UsageError
 from agnoctl.plan.model import (
     Assumptions,
     FloatRange,
@@ -381,6 +381,9 @@ class _Planner:
         slot = len(self._records)
         self._records.append(None)  # parents are listed before their children
         kind = spec.kind
+        if kind == "uses":
+            # Fail closed: a plan without the sub-workflow's calls would understate the run.
+            raise UsageError(f"step {path}: `agnoctl plan` does not expand sub-workflows yet")
         if kind == "group":
             work = self._group_work(spec, path, where, scope, runs, fan)
         elif kind == "agent":

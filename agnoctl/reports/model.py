@@ -169,7 +169,9 @@ class StepReport(_Execution):
             "Full path: `group.child` for nested steps, `group[2].child` inside a for_each item."
         )
     )
-    kind: Literal["agent", "command", "group"]
+    kind: Literal["agent", "command", "group", "uses"] = Field(
+        description="`uses`: a sub-workflow, its steps under `children` (per item under for_each)."
+    )
     continue_on_error: bool = False
     items: list[ItemReport] | None = Field(
         default=None, description="for_each steps: one entry per item, in order."
