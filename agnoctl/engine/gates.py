@@ -19,11 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Literal
-
-import regex
-from jsonschema import SchemaError, validators
-from jsonschema.protocols import Validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from agnoctl.errors import OutputInvalid, ProviderError, StepFailed
 from agnoctl.spec.models import (
@@ -38,6 +34,9 @@ from agnoctl.spec.models import (
     ThresholdGate,
 )
 from agnoctl.spec.templates import TemplateError, evaluate
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 Severity = Literal["fail", "warn"]
 JudgeFn = Callable[[JudgeGate, Any], Awaitable[tuple[float, str]]]
@@ -252,6 +251,8 @@ def output_text(output: Any) -> str:
 def _schema(output: Any, output_schema: dict[str, Any] | None) -> _Outcome:
     if output_schema is None:
         return _Outcome(False, None, "no output_schema applies to this step's output")
+    from jsonschema import SchemaError  # loaded with the validator: see _validator
+
     try:
         errors = validation_errors(output, output_schema)
     except SchemaError as exc:
@@ -313,6 +314,8 @@ def _contains(gate: ContainsGate, text: str) -> _Outcome:
 
 
 def _regex(gate: RegexGate, text: str) -> _Outcome:
+    import regex  # only a regex gate needs this engine: a run without one never loads it
+
     # A bounded match: a pattern that backtracks (`^(a+)+$` on 37 characters) would otherwise
     # hold the event loop, past every timeout and SIGINT, for hours.
     try:
@@ -389,6 +392,9 @@ def validation_errors(value: Any, schema: dict[str, Any]) -> list[str]:
 
 @lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Validator:
+    # Only a step with an output_schema validates: a run without one never loads jsonschema.
+    from jsonschema import validators
+
     schema = json.loads(schema_text)
     cls = validators.validator_for(schema)
     cls.check_schema(schema)
@@ -415,6 +421,8 @@ def parse_output(text: str, schema: dict[str, Any]) -> Any:
     often add one even when asked for JSON only.
     """
     value = _parse_json(text)
+    from jsonschema import SchemaError  # loaded with the validator: see _validator
+
     try:
         errors = validation_errors(value, schema)
     except SchemaError as exc:

@@ -28,7 +28,6 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 from markupsafe import Markup
 
 from agnoctl import __version__
@@ -45,6 +44,8 @@ from agnoctl.reports.model import (
 from agnoctl.reports.summary import resumed_note
 
 if TYPE_CHECKING:
+    import jinja2
+
     from agnoctl.spec.models import StepSpec, Workflow
 
 MAX_TEXT = 20_000
@@ -205,6 +206,9 @@ def _asset(name: str) -> str:
 
 @cache
 def _template() -> jinja2.Template:
+    # The page is drawn once the steps are done: the first step need not wait for jinja2.
+    import jinja2
+
     environment = jinja2.Environment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,

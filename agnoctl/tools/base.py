@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import jsonschema
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agnoctl import redact
 from agnoctl.errors import UsageError
 from agnoctl.providers.base import ToolSpec
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,8 @@ class BaseTool(ABC):
         self._validator = _validator(spec.name, spec.parameters)
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        from jsonschema.exceptions import best_match  # loaded with the validator: see _validator
+
         problem = best_match(self._validator.iter_errors(arguments))
         if problem is not None:
             where = "/".join(str(p) for p in problem.absolute_path)
@@ -88,7 +90,10 @@ class BaseTool(ABC):
         """Do the work for validated arguments; a result marked truncated is already cut."""
 
 
-def _validator(name: str, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+def _validator(name: str, schema: dict[str, Any]) -> Validator:
+    # Only an agent with tools checks arguments: a run without tools never loads jsonschema.
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(schema)
     try:
         cls.check_schema(schema)
