@@ -22,6 +22,7 @@ from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
 from agnoctl.spec.model_errors import model_diagnostics, path_text
 from agnoctl.spec.models import (
+    APPROVAL_OUTPUT_SCHEMA,
     ID_PATTERN,
     AgentSpec,
     InputSpec,
@@ -373,6 +374,8 @@ class _Checker:
         for name, value in (spec.with_ or {}).items():
             if isinstance(value, str):  # a sub-workflow's input, rendered in this step's context
                 self._check_template((*base, "with", name), value, False, inner)
+        if spec.approval is not None:
+            self._check_approval(node, inner)
         if spec.loop is not None and spec.loop.until is not None:
             until = _Scope(
                 reader=node.path,
@@ -385,6 +388,24 @@ class _Checker:
             self._check_gates(node, inner)
         if spec.output_schema is not None:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
+
+    def _check_approval(self, node: _Node, scope: _Scope) -> None:
+        assert node.spec.approval is not None
+        self._check_template(
+            (*node.data, "approval", "message"), node.spec.approval.message, False, scope
+        )
+        if "." in node.path:
+            # v1: a run stops `waiting` between its top-level steps; a decision inside a group
+            # (or a loop's iteration) would leave the group neither finished nor failed.
+            group = node.path.rsplit(".", 1)[0]
+            self.report(
+                (*node.data, "approval"),
+                "E440",
+                f"an approval step must be a top-level step, not inside the group `{group}`",
+                "move it to the workflow's `steps`, and have the group (or its later "
+                "children's group) need it",
+                at_key=True,
+            )
 
     def _check_gates(self, node: _Node, scope: _Scope) -> None:
         base = node.data
@@ -413,6 +434,8 @@ class _Checker:
     def _output_schema(self, spec: StepSpec) -> dict[str, Any] | None:
         if spec.output_schema is not None:
             return spec.output_schema
+        if spec.approval is not None:
+            return APPROVAL_OUTPUT_SCHEMA
         agent = self.workflow.agents.get(spec.agent or "")
         return agent.output_schema if agent else None
 

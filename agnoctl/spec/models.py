@@ -425,6 +425,59 @@ def _uses_path(value: object) -> object:
 
 
 UsesPath = Annotated[str, BeforeValidator(_uses_path)]
+
+
+class ApprovalSpec(Strict):
+    """A person's decision: asked on a terminal, else the run stops `waiting`."""
+
+    message: Template = Field(
+        description=(
+            "What the approver reads, a Jinja2 template (e.g. `Publish this draft?\n"
+            "{{ steps.draft.output }}`); control characters in it are shown, never obeyed."
+        )
+    )
+    timeout: Annotated[Duration, Field(gt=0)] | None = Field(
+        default=None,
+        description=(
+            "How long a person on a terminal has to answer; unset: no bound. Without a "
+            "terminal the run does not wait: it stops `waiting` (exit 75)."
+        ),
+    )
+    on_timeout: Literal["reject", "fail"] = Field(
+        default="reject",
+        description=(
+            "What an unanswered prompt means once `timeout` has passed: a rejection "
+            "(approved: false), or a failed step."
+        ),
+    )
+
+
+APPROVAL_OUTPUT_SCHEMA: JsonSchemaDict = {
+    "type": "object",
+    "required": ["approved", "by", "at", "reason"],
+    "additionalProperties": False,
+    "properties": {
+        "approved": {"type": "boolean"},
+        "by": {"type": "string"},
+        "at": {"type": "string"},
+        "reason": {"type": ["string", "null"]},
+    },
+}
+"""An approval step's output, as templates read it (`steps.ok.output.approved`)."""
+
+_NOT_FOR_APPROVAL = {
+    "for_each": "one decision is asked once; put the items in its `message`",
+    "retry": "a decision is not retried",
+    "timeout": "give the approval's own `approval.timeout`",
+    "cache": "a decision is never cached",
+    "output_schema": "its output is {approved, by, at, reason}",
+    "gates": "branch on `steps.<id>.output.approved` in a later step's `if`",
+    "on_gate_failure": "it has no gates",
+    "success_threshold": "it has no items nor children",
+    "priority": "it takes no concurrency slot",
+    "tags": "it costs nothing to attribute",
+}
+"""Fields an `approval` step may not set: each would be silently ignored."""
 WithValue = Annotated[Any, BeforeValidator(_template)]
 """A `with:` value: a string is a template (a `${VAR}` in it a literal), anything else a literal."""
 
@@ -468,7 +521,7 @@ class StepDefaults(Strict):
 
 
 class StepSpec(StepDefaults):
-    """One step. Exactly one kind: `agent` + `prompt`, `run`, `steps` (a group), or `uses`."""
+    """One step, of exactly one kind: `agent` + `prompt`, `run`, `steps`, `uses`, `approval`."""
 
     # Built on first use: a recursive model whose own validator exists when Workflow's is
     # built gets reused whole inside it, and its `after` validator then runs twice per step
@@ -530,6 +583,13 @@ class StepSpec(StepDefaults):
             "step; its steps run nested under this step, its `outputs` are the output."
         ),
     )
+    approval: ApprovalSpec | None = Field(
+        default=None,
+        description=(
+            "Approval: a person approves or rejects; the output is {approved, by, at, "
+            "reason}, read by later steps' `if`. A rejection is not a failure."
+        ),
+    )
     with_: dict[str, WithValue] | None = Field(
         default=None,
         alias="with",
@@ -547,11 +607,13 @@ class StepSpec(StepDefaults):
     )
 
     @property
-    def kind(self) -> Literal["agent", "command", "group", "uses"]:
+    def kind(self) -> Literal["agent", "command", "group", "uses", "approval"]:
         if self.steps is not None:
             return "group"
         if self.uses is not None:
             return "uses"
+        if self.approval is not None:
+            return "approval"
         if self.run is not None:
             return "command"
         return "agent"
@@ -567,11 +629,13 @@ class StepSpec(StepDefaults):
             kinds.append("steps")
         if self.uses is not None:
             kinds.append("uses")
+        if self.approval is not None:
+            kinds.append("approval")
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"
             raise ValueError(
-                f"a step needs exactly one kind: `agent` + `prompt`, `run`, `steps` or `uses` "
-                f"(found {found})"
+                "a step needs exactly one kind: `agent` + `prompt`, `run`, `steps`, `uses` "
+                f"or `approval` (found {found})"
             )
         self._check_kind_fields(kinds[0])
         return self
@@ -593,7 +657,9 @@ class StepSpec(StepDefaults):
             raise ValueError("`max_concurrency` limits for_each items: add `for_each`")
         if kind == "uses":
             self._check_uses_fields()
-        elif self.with_ is not None:
+        elif kind == "approval":
+            self._check_approval_fields()
+        if kind != "uses" and self.with_ is not None:
             raise ValueError("`with` gives a sub-workflow its inputs: add `uses`")
 
     def _check_uses_fields(self) -> None:
@@ -607,6 +673,13 @@ class StepSpec(StepDefaults):
                 "`success_threshold` of a `uses` step counts its for_each items: the "
                 "sub-workflow's own `success_threshold` decides whether one invocation passed"
             )
+
+    def _check_approval_fields(self) -> None:
+        # Fail closed: a field an approval would silently ignore is an error.
+        for name in _NOT_FOR_APPROVAL:
+            if name in self.model_fields_set:
+                why = _NOT_FOR_APPROVAL[name]
+                raise ValueError(f"`{name}` does not apply to an `approval` step: {why}")
 
     @field_validator("steps")
     @classmethod

@@ -28,6 +28,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("steps.<id>", models.StepSpec),
     ("steps.<id>.retry (and defaults.retry)", models.RetrySpec),
     ("steps.<id>.loop", models.LoopSpec),
+    ("steps.<id>.approval", models.ApprovalSpec),
     ("gates: {type: schema}", models.SchemaGate),
     ("gates: {type: threshold}", models.ThresholdGate),
     ("gates: {type: contains | not_contains}", models.ContainsGate),

@@ -127,6 +127,16 @@ class _Linker:
                 "limits cover every call of every sub-workflow",
                 "move the limits to the workflow that is run",
             )
+        asks = next((n.path for n in iter_steps(child) if n.spec.approval is not None), None)
+        if asks is not None:
+            # v1: a run stops `waiting` between its own top-level steps only.
+            self._report(
+                source,
+                at,
+                "E441",
+                f"{label} has an approval step (`{asks}`), which a sub-workflow may not have",
+                "put the approval in the calling workflow, before or after this step",
+            )
         if child.notify is not None:
             self._report(
                 source,
