@@ -9,26 +9,27 @@ Standard output is left for results (reports, tables, JSON): logs go to stderr, 
 ``--log-file`` instead. ``-v`` shows info, ``-vv`` debug; without it only warnings and errors.
 The run's events become log lines through ``log_event``, the listener the engine hands to its
 ``EventSink``, so the log, ``events.jsonl`` and the terminal tell the same story.
+
+structlog is imported by the functions that configure a log or write to one, not with this
+module: a run that logs nothing never loads it, nor the console renderer's rich tracebacks.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
-
-import structlog
 
 from agnoctl.printable import printable
 from agnoctl.redact import Redactor
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import RunState
-    from agnoctl.events import Event
+    from agnoctl.events import Entry
     from agnoctl.reports.model import RunReport
     from agnoctl.session import RunObserver
 
@@ -128,6 +129,8 @@ def level_for(verbosity: int) -> int:
 
 
 def _configure(log_format: LogFormat, level: int, stream: _Sink, colors: bool) -> None:
+    import structlog  # lazily: see the module docstring
+
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -167,6 +170,8 @@ def configure_logging(
     are masked.
     """
     global _log_file
+    import structlog  # lazily: see the module docstring
+
     use_redactor(redactor or Redactor.from_environment())
     level = level_for(verbosity)
     if log_file is not None:
@@ -223,12 +228,14 @@ class LoggedRun:
         self._inner = inner
 
     def run_started(self, state: RunState) -> None:
+        import structlog  # lazily: see the module docstring
+
         structlog.contextvars.bind_contextvars(run_id=state.run_id)
         self._inner.run_started(state)
 
-    def event(self, event: Event) -> None:
-        log_event(event)
-        self._inner.event(event)
+    def event(self, entry: Entry) -> None:
+        log_event(entry)
+        self._inner.event(entry)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self._inner.run_finished(report, run_dir)
@@ -241,21 +248,28 @@ def use_redactor(redactor: Redactor) -> None:
 
 def get_logger(**bound: Any) -> Any:
     """A structlog logger with ``bound`` values on every line."""
+    import structlog  # lazily: see the module docstring
+
     if not structlog.is_configured():
         _configure_default()
     return structlog.get_logger(**bound)
 
 
-def log_event(event: Mapping[str, Any]) -> None:
-    """An ``EventSink`` listener: one log line per run event, at the level its type deserves."""
-    fields = {key: value for key, value in event.items() if key not in ("type", "ts")}
-    kind = str(event.get("type", "event"))
-    level = _EVENT_LEVELS.get(kind, logging.INFO)
-    if kind == "gate_result" and not event.get("passed", True):
-        level = logging.WARNING
-    elif kind == "run_finished" and event.get("status") != "passed":
-        level = logging.ERROR
-    get_logger().log(level, kind, **fields)
+def log_event(entry: Entry) -> None:
+    """An ``EventSink`` listener: one log line per run event, at the level its type deserves,
+    with the fields its journal line has."""
+    from agnoctl import events  # the run has imported it: logging alone does not need it
+
+    event = entry.event
+    fields = entry.as_dict()
+    del fields["type"], fields["ts"]
+    level = _EVENT_LEVELS.get(event.type, logging.INFO)
+    match event:
+        case events.GateChecked(passed=False):
+            level = logging.WARNING
+        case events.RunFinished(status=status) if status != "passed":
+            level = logging.ERROR
+    get_logger().log(level, event.type, **fields)
 
 
 __all__ = [

@@ -26,19 +26,22 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
-import httpx
 
 from agnoctl import __version__
 from agnoctl.engine.retry import Backoff, retryable_status
 from agnoctl.engine.rundir import JOURNAL, REPORT_FILE
+from agnoctl.events import BudgetWarning, Entry, read_events
 from agnoctl.logs import get_logger
 from agnoctl.redact import Redactor
 from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import NotifySpec, RetrySpec, Workflow
+
+if TYPE_CHECKING:
+    import httpx
 
 NotifyEvent = Literal["failure", "success", "budget_warning"]
 RETRY = RetrySpec(max_attempts=4, initial_delay=0.5, max_delay=8.0)
@@ -75,16 +78,15 @@ def messages(
     notify: NotifySpec,
     report: RunReport,
     run_dir: Path,
-    events: Iterable[Mapping[str, Any]] = (),
+    events: Iterable[Entry] = (),
 ) -> list[Message]:
     """Every POST the run calls for, in order: budget warnings first, then the outcome."""
     summary = _summary(report, run_dir)
     found: list[Message] = []
-    warnings = [
-        e for e in session_events(events, report.run_id) if e.get("type") == "budget_warning"
-    ]
+    own = session_events(events, report.run_id)
+    warnings = [entry.event for entry in own if isinstance(entry.event, BudgetWarning)]
     for n, warning in enumerate(warnings, start=1):
-        budget = {key: warning.get(key) for key in ("limit", "value", "used")}
+        budget = {"limit": warning.limit, "value": warning.value, "used": warning.used}
         for url in notify.on_budget_warning:
             body = summary | {"event": "budget_warning", "budget": budget}
             found.append(
@@ -120,7 +122,7 @@ def _summary(report: RunReport, run_dir: Path) -> dict[str, Any]:
     }
 
 
-Post = Callable[[str, bytes, Mapping[str, str]], Awaitable[httpx.Response]]
+Post: TypeAlias = "Callable[[str, bytes, Mapping[str, str]], Awaitable[httpx.Response]]"
 
 
 async def notify_run(
@@ -129,8 +131,6 @@ async def notify_run(
     """What the session sends after the report files: what ``workflow.notify`` asks for."""
     if workflow.notify is None:
         return []
-    from agnoctl.events import read_events
-
     journal = run_dir / JOURNAL
     events = list(read_events(journal)) if journal.is_file() else []
     return await send(workflow.notify, report, run_dir, events=events, redactor=redactor)
@@ -141,7 +141,7 @@ async def send(
     report: RunReport,
     run_dir: Path,
     *,
-    events: Iterable[Mapping[str, Any]] = (),
+    events: Iterable[Entry] = (),
     redactor: Redactor | None = None,
     rng: random.Random | None = None,
     post: Post | None = None,
@@ -154,6 +154,9 @@ async def send(
     clean = redactor or Redactor.from_environment()
     if post is not None:
         return [await _deliver(m, post, backoff, clean) for m in found]
+    # Only a run with webhooks to send needs an HTTP client: one without never loads httpx.
+    import httpx
+
     async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
 
         async def via_client(url: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
@@ -163,6 +166,8 @@ async def send(
 
 
 async def _deliver(message: Message, post: Post, backoff: Backoff, redactor: Redactor) -> Delivery:
+    import httpx  # a delivery's errors are httpx's (see send)
+
     body = redactor.redact(json.dumps(message.body, ensure_ascii=False, default=str)).encode()
     headers = {
         "Content-Type": "application/json",
@@ -202,6 +207,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def _where(url: str) -> str:
     """Scheme, host and port only: a webhook's path often is its secret (Slack, Teams)."""
+    import httpx  # its URL parser, as the client reads the URL (see send)
+
     parsed = httpx.URL(url)
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{parsed.host}{port}"

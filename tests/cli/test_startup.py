@@ -1,0 +1,71 @@
+"""What `agnoctl run` loads before its first step: only what the workflow uses.
+
+Read from `python -X importtime`, the interpreter's own record of every module a process
+imports, through the real CLI: a webhook's HTTP client, a regex gate's engine, a schema's
+validator and the console log renderer are loaded by the runs that need them, not by every run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+ON_DEMAND = ("httpx", "regex", "jsonschema", "structlog")
+"""What a run loads only when its workflow or its options call for it."""
+
+PLAIN = """\
+version: 1
+name: plain
+agents:
+  writer: {model: mock/echo}
+steps:
+  greet:
+    agent: writer
+    prompt: Hello, world!
+    gates:
+      - {type: contains, value: Hello}
+      - {type: length, min: 5}
+"""
+
+
+def _imported(*args: str | Path, cwd: Path) -> set[str]:
+    """Every top-level package `agnoctl <args>` imports; fails unless the command succeeds."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "agnoctl", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # "import time: <self us> | <cumulative us> | <indented module name>"
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}
+
+
+def test_a_run_without_webhooks_regex_gates_schemas_or_logs_loads_none_of_their_libraries(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "wf.yaml").write_text(PLAIN, encoding="utf-8")
+    loaded = _imported("run", "wf.yaml", "--mock", cwd=tmp_path)
+    assert "agnoctl" in loaded and "anyio" in loaded  # the record is read right
+    assert sorted(loaded.intersection(ON_DEMAND)) == []
+    assert (tmp_path / ".agnoctl" / "runs" / "latest" / "report.html").is_file()
+
+
+def test_a_run_that_uses_them_loads_them(tmp_path: Path) -> None:
+    """Regex and schema gates, and logs to the console: each library arrives when needed."""
+    gates = REPO / "examples" / "06-gates"
+    loaded = _imported(
+        "run",
+        gates / "workflow.yaml",
+        "--mock-fixtures",
+        gates / "fixtures.yaml",
+        "-v",
+        cwd=tmp_path,
+    )
+    assert sorted(loaded.intersection(ON_DEMAND)) == ["jsonschema", "regex", "structlog"]
