@@ -10,6 +10,7 @@ docs/plan.md and at each function below.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,13 +88,9 @@ _RUN_FACTOR: dict[Runs, Span] = {"always": ONE, "maybe": Span(0, 1), "never": ZE
 _NO_ITEM = object()
 _DEFAULT_RETRY = RetrySpec()
 
-# The planner's own records below are never changed once made, but are not frozen: a frozen
-# dataclass's extra generated methods cost about 1.7 M instructions of import each, which
-# `agnoctl plan` pays on every run.
-
 
 @dataclass(slots=True)
-class _Scope:
+class _MapContext:
     """Where a `steps` map sits: its path, its template context and how often it runs."""
 
     prefix: str
@@ -128,10 +125,7 @@ _ONE_TASK: tuple[tuple[int, Any], ...] = ((0, _NO_ITEM),)
 
 @dataclass(slots=True)
 class _Work:
-    """What one run of a step (all its items) costs, before its `if` is applied.
-
-    Never changed once made; not frozen because planning makes one per step, and a frozen
-    dataclass costs twice as much to create (see agnoctl/plan/usage.py)."""
+    """What one run of a step (all its items) costs, before its `if` is applied."""
 
     bill: Bill
     duration: Span
@@ -261,12 +255,9 @@ class _Planner:
         self._known = KnownBlocks(frozenset(self._base))
         self._prices: dict[str, Price | None] = {}
         self._agents: dict[str, _AgentFacts | None] = {}
-        self._shapes: dict[tuple[str | None, int, int], _TaskShape | None] = {}
-        self._task_bills: dict[tuple[int, int], Bill] = {}
+        self._shapes: dict[tuple[str | None, RetrySpec | None, str | None], _TaskShape | None] = {}
+        self._task_bills: dict[tuple[str | None, int, int], Bill] = {}
         self._step_totals: dict[tuple[Any, ...], _StepTotals] = {}
-        self._record_numbers: dict[tuple[Any, ...], tuple[Bill, _RecordNumbers]] = {}
-        self._number_sets: dict[tuple[int, ...], _RecordNumbers] = {}
-        self._templates: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._for_each_plans: dict[tuple[Any, ...], ForEachPlan] = {}
         self._static: dict[str, tuple[Any, str | None]] = {}
         self._record_fields = set(StepPlan.model_fields)
@@ -275,7 +266,8 @@ class _Planner:
 
     def plan(self) -> Plan:
         top = self._plan_map(
-            self.workflow.steps, _Scope(prefix="", yaml_path=("steps",), runs="always", outer=ONE)
+            self.workflow.steps,
+            _MapContext(prefix="", yaml_path=("steps",), runs="always", outer=ONE),
         )
         self._check_outputs()
         usage = bill_usage(top.bill)
@@ -342,7 +334,7 @@ class _Planner:
 
     # ------------------------------------------------------------------ steps maps
 
-    def _plan_map(self, steps: Mapping[str, StepSpec], scope: _Scope) -> _MapResult:
+    def _plan_map(self, steps: Mapping[str, StepSpec], scope: _MapContext) -> _MapResult:
         """Plan every step of a map in level order, in one walk that also follows the
         longest path (by duration) and collects the bills."""
         prefix = scope.prefix
@@ -371,7 +363,13 @@ class _Planner:
         return _MapResult(add_bills(bills), duration, paths, critical)
 
     def _plan_step(
-        self, path: str, step_id: str, spec: StepSpec, scope: _Scope, level: int, needs: list[str]
+        self,
+        path: str,
+        step_id: str,
+        spec: StepSpec,
+        scope: _MapContext,
+        level: int,
+        needs: list[str],
     ) -> tuple[Bill, Span, list[str]]:
         """The step at `path` (`step_id` in its scope's `steps` map): its bill and duration
         for one run of its scope, and a group's own critical path."""
@@ -403,7 +401,7 @@ class _Planner:
         spec: StepSpec,
         kind: StepKind,
         path: str,
-        scope: _Scope,
+        scope: _MapContext,
         level: int,
         needs: list[str],
         runs: Runs,
@@ -413,57 +411,15 @@ class _Planner:
         duration: Span,
     ) -> StepPlan:
         numbers = self._numbers(bill, scope.outer, runs, fan.items, duration)
-        # Records differ mostly in path, level and needs: the other fields come from a
-        # template per distinct set of them (a copy and three stores cost a fifth of a
-        # 20-field dict display). Every object whose id is in the key lives as long as the
-        # plan (the numbers, for_each plans and levels in the templates, the rest in the
-        # workflow), so no other object can take its id.
-        key = (
-            id(numbers),
-            kind,
-            scope.prefix,
-            spec.if_,
-            runs,
-            spec.agent,
-            id(spec.gates),
-            id(fan.plan),
-            id(spec.loop),
-            id(work.levels),
-        )
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self._template(
-                spec, kind, scope, runs, fan, work, numbers
-            )
-        values = template.copy()
-        values["path"] = path
-        values["level"] = level
-        values["needs"] = needs
-        # Every value is already of its field's type (tests/plan/test_plan_shortcuts.py
-        # checks records against validated ones): skip validation, 10,000 records a big plan.
-        return trusted(StepPlan, values, self._record_fields)
-
-    def _template(
-        self,
-        spec: StepSpec,
-        kind: StepKind,
-        scope: _Scope,
-        runs: Runs,
-        fan: _FanOut,
-        work: _Work,
-        numbers: _RecordNumbers,
-    ) -> dict[str, Any]:
-        """A record's fields but its path, level and needs (the records made from one
-        template share its lists: a plan is never changed once made)."""
         tasks, calls, input_tokens, output_tokens, cost, seconds = numbers
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
-        return {
-            "path": "",
+        values = {
+            "path": path,
             "kind": kind,
             "parent": scope.prefix or None,
-            "level": 0,
-            "needs": [],
+            "level": level,
+            "needs": needs,
             "condition": spec.if_,
             "runs": runs,
             "agent": spec.agent,
@@ -486,28 +442,18 @@ class _Planner:
             "cost_usd": cost,
             "duration_s": seconds,
         }
+        # Every value is already of its field's type (tests/plan/test_plan_shortcuts.py checks
+        # records against validated ones).
+        return trusted(StepPlan, values, self._record_fields)
 
     def _numbers(
         self, bill: Bill, outer: Span, runs: Runs, items: Span, duration: Span
     ) -> _RecordNumbers:
         """A record's ranges: tasks, and the calls, tokens and cost in the whole run (its
-        bill times its scope's runs), and its duration. Steps repeat a few bills and
-        durations thousands of times: each distinct set is worked out once, and equal sets
-        are one tuple (records are made from a template per tuple)."""
-        # Most steps share their bill object (see _agent_task): look it up by identity first.
-        # The entry holds the bill, so no other bill can take its id while the plan is made.
-        key = (id(bill), outer.lo, outer.hi, runs, items.lo, items.hi, duration.lo, duration.hi)
-        seen = self._record_numbers.get(key)
-        if seen is not None and seen[0] is bill:
-            return seen[1]
+        bill times its scope's runs), and its duration."""
         calls, input_tokens, output_tokens, cost = self._distinct_totals(bill, outer)
         tasks = _ints(_tasks(outer, _RUN_FACTOR[runs], items))
-        numbers = (tasks, calls, input_tokens, output_tokens, cost, _floats(duration))
-        # The ranges are shared objects (see _ints): the same ones make the same tuple, which
-        # holds them, so their ids stay theirs.
-        numbers = self._number_sets.setdefault(tuple(map(id, numbers)), numbers)
-        self._record_numbers[key] = (bill, numbers)
-        return numbers
+        return tasks, calls, input_tokens, output_tokens, cost, _floats(duration)
 
     def _distinct_totals(self, bill: Bill, outer: Span) -> _StepTotals:
         key = (outer.lo, outer.hi, *_bill_key(bill))
@@ -525,7 +471,7 @@ class _Planner:
 
     # ------------------------------------------------------------------ if and for_each
 
-    def _runs(self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope) -> Runs:
+    def _runs(self, spec: StepSpec, where: tuple[PathKey, ...], scope: _MapContext) -> Runs:
         """never/maybe/always: the step's `if` when it can be evaluated now, and its scope's."""
         if scope.runs == "never" or spec.if_ is None:
             return scope.runs
@@ -536,7 +482,7 @@ class _Planner:
             return "never"
         return scope.runs
 
-    def _fan_out(self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope) -> _FanOut:
+    def _fan_out(self, spec: StepSpec, where: tuple[PathKey, ...], scope: _MapContext) -> _FanOut:
         """Items of a for_each: a literal list, a static expression's value, or unknown
         (min 1 item, max `assume_items`)."""
         if spec.for_each is None:
@@ -579,7 +525,7 @@ class _Planner:
             )
         return found
 
-    def _static_value(self, expression: str, where: tuple[PathKey, ...], scope: _Scope) -> Any:
+    def _static_value(self, expression: str, where: tuple[PathKey, ...], scope: _MapContext) -> Any:
         """The expression's value when it reads only inputs, env and workflow (all known),
         else `_NO_ITEM`."""
         # Such a value is the same wherever the expression appears: evaluate each text once.
@@ -590,7 +536,7 @@ class _Planner:
             self._problem(where, "E503", f"the expression cannot be evaluated: {error}")
         return value
 
-    def _evaluate_static(self, expression: str, scope: _Scope) -> tuple[Any, str | None]:
+    def _evaluate_static(self, expression: str, scope: _MapContext) -> tuple[Any, str | None]:
         try:
             reads = accesses(expression, expression=True)
         except TemplateError:
@@ -629,7 +575,7 @@ class _Planner:
     # ------------------------------------------------------------------ step kinds
 
     def _agent_work(
-        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
+        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _MapContext, fan: _FanOut
     ) -> _Work:
         """An agent task per item: see `_agent_task` for the calls of one task."""
         shape = self._task_shape(spec)
@@ -677,9 +623,9 @@ class _Planner:
             where_agent = ("agents", spec.agent or "", "instructions")
             length = self._rendered_length(where_agent, facts.agent.instructions, context)
             base += estimate.chars_tokens(length) + estimate.MESSAGE_OVERHEAD_TOKENS
-        # Bills are never changed once made: tasks of the same size share one. Shapes live
-        # as long as the plan, so their ids stay theirs.
-        key = (id(shape), base)
+        # Bills are never changed once made: tasks of the same agent, attempts and size share
+        # one.
+        key = (spec.agent, shape.retry.max_attempts, base)
         bill = self._task_bills.get(key)
         if bill is None:
             bill = self._task_bills[key] = _task_bill(facts, shape.retry.max_attempts, base)
@@ -688,8 +634,8 @@ class _Planner:
     def _task_shape(self, spec: StepSpec) -> _TaskShape | None:
         """What the tasks of an agent step share with every step of the same agent, retry
         policy and output schema (None for an unknown agent), worked out once for them all."""
-        # The policies and schemas live in the workflow as long as the plan: ids are theirs.
-        key = (spec.agent, id(spec.retry), id(spec.output_schema))
+        schema = spec.output_schema
+        key = (spec.agent, spec.retry, None if schema is None else json.dumps(schema))
         if key not in self._shapes:
             self._shapes[key] = self._new_task_shape(spec)
         return self._shapes[key]
@@ -715,7 +661,7 @@ class _Planner:
         return self._agents[name]
 
     def _command_work(
-        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _Scope, fan: _FanOut
+        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _MapContext, fan: _FanOut
     ) -> _Work:
         """A process per item: no model calls but its judge gates; COMMAND_SECONDS a run."""
         for index, item in self._items(fan):
@@ -739,7 +685,7 @@ class _Planner:
         spec: StepSpec,
         path: str,
         where: tuple[PathKey, ...],
-        scope: _Scope,
+        scope: _MapContext,
         runs: Runs,
         fan: _FanOut,
     ) -> _Work:
@@ -752,7 +698,7 @@ class _Planner:
         if fan.plan is None:
             item = scope.item
             index = scope.index
-        child_scope = _Scope(
+        child_scope = _MapContext(
             prefix=path,
             yaml_path=(*where, "steps"),
             runs=runs,
@@ -821,10 +767,10 @@ class _Planner:
 
     # ------------------------------------------------------------------ templates
 
-    def _context(self, scope: _Scope) -> Mapping[str, Any]:
+    def _context(self, scope: _MapContext) -> Mapping[str, Any]:
         return self._item_context(scope, _NO_ITEM, 0)
 
-    def _item_context(self, scope: _Scope, item: Any, index: int) -> Mapping[str, Any]:
+    def _item_context(self, scope: _MapContext, item: Any, index: int) -> Mapping[str, Any]:
         if item is _NO_ITEM:
             item, index = scope.item, scope.index
         if item is _NO_ITEM and not scope.in_loop:
@@ -877,7 +823,9 @@ class _Planner:
             )
 
     def _check_outputs(self) -> None:
-        context = self._context(_Scope(prefix="", yaml_path=("outputs",), runs="always", outer=ONE))
+        context = self._context(
+            _MapContext(prefix="", yaml_path=("outputs",), runs="always", outer=ONE)
+        )
         for name, template in self.workflow.outputs.items():
             self._rendered_length(("outputs", name), template, context)
 
@@ -992,8 +940,8 @@ class _LongestPath:
 
     def add(self, step: str, needs: list[str], duration: Span, inner: list[str]) -> None:
         finish_lo, finish_hi = self.finish_lo, self.finish_hi
-        # The latest finish of the needs, low and high: `max` by hand (the first of equal
-        # values wins, as with max), without a generator per step.
+        # The latest finish of the needs, low and high; of needs that finish together, the
+        # first listed is on the path.
         latest: float | None = None
         slowest: str | None = None
         for need in needs:
@@ -1022,7 +970,7 @@ class _LongestPath:
 
 def _tasks(outer: Span, runs: Span, items: Span) -> Span:
     """Runs of a step's work: its scope's runs x its own (if) x its items."""
-    if outer is ONE and runs is ONE and items is ONE:  # most steps: skip two products of ones
+    if outer is ONE and runs is ONE and items is ONE:  # most steps: once per run
         return ONE
     return outer * runs * items
 
@@ -1119,8 +1067,8 @@ def _limit_warning(name: str, value: float, estimated: FloatRange, status: Limit
     )
 
 
-# Ranges are immutable and repeat across thousands of steps: one object per distinct span
-# (rounding is the costly part, so the spans are the keys).
+# Thousands of steps repeat a few dozen ranges, and a plan is never changed once made: its
+# records share one range object per distinct span.
 _INT_RANGES: dict[tuple[float, float], IntRange] = {}
 _FLOAT_RANGES: dict[tuple[float, float], FloatRange] = {}
 _RANGES_KEPT = 4096

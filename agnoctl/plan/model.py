@@ -290,8 +290,14 @@ class Plan(_Model):
     assumptions: Assumptions = Field(description="The figures the estimates rest on.")
 
 
-# The setters of BaseModel's four slots, taken once: calling a slot's own setter skips the
-# attribute lookup `object.__setattr__` makes on every call.
+# A plan's records are made from values that already hold every field, each of its field's
+# type, and a frozen record never changes its fields set, so every record of a plan shares one.
+# Validating them again or pydantic's `model_construct` (which loops over the fields, and gives
+# each record a set of its own) made `agnoctl plan` of 10,000 steps 6 to 13 % slower and its
+# memory 19 % larger (docs/performance.md, "Consolidation: the planner"), past the 10 % a
+# simplification may cost: records are set up here through BaseModel's own slots, the four
+# attributes `model_construct` sets. tests/plan/test_plan_shortcuts.py checks every record
+# against a validated one, so a pydantic release that changes the slots fails the suite.
 _SET_DICT = BaseModel.__dict__["__dict__"].__set__
 _SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
@@ -300,13 +306,9 @@ _new = object.__new__
 
 
 def trusted(cls: type[_Trusted], values: dict[str, Any], fields_set: set[str]) -> _Trusted:
-    """A model from `values` that already hold every field, each of its field's type.
-
-    What `model_construct` makes, without its Python loop over the fields: planning makes a
-    record per step, and validating values built here only re-checks them. `fields_set` is
-    ``set(values)``, which the records of one plan share: pydantic only copies it (a frozen
-    model's is never changed), and a new set per record was 40 % of this function's cost.
-    """
+    """A model from `values` that already hold every field, each of its field's type, what
+    `model_construct(fields_set, **values)` makes. `fields_set` is ``set(values)``, which
+    the records of one plan share."""
     made = _new(cls)
     _SET_DICT(made, values)
     _SET_FIELDS_SET(made, fields_set)

@@ -138,22 +138,32 @@ _STEP_HEADERS = [
 
 
 def _step_rows(steps: list[StepPlan]) -> list[_Row]:
-    # Steps share their range objects (the planner makes one per distinct value): make the
-    # cells after the name once per combination, and let the rows share them (the text
-    # table pads each shared list once). The ranges live in `steps` while this runs, so
-    # ids are stable.
+    # Thousands of steps repeat a few dozen sets of figures: make the cells after the name
+    # once per set, and let the rows share them (the text table pads each list once).
     shared: dict[tuple[Any, ...], list[str]] = {}
     rows = []
     for step in steps:
+        tasks, calls, sent, produced = (
+            step.tasks,
+            step.llm_calls,
+            step.input_tokens,
+            step.output_tokens,
+        )
+        cost, seconds = step.cost_usd, step.duration_s
         key = (
             step.kind,
             step.model,
-            id(step.tasks),
-            id(step.llm_calls),
-            id(step.input_tokens),
-            id(step.output_tokens),
-            id(step.cost_usd),
-            id(step.duration_s),
+            tasks.min,
+            tasks.max,
+            calls.min,
+            calls.max,
+            sent.min,
+            sent.max,
+            produced.min,
+            produced.max,
+            None if cost is None else (cost.min, cost.max),
+            seconds.min,
+            seconds.max,
         )
         cells = shared.get(key)
         if cells is None:
@@ -252,10 +262,9 @@ def _indent(lines: Sequence[str]) -> list[str]:
 
 
 def _aligned(headers: list[str], rows: list[_Row]) -> list[str]:
-    # Rows may share their cells after the first (the steps table's 10,000 rows share a few
-    # dozen lists): each shared list is measured and padded once. `{:<w}` and `{:>w}` pad
-    # exactly as str.ljust and str.rjust do.
-    shared = {id(rest): rest for _, rest in rows}
+    # Rows may share their cells after the first (see _step_rows): each list is measured and
+    # padded once.
+    shared = {tuple(rest): rest for _, rest in rows}
     widths = [len(header) for header in headers]
     widths[0] = max(widths[0], max(map(len, [first for first, _ in rows]), default=0))
     for rest in shared.values():
@@ -270,7 +279,7 @@ def _aligned(headers: list[str], rows: list[_Row]) -> list[str]:
     pad = first_fmt.format
     return [
         (pad(headers[0]) + "  " + rest_fmt(*headers[1:])).rstrip(),
-        *[(pad(first) + padded[id(rest)]).rstrip() for first, rest in rows],
+        *[(pad(first) + padded[tuple(rest)]).rstrip() for first, rest in rows],
     ]
 
 

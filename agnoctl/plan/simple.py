@@ -136,9 +136,9 @@ def _plain_length(source: str, context: Mapping[str, Any], known: KnownBlocks) -
     """The rendered length of text and `{{ a.b.c }}` blocks without whitespace control; None
     for any other template, or when a block fails (render_simple then says where).
 
-    Split at `{{` and `}}` with str methods (a regular expression's split costs more): each
-    block is `{{`, whitespace, a dotted name, whitespace, `}}`, which is what `_BLOCK` finds
-    (`str.strip` removes exactly the Unicode whitespace `\\s` matches).
+    Split at `{{` and `}}`: each block is `{{`, whitespace, a dotted name, whitespace, `}}`,
+    which is what `_BLOCK` finds (`str.strip` removes exactly the Unicode whitespace `\\s`
+    matches).
     """
     chunks = source.split("{{")
     # Each `{{` accounts for two `{`: any other (`{{{`, `{%`, `{#`) takes the longer way, as

@@ -4,9 +4,7 @@ A `Span` is a (lo, hi) pair added and multiplied element-wise, so "3 items of 1 
 each" is ``Span(3, 3) * Span(1, 9) == Span(3, 27)``. A `Bill` maps each model reference
 (`<provider>/<model>`) to the calls and tokens planned for it.
 
-Both are values: operations return new objects and never change their operands. They are not
-frozen dataclasses only because planning makes a few hundred thousand of them, and a frozen
-dataclass costs twice as much to create.
+Both are values: operations return new objects and never change their operands.
 """
 
 from __future__ import annotations
@@ -61,8 +59,8 @@ Bill = dict[str, Usage]
 
 
 def add_bills(bills: Iterable[Bill]) -> Bill:
-    # The sum of `NO_USAGE + usage + ...` per model, kept as six running numbers: the same
-    # additions in the same order, without a Usage and three Spans per step of a big map.
+    # A map of thousands of steps adds thousands of bills: each model's calls and tokens are
+    # kept as six running sums (low and high), added in the bills' order.
     sums: dict[str, list[float]] = {}
     for bill in bills:
         for model, usage in bill.items():
@@ -83,7 +81,7 @@ def add_bills(bills: Iterable[Bill]) -> Bill:
 
 
 def scale_bill(bill: Bill, factor: Span) -> Bill:
-    if factor.lo == 1 and factor.hi == 1:  # ONE, compared without the dataclass's tuples
+    if factor.lo == 1 and factor.hi == 1:  # once per run of the map: the bill as it is
         return bill
     return {model: usage.times(factor) for model, usage in bill.items()}
 
