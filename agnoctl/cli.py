@@ -25,7 +25,7 @@ from agnoctl.printable import printable
 
 if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
-    from agnoctl.events import Event
+    from agnoctl.events import Entry
     from agnoctl.reports.history import RunSummary
     from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
@@ -816,10 +816,13 @@ def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id
     return f"note: the finished work is kept; carry on with: {command}\n"
 
 
-def _write_run_note(event: "Event") -> None:
+def _write_run_note(entry: "Entry") -> None:
     """What the engine notes as a run starts (`--resume latest` with nothing to resume)."""
-    if event["type"] in ("run_started", "run_resumed") and "note" in event:
-        _err(f"note: {event['note']}\n")
+    from agnoctl.events import SegmentStarted
+
+    event = entry.event
+    if isinstance(event, SegmentStarted) and event.note is not None:
+        _err(f"note: {event.note}\n")
 
 
 def _cache_mode(no_cache: bool, cache_only: bool) -> "CacheMode":

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import RunState
-    from agnoctl.events import Event
+    from agnoctl.events import Entry
     from agnoctl.reports.model import RunReport
     from agnoctl.session import RunObserver
 
@@ -63,8 +63,8 @@ class _SparingWhatLasts:
             self._frozen = True
         self._observer.run_started(state)
 
-    def event(self, event: Event) -> None:
-        self._observer.event(event)
+    def event(self, entry: Entry) -> None:
+        self._observer.event(entry)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self.thaw()

@@ -21,64 +21,452 @@ same data (UTF-8, compact) except that NaN and infinities become null, which kee
 valid JSON. It refuses integers beyond 64 bits, which data may hold (a model's JSON reply):
 such an event is written by the standard encoder instead.
 
-Event types: run_started, step_started, step_skipped, step_succeeded, step_failed,
-item_started, item_skipped, item_succeeded, item_failed, attempt_started, attempt_failed,
-retry_scheduled, model_fallback, llm_call, tool_call, tool_result, gate_result,
-loop_iteration_started, loop_iteration_finished, budget_warning, breaker_state,
-provider_throttled (a provider's window of calls in flight narrowed after a 429, or grew back to
-its ceiling: ``provider``, ``window``, ``in_flight``, ``reason``), provider_paused (a provider
-asked every call to wait: ``provider``, ``seconds``, ``reason``), run_finished;
-and with ``--resume``: run_resumed (a resumed run appends to the same journal), step_reused,
-item_reused.
+Each line is an ``Entry``: its place (``seq``, ``ts``, ``run_id``) and its ``Event``, an
+instance of one of the classes below, whose ``type`` names it in the journal (``EVENT_TYPES``
+lists them all). ``EventSink.emit(event)`` is the one way an event is written;
+``read_events`` (through ``parse_line``) the one way a journal is read back. A reader passes
+over, and counts as unreadable, a line whose type this release does not know (a newer
+release's journal), that does not say which step it is about, or whose fields have the wrong
+types. Older and hand-written journals keep reading: keys an event does not have (a field an
+older release wrote) are ignored, and a field the line lacks reads as empty (None, ``""``,
+``0``).
 """
-
-from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
 import os
 import time
+import types
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple, TypeVar, dataclass_transform, get_args
 
 import orjson
 
-Event = dict[str, Any]
-Listener = Callable[[Event], None]
+# ---------------------------------------------------------------------------- the events
 
-EVENT_TYPES = frozenset(
-    {
-        "run_started",
-        "step_started",
-        "step_skipped",
-        "step_succeeded",
-        "step_failed",
-        "item_started",
-        "item_skipped",
-        "item_succeeded",
-        "item_failed",
-        "attempt_started",
-        "attempt_failed",
-        "retry_scheduled",
-        "model_fallback",
-        "llm_call",
-        "tool_call",
-        "tool_result",
-        "gate_result",
-        "loop_iteration_started",
-        "loop_iteration_finished",
-        "budget_warning",
-        "breaker_state",
-        "provider_throttled",
-        "provider_paused",
-        "run_finished",
-        "run_resumed",
-        "step_reused",
-        "item_reused",
-    }
-)
+JsonTypes = tuple[type, ...] | None
+"""The runtime types a field's JSON value may have (None: any)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Event:
+    """One state change of a run. Fields left at None are not written."""
+
+    type: ClassVar[str]
+    """The event's name in the journal: ``step_started``, ``llm_call``, ..."""
+    field_types: ClassVar[Mapping[str, JsonTypes]]
+    """Each field, in the journal's order, with the types a journal line may give it."""
+    required: ClassVar[frozenset[str]]
+    """The fields a journal line must hold to be read as this event: the task it is about."""
+    unset: ClassVar[Mapping[str, object]]
+    """What a journal line that lacks a field without a default reads as (a hand-written or
+    older line): the empty value of its type, ``""``, ``0`` or ``False``."""
+
+
+_E = TypeVar("_E", bound=Event)
+_BY_TYPE: dict[str, type[Event]] = {}
+_PLACE = frozenset({"step"})  # a line without the task it is about holds no event
+_EMPTY: dict[object, object] = {str: "", int: 0, float: 0.0, bool: False}
+
+
+@dataclass_transform(kw_only_default=True)
+def _event(cls: type[_E]) -> type[_E]:
+    """Make ``cls`` an event type: a dataclass, registered under its ``type``."""
+    cls = dataclass(slots=True, kw_only=True)(cls)
+    cls.field_types = {f.name: _json_types(f.type) for f in fields(cls)}
+    cls.required = frozenset(_PLACE & cls.field_types.keys())
+    needed = (f for f in fields(cls) if f.default is MISSING and f.name not in cls.required)
+    cls.unset = {f.name: _EMPTY[f.type] for f in needed}
+    _BY_TYPE[cls.type] = cls
+    return cls
+
+
+def _json_types(hint: object) -> JsonTypes:
+    """The runtime types a JSON value of a field annotated ``hint`` may have."""
+    parts = get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    allowed: list[type] = []
+    for part in parts:
+        if part is Any:
+            return None
+        if part is float:  # JSON writes 1.0 as it reads 1
+            allowed.append(int)
+        allowed.append(getattr(part, "__origin__", part))  # dict[str, Any] -> dict
+    return tuple(allowed)
+
+
+@dataclass(slots=True, kw_only=True)
+class TaskEvent(Event):
+    """About one task: a step (its path, ``group.child`` inside a group), or one ``item`` of a
+    for_each step."""
+
+    step: str
+    item: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class StatusEvent(TaskEvent):
+    """A task started, finished or was reused; ``iteration`` is its loop's round, in a loop."""
+
+    iteration: int | None = None
+
+
+@_event
+class StepStarted(StatusEvent):
+    """A step started (a for_each step: before its items)."""
+
+    type = "step_started"
+    items: int | None = None
+    """How many items a for_each step runs."""
+
+
+@_event
+class ItemStarted(StatusEvent):
+    """One item of a for_each step started."""
+
+    type = "item_started"
+
+
+@dataclass(slots=True, kw_only=True)
+class Succeeded(StatusEvent):
+    """A step or an item succeeded: what resume reuses (``output`` made under
+    ``fingerprint``)."""
+
+    output: Any = None
+    fingerprint: str | None = None
+    duration_ms: float | None = None
+
+
+@_event
+class StepSucceeded(Succeeded):
+    """A step succeeded."""
+
+    type = "step_succeeded"
+
+
+@_event
+class ItemSucceeded(Succeeded):
+    """One item of a for_each step succeeded."""
+
+    type = "item_succeeded"
+
+
+@dataclass(slots=True, kw_only=True)
+class Failed(StatusEvent):
+    """A step or an item failed for good."""
+
+    error: str
+    kind: str
+    """The error's kind: ``timeout``, ``gate_failed``, ``tool_limit``, ..."""
+    duration_ms: float | None = None
+
+
+@_event
+class StepFailed(Failed):
+    """A step failed."""
+
+    type = "step_failed"
+
+
+@_event
+class ItemFailed(Failed):
+    """One item of a for_each step failed."""
+
+    type = "item_failed"
+
+
+@dataclass(slots=True, kw_only=True)
+class Skipped(StatusEvent):
+    """A step or an item did not run (or was stopped before it finished)."""
+
+    reason: str
+    """``condition``, ``upstream_failed``, ``budget``, ``cancelled``, ..."""
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+@_event
+class StepSkipped(Skipped):
+    """A step was skipped."""
+
+    type = "step_skipped"
+
+
+@_event
+class ItemSkipped(Skipped):
+    """One item of a for_each step was skipped."""
+
+    type = "item_skipped"
+
+
+@dataclass(slots=True, kw_only=True)
+class Reused(StatusEvent):
+    """A resumed run took a task's output from the run it carries on."""
+
+    output: Any = None
+    fingerprint: str | None = None
+
+
+@_event
+class StepReused(Reused):
+    """A resumed run reused a step's output."""
+
+    type = "step_reused"
+
+
+@_event
+class ItemReused(Reused):
+    """A resumed run reused one item's output."""
+
+    type = "item_reused"
+
+
+@_event
+class LoopIterationStarted(StatusEvent):
+    """A round of a loop group started."""
+
+    type = "loop_iteration_started"
+
+
+@_event
+class LoopIterationFinished(StatusEvent):
+    """A round of a loop group finished."""
+
+    type = "loop_iteration_finished"
+    outputs: Any = None
+    """Each child's output in this round (None for a child that did not succeed)."""
+
+
+@_event
+class AttemptStarted(TaskEvent):
+    """An attempt after the first (a retry) started."""
+
+    type = "attempt_started"
+    attempt: int
+    model: str | None = None
+
+
+@_event
+class AttemptFailed(TaskEvent):
+    """An attempt failed; ``retrying`` says whether another follows."""
+
+    type = "attempt_failed"
+    attempt: int
+    model: str | None = None
+    reason: str
+    error: str
+    retrying: bool
+
+
+@_event
+class RetryScheduled(TaskEvent):
+    """Another attempt will start after ``delay`` seconds."""
+
+    type = "retry_scheduled"
+    attempt: int
+    max_attempts: int
+    purpose: str | None = None
+    """``judge`` for a judge gate's call; left out for the task's own attempts."""
+    reason: str
+    delay: float
+    """Seconds waited before the next attempt."""
+
+
+@_event
+class ModelFallback(TaskEvent):
+    """A model failed; the agent's next model is tried."""
+
+    type = "model_fallback"
+    model: str
+    next_model: str
+    reason: str
+
+
+@_event
+class LlmCall(TaskEvent):
+    """A model call, answered (``reply``, tokens, cost) or failed (``error``)."""
+
+    type = "llm_call"
+    attempt: int
+    purpose: str
+    agent: str | None = None
+    provider: str
+    model: str
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None
+    error: str | None = None
+    cached: bool | None = None
+    """True for a reply from the response cache (left out otherwise)."""
+    reply: dict[str, Any] | None = None
+    """``text`` and ``tool_calls``, for ``fixtures export``."""
+    duration_ms: float
+    wait_ms: float | None = None
+    """What the call waited for its provider's limits, if anything."""
+
+
+@_event
+class ToolCalled(TaskEvent):
+    """A model asked for a tool call (``tool_call``)."""
+
+    type = "tool_call"
+    attempt: int
+    id: str
+    name: str
+    arguments: Any = None
+
+
+@_event
+class ToolAnswered(TaskEvent):
+    """A tool call's result, sent back to the model (``tool_result``)."""
+
+    type = "tool_result"
+    attempt: int
+    id: str
+    name: str
+    ok: bool
+    truncated: bool
+    duration_ms: float
+    chars: int
+    """The result's length, in characters."""
+    error: str | None = None
+    """The start of a failed or refused call's result."""
+
+
+@_event
+class GateChecked(TaskEvent):
+    """A gate checked an attempt's output (``gate_result``)."""
+
+    type = "gate_result"
+    attempt: int
+    gate: str
+    gate_type: str
+    passed: bool
+    value: Any = None
+    finding: str | None = None
+    severity: str
+
+
+@_event
+class BudgetWarning(Event):
+    """A run limit is nearly used up."""
+
+    type = "budget_warning"
+    limit: str
+    used: float
+    value: float
+
+
+@_event
+class BreakerState(Event):
+    """A provider's circuit breaker changed state."""
+
+    type = "breaker_state"
+    provider: str
+    old: str
+    new: str
+
+
+@_event
+class ProviderThrottled(Event):
+    """A provider's window of calls in flight narrowed after a 429 (``rate_limited``), or grew
+    back to its ceiling (``recovered``)."""
+
+    type = "provider_throttled"
+    provider: str
+    window: int
+    in_flight: int
+    reason: str
+
+
+@_event
+class ProviderPaused(Event):
+    """A provider asked every call to wait ``seconds``."""
+
+    type = "provider_paused"
+    provider: str
+    seconds: float
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class SegmentStarted(Event):
+    """A run, or a resumed segment of it, started."""
+
+    fingerprint: str | None = None
+    workflow: str
+    file: str
+    inputs: dict[str, Any] | None = None
+    mock: bool | None = None
+    """True for a ``--mock`` run (left out otherwise)."""
+    seed: int | None = None
+    note: str | None = None
+
+
+@_event
+class RunStarted(SegmentStarted):
+    """A run started."""
+
+    type = "run_started"
+
+
+@_event
+class RunResumed(SegmentStarted):
+    """A resumed run appends to the same journal."""
+
+    type = "run_resumed"
+
+
+@_event
+class RunFinished(Event):
+    """The run ended; its report.json is on disk."""
+
+    type = "run_finished"
+    status: str
+    reason: str | None = None
+    exit_code: int
+    duration_ms: float
+    cost: float
+
+
+EVENT_TYPES = frozenset(_BY_TYPE)
+"""Every event type a journal may hold."""
+
+
+class Entry(NamedTuple):
+    """One journal line: an event and its place in the run."""
+
+    seq: int
+    ts: str
+    run_id: str
+    event: Event
+
+    def as_dict(self) -> dict[str, Any]:
+        """The line's JSON object: ``seq``, ``ts``, ``run_id``, ``type``, then the event's
+        fields in their order, None ones left out."""
+        event = self.event
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "ts": self.ts,
+            "run_id": self.run_id,
+            "type": event.type,
+        }
+        for name in event.field_types:
+            value = getattr(event, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+    def masked(self, mask: Callable[[Any], Any]) -> "Entry":
+        """The entry with ``mask`` (a redactor) applied to each of its event's fields."""
+        event = self.event
+        masked = {name: mask(getattr(event, name)) for name in event.field_types}
+        return self._replace(event=replace(event, **masked))
+
+
+Listener = Callable[[Entry], None]
 
 
 def milliseconds(seconds: float) -> float:
@@ -112,26 +500,26 @@ _OPTIONS = (
 )
 
 
-def encode_line(event: Event) -> bytes:
-    """One journal line: the event as compact JSON, and a newline."""
+def encode_line(data: Mapping[str, Any]) -> bytes:
+    """One journal line: an entry's ``as_dict`` as compact JSON, and a newline."""
     try:
-        return orjson.dumps(event, default=_json_default, option=_OPTIONS)
+        return orjson.dumps(data, default=_json_default, option=_OPTIONS)
     except orjson.JSONEncodeError:
         pass
     # Keys that are not strings (a YAML map of numbers in an output) are written as text.
     # orjson walks every map more slowly under that option, so only such an event takes it.
     try:
-        return orjson.dumps(event, default=_json_default, option=_OPTIONS | orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(data, default=_json_default, option=_OPTIONS | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
         # An integer beyond 64 bits (or nesting deeper than orjson's 254 levels).
-        return (_ENCODER.encode(event) + "\n").encode()
+        return (_ENCODER.encode(data) + "\n").encode()
 
 
 class EventSink:
     """Writes events to ``events.jsonl`` (or nowhere, with ``path=None``) and tells listeners.
 
     ``redact`` masks secrets in each serialised line before it leaves the process; listeners
-    (the terminal) receive the event dict itself and must redact what they show. ``flush``
+    (the terminal) receive the ``Entry`` itself and must redact what they show. ``flush``
     writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
     runs the event loop (or with no loop running): the lines waiting for the loop's next turn
     are not shared with other threads. A failed write
@@ -165,24 +553,16 @@ class EventSink:
             # 0600, as every run file: it holds prompts and replies (docs/observability.md).
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
-    def emit(self, type: str, /, **fields: Any) -> None:
-        """Record one event; ``fields`` whose value is None are left out."""
-        event = self._head(type)
-        event.update({key: value for key, value in fields.items() if value is not None})
-        self._write(event)
-
-    def _head(self, type: str) -> Event:
-        """A new event's first fields: ``seq``, ``ts``, ``run_id``, ``type``."""
+    def emit(self, event: Event) -> None:
+        """Record ``event``: the journal's one write path."""
         self._seq += 1
         ms = time.time_ns() // 1_000_000
         stamp = self._stamp
         if stamp[0] != ms:  # a fast run writes several events per millisecond
             stamp = self._stamp = (ms, utc_iso(ms))
-        return {"seq": self._seq, "ts": stamp[1], "run_id": self.run_id, "type": type}
-
-    def _write(self, event: Event) -> None:
+        entry = Entry(self._seq, stamp[1], self.run_id, event)
         if self._fd is not None:
-            line = encode_line(event)
+            line = encode_line(entry.as_dict())
             if self._redact is not None:
                 line = self._redact(line.decode()).encode()
             waiting = self._waiting
@@ -191,9 +571,8 @@ class EventSink:
                 self.flush()
             elif not self._flush_due:
                 self._flush_later()
-        if self._listeners:
-            for listener in self._listeners:
-                listener(event)
+        for listener in self._listeners:
+            listener(entry)
 
     def _flush_later(self) -> None:
         try:
@@ -247,42 +626,54 @@ class EventSink:
 _MAX_WAITING = 256
 
 
-def read_events(path: Path, unreadable: list[int] | None = None) -> Iterator[Mapping[str, Any]]:
-    """Events of a journal in order. A torn last line (the process was killed) ends them. Any
-    other line that holds no event (not UTF-8, not JSON, not an object, or one whose fields
-    that place it are of the wrong type: a disk error, an edit) is passed over, and its number
-    (1-based) added to ``unreadable``: the events after it still count, or a resumed run would
-    redo the work they record."""
+def read_events(path: Path, unreadable: list[int] | None = None) -> Iterator[Entry]:
+    """The entries of a journal in order. A torn last line (the process was killed) ends them.
+    Any other line that ``parse_line`` cannot read (a disk error, an edit, a newer release's
+    event) is passed over, and its number (1-based) added to ``unreadable``: the events after
+    it still count, or a resumed run would redo the work they record."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 return
-            event = _event(line)
-            if event is not None:
-                yield event
+            entry = parse_line(line)
+            if entry is not None:
+                yield entry
             elif unreadable is not None:
                 unreadable.append(number)
 
 
-def _event(line: bytes) -> dict[str, Any] | None:
+def parse_line(line: bytes) -> Entry | None:
+    """The entry a journal line holds, or None for a line that holds none: not UTF-8, not
+    JSON, not an object, an event type this release does not know, no ``seq`` or no step for
+    an event about one, a field of the wrong type. Keys the event does not have are ignored;
+    a field it has that the line lacks reads as the event's ``unset`` value."""
+    data = _json(line)
+    if not isinstance(data, dict):
+        return None
+    kind, seq = data.get("type"), data.get("seq")
+    ts, run_id = data.get("ts", ""), data.get("run_id", "")
+    cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
+    if cls is None or not isinstance(seq, int) or not isinstance(ts, str):
+        return None
+    if not isinstance(run_id, str) or not cls.required <= data.keys():
+        return None
+    given: dict[str, Any] = dict(cls.unset)
+    for name, allowed in cls.field_types.items():
+        if name in data:
+            value = data[name]
+            if allowed is not None and not isinstance(value, allowed):
+                return None
+            given[name] = value
+    return Entry(seq, ts, run_id, cls(**given))
+
+
+def _json(line: bytes) -> object:
     try:
-        event = orjson.loads(line)
+        return orjson.loads(line)
     except orjson.JSONDecodeError:
-        # NaN, which the standard encoder writes (older journals, 64-bit overflows).
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reading
-            return None
-    return event if _placed(event) else None
-
-
-def _placed(event: object) -> bool:
-    """Whether ``event`` is an object whose place in the run has the types readers rely on:
-    an integer ``seq``; a ``step`` path; an ``item`` index and loop ``iteration`` when set."""
-    return (
-        isinstance(event, dict)
-        and isinstance(event.get("seq"), int)
-        and isinstance(event.get("step", ""), str)
-        and isinstance(event.get("item"), int | None)
-        and isinstance(event.get("iteration"), int | None)
-    )
+        pass
+    # NaN, which the standard encoder writes (older journals, 64-bit overflows).
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reading
+        return None

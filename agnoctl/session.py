@@ -49,7 +49,7 @@ from agnoctl.engine.rundir import (
 )
 from agnoctl.engine.state import RunState
 from agnoctl.errors import ExitCode, NothingToResume, UsageError
-from agnoctl.events import Event
+from agnoctl.events import Entry, Listener
 from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor, masking
 from agnoctl.reports.build import build_report, checkpoint_text
@@ -74,7 +74,7 @@ class RunObserver(Protocol):
 
     def run_started(self, state: RunState) -> None: ...
 
-    def event(self, event: Event) -> None: ...
+    def event(self, entry: Entry) -> None: ...
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None: ...
 
@@ -103,7 +103,7 @@ class RunOptions:
     handle_signals: bool = False
     """Cancel the run on SIGINT/SIGTERM/SIGHUP and still write the report (main thread only)."""
     observer: RunObserver | None = None
-    listeners: Sequence[Callable[[Event], None]] = ()
+    listeners: Sequence[Listener] = ()
     """More event listeners (e.g. ``agnoctl.logs.log_event``); they see redacted events."""
     providers: Mapping[str, Provider] = field(default_factory=dict)
     """Ready-made providers by name, used instead of building them (tests, custom servers)."""

@@ -27,8 +27,9 @@ from rich.live import Live
 from rich.table import Column, Table
 from rich.text import Text
 
+from agnoctl import events
 from agnoctl.engine.state import ExecRecord, RunState, StepRecord
-from agnoctl.events import Event
+from agnoctl.events import Entry, Event
 from agnoctl.money import usd
 from agnoctl.printable import printable
 from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
@@ -114,11 +115,11 @@ class Terminal:
             )
             self._live.start()
 
-    def event(self, event: Event) -> None:
+    def event(self, entry: Entry) -> None:
         if self.mode == "plain":
-            self.write(plain_line(event) + "\n")
+            self.write(plain_line(entry) + "\n")
         elif self.mode == "live":
-            self._watch.event(event)
+            self._watch.event(entry.event)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self.close()
@@ -193,24 +194,28 @@ class Watch:
         self.breakers: dict[str, str] = {}  # provider -> open / half_open
 
     def event(self, event: Event) -> None:
-        kind, now = event.get("type"), time.time()
-        task = (str(event.get("step", "")), event.get("item"))
-        provider = str(event.get("provider", ""))
-        if kind == "retry_scheduled":
-            attempts = (event.get("attempt", 0) + 1, event.get("max_attempts", 0))
-            self.retries[task] = (*attempts, now + float(event.get("delay", 0)))
-        elif kind in _TASK_MOVED_ON:
-            self.retries.pop(task, None)
-        elif kind == "provider_paused":
-            self.paused[provider] = (now + float(event.get("seconds", 0)), _why(event))
-        elif kind == "provider_throttled" and event.get("reason") == "recovered":
-            self.throttled.pop(provider, None)
-        elif kind == "provider_throttled":
-            self.throttled[provider] = int(event.get("window", 0))
-        elif kind == "breaker_state" and event.get("new") == "closed":
-            self.breakers.pop(provider, None)
-        elif kind == "breaker_state":
-            self.breakers[provider] = str(event.get("new"))
+        now = time.time()
+        match event:
+            case events.RetryScheduled(attempt=attempt, max_attempts=allowed, delay=delay):
+                self.retries[(event.step, event.item)] = (attempt + 1, allowed, now + delay)
+            case (
+                events.AttemptStarted()
+                | events.LlmCall()
+                | events.Succeeded()
+                | events.Failed() as moved_on
+            ):
+                self.retries.pop((moved_on.step, moved_on.item), None)
+            case events.ProviderPaused(provider=provider, seconds=seconds, reason=reason):
+                why = "429" if reason == "rate_limited" else reason
+                self.paused[provider] = (now + seconds, why)
+            case events.ProviderThrottled(provider=provider, reason="recovered"):
+                self.throttled.pop(provider, None)
+            case events.ProviderThrottled(provider=provider, window=window):
+                self.throttled[provider] = window
+            case events.BreakerState(provider=provider, new="closed"):
+                self.breakers.pop(provider, None)
+            case events.BreakerState(provider=provider, new=new):
+                self.breakers[provider] = new
 
     def note(self, record: StepRecord, now: float) -> str:
         """Why a running step is not making progress right now, or ""."""
@@ -240,23 +245,6 @@ class Watch:
         if provider in self.throttled:
             return f"provider {provider} throttled to {self.throttled[provider]} call(s)"
         return ""
-
-
-_TASK_MOVED_ON = frozenset(
-    {
-        "attempt_started",
-        "llm_call",
-        "step_succeeded",
-        "step_failed",
-        "item_succeeded",
-        "item_failed",
-    }
-)
-
-
-def _why(event: Event) -> str:
-    reason = str(event.get("reason", ""))
-    return "429" if reason == "rate_limited" else reason
 
 
 def _provider_of(record: StepRecord) -> str | None:
@@ -375,18 +363,25 @@ def _fan_out(record: StepRecord, now: float) -> Text:
 # ---------------------------------------------------------------------------- plain lines
 
 
-def plain_line(event: Event) -> str:
+def plain_line(entry: Entry) -> str:
     """One event as one line: ``12:00:01.250 step_succeeded analyse 1.2s 340 tok $0.0012``."""
-    kind = event.get("type", "event")
-    where = str(event.get("step", ""))
-    if event.get("item") is not None and kind.startswith(("item_", "llm_", "attempt", "retry")):
-        where += f"[{event['item']}]"
-    parts = [str(event.get("ts", ""))[11:23], f"{kind:<16}", where]
-    parts.extend(_details(kind, event))
+    event = entry.event
+    where = ""
+    if isinstance(event, events.TaskEvent):
+        where = event.step
+        if event.item is not None and event.type.startswith(_NUMBERED):
+            where += f"[{event.item}]"
+    parts = [entry.ts[11:23], f"{event.type:<16}", where]
+    parts.extend(_details(event))
     return " ".join(part for part in parts if part).rstrip()
 
 
-_DETAIL_KEYS = (
+# The events whose step is shown with its item's number.
+_NUMBERED = ("item_", "llm_", "attempt", "retry")
+
+
+# Fields shown as key=value by whichever events have them.
+_DETAIL_FIELDS = (
     "reason",
     "attempt",
     "delay",
@@ -400,27 +395,32 @@ _DETAIL_KEYS = (
 )
 
 
-def _details(kind: str, event: Event) -> list[str]:
+def _details(event: Event) -> list[str]:
     details: list[str] = []
-    if "duration_ms" in event:
-        details.append(f"{event['duration_ms'] / 1000:.2f}s")
-    if kind == "llm_call":
-        details.append(f"{event.get('provider')}/{event.get('model')}")
-        details.append(f"{event.get('tokens_in', 0)}+{event.get('tokens_out', 0)} tok")
-        details.append(usd(event.get("cost", 0.0)))
-        if "wait_ms" in event:
-            details.append(f"waited {event['wait_ms'] / 1000:.2f}s")
-    if kind in ("provider_throttled", "provider_paused", "breaker_state"):
-        details.append(str(event.get("provider")))
-    if kind == "breaker_state":
-        details.append(f"{event.get('old')} → {event.get('new')}")
-    for key in _DETAIL_KEYS:
-        if key in event and not (kind == "run_finished" and key == "reason"):
-            details.append(f"{key}={event[key]}")
-    if "error" in event:
-        details.append(_short(str(event["error"])))
-    if kind == "run_finished":
-        details.append(f"{event.get('status')}: {event.get('reason', '')}")
+    duration = getattr(event, "duration_ms", None)
+    if duration is not None:
+        details.append(f"{duration / 1000:.2f}s")
+    match event:
+        case events.LlmCall():
+            details.append(f"{event.provider}/{event.model}")
+            details.append(f"{event.tokens_in or 0}+{event.tokens_out or 0} tok")
+            details.append(usd(event.cost or 0.0))
+            if event.wait_ms is not None:
+                details.append(f"waited {event.wait_ms / 1000:.2f}s")
+        case events.ProviderThrottled() | events.ProviderPaused():
+            details.append(event.provider)
+        case events.BreakerState():
+            details.extend([event.provider, f"{event.old} → {event.new}"])
+    finished = isinstance(event, events.RunFinished)
+    for name in _DETAIL_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None and not (finished and name == "reason"):
+            details.append(f"{name}={value}")
+    error = getattr(event, "error", None)
+    if error is not None:
+        details.append(_short(error))
+    if isinstance(event, events.RunFinished):
+        details.append(f"{event.status}: {event.reason or ''}")
     return details
 
 

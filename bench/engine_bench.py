@@ -43,7 +43,7 @@ import yaml
 
 from agnoctl.collector import tuned_for_a_run
 from agnoctl.engine.state import RunState
-from agnoctl.events import Event
+from agnoctl.events import Entry, RunFinished, StepFailed, StepSkipped, StepStarted, StepSucceeded
 from agnoctl.reports.model import RunReport
 from agnoctl.session import RunOptions, run_workflow
 
@@ -129,13 +129,13 @@ class _Clock:
         if self.trace_memory:
             self.memory_start = tracemalloc.get_traced_memory()[0]
 
-    def event(self, event: Event) -> None:
-        kind = event["type"]
-        if kind == "step_started":
+    def event(self, entry: Entry) -> None:
+        event = entry.event
+        if isinstance(event, StepStarted):
             if not self.first_start:
                 self.first_start = time.process_time()
                 self.first_start_wall = time.perf_counter()
-        elif kind in _STEP_ENDS:
+        elif isinstance(event, _STEP_ENDS):
             self.ended += 1
             if self.ended == self.steps:  # reading the CPU clock costs a system call: once
                 self.last_end = time.process_time()
@@ -143,14 +143,14 @@ class _Clock:
                 if self.trace_memory:
                     # Held by the run once its steps finished, before the report is built.
                     self.memory_end = tracemalloc.get_traced_memory()[0]
-        elif kind == "run_finished":
+        elif isinstance(event, RunFinished):
             self.finished = time.process_time()
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         del report, run_dir
 
 
-_STEP_ENDS = frozenset({"step_succeeded", "step_failed", "step_skipped"})
+_STEP_ENDS = (StepSucceeded, StepFailed, StepSkipped)
 
 
 def _run(

@@ -62,6 +62,7 @@ from engine_bench import chains_and_fan_outs
 from transport import Server, fake_server, through_provider
 
 import agnoctl
+from agnoctl.events import Entry, RunFinished
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH / "results" / "results.json"
@@ -368,8 +369,8 @@ class RunClock:
     def run_started(self, state: object) -> None:
         self.started = time.perf_counter()
 
-    def event(self, event: dict[str, Any]) -> None:
-        if event["type"] == "run_finished":
+    def event(self, entry: Entry) -> None:
+        if isinstance(entry.event, RunFinished):
             self.finished = time.perf_counter()
 
     def run_finished(self, report: object, run_dir: Path) -> None:

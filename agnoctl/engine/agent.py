@@ -12,11 +12,12 @@ different model would be asked the same question with the same verdict.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from agnoctl import events
 from agnoctl.engine.gates import (
     JUDGE_SCHEMA,
     GateFailed,
@@ -31,8 +32,17 @@ from agnoctl.engine.runtime import Route, Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import CircuitOpen, OutputInvalid
-from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
+from agnoctl.events import EventSink, milliseconds
+from agnoctl.providers.base import (
+    CallContext,
+    Message,
+    ModelReply,
+    ModelRequest,
+    ToolCall,
+    ToolSpec,
+)
 from agnoctl.spec.models import AgentSpec, JudgeGate
+from agnoctl.tools.base import ToolResult
 from agnoctl.tools.loop import run_tool_loop
 
 if TYPE_CHECKING:
@@ -90,12 +100,13 @@ class _AgentTask:
                 if position + 1 == len(references) or not _worth_a_fallback(exc):
                     raise
                 self.rt.sink.emit(
-                    "model_fallback",
-                    step=self.task.path,
-                    item=self.task.index,
-                    model=route.label,
-                    next_model=references[position + 1],
-                    reason=type(exc).__name__,
+                    events.ModelFallback(
+                        step=self.task.path,
+                        item=self.task.index,
+                        model=route.label,
+                        next_model=references[position + 1],
+                        reason=type(exc).__name__,
+                    )
                 )
         raise AssertionError("unreachable: the last model returns or raises")
 
@@ -157,19 +168,53 @@ class _AgentTask:
         async def call(messages: tuple[Message, ...]) -> ModelReply:
             return await _ask(self.rt, task, route, replace(request, messages=messages), record)
 
-        def on_event(type: str, payload: dict[str, Any]) -> None:
-            self.rt.sink.emit(
-                type, step=task.path, item=task.index, attempt=record.number, **payload
-            )
-
         result = await run_tool_loop(
             call,
             request.messages,
             self.tools,
             max_tool_calls=self.agent.max_tool_calls,
-            on_event=on_event,
+            watch=_ToolEvents(self.rt.sink, task, record.number),
         )
         return result.reply
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolEvents:
+    """A task's tool calls and results, as ``tool_call`` and ``tool_result`` events."""
+
+    sink: EventSink
+    task: Task
+    attempt: int
+
+    def called(self, call: ToolCall) -> None:
+        self.sink.emit(
+            events.ToolCalled(
+                step=self.task.path,
+                item=self.task.index,
+                attempt=self.attempt,
+                id=call.id,
+                name=call.name,
+                arguments=call.arguments,
+            )
+        )
+
+    def answered(
+        self, call: ToolCall, result: ToolResult, seconds: float, error: str | None
+    ) -> None:
+        self.sink.emit(
+            events.ToolAnswered(
+                step=self.task.path,
+                item=self.task.index,
+                attempt=self.attempt,
+                id=call.id,
+                name=call.name,
+                ok=result.ok,
+                truncated=result.truncated,
+                duration_ms=milliseconds(seconds),
+                chars=len(result.text),
+                error=error,
+            )
+        )
 
 
 async def judge(
@@ -206,14 +251,15 @@ async def judge(
                 raise
             delay = backoff.delay(retry_number, getattr(exc, "retry_after", None))
             rt.sink.emit(
-                "retry_scheduled",
-                step=task.path,
-                item=task.index,
-                attempt=record.number,
-                max_attempts=policy.max_attempts,
-                purpose="judge",
-                reason=reason(exc),
-                delay=round(delay, 3),
+                events.RetryScheduled(
+                    step=task.path,
+                    item=task.index,
+                    attempt=record.number,
+                    max_attempts=policy.max_attempts,
+                    purpose="judge",
+                    reason=reason(exc),
+                    delay=round(delay, 3),
+                )
             )
             await anyio.sleep(delay)
     raise AssertionError("unreachable: the last judge call returns or raises")

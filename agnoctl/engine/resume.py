@@ -39,18 +39,16 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from agnoctl import events
 from agnoctl.cache import canonical_json
 from agnoctl.engine.budget import Spent
 from agnoctl.engine.inputs import read_inputs_file, resolve_inputs
 from agnoctl.engine.rundir import JOURNAL, LATEST, REPORT_FILE, find_run, latest_run_of
 from agnoctl.engine.state import ExecRecord, ItemRecord
 from agnoctl.errors import UsageError
-from agnoctl.events import read_events
+from agnoctl.events import Entry, read_events
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
-_FINISHED_EVENTS = frozenset({"step_succeeded", "item_succeeded", "step_reused", "item_reused"})
-_START_EVENTS = frozenset({"run_started", "run_resumed"})
-_REUSED_EVENTS = frozenset({"step_reused", "item_reused"})
 # How a step runs, not what it computes: left out of its fingerprint.
 _EXECUTION_ONLY = frozenset(
     {"timeout", "retry", "priority", "max_concurrency", "tags", "cache", "continue_on_error"}
@@ -409,29 +407,28 @@ def load_previous_run(run_dir: Path) -> PreviousRun:
     return previous
 
 
-def _record(previous: PreviousRun, event: Mapping[str, Any]) -> None:
-    kind = event.get("type")
-    previous.last_seq = max(previous.last_seq, int(event.get("seq") or 0))
-    stamp = str(event.get("ts") or "")
-    if kind in _START_EVENTS:
-        previous.run_id = str(event.get("run_id") or previous.run_id)
+def _record(previous: PreviousRun, entry: Entry) -> None:
+    event, stamp = entry.event, entry.ts
+    previous.last_seq = max(previous.last_seq, entry.seq)
+    if isinstance(event, events.SegmentStarted):
+        previous.run_id = entry.run_id or previous.run_id
         previous.status = None
-        previous.fingerprint = event.get("fingerprint")
-        inputs = event.get("inputs")
-        previous.inputs = dict(inputs) if isinstance(inputs, Mapping) else {}
-        previous.segments.append(Segment(stamp, resumed=kind == "run_resumed"))
+        previous.fingerprint = event.fingerprint
+        previous.inputs = dict(event.inputs or {})
+        previous.segments.append(Segment(stamp, resumed=isinstance(event, events.RunResumed)))
     segment = _segment(previous, stamp)
     segment.finished = stamp or segment.finished
-    if kind == "llm_call":
-        _count_call(previous, segment, event)
-    elif kind == "run_finished":
-        previous.status = segment.status = event.get("status")
-        segment.reason = event.get("reason")
-    elif kind in _FINISHED_EVENTS and isinstance(event.get("step"), str):
-        key = (event["step"], event.get("item"), event.get("iteration"))
-        previous.finished[key] = Finished(event.get("output"), event.get("fingerprint"))
-        if kind in _REUSED_EVENTS:
-            segment.reused += 1
+    match event:
+        case events.LlmCall():
+            _count_call(previous, segment, event)
+        case events.RunFinished():
+            previous.status = segment.status = event.status
+            segment.reason = event.reason
+        case events.Succeeded() | events.Reused():
+            key = (event.step, event.item, event.iteration)
+            previous.finished[key] = Finished(event.output, event.fingerprint)
+            if isinstance(event, events.Reused):
+                segment.reused += 1
 
 
 def _segment(previous: PreviousRun, stamp: str) -> Segment:
@@ -441,30 +438,21 @@ def _segment(previous: PreviousRun, stamp: str) -> Segment:
     return previous.segments[-1]
 
 
-def _count_call(previous: PreviousRun, segment: Segment, event: Mapping[str, Any]) -> None:
-    tokens_in, tokens_out = _number(event.get("tokens_in")), _number(event.get("tokens_out"))
-    cost = float(_number(event.get("cost")))
-    cached, failed = bool(event.get("cached")), event.get("error") is not None
-    if failed:
+def _count_call(previous: PreviousRun, segment: Segment, call: events.LlmCall) -> None:
+    # A failed call has no tokens nor cost.
+    tokens_in, tokens_out = call.tokens_in or 0, call.tokens_out or 0
+    cost, cached = float(call.cost or 0.0), bool(call.cached)
+    if call.error is not None:
         segment.failed += 1
-    elif not cached:  # a cache hit reached no provider: the limits do not count it
+        return
+    if not cached:  # a cache hit reached no provider: the limits do not count it
         segment.calls += 1
-        segment.tokens += int(tokens_in + tokens_out)
+        segment.tokens += tokens_in + tokens_out
         segment.cost += cost
-    if not failed and isinstance(event.get("step"), str):
-        model = f"{event.get('provider')}/{event.get('model')}"
-        agent = event.get("agent")
-        previous.answered.append(
-            PastCall(
-                step_of(event["step"]),
-                agent if isinstance(agent, str) else None,
-                model,
-                int(tokens_in),
-                int(tokens_out),
-                cost,
-                cached,
-            )
-        )
+    model = f"{call.provider}/{call.model}"
+    previous.answered.append(
+        PastCall(step_of(call.step), call.agent, model, tokens_in, tokens_out, cost, cached)
+    )
 
 
 def step_of(path: str) -> str:
@@ -473,13 +461,6 @@ def step_of(path: str) -> str:
 
 
 _ITEM_INDEX = re.compile(r"\[\d+\]")
-
-
-def _number(value: Any) -> int | float:
-    """A count or an amount from an event; 0 when it is missing (a failed call has none)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,18 +40,19 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 
+from agnoctl import events
 from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
 from agnoctl.engine.budget import NOTHING_SPENT, Budget
 from agnoctl.engine.context import StepsView, base_context
 from agnoctl.engine.gates import plain
 from agnoctl.engine.resume import PreviousRun, Reuse, Segment
 from agnoctl.engine.rundir import JOURNAL, REPORT_FILE, unwritable
-from agnoctl.engine.runtime import Providers, Runtime, Settings
+from agnoctl.engine.runtime import ProviderEvents, Providers, Runtime, Settings
 from agnoctl.engine.scheduler import Scheduler
 from agnoctl.engine.shares import meets, share_text
 from agnoctl.engine.state import RunState, SkipReason, StepRecord, new_records
 from agnoctl.errors import ExitCode, RunDirUnwritable
-from agnoctl.events import Event, EventSink
+from agnoctl.events import Entry, EventSink, Listener, milliseconds
 from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor
 from agnoctl.spec.dag import find_step
@@ -88,7 +89,7 @@ class RunSetup:
     handle_signals: bool = False
     on_started: Callable[[RunState], None] | None = None
     """Called with the live state just before the steps start (the terminal's display)."""
-    listeners: Sequence[Callable[[Event], None]] = ()
+    listeners: Sequence[Listener] = ()
     """They see every event, redacted."""
     providers: Mapping[str, Provider] | None = None
     cache_mode: CacheMode = "off"
@@ -176,22 +177,21 @@ async def execute(setup: RunSetup, reports: ReportFiles) -> RunResult:
 
 def _runtime(setup: RunSetup, sink: EventSink) -> Runtime:
     workflow = setup.workflow
+    provider_events = ProviderEvents(sink)
     providers = Providers(
         workflow,
         mock=setup.mock,
         offline=setup.cache_mode == "only",
         fixtures=setup.fixtures,
-        on_breaker_change=lambda name, old, new: sink.emit(
-            "breaker_state", provider=name, old=old, new=new
-        ),
-        emit=sink.emit,
+        on_breaker_change=provider_events.breaker_changed,
+        watch=provider_events,
         max_connections=workflow.limits.max_concurrency or 100,
         overrides=setup.providers or {},
     )
     budget = Budget(
         workflow.limits,
         on_warning=lambda limit, used, value: sink.emit(
-            "budget_warning", limit=limit, used=round(used, 6), value=value
+            events.BudgetWarning(limit=limit, used=round(used, 6), value=value)
         ),
         # The limits are the run's: what its earlier segments used counts (--resume).
         spent=setup.previous.spent() if setup.previous is not None else NOTHING_SPENT,
@@ -259,27 +259,30 @@ async def _run(
     stop.check()  # ...or the report stays the checkpoint
     stop.guard(reports.write_final, result)
     rt.sink.emit(
-        "run_finished",
-        status=result.status,
-        reason=result.reason,
-        exit_code=int(result.exit_code),
-        duration_ms=round((result.finished - result.started) * 1000, 3),
-        cost=result.cost["total"]["cost_usd"],
+        events.RunFinished(
+            status=result.status,
+            reason=result.reason,
+            exit_code=int(result.exit_code),
+            duration_ms=milliseconds(result.finished - result.started),
+            cost=result.cost["total"]["cost_usd"],
+        )
     )
     state.finished = time.time()
     return result
 
 
 def _announce(setup: RunSetup, rt: Runtime) -> None:
+    started = events.RunStarted if setup.previous is None else events.RunResumed
     rt.sink.emit(
-        "run_started" if setup.previous is None else "run_resumed",
-        fingerprint=rt.reuse.fingerprints.run(setup.inputs),
-        workflow=setup.workflow.name,
-        file=str(setup.file),
-        inputs=setup.redactor.redact_obj(setup.inputs),
-        mock=setup.mock or None,
-        seed=setup.seed,
-        note=setup.note,
+        started(
+            fingerprint=rt.reuse.fingerprints.run(setup.inputs),
+            workflow=setup.workflow.name,
+            file=str(setup.file),
+            inputs=setup.redactor.redact_obj(setup.inputs),
+            mock=setup.mock or None,
+            seed=setup.seed,
+            note=setup.note,
+        )
     )
 
 
@@ -444,10 +447,14 @@ def _exit_now(flush_journal: Callable[[], None], signum: int, frame: FrameType |
     os._exit(ExitCode.INTERRUPTED)
 
 
-def _redacted(redactor: Redactor, listener: Callable[[Event], None]) -> Callable[[Event], None]:
+def _redacted(redactor: Redactor, listener: Listener) -> Listener:
     if not redactor:
         return listener
-    return lambda event: listener(redactor.redact_obj(event))
+
+    def masked(entry: Entry) -> None:
+        listener(entry.masked(redactor.redact_obj))
+
+    return masked
 
 
 # ---------------------------------------------------------------------------- outputs

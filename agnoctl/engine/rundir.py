@@ -24,9 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-import orjson
-
 from agnoctl.errors import RunDirUnwritable, RunLocked, UsageError
+from agnoctl.events import SegmentStarted, parse_line
 
 RUNS_DIR = Path(".agnoctl") / "runs"
 LATEST = "latest"
@@ -174,11 +173,12 @@ def _workflow_of(run_dir: Path) -> str | None:
     """The workflow name the run's first event (``run_started``) gives, if it has one."""
     try:
         with (run_dir / JOURNAL).open("rb") as handle:
-            first = orjson.loads(handle.readline())
-    except (OSError, orjson.JSONDecodeError):  # no journal, or torn in its first line
+            first = parse_line(handle.readline())
+    except OSError:  # no journal
         return None
-    name = first.get("workflow") if isinstance(first, dict) else None
-    return name if isinstance(name, str) else None
+    if first is None or not isinstance(first.event, SegmentStarted):  # torn, or no start
+        return None
+    return first.event.workflow
 
 
 def find_run(reference: str, runs_dir: Path) -> Path:

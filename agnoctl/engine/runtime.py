@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 
+from agnoctl import events
 from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
 from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
@@ -27,7 +28,7 @@ from agnoctl.errors import CacheMiss, UsageError
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
-from agnoctl.providers.ratelimit import Emit, estimate_usage
+from agnoctl.providers.ratelimit import LimiterWatch, estimate_usage
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
     JudgeGate,
@@ -123,6 +124,27 @@ class Route:
         return pricing.charge(self.price, usage.input_tokens, usage.output_tokens)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderEvents:
+    """What the providers' breakers and limiters do, as the run's ``breaker_state``,
+    ``provider_throttled`` and ``provider_paused`` events."""
+
+    sink: EventSink
+
+    def breaker_changed(self, provider: str, old: str, new: str) -> None:
+        self.sink.emit(events.BreakerState(provider=provider, old=old, new=new))
+
+    def throttled(self, provider: str, window: int, in_flight: int, reason: str) -> None:
+        self.sink.emit(
+            events.ProviderThrottled(
+                provider=provider, window=window, in_flight=in_flight, reason=reason
+            )
+        )
+
+    def paused(self, provider: str, seconds: float, reason: str) -> None:
+        self.sink.emit(events.ProviderPaused(provider=provider, seconds=seconds, reason=reason))
+
+
 class Providers:
     """Providers by name, built on first use; one shared HTTP client, made only if needed.
 
@@ -148,7 +170,7 @@ class Providers:
         offline: bool = False,
         fixtures: Fixtures | None = None,
         on_breaker_change: Callable[[str, str, str], None] | None = None,
-        emit: Emit | None = None,
+        watch: LimiterWatch | None = None,
         max_connections: int = 100,
         overrides: Mapping[str, Provider] | None = None,
     ) -> None:
@@ -158,7 +180,7 @@ class Providers:
         self._fixtures = fixtures
         self._overrides = dict(overrides or {})
         self._on_breaker_change = on_breaker_change
-        self._emit = emit  # the providers' limiters' events (provider_throttled, ...)
+        self._watch = watch  # the providers' limiters' events (provider_throttled, ...)
         self._max_connections = max_connections
         self._built: dict[str, GuardedProvider] = {}
         self._routes: dict[str, Route] = {}
@@ -206,7 +228,7 @@ class Providers:
             on_breaker_change=self._breaker_change,
             # The adaptive window of a provider without max_concurrency grows up to the run's.
             ceiling=self._max_connections,
-            emit=self._emit,
+            watch=self._watch,
             name=name,
         )
 
@@ -469,22 +491,23 @@ class Runtime:
         # The reply goes into the journal (redacted, as every event) for `fixtures export`;
         # `wait_ms` is what a sent call waited for its provider's limits, if anything.
         self.sink.emit(
-            "llm_call",
-            step=path,
-            item=context.index,
-            attempt=context.attempt,
-            purpose=context.purpose,
-            agent=context.agent,
-            provider=route.provider.name,
-            model=route.model,
-            tokens_in=None if usage is None else usage.input_tokens,
-            tokens_out=None if usage is None else usage.output_tokens,
-            cost=cost,
-            error=error,
-            cached=cached or None,
-            reply=None if reply is None else _reply_data(reply),
-            duration_ms=milliseconds(time.perf_counter() - started),
-            wait_ms=milliseconds(reply.waited) if reply is not None and reply.waited else None,
+            events.LlmCall(
+                step=path,
+                item=context.index,
+                attempt=context.attempt,
+                purpose=context.purpose,
+                agent=context.agent,
+                provider=route.provider.name,
+                model=route.model,
+                tokens_in=None if usage is None else usage.input_tokens,
+                tokens_out=None if usage is None else usage.output_tokens,
+                cost=cost,
+                error=error,
+                cached=cached or None,
+                reply=None if reply is None else _reply_data(reply),
+                duration_ms=milliseconds(time.perf_counter() - started),
+                wait_ms=milliseconds(reply.waited) if reply is not None and reply.waited else None,
+            )
         )
 
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 
+from agnoctl import events
 from agnoctl.engine.agent import run_agent
 from agnoctl.engine.command import run_command
 from agnoctl.engine.context import StepEntry, StepsView, overlay
@@ -335,13 +336,15 @@ class Scheduler:
         record.status = "succeeded"
         record.output = finished.output
         record.reused = True
+        reused = events.ItemReused if owner is not None else events.StepReused
         self.rt.sink.emit(
-            "item_reused" if owner is not None else "step_reused",
-            step=task.path,
-            item=task.index,
-            iteration=task.iteration,
-            output=record.output,
-            fingerprint=record.fingerprint,
+            reused(
+                step=task.path,
+                item=task.index,
+                iteration=task.iteration,
+                output=record.output,
+                fingerprint=record.fingerprint,
+            )
         )
         return True
 
@@ -414,7 +417,7 @@ class Scheduler:
                 "loop": {"iteration": iteration, "previous": previous},
             }
             self.rt.sink.emit(
-                "loop_iteration_started", step=path, item=inner.index, iteration=iteration
+                events.LoopIterationStarted(step=path, item=inner.index, iteration=iteration)
             )
             await self.run_map(step.steps, inner)
             run.finished = time.time()
@@ -425,11 +428,9 @@ class Scheduler:
             loop.iterations = iteration
             loop.outputs.append(previous)
             self.rt.sink.emit(
-                "loop_iteration_finished",
-                step=path,
-                item=inner.index,
-                iteration=iteration,
-                outputs=previous,
+                events.LoopIterationFinished(
+                    step=path, item=inner.index, iteration=iteration, outputs=previous
+                )
             )
             failure = self._children_failure(record, path, settings)
             run.status = "succeeded" if failure is None else "failed"
@@ -534,20 +535,20 @@ class Scheduler:
         if isinstance(record, ItemRecord):
             assert owner is not None
             self.rt.sink.emit(
-                "item_started", step=owner.path, item=record.index, iteration=scope.iteration
+                events.ItemStarted(step=owner.path, item=record.index, iteration=scope.iteration)
             )
         else:
             self.rt.sink.emit(
-                "step_started",
-                step=record.path,
-                item=scope.index,
-                iteration=scope.iteration,
-                items=items,
+                events.StepStarted(
+                    step=record.path, item=scope.index, iteration=scope.iteration, items=items
+                )
             )
 
     def _succeed(self, record: ExecRecord, scope: MapRun, owner: StepRecord | None = None) -> None:
         record.status = "succeeded"
-        self._finished(record, scope, owner, output=record.output, fingerprint=record.fingerprint)
+        ended = self._finished(record, scope, owner)
+        kind = events.ItemSucceeded if isinstance(record, ItemRecord) else events.StepSucceeded
+        self.rt.sink.emit(kind(**ended, output=record.output, fingerprint=record.fingerprint))
 
     def _fail(
         self,
@@ -560,7 +561,9 @@ class Scheduler:
         record.status = "failed"
         record.error = message
         record.error_kind = kind
-        self._finished(record, scope, owner, error=message, kind=kind)
+        ended = self._finished(record, scope, owner)
+        failed = events.ItemFailed if isinstance(record, ItemRecord) else events.StepFailed
+        self.rt.sink.emit(failed(**ended, error=message, kind=kind))
         for inner in record.inner():  # a group that failed before its children could run
             if not inner.done:
                 self.skip(inner, "upstream_failed", None, step=_owner_of(record, owner))
@@ -581,28 +584,38 @@ class Scheduler:
             record.error = error
             record.error_kind = "budget_exceeded" if reason == "budget" else reason
         record.output = None
-        self._finished(record, scope, step, reason=reason, error=error)
+        ended = self._finished(record, scope, step)
+        skipped = events.ItemSkipped if isinstance(record, ItemRecord) else events.StepSkipped
+        self.rt.sink.emit(skipped(**ended, reason=reason, error=error))
         for inner in record.inner():
             if not inner.done:
                 self.skip(inner, reason, None, step=_owner_of(record, step))
 
     def _finished(
-        self, record: ExecRecord, scope: MapRun | None, owner: StepRecord | None, **fields: Any
-    ) -> None:
-        """Stamp the record's end and write its ``step_<status>`` or ``item_<status>`` event."""
+        self, record: ExecRecord, scope: MapRun | None, owner: StepRecord | None
+    ) -> _Ended:
+        """Stamp the record's end; where it ran and for how long, as its ``step_<status>`` or
+        ``item_<status>`` event says."""
         now = time.time()
+        duration = None
         if record.started is not None:
             record.finished = now
-            fields["duration_ms"] = milliseconds(now - record.started)
+            duration = milliseconds(now - record.started)
         iteration = scope.iteration if scope is not None else None
-        item: int | None
         if isinstance(record, ItemRecord):
             step = owner.path if owner is not None else record.path
-            event, item = "item_" + record.status, record.index
-        else:
-            step = record.path
-            event, item = "step_" + record.status, scope.index if scope is not None else None
-        self.rt.sink.emit(event, step=step, item=item, iteration=iteration, **fields)
+            return _Ended(step=step, item=record.index, iteration=iteration, duration_ms=duration)
+        item = scope.index if scope is not None else None
+        return _Ended(step=record.path, item=item, iteration=iteration, duration_ms=duration)
+
+
+class _Ended(TypedDict):
+    """The fields every ``step_<status>`` and ``item_<status>`` event has."""
+
+    step: str
+    item: int | None
+    iteration: int | None
+    duration_ms: float | None
 
 
 def _owner_of(record: ExecRecord, owner: StepRecord | None) -> StepRecord | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agnoctl.events import read_events
+from agnoctl.events import Succeeded, read_events
 from agnoctl.spec.models import StepSpec
 
 Status = Literal["pending", "running", "succeeded", "failed", "skipped"]
@@ -185,15 +185,16 @@ class JournalEntry:
 def load_journal(path: Path) -> dict[tuple[str, int | None, int | None], JournalEntry]:
     """Work that finished in a run, keyed by (step path, item index, loop iteration)."""
     finished: dict[tuple[str, int | None, int | None], JournalEntry] = {}
-    for event in read_events(path):
-        if event.get("type") not in {"step_succeeded", "item_succeeded"}:
+    for line in read_events(path):
+        event = line.event
+        if not isinstance(event, Succeeded):
             continue
         entry = JournalEntry(
-            step=event["step"],
-            item=event.get("item"),
-            iteration=event.get("iteration"),
-            output=event.get("output"),
-            fingerprint=event.get("fingerprint"),
+            step=event.step,
+            item=event.item,
+            iteration=event.iteration,
+            output=event.output,
+            fingerprint=event.fingerprint,
         )
         finished[(entry.step, entry.item, entry.iteration)] = entry
     return finished

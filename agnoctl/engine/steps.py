@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from agnoctl import events
 from agnoctl.engine.budget import BudgetExceeded
 from agnoctl.engine.gates import GateResult, JudgeFn, check_gates, gate_failure, schema_failure
 from agnoctl.engine.retry import Backoff, is_retryable, reason
@@ -70,11 +71,9 @@ async def run_attempts(
         attempts.append(record)
         if record.number > 1:
             rt.sink.emit(
-                "attempt_started",
-                step=task.path,
-                item=task.index,
-                attempt=record.number,
-                model=model,
+                events.AttemptStarted(
+                    step=task.path, item=task.index, attempt=record.number, model=model
+                )
             )
         try:
             if timeout is None:
@@ -87,14 +86,15 @@ async def run_attempts(
             record.error_kind = reason(exc)
             again = retry_number + 1 < policy.max_attempts and is_retryable(exc)
             rt.sink.emit(
-                "attempt_failed",
-                step=task.path,
-                item=task.index,
-                attempt=record.number,
-                model=model,
-                reason=record.error_kind,
-                error=record.error,
-                retrying=again,
+                events.AttemptFailed(
+                    step=task.path,
+                    item=task.index,
+                    attempt=record.number,
+                    model=model,
+                    reason=record.error_kind,
+                    error=record.error,
+                    retrying=again,
+                )
             )
             if not again:
                 raise
@@ -103,13 +103,14 @@ async def run_attempts(
             delay = backoff.delay(retry_number, getattr(exc, "retry_after", None))
             record.delay = delay
             rt.sink.emit(
-                "retry_scheduled",
-                step=task.path,
-                item=task.index,
-                attempt=record.number,
-                max_attempts=policy.max_attempts,
-                reason=record.error_kind,
-                delay=round(delay, 3),
+                events.RetryScheduled(
+                    step=task.path,
+                    item=task.index,
+                    attempt=record.number,
+                    max_attempts=policy.max_attempts,
+                    reason=record.error_kind,
+                    delay=round(delay, 3),
+                )
             )
             await anyio.sleep(delay)
         else:
@@ -174,16 +175,17 @@ def _record_gates(
         data["attempt"] = attempt.number
         task.record.gates.append(data)
         rt.sink.emit(
-            "gate_result",
-            step=task.path,
-            item=task.index,
-            attempt=attempt.number,
-            gate=result.name,
-            gate_type=result.type,
-            passed=result.passed,
-            value=result.value,
-            finding=result.finding,
-            severity=result.severity,
+            events.GateChecked(
+                step=task.path,
+                item=task.index,
+                attempt=attempt.number,
+                gate=result.name,
+                gate_type=result.type,
+                passed=result.passed,
+                value=result.value,
+                finding=result.finding,
+                severity=result.severity,
+            )
         )
 
 

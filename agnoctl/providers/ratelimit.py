@@ -57,10 +57,16 @@ if TYPE_CHECKING:
 DEFAULT_CEILING = 100  # a window's ceiling without max_concurrency nor a run concurrency
 
 
-class Emit(Protocol):
-    """Where the limiter's events go: ``EventSink.emit``."""
+class LimiterWatch(Protocol):
+    """What a limiter tells the run (its ``provider_throttled`` and ``provider_paused``
+    events)."""
 
-    def __call__(self, type: str, /, **fields: Any) -> None: ...
+    def throttled(self, provider: str, window: int, in_flight: int, reason: str) -> None:
+        """The window narrowed after a 429 (``rate_limited``), or grew back to its ceiling
+        (``recovered``)."""
+
+    def paused(self, provider: str, seconds: float, reason: str) -> None:
+        """The provider asked every call to wait ``seconds``."""
 
 
 def estimate_usage(request: ModelRequest) -> Usage:
@@ -317,9 +323,7 @@ class _Open(Slot):
 class ProviderLimiter:
     """The limits of one provider; ``async with limiter.slot(tokens) as slot: ...``.
 
-    ``emit`` receives the limiter's events (``EventSink.emit``): ``provider_throttled``
-    (``window``, ``reason``: ``rate_limited`` when a 429 narrowed it, ``recovered`` when it
-    is back at its ceiling) and ``provider_paused`` (``seconds``, ``reason``).
+    ``watch`` is told when the window narrows or recovers and when the provider pauses.
     """
 
     def __init__(
@@ -332,7 +336,7 @@ class ProviderLimiter:
         tokens_per_minute: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        emit: Emit | None = None,
+        watch: LimiterWatch | None = None,
     ) -> None:
         self.name = name
         self.window = Window(
@@ -352,7 +356,7 @@ class ProviderLimiter:
         self.paused_until = 0.0  # on ``clock``
         self._clock = clock
         self._sleep = sleep
-        self._emit = emit
+        self._watch = watch
         self._open = _Open(self, 0)
         self.limited = False
         self._update_limited()
@@ -380,10 +384,8 @@ class ProviderLimiter:
         self.throttling.paused += until - max(now, self.paused_until)
         self.paused_until = until
         self._update_limited()
-        if self._emit is not None and not extended:
-            self._emit(
-                "provider_paused", provider=self.name, seconds=round(seconds, 3), reason=reason
-            )
+        if self._watch is not None and not extended:
+            self._watch.paused(self.name, round(seconds, 3), reason)
 
     def answered(self, reply: ModelReply, *, sent_since: int) -> None:
         """A call was answered; ``sent_since`` calls went out after it (for ``_learn``)."""
@@ -444,14 +446,8 @@ class ProviderLimiter:
         self._window_event("rate_limited")
 
     def _window_event(self, reason: str) -> None:
-        if self._emit is not None:
-            self._emit(
-                "provider_throttled",
-                provider=self.name,
-                window=self.window.size,
-                in_flight=self.window.in_flight,
-                reason=reason,
-            )
+        if self._watch is not None:
+            self._watch.throttled(self.name, self.window.size, self.window.in_flight, reason)
 
     def _update_limited(self) -> None:
         # Once anything was limited or throttled, every call takes a slot of its own.

@@ -34,7 +34,12 @@ import anyio
 from agnoctl.errors import ProviderTimeout, UsageError
 from agnoctl.providers import pricing
 from agnoctl.providers.breaker import CircuitBreaker, State
-from agnoctl.providers.ratelimit import DEFAULT_CEILING, Emit, ProviderLimiter, estimate_tokens
+from agnoctl.providers.ratelimit import (
+    DEFAULT_CEILING,
+    LimiterWatch,
+    ProviderLimiter,
+    estimate_tokens,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -240,13 +245,13 @@ def guard(
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     on_breaker_change: Callable[[str, State, State], None] | None = None,
     ceiling: int = DEFAULT_CEILING,
-    emit: Emit | None = None,
+    watch: LimiterWatch | None = None,
     name: str | None = None,
 ) -> GuardedProvider:
     """Wrap ``inner`` in the limits and breaker ``spec`` configures (breaker defaults if none).
 
     ``ceiling`` bounds the adaptive window of a provider without ``max_concurrency`` (the run's
-    concurrency); ``emit`` receives the limiter's events. ``name`` is the workflow's name for
+    concurrency); ``watch`` is told what the limiter does. ``name`` is the workflow's name for
     the provider, which events and reports use (``inner.name`` by default: every mock entry
     shares one mock).
     """
@@ -271,7 +276,7 @@ def guard(
         tokens_per_minute=rate.tokens_per_minute if rate else None,
         clock=clock,
         sleep=sleep,
-        emit=emit,
+        watch=watch,
     )
     prices = spec.pricing if spec is not None else None
     return GuardedProvider(inner, breaker=breaker, limiter=limiter, prices=prices, name=name)
@@ -285,8 +290,8 @@ def build(
     environ: Mapping[str, str] | None = None,
     on_breaker_change: Callable[[str, State, State], None] | None = None,
     ceiling: int = DEFAULT_CEILING,
-    emit: Emit | None = None,
+    watch: LimiterWatch | None = None,
 ) -> GuardedProvider:
     """The guarded provider for ``name`` (``spec`` is its ``providers:`` entry, if any)."""
     inner = build_provider(name, spec, http, environ)
-    return guard(inner, spec, on_breaker_change=on_breaker_change, ceiling=ceiling, emit=emit)
+    return guard(inner, spec, on_breaker_change=on_breaker_change, ceiling=ceiling, watch=watch)

@@ -23,10 +23,9 @@ from typing import Any
 import yaml
 
 from agnoctl.errors import UsageError
-from agnoctl.events import read_events
+from agnoctl.events import Event, LlmCall, SegmentStarted, read_events
 
 _ITEM_SUFFIX = re.compile(r"\[\d+\]")
-_START_EVENTS = frozenset({"run_started", "run_resumed"})
 
 Key = tuple[str, int | None, str]  # (fixtures step key, for_each index, purpose)
 
@@ -45,9 +44,9 @@ def export_fixtures(run_dir: Path) -> Export:
     journal = run_dir / "events.jsonl"
     if not journal.is_file():
         raise UsageError(f"{run_dir} has no events.jsonl to export replies from")
-    events = list(read_events(journal))
-    run_id = next((str(e["run_id"]) for e in events if e.get("run_id")), run_dir.name)
-    calls = _replies(events)
+    entries = list(read_events(journal))
+    run_id = next((entry.run_id for entry in entries if entry.run_id), run_dir.name)
+    calls = _replies(entry.event for entry in entries)
     count = sum(len(replies) for replies in calls.values())
     if count == 0:
         raise UsageError(f"run {run_id} recorded no model reply to export")
@@ -58,33 +57,32 @@ def export_fixtures(run_dir: Path) -> Export:
     return Export(header + _dump({"steps": _steps(calls)}), count, run_id)
 
 
-def _replies(events: Iterable[Mapping[str, Any]]) -> dict[Key, list[dict[str, Any]]]:
+def _replies(run: Iterable[Event]) -> dict[Key, list[dict[str, Any]]]:
     """Successful replies per call key, from the last segment that called for each key."""
     segment = 0
     calls: dict[Key, list[dict[str, Any]]] = {}
     made_in: dict[Key, int] = {}
-    for event in events:
-        kind = event.get("type")
-        if kind in _START_EVENTS:
-            segment += 1
-        elif kind == "llm_call" and isinstance(event.get("reply"), Mapping):
-            key = _key(event)
-            if made_in.get(key) != segment:
-                made_in[key] = segment
-                calls[key] = []
-            calls[key].append(_fixture_reply(event))
+    for event in run:
+        match event:
+            case SegmentStarted():
+                segment += 1
+            case LlmCall(reply=dict() as reply):
+                key = _key(event)
+                if made_in.get(key) != segment:
+                    made_in[key] = segment
+                    calls[key] = []
+                calls[key].append(_fixture_reply(event, reply))
     return calls
 
 
-def _key(event: Mapping[str, Any]) -> Key:
+def _key(call: LlmCall) -> Key:
     # Reports name an item's child `fan[2].child`; fixtures address it as `fan.child`.
-    step = _ITEM_SUFFIX.sub("", str(event.get("step", "")))
-    purpose = str(event.get("purpose") or "task")
-    return (step if purpose == "task" else f"{step}#{purpose}", event.get("item"), purpose)
+    step = _ITEM_SUFFIX.sub("", call.step)
+    purpose = call.purpose or "task"
+    return (step if purpose == "task" else f"{step}#{purpose}", call.item, purpose)
 
 
-def _fixture_reply(event: Mapping[str, Any]) -> dict[str, Any]:
-    reply = event["reply"]
+def _fixture_reply(call: LlmCall, reply: dict[str, Any]) -> dict[str, Any]:
     tool_calls = reply.get("tool_calls") or []
     fixture: dict[str, Any]
     if tool_calls:
@@ -96,8 +94,8 @@ def _fixture_reply(event: Mapping[str, Any]) -> dict[str, Any]:
         }
     else:
         fixture = {"text": str(reply.get("text") or "")}
-    tokens_in, tokens_out = event.get("tokens_in"), event.get("tokens_out")
-    if isinstance(tokens_in, int) and isinstance(tokens_out, int):
+    tokens_in, tokens_out = call.tokens_in, call.tokens_out
+    if tokens_in is not None and tokens_out is not None:
         fixture["usage"] = {"input_tokens": tokens_in, "output_tokens": tokens_out}
     return fixture
 

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run
 from agnoctl.errors import UsageError
-from agnoctl.events import read_events
+from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
 from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport
 
@@ -100,8 +100,8 @@ def _incomplete(run_dir: Path) -> RunSummary:
     events = run_dir / "events.jsonl"
     if events.is_file():
         first = next(iter(read_events(events)), None)
-        if first is not None and isinstance(first.get("workflow"), str):
-            workflow = first["workflow"]
+        if first is not None and isinstance(first.event, SegmentStarted):
+            workflow = first.event.workflow
     stamp = _RUN_STAMP.match(run_dir.name)
     started = datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S%z") if stamp else None
     return RunSummary(run_dir.name, workflow, "incomplete", started, None, None, run_dir)

@@ -39,10 +39,9 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -54,9 +53,10 @@ from prometheus_client.exposition import pushadd_to_gateway
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from agnoctl import events
 from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
-from agnoctl.events import read_events
+from agnoctl.events import Entry, read_events
 from agnoctl.reports.model import AttemptReport, GateReport, RunReport
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -67,11 +67,11 @@ BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _CallKey = tuple[str, str, str]  # provider, model, step
 
 
-def session_events(events: Iterable[Mapping[str, Any]], run_id: str) -> list[Mapping[str, Any]]:
-    """The events of the run's last session: ``--resume`` appends a new session (from its
+def session_events(entries: Iterable[Entry], run_id: str) -> list[Entry]:
+    """The entries of the run's last session: ``--resume`` appends a new session (from its
     ``run_resumed`` event) to the same journal; the report's last ``segments`` entry is it."""
-    own = [event for event in events if event.get("run_id") == run_id]
-    starts = [i for i, e in enumerate(own) if e.get("type") in ("run_started", "run_resumed")]
+    own = [entry for entry in entries if entry.run_id == run_id]
+    starts = [i for i, e in enumerate(own) if isinstance(e.event, events.SegmentStarted)]
     return own[starts[-1] :] if starts else own
 
 
@@ -202,12 +202,13 @@ def _go_float(value: float) -> str:
 class RunCollector(Collector):
     """The metric families of one finished run."""
 
-    def __init__(self, report: RunReport, events: Iterable[Mapping[str, Any]]) -> None:
-        own = session_events(events, report.run_id)
+    def __init__(self, report: RunReport, entries: Iterable[Entry]) -> None:
+        own = [entry.event for entry in session_events(entries, report.run_id)]
+        calls = [event for event in own if isinstance(event, events.LlmCall)]
         self._report = report
-        self._calls = _calls(own)
-        self._errors = _errors(own)
-        self._breakers = [e for e in own if e.get("type") == "breaker_state"]
+        self._calls = _calls(calls)
+        self._errors = _errors(calls)
+        self._breakers = [event for event in own if isinstance(event, events.BreakerState)]
 
     def collect(self) -> Iterator[Metric]:
         for family in self.families():
@@ -298,9 +299,8 @@ class RunCollector(Collector):
         final: dict[str, str] = {}
         transitions: dict[tuple[str, str], int] = defaultdict(int)
         for event in self._breakers:
-            provider, state = str(event.get("provider")), str(event.get("new"))
-            final[provider] = state
-            transitions[provider, state] += 1
+            final[event.provider] = event.new
+            transitions[event.provider, event.new] += 1
         state_family = _Family(
             "agnoctl_breaker_state",
             "gauge",
@@ -365,29 +365,29 @@ class RunCollector(Collector):
         return [info, passed, duration, finished]
 
 
-def _call_key(event: Mapping[str, Any]) -> _CallKey:
-    return str(event.get("provider")), str(event.get("model")), step_of(str(event.get("step")))
+def _call_key(call: events.LlmCall) -> _CallKey:
+    return call.provider, call.model, step_of(call.step)
 
 
-def _calls(events: Iterable[Mapping[str, Any]]) -> dict[_CallKey, _Calls]:
+def _calls(calls: Iterable[events.LlmCall]) -> dict[_CallKey, _Calls]:
     totals: dict[_CallKey, _Calls] = defaultdict(_Calls)
-    for event in events:
-        if event.get("type") != "llm_call" or event.get("cached"):
+    for call in calls:
+        if call.cached:
             continue  # cache hits are counted in a family of their own
-        entry = totals[_call_key(event)]
+        entry = totals[_call_key(call)]
         entry.calls += 1
-        entry.tokens_in += int(event.get("tokens_in") or 0)
-        entry.tokens_out += int(event.get("tokens_out") or 0)
-        entry.cost += float(event.get("cost") or 0.0)
-        entry.durations.append(float(event.get("duration_ms") or 0.0) / 1000)
+        entry.tokens_in += call.tokens_in or 0
+        entry.tokens_out += call.tokens_out or 0
+        entry.cost += call.cost or 0.0
+        entry.durations.append(call.duration_ms / 1000)
     return totals
 
 
-def _errors(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, str], int]:
+def _errors(calls: Iterable[events.LlmCall]) -> dict[tuple[str, str, str, str], int]:
     counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for event in events:
-        if event.get("type") == "llm_call" and "error" in event:
-            counts[(*_call_key(event), str(event["error"]))] += 1
+    for call in calls:
+        if call.error is not None:
+            counts[(*_call_key(call), call.error)] += 1
     return counts
 
 
@@ -409,16 +409,16 @@ def _gates(report: RunReport) -> Iterator[tuple[str, GateReport]]:
                 yield step.path, gate
 
 
-def render_metrics(report: RunReport, events: Iterable[Mapping[str, Any]]) -> str:
+def render_metrics(report: RunReport, entries: Iterable[Entry]) -> str:
     """The run's metrics in the Prometheus text exposition format."""
     writer = _Writer()
-    for family in RunCollector(report, events).families():
+    for family in RunCollector(report, entries).families():
         writer.family(family)
     return writer.text()
 
 
-def run_events(run_dir: Path) -> list[Mapping[str, Any]]:
-    """The events of a run directory, or none when it has no journal."""
+def run_events(run_dir: Path) -> list[Entry]:
+    """The journal entries of a run directory, or none when it has no journal."""
     path = run_dir / "events.jsonl"
     return list(read_events(path)) if path.is_file() else []
 
@@ -426,7 +426,7 @@ def run_events(run_dir: Path) -> list[Mapping[str, Any]]:
 def push_metrics(
     gateway: str,
     report: RunReport,
-    events: Iterable[Mapping[str, Any]],
+    entries: Iterable[Entry],
     *,
     timeout: float = 10.0,
 ) -> None:
@@ -438,7 +438,7 @@ def push_metrics(
         pushadd_to_gateway(
             gateway,
             job=PUSH_JOB,
-            registry=RunCollector(report, events),
+            registry=RunCollector(report, entries),
             grouping_key={"workflow": report.workflow.name},
             timeout=timeout,
         )

@@ -26,7 +26,7 @@ pays for it. Headers the collector needs (an API key) come from the exporter's o
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from agnoctl import __version__
 from agnoctl.errors import UsageError
+from agnoctl.events import Entry, LlmCall
 from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepReport
 
@@ -77,7 +78,7 @@ def traces_url(endpoint: str) -> str:
 def export_traces(
     endpoint: str | None,
     report: RunReport,
-    events: Iterable[Mapping[str, Any]],
+    entries: Iterable[Entry],
     *,
     exporter: SpanExporter | None = None,
 ) -> int:
@@ -94,7 +95,7 @@ def export_traces(
         if endpoint is None:
             raise UsageError("no OTLP endpoint given")
         exporter = OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=10)
-    spans = build_spans(report, events)
+    spans = build_spans(report, entries)
     try:
         result = exporter.export(spans)
     finally:
@@ -104,7 +105,7 @@ def export_traces(
     return len(spans)
 
 
-def build_spans(report: RunReport, events: Iterable[Mapping[str, Any]]) -> list[ReadableSpan]:
+def build_spans(report: RunReport, entries: Iterable[Entry]) -> list[ReadableSpan]:
     """The run's spans, finished, parents before children."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -116,7 +117,8 @@ def build_spans(report: RunReport, events: Iterable[Mapping[str, Any]]) -> list[
         resource=Resource.create({"service.name": "agnoctl", "service.version": __version__})
     )
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    calls = [e for e in session_events(events, report.run_id) if e.get("type") == "llm_call"]
+    own = session_events(entries, report.run_id)
+    calls = [(entry.ts, entry.event) for entry in own if isinstance(entry.event, LlmCall)]
     _Builder(provider.get_tracer("agnoctl", __version__), report, calls).build()
     provider.shutdown()
     finished = memory.get_finished_spans()
@@ -135,7 +137,7 @@ class _Open:
 
 class _Builder:
     def __init__(
-        self, tracer: Tracer, report: RunReport, calls: Sequence[Mapping[str, Any]]
+        self, tracer: Tracer, report: RunReport, calls: Sequence[tuple[str, LlmCall]]
     ) -> None:
         self.tracer = tracer
         self.report = report
@@ -164,8 +166,8 @@ class _Builder:
         context = trace.set_span_in_context(root)
         for step in report.steps.values():
             self._step(step, context)
-        for call in self.calls:
-            self._call(call, root)
+        for ts, call in self.calls:
+            self._call(ts, call, root)
         for opened in (o for group in self.attempts.values() for o in group):
             opened.span.end(end_time=_ns(opened.end))
         for span in self.executions.values():
@@ -244,20 +246,20 @@ class _Builder:
         self.attempts[path, index, attempt.number].append(_Open(span, attempt.started, end))
 
     def _agent(self, path: str, index: int | None, number: int) -> str | None:
-        for call in self.calls:
-            if (call.get("step"), call.get("item"), call.get("attempt")) == (path, index, number):
-                agent = call.get("agent")
-                return str(agent) if agent else None
+        for _, call in self.calls:
+            if (call.step, call.item, call.attempt) == (path, index, number):
+                return call.agent or None
         return None
 
-    def _call(self, call: Mapping[str, Any], root: Span) -> None:
+    def _call(self, ts: str, call: LlmCall, root: Span) -> None:
+        """A model call's span; the call's event was written when it ended, at ``ts``."""
         from opentelemetry import trace
         from opentelemetry.trace import SpanKind
 
-        end = datetime.fromisoformat(str(call["ts"]).replace("Z", "+00:00"))
-        start = end - timedelta(milliseconds=float(call.get("duration_ms") or 0.0))
-        path, index = str(call.get("step")), call.get("item")
-        opened = self._attempt_of(path, index, call.get("attempt"), end)
+        end = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        start = end - timedelta(milliseconds=call.duration_ms)
+        path, index = call.step, call.item
+        opened = self._attempt_of(path, index, call.attempt, end)
         if opened is not None:
             # Event times are cut to the millisecond: keep the call inside its attempt.
             duration = end - start
@@ -265,24 +267,24 @@ class _Builder:
             end = min(max(end, start + duration), opened.end)
             parent = opened.span
         else:
-            parent = self.executions.get((path, index if isinstance(index, int) else None), root)
-        model, provider = str(call.get("model")), str(call.get("provider"))
+            parent = self.executions.get((path, index), root)
+        model, provider = call.model, call.provider
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": provider,
             "gen_ai.system": provider,
             "gen_ai.request.model": model,
             "gen_ai.response.model": model,
-            "gen_ai.usage.input_tokens": int(call.get("tokens_in") or 0),
-            "gen_ai.usage.output_tokens": int(call.get("tokens_out") or 0),
+            "gen_ai.usage.input_tokens": call.tokens_in or 0,
+            "gen_ai.usage.output_tokens": call.tokens_out or 0,
             "agnoctl.step.path": path,
-            "agnoctl.cost_usd": float(call.get("cost") or 0.0),
+            "agnoctl.cost_usd": call.cost or 0.0,
         }
-        if call.get("agent"):
-            attributes["gen_ai.agent.name"] = str(call["agent"])
-        if call.get("purpose"):
-            attributes["agnoctl.call.purpose"] = str(call["purpose"])
-        if call.get("cached"):
+        if call.agent:
+            attributes["gen_ai.agent.name"] = call.agent
+        if call.purpose:
+            attributes["agnoctl.call.purpose"] = call.purpose
+        if call.cached:
             attributes["agnoctl.cache_hit"] = True
         span = self.tracer.start_span(
             f"chat {model}",
@@ -291,15 +293,13 @@ class _Builder:
             start_time=_ns(start),
             attributes=attributes,
         )
-        if "error" in call:  # the call got no reply
-            span.set_attribute("error.type", str(call["error"]))
-            _set_status(span, True, str(call["error"]))
+        if call.error is not None:  # the call got no reply
+            span.set_attribute("error.type", call.error)
+            _set_status(span, True, call.error)
         span.end(end_time=_ns(end))
 
-    def _attempt_of(self, path: str, index: Any, number: Any, at: datetime) -> _Open | None:
+    def _attempt_of(self, path: str, index: int | None, number: int, at: datetime) -> _Open | None:
         """The attempt the call happened in (a loop runs the same attempt number again)."""
-        if not isinstance(number, int):
-            return None
         for opened in self.attempts.get((path, index, number), ()):
             if opened.start - _SLACK <= at <= opened.end + _SLACK:
                 return opened

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from agnoctl import redact
 from agnoctl.errors import StepFailed
@@ -27,8 +27,20 @@ from agnoctl.providers.base import Message, ModelReply, ToolCall, Usage
 from agnoctl.tools.base import Tool, ToolResult, failed, refused
 
 ModelCaller = Callable[[tuple[Message, ...]], Awaitable[ModelReply]]
-EventSink = Callable[[str, dict[str, Any]], None]
 _EVENT_ERROR_CHARS = 300
+
+
+class ToolWatch(Protocol):
+    """What the loop tells the run (its ``tool_call`` and ``tool_result`` events)."""
+
+    def called(self, call: ToolCall) -> None:
+        """The model asked for ``call``."""
+
+    def answered(
+        self, call: ToolCall, result: ToolResult, seconds: float, error: str | None
+    ) -> None:
+        """``call`` got ``result`` after ``seconds`` (``error``: the start of a failed or
+        refused result)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +58,7 @@ async def run_tool_loop(
     tools: Mapping[str, Tool],
     *,
     max_tool_calls: int,
-    on_event: EventSink,
+    watch: ToolWatch,
 ) -> ToolLoopResult:
     """Run the conversation until the model answers without asking for a tool."""
     conversation = messages
@@ -74,7 +86,7 @@ async def run_tool_loop(
             )
         results: list[Message] = []
         for call in reply.tool_calls:
-            on_event("tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments})
+            watch.called(call)
             started = time.perf_counter()
             if used >= max_tool_calls:
                 limit_reached = True
@@ -85,7 +97,8 @@ async def run_tool_loop(
             else:
                 used += 1
                 result = await _run_call(call, tools)
-            _emit_result(on_event, call, result, time.perf_counter() - started)
+            error = None if result.ok else redact.head(result.text, _EVENT_ERROR_CHARS)[0]
+            watch.answered(call, result, time.perf_counter() - started, error)
             results.append(Message("tool", result.text, tool_call_id=call.id, tool_name=call.name))
         conversation = (*conversation, assistant, *results)
 
@@ -101,17 +114,3 @@ async def _run_call(call: ToolCall, tools: Mapping[str, Tool]) -> ToolResult:
         # Tools report their own problems as results; anything that still escapes (an OS
         # error nobody foresaw) is reported the same way rather than failing the step.
         return failed(f"{type(exc).__name__}: {exc}")
-
-
-def _emit_result(on_event: EventSink, call: ToolCall, result: ToolResult, seconds: float) -> None:
-    payload: dict[str, Any] = {
-        "id": call.id,
-        "name": call.name,
-        "ok": result.ok,
-        "truncated": result.truncated,
-        "duration_ms": round(seconds * 1000, 3),
-        "chars": len(result.text),
-    }
-    if not result.ok:
-        payload["error"] = redact.head(result.text, _EVENT_ERROR_CHARS)[0]
-    on_event("tool_result", payload)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from agnoctl.cli import app
 from agnoctl.collector import YOUNG_THRESHOLD, tuned_for_a_run
 from agnoctl.engine.state import RunState
-from agnoctl.events import Event
+from agnoctl.events import Entry
 from agnoctl.reports.model import RunReport
 from agnoctl.session import RunOptions, run_workflow
 
@@ -35,8 +35,8 @@ class Watcher:
     def run_started(self, state: RunState) -> None:
         self._note("run_started")
 
-    def event(self, event: Event) -> None:
-        self._note(event["type"])
+    def event(self, entry: Entry) -> None:
+        self._note(entry.event.type)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self._note("the report")

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from agnoctl.cli import app
 from agnoctl.engine.state import ItemRecord, RunState, new_records
+from agnoctl.events import Entry, LlmCall, StepFailed
 from agnoctl.spec.models import Workflow
 from agnoctl.terminal import choose_mode, live_view, plain_line
 
@@ -34,33 +35,24 @@ def test_choose_mode() -> None:
 
 
 def test_plain_line_names_the_event_and_its_details() -> None:
-    line = plain_line(
-        {
-            "ts": "2025-01-31T12:00:01.250Z",
-            "type": "llm_call",
-            "step": "fan",
-            "item": 2,
-            "provider": "mock",
-            "model": "echo",
-            "tokens_in": 10,
-            "tokens_out": 4,
-            "cost": 0.0012,
-            "duration_ms": 1500.0,
-            "attempt": 1,
-        }
+    call = LlmCall(
+        step="fan",
+        item=2,
+        attempt=1,
+        purpose="task",
+        provider="mock",
+        model="echo",
+        tokens_in=10,
+        tokens_out=4,
+        cost=0.0012,
+        duration_ms=1500.0,
     )
+    line = plain_line(Entry(1, "2025-01-31T12:00:01.250Z", "r", call))
     assert line == (
         "12:00:01.250 llm_call         fan[2] 1.50s mock/echo 10+4 tok $0.0012 attempt=1"
     )
-    failed = plain_line(
-        {
-            "ts": "2025-01-31T12:00:02.000Z",
-            "type": "step_failed",
-            "step": "x",
-            "error": "boom\n  twice",
-            "kind": "exit_code",
-        }
-    )
+    step_failed = StepFailed(step="x", error="boom\n  twice", kind="exit_code")
+    failed = plain_line(Entry(2, "2025-01-31T12:00:02.000Z", "r", step_failed))
     assert failed.endswith("step_failed      x boom twice")
 
 

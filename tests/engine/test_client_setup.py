@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from agnoctl import run_workflow
-from agnoctl.events import Event
+from agnoctl.events import Entry, StepSucceeded
 from agnoctl.providers import http
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread
 
@@ -66,8 +66,8 @@ def test_a_slow_client_set_up_delays_no_command_and_counts_against_no_attempt(
         order.append("client built")
         return client
 
-    def listen(event: Event) -> None:
-        if event["type"] == "step_succeeded" and event["step"] == "side":
+    def listen(entry: Entry) -> None:
+        if isinstance(entry.event, StepSucceeded) and entry.event.step == "side":
             order.append("side succeeded")
             side_done.set()
 

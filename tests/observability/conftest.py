@@ -10,15 +10,18 @@ payload as a model output.
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from agnoctl.cli import app
+from agnoctl.events import Entry, parse_line
 from agnoctl.reports.model import RunReport
 from agnoctl.session import RunOptions, run_workflow
 
@@ -94,6 +97,13 @@ class ObsRuns:
     runs_dir: Path
     a: ObsRun
     b: ObsRun
+
+
+def journal_entry(line: dict[str, Any]) -> Entry:
+    """A hand-written journal line, read as the journal's readers read it."""
+    entry = parse_line(json.dumps(line).encode())
+    assert entry is not None, line
+    return entry
 
 
 def write_workflow(folder: Path, *, confidence: float = 0.9, extra: str = "") -> Path:

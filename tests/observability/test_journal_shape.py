@@ -2,7 +2,9 @@
 
 - ``ts`` is the event's time as ``datetime`` writes it, in milliseconds;
 - a line is the event as a dict (``seq``, ``ts``, ``run_id``, ``type``, then its fields with
-  the None ones left out), compact JSON through the redactor; listeners get the dict itself;
+  the None ones left out), compact JSON through the redactor; listeners get the entry itself;
+- every event type reads back as the event written; a line of an unknown type, or with a
+  field missing or of the wrong type, is unreadable; keys an event does not have are ignored;
 - orjson's lines read back as the standard encoder's do; NaN becomes null, and older lines
   holding NaN still read;
 - inside an event loop a turn's lines are written together by the next turn, outside at once.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -21,7 +24,21 @@ from typing import Any
 import pytest
 
 from agnoctl import events
-from agnoctl.events import EventSink, encode_line, read_events, utc_iso
+from agnoctl.events import (
+    EVENT_TYPES,
+    Entry,
+    Event,
+    EventSink,
+    LlmCall,
+    RunFinished,
+    StepFailed,
+    StepStarted,
+    StepSucceeded,
+    encode_line,
+    parse_line,
+    read_events,
+    utc_iso,
+)
 from agnoctl.redact import Redactor
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -50,22 +67,33 @@ CLOCK = [
     1_738_324_801_124_500_000,
     1_738_411_200_000_000_000,
 ]
-EMITTED: list[tuple[str, dict[str, Any]]] = [
-    ("step_started", {"step": "a", "item": None, "iteration": None, "items": None}),
-    (
-        "llm_call",
-        {"step": "a", "item": 0, "agent": "w", "cost": 0.0, "error": None, "cached": False},
+EMITTED: list[Event] = [
+    StepStarted(step="a", item=None, iteration=None, items=None),
+    LlmCall(
+        step="a",
+        item=0,
+        attempt=1,
+        purpose="task",
+        agent="w",
+        provider="mock",
+        model="echo",
+        cost=0.0,
+        error=None,
+        cached=False,
+        duration_ms=0.5,
     ),
-    ("step_succeeded", {"step": "a", "output": {"secret": "key-123456", "n": [1, None]}}),
-    ("step_succeeded", {"step": "b", "output": 2**80, "reason": ""}),  # the standard encoder
-    ("run_finished", {"status": "passed", "fingerprint": None}),
+    StepSucceeded(step="a", output={"secret": "key-123456", "n": [1, None]}),
+    StepSucceeded(step="b", output=2**80),  # the standard encoder
+    RunFinished(status="passed", reason=None, exit_code=0, duration_ms=2.0, cost=0.0),
 ]
 
 
-def _slow_line(seq: int, ns: int, kind: str, fields: dict[str, Any], redactor: Redactor) -> bytes:
-    event = {"seq": seq, "ts": _iso(ns // 1_000_000), "run_id": "r-1", "type": kind}
-    event.update({key: value for key, value in fields.items() if value is not None})
-    return redactor.redact(encode_line(event).decode()).encode()
+def _slow_line(seq: int, ns: int, event: Event, redactor: Redactor) -> bytes:
+    line = {"seq": seq, "ts": _iso(ns // 1_000_000), "run_id": "r-1", "type": event.type}
+    for field in dataclasses.fields(event):
+        if getattr(event, field.name) is not None:
+            line[field.name] = getattr(event, field.name)
+    return redactor.redact(encode_line(line).decode()).encode()
 
 
 @pytest.fixture
@@ -81,7 +109,7 @@ def test_each_line_is_the_event_built_and_encoded_the_slow_way(
     tmp_path: Path, secrets: list[str]
 ) -> None:
     redactor = Redactor(secrets)
-    heard: list[dict[str, Any]] = []
+    heard: list[Entry] = []
     sink = EventSink(
         tmp_path / "events.jsonl",
         "r-1",
@@ -89,16 +117,18 @@ def test_each_line_is_the_event_built_and_encoded_the_slow_way(
         listeners=(heard.append,),
         last_seq=4,
     )
-    for kind, fields in EMITTED:
-        sink.emit(kind, **fields)
+    for event in EMITTED:
+        sink.emit(event)
     sink.close()
     expected = [
-        _slow_line(5 + number, ns, kind, fields, redactor)
-        for number, (ns, (kind, fields)) in enumerate(zip(CLOCK, EMITTED, strict=True))
+        _slow_line(5 + number, ns, event, redactor)
+        for number, (ns, event) in enumerate(zip(CLOCK, EMITTED, strict=True))
     ]
     assert (tmp_path / "events.jsonl").read_bytes() == b"".join(expected)
-    # Listeners get the event itself, unredacted: the dict the line was encoded from.
-    assert [redactor.redact(encode_line(event).decode()).encode() for event in heard] == expected
+    # Listeners get the entry itself, unredacted: what the line was encoded from.
+    assert [entry.event for entry in heard] == EMITTED
+    lines = [redactor.redact(encode_line(entry.as_dict()).decode()).encode() for entry in heard]
+    assert lines == expected
 
 
 @pytest.mark.parametrize(
@@ -124,9 +154,14 @@ def _default(value: object) -> object:
 def test_nan_is_written_as_null_and_older_nan_lines_still_read(tmp_path: Path) -> None:
     assert json.loads(encode_line({"x": math.nan})) == {"x": None}
     journal = tmp_path / "events.jsonl"
-    journal.write_bytes(b'{"seq":1,"x":NaN}\n{"seq":2}\n{"seq":3,"torn"')
-    events = list(read_events(journal))
-    assert [e["seq"] for e in events] == [1, 2] and math.isnan(events[0]["x"])
+    head = b'"ts":"2025-01-31T12:00:00.000Z","run_id":"r","type":"step_succeeded","step":"a"'
+    journal.write_bytes(
+        b'{"seq":1,' + head + b',"output":NaN}\n{"seq":2,' + head + b'}\n{"seq":3,"torn"'
+    )
+    entries = list(read_events(journal))
+    assert [e.seq for e in entries] == [1, 2]
+    first = entries[0].event
+    assert isinstance(first, StepSucceeded) and math.isnan(first.output)
 
 
 @pytest.mark.anyio
@@ -136,25 +171,115 @@ async def test_in_a_loop_a_turns_events_are_on_disk_by_the_next_turn(tmp_path: P
     journal = tmp_path / "events.jsonl"
     sink = EventSink(journal, "r")
     for number in range(3):
-        sink.emit("step_started", step=f"s{number}")
+        sink.emit(StepStarted(step=f"s{number}"))
     assert journal.read_bytes() == b""  # one write for the turn, not one per event
     await anyio.sleep(0)
-    assert [e["seq"] for e in read_events(journal)] == [1, 2, 3]
+    assert [e.seq for e in read_events(journal)] == [1, 2, 3]
     for number in range(300):  # a long turn (a chain of mock steps) does not wait for its end
-        sink.emit("step_started", step=f"t{number}")
+        sink.emit(StepStarted(step=f"t{number}"))
     assert len(list(read_events(journal))) == 3 + 256
     sink.close()  # the rest, before the fsync
-    assert [e["seq"] for e in read_events(journal)] == list(range(1, 304))
+    assert [e.seq for e in read_events(journal)] == list(range(1, 304))
 
 
 def test_outside_a_loop_every_event_is_on_disk_when_emitted(tmp_path: Path) -> None:
     sink = EventSink(tmp_path / "events.jsonl", "r", redact=lambda s: s.replace("key", "***"))
-    sink.emit("step_started", step="a", item=None)
-    sink.emit("step_succeeded", step="a", output={"secret": "my key"})
+    sink.emit(StepStarted(step="a", item=None))
+    sink.emit(StepSucceeded(step="a", output={"secret": "my key"}))
     lines = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
     sink.close()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
     assert "item" not in json.loads(lines[0]) and "my ***" in lines[1]
+
+
+# ---------------------------------------------------------------------------- typed events
+
+# The event types of the journal as it has always been written: the classes name each once.
+JOURNAL_TYPES = {
+    *("run_started", "run_resumed", "run_finished"),
+    *("step_started", "step_skipped", "step_succeeded", "step_failed", "step_reused"),
+    *("item_started", "item_skipped", "item_succeeded", "item_failed", "item_reused"),
+    *("attempt_started", "attempt_failed", "retry_scheduled", "model_fallback"),
+    *("llm_call", "tool_call", "tool_result", "gate_result", "budget_warning"),
+    *("loop_iteration_started", "loop_iteration_finished"),
+    *("breaker_state", "provider_throttled", "provider_paused"),
+}
+_SAMPLES: dict[type, object] = {str: "x", int: 3, float: 2.5, bool: True, dict: {"k": [1]}}
+
+
+def _sample(cls: type[Event]) -> Event:
+    """An event of ``cls`` with every field set to a value of its type."""
+    values = {}
+    for name, allowed in cls.field_types.items():
+        kinds = [kind for kind in allowed or (dict,) if kind is not type(None)]
+        values[name] = _SAMPLES[float if float in kinds else kinds[0]]
+    return cls(**values)
+
+
+def _classes() -> list[type[Event]]:
+    """The event classes ``agnoctl.events`` defines: those that name a type."""
+    defined = vars(events).values()
+    return [
+        c for c in defined if isinstance(c, type) and issubclass(c, Event) and "type" in vars(c)
+    ]
+
+
+def test_the_event_types_are_the_classes_and_each_reads_back_as_written() -> None:
+    classes = _classes()
+    assert EVENT_TYPES == JOURNAL_TYPES == {cls.type for cls in classes}
+    assert len(classes) == len(EVENT_TYPES)  # one class per type
+    for cls in classes:
+        entry = Entry(7, "2025-01-31T12:00:00.000Z", "r", _sample(cls))
+        assert parse_line(encode_line(entry.as_dict())) == entry, cls.type
+
+
+def _line(**fields: object) -> bytes:
+    head = {"seq": 1, "ts": "2025-01-31T12:00:00.000Z", "run_id": "r", "type": "step_started"}
+    line = {key: value for key, value in (head | fields).items() if value is not _MISSING}
+    return json.dumps(line).encode() + b"\n"
+
+
+_MISSING = object()
+
+
+def test_a_reader_keeps_reading_past_what_it_cannot_read(tmp_path: Path) -> None:
+    """Keys an event does not have are ignored (a field an older release wrote) and a field a
+    line lacks reads as empty; a newer release's event type, a line without its step or a
+    field of the wrong type make the line unreadable: passed over, numbered, and the lines
+    after it still read."""
+    journal = tmp_path / "events.jsonl"
+    lines = [
+        _line(step="a", retired_field=1),
+        _line(type="cache_damaged", step="a"),  # a type this release does not know
+        _line(type="step_failed", step="a", error="boom", ts=_MISSING),  # no `kind`, no `ts`
+        _line(step="a", items="two"),
+        _line(step=["a"]),
+        _line(step="a", item=True, iteration=None),
+        _line(seq="4", step="a"),
+        _line(run_id=None, step="a"),
+        _line(type="llm_call", attempt=1),  # which step called?
+        _line(step="b", items=2),
+    ]
+    journal.write_bytes(b"".join(lines))
+    unreadable: list[int] = []
+    entries = list(read_events(journal, unreadable))
+    assert [entry.event for entry in entries] == [
+        StepStarted(step="a"),
+        StepFailed(step="a", error="boom", kind=""),
+        StepStarted(step="a", item=True),  # a bool is an int in JSON's and Python's eyes
+        StepStarted(step="b", items=2),
+    ]
+    assert entries[1].ts == "" and entries[1].run_id == "r"
+    assert unreadable == [2, 4, 5, 7, 8, 9]
+
+
+def test_a_listener_sees_an_entry_masked_field_by_field() -> None:
+    redactor = Redactor(["key-123456"])
+    event = StepSucceeded(step="a", output={"key-123456": ["the key-123456"]}, duration_ms=1.0)
+    masked = Entry(1, "t", "r", event).masked(redactor.redact_obj)
+    assert masked == Entry(
+        1, "t", "r", StepSucceeded(step="a", output={"***": ["the ***"]}, duration_ms=1.0)
+    )
 
 
 # ---------------------------------------------------------------------------- a run's journal

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agnoctl.events import Entry, GateChecked, LlmCall, RunFinished
 from agnoctl.logs import (
     ID_KEYS,
     LogOptions,
@@ -104,9 +105,15 @@ def test_redactor_is_a_processor(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_event_levels_and_console_format(capsys: pytest.CaptureFixture[str]) -> None:
     with configure_logging(log_format="console", verbosity=0):
-        log_event({"run_id": "r", "type": "llm_call", "step": "a", "attempt": 1})
-        log_event({"run_id": "r", "type": "gate_result", "step": "a", "passed": False})
-        log_event({"run_id": "r", "type": "run_finished", "status": "failed"})
+        call = LlmCall(
+            step="a", attempt=1, purpose="task", provider="mock", model="m", duration_ms=1.0
+        )
+        gate = GateChecked(
+            step="a", attempt=1, gate="g", gate_type="contains", passed=False, severity="fail"
+        )
+        end = RunFinished(status="failed", exit_code=1, duration_ms=1.0, cost=0.0)
+        for number, event in enumerate((call, gate, end), 1):
+            log_event(Entry(number, "2025-01-31T12:00:00.000Z", "r", event))
     err = capsys.readouterr().err
     assert "llm_call" not in err  # debug, hidden at the default level
     assert "gate_result" in err and "[warning" in err

@@ -15,7 +15,14 @@ from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import push_metrics, render_metrics, run_events
 from agnoctl.session import RunOptions, run_workflow
 from agnoctl.testing.fake_llm import start_in_thread
-from tests.observability.conftest import SECRET, ObsRun, ObsRuns, Receiver, invoke_run
+from tests.observability.conftest import (
+    SECRET,
+    ObsRun,
+    ObsRuns,
+    Receiver,
+    invoke_run,
+    journal_entry,
+)
 
 
 def _samples(run: ObsRun) -> dict[str, list[Sample]]:
@@ -156,7 +163,7 @@ def test_run_and_budget_gauges(obs_runs: ObsRuns) -> None:
 
 def test_breaker_state_from_events(obs_runs: ObsRuns) -> None:
     report = obs_runs.a.report
-    events = [
+    lines = [
         {
             "run_id": report.run_id,
             "type": "breaker_state",
@@ -179,6 +186,7 @@ def test_breaker_state_from_events(obs_runs: ObsRuns) -> None:
             "new": "open",
         },
     ]
+    events = [journal_entry({"seq": n, **line}) for n, line in enumerate(lines, 1)]
     text = render_metrics(report, events)
     families = {f.name: f for f in text_string_to_metric_families(text)}
     [state] = families["agnoctl_breaker_state"].samples

@@ -9,6 +9,7 @@ from prometheus_client.exposition import generate_latest
 
 from agnoctl.reports.metrics import RunCollector, render_metrics, run_events
 from agnoctl.session import RunOptions, run_workflow
+from tests.observability.conftest import journal_entry
 
 FIXTURES = """\
 steps:
@@ -48,11 +49,12 @@ def test_metrics_text_is_what_prometheus_client_writes(tmp_path: Path) -> None:
     events = run_events(tmp_path / "run")
     # Label values the text format must escape, in every family that reads events.
     odd = {"provider": 'p"1\\', "model": "m\nx", "step": "fan", "run_id": report.run_id}
-    events += [
+    lines = [
         {**odd, "type": "llm_call", "duration_ms": 12.5, "tokens_in": 3, "cost": 1e-7},
         {**odd, "type": "llm_call", "error": 'bad "gateway"\n'},
         {**odd, "type": "breaker_state", "new": "open"},
     ]
+    events += [journal_entry({"seq": 100 + n, **line}) for n, line in enumerate(lines)]
     text = render_metrics(report, events)
     assert "agnoctl_retries_total" in text and 'le="+Inf"' in text and r"p\"1\\" in text
     assert text == generate_latest(RunCollector(report, events)).decode("utf-8")

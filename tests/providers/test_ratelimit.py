@@ -328,11 +328,21 @@ async def test_a_cancelled_window_waiter_gives_its_place_back():
     assert await window.acquire() == 0.0
 
 
+class Heard(list[tuple[str, dict[str, object]]]):
+    """What a limiter told its watch, as the run's events hold it."""
+
+    def throttled(self, provider: str, window: int, in_flight: int, reason: str) -> None:
+        fields = {"provider": provider, "window": window, "in_flight": in_flight, "reason": reason}
+        self.append(("provider_throttled", fields))
+
+    def paused(self, provider: str, seconds: float, reason: str) -> None:
+        fields = {"provider": provider, "seconds": seconds, "reason": reason}
+        self.append(("provider_paused", fields))
+
+
 async def test_429s_narrow_the_window_and_are_counted():
-    events: list[tuple[str, dict[str, object]]] = []
-    limiter = ProviderLimiter(
-        name="p", max_concurrency=8, emit=lambda type, **fields: events.append((type, fields))
-    )
+    events = Heard()
+    limiter = ProviderLimiter(name="p", max_concurrency=8, watch=events)
     slots = [await limiter.slot().__aenter__() for _ in range(8)]
     for slot in slots:  # one burst: the window is cut once
         slot.failed(RateLimited("429", status=429))
@@ -367,13 +377,8 @@ async def test_other_errors_leave_the_window_alone():
 
 
 async def test_retry_after_on_a_429_pauses_every_call_of_the_provider(time: FakeTime):
-    events: list[tuple[str, dict[str, object]]] = []
-    limiter = ProviderLimiter(
-        name="p",
-        clock=time.clock,
-        sleep=time.sleep,
-        emit=lambda type, **fields: events.append((type, fields)),
-    )
+    events = Heard()
+    limiter = ProviderLimiter(name="p", clock=time.clock, sleep=time.sleep, watch=events)
     async with limiter.slot() as slot:
         slot.failed(RateLimited("429", status=429, retry_after=2.5))
     async with limiter.slot() as other:

@@ -42,7 +42,7 @@ def prompt_counts(server: FakeLLMThread, prompts: dict[str, str]) -> dict[str, i
 
 
 def events(run_dir: Path) -> list[dict[str, Any]]:
-    return [dict(event) for event in read_events(run_dir / "events.jsonl")]
+    return [entry.as_dict() for entry in read_events(run_dir / "events.jsonl")]
 
 
 def valid_report(run_dir: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agnoctl.events import EventSink, read_events
+from agnoctl.events import EventSink, RunFinished, RunStarted, StepStarted, read_events
 from tests.resume.resume_helpers import events, latest, valid_report
 from tests.security import cli
 
@@ -74,12 +74,12 @@ def test_a_failed_journal_write_ends_the_journal_and_tells_the_run() -> None:
         sink = EventSink(
             Path("/dev/full"),
             "run",
-            listeners=(lambda event: seen.append(event["type"]),),
+            listeners=(lambda entry: seen.append(entry.event.type),),
             on_error=failures.append,
         )
-        sink.emit("run_started")
+        sink.emit(RunStarted(workflow="w", file="w.yaml"))
         await asyncio.sleep(0)  # the loop's next turn: the journal's flush
-        sink.emit("step_started", step="a")
+        sink.emit(StepStarted(step="a"))
         await asyncio.sleep(0)
         sink.close()
         return sink
@@ -94,8 +94,8 @@ def test_a_failed_journal_write_ends_the_journal_and_tells_the_run() -> None:
 def test_a_failed_write_outside_a_loop_raises_nothing() -> None:
     failures: list[OSError] = []
     sink = EventSink(Path("/dev/full"), "run", on_error=failures.append)
-    sink.emit("run_started")
-    sink.emit("run_finished", status="passed")
+    sink.emit(RunStarted(workflow="w", file="w.yaml"))
+    sink.emit(RunFinished(status="passed", exit_code=0, duration_ms=1.0, cost=0.0))
     sink.close()
     assert [failure.errno for failure in failures] == [errno.ENOSPC]
 
@@ -126,7 +126,7 @@ def test_a_full_disk_under_the_journal_stops_the_run_and_resume_finishes_it(
     )
     # What was written holds: the journal up to the failed write (its last line may be torn),
     # the checkpoint; the run went no further than the step being written.
-    recorded = [dict(e) for e in read_events(journal)]
+    recorded = [entry.as_dict() for entry in read_events(journal)]
     assert ("step_succeeded", "a") in {(e["type"], e.get("step")) for e in recorded}
     assert not any(e.get("step") == "c" for e in recorded)
     assert valid_report(run_dir)["status"] == "interrupted"

@@ -44,11 +44,23 @@ class EchoTool:
 
 
 class Events:
+    """What the loop tells its watch, as the engine's ``tool_call`` and ``tool_result``
+    events hold it."""
+
     def __init__(self) -> None:
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
-    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
-        self.seen.append((kind, payload))
+    def called(self, call: ToolCall) -> None:
+        self.seen.append(
+            ("tool_call", {"id": call.id, "name": call.name, "arguments": call.arguments})
+        )
+
+    def answered(
+        self, call: ToolCall, result: ToolResult, seconds: float, error: str | None
+    ) -> None:
+        payload = {"id": call.id, "name": call.name, "ok": result.ok, "truncated": result.truncated}
+        payload |= {"duration_ms": seconds * 1000, "chars": len(result.text)}
+        self.seen.append(("tool_result", payload | ({} if error is None else {"error": error})))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.seen]
@@ -91,7 +103,7 @@ async def run(
     events: Events | None = None,
 ) -> ToolLoopResult:
     return await run_tool_loop(
-        caller(provider), PROMPT, tools, max_tool_calls=limit, on_event=events or Events()
+        caller(provider), PROMPT, tools, max_tool_calls=limit, watch=events or Events()
     )
 
 
