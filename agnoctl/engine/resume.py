@@ -255,6 +255,22 @@ class Reuse:
         self.top = self.fingerprints.top(inputs or {})
         self.previous = previous
         self.reused = 0
+        self._root = self  # a sub-workflow's counts its reuses in the run's
+        self._mock = mock
+
+    def for_sub_workflow(self, workflow: Workflow) -> Reuse:
+        """The same earlier run, with the fingerprints of a sub-workflow's steps."""
+        sub = Reuse(workflow, previous=self.previous, mock=self._mock)
+        sub._root = self._root
+        return sub
+
+    def sub_scope(self, caller: str | None, inputs: Mapping[str, Any]) -> str:
+        """The scope of one invocation of this Reuse's sub-workflow: the calling step's (or
+        item's) fingerprint, and what every step of the child may read besides its needs:
+        the inputs it was given and its env. Each child step adds its own definition (its
+        file's agents, tools and providers with it), so editing one step of the child
+        re-runs that step and what depends on it, nothing else."""
+        return digest({"caller": caller, "top": self.fingerprints.top(inputs)})
 
     def step(
         self,
@@ -284,7 +300,7 @@ class Reuse:
             return None
         entry = self.previous.reusable(key, fingerprint)
         if entry is not None:
-            self.reused += 1
+            self._root.reused += 1
         return entry
 
 

@@ -8,6 +8,7 @@ here, so a response cache wraps exactly this function.
 from __future__ import annotations
 
 import contextlib
+import copy
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ from agnoctl.spec.models import (
     Tags,
     Workflow,
 )
+from agnoctl.spec.uses import every_workflow, run_providers
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import AttemptRecord
@@ -175,6 +177,8 @@ class Providers:
         overrides: Mapping[str, Provider] | None = None,
     ) -> None:
         self._workflow = workflow
+        # Every file's providers (sub-workflows' too): one instance per name for the run.
+        self._specs = run_providers(workflow)
         self._mock = mock
         self._offline = offline
         self._fixtures = fixtures
@@ -196,7 +200,7 @@ class Providers:
 
     def _make_route(self, reference: str) -> Route:
         name, _, model = reference.partition("/")
-        spec = self._workflow.providers.get(name)
+        spec = self._specs.get(name)
         protocol = spec.type if spec is not None else name
         price = pricing.lookup(model, spec.pricing if spec else None, protocol=protocol)
         target = "mock" if self._mock else name
@@ -211,7 +215,7 @@ class Providers:
     def _build(self, name: str) -> GuardedProvider:
         from agnoctl.providers import registry
 
-        spec = self._workflow.providers.get(name)
+        spec = self._specs.get(name)
         inner: Provider
         if name in self._overrides:
             inner = self._overrides[name]
@@ -252,9 +256,12 @@ class Providers:
     def needs_http(self) -> bool:
         """Whether a step may send an HTTP request: its agent (or a judge) calls a provider
         over HTTP, or may use an ``http_get`` tool."""
-        agents = self._workflow.agents
-        used = [agents[name] for name in _agents_of_steps(self._workflow) if name in agents]
-        tools = self._workflow.tools
+        return any(self._needs_http(each) for each in every_workflow(self._workflow))
+
+    def _needs_http(self, workflow: Workflow) -> bool:
+        agents = workflow.agents
+        used = [agents[name] for name in _agents_of_steps(workflow) if name in agents]
+        tools = workflow.tools
         if any(tools[t].type == "http_get" for agent in used for t in agent.tools if t in tools):
             return True
         if self._mock or self._offline:
@@ -265,7 +272,7 @@ class Providers:
     def _over_http(self, name: str) -> bool:
         if name in self._overrides:
             return False
-        spec = self._workflow.providers.get(name)
+        spec = self._specs.get(name)
         return (spec.type if spec is not None else name) in _HTTP_PROTOCOLS
 
     async def set_up(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
@@ -355,11 +362,7 @@ class Runtime:
         self.workflow_dir = workflow_dir
         limit = workflow.limits.max_concurrency
         self.run_limiter = PriorityLimiter(limit) if limit else None
-        self.agent_limiters = {
-            name: PriorityLimiter(agent.max_concurrency)
-            for name, agent in workflow.agents.items()
-            if agent.max_concurrency
-        }
+        self.agent_limiters = _agent_limiters(workflow)
         self._run_limiters = (self.run_limiter,) if self.run_limiter is not None else ()
         self.stop_reason: str | None = None  # set when a limit stops new work
         # Token and cost limits need each call's worst case held while it runs.
@@ -368,6 +371,27 @@ class Runtime:
         )
         self._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
         self._tools: dict[str, Tool] | None = None
+        self._root = self  # the run's own runtime; a sub-workflow's shares its services
+        self._step_prefix = ""  # where this workflow's steps sit in the run ("review.")
+        self._sub: dict[str, Runtime] = {}  # sub-workflows' runtimes, by step prefix
+
+    def for_sub_workflow(self, workflow: Workflow, step_prefix: str) -> Runtime:
+        """The runtime of a sub-workflow whose steps run at ``step_prefix`` (``review.``):
+        its own agents, tools, defaults and step fingerprints; the run's budget, providers,
+        limits, cache, ledger and events (one run, one budget)."""
+        found = self._root._sub.get(step_prefix)
+        if found is None:
+            found = self._root._sub[step_prefix] = copy.copy(self)
+            found.workflow = workflow
+            assert workflow.file is not None  # validated from a file: agnoctl.spec.uses
+            found.workflow_dir = workflow.file.parent
+            found.reuse = self.reuse.for_sub_workflow(workflow)
+            found.agent_limiters = _agent_limiters(workflow)
+            found._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
+            found._tools = None
+            found._cache_use = {}
+            found._step_prefix = step_prefix
+        return found
 
     def settings(self, step: StepSpec) -> Settings:
         """The step's effective settings: most steps set none of their own, and share the
@@ -386,12 +410,12 @@ class Runtime:
     @property
     def stopped(self) -> bool:
         """Whether a limit was reached: work that has not started must not start."""
-        return self.stop_reason is not None or self.budget.exhausted is not None
+        return self._root.stop_reason is not None or self.budget.exhausted is not None
 
     def stop_message(self) -> str | None:
         """Which limit stopped the run, or None."""
-        if self.stop_reason is not None:
-            return self.stop_reason
+        if self._root.stop_reason is not None:
+            return self._root.stop_reason
         return None if self.budget.exhausted is None else str(self.budget.exhausted)
 
     def tools(self) -> dict[str, Tool]:
@@ -465,7 +489,7 @@ class Runtime:
         key = (step_path, context.agent)
         mode = self._cache_use.get(key)
         if mode is None:
-            step = find_step(self.workflow, step_path)
+            step = find_step(self.workflow, step_path.removeprefix(self._step_prefix))
             agent = self.workflow.agents.get(context.agent) if context.agent else None
             enabled = caching_enabled(
                 step.cache if step is not None else None,
@@ -509,6 +533,14 @@ class Runtime:
                 wait_ms=milliseconds(reply.waited) if reply is not None and reply.waited else None,
             )
         )
+
+
+def _agent_limiters(workflow: Workflow) -> dict[str, PriorityLimiter]:
+    return {
+        name: PriorityLimiter(agent.max_concurrency)
+        for name, agent in workflow.agents.items()
+        if agent.max_concurrency
+    }
 
 
 def _reply_data(reply: ModelReply) -> dict[str, Any]:

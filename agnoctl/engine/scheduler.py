@@ -24,9 +24,10 @@ Rules (SPEC "Dependencies and status"):
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
 import anyio
@@ -34,8 +35,9 @@ import anyio
 from agnoctl import events
 from agnoctl.engine.agent import run_agent
 from agnoctl.engine.command import run_command
-from agnoctl.engine.context import StepEntry, StepsView, overlay
+from agnoctl.engine.context import StepEntry, StepsView, base_context, overlay
 from agnoctl.engine.gates import GateFailed
+from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.limits import hold
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.shares import meets, share_text
@@ -50,10 +52,10 @@ from agnoctl.engine.state import (
     new_records,
 )
 from agnoctl.engine.steps import Task, check_output, outcome
-from agnoctl.errors import StepFailed
+from agnoctl.errors import StepFailed, UsageError
 from agnoctl.events import milliseconds
 from agnoctl.spec.dag import SiblingNeeds
-from agnoctl.spec.models import StepSpec
+from agnoctl.spec.models import StepSpec, Workflow
 from agnoctl.spec.templates import TemplateError, evaluate, not_a_list
 
 _SKIP_STRENGTH: dict[str, int] = {"upstream_failed": 1, "budget": 2, "cancelled": 3}
@@ -87,6 +89,7 @@ class Scheduler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._schedules: dict[str, _MapSchedule] = {}  # by the map's step prefix: "", "group.", ...
+        self._sub: dict[str, Scheduler] = {}  # sub-workflows' schedulers, by step prefix
 
     async def run(
         self, records: dict[str, StepRecord], view: StepsView, context: dict[str, Any]
@@ -161,6 +164,8 @@ class Scheduler:
             await self._for_each(step, record, scope, settings)
         elif step.steps is not None:
             await self._group(step, record, scope, settings, scope.context)
+        elif step.uses is not None:
+            await self._uses(step, record, scope, settings, scope.context)
         else:
             await self._leaf(step, record, scope, settings, scope.context)
         self._publish(step, record, scope)
@@ -238,7 +243,7 @@ class Scheduler:
         workers = count
         if settings.max_concurrency is not None:
             workers = min(workers, settings.max_concurrency)
-        if step.steps is None and self.rt.run_limiter is not None:
+        if step.steps is None and step.uses is None and self.rt.run_limiter is not None:
             workers = min(workers, self.rt.run_limiter.capacity)
         return workers
 
@@ -257,6 +262,8 @@ class Scheduler:
         context = {**scope.context, "item": item.item, "index": item.index}
         if step.steps is not None:
             await self._group(step, item, scope, settings, context, owner=record)
+        elif step.uses is not None:
+            await self._uses(step, item, scope, settings, context, owner=record)
         else:
             await self._leaf(step, item, scope, settings, context, owner=record)
 
@@ -395,6 +402,82 @@ class Scheduler:
             self._succeed(record, scope, owner=owner)
         else:
             self._fail(record, scope, failure[0], failure[1], owner=owner)
+
+    # ------------------------------------------------------------------ sub-workflows
+
+    async def _uses(
+        self,
+        step: StepSpec,
+        record: ExecRecord,
+        scope: MapRun,
+        settings: Settings,
+        context: dict[str, Any],
+        owner: StepRecord | None = None,
+    ) -> None:
+        """A sub-workflow: its steps run as a scope nested under this step (as a group's
+        children, at ``step.child``), by its own runtime (its agents, tools, defaults) on
+        the run's budget, with its own template context; its ``outputs`` are the output."""
+        assert step.uses is not None
+        step_record = owner or record
+        assert isinstance(step_record, StepRecord)
+        child = self.rt.workflow.sub_workflow(step.uses)
+        prefix = f"{scope.step_prefix}{step_record.id}."
+        sub = self._sub.get(prefix)
+        if sub is None:
+            sub = self._sub[prefix] = Scheduler(self.rt.for_sub_workflow(child, prefix))
+        self._start(record, scope, owner=owner)
+        try:
+            inputs = _sub_inputs(step, child, context, step_record.path)
+        except StepFailed as exc:
+            self._fail(record, scope, exc.message, exc.kind, owner=owner)
+            return
+        record.children = new_records(child.steps, f"{record.path}.")
+        view = StepsView()
+        inner = MapRun(
+            records=record.children,
+            entries=view.own(),
+            context=base_context(
+                inputs=inputs,
+                env=child.env,
+                run_id=self.rt.run_id,
+                workflow_name=child.name,
+                workflow_dir=str(sub.rt.workflow_dir),
+                steps=view,
+            ),
+            ancestry=(),  # the child's templates read its own steps from the top
+            step_prefix=prefix,
+            index=record.index if isinstance(record, ItemRecord) else scope.index,
+            iteration=scope.iteration,
+            fingerprint=sub.rt.reuse.sub_scope(record.fingerprint or scope.fingerprint, inputs),
+        )
+        failure = await sub.run_child(child, record, inner, settings, step_record.path)
+        if failure is None:
+            failure = await self._group_gates(step, record, scope, settings, context, step_record)
+        if failure is None:
+            self._succeed(record, scope, owner=owner)
+        else:
+            self._fail(record, scope, failure[0], failure[1], owner=owner)
+
+    async def run_child(
+        self, child: Workflow, record: ExecRecord, inner: MapRun, settings: Settings, path: str
+    ) -> tuple[str, str] | None:
+        """Run a sub-workflow's steps (this scheduler's); its output is its ``outputs``, and
+        its own ``success_threshold`` decides whether the invocation passed. The calling
+        step's ``timeout`` bounds the whole invocation."""
+        from agnoctl.engine.run import render_outputs  # run.py imports this module
+
+        with anyio.move_on_after(settings.timeout or math.inf) as bound:
+            await self.run_map(child.steps, inner)
+        if bound.cancelled_caught:
+            took = f"the sub-workflow took longer than {settings.timeout:g}s"
+            return f"step {path}: {took}", "timeout"
+        outputs, errors = render_outputs(child.outputs, inner.context)
+        record.output = outputs
+        own = replace(settings, success_threshold=child.success_threshold)
+        failure = self._children_failure(record, path, own)
+        if failure is None and errors:
+            return f"step {path}: {'; '.join(errors.values())}", "template"
+        return failure
 
     async def _loop(
         self, step: StepSpec, record: ExecRecord, inner: MapRun, settings: Settings, path: str
@@ -639,6 +722,26 @@ def _items(step: StepSpec, context: dict[str, Any], path: str) -> list[Any]:
             kind="for_each",
         )
     return list(value)
+
+
+def _sub_inputs(
+    step: StepSpec, child: Workflow, context: dict[str, Any], path: str
+) -> dict[str, Any]:
+    """The sub-workflow's inputs: `with:` rendered in the calling step's context (one
+    expression keeps its type, as a workflow output does), typed and defaulted by the
+    child's `inputs` as a run's are."""
+    from agnoctl.engine.run import output_value  # run.py imports this module
+
+    given: dict[str, Any] = {}
+    for name, value in (step.with_ or {}).items():
+        try:
+            given[name] = output_value(value, context) if isinstance(value, str) else value
+        except TemplateError as exc:
+            raise StepFailed(f"step {path}: with.{name}: {exc.message}", kind="template") from None
+    try:
+        return resolve_inputs(child.inputs, given=given)
+    except UsageError as exc:
+        raise StepFailed(f"step {path}: {exc}", kind="inputs") from None
 
 
 def _share_text(succeeded: int, total: int, noun: str) -> str:

@@ -1,0 +1,180 @@
+"""Sub-workflows (`uses:`) run through the real `agnoctl` process against the fake LLM
+server: one budget for the parent and every child, kill -9 inside a child then --resume
+repeats no finished child call, the report nests the child's steps (#21)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, prompt_hash
+
+LLM_CALL = b'"type":"llm_call"'
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLMThread]:
+    with FakeLLMThread(FakeLLMConfig(latency_ms=20)) as server:
+        yield server
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def child(folder: Path, url: str) -> Path:
+    """lib/review.yaml: two model calls per invocation (draft, then check), on its own agent
+    and provider."""
+    return write_yaml(
+        folder / "lib" / "review.yaml",
+        {
+            "version": 1,
+            "name": "review",
+            "inputs": {"topic": {"type": "string"}},
+            "providers": {"local": {"type": "openai", "base_url": f"{url}/v1", "api_key": "k"}},
+            "agents": {"writer": {"model": "local/m"}},
+            "defaults": {"retry": {"max_attempts": 1}},
+            "steps": {
+                "draft": {"agent": "writer", "prompt": "draft {{ inputs.topic }}"},
+                "check": {
+                    "agent": "writer",
+                    "needs": ["draft"],
+                    "prompt": "check {{ inputs.topic }}",
+                },
+            },
+            "outputs": {"text": "{{ steps.check.output }}"},
+        },
+    )
+
+
+def parent(folder: Path, items: int, **more: Any) -> Path:
+    return write_yaml(
+        folder / "flow.yaml",
+        {
+            "version": 1,
+            "name": "parent",
+            "steps": {
+                "review": {
+                    "uses": "./lib/review.yaml",
+                    "for_each": f"range({items}) | list",
+                    "max_concurrency": 1,
+                    "with": {"topic": "item {{ item }}"},
+                }
+            },
+            **more,
+        },
+    )
+
+
+def agnoctl(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agnoctl", *args]
+
+
+ENV = {**os.environ, "NO_COLOR": "1"}
+
+
+def prompt_counts(server: FakeLLMThread, items: int) -> dict[str, int]:
+    seen = server.stats()["prompts"]
+    return {
+        f"{kind} {i}": seen.get(prompt_hash(f"{kind} item {i}"), 0)
+        for i in range(items)
+        for kind in ("draft", "check")
+    }
+
+
+def _answered_calls(run_dir: Path) -> set[str]:
+    """The child calls whose replies the journal holds, as prompt names ("draft 2")."""
+    names = set()
+    for event in run_events(run_dir):
+        if event["type"] == "llm_call" and not event.get("error"):
+            head, _, kind = event["step"].partition(".")  # review[2].draft
+            names.add(f"{kind} {head.removeprefix('review[').rstrip(']')}")
+    return names
+
+
+def run_events(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_the_parents_max_llm_calls_stops_a_child_for_each_midway(
+    tmp_path: Path, fake_llm: FakeLLMThread
+) -> None:
+    child(tmp_path, fake_llm.url)
+    parent(tmp_path, 20, limits={"max_llm_calls": 7})
+    proc = subprocess.run(
+        agnoctl("run", "flow.yaml", "--no-cache", "--report-dir", "out"),
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert fake_llm.stats()["requests"] == 7
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    review = report["steps"]["review"]
+    assert review["kind"] == "uses"
+    statuses = [item["status"] for item in review["items"]]
+    assert statuses[:3] == ["succeeded"] * 3
+    assert statuses[4:] == ["skipped"] * 16
+    calls = [e for e in run_events(tmp_path / "out") if e["type"] == "llm_call"]
+    assert len(calls) == 7
+
+
+def test_kill_nine_inside_a_child_then_resume_repeats_no_finished_call(
+    tmp_path: Path, fake_llm: FakeLLMThread
+) -> None:
+    items = 8
+    child(tmp_path, fake_llm.url)
+    parent(tmp_path, items)
+    journal = tmp_path / ".agnoctl" / "runs" / "latest" / "events.jsonl"
+    process = subprocess.Popen(
+        agnoctl("run", "flow.yaml", "--no-cache", "-q"),
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    # Five replies: item 2's draft has answered, its check has not (one call at a time).
+    while time.monotonic() < deadline and process.poll() is None:
+        if journal.exists() and journal.read_bytes().count(LLM_CALL) >= 5:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    before = prompt_counts(fake_llm, items)
+    assert before["draft 2"] == 1 and before["check 7"] == 0
+    finished = _answered_calls(journal.resolve().parent)  # what the journal says answered
+    assert {"draft 0", "check 0", "draft 1", "check 1", "draft 2"} <= finished
+    resumed = subprocess.run(
+        agnoctl("run", "flow.yaml", "--no-cache", "-q", "--resume", "latest"),
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    counts = prompt_counts(fake_llm, items)
+    # A finished call is never made again; the one in flight at the kill (sent, its reply
+    # not journaled) may be, as SPEC's resume re-runs what did not finish.
+    assert {name: counts[name] for name in finished} == dict.fromkeys(finished, 1)
+    assert sum(counts.values()) <= 2 * items + (sum(before.values()) - len(finished))
+    assert min(counts.values()) == 1
+    run_dir = (tmp_path / ".agnoctl" / "runs" / "latest").resolve()
+    reused = [e for e in run_events(run_dir) if e["type"] in ("step_reused", "item_reused")]
+    assert {e["step"] for e in reused} >= {"review[0].draft", "review[0].check"}
