@@ -25,6 +25,7 @@ from agnoctl.printable import printable
 
 if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
+    from agnoctl.engine.approval import ApprovalOptions
     from agnoctl.events import Entry
     from agnoctl.reports.history import RunSummary
     from agnoctl.reports.model import RunReport
@@ -735,11 +736,34 @@ def run(
         typer.Option("--cache-only", help="Run offline from the response cache; a miss fails."),
     ] = False,
     cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
+    approve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--approve",
+            metavar="STEP",
+            help="Approve this approval step (repeatable); with --resume: a waiting run goes on.",
+        ),
+    ] = None,
+    reject: Annotated[
+        list[str] | None,
+        typer.Option("--reject", metavar="STEP", help="Reject this approval step (repeatable)."),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="Why (with --approve / --reject)."),
+    ] = None,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input", help="Never ask on the terminal: an undecided approval waits (exit 75)."
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow and write its run directory (report.json, events.jsonl, junit.xml, ...).
 
     Exit 0 when the run passed, 1 when it failed (a step, a gate, a threshold or a limit),
-    2 for an invalid workflow or command line, 130 when interrupted (the report is still written).
+    2 for an invalid workflow or command line, 75 when it waits for an approval (`--resume
+    latest --approve STEP` carries it on), 130 when interrupted (the report is still written).
     """
     _check_exports(otlp_endpoint)  # before the engine is even imported: fail fast
     from agnoctl.collector import tuned_for_a_run
@@ -759,6 +783,7 @@ def run(
     )
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
     cache_mode = _cache_mode(no_cache, cache_only)
+    approvals = _approvals(approve or [], reject or [], reason, None if no_input else terminal)
     try:
         # This process is the run's own: its cycle collector is tuned for it.
         with (
@@ -778,6 +803,7 @@ def run(
                 resume=resume,
                 cache_mode=cache_mode,
                 cache_dir=cache_dir,
+                approvals=approvals,
             )
             report = run_workflow(path, options)
     except NothingToResume as exc:
@@ -798,8 +824,33 @@ def run(
         )
     if report.status == "interrupted":
         _err(_resume_hint(path, report_dir, resume, report.run_id))
+    for waiting in (a for a in report.approvals if a.waiting):
+        _err(f"waiting for approval of step {waiting.step}; decide with:\n  {waiting.approve}\n")
+        _err(f"  {waiting.reject}\n")
     _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint, terminal)
     raise typer.Exit(report.exit_code)
+
+
+def _approvals(
+    approve: list[str], reject: list[str], reason: str | None, terminal: "Terminal | None"
+) -> "ApprovalOptions":
+    """The decisions the command line gives, and who asks on a terminal (stdin and stdout
+    both one, and not --no-input): nobody, in CI."""
+    from agnoctl.engine.approval import Answer, ApprovalOptions
+
+    both = sorted(set(approve) & set(reject))
+    if both:
+        fail(f"--approve and --reject both name {', '.join(both)}: choose one")
+    if reason is not None and not (approve or reject):
+        fail("--reason goes with --approve STEP or --reject STEP")
+    decisions = {step: Answer(True, reason) for step in approve}
+    decisions |= {step: Answer(False, reason) for step in reject}
+    prompter = None
+    if terminal is not None and sys.stdin.isatty() and sys.stdout.isatty():
+        from agnoctl.approval_prompt import TerminalPrompter
+
+        prompter = TerminalPrompter(terminal.paused, sys.stdin, sys.stdout)
+    return ApprovalOptions(decisions, prompter)
 
 
 def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id: str) -> str:

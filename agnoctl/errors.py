@@ -49,6 +49,9 @@ class ExitCode(IntEnum):
     """The run failed (a step, a gate, a threshold, a limit), or a write the system refused."""
     USAGE = 2
     """An invalid workflow or command line."""
+    WAITING = 75
+    """The run stopped for a person's decision (an `approval:` step): sysexits' EX_TEMPFAIL,
+    "try again later", with `--resume latest --approve STEP` (or `--reject STEP`)."""
     INTERRUPTED = 130
 
 

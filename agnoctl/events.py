@@ -353,6 +353,30 @@ class GateChecked(TaskEvent):
 
 
 @_event
+class ApprovalRequested(TaskEvent):
+    """An approval step asks for a person's decision (the message, rendered)."""
+
+    type = "approval_requested"
+    message: str
+    timeout: float | None = None
+    """Seconds a person at the terminal has to answer (None: no bound)."""
+
+
+@_event
+class ApprovalDecided(TaskEvent):
+    """An approval step's decision: the audit trail (who, when, why, how)."""
+
+    type = "approval_decided"
+    approved: bool
+    by: str
+    at: str
+    """ISO-8601 UTC."""
+    reason: str | None = None
+    how: str
+    """``terminal``, ``flag`` (`--approve` / `--reject`) or ``timeout`` (`on_timeout`)."""
+
+
+@_event
 class BudgetWarning(Event):
     """A run limit is nearly used up."""
 

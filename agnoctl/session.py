@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import anyio
 
 from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, check_cache
+from agnoctl.engine.approval import ApprovalOptions, check_decisions
 from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.resume import PreviousRun, Resumption, final_report, prepare_resume
 from agnoctl.engine.run import STOP_SIGNALS, RunResult, RunSetup, execute
@@ -113,6 +114,9 @@ class RunOptions:
     """use: read and fill the response cache (the command line's default); off (`--no-cache`,
     and this API's default, so that library callers and tests opt in); only: `--cache-only`."""
     cache_dir: Path = DEFAULT_CACHE_DIR
+    approvals: ApprovalOptions = field(default_factory=ApprovalOptions)
+    """How approval steps are decided: `--approve`/`--reject` by step id, and who asks at a
+    terminal (none: an undecided approval leaves the run `waiting`)."""
 
     def __post_init__(self) -> None:
         # Library callers write paths as text (`report_dir="runs/x"`) as often as Paths.
@@ -235,6 +239,7 @@ def _load(path: str | os.PathLike[str], options: RunOptions) -> _Prepared:
 
 
 def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
+    check_decisions(workflow, options.approvals.decisions)
     redactor = _redactor(workflow)
     resumption, note = None, None
     if options.resume is not None:
@@ -301,6 +306,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         fixtures=fixtures,
         previous=previous,
         note=note,
+        approvals=options.approvals,
     )
 
 
@@ -312,6 +318,8 @@ def _repair_of(
     report.json is not its final report (one that passed is then resumed with every task
     reused, which makes it)."""
     previous = resumption.previous
+    if previous.status == "waiting":  # it has work left: what waited on a decision
+        return None
     data = final_report(previous)
     passed = previous.status == "passed"
     if data is None:

@@ -16,9 +16,10 @@ disk) stops the display, never the run: the run finishes and exits with its own 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -47,8 +48,16 @@ _STYLE = {
     "pending": "dim",
     "passed": "bold green",
     "interrupted": "bold yellow",
+    "waiting": "bold magenta",
 }
-_ICON = {"succeeded": "✓", "failed": "✗", "skipped": "↷", "running": "…", "pending": "·"}
+_ICON = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "↷",
+    "running": "…",
+    "pending": "·",
+    "waiting": "✋",
+}
 _MAX_ROWS = 40  # rows of the live display; the rest is summed up in its header
 _MAX_ERROR = 160
 
@@ -101,6 +110,7 @@ class Terminal:
         self._watch = Watch()
         self._live: Live | None = None
         self._last: RenderableType = Text("")
+        self._held: list[str] | None = None  # progress lines held while a prompt is shown
 
     # ------------------------------------------------------------------ RunObserver
 
@@ -138,9 +148,29 @@ class Terminal:
         except OSError as exc:  # a reader gone away is the console's on_broken_pipe
             self._stop(exc.strerror or str(exc))
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the progress display while a question is asked on the terminal (an approval):
+        the live view is taken down, plain lines are kept, and both come back after."""
+        live = self._live
+        if live is not None:
+            live.stop()
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for text in held:
+                self.write(text)
+            if live is not None and self._live is live:
+                live.start()
+
     def write(self, text: str) -> None:
         """Write ``text`` now (progress lines, and what the command adds after the run)."""
         if not self._open:
+            return
+        if self._held is not None:
+            self._held.append(text)
             return
         try:
             self.stream.write(printable(text))

@@ -32,7 +32,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -42,6 +42,7 @@ import anyio
 
 from agnoctl import events
 from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
+from agnoctl.engine.approval import ApprovalOptions, Approvals, resume_command
 from agnoctl.engine.budget import NOTHING_SPENT, Budget
 from agnoctl.engine.context import StepsView, base_context
 from agnoctl.engine.gates import plain
@@ -99,6 +100,8 @@ class RunSetup:
     """The run being resumed."""
     note: str | None = None
     """Said in the run_started event (`--resume latest` with nothing to resume, ...)."""
+    approvals: ApprovalOptions = field(default_factory=ApprovalOptions)
+    """How approval steps are decided: `--approve`/`--reject`, and the terminal's prompt."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class RunResult:
     cost: dict[str, Any]
     limits: dict[str, dict[str, Any]]
     throttling: dict[str, Any]
+    approvals: list[dict[str, Any]]
+    """The approval steps' audit trail: decisions, then what the run waits for."""
 
     @property
     def earlier(self) -> list[Segment]:
@@ -240,7 +245,13 @@ async def _run(
         workflow_dir=str(rt.workflow_dir),
         steps=view,
     )
-    scheduler = Scheduler(rt)
+    approvals = Approvals(
+        setup.approvals,
+        rt.sink,
+        resume_command=resume_command(setup.file, setup.resume_as),
+        journal=setup.run_dir / JOURNAL if setup.previous is not None else None,
+    )
+    scheduler = Scheduler(rt, approvals)
     with stop.scope:
         async with anyio.create_task_group() as checkpoints:
             await checkpoints.start(_checkpoints, setup, rt, scheduler, state, reports, stop)
@@ -502,6 +513,8 @@ def _result(
     records = state.steps
     succeeded, counted = scheduler.count(records.values())
     status, reason = _verdict(rt, records, succeeded, counted, output_errors)
+    if status == "failed" and scheduler.approvals.waiting:
+        status, reason = _waiting(rt, records, scheduler) or (status, reason)
     if interrupted:
         finished = sum(1 for r in records.values() if r.reason != "cancelled")
         status = "interrupted"
@@ -529,10 +542,34 @@ def _result(
             for name, usage in rt.budget.usage().items()
         },
         throttling=rt.providers.throttling(),
+        approvals=list(scheduler.approvals.audit),
     )
 
 
-_EXIT_CODES = {"passed": ExitCode.PASSED, "failed": ExitCode.FAILED}
+_EXIT_CODES = {"passed": ExitCode.PASSED, "failed": ExitCode.FAILED, "waiting": ExitCode.WAITING}
+
+
+def _waiting(
+    rt: Runtime, records: Mapping[str, StepRecord], scheduler: Scheduler
+) -> tuple[str, str] | None:
+    """`waiting` when the run failed only because approvals are waited for: the verdict of
+    the steps that do not wait on one (the outputs may read a step not run yet, so their
+    errors do not count now); None when the run fails anyway."""
+    others = {sid: r for sid, r in records.items() if not _waits(r)}
+    succeeded, counted = scheduler.count(others.values())
+    status, _ = _verdict(rt, others, succeeded, counted, {})
+    if status != "passed":
+        return None
+    held = sum(1 for r in records.values() if r.reason == "waiting")
+    steps = ", ".join(scheduler.approvals.waiting)
+    return "waiting", (
+        f"waiting for approval: {steps} ({held} step(s) wait for the decision; "
+        f"{succeeded} of {counted} other steps succeeded)"
+    )
+
+
+def _waits(record: StepRecord) -> bool:
+    return record.status == "waiting" or record.reason == "waiting"
 
 
 def _verdict(

@@ -34,11 +34,13 @@ import anyio
 
 from agnoctl import events
 from agnoctl.engine.agent import run_agent
+from agnoctl.engine.approval import ApprovalOptions, Approvals
 from agnoctl.engine.command import run_command
 from agnoctl.engine.context import StepEntry, StepsView, base_context, overlay
 from agnoctl.engine.gates import GateFailed
 from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.limits import hold
+from agnoctl.engine.resume import JournalKey
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.shares import meets, share_text
 from agnoctl.engine.state import (
@@ -56,9 +58,10 @@ from agnoctl.errors import StepFailed, UsageError
 from agnoctl.events import milliseconds
 from agnoctl.spec.dag import SiblingNeeds
 from agnoctl.spec.models import StepSpec, Workflow
-from agnoctl.spec.templates import TemplateError, evaluate, not_a_list
+from agnoctl.spec.templates import TemplateError, evaluate, not_a_list, render
 
-_SKIP_STRENGTH: dict[str, int] = {"upstream_failed": 1, "budget": 2, "cancelled": 3}
+# `waiting` (an approval not decided yet) is the weakest: any other trouble outlasts it.
+_SKIP_STRENGTH: dict[str, int] = {"waiting": 0, "upstream_failed": 1, "budget": 2, "cancelled": 3}
 
 
 @dataclass(slots=True)
@@ -86,8 +89,9 @@ class _MapSchedule:
 
 
 class Scheduler:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, approvals: Approvals | None = None) -> None:
         self.rt = rt
+        self.approvals = approvals or Approvals(ApprovalOptions(), rt.sink, resume_command="")
         self._schedules: dict[str, _MapSchedule] = {}  # by the map's step prefix: "", "group.", ...
         self._sub: dict[str, Scheduler] = {}  # sub-workflows' schedulers, by step prefix
 
@@ -166,6 +170,8 @@ class Scheduler:
             await self._group(step, record, scope, settings, scope.context)
         elif step.uses is not None:
             await self._uses(step, record, scope, settings, scope.context)
+        elif step.approval is not None:
+            await self._approval(step, record, scope)
         else:
             await self._leaf(step, record, scope, settings, scope.context)
         self._publish(step, record, scope)
@@ -176,10 +182,13 @@ class Scheduler:
             upstream = scope.records.get(need)
             if upstream is None or upstream.status == "succeeded":
                 continue
-            if upstream.status == "skipped":
+            kind: SkipReason
+            if upstream.status == "waiting":
+                kind = "waiting"
+            elif upstream.status == "skipped":
                 if upstream.reason == "condition":
                     continue
-                kind: SkipReason = upstream.reason or "upstream_failed"
+                kind = upstream.reason or "upstream_failed"
             elif self.rt.settings(upstream.spec).continue_on_error:
                 continue
             else:
@@ -311,7 +320,8 @@ class Scheduler:
             context=context,
             record=record,
         )
-        if rt.reuse.previous is not None and self._reuse(record, task, owner):
+        key = (task.path, task.index, task.iteration)
+        if rt.reuse.previous is not None and self._reuse(record, key, owner):
             return
         async with hold(rt.leaf_limiters(step), settings.priority):
             await self._execute(task, scope, owner)
@@ -333,27 +343,54 @@ class Scheduler:
         else:
             self._succeed(record, scope, owner)
 
-    def _reuse(self, record: ExecRecord, task: Task, owner: StepRecord | None) -> bool:
-        """Take the task's output from the earlier run's journal (``--resume``), if it may."""
-        finished = self.rt.reuse.finished(
-            (task.path, task.index, task.iteration), record.fingerprint
-        )
+    def _reuse(self, record: ExecRecord, key: JournalKey, owner: StepRecord | None) -> bool:
+        """Take the task's output from the earlier run's journal (``--resume``), if it may;
+        ``key`` is its (step path, item index, loop iteration)."""
+        finished = self.rt.reuse.finished(key, record.fingerprint)
         if finished is None:
             return False
         record.status = "succeeded"
         record.output = finished.output
         record.reused = True
         reused = events.ItemReused if owner is not None else events.StepReused
+        path, index, iteration = key
         self.rt.sink.emit(
             reused(
-                step=task.path,
-                item=task.index,
-                iteration=task.iteration,
+                step=path,
+                item=index,
+                iteration=iteration,
                 output=record.output,
                 fingerprint=record.fingerprint,
             )
         )
         return True
+
+    # ------------------------------------------------------------------ approvals
+
+    async def _approval(self, step: StepSpec, record: StepRecord, scope: MapRun) -> None:
+        """A person's decision (agnoctl.engine.approval): the command line's, else the one an
+        earlier segment recorded, else asked now; nobody to ask leaves the step `waiting`."""
+        assert step.approval is not None
+        approvals = self.approvals
+        key = (record.path, scope.index, scope.iteration)
+        given = approvals.given(record.path)
+        if self.rt.reuse.previous is not None and not given and self._reuse(record, key, None):
+            return
+        self._start(record, scope)
+        try:
+            message = render(step.approval.message, scope.context)
+            decision = await approvals.decide(record.path, step.approval, message)
+        except TemplateError as exc:
+            self._fail(record, scope, f"step {record.path}: message: {exc.message}", "template")
+            return
+        except StepFailed as exc:
+            self._fail(record, scope, exc.message, exc.kind)
+            return
+        if decision is None:
+            record.status = "waiting"  # not finished: the run stops, resumable with a decision
+            return
+        record.output = decision.output()
+        self._succeed(record, scope)
 
     # ------------------------------------------------------------------ groups and loops
 

@@ -20,9 +20,11 @@ from typing import Any, Literal
 from agnoctl.events import Succeeded, read_events
 from agnoctl.spec.models import StepSpec
 
-Status = Literal["pending", "running", "succeeded", "failed", "skipped"]
-SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]
-FINAL: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
+# `waiting`: an approval step nobody could decide in this segment; the run stops there, and
+# its steps that depend on it are `skipped: waiting` (agnoctl.engine.approval).
+Status = Literal["pending", "running", "succeeded", "failed", "skipped", "waiting"]
+SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled", "waiting"]
+FINAL: frozenset[str] = frozenset({"succeeded", "failed", "skipped", "waiting"})
 
 
 @dataclass(slots=True, kw_only=True)

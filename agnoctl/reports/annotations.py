@@ -7,7 +7,8 @@ job's page (and on the pull request's changed files when the file matches). One 
 - a failed step (error; a warning under ``continue_on_error``), at the step's line in the
   workflow file when the source map is known;
 - a failed for_each item of a step that still passed its threshold (warning);
-- a failed gate on the attempt that counted (error; a warning under ``on_gate_failure: warn``).
+- a failed gate on the attempt that counted (error; a warning under ``on_gate_failure: warn``);
+- an approval the run waits for (warning: who must approve, with the command).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def github_annotations(report: RunReport, source: SourceMap | None = None) -> st
 
 
 def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
-    if report.status != "passed":
+    for approval in report.approvals:
+        if approval.waiting:
+            title = f"agnoctl: step {approval.step} is waiting for approval"
+            yield _command("warning", title, f"approve with: {approval.approve}")
+    if report.status not in ("passed", "waiting"):
         yield _command("error", f"agnoctl: {report.workflow.name} {report.status}", report.reason)
     for step in report.all_steps():
         where = _where(report, step.path, source)

@@ -89,6 +89,7 @@ def _report(result: RunResult) -> RunReport:
             "cost": result.cost,
             "limits": result.limits,
             "throttling": result.throttling,
+            "approvals": result.approvals,
             "segments": _segments(result),
         }
     )

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal[1] = 1
 
-StepStatus = Literal["succeeded", "failed", "skipped", "pending", "running"]
-SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled"]
-RunStatus = Literal["passed", "failed", "interrupted"]
+StepStatus = Literal["succeeded", "failed", "skipped", "pending", "running", "waiting"]
+SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled", "waiting"]
+RunStatus = Literal["passed", "failed", "interrupted", "waiting"]
 
 
 class _Model(BaseModel):
@@ -169,8 +169,11 @@ class StepReport(_Execution):
             "Full path: `group.child` for nested steps, `group[2].child` inside a for_each item."
         )
     )
-    kind: Literal["agent", "command", "group", "uses"] = Field(
-        description="`uses`: a sub-workflow, its steps under `children` (per item under for_each)."
+    kind: Literal["agent", "command", "group", "uses", "approval"] = Field(
+        description=(
+            "`uses`: a sub-workflow, its steps under `children` (per item under for_each); "
+            "`approval`: a person's decision (`waiting` until it is given)."
+        )
     )
     continue_on_error: bool = False
     items: list[ItemReport] | None = Field(
@@ -269,6 +272,27 @@ class ProviderThrottling(_Model):
     )
 
 
+class ApprovalReport(_Model):
+    """A decision an approval step asked for: given (who, when, why, how), or still waited for
+    (what to approve, and the commands that decide it)."""
+
+    step: str
+    approved: bool | None = Field(description="The decision; None while it is waited for.")
+    by: str | None = Field(
+        default=None, description="Who decided: GITHUB_ACTOR, else the user name; `timeout`."
+    )
+    at: str | None = Field(default=None, description="When, ISO-8601 UTC.")
+    reason: str | None = None
+    how: Literal["terminal", "flag", "timeout"] | None = Field(
+        default=None,
+        description="At the terminal, by `--approve`/`--reject`, or by `on_timeout`.",
+    )
+    waiting: bool = Field(default=False, description="Nobody has decided yet: the run waits.")
+    message: str | None = Field(default=None, description="What the approver is to read.")
+    approve: str | None = Field(default=None, description="The command that approves it.")
+    reject: str | None = Field(default=None, description="The command that rejects it.")
+
+
 class WorkflowInfo(_Model):
     name: str
     file: str = Field(description="The workflow file as given on the command line.")
@@ -282,7 +306,9 @@ class RunReport(_Model):
     workflow: WorkflowInfo
     status: RunStatus
     reason: str = Field(description="Why the run passed or failed, in one sentence.")
-    exit_code: int = Field(description="0 passed, 1 failed, 130 interrupted.")
+    exit_code: int = Field(
+        description="0 passed, 1 failed, 75 waiting for an approval, 130 interrupted."
+    )
     interrupted: bool = Field(
         default=False,
         description=(
@@ -335,6 +361,13 @@ class RunReport(_Model):
         description=(
             "By provider, when its limits held calls back in this segment: 429s, the "
             "smallest window, pauses and waits."
+        ),
+    )
+    approvals: list[ApprovalReport] = Field(
+        default_factory=list,
+        description=(
+            "The audit trail of the approval steps: every decision, across segments, in order; "
+            "then each one the run waits for."
         ),
     )
     segments: list[SegmentReport] = Field(

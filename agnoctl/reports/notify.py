@@ -3,6 +3,9 @@
 After the report is written, each URL of the matching list receives one JSON POST:
 
 - ``on_failure`` when the run failed or was interrupted, ``on_success`` when it passed;
+- ``on_approval`` when it stopped ``waiting`` for an approval step: the body adds a
+  Slack-compatible ``text`` (what waits, and the command that approves it) and
+  ``approvals`` (each step's message and its approve / reject commands);
 - ``on_budget_warning`` once per limit whose use crossed its warning share during the run
   (each ``budget_warning`` event), with the limit, its value and the use.
 
@@ -43,7 +46,7 @@ from agnoctl.spec.models import NotifySpec, RetrySpec, Workflow
 if TYPE_CHECKING:
     import httpx
 
-NotifyEvent = Literal["failure", "success", "budget_warning"]
+NotifyEvent = Literal["failure", "success", "budget_warning", "approval"]
 RETRY = RetrySpec(max_attempts=4, initial_delay=0.5, max_delay=8.0)
 """Tries of one delivery and the waits between them."""
 TIMEOUT = 10.0
@@ -92,6 +95,11 @@ def messages(
             found.append(
                 Message("budget_warning", url, f"{report.run_id}:budget_warning:{n}", body)
             )
+    if report.status == "waiting":  # neither passed nor failed: a person is to decide
+        body = summary | _approval_needed(report)
+        for url in notify.on_approval:
+            found.append(Message("approval", url, f"{report.run_id}:approval", body))
+        return found
     outcome: NotifyEvent = "success" if report.status == "passed" else "failure"
     urls = notify.on_success if outcome == "success" else notify.on_failure
     for url in urls:
@@ -99,6 +107,23 @@ def messages(
             Message(outcome, url, f"{report.run_id}:{outcome}", summary | {"event": outcome})
         )
     return found
+
+
+def _approval_needed(report: RunReport) -> dict[str, Any]:
+    """What waits, for people: a Slack-compatible `text` (Slack, Mattermost and Teams
+    incoming webhooks show it), and each approval with the commands that decide it."""
+    waiting = [a for a in report.approvals if a.waiting]
+    lines = [f"agnoctl: {report.workflow.name} is waiting for approval (run {report.run_id})"]
+    for approval in waiting:
+        lines.append(f"- {approval.step}: approve with `{approval.approve}`")
+    return {
+        "event": "approval",
+        "text": "\n".join(lines),
+        "approvals": [
+            {"step": a.step, "message": a.message, "approve": a.approve, "reject": a.reject}
+            for a in waiting
+        ],
+    }
 
 
 def _summary(report: RunReport, run_dir: Path) -> dict[str, Any]:

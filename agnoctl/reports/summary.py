@@ -5,12 +5,19 @@ from __future__ import annotations
 from agnoctl.money import usd
 from agnoctl.reports.model import RunReport, SegmentReport, StepReport
 
-_ICONS = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "pending": "⏸️", "running": "⏸️"}
+_ICONS = {
+    "succeeded": "✅",
+    "failed": "❌",
+    "skipped": "⏭️",
+    "pending": "⏸️",
+    "running": "⏸️",
+    "waiting": "✋",
+}
 _MAX_CELL = 200
 
 
 def render_summary(report: RunReport) -> str:
-    icon = {"passed": "✅", "failed": "❌", "interrupted": "⚠️"}[report.status]
+    icon = {"passed": "✅", "failed": "❌", "interrupted": "⚠️", "waiting": "✋"}[report.status]
     total = report.cost.total
     lines = [
         f"## {icon} {report.workflow.name}: {report.status}",
@@ -22,6 +29,7 @@ def render_summary(report: RunReport) -> str:
         + (" · mock provider" if report.mock else ""),
         "",
         *_segments(report),
+        *_waiting(report),
         "| step | status | duration | tokens | cost |",
         "|---|---|---:|---:|---:|",
     ]
@@ -40,6 +48,29 @@ def render_summary(report: RunReport) -> str:
         lines += ["", "### Cost", "", "| by | name | tokens | cost |", "|---|---|---:|---:|"]
         lines.extend(spending)
     return "\n".join(lines) + "\n"
+
+
+def _waiting(report: RunReport) -> list[str]:
+    """Who must decide what, and the commands that do it."""
+    lines: list[str] = []
+    for approval in report.approvals:
+        if not approval.waiting:
+            continue
+        quoted = "\n".join(f"> {line}" for line in (approval.message or "").splitlines())
+        lines += [
+            f"### ✋ Waiting for approval: `{approval.step}`",
+            "",
+            quoted,
+            "",
+            "Approve or reject, from the directory the run ran in:",
+            "",
+            "```sh",
+            approval.approve or "",
+            approval.reject or "",
+            "```",
+            "",
+        ]
+    return lines
 
 
 def resumed_note(report: RunReport) -> str | None:

@@ -873,6 +873,13 @@ class NotifySpec(Strict):
             "URLs told once per limit whose use crossed its warning share (a budget_warning event)."
         ),
     )
+    on_approval: list[WebhookUrl] = Field(
+        default_factory=list,
+        description=(
+            "URLs told when the run stops `waiting` for an approval: who must decide what, and "
+            "the command that does (a Slack-compatible `text` field)."
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- workflow

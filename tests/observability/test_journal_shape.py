@@ -203,6 +203,7 @@ JOURNAL_TYPES = {
     *("llm_call", "tool_call", "tool_result", "gate_result", "budget_warning"),
     *("loop_iteration_started", "loop_iteration_finished"),
     *("breaker_state", "provider_throttled", "provider_paused"),
+    *("approval_requested", "approval_decided"),
 }
 _SAMPLES: dict[type, object] = {str: "x", int: 3, float: 2.5, bool: True, dict: {"k": [1]}}
 
