@@ -1,6 +1,7 @@
 """A workflow's steps as a diagram: Mermaid (`flowchart TD`) or Graphviz DOT.
 
-Groups are subgraphs (DOT clusters), labelled with their loop when they have one. Node shapes
+Groups are subgraphs (DOT clusters), labelled with their loop when they have one; a `uses` step
+is a subgraph of its sub-workflow's steps, labelled with the file it names. Node shapes
 tell the kind: agent steps are boxes, command steps rounded, and `for_each` steps are stacked
 (Mermaid's subroutine shape, DOT's box3d) with the list in their label. The edges into a
 conditional step carry its `if` (a step with `if` and no needs shows it in its label). Every id
@@ -31,18 +32,24 @@ class _Node:
 
 def render_graph(workflow: Workflow, fmt: GraphFormat) -> str:
     """The workflow's step graph as Mermaid or DOT source, ending with a newline."""
-    tree = _tree(workflow.steps, "")
+    tree = _tree(workflow, workflow.steps, "")
     if fmt == "dot":
         return _Dot(workflow.name, tree).render()
     return _Mermaid(tree).render()
 
 
-def _tree(steps: Mapping[str, StepSpec], prefix: str) -> list[_Node]:
-    return [
-        _Node(path, spec, _tree(spec.steps or {}, path))
-        for step_id, spec in steps.items()
-        for path in [join_path(prefix, step_id)]
-    ]
+def _tree(workflow: Workflow, steps: Mapping[str, StepSpec], prefix: str) -> list[_Node]:
+    """The nodes of a steps map of `workflow`'s file: a group's children, or the steps of
+    the file a `uses:` names (whose own `uses:` are relative to it), under their step."""
+    nodes = []
+    for step_id, spec in steps.items():
+        path = join_path(prefix, step_id)
+        if spec.uses is not None:
+            child = workflow.sub_workflow(spec.uses)
+            nodes.append(_Node(path, spec, _tree(child, child.steps, path)))
+        else:
+            nodes.append(_Node(path, spec, _tree(workflow, spec.steps or {}, path)))
+    return nodes
 
 
 def _walk(nodes: list[_Node]) -> Iterator[_Node]:
@@ -69,6 +76,8 @@ def _label_lines(node: _Node) -> list[str]:
         lines.append(f"agent: {spec.agent}")
     elif spec.kind == "command":
         lines.append(f"run: {_short(' '.join(spec.run or []))}")
+    elif spec.uses is not None:
+        lines.append(f"uses: {_short(spec.uses)}")
     if spec.for_each is not None:
         items = spec.for_each
         shown = _short(items) if isinstance(items, str) else f"{len(items)} items"

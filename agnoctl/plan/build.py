@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agnoctl import estimate
-from agnoctl.errors import SpecError, SpecInvalid, UsageError
+from agnoctl.errors import SpecError, SpecInvalid
 from agnoctl.plan.model import (
     Assumptions,
     FloatRange,
@@ -58,6 +59,8 @@ from agnoctl.spec.models import (
     AgentSpec,
     InputSpec,
     JudgeGate,
+    LimitsSpec,
+    ProviderSpec,
     RetrySpec,
     StepSpec,
     ToolDef,
@@ -69,9 +72,11 @@ from agnoctl.spec.templates import (
     compile_template,
     evaluate,
     is_template,
+    one_expression,
     render,
     root_names,
 )
+from agnoctl.spec.uses import run_providers
 
 DEFAULT_ASSUME_ITEMS = 10
 """Items the worst case assumes for a `for_each` list known only at run time."""
@@ -222,28 +227,46 @@ def build_plan(
     """
     planner = _Planner(workflow, inputs, workflow_path, assume_items)
     plan = planner.plan()
-    if planner.problems:
-        raise SpecInvalid(_diagnostics(planner.problems, workflow_path, source))
+    if planner.problems or planner.sub_diagnostics:
+        found = _diagnostics(planner.problems, workflow_path, source) + planner.sub_diagnostics
+        raise SpecInvalid(sorted(found, key=Diagnostic.sort_key))
     return plan
 
 
 class _Planner:
+    """Plans the steps of one workflow file. A sub-workflow's steps are planned by a planner
+    of their own file (its agents, defaults and inputs) that the caller's makes
+    (`_uses_work`): it adds its records, warnings and notes to the run's, and plans on the
+    run's limits and providers (a run has one of each, E435, E436)."""
+
     def __init__(
         self,
         workflow: Workflow,
         inputs: Mapping[str, Any],
         workflow_path: Path,
         assume_items: int,
+        caller: _Planner | None = None,
     ) -> None:
         self.workflow = workflow
         self.path = workflow_path
         self.assume_items = assume_items
         self.problems: list[_Problem] = []
-        self.warnings: list[str] = []
-        self.notes: list[str] = []
+        run = caller or self
+        self.limits: LimitsSpec = workflow.limits if caller is None else caller.limits
+        self.providers: Mapping[str, ProviderSpec] = (
+            run_providers(workflow) if caller is None else caller.providers
+        )
+        self.warnings: list[str] = [] if caller is None else run.warnings
+        self.notes: list[str] = [] if caller is None else run.notes
+        self.sub_diagnostics: list[Diagnostic] = [] if caller is None else run.sub_diagnostics
+        """Problems found inside sub-workflows, at their own files."""
+        self._records: list[StepPlan | None] = [] if caller is None else run._records
+        self._label = "" if caller is None else f"{workflow_path}: "
+        """Where a warning or note of this file's is (the run's file: nothing to say)."""
         self._seen: set[tuple[tuple[PathKey, ...], str]] = set()
-        self._records: list[StepPlan | None] = []
         self.inputs, self.missing_inputs = self._inputs(workflow.inputs, inputs)
+        # A `with:` value known only at run time is a placeholder, as a missing input is.
+        self.missing_inputs |= {k for k, v in self.inputs.items() if contains_placeholder(v)}
         self._base = {
             "inputs": self.inputs,
             "env": dict(workflow.env),
@@ -379,11 +402,10 @@ class _Planner:
         slot = len(self._records)
         self._records.append(None)  # parents are listed before their children
         kind = spec.kind
-        if kind == "uses":
-            # Fail closed: a plan without the sub-workflow's calls would understate the run.
-            raise UsageError(f"step {path}: `agnoctl plan` does not expand sub-workflows yet")
         if kind == "group":
             work = self._group_work(spec, path, where, scope, runs, fan)
+        elif kind == "uses":
+            work = self._uses_work(spec, path, where, scope, runs, fan)
         elif kind == "agent":
             work = self._agent_work(spec, where, scope, fan)
         else:
@@ -503,8 +525,9 @@ class _Planner:
                 values = _NO_ITEM
         if values is _NO_ITEM:
             self.notes.append(
-                f"{_dotted(where[1::2])}: the for_each list is known only at run time; the "
-                f"minimum assumes 1 item, the maximum {self.assume_items} (--assume-items)"
+                f"{self._label}{_dotted(where[1::2])}: the for_each list is known only at run "
+                f"time; the minimum assumes 1 item, the maximum {self.assume_items} "
+                "(--assume-items)"
             )
             plan = self._for_each_plan(expression, None, self.assume_items, concurrency)
             return _FanOut(None, Span(1, self.assume_items), plan)
@@ -560,7 +583,7 @@ class _Planner:
     def _item_concurrency(self, spec: StepSpec) -> int | None:
         bounds = [
             spec.max_concurrency or self.workflow.defaults.max_concurrency,
-            self.workflow.limits.max_concurrency,
+            self.limits.max_concurrency,
         ]
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         if agent is not None:
@@ -568,8 +591,8 @@ class _Planner:
         return min((b for b in bounds if b is not None), default=None)
 
     def _provider_concurrency(self, provider: str) -> int | None:
-        entry = self.workflow.providers.get(provider)
-        bounds = [entry.max_concurrency if entry else None, self.workflow.limits.max_concurrency]
+        entry = self.providers.get(provider)
+        bounds = [entry.max_concurrency if entry else None, self.limits.max_concurrency]
         return min((b for b in bounds if b is not None), default=None)
 
     # ------------------------------------------------------------------ step kinds
@@ -718,6 +741,64 @@ class _Planner:
             children.levels,
         )
 
+    def _uses_work(
+        self,
+        spec: StepSpec,
+        path: str,
+        where: tuple[PathKey, ...],
+        scope: _MapContext,
+        runs: Runs,
+        fan: _FanOut,
+    ) -> _Work:
+        """A sub-workflow's steps per item, as a group's children (their records nest under
+        this step), planned by a planner of the child's file with the inputs `with:` gives
+        the first item (the others' are alike); then this step's own judge gates."""
+        assert spec.uses is not None
+        child = self.workflow.sub_workflow(spec.uses)
+        index, item = next(iter(self._items(fan)), (0, Placeholder("item")))
+        if fan.plan is None:
+            item, index = scope.item, scope.index
+        context = self._item_context(scope, item, index)
+        given = {
+            name: self._with_value(name, value, (*where, "with", name), context)
+            for name, value in (spec.with_ or {}).items()
+        }
+        # The label validation gives the child's file: relative to the calling file's.
+        label = Path(os.path.normpath(self.path.parent / spec.uses))
+        planner = _Planner(child, given, label, self.assume_items, caller=self)
+        child_scope = _MapContext(
+            prefix=path,
+            yaml_path=("steps",),
+            runs=runs,
+            outer=scope.outer * _RUN_FACTOR[runs] * fan.items,
+        )  # the child's templates see its own inputs, not the caller's item or loop
+        children = planner._plan_map(child.steps, child_scope)
+        planner._check_outputs()
+        self.sub_diagnostics += _diagnostics(planner.problems, label, None)
+        judges, judge_time = self._judges(spec, self._retry(spec), estimate.DEFAULT_OUTPUT_TOKENS)
+        return _Work(
+            scale_bill(add_bills([children.bill, judges]), fan.items),
+            _waves(fan.items, fan.plan) * (children.duration + judge_time),
+            children.critical,
+            children.levels,
+        )
+
+    def _with_value(
+        self, name: str, source: Any, where: tuple[PathKey, ...], context: Mapping[str, Any]
+    ) -> Any:
+        """A `with:` value as the run gives it: one expression keeps its value (a placeholder
+        when it reads what only the run knows), another template is text (rendered with
+        placeholders, as a prompt is, for its length)."""
+        if not isinstance(source, str) or not is_template(source):
+            return source
+        expression = one_expression(source)
+        try:
+            value = evaluate(expression, context) if expression else render(source, context)
+        except TemplateError as exc:
+            self._render_failed(where, source, exc)
+            return Placeholder(f"inputs.{name}")
+        return Placeholder(f"inputs.{name}") if contains_placeholder(value) else value
+
     def _judges(self, spec: StepSpec, retry: RetrySpec, judged_tokens: int) -> tuple[Bill, Span]:
         """Calls of the step's judge gates for one task, and their time.
 
@@ -818,8 +899,8 @@ class _Planner:
         if key not in self._seen:
             self._seen.add(key)
             self.warnings.append(
-                f"{_dotted(where)}: could not be rendered with placeholders ({exc.message}); "
-                "its tokens are estimated from the template text"
+                f"{self._label}{_dotted(where)}: could not be rendered with placeholders "
+                f"({exc.message}); its tokens are estimated from the template text"
             )
 
     def _check_outputs(self) -> None:
@@ -847,7 +928,7 @@ class _Planner:
 
     def _price(self, model: str) -> Price | None:
         if model not in self._prices:
-            self._prices[model] = price_of(self.workflow, model)
+            self._prices[model] = price_of(self.providers, model)
         return self._prices[model]
 
     def _step_cost(self, bill: Bill) -> FloatRange | None:
@@ -895,7 +976,7 @@ class _Planner:
         return [
             ProviderPlan(
                 name=name,
-                type=protocol_of(self.workflow, name),
+                type=protocol_of(self.providers, name),
                 max_concurrency=self._provider_concurrency(name),
                 models=models,
                 llm_calls=_ints(sum((bill[m].calls for m in models), ZERO)),

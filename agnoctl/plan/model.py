@@ -17,7 +17,7 @@ SCHEMA_VERSION: Literal[1] = 1
 
 _Trusted = TypeVar("_Trusted", bound=BaseModel)
 
-StepKind = Literal["agent", "command", "group", "approval"]
+StepKind = Literal["agent", "command", "group", "uses", "approval"]
 LimitStatus = Literal["ok", "may_exceed", "exceeds", "unknown"]
 PriceSource = Literal["workflow", "built-in", "free", "unknown"]
 
@@ -82,7 +82,12 @@ class StepPlan(_Model):
     """One step: what it runs, how often, and what that may cost."""
 
     path: str = Field(description="Full path (`group.child` for nested steps).")
-    kind: StepKind = Field(description="agent, command, group or approval (no call).")
+    kind: StepKind = Field(
+        description=(
+            "agent, command, group, uses (a sub-workflow: its steps nest under it) or "
+            "approval (no call)."
+        )
+    )
     parent: str | None = Field(
         description="Full path of the enclosing group; None at the top level."
     )

@@ -7,13 +7,14 @@ model found nowhere has no price: the plan says so rather than counting it as fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agnoctl.plan.model import PriceSource
 from agnoctl.plan.usage import Span, Usage
 from agnoctl.providers import pricing
 from agnoctl.spec.checks import BUILTIN_PROVIDERS
-from agnoctl.spec.models import Workflow
+from agnoctl.spec.models import ProviderSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +31,21 @@ class Price(pricing.Price):
         )
 
 
-def protocol_of(workflow: Workflow, provider: str) -> str | None:
+def protocol_of(providers: Mapping[str, ProviderSpec], provider: str) -> str | None:
     """The wire protocol of a provider name: its entry's type, or a built-in's own name."""
-    entry = workflow.providers.get(provider)
+    entry = providers.get(provider)
     if entry is not None:
         return entry.type
     return provider if provider in BUILTIN_PROVIDERS else None
 
 
-def price_of(workflow: Workflow, model_ref: str) -> Price | None:
-    """The price of `<provider>/<model>`, or None when no price is known."""
+def price_of(providers: Mapping[str, ProviderSpec], model_ref: str) -> Price | None:
+    """The price of `<provider>/<model>` under the run's provider entries (every file's:
+    a sub-workflow's models are priced by its own), or None when no price is known."""
     provider, _, model = model_ref.partition("/")
-    entry = workflow.providers.get(provider)
+    entry = providers.get(provider)
     overrides = entry.pricing if entry else None
-    protocol = protocol_of(workflow, provider)
+    protocol = protocol_of(providers, provider)
     found = pricing.lookup(model, overrides, protocol=protocol)
     if found is None:
         return Price(0.0, 0.0, "free") if protocol in pricing.FREE_PROTOCOLS else None

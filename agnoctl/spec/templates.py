@@ -214,6 +214,24 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     return _evaluate_jinja(source, context)
 
 
+_ONE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
+
+
+def one_expression(source: str) -> str | None:
+    """The expression of a template that is one ``{{ expression }}`` and nothing else, else
+    None: such a template gives its expression's value (a list stays a list), where any
+    other renders to text (workflow outputs, a sub-workflow's `with:`)."""
+    match = _ONE_EXPRESSION.match(source)
+    expression = match.group("expr") if match else None
+    if expression is None or any(mark in expression for mark in ("{{", "}}", "{%", "%}")):
+        return None
+    try:
+        compile_expression(expression)
+    except TemplateError:
+        return None  # e.g. `{{ a }} and {{ b }}`: the regex's braces are not one block
+    return expression
+
+
 def not_a_list(value: Any) -> str | None:
     """Why a for_each value gives no items (`int '42'`), or None when it does: the run takes
     any iterable but a string or a map, and validation refuses a literal the same way."""

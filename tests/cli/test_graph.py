@@ -13,7 +13,7 @@ import pydot
 import pytest
 
 from agnoctl.diagram import render_graph
-from agnoctl.spec.dag import iter_steps
+from agnoctl.spec.dag import iter_steps, join_path
 from agnoctl.spec.models import Workflow
 from agnoctl.spec.validate import load_workflow
 
@@ -54,11 +54,23 @@ inputs:
 """
 
 
+def _drawn(workflow: Workflow, prefix: str = "") -> list[tuple[str, bool]]:
+    """(path, is a subgraph) of every step drawn: a group's children and a `uses` step's
+    sub-workflow steps inside their step."""
+    found = []
+    for node in iter_steps(workflow):
+        path = join_path(prefix, node.path)
+        found.append((path, bool(node.spec.steps or node.spec.uses)))
+        if node.spec.uses is not None:
+            found += _drawn(workflow.sub_workflow(node.spec.uses), path)
+    return found
+
+
 def _leaves_and_groups(workflow: Workflow) -> tuple[set[str], set[str]]:
-    nodes = list(iter_steps(workflow))
+    nodes = _drawn(workflow)
     return (
-        {node.path for node in nodes if not node.spec.steps},
-        {node.path for node in nodes if node.spec.steps},
+        {path for path, subgraph in nodes if not subgraph},
+        {path for path, subgraph in nodes if subgraph},
     )
 
 
@@ -115,7 +127,7 @@ def _mermaid_checks(workflow: Workflow) -> None:
             raise AssertionError(f"unexpected Mermaid line {line!r}")
         assert '"' not in label and "<" not in label.replace("<br/>", "")
     assert depth == 0, "unbalanced subgraph/end"
-    assert len(declared) == len(set(declared)) == sum(1 for _ in iter_steps(workflow))
+    assert len(declared) == len(set(declared)) == len(_drawn(workflow))
     for source, target in edges:
         assert source in declared and target in declared
 
