@@ -170,7 +170,7 @@ class ResponseCache:
         if self.damage is None or self._warned:
             return
         self._warned = True
-        from agnoctl.logs import get_logger  # only a damaged cache has anything to say
+        from agnoctl.log_config import get_logger  # only a damaged cache has anything to say
 
         get_logger().warning("cache_passed_over", note=going_without(self.directory, self.damage))
 

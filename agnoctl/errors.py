@@ -34,11 +34,11 @@ of the codes (SPEC "Exit codes"): a run's report carries its own, the command li
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import Literal
 
-if TYPE_CHECKING:
-    from agnoctl.spec.diagnostics import Diagnostic
+Severity = Literal["error", "warning"]
 
 
 class ExitCode(IntEnum):
@@ -83,6 +83,23 @@ class SpecError(AgnoctlError):
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
         return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a workflow file, at ``file:line:col``: what ``SpecInvalid``
+    carries (every one found), and what ``agnoctl.spec.diagnostics`` prints."""
+
+    file: str
+    line: int
+    col: int
+    severity: Severity
+    code: str
+    message: str
+    hint: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.col, self.code)
 
 
 class SpecInvalid(AgnoctlError):

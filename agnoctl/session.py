@@ -33,7 +33,6 @@ import anyio
 
 from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, check_cache
 from agnoctl.engine.approval import ApprovalOptions, check_decisions
-from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.resume import PreviousRun, Resumption, final_report, prepare_resume
 from agnoctl.engine.run import STOP_SIGNALS, RunResult, RunSetup, execute
 from agnoctl.engine.rundir import (
@@ -67,6 +66,7 @@ from agnoctl.reports.writer import (
     write_report_json,
 )
 from agnoctl.spec.dag import iter_steps
+from agnoctl.spec.inputs import resolve_inputs
 from agnoctl.spec.models import Workflow
 
 

@@ -42,11 +42,11 @@ import orjson
 from agnoctl import events
 from agnoctl.cache import canonical_json
 from agnoctl.engine.budget import Spent
-from agnoctl.engine.inputs import read_inputs_file, resolve_inputs
 from agnoctl.engine.rundir import JOURNAL, LATEST, REPORT_FILE, find_run, latest_run_of
 from agnoctl.engine.state import ExecRecord, ItemRecord
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
+from agnoctl.spec.inputs import read_inputs_file, resolve_inputs
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
 # How a step runs, not what it computes: left out of its fingerprint.

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,7 +44,7 @@ from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
 from agnoctl.engine.approval import ApprovalOptions, Approvals, resume_command
 from agnoctl.engine.budget import NOTHING_SPENT, Budget
 from agnoctl.engine.context import StepsView, base_context
-from agnoctl.engine.gates import plain
+from agnoctl.engine.outputs import render_outputs
 from agnoctl.engine.resume import PreviousRun, Reuse, Segment
 from agnoctl.engine.rundir import JOURNAL, REPORT_FILE, unwritable
 from agnoctl.engine.runtime import ProviderEvents, Providers, Runtime, Settings
@@ -58,7 +57,6 @@ from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor
 from agnoctl.spec.dag import find_step
 from agnoctl.spec.models import StepSpec, Tags, Workflow
-from agnoctl.spec.templates import TemplateError, compile_expression, evaluate, render
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between report.json checkpoints while a run goes on
 # ... or this many times what the last one took to build: a checkpoint stops the steps while
@@ -67,7 +65,6 @@ CHECKPOINT_COST_FACTOR = 50
 # Ctrl-C, a CI job's cancel, and a closed terminal or SSH session: each ends the run with its
 # report (exit 130), never with only the last checkpoint.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
 
 Counter = Callable[[Iterable[StepRecord]], tuple[int, int]]
 """How siblings count toward a success share: (succeeded, counted)."""
@@ -466,36 +463,6 @@ def _redacted(redactor: Redactor, listener: Listener) -> Listener:
         listener(entry.masked(redactor.redact_obj))
 
     return masked
-
-
-# ---------------------------------------------------------------------------- outputs
-
-
-def render_outputs(
-    outputs: Mapping[str, str], context: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """(values, errors) of the workflow's outputs."""
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name, source in outputs.items():
-        try:
-            values[name] = output_value(source, context)
-        except TemplateError as exc:
-            errors[name] = f"output {name}: {exc.message}"
-    return values, errors
-
-
-def output_value(source: str, context: Mapping[str, Any]) -> Any:
-    """One expression keeps its value (JSON data, else its text); other templates render."""
-    match = _SINGLE_EXPRESSION.match(source)
-    expression = match.group("expr") if match else None
-    if expression is not None and not any(t in expression for t in ("{{", "}}", "{%", "%}")):
-        try:
-            compile_expression(expression)
-        except TemplateError:
-            return render(source, context)
-        return plain(evaluate(expression, context))
-    return render(source, context)
 
 
 # ---------------------------------------------------------------------------- the verdict

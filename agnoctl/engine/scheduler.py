@@ -38,8 +38,8 @@ from agnoctl.engine.approval import ApprovalOptions, Approvals
 from agnoctl.engine.command import run_command
 from agnoctl.engine.context import StepEntry, StepsView, base_context, overlay
 from agnoctl.engine.gates import GateFailed
-from agnoctl.engine.inputs import resolve_inputs
 from agnoctl.engine.limits import hold
+from agnoctl.engine.outputs import output_value, render_outputs
 from agnoctl.engine.resume import JournalKey
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.shares import meets, share_text
@@ -57,6 +57,7 @@ from agnoctl.engine.steps import Task, check_output, outcome
 from agnoctl.errors import StepFailed, UsageError
 from agnoctl.events import milliseconds
 from agnoctl.spec.dag import SiblingNeeds
+from agnoctl.spec.inputs import resolve_inputs
 from agnoctl.spec.models import StepSpec, Workflow
 from agnoctl.spec.templates import TemplateError, evaluate, not_a_list, render
 
@@ -501,8 +502,6 @@ class Scheduler:
         """Run a sub-workflow's steps (this scheduler's); its output is its ``outputs``, and
         its own ``success_threshold`` decides whether the invocation passed. The calling
         step's ``timeout`` bounds the whole invocation."""
-        from agnoctl.engine.run import render_outputs  # run.py imports this module
-
         with anyio.move_on_after(settings.timeout or math.inf) as bound:
             await self.run_map(child.steps, inner)
         if bound.cancelled_caught:
@@ -767,8 +766,6 @@ def _sub_inputs(
     """The sub-workflow's inputs: `with:` rendered in the calling step's context (one
     expression keeps its type, as a workflow output does), typed and defaulted by the
     child's `inputs` as a run's are."""
-    from agnoctl.engine.run import output_value  # run.py imports this module
-
     given: dict[str, Any] = {}
     for name, value in (step.with_ or {}).items():
         try:

@@ -1,6 +1,6 @@
 """Input values for planning: those of `agnoctl run`, except that a required input may be left out.
 
-Parsing and type checks are `agnoctl.engine.inputs` (the module `run` uses), so `plan -i` and
+Parsing and type checks are `agnoctl.spec.inputs` (the module `run` uses), so `plan -i` and
 `run -i` accept exactly the same values. Planning without a required input still works: the
 input is absent from the result and `build_plan` shows it as a placeholder.
 """
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agnoctl.engine.inputs import resolve_inputs
+from agnoctl.spec.inputs import resolve_inputs
 from agnoctl.spec.models import InputSpec
 
 _NOT_GIVEN = object()

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from agnoctl import __version__
 from agnoctl.engine.resume import step_of
 from agnoctl.money import usd
 from agnoctl.reports.model import (
@@ -42,6 +41,7 @@ from agnoctl.reports.model import (
     StepReport,
 )
 from agnoctl.reports.summary import resumed_note
+from agnoctl.version import __version__
 
 if TYPE_CHECKING:
     import jinja2

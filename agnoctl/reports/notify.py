@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
 
-from agnoctl import __version__
 from agnoctl.engine.retry import Backoff, retryable_status
 from agnoctl.engine.rundir import JOURNAL, REPORT_FILE
 from agnoctl.events import BudgetWarning, Entry, read_events
-from agnoctl.logs import get_logger
+from agnoctl.log_config import get_logger
 from agnoctl.redact import Redactor
 from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import NotifySpec, RetrySpec, Workflow
+from agnoctl.version import __version__
 
 if TYPE_CHECKING:
     import httpx

@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agnoctl import __version__
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, LlmCall
 from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepReport
+from agnoctl.version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan

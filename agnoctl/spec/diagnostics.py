@@ -1,4 +1,10 @@
-"""One problem found in a workflow file, and the three ways to print a list of them."""
+"""Problems found in a workflow file (``Diagnostic``), what validating one file found
+(``ValidationResult``), and the three ways to print a list of problems.
+
+``Diagnostic`` and ``Severity`` are defined with the error tree (``agnoctl.errors``), since
+``SpecInvalid`` carries them, and re-exported here for the spec layer. ``ValidationResult``
+is here, below ``validate`` and ``uses``, because each of them makes and reads one.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,44 @@ import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
+from agnoctl.errors import Diagnostic as Diagnostic
+from agnoctl.errors import Severity as Severity
 from agnoctl.printable import printable
 
-Severity = Literal["error", "warning"]
+if TYPE_CHECKING:
+    from agnoctl.spec.loader import SourceMap, UnsetKey
+    from agnoctl.spec.models import Workflow
 
 
 @dataclass(frozen=True, slots=True)
-class Diagnostic:
-    file: str
-    line: int
-    col: int
-    severity: Severity
-    code: str
-    message: str
-    hint: str | None = None
+class ValidationResult:
+    """What validating one file found."""
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.file, self.line, self.col, self.code)
+    path: str
+    """The file as named by the caller (diagnostics use the same label)."""
+    workflow: Workflow | None
+    """The parsed workflow; None when there is any error."""
+    diagnostics: list[Diagnostic]
+    """Every problem found, sorted by position."""
+    source: SourceMap | None
+    """Positions of the file's nodes; None when the file could not be parsed at all."""
+    unset_keys: tuple[UnsetKey, ...] = ()
+    """Offline only: provider key variables that are not set (a real run needs them)."""
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not self.errors
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -32,7 +32,7 @@ from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, modifies_known_mutable
 from jinja2.utils import generate_lorem_ipsum
 
-from agnoctl.spec.templates import MAX_RENDER_CHARS, TemplateError
+from agnoctl.spec.template_bounds import MAX_RENDER_CHARS, TemplateError
 
 MAX_INTEGER_BITS = 100_000
 """Largest integer `**` may build (30,000 digits; Python prints no more than 4,300)."""

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.errors import AgnoctlError
+from agnoctl.spec.template_bounds import MAX_RENDER_CHARS as MAX_RENDER_CHARS
+from agnoctl.spec.template_bounds import TemplateError as TemplateError
 
 if TYPE_CHECKING:
     import jinja2
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
     from agnoctl.spec.sandbox import BoundedSandbox
 
-MAX_RENDER_CHARS = 2_000_000
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SIMPLE_BLOCK = re.compile(r"\{\{\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*\}\}")
 _DOTTED_EXPRESSION = re.compile(r"\s*(" + _NAME + r"(?:\." + _NAME + r")*)\s*")
@@ -42,16 +42,6 @@ _KEYWORDS = frozenset(
 _MISSING = object()
 # `{{ d.items }}` reads the method, not the key: Jinja2 tries the attribute first.
 DICT_ATTRIBUTES = frozenset(dir(dict))
-
-
-class TemplateError(AgnoctlError):
-    """A template or expression failed to compile or render."""
-
-    def __init__(self, message: str, *, lineno: int | None = None, near: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.lineno = lineno  # 1-based line inside the template, when known
-        self.near = near  # the text on that line the problem is at, when known
 
 
 def _tojson(value: Any) -> str:

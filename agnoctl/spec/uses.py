@@ -28,7 +28,7 @@ from agnoctl.spec.loader import PathKey, SourceMap
 from agnoctl.spec.models import ProviderSpec, StepSpec, Workflow
 
 if TYPE_CHECKING:
-    from agnoctl.spec.validate import ValidationResult
+    from agnoctl.spec.diagnostics import ValidationResult
 
 TEMPLATE_MARKS = ("{{", "{%")
 

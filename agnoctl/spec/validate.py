@@ -21,7 +21,7 @@ from typing import Any
 from agnoctl.errors import SpecError, SpecInvalid, UsageError
 from agnoctl.spec.checks import check_data
 from agnoctl.spec.dag import iter_steps
-from agnoctl.spec.diagnostics import Diagnostic
+from agnoctl.spec.diagnostics import Diagnostic, ValidationResult
 from agnoctl.spec.loader import (
     MAX_FILE_BYTES,
     SourceMap,
@@ -31,35 +31,6 @@ from agnoctl.spec.loader import (
     paused_gc,
 )
 from agnoctl.spec.models import Workflow
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    """What validating one file found."""
-
-    path: str
-    """The file as named by the caller (diagnostics use the same label)."""
-    workflow: Workflow | None
-    """The parsed workflow; None when there is any error."""
-    diagnostics: list[Diagnostic]
-    """Every problem found, sorted by position."""
-    source: SourceMap | None
-    """Positions of the file's nodes; None when the file could not be parsed at all."""
-    unset_keys: tuple[UnsetKey, ...] = ()
-    """Offline only: provider key variables that are not set (a real run needs them)."""
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        """No errors (warnings allowed)."""
-        return not self.errors
 
 
 def diagnostic_from_error(error: SpecError) -> Diagnostic:
