@@ -7,14 +7,11 @@ data, else its text; any other template renders to text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from agnoctl.engine.gates import plain
-from agnoctl.spec.templates import TemplateError, compile_expression, evaluate, render
-
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{-?(?P<expr>.*?)-?\}\}\s*$", re.DOTALL)
+from agnoctl.spec.templates import TemplateError, evaluate, one_expression, render
 
 
 def render_outputs(
@@ -33,15 +30,10 @@ def render_outputs(
 
 def output_value(source: str, context: Mapping[str, Any]) -> Any:
     """One expression keeps its value (JSON data, else its text); other templates render."""
-    match = _SINGLE_EXPRESSION.match(source)
-    expression = match.group("expr") if match else None
-    if expression is not None and not any(t in expression for t in ("{{", "}}", "{%", "%}")):
-        try:
-            compile_expression(expression)
-        except TemplateError:
-            return render(source, context)
-        return plain(evaluate(expression, context))
-    return render(source, context)
+    expression = one_expression(source)
+    if expression is None:
+        return render(source, context)
+    return plain(evaluate(expression, context))
 
 
 __all__ = ["output_value", "render_outputs"]
