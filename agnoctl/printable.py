@@ -28,4 +28,24 @@ def printable(text: str) -> str:
     return text.translate(_VISIBLE)
 
 
-__all__ = ["printable"]
+def github_command(level: str, properties: dict[str, object], message: str) -> str:
+    """One GitHub Actions workflow command (``::error file=...,line=3::message``): the way
+    ``validate --format github`` and ``run --format github`` write annotations.
+
+    Data escapes %, CR and LF; property values also escape : and ,. Other control characters
+    are shown, not passed on: a CI log must not be spoofable.
+    """
+    props = ",".join(
+        f"{key}={_github_escape(str(value), prop=True)}" for key, value in properties.items()
+    )
+    return f"::{level} {props}::{_github_escape(message)}"
+
+
+def _github_escape(value: str, *, prop: bool = False) -> str:
+    value = printable(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+    if prop:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+__all__ = ["github_command", "printable"]

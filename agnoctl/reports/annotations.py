@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from agnoctl.engine.resume import step_of
+from agnoctl.printable import github_command
 from agnoctl.reports.model import GateReport, RunReport, StepReport
-from agnoctl.spec.diagnostics import _escape_github
 
 if TYPE_CHECKING:
     from agnoctl.spec.loader import SourceMap
@@ -65,20 +65,18 @@ def _failed_gates(step: StepReport) -> list[GateReport]:
     return [g for g in step.gates if (g.attempt or 0) == last and not g.passed]
 
 
-def _where(report: RunReport, path: str, source: SourceMap | None) -> str:
-    props = f"file={_escape_github(report.workflow.file, prop=True)}"
+def _where(report: RunReport, path: str, source: SourceMap | None) -> dict[str, object]:
     if source is None:
-        return props
+        return {"file": report.workflow.file}
     keys: list[str] = []
     for part in step_of(path).split("."):
         keys += ["steps", part]
     line, col = source.key_position(keys)
-    return f"{props},line={line},col={col}"
+    return {"file": report.workflow.file, "line": line, "col": col}
 
 
-def _command(level: str, title: str, message: str, where: str = "") -> str:
-    props = ",".join(p for p in (where, f"title={_escape_github(title, prop=True)}") if p)
-    return f"::{level} {props}::{_escape_github(message)}"
+def _command(level: str, title: str, message: str, where: dict[str, object] | None = None) -> str:
+    return github_command(level, {**(where or {}), "title": title}, message)
 
 
 __all__ = ["MAX_ITEMS_PER_STEP", "github_annotations"]

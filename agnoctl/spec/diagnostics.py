@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from agnoctl.errors import Diagnostic as Diagnostic
 from agnoctl.errors import Severity as Severity
-from agnoctl.printable import printable
+from agnoctl.printable import github_command, printable
 
 if TYPE_CHECKING:
     from agnoctl.spec.loader import SourceMap, UnsetKey
@@ -82,28 +82,11 @@ def format_json(diagnostics: list[Diagnostic]) -> str:
     )
 
 
-def _escape_github(value: str, *, prop: bool = False) -> str:
-    # GitHub workflow commands: data escapes %, CR, LF; properties also escape : and ,
-    # Other control characters are shown, not passed on: a CI log must not be spoofable.
-    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    value = printable(value)
-    if prop:
-        value = value.replace(":", "%3A").replace(",", "%2C")
-    return value
-
-
 def format_github(diagnostics: list[Diagnostic]) -> str:
     lines = []
     for d in diagnostics:
         level = "error" if d.severity == "error" else "warning"
         message = d.message + (f" (hint: {d.hint})" if d.hint else "")
-        props = ",".join(
-            [
-                f"file={_escape_github(d.file, prop=True)}",
-                f"line={d.line}",
-                f"col={d.col}",
-                f"title={_escape_github(d.code, prop=True)}",
-            ]
-        )
-        lines.append(f"::{level} {props}::{_escape_github(message)}")
+        where = {"file": d.file, "line": d.line, "col": d.col, "title": d.code}
+        lines.append(github_command(level, where, message))
     return "\n".join(lines)
