@@ -302,7 +302,8 @@ class Plan(_Model):
 # memory 19 % larger (docs/performance.md, "Consolidation: the planner"), past the 10 % a
 # simplification may cost: records are set up here through BaseModel's own slots, the four
 # attributes `model_construct` sets. tests/plan/test_plan_shortcuts.py checks every record
-# against a validated one, so a pydantic release that changes the slots fails the suite.
+# against a validated one, so a pydantic release that changes the slots fails the suite, and
+# pyproject keeps pydantic below 3.
 _SET_DICT = BaseModel.__dict__["__dict__"].__set__
 _SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
