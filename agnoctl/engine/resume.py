@@ -46,6 +46,7 @@ from agnoctl.engine.rundir import JOURNAL, LATEST, REPORT_FILE, find_run, latest
 from agnoctl.engine.state import ExecRecord, ItemRecord
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
+from agnoctl.spec.dag import iter_steps
 from agnoctl.spec.inputs import read_inputs_file, resolve_inputs
 from agnoctl.spec.models import AgentSpec, JudgeGate, StepSpec, Workflow
 
@@ -120,15 +121,15 @@ class Fingerprints:
         self._success_threshold = 1.0 if threshold is None else threshold
 
     def run(self, inputs: Mapping[str, Any]) -> str:
-        """The whole run: the workflow as written (keys left out) and the inputs it was given."""
-        dumped = self._workflow.model_dump(
-            mode="json",
-            by_alias=True,
-            exclude_none=True,
-            exclude={"providers": {"__all__": {"api_key"}}},
-        )
+        """The whole run: the workflow as written (keys left out), the files its `uses:`
+        name, and the inputs it was given."""
+        dumped = _as_written(self._workflow)
         self._keep_steps(self._workflow.steps, dumped["steps"])
-        return digest({"workflow": dumped, "inputs": inputs, "mock": self._mock})
+        whole = {"workflow": dumped, "inputs": inputs, "mock": self._mock}
+        used = _sub_workflows(self._workflow)
+        if used:  # only then: the fingerprint of a run without them is the one it always was
+            whole["uses"] = used
+        return digest(whole)
 
     def _keep_steps(self, specs: Mapping[str, StepSpec], dumped: Mapping[str, Any]) -> None:
         for step_id, spec in specs.items():
@@ -232,6 +233,27 @@ class Fingerprints:
             spec = self._workflow.providers.get(name)
             found[name] = None if spec is None else {"type": spec.type, "base_url": spec.base_url}
         return found
+
+
+def _as_written(workflow: Workflow) -> dict[str, Any]:
+    return workflow.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude_none=True,
+        exclude={"providers": {"__all__": {"api_key"}}},
+    )
+
+
+def _sub_workflows(workflow: Workflow) -> dict[str, Any]:
+    """Each file a `uses:` of `workflow` names, as written, with the files it uses: a run
+    whose sub-workflow was edited is not the run that ended (its edited steps run again)."""
+    found: dict[str, Any] = {}
+    for node in iter_steps(workflow):
+        uses = node.spec.uses
+        if uses is not None and uses not in found:
+            child = workflow.sub_workflow(uses)
+            found[uses] = {"workflow": _as_written(child), "uses": _sub_workflows(child)}
+    return found
 
 
 class Reuse:

@@ -178,3 +178,122 @@ def test_kill_nine_inside_a_child_then_resume_repeats_no_finished_call(
     run_dir = (tmp_path / ".agnoctl" / "runs" / "latest").resolve()
     reused = [e for e in run_events(run_dir) if e["type"] in ("step_reused", "item_reused")]
     assert {e["step"] for e in reused} >= {"review[0].draft", "review[0].check"}
+
+
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        agnoctl("run", "flow.yaml", "--no-cache", "-q", *args),
+        cwd=folder,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_editing_one_child_step_reruns_only_that_step_on_resume(
+    tmp_path: Path, fake_llm: FakeLLMThread
+) -> None:
+    items = 3
+    review = child(tmp_path, fake_llm.url)
+    parent(tmp_path, items)
+    first = run(tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert fake_llm.stats()["requests"] == 2 * items
+    data = yaml.safe_load(review.read_text(encoding="utf-8"))
+    data["steps"]["check"]["prompt"] = "recheck {{ inputs.topic }}"
+    write_yaml(review, data)
+    resumed = run(tmp_path, "--resume", "latest")
+    assert resumed.returncode == 0, resumed.stderr
+    # Only the edited step asks again, once per item; every draft is reused.
+    assert fake_llm.stats()["requests"] == 3 * items
+    seen = fake_llm.stats()["prompts"]
+    assert [seen.get(prompt_hash(f"recheck item {i}"), 0) for i in range(items)] == [1] * items
+    assert [seen.get(prompt_hash(f"draft item {i}"), 0) for i in range(items)] == [1] * items
+    report = json.loads(
+        (tmp_path / ".agnoctl" / "runs" / "latest" / "report.json").read_text(encoding="utf-8")
+    )
+    outputs = [item["output"] for item in report["steps"]["review"]["items"]]
+    assert outputs == [{"text": f"echo: recheck item {i}"} for i in range(items)]
+
+
+def test_a_uses_steps_timeout_bounds_the_whole_child(
+    tmp_path: Path, fake_llm: FakeLLMThread
+) -> None:
+    review = child(tmp_path, fake_llm.url)
+    data = yaml.safe_load(review.read_text(encoding="utf-8"))
+    data["steps"]["check"]["prompt"] = "check {{ inputs.topic }} [[hang:60]]"
+    write_yaml(review, data)
+    write_yaml(
+        tmp_path / "flow.yaml",
+        {
+            "version": 1,
+            "name": "parent",
+            "steps": {
+                "review": {"uses": "./lib/review.yaml", "timeout": 1, "with": {"topic": "t"}},
+                "after": {"run": ["echo", "after"], "needs": ["review"]},
+            },
+        },
+    )
+    started = time.monotonic()
+    proc = run(tmp_path, "--report-dir", "out")
+    took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr
+    assert took < 30  # the hung call is cut at the step's second, not the child's own timeout
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    review_record = report["steps"]["review"]
+    assert review_record["status"] == "failed"
+    assert review_record["error"] == {
+        "message": "step review: the sub-workflow took longer than 1s",
+        "kind": "timeout",
+    }
+    assert review_record["steps"]["draft"]["status"] == "succeeded"
+    assert report["steps"]["after"]["reason"] == "upstream_failed"
+    assert fake_llm.stats()["requests"] == 2  # the draft, and the check that hung
+
+
+def gated_parent(folder: Path, gate: dict[str, Any]) -> None:
+    write_yaml(
+        folder / "flow.yaml",
+        {
+            "version": 1,
+            "name": "parent",
+            "steps": {
+                "review": {
+                    "uses": "./lib/review.yaml",
+                    "with": {"topic": "t"},
+                    "gates": [gate],
+                },
+                "ship": {
+                    "run": ["echo", "{{ steps.review.output.text }}"],
+                    "needs": ["review"],
+                },
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("gate", "passes"),
+    [
+        ({"type": "expr", "expr": "output.text.startswith('echo: check t')"}, True),
+        ({"type": "expr", "expr": "'approved' in output.text"}, False),
+    ],
+    ids=["passes", "fails"],
+)
+def test_gates_on_a_uses_steps_output(
+    tmp_path: Path, fake_llm: FakeLLMThread, gate: dict[str, Any], passes: bool
+) -> None:
+    child(tmp_path, fake_llm.url)
+    gated_parent(tmp_path, gate)
+    proc = run(tmp_path, "--report-dir", "out")
+    assert proc.returncode == (0 if passes else 1), proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    review = report["steps"]["review"]
+    assert review["output"] == {"text": "echo: check t"}
+    assert fake_llm.stats()["requests"] == 2  # a gate reads the output; it is not re-run
+    if passes:
+        assert report["steps"]["ship"]["output"].strip() == "echo: check t"
+    else:
+        assert (review["status"], review["error"]["kind"]) == ("failed", "gate_failed")
+        assert report["steps"]["ship"]["reason"] == "upstream_failed"
