@@ -65,9 +65,9 @@ from agnoctl.reports.writer import (
     write_derived_files,
     write_report_json,
 )
-from agnoctl.spec.dag import iter_steps
 from agnoctl.spec.inputs import resolve_inputs
 from agnoctl.spec.models import Workflow
+from agnoctl.spec.uses import every_workflow, run_providers, run_step_paths
 
 
 class RunObserver(Protocol):
@@ -361,7 +361,7 @@ def _fixtures(workflow: Workflow, options: RunOptions) -> Any:
     from agnoctl.providers.fixtures import load_fixtures
 
     fixtures = load_fixtures(options.mock_fixtures)
-    problems = fixtures.unknown_steps({node.path for node in iter_steps(workflow)})
+    problems = fixtures.unknown_steps(set(run_step_paths(workflow)))
     if problems:
         raise UsageError("; ".join(problems))
     return fixtures
@@ -369,11 +369,12 @@ def _fixtures(workflow: Workflow, options: RunOptions) -> Any:
 
 def _check_scripted(workflow: Workflow) -> None:
     """Fixtures script the mock provider only: without `mock`, an agent on a real provider
-    would ignore them and call (and bill) that provider instead."""
-    for name, agent in workflow.agents.items():
+    would ignore them and call (and bill) that provider instead; a sub-workflow's too."""
+    providers = run_providers(workflow)
+    for name, agent in (item for each in every_workflow(workflow) for item in each.agents.items()):
         for reference in [agent.model, *agent.fallback_models]:
             provider = reference.partition("/")[0]
-            spec = workflow.providers.get(provider)
+            spec = providers.get(provider)
             if (spec.type if spec is not None else provider) != "mock":
                 raise UsageError(
                     f"--mock-fixtures scripts the mock provider only, but agent {name!r} calls "

@@ -234,6 +234,17 @@ def every_workflow(workflow: Workflow) -> Iterator[Workflow]:
         pending.extend(current._used.values())
 
 
+def run_step_paths(workflow: Workflow, prefix: str = "") -> Iterator[str]:
+    """Every step path of a run: the workflow's, and each sub-workflow's steps under the
+    `uses` step that runs them (`review.draft`), as reports, fixtures and the journal name
+    them."""
+    for node in iter_steps(workflow):
+        path = f"{prefix}{node.path}"
+        yield path
+        if node.spec.uses is not None:
+            yield from run_step_paths(workflow.sub_workflow(node.spec.uses), f"{path}.")
+
+
 def run_providers(workflow: Workflow) -> dict[str, ProviderSpec]:
     """Every provider the run's files declare, by name (validation made them agree)."""
     found: dict[str, ProviderSpec] = {}
@@ -253,4 +264,4 @@ def _uses_steps(workflow: Workflow) -> Iterator[tuple[tuple[PathKey, ...], StepS
             yield data, node.spec
 
 
-__all__ = ["Library", "every_workflow", "is_template", "link", "run_providers"]
+__all__ = ["Library", "every_workflow", "is_template", "link", "run_providers", "run_step_paths"]

@@ -297,3 +297,24 @@ def test_gates_on_a_uses_steps_output(
     else:
         assert (review["status"], review["error"]["kind"]) == ("failed", "gate_failed")
         assert report["steps"]["ship"]["reason"] == "upstream_failed"
+
+
+def test_mock_fixtures_name_child_steps_and_refuse_a_childs_real_provider(
+    tmp_path: Path, fake_llm: FakeLLMThread
+) -> None:
+    child(tmp_path, fake_llm.url)
+    parent(tmp_path, 2)
+    fixtures = write_yaml(
+        tmp_path / "fixtures.yaml",
+        {"steps": {"review.draft": {"items": {1: {"text": "scripted"}}}}},
+    )
+    # Without --mock the child's agent would call (and bill) its real provider.
+    refused = run(tmp_path, "--mock-fixtures", str(fixtures))
+    assert refused.returncode == 2
+    assert "agent 'writer' calls local/m: add --mock" in refused.stderr
+    scripted = run(tmp_path, "--mock", "--mock-fixtures", str(fixtures), "--report-dir", "out")
+    assert scripted.returncode == 0, scripted.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    drafts = [item["steps"]["draft"]["output"] for item in report["steps"]["review"]["items"]]
+    assert drafts == ["draft item 0", "scripted"]
+    assert fake_llm.stats()["requests"] == 0
