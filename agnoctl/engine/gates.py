@@ -273,12 +273,18 @@ def _threshold(gate: ThresholdGate, output: Any) -> _Outcome:
         return _Outcome(False, None, f"field {gate.field} is missing from the output")
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return _Outcome(False, value, f"field {gate.field} is {_brief(value)}, not a number")
-    if gate.min is not None and value < gate.min:
-        finding = f"{gate.field} was {_num(value)}, below the minimum {_num(gate.min)}"
-        return _Outcome(False, value, finding)
-    if gate.max is not None and value > gate.max:
-        finding = f"{gate.field} was {_num(value)}, above the maximum {_num(gate.max)}"
-        return _Outcome(False, value, finding)
+    return _bounded(value, gate.min, gate.max, f"{gate.field} was {_num(value)}", "below", "above")
+
+
+def _bounded(
+    value: float, low: float | None, high: float | None, said: str, under: str, over: str
+) -> _Outcome:
+    """Whether ``value`` lies within ``low`` and ``high``; a finding is ``said`` with the
+    bound it misses (``under`` the minimum, ``over`` the maximum)."""
+    if low is not None and value < low:
+        return _Outcome(False, value, f"{said}, {under} the minimum {_num(low)}")
+    if high is not None and value > high:
+        return _Outcome(False, value, f"{said}, {over} the maximum {_num(high)}")
     return _Outcome(True, value)
 
 
@@ -335,13 +341,8 @@ def _regex(gate: RegexGate, text: str) -> _Outcome:
 
 def _length(gate: LengthGate, text: str) -> _Outcome:
     length = len(text)
-    if gate.min is not None and length < gate.min:
-        finding = f"the output has {length} characters, fewer than the minimum {gate.min}"
-        return _Outcome(False, length, finding)
-    if gate.max is not None and length > gate.max:
-        finding = f"the output has {length} characters, more than the maximum {gate.max}"
-        return _Outcome(False, length, finding)
-    return _Outcome(True, length)
+    said = f"the output has {length} characters"
+    return _bounded(length, gate.min, gate.max, said, "fewer than", "more than")
 
 
 def _expr(gate: ExprGate, output: Any, context: Mapping[str, Any] | None) -> _Outcome:

@@ -30,7 +30,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -251,7 +251,8 @@ async def _run(
     scheduler = Scheduler(rt, approvals)
     with stop.scope:
         async with anyio.create_task_group() as checkpoints:
-            await checkpoints.start(_checkpoints, setup, rt, scheduler, state, reports, stop)
+            checkpoint = partial(_write_checkpoint, setup, rt, scheduler, state, reports, stop)
+            await checkpoints.start(_checkpoints, checkpoint)
             if rt.providers.needs_http():
                 await checkpoints.start(rt.providers.set_up)
             interrupted = await _run_steps(scheduler, rt, state, view, context, setup)
@@ -348,16 +349,12 @@ def _carry_costs(rt: Runtime, previous: PreviousRun) -> None:
 
 
 async def _checkpoints(
-    setup: RunSetup,
-    rt: Runtime,
-    scheduler: Scheduler,
-    state: RunState,
-    reports: ReportFiles,
-    stop: _WriteFailure,
+    checkpoint: Callable[[], Awaitable[float | None]],
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Keep a valid report.json on disk while the run goes on, so a killed run leaves one.
+    """Keep a valid report.json on disk while the run goes on (``checkpoint`` writes one), so
+    a killed run leaves one.
 
     It says `interrupted` with what had finished: exactly what is true if the process dies
     before the final report replaces it. The first one is on disk before any step starts.
@@ -367,7 +364,6 @@ async def _checkpoints(
     while the steps go on; a cancellation waits for that write, so it can never land after
     the final report.
     """
-    checkpoint = partial(_write_checkpoint, setup, rt, scheduler, state, reports, stop)
     cost = await checkpoint()
     task_status.started()
     while cost is not None:

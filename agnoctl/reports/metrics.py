@@ -57,7 +57,7 @@ from agnoctl import events
 from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
-from agnoctl.reports.model import AttemptReport, GateReport, RunReport
+from agnoctl.reports.model import AttemptReport, GateReport, ItemReport, RunReport, StepReport
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 """Upper bounds (seconds) of the model-call latency histogram; +Inf is added."""
@@ -391,22 +391,20 @@ def _errors(calls: Iterable[events.LlmCall]) -> dict[tuple[str, str, str, str], 
     return counts
 
 
-def _attempts(report: RunReport) -> Iterator[tuple[str, AttemptReport]]:
+def _executions(report: RunReport) -> Iterator[tuple[str, StepReport | ItemReport]]:
+    """Every step and every item of a for_each step, each with its step's path."""
     for step in report.all_steps():
-        for attempt in step.attempts:
-            yield step.path, attempt
+        yield step.path, step
         for item in step.items or ():
-            for attempt in item.attempts:
-                yield step.path, attempt
+            yield step.path, item
+
+
+def _attempts(report: RunReport) -> Iterator[tuple[str, AttemptReport]]:
+    return ((path, attempt) for path, run in _executions(report) for attempt in run.attempts)
 
 
 def _gates(report: RunReport) -> Iterator[tuple[str, GateReport]]:
-    for step in report.all_steps():
-        for gate in step.gates:
-            yield step.path, gate
-        for item in step.items or ():
-            for gate in item.gates:
-                yield step.path, gate
+    return ((path, gate) for path, run in _executions(report) for gate in run.gates)
 
 
 def render_metrics(report: RunReport, entries: Iterable[Entry]) -> str:
