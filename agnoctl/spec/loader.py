@@ -343,14 +343,12 @@ def _load(
         )
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-        line, col = _mark(root)
-        raise SpecError(
+        raise _error_at(
+            _mark(root),
+            file,
             f"the top level is {kind}, not a mapping",
-            file=file,
-            line=line,
-            col=col,
-            code="E108",
-            hint="a workflow is a mapping: version, name, steps, ...",
+            "E108",
+            "a workflow is a mapping: version, name, steps, ...",
         )
     if "&" in text:  # without anchors there are no aliases: the builder bounds the depth
         _check_bounds(root, file)
@@ -415,42 +413,39 @@ def _check_text(text: str, file: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates
-        line, col = _text_position(text, exc.start)
-        raise SpecError(
-            "the text is not valid Unicode (a lone surrogate)",
-            file=file,
-            line=line,
-            col=col,
-            code="E102",
-            hint="save the file as UTF-8",
-        ) from None
+        where = _text_position(text, exc.start)
+        message = "the text is not valid Unicode (a lone surrogate)"
+        raise _not_utf8(message, file, where) from None
 
 
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_FILE_BYTES:
         _too_large(file)
     if b"\x00" in raw:
-        line, col = _byte_position(raw, raw.index(b"\x00"))
-        raise SpecError(
+        raise _error_at(
+            _byte_position(raw, raw.index(b"\x00")),
+            file,
             "the file is binary (it holds NUL bytes), not YAML text",
-            file=file,
-            line=line,
-            col=col,
-            code="E103",
-            hint="name the workflow's .yaml file",
+            "E103",
+            "name the workflow's .yaml file",
         )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line, col = _byte_position(raw, exc.start)
-        raise SpecError(
-            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-            file=file,
-            line=line,
-            col=col,
-            code="E102",
-            hint="save the file as UTF-8",
-        ) from None
+        where = _byte_position(raw, exc.start)
+        message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
+        raise _not_utf8(message, file, where) from None
+
+
+def _not_utf8(message: str, file: str, where: Position) -> SpecError:
+    """Text that is not UTF-8 (E102), from a file or given in-process."""
+    return _error_at(where, file, message, "E102", "save the file as UTF-8")
+
+
+def _error_at(where: Position, file: str, message: str, code: str, hint: str) -> SpecError:
+    """A spec error at ``where`` (line, column) of ``file``."""
+    line, col = where
+    return SpecError(message, file=file, line=line, col=col, code=code, hint=hint)
 
 
 def _byte_position(raw: bytes, offset: int) -> Position:
@@ -465,17 +460,15 @@ def _compose(text: str, file: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.reader.ReaderError as exc:
-        line, col = _text_position(text, exc.position)
-        raise SpecError(
+        raise _error_at(
+            _text_position(text, exc.position),
+            file,
             f"the file holds a control character (#x{exc.character:04x}) YAML does not allow",
-            file=file,
-            line=line,
-            col=col,
-            code="E103",
-            hint="remove it, or write it as an escape in a double-quoted string",
+            "E103",
+            "remove it, or write it as an escape in a double-quoted string",
         ) from None
     except RecursionError:  # the pure-Python parser recurses once per nesting level
-        raise _too_deep(file, 1, 1) from None
+        raise _too_deep(file, (1, 1)) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", file=file, code="E104") from None
 
@@ -487,65 +480,61 @@ def _text_position(text: str, index: int) -> Position:
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    where = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    line, col = where
     problem = (exc.problem or "").strip()
     context = (exc.context or "").strip()
     lines = text.splitlines()
     here = lines[line - 1][col - 1 : col] if 0 < line <= len(lines) else ""
     if here == "\t" and ("cannot start any token" in problem or "tab character" in problem):
-        return SpecError(
+        return _error_at(
+            where,
+            file,
             "a tab character in the indentation",
-            file=file,
-            line=line,
-            col=col,
-            code="E105",
-            hint="YAML indents with spaces only; replace the tabs",
+            "E105",
+            "YAML indents with spaces only; replace the tabs",
         )
     if context.startswith("while scanning a quoted scalar") and exc.context_mark:
         start = exc.context_mark
-        return SpecError(
+        return _error_at(
+            (start.line + 1, start.column + 1),
+            file,
             "a quoted string is never closed",
-            file=file,
-            line=start.line + 1,
-            col=start.column + 1,
-            code="E106",
-            hint="add the closing quote (or escape the quote inside the string)",
+            "E106",
+            "add the closing quote (or escape the quote inside the string)",
         )
     if "found undefined alias" in problem:
-        return SpecError(
+        return _error_at(
+            where,
+            file,
             f"an alias ({here or '*'}...) names no anchor",
-            file=file,
-            line=line,
-            col=col,
-            code="E116",
-            hint="define `&name` before using `*name`",
+            "E116",
+            "define `&name` before using `*name`",
         )
     if "expected a single document" in context:
-        return SpecError(
+        return _error_at(
+            where,
+            file,
             "the file holds more than one YAML document (`---`)",
-            file=file,
-            line=line,
-            col=col,
-            code="E109",
-            hint="keep one workflow per file",
+            "E109",
+            "keep one workflow per file",
         )
     if "maximum nesting depth" in problem:
-        return _too_deep(file, line, col)
+        return _too_deep(file, where)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     hint = "check the indentation and quoting around this position"
     if "mapping values are not allowed" in problem:
         hint = 'a value that holds `: ` must be quoted ("a: b"), or the line is mis-indented'
-    return SpecError(message, file=file, line=line, col=col, code="E104", hint=hint)
+    return _error_at(where, file, message, "E104", hint)
 
 
-def _too_deep(file: str, line: int, col: int) -> SpecError:
-    return SpecError(
+def _too_deep(file: str, where: Position) -> SpecError:
+    return _error_at(
+        where,
+        file,
         f"the file nests deeper than {MAX_DEPTH} levels",
-        file=file,
-        line=line,
-        col=col,
-        code="E113",
-        hint="flatten the structure",
+        "E113",
+        "flatten the structure",
     )
 
 
@@ -577,19 +566,17 @@ def _check_bounds(root: yaml.Node, file: str) -> None:
                 1 + max((depth for _, depth in sizes), default=0),
             )
             if measured[key][1] > MAX_DEPTH:
-                raise _too_deep(file, *_mark(node))
+                raise _too_deep(file, _mark(node))
             continue
         if key in measured:
             continue
         if key in open_nodes:
-            line, col = _mark(node)
-            raise SpecError(
+            raise _error_at(
+                _mark(node),
+                file,
                 "an alias refers to a node that contains it (a recursive alias)",
-                file=file,
-                line=line,
-                col=col,
-                code="E112",
-                hint="aliases must not point at their own enclosing node",
+                "E112",
+                "aliases must not point at their own enclosing node",
             )
         open_nodes.add(key)
         stack.append((node, True))
@@ -637,7 +624,7 @@ class _Builder:
                 self._unsupported(node)
             return convert(node)
         if depth >= MAX_DEPTH:
-            raise _too_deep(self._file, *_mark(node))
+            raise _too_deep(self._file, _mark(node))
         if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
             items = []
             for item in node.value:
@@ -656,16 +643,18 @@ class _Builder:
             return int(self._constructor.construct_yaml_int(node))
         except ValueError:  # a decimal longer than Python reads from text (4,300 digits)
             digits = sum(char.isdigit() for char in node.value)
-            line, col = _mark(node)
-            raise SpecError(
-                f"an integer of {digits:,} digits, more than the "
-                f"{sys.get_int_max_str_digits():,} that can be read",
-                file=self._file,
-                line=line,
-                col=col,
-                code="E119",
-                hint="no count, limit or price needs this many digits; quote it to keep text",
+            raise self._error(
+                _mark(node),
+                (
+                    f"an integer of {digits:,} digits, more than the "
+                    f"{sys.get_int_max_str_digits():,} that can be read"
+                ),
+                "E119",
+                "no count, limit or price needs this many digits; quote it to keep text",
             ) from None
+
+    def _error(self, where: Position, message: str, code: str, hint: str) -> SpecError:
+        return _error_at(where, self._file, message, code, hint)
 
     def _unsupported(self, node: yaml.Node) -> NoReturn:
         line, col = _mark(node)
@@ -709,14 +698,11 @@ class _Builder:
 
     def _duplicate(self, node: yaml.MappingNode, key_node: yaml.Node, key: str) -> NoReturn:
         first = next(k for k, _ in node.value if k.tag != _MERGE and self._key(k) == key)
-        line, col = _mark(key_node)
-        raise SpecError(
+        raise self._error(
+            _mark(key_node),
             f"duplicate key {key!r} (first at line {_mark(first)[0]})",
-            file=self._file,
-            line=line,
-            col=col,
-            code="E110",
-            hint="a key may appear once per mapping; merge the two entries",
+            "E110",
+            "a key may appear once per mapping; merge the two entries",
         )
 
     def _merge_sources(self, merges: list[yaml.Node]) -> list[yaml.MappingNode]:
@@ -725,14 +711,11 @@ class _Builder:
             items = value.value if isinstance(value, yaml.SequenceNode) else [value]
             for item in items:
                 if not isinstance(item, yaml.MappingNode):
-                    line, col = _mark(item)
-                    raise SpecError(
+                    raise self._error(
+                        _mark(item),
                         "`<<` merges mappings only",
-                        file=self._file,
-                        line=line,
-                        col=col,
-                        code="E114",
-                        hint="write `<<: *anchor_of_a_map`",
+                        "E114",
+                        "write `<<: *anchor_of_a_map`",
                     )
                 sources.append(item)
         return sources
@@ -740,14 +723,11 @@ class _Builder:
     def _key(self, node: yaml.Node) -> str:
         if isinstance(node, yaml.ScalarNode):
             return str(node.value)
-        line, col = _mark(node)
-        raise SpecError(
+        raise self._error(
+            _mark(node),
             "a mapping key must be a plain name, not a list or mapping",
-            file=self._file,
-            line=line,
-            col=col,
-            code="E115",
-            hint="write the key as a name followed by `:`",
+            "E115",
+            "write the key as a name followed by `:`",
         )
 
     def _string(self, node: yaml.ScalarNode) -> Any:
@@ -784,14 +764,11 @@ class _Builder:
     def _substitute(self, match: re.Match[str], node: yaml.ScalarNode) -> str:
         name, default = match.group(1), match.group(2)
         if name is None:
-            line, col = self._locate(node, match)
-            raise SpecError(
+            raise self._error(
+                self._locate(node, match),
                 "`${` starts no valid ${NAME} or ${NAME:-default}",
-                file=self._file,
-                line=line,
-                col=col,
-                code="E118",
-                hint="write $${ for a literal ${; names are letters, digits and _",
+                "E118",
+                "write $${ for a literal ${; names are letters, digits and _",
             )
         value = self._environ.get(name)
         if value:
@@ -807,14 +784,8 @@ class _Builder:
             if unset not in self._unset_keys:  # a merged key is built once per provider
                 self._unset_keys.append(unset)
             return ""
-        raise SpecError(
-            f"environment variable {name} is not set",
-            file=self._file,
-            line=line,
-            col=col,
-            code="E117",
-            hint=f"set {name}, or give a default: ${{{name}:-value}}",
-        )
+        hint = f"set {name}, or give a default: ${{{name}:-value}}"
+        raise self._error((line, col), f"environment variable {name} is not set", "E117", hint)
 
     def _locate(self, node: yaml.ScalarNode, match: re.Match[str]) -> Position:
         # The n-th `${` of the value is the n-th one in the raw text (quotes and folding
