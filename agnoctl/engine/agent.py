@@ -27,10 +27,16 @@ from agnoctl.engine.gates import (
     retry_prompt,
     with_findings,
 )
-from agnoctl.engine.retry import Backoff, is_retryable, reason
+from agnoctl.engine.retry import Backoff, is_retryable
 from agnoctl.engine.runtime import Route, Runtime
 from agnoctl.engine.state import AttemptRecord
-from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
+from agnoctl.engine.steps import (
+    Task,
+    check_output,
+    record_schema_failure,
+    run_attempts,
+    schedule_retry,
+)
 from agnoctl.errors import CircuitOpen, OutputInvalid
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
@@ -249,18 +255,7 @@ async def judge(
             # alone (the step's retry policy, inside the attempt's timeout), not the task.
             if retry_number + 1 == policy.max_attempts or not is_retryable(exc):
                 raise
-            delay = backoff.delay(retry_number, getattr(exc, "retry_after", None))
-            rt.sink.emit(
-                events.RetryScheduled(
-                    step=task.path,
-                    item=task.index,
-                    attempt=record.number,
-                    max_attempts=policy.max_attempts,
-                    purpose="judge",
-                    reason=reason(exc),
-                    delay=round(delay, 3),
-                )
-            )
+            delay = schedule_retry(rt, task, record, backoff, retry_number, exc, "judge")
             await anyio.sleep(delay)
     raise AssertionError("unreachable: the last judge call returns or raises")
 

@@ -100,23 +100,39 @@ async def run_attempts(
                 raise
             if backoff is None:
                 backoff = Backoff(policy, rt.rng)
-            delay = backoff.delay(retry_number, getattr(exc, "retry_after", None))
-            record.delay = delay
-            rt.sink.emit(
-                events.RetryScheduled(
-                    step=task.path,
-                    item=task.index,
-                    attempt=record.number,
-                    max_attempts=policy.max_attempts,
-                    reason=record.error_kind,
-                    delay=round(delay, 3),
-                )
-            )
+            record.delay = delay = schedule_retry(rt, task, record, backoff, retry_number, exc)
             await anyio.sleep(delay)
         else:
             record.finished = time.time()
             return output
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def schedule_retry(
+    rt: Runtime,
+    task: Task,
+    record: AttemptRecord,
+    backoff: Backoff,
+    retry_number: int,
+    exc: Exception,
+    purpose: str | None = None,
+) -> float:
+    """The seconds to wait before retry ``retry_number + 1`` of a call that raised ``exc`` in
+    attempt ``record`` (the task's own call, or a ``purpose`` such as a judge's), announced
+    as ``retry_scheduled``."""
+    delay = backoff.delay(retry_number, getattr(exc, "retry_after", None))
+    rt.sink.emit(
+        events.RetryScheduled(
+            step=task.path,
+            item=task.index,
+            attempt=record.number,
+            max_attempts=task.settings.retry.max_attempts,
+            purpose=purpose,
+            reason=reason(exc),
+            delay=round(delay, 3),
+        )
+    )
+    return delay
 
 
 async def _bounded(attempt: AttemptFn, record: AttemptRecord, timeout: float, task: Task) -> Any:
