@@ -13,12 +13,6 @@ value (Jinja2 autoescape), values reach the page only as text and attributes (ne
 script), and a Content-Security-Policy allows no network and only the page's own script,
 pinned by its SHA-256: an injected ``<script>`` or ``onerror=`` would not run even if escaping
 were ever bypassed.
-
-The page's template, ``templates/report.html.j2``, ships compiled to Python as well
-(``templates/compiled/``, Jinja2's ``compile_templates`` output, loaded by its ``ModuleLoader``):
-every run draws the page, and compiling the template took a run about a tenth of a second of
-CPU. After an edit of the template, ``compile_template()`` writes it again; a test checks that
-the shipped module is what the template compiles to.
 """
 
 from __future__ import annotations
@@ -31,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -71,9 +65,6 @@ MAX_COST_ROWS = 100
 _NODE_W, _COL_W, _NODE_H, _LINE_H, _GAP, _PAD = 180, 230, 46, 15, 18, 16
 _MAX_CHILD_LINES = 6
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
-_TEMPLATES = Path(__file__).with_name("templates")
-_COMPILED = _TEMPLATES / "compiled"
-_PAGE = "report.html.j2"
 
 
 # --------------------------------------------------------------------------- view model
@@ -210,7 +201,7 @@ def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
 
 @cache
 def _asset(name: str) -> str:
-    return (_TEMPLATES / name).read_text(encoding="utf-8")
+    return (resources.files("agnoctl.reports") / "templates" / name).read_text(encoding="utf-8")
 
 
 @cache
@@ -218,30 +209,13 @@ def _template() -> jinja2.Template:
     # The page is drawn once the steps are done: the first step need not wait for jinja2.
     import jinja2
 
-    return _environment(jinja2.ModuleLoader(_COMPILED)).get_template(_PAGE)
-
-
-def compile_template(target: Path = _COMPILED) -> None:
-    """Compile the page's template into ``target``: what ``_template`` loads."""
-    import jinja2
-
-    environment = _environment(jinja2.FileSystemLoader(_TEMPLATES))
-    environment.compile_templates(
-        target, filter_func=lambda name: name == _PAGE, zip=None, ignore_errors=False
-    )
-
-
-def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    """The page's Jinja2 settings, the same for compiling the template and for loading it."""
-    import jinja2
-
-    return jinja2.Environment(
-        loader=loader,
+    environment = jinja2.Environment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    return environment.from_string(_asset("report.html.j2"))
 
 
 def _seconds(ms: float | None) -> str:
@@ -566,6 +540,5 @@ __all__ = [
     "MAX_NODES",
     "MAX_ROWS",
     "MAX_TEXT",
-    "compile_template",
     "render_html",
 ]
