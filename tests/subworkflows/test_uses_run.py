@@ -318,3 +318,62 @@ def test_mock_fixtures_name_child_steps_and_refuse_a_childs_real_provider(
     drafts = [item["steps"]["draft"]["output"] for item in report["steps"]["review"]["items"]]
     assert drafts == ["draft item 0", "scripted"]
     assert fake_llm.stats()["requests"] == 0
+
+
+def test_a_uses_step_runs_inside_a_loop_and_behind_an_if_and_nests_in_the_reports(
+    tmp_path: Path,
+) -> None:
+    write_yaml(
+        tmp_path / "echo.yaml",
+        {
+            "version": 1,
+            "name": "echo",
+            "inputs": {"text": {"type": "string"}},
+            "agents": {"a": {"model": "mock/echo"}},
+            "steps": {
+                "say": {"agent": "a", "prompt": "child says {{ inputs.text }}"},
+                "shout": {"run": ["echo", "{{ steps.say.output | upper }}"], "needs": ["say"]},
+            },
+            "outputs": {"said": "{{ steps.shout.output }}"},
+        },
+    )
+    flow = write_yaml(
+        tmp_path / "flow.yaml",
+        {
+            "version": 1,
+            "name": "parent",
+            "steps": {
+                "g": {
+                    "loop": {"max_iterations": 2, "until": "loop.iteration >= 2"},
+                    "steps": {
+                        "sub": {"uses": "./echo.yaml", "with": {"text": "it {{ loop.iteration }}"}},
+                        "after": {
+                            "run": ["echo", "{{ steps.g.sub.output.said }}"],
+                            "needs": ["sub"],
+                        },
+                    },
+                },
+                "never": {"if": "false", "uses": "./echo.yaml", "with": {"text": "no"}},
+            },
+            "outputs": {"final": "{{ steps.g.after.output }}"},
+        },
+    )
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        agnoctl("run", str(flow), "--mock", "--report-dir", str(run_dir), "-q"),
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["outputs"] == {"final": "CHILD SAYS IT 2"}
+    assert report["steps"]["never"]["status"] == "skipped"
+    sub = report["steps"]["g"]["steps"]["sub"]
+    assert (sub["kind"], list(sub["steps"])) == ("uses", ["say", "shout"])
+    started = [e["step"] for e in run_events(run_dir) if e["type"] == "step_started"]
+    assert started.count("g.sub.say") == 2  # once per iteration, nested under the calling step
+    junit = (run_dir / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="g.sub.say"' in junit and 'name="g.sub.shout"' in junit
