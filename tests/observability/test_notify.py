@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,37 @@ def test_notify_spec_is_strict() -> None:
         NotifySpec.model_validate({"on_failure": ["not a url"]})
     with pytest.raises(ValueError):
         NotifySpec.model_validate({"on_falure": ["http://127.0.0.1/x"]})
+
+
+def test_a_run_that_stops_waiting_tells_on_approval_once_and_not_on_failure(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(
+        "version: 1\n"
+        "name: ship\n"
+        "agents:\n  a: {model: mock/echo}\n"
+        "steps:\n"
+        "  draft: {agent: a, prompt: draft}\n"
+        "  ok: {needs: [draft], approval: {message: 'Ship it?'}}\n"
+        "notify:\n"
+        f"  on_approval: [{receiver.url}/approval]\n"
+        f"  on_failure: [{receiver.url}/failure]\n"
+        f"  on_success: [{receiver.url}/success]\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "run", str(workflow), "--mock", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+    )
+    assert done.returncode == 75, done.stderr
+    assert [r.path for r in receiver.requests] == ["/approval"]
+    body = json.loads(receiver.requests[0].body)
+    assert body["event"] == "approval" and body["status"] == "waiting"
+    # Slack-compatible: a `text` a person reads, naming the step and the command that decides it.
+    assert "ok" in body["text"] and "--approve ok" in body["text"]
