@@ -620,17 +620,14 @@ class StepSpec(StepDefaults):
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
-        kinds = []  # checked for every step: plain appends, no comprehension's call
-        if self.agent is not None:
-            kinds.append("agent")
-        if self.run is not None:
-            kinds.append("run")
-        if self.steps is not None:
-            kinds.append("steps")
-        if self.uses is not None:
-            kinds.append("uses")
-        if self.approval is not None:
-            kinds.append("approval")
+        fields = (
+            ("agent", self.agent),
+            ("run", self.run),
+            ("steps", self.steps),
+            ("uses", self.uses),
+            ("approval", self.approval),
+        )
+        kinds = [name for name, value in fields if value is not None]
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"
             raise ValueError(
