@@ -72,7 +72,10 @@ def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[s
     while time.monotonic() < deadline:
         text = events.read_text() if events.exists() else ""
         if (
+            # Not just created: the sleeper may be stopped between creating the file and
+            # writing its pid, and an empty file names no process to check on.
             pid_file.exists()
+            and pid_file.read_text().strip()
             and '"step_succeeded","step":"quick"' in text
             and ('"step_started","step":"slow"' in text)
         ):
