@@ -97,8 +97,10 @@ def messages(
             )
     if report.status == "waiting":  # neither passed nor failed: a person is to decide
         body = summary | _approval_needed(report)
+        # Each segment that stops waiting asks anew (another step, or the same one again).
+        delivery = f"{report.run_id}:approval:{len(report.segments)}"
         for url in notify.on_approval:
-            found.append(Message("approval", url, f"{report.run_id}:approval", body))
+            found.append(Message("approval", url, delivery, body))
         return found
     outcome: NotifyEvent = "success" if report.status == "passed" else "failure"
     urls = notify.on_success if outcome == "success" else notify.on_failure

@@ -156,3 +156,34 @@ def test_a_run_that_stops_waiting_tells_on_approval_once_and_not_on_failure(
     assert body["event"] == "approval" and body["status"] == "waiting"
     # Slack-compatible: a `text` a person reads, naming the step and the command that decides it.
     assert "ok" in body["text"] and "--approve ok" in body["text"]
+
+
+def test_each_wait_for_approval_is_its_own_delivery(receiver: Receiver, tmp_path: Path) -> None:
+    # Waiting for `first`, then (resumed, approved) for `second`: two notices a receiver
+    # must not drop as one retried delivery.
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(
+        "version: 1\n"
+        "name: ship\n"
+        "steps:\n"
+        "  first: {approval: {message: 'One?'}}\n"
+        "  second: {needs: [first], approval: {message: 'Two?'}}\n"
+        "notify:\n"
+        f"  on_approval: [{receiver.url}/approval]\n",
+        encoding="utf-8",
+    )
+    for extra in ([], ["--resume", "latest", "--approve", "first"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "agnoctl", "run", str(workflow), "--mock", "-q", *extra],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1"},
+            timeout=60,
+        )
+        assert done.returncode == 75, done.stderr
+    first, second = receiver.requests
+    assert "--approve first" in json.loads(first.body)["text"]
+    assert "--approve second" in json.loads(second.body)["text"]
+    assert first.headers["x-agnoctl-delivery"] != second.headers["x-agnoctl-delivery"]
