@@ -249,7 +249,7 @@ def validate(
     """
     _nothing_left_open()
     from agnoctl.errors import UsageError
-    from agnoctl.spec.diagnostics import format_github, format_json, format_text
+    from agnoctl.spec.diagnostics import Diagnostic, format_github, format_json, format_text
     from agnoctl.spec.loader import paused_gc
 
     # Each file's trees are dropped before the cycle collector runs again.
@@ -263,11 +263,13 @@ def validate(
         files = selection.files
         if not files and not only_workflows:
             fail("no workflow files found (a workflow has a top-level `version:` line)")
-        diagnostics = []
+        # A file that another one uses is checked with it too: its problems are told once.
+        found: dict[Diagnostic, None] = {}
         for path in files:
             result = validate_file(path, offline=True)
-            diagnostics += result.diagnostics
+            found.update(dict.fromkeys(result.diagnostics))
             _write_notes(result.unset_keys)
+        diagnostics = list(found)
     formatter = {"text": format_text, "json": format_json, "github": format_github}
     output = formatter[output_format.value](diagnostics)
     if output:

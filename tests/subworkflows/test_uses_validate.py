@@ -185,3 +185,13 @@ def test_validate_cli_refuses_a_two_file_cycle(run_cli: RunCli, tmp_path: Path) 
     assert "b.yaml:4:" in proc.stdout and "a.yaml → b.yaml → a.yaml" in proc.stdout
     proc = run_cli("run", "a.yaml", "--mock")
     assert proc.returncode == 2 and "E431" in proc.stdout + proc.stderr
+
+
+def test_validate_of_a_folder_reports_a_child_error_once(run_cli: RunCli, tmp_path: Path) -> None:
+    # The child is checked on its own and as the parent's child: one problem, one report.
+    write(tmp_path, "child.yaml", CHILD.replace("{{ inputs.topic }}", "{{ inputs.topik }}"))
+    write(tmp_path, "p.yaml", parent("  r: {uses: ./child.yaml, with: {topic: x}}\n"))
+    proc = run_cli("validate", ".", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.count("E411") == 1, proc.stdout
+    assert "2 files checked, 1 error(s)" in proc.stderr
