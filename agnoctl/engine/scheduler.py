@@ -488,7 +488,9 @@ class Scheduler:
             iteration=scope.iteration,
             fingerprint=sub.rt.reuse.sub_scope(record.fingerprint or scope.fingerprint, inputs),
         )
-        failure = await sub.run_child(child, record, inner, settings, step_record.path)
+        # The step's own `timeout` bounds the invocation; the defaults' bound each attempt.
+        bounded = replace(settings, timeout=step.timeout)
+        failure = await sub.run_child(child, record, inner, bounded, step_record.path)
         if failure is None:
             failure = await self._group_gates(step, record, scope, settings, context, step_record)
         if failure is None:

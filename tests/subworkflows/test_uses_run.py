@@ -217,6 +217,28 @@ def test_editing_one_child_step_reruns_only_that_step_on_resume(
     assert outputs == [{"text": f"echo: recheck item {i}"} for i in range(items)]
 
 
+def test_the_callers_default_timeout_bounds_each_attempt_not_the_whole_child(
+    tmp_path: Path,
+) -> None:
+    # SPEC: `timeout` bounds one attempt; only the `uses` step's own bounds the invocation.
+    step = {"run": [sys.executable, "-c", "import time; time.sleep(0.6)"]}
+    write_yaml(
+        tmp_path / "lib" / "slow.yaml",
+        {"version": 1, "name": "slow", "steps": {"a": step, "b": {**step, "needs": ["a"]}}},
+    )
+    write_yaml(
+        tmp_path / "flow.yaml",
+        {
+            "version": 1,
+            "name": "parent",
+            "defaults": {"timeout": 1},
+            "steps": {"review": {"uses": "./lib/slow.yaml"}},
+        },
+    )
+    proc = run(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_a_uses_steps_timeout_bounds_the_whole_child(
     tmp_path: Path, fake_llm: FakeLLMThread
 ) -> None:
