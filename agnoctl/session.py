@@ -37,6 +37,7 @@ from agnoctl.engine.resume import PreviousRun, Resumption, final_report, prepare
 from agnoctl.engine.run import STOP_SIGNALS, RunResult, RunSetup, execute
 from agnoctl.engine.rundir import (
     JOURNAL,
+    LATEST,
     REPORT_FILE,
     RUNS_DIR,
     RunLock,
@@ -293,8 +294,9 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         redactor=redactor,
         run_id=run_id,
         run_dir=run_dir,
-        # A run under --report-dir is not the runs directory's latest: name its directory.
-        resume_as="latest" if options.report_dir is None else str(run_dir),
+        # A run under --report-dir is not the runs directory's latest, nor perhaps one resumed
+        # by name (a newer run may be): name its directory.
+        resume_as=str(run_dir) if _named(options) else LATEST,
         mock=options.mock,
         seed=options.seed,
         handle_signals=options.handle_signals,
@@ -318,8 +320,6 @@ def _repair_of(
     report.json is not its final report (one that passed is then resumed with every task
     reused, which makes it)."""
     previous = resumption.previous
-    if previous.status == "waiting":  # it has work left: what waited on a decision
-        return None
     data = final_report(previous)
     passed = previous.status == "passed"
     if data is None:
@@ -389,6 +389,12 @@ def _redactor(workflow: Workflow) -> Redactor:
     return Redactor.from_environment(extra=found)
 
 
+def _named(options: RunOptions) -> bool:
+    """Whether the run is not found as `latest`: under --report-dir, or resumed by name."""
+    resume = None if options.resume is None else os.fspath(options.resume)
+    return options.report_dir is not None or resume not in (None, LATEST)
+
+
 def _take_up(setup: RunSetup, options: RunOptions) -> None:
     """Make the run directory ready, under its lock: ``latest`` points at a new run; a
     resumed one loses what its killed segment was writing."""
@@ -406,8 +412,8 @@ def _take_up(setup: RunSetup, options: RunOptions) -> None:
 async def _run(setup: RunSetup, options: RunOptions) -> RunReport:
     _take_up(setup, options)
     files = _ReportJson(setup)
-    result = await execute(setup, files)
-    report, dumped = files.final(result)
+    await execute(setup, files)
+    report, dumped = files.final()
     run_dir = setup.run_dir
     try:
         mark_published(run_dir, len(report.segments), set())  # before the files: see _owed
@@ -440,7 +446,7 @@ class _ReportJson:
         dumped = write_report_json(self._setup.run_dir, report, self._setup.redactor.redact)
         self._final = report, dumped
 
-    def final(self, result: RunResult) -> tuple[RunReport, str]:
+    def final(self) -> tuple[RunReport, str]:
         """The final report the engine had written, and its ``dumps()``."""
         assert self._final is not None, "the engine returns after the final report.json"
         return self._final
