@@ -186,6 +186,7 @@ _STR_METHODS: dict[str, Callable[..., int]] = {
         else len(text)
     ),
 }
+_MEASURED_STR_METHODS = frozenset({"join", *_STR_METHODS})
 
 # A filter's result size from its value and arguments (the value already listed when the
 # filter iterates it).
@@ -283,7 +284,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         method = getattr(__obj, "__name__", "")
         text = getattr(__obj, "__self__", None)
-        if isinstance(text, str) and method in ("join", *_STR_METHODS):
+        if isinstance(text, str) and method in _MEASURED_STR_METHODS:
             if method == "join":
                 args = (_listed(args[0]), *args[1:]) if args else args
                 check_size(_joined_size(text, *args), "str.join()")
