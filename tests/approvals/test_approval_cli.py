@@ -210,6 +210,30 @@ def test_a_step_that_is_not_an_approval_is_a_usage_error(
     assert _requests(fake_llm) == 0
 
 
+def test_a_run_resumed_by_name_is_named_in_the_commands_that_decide_it(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    # `latest` is a newer run of the same workflow: the command that approves the older
+    # one's next step must name the older run, or it would decide the newer one.
+    flow = tmp_path / "two.yaml"
+    flow.write_text(
+        "version: 1\nname: two\nsteps:\n"
+        "  first: {approval: {message: 'One?'}}\n"
+        "  second: {needs: [first], approval: {message: 'Two?'}}\n",
+        encoding="utf-8",
+    )
+    assert run_cli("run", flow, "--mock", "-q").returncode == 75
+    older = _run_dir(tmp_path)
+    assert run_cli("run", flow, "--mock", "-q").returncode == 75
+    assert _run_dir(tmp_path) != older
+    proc = run_cli("run", flow, "--mock", "-q", "--resume", older, "--approve", "first")
+    assert proc.returncode == 75, proc.stderr
+    [waiting] = [a for a in _report(older)["approvals"] if a.get("waiting")]
+    assert waiting["step"] == "second"
+    assert "--resume latest" not in waiting["approve"]
+    assert f"--resume {older.name}" in waiting["approve"] or str(older) in waiting["approve"]
+
+
 # ---------------------------------------------------------------------------- a terminal
 
 
