@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from agnoctl.money import usd
+from agnoctl.printable import printable
 from agnoctl.reports.model import RunReport, SegmentReport, StepReport
 
 _ICONS = {
@@ -56,11 +59,10 @@ def _waiting(report: RunReport) -> list[str]:
     for approval in report.approvals:
         if not approval.waiting:
             continue
-        quoted = "\n".join(f"> {line}" for line in (approval.message or "").splitlines())
         lines += [
             f"### ✋ Waiting for approval: `{approval.step}`",
             "",
-            quoted,
+            *_literal(approval.message or ""),
             "",
             "Approve or reject, from the directory the run ran in:",
             "",
@@ -133,6 +135,14 @@ def _spending(report: RunReport) -> list[str]:
         for name, totals in table.items():
             rows.append(f"| {label} | `{name}` | {totals.tokens} | {usd(totals.cost_usd)} |")
     return rows
+
+
+def _literal(text: str) -> list[str]:
+    """``text`` as a fenced block, which GitHub shows as it is: an approval's message holds
+    what a model wrote, whose Markdown or HTML must not shape the job's summary page."""
+    runs = re.findall(r"`+", text)
+    fence = "`" * max([3, *(len(run) + 1 for run in runs)])
+    return [fence, printable(text), fence]
 
 
 def _cell(text: str) -> str:

@@ -345,3 +345,38 @@ def test_on_a_terminal_a_rejection_takes_the_else_branch(
     assert _steps(report)["publish"] == ("skipped", "condition")
     assert report["outputs"]["decision"]["approved"] is False
     assert report["outputs"]["decision"]["reason"] == "not yet"
+
+
+def test_the_job_summary_shows_the_message_as_text_not_as_markdown(tmp_path: Path) -> None:
+    # What the approver reads is what a model wrote: its Markdown and HTML stay text.
+    draft = "# Ship now\n<img src=x onerror=alert(1)>\n```\n| a | b |"
+    flow = tmp_path / "wf.yaml"
+    flow.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "md",
+                "agents": {"a": {"model": "mock/echo"}},
+                "steps": {
+                    "draft": {"agent": "a", "prompt": draft},
+                    "ok": {"needs": ["draft"], "approval": {"message": "{{ steps.draft.output }}"}},
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    summary = tmp_path / "step-summary.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "run", str(flow), "--mock", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", "GITHUB_STEP_SUMMARY": str(summary)},
+        timeout=60,
+    )
+    assert done.returncode == 75, done.stderr
+    text = summary.read_text(encoding="utf-8")
+    fence = "````"  # longer than the message's own ``` run, so that one cannot close it
+    start = text.index(fence + "\n") + len(fence) + 1
+    assert text[start:].startswith(draft + "\n" + fence + "\n")
