@@ -857,7 +857,7 @@ def _approvals(
 
 def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id: str) -> str:
     """How to carry on an interrupted run: `latest` when that names it, else its directory."""
-    import shlex
+    from agnoctl.engine.rundir import resume_command
 
     if report_dir is not None:
         ref = str(report_dir)
@@ -865,8 +865,7 @@ def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id
         ref = "latest"
     else:
         ref = run_id
-    command = f"agnoctl run {shlex.quote(str(path))} --resume {shlex.quote(ref)}"
-    return f"note: the finished work is kept; carry on with: {command}\n"
+    return f"note: the finished work is kept; carry on with: {resume_command(path, ref)}\n"
 
 
 def _write_run_note(entry: "Entry") -> None:

@@ -231,11 +231,6 @@ def check_decisions(workflow: Workflow, decisions: Mapping[str, Answer]) -> None
         raise UsageError(f"--approve/--reject: {problem}; {hint}")
 
 
-def resume_command(file: Path, resume_as: str) -> str:
-    """The command that carries a run on: `agnoctl run FILE --resume latest`."""
-    return f"agnoctl run {shlex.quote(str(file))} --resume {shlex.quote(resume_as)}"
-
-
 __all__ = [
     "Answer",
     "ApprovalOptions",
@@ -245,5 +240,4 @@ __all__ = [
     "Prompter",
     "approver",
     "check_decisions",
-    "resume_command",
 ]

@@ -41,12 +41,12 @@ import anyio
 
 from agnoctl import events
 from agnoctl.cache import DEFAULT_CACHE_DIR, CacheMode, ResponseCache
-from agnoctl.engine.approval import ApprovalOptions, Approvals, resume_command
+from agnoctl.engine.approval import ApprovalOptions, Approvals
 from agnoctl.engine.budget import NOTHING_SPENT, Budget
 from agnoctl.engine.context import StepsView, base_context
 from agnoctl.engine.outputs import render_outputs
 from agnoctl.engine.resume import PreviousRun, Reuse, Segment
-from agnoctl.engine.rundir import JOURNAL, REPORT_FILE, unwritable
+from agnoctl.engine.rundir import JOURNAL, REPORT_FILE, resume_command, unwritable
 from agnoctl.engine.runtime import ProviderEvents, Providers, Runtime, Settings
 from agnoctl.engine.scheduler import Scheduler
 from agnoctl.engine.shares import meets, share_text

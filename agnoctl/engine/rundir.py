@@ -18,6 +18,7 @@ import contextlib
 import errno
 import os
 import secrets
+import shlex
 import tempfile
 import time
 from collections.abc import Iterator
@@ -77,10 +78,16 @@ def unwritable(
     remedy = "free space" if error.errno in _NO_ROOM else "fix that"
     found = RunDirUnwritable(
         f"cannot write the {what} {path}: {error.strerror or error}; {remedy} and run "
-        f"`agnoctl run {workflow_file} --resume {resume_as}`"
+        f"`{resume_command(workflow_file, resume_as)}`"
     )
     found.__cause__ = error
     return found
+
+
+def resume_command(file: Path, resume_as: str) -> str:
+    """The command that carries a run on: `agnoctl run FILE --resume latest` (or the run's
+    directory), quoted for a shell."""
+    return f"agnoctl run {shlex.quote(str(file))} --resume {shlex.quote(resume_as)}"
 
 
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
