@@ -2,8 +2,10 @@
 
 Every line is one log event carrying ``run_id``, ``step``, ``item`` and ``attempt`` (``null``
 where they do not apply, so a JSON consumer can always index on them), a UTC ISO timestamp and
-a level. Secrets are masked by the run's ``Redactor``, run as the last processor before the
-renderer, so nothing a processor or a caller adds escapes it.
+a level. Secrets are masked as the last processor before the renderer, so nothing a processor
+or a caller adds escapes it: inside a run by the run's ``Redactor`` (``redact.masking``), which
+also knows the providers' API keys whatever their variables are called; outside one by the
+environment's secret-named variables.
 
 Standard output is left for results (reports, tables, JSON): logs go to stderr, or to
 ``--log-file`` instead. Until a command configures a log (``configure_logging``), the quiet
@@ -24,8 +26,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from agnoctl import redact
 from agnoctl.printable import printable
-from agnoctl.redact import Redactor
 
 LogFormat = Literal["console", "json"]
 ID_KEYS = ("run_id", "step", "item", "attempt")
@@ -52,16 +54,11 @@ class _Sink:
             self._stream().flush()
 
 
-class _RedactProcessor:
-    """Masks secrets in every key and value of a log event."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        self.redactor = redactor
-
-    def __call__(
-        self, logger: object, method: str, event: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        return self.redactor.redact_obj(dict(event))
+def _masked(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Every key and value of the event with the active redactor's secrets masked."""
+    return redact.active().redact_obj(dict(event))
 
 
 def _add_ids(
@@ -92,7 +89,6 @@ def _drop_empty_ids(
     return event
 
 
-_redact = _RedactProcessor(Redactor.from_environment())
 _log_file: IO[str] | None = None
 
 
@@ -110,7 +106,7 @@ def _configure(log_format: LogFormat, level: int, stream: _Sink, colors: bool) -
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_ids,
         structlog.processors.format_exc_info,
-        _redact,
+        _masked,
     ]
     if log_format == "json":
         renderer: list[Any] = [structlog.processors.JSONRenderer(default=str)]
@@ -134,18 +130,14 @@ def configure_logging(
     log_format: LogFormat = "console",
     verbosity: int = 0,
     log_file: Path | None = None,
-    redactor: Redactor | None = None,
 ) -> Iterator[None]:
     """Route logs for the duration of a command; the quiet default is restored afterwards.
 
     ``log_file`` receives the lines instead of stderr (appended, one line per event).
-    ``redactor`` masks secrets; without one, the values of secret-named environment variables
-    are masked.
     """
     global _log_file
     import structlog  # lazily: see the module docstring
 
-    use_redactor(redactor or Redactor.from_environment())
     level = level_for(verbosity)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -163,11 +155,6 @@ def configure_logging(
             _log_file = None
 
 
-def use_redactor(redactor: Redactor) -> None:
-    """Mask this redactor's secrets from now on (the run's redactor knows the API keys)."""
-    _redact.redactor = redactor
-
-
 def get_logger(**bound: Any) -> Any:
     """A structlog logger with ``bound`` values on every line."""
     import structlog  # lazily: see the module docstring
@@ -183,5 +170,4 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "level_for",
-    "use_redactor",
 ]

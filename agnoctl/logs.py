@@ -24,7 +24,6 @@ from agnoctl.log_config import (
     configure_logging,
     get_logger,
     level_for,
-    use_redactor,
 )
 
 if TYPE_CHECKING:
@@ -133,5 +132,4 @@ __all__ = [
     "level_for",
     "log_event",
     "run_logging",
-    "use_redactor",
 ]

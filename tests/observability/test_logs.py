@@ -19,7 +19,7 @@ from agnoctl.logs import (
     log_event,
     run_logging,
 )
-from agnoctl.redact import Redactor
+from agnoctl.redact import Redactor, masking
 from tests.conftest import RunCli
 from tests.observability.conftest import SECRET, ObsRuns, invoke_run
 
@@ -94,8 +94,10 @@ def test_levels() -> None:
     assert LogOptions(verbosity=1).requested and LogOptions(format="json").requested
 
 
-def test_redactor_is_a_processor(capsys: pytest.CaptureFixture[str]) -> None:
-    with configure_logging(log_format="json", verbosity=1, redactor=Redactor([SECRET])):
+def test_logs_in_a_run_mask_the_runs_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    # The run's redactor knows API keys whose variables are not named like secrets
+    # (`api_key_env: LLM_PASSPHRASE`); a line logged during the run masks them too.
+    with masking(Redactor([SECRET])), configure_logging(log_format="json", verbosity=1):
         get_logger(step="s").info("called", header=f"Bearer {SECRET}", **{SECRET: "as a key"})
     line = json.loads(capsys.readouterr().err)
     assert SECRET not in json.dumps(line)
