@@ -25,6 +25,24 @@ class ToolCall:
     arguments: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file or image sent with a message: its bytes (``data``), or a ``url`` the provider
+    fetches itself. ``name`` is how reports, fixtures and the model know it (the path as the
+    workflow wrote it, or the URL); ``sha256`` and ``size`` describe ``data`` (empty and 0
+    for a URL) so that cache keys and reports never need the bytes."""
+
+    name: str
+    media_type: str  # image/png, image/jpeg, image/gif, image/webp, application/pdf
+    data: bytes = b""
+    url: str | None = None
+    sha256: str = ""
+    size: int = 0
+
+    def __repr__(self) -> str:  # never the bytes: a repr ends up in logs and tracebacks
+        return f"Attachment({self.name!r}, {self.media_type!r}, size={self.size})"
+
+
 @dataclass(slots=True)
 class Message:
     role: Role
@@ -32,6 +50,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None  # on role="tool": which call this result answers
     tool_name: str | None = None  # on role="tool": which tool produced it
+    attachments: tuple[Attachment, ...] = ()  # files and images sent after `content`
 
 
 @dataclass(frozen=True, slots=True)
