@@ -648,6 +648,7 @@ class ProgressMode(StrEnum):
 
 @app.command("run", cls=_Command)
 def run(
+    ctx: typer.Context,
     path: WorkflowArgument,
     inputs: InputsOption = None,
     inputs_file: InputsFileOption = None,
@@ -775,6 +776,7 @@ def run(
     from agnoctl.terminal import Terminal, choose_mode
 
     if dry_run:
+        _refuse_run_options(ctx)
         plan(path, inputs, inputs_file)
         return
     if resume is not None and report_dir is not None:
@@ -831,6 +833,29 @@ def run(
         _err(f"  {waiting.reject}\n")
     _after_run(report, report_dir, output_format, path, metrics_push, otlp_endpoint, terminal)
     raise typer.Exit(report.exit_code)
+
+
+_DRY_RUN_OPTIONS = frozenset({"path", "inputs", "inputs_file", "dry_run"})
+
+
+def _refuse_run_options(ctx: typer.Context) -> None:
+    """A dry run prints the plan: an option that shapes the run itself would be ignored."""
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name not in _DRY_RUN_OPTIONS and _given(ctx, param.name)
+    ]
+    if given:
+        fail(
+            f"--dry-run prints the plan and runs nothing, so {', '.join(given)} would be "
+            f"ignored: drop {'it' if len(given) == 1 else 'them'}, or run without --dry-run"
+        )
+
+
+def _given(ctx: typer.Context, name: str | None) -> bool:
+    """Whether the command line (or an environment variable) set this parameter."""
+    source = ctx.get_parameter_source(name or "")
+    return source is not None and source.name != "DEFAULT"
 
 
 def _approvals(

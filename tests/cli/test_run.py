@@ -260,13 +260,31 @@ def test_report_schema_is_committed_and_printed(cli: CliRunner) -> None:
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(
-    cli: CliRunner, flow: Path, tmp_path: Path
+    cli: CliRunner, flow: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = cli.invoke(
-        app, ["run", str(flow), "-i", "topic=t", "--dry-run", "--report-dir", str(tmp_path / "out")]
-    )
+    monkeypatch.chdir(tmp_path)
+    result = cli.invoke(app, ["run", str(flow), "-i", "topic=t", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "collect" in result.stdout
+    assert not (tmp_path / ".agnoctl").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--report-dir", "out"], "--report-dir"),
+        (["--approve", "a", "--reason", "ok"], "--approve, --reason"),
+        (["--resume", "latest"], "--resume"),
+        (["--mock", "--no-cache"], "--mock, --no-cache"),
+    ],
+)
+def test_dry_run_refuses_what_only_a_run_would_use(
+    cli: CliRunner, flow: Path, tmp_path: Path, options: list[str], named: str
+) -> None:
+    # Fail closed: these shape a run, and a dry run would silently ignore them.
+    result = cli.invoke(app, ["run", str(flow), "-i", "topic=t", "--dry-run", *options])
+    assert result.exit_code == 2
+    assert f"so {named} would be ignored" in result.output
     assert not (tmp_path / "out").exists()
 
 
