@@ -853,9 +853,9 @@ def _refuse_run_options(ctx: typer.Context) -> None:
 
 
 def _given(ctx: typer.Context, name: str | None) -> bool:
-    """Whether the command line (or an environment variable) set this parameter."""
+    """Whether the command line set this parameter."""
     source = ctx.get_parameter_source(name or "")
-    return source is not None and source.name != "DEFAULT"
+    return source is not None and source.name == "COMMANDLINE"
 
 
 def _approvals(
