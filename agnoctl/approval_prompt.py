@@ -76,10 +76,15 @@ class TerminalPrompter:
                 return "timeout"
             chunk = os.read(self._fd, 4096)
             if not chunk:
-                return "closed"
+                return self._last_line()
             self._typed += chunk
         line, _, self._typed = self._typed.partition(b"\n")
         return line.decode(errors="replace")
+
+    def _last_line(self) -> _Read:
+        """At the end of the input, what was typed without a newline is still a line."""
+        line, self._typed = self._typed, b""
+        return line.decode(errors="replace") if line else "closed"
 
 
 __all__ = ["TerminalPrompter"]

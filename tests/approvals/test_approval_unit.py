@@ -118,6 +118,13 @@ def test_the_prompt_says_when_its_input_ends() -> None:
     assert _prompt("")[0] == "closed"
 
 
+def test_the_last_line_counts_without_its_newline() -> None:
+    # `printf 'r\nnot now' | agnoctl run ...`, or Ctrl-D after typing: the words typed are
+    # the answer, not lost with the end of the input.
+    assert _prompt("r\nnot now")[0] == Answer(False, "not now")
+    assert _prompt("a")[0] == Answer(True, None)
+
+
 def test_the_prompt_times_out() -> None:
     read, write = os.pipe()  # nobody types
     try:
