@@ -22,7 +22,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from agnoctl.errors import BadRequest
-from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
+from agnoctl.providers import attachments
+from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
     Endpoint,
     JsonProvider,
@@ -70,6 +71,8 @@ class AnthropicProvider(JsonProvider):
 
 def wire_request(request: ModelRequest, endpoint: Endpoint) -> dict[str, Any]:
     """The Messages body for ``request``."""
+    for message in request.messages:
+        attachments.check("anthropic", message.attachments, request.model)
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -130,7 +133,8 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
                 "content": message.content,
             }
         ]
-    blocks: list[dict[str, Any]] = []
+    # Files before the text: Anthropic's guidance for images and documents alike.
+    blocks = [_wire_attachment(a) for a in message.attachments]
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     blocks.extend(
@@ -138,6 +142,19 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
         for call in message.tool_calls
     )
     return blocks
+
+
+def _wire_attachment(attachment: Attachment) -> dict[str, Any]:
+    """An ``image`` block, or a ``document`` block for a PDF; base64, or a URL to fetch."""
+    kind = "document" if attachment.media_type == "application/pdf" else "image"
+    if attachment.url is not None:
+        return {"type": kind, "source": {"type": "url", "url": attachment.url}}
+    source = {
+        "type": "base64",
+        "media_type": attachment.media_type,
+        "data": attachments.base64_text(attachment),
+    }
+    return {"type": kind, "source": source}
 
 
 def _wire_tool(tool: ToolSpec) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agnoctl.providers import attachments
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import Endpoint, JsonProvider, malformed, usage
 
@@ -40,6 +41,8 @@ class OllamaProvider(JsonProvider):
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
     """The ``/api/chat`` body for ``request``."""
+    for message in request.messages:
+        attachments.check("ollama", message.attachments, request.model)
     body: dict[str, Any] = {
         "model": request.model,
         "messages": [_wire_message(m) for m in request.messages],
@@ -61,6 +64,8 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
 
 def _wire_message(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.attachments:  # images only (attachments.check refused anything else)
+        wire["images"] = [attachments.base64_text(a) for a in message.attachments]
     if message.role == "tool" and message.tool_name:
         wire["tool_name"] = message.tool_name
     if message.tool_calls:

@@ -14,7 +14,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
+from agnoctl.providers import attachments
+from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
     Endpoint,
     JsonProvider,
@@ -50,6 +51,8 @@ class OpenAIProvider(JsonProvider):
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
     """The Chat Completions body for ``request``."""
+    for message in request.messages:
+        attachments.check("openai", message.attachments, request.model)
     body: dict[str, Any] = {
         "model": request.model,
         "messages": [_wire_message(m) for m in request.messages],
@@ -79,6 +82,11 @@ def _wire_message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.attachments:
+        wire["content"] = [
+            *(_wire_attachment(a) for a in message.attachments),
+            {"type": "text", "text": message.content},
+        ]
     if message.tool_calls:
         wire["content"] = message.content or None
         wire["tool_calls"] = [
@@ -90,6 +98,23 @@ def _wire_message(message: Message) -> dict[str, Any]:
             for call in message.tool_calls
         ]
     return wire
+
+
+def _wire_attachment(attachment: Attachment) -> dict[str, Any]:
+    """An image part (a URL or a data: URL), or a file part for a PDF (files come first: the
+    document, then the question about it, as OpenAI's own examples order them)."""
+    if attachment.media_type == "application/pdf":
+        return {
+            "type": "file",
+            "file": {
+                "filename": attachments.file_name(attachment),
+                "file_data": attachments.data_url(attachment),
+            },
+        }
+    return {
+        "type": "image_url",
+        "image_url": {"url": attachment.url or attachments.data_url(attachment)},
+    }
 
 
 def _wire_tool(tool: ToolSpec) -> dict[str, Any]:

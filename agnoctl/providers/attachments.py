@@ -1,0 +1,70 @@
+"""Attachments on the wire: which protocol takes which file, and the base64 forms they travel in.
+
+What each protocol accepts (its own docs): OpenAI Chat Completions takes images (an
+``image_url`` part: a ``data:`` URL or a URL) and PDFs (a ``file`` part with ``file_data``;
+Chat Completions takes no file URL); Anthropic Messages takes images and PDFs, as base64 or as
+a URL it fetches (``image`` and ``document`` blocks); Ollama's ``/api/chat`` takes images only,
+as base64 (``images`` on the message). The mock and function providers take anything.
+
+The engine asks ``refusal`` before a call, so an attachment a provider cannot take fails the
+step without a request; the wire functions ask it again (``check``) for callers that build
+requests themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+from agnoctl.errors import BadRequest
+from agnoctl.providers.base import Attachment
+from agnoctl.spec.attachments import IMAGE_TYPES, MEDIA_TYPES
+
+_ALL = frozenset(MEDIA_TYPES.values())
+_IMAGES_AND_PDF = IMAGE_TYPES | {"application/pdf"}
+# protocol -> (media types sent as bytes, media types sent as a URL)
+_ACCEPTED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "openai": (_IMAGES_AND_PDF, IMAGE_TYPES),
+    "anthropic": (_IMAGES_AND_PDF, _IMAGES_AND_PDF),
+    "ollama": (IMAGE_TYPES, frozenset()),
+}
+
+
+def refusal(protocol: str, attachment: Attachment) -> str | None:
+    """Why a provider of ``protocol`` cannot take ``attachment``, or None."""
+    as_bytes, as_url = _ACCEPTED.get(protocol, (_ALL, _ALL))
+    kind = "PDF" if attachment.media_type == "application/pdf" else attachment.media_type
+    if attachment.url is not None:
+        if attachment.media_type in as_url:
+            return None
+        if attachment.media_type in as_bytes:
+            return f"a {protocol} provider cannot fetch a {kind} from a URL: attach a local file"
+        return f"a {protocol} provider does not take {kind} attachments"
+    if attachment.media_type in as_bytes:
+        return None
+    if protocol == "ollama":
+        return "an ollama provider takes images only (png, jpeg, gif, webp), not a PDF"
+    return f"a {protocol} provider does not take {kind} attachments"
+
+
+def check(protocol: str, attachments: Iterable[Attachment], model: str) -> None:
+    """Raise ``BadRequest`` (permanent) for the first attachment ``protocol`` cannot take."""
+    for attachment in attachments:
+        problem = refusal(protocol, attachment)
+        if problem is not None:
+            raise BadRequest(f"{attachment.name}: {problem}", provider=protocol, model=model)
+
+
+def base64_text(attachment: Attachment) -> str:
+    """The file's bytes in base64, as every protocol's inline form carries them."""
+    return base64.b64encode(attachment.data).decode("ascii")
+
+
+def data_url(attachment: Attachment) -> str:
+    """The file as an RFC 2397 ``data:`` URL (OpenAI's inline images and files)."""
+    return f"data:{attachment.media_type};base64,{base64_text(attachment)}"
+
+
+def file_name(attachment: Attachment) -> str:
+    """The last part of the attachment's name: what a provider is told the file is called."""
+    return attachment.name.rstrip("/").rsplit("/", 1)[-1] or attachment.name
