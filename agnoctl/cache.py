@@ -1,7 +1,8 @@
 """The response cache: model replies on disk, keyed by what was asked, never by who asked.
 
 A key is the SHA-256 of a canonical JSON of the request's meaning: the provider's protocol and
-base URL, the model, the messages, the sampling parameters, the output schema and the tools.
+base URL, the model, the messages (an attachment by its media type and the SHA-256 of its
+contents, or its URL), the sampling parameters, the output schema and the tools.
 Credentials and headers are never part of it, and the stored value is the reply alone, so a
 cache directory holds no secret that was sent. A reply that itself holds a secret (a model that
 repeats a key quoted in its prompt) is not stored at all: masked, it would replay as a different
@@ -44,6 +45,7 @@ import diskcache  # type: ignore[import-untyped]  # ships no type hints
 
 from agnoctl.errors import CacheDamaged, CacheMiss, UsageError
 from agnoctl.providers.base import (
+    Attachment,
     CallContext,
     Message,
     ModelReply,
@@ -446,13 +448,22 @@ def _decode(raw: str) -> dict[str, Any] | None:
 
 
 def _message_json(message: Message) -> dict[str, Any]:
-    return {
+    data = {
         "role": message.role,
         "content": message.content,
         "tool_calls": [_call_json(c) for c in message.tool_calls],
         "tool_call_id": message.tool_call_id,
         "tool_name": message.tool_name,
     }
+    if message.attachments:  # absent otherwise: keys of messages without files stay as they were
+        data["attachments"] = [_attachment_json(a) for a in message.attachments]
+    return data
+
+
+def _attachment_json(attachment: Attachment) -> dict[str, Any]:
+    # What the file is, by its contents' hash: the bytes stay in the request alone. A URL is
+    # keyed by itself (what it serves may change: `cache: false` for such a step).
+    return {"media_type": attachment.media_type, "sha256": attachment.sha256, "url": attachment.url}
 
 
 def _tool_json(tool: ToolSpec) -> dict[str, Any]:

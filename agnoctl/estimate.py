@@ -13,6 +13,10 @@ some vendors' models and pull in large downloads):
   rarely overshoot a limit together (see each constant for why they differ).
 - **The mock provider** counts the tokens of what it is sent and what it answers by the same
   characters-per-token rule (``chars_tokens``), so offline rehearsals price like the plan.
+- **Attachments**: an image counts ``IMAGE_TOKENS``; a PDF ``PDF_TOKENS_PER_KIB`` per KiB of
+  file, or ``PDF_TOKENS`` when its size is not known yet (a plan of a templated path). Models
+  count images by their pixels and PDFs by their pages' text and pictures, which only the
+  provider sees, so these are rough middle figures, not bounds.
 - **Time**: a call takes a fixed overhead plus its output tokens at a steady generation speed;
   a command step takes ``COMMAND_SECONDS``. These are rough figures meant for ordering steps
   (the critical path) and for comparing against ``limits.max_duration``, not for scheduling.
@@ -44,6 +48,17 @@ one, gets by default."""
 JUDGE_FRAME_TOKENS = 100
 """Tokens of a judge call besides its rubric and the output it scores: the fixed judging text
 (about 250 characters) and the {score, reason} reply schema."""
+
+IMAGE_TOKENS = 1_000
+"""Input tokens of one attached image: between OpenAI's 765 for a 1024x1024 image at high
+detail and Anthropic's ~1,600 for the largest image it does not scale down."""
+
+PDF_TOKENS_PER_KIB = 60
+"""Input tokens per KiB of an attached PDF: a page of text costs providers about 1,500 to
+3,000 tokens (its text, and its picture on vision models), and such a page is about 50 KiB."""
+
+PDF_TOKENS = 3_000
+"""Input tokens of an attached PDF whose size is not known: about one page."""
 
 CALL_OVERHEAD_SECONDS = 0.5
 """Latency of one model call before it produces output (network, queueing, prompt reading)."""
@@ -80,6 +95,16 @@ def tools_tokens(tools: Mapping[str, Mapping[str, Any]]) -> int:
     return sum(text_tokens(name) + json_tokens(spec) for name, spec in tools.items())
 
 
+def attachment_tokens(media_type: str, size: int | None = None) -> int:
+    """Estimated input tokens of one attached file (``size`` in bytes, None when unknown or a
+    URL: the provider fetches it)."""
+    if media_type != "application/pdf":
+        return IMAGE_TOKENS
+    if not size:
+        return PDF_TOKENS
+    return max(1, -(-size * PDF_TOKENS_PER_KIB // 1024))
+
+
 def output_tokens(max_tokens: int | None) -> int:
     """Output tokens a plan counts for one call of an agent with this ``max_tokens``."""
     return max_tokens if max_tokens is not None else DEFAULT_OUTPUT_TOKENS
@@ -101,10 +126,14 @@ __all__ = [
     "CHARS_PER_TOKEN",
     "COMMAND_SECONDS",
     "DEFAULT_OUTPUT_TOKENS",
+    "IMAGE_TOKENS",
     "JUDGE_FRAME_TOKENS",
     "MESSAGE_OVERHEAD_TOKENS",
     "OUTPUT_TOKENS_PER_SECOND",
+    "PDF_TOKENS",
+    "PDF_TOKENS_PER_KIB",
     "RESERVED_OUTPUT_TOKENS",
+    "attachment_tokens",
     "call_seconds",
     "chars_tokens",
     "json_tokens",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from agnoctl import events
+from agnoctl.engine import attachments
 from agnoctl.engine.gates import (
     JUDGE_SCHEMA,
     GateFailed,
@@ -40,6 +41,7 @@ from agnoctl.engine.steps import (
 from agnoctl.errors import CircuitOpen, OutputInvalid
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
+    Attachment,
     CallContext,
     Message,
     ModelReply,
@@ -61,6 +63,7 @@ class _AgentTask:
     __slots__ = (
         "agent",
         "agent_name",
+        "attachments",
         "next_prompt",
         "prompt",
         "route",
@@ -73,6 +76,7 @@ class _AgentTask:
     )
     agent: AgentSpec
     route: Route  # the model `run` is trying, for `attempt`
+    attachments: tuple[Attachment, ...] | None  # read by the first attempt
 
     def __init__(self, rt: Runtime, task: Task) -> None:
         step = task.step
@@ -83,6 +87,7 @@ class _AgentTask:
         self.agent_name = name
         agent = self.agent = rt.workflow.agents[name]
         self.prompt = self.next_prompt = task.render("prompt", prompt)
+        self.attachments = None
         instructions = agent.instructions
         self.system = task.render("instructions", instructions) if instructions else None
         schema = step.output_schema
@@ -122,9 +127,14 @@ class _AgentTask:
         route = self.route
         prompt = record.prompt = self.next_prompt
         agent = self.agent
+        if self.attachments is None:
+            self.attachments = await attachments.load(task, agent)
+        if self.attachments:
+            attachments.check_accepted(task, route.provider.protocol, self.attachments)
+            record.attachments = attachments.described(self.attachments)
         request = ModelRequest(
             model=route.model,
-            messages=_messages(self.system, prompt),
+            messages=_messages(self.system, prompt, self.attachments),
             temperature=agent.temperature,
             max_tokens=agent.max_tokens,
             output_schema=self.schema,
@@ -274,10 +284,11 @@ async def _ask(
     )
 
 
-def _messages(system: str | None, prompt: str) -> tuple[Message, ...]:
-    if system is None:
-        return (Message("user", prompt),)
-    return (Message("system", system), Message("user", prompt))
+def _messages(
+    system: str | None, prompt: str, files: tuple[Attachment, ...] = ()
+) -> tuple[Message, ...]:
+    user = Message("user", prompt, attachments=files)
+    return (user,) if system is None else (Message("system", system), user)
 
 
 def _worth_a_fallback(exc: Exception) -> bool:

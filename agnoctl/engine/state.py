@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agnoctl.events import Succeeded, read_events
+from agnoctl.providers.base import Attachment
 from agnoctl.spec.models import StepSpec
 
 # `waiting`: an approval step nobody could decide in this segment; the run stops there, and
@@ -37,6 +38,7 @@ class AttemptRecord:
     error_kind: str | None = None
     delay: float | None = None  # seconds waited before the next attempt
     prompt: str | None = None  # agent steps: the rendered prompt sent, retry findings included
+    attachments: tuple[Attachment, ...] = ()  # agent steps: what was attached, without bytes
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0

@@ -12,6 +12,10 @@ retries, gates and thresholds can be rehearsed offline::
           1: [{error: {status: 503, message: upstream down}}, {text: recovered}]
         default: {text: "collected"}  # any item not listed (a single reply or a list)
       review.draft: {text: "first draft", delay: 50ms, usage: {input_tokens: 100}}
+      summarize:
+        attachments:                 # by the name of a file the call attaches (a glob)
+          "*/q1-report.pdf": {text: "Q1: revenue up 12%"}
+        default: {text: "a summary"}
       analyse#judge: {json: {score: 0.4, reason: too vague}}   # the judge gate of `analyse`
     agents:                          # fallback by agent name, when no step entry matches
       judge: {json: {score: 0.9, reason: clear and complete}}
@@ -24,7 +28,9 @@ timeout`` → ProviderTimeout, ``malformed`` → MalformedResponse, ``reset`` �
 ``tool_calls: [{name, arguments}]`` asks for tool calls. Text is used as written (no templates).
 
 Which script answers a call: for a task call, ``steps.<step path>`` (its ``items`` entry for the
-call's for_each index, else its ``default``); for a call with another purpose, such as a judge,
+call's for_each index, else its first ``attachments`` pattern, in file order, that matches the
+name of a file the call attaches (the path as the workflow gave it, or its last part), else its
+``default``); for a call with another purpose, such as a judge,
 ``steps."<step path>#<purpose>"``; then ``agents.<agent name>``. Calls are counted per (step
 path, item index, purpose) in the order they arrive, each tool-loop round and each retry
 included, so call N gets reply N and the last reply repeats.
@@ -37,6 +43,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -61,6 +68,7 @@ from agnoctl.spec.models import parse_duration
 _STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#[a-z_]+)?$")
 _REPLY_KINDS = ("text", "json", "error", "tool_calls")
 _REPLY_KEYS = (*_REPLY_KINDS, "delay", "usage")
+_ENTRY_KEYS = frozenset({"items", "attachments", "default"})  # a step entry that is no reply
 _NAMED_ERRORS: dict[str, tuple[type[ProviderError], str]] = {
     "timeout": (ProviderTimeout, "the request timed out"),
     "malformed": (MalformedResponse, "the reply could not be parsed"),
@@ -116,17 +124,27 @@ class Script:
 
 @dataclass(frozen=True, slots=True)
 class StepScripts:
-    """A step entry: one script per for_each item index, and one for everything else."""
+    """A step entry: one script per for_each item index, per attachment name pattern, and one
+    for everything else."""
 
     items: Mapping[int, Script] = field(default_factory=dict)
     default: Script | None = None
+    attachments: tuple[tuple[str, Script], ...] = ()  # (glob of a file name, script)
 
-    def for_index(self, index: int | None) -> Script | None:
+    def for_call(self, index: int | None, names: tuple[str, ...] = ()) -> Script | None:
         if index is not None and self.items:
             script = self.items.get(index)
             if script is not None:
                 return script
+        if names and self.attachments:
+            for pattern, script in self.attachments:
+                if any(_names_match(pattern, name) for name in names):
+                    return script
         return self.default
+
+
+def _names_match(pattern: str, name: str) -> bool:
+    return fnmatchcase(name, pattern) or fnmatchcase(name.rsplit("/", 1)[-1], pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +156,14 @@ class Fixtures:
     source: str = "<fixtures>"
     locations: Mapping[str, str] = field(default_factory=dict)  # step key -> file:line:col
 
-    def script_for(self, context: CallContext) -> Script | None:
-        """The script that answers a call from ``context``, or None (the mock's default)."""
+    def script_for(self, context: CallContext, attachments: tuple[str, ...] = ()) -> Script | None:
+        """The script that answers a call from ``context`` that attaches the files named
+        ``attachments``, or None (the mock's default)."""
         purpose = context.purpose
         key = context.step_id if purpose == "task" else f"{context.step_id}#{purpose}"
         entry = self.steps.get(key)
         if entry is not None:
-            script = entry.for_index(context.index)
+            script = entry.for_call(context.index, attachments)
             if script is not None:
                 return script
         if context.agent is not None:
@@ -239,9 +258,9 @@ class _Parser:
         return Fixtures(steps=steps, agents=agents, source=self._source, locations=locations)
 
     def step_entry(self, entry: Any, path: DataPath) -> StepScripts:
-        if not (isinstance(entry, dict) and ("items" in entry or "default" in entry)):
+        if not (isinstance(entry, dict) and _ENTRY_KEYS & entry.keys()):
             return StepScripts(default=self.script(entry, path))
-        self.known_keys(entry, path, ("items", "default"))
+        self.known_keys(entry, path, ("items", "attachments", "default"))
         items: dict[int, Script] = {}
         for index, script in self.mapping(
             entry.get("items") or {}, (*path, "items"), "`items`"
@@ -252,7 +271,19 @@ class _Parser:
                 self.fail(item_path, "an item key is a for_each index: 0, 1, 2, ...")
             items[number] = self.script(script, item_path)
         default = self.script(entry["default"], (*path, "default")) if "default" in entry else None
-        return StepScripts(items=items, default=default)
+        return StepScripts(items, default, self.by_attachment(entry, path))
+
+    def by_attachment(
+        self, entry: dict[Any, Any], path: DataPath
+    ) -> tuple[tuple[str, Script], ...]:
+        where = (*path, "attachments")
+        scripts = self.mapping(entry.get("attachments") or {}, where, "`attachments`")
+        found = []
+        for pattern, script in scripts.items():
+            if not isinstance(pattern, str) or not pattern:
+                self.fail((*where, pattern), "an attachments key is a file name or a glob of one")
+            found.append((pattern, self.script(script, (*where, pattern))))
+        return tuple(found)
 
     def script(self, value: Any, path: DataPath) -> Script:
         if isinstance(value, list):

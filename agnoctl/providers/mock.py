@@ -4,12 +4,14 @@ Without fixtures every model name (``mock/echo``, ``mock/anything``) answers the
 
 - a call with an ``output_schema`` gets a minimal valid instance of it, as JSON text;
 - a judge call (``CallContext.purpose == "judge"``) gets ``{"score": 1.0, "reason": "mock judge"}``;
-- any other call gets the last user message back (the step's prompt).
+- any other call gets the last user message back (the step's prompt), followed, when files
+  are attached to it, by a line naming them: ``attachments: shots/home.png, docs/q1.pdf``.
 
-A fixtures file (``agnoctl.providers.fixtures``) scripts replies per step, for_each item and
-agent; scripted replies win over the defaults above for every model name. Token counts are
-``agnoctl.estimate``'s (input: every message's content; output: the reply), unless a fixture
-gives ``usage``. A reply's ``delay`` sleeps with ``anyio.sleep``; a call without a
+A fixtures file (``agnoctl.providers.fixtures``) scripts replies per step, for_each item,
+attachment name and agent; scripted replies win over the defaults above for every model
+name. Token counts are ``agnoctl.estimate``'s (input: every message's content and
+attachments; output: the reply), unless a fixture gives ``usage``. A reply's ``delay`` sleeps
+with ``anyio.sleep``; a call without a
 delay returns without yielding to the event loop.
 
 The engine's benchmark runs 10,000 mock steps, so ``request`` only does dictionary look-ups:
@@ -67,7 +69,11 @@ class MockProvider:
         self.call_count += 1
         if self._keep_calls:
             self.calls.append((context, request))
-        script = self.fixtures.script_for(context) if self._scripted else None
+        script = (
+            self.fixtures.script_for(context, _attachment_names(request.messages))
+            if self._scripted
+            else None
+        )
         if script is None:
             return self._default(request)
         key = (context.step_id, context.index, context.purpose)
@@ -130,9 +136,20 @@ def _scripted_reply(request: ModelRequest, scripted: FixtureReply, call: int) ->
 def _last_user_message(messages: tuple[Message, ...]) -> str:
     for message in reversed(messages):
         if message.role == "user":
+            if message.attachments:
+                names = ", ".join(a.name for a in message.attachments)
+                return f"{message.content}\nattachments: {names}"
             return message.content
     return ""
 
 
+def _attachment_names(messages: tuple[Message, ...]) -> tuple[str, ...]:
+    return tuple(a.name for message in messages for a in message.attachments)
+
+
 def _input_tokens(messages: tuple[Message, ...]) -> int:
-    return estimate.chars_tokens(sum(len(message.content) for message in messages))
+    tokens = estimate.chars_tokens(sum(len(message.content) for message in messages))
+    for message in messages:
+        for a in message.attachments:
+            tokens += estimate.attachment_tokens(a.media_type, a.size)
+    return tokens

@@ -77,7 +77,14 @@ def estimate_usage(request: ModelRequest) -> Usage:
     chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
     if request.output_schema is not None:
         chars += len(str(request.output_schema))
-    return Usage(estimate.chars_tokens(chars), estimate.reserved_output_tokens(request.max_tokens))
+    files = sum(
+        estimate.attachment_tokens(a.media_type, a.size)
+        for m in request.messages
+        for a in m.attachments
+    )
+    return Usage(
+        estimate.chars_tokens(chars) + files, estimate.reserved_output_tokens(request.max_tokens)
+    )
 
 
 def estimate_tokens(request: ModelRequest) -> int:

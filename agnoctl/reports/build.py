@@ -23,6 +23,7 @@ from agnoctl.engine.state import (
     IterationRecord,
     StepRecord,
 )
+from agnoctl.providers.base import Attachment
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import StepSpec
 
@@ -162,12 +163,25 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "error": _error(record.error, record.error_kind),
             "delay": record.delay,
             "prompt": record.prompt,
+            "attachments": [_attachment(a) for a in record.attachments] or None,
             "calls": record.calls,
             "tokens_in": record.tokens_in,
             "tokens_out": record.tokens_out,
             "cost_usd": round(record.cost, 6),
         }
     )
+
+
+def _attachment(attachment: Attachment) -> dict[str, Any]:
+    """An ``AttachmentReport``'s data: what names the file, never its bytes."""
+    if attachment.url is not None:
+        return {"name": attachment.name, "media_type": attachment.media_type, "url": attachment.url}
+    return {
+        "name": attachment.name,
+        "media_type": attachment.media_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+    }
 
 
 SettingsOf = Callable[[StepSpec], Settings]

@@ -54,6 +54,22 @@ class GateReport(_Model):
     attempt: int | None = Field(default=None, description="The attempt whose output was checked.")
 
 
+class AttachmentReport(_Model):
+    """A file or image an agent attempt sent: named and hashed, never its contents."""
+
+    name: str = Field(
+        description="The path as the workflow gave it (after templating), or the URL."
+    )
+    media_type: str = Field(
+        description="image/png, image/jpeg, image/gif, image/webp, application/pdf."
+    )
+    size: int | None = Field(default=None, description="Bytes sent; None for a URL.")
+    sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the bytes sent; None for a URL."
+    )
+    url: str | None = Field(default=None, description="The URL the provider fetches itself.")
+
+
 class AttemptReport(_Model):
     number: int = Field(
         description="1 for the first attempt; numbering continues across fallback models."
@@ -74,6 +90,10 @@ class AttemptReport(_Model):
             "Agent steps: the rendered prompt this attempt sent (a retry's carries "
             "the findings it must fix), secrets masked."
         ),
+    )
+    attachments: list[AttachmentReport] = Field(
+        default_factory=list,
+        description="Agent steps: the files and images sent with the prompt, in order.",
     )
     calls: int = 0
     tokens_in: int = 0

@@ -18,6 +18,8 @@ from typing import Any, Literal, NamedTuple
 from pydantic import TypeAdapter, ValidationError
 
 from agnoctl.spec import dag
+from agnoctl.spec.attachment_checks import check_static
+from agnoctl.spec.attachments import is_templated
 from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
 from agnoctl.spec.model_errors import model_diagnostics, path_text
@@ -367,6 +369,13 @@ class _Checker:
                 self._check_literal_for_each((*base, "for_each"), spec.for_each)
         if spec.prompt is not None:
             self._check_template((*base, "prompt"), spec.prompt, False, inner)
+        if spec.attachments:
+            agent = self.workflow.agents.get(spec.agent or "")
+            root = agent.attachments_root if agent else None
+            after_others = self._after_others(node)
+            for index, entry in enumerate(spec.attachments):
+                where = (*base, "attachments", index)
+                self._check_attachment(where, entry, inner, root, after_others)
         for index, arg in enumerate(spec.run or []):
             self._check_template((*base, "run", index), arg, False, inner)
         for name, value in (spec.env or {}).items():
@@ -388,6 +397,34 @@ class _Checker:
             self._check_gates(node, inner)
         if spec.output_schema is not None:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
+
+    def _check_attachment(
+        self,
+        path: tuple[PathKey, ...],
+        entry: str,
+        scope: _Scope,
+        root: str | None,
+        after_others: bool,
+    ) -> None:
+        """A templated entry's reads, or what a static one names (attachment_checks)."""
+        if is_templated(entry):
+            self._check_template(path, entry, False, scope)
+            return
+        found = check_static(entry, root, after_others=after_others)
+        if found is not None:
+            self.report(path, found.code, found.message, found.hint, severity=found.severity)
+
+    def _after_others(self, node: _Node) -> bool:
+        """Whether other steps of the run may come before this one: it or a group around it
+        has needs, or it is in a loop (an earlier iteration)."""
+        if node.loop_group is not None:
+            return True
+        parts = node.path.split(".")
+        for depth in range(1, len(parts) + 1):
+            step = dag.find_step(self.workflow, ".".join(parts[:depth]))
+            if step is not None and step.needs:
+                return True
+        return False
 
     def _check_approval(self, node: _Node, scope: _Scope) -> None:
         assert node.spec.approval is not None
@@ -836,6 +873,10 @@ class _Checker:
                     False,
                     _Scope(roots=frozenset(agent_roots)),
                 )
+            for index, entry in enumerate(agent.attachments):
+                where = (*base, "attachments", index)
+                scope = _Scope(roots=frozenset(agent_roots))
+                self._check_attachment(where, entry, scope, agent.attachments_root, False)
             if agent.output_schema is not None:
                 self._check_json_schema((*base, "output_schema"), agent.output_schema)
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agnoctl.spec.attachments import DEFAULT_MAX_BYTES
 from agnoctl.spec.templates import Interpolated, literal_source
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -602,6 +603,14 @@ class StepSpec(StepDefaults):
         default=None,
         description="JSON Schema the output must validate against (overrides the agent's).",
     )
+    attachments: list[Template] | None = Field(
+        default=None,
+        description=(
+            "Agent step: files and images sent with the prompt, after the agent's: paths "
+            "(relative to where agnoctl runs), globs or http(s) URLs; each a template "
+            "(`{{ item }}` under for_each). png, jpeg, gif, webp, pdf. See docs/attachments.md."
+        ),
+    )
     gates: list[Gate] | None = Field(
         default=None, description="Quality gates checked on the output after the step succeeds."
     )
@@ -642,6 +651,8 @@ class StepSpec(StepDefaults):
             raise ValueError("an agent step needs a `prompt`")
         if kind != "agent" and self.prompt is not None:
             raise ValueError("`prompt` belongs to agent steps (add `agent`)")
+        if kind != "agent" and self.attachments is not None:
+            raise ValueError("`attachments` belong to agent steps (add `agent` and `prompt`)")
         if kind != "run" and (self.cwd is not None or self.env is not None):
             raise ValueError("`cwd` and `env` belong to command steps (`run`)")
         if kind != "steps" and self.loop is not None:
@@ -736,6 +747,24 @@ class AgentSpec(Strict):
     )
     cache: bool | None = Field(
         default=None, description="Cache this agent's replies (default true)."
+    )
+    attachments: list[Template] = Field(
+        default_factory=list,
+        description=(
+            "Files and images sent with every prompt of this agent (before a step's own): "
+            "paths, globs or http(s) URLs, each a template. See docs/attachments.md."
+        ),
+    )
+    attachments_root: str | None = Field(
+        default=None,
+        description=(
+            "The folder every attached file must be in, links resolved (relative to where "
+            "agnoctl runs); default: that directory itself. A path leading out is refused."
+        ),
+    )
+    max_attachment_bytes: Annotated[int, Field(ge=1)] = Field(
+        default=DEFAULT_MAX_BYTES,
+        description="Largest file this agent attaches, in bytes (default 20 MiB).",
     )
 
     @field_validator("model", "fallback_models")

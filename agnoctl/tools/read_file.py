@@ -37,8 +37,8 @@ _FOLDER_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY
 _MAX_LINKS = 40  # links followed in one path, as the kernel's own bound (ELOOP)
 
 
-class _Outside(Exception):
-    """The path, through a symbolic link, leads outside the tool's folder."""
+class OutsideRoot(Exception):
+    """The path, through a symbolic link, leads outside the folder it must stay in."""
 
 
 class ReadFileTool(BaseTool):
@@ -64,7 +64,7 @@ class ReadFileTool(BaseTool):
             return failed(f"the tool's folder {self.root!r} does not exist")
         try:
             fd = _open_beneath(root, root_fd, requested)
-        except _Outside:
+        except OutsideRoot:
             return refused(f"{requested!r} leads outside the tool's folder (a symbolic link)")
         except FileNotFoundError:
             return failed(f"{requested!r}: no such file")
@@ -89,9 +89,16 @@ class ReadFileTool(BaseTool):
         return ToolResult(True, text, truncated)
 
 
+def open_beneath(root: str, requested: str) -> int:
+    """A read-only descriptor of what the relative path ``requested`` names below the folder
+    ``root`` (a resolved path), walked as ``read_file`` walks it: ``OutsideRoot`` when a link
+    leads out, OSError when the walk fails. Attachments are read through it too."""
+    return _open_beneath(root, os.open(root, _FOLDER_FLAGS), requested)
+
+
 def _open_beneath(root: str, root_fd: int, requested: str) -> int:
     """A descriptor of what ``requested`` names below ``root`` (open as ``root_fd``, which this
-    closes); raises ``_Outside`` when a link leads out, OSError when the walk fails.
+    closes); raises ``OutsideRoot`` when a link leads out, OSError when the walk fails.
 
     ``folders`` holds a descriptor for each folder from the root down to where the walk is, so
     ``..`` goes back to the folder it came from, never through the file system's own ``..``.
@@ -104,7 +111,7 @@ def _open_beneath(root: str, root_fd: int, requested: str) -> int:
             part = pending.pop()
             if part == "..":
                 if len(folders) == 1:
-                    raise _Outside
+                    raise OutsideRoot
                 os.close(folders.pop())
                 continue
             flags = _FOLDER_FLAGS if pending else _OPEN_FLAGS
@@ -143,10 +150,10 @@ def _link_target(error: OSError, name: str, folder: int) -> str:
 
 
 def _below(root: str, target: str) -> str:
-    """An absolute link target as a path relative to ``root``; ``_Outside`` if not below it."""
+    """An absolute link target as a path relative to ``root``; ``OutsideRoot`` if not below it."""
     relative = os.path.relpath(os.path.normpath(target), root)
     if relative == ".." or relative.startswith(".." + os.sep):
-        raise _Outside
+        raise OutsideRoot
     return relative
 
 

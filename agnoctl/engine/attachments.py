@@ -1,0 +1,166 @@
+"""An agent task's attachments: its agent's and its step's `attachments:`, rendered, expanded
+and read (agnoctl.spec.attachments says what an entry means).
+
+A rendered path may come from a model's output (`{{ steps.pick.output }}`), so a prompt
+injection could name `~/.ssh/id_rsa` to have it sent to a provider. Every file must therefore
+lie below the agent's `attachments_root` (default: the directory agnoctl runs in), links
+resolved: the path is walked as the `read_file` tool walks its folder (`open_beneath`), one
+component at a time and never through a link that leads out, so checking and reading are one
+step. Only regular files are read, at most `max_attachment_bytes` of them, and their first
+bytes must be those of the type their extension claims.
+
+Every problem is a permanent step failure (`kind: attachment`): another attempt would find
+the same files. A template that renders to nothing attaches nothing (an optional attachment,
+e.g. `{{ item.screenshot or '' }}`). Files are read in a worker thread, never on the loop.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import stat
+from dataclasses import replace
+from typing import TYPE_CHECKING, BinaryIO
+
+import anyio.to_thread
+
+from agnoctl.errors import StepFailed
+from agnoctl.providers import attachments as wire
+from agnoctl.providers.base import Attachment
+from agnoctl.spec.attachments import (
+    MAX_ATTACHMENTS,
+    SNIFF_BYTES,
+    kind_of,
+    media_type,
+    sniff,
+    supported_extensions,
+    url_problem,
+)
+from agnoctl.tools.read_file import OutsideRoot, open_beneath
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from agnoctl.engine.steps import Task
+    from agnoctl.spec.models import AgentSpec
+
+
+class _Refused(Exception):
+    """One entry cannot be attached; the message says why."""
+
+
+async def load(task: Task, agent: AgentSpec) -> tuple[Attachment, ...]:
+    """The task's attachments, the agent's first; ``StepFailed`` names the first problem."""
+    entries = [*agent.attachments, *(task.step.attachments or ())]
+    if not entries:
+        return ()
+    rendered = [task.render("attachments", entry).strip() for entry in entries]
+    reader = _Reader(agent.attachments_root, agent.max_attachment_bytes)
+    try:
+        return await anyio.to_thread.run_sync(reader.read_all, [e for e in rendered if e])
+    except _Refused as exc:
+        raise StepFailed(f"step {task.where}: attachments: {exc}", kind="attachment") from None
+
+
+def check_accepted(task: Task, protocol: str, found: Iterable[Attachment]) -> None:
+    """Fail the step (permanently) when the model's provider cannot take an attachment."""
+    for attachment in found:
+        problem = wire.refusal(protocol, attachment)
+        if problem is not None:
+            raise StepFailed(
+                f"step {task.where}: attachments: {attachment.name}: {problem}",
+                kind="attachment",
+            )
+
+
+def described(found: Sequence[Attachment]) -> tuple[Attachment, ...]:
+    """The attachments without their bytes: what records and reports keep of them."""
+    return tuple(replace(a, data=b"") for a in found)
+
+
+class _Reader:
+    """Reads the files of one task below its fence (runs in a worker thread)."""
+
+    def __init__(self, root: str | None, max_bytes: int) -> None:
+        self.cwd = os.getcwd()
+        self.shown_root = root or "the directory agnoctl runs in"
+        self.root = os.path.realpath(os.path.join(self.cwd, root or "."))
+        self.max_bytes = max_bytes
+
+    def read_all(self, entries: list[str]) -> tuple[Attachment, ...]:
+        found: list[Attachment] = []
+        for entry in entries:
+            found.extend(self.entry(entry))
+            if len(found) > MAX_ATTACHMENTS:
+                raise _Refused(
+                    f"more than {MAX_ATTACHMENTS} files (the last entry read: {entry!r}); "
+                    "narrow the globs"
+                )
+        return tuple(found)
+
+    def entry(self, entry: str) -> list[Attachment]:
+        if "\0" in entry:
+            raise _Refused(f"{entry!r}: a path may not contain NUL characters")
+        kind = kind_of(entry)
+        if kind == "url":
+            return [_url(entry)]
+        if kind == "path":
+            return [self.file(entry)]
+        matches = sorted(glob.glob(entry, root_dir=self.cwd, recursive=True))
+        files = [m for m in matches if not os.path.isdir(os.path.join(self.cwd, m))]
+        if not files:
+            raise _Refused(f"{entry!r} matches no file (relative to {self.cwd})")
+        return [self.file(match) for match in files]
+
+    def file(self, path: str) -> Attachment:
+        media = media_type(path)
+        if media is None:
+            raise _Refused(f"{path!r}: not a type that can be attached ({supported_extensions()})")
+        relative = os.path.relpath(os.path.normpath(os.path.join(self.cwd, path)), self.root)
+        if relative == ".." or relative.startswith(".." + os.sep):
+            raise _Refused(self.outside(path))
+        try:
+            fd = open_beneath(self.root, relative)
+        except OutsideRoot:
+            raise _Refused(self.outside(path, " through a symbolic link")) from None
+        except FileNotFoundError:
+            raise _Refused(f"{path!r}: no such file (relative to {self.cwd})") from None
+        except OSError as exc:
+            raise _Refused(f"{path!r}: {exc.strerror or exc}") from None
+        with open(fd, "rb") as file:
+            data = self.contents(path, file)
+        if not sniff(data[:SNIFF_BYTES], media):
+            raise _Refused(f"{path!r}: its contents are not {media} (a renamed file?)")
+        digest = hashlib.sha256(data).hexdigest()
+        return Attachment(path, media, data, None, digest, len(data))
+
+    def contents(self, path: str, file: BinaryIO) -> bytes:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused(f"{path!r}: not a regular file")
+        data = file.read(self.max_bytes + 1)  # one byte more tells a file that grew past the cap
+        if len(data) > self.max_bytes:
+            raise _Refused(
+                f"{path!r}: {max(info.st_size, len(data)):,} bytes, over the cap of "
+                f"{self.max_bytes:,} (the agent's max_attachment_bytes)"
+            )
+        return data
+
+    def outside(self, path: str, how: str = "") -> str:
+        return (
+            f"{path!r} leads outside {self.shown_root}{how}; attachments must lie below it "
+            "(set the agent's attachments_root to allow another folder)"
+        )
+
+
+def _url(url: str) -> Attachment:
+    problem = url_problem(url)
+    if problem is not None:
+        raise _Refused(f"{url!r}: {problem}")
+    media = media_type(url)
+    if media is None:
+        raise _Refused(
+            f"{url!r}: its path names no type that can be attached ({supported_extensions()})"
+        )
+    return Attachment(url, media, url=url)
