@@ -27,12 +27,18 @@ from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest
 from agnoctl.providers.http import (
     Endpoint,
     JsonProvider,
+    chunk_json,
+    cut_short,
     malformed,
     mapping,
+    stream_error,
     usage,
 )
+from agnoctl.providers.stream import sse_events
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -67,6 +73,12 @@ class AnthropicProvider(JsonProvider):
 
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
         return parse_reply(payload, self._endpoint, model)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "stream": True}
+
+    def stream_reader(self, model: str) -> StreamedReply:
+        return StreamedReply(self._endpoint, model)
 
 
 def wire_request(request: ModelRequest, endpoint: Endpoint) -> dict[str, Any]:
@@ -191,6 +203,123 @@ def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> Mode
         finish_reason=finish,
         model=str(payload.get("model") or model),
     )
+
+
+# The HTTP status each kind of error stands for, for an ``error`` event after the 200.
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+class StreamedReply:
+    """A Messages stream (server-sent events, ended by ``message_stop``) put together into
+    the whole reply it stands for, then parsed by ``parse_reply``: a streamed reply and a
+    whole one are the same ``ModelReply``, the output tool's input becoming the text alike.
+
+    ``message_start`` carries the model and the input tokens; ``content_block_start`` opens a
+    block by ``index`` (text, or a tool_use with its id and name), ``content_block_delta``
+    adds to it (``text_delta``; ``input_json_delta``: a piece of the tool input's JSON text);
+    ``message_delta`` carries the ``stop_reason`` and the output tokens so far. ``ping`` and
+    kinds this reader does not know are skipped. An ``error`` event fails the call as the HTTP
+    status of its kind would (``overloaded_error`` is a 529, retried).
+    """
+
+    def __init__(self, endpoint: Endpoint, model: str) -> None:
+        self._endpoint = endpoint
+        self._model = model
+        self._blocks: dict[int, dict[str, Any]] = {}
+        self._inputs: dict[int, list[str]] = {}  # a tool_use block's pieces of input JSON
+        self._usage: dict[str, Any] = {}
+        self._stop: Any = None
+        self._served: Any = None
+        self._done = False
+
+    async def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+        async for event in sse_events(chunks):
+            piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
+            if piece is not None:
+                yield piece
+
+    def _feed(self, data: dict[str, Any]) -> str | None:
+        kind = data.get("type")
+        if kind == "content_block_delta":
+            return self._delta(data)
+        if kind == "content_block_start":
+            return self._start(data)
+        if kind == "message_start":
+            message = mapping(data.get("message"))
+            self._served = message.get("model")
+            self._usage.update(mapping(message.get("usage")))
+        elif kind == "message_delta":
+            self._stop = mapping(data.get("delta")).get("stop_reason") or self._stop
+            self._usage.update(mapping(data.get("usage")))
+        elif kind == "message_stop":
+            self._done = True
+        elif kind == "error":
+            error = mapping(data.get("error"))
+            status = _ERROR_STATUS.get(str(error.get("type")), 500)
+            raise stream_error(self._endpoint, self._model, status, error.get("message"))
+        return None
+
+    def _start(self, data: dict[str, Any]) -> str | None:
+        block = dict(mapping(data.get("content_block")))
+        index = self._index(data)
+        self._blocks[index] = block
+        if block.get("type") != "tool_use":
+            return None
+        self._inputs[index] = []
+        return ""  # a tool call's name is content: the model has begun to answer
+
+    def _delta(self, data: dict[str, Any]) -> str | None:
+        index = self._index(data)
+        block = self._blocks.get(index)
+        if block is None:
+            raise malformed(self._endpoint, self._model, "a content_block_start before its deltas")
+        delta = mapping(data.get("delta"))
+        kind = delta.get("type")
+        if kind == "text_delta" and isinstance(text := delta.get("text"), str):
+            block["text"] = f"{block.get('text') or ''}{text}"
+            return text
+        if kind == "input_json_delta" and index in self._inputs:
+            piece = delta.get("partial_json")
+            self._inputs[index].append(piece if isinstance(piece, str) else "")
+            return ""
+        return None  # thinking, signatures, citations: not part of the reply agnoctl reads
+
+    def _index(self, data: dict[str, Any]) -> int:
+        index = data.get("index")
+        if not isinstance(index, int):
+            raise malformed(self._endpoint, self._model, "an index in every content block event")
+        return index
+
+    def reply(self) -> ModelReply:
+        if not self._done:
+            raise cut_short(self._endpoint, self._model, "its end (message_stop)")
+        for index, pieces in self._inputs.items():
+            if text := "".join(pieces):
+                self._blocks[index]["input"] = _tool_input(text, self._endpoint, self._model)
+        payload = {
+            "model": self._served,
+            "content": [block for _, block in sorted(self._blocks.items())],
+            "stop_reason": self._stop,
+            "usage": self._usage,
+        }
+        return parse_reply(payload, self._endpoint, self._model)
+
+
+def _tool_input(text: str, endpoint: Endpoint, model: str) -> Any:
+    # A model can write broken JSON, which another attempt usually fixes (MalformedResponse).
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise malformed(endpoint, model, "tool_use input that is JSON") from None
 
 
 def _tool_call(block: dict[str, Any], endpoint: Endpoint, model: str) -> ToolCall:

@@ -13,7 +13,10 @@ one. Treat them as values: ``dataclasses.replace`` makes a changed copy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -69,6 +72,9 @@ class CallContext:
     attempt: int = 1
     agent: str | None = None
     purpose: str = "task"  # "task" or "judge" (a judge gate scoring the step's output)
+    # Given each piece of a streamed reply's text as it arrives (the live display); None
+    # when nobody shows it, so a reply's chunks cost nothing more then.
+    on_text: Callable[[str], None] | None = None
 
 
 @dataclass(slots=True)
@@ -125,6 +131,10 @@ class ModelReply:
     # Seconds the call waited for its provider's limits (window, pause, rate buckets) before
     # it went out; set by the registry's GuardedProvider.
     waited: float = 0.0
+    # A streamed reply's timings: seconds from sending the request to its first content (text
+    # or a tool call), and from then to its end. None for whole replies, cache hits and mocks.
+    ttft: float | None = None
+    stream_seconds: float | None = None
 
 
 class Provider(Protocol):

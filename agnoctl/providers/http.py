@@ -17,11 +17,16 @@ must not spend); other users get it built on first use. It must be closed with
 timeouts are ``ProviderTimeout``; refused or reset connections are ``ConnectionFailed``; a body
 that is not a JSON object is ``MalformedResponse``. No message ever contains the API key.
 
-A reply is read as a stream, within the provider's ``ReplyLimits``: a body past
+Replies are streamed by default (``post_stream``: each protocol's ``StreamReader`` decodes
+its framing with ``agnoctl.providers.stream`` and adds the events up to the reply a whole one
+would parse to, noting the time to first token); a provider with ``stream: false`` asks for
+whole replies (``post_json``). Either way the body is read as it comes, within the provider's
+``ReplyLimits``: a body past
 ``max_bytes`` (32 MiB by default; a declared ``Content-Length`` past it is refused unread) is a
 ``PermanentProviderError`` (the same request would get the same reply), and a body that stops
 coming (less than ``PROGRESS_BYTES`` in ``stall_timeout`` seconds, 60 by default, counted
-from the headers or the last progress) is a ``ProviderTimeout``, retried like any timeout.
+from the headers or the last progress; for a stream, nothing at all) is a
+``ProviderTimeout``, retried like any timeout.
 The wait for the headers is the model's thinking time, bounded by the read timeout and the
 step's own ``timeout``. Token counts past ``MAX_REPLY_TOKENS`` are a ``MalformedResponse``.
 Rate-limit headers (``Retry-After``, OpenAI's ``x-ratelimit-*``, Anthropic's
@@ -41,7 +46,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import anyio
 import httpx
@@ -61,7 +66,7 @@ from agnoctl.errors import (
 from agnoctl.providers.base import RateLimitHint, Usage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     import aiohttp
 
@@ -69,6 +74,7 @@ if TYPE_CHECKING:
     from agnoctl.redact import Redactor
 
 Transport = Literal["aiohttp", "httpcore"]
+_T = TypeVar("_T")
 
 # A safety net, not the step timeout: the engine bounds each attempt with a cancel scope.
 # Long generations legitimately take minutes, so the read timeout is generous.
@@ -229,52 +235,155 @@ async def post_json(
 ) -> tuple[dict[str, Any], RateLimitHint | None]:
     """POST ``body`` as JSON and return the reply's JSON object and what its rate-limit
     headers say (``rate_limit_hint``), or raise a ``ProviderError``."""
+
+    async def whole(response: httpx.Response) -> tuple[dict[str, Any], RateLimitHint | None]:
+        content = await _read_body(response, limits, endpoint, model)
+        if response.status_code != 200:
+            raise error_for_status(response, content, endpoint=endpoint, model=model)
+        payload = _json_object(response, content, endpoint=endpoint, model=model)
+        return payload, rate_limit_hint(response.headers)
+
+    return await _exchange(client, url, body, headers, endpoint, model, whole)
+
+
+async def post_stream(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str],
+    endpoint: Endpoint,
+    model: str,
+    reader: StreamReader,
+    limits: ReplyLimits = ReplyLimits(),
+    on_text: Callable[[str], None] | None = None,
+) -> ModelReply:
+    """POST ``body`` as JSON and read the reply as a stream with ``reader`` (the protocol's
+    framing and events), or raise a ``ProviderError``.
+
+    ``on_text`` is given each piece of text as it arrives. The reply says when the first
+    piece of content came (``ttft``: text or a tool call, from the moment the request was
+    sent) and how long the rest took (``stream_seconds``). Within ``limits`` as a whole reply
+    is, but a stream is stalled when it sends nothing at all for ``stall_timeout`` seconds:
+    its events are small, and a keep-alive counts as life."""
+    started = time.perf_counter()
+
+    async def streamed(response: httpx.Response) -> ModelReply:
+        if response.status_code != 200:
+            content = await _read_body(response, limits, endpoint, model)
+            raise error_for_status(response, content, endpoint=endpoint, model=model)
+        chunks = _body_chunks(response, limits, endpoint, model, progress_bytes=1)
+        first: float | None = None
+        async for text in reader.deltas(chunks):
+            if first is None:
+                first = time.perf_counter()
+            if text and on_text is not None:
+                on_text(text)
+        reply = reader.reply()
+        if first is not None:
+            reply.ttft = first - started
+            reply.stream_seconds = time.perf_counter() - first
+        reply.rate_limit = rate_limit_hint(response.headers)
+        return reply
+
+    return await _exchange(client, url, body, headers, endpoint, model, streamed)
+
+
+class StreamReader(Protocol):
+    """A protocol's streamed reply: its framing, its events, and the reply they add up to."""
+
+    def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+        """Read the body; yield each piece of content as it comes: its text, or "" for
+        content that is no text (a tool call's name or arguments)."""
+        ...
+
+    def reply(self) -> ModelReply:
+        """The reply the events added up to, exactly as a whole reply would parse; raises a
+        ``ProviderError`` when the stream ended before the protocol's end marker."""
+        ...
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    endpoint: Endpoint,
+    model: str,
+    consume: Callable[[httpx.Response], Awaitable[_T]],
+) -> _T:
+    """Send one request and ``consume`` its response; transport failures become the
+    ``ProviderError`` tree. Leaving it, early or not, closes the response: a connection whose
+    reply was not read to the end is closed, never reused."""
     try:
         async with client.stream("POST", url, json=body, headers=dict(headers)) as response:
-            content = await _read_body(response, limits, endpoint, model)
+            return await consume(response)
     except httpx.TimeoutException as exc:
         raise _timeout_error(exc, url, endpoint, model) from exc
     except httpx.TransportError as exc:
         raise _connection_failed(exc, url, endpoint, model) from exc
     except _aiohttp_errors() as exc:  # the aiohttp transport lets a few through unmapped
         raise _connection_failed(exc, url, endpoint, model) from exc
-    if response.status_code != 200:
-        raise error_for_status(response, content, endpoint=endpoint, model=model)
-    payload = _json_object(response, content, endpoint=endpoint, model=model)
-    return payload, rate_limit_hint(response.headers)
 
 
 async def _read_body(
     response: httpx.Response, limits: ReplyLimits, endpoint: Endpoint, model: str
 ) -> bytes:
-    """The body, read while it stays within ``limits`` (decoded: a compressed bomb counts
-    at its full size); raises past the size cap or when it stalls."""
+    """The body, read while it stays within ``limits`` (``_body_chunks``)."""
+    body = bytearray()
+    async for chunk in _body_chunks(response, limits, endpoint, model):
+        body += chunk
+    return bytes(body)
+
+
+async def _body_chunks(
+    response: httpx.Response,
+    limits: ReplyLimits,
+    endpoint: Endpoint,
+    model: str,
+    *,
+    progress_bytes: int = PROGRESS_BYTES,
+) -> AsyncIterator[bytes]:
+    """The body's chunks as they come (decoded: a compressed bomb counts at its full size);
+    raises past the size cap, or when less than ``progress_bytes`` came in ``stall_timeout``."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise _too_large(endpoint, model, limits, f"it declares {int(declared):,} bytes")
-    body = bytearray()
     chunks = response.aiter_bytes()
+    received = 0
     progress_at, progress = anyio.current_time(), 0
     while True:
-        with anyio.move_on_after(progress_at + limits.stall_timeout - anyio.current_time()):
+        with anyio.move_on_after(progress_at + limits.stall_timeout - anyio.current_time()) as wait:
             chunk = await anext(chunks, None)
-            if chunk is None:
-                return bytes(body)
-            body += chunk
-            if len(body) > limits.max_bytes:
-                raise _too_large(endpoint, model, limits, "refused unread past that")
-            progress += len(chunk)
-            if progress >= PROGRESS_BYTES:
-                progress_at, progress = anyio.current_time(), 0
-            continue
-        raise ProviderTimeout(
-            f"{endpoint.provider} stopped sending its reply: less than {PROGRESS_BYTES:,} bytes "
-            f"in {limits.stall_timeout:g}s after {len(body):,} bytes (stall_timeout); the "
-            "server or a proxy may be stuck",
-            provider=endpoint.provider,
-            model=model,
-            status=response.status_code,
-        )
+        if wait.cancelled_caught:
+            raise _stalled(response, limits, endpoint, model, received, progress_bytes)
+        if chunk is None:
+            return
+        received += len(chunk)
+        if received > limits.max_bytes:
+            raise _too_large(endpoint, model, limits, "refused unread past that")
+        progress += len(chunk)
+        if progress >= progress_bytes:
+            progress_at, progress = anyio.current_time(), 0
+        yield chunk  # outside the cancel scope: a generator must not yield inside one
+
+
+def _stalled(
+    response: httpx.Response,
+    limits: ReplyLimits,
+    endpoint: Endpoint,
+    model: str,
+    received: int,
+    progress_bytes: int,
+) -> ProviderError:
+    what = "nothing" if progress_bytes == 1 else f"less than {progress_bytes:,} bytes"
+    return ProviderTimeout(
+        f"{endpoint.provider} stopped sending its reply: {what} in {limits.stall_timeout:g}s "
+        f"after {received:,} bytes (stall_timeout); the server or a proxy may be stuck",
+        provider=endpoint.provider,
+        model=model,
+        status=response.status_code,
+    )
 
 
 def _too_large(endpoint: Endpoint, model: str, limits: ReplyLimits, how: str) -> ProviderError:
@@ -292,7 +401,9 @@ class JsonProvider:
     """What every HTTP wire protocol shares: one URL, fixed headers, JSON in and out.
 
     A protocol sets ``protocol``, ``path`` (appended to ``base_url``), the default ``name``,
-    ``base_url`` and ``key_hint``, and implements ``auth_headers``, ``wire`` and ``parse``.
+    ``base_url`` and ``key_hint``, and implements ``auth_headers``, ``wire`` and ``parse`` for
+    whole replies, ``stream_body`` and ``stream_reader`` for streamed ones (the default;
+    ``stream=False`` asks for whole replies).
     """
 
     protocol: str
@@ -310,8 +421,10 @@ class JsonProvider:
         api_key: str | None = None,
         key_hint: str | None = None,
         limits: ReplyLimits | None = None,
+        stream: bool = True,
     ) -> None:
         self.name = name or self.default_name
+        self.stream = stream  # read replies as streams; False for servers that cannot stream
         self.limits = limits or ReplyLimits()
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._http = http
@@ -330,7 +443,27 @@ class JsonProvider:
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
         raise NotImplementedError
 
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` (``wire``'s) asking for the reply as a stream."""
+        raise NotImplementedError
+
+    def stream_reader(self, model: str) -> StreamReader:
+        """A reader of one streamed reply to a request for ``model``."""
+        raise NotImplementedError
+
     async def request(self, request: ModelRequest) -> ModelReply:
+        if self.stream:
+            return await post_stream(
+                self._http.client,
+                self._url,
+                self.stream_body(self.wire(request)),
+                headers=self._headers,
+                endpoint=self._endpoint,
+                model=request.model,
+                reader=self.stream_reader(request.model),
+                limits=self.limits,
+                on_text=request.context.on_text,
+            )
         payload, hint = await post_json(
             self._http.client,
             self._url,
@@ -388,17 +521,35 @@ def error_for_status(
     status = response.status_code
     message = _server_message(response, body, endpoint)
     where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
+    return _error_for(status, where, response.headers, endpoint, model)
+
+
+def stream_error(endpoint: Endpoint, model: str, status: int, message: Any) -> ProviderError:
+    """The typed error for an error a stream reported after its 200 (Anthropic's ``error``
+    event, an ``error`` object in an OpenAI-compatible chunk or an Ollama line), as the HTTP
+    ``status`` its kind stands for: an overloaded server mid-stream is retried as its 529 is."""
+    text = message if isinstance(message, str) and message else "(no message)"
+    where = (
+        f"{endpoint.provider} reported an error in the middle of its reply for model "
+        f"{model!r} (as HTTP {status}): {_truncate(text, endpoint)}"
+    )
+    return _error_for(status, where, {}, endpoint, model)
+
+
+def _error_for(
+    status: int, where: str, headers: Mapping[str, str], endpoint: Endpoint, model: str
+) -> ProviderError:
     common: dict[str, Any] = {"provider": endpoint.provider, "model": model, "status": status}
     if status == 429:
         return RateLimited(
             f"{where}; slow down (rate_limit, max_concurrency) or wait",
-            retry_after=limit_wait(response.headers, status=status),
+            retry_after=limit_wait(headers, status=status),
             **common,
         )
     if status in (408, 409) or 500 <= status <= 599:
         return ProviderUnavailable(
             f"{where}; the provider is having trouble, a retry may succeed",
-            retry_after=retry_after_seconds(response.headers),
+            retry_after=retry_after_seconds(headers),
             **common,
         )
     if status in (401, 403):
@@ -590,6 +741,38 @@ def malformed(endpoint: Endpoint, model: str, what: str) -> MalformedResponse:
         provider=endpoint.provider,
         model=model,
         status=200,
+    )
+
+
+def chunk_json(endpoint: Endpoint, model: str, data: str | bytes) -> dict[str, Any]:
+    """One event's (or line's) JSON object of a streamed reply; anything else is a
+    ``MalformedResponse``, retried as a whole reply that does not parse is."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        return payload
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    start, _ = _redactor(endpoint).head(text, 80)
+    raise MalformedResponse(
+        f"{endpoint.provider} sent a stream event that is not a JSON object (starting "
+        f"{start!r}); the server may not speak this protocol, check the provider type and "
+        "base_url, or set `stream: false` on the provider if it cannot stream",
+        provider=endpoint.provider,
+        model=model,
+        status=200,
+    )
+
+
+def cut_short(endpoint: Endpoint, model: str, marker: str) -> ConnectionFailed:
+    """The error for a stream that ended without the protocol's end marker: the connection
+    closed in the middle of the reply (a proxy's timeout, a restart), which a retry may mend."""
+    return ConnectionFailed(
+        f"{endpoint.provider} ended its streamed reply before {marker}: the connection "
+        "closed in the middle of the reply; a retry may succeed",
+        provider=endpoint.provider,
+        model=model,
     )
 
 

@@ -1,4 +1,5 @@
-"""Ollama's native chat API (``POST {base_url}/api/chat``, ``stream: false``).
+"""Ollama's native chat API (``POST {base_url}/api/chat``): replies streamed as JSON lines
+(``StreamedReply``), or whole with the provider's ``stream: false``.
 
 ``base_url`` is the host, as ``OLLAMA_HOST`` (default ``http://127.0.0.1:11434``). Structured
 output uses the native ``format`` field, which takes a JSON Schema. Sampling settings go in
@@ -15,9 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 from agnoctl.providers import attachments
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
-from agnoctl.providers.http import Endpoint, JsonProvider, malformed, usage
+from agnoctl.providers.http import (
+    Endpoint,
+    JsonProvider,
+    chunk_json,
+    cut_short,
+    malformed,
+    mapping,
+    stream_error,
+    usage,
+)
+from agnoctl.providers.stream import json_lines
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -37,6 +50,60 @@ class OllamaProvider(JsonProvider):
 
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
         return parse_reply(payload, self._endpoint, model)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "stream": True}
+
+    def stream_reader(self, model: str) -> StreamedReply:
+        return StreamedReply(self._endpoint, model)
+
+
+class StreamedReply:
+    """An ``/api/chat`` stream (one JSON object a line) put together into the whole reply it
+    stands for, then parsed by ``parse_reply``: a streamed reply and a whole one are the same
+    ``ModelReply``.
+
+    Each line's ``message`` carries a piece of ``content``, or whole ``tool_calls``; the last
+    line has ``done: true`` with ``done_reason`` and the token counts (``prompt_eval_count``,
+    ``eval_count``). A line with an ``error`` (a failure after the 200) fails the call as a
+    server error, retried.
+    """
+
+    def __init__(self, endpoint: Endpoint, model: str) -> None:
+        self._endpoint = endpoint
+        self._model = model
+        self._text: list[str] = []
+        self._calls: list[Any] = []
+        self._last: dict[str, Any] | None = None  # the line with done: true
+
+    async def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+        async for line in json_lines(chunks):
+            piece = self._feed(chunk_json(self._endpoint, self._model, line))
+            if piece is not None:
+                yield piece
+
+    def _feed(self, data: dict[str, Any]) -> str | None:
+        if (error := data.get("error")) is not None:
+            raise stream_error(self._endpoint, self._model, 500, error)
+        if data.get("done") is True:
+            self._last = data
+        message = mapping(data.get("message"))
+        piece: str | None = None
+        if isinstance(text := message.get("content"), str) and text:
+            self._text.append(text)
+            piece = text
+        if isinstance(calls := message.get("tool_calls"), list) and calls:
+            self._calls.extend(calls)
+            piece = piece or ""
+        return piece
+
+    def reply(self) -> ModelReply:
+        if self._last is None:
+            raise cut_short(self._endpoint, self._model, 'its end (a line with "done": true)')
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self._text)}
+        if self._calls:
+            message["tool_calls"] = self._calls
+        return parse_reply({**self._last, "message": message}, self._endpoint, self._model)
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:

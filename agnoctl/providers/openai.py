@@ -19,12 +19,18 @@ from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest
 from agnoctl.providers.http import (
     Endpoint,
     JsonProvider,
+    chunk_json,
+    cut_short,
     malformed,
     mapping,
+    stream_error,
     usage,
 )
+from agnoctl.providers.stream import sse_events
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -47,6 +53,14 @@ class OpenAIProvider(JsonProvider):
 
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
         return parse_reply(payload, self._endpoint, model)
+
+    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        # Usage comes in a last chunk only when asked for (servers that ignore the option
+        # send none: the reply then counts no tokens, as a whole reply without usage does).
+        return {**body, "stream": True, "stream_options": {"include_usage": True}}
+
+    def stream_reader(self, model: str) -> StreamedReply:
+        return StreamedReply(self._endpoint, model)
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
@@ -176,6 +190,111 @@ def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> Mode
         finish_reason=_str_or_none(choices[0].get("finish_reason")),
         model=str(payload.get("model") or model),
     )
+
+
+class StreamedReply:
+    """A Chat Completions stream (server-sent events of ``chat.completion.chunk`` objects,
+    ended by ``data: [DONE]``) put together into the whole reply it stands for, then parsed
+    by ``parse_reply``: a streamed reply and a whole one are the same ``ModelReply``.
+
+    A chunk's ``choices[0].delta`` carries a piece of ``content`` or of ``tool_calls`` (by
+    ``index``: the id and name once, the arguments as pieces of one JSON text); the choice's
+    ``finish_reason`` comes once; with ``stream_options.include_usage`` a last chunk with no
+    choices carries ``usage``. An ``error`` object in a chunk (OpenAI-compatible servers report
+    a failure after the 200 this way) fails the call as its ``code`` says, a server error if
+    none.
+    """
+
+    def __init__(self, endpoint: Endpoint, model: str) -> None:
+        self._endpoint = endpoint
+        self._model = model
+        self._text: list[str] = []
+        self._calls: dict[int, _CallPieces] = {}
+        self._finish: Any = None
+        self._usage: Any = None
+        self._served: Any = None
+        self._done = False
+
+    async def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+        async for event in sse_events(chunks):
+            if event.data == "[DONE]":
+                self._done = True  # read on to the end: the connection is then reused
+                continue
+            piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
+            if piece is not None:
+                yield piece
+
+    def _feed(self, chunk: dict[str, Any]) -> str | None:
+        if (error := chunk.get("error")) is not None:
+            raise _stream_error(self._endpoint, self._model, error)
+        self._served = chunk.get("model") or self._served
+        if isinstance(chunk.get("usage"), dict):
+            self._usage = chunk["usage"]
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return None
+        choice = mapping(choices[0])
+        self._finish = choice.get("finish_reason") or self._finish
+        delta = mapping(choice.get("delta"))
+        piece: str | None = None
+        if isinstance(text := delta.get("content"), str) and text:
+            self._text.append(text)
+            piece = text
+        if isinstance(calls := delta.get("tool_calls"), list) and calls:
+            for call in calls:
+                self._call_piece(mapping(call))
+            piece = piece or ""
+        return piece
+
+    def _call_piece(self, call: dict[str, Any]) -> None:
+        index = call.get("index")
+        pieces = self._calls.setdefault(index if isinstance(index, int) else 0, _CallPieces())
+        function = mapping(call.get("function"))
+        pieces.id = pieces.id or call.get("id")
+        pieces.name = pieces.name or function.get("name")
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            pieces.arguments.append(arguments)
+        elif isinstance(arguments, dict):  # a server that sends them whole, as an object
+            pieces.arguments.append(json.dumps(arguments))
+
+    def reply(self) -> ModelReply:
+        if not self._done:
+            raise cut_short(self._endpoint, self._model, "its end (data: [DONE])")
+        message: dict[str, Any] = {"content": "".join(self._text)}
+        if self._calls:
+            message["tool_calls"] = [
+                {
+                    "id": pieces.id,
+                    "type": "function",
+                    "function": {"name": pieces.name, "arguments": "".join(pieces.arguments)},
+                }
+                for _, pieces in sorted(self._calls.items())
+            ]
+        payload = {
+            "model": self._served,
+            "choices": [{"message": message, "finish_reason": self._finish}],
+            "usage": self._usage,
+        }
+        return parse_reply(payload, self._endpoint, self._model)
+
+
+class _CallPieces:
+    """What the chunks told of one tool call so far."""
+
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: Any = None
+        self.name: Any = None
+        self.arguments: list[str] = []
+
+
+def _stream_error(endpoint: Endpoint, model: str, error: Any) -> Exception:
+    error = error if isinstance(error, dict) else {"message": error}
+    code = error.get("code")
+    status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+    return stream_error(endpoint, model, status, error.get("message"))
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -144,6 +144,7 @@ def build_provider(
         api_key=connection.api_key,
         key_hint=connection.key_hint,
         limits=limits,
+        stream=spec.stream if spec is not None else True,
     )
 
 

@@ -5,7 +5,14 @@ Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completio
 - ``POST …/chat/completions``  OpenAI Chat Completions (a provider ``base_url`` of
   ``http://127.0.0.1:PORT/v1``)
 - ``POST …/v1/messages``       Anthropic Messages (needs ``x-api-key`` and ``anthropic-version``)
-- ``POST …/api/chat``          Ollama chat (``stream`` must be false: no streaming here)
+- ``POST …/api/chat``          Ollama chat
+
+A request that asks for a stream (``stream: true``; for Ollama, anything but ``stream: false``)
+gets one in its protocol's framing: OpenAI chunks as server-sent events ending in ``data:
+[DONE]`` (usage in a last chunk when ``stream_options.include_usage`` asks for it), Anthropic's
+events (``message_start`` … ``message_stop``, tool input as ``input_json_delta`` pieces, a
+``ping``), Ollama's JSON lines ending in ``done: true``. Text and tool arguments are cut into
+pieces of ``STREAM_PIECE`` characters, one event (or line) each, written one at a time.
 - ``GET /_stats``              counts as JSON: ``requests``, ``in_flight``, ``max_in_flight``, and
   counts by ``routes``, ``models``, directive ``keys``, ``prompts`` (``prompt_hash`` of the last
   user message) and ``statuses`` (0: the client gave up first; 499: closed by ``[[reset]]``),
@@ -44,6 +51,15 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
   no tool result, then answer ``tool result: <last result>``; several make parallel calls
 - ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
 
+Stream faults (a whole reply ignores them; ``T``: only the first T requests, else always):
+
+- ``[[cut:N]]``, ``[[cut:N:T]]``: close the connection after N events (or lines)
+- ``[[stall:N]]``, ``[[stall:N:T]]``: send nothing more after N events, until the client leaves
+- ``[[bad_chunk:N]]``, ``[[bad_chunk:N:T]]``: event N (from 1) is not JSON
+- ``[[error_event:N]]``, ``[[error_event:N:T]]``: after N events, the protocol's error in the
+  stream (Anthropic ``overloaded_error``, an OpenAI ``error`` object, an Ollama ``error`` line)
+- ``[[malformed]]`` on a stream: its first event is not JSON
+
 Error directives (``fail``, ``429``, ``status``) take options: ``retry_after=S`` (a
 ``Retry-After`` header in seconds), ``retry_after_ms=MS`` (``retry-after-ms``),
 ``retry_after_date=S`` (``Retry-After`` as an HTTP-date S seconds ahead) and, for ``429``,
@@ -76,6 +92,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -130,6 +147,12 @@ class FakeReply:
     input_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
+    # Stream faults, by events sent (a whole reply ignores them): close the connection after
+    # N, send nothing more after N, make event N (from 1) not JSON, report an error after N.
+    cut: int | None = None
+    stall: int | None = None
+    bad_chunk: int | None = None
+    error_event: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +199,9 @@ _DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
 _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
     "json", "text", "tool", "tokens", "body", "huge", "trickle",
+    "cut", "stall", "bad_chunk", "error_event",
 }  # fmt: skip
+_STREAM_FAULTS = {"cut", "stall", "bad_chunk", "error_event"}
 _WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
 _decoder = json.JSONDecoder()
 
@@ -289,6 +314,8 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["tool_calls"] = (*out.get("tool_calls", ()), call)
     elif d.name == "tokens":
         out["input_tokens"], out["output_tokens"] = int(args[0]), int(args[1])
+    elif d.name in _STREAM_FAULTS and (len(args) < 2 or n <= int(args[1])):
+        out[d.name] = int(args[0])
 
 
 def _fail(out: dict[str, Any], status: int, d: Directive) -> None:
@@ -685,10 +712,12 @@ def _refusal(
     protocol: str, body: Mapping[str, Any], headers: Mapping[str, str], api_key: str | None
 ) -> FakeReply | None:
     """What a real server would refuse before looking at the prompt."""
-    # Ollama streams unless told not to; this fake answers whole replies only.
-    if body.get("stream") is True or (protocol == "ollama" and body.get("stream") is not False):
-        return FakeReply(status=400, error="fake_llm answers whole replies only: send stream false")
     return _auth_error(protocol, headers, api_key)
+
+
+def wants_stream(protocol: str, body: Mapping[str, Any]) -> bool:
+    """Whether the request asks for a streamed reply (Ollama streams unless told not to)."""
+    return body.get("stream") is True or (protocol == "ollama" and body.get("stream") is not False)
 
 
 def _auth_error(protocol: str, headers: Mapping[str, str], api_key: str | None) -> FakeReply | None:
@@ -802,6 +831,8 @@ class FakeLLMServer:
         delay = self.config.latency_ms / 1000.0 + reply.delay
         if delay > 0:
             await asyncio.sleep(delay)
+        if _streams(fake, reply):
+            return await self._stream(request, fake, reply)
         response = self._respond(request, fake, reply)
         if (reply.pad or reply.trickle) and isinstance(response, web.Response):
             return await _streamed(request, response, reply)
@@ -854,6 +885,25 @@ class FakeLLMServer:
             body=json.dumps(payload).encode(), content_type=_JSON, headers=reply.headers
         )
 
+    async def _stream(
+        self, request: web.Request, fake: FakeRequest, reply: FakeReply
+    ) -> web.StreamResponse:
+        """The reply as its protocol streams it, with the stream faults ``reply`` asks for."""
+        self._serial += 1
+        try:
+            payload = _render_reply(fake, reply, self._serial)
+        except SchemaInstanceError as exc:
+            return self._error(fake.protocol, FakeReply(status=400, error=f"bad schema: {exc}"), "")
+        include_usage = bool((fake.body.get("stream_options") or {}).get("include_usage"))
+        chunks = stream_chunks(fake.protocol, payload, include_usage=include_usage)
+        kind = "application/x-ndjson" if fake.protocol == "ollama" else "text/event-stream"
+        stream = web.StreamResponse(status=200, headers=reply.headers)
+        stream.content_type = kind
+        await stream.prepare(request)
+        with contextlib.suppress(ConnectionError):  # the client stopped reading
+            await _write_faulty(request, stream, fake.protocol, chunks, reply)
+        return stream
+
     def _error(self, protocol: str, reply: FakeReply, sent_key: str) -> web.Response:
         message = reply.error or f"fake error {reply.status}"
         if reply.status in (401, 403):
@@ -893,6 +943,163 @@ async def _streamed(
 
 
 _CHUNK = 64 * 1024
+
+
+def _streams(fake: FakeRequest, reply: FakeReply) -> bool:
+    """Whether ``reply`` goes out as a stream: asked for, and a 200 in the protocol's shape."""
+    whole = reply.status != 200 or reply.reset or reply.body is not None
+    return not whole and wants_stream(fake.protocol, fake.body)
+
+
+async def _write_faulty(
+    request: web.Request,
+    stream: web.StreamResponse,
+    protocol: str,
+    chunks: list[bytes],
+    reply: FakeReply,
+) -> None:
+    """Write ``chunks`` one at a time, breaking the stream as ``reply`` asks."""
+    bad = 1 if reply.malformed else reply.bad_chunk
+    for start in range(0, reply.pad, _CHUNK):
+        await stream.write(b" " * min(_CHUNK, reply.pad - start))
+    for sent, chunk in enumerate(chunks):
+        if sent == reply.cut:
+            if request.transport is not None:
+                request.transport.abort()
+            return
+        if sent == reply.stall:
+            await asyncio.sleep(_STALL_SECONDS)  # until the client gives up (it cancels this)
+        if sent == reply.error_event:
+            await stream.write(_stream_error(protocol))
+            break
+        await stream.write(_NOT_JSON[protocol] if sent + 1 == bad else chunk)
+        if reply.trickle:
+            await asyncio.sleep(reply.trickle)
+    await stream.write_eof()
+
+
+_STALL_SECONDS = 3600.0
+_NOT_JSON = {
+    "openai": b'data: {"id": "broken\n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type": "broken\n\n',
+    "ollama": b'{"model": "broken\n',
+}
+STREAM_PIECE = 16
+"""Characters of text (or of a tool's JSON arguments) per streamed event."""
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + STREAM_PIECE] for i in range(0, len(text), STREAM_PIECE)]
+
+
+def _sse(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data)
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {text}\n\n".encode()
+
+
+def _stream_error(protocol: str) -> bytes:
+    if protocol == "anthropic":
+        error = {"type": "overloaded_error", "message": "fake overloaded (error_event)"}
+        return _sse({"type": "error", "error": error}, "error")
+    if protocol == "ollama":
+        return json.dumps({"error": "fake error (error_event)"}).encode() + b"\n"
+    return _sse({"error": {"message": "fake error (error_event)", "code": None}})
+
+
+def stream_chunks(
+    protocol: str, payload: Mapping[str, Any], *, include_usage: bool = False
+) -> list[bytes]:
+    """A whole reply ``payload`` (as ``_render_reply`` makes it) cut into its protocol's
+    stream: one element per event (SSE) or line (Ollama)."""
+    if protocol == "anthropic":
+        return _anthropic_stream(payload)
+    if protocol == "ollama":
+        return _ollama_stream(payload)
+    return _openai_stream(payload, include_usage)
+
+
+def _openai_stream(payload: Mapping[str, Any], include_usage: bool) -> list[bytes]:
+    head = {k: payload[k] for k in ("id", "created", "model")}
+    head["object"] = "chat.completion.chunk"
+    choice = payload["choices"][0]
+    message = choice["message"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        extra = {"usage": None} if include_usage else {}
+        return _sse({**head, "choices": choices, **extra})
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": piece}) for piece in _pieces(message["content"] or "")]
+    for index, call in enumerate(message.get("tool_calls") or ()):
+        function = call["function"]
+        opening = {**call, "index": index, "function": {"name": function["name"], "arguments": ""}}
+        chunks.append(chunk({"tool_calls": [opening]}))
+        chunks += [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            for piece in _pieces(function["arguments"])
+        ]
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append(_sse({**head, "choices": [], "usage": payload["usage"]}))
+    return [*chunks, _sse("[DONE]")]
+
+
+def _anthropic_stream(payload: Mapping[str, Any]) -> list[bytes]:
+    usage = payload["usage"]
+    start = {**payload, "content": [], "stop_reason": None, "stop_sequence": None}
+    start["usage"] = {"input_tokens": usage["input_tokens"], "output_tokens": 1}
+    chunks = [_sse({"type": "message_start", "message": start}, "message_start")]
+    chunks.append(_sse({"type": "ping"}, "ping"))
+    for index, block in enumerate(payload["content"]):
+        opening: dict[str, Any]
+        if block["type"] == "text":
+            opening, kind, key, whole = {"type": "text", "text": ""}, "text_delta", "text", block
+        else:
+            opening = {**block, "input": {}}
+            kind, key = "input_json_delta", "partial_json"
+            whole = {"partial_json": json.dumps(block["input"])}
+        chunks.append(
+            _sse(
+                {"type": "content_block_start", "index": index, "content_block": opening},
+                "content_block_start",
+            )
+        )
+        chunks += [
+            _sse(
+                {"type": "content_block_delta", "index": index, "delta": {"type": kind, key: p}},
+                "content_block_delta",
+            )
+            for p in _pieces(whole[key])
+        ]
+        chunks.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+    delta = {"stop_reason": payload["stop_reason"], "stop_sequence": None}
+    ending = {
+        "type": "message_delta",
+        "delta": delta,
+        "usage": {"output_tokens": usage["output_tokens"]},
+    }
+    chunks.append(_sse(ending, "message_delta"))
+    return [*chunks, _sse({"type": "message_stop"}, "message_stop")]
+
+
+def _ollama_stream(payload: Mapping[str, Any]) -> list[bytes]:
+    head = {"model": payload["model"], "created_at": payload["created_at"]}
+    message = payload["message"]
+
+    def line(data: dict[str, Any]) -> bytes:
+        return json.dumps({**head, **data}).encode() + b"\n"
+
+    lines = [
+        line({"message": {"role": "assistant", "content": piece}, "done": False})
+        for piece in _pieces(message["content"])
+    ]
+    if message.get("tool_calls"):
+        calls = {"role": "assistant", "content": "", "tool_calls": message["tool_calls"]}
+        lines.append(line({"message": calls, "done": False}))
+    last = {k: v for k, v in payload.items() if k not in ("model", "created_at")}
+    return [*lines, line({**last, "message": {"role": "assistant", "content": ""}})]
 
 
 class FakeLLMThread:

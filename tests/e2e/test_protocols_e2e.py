@@ -112,7 +112,7 @@ def test_structured_output_uses_each_servers_native_schema_mode(protocol_run: E2
     ]
     assert anthropic["tools"][0]["input_schema"]["required"] == ["summary", "confidence"]
     assert bodies["ollama"]["format"]["required"] == ["summary", "confidence"]
-    assert bodies["ollama"]["stream"] is False
+    assert bodies["ollama"]["stream"] is True  # replies are streamed unless `stream: false`
 
 
 def test_instructions_travel_as_each_protocols_system_prompt(protocol_run: E2ERun) -> None:

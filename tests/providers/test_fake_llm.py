@@ -204,12 +204,15 @@ def test_command_refuses_other_hosts():
     assert "only listens on loopback" in result.stderr
 
 
-async def test_streaming_is_refused(fake_llm: FakeLLMThread):
+async def test_streams_when_asked(fake_llm: FakeLLMThread):
     async with httpx.AsyncClient(base_url=fake_llm.url) as client:
         ollama_default = await client.post("/api/chat", json=CHAT)  # Ollama streams by default
         openai_stream = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
-    assert ollama_default.status_code == openai_stream.status_code == 400
-    assert "stream false" in ollama_default.json()["error"]
+    assert ollama_default.headers["content-type"].startswith("application/x-ndjson")
+    assert json.loads(ollama_default.text.splitlines()[-1])["done"] is True
+    assert openai_stream.headers["content-type"].startswith("text/event-stream")
+    assert openai_stream.text.endswith("data: [DONE]\n\n")
+    assert '"usage"' not in openai_stream.text  # usage only when stream_options asks for it
 
 
 def test_stopping_an_unstarted_server_is_harmless():

@@ -20,7 +20,7 @@ from agnoctl.errors import (
 )
 from agnoctl.providers.anthropic import AnthropicProvider
 from agnoctl.providers.base import Message, ModelRequest, Provider, ToolSpec
-from agnoctl.providers.http import HttpClient, Transport
+from agnoctl.providers.http import HttpClient, ReplyLimits, Transport
 from agnoctl.providers.ollama import OllamaProvider
 from agnoctl.providers.openai import OpenAIProvider
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, FakeReply, FakeRequest
@@ -28,6 +28,8 @@ from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, FakeReply, Fa
 pytestmark = pytest.mark.anyio
 
 PROTOCOLS = ["openai", "anthropic", "ollama"]
+# Streamed replies (the default) and whole ones (`stream: false`) must parse alike.
+STREAMED = pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
 CLIENT_TIMEOUT = httpx.Timeout(5.0, read=0.3)
 SECRET = "sk-planted-SECRET-0123456789"
 SCHEMA = {
@@ -43,12 +45,23 @@ GREP = ToolSpec(
 )
 
 
-def make(protocol: str, http: HttpClient, url: str, api_key: str | None = "test-key") -> Provider:
+def make(
+    protocol: str,
+    http: HttpClient,
+    url: str,
+    api_key: str | None = "test-key",
+    *,
+    stream: bool = True,
+    limits: ReplyLimits | None = None,
+) -> Provider:
+    """A provider of ``protocol`` on the fake server: streamed replies unless ``stream`` is
+    False (whole ones, as for a server that cannot stream)."""
+    options: dict[str, Any] = {"api_key": api_key, "stream": stream, "limits": limits}
     if protocol == "openai":
-        return OpenAIProvider(http, base_url=f"{url}/v1", api_key=api_key)
+        return OpenAIProvider(http, base_url=f"{url}/v1", **options)
     if protocol == "anthropic":
-        return AnthropicProvider(http, base_url=url, api_key=api_key)
-    return OllamaProvider(http, base_url=url, api_key=api_key)
+        return AnthropicProvider(http, base_url=url, **options)
+    return OllamaProvider(http, base_url=url, **options)
 
 
 def ask(prompt: str, **fields: Any) -> ModelRequest:
@@ -66,9 +79,12 @@ def record(fake: FakeLLMThread) -> list[FakeRequest]:
     return seen
 
 
+@STREAMED
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_text_reply_with_usage(protocol: str, fake_llm: FakeLLMThread, http: HttpClient):
-    provider = make(protocol, http, fake_llm.url)
+async def test_text_reply_with_usage(
+    protocol: str, stream: bool, fake_llm: FakeLLMThread, http: HttpClient
+):
+    provider = make(protocol, http, fake_llm.url, stream=stream)
     messages = (Message("system", "Be brief."), Message("user", "hello [[tokens:100:20]]"))
     reply = await provider.request(ModelRequest(model="fake-model", messages=messages))
     assert reply.text == "echo: hello"
@@ -95,10 +111,14 @@ async def test_structured_output_minimal_instance(
     assert reply.finish_reason == "stop"
 
 
+@STREAMED
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_structured_output_scripted(protocol: str, fake_llm: FakeLLMThread, http: HttpClient):
+async def test_structured_output_scripted(
+    protocol: str, stream: bool, fake_llm: FakeLLMThread, http: HttpClient
+):
     prompt = 'analyse [[json:{"summary": "ok [1]", "confidence": 0.9}]]'
-    reply = await make(protocol, http, fake_llm.url).request(ask(prompt, output_schema=SCHEMA))
+    provider = make(protocol, http, fake_llm.url, stream=stream)
+    reply = await provider.request(ask(prompt, output_schema=SCHEMA))
     assert json.loads(reply.text) == {"summary": "ok [1]", "confidence": 0.9}
 
 
@@ -111,11 +131,15 @@ async def test_openai_asks_for_json_schema_natively(fake_llm: FakeLLMThread, htt
     assert response_format["json_schema"]["strict"] is False  # not closed: strict would refuse
 
 
-async def test_ollama_sends_schema_as_format(fake_llm: FakeLLMThread, http: HttpClient):
+@STREAMED
+async def test_ollama_sends_schema_as_format(
+    stream: bool, fake_llm: FakeLLMThread, http: HttpClient
+):
     seen = record(fake_llm)
-    await make("ollama", http, fake_llm.url).request(ask("x", output_schema=SCHEMA, max_tokens=7))
+    provider = make("ollama", http, fake_llm.url, stream=stream)
+    await provider.request(ask("x", output_schema=SCHEMA, max_tokens=7))
     assert seen[0].body["format"] == SCHEMA
-    assert seen[0].body["stream"] is False
+    assert seen[0].body["stream"] is stream
     assert seen[0].body["options"] == {"num_predict": 7}
 
 
@@ -128,9 +152,12 @@ async def test_anthropic_forces_the_output_tool(fake_llm: FakeLLMThread, http: H
     assert body["max_tokens"] == 1024
 
 
+@STREAMED
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_tool_call_then_answer(protocol: str, fake_llm: FakeLLMThread, http: HttpClient):
-    provider = make(protocol, http, fake_llm.url)
+async def test_tool_call_then_answer(
+    protocol: str, stream: bool, fake_llm: FakeLLMThread, http: HttpClient
+):
+    provider = make(protocol, http, fake_llm.url, stream=stream)
     first = ask('find it [[tool:grep:{"q": "needle"}]]', tools=(GREP,))
     reply = await provider.request(first)
     assert [(c.name, c.arguments) for c in reply.tool_calls] == [("grep", {"q": "needle"})]
@@ -216,9 +243,12 @@ async def test_hang_beyond_read_timeout(
         await http.aclose()
 
 
+@STREAMED
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_malformed_body(protocol: str, fake_llm: FakeLLMThread, http: HttpClient):
-    provider = make(protocol, http, fake_llm.url)
+async def test_malformed_body(
+    protocol: str, stream: bool, fake_llm: FakeLLMThread, http: HttpClient
+):
+    provider = make(protocol, http, fake_llm.url, stream=stream)
     with pytest.raises(MalformedResponse):
         await provider.request(ask("x [[malformed:1]]"))
     assert (await provider.request(ask("x [[malformed:1]]"))).text == "echo: x"

@@ -1,0 +1,157 @@
+"""The two framings a streamed reply comes in, decoded from its bytes as they arrive.
+
+- Server-sent events (OpenAI-compatible servers, Anthropic), as the WHATWG HTML standard
+  defines the ``text/event-stream`` format: lines end with CRLF, LF or CR; a line starting with
+  ``:`` is a comment (a keep-alive); ``field: value`` (one space after the colon dropped);
+  ``data`` lines of one event are joined with newlines; a blank line dispatches the event;
+  ``event`` names it (``message`` by default); ``id`` and ``retry`` are of no use to a single
+  request and are ignored.
+- Line-delimited JSON (Ollama): one JSON document a line, blank lines skipped.
+
+Both take the body as chunks of bytes cut anywhere (a line, a CRLF, a UTF-8 character may be
+split between two chunks) and keep no more than the unfinished line between chunks. A body
+that ends without its last line ending still gives that line, and a last event without its
+blank line is still dispatched: a server that closes the connection right after its last
+event is common, and the protocol's own end marker (``[DONE]``, ``message_stop``,
+``done: true``) is what tells a whole reply from a cut one, not the framing.
+
+The decoders know nothing of HTTP: ``sse_events`` and ``json_lines`` read any async iterator
+of byte chunks (the HTTP client's body today; another client's tomorrow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
+
+_BOM = "\ufeff"
+
+
+@dataclass(slots=True)
+class SseEvent:
+    """One dispatched server-sent event."""
+
+    event: str
+    data: str
+
+
+class Lines:
+    """Splits chunks of bytes into lines at CRLF, LF or CR, a line ending split between two
+    chunks included. A line is given as bytes, without its ending: UTF-8 never uses the bytes of
+    CR or LF inside a character, so a line is whole text once cut here."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        # The unfinished line's chunks, joined once its end comes: a long line (padding, a
+        # large tool input) in many chunks is copied once, not once per chunk.
+        self._pending: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                self._pending.append(chunk)
+            return []
+        data = b"".join((*self._pending, chunk)) if self._pending else chunk
+        # A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+        held = data.endswith(b"\r")
+        if held:
+            data = data[:-1]
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        rest = lines.pop() + (b"\r" if held else b"")
+        self._pending = [rest] if rest else []
+        return lines
+
+    def close(self) -> list[bytes]:
+        """The last line, when the body did not end with a line ending."""
+        rest = b"".join(self._pending).rstrip(b"\r")
+        self._pending = []
+        return [rest] if rest else []
+
+
+class SseDecoder:
+    """Server-sent events from chunks of bytes: ``feed`` each chunk, ``close`` at the end."""
+
+    __slots__ = ("_data", "_event", "_first", "_lines")
+
+    def __init__(self) -> None:
+        self._lines = Lines()
+        self._event = ""
+        self._data: list[str] = []
+        self._first = True
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        return self._events(self._lines.feed(chunk))
+
+    def close(self) -> list[SseEvent]:
+        found = self._events(self._lines.close())
+        return [*found, *self._dispatch()]
+
+    def _events(self, lines: list[bytes]) -> list[SseEvent]:
+        found: list[SseEvent] = []
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace")
+            if self._first:
+                self._first = False
+                line = line.removeprefix(_BOM)
+            if not line:
+                found.extend(self._dispatch())
+            elif not line.startswith(":"):
+                self._field(line)
+        return found
+
+    def _field(self, line: str) -> None:
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+
+    def _dispatch(self) -> list[SseEvent]:
+        data, event = self._data, self._event
+        self._data, self._event = [], ""
+        if not data:  # an event without data is not dispatched (the standard's rule)
+            return []
+        return [SseEvent(event or "message", "\n".join(data))]
+
+
+class JsonLines:
+    """The non-blank lines of a line-delimited JSON body, as bytes (``json.loads`` takes them)."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self) -> None:
+        self._lines = Lines()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return [line for line in self._lines.feed(chunk) if line.strip()]
+
+    def close(self) -> list[bytes]:
+        return [line for line in self._lines.close() if line.strip()]
+
+
+async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SseEvent]:
+    """The events of a ``text/event-stream`` body given as chunks of bytes."""
+    decoder = SseDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.close():
+        yield event
+
+
+async def json_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """The lines of a line-delimited JSON body given as chunks of bytes, blank ones skipped."""
+    decoder = JsonLines()
+    async for chunk in chunks:
+        for line in decoder.feed(chunk):
+            yield line
+    for line in decoder.close():
+        yield line
