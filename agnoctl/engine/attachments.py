@@ -21,7 +21,7 @@ import hashlib
 import os
 import stat
 from dataclasses import replace
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
@@ -84,7 +84,7 @@ class _Reader:
 
     def __init__(self, root: str | None, max_bytes: int) -> None:
         self.cwd = os.getcwd()
-        self.shown_root = root or "the directory agnoctl runs in"
+        self.shown_root = f"attachments_root {root!r}" if root else "the directory agnoctl runs in"
         self.root = os.path.realpath(os.path.join(self.cwd, root or "."))
         self.max_bytes = max_bytes
 
@@ -128,18 +128,21 @@ class _Reader:
             raise _Refused(f"{path!r}: no such file (relative to {self.cwd})") from None
         except OSError as exc:
             raise _Refused(f"{path!r}: {exc.strerror or exc}") from None
-        with open(fd, "rb") as file:
-            data = self.contents(path, file)
+        try:
+            data = self.contents(path, fd)
+        finally:
+            os.close(fd)
         if not sniff(data[:SNIFF_BYTES], media):
             raise _Refused(f"{path!r}: its contents are not {media} (a renamed file?)")
         digest = hashlib.sha256(data).hexdigest()
         return Attachment(path, media, data, None, digest, len(data))
 
-    def contents(self, path: str, file: BinaryIO) -> bytes:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
+    def contents(self, path: str, fd: int) -> bytes:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a folder, or a FIFO or device that could block
             raise _Refused(f"{path!r}: not a regular file")
-        data = file.read(self.max_bytes + 1)  # one byte more tells a file that grew past the cap
+        with open(fd, "rb", closefd=False) as file:
+            data = file.read(self.max_bytes + 1)  # one byte more tells a file grown past the cap
         if len(data) > self.max_bytes:
             raise _Refused(
                 f"{path!r}: {max(info.st_size, len(data)):,} bytes, over the cap of "

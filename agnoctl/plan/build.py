@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from agnoctl import estimate
 from agnoctl.errors import SpecError, SpecInvalid
+from agnoctl.plan.attachments import attachments_tokens
 from agnoctl.plan.model import (
     Assumptions,
     FloatRange,
@@ -642,6 +643,8 @@ class _Planner:
         facts = shape.facts
         prompt = self._rendered_length((*where, "prompt"), spec.prompt or "", context)
         base = estimate.chars_tokens(prompt) + shape.tokens
+        if facts.agent.attachments or spec.attachments:
+            base += attachments_tokens((*facts.agent.attachments, *(spec.attachments or ())))
         if facts.instructions_tokens is None and facts.agent.instructions:
             where_agent = ("agents", spec.agent or "", "instructions")
             length = self._rendered_length(where_agent, facts.agent.instructions, context)
