@@ -35,7 +35,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -166,6 +166,25 @@ class ResponseCache:
         if self._redact is not None and self._redact(text) != text:
             return  # the reply holds a secret: see the module docstring
         self._passing_over_damage(lambda store: store.set(key, text, retry=True))
+
+    def get_tool_result(self, key: str) -> tuple[bool, str, bool] | None:
+        """A recorded tool result: ``(ok, text, truncated)``, or None."""
+        raw = self._passing_over_damage(lambda store: store.get(key))
+        entry = _decode(raw) if isinstance(raw, str) else None
+        result = None if entry is None else entry.get("tool_result")
+        if not isinstance(result, dict):
+            return None
+        return bool(result["ok"]), str(result["text"]), bool(result["truncated"])
+
+    def put_tool_result(self, key: str, ok: bool, text: str, truncated: bool) -> None:
+        """Record a tool result (its text is masked already: ``tools.base.cut``); one that
+        still holds a secret is not stored, as a reply would not be."""
+        result = {"ok": ok, "text": text, "truncated": truncated}
+        entry = {"format": _FORMAT, "created": time.time(), "tool_result": result}
+        value = canonical_json(entry)
+        if self._redact is not None and self._redact(value) != value:
+            return
+        self._passing_over_damage(lambda store: store.set(key, value, retry=True))
 
     def warn_of_damage(self) -> None:
         """Log, once, that the database broke during the run and the run goes without it."""
@@ -340,6 +359,7 @@ async def cached_request(
     request: ModelRequest,
     *,
     mode: CacheMode = "use",
+    prepare: Callable[[ModelRequest], Awaitable[ModelRequest]] | None = None,
 ) -> tuple[ModelReply, bool]:
     """Send ``request`` through the cache: ``(reply, True)`` on a hit, else the provider's.
 
@@ -349,9 +369,13 @@ async def cached_request(
     the request alone, and cost nothing anyway. In ``use`` mode a request that this process
     already answered for the same step and item is a retry of a rejected reply (it did not
     parse, validate or pass a gate), so it skips the read: replaying it could never succeed.
+
+    ``prepare`` makes the request that is sent from the one the key is made of, only when one
+    is sent: an agent's MCP tools are keyed by their entries and listed (their servers
+    started) only for a call that goes out.
     """
     if cache is None or mode == "off" or provider.protocol not in CACHED_PROTOCOLS:
-        return await provider.request(request), False
+        return await provider.request(await _prepared(request, prepare)), False
     key = cache.key(provider, request)
     if mode == "only" or not cache.repeated(key, request.context):
         reply = cache.get(key)
@@ -360,10 +384,29 @@ async def cached_request(
             return reply, True
     if mode == "only":
         raise CacheMiss(_miss_message(request, cache.damage))
-    reply = await provider.request(request)
+    reply = await provider.request(await _prepared(request, prepare))
     await anyio.to_thread.run_sync(cache.put, key, reply)
     cache.warn_of_damage()
     return reply, False
+
+
+async def _prepared(
+    request: ModelRequest, prepare: Callable[[ModelRequest], Awaitable[ModelRequest]] | None
+) -> ModelRequest:
+    return request if prepare is None else await prepare(request)
+
+
+def tool_result_key(definition: dict[str, Any], tool: str, arguments: dict[str, Any]) -> str:
+    """The key of an MCP tool's recorded result: its entry's static definition, the tool and
+    the arguments (a definition holds no secret: ``agnoctl.tools.mcp.definition``)."""
+    material = {
+        "format": _FORMAT,
+        "kind": "tool_result",
+        "definition": definition,
+        "tool": tool,
+        "arguments": arguments,
+    }
+    return hashlib.sha256(canonical_json(material).encode()).hexdigest()
 
 
 def caching_enabled(step: bool | None, agent: bool | None, defaults: bool | None) -> bool:

@@ -18,7 +18,8 @@
     │   │   └── BadRequest
     │   └── CircuitOpen               the provider's breaker is open: fail fast, try fallbacks
     ├── StepFailed                a step's own work failed (command exit code, template, tool)
-    │   └── OutputInvalid         structured output does not parse or validate (retried)
+    │   ├── OutputInvalid         structured output does not parse or validate (retried)
+    │   └── ToolServerFailed      an MCP server would not start, crashed or stopped answering
     ├── CacheMiss                 --cache-only and no cached reply for a step
     ├── RunLocked                 another process writes this run directory
     ├── RunDirUnwritable          a run file could not be written (a full disk): the run stopped,
@@ -230,6 +231,12 @@ class OutputInvalid(StepFailed):
     def __init__(self, message: str, *, errors: tuple[str, ...] = ()) -> None:
         super().__init__(message, kind="output_invalid", retryable=True)
         self.errors = errors
+
+
+class ToolServerFailed(StepFailed):
+    """An MCP server the step's agent uses would not start, crashed, or did not answer a call
+    in time: the attempt fails (retried when ``retryable``), since the model cannot act on a
+    tool that is not there."""
 
 
 class CacheMiss(AgnoctlError):

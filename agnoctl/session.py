@@ -386,7 +386,19 @@ def _redactor(workflow: Workflow) -> Redactor:
     from agnoctl.providers.registry import secrets
 
     found = [s for name, spec in workflow.providers.items() for s in secrets(name, spec)]
+    found += mcp_header_values(workflow)
     return Redactor.from_environment(extra=found)
+
+
+def mcp_header_values(workflow: Workflow) -> list[str]:
+    """Every `headers:` value of the MCP tools of the run's files: credentials, masked."""
+    return [
+        value
+        for each in every_workflow(workflow)
+        for tool in each.tools.values()
+        if tool.type == "mcp"
+        for value in (tool.headers or {}).values()
+    ]
 
 
 def _named(options: RunOptions) -> bool:

@@ -30,7 +30,7 @@ from agnoctl.engine.gates import (
 )
 from agnoctl.engine.retry import Backoff, is_retryable
 from agnoctl.engine.runtime import Route, Runtime
-from agnoctl.engine.state import AttemptRecord
+from agnoctl.engine.state import AttemptRecord, ToolCallRecord
 from agnoctl.engine.steps import (
     Task,
     check_output,
@@ -38,6 +38,7 @@ from agnoctl.engine.steps import (
     run_attempts,
     schedule_retry,
 )
+from agnoctl.engine.toolbox import mcp_toolbox
 from agnoctl.errors import CircuitOpen, OutputInvalid
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
@@ -54,7 +55,10 @@ from agnoctl.tools.base import ToolResult
 from agnoctl.tools.loop import run_tool_loop
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from agnoctl.tools.base import Tool
+    from agnoctl.tools.mcp import McpToolbox
 
 
 class _AgentTask:
@@ -72,6 +76,7 @@ class _AgentTask:
         "system",
         "task",
         "tool_specs",
+        "toolbox",
         "tools",
     )
     agent: AgentSpec
@@ -94,9 +99,16 @@ class _AgentTask:
         self.schema = agent.output_schema if schema is None else schema
         self.tools: dict[str, Tool] = {}
         self.tool_specs: tuple[ToolSpec, ...] = ()
+        self.toolbox: McpToolbox | None = None
         if agent.tools:
-            self.tools = {name: rt.tools()[name] for name in agent.tools}
-            self.tool_specs = tuple(tool.spec for tool in self.tools.values())
+            built = rt.tools()
+            self.tools = {name: built[name] for name in agent.tools if name in built}
+            # An MCP entry's tools are known once its server runs: a model call's cache key
+            # holds the entry (a stand-in), and the call sent holds the server's tools.
+            context = CallContext(step_id=task.step_path, agent=name)
+            self.toolbox = mcp_toolbox(rt, task, name, agent, context)
+            stand_ins = self.toolbox.stand_ins() if self.toolbox is not None else ()
+            self.tool_specs = (*(tool.spec for tool in self.tools.values()), *stand_ins)
 
     async def run(self) -> Any:
         # Before the first attempt: the client's set-up never counts against its timeout.
@@ -146,7 +158,7 @@ class _AgentTask:
                 agent=self.agent_name,
             ),
         )
-        if self.tools:
+        if self.tool_specs:
             reply = await self._converse(route, request, record)
         else:
             reply = await _ask(self.rt, task, route, request, record)
@@ -180,16 +192,23 @@ class _AgentTask:
     ) -> ModelReply:
         """The tool-calling loop: call, run the tools the model asked for, call again."""
         task = self.task
+        toolbox = self.toolbox
+        prepare = None
+        # The mock answers by its fixtures, never by the tools offered: it starts no server.
+        if toolbox is not None and route.provider.protocol != "mock":
+            prepare = toolbox.sent
 
         async def call(messages: tuple[Message, ...]) -> ModelReply:
-            return await _ask(self.rt, task, route, replace(request, messages=messages), record)
+            asked = replace(request, messages=messages)
+            return await _ask(self.rt, task, route, asked, record, prepare)
 
         result = await run_tool_loop(
             call,
             request.messages,
             self.tools,
             max_tool_calls=self.agent.max_tool_calls,
-            watch=_ToolEvents(self.rt.sink, task, record.number),
+            watch=_ToolEvents(self.rt.sink, task, record),
+            more=toolbox,
         )
         return result.reply
 
@@ -200,7 +219,11 @@ class _ToolEvents:
 
     sink: EventSink
     task: Task
-    attempt: int
+    record: AttemptRecord  # the report lists the attempt's calls
+
+    @property
+    def attempt(self) -> int:
+        return self.record.number
 
     def called(self, call: ToolCall) -> None:
         self.sink.emit(
@@ -230,6 +253,9 @@ class _ToolEvents:
                 chars=len(result.text),
                 error=error,
             )
+        )
+        self.record.tool_calls.append(
+            ToolCallRecord(call.name, result.ok, milliseconds(seconds), result.truncated, error)
         )
 
 
@@ -276,11 +302,16 @@ async def run_agent(rt: Runtime, task: Task) -> Any:
 
 
 async def _ask(
-    rt: Runtime, task: Task, route: Route, request: ModelRequest, attempt: AttemptRecord
+    rt: Runtime,
+    task: Task,
+    route: Route,
+    request: ModelRequest,
+    attempt: AttemptRecord,
+    prepare: Callable[[ModelRequest], Awaitable[ModelRequest]] | None = None,
 ) -> ModelReply:
     """One model call on behalf of ``task``, accounted to its step and ``attempt``."""
     return await rt.call_model(
-        route, request, task.path, task.step_path, task.settings.tags, attempt
+        route, request, task.path, task.step_path, task.settings.tags, attempt, prepare
     )
 
 

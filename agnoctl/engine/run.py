@@ -26,6 +26,7 @@ renders to text.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -166,7 +167,9 @@ async def execute(setup: RunSetup, reports: ReportFiles) -> RunResult:
     )
     rt = _runtime(setup, sink)
     try:
-        result = await _run(setup, rt, reports, stop)
+        # MCP servers end with the run, whichever way it ends (failed, interrupted, timed out).
+        async with rt.mcp or contextlib.AsyncExitStack():
+            result = await _run(setup, rt, reports, stop)
     finally:
         sink.close()
         if rt.cache is not None:

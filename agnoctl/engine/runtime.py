@@ -11,7 +11,7 @@ import contextlib
 import copy
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
-from agnoctl.errors import CacheMiss, UsageError
+from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from agnoctl.providers.http import HttpClient
     from agnoctl.providers.registry import GuardedProvider
     from agnoctl.tools.base import Tool
+    from agnoctl.tools.mcp import McpServers
 
 DEFAULT_RETRY = RetrySpec()
 
@@ -371,6 +372,13 @@ class Runtime:
         )
         self._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
         self._tools: dict[str, Tool] | None = None
+        # The run's MCP servers (sub-workflows' too), when a file of the run declares one;
+        # `execute` holds them open for the run's lifetime.
+        self.mcp: McpServers | None = None
+        if any(uses_mcp(each) for each in every_workflow(workflow)):
+            from agnoctl.tools.mcp import McpServers
+
+            self.mcp = McpServers()
         self._root = self  # the run's own runtime; a sub-workflow's shares its services
         self._step_prefix = ""  # where this workflow's steps sit in the run ("review.")
         self._sub: dict[str, Runtime] = {}  # sub-workflows' runtimes, by step prefix
@@ -434,8 +442,13 @@ class Runtime:
         step_path: str,
         tags: Tags | None,
         attempt: AttemptRecord,
+        prepare: Callable[[ModelRequest], Awaitable[ModelRequest]] | None = None,
     ) -> ModelReply:
-        """One model call: reserve its worst case, call, account, report it as an event."""
+        """One model call: reserve its worst case, call, account, report it as an event.
+
+        ``prepare`` makes the request sent from ``request`` when one is sent (a cache hit
+        sends none): an agent's MCP tools, listed from their servers.
+        """
         tokens, cost = 0, 0.0
         if self._reserve_worst_case:
             worst = estimate_usage(request)  # what the request sends, and a full reply
@@ -446,14 +459,19 @@ class Runtime:
         context = request.context
         try:
             if self.cache is None:  # no cache to look in (the mock's runs): one call less
-                reply = await route.provider.request(request)
+                sent = request if prepare is None else await prepare(request)
+                reply = await route.provider.request(sent)
                 hit = False
             else:
                 reply, hit = await cached_request(
-                    self.cache, route.provider, request, mode=self._cache_mode(step_path, context)
+                    self.cache,
+                    route.provider,
+                    request,
+                    mode=self._cache_mode(step_path, context),
+                    prepare=prepare,
                 )
-        except CacheMiss:
-            budget.release(reservation)  # --cache-only: nothing was sent
+        except (CacheMiss, ToolServerFailed):
+            budget.release(reservation)  # --cache-only, or no MCP server: nothing was sent
             raise
         except BaseException as exc:
             budget.settle(reservation, 0, 0.0)
@@ -465,6 +483,7 @@ class Runtime:
                 self._llm_event(route, path, context, started, error=reason(exc))
             raise
         if hit:
+            reply.cached = True  # a reply decoded from the cache for this call alone
             budget.release(reservation)
             self.ledger.add(step_path, context.agent, route.label, tags, calls=0, cache_hits=1)
             self._llm_event(route, path, context, started, reply=reply, cached=True)
@@ -480,6 +499,10 @@ class Runtime:
         self.ledger.add(step_path, context.agent, route.label, tags, tokens_in, tokens_out, cost)
         self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
         return reply
+
+    def cache_mode_of(self, step_path: str, context: CallContext) -> CacheMode:
+        """How a call of ``step_path`` uses the cache (MCP tool results follow its replies)."""
+        return self._cache_mode(step_path, context)
 
     def _cache_mode(self, step_path: str, context: CallContext) -> CacheMode:
         """How this call uses the cache: `cache: false` (step, agent, defaults) turns it off,
@@ -533,6 +556,11 @@ class Runtime:
                 wait_ms=milliseconds(reply.waited) if reply is not None and reply.waited else None,
             )
         )
+
+
+def uses_mcp(workflow: Workflow) -> bool:
+    """Whether the workflow declares an MCP tool (its agents may start servers)."""
+    return any(tool.type == "mcp" for tool in workflow.tools.values())
 
 
 def _agent_limiters(workflow: Workflow) -> dict[str, PriorityLimiter]:

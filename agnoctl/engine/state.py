@@ -39,10 +39,22 @@ class AttemptRecord:
     delay: float | None = None  # seconds waited before the next attempt
     prompt: str | None = None  # agent steps: the rendered prompt sent, retry findings included
     attachments: tuple[Attachment, ...] = ()  # agent steps: what was attached, without bytes
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)  # agent steps, in order
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+
+
+@dataclass(slots=True)
+class ToolCallRecord:
+    """One tool call of an agent attempt: which tool, how it ended, how long it took."""
+
+    name: str
+    ok: bool
+    duration_ms: float
+    truncated: bool = False
+    error: str | None = None  # the start of a failed or refused result, masked
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1127,6 +1127,10 @@ def _tool_definition(tool: ToolDef) -> dict[str, Any]:
         parameters: dict[str, Any] = {"type": "object", "properties": {"url": {"type": "string"}}}
     elif tool.type == "read_file":
         parameters = {"type": "object", "properties": {"path": {"type": "string"}}}
+    elif tool.type == "mcp":
+        # The server's tools are known only once it runs; plan starts nothing: an MCP entry
+        # counts as one small definition, so its estimate is a lower bound.
+        return {"description": "", "parameters": {"type": "object", "properties": {}}}
     else:
         parameters = tool.parameters
     return {"description": tool.description or "", "parameters": parameters}

@@ -131,6 +131,9 @@ class ModelReply:
     # Seconds the call waited for its provider's limits (window, pause, rate buckets) before
     # it went out; set by the registry's GuardedProvider.
     waited: float = 0.0
+    # Answered from the response cache (Runtime.call_model): the tool calls it asks for are
+    # answered from the recorded results too, so a cached conversation needs no MCP server.
+    cached: bool = False
     # A streamed reply's timings: seconds from sending the request to its first content (text
     # or a tool call), and from then to its end. None for whole replies, cache hits and mocks.
     ttft: float | None = None

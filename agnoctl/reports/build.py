@@ -10,6 +10,7 @@ pydantic less than validating a None.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,6 +165,7 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "delay": record.delay,
             "prompt": record.prompt,
             "attachments": [_attachment(a) for a in record.attachments] or None,
+            "tool_calls": [_present(asdict(c)) for c in record.tool_calls] or None,
             "calls": record.calls,
             "tokens_in": record.tokens_in,
             "tokens_out": record.tokens_out,

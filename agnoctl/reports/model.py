@@ -70,6 +70,18 @@ class AttachmentReport(_Model):
     url: str | None = Field(default=None, description="The URL the provider fetches itself.")
 
 
+class ToolCallReport(_Model):
+    """One tool call of an agent attempt (declared tools and MCP servers' alike)."""
+
+    name: str = Field(description="The tool the model called.")
+    ok: bool = Field(description="False for a refused or failed call (the model saw why).")
+    duration_ms: float
+    truncated: bool = Field(default=False, description="The result was cut to the tool's cap.")
+    error: str | None = Field(
+        default=None, description="The start of a failed or refused result, secrets masked."
+    )
+
+
 class AttemptReport(_Model):
     number: int = Field(
         description="1 for the first attempt; numbering continues across fallback models."
@@ -94,6 +106,10 @@ class AttemptReport(_Model):
     attachments: list[AttachmentReport] = Field(
         default_factory=list,
         description="Agent steps: the files and images sent with the prompt, in order.",
+    )
+    tool_calls: list[ToolCallReport] = Field(
+        default_factory=list,
+        description="Agent steps: the tool calls the model asked for, in order.",
     )
     calls: int = 0
     tokens_in: int = 0

@@ -22,6 +22,7 @@ from agnoctl.spec.attachment_checks import check_static
 from agnoctl.spec.attachments import is_templated
 from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
+from agnoctl.spec.mcp_checks import check_mcp_tool
 from agnoctl.spec.model_errors import model_diagnostics, path_text
 from agnoctl.spec.models import (
     APPROVAL_OUTPUT_SCHEMA,
@@ -897,6 +898,12 @@ class _Checker:
 
     def _check_tools(self) -> None:
         for name, tool in self.workflow.tools.items():
+            if tool.type == "mcp":
+                for found in check_mcp_tool(name, tool):
+                    self.report(
+                        found.path, found.code, found.message, found.hint, at_key=found.at_key
+                    )
+                continue
             if tool.type != "command":
                 continue
             base = ("tools", name)

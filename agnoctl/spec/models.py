@@ -863,8 +863,62 @@ class ReadFileToolSpec(Strict):
     )
 
 
+class McpToolSpec(Strict):
+    """A Model Context Protocol server whose tools agents may call (docs/mcp.md)."""
+
+    type: Literal["mcp"] = Field(
+        description=(
+            "The tools of an MCP server: started over stdio (`command`) or reached over "
+            "streamable HTTP (`url`). An agent that lists the entry sees every tool `allow` admits."
+        )
+    )
+    command: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "argv of a stdio server (no shell), e.g. [uvx, mcp-server-git==2025.1.14]; "
+            "exactly one of `command` and `url`."
+        ),
+    )
+    url: str | None = Field(
+        default=None,
+        description="http(s) URL of a streamable HTTP server; exactly one of `command` and `url`.",
+    )
+    env: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "stdio: variables the server gets (values may be `${VAR}`); beyond these it "
+            "inherits only HOME, LOGNAME, PATH, SHELL, TERM and USER."
+        ),
+    )
+    cwd: str | None = Field(
+        default=None,
+        description="stdio: the server's working directory (relative to where agnoctl runs).",
+    )
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "url: HTTP headers sent with every request (values may be `${VAR}`); every value "
+            "is masked as a secret."
+        ),
+    )
+    allow: list[str] | None = Field(
+        default=None,
+        description="Tool names or fnmatch globs agents may see and call (default: every tool).",
+    )
+    timeout: Duration = Field(default=30.0, description="Time bound of one tool call.")
+    startup_timeout: Duration = Field(
+        default=60.0,
+        description="Time bound of starting the server, its handshake and its tool list.",
+    )
+    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+        default=20_000, description="Longer results are cut, and say so."
+    )
+
+
 ToolDef = Annotated[
-    CommandToolSpec | HttpGetToolSpec | ReadFileToolSpec, Field(discriminator="type")
+    CommandToolSpec | HttpGetToolSpec | ReadFileToolSpec | McpToolSpec,
+    Field(discriminator="type"),
 ]
 
 

@@ -25,6 +25,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("tools.<name> (command tool)", models.CommandToolSpec),
     ("tools.<name> (type: http_get)", models.HttpGetToolSpec),
     ("tools.<name> (type: read_file)", models.ReadFileToolSpec),
+    ("tools.<name> (type: mcp)", models.McpToolSpec),
     ("steps.<id>", models.StepSpec),
     ("steps.<id>.retry (and defaults.retry)", models.RetrySpec),
     ("steps.<id>.loop", models.LoopSpec),

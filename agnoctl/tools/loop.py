@@ -12,6 +12,11 @@ still asks for tools, the task fails with ``StepFailed`` (kind ``tool_limit``).
 
 Problems with a call (unknown tool, invalid arguments, a tool that fails) are results the model
 sees, never exceptions: SPEC reports a refused or failed tool call to the model as its result.
+The one exception is a tool whose server is gone (``StepFailed`` from an MCP server that
+crashed or stopped answering): the model cannot act on that, so the attempt fails.
+
+``more`` are tools known only once asked (an agent's MCP servers): a call the declared tools do
+not have goes to them, told whether the reply that asked for it came from the response cache.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ from agnoctl.tools.base import Tool, ToolResult, failed, refused
 
 ModelCaller = Callable[[tuple[Message, ...]], Awaitable[ModelReply]]
 _EVENT_ERROR_CHARS = 300
+
+
+class MoreTools(Protocol):
+    """Tools listed when first needed (an agent's MCP servers)."""
+
+    async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult | None:
+        """``call``'s result, or None when there is no tool of that name."""
+
+    async def names(self) -> list[str]:
+        """The names of the tools."""
 
 
 class ToolWatch(Protocol):
@@ -59,6 +74,7 @@ async def run_tool_loop(
     *,
     max_tool_calls: int,
     watch: ToolWatch,
+    more: MoreTools | None = None,
 ) -> ToolLoopResult:
     """Run the conversation until the model answers without asking for a tool."""
     conversation = messages
@@ -96,17 +112,23 @@ async def run_tool_loop(
                 )
             else:
                 used += 1
-                result = await _run_call(call, tools)
+                result = await _run_call(call, tools, more, replayed=reply.cached)
             error = None if result.ok else redact.head(result.text, _EVENT_ERROR_CHARS)[0]
             watch.answered(call, result, time.perf_counter() - started, error)
             results.append(Message("tool", result.text, tool_call_id=call.id, tool_name=call.name))
         conversation = (*conversation, assistant, *results)
 
 
-async def _run_call(call: ToolCall, tools: Mapping[str, Tool]) -> ToolResult:
+async def _run_call(
+    call: ToolCall, tools: Mapping[str, Tool], more: MoreTools | None, *, replayed: bool
+) -> ToolResult:
     tool = tools.get(call.name)
     if tool is None:
-        available = ", ".join(sorted(tools)) or "none"
+        found = None if more is None else await more.call(call, replayed=replayed)
+        if found is not None:
+            return found
+        names = [*tools, *(await more.names() if more is not None else [])]
+        available = ", ".join(sorted(names)) or "none"
         return refused(f"there is no tool named {call.name!r}; available tools: {available}")
     try:
         return await tool.call(call.arguments)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from agnoctl.spec.models import CommandToolSpec, ReadFileToolSpec, ToolDef
+from agnoctl.spec.models import CommandToolSpec, McpToolSpec, ReadFileToolSpec, ToolDef
 from agnoctl.tools.base import Tool
 from agnoctl.tools.command import CommandTool
 from agnoctl.tools.read_file import ReadFileTool
@@ -19,12 +19,15 @@ def build_tools(
     *,
     http_client: Callable[[], httpx.AsyncClient] | None = None,
 ) -> dict[str, Tool]:
-    """One tool per definition; ``http_client`` returns the run's shared client for http_get.
+    """One tool per definition (MCP entries aside); ``http_client`` returns the run's shared
+    client for http_get.
 
     Raises UsageError when a command tool's ``parameters`` is not a valid JSON Schema.
     """
     built: dict[str, Tool] = {}
     for name, definition in tools.items():
+        if isinstance(definition, McpToolSpec):
+            continue  # a server's tools, listed when needed: agnoctl.tools.mcp
         if isinstance(definition, CommandToolSpec):
             built[name] = CommandTool(name, definition)
         elif isinstance(definition, ReadFileToolSpec):

@@ -1,0 +1,95 @@
+"""An agent task's MCP tools: its entries, the run's servers, and the recorded results.
+
+The servers are the run's (``Runtime.mcp``); what this module adds is the step's view of the
+response cache: a tool result is recorded under the entry's static definition, the tool and
+its arguments, and a call that a cached reply asked for is answered from there, so a cached
+conversation replays with no server. `cache: false` (step, agent, defaults) records nothing;
+``--cache-only`` fails on a result that was never recorded, naming the step and the tool.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agnoctl.cache import CacheMode, ResponseCache, tool_result_key
+from agnoctl.errors import CacheMiss, SpecError
+from agnoctl.spec.loader import load_file
+from agnoctl.tools.base import ToolResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agnoctl.engine.runtime import Runtime
+    from agnoctl.engine.steps import Task
+    from agnoctl.providers.base import CallContext
+    from agnoctl.spec.models import AgentSpec
+    from agnoctl.tools.mcp import McpEntry, McpToolbox
+
+
+def mcp_toolbox(
+    rt: Runtime, task: Task, agent_name: str, agent: AgentSpec, context: CallContext
+) -> McpToolbox | None:
+    """The MCP tools ``agent`` sees in ``task``, or None when it lists no MCP entry."""
+    servers = rt.mcp
+    if servers is None:
+        return None
+    from agnoctl.tools.mcp import McpToolbox, entries_of
+
+    workflow = rt.workflow
+    entries = entries_of(workflow.tools, agent.tools, _locator(workflow.file))
+    if not entries:
+        return None
+    store = None
+    mode = rt.cache_mode_of(task.step_path, context)
+    if rt.cache is not None and mode != "off":
+        store = _Recorded(rt.cache, mode, task.where)
+    declared = [name for name in agent.tools if name not in {e.name for e in entries}]
+    return McpToolbox(servers, entries, agent=agent_name, declared=declared, store=store)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """MCP tool results in the response cache, as one step uses it."""
+
+    cache: ResponseCache
+    mode: CacheMode  # "use" or "only"
+    where: str  # the step (and item), for a miss's message
+
+    def get(self, entry: McpEntry, tool: str, arguments: dict[str, Any]) -> ToolResult | None:
+        found = self.cache.get_tool_result(tool_result_key(entry.definition, tool, arguments))
+        return None if found is None else ToolResult(*found)
+
+    def put(
+        self, entry: McpEntry, tool: str, arguments: dict[str, Any], result: ToolResult
+    ) -> None:
+        if self.mode == "use":
+            key = tool_result_key(entry.definition, tool, arguments)
+            self.cache.put_tool_result(key, result.ok, result.text, result.truncated)
+
+    def missing(self, tool: str) -> Exception | None:
+        if self.mode != "only":
+            return None  # the tool is called live, and its result recorded
+        return CacheMiss(
+            f"no recorded result of the MCP tool `{tool}` for step {self.where} and "
+            "--cache-only is set (run once without --cache-only to fill the cache)"
+        )
+
+
+@functools.cache
+def _locator(file: Path | None) -> Callable[[str], str]:
+    """``tools.<name>``'s `file:line` in the workflow file, for the servers' messages."""
+    if file is None:
+        return lambda name: f"tools.{name}"
+    try:
+        source = load_file(file).source
+    except SpecError:  # changed since the run read it: the file alone still helps
+        return lambda name: f"{file}: tools.{name}"
+
+    def where(name: str) -> str:
+        line, _ = source.key_position(("tools", name))
+        return f"{file}:{line}"
+
+    return where

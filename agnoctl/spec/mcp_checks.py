@@ -1,0 +1,137 @@
+"""Static checks of `type: mcp` tool entries: what `validate` can tell without starting a server.
+
+One transport per entry (`command` for stdio, `url` for streamable HTTP), only the fields that
+transport reads (a field it would ignore is an error: fail closed), `allow` patterns that can
+match a tool, and names the environment and HTTP accept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from agnoctl.spec.models import McpToolSpec
+
+PathKey = str | int
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# RFC 9110 token characters: what a header name may hold.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_STDIO_ONLY = ("env", "cwd")
+_HTTP_ONLY = ("headers",)
+
+
+class Finding(NamedTuple):
+    path: tuple[PathKey, ...]
+    code: str
+    message: str
+    hint: str
+    at_key: bool = False  # at the key of `path` (a name), not its value
+
+
+def check_mcp_tool(name: str, tool: McpToolSpec) -> Iterator[Finding]:
+    """Every static problem of the MCP entry ``tools.<name>``."""
+    base: tuple[PathKey, ...] = ("tools", name)
+    yield from _transport(base, name, tool)
+    yield from _allow(base, tool.allow)
+    for key in tool.env or {}:
+        if not _ENV_NAME.match(key):
+            yield Finding(
+                (*base, "env", key),
+                "E454",
+                f"`{key}` is not a valid environment variable name",
+                "use letters, digits and _, not starting with a digit",
+                at_key=True,
+            )
+    for key in tool.headers or {}:
+        if not _HEADER_NAME.match(key):
+            yield Finding(
+                (*base, "headers", key),
+                "E454",
+                f"`{key}` is not a valid HTTP header name",
+                "use letters, digits and -, e.g. Authorization or X-Api-Key",
+                at_key=True,
+            )
+
+
+def _transport(base: tuple[PathKey, ...], name: str, tool: McpToolSpec) -> Iterator[Finding]:
+    if (tool.command is None) == (tool.url is None):
+        both = tool.command is not None
+        yield Finding(
+            base if not both else (*base, "url"),
+            "E450",
+            f"MCP tool `{name}` needs exactly one of `command` (stdio) and `url` (HTTP)"
+            + (", not both" if both else ""),
+            "e.g. command: [uvx, mcp-server-git] or url: https://example.com/mcp",
+        )
+        return
+    if tool.command is not None:
+        if not tool.command[0].strip():
+            yield Finding(
+                (*base, "command", 0),
+                "E450",
+                "`command` starts with an empty program name",
+                "the first element is the program, e.g. npx or uvx",
+            )
+        yield from _foreign(base, tool, _HTTP_ONLY, "a `url` server", "stdio (`command`)")
+        return
+    assert tool.url is not None
+    parts = urlsplit(tool.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        yield Finding(
+            (*base, "url"),
+            "E451",
+            f"`url` {tool.url!r} is not an http(s) URL with a host",
+            "e.g. https://example.com/mcp (the streamable HTTP endpoint)",
+        )
+    yield from _foreign(base, tool, _STDIO_ONLY, "a stdio server (`command`)", "`url`")
+
+
+def _foreign(
+    base: tuple[PathKey, ...],
+    tool: McpToolSpec,
+    fields: tuple[str, ...],
+    belongs: str,
+    used: str,
+) -> Iterator[Finding]:
+    for field in fields:
+        if getattr(tool, field) is not None:
+            yield Finding(
+                (*base, field),
+                "E452",
+                f"`{field}` applies to {belongs} only; this entry uses {used}, which would "
+                "ignore it",
+                f"remove `{field}`",
+            )
+
+
+def _allow(base: tuple[PathKey, ...], allow: list[str] | None) -> Iterator[Finding]:
+    if allow is None:
+        return
+    if not allow:
+        yield Finding(
+            (*base, "allow"),
+            "E453",
+            "`allow` is empty, so agents would see none of the server's tools",
+            "list tool names or globs (e.g. [read_*]), or drop `allow` to admit every tool",
+        )
+    for index, pattern in enumerate(allow):
+        problem = _pattern_problem(pattern)
+        if problem is not None:
+            yield Finding(
+                (*base, "allow", index),
+                "E453",
+                f"`allow` pattern {pattern!r} {problem}",
+                "a tool name, or a glob with * ? and [...] (e.g. read_*)",
+            )
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    if not pattern.strip():
+        return "is empty"
+    if pattern != pattern.strip():
+        return "has spaces around it, which no tool name has"
+    if pattern.count("[") != pattern.count("]"):
+        return "has an unclosed `[`: fnmatch would read it as a literal"
+    return None

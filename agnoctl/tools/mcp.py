@@ -1,0 +1,548 @@
+"""MCP servers as agent tools, over the official SDK (`mcp`, the `mcp` extra).
+
+A `type: mcp` entry names a server: a program spoken to over stdio (`command`) or a streamable
+HTTP endpoint (`url`). An agent that lists the entry sees every tool of the server that
+`allow` admits, under the server's own names, and calls them through the tool loop like any
+other tool (arguments validated against the tool's inputSchema, per-call timeout, output cap).
+
+Lifecycle: ``McpServers`` holds the run's servers. A server starts when first needed (its tool
+list for a model call, or a call to one of its tools), once per run, shared by every step and
+item; concurrent calls share its session. Each connection lives in a host task of the
+servers' own task group, so whichever step started it, it ends when the run ends, fails, is
+interrupted or times out. A stdio server runs in a session of its own: the SDK ends its
+process group on close, and the process tag of ``agnoctl.tools.command`` finds what the
+server started outside its group (``setsid``) and kills that too.
+
+Failures are the attempt's, never a result the model sees: a server that cannot start, that
+crashes or stops answering fails the step's attempt with ``ToolServerFailed``, retried per the
+step's policy when retrying may help (a crashed server is started again for the next attempt).
+A tool result with ``isError`` is an ordinary failed result the model sees.
+
+The SDK costs about a second to import, so nothing here imports it until a server starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.abc
+
+from agnoctl import redact
+from agnoctl.errors import StepFailed, ToolServerFailed, UsageError
+from agnoctl.providers.base import ModelRequest, ToolCall, ToolSpec
+from agnoctl.redact import SECRET_NAME
+from agnoctl.spec.models import McpToolSpec
+from agnoctl.tools.base import BaseTool, ToolResult
+from agnoctl.tools.command import end_escaped, tag_environment
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp.types import CallToolResult
+    from mcp.types import Tool as SdkTool
+
+INSTALL_HINT = (
+    "pip install 'mcp>=2.3' into agnoctl's environment (its `mcp` extra: "
+    "pip install -e '.[mcp]' in a checkout of agnoctl)"
+)
+_STDERR_TAIL = 4096
+_ERROR_LINE_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class McpEntry:
+    """One `tools.<name>` entry of type mcp, and where the workflow declares it."""
+
+    name: str
+    spec: McpToolSpec
+    where: str  # "file:line" of the entry, for messages
+    definition: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "definition", definition(self.name, self.spec))
+
+    @property
+    def key(self) -> str:
+        """The entry's static definition as one text: servers are shared by it."""
+        return json.dumps(self.definition, sort_keys=True)
+
+
+def definition(name: str, spec: McpToolSpec) -> dict[str, Any]:
+    """What the entry is, for cache keys: known before any server starts, and no secret.
+
+    Header values are credentials (the names stay); an `env` value whose name reads like a
+    secret (GITHUB_TOKEN) is masked, as are values the run knows to be secrets.
+    """
+    mask = redact.active().redact
+    env = {
+        key: redact.MASK if SECRET_NAME.search(key) else mask(value)
+        for key, value in (spec.env or {}).items()
+    }
+    return {
+        "name": name,
+        "type": "mcp",
+        "command": [mask(part) for part in spec.command] if spec.command else None,
+        "url": mask(spec.url) if spec.url else None,
+        "cwd": spec.cwd,
+        "env": env or None,
+        "headers": sorted(spec.headers) if spec.headers else None,
+        "allow": spec.allow,
+        "max_output_chars": spec.max_output_chars,
+    }
+
+
+def stand_in(entry: McpEntry) -> ToolSpec:
+    """What a model call's cache key holds for an MCP entry instead of its live tool list."""
+    return ToolSpec(f"mcp:{entry.name}", entry.key, {})
+
+
+def admits(spec: McpToolSpec, tool: str) -> bool:
+    """Whether `allow` lets agents see ``tool`` (no `allow`: every tool)."""
+    if spec.allow is None:
+        return True
+    return any(fnmatch.fnmatchcase(tool, pattern) for pattern in spec.allow)
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@dataclass(slots=True)
+class _Connection:
+    """One running server: its session, its admitted tools, and what ends its host task."""
+
+    client: Client
+    tools: tuple[McpTool, ...]
+    stop: anyio.Event
+    stderr: IO[bytes] | None
+    alive: bool = True
+
+
+class McpServers:
+    """The run's MCP servers, by static definition; enter it for the run's lifetime."""
+
+    def __init__(self) -> None:
+        self._group: anyio.abc.TaskGroup | None = None
+        self._live: dict[str, _Connection] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+        self.started = 0  # servers started (restarts included)
+
+    async def __aenter__(self) -> McpServers:
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        group, self._group = self._group, None
+        assert group is not None
+        for connection in self._live.values():
+            connection.stop.set()
+        # Closing must finish even when the run is cancelled: shield the group's own scope
+        # (a scope around it would break the nesting anyio checks); every host ends on `stop`.
+        group.cancel_scope.shield = True
+        return await group.__aexit__(*exc_info)
+
+    async def tools(self, entry: McpEntry) -> tuple[McpTool, ...]:
+        """The entry's admitted tools, starting its server if it is not running."""
+        return (await self._connection(entry)).tools
+
+    async def call(self, entry: McpEntry, tool: str, arguments: dict[str, Any]) -> ToolResult:
+        """Call ``tool`` on the entry's server, within the entry's `timeout`."""
+        connection = await self._connection(entry)
+        timeout = entry.spec.timeout
+        try:
+            with anyio.fail_after(timeout):
+                result = await connection.client.call_tool(tool, arguments)
+        except TimeoutError:
+            raise ToolServerFailed(
+                f"MCP server `{entry.name}` ({entry.where}): tool `{tool}` did not answer "
+                f"within its timeout of {timeout:g}s",
+                kind="timeout",
+                retryable=True,
+            ) from None
+        except Exception as exc:
+            connection.alive = False
+            connection.stop.set()  # a broken session: the next call starts the server again
+            raise ToolServerFailed(
+                f"MCP server `{entry.name}` ({entry.where}) failed during a call of `{tool}`: "
+                f"{_describe(exc)}{_stderr_line(connection.stderr)}",
+                kind="tool_server",
+                retryable=True,
+            ) from None
+        return _result(result)
+
+    async def _connection(self, entry: McpEntry) -> _Connection:
+        key = entry.key
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:  # one start, however many steps need the server at once
+            connection = self._live.get(key)
+            if connection is None or not connection.alive:
+                connection = self._live[key] = await self._start(entry)
+            return connection
+
+    async def _start(self, entry: McpEntry) -> _Connection:
+        group = self._group
+        if group is None:
+            raise UsageError("MCP servers are used outside their run (McpServers not entered)")
+        _require_sdk(entry)
+        self.started += 1
+        # The server's stderr, for the last line a failure message quotes; the host task
+        # owns (and closes) it once the server has started.
+        stderr = tempfile.TemporaryFile() if entry.spec.command else None  # noqa: SIM115
+        try:
+            with anyio.fail_after(entry.spec.startup_timeout):
+                connection: _Connection = await group.start(_host, self, entry, stderr)
+        except Exception as exc:
+            failure = _start_failure(entry, exc, stderr)
+            if stderr is not None:
+                stderr.close()
+            raise failure from None
+        return connection
+
+
+async def _host(
+    servers: McpServers,
+    entry: McpEntry,
+    stderr: IO[bytes] | None,
+    *,
+    task_status: anyio.abc.TaskStatus[_Connection],
+) -> None:
+    """Connect, list the tools, hand the connection over, and hold it until told to stop."""
+    from mcp import Client
+
+    tag = None
+    if entry.spec.command:
+        transport, tag = _stdio(entry, stderr)
+    else:
+        transport = _http(entry)
+    stop = anyio.Event()
+    started = False
+    try:
+        async with Client(transport, cache=None) as client:
+            tools = await _list_tools(client, entry, servers)
+            task_status.started(_Connection(client, tools, stop, stderr))
+            started = True
+            await stop.wait()
+    except Exception:
+        # Before it started, start() re-raises this to the step that asked for the server.
+        # After, a failed call has told its step; the run's other servers go on.
+        if not started:
+            raise
+    finally:
+        if tag is not None:
+            with anyio.CancelScope(shield=True):
+                await end_escaped(tag)
+        if stderr is not None and started:
+            stderr.close()
+
+
+def _stdio(entry: McpEntry, stderr: IO[bytes] | None) -> tuple[Any, str]:
+    from mcp import StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    _quiet_sdk_logs()
+    command = entry.spec.command
+    assert command
+    # Only the tag is added to what the server gets: the SDK passes HOME, LOGNAME, PATH,
+    # SHELL, TERM and USER, and `env` on top; nothing else of agnoctl's environment (its keys).
+    tagged, tag = tag_environment({})
+    params = StdioServerParameters(
+        command=command[0],
+        args=list(command[1:]),
+        env={**(entry.spec.env or {}), **tagged},
+        cwd=entry.spec.cwd,
+    )
+    return stdio_client(params, errlog=stderr), tag  # type: ignore[arg-type]
+
+
+def _http(entry: McpEntry) -> Any:
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    _quiet_sdk_logs()
+    assert entry.spec.url
+    client = create_mcp_http_client(headers=dict(entry.spec.headers or {}))
+    return streamable_http_client(entry.spec.url, http_client=client)
+
+
+async def _list_tools(client: Client, entry: McpEntry, servers: McpServers) -> tuple[McpTool, ...]:
+    """Every page of tools/list, as tools, keeping those `allow` admits."""
+    found: list[SdkTool] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_tools(cursor=cursor)
+        found.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return tuple(McpTool(entry, tool, servers) for tool in found if admits(entry.spec, tool.name))
+
+
+def _require_sdk(entry: McpEntry) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:
+        raise ToolServerFailed(
+            f"MCP tool `{entry.name}` ({entry.where}) needs the MCP SDK, which is not "
+            f"installed: {INSTALL_HINT}",
+            kind="tool_server",
+            retryable=False,
+        )
+
+
+def _quiet_sdk_logs() -> None:
+    """The SDK logs a server's death with a traceback; agnoctl reports it as a step failure."""
+    logger = logging.getLogger("mcp")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
+def _start_failure(entry: McpEntry, exc: Exception, stderr: IO[bytes] | None) -> StepFailed:
+    """Why the server could not be used, and whether trying again may help."""
+    exc = _unwrap(exc)
+    if isinstance(exc, StepFailed):  # a tool list agnoctl cannot use
+        return exc
+    retryable = True
+    if isinstance(exc, TimeoutError):
+        problem = (
+            "it did not start, answer its handshake and list its tools within "
+            f"startup_timeout {entry.spec.startup_timeout:g}s"
+        )
+    elif isinstance(exc, OSError) and not isinstance(exc, ConnectionError) and entry.spec.command:
+        # The program cannot be run (not on PATH, not executable): no attempt will change it.
+        problem, retryable = _spawn_problem(entry, exc), False
+    else:
+        problem = _describe(exc)
+    return ToolServerFailed(
+        f"MCP server `{entry.name}` ({entry.where}) could not be used: {problem}"
+        f"{_stderr_line(stderr)}",
+        kind="tool_server",
+        retryable=retryable,
+    )
+
+
+def _spawn_problem(entry: McpEntry, exc: OSError) -> str:
+    program = (entry.spec.command or ["?"])[0]
+    if isinstance(exc, FileNotFoundError):
+        where = "in `cwd` " + repr(entry.spec.cwd) if entry.spec.cwd else "on PATH"
+        return f"`{program}` was not found {where} (install it, or give its full path)"
+    return f"`{program}` could not be started: {exc.strerror or exc}"
+
+
+def _describe(exc: Exception) -> str:
+    """An SDK or transport error in a few words."""
+    exc = _unwrap(exc)
+    text = str(exc) or type(exc).__name__
+    if hasattr(exc, "error") and hasattr(exc.error, "message"):  # MCPError: the server's words
+        text = str(exc.error.message)
+    return redact.head(text, _ERROR_LINE_CHARS)[0]
+
+
+def _unwrap(exc: Exception) -> Exception:
+    """The one error inside the exception groups of the SDK's task groups."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _stderr_line(stderr: IO[bytes] | None) -> str:
+    """`; server stderr: <its last line>` when the server wrote one."""
+    if stderr is None or stderr.closed:
+        return ""
+    try:
+        stderr.seek(0, 2)
+        size = stderr.tell()
+        stderr.seek(max(0, size - _STDERR_TAIL))
+        tail = stderr.read().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return ""
+    lines = tail.strip().splitlines()
+    if not lines:
+        return ""
+    return f"; server stderr: {redact.head(lines[-1], _ERROR_LINE_CHARS)[0]}"
+
+
+# --------------------------------------------------------------------------- tools, results
+
+
+class McpTool(BaseTool):
+    """One tool of a server, as the model sees it and the tool loop calls it."""
+
+    def __init__(self, entry: McpEntry, tool: SdkTool, servers: McpServers) -> None:
+        schema = dict(tool.input_schema or {"type": "object", "properties": {}})
+        spec = ToolSpec(tool.name, tool.description or tool.title or "", schema)
+        try:
+            super().__init__(spec, entry.spec.max_output_chars)
+        except UsageError as exc:
+            raise ToolServerFailed(
+                f"MCP server `{entry.name}` ({entry.where}) lists tool `{tool.name}` with an "
+                f"inputSchema that is not a valid JSON Schema ({exc}); fix the server, or leave "
+                "the tool out with `allow`",
+                kind="tool_server",
+                retryable=False,
+            ) from None
+        self.entry = entry
+        self._servers = servers
+
+    async def _run(self, arguments: dict[str, Any]) -> ToolResult:
+        return await self._servers.call(self.entry, self.name, arguments)
+
+
+def _result(result: CallToolResult) -> ToolResult:
+    """A tools/call result as the model sees it: text content joined; structured content as
+    JSON when there is no text; an image or audio block as a line that describes it (the
+    messages agnoctl sends carry text only); ``isError`` a failed result."""
+    parts = [_block_text(block) for block in result.content]
+    text = "\n".join(part for part in parts if part)
+    if not text and result.structured_content is not None:
+        text = json.dumps(result.structured_content, ensure_ascii=False, sort_keys=True)
+    if result.is_error:
+        return ToolResult(False, f"failed: {text or 'the tool reported an error'}")
+    return ToolResult(True, text or "(no output)")
+
+
+def _block_text(block: Any) -> str:
+    kind = getattr(block, "type", "")
+    if kind == "text":
+        return str(block.text)
+    if kind in ("image", "audio"):
+        return f"[{kind}: {block.mime_type}, {_decoded_size(block.data)} bytes]"
+    if kind == "resource":
+        resource = block.resource
+        if hasattr(resource, "text"):
+            return str(resource.text)
+        size = _decoded_size(resource.blob)
+        return f"[resource: {resource.uri}, {resource.mime_type or 'binary'}, {size} bytes]"
+    if kind == "resource_link":
+        return f"[resource link: {block.uri}]"
+    return f"[{kind or 'unknown'} content]"
+
+
+def _decoded_size(data: str) -> int:
+    try:
+        return len(base64.b64decode(data, validate=False))
+    except (binascii.Error, ValueError):
+        return len(data)
+
+
+# --------------------------------------------------------------------------- one agent's view
+
+
+class ResultStore(Protocol):
+    """Recorded MCP tool results (the response cache), for replaying a cached conversation."""
+
+    def get(self, entry: McpEntry, tool: str, arguments: dict[str, Any]) -> ToolResult | None:
+        """The recorded result, or None."""
+
+    def put(
+        self, entry: McpEntry, tool: str, arguments: dict[str, Any], result: ToolResult
+    ) -> None:
+        """Record a result."""
+
+    def missing(self, tool: str) -> Exception | None:
+        """The error a replay without this result must fail with (--cache-only), or None
+        when the tool may be called live."""
+
+
+class McpToolbox:
+    """The MCP tools one agent sees, listed when first needed.
+
+    ``declared`` are the names of the agent's other tools: a server tool of the same name, or
+    two servers with a tool of one name, would make a call ambiguous, so listing fails.
+    """
+
+    def __init__(
+        self,
+        servers: McpServers,
+        entries: Sequence[McpEntry],
+        *,
+        agent: str,
+        declared: Iterable[str] = (),
+        store: ResultStore | None = None,
+    ) -> None:
+        self._servers = servers
+        self.entries = tuple(entries)
+        self._agent = agent
+        self._declared = frozenset(declared)
+        self._store = store
+        self._tools: dict[str, McpTool] | None = None
+
+    def stand_ins(self) -> tuple[ToolSpec, ...]:
+        return tuple(stand_in(entry) for entry in self.entries)
+
+    async def specs(self) -> tuple[ToolSpec, ...]:
+        """Every tool the agent sees from its servers (starting those not running)."""
+        return tuple(tool.spec for tool in (await self._listed()).values())
+
+    async def names(self) -> list[str]:
+        return sorted(await self._listed())
+
+    async def sent(self, request: ModelRequest) -> ModelRequest:
+        """``request`` as it is sent: the stand-ins of its key replaced by the live tools."""
+        mine = {spec.name for spec in self.stand_ins()}
+        declared = tuple(spec for spec in request.tools if spec.name not in mine)
+        return replace(request, tools=(*declared, *(await self.specs())))
+
+    async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult | None:
+        """``call``'s result, or None when no server of the agent has that tool.
+
+        A call that a cached reply asked for (``replayed``) is answered from the recorded
+        results, so a cached conversation replays with no server running.
+        """
+        if replayed and self._store is not None:
+            for entry in self.entries:
+                found = self._store.get(entry, call.name, call.arguments)
+                if found is not None:
+                    return found
+            problem = self._store.missing(call.name)
+            if problem is not None:
+                raise problem
+        tool = (await self._listed()).get(call.name)
+        if tool is None:
+            return None
+        result = await tool.call(call.arguments)
+        if self._store is not None:
+            self._store.put(tool.entry, call.name, call.arguments, result)
+        return result
+
+    async def _listed(self) -> dict[str, McpTool]:
+        if self._tools is None:
+            tools: dict[str, McpTool] = {}
+            for entry in self.entries:
+                for tool in await self._servers.tools(entry):
+                    self._check_unique(tool, tools)
+                    tools[tool.name] = tool
+            self._tools = tools
+        return self._tools
+
+    def _check_unique(self, tool: McpTool, seen: Mapping[str, McpTool]) -> None:
+        other = seen.get(tool.name)
+        if other is None and tool.name not in self._declared:
+            return
+        first = f"MCP tool entry `{other.entry.name}`" if other else f"the tool `{tool.name}`"
+        raise StepFailed(
+            f"agent `{self._agent}` would see two tools named `{tool.name}`: from {first} and "
+            f"from MCP tool entry `{tool.entry.name}` ({tool.entry.where}); leave one out "
+            "with `allow`, or give the agent only one of them",
+            kind="tool_conflict",
+        )
+
+
+def entries_of(
+    tools: Mapping[str, Any], names: Iterable[str], where: Callable[[str], str]
+) -> list[McpEntry]:
+    """The MCP entries among ``names`` (an agent's `tools`), in its order."""
+    return [
+        McpEntry(name, tools[name], where(name))
+        for name in names
+        if isinstance(tools.get(name), McpToolSpec)
+    ]
