@@ -308,6 +308,10 @@ class LlmCall(TaskEvent):
     duration_ms: float
     wait_ms: float | None = None
     """What the call waited for its provider's limits, if anything."""
+    ttft_ms: float | None = None
+    """A streamed reply's time to first token (text or a tool call), from sending the call."""
+    tokens_per_s: float | None = None
+    """A streamed reply's output tokens per second, from its first token to its end."""
 
 
 @_event
@@ -499,6 +503,12 @@ Listener = Callable[[Entry], None]
 def milliseconds(seconds: float) -> float:
     """A duration as events and reports give it: milliseconds, to three decimals."""
     return round(seconds * 1000, 3)
+
+
+def tokens_per_second(tokens: int, seconds: float) -> float | None:
+    """A generation's speed as events and reports give it (one decimal); None when nothing
+    was timed (no tokens, or a reply that came in one piece)."""
+    return round(tokens / seconds, 1) if tokens > 0 and seconds > 0 else None
 
 
 def utc_iso(ms: int) -> str:

@@ -12,7 +12,8 @@ import copy
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
 from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
-from agnoctl.events import EventSink, milliseconds
+from agnoctl.events import EventSink, milliseconds, tokens_per_second
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import LimiterWatch, estimate_usage
@@ -366,6 +367,9 @@ class Runtime:
         self.agent_limiters = _agent_limiters(workflow)
         self._run_limiters = (self.run_limiter,) if self.run_limiter is not None else ()
         self.stop_reason: str | None = None  # set when a limit stops new work
+        # Told each piece of a streamed reply's text with the task's path (the live display);
+        # None when nobody shows text, and the providers then do nothing per piece.
+        self.on_text: Callable[[str, str], None] | None = None
         # Token and cost limits need each call's worst case held while it runs.
         self._reserve_worst_case = (
             workflow.limits.max_tokens is not None or workflow.limits.max_cost_usd is not None
@@ -456,6 +460,8 @@ class Runtime:
         budget = self.budget
         reservation = budget.reserve(tokens, cost)
         started = time.perf_counter()
+        if self.on_text is not None and request.context.purpose == "task":
+            request = _showing_text(request, partial(self.on_text, path))
         context = request.context
         try:
             if self.cache is None:  # no cache to look in (the mock's runs): one call less
@@ -496,6 +502,8 @@ class Runtime:
         attempt.tokens_in += tokens_in
         attempt.tokens_out += tokens_out
         attempt.cost += cost
+        if reply.ttft is not None:
+            _note_stream(attempt, reply, tokens_out)
         self.ledger.add(step_path, context.agent, route.label, tags, tokens_in, tokens_out, cost)
         self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
         return reply
@@ -554,8 +562,31 @@ class Runtime:
                 reply=None if reply is None else _reply_data(reply),
                 duration_ms=milliseconds(time.perf_counter() - started),
                 wait_ms=milliseconds(reply.waited) if reply is not None and reply.waited else None,
+                ttft_ms=None if reply is None or reply.ttft is None else milliseconds(reply.ttft),
+                tokens_per_s=None if reply is None else _speed(reply),
             )
         )
+
+
+def _showing_text(request: ModelRequest, on_text: Callable[[str], None]) -> ModelRequest:
+    """``request`` whose reply's text goes to ``on_text`` as it arrives (not part of the
+    cache key: the context never is)."""
+    return replace(request, context=replace(request.context, on_text=on_text))
+
+
+def _note_stream(attempt: AttemptRecord, reply: ModelReply, tokens_out: int) -> None:
+    """Count a streamed reply's timings into its attempt (the first call's ttft is the one a
+    person waits for before anything shows)."""
+    if attempt.ttft is None:
+        attempt.ttft = reply.ttft
+    attempt.stream_tokens += tokens_out
+    attempt.stream_seconds += reply.stream_seconds or 0.0
+
+
+def _speed(reply: ModelReply) -> float | None:
+    if reply.stream_seconds is None:
+        return None
+    return tokens_per_second(reply.usage.output_tokens, reply.stream_seconds)
 
 
 def uses_mcp(workflow: Workflow) -> bool:

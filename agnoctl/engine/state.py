@@ -44,6 +44,11 @@ class AttemptRecord:
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+    # Its streamed replies: the first one's time to first token, and the output tokens of all
+    # of them with the seconds they took from their first token to their end.
+    ttft: float | None = None
+    stream_tokens: int = 0
+    stream_seconds: float = 0.0
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ from agnoctl.engine.state import (
     IterationRecord,
     StepRecord,
 )
+from agnoctl.events import milliseconds, tokens_per_second
 from agnoctl.providers.base import Attachment
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import StepSpec
@@ -170,6 +171,8 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "tokens_in": record.tokens_in,
             "tokens_out": record.tokens_out,
             "cost_usd": round(record.cost, 6),
+            "ttft_ms": None if record.ttft is None else milliseconds(record.ttft),
+            "tokens_per_s": tokens_per_second(record.stream_tokens, record.stream_seconds),
         }
     )
 

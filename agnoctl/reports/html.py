@@ -432,6 +432,8 @@ def _attempt_bar(attempt: AttemptReport, start: datetime, total: float) -> _Bar:
     title = f"attempt {attempt.number} · {_seconds(attempt.duration_ms)} · {outcome}"
     if attempt.model:
         title += f" · {attempt.model}"
+    if attempt.ttft_ms is not None:
+        title += f" · first token {_seconds(attempt.ttft_ms)}"
     kind = "ok" if attempt.error is None else "fail"
     return _bar(attempt.started, attempt.duration_ms, start, total, kind, title)
 

@@ -14,6 +14,9 @@ Families (labels in braces):
   {provider, model, step}, from the ``llm_call`` events of calls sent, answered or failed (the
   calls the report and the ``max_llm_calls`` budget count: not cache hits; a judge's calls
   count under the step it judged, as in the report's cost). A failed call adds no tokens.
+- ``agnoctl_llm_time_to_first_token_seconds`` (histogram) {provider, model, step}: the
+  streamed replies' time to first token (a provider with ``stream: false``, the mock and cache
+  hits have none, and no row).
 - ``agnoctl_llm_call_errors_total`` {provider, model, step, reason}: the calls that failed,
   among those.
 - ``agnoctl_cache_hits_total`` {step}: replies served from the response cache.
@@ -82,6 +85,7 @@ class _Calls:
     tokens_out: int = 0
     cost: float = 0.0
     durations: list[float] = field(default_factory=list)
+    ttfts: list[float] = field(default_factory=list)  # the streamed replies' only
 
 
 class _Family:
@@ -236,12 +240,20 @@ class RunCollector(Collector):
         latency = _Family(
             "agnoctl_llm_call_duration_seconds", "histogram", "Latency of one model call.", labels
         )
+        ttft = _Family(
+            "agnoctl_llm_time_to_first_token_seconds",
+            "histogram",
+            "Seconds from sending a streamed model call to its first text or tool call.",
+            labels,
+        )
         for key, totals in sorted(self._calls.items()):
             calls.add(key, totals.calls)
             tokens.add([*key, "input"], totals.tokens_in)
             tokens.add([*key, "output"], totals.tokens_out)
             cost.add(key, totals.cost)
             latency.add_histogram(key, totals.durations, sum(totals.durations))
+            if totals.ttfts:
+                ttft.add_histogram(key, totals.ttfts, sum(totals.ttfts))
         errors = _Family(
             "agnoctl_llm_call_errors",
             "counter",
@@ -250,7 +262,7 @@ class RunCollector(Collector):
         )
         for error_key, count in sorted(self._errors.items()):
             errors.add(error_key, count)
-        return [calls, tokens, cost, latency, errors]
+        return [calls, tokens, cost, latency, ttft, errors]
 
     def _cache_hits(self) -> _Family:
         family = _Family(
@@ -380,6 +392,8 @@ def _calls(calls: Iterable[events.LlmCall]) -> dict[_CallKey, _Calls]:
         entry.tokens_out += call.tokens_out or 0
         entry.cost += call.cost or 0.0
         entry.durations.append(call.duration_ms / 1000)
+        if call.ttft_ms is not None:
+            entry.ttfts.append(call.ttft_ms / 1000)
     return totals
 
 

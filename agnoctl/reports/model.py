@@ -115,6 +115,21 @@ class AttemptReport(_Model):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    ttft_ms: float | None = Field(
+        default=None,
+        description=(
+            "Time to first token: milliseconds from sending the attempt's first streamed model "
+            "call to its first text or tool call. None without a streamed reply (a provider "
+            "with `stream: false`, cache hits, mock calls)."
+        ),
+    )
+    tokens_per_s: float | None = Field(
+        default=None,
+        description=(
+            "Output tokens per second of the attempt's streamed replies, each timed from its "
+            "first token to its end."
+        ),
+    )
 
 
 class LoopReport(_Model):
