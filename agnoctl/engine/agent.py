@@ -266,9 +266,11 @@ async def judge(
     agent = rt.workflow.agents[gate.agent]
     route = rt.providers.route(agent.model)
     system = task.render("judge instructions", agent.instructions) if agent.instructions else None
+    files = await attachments.load(task, agent, step=False)  # a rubric's reference files
+    attachments.check_accepted(task, route.provider.protocol, files)
     request = ModelRequest(
         model=route.model,
-        messages=_messages(system, judge_prompt(gate, output)),
+        messages=_messages(system, judge_prompt(gate, output), files),
         temperature=agent.temperature,
         max_tokens=agent.max_tokens,
         output_schema=JUDGE_SCHEMA,

@@ -50,9 +50,10 @@ class _Refused(Exception):
     """One entry cannot be attached; the message says why."""
 
 
-async def load(task: Task, agent: AgentSpec) -> tuple[Attachment, ...]:
-    """The task's attachments, the agent's first; ``StepFailed`` names the first problem."""
-    entries = [*agent.attachments, *(task.step.attachments or ())]
+async def load(task: Task, agent: AgentSpec, *, step: bool = True) -> tuple[Attachment, ...]:
+    """The task's attachments: the agent's, then (``step``) the step's own; ``StepFailed``
+    names the first problem. A judge's call sends its agent's alone."""
+    entries = [*agent.attachments, *((task.step.attachments or ()) if step else ())]
     if not entries:
         return ()
     rendered = [task.render("attachments", entry).strip() for entry in entries]
@@ -117,6 +118,8 @@ class _Reader:
         media = media_type(path)
         if media is None:
             raise _Refused(f"{path!r}: not a type that can be attached ({supported_extensions()})")
+        if not os.path.isdir(self.root):
+            raise _Refused(f"{path!r}: {self.shown_root} is not a folder")
         relative = os.path.relpath(os.path.normpath(os.path.join(self.cwd, path)), self.root)
         if relative == ".." or relative.startswith(".." + os.sep):
             raise _Refused(self.outside(path))

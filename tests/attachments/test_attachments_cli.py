@@ -25,6 +25,7 @@ PNG = tiny_png(200)
 PDF = tiny_pdf("quarterly figures")
 SECRET = tiny_png(7, pad=64)  # a PNG, so only the fence can stop it
 CAP = 1024
+JUDGE_RUBRIC = 'judge-rubric [[json:{"score": 1, "reason": "fine"}]]'
 
 
 def _step(agent: str, prompt: str, attachments: list[str]) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def _workflow(e2e: E2E, secret: Path) -> dict[str, Any]:
     providers = {p: e2e.provider(p) for p in ("openai", "anthropic", "ollama")}
     agents: dict[str, Any] = {p: {"model": f"{p}/model-{p}"} for p in providers}
     agents["small"] = {"model": "openai/model-small", "max_attachment_bytes": CAP}
+    agents["judge"] = {"model": "openai/model-judge", "attachments": ["doc.pdf"]}
     files = ["shot.png", "doc.pdf"]
     steps: dict[str, Any] = {
         "openai_files": _step("openai", "openai-files", files),
@@ -58,6 +60,11 @@ def _workflow(e2e: E2E, secret: Path) -> dict[str, Any]:
             "attachments": ["{{ steps.pick.output }}"],
         },
         "leak_link": _step("openai", "leak-link", ["{{ 'link.png' }}"]),
+        # A judge agent's own attachments go with its calls; the step's do not.
+        "judged": {
+            **_step("openai", "judged-task", ["shot.png"]),
+            "gates": [{"type": "judge", "agent": "judge", "rubric": JUDGE_RUBRIC}],
+        },
     }
     return workflow_doc(
         "attachments",
@@ -146,6 +153,16 @@ def test_for_each_attaches_each_items_file(runs: tuple[E2ERun, E2ERun]) -> None:
     assert names == ["shot.png", "doc.pdf"]
 
 
+def test_a_judge_is_sent_its_agents_attachments_not_the_steps(
+    runs: tuple[E2ERun, E2ERun],
+) -> None:
+    assert runs[0].step("judged")["status"] == "succeeded"
+    file, _text = _user_content(runs[0], "judge-rubric")["content"]
+    assert _decoded(file["file"]["file_data"], "application/pdf") == PDF
+    (task,) = [r for r in runs[0].requests_with("judged-task") if r["model"] == "model-openai"]
+    assert "file" not in json.dumps(task["body"]) and "image_url" in json.dumps(task["body"])
+
+
 @pytest.mark.parametrize(
     ("step", "says"),
     [
@@ -199,6 +216,8 @@ def test_reports_name_attachments_by_hash_never_by_contents(
             "url": None,
         },
     ]
+    html = (first.run_dir / "report.html").read_text(encoding="utf-8")
+    assert hashlib.sha256(PDF).hexdigest() in html  # its attachments table
     encoded = [base64.b64encode(data).decode() for data in (PNG, PDF)]
     for written in first.run_dir.rglob("*"):
         if written.is_file():
@@ -216,4 +235,4 @@ def test_the_cache_key_follows_the_files_contents(runs: tuple[E2ERun, E2ERun]) -
     for marker in ("ollama-image", "each shot.png", "pick"):
         assert second.requests_with(marker) == [], marker
     cached = {(e["step"], e.get("item")) for e in second.events_of("llm_call") if e.get("cached")}
-    assert cached == {("ollama_image", None), ("each", 0), ("pick", None)}
+    assert cached == {("ollama_image", None), ("each", 0), ("pick", None), ("judged", None)}

@@ -153,6 +153,8 @@ def test_attachments_root_moves_the_fence(here: Path) -> None:
     assert len(_Reader("shots", 10_000).read_all(["shots/a.png"])) == 1
     (here.parent / "shared.png").write_bytes(PNG)
     assert _Reader("..", 10_000).read_all(["../shared.png"])[0].name == "../shared.png"
+    with pytest.raises(_Refused, match="attachments_root 'gone' is not a folder"):
+        _Reader("gone", 10_000).read_all(["gone/a.png"])
 
 
 def test_a_glob_cannot_attach_more_than_the_cap(here: Path) -> None:
