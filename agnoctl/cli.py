@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import typer.core
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from agnoctl.spec.diagnostics import Diagnostic
     from agnoctl.spec.loader import UnsetKey
     from agnoctl.spec.models import Workflow
-    from agnoctl.terminal import Terminal
+    from agnoctl.terminal import Mode, Terminal
 
 
 class _Command(typer.core.TyperCommand):
@@ -680,6 +680,14 @@ def run(
         ),
     ] = ProgressMode.auto,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    show_text: Annotated[
+        bool | None,
+        typer.Option(
+            "--show-text/--no-show-text",
+            help="Live display: show the text of running agent steps as it arrives (default: "
+            "on a terminal, while one step alone writes).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (`agnoctl plan`); run nothing.")
     ] = False,
@@ -782,8 +790,9 @@ def run(
     if resume is not None and report_dir is not None:
         fail("--resume continues in the run's own directory; drop --report-dir")
     # A reader that goes away (`agnoctl run wf.yaml | head`) stops the output, not the run.
+    mode = choose_mode(progress.value, quiet, sys.stdout)
     terminal = Terminal(
-        choose_mode(progress.value, quiet, sys.stdout), on_closed=_drop_pending_output
+        mode, on_closed=_drop_pending_output, show_text=_show_text(show_text, mode, sys.stdout)
     )
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
     cache_mode = _cache_mode(no_cache, cache_only)
@@ -808,6 +817,7 @@ def run(
                 cache_mode=cache_mode,
                 cache_dir=cache_dir,
                 approvals=approvals,
+                on_text=terminal.live_text.add if terminal.live_text is not None else None,
             )
             report = run_workflow(path, options)
     except NothingToResume as exc:
@@ -900,6 +910,17 @@ def _write_run_note(entry: "Entry") -> None:
     event = entry.event
     if isinstance(event, SegmentStarted) and event.note is not None:
         _err(f"note: {event.note}\n")
+
+
+def _show_text(asked: bool | None, mode: "Mode", stream: IO[str]) -> bool | None:
+    """Whether the live display shows the text of running steps: True for every one, None
+    while one alone writes (the default on a terminal), False never. Never in plain lines (a
+    CI log, a pipe) nor when stdout is no terminal; asked for there, it is refused."""
+    if asked and mode != "live":
+        fail("--show-text needs the live display: run on a terminal, or with --progress live")
+    if asked is None and not (mode == "live" and stream.isatty()):
+        return False
+    return True if asked else asked
 
 
 def _cache_mode(no_cache: bool, cache_only: bool) -> "CacheMode":

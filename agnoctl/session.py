@@ -118,6 +118,10 @@ class RunOptions:
     approvals: ApprovalOptions = field(default_factory=ApprovalOptions)
     """How approval steps are decided: `--approve`/`--reject` by step id, and who asks at a
     terminal (none: an undecided approval leaves the run `waiting`)."""
+    on_text: Callable[[str, int | None, str], None] | None = None
+    """Told each piece of a streamed reply's text as it arrives (task path, item index,
+    text), unredacted (the run's redactor is ``agnoctl.redact.active()`` where it is called);
+    None: nobody shows text, and no reply does any work for it."""
 
     def __post_init__(self) -> None:
         # Library callers write paths as text (`report_dir="runs/x"`) as often as Paths.
@@ -309,6 +313,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         previous=previous,
         note=note,
         approvals=options.approvals,
+        on_text=options.on_text,
     )
 
 

@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.table import Column, Table
 from rich.text import Text
 
-from agnoctl import events
+from agnoctl import events, redact
 from agnoctl.engine.state import ExecRecord, RunState, StepRecord
 from agnoctl.events import Entry, Event
 from agnoctl.money import usd
@@ -36,6 +36,7 @@ from agnoctl.printable import printable
 from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
 
 if TYPE_CHECKING:
+    from agnoctl.redact import Redactor
     from agnoctl.reports.history import RunSummary
 
 Mode = Literal["live", "plain", "quiet"]
@@ -91,10 +92,16 @@ class Terminal:
         mode: Mode,
         stream: IO[str] | None = None,
         on_closed: Callable[[], None] | None = None,
+        show_text: bool | None = False,
     ) -> None:
         """``on_closed`` runs once when the stream refuses output, e.g. to drop what is still
-        buffered for it, which the interpreter would otherwise try again at exit."""
+        buffered for it, which the interpreter would otherwise try again at exit.
+        ``show_text`` (the live display only): the text of running agent tasks as it arrives,
+        for every one (True) or when one alone is writing (None)."""
         self.mode = mode
+        self.live_text = (
+            LiveText(every=bool(show_text)) if mode == "live" and show_text is not False else None
+        )
         self.stream = stream or sys.stdout
         self.console = _Console(
             self._stop,
@@ -130,6 +137,8 @@ class Terminal:
             self.write(plain_line(entry) + "\n")
         elif self.mode == "live":
             self._watch.event(entry.event)
+            if self.live_text is not None:
+                self.live_text.event(entry.event)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self.close()
@@ -202,10 +211,68 @@ class Terminal:
         # cannot be built this time keeps the previous one.
         try:
             if self._state is not None:
-                self._last = live_view(self._state, self._watch, self.console.width)
+                width = self.console.width
+                view = live_view(self._state, self._watch, width)
+                text = self.live_text.view(width) if self.live_text is not None else None
+                self._last = view if text is None else Group(view, text)
         except (RuntimeError, ValueError):
             pass
         return self._last
+
+
+class LiveText:
+    """The text of running agent tasks as their streamed replies bring it (``add``, on the
+    run's loop), drawn under the live display (``view``, on its refresh thread).
+
+    A task's text goes when its attempt ends or another starts. Shown: the end of each text,
+    a few lines, every escape sequence visible rather than obeyed (``printable``: model text is
+    untrusted), the run's secrets masked. The last word is held back until it is whole, and
+    the kept end starts at a whole word, so no part of a secret shows before the redactor can
+    recognise it. With ``every`` false only a task writing alone is shown (one reply to read;
+    a fan-out's interleaved texts would be noise).
+    """
+
+    def __init__(self, every: bool) -> None:
+        self.every = every
+        self.texts: dict[tuple[str, int | None], str] = {}
+        self._redactor: Redactor | None = None
+
+    def add(self, path: str, index: int | None, delta: str) -> None:
+        key = (path, index)
+        text = self.texts.get(key, "") + delta
+        if len(text) > _TEXT_KEPT:
+            text = text[-_TEXT_KEPT:]
+            text = text[min(_next_space(text) + 1, len(text)) :]
+        self.texts[key] = text
+        self._redactor = redact.active()  # the run's, where its replies arrive
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, events.AttemptStarted | events.Succeeded | events.Failed):
+            self.texts.pop((event.step, event.item), None)
+
+    def view(self, width: int) -> RenderableType | None:
+        texts = list(self.texts.items())
+        if not texts or (not self.every and len(texts) != 1):
+            return None
+        redactor = self._redactor or redact.active()
+        parts: list[RenderableType] = []
+        for (path, index), text in texts[:_TEXTS_SHOWN]:
+            name = path if index is None or path.endswith("]") else f"{path}[{index}]"
+            parts.append(Text(printable(f"── {name} "), style="dim", no_wrap=True))
+            whole = text[: max(text.rfind(" "), text.rfind("\n")) + 1]
+            lines = redactor.redact(whole).splitlines()[-_TEXT_LINES:]
+            parts.extend(Text(printable(line), no_wrap=True, overflow="ellipsis") for line in lines)
+        return Group(*parts)
+
+
+_TEXT_KEPT = 2000  # characters of each task's text kept for the display
+_TEXT_LINES = 6
+_TEXTS_SHOWN = 4
+
+
+def _next_space(text: str) -> int:
+    found = [i for i in (text.find(" "), text.find("\n")) if i >= 0]
+    return min(found, default=len(text))
 
 
 class Watch:

@@ -101,6 +101,9 @@ class RunSetup:
     approvals: ApprovalOptions = field(default_factory=ApprovalOptions)
     """How approval steps are decided: `--approve`/`--reject`, and the terminal's prompt."""
 
+    on_text: Callable[[str, int | None, str], None] | None = None
+    """Told each piece of a streamed reply's text (task path, item index, text): the live
+    display's, when it shows text; None otherwise, and no reply does any work for it."""
 
 @dataclass(frozen=True)
 class RunResult:
@@ -218,6 +221,7 @@ def _runtime(setup: RunSetup, sink: EventSink) -> Runtime:
         cache_mode=setup.cache_mode,
     )
     if setup.previous is not None:
+    rt.on_text = setup.on_text
         _carry_costs(rt, setup.previous)
     return rt
 

@@ -367,9 +367,9 @@ class Runtime:
         self.agent_limiters = _agent_limiters(workflow)
         self._run_limiters = (self.run_limiter,) if self.run_limiter is not None else ()
         self.stop_reason: str | None = None  # set when a limit stops new work
-        # Told each piece of a streamed reply's text with the task's path (the live display);
-        # None when nobody shows text, and the providers then do nothing per piece.
-        self.on_text: Callable[[str, str], None] | None = None
+        # Told each piece of a streamed reply's text with the task's path and item index (the
+        # live display); None when nobody shows text, and the providers then do nothing per piece.
+        self.on_text: Callable[[str, int | None, str], None] | None = None
         # Token and cost limits need each call's worst case held while it runs.
         self._reserve_worst_case = (
             workflow.limits.max_tokens is not None or workflow.limits.max_cost_usd is not None
@@ -461,7 +461,7 @@ class Runtime:
         reservation = budget.reserve(tokens, cost)
         started = time.perf_counter()
         if self.on_text is not None and request.context.purpose == "task":
-            request = _showing_text(request, partial(self.on_text, path))
+            request = _showing_text(request, partial(self.on_text, path, request.context.index))
         context = request.context
         try:
             if self.cache is None:  # no cache to look in (the mock's runs): one call less
