@@ -979,6 +979,42 @@ def _after_run(
         _err(f"warning: {exc}\n")
 
 
+# ---------------------------------------------------------------------------- tools
+
+tools_app = _typer("What the agents of a workflow may call.")
+app.add_typer(tools_app, name="tools")
+
+
+@tools_app.command("list", cls=_Command)
+def tools_list(path: WorkflowArgument, output_format: JsonFormatOption = TextOrJson.text) -> None:
+    """Start the workflow's MCP servers and show, per agent, the tools it would see.
+
+    Declared tools too, with their descriptions. Exit 1 when a server cannot start or list
+    its tools (the message names its entry), 2 when the workflow is invalid.
+    """
+    workflow = _load_or_exit(path)
+    from agnoctl.errors import AgnoctlError
+    from agnoctl.tools.listing import list_tools
+
+    try:
+        listed = list_tools(workflow, path)
+    except AgnoctlError as exc:
+        fail(str(exc), ExitCode.FAILED)
+    if output_format is TextOrJson.json:
+        import json
+        from dataclasses import asdict
+
+        rows = {agent: [asdict(tool) for tool in tools] for agent, tools in listed.items()}
+        _out(json.dumps({"agents": rows}, indent=2) + "\n")
+        return
+    for agent, tools in listed.items():
+        _out(f"{agent}: {len(tools)} tool(s)\n")
+        for tool in tools:
+            origin = tool.source if tool.source == tool.name else f"{tool.source}, {tool.kind}"
+            summary = tool.description.strip().splitlines()[0] if tool.description.strip() else ""
+            _out(f"  {tool.name} ({origin}){': ' + summary if summary else ''}\n")
+
+
 # ---------------------------------------------------------------------------- runs, report
 
 runs_app = _typer("List the runs in .agnoctl/runs.")

@@ -30,6 +30,7 @@ import contextlib
 import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,10 +101,10 @@ class RunSetup:
     """Said in the run_started event (`--resume latest` with nothing to resume, ...)."""
     approvals: ApprovalOptions = field(default_factory=ApprovalOptions)
     """How approval steps are decided: `--approve`/`--reject`, and the terminal's prompt."""
-
     on_text: Callable[[str, int | None, str], None] | None = None
     """Told each piece of a streamed reply's text (task path, item index, text): the live
     display's, when it shows text; None otherwise, and no reply does any work for it."""
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -220,8 +221,9 @@ def _runtime(setup: RunSetup, sink: EventSink) -> Runtime:
         ),
         cache_mode=setup.cache_mode,
     )
-    if setup.previous is not None:
+    rt.workflow_file = setup.file
     rt.on_text = setup.on_text
+    if setup.previous is not None:
         _carry_costs(rt, setup.previous)
     return rt
 
@@ -454,6 +456,10 @@ def _exit_now(flush_journal: Callable[[], None], signum: int, frame: FrameType |
     from agnoctl.engine.command import kill_running
 
     kill_running()  # no orphans, even now
+    if "agnoctl.tools.mcp" in sys.modules:  # a run that started MCP servers
+        from agnoctl.tools.mcp import kill_servers
+
+        kill_servers()
     flush_journal()  # the events of this turn of the loop: what finished is not done again
     os._exit(ExitCode.INTERRUPTED)
 

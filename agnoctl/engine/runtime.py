@@ -362,6 +362,7 @@ class Runtime:
         self.ledger = CostLedger()
         self.rng = rng
         self.workflow_dir = workflow_dir
+        self.workflow_file: Path | None = None  # the run's file as given, for messages
         limit = workflow.limits.max_concurrency
         self.run_limiter = PriorityLimiter(limit) if limit else None
         self.agent_limiters = _agent_limiters(workflow)

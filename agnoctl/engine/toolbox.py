@@ -9,19 +9,14 @@ conversation replays with no server. `cache: false` (step, agent, defaults) reco
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agnoctl.cache import CacheMode, ResponseCache, tool_result_key
-from agnoctl.errors import CacheMiss, SpecError
-from agnoctl.spec.loader import load_file
+from agnoctl.errors import CacheMiss
 from agnoctl.tools.base import ToolResult
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from agnoctl.engine.runtime import Runtime
     from agnoctl.engine.steps import Task
     from agnoctl.providers.base import CallContext
@@ -36,10 +31,12 @@ def mcp_toolbox(
     servers = rt.mcp
     if servers is None:
         return None
-    from agnoctl.tools.mcp import McpToolbox, entries_of
+    from agnoctl.tools.mcp import McpToolbox, entries_of, locator
 
     workflow = rt.workflow
-    entries = entries_of(workflow.tools, agent.tools, _locator(workflow.file))
+    # A sub-workflow knows its file; the run's own is the one it was given.
+    where = locator(workflow.file or rt.workflow_file)
+    entries = entries_of(workflow.tools, agent.tools, where)
     if not entries:
         return None
     store = None
@@ -76,20 +73,3 @@ class _Recorded:
             f"no recorded result of the MCP tool `{tool}` for step {self.where} and "
             "--cache-only is set (run once without --cache-only to fill the cache)"
         )
-
-
-@functools.cache
-def _locator(file: Path | None) -> Callable[[str], str]:
-    """``tools.<name>``'s `file:line` in the workflow file, for the servers' messages."""
-    if file is None:
-        return lambda name: f"tools.{name}"
-    try:
-        source = load_file(file).source
-    except SpecError:  # changed since the run read it: the file alone still helps
-        return lambda name: f"{file}: tools.{name}"
-
-    def where(name: str) -> str:
-        line, _ = source.key_position(("tools", name))
-        return f"{file}:{line}"
-
-    return where

@@ -29,7 +29,7 @@ import itertools
 import os
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,18 @@ async def end_escaped(tag: str) -> None:
         with anyio.move_on_after(_REAP_WAIT):
             while not all(_reaped(pid) for pid in escaped):
                 await anyio.sleep(_POLL)
+
+
+def kill_tagged(tags: Iterable[str]) -> None:
+    """SIGKILL, at once, agnoctl's children tagged with one of ``tags`` and their groups (the
+    process is about to exit without waiting: nothing is reaped)."""
+    wanted = set(tags)
+    for pid in _children() if wanted else []:
+        if any(_tagged(pid, tag) for tag in wanted):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # a server leads its own group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _children() -> list[int]:

@@ -26,23 +26,26 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import functools
 import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.abc
 
 from agnoctl import redact
-from agnoctl.errors import StepFailed, ToolServerFailed, UsageError
+from agnoctl.errors import SpecError, StepFailed, ToolServerFailed, UsageError
 from agnoctl.providers.base import ModelRequest, ToolCall, ToolSpec
 from agnoctl.redact import SECRET_NAME
+from agnoctl.spec.loader import load_file
 from agnoctl.spec.models import McpToolSpec
 from agnoctl.tools.base import BaseTool, ToolResult
-from agnoctl.tools.command import end_escaped, tag_environment
+from agnoctl.tools.command import end_escaped, kill_tagged, tag_environment
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -54,6 +57,7 @@ INSTALL_HINT = (
     "pip install -e '.[mcp]' in a checkout of agnoctl)"
 )
 _STDERR_TAIL = 4096
+_RUNNING: set[str] = set()  # the process tags of the stdio servers running now
 _ERROR_LINE_CHARS = 300
 
 
@@ -104,6 +108,11 @@ def stand_in(entry: McpEntry) -> ToolSpec:
     return ToolSpec(f"mcp:{entry.name}", entry.key, {})
 
 
+def kill_servers() -> None:
+    """SIGKILL every stdio server still running: the process exits now (a second signal)."""
+    kill_tagged(_RUNNING)
+
+
 def admits(spec: McpToolSpec, tool: str) -> bool:
     """Whether `allow` lets agents see ``tool`` (no `allow`: every tool)."""
     if spec.allow is None:
@@ -147,8 +156,10 @@ class McpServers:
             connection.stop.set()
         # Closing must finish even when the run is cancelled: shield the group's own scope
         # (a scope around it would break the nesting anyio checks); every host ends on `stop`.
+        # The body's own error goes on as it is, never wrapped in the group's.
         group.cancel_scope.shield = True
-        return await group.__aexit__(*exc_info)
+        await group.__aexit__(None, None, None)
+        return None
 
     async def tools(self, entry: McpEntry) -> tuple[McpTool, ...]:
         """The entry's admitted tools, starting its server if it is not running."""
@@ -221,6 +232,7 @@ async def _host(
     tag = None
     if entry.spec.command:
         transport, tag = _stdio(entry, stderr)
+        _RUNNING.add(tag)
     else:
         transport = _http(entry)
     stop = anyio.Event()
@@ -240,6 +252,7 @@ async def _host(
         if tag is not None:
             with anyio.CancelScope(shield=True):
                 await end_escaped(tag)
+            _RUNNING.discard(tag)
         if stderr is not None and started:
             stderr.close()
 
@@ -486,6 +499,10 @@ class McpToolbox:
     async def names(self) -> list[str]:
         return sorted(await self._listed())
 
+    async def sources(self) -> list[tuple[ToolSpec, str]]:
+        """Every tool the agent sees from its servers, with the entry it comes from."""
+        return [(tool.spec, tool.entry.name) for tool in (await self._listed()).values()]
+
     async def sent(self, request: ModelRequest) -> ModelRequest:
         """``request`` as it is sent: the stand-ins of its key replaced by the live tools."""
         mine = {spec.name for spec in self.stand_ins()}
@@ -546,3 +563,21 @@ def entries_of(
         for name in names
         if isinstance(tools.get(name), McpToolSpec)
     ]
+
+
+@functools.cache
+def locator(file: Path | None) -> Callable[[str], str]:
+    """``tools.<name>``'s `file:line` in the workflow file, for the servers' messages (the
+    file is read again only when a workflow has MCP tools; the loaded one keeps no marks)."""
+    if file is None:
+        return lambda name: f"tools.{name}"
+    try:
+        source = load_file(file).source
+    except SpecError:  # changed since the run read it: the file alone still helps
+        return lambda name: f"{file}: tools.{name}"
+
+    def where(name: str) -> str:
+        line, _ = source.key_position(("tools", name))
+        return f"{file}:{line}"
+
+    return where

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-ON_DEMAND = ("httpx", "regex", "jsonschema", "structlog")
+ON_DEMAND = ("httpx", "regex", "jsonschema", "structlog", "mcp", "mcp_types")
 """What a run loads only when its workflow or its options call for it."""
 
 PLAIN = """\
@@ -69,3 +69,23 @@ def test_a_run_that_uses_them_loads_them(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert sorted(loaded.intersection(ON_DEMAND)) == ["jsonschema", "regex", "structlog"]
+
+
+MCP = """\
+version: 1
+name: with-mcp
+agents:
+  writer: {model: mock/echo, tools: [fs]}
+tools:
+  fs: {type: mcp, command: [no-such-mcp-server]}
+steps:
+  greet: {agent: writer, prompt: Hello}
+"""
+
+
+def test_a_workflow_with_mcp_tools_loads_the_sdk_only_to_start_a_server(tmp_path: Path) -> None:
+    """Validating, or a --mock run whose replies call no tool, starts no server: no SDK."""
+    (tmp_path / "wf.yaml").write_text(MCP, encoding="utf-8")
+    loaded = _imported("run", "wf.yaml", "--mock", cwd=tmp_path)
+    assert "agnoctl" in loaded
+    assert sorted(loaded.intersection({"mcp", "mcp_types"})) == []

@@ -9,12 +9,14 @@ of the same file under --cache-only replays it with no server started; a --mock 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import E2E, FAST_RETRY, E2ERun, workflow_doc
+from tests.e2e.conftest import E2E, FAST_RETRY, E2ERun, clean_env, workflow_doc
 from tests.mcp.conftest import HttpServer, alive, no_mcp_leftovers, pids, stdio_entry
 
 TOKEN = "mcp-bearer-0123456789-secret"
@@ -142,3 +144,45 @@ def test_streamable_http_with_a_secret_header(e2e: E2E, http_server: HttpServer)
             assert TOKEN not in file.read_text(encoding="utf-8", errors="replace"), file
     assert TOKEN not in run.proc.stdout + run.proc.stderr
     assert all(alive(pid) for pid in pids(http_server.pid_file))  # a remote server is not ours
+
+
+def test_tools_list_shows_each_agents_tools_on_both_transports(
+    e2e: E2E, http_server: HttpServer
+) -> None:
+    pid_file = e2e.root / "list-pids"
+    doc = workflow_doc(
+        "mcp-list",
+        providers={"fake": e2e.provider("openai")},
+        agents={
+            "both": {"model": "fake/m", "tools": ["local", "remote", "notes"]},
+            "plain": {"model": "fake/m", "tools": ["notes"]},
+        },
+        tools={
+            "local": stdio_entry(pid_file, allow=["add"]),
+            "remote": {"type": "mcp", "url": http_server.url, "allow": ["ec*"]},
+            "notes": {"type": "read_file", "root": ".", "description": "Read a note."},
+        },
+        steps={"s": {"agent": "both", "prompt": "hi"}, "t": {"agent": "plain", "prompt": "hi"}},
+    )
+    path = e2e.write("list", doc)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "tools", "list", str(path), "--format", "json"],
+        cwd=e2e.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    agents = json.loads(proc.stdout)["agents"]
+    seen = {(t["name"], t["source"], t["kind"]) for t in agents["both"]}
+    assert seen == {
+        ("notes", "notes", "read_file"),
+        ("add", "local", "mcp"),
+        ("echo", "remote", "mcp"),
+    }
+    add = next(t for t in agents["both"] if t["name"] == "add")
+    assert add["description"] == "Add two integers."
+    assert [t["name"] for t in agents["plain"]] == ["notes"]
+    no_mcp_leftovers(pid_file)

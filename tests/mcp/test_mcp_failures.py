@@ -1,0 +1,128 @@
+"""MCP servers that fail, through the real CLI: one that crashes mid-call, one that hangs on a
+call past its tool's timeout, one that is not on PATH, and one whose tool leaves a grandchild in
+a session of its own. Each a clear failure of its step, retried per the step's policy where
+retrying may help, never a traceback, and no process left behind (the servers note their pids).
+A run interrupted by SIGTERM while a tool call hangs ends its server too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import E2E, E2ERun, clean_env, workflow_doc
+from tests.mcp.conftest import alive, no_mcp_leftovers, pids, stdio_entry
+
+RETRY = {"max_attempts": 2, "initial_delay": "10ms", "max_delay": "10ms"}
+
+
+def _call(tool: str) -> str:
+    return f"[[tool:{tool}:{json.dumps({})}]]"
+
+
+@pytest.fixture(scope="module")
+def failures(e2e: E2E) -> tuple[E2ERun, Path]:
+    root = e2e.root
+    entries: dict[str, Any] = {
+        "crashy": stdio_entry(root / "crash-pids", allow=["crash"]),
+        "hangy": stdio_entry(root / "hang-pids", allow=["hang"], timeout="1s"),
+        "spawner": stdio_entry(root / "spawn-pids", allow=["spawn"]),
+        "missing": {"type": "mcp", "command": ["no-such-mcp-server-4711", "--stdio"]},
+    }
+    tools = {"crashy": "crash", "hangy": "hang", "spawner": "spawn", "missing": "anything"}
+    doc = workflow_doc(
+        "mcp-failures",
+        providers={"fake": e2e.provider("openai")},
+        agents={name: {"model": "fake/m", "tools": [name]} for name in entries},
+        tools=entries,
+        steps={
+            name: {"agent": name, "prompt": f"scenario {name} {_call(tool)}"}
+            for name, tool in tools.items()
+        },
+        defaults={"retry": RETRY},
+    )
+    return e2e.run(doc, "--no-cache"), root
+
+
+def _error(run: E2ERun, step: str) -> str:
+    message: str = run.step(step)["error"]["message"]
+    return message
+
+
+def test_a_crashed_server_fails_the_attempt_and_starts_again(
+    failures: tuple[E2ERun, Path],
+) -> None:
+    run, root = failures
+    assert run.step("crashy")["status"] == "failed"
+    assert "MCP server `crashy`" in _error(run, "crashy")
+    assert "failed during a call of `crash`" in _error(run, "crashy")
+    assert len(run.step("crashy")["attempts"]) == 2
+    assert len(pids(root / "crash-pids")) == 2  # started again for the second attempt
+    no_mcp_leftovers(root / "crash-pids")
+
+
+def test_a_hung_call_times_out_and_is_retried(failures: tuple[E2ERun, Path]) -> None:
+    run, root = failures
+    assert "tool `hang` did not answer within its timeout of 1s" in _error(run, "hangy")
+    assert len(run.step("hangy")["attempts"]) == 2
+    assert run.step("hangy")["attempts"][0]["error"]["kind"] == "timeout"
+    no_mcp_leftovers(root / "hang-pids")
+
+
+def test_a_server_not_on_path_is_a_clear_failure_without_retries(
+    failures: tuple[E2ERun, Path],
+) -> None:
+    run, _ = failures
+    message = _error(run, "missing")
+    assert "`no-such-mcp-server-4711` was not found on PATH" in message
+    assert re.search(r"`missing` \(/.+\.yaml:\d+\)", message)  # the entry's file:line
+    assert len(run.step("missing")["attempts"]) == 1  # retrying cannot put it on PATH
+
+
+def test_no_traceback_and_no_process_left(failures: tuple[E2ERun, Path]) -> None:
+    run, root = failures
+    assert run.exit_code == 1
+    assert "Traceback" not in run.proc.stderr + run.proc.stdout
+    assert run.step("spawner")["status"] == "succeeded"
+    assert len(pids(root / "spawn-pids")) == 2  # the server and its grandchild
+    no_mcp_leftovers(root / "spawn-pids")
+
+
+def test_sigterm_while_a_call_hangs_ends_the_server(e2e: E2E, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    doc = workflow_doc(
+        "mcp-interrupted",
+        providers={"fake": e2e.provider("openai")},
+        agents={"a": {"model": "fake/m", "tools": ["hangy"]}},
+        tools={"hangy": stdio_entry(pid_file, allow=["hang"], timeout="60s")},
+        steps={"wait": {"agent": "a", "prompt": f"scenario sigterm {_call('hang')}"}},
+    )
+    path = e2e.write("interrupted", doc)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", str(out), "--no-cache"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    events = out / "events.jsonl"
+    deadline = time.monotonic() + 60
+    while '"type":"tool_call"' not in (events.read_text() if events.exists() else ""):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the tool was never called"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert pids(pid_file) and not any(alive(pid) for pid in pids(pid_file))

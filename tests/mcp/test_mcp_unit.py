@@ -1,0 +1,191 @@
+"""The MCP client's parts without a server: results as the model sees them, the static
+definition (cache keys: no secret), allow patterns, one agent's toolbox (replay from recorded
+results, --cache-only misses, two tools of one name), the tool loop's handling of a server
+failure, and the cache's record of tool results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.types import (
+    CallToolResult,
+    EmbeddedResource,
+    ImageContent,
+    TextContent,
+    TextResourceContents,
+)
+from mcp.types import Tool as SdkTool
+
+from agnoctl import redact
+from agnoctl.cache import ResponseCache, tool_result_key
+from agnoctl.errors import CacheMiss, StepFailed, ToolServerFailed
+from agnoctl.providers.base import Message, ModelReply, ToolCall
+from agnoctl.redact import Redactor
+from agnoctl.spec.models import McpToolSpec
+from agnoctl.tools.base import ToolResult
+from agnoctl.tools.loop import run_tool_loop
+from agnoctl.tools.mcp import McpEntry, McpTool, McpToolbox, _result, admits, definition
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _spec(**fields: Any) -> McpToolSpec:
+    return McpToolSpec.model_validate({"type": "mcp", "command": ["srv"], **fields})
+
+
+def test_text_blocks_are_joined_and_structured_content_stands_in_for_none() -> None:
+    two = CallToolResult(
+        content=[TextContent(type="text", text="a"), TextContent(type="text", text="b")]
+    )
+    assert _result(two) == ToolResult(True, "a\nb")
+    structured = CallToolResult(content=[], structured_content={"n": 1})
+    assert _result(structured) == ToolResult(True, '{"n": 1}')
+    assert _result(CallToolResult(content=[])) == ToolResult(True, "(no output)")
+
+
+def test_images_and_resources_are_described_and_errors_are_failed_results() -> None:
+    image = ImageContent(type="image", data="AAECAw==", mime_type="image/png")
+    resource = EmbeddedResource(
+        type="resource", resource=TextResourceContents(uri="file:///a.txt", text="inside")
+    )
+    both = CallToolResult(content=[image, resource])
+    assert _result(both).text == "[image: image/png, 4 bytes]\ninside"
+    error = CallToolResult(content=[TextContent(type="text", text="no such file")], is_error=True)
+    assert _result(error) == ToolResult(False, "failed: no such file")
+
+
+def test_the_definition_holds_no_header_value_and_no_secret_env_value() -> None:
+    spec = McpToolSpec.model_validate(
+        {
+            "type": "mcp",
+            "url": "https://example.com/mcp",
+            "headers": {"Authorization": "Bearer tok-123456"},
+        }
+    )
+    assert "tok-123456" not in str(definition("remote", spec))
+    assert definition("remote", spec)["headers"] == ["Authorization"]
+    stdio = _spec(env={"GITHUB_TOKEN": "ghp-abcdef123", "ROOT": "/srv"})
+    assert definition("gh", stdio)["env"] == {"GITHUB_TOKEN": "***", "ROOT": "/srv"}
+    with redact.masking(Redactor(["/srv-secret-dir"])):
+        assert "/srv-secret-dir" not in str(
+            definition("gh", _spec(cwd=None, env={"D": "/srv-secret-dir"}))
+        )
+
+
+def test_allow_takes_names_and_globs() -> None:
+    spec = _spec(allow=["read_*", "list_directory"])
+    assert admits(spec, "read_file") and admits(spec, "list_directory")
+    assert not admits(spec, "write_file")
+    assert admits(_spec(), "anything")
+
+
+class _Servers:
+    """Stands in for McpServers: fixed tools, and a count of the calls that reached it."""
+
+    def __init__(self, entry: McpEntry, names: list[str]) -> None:
+        self.tools_of = tuple(
+            McpTool(entry, SdkTool(name=name, input_schema={"type": "object"}), self)  # type: ignore[arg-type]
+            for name in names
+        )
+        self.calls: list[str] = []
+        self.listed = 0
+
+    async def tools(self, entry: McpEntry) -> tuple[McpTool, ...]:
+        self.listed += 1
+        return self.tools_of
+
+    async def call(self, entry: McpEntry, tool: str, arguments: dict[str, Any]) -> ToolResult:
+        self.calls.append(tool)
+        return ToolResult(True, f"live {tool}")
+
+
+class _Store:
+    def __init__(self, offline: bool = False) -> None:
+        self.results: dict[tuple[str, str], ToolResult] = {}
+        self.offline = offline
+
+    def get(self, entry: McpEntry, tool: str, arguments: dict[str, Any]) -> ToolResult | None:
+        return self.results.get((entry.name, tool))
+
+    def put(
+        self, entry: McpEntry, tool: str, arguments: dict[str, Any], result: ToolResult
+    ) -> None:
+        self.results[(entry.name, tool)] = result
+
+    def missing(self, tool: str) -> Exception | None:
+        return CacheMiss(f"no recorded result of {tool}") if self.offline else None
+
+
+def _box(store: _Store, declared: tuple[str, ...] = ()) -> tuple[McpToolbox, _Servers]:
+    entry = McpEntry("fs", _spec(), "wf.yaml:7")
+    servers = _Servers(entry, ["read", "list"])
+    box = McpToolbox(servers, [entry], agent="a", declared=declared, store=store)  # type: ignore[arg-type]
+    return box, servers
+
+
+async def test_a_live_call_is_recorded_and_a_replayed_one_needs_no_server() -> None:
+    store = _Store()
+    box, _ = _box(store)
+    assert await box.call(ToolCall("1", "read", {}), replayed=False) == ToolResult(
+        True, "live read"
+    )
+    fresh, fresh_servers = _box(store)
+    assert await fresh.call(ToolCall("1", "read", {}), replayed=True) == ToolResult(
+        True, "live read"
+    )
+    assert fresh_servers.listed == 0 and fresh_servers.calls == []
+    assert await fresh.call(ToolCall("2", "nope", {}), replayed=False) is None
+
+
+async def test_cache_only_fails_on_a_result_never_recorded() -> None:
+    box, servers = _box(_Store(offline=True))
+    with pytest.raises(CacheMiss, match="no recorded result of read"):
+        await box.call(ToolCall("1", "read", {}), replayed=True)
+    assert servers.listed == 0
+
+
+async def test_a_server_tool_named_like_a_declared_tool_is_an_error() -> None:
+    box, _ = _box(_Store(), declared=("read",))
+    with pytest.raises(StepFailed, match=r"two tools named `read`.*`fs` \(wf.yaml:7\)"):
+        await box.specs()
+
+
+async def test_the_loop_fails_the_attempt_when_a_server_fails() -> None:
+    class Failing:
+        async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult | None:
+            raise ToolServerFailed("gone", kind="tool_server", retryable=True)
+
+        async def names(self) -> list[str]:
+            return []
+
+    class Watch:
+        def called(self, call: ToolCall) -> None: ...
+
+        def answered(self, *args: Any) -> None: ...
+
+    async def model(messages: tuple[Message, ...]) -> ModelReply:
+        return ModelReply("", tool_calls=(ToolCall("1", "read", {}),))
+
+    with pytest.raises(ToolServerFailed, match="gone"):
+        await run_tool_loop(
+            model, (Message("user", "hi"),), {}, max_tool_calls=3, watch=Watch(), more=Failing()
+        )
+
+
+def test_the_cache_records_tool_results_but_none_holding_a_secret(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache", redact=Redactor(["sk-secret-123"]).redact)
+    key = tool_result_key({"name": "fs"}, "read", {"path": "a"})
+    assert key != tool_result_key({"name": "fs"}, "read", {"path": "b"})
+    cache.put_tool_result(key, True, "contents", False)
+    assert cache.get_tool_result(key) == (True, "contents", False)
+    other = tool_result_key({"name": "fs"}, "read", {"path": "c"})
+    cache.put_tool_result(other, True, "leaks sk-secret-123", False)
+    assert cache.get_tool_result(other) is None
+    cache.close()
