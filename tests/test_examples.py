@@ -83,6 +83,8 @@ def workflow_files() -> list[Path]:
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_VARIABLES}
     env["NO_COLOR"] = "1"
+    # examples/14-mcp-tools starts its MCP server with the Python that has the `mcp` package.
+    env["MCP_PYTHON"] = sys.executable
     return env
 
 

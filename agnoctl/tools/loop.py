@@ -16,13 +16,14 @@ The one exception is a tool whose server is gone (``StepFailed`` from an MCP ser
 crashed or stopped answering): the model cannot act on that, so the attempt fails.
 
 ``more`` are tools known only once asked (an agent's MCP servers): a call the declared tools do
-not have goes to them, told whether the reply that asked for it came from the response cache.
+not have goes to them (a name they lack too they refuse), told whether the reply that asked for
+it came from the response cache.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,11 +39,8 @@ _EVENT_ERROR_CHARS = 300
 class MoreTools(Protocol):
     """Tools listed when first needed (an agent's MCP servers)."""
 
-    async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult | None:
-        """``call``'s result, or None when there is no tool of that name."""
-
-    async def names(self) -> list[str]:
-        """The names of the tools."""
+    async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult:
+        """``call``'s result (refused when there is no tool of that name)."""
 
 
 class ToolWatch(Protocol):
@@ -124,15 +122,18 @@ async def _run_call(
 ) -> ToolResult:
     tool = tools.get(call.name)
     if tool is None:
-        found = None if more is None else await more.call(call, replayed=replayed)
-        if found is not None:
-            return found
-        names = [*tools, *(await more.names() if more is not None else [])]
-        available = ", ".join(sorted(names)) or "none"
-        return refused(f"there is no tool named {call.name!r}; available tools: {available}")
+        if more is not None:
+            return await more.call(call, replayed=replayed)
+        return unknown_tool(call.name, tools)
     try:
         return await tool.call(call.arguments)
     except Exception as exc:
         # Tools report their own problems as results; anything that still escapes (an OS
         # error nobody foresaw) is reported the same way rather than failing the step.
         return failed(f"{type(exc).__name__}: {exc}")
+
+
+def unknown_tool(name: str, names: Iterable[str]) -> ToolResult:
+    """The result of a call to a tool the agent does not have."""
+    available = ", ".join(sorted(names)) or "none"
+    return refused(f"there is no tool named {name!r}; available tools: {available}")

@@ -46,6 +46,7 @@ from agnoctl.spec.loader import load_file
 from agnoctl.spec.models import McpToolSpec
 from agnoctl.tools.base import BaseTool, ToolResult
 from agnoctl.tools.command import end_escaped, kill_tagged, tag_environment
+from agnoctl.tools.loop import unknown_tool
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -496,9 +497,6 @@ class McpToolbox:
         """Every tool the agent sees from its servers (starting those not running)."""
         return tuple(tool.spec for tool in (await self._listed()).values())
 
-    async def names(self) -> list[str]:
-        return sorted(await self._listed())
-
     async def sources(self) -> list[tuple[ToolSpec, str]]:
         """Every tool the agent sees from its servers, with the entry it comes from."""
         return [(tool.spec, tool.entry.name) for tool in (await self._listed()).values()]
@@ -509,11 +507,12 @@ class McpToolbox:
         declared = tuple(spec for spec in request.tools if spec.name not in mine)
         return replace(request, tools=(*declared, *(await self.specs())))
 
-    async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult | None:
-        """``call``'s result, or None when no server of the agent has that tool.
+    async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult:
+        """``call``'s result; refused when neither a server nor the agent has that tool.
 
         A call that a cached reply asked for (``replayed``) is answered from the recorded
-        results, so a cached conversation replays with no server running.
+        results, so a cached conversation replays with no server running. A refusal is
+        recorded too (under the agent's first entry), so it replays as well.
         """
         if replayed and self._store is not None:
             for entry in self.entries:
@@ -523,12 +522,14 @@ class McpToolbox:
             problem = self._store.missing(call.name)
             if problem is not None:
                 raise problem
-        tool = (await self._listed()).get(call.name)
+        listed = await self._listed()
+        tool = listed.get(call.name)
         if tool is None:
-            return None
-        result = await tool.call(call.arguments)
+            entry, result = self.entries[0], unknown_tool(call.name, [*self._declared, *listed])
+        else:
+            entry, result = tool.entry, await tool.call(call.arguments)
         if self._store is not None:
-            self._store.put(tool.entry, call.name, call.arguments, result)
+            self._store.put(entry, call.name, call.arguments, result)
         return result
 
     async def _listed(self) -> dict[str, McpTool]:

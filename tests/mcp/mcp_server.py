@@ -4,7 +4,8 @@ serves over stdin/stdout, `python mcp_server.py http PORT_FILE` over streamable 
 
 Every start appends the server's pid to the file named by ``MCP_PID_FILE`` (when set), so a test
 can check that no server outlives its run. Tools: ``add`` and ``echo`` (plain answers),
-``shout`` (structured content only), ``picture`` (an image), ``broken`` (a tool error),
+``environment`` (its variables' names), ``shout`` (structured content only), ``picture`` (an
+image), ``broken`` (a tool error),
 ``crash`` (the server kills itself mid-call), ``hang`` (never answers) and ``spawn`` (starts a
 grandchild in a session of its own, which must die with the server).
 """
@@ -36,6 +37,12 @@ def add(a: int, b: int) -> int:
 def echo(text: str) -> str:
     """Say the text back, with the value of HEADER_SEEN when the server got a header."""
     return f"echo: {text}"
+
+
+@server.tool()
+def environment() -> str:
+    """The names of the variables the server was started with."""
+    return " ".join(sorted(os.environ))
 
 
 @server.tool()

@@ -38,13 +38,19 @@ def _stdio_doc(e2e: E2E, pid_file: Path) -> dict[str, Any]:
             ("shout", {"text": "loud"}),
             ("picture", {}),
             ("broken", {"reason": "x"}),
+            ("environment", {}),
+            ("crash", {}),  # not in `allow`: refused, and the server lives on
         ]
     )
     return workflow_doc(
         "mcp-stdio",
         providers={"fake": e2e.provider("openai")},
         agents={"helper": {"model": "fake/m", "tools": ["local"]}},
-        tools={"local": stdio_entry(pid_file, allow=["add", "echo", "shout", "pic*", "broken"])},
+        tools={
+            "local": stdio_entry(
+                pid_file, allow=["add", "echo", "shout", "pic*", "broken", "environment"]
+            )
+        },
         steps={
             "two": {"agent": "helper", "prompt": f"scenario two {two}"},
             "kinds": {"agent": "helper", "prompt": f"scenario kinds {kinds}"},
@@ -57,7 +63,7 @@ def _stdio_doc(e2e: E2E, pid_file: Path) -> dict[str, Any]:
 def stdio_runs(e2e: E2E) -> tuple[E2ERun, E2ERun, E2ERun, Path]:
     pid_file = e2e.root / "stdio-pids"
     path = e2e.write("stdio", _stdio_doc(e2e, pid_file))
-    live = e2e.run(path)
+    live = e2e.run(path, env={"PLANTED_API_TOKEN": TOKEN})
     started = len(pids(pid_file))
     replay = e2e.run(path, "--cache-only")
     mock = e2e.run(path, "--mock")
@@ -73,7 +79,8 @@ def test_two_tools_over_stdio_reach_the_next_request_and_the_report(
     follow_up = [r for r in live.requests_with("scenario two") if _tool_messages(r)]
     assert _tool_messages(follow_up[-1]) == ["42", "echo: hello"]
     offered = {t["function"]["name"] for t in follow_up[-1]["body"]["tools"]}
-    assert offered == {"add", "echo", "shout", "picture", "broken"}  # allow: crash, hang, spawn out
+    # `allow` leaves crash, hang and spawn out.
+    assert offered == {"add", "echo", "shout", "picture", "broken", "environment"}
     calls = live.step("two")["attempts"][0]["tool_calls"]
     assert [(c["name"], c["ok"]) for c in calls] == [("add", True), ("echo", True)]
     assert all(c["duration_ms"] >= 0 for c in calls)
@@ -88,12 +95,16 @@ def test_structured_content_images_and_tool_errors(
 ) -> None:
     live = stdio_runs[0]
     follow_up = [r for r in live.requests_with("scenario kinds") if _tool_messages(r)]
-    shout, picture, broken = _tool_messages(follow_up[-1])
+    shout, picture, broken, environment, crash = _tool_messages(follow_up[-1])
     assert json.loads(shout) == {"shouted": "LOUD"}
     assert picture == "[image: image/png, 4 bytes]"
     assert broken.startswith("failed: ")  # isError: a failed result the model sees
+    # A server gets the SDK's few variables and its `env`, never agnoctl's secrets.
+    assert "MCP_PID_FILE" in environment.split() and "PATH" in environment.split()
+    assert "PLANTED_API_TOKEN" not in environment
+    assert crash.startswith("refused: there is no tool named 'crash'")
     calls = live.step("kinds")["attempts"][0]["tool_calls"]
-    assert [c["ok"] for c in calls] == [True, True, False]
+    assert [c["ok"] for c in calls] == [True, True, False, True, False]
     assert live.step("kinds")["status"] == "succeeded"
 
 

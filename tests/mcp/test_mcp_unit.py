@@ -141,7 +141,9 @@ async def test_a_live_call_is_recorded_and_a_replayed_one_needs_no_server() -> N
         True, "live read"
     )
     assert fresh_servers.listed == 0 and fresh_servers.calls == []
-    assert await fresh.call(ToolCall("2", "nope", {}), replayed=False) is None
+    refused = await fresh.call(ToolCall("2", "nope", {}), replayed=False)
+    assert refused.text == "refused: there is no tool named 'nope'; available tools: list, read"
+    assert await fresh.call(ToolCall("2", "nope", {}), replayed=True) == refused
 
 
 async def test_cache_only_fails_on_a_result_never_recorded() -> None:
@@ -159,11 +161,8 @@ async def test_a_server_tool_named_like_a_declared_tool_is_an_error() -> None:
 
 async def test_the_loop_fails_the_attempt_when_a_server_fails() -> None:
     class Failing:
-        async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult | None:
+        async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult:
             raise ToolServerFailed("gone", kind="tool_server", retryable=True)
-
-        async def names(self) -> list[str]:
-            return []
 
     class Watch:
         def called(self, call: ToolCall) -> None: ...
