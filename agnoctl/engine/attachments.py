@@ -29,6 +29,7 @@ from agnoctl.errors import StepFailed
 from agnoctl.providers import attachments as wire
 from agnoctl.providers.base import Attachment
 from agnoctl.spec.attachments import (
+    DEFAULT_MAX_BYTES,
     MAX_ATTACHMENTS,
     SNIFF_BYTES,
     kind_of,
@@ -53,11 +54,11 @@ class _Refused(Exception):
 async def load(task: Task, agent: AgentSpec, *, step: bool = True) -> tuple[Attachment, ...]:
     """The task's attachments: the agent's, then (``step``) the step's own; ``StepFailed``
     names the first problem. A judge's call sends its agent's alone."""
-    entries = [*agent.attachments, *((task.step.attachments or ()) if step else ())]
+    entries = [*(agent.attachments or ()), *((task.step.attachments or ()) if step else ())]
     if not entries:
         return ()
     rendered = [task.render("attachments", entry).strip() for entry in entries]
-    reader = _Reader(agent.attachments_root, agent.max_attachment_bytes)
+    reader = _Reader(agent.attachments_root, agent.max_attachment_bytes or DEFAULT_MAX_BYTES)
     try:
         return await anyio.to_thread.run_sync(reader.read_all, [e for e in rendered if e])
     except _Refused as exc:

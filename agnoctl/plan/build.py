@@ -644,7 +644,8 @@ class _Planner:
         prompt = self._rendered_length((*where, "prompt"), spec.prompt or "", context)
         base = estimate.chars_tokens(prompt) + shape.tokens
         if facts.agent.attachments or spec.attachments:
-            base += attachments_tokens((*facts.agent.attachments, *(spec.attachments or ())))
+            entries = (*(facts.agent.attachments or ()), *(spec.attachments or ()))
+            base += attachments_tokens(entries)
         if facts.instructions_tokens is None and facts.agent.instructions:
             where_agent = ("agents", spec.agent or "", "instructions")
             length = self._rendered_length(where_agent, facts.agent.instructions, context)

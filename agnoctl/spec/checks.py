@@ -874,7 +874,7 @@ class _Checker:
                     False,
                     _Scope(roots=frozenset(agent_roots)),
                 )
-            for index, entry in enumerate(agent.attachments):
+            for index, entry in enumerate(agent.attachments or ()):
                 where = (*base, "attachments", index)
                 scope = _Scope(roots=frozenset(agent_roots))
                 self._check_attachment(where, entry, scope, agent.attachments_root, False)

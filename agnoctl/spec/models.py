@@ -27,7 +27,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from agnoctl.spec.attachments import DEFAULT_MAX_BYTES
 from agnoctl.spec.templates import Interpolated, literal_source
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -757,11 +756,12 @@ class AgentSpec(Strict):
     cache: bool | None = Field(
         default=None, description="Cache this agent's replies (default true)."
     )
-    attachments: list[Template] = Field(
-        default_factory=list,
+    attachments: list[Template] | None = Field(
+        default=None,
         description=(
-            "Files and images sent with every prompt of this agent (before a step's own): "
-            "paths, globs or http(s) URLs, each a template. See docs/attachments.md."
+            "Files and images sent with every prompt of this agent (before a step's own, and "
+            "with its judge calls): paths, globs or http(s) URLs, each a template. See "
+            "docs/attachments.md."
         ),
     )
     attachments_root: str | None = Field(
@@ -771,9 +771,9 @@ class AgentSpec(Strict):
             "agnoctl runs); default: that directory itself. A path leading out is refused."
         ),
     )
-    max_attachment_bytes: Annotated[int, Field(ge=1)] = Field(
-        default=DEFAULT_MAX_BYTES,
-        description="Largest file this agent attaches, in bytes (default 20 MiB).",
+    max_attachment_bytes: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="Largest file this agent attaches, in bytes (unset: 20 MiB, 20971520).",
     )
 
     @field_validator("model", "fallback_models")

@@ -22,6 +22,7 @@ from agnoctl.providers.fixtures import parse_fixtures
 from agnoctl.providers.http import Endpoint
 from agnoctl.providers.mock import MockProvider
 from agnoctl.spec.attachments import MAX_ATTACHMENTS, kind_of, media_type, sniff, url_problem
+from agnoctl.spec.models import AgentSpec, StepSpec
 from tests.attachments.conftest import tiny_pdf, tiny_png
 
 PNG = tiny_png(9)
@@ -70,6 +71,15 @@ def test_only_http_urls_with_a_host_can_be_attached() -> None:
     assert url_problem("https://example.com/a.png") is None
     assert "not file://" in (url_problem("file:///etc/passwd.png") or "")
     assert "no host" in (url_problem("https:///a.png") or "")
+
+
+def test_a_definition_without_attachments_dumps_as_before() -> None:
+    """Resume fingerprints hash the agent's and the step's dumps (None left out): a workflow
+    that attaches nothing keeps the fingerprints its earlier journals hold."""
+    fields = {"attachments", "attachments_root", "max_attachment_bytes"}
+    assert not fields & AgentSpec(model="mock/echo").model_dump(exclude_none=True).keys()
+    step = StepSpec.model_validate({"agent": "a", "prompt": "p"})
+    assert "attachments" not in step.model_dump(exclude_none=True)
 
 
 def test_the_first_bytes_must_be_those_of_the_type() -> None:
