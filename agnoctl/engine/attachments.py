@@ -91,29 +91,35 @@ class _Reader:
         self.max_bytes = max_bytes
 
     def read_all(self, entries: list[str]) -> tuple[Attachment, ...]:
-        found: list[Attachment] = []
+        # By where it is: a file listed twice (by the agent and the step, by two globs) is
+        # read and sent once, where it is first listed.
+        found: dict[str, Attachment] = {}
         for entry in entries:
-            found.extend(self.entry(entry))
+            for name in self.names(entry):
+                if kind_of(name) == "url":
+                    found.setdefault(name, _url(name))
+                    continue
+                where = os.path.normpath(os.path.join(self.cwd, name))
+                if where not in found:
+                    found[where] = self.file(name)
             if len(found) > MAX_ATTACHMENTS:
                 raise _Refused(
                     f"more than {MAX_ATTACHMENTS} files (the last entry read: {entry!r}); "
                     "narrow the globs"
                 )
-        return tuple(found)
+        return tuple(found.values())
 
-    def entry(self, entry: str) -> list[Attachment]:
+    def names(self, entry: str) -> list[str]:
+        """What an entry names: itself (a URL or a path), or a glob's files, sorted."""
         if "\0" in entry:
             raise _Refused(f"{entry!r}: a path may not contain NUL characters")
-        kind = kind_of(entry)
-        if kind == "url":
-            return [_url(entry)]
-        if kind == "path":
-            return [self.file(entry)]
+        if kind_of(entry) != "glob":
+            return [entry]
         matches = sorted(glob.glob(entry, root_dir=self.cwd, recursive=True))
         files = [m for m in matches if not os.path.isdir(os.path.join(self.cwd, m))]
         if not files:
             raise _Refused(f"{entry!r} matches no file (relative to {self.cwd})")
-        return [self.file(match) for match in files]
+        return files
 
     def file(self, path: str) -> Attachment:
         media = media_type(path)
