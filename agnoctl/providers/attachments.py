@@ -33,18 +33,17 @@ _ACCEPTED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 def refusal(protocol: str, attachment: Attachment) -> str | None:
     """Why a provider of ``protocol`` cannot take ``attachment``, or None."""
     as_bytes, as_url = _ACCEPTED.get(protocol, (_ALL, _ALL))
-    kind = "PDF" if attachment.media_type == "application/pdf" else attachment.media_type
+    kind = "PDFs" if attachment.media_type == "application/pdf" else attachment.media_type
     if attachment.url is not None:
         if attachment.media_type in as_url:
             return None
         if attachment.media_type in as_bytes:
-            return f"a {protocol} provider cannot fetch a {kind} from a URL: attach a local file"
-        return f"a {protocol} provider does not take {kind} attachments"
-    if attachment.media_type in as_bytes:
+            return f"{protocol} providers cannot fetch {kind} from a URL: attach a local file"
+    elif attachment.media_type in as_bytes:
         return None
-    if protocol == "ollama":
-        return "an ollama provider takes images only (png, jpeg, gif, webp), not a PDF"
-    return f"a {protocol} provider does not take {kind} attachments"
+    if protocol == "ollama" and attachment.media_type not in as_bytes:
+        return "ollama providers take images only (png, jpeg, gif, webp), not PDFs"
+    return f"{protocol} providers do not take {kind} attachments"
 
 
 def check(protocol: str, attachments: Iterable[Attachment], model: str) -> None:

@@ -138,7 +138,7 @@ def test_ollama_sends_images_and_refuses_a_pdf_without_a_request(
     failed = first.step("ollama_pdf")
     assert failed["status"] == "failed"
     assert failed["error"]["kind"] == "attachment"
-    assert "doc.pdf: an ollama provider takes images only" in failed["error"]["message"]
+    assert "doc.pdf: ollama providers take images only" in failed["error"]["message"]
     assert len(failed["attempts"]) == 1  # permanent: not retried
     assert first.requests_with("ollama-pdf") == []
 

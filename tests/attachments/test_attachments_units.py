@@ -181,7 +181,7 @@ def test_openai_sends_an_image_url_as_is_and_refuses_a_pdf_url() -> None:
     body = openai.wire_request(_request(IMAGE_URL))
     image = body["messages"][0]["content"][0]
     assert image == {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
-    with pytest.raises(BadRequest, match="cannot fetch a PDF from a URL"):
+    with pytest.raises(BadRequest, match="openai providers cannot fetch PDFs from a URL"):
         openai.wire_request(_request(PDF_URL))
 
 
@@ -207,6 +207,7 @@ def test_what_each_protocol_refuses() -> None:
     assert refusal("openai", DOCUMENT) is None
     assert refusal("anthropic", PDF_URL) is None
     assert "images only" in (refusal("ollama", DOCUMENT) or "")
+    assert "cannot fetch image/png from a URL" in (refusal("ollama", IMAGE_URL) or "")
     assert refusal("mock", PDF_URL) is None
     check("anthropic", [IMAGE, DOCUMENT, IMAGE_URL, PDF_URL], "m")
 
