@@ -48,6 +48,10 @@ CLASSIFICATION: list[tuple[BaseException, bool, str]] = [
     (GateFailed([], retryable=False), False, "gate_failed"),
     (errors.StepFailed("exit 3", kind="command_failed"), False, "command_failed"),
     (errors.StepFailed("tool said no"), False, "step_error"),
+    # An MCP server: crashed or stopped answering (retried, started again), not on PATH (not).
+    (errors.ToolServerFailed("crashed", kind="tool_server", retryable=True), True, "tool_server"),
+    (errors.ToolServerFailed("no call answered", kind="timeout", retryable=True), True, "timeout"),
+    (errors.ToolServerFailed("not on PATH", kind="tool_server"), False, "tool_server"),
     (errors.SpecError("bad", file="w.yaml"), False, "agnoctl_error"),
     (errors.SpecInvalid([]), False, "agnoctl_error"),
     (errors.UsageError("bad -i"), False, "agnoctl_error"),

@@ -21,6 +21,10 @@ import pytest
 from tests.e2e.conftest import E2E, E2ERun, clean_env, workflow_doc
 from tests.mcp.conftest import alive, no_mcp_leftovers, pids, stdio_entry
 
+# Each run waits out real timeouts (a hung call, twice; the SDK's grace before it kills a hung
+# server): about 8 s on an idle machine, past 10 s on a busy one.
+pytestmark = pytest.mark.slow
+
 RETRY = {"max_attempts": 2, "initial_delay": "10ms", "max_delay": "10ms"}
 
 

@@ -26,7 +26,15 @@ from agnoctl.redact import Redactor
 from agnoctl.spec.models import McpToolSpec
 from agnoctl.tools.base import ToolResult
 from agnoctl.tools.loop import run_tool_loop
-from agnoctl.tools.mcp import McpEntry, McpTool, McpToolbox, _result, admits, definition
+from agnoctl.tools.mcp import (
+    McpEntry,
+    McpServers,
+    McpTool,
+    McpToolbox,
+    _result,
+    admits,
+    definition,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -188,3 +196,21 @@ def test_the_cache_records_tool_results_but_none_holding_a_secret(tmp_path: Path
     cache.put_tool_result(other, True, "leaks sk-secret-123", False)
     assert cache.get_tool_result(other) is None
     cache.close()
+
+
+async def test_without_the_sdk_a_server_start_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mcp" else real(name, *a)
+    )
+    entry = McpEntry("fs", _spec(), "wf.yaml:7")
+    async with McpServers() as servers:
+        with pytest.raises(ToolServerFailed) as caught:
+            await servers.tools(entry)
+    assert "MCP tool `fs` (wf.yaml:7) needs the MCP SDK" in str(caught.value)
+    assert "pip install -e '.[mcp]'" in str(caught.value)
+    assert not caught.value.retryable
