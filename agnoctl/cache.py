@@ -29,6 +29,7 @@ other task of the run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -38,10 +39,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import diskcache  # type: ignore[import-untyped]  # ships no type hints
 
 from agnoctl.errors import CacheDamaged, CacheMiss, UsageError
 from agnoctl.providers.base import (
@@ -56,6 +56,9 @@ from agnoctl.providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    import diskcache  # type: ignore[import-untyped]  # ships no type hints
+
 DEFAULT_CACHE_DIR = Path(".agnoctl") / "cache"
 CacheMode = Literal["use", "off", "only"]
 CACHED_PROTOCOLS = frozenset({"openai", "anthropic", "ollama"})
@@ -66,28 +69,36 @@ _FORMAT = "agnoctl-cache/1"
 _SIZE_LIMIT = 4 * 2**30
 
 
-class _TextOnlyDisk(diskcache.Disk):  # type: ignore[misc]  # Disk is untyped (Any)
-    """A diskcache ``Disk`` that stores and loads text only; pickled data is never loaded."""
+@functools.cache
+def _text_only_disk() -> type[Any]:
+    """A diskcache ``Disk`` that stores and loads text only; pickled data is never loaded.
 
-    def put(self, key: object) -> tuple[object, bool]:
-        if not isinstance(key, str):
-            raise TypeError("cache keys are str")
-        return super().put(key)  # type: ignore[no-any-return]
+    Made when a cache directory is first opened: diskcache is loaded then, so a run that
+    calls no model server (the mock's, a --no-cache run) never loads it."""
+    import diskcache
 
-    def get(self, key: object, raw: bool) -> object:
-        # Key iteration lands here; a pickled key (not agnoctl's) is handed back unread.
-        return super().get(key, raw) if raw else _FOREIGN_KEY
+    class TextOnlyDisk(diskcache.Disk):  # type: ignore[misc]  # Disk is untyped (Any)
+        def put(self, key: object) -> tuple[object, bool]:
+            if not isinstance(key, str):
+                raise TypeError("cache keys are str")
+            return super().put(key)  # type: ignore[no-any-return]
 
-    def store(self, value: object, read: bool, key: object = diskcache.core.UNKNOWN) -> Any:
-        if not isinstance(value, str):
-            raise TypeError("cache values are JSON text")
-        return super().store(value, read, key=key)
+        def get(self, key: object, raw: bool) -> object:
+            # Key iteration lands here; a pickled key (not agnoctl's) is handed back unread.
+            return super().get(key, raw) if raw else _FOREIGN_KEY
 
-    def fetch(self, mode: int, filename: str | None, value: object, read: bool) -> object:
-        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_TEXT):
-            # diskcache treats OSError from fetch as "gone": the entry reads as a miss.
-            raise _ForeignEntry(f"an entry stored in mode {mode}")
-        return super().fetch(mode, filename, value, read)
+        def store(self, value: object, read: bool, key: object = diskcache.core.UNKNOWN) -> Any:
+            if not isinstance(value, str):
+                raise TypeError("cache values are JSON text")
+            return super().store(value, read, key=key)
+
+        def fetch(self, mode: int, filename: str | None, value: object, read: bool) -> object:
+            if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_TEXT):
+                # diskcache treats OSError from fetch as "gone": the entry reads as a miss.
+                raise _ForeignEntry(f"an entry stored in mode {mode}")
+            return super().fetch(mode, filename, value, read)
+
+    return TextOnlyDisk
 
 
 _FOREIGN_KEY = object()
@@ -307,8 +318,10 @@ def _open_store(directory: Path) -> diskcache.Cache:
     reason = _damage(directory)
     if reason is not None:
         raise CacheDamaged(str(directory), reason)
+    import diskcache  # loaded once a cache is opened (``_text_only_disk``)
+
     try:
-        return diskcache.Cache(str(directory), disk=_TextOnlyDisk, size_limit=_SIZE_LIMIT)
+        return diskcache.Cache(str(directory), disk=_text_only_disk(), size_limit=_SIZE_LIMIT)
     except (sqlite3.Error, OSError) as exc:  # a permission, a lock held too long
         raise UsageError(f"cannot open the response cache {directory}: {exc}") from None
 

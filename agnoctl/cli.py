@@ -777,11 +777,16 @@ def run(
     latest --approve STEP` carries it on), 130 when interrupted (the report is still written).
     """
     _check_exports(otlp_endpoint)  # before the engine is even imported: fail fast
-    from agnoctl.collector import tuned_for_a_run
-    from agnoctl.errors import NothingToResume, RunLocked, SpecInvalid, UsageError
-    from agnoctl.logs import LoggedRun, LogOptions, run_logging
-    from agnoctl.session import RunOptions, run_workflow
-    from agnoctl.terminal import Terminal, choose_mode
+    from agnoctl.spec.loader import paused_gc
+
+    # The engine's modules and models live as long as the process: the cycle collector
+    # would only scan them again and again while they load.
+    with paused_gc():
+        from agnoctl.collector import tuned_for_a_run
+        from agnoctl.errors import NothingToResume, RunLocked, SpecInvalid, UsageError
+        from agnoctl.logs import LoggedRun, LogOptions, run_logging
+        from agnoctl.session import RunOptions, run_workflow
+        from agnoctl.terminal import Terminal, choose_mode
 
     if dry_run:
         _refuse_run_options(ctx)

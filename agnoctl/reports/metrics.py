@@ -34,33 +34,29 @@ step, as they do in the report's ``cost.by_step``.
 
 A 10,000-step run has a quarter of a million samples (a latency histogram per step). The text
 is written here, exactly as prometheus-client's ``generate_latest`` writes it (a test compares
-the two byte for byte), in a fraction of its time; prometheus-client's families are built only
-for ``--metrics-push``.
+the two byte for byte), in a fraction of its time. prometheus-client itself (with its HTTP
+server and exposition modules) is loaded only for ``--metrics-push``: every run writes
+metrics.prom, few push it.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import pushadd_to_gateway
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+from typing import TYPE_CHECKING
 
 from agnoctl import events
 from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
 from agnoctl.reports.model import AttemptReport, GateReport, ItemReport, RunReport, StepReport
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 """Upper bounds (seconds) of the model-call latency histogram; +Inf is added."""
@@ -118,6 +114,13 @@ class _Family:
 
     def metric(self) -> Metric:
         """The family as prometheus-client's collector API wants it."""
+        # Only a push (``push_metrics``) asks for these.
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+
         if self.kind == "histogram":
             histogram = HistogramMetricFamily(self.name, self.help, labels=list(self.labels))
             for values, counts, total in self.histogram_rows:
@@ -200,11 +203,25 @@ class _Writer:
 
 
 def _go_float(value: float) -> str:
-    return str(floatToGoString(value))  # type: ignore[no-untyped-call]  # untyped upstream
+    """A sample's value as the text format writes it: Go's float formatting, as
+    prometheus-client's ``floatToGoString`` gives it (Python's repr, with Go's earlier switch
+    to an exponent for large numbers, and Go's names for the infinities and NaN)."""
+    number = float(value)
+    if math.isinf(number):
+        return "+Inf" if number > 0 else "-Inf"
+    if math.isnan(number):
+        return "NaN"
+    text = repr(number)
+    dot = text.find(".")
+    if number > 0 and dot > 6:
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return text
 
 
-class RunCollector(Collector):
-    """The metric families of one finished run."""
+class RunCollector:
+    """The metric families of one finished run (a prometheus-client ``Collector`` for a
+    push, which only asks it to ``collect``)."""
 
     def __init__(self, report: RunReport, entries: Iterable[Entry]) -> None:
         own = [entry.event for entry in session_events(entries, report.run_id)]
@@ -446,6 +463,8 @@ def push_metrics(
 
     Raises ``UsageError`` naming the gateway when it cannot be reached or refuses the push.
     """
+    from prometheus_client.exposition import pushadd_to_gateway
+
     try:
         pushadd_to_gateway(
             gateway,

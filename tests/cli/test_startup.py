@@ -13,8 +13,12 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-ON_DEMAND = ("httpx", "regex", "jsonschema", "structlog", "mcp", "mcp_types")
-"""What a run loads only when its workflow or its options call for it."""
+ON_DEMAND = (
+    *("httpx", "regex", "jsonschema", "structlog", "mcp", "mcp_types"),
+    *("prometheus_client", "diskcache"),
+)
+"""What a run loads only when its workflow or its options call for it (`--metrics-push` for
+prometheus_client; a model server's reply, with the cache on, for diskcache)."""
 
 PLAIN = """\
 version: 1

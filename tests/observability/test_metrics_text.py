@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.exposition import generate_latest
+from prometheus_client.utils import floatToGoString
 
-from agnoctl.reports.metrics import RunCollector, render_metrics, run_events
+from agnoctl.reports.metrics import RunCollector, _go_float, render_metrics, run_events
 from agnoctl.session import RunOptions, run_workflow
 from tests.observability.conftest import journal_entry
 
@@ -58,3 +62,16 @@ def test_metrics_text_is_what_prometheus_client_writes(tmp_path: Path) -> None:
     text = render_metrics(report, events)
     assert "agnoctl_retries_total" in text and 'le="+Inf"' in text and r"p\"1\\" in text
     assert text == generate_latest(RunCollector(report, events)).decode("utf-8")
+
+
+@settings(max_examples=400)
+@given(st.floats() | st.integers(min_value=-(10**20), max_value=10**20))
+def test_values_are_written_as_prometheus_client_writes_them(value: float) -> None:
+    """metrics.prom writes a value as prometheus-client does (Go's float formatting), without
+    loading prometheus-client: large counts, tiny costs, the infinities and NaN."""
+    assert _go_float(value) == floatToGoString(value)
+
+
+@pytest.mark.parametrize("value", [0, 1, 1e-7, 0.1, 1234567.0, 12345678.9, 1e22, -1e22, 2.5e-300])
+def test_the_values_where_go_switches_to_an_exponent(value: float) -> None:
+    assert _go_float(value) == floatToGoString(value)
