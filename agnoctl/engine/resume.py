@@ -219,7 +219,9 @@ class Fingerprints:
             ),
             "providers": self._providers(agent),
             "tools": {
-                tool: self._workflow.tools[tool].model_dump(mode="json", exclude_none=True)
+                tool: self._workflow.tools[tool].model_dump(
+                    mode="json", exclude_none=True, exclude={"headers"}
+                )
                 for tool in agent.tools
                 if tool in self._workflow.tools
             },
@@ -240,7 +242,8 @@ def _as_written(workflow: Workflow) -> dict[str, Any]:
         mode="json",
         by_alias=True,
         exclude_none=True,
-        exclude={"providers": {"__all__": {"api_key"}}},
+        # Credentials are not what a run does: a rotated key or token reuses its work.
+        exclude={"providers": {"__all__": {"api_key"}}, "tools": {"__all__": {"headers"}}},
     )
 
 

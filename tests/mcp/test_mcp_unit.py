@@ -214,3 +214,28 @@ async def test_without_the_sdk_a_server_start_says_how_to_install_it(
     assert "MCP tool `fs` (wf.yaml:7) needs the MCP SDK" in str(caught.value)
     assert "pip install -e '.[mcp]'" in str(caught.value)
     assert not caught.value.retryable
+
+
+def test_a_rotated_header_token_keeps_the_runs_fingerprints() -> None:
+    from agnoctl.engine.resume import Fingerprints
+    from agnoctl.spec.models import Workflow
+
+    def workflow(token: str) -> Workflow:
+        return Workflow.model_validate(
+            {
+                "version": 1,
+                "name": "w",
+                "agents": {"a": {"model": "mock/echo", "tools": ["remote"]}},
+                "tools": {
+                    "remote": {
+                        "type": "mcp",
+                        "url": "https://example.com/mcp",
+                        "headers": {"Authorization": f"Bearer {token}"},
+                    }
+                },
+                "steps": {"s": {"agent": "a", "prompt": "hi"}},
+            }
+        )
+
+    old, new = Fingerprints(workflow("token-one-123")), Fingerprints(workflow("token-two-456"))
+    assert old.run({}) == new.run({})
