@@ -25,6 +25,7 @@ from agnoctl.errors import BadRequest
 from agnoctl.providers import attachments
 from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
+    ContentClock,
     Endpoint,
     JsonProvider,
     chunk_json,
@@ -34,11 +35,9 @@ from agnoctl.providers.http import (
     stream_error,
     usage,
 )
-from agnoctl.providers.stream import sse_events
+from agnoctl.providers.stream import SseDecoder, SseEvent
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -77,8 +76,8 @@ class AnthropicProvider(JsonProvider):
     def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "stream": True}
 
-    def stream_reader(self, model: str) -> StreamedReply:
-        return StreamedReply(self._endpoint, model)
+    def stream_reader(self, model: str, clock: ContentClock) -> StreamedReply:
+        return StreamedReply(self._endpoint, model, clock)
 
 
 def wire_request(request: ModelRequest, endpoint: Endpoint) -> dict[str, Any]:
@@ -231,9 +230,11 @@ class StreamedReply:
     status of its kind would (``overloaded_error`` is a 529, retried).
     """
 
-    def __init__(self, endpoint: Endpoint, model: str) -> None:
+    def __init__(self, endpoint: Endpoint, model: str, clock: ContentClock) -> None:
+        self.clock = clock
         self._endpoint = endpoint
         self._model = model
+        self._events = SseDecoder()
         self._blocks: dict[int, dict[str, Any]] = {}
         self._inputs: dict[int, list[str]] = {}  # a tool_use block's pieces of input JSON
         self._usage: dict[str, Any] = {}
@@ -241,11 +242,14 @@ class StreamedReply:
         self._served: Any = None
         self._done = False
 
-    async def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-        async for event in sse_events(chunks):
-            piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
-            if piece is not None:
-                yield piece
+    def feed(self, chunk: bytes) -> None:
+        for event in self._events.feed(chunk):
+            self._event(event)
+
+    def _event(self, event: SseEvent) -> None:
+        piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
+        if piece is not None:
+            self.clock.content(piece)
 
     def _feed(self, data: dict[str, Any]) -> str | None:
         kind = data.get("type")
@@ -300,6 +304,8 @@ class StreamedReply:
         return index
 
     def reply(self) -> ModelReply:
+        for event in self._events.close():
+            self._event(event)
         if not self._done:
             raise cut_short(self._endpoint, self._model, "its end (message_stop)")
         for index, pieces in self._inputs.items():

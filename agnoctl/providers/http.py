@@ -25,7 +25,7 @@ whole replies (``post_json``). Either way the body is read as it comes, within t
 ``max_bytes`` (32 MiB by default; a declared ``Content-Length`` past it is refused unread) is a
 ``PermanentProviderError`` (the same request would get the same reply), and a body that stops
 coming (less than ``PROGRESS_BYTES`` in ``stall_timeout`` seconds, 60 by default, counted
-from the headers or the last progress; for a stream, nothing at all) is a
+from the headers or the last progress, a stream's keep-alives included) is a
 ``ProviderTimeout``, retried like any timeout.
 The wait for the headers is the model's thinking time, bounded by the read timeout and the
 step's own ``timeout``. Token counts past ``MAX_REPLY_TOKENS`` are a ``MalformedResponse``.
@@ -66,7 +66,7 @@ from agnoctl.errors import (
 from agnoctl.providers.base import RateLimitHint, Usage
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     import aiohttp
 
@@ -256,30 +256,25 @@ async def post_stream(
     model: str,
     reader: StreamReader,
     limits: ReplyLimits = ReplyLimits(),
-    on_text: Callable[[str], None] | None = None,
 ) -> ModelReply:
     """POST ``body`` as JSON and read the reply as a stream with ``reader`` (the protocol's
     framing and events), or raise a ``ProviderError``.
 
-    ``on_text`` is given each piece of text as it arrives. The reply says when the first
+    The reader's clock is given each piece of text as it arrives. The reply says when the first
     piece of content came (``ttft``: text or a tool call, from the moment the request was
     sent) and how long the rest took (``stream_seconds``). Within ``limits`` as a whole reply
-    is, but a stream is stalled when it sends nothing at all for ``stall_timeout`` seconds:
-    its events are small, and a keep-alive counts as life."""
+    is: a stream that brings less than ``PROGRESS_BYTES`` in ``stall_timeout`` seconds has
+    stalled (keep-alives count; a model streaming even a token a second sends far more), and
+    one trickling its bytes is stopped as a whole reply that trickles is."""
     started = time.perf_counter()
 
     async def streamed(response: httpx.Response) -> ModelReply:
         if response.status_code != 200:
             content = await _read_body(response, limits, endpoint, model)
             raise error_for_status(response, content, endpoint=endpoint, model=model)
-        chunks = _body_chunks(response, limits, endpoint, model, progress_bytes=1)
-        first: float | None = None
-        async for text in reader.deltas(chunks):
-            if first is None:
-                first = time.perf_counter()
-            if text and on_text is not None:
-                on_text(text)
+        await _read_chunks(response, limits, endpoint, model, reader.feed)
         reply = reader.reply()
+        first = reader.clock.first
         if first is not None:
             reply.ttft = first - started
             reply.stream_seconds = time.perf_counter() - first
@@ -289,17 +284,39 @@ async def post_stream(
     return await _exchange(client, url, body, headers, endpoint, model, streamed)
 
 
-class StreamReader(Protocol):
-    """A protocol's streamed reply: its framing, its events, and the reply they add up to."""
+class ContentClock:
+    """When a streamed reply's first content came (text or a tool call), and where its text
+    goes as it comes (``on_text``: None when nobody shows it)."""
 
-    def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-        """Read the body; yield each piece of content as it comes: its text, or "" for
-        content that is no text (a tool call's name or arguments)."""
+    __slots__ = ("first", "on_text")
+
+    def __init__(self, on_text: Callable[[str], None] | None = None) -> None:
+        self.first: float | None = None  # time.perf_counter() of the first piece
+        self.on_text = on_text
+
+    def content(self, text: str) -> None:
+        """A piece of content came: its text, or "" for a tool call's name or arguments."""
+        if self.first is None:
+            self.first = time.perf_counter()
+        if text and self.on_text is not None:
+            self.on_text(text)
+
+
+class StreamReader(Protocol):
+    """A protocol's streamed reply: its framing, its events, and the reply they add up to.
+
+    The body is pushed to it chunk by chunk (``feed``): decoding stays synchronous, with no
+    await between the socket's bytes and the reply's pieces."""
+
+    clock: ContentClock
+
+    def feed(self, chunk: bytes) -> None:
+        """Decode the next chunk of the body (cut anywhere), telling ``clock`` of content."""
         ...
 
     def reply(self) -> ModelReply:
-        """The reply the events added up to, exactly as a whole reply would parse; raises a
-        ``ProviderError`` when the stream ended before the protocol's end marker."""
+        """At the body's end: the reply the events added up to, exactly as a whole reply would
+        parse; a ``ProviderError`` when the stream ended before the protocol's end marker."""
         ...
 
 
@@ -329,56 +346,46 @@ async def _exchange(
 async def _read_body(
     response: httpx.Response, limits: ReplyLimits, endpoint: Endpoint, model: str
 ) -> bytes:
-    """The body, read while it stays within ``limits`` (``_body_chunks``)."""
+    """The body, read while it stays within ``limits`` (``_read_chunks``)."""
     body = bytearray()
-    async for chunk in _body_chunks(response, limits, endpoint, model):
-        body += chunk
+    await _read_chunks(response, limits, endpoint, model, body.extend)
     return bytes(body)
 
 
-async def _body_chunks(
+async def _read_chunks(
     response: httpx.Response,
     limits: ReplyLimits,
     endpoint: Endpoint,
     model: str,
-    *,
-    progress_bytes: int = PROGRESS_BYTES,
-) -> AsyncIterator[bytes]:
-    """The body's chunks as they come (decoded: a compressed bomb counts at its full size);
-    raises past the size cap, or when less than ``progress_bytes`` came in ``stall_timeout``."""
+    feed: Callable[[bytes], object],
+) -> None:
+    """Give the body's chunks to ``feed`` as they come (decoded: a compressed bomb counts at
+    its full size); raises past the size cap, or when less than ``PROGRESS_BYTES`` came in
+    ``stall_timeout`` (one deadline, moved on by each ``PROGRESS_BYTES`` received)."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise _too_large(endpoint, model, limits, f"it declares {int(declared):,} bytes")
-    chunks = response.aiter_bytes()
-    received = 0
-    progress_at, progress = anyio.current_time(), 0
-    while True:
-        with anyio.move_on_after(progress_at + limits.stall_timeout - anyio.current_time()) as wait:
-            chunk = await anext(chunks, None)
-        if wait.cancelled_caught:
-            raise _stalled(response, limits, endpoint, model, received, progress_bytes)
-        if chunk is None:
-            return
-        received += len(chunk)
-        if received > limits.max_bytes:
-            raise _too_large(endpoint, model, limits, "refused unread past that")
-        progress += len(chunk)
-        if progress >= progress_bytes:
-            progress_at, progress = anyio.current_time(), 0
-        yield chunk  # outside the cancel scope: a generator must not yield inside one
+    received = progress = 0
+    stall = limits.stall_timeout
+    with anyio.CancelScope(deadline=anyio.current_time() + stall) as wait:
+        async for chunk in response.aiter_bytes():
+            received += len(chunk)
+            if received > limits.max_bytes:
+                raise _too_large(endpoint, model, limits, "refused unread past that")
+            progress += len(chunk)
+            if progress >= PROGRESS_BYTES:
+                wait.deadline, progress = anyio.current_time() + stall, 0
+            feed(chunk)
+    if wait.cancelled_caught:
+        raise _stalled(response, limits, endpoint, model, received)
 
 
 def _stalled(
-    response: httpx.Response,
-    limits: ReplyLimits,
-    endpoint: Endpoint,
-    model: str,
-    received: int,
-    progress_bytes: int,
+    response: httpx.Response, limits: ReplyLimits, endpoint: Endpoint, model: str, received: int
 ) -> ProviderError:
-    what = "nothing" if progress_bytes == 1 else f"less than {progress_bytes:,} bytes"
     return ProviderTimeout(
-        f"{endpoint.provider} stopped sending its reply: {what} in {limits.stall_timeout:g}s "
+        f"{endpoint.provider} stopped sending its reply: less than {PROGRESS_BYTES:,} bytes "
+        f"in {limits.stall_timeout:g}s "
         f"after {received:,} bytes (stall_timeout); the server or a proxy may be stuck",
         provider=endpoint.provider,
         model=model,
@@ -447,8 +454,8 @@ class JsonProvider:
         """``body`` (``wire``'s) asking for the reply as a stream."""
         raise NotImplementedError
 
-    def stream_reader(self, model: str) -> StreamReader:
-        """A reader of one streamed reply to a request for ``model``."""
+    def stream_reader(self, model: str, clock: ContentClock) -> StreamReader:
+        """A reader of one streamed reply to a request for ``model``, telling ``clock``."""
         raise NotImplementedError
 
     async def request(self, request: ModelRequest) -> ModelReply:
@@ -460,9 +467,8 @@ class JsonProvider:
                 headers=self._headers,
                 endpoint=self._endpoint,
                 model=request.model,
-                reader=self.stream_reader(request.model),
+                reader=self.stream_reader(request.model, ContentClock(request.context.on_text)),
                 limits=self.limits,
-                on_text=request.context.on_text,
             )
         payload, hint = await post_json(
             self._http.client,

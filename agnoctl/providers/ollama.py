@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agnoctl.providers import attachments
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
+    ContentClock,
     Endpoint,
     JsonProvider,
     chunk_json,
@@ -26,11 +27,9 @@ from agnoctl.providers.http import (
     stream_error,
     usage,
 )
-from agnoctl.providers.stream import json_lines
+from agnoctl.providers.stream import JsonLines
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -54,8 +53,8 @@ class OllamaProvider(JsonProvider):
     def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "stream": True}
 
-    def stream_reader(self, model: str) -> StreamedReply:
-        return StreamedReply(self._endpoint, model)
+    def stream_reader(self, model: str, clock: ContentClock) -> StreamedReply:
+        return StreamedReply(self._endpoint, model, clock)
 
 
 class StreamedReply:
@@ -69,18 +68,23 @@ class StreamedReply:
     server error, retried.
     """
 
-    def __init__(self, endpoint: Endpoint, model: str) -> None:
+    def __init__(self, endpoint: Endpoint, model: str, clock: ContentClock) -> None:
+        self.clock = clock
         self._endpoint = endpoint
         self._model = model
+        self._lines = JsonLines()
         self._text: list[str] = []
         self._calls: list[Any] = []
         self._last: dict[str, Any] | None = None  # the line with done: true
 
-    async def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-        async for line in json_lines(chunks):
-            piece = self._feed(chunk_json(self._endpoint, self._model, line))
-            if piece is not None:
-                yield piece
+    def feed(self, chunk: bytes) -> None:
+        for line in self._lines.feed(chunk):
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        piece = self._feed(chunk_json(self._endpoint, self._model, line))
+        if piece is not None:
+            self.clock.content(piece)
 
     def _feed(self, data: dict[str, Any]) -> str | None:
         if (error := data.get("error")) is not None:
@@ -98,6 +102,8 @@ class StreamedReply:
         return piece
 
     def reply(self) -> ModelReply:
+        for line in self._lines.close():
+            self._line(line)
         if self._last is None:
             raise cut_short(self._endpoint, self._model, 'its end (a line with "done": true)')
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self._text)}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agnoctl.providers import attachments
 from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.providers.http import (
+    ContentClock,
     Endpoint,
     JsonProvider,
     chunk_json,
@@ -26,11 +27,9 @@ from agnoctl.providers.http import (
     stream_error,
     usage,
 )
-from agnoctl.providers.stream import sse_events
+from agnoctl.providers.stream import SseDecoder, SseEvent
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -59,8 +58,8 @@ class OpenAIProvider(JsonProvider):
         # send none: the reply then counts no tokens, as a whole reply without usage does).
         return {**body, "stream": True, "stream_options": {"include_usage": True}}
 
-    def stream_reader(self, model: str) -> StreamedReply:
-        return StreamedReply(self._endpoint, model)
+    def stream_reader(self, model: str, clock: ContentClock) -> StreamedReply:
+        return StreamedReply(self._endpoint, model, clock)
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
@@ -205,9 +204,11 @@ class StreamedReply:
     none.
     """
 
-    def __init__(self, endpoint: Endpoint, model: str) -> None:
+    def __init__(self, endpoint: Endpoint, model: str, clock: ContentClock) -> None:
+        self.clock = clock
         self._endpoint = endpoint
         self._model = model
+        self._events = SseDecoder()
         self._text: list[str] = []
         self._calls: dict[int, _CallPieces] = {}
         self._finish: Any = None
@@ -215,14 +216,17 @@ class StreamedReply:
         self._served: Any = None
         self._done = False
 
-    async def deltas(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-        async for event in sse_events(chunks):
-            if event.data == "[DONE]":
-                self._done = True  # read on to the end: the connection is then reused
-                continue
-            piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
-            if piece is not None:
-                yield piece
+    def feed(self, chunk: bytes) -> None:
+        for event in self._events.feed(chunk):
+            self._event(event)
+
+    def _event(self, event: SseEvent) -> None:
+        if event.data == "[DONE]":
+            self._done = True  # the body is still read to its end: the connection is reused
+            return
+        piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
+        if piece is not None:
+            self.clock.content(piece)
 
     def _feed(self, chunk: dict[str, Any]) -> str | None:
         if (error := chunk.get("error")) is not None:
@@ -259,6 +263,8 @@ class StreamedReply:
             pieces.arguments.append(json.dumps(arguments))
 
     def reply(self) -> ModelReply:
+        for event in self._events.close():
+            self._event(event)
         if not self._done:
             raise cut_short(self._endpoint, self._model, "its end (data: [DONE])")
         message: dict[str, Any] = {"content": "".join(self._text)}

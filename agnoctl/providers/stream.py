@@ -15,17 +15,15 @@ blank line is still dispatched: a server that closes the connection right after 
 event is common, and the protocol's own end marker (``[DONE]``, ``message_stop``,
 ``done: true``) is what tells a whole reply from a cut one, not the framing.
 
-The decoders know nothing of HTTP: ``sse_events`` and ``json_lines`` read any async iterator
-of byte chunks (the HTTP client's body today; another client's tomorrow).
+The decoders know nothing of HTTP: whatever reads a body (``http._read_chunks`` over the HTTP
+client's async iterator of chunks today; another client's tomorrow) pushes each chunk to
+``feed`` as it comes and calls ``close`` at the end. Decoding a chunk is synchronous: no await
+stands between the socket's bytes and the reply's pieces.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator
 
 _BOM = "\ufeff"
 
@@ -39,9 +37,10 @@ class SseEvent:
 
 
 class Lines:
-    """Splits chunks of bytes into lines at CRLF, LF or CR, a line ending split between two
-    chunks included. A line is given as bytes, without its ending: UTF-8 never uses the bytes of
-    CR or LF inside a character, so a line is whole text once cut here."""
+    """Splits chunks of bytes into lines of text at CRLF, LF or CR, a line ending split between
+    two chunks included; a line is given without its ending. The complete lines of a chunk are
+    decoded (UTF-8, an invalid byte replaced) at once: UTF-8 never uses the bytes of CR or LF
+    inside a character, so text cut at a line ending is whole."""
 
     __slots__ = ("_pending",)
 
@@ -50,7 +49,7 @@ class Lines:
         # large tool input) in many chunks is copied once, not once per chunk.
         self._pending: list[bytes] = []
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> list[str]:
         if b"\n" not in chunk and b"\r" not in chunk:
             if chunk:
                 self._pending.append(chunk)
@@ -62,16 +61,16 @@ class Lines:
             data = data[:-1]
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = data.split(b"\n")
-        rest = lines.pop() + (b"\r" if held else b"")
+        end = data.rfind(b"\n")
+        rest = data[end + 1 :] + (b"\r" if held else b"")
         self._pending = [rest] if rest else []
-        return lines
+        return data[:end].decode("utf-8", errors="replace").split("\n") if end >= 0 else []
 
-    def close(self) -> list[bytes]:
+    def close(self) -> list[str]:
         """The last line, when the body did not end with a line ending."""
         rest = b"".join(self._pending).rstrip(b"\r")
         self._pending = []
-        return [rest] if rest else []
+        return [rest.decode("utf-8", errors="replace")] if rest else []
 
 
 class SseDecoder:
@@ -92,16 +91,15 @@ class SseDecoder:
         found = self._events(self._lines.close())
         return [*found, *self._dispatch()]
 
-    def _events(self, lines: list[bytes]) -> list[SseEvent]:
+    def _events(self, lines: list[str]) -> list[SseEvent]:
+        if self._first and lines:
+            self._first = False
+            lines[0] = lines[0].removeprefix(_BOM)
         found: list[SseEvent] = []
-        for raw in lines:
-            line = raw.decode("utf-8", errors="replace")
-            if self._first:
-                self._first = False
-                line = line.removeprefix(_BOM)
+        for line in lines:
             if not line:
                 found.extend(self._dispatch())
-            elif not line.startswith(":"):
+            elif line[0] != ":":
                 self._field(line)
         return found
 
@@ -123,35 +121,15 @@ class SseDecoder:
 
 
 class JsonLines:
-    """The non-blank lines of a line-delimited JSON body, as bytes (``json.loads`` takes them)."""
+    """The non-blank lines of a line-delimited JSON body."""
 
     __slots__ = ("_lines",)
 
     def __init__(self) -> None:
         self._lines = Lines()
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> list[str]:
         return [line for line in self._lines.feed(chunk) if line.strip()]
 
-    def close(self) -> list[bytes]:
+    def close(self) -> list[str]:
         return [line for line in self._lines.close() if line.strip()]
-
-
-async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SseEvent]:
-    """The events of a ``text/event-stream`` body given as chunks of bytes."""
-    decoder = SseDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.close():
-        yield event
-
-
-async def json_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """The lines of a line-delimited JSON body given as chunks of bytes, blank ones skipped."""
-    decoder = JsonLines()
-    async for chunk in chunks:
-        for line in decoder.feed(chunk):
-            yield line
-    for line in decoder.close():
-        yield line

@@ -236,10 +236,10 @@ class ProviderSpec(Strict):
     stall_timeout: Annotated[Duration, Field(gt=0)] | None = Field(
         default=None,
         description=(
-            "Once a reply's headers have come, the longest it may go without progress "
-            "(unset: 60s): a streamed reply that sends nothing at all, a whole reply that "
-            "brings less than 1 KiB. A stalled or trickling reply fails the attempt as a "
-            "timeout, which is retried; the step's `timeout` still bounds the whole attempt."
+            "Once a reply's headers have come, the longest its body (a stream's events and "
+            "keep-alives included) may bring less than 1 KiB (unset: 60s). A stalled or "
+            "trickling reply fails the attempt as a timeout, which is retried; the step's "
+            "`timeout` bounds the whole attempt."
         ),
     )
     stream: bool = Field(

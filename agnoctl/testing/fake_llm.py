@@ -12,7 +12,8 @@ gets one in its protocol's framing: OpenAI chunks as server-sent events ending i
 [DONE]`` (usage in a last chunk when ``stream_options.include_usage`` asks for it), Anthropic's
 events (``message_start`` … ``message_stop``, tool input as ``input_json_delta`` pieces, a
 ``ping``), Ollama's JSON lines ending in ``done: true``. Text and tool arguments are cut into
-pieces of ``STREAM_PIECE`` characters, one event (or line) each, written one at a time.
+pieces of ``STREAM_PIECE`` characters, one event (or line) each; the events of a reply go out
+in one write (a fault below, or ``trickle``, splits them).
 - ``GET /_stats``              counts as JSON: ``requests``, ``in_flight``, ``max_in_flight``, and
   counts by ``routes``, ``models``, directive ``keys``, ``prompts`` (``prompt_hash`` of the last
   user message) and ``statuses`` (0: the client gave up first; 499: closed by ``[[reset]]``),
@@ -958,11 +959,18 @@ async def _write_faulty(
     chunks: list[bytes],
     reply: FakeReply,
 ) -> None:
-    """Write ``chunks`` one at a time, breaking the stream as ``reply`` asks."""
+    """Write ``chunks``, breaking the stream as ``reply`` asks. The events this fake has ready
+    go out in one write, as a server holding several tokens at once sends them; a fault or a
+    trickle sends what came before it first."""
     bad = 1 if reply.malformed else reply.bad_chunk
+    faults = {reply.cut, reply.stall, reply.error_event}
     for start in range(0, reply.pad, _CHUNK):
         await stream.write(b" " * min(_CHUNK, reply.pad - start))
+    ready = bytearray()
     for sent, chunk in enumerate(chunks):
+        if sent in faults and ready:
+            await stream.write(bytes(ready))
+            ready.clear()
         if sent == reply.cut:
             if request.transport is not None:
                 request.transport.abort()
@@ -970,11 +978,14 @@ async def _write_faulty(
         if sent == reply.stall:
             await asyncio.sleep(_STALL_SECONDS)  # until the client gives up (it cancels this)
         if sent == reply.error_event:
-            await stream.write(_stream_error(protocol))
+            ready += _stream_error(protocol)
             break
-        await stream.write(_NOT_JSON[protocol] if sent + 1 == bad else chunk)
+        ready += _NOT_JSON[protocol] if sent + 1 == bad else chunk
         if reply.trickle:
+            await stream.write(bytes(ready))
+            ready.clear()
             await asyncio.sleep(reply.trickle)
+    await stream.write(bytes(ready))
     await stream.write_eof()
 
 

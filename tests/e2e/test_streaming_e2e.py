@@ -112,7 +112,7 @@ def test_stall_is_caught_by_the_stall_timeout(runs: dict[str, E2ERun], protocol:
     run = runs["streamed"]
     attempts = run.step(f"stall_{protocol}")["attempts"]
     assert [(a["error"] or {}).get("kind") for a in attempts] == ["timeout", None]
-    assert "nothing in 1s" in attempts[0]["error"]["message"]
+    assert "less than 1,024 bytes in 1s" in attempts[0]["error"]["message"]
     assert "stall_timeout" in attempts[0]["error"]["message"]
     assert run.key_count(f"[[stall:2:1:key={protocol}]]") == 2
 

@@ -4,18 +4,8 @@ in chunks cut anywhere."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
-
-from agnoctl.providers.stream import (
-    JsonLines,
-    Lines,
-    SseDecoder,
-    SseEvent,
-    json_lines,
-    sse_events,
-)
+from agnoctl.providers.stream import JsonLines, Lines, SseDecoder, SseEvent
 
 BODY = (
     b": a comment, as a keep-alive\r\n"
@@ -76,15 +66,15 @@ def test_sse_event_without_data_is_not_dispatched() -> None:
 def test_lines_cr_held_until_the_next_chunk() -> None:
     lines = Lines()
     assert lines.feed(b"one\r") == []  # may be the first half of a CRLF
-    assert lines.feed(b"\ntwo\rthree") == [b"one", b"two"]
-    assert lines.close() == [b"three"]
+    assert lines.feed(b"\ntwo\rthree") == ["one", "two"]
+    assert lines.close() == ["three"]
 
 
 def test_lines_long_line_in_many_chunks() -> None:
     lines = Lines()
     for _ in range(1000):
         assert lines.feed(b" " * 64) == []
-    assert lines.feed(b"x\n") == [b" " * 64_000 + b"x"]
+    assert lines.feed(b"x\n") == [" " * 64_000 + "x"]
     assert lines.close() == []
 
 
@@ -94,16 +84,3 @@ def test_json_lines_skip_blank_and_keep_the_last_unterminated() -> None:
         decoder = JsonLines()
         lines = [*decoder.feed(body[:cut]), *decoder.feed(body[cut:]), *decoder.close()]
         assert [json.loads(line) for line in lines] == [{"a": 1}, {"b": "é"}, {"done": True}]
-
-
-async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
-
-
-@pytest.mark.anyio
-async def test_async_readers() -> None:
-    events = [event async for event in sse_events(_chunks(BODY[:10], BODY[10:]))]
-    assert events == EVENTS
-    lines = [line async for line in json_lines(_chunks(b'{"a"', b": 1}\n", b"\n[2]"))]
-    assert lines == [b'{"a": 1}', b"[2]"]
