@@ -130,3 +130,28 @@ def test_sigterm_while_a_call_hangs_ends_the_server(e2e: E2E, tmp_path: Path) ->
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert pids(pid_file) and not any(alive(pid) for pid in pids(pid_file))
+
+
+def test_tools_list_names_a_server_that_cannot_start(e2e: E2E) -> None:
+    doc = workflow_doc(
+        "mcp-list-missing",
+        providers={"fake": e2e.provider("openai")},
+        agents={"a": {"model": "fake/m", "tools": ["missing"]}},
+        tools={"missing": {"type": "mcp", "command": ["no-such-mcp-server-4711"]}},
+        steps={"s": {"agent": "a", "prompt": "hi"}},
+    )
+    path = e2e.write("list-missing", doc)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "tools", "list", str(path)],
+        cwd=e2e.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    line = path.read_text(encoding="utf-8").splitlines().index("  missing:") + 1
+    assert f"MCP server `missing` ({path}:{line}) could not be used" in proc.stderr
+    assert "`no-such-mcp-server-4711` was not found on PATH" in proc.stderr
+    assert "Traceback" not in proc.stderr
