@@ -74,6 +74,9 @@ def test_goals_and_markdown_are_written(quick_run: tuple[dict[str, Any], Path]) 
     assert any("fan-out over HTTP" in f for f in figures)
     assert any("memory per finished step" in f for f in figures)
     assert any("cache hit" in f for f in figures)
+    startup = results["workloads"]["cli_startup"]
+    assert startup["run_x_import_floor"] > 1 and startup["run_two_steps"]["cpu_s"] > 0
+    assert any("import floor" in f for f in figures)
     table = out.with_suffix(".md").read_text(encoding="utf-8")
     for figure in figures:
         assert figure in table
