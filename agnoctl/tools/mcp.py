@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import fnmatch
 import functools
 import json
@@ -44,7 +45,7 @@ from agnoctl.providers.base import ModelRequest, ToolCall, ToolSpec
 from agnoctl.redact import SECRET_NAME
 from agnoctl.spec.loader import load_file
 from agnoctl.spec.models import McpToolSpec
-from agnoctl.tools.base import BaseTool, ToolResult
+from agnoctl.tools.base import BaseTool, ToolResult, failed
 from agnoctl.tools.command import end_escaped, kill_tagged, tag_environment
 from agnoctl.tools.loop import unknown_tool
 
@@ -181,6 +182,8 @@ class McpServers:
                 retryable=True,
             ) from None
         except Exception as exc:
+            if _answered(exc):  # the server lives and said no: a failed result the model sees
+                return failed(f"the server refused the call: {_describe(exc)}")
             connection.alive = False
             connection.stop.set()  # a broken session: the next call starts the server again
             raise ToolServerFailed(
@@ -231,15 +234,16 @@ async def _host(
     from mcp import Client
 
     tag = None
-    if entry.spec.command:
-        transport, tag = _stdio(entry, stderr)
-        _RUNNING.add(tag)
-    else:
-        transport = _http(entry)
     stop = anyio.Event()
     started = False
     try:
-        async with Client(transport, cache=None) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            if entry.spec.command:
+                transport, tag = _stdio(entry, stderr)
+                _RUNNING.add(tag)
+            else:
+                transport = await _http(entry, stack)
+            client = await stack.enter_async_context(Client(transport, cache=None))
             tools = await _list_tools(client, entry, servers)
             task_status.started(_Connection(client, tools, stop, stderr))
             started = True
@@ -277,13 +281,16 @@ def _stdio(entry: McpEntry, stderr: IO[bytes] | None) -> tuple[Any, str]:
     return stdio_client(params, errlog=stderr), tag  # type: ignore[arg-type]
 
 
-def _http(entry: McpEntry) -> Any:
+async def _http(entry: McpEntry, stack: contextlib.AsyncExitStack) -> Any:
+    """The streamable HTTP transport, over an HTTP client that ``stack`` closes (the SDK
+    closes only a client it made, and that one cannot carry the entry's headers)."""
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
     _quiet_sdk_logs()
     assert entry.spec.url
-    client = create_mcp_http_client(headers=dict(entry.spec.headers or {}))
+    http = create_mcp_http_client(headers=dict(entry.spec.headers or {}))
+    client = await stack.enter_async_context(http)
     return streamable_http_client(entry.spec.url, http_client=client)
 
 
@@ -359,6 +366,18 @@ def _describe(exc: Exception) -> str:
     if hasattr(exc, "error") and hasattr(exc.error, "message"):  # MCPError: the server's words
         text = str(exc.error.message)
     return redact.head(text, _ERROR_LINE_CHARS)[0]
+
+
+# JSON-RPC codes the SDK gives a call the server never answered (its connection ended, or the
+# SDK's own read timeout): every other error code is the server's own answer.
+_UNANSWERED = frozenset({-32000, -32001})
+
+
+def _answered(exc: Exception) -> bool:
+    """Whether ``exc`` is the server's JSON-RPC error answer to the call (an MCPError)."""
+    error = getattr(_unwrap(exc), "error", None)
+    code = getattr(error, "code", None)
+    return isinstance(code, int) and code not in _UNANSWERED
 
 
 def _unwrap(exc: Exception) -> Exception:

@@ -239,3 +239,30 @@ def test_a_rotated_header_token_keeps_the_runs_fingerprints() -> None:
 
     old, new = Fingerprints(workflow("token-one-123")), Fingerprints(workflow("token-two-456"))
     assert old.run({}) == new.run({})
+
+
+async def test_a_json_rpc_error_is_the_servers_answer_and_a_closed_connection_a_failure() -> None:
+    import anyio
+    from mcp.shared.exceptions import MCPError
+
+    from agnoctl.tools.mcp import _Connection
+
+    class Client:
+        def __init__(self, error: MCPError) -> None:
+            self.error = error
+
+        async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+            raise self.error
+
+    entry = McpEntry("fs", _spec(), "wf.yaml:7")
+    async with McpServers() as servers:
+        said_no = _Connection(Client(MCPError(-32602, "unknown argument")), (), anyio.Event(), None)  # type: ignore[arg-type]
+        servers._live[entry.key] = said_no
+        result = await servers.call(entry, "read", {})
+        assert result == ToolResult(False, "failed: the server refused the call: unknown argument")
+        assert said_no.alive
+        gone = _Connection(Client(MCPError(-32000, "Connection closed")), (), anyio.Event(), None)  # type: ignore[arg-type]
+        servers._live[entry.key] = gone
+        with pytest.raises(ToolServerFailed, match="failed during a call of `read`: Connection"):
+            await servers.call(entry, "read", {})
+        assert not gone.alive and gone.stop.is_set()
