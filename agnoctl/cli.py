@@ -1015,7 +1015,7 @@ def tools_list(path: WorkflowArgument, output_format: JsonFormatOption = TextOrJ
     for agent, tools in listed.items():
         _out(f"{agent}: {len(tools)} tool(s)\n")
         for tool in tools:
-            origin = tool.source if tool.source == tool.name else f"{tool.source}, {tool.kind}"
+            origin = tool.kind if tool.kind != "mcp" else f"MCP server {tool.source}"
             summary = tool.description.strip().splitlines()[0] if tool.description.strip() else ""
             _out(f"  {tool.name} ({origin}){': ' + summary if summary else ''}\n")
 

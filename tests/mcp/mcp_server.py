@@ -35,7 +35,7 @@ def add(a: int, b: int) -> int:
 
 @server.tool()
 def echo(text: str) -> str:
-    """Say the text back, with the value of HEADER_SEEN when the server got a header."""
+    """Say the text back."""
     return f"echo: {text}"
 
 

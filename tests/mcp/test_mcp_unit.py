@@ -266,3 +266,20 @@ async def test_a_json_rpc_error_is_the_servers_answer_and_a_closed_connection_a_
         with pytest.raises(ToolServerFailed, match="failed during a call of `read`: Connection"):
             await servers.call(entry, "read", {})
         assert not gone.alive and gone.stop.is_set()
+
+
+def test_tools_list_prints_each_agents_declared_tools(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agnoctl.cli import app
+
+    (tmp_path / "wf.yaml").write_text(
+        "version: 1\nname: w\n"
+        "agents:\n  a: {model: mock/echo, tools: [notes]}\n  b: {model: mock/echo}\n"
+        "tools:\n  notes: {type: read_file, root: ., description: Read a note.}\n"
+        "steps:\n  s: {agent: a, prompt: hi}\n  t: {agent: b, prompt: hi}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["tools", "list", str(tmp_path / "wf.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "a: 1 tool(s)\n  notes (read_file): Read a note.\nb: 0 tool(s)\n"
