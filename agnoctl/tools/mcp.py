@@ -143,6 +143,7 @@ class McpServers:
         self._group: anyio.abc.TaskGroup | None = None
         self._live: dict[str, _Connection] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._failed: dict[str, StepFailed] = {}  # the last failed start, by entry
         self.started = 0  # servers started (restarts included)
 
     async def __aenter__(self) -> McpServers:
@@ -197,10 +198,26 @@ class McpServers:
     async def _connection(self, entry: McpEntry) -> _Connection:
         key = entry.key
         lock = self._locks.setdefault(key, anyio.Lock())
+        known = self._failed.get(key)  # the last failed start this call knows of
         async with lock:  # one start, however many steps need the server at once
             connection = self._live.get(key)
-            if connection is None or not connection.alive:
+            if connection is not None and connection.alive:
+                return connection
+            failure = self._failed.get(key)
+            if failure is not None and failure is not known:
+                # It failed to start while this call waited: a fan-out of a hundred items
+                # gets that answer, not a hundred starts one after another. A later attempt
+                # (it knows this failure) tries again.
+                again = type(failure)(
+                    failure.message, kind=failure.kind, retryable=failure.retryable
+                )
+                raise again from None
+            try:
                 connection = self._live[key] = await self._start(entry)
+            except StepFailed as exc:
+                self._failed[key] = exc
+                raise
+            self._failed.pop(key, None)
             return connection
 
     async def _start(self, entry: McpEntry) -> _Connection:

@@ -283,3 +283,25 @@ def test_tools_list_prints_each_agents_declared_tools(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["tools", "list", str(tmp_path / "wf.yaml")])
     assert result.exit_code == 0, result.output
     assert result.stdout == "a: 1 tool(s)\n  notes (read_file): Read a note.\nb: 0 tool(s)\n"
+
+
+async def test_calls_that_wait_on_a_failing_start_share_its_failure() -> None:
+    import anyio
+
+    entry = McpEntry("fs", _spec(command=["no-such-mcp-server-4711"]), "wf.yaml:7")
+    failures: list[str] = []
+
+    async def need() -> None:
+        with pytest.raises(ToolServerFailed) as caught:
+            await servers.tools(entry)
+        failures.append(caught.value.message)
+
+    async with McpServers() as servers:
+        async with anyio.create_task_group() as group:
+            for _ in range(5):
+                group.start_soon(need)
+        assert servers.started == 1  # one start for the five that waited on it
+        assert len(failures) == 5 and len(set(failures)) == 1
+        with pytest.raises(StepFailed):  # a later attempt tries again
+            await servers.tools(entry)
+        assert servers.started == 2
