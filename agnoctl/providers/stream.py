@@ -89,7 +89,8 @@ class SseDecoder:
 
     def close(self) -> list[SseEvent]:
         found = self._events(self._lines.close())
-        return [*found, *self._dispatch()]
+        last = self._dispatch()
+        return found if last is None else [*found, last]
 
     def _events(self, lines: list[str]) -> list[SseEvent]:
         if self._first and lines:
@@ -98,7 +99,8 @@ class SseDecoder:
         found: list[SseEvent] = []
         for line in lines:
             if not line:
-                found.extend(self._dispatch())
+                if (event := self._dispatch()) is not None:
+                    found.append(event)
             elif line[0] != ":":
                 self._field(line)
         return found
@@ -112,12 +114,13 @@ class SseDecoder:
         elif name == "event":
             self._event = value
 
-    def _dispatch(self) -> list[SseEvent]:
+    def _dispatch(self) -> SseEvent | None:
         data, event = self._data, self._event
-        self._data, self._event = [], ""
+        self._event = ""
         if not data:  # an event without data is not dispatched (the standard's rule)
-            return []
-        return [SseEvent(event or "message", "\n".join(data))]
+            return None
+        self._data = []
+        return SseEvent(event or "message", data[0] if len(data) == 1 else "\n".join(data))
 
 
 class JsonLines:

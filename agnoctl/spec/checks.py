@@ -39,6 +39,8 @@ from agnoctl.spec.models import (
 from agnoctl.spec.refs import Access, Key, Reads, TemplateSyntaxProblem, UnknownName, reads
 
 BUILTIN_PROVIDERS = frozenset({"openai", "anthropic", "ollama", "mock"})
+# How a provider entry reads a reply: settings a mock entry has no use for (W530).
+_READING_FIELDS = frozenset({"stream", "stall_timeout", "max_response_bytes"})
 STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
 _GLOBAL_ROOTS = frozenset({"inputs", "env", "run", "workflow"})
 _ALL_ROOTS = _GLOBAL_ROOTS | {"steps", "item", "index", "loop", "output", "args"}
@@ -211,6 +213,7 @@ class _Checker:
                 self._check_step(node)
         self._check_agents()
         self._check_tools()
+        self._check_providers()
         self._check_inputs()
         for name, text in self.workflow.outputs.items():
             self._check_template(("outputs", name), text, False, _Scope())
@@ -895,6 +898,23 @@ class _Checker:
             if guess
             else f"use one of {_some(choices)}, or declare it under `providers`",
         )
+
+    def _check_providers(self) -> None:
+        """W530: how a reply is read (streamed or whole, its size and stall bounds) does
+        nothing on a mock entry, which reads no reply: said, not silently dropped."""
+        for name, provider in self.workflow.providers.items():
+            if provider.type != "mock":
+                continue
+            for field in _READING_FIELDS.intersection(provider.model_fields_set):
+                self.report(
+                    ("providers", name, field),
+                    "W530",
+                    f"`{field}` does nothing on a mock provider: it sends no request and reads "
+                    "no reply",
+                    "remove it, or give the entry the type of the server it stands for",
+                    severity="warning",
+                    at_key=True,
+                )
 
     def _check_tools(self) -> None:
         for name, tool in self.workflow.tools.items():
