@@ -102,6 +102,10 @@ class Sizes:
 # speed moves by a third within a minute (the same `validate` took 0.77 s to 1.32 s in twenty
 # runs back to back), and a median of five still followed whichever stretch it fell on.
 FULL = Sizes(500, 64, 100, 3000, 100, 10_000, 11, 5, 1000, 3, warm_up=True)
+# BENCH_WHOLE_REPLIES=1: agnoctl's provider asks for whole replies (`stream: false`) instead of
+# streams, to measure what streaming costs on the same machine in the same hour.
+WHOLE_REPLIES = os.environ.get("BENCH_WHOLE_REPLIES") == "1"
+STREAM: dict[str, Any] = {"stream": False} if WHOLE_REPLIES else {}
 QUICK = Sizes(32, 8, 5, 100, 10, 200, 1, 1, 100, 1, warm_up=False)
 
 
@@ -317,7 +321,7 @@ def fan_out_workflow(workload: Workload) -> dict[str, Any]:
         providers, model = {}, "mock/echo"
     else:
         provider = {"type": "openai", "base_url": workload.base_url, "api_key": baselines.API_KEY}
-        providers = {"fake": {**provider, "max_concurrency": workload.concurrency}}
+        providers = {"fake": {**provider, "max_concurrency": workload.concurrency, **STREAM}}
         model = f"fake/{baselines.MODEL}"
     fan = {
         "agent": "worker",
@@ -334,7 +338,9 @@ def chain_workflow(workload: Workload) -> dict[str, Any]:
     for i in range(1, workload.calls):
         prompt = f"step {i} after {{{{ steps.s{i - 1}.output }}}}"
         steps[f"s{i}"] = {"agent": "worker", "needs": [f"s{i - 1}"], "prompt": prompt}
-    providers = {"fake": {"type": "openai", "base_url": workload.base_url, "api_key": "k"}}
+    providers = {
+        "fake": {"type": "openai", "base_url": workload.base_url, "api_key": "k", **STREAM}
+    }
     replies = ", ".join(f"steps.{name}.output" for name in steps)
     return _workflow(
         workload, providers, f"fake/{baselines.MODEL}", steps, f"{{{{ [{replies}] }}}}"

@@ -88,7 +88,9 @@ async def fan_out(calls: int, concurrency: int, call: Callable[[int], Awaitable[
 
 async def through_provider(url: str, transport: Transport, calls: int, concurrency: int) -> float:
     http = HttpClient(max_connections=concurrency, transport=transport, trust_env=False)
-    provider = OpenAIProvider(http, base_url=f"{url}/v1", api_key="bench-key")
+    # BENCH_WHOLE_REPLIES=1 (bench/run.py): whole replies, to compare with streamed ones.
+    stream = os.environ.get("BENCH_WHOLE_REPLIES") != "1"
+    provider = OpenAIProvider(http, base_url=f"{url}/v1", api_key="bench-key", stream=stream)
 
     async def call(index: int) -> None:
         request = ModelRequest(model="bench", messages=(Message("user", f"call {index}"),))
