@@ -81,7 +81,7 @@ class _AgentTask:
     )
     agent: AgentSpec
     route: Route  # the model `run` is trying, for `attempt`
-    attachments: tuple[Attachment, ...] | None  # read by the first attempt
+    attachments: tuple[Attachment, ...] | None
 
     def __init__(self, rt: Runtime, task: Task) -> None:
         step = task.step
@@ -92,7 +92,8 @@ class _AgentTask:
         self.agent_name = name
         agent = self.agent = rt.workflow.agents[name]
         self.prompt = self.next_prompt = task.render("prompt", prompt)
-        self.attachments = None
+        # None: read by the first attempt (in a worker thread); most tasks attach nothing.
+        self.attachments = None if agent.attachments or step.attachments else ()
         instructions = agent.instructions
         self.system = task.render("instructions", instructions) if instructions else None
         schema = step.output_schema

@@ -165,7 +165,9 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "error": _error(record.error, record.error_kind),
             "delay": record.delay,
             "prompt": record.prompt,
-            "attachments": [_attachment(a) for a in record.attachments] or None,
+            "attachments": [_attachment(a) for a in record.attachments]
+            if record.attachments
+            else None,
             "tool_calls": [_present(asdict(c)) for c in record.tool_calls] or None,
             "calls": record.calls,
             "tokens_in": record.tokens_in,

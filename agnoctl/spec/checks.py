@@ -18,7 +18,6 @@ from typing import Any, Literal, NamedTuple
 from pydantic import TypeAdapter, ValidationError
 
 from agnoctl.spec import dag
-from agnoctl.spec.attachment_checks import check_static
 from agnoctl.spec.attachments import is_templated
 from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
@@ -414,6 +413,9 @@ class _Checker:
         if is_templated(entry):
             self._check_template(path, entry, False, scope)
             return
+        # Only a workflow that names fixed files loads the file system checks (and glob).
+        from agnoctl.spec.attachment_checks import check_static
+
         found = check_static(entry, root, after_others=after_others)
         if found is not None:
             self.report(path, found.code, found.message, found.hint, severity=found.severity)
