@@ -16,6 +16,7 @@ e.g. `{{ item.screenshot or '' }}`). Files are read in a worker thread, never on
 
 from __future__ import annotations
 
+import base64
 import glob
 import hashlib
 import os
@@ -77,8 +78,8 @@ def check_accepted(task: Task, protocol: str, found: Iterable[Attachment]) -> No
 
 
 def described(found: Sequence[Attachment]) -> tuple[Attachment, ...]:
-    """The attachments without their bytes: what records and reports keep of them."""
-    return tuple(replace(a, data=b"") for a in found)
+    """The attachments without their contents: what records and reports keep of them."""
+    return tuple(replace(a, data_base64="") for a in found)
 
 
 class _Reader:
@@ -144,8 +145,8 @@ class _Reader:
             os.close(fd)
         if not sniff(data[:SNIFF_BYTES], media):
             raise _Refused(f"{path!r}: its contents are not {media} (a renamed file?)")
-        digest = hashlib.sha256(data).hexdigest()
-        return Attachment(path, media, data, None, digest, len(data))
+        encoded = base64.b64encode(data).decode("ascii")  # here, off the event loop
+        return Attachment(path, media, encoded, None, hashlib.sha256(data).hexdigest(), len(data))
 
     def contents(self, path: str, fd: int) -> bytes:
         info = os.fstat(fd)

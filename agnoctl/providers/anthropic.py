@@ -163,7 +163,7 @@ def _wire_attachment(attachment: Attachment) -> dict[str, Any]:
     source = {
         "type": "base64",
         "media_type": attachment.media_type,
-        "data": attachments.base64_text(attachment),
+        "data": attachment.data_base64,
     }
     return {"type": kind, "source": source}
 

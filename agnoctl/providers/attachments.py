@@ -13,7 +13,6 @@ requests themselves.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 
 from agnoctl.errors import BadRequest
@@ -54,14 +53,9 @@ def check(protocol: str, attachments: Iterable[Attachment], model: str) -> None:
             raise BadRequest(f"{attachment.name}: {problem}", provider=protocol, model=model)
 
 
-def base64_text(attachment: Attachment) -> str:
-    """The file's bytes in base64, as every protocol's inline form carries them."""
-    return base64.b64encode(attachment.data).decode("ascii")
-
-
 def data_url(attachment: Attachment) -> str:
     """The file as an RFC 2397 ``data:`` URL (OpenAI's inline images and files)."""
-    return f"data:{attachment.media_type};base64,{base64_text(attachment)}"
+    return f"data:{attachment.media_type};base64,{attachment.data_base64}"
 
 
 def file_name(attachment: Attachment) -> str:

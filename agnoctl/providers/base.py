@@ -30,19 +30,23 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file or image sent with a message: its bytes (``data``), or a ``url`` the provider
-    fetches itself. ``name`` is how reports, fixtures and the model know it (the path as the
-    workflow wrote it, or the URL); ``sha256`` and ``size`` describe ``data`` (empty and 0
-    for a URL) so that cache keys and reports never need the bytes."""
+    """A file or image sent with a message: its contents, or a ``url`` the provider fetches
+    itself. ``name`` is how reports, fixtures and the model know it (the path as the workflow
+    wrote it, or the URL); ``sha256`` and ``size`` describe the contents (empty and 0 for a
+    URL) so that cache keys and reports never need them.
+
+    The contents are kept base64-encoded, the inline form of every protocol (and of images
+    that tools return): encoded once, in the worker thread that read the file, never on the
+    event loop by each call that sends them."""
 
     name: str
     media_type: str  # image/png, image/jpeg, image/gif, image/webp, application/pdf
-    data: bytes = b""
+    data_base64: str = ""
     url: str | None = None
     sha256: str = ""
     size: int = 0
 
-    def __repr__(self) -> str:  # never the bytes: a repr ends up in logs and tracebacks
+    def __repr__(self) -> str:  # never the contents: a repr ends up in logs and tracebacks
         return f"Attachment({self.name!r}, {self.media_type!r}, size={self.size})"
 
 

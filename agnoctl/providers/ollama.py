@@ -138,7 +138,7 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
 def _wire_message(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.attachments:  # images only (attachments.check refused anything else)
-        wire["images"] = [attachments.base64_text(a) for a in message.attachments]
+        wire["images"] = [a.data_base64 for a in message.attachments]
     if message.role == "tool" and message.tool_name:
         wire["tool_name"] = message.tool_name
     if message.tool_calls:

@@ -30,7 +30,8 @@ PDF = tiny_pdf()
 
 
 def _file(name: str, data: bytes, media: str) -> Attachment:
-    return Attachment(name, media, data, None, hashlib.sha256(data).hexdigest(), len(data))
+    encoded = base64.b64encode(data).decode()
+    return Attachment(name, media, encoded, None, hashlib.sha256(data).hexdigest(), len(data))
 
 
 IMAGE = _file("shots/home.png", PNG, "image/png")
@@ -109,10 +110,10 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_glob_is_expanded_sorted_and_each_file_read_and_hashed(here: Path) -> None:
     found = _Reader(None, 10_000).read_all(["shots/*.png", "doc.pdf", "./shots/b.png"])
     assert [a.name for a in found] == ["shots/a.png", "shots/b.png", "doc.pdf"]  # each once
-    assert found[2].data == PDF
+    assert base64.b64decode(found[2].data_base64) == PDF
     assert found[2].sha256 == hashlib.sha256(PDF).hexdigest()
     assert found[2].size == len(PDF)
-    assert [a.data for a in described(found)] == [b"", b"", b""]
+    assert [a.data_base64 for a in described(found)] == ["", "", ""]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +152,7 @@ def test_a_link_that_leads_outside_is_refused_and_one_that_stays_inside_is_follo
     (here / "in.png").symlink_to(here / "shots" / "a.png")
     (here / "away").symlink_to(here.parent)
     reader = _Reader(None, 10_000)
-    assert reader.read_all(["in.png"])[0].data == PNG
+    assert base64.b64decode(reader.read_all(["in.png"])[0].data_base64) == PNG
     for entry in ("out.png", "away/id_rsa.png"):
         with pytest.raises(_Refused, match="through a symbolic link"):
             reader.read_all([entry])
