@@ -144,7 +144,7 @@ def build_provider(
         api_key=connection.api_key,
         key_hint=connection.key_hint,
         limits=limits,
-        stream=spec.stream if spec is not None else True,
+        stream=spec is None or spec.stream is not False,
     )
 
 

@@ -242,12 +242,15 @@ class ProviderSpec(Strict):
             "`timeout` bounds the whole attempt."
         ),
     )
-    stream: bool = Field(
-        default=True,
+    # None, not True, when unset: a file that does not set it dumps as it did before the
+    # field existed, so a run's fingerprint (the file as written) stays what journals hold.
+    stream: bool | None = Field(
+        default=None,
         description=(
-            "Read replies as streams (server-sent events for openai and anthropic, JSON "
-            "lines for ollama), which gives time to first token and live text. false asks "
-            "for whole replies, for servers that cannot stream; the result is the same."
+            "Read replies as streams (unset: true; server-sent events for openai and "
+            "anthropic, JSON lines for ollama), which gives time to first token and live "
+            "text. false asks for whole replies, for servers that cannot stream; the result "
+            "is the same."
         ),
     )
 
