@@ -17,32 +17,13 @@ from collections.abc import Iterable
 
 from agnoctl.errors import BadRequest
 from agnoctl.providers.base import Attachment
-from agnoctl.spec.attachments import IMAGE_TYPES, MEDIA_TYPES
-
-_ALL = frozenset(MEDIA_TYPES.values())
-_IMAGES_AND_PDF = IMAGE_TYPES | {"application/pdf"}
-# protocol -> (media types sent as bytes, media types sent as a URL)
-_ACCEPTED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "openai": (_IMAGES_AND_PDF, IMAGE_TYPES),
-    "anthropic": (_IMAGES_AND_PDF, _IMAGES_AND_PDF),
-    "ollama": (IMAGE_TYPES, frozenset()),
-}
+from agnoctl.spec.attachments import refused_by
 
 
 def refusal(protocol: str, attachment: Attachment) -> str | None:
-    """Why a provider of ``protocol`` cannot take ``attachment``, or None."""
-    as_bytes, as_url = _ACCEPTED.get(protocol, (_ALL, _ALL))
-    kind = "PDFs" if attachment.media_type == "application/pdf" else attachment.media_type
-    if attachment.url is not None:
-        if attachment.media_type in as_url:
-            return None
-        if attachment.media_type in as_bytes:
-            return f"{protocol} providers cannot fetch {kind} from a URL: attach a local file"
-    elif attachment.media_type in as_bytes:
-        return None
-    if protocol == "ollama" and attachment.media_type not in as_bytes:
-        return "ollama providers take images only (png, jpeg, gif, webp), not PDFs"
-    return f"{protocol} providers do not take {kind} attachments"
+    """Why a provider of ``protocol`` cannot take ``attachment``, or None (the table is the
+    language's, ``agnoctl.spec.attachments``, so that validate can warn of it too)."""
+    return refused_by(protocol, attachment.media_type, url=attachment.url is not None)
 
 
 def check(protocol: str, attachments: Iterable[Attachment], model: str) -> None:

@@ -4,7 +4,8 @@ A templated entry is known only when its step runs (its reads are checked as any
 a static one is checked here, against the directory validate runs in, which is where `agnoctl
 run` resolves it: a URL must be http(s) with a type in its path (E460, E462), a path or glob
 must name a type that can be attached (E462), stay below the agent's `attachments_root`
-(E463) and exist (E461). A step that runs after others may attach what they make (a command
+(E463) and exist (E461), and the agent's model should take it (W526: a warning, since a
+`--mock` run takes anything). A step that runs after others may attach what they make (a command
 that renders a chart): for its own entries a missing file is a warning (W525), and the run
 fails the step if the file is still missing then.
 """
@@ -16,7 +17,13 @@ import os
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
-from agnoctl.spec.attachments import kind_of, media_type, supported_extensions, url_problem
+from agnoctl.spec.attachments import (
+    kind_of,
+    media_type,
+    refused_by,
+    supported_extensions,
+    url_problem,
+)
 from agnoctl.spec.diagnostics import Severity, did_you_mean
 
 _GLOB_CHARS = frozenset("*?[")
@@ -55,6 +62,22 @@ def check_static(entry: str, root: str | None, *, after_others: bool) -> Finding
     if _exists(entry, cwd):
         return None
     return _missing(entry, cwd, after_others)
+
+
+def check_taken(entry: str, model: str, protocol: str) -> Finding | None:
+    """W526 when the model's provider cannot take the entry's type (a PDF for ollama): the
+    step will fail when it runs, unless `--mock` sends it to the mock, which takes anything."""
+    media = media_type(entry)
+    problem = None if media is None else refused_by(protocol, media, url=kind_of(entry) == "url")
+    if problem is None:
+        return None
+    return Finding(
+        "W526",
+        f"attachment {entry!r}: {problem} (model `{model}`)",
+        "the step fails when it runs on this model: attach another type, or give the agent "
+        "a model whose provider takes it",
+        "warning",
+    )
 
 
 def _check_url(entry: str) -> Finding | None:

@@ -37,6 +37,18 @@ MAX_ATTACHMENTS = 100
 request is 100 images)."""
 
 SNIFF_BYTES = 1024
+_ALL = frozenset(MEDIA_TYPES.values())
+_IMAGES_AND_PDF = IMAGE_TYPES | {"application/pdf"}
+# What each protocol takes (its own docs): protocol -> (types sent inline, types sent as a
+# URL the provider fetches). OpenAI Chat Completions takes images and PDFs inline, images
+# only by URL; Anthropic Messages both, both ways; Ollama's /api/chat images inline only.
+# Other protocols (mock, function) take anything.
+_ACCEPTED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "openai": (_IMAGES_AND_PDF, IMAGE_TYPES),
+    "anthropic": (_IMAGES_AND_PDF, _IMAGES_AND_PDF),
+    "ollama": (IMAGE_TYPES, frozenset()),
+}
+
 Kind = Literal["url", "glob", "path"]
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _GLOB_CHARS = frozenset("*?[")
@@ -75,6 +87,20 @@ def media_type(name: str) -> str | None:
     return MEDIA_TYPES.get(PurePosixPath(path).suffix.lower())
 
 
+def refused_by(protocol: str, media: str, *, url: bool) -> str | None:
+    """Why a provider of ``protocol`` cannot take a file of type ``media`` (given as a URL, or
+    inline), or None."""
+    inline, by_url = _ACCEPTED.get(protocol, (_ALL, _ALL))
+    kind = "PDFs" if media == "application/pdf" else media
+    if media in (by_url if url else inline):
+        return None
+    if url and media in inline:
+        return f"{protocol} providers cannot fetch {kind} from a URL: attach a local file"
+    if protocol == "ollama":
+        return "ollama providers take images only (png, jpeg, gif, webp), not PDFs"
+    return f"{protocol} providers do not take {kind} attachments"
+
+
 def supported_extensions() -> str:
     """The extensions that can be attached, for messages."""
     return ", ".join(ext.lstrip(".") for ext in MEDIA_TYPES)
@@ -98,6 +124,7 @@ __all__ = [
     "is_templated",
     "kind_of",
     "media_type",
+    "refused_by",
     "sniff",
     "supported_extensions",
     "url_problem",

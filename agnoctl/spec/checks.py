@@ -374,11 +374,10 @@ class _Checker:
             self._check_template((*base, "prompt"), spec.prompt, False, inner)
         if spec.attachments:
             agent = self.workflow.agents.get(spec.agent or "")
-            root = agent.attachments_root if agent else None
             after_others = self._after_others(node)
             for index, entry in enumerate(spec.attachments):
                 where = (*base, "attachments", index)
-                self._check_attachment(where, entry, inner, root, after_others)
+                self._check_attachment(where, entry, inner, agent, after_others)
         for index, arg in enumerate(spec.run or []):
             self._check_template((*base, "run", index), arg, False, inner)
         for name, value in (spec.env or {}).items():
@@ -406,17 +405,23 @@ class _Checker:
         path: tuple[PathKey, ...],
         entry: str,
         scope: _Scope,
-        root: str | None,
+        agent: AgentSpec | None,
         after_others: bool,
     ) -> None:
-        """A templated entry's reads, or what a static one names (attachment_checks)."""
+        """A templated entry's reads, or what a static one names (attachment_checks) and
+        whether the agent's model can take it."""
         if is_templated(entry):
             self._check_template(path, entry, False, scope)
             return
         # Only a workflow that names fixed files loads the file system checks (and glob).
-        from agnoctl.spec.attachment_checks import check_static
+        from agnoctl.spec.attachment_checks import check_static, check_taken
 
+        root = agent.attachments_root if agent else None
         found = check_static(entry, root, after_others=after_others)
+        if found is None and agent is not None:
+            provider = agent.provider
+            spec = self.workflow.providers.get(provider)
+            found = check_taken(entry, agent.model, spec.type if spec else provider)
         if found is not None:
             self.report(path, found.code, found.message, found.hint, severity=found.severity)
 
@@ -882,7 +887,7 @@ class _Checker:
             for index, entry in enumerate(agent.attachments or ()):
                 where = (*base, "attachments", index)
                 scope = _Scope(roots=frozenset(agent_roots))
-                self._check_attachment(where, entry, scope, agent.attachments_root, False)
+                self._check_attachment(where, entry, scope, agent, False)
             if agent.output_schema is not None:
                 self._check_json_schema((*base, "output_schema"), agent.output_schema)
 
