@@ -25,6 +25,7 @@ PNG = tiny_png(200)
 PDF = tiny_pdf("quarterly figures")
 SECRET = tiny_png(7, pad=64)  # a PNG, so only the fence can stop it
 CAP = 1024
+CHART_URL = "https://example.com/q1/chart.png"  # fetched by the provider, never by agnoctl
 JUDGE_RUBRIC = 'judge-rubric [[json:{"score": 1, "reason": "fine"}]]'
 
 
@@ -43,6 +44,7 @@ def _workflow(e2e: E2E, secret: Path) -> dict[str, Any]:
         "anthropic_files": _step("anthropic", "anthropic-files", files),
         "ollama_image": _step("ollama", "ollama-image", ["shot.png"]),
         "ollama_pdf": _step("ollama", "ollama-pdf", ["doc.pdf"]),
+        "anthropic_url": _step("anthropic", "anthropic-url", [CHART_URL]),
         "each": {
             "agent": "openai",
             "for_each": files,
@@ -126,6 +128,19 @@ def test_anthropic_sends_an_image_block_and_a_document_block(
     assert document["source"]["media_type"] == "application/pdf"
     assert base64.b64decode(document["source"]["data"]) == PDF
     assert text["text"] == "anthropic-files"
+
+
+def test_a_url_goes_to_the_provider_as_a_url_source(runs: tuple[E2ERun, E2ERun]) -> None:
+    image, _text = _user_content(runs[0], "anthropic-url")["content"]
+    assert image == {"type": "image", "source": {"type": "url", "url": CHART_URL}}
+    (attachment,) = runs[0].step("anthropic_url")["attempts"][0]["attachments"]
+    assert attachment == {
+        "name": CHART_URL,
+        "media_type": "image/png",
+        "size": None,
+        "sha256": None,
+        "url": CHART_URL,
+    }
 
 
 def test_ollama_sends_images_and_refuses_a_pdf_without_a_request(
@@ -235,4 +250,5 @@ def test_the_cache_key_follows_the_files_contents(runs: tuple[E2ERun, E2ERun]) -
     for marker in ("ollama-image", "each shot.png", "pick"):
         assert second.requests_with(marker) == [], marker
     cached = {(e["step"], e.get("item")) for e in second.events_of("llm_call") if e.get("cached")}
-    assert cached == {("ollama_image", None), ("each", 0), ("pick", None), ("judged", None)}
+    unchanged = {"ollama_image", "anthropic_url", "pick", "judged"}  # and item 0 of each
+    assert cached == {(step, None) for step in unchanged} | {("each", 0)}
