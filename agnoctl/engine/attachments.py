@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import glob
 import hashlib
+import itertools
 import os
 import stat
 from dataclasses import replace
@@ -31,6 +32,7 @@ from agnoctl.providers import attachments as wire
 from agnoctl.providers.base import Attachment
 from agnoctl.spec.attachments import (
     DEFAULT_MAX_BYTES,
+    GLOB_CHARS,
     MAX_ATTACHMENTS,
     SNIFF_BYTES,
     kind_of,
@@ -116,11 +118,25 @@ class _Reader:
             raise _Refused(f"{entry!r}: a path may not contain NUL characters")
         if kind_of(entry) != "glob":
             return [entry]
-        matches = sorted(glob.glob(entry, root_dir=self.cwd, recursive=True))
-        files = [m for m in matches if not os.path.isdir(os.path.join(self.cwd, m))]
+        # The folders a glob walks are fenced before the walk (`/**/*.png` from a model's
+        # reply must not walk the whole disk), and the walk stops past the files' cap.
+        if self.leads_out(_literal_prefix(entry)):
+            raise _Refused(self.outside(entry))
+        files: list[str] = []
+        for match in glob.iglob(entry, root_dir=self.cwd, recursive=True):
+            if not os.path.isdir(os.path.join(self.cwd, match)):
+                files.append(match)
+            if len(files) > MAX_ATTACHMENTS:
+                raise _Refused(f"{entry!r} matches more than {MAX_ATTACHMENTS} files")
         if not files:
             raise _Refused(f"{entry!r} matches no file (relative to {self.cwd})")
-        return files
+        return sorted(files)
+
+    def leads_out(self, path: str) -> bool:
+        """Whether ``path`` (relative to where agnoctl runs, or absolute) is, as written,
+        outside the fence; links are checked by the walk that opens a file."""
+        relative = os.path.relpath(os.path.normpath(os.path.join(self.cwd, path)), self.root)
+        return relative == ".." or relative.startswith(".." + os.sep)
 
     def file(self, path: str) -> Attachment:
         media = media_type(path)
@@ -128,9 +144,9 @@ class _Reader:
             raise _Refused(f"{path!r}: not a type that can be attached ({supported_extensions()})")
         if not os.path.isdir(self.root):
             raise _Refused(f"{path!r}: {self.shown_root} is not a folder")
-        relative = os.path.relpath(os.path.normpath(os.path.join(self.cwd, path)), self.root)
-        if relative == ".." or relative.startswith(".." + os.sep):
+        if self.leads_out(path):
             raise _Refused(self.outside(path))
+        relative = os.path.relpath(os.path.normpath(os.path.join(self.cwd, path)), self.root)
         try:
             fd = open_beneath(self.root, relative)
         except OutsideRoot:
@@ -152,9 +168,11 @@ class _Reader:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # a folder, or a FIFO or device that could block
             raise _Refused(f"{path!r}: not a regular file")
-        with open(fd, "rb", closefd=False) as file:
-            data = file.read(self.max_bytes + 1)  # one byte more tells a file grown past the cap
-        if len(data) > self.max_bytes:
+        data = b""
+        if info.st_size <= self.max_bytes:  # else refused unread
+            with open(fd, "rb", closefd=False) as file:
+                data = file.read(self.max_bytes + 1)  # a byte more tells one grown past the cap
+        if info.st_size > self.max_bytes or len(data) > self.max_bytes:
             raise _Refused(
                 f"{path!r}: {max(info.st_size, len(data)):,} bytes, over the cap of "
                 f"{self.max_bytes:,} (the agent's max_attachment_bytes)"
@@ -166,6 +184,12 @@ class _Reader:
             f"{path!r} leads outside {self.shown_root}{how}; attachments must lie below it "
             "(set the agent's attachments_root to allow another folder)"
         )
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The folders of a glob before its first wildcard: `docs/2024/*/x.pdf` -> `docs/2024`."""
+    literal = itertools.takewhile(lambda part: not (GLOB_CHARS & set(part)), pattern.split("/"))
+    return "/".join(literal) or ("/" if pattern.startswith("/") else ".")
 
 
 def _url(url: str) -> Attachment:

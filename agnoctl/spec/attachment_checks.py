@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from agnoctl.spec.attachments import (
+    GLOB_CHARS,
     kind_of,
     media_type,
     refused_by,
@@ -25,8 +26,6 @@ from agnoctl.spec.attachments import (
     url_problem,
 )
 from agnoctl.spec.diagnostics import Severity, did_you_mean
-
-_GLOB_CHARS = frozenset("*?[")
 
 
 class Finding(NamedTuple):
@@ -42,7 +41,7 @@ def check_static(entry: str, root: str | None, *, after_others: bool) -> Finding
     if kind_of(entry) == "url":
         return _check_url(entry)
     suffix = PurePosixPath(entry).suffix
-    if not (_GLOB_CHARS & set(suffix)) and media_type(entry) is None:
+    if not (GLOB_CHARS & set(suffix)) and media_type(entry) is None:
         return Finding(
             "E462",
             f"attachment {entry!r}: {suffix or 'a file without an extension'} cannot be attached",

@@ -51,7 +51,8 @@ _ACCEPTED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 Kind = Literal["url", "glob", "path"]
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_GLOB_CHARS = frozenset("*?[")
+GLOB_CHARS = frozenset("*?[")
+"""What makes an entry a glob."""
 _MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -63,7 +64,7 @@ def kind_of(entry: str) -> Kind:
     """What a rendered entry names: a URL, a glob or a path."""
     if _SCHEME.match(entry):
         return "url"
-    return "glob" if _GLOB_CHARS & set(entry) else "path"
+    return "glob" if GLOB_CHARS & set(entry) else "path"
 
 
 def is_templated(entry: str) -> bool:
@@ -117,6 +118,7 @@ def sniff(head: bytes, media: str) -> bool:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "GLOB_CHARS",
     "IMAGE_TYPES",
     "MAX_ATTACHMENTS",
     "MEDIA_TYPES",

@@ -129,6 +129,8 @@ def test_a_glob_is_expanded_sorted_and_each_file_read_and_hashed(here: Path) -> 
         ("folder.png", "not a regular file"),
         ("big.png", "over the cap of 10,000"),
         ("ftp://example.com/a.png", "only http and https"),
+        ("/**/*.png", "'/\\*\\*/\\*.png' leads outside"),  # refused before any walk
+        ("../*/*.png", "leads outside"),
         ("https://example.com/page", "names no type"),
         ("a\0.png", "NUL"),
     ],
@@ -171,8 +173,10 @@ def test_attachments_root_moves_the_fence(here: Path) -> None:
 def test_a_glob_cannot_attach_more_than_the_cap(here: Path) -> None:
     for n in range(MAX_ATTACHMENTS + 1):
         (here / "shots" / f"n{n:03}.png").write_bytes(PNG)
-    with pytest.raises(_Refused, match=f"more than {MAX_ATTACHMENTS} files"):
+    with pytest.raises(_Refused, match=f"matches more than {MAX_ATTACHMENTS} files"):
         _Reader(None, 10_000).read_all(["shots/n*.png"])
+    with pytest.raises(_Refused, match=f"more than {MAX_ATTACHMENTS} files"):
+        _Reader(None, 10_000).read_all(["shots/n0*.png", "shots/n1*.png", "shots/a.png"])
 
 
 # --------------------------------------------------------------------------- the wire
