@@ -247,6 +247,7 @@ class StreamedReply:
             self._event(event)
 
     def _event(self, event: SseEvent) -> None:
+        self.clock.events += 1
         piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
         if piece is not None:
             self.clock.content(piece)
@@ -317,6 +318,9 @@ class StreamedReply:
             "stop_reason": self._stop,
             "usage": self._usage,
         }
+        return parse_reply(payload, self._endpoint, self._model)
+
+    def whole(self, payload: dict[str, Any]) -> ModelReply:
         return parse_reply(payload, self._endpoint, self._model)
 
 

@@ -272,8 +272,25 @@ async def post_stream(
         if response.status_code != 200:
             content = await _read_body(response, limits, endpoint, model)
             raise error_for_status(response, content, endpoint=endpoint, model=model)
-        await _read_chunks(response, limits, endpoint, model, reader.feed)
-        reply = reader.reply()
+        if _is_json(response):  # a server that ignored `stream: true` and answered whole
+            content = await _read_body(response, limits, endpoint, model)
+            reply = reader.whole(_json_object(response, content, endpoint=endpoint, model=model))
+            reply.rate_limit = rate_limit_hint(response.headers)
+            return reply
+        head = bytearray()  # the body's start, to quote if it holds no event at all
+
+        def feed(chunk: bytes) -> None:
+            if len(head) < _HEAD_KEPT:
+                head.extend(chunk[: _HEAD_KEPT - len(head)])
+            reader.feed(chunk)
+
+        await _read_chunks(response, limits, endpoint, model, feed)
+        try:
+            reply = reader.reply()
+        except ConnectionFailed:
+            if reader.clock.events == 0 and head.strip():  # not cut short: never a stream
+                raise _not_a_stream(response, bytes(head), endpoint, model) from None
+            raise
         first = reader.clock.first
         if first is not None:
             reply.ttft = first - started
@@ -285,14 +302,15 @@ async def post_stream(
 
 
 class ContentClock:
-    """When a streamed reply's first content came (text or a tool call), and where its text
-    goes as it comes (``on_text``: None when nobody shows it)."""
+    """When a streamed reply's first content came (text or a tool call), where its text goes
+    as it comes (``on_text``: None when nobody shows it), and how many events it held."""
 
-    __slots__ = ("first", "on_text")
+    __slots__ = ("events", "first", "on_text")
 
     def __init__(self, on_text: Callable[[str], None] | None = None) -> None:
         self.first: float | None = None  # time.perf_counter() of the first piece
         self.on_text = on_text
+        self.events = 0  # counted by the reader: a body with none is no stream at all
 
     def content(self, text: str) -> None:
         """A piece of content came: its text, or "" for a tool call's name or arguments."""
@@ -318,6 +336,35 @@ class StreamReader(Protocol):
         """At the body's end: the reply the events added up to, exactly as a whole reply would
         parse; a ``ProviderError`` when the stream ended before the protocol's end marker."""
         ...
+
+    def whole(self, payload: dict[str, Any]) -> ModelReply:
+        """The reply of a server that answered with a whole JSON reply after all."""
+        ...
+
+
+_QUOTED = 80  # characters of a body that is no stream, quoted in its error (masked)
+# Kept of its start, far more than is quoted: the redactor must see a whole key to mask it
+# (a key cut at the 80th byte would not be recognised, and its first part would be quoted).
+_HEAD_KEPT = 4096
+
+
+def _is_json(response: httpx.Response) -> bool:
+    kind: str = response.headers.get("content-type", "")
+    return kind.partition(";")[0].strip().lower() == "application/json"
+
+
+def _not_a_stream(
+    response: httpx.Response, head: bytes, endpoint: Endpoint, model: str
+) -> MalformedResponse:
+    start, _ = _redactor(endpoint).head(_text(response, head), _QUOTED)
+    return MalformedResponse(
+        f"{endpoint.provider} sent a reply that is no stream of events (starting {start!r}); "
+        "the server may not speak this protocol, check the provider type and base_url, or "
+        "set `stream: false` on the provider if it cannot stream",
+        provider=endpoint.provider,
+        model=model,
+        status=response.status_code,
+    )
 
 
 async def _exchange(

@@ -82,6 +82,7 @@ class StreamedReply:
             self._line(line)
 
     def _line(self, line: str) -> None:
+        self.clock.events += 1
         piece = self._feed(chunk_json(self._endpoint, self._model, line))
         if piece is not None:
             self.clock.content(piece)
@@ -110,6 +111,9 @@ class StreamedReply:
         if self._calls:
             message["tool_calls"] = self._calls
         return parse_reply({**self._last, "message": message}, self._endpoint, self._model)
+
+    def whole(self, payload: dict[str, Any]) -> ModelReply:
+        return parse_reply(payload, self._endpoint, self._model)
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:

@@ -221,6 +221,7 @@ class StreamedReply:
             self._event(event)
 
     def _event(self, event: SseEvent) -> None:
+        self.clock.events += 1
         if event.data == "[DONE]":
             self._done = True  # the body is still read to its end: the connection is reused
             return
@@ -282,6 +283,9 @@ class StreamedReply:
             "choices": [{"message": message, "finish_reason": self._finish}],
             "usage": self._usage,
         }
+        return parse_reply(payload, self._endpoint, self._model)
+
+    def whole(self, payload: dict[str, Any]) -> ModelReply:
         return parse_reply(payload, self._endpoint, self._model)
 
 

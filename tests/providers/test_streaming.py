@@ -22,7 +22,13 @@ from agnoctl.errors import (
 )
 from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
 from agnoctl.providers.http import HttpClient, ReplyLimits
-from agnoctl.testing.fake_llm import FakeLLMThread
+from agnoctl.testing.fake_llm import (
+    FakeLLMConfig,
+    FakeLLMThread,
+    FakeReply,
+    FakeRequest,
+    _render_reply,
+)
 from tests.providers.test_http_providers import PROTOCOLS, SCHEMA, make
 
 pytestmark = pytest.mark.anyio
@@ -167,3 +173,25 @@ async def test_cancel_mid_stream_closes_the_connection(
         while (stats := fake_llm.stats())["in_flight"]:
             await anyio.sleep(0.01)
     assert stats["statuses"] == {"0": 1}  # the client went away before the reply ended
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_server_that_ignores_stream_is_read_whole(
+    protocol: str, fake_llm: FakeLLMThread, http: HttpClient
+) -> None:
+    """Some compatible servers answer `stream: true` with a whole JSON reply: it is read as
+    one; a body that is neither is a malformed reply quoting its start."""
+
+    def whole(request: FakeRequest) -> FakeReply | None:
+        if "ignore" in request.prompt:  # the whole reply, as if `stream` were not asked
+            body = _render_reply(request, FakeReply(text=LONG_TEXT), 1)
+            return FakeReply(body=json.dumps(body), headers={"content-type": "application/json"})
+        return FakeReply(body="no events here, just text")
+
+    fake_llm.server.config = FakeLLMConfig(responder=whole)
+    provider = make(protocol, http, fake_llm.url)
+    reply = await provider.request(ask("ignore stream"))
+    assert reply.text == LONG_TEXT and reply.ttft is None
+    quoted = r"(no stream of events|stream event that is not a JSON object) \(starting 'no ev"
+    with pytest.raises(MalformedResponse, match=quoted):
+        await provider.request(ask("plain text"))
