@@ -55,12 +55,14 @@ def test_metrics_text_is_what_prometheus_client_writes(tmp_path: Path) -> None:
     odd = {"provider": 'p"1\\', "model": "m\nx", "step": "fan", "run_id": report.run_id}
     lines = [
         {**odd, "type": "llm_call", "duration_ms": 12.5, "tokens_in": 3, "cost": 1e-7},
+        {**odd, "type": "llm_call", "duration_ms": 40.0, "ttft_ms": 7.5, "tokens_per_s": 80.0},
         {**odd, "type": "llm_call", "error": 'bad "gateway"\n'},
         {**odd, "type": "breaker_state", "new": "open"},
     ]
     events += [journal_entry({"seq": 100 + n, **line}) for n, line in enumerate(lines)]
     text = render_metrics(report, events)
     assert "agnoctl_retries_total" in text and 'le="+Inf"' in text and r"p\"1\\" in text
+    assert 'agnoctl_llm_time_to_first_token_seconds_bucket{le="0.01",model="m\\nx"' in text
     assert text == generate_latest(RunCollector(report, events)).decode("utf-8")
 
 
