@@ -61,6 +61,8 @@ INSTALL_HINT = (
 _STDERR_TAIL = 4096
 _RUNNING: set[str] = set()  # the process tags of the stdio servers running now
 _ERROR_LINE_CHARS = 300
+_CONNECT_SECONDS = 30.0
+_STREAM_READ_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,12 +303,17 @@ def _stdio(entry: McpEntry, stderr: IO[bytes] | None) -> tuple[Any, str]:
 async def _http(entry: McpEntry, stack: contextlib.AsyncExitStack) -> Any:
     """The streamable HTTP transport, over an HTTP client that ``stack`` closes (the SDK
     closes only a client it made, and that one cannot carry the entry's headers)."""
+    import httpx2  # the SDK's own HTTP client library
     from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
 
     _quiet_sdk_logs()
     assert entry.spec.url
-    http = create_mcp_http_client(headers=dict(entry.spec.headers or {}))
+    # The SDK's defaults: a server may hold a reply's event stream open for minutes, and
+    # redirects stay off (its transport follows those within the endpoint's origin itself).
+    http = httpx2.AsyncClient(
+        headers=dict(entry.spec.headers or {}),
+        timeout=httpx2.Timeout(_CONNECT_SECONDS, read=_STREAM_READ_SECONDS),
+    )
     client = await stack.enter_async_context(http)
     return streamable_http_client(entry.spec.url, http_client=client)
 
