@@ -224,12 +224,19 @@ class RunCollector:
     push, which only asks it to ``collect``)."""
 
     def __init__(self, report: RunReport, entries: Iterable[Entry]) -> None:
-        own = [entry.event for entry in session_events(entries, report.run_id)]
-        calls = [event for event in own if isinstance(event, events.LlmCall)]
+        # One pass that keeps only running totals: a fan-out's journal holds a few events per
+        # item, and holding them all made metrics.prom the run's peak of memory.
+        tally = _Tally()
+        for entry in entries:
+            if entry.run_id != report.run_id:
+                continue
+            if isinstance(entry.event, events.SegmentStarted):
+                tally = _Tally()  # only the run's last session counts (see session_events)
+            tally.add(entry.event)
         self._report = report
-        self._calls = _calls(calls)
-        self._errors = _errors(calls)
-        self._breakers = [event for event in own if isinstance(event, events.BreakerState)]
+        self._calls = tally.calls
+        self._errors = tally.errors
+        self._breakers = tally.breakers
 
     def collect(self) -> Iterator[Metric]:
         for family in self.families():
@@ -398,12 +405,29 @@ def _call_key(call: events.LlmCall) -> _CallKey:
     return call.provider, call.model, step_of(call.step)
 
 
-def _calls(calls: Iterable[events.LlmCall]) -> dict[_CallKey, _Calls]:
-    totals: dict[_CallKey, _Calls] = defaultdict(_Calls)
-    for call in calls:
+@dataclass
+class _Tally:
+    """The journal's share of the metrics, one event at a time: model calls by key, their
+    errors, and the breakers' state changes."""
+
+    calls: dict[_CallKey, _Calls] = field(default_factory=lambda: defaultdict(_Calls))
+    errors: dict[tuple[str, str, str, str], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+    breakers: list[events.BreakerState] = field(default_factory=list)
+
+    def add(self, event: events.Event) -> None:
+        if isinstance(event, events.BreakerState):
+            self.breakers.append(event)
+        elif isinstance(event, events.LlmCall):
+            self._call(event)
+
+    def _call(self, call: events.LlmCall) -> None:
+        if call.error is not None:
+            self.errors[(*_call_key(call), call.error)] += 1
         if call.cached:
-            continue  # cache hits are counted in a family of their own
-        entry = totals[_call_key(call)]
+            return  # cache hits are counted in a family of their own
+        entry = self.calls[_call_key(call)]
         entry.calls += 1
         entry.tokens_in += call.tokens_in or 0
         entry.tokens_out += call.tokens_out or 0
@@ -411,15 +435,6 @@ def _calls(calls: Iterable[events.LlmCall]) -> dict[_CallKey, _Calls]:
         entry.durations.append(call.duration_ms / 1000)
         if call.ttft_ms is not None:
             entry.ttfts.append(call.ttft_ms / 1000)
-    return totals
-
-
-def _errors(calls: Iterable[events.LlmCall]) -> dict[tuple[str, str, str, str], int]:
-    counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for call in calls:
-        if call.error is not None:
-            counts[(*_call_key(call), call.error)] += 1
-    return counts
 
 
 def _executions(report: RunReport) -> Iterator[tuple[str, StepReport | ItemReport]]:
@@ -448,8 +463,14 @@ def render_metrics(report: RunReport, entries: Iterable[Entry]) -> str:
 
 def run_events(run_dir: Path) -> list[Entry]:
     """The journal entries of a run directory, or none when it has no journal."""
+    return list(journal(run_dir))
+
+
+def journal(run_dir: Path) -> Iterator[Entry]:
+    """The journal entries of a run directory, read as they are used (none when it has no
+    journal)."""
     path = run_dir / "events.jsonl"
-    return list(read_events(path)) if path.is_file() else []
+    return read_events(path) if path.is_file() else iter(())
 
 
 def push_metrics(
@@ -481,6 +502,7 @@ __all__ = [
     "LATENCY_BUCKETS",
     "PUSH_JOB",
     "RunCollector",
+    "journal",
     "push_metrics",
     "render_metrics",
     "run_events",

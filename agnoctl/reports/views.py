@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agnoctl.reports.html import render_html
-from agnoctl.reports.metrics import render_metrics, run_events
+from agnoctl.reports.metrics import journal, render_metrics
 from agnoctl.reports.model import RunReport
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def write_views(
         masked = redact(text)
         if masked != text:
             report = RunReport.model_validate_json(masked)
-    atomic_write(run_dir / METRICS_FILE, render_metrics(report, run_events(run_dir)))
+    atomic_write(run_dir / METRICS_FILE, render_metrics(report, journal(run_dir)))
     page = render_html(report, workflow)
     # The workflow's own text (prompts, argv) may hold an interpolated ${SECRET} too.
     atomic_write(run_dir / HTML_FILE, page if redact is None else redact(page))
