@@ -53,7 +53,7 @@ from agnoctl.errors import ExitCode, NothingToResume, UsageError
 from agnoctl.events import Entry, Listener
 from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor, masking
-from agnoctl.reports.build import build_report, checkpoint_text
+from agnoctl.reports.build import checkpoint_text, report_and_text
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.notify import notify_run
 from agnoctl.reports.writer import (
@@ -459,8 +459,8 @@ class _ReportJson:
         atomic_write(self._setup.run_dir / REPORT_FILE, text)
 
     def write_final(self, result: RunResult) -> None:
-        report = build_report(result)
-        dumped = write_report_json(self._setup.run_dir, report, self._setup.redactor.redact)
+        report, dumped = report_and_text(result)  # masked already
+        write_report_json(self._setup.run_dir, report, dumped=dumped)
         self._final = report, dumped
 
     def final(self) -> tuple[RunReport, str]:

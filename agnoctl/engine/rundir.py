@@ -46,6 +46,9 @@ def new_run_id(now: float | None = None) -> str:
 # ---------------------------------------------------------------------------- writes
 
 
+WRITE_CHUNK = 1 << 20  # characters of a file's text encoded and written at a time
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``, all at once. An OSError names ``path``, not the
     temporary file that was being written."""
@@ -60,7 +63,9 @@ def _replace(path: Path, text: str) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            # In pieces: a big report.json is written without an encoded copy of all of it.
+            for start in range(0, len(text), WRITE_CHUNK):
+                handle.write(text[start : start + WRITE_CHUNK])
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)

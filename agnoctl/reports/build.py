@@ -39,14 +39,17 @@ def build_report(result: RunResult) -> RunReport:
     """The run's report; a result that holds a secret (a command's stderr, a provider's
     error) comes out masked, for every reader of the report (the terminal's table,
     annotations, a library caller), not only for its files."""
+    return report_and_text(result)[0]
+
+
+def report_and_text(result: RunResult) -> tuple[RunReport, str]:
+    """The run's report (as ``build_report``) and its ``dumps()``, masked: the text of
+    report.json. A fan-out's report is big; it is dumped once."""
     report = _report(result)
-    redactor = result.setup.redactor
-    if not redactor:
-        return report
     text = report.dumps()
-    masked = redactor.redact(text)
+    masked = result.setup.redactor.redact(text)
     # Reading a 10,000-step report back costs a second; only one that held a secret needs it.
-    return report if masked == text else RunReport.model_validate_json(masked)
+    return (report, text) if masked == text else (RunReport.model_validate_json(masked), masked)
 
 
 def checkpoint_text(result: RunResult) -> str:

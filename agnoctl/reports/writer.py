@@ -41,11 +41,16 @@ Publication = Literal["step_summary", "webhooks"]
 
 
 def write_report_json(
-    run_dir: Path, report: RunReport, redact: Callable[[str], str] | None = None
+    run_dir: Path,
+    report: RunReport,
+    redact: Callable[[str], str] | None = None,
+    *,
+    dumped: str | None = None,
 ) -> str:
-    """report.json, passed through ``redact``; returns ``report.dumps()``, which
-    ``write_derived_files`` takes."""
-    dumped = report.dumps()
+    """report.json, passed through ``redact``; returns ``report.dumps()`` (``dumped``, when
+    the caller has it already), which ``write_derived_files`` takes."""
+    if dumped is None:
+        dumped = report.dumps()
     atomic_write(run_dir / REPORT_FILE, redact(dumped) if redact is not None else dumped)
     return dumped
 
