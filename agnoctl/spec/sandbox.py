@@ -11,7 +11,9 @@ change what later steps read while the report shows the original input):
   text: the operators `*`, `+`, `**`, `%` and `~`, the filters and str methods that take a
   width, a count or a fill, `lipsum`, and every `{{ }}` value are measured on their operands
   and refused *before* the result is built (`{{ 'x' * 10000000000 }}` fails at once instead
-  of filling memory). `range()` stays Jinja2's, capped at 100,000 items.
+  of filling memory). `range()` gives at most `MAX_RANGE_ITEMS` numbers: a range is lazy
+  (it costs no memory until something is built from it, and that is measured as above), and
+  `for_each: "range(1000000)"` is how a million-item fan-out is written.
 
 Jinja2 is imported with this module: `agnoctl.spec.templates` imports it on first use.
 """
@@ -36,6 +38,9 @@ from agnoctl.spec.template_bounds import MAX_RENDER_CHARS, TemplateError
 
 MAX_INTEGER_BITS = 100_000
 """Largest integer `**` may build (30,000 digits; Python prints no more than 4,300)."""
+MAX_RANGE_ITEMS = 10_000_000
+"""Most numbers `range()` may give (Jinja2's own sandbox stops at 100,000): a loop over them
+all takes seconds, not hours, and a for_each may fan out over a million items."""
 _END = object()
 _FORMAT_NUMBER = re.compile(r"\d+")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -229,6 +234,16 @@ def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any
     return bounded
 
 
+def _range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE_ITEMS:
+        raise TemplateError(
+            f"range() would give {len(numbers):,} numbers, more than the "
+            f"{MAX_RANGE_ITEMS:,} a template may ask for"
+        )
+    return numbers
+
+
 def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
     check_size(_width(n) * _width(max) * 12, "lipsum()")
     return generate_lorem_ipsum(n, html, min, max)
@@ -260,6 +275,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(finalize=self._finalized, **options)
         self.filters = {name: bounded_filter(name, f) for name, f in self.filters.items()}
         self.globals["lipsum"] = _lipsum
+        self.globals["range"] = _range
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         # Dunder/private names are how SSTI payloads climb to os or builtins.

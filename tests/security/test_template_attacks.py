@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from agnoctl.spec.template_bounds import TemplateError
 from agnoctl.spec.templates import evaluate, literal_source, render
 from tests.security import cli
 
@@ -247,6 +248,7 @@ BLOW_UPS = {
         "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
         "the template recursed too deeply",
     ),
+    "range": ("{{ range(inputs.n) | length }}", "range() would give 10,000,000,000 numbers"),
 }
 
 
@@ -289,6 +291,16 @@ def test_a_template_may_not_build_past_the_render_cap(tmp_path: Path) -> None:
     for name, (_, message) in BLOW_UPS.items():
         assert steps[name]["status"] == "failed", name
         assert message in steps[name]["error"]["message"], name
+
+
+def test_range_gives_a_million_numbers_lazily_and_refuses_past_its_cap() -> None:
+    """A million-item for_each is `range(1000000)`: a lazy range, past Jinja2's own 100,000;
+    what is built from it is measured as everything else, and the count stays capped."""
+    numbers = evaluate("range(1000000)", {})
+    assert isinstance(numbers, range) and len(numbers) == 1_000_000
+    assert render("{{ range(1000000) | length }}", {}) == "1000000"
+    with pytest.raises(TemplateError, match="range\\(\\) would give 10,000,001 numbers"):
+        evaluate("range(10000001)", {})
 
 
 # ---------------------------------------------------------------------------- nesting
