@@ -17,7 +17,9 @@ Workloads (issue 10):
 2. ``chain``: N calls one after the other, each prompt carrying the previous reply, 5 ms
    replies → makespan ÷ ideal (N x 5 ms).
 3. ``throughput``: N calls at concurrency C, no added latency → calls per second.
-4. ``engine``: bench/engine_bench.py (µs and memory per step of a 10,000-step mock run).
+4. ``engine``: bench/engine_bench.py (µs and memory per step of a 10,000-step mock run);
+   ``items``: bench/items_bench.py (a mock for_each of 1,000 and 5,000 items through the CLI:
+   time and peak RSS per extra item).
 5. ``cli_startup`` and 6. ``validate_plan``: bench/validate_bench.py and bench/plan_bench.py.
 7. ``cache``: bench/cache_bench.py. 8. ``resume``: `agnoctl run --resume` of a finished
    10,000-step mock run.
@@ -600,6 +602,16 @@ def engine(sizes: Sizes) -> dict[str, Any]:
     return bench_script("engine_bench.py", "--steps", sizes.steps, *items, *runs)
 
 
+# Issue 24's rows 4-5: a mock for_each of 1,000 and 5,000 items through the CLI (items_bench.py).
+ITEMS_SIZES = {True: (50, 250), False: (1000, 5000)}  # by --quick
+
+
+def items(sizes: Sizes) -> dict[str, Any]:
+    small, large = ITEMS_SIZES[sizes == QUICK]
+    runs = ("--repeats", sizes.repeats)
+    return bench_script("items_bench.py", "--small", small, "--large", large, *runs)
+
+
 def startup_and_validate(sizes: Sizes) -> dict[str, Any]:
     """bench/validate_bench.py (each figure: the median wall and CPU seconds of fresh
     interpreters; `--help` and `import typer` taken in turn) and bench/plan_bench.py."""
@@ -685,6 +697,7 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         _at_most("chain over HTTP, run phase", chain, "x_ideal", "x ideal", 1.3),
         *_throughput(results.get("throughput", {})),
         *_engine(results.get("engine", {})),
+        *_items(results.get("items", {})),
         *_startup(results.get("cli_startup", {})),
         *_validate_plan(results.get("validate_plan", {})),
         *_cache(results.get("cache", {})),
@@ -753,6 +766,15 @@ def _engine(data: dict[str, Any]) -> list[Goal]:
             50,
         ),
         _at_most("memory per finished step", data, "memory_kib_per_step", "KiB", 5),
+    ]
+
+
+def _items(data: dict[str, Any]) -> list[Goal]:
+    return [
+        _at_most("mock for_each, time per extra item", data, "us_per_extra_item", "µs", 40),
+        _at_most(
+            "mock for_each, peak RSS per extra item", data, "rss_kib_per_extra_item", "KiB", 1
+        ),
     ]
 
 
@@ -889,6 +911,7 @@ def run_suite(
         (HTTP_WORKLOADS, lambda names: http_workloads(runner, sizes, names, server_core)),
         (("fan_out_mock",), lambda _: {"fan_out_mock": mock_fan_out(runner, sizes, folder)}),
         (("engine",), lambda _: {"engine": engine(sizes)}),
+        (("items",), lambda _: {"items": items(sizes)}),
         (("cli_startup", "validate_plan"), lambda _: startup_and_validate(sizes)),
         (("cache",), lambda _: {"cache": cache(sizes)}),
         (("resume",), lambda _: {"resume": resume(sizes, folder)}),

@@ -24,6 +24,7 @@ WORKLOADS = {
     "throughput",
     "fan_out_mock",
     "engine",
+    "items",
     "cli_startup",
     "validate_plan",
     "cache",
@@ -74,6 +75,7 @@ def test_goals_and_markdown_are_written(quick_run: tuple[dict[str, Any], Path]) 
     assert any("fan-out over HTTP" in f for f in figures)
     assert any("memory per finished step" in f for f in figures)
     assert any("cache hit" in f for f in figures)
+    assert any("peak RSS per extra item" in f for f in figures)
     startup = results["workloads"]["cli_startup"]
     assert startup["run_x_import_floor"] > 1 and startup["run_two_steps"]["cpu_s"] > 0
     assert any("import floor" in f for f in figures)
