@@ -71,7 +71,7 @@ DEFAULT_OUT = BENCH / "results" / "results.json"
 HTTP_WORKLOADS = ("fan_out", "chain", "throughput")
 WORKLOADS = (
     *HTTP_WORKLOADS,
-    *("fan_out_mock", "engine", "cli_startup", "validate_plan", "cache", "resume"),
+    *("fan_out_mock", "engine", "items", "cli_startup", "validate_plan", "cache", "resume"),
 )
 VERSIONS_OF = (
     *("agnoctl", "httpx", "httpx-aiohttp", "aiohttp", "anyio", "pydantic", "typer", "jinja2"),
