@@ -27,6 +27,7 @@ import yaml
 class Sample:
     items: int
     seconds: float
+    cpu_seconds: float  # user + system: what other load on a shared host moves least
     peak_rss_kib: int
 
 
@@ -56,7 +57,7 @@ def run_once(items: int, work: Path) -> Sample:
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{items} items: agnoctl run failed: {stderr[-2000:]}")
-    return Sample(items, seconds, usage.ru_maxrss)
+    return Sample(items, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 def median_sample(items: int, repeats: int, work: Path) -> Sample:
@@ -64,6 +65,7 @@ def median_sample(items: int, repeats: int, work: Path) -> Sample:
     return Sample(
         items,
         statistics.median(s.seconds for s in samples),
+        statistics.median(s.cpu_seconds for s in samples),
         int(statistics.median(s.peak_rss_kib for s in samples)),
     )
 
@@ -84,6 +86,9 @@ def main() -> None:
             "small": small.__dict__,
             "large": large.__dict__,
             "us_per_extra_item": round((large.seconds - small.seconds) / extra * 1e6, 1),
+            "cpu_us_per_extra_item": round(
+                (large.cpu_seconds - small.cpu_seconds) / extra * 1e6, 1
+            ),
             "rss_kib_per_extra_item": round((large.peak_rss_kib - small.peak_rss_kib) / extra, 3),
         }
         if args.million:
