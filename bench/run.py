@@ -74,7 +74,7 @@ WORKLOADS = (
     *("fan_out_mock", "engine", "items", "cli_startup", "validate_plan", "cache", "resume"),
 )
 VERSIONS_OF = (
-    *("agnoctl", "httpx", "httpx-aiohttp", "aiohttp", "anyio", "pydantic", "typer", "jinja2"),
+    *("agnoctl", "httpx", "aiohttp", "anyio", "pydantic", "typer", "jinja2"),
     *("openai", "langgraph", "langchain-openai", "pydantic-ai-slim", "agno"),
 )
 SUBPROCESS_TIMEOUT = 300.0
@@ -470,7 +470,7 @@ def _provider_row(workload: Workload, repeats: int) -> dict[str, Any]:
 
     def run(w: Workload) -> float:
         assert w.server is not None
-        return anyio.run(through_provider, w.server.url, "aiohttp", w.calls, w.concurrency)
+        return anyio.run(through_provider, w.server.url, w.calls, w.concurrency)
 
     try:
         if (small := workload.warm_up()) is not None:

@@ -1,15 +1,21 @@
-"""Benchmark: the shared client over httpcore (httpx's default) vs the aiohttp transport.
+"""Benchmark: agnoctl's provider on its shared client (aiohttp's) against bare aiohttp.
 
 Starts the project's fake LLM server in a separate process (so it does not share the GIL with
-the client), then sends chat completions through ``OpenAIProvider`` at a fixed concurrency with
-each transport, and prints the wall time against the ideal (rounds x server latency), the calls
-per second, and the share of the wall time the server process spent on the CPU (well under
-100 %: the server is not the bottleneck). A last row per scenario posts the same bodies with
-bare aiohttp, without httpx: the floor the client side could reach on this machine.
-Every reply is checked, and the server's own request count must match.
+the client), then sends chat completions through ``OpenAIProvider`` at a fixed concurrency,
+and prints the wall time against the ideal (rounds x server latency), the calls per second,
+the client's CPU time per call, and the share of the wall time the server process spent on
+the CPU (well under 100 %: the server is not the bottleneck). A second row per scenario posts
+the same bodies with bare aiohttp (a session, ``json=``, ``response.json()``): the floor the
+client side could reach on this machine. The two alternate ``--rounds`` times, and each
+figure is the median of its rounds: the host is shared, and its speed moves from one minute to
+the next. Every reply is checked, and the server's own request count must match.
 
-    /tmp/venv/bin/python bench/transport.py                      # both default scenarios
-    /tmp/venv/bin/python bench/transport.py --calls 500 --concurrency 64 --latency-ms 50
+Until #24 the provider's client was httpx over the ``httpx-aiohttp`` transport (and, before
+that, over httpcore, whose pool collapses at this fan-out: encode/httpcore#1035); to compare
+with a release of that time, run that checkout's copy of this script.
+
+    python bench/transport.py                      # both default scenarios
+    python bench/transport.py --calls 500 --concurrency 64 --latency-ms 50 --rounds 5
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -32,7 +39,7 @@ import aiohttp
 import anyio
 
 from agnoctl.providers.base import Message, ModelRequest
-from agnoctl.providers.http import HttpClient, Transport
+from agnoctl.providers.http import HttpClient
 from agnoctl.providers.openai import OpenAIProvider
 
 SCENARIOS = [(500, 64), (3000, 100)]  # (calls, concurrency)
@@ -86,8 +93,8 @@ async def fan_out(calls: int, concurrency: int, call: Callable[[int], Awaitable[
     return time.perf_counter() - started
 
 
-async def through_provider(url: str, transport: Transport, calls: int, concurrency: int) -> float:
-    http = HttpClient(max_connections=concurrency, transport=transport, trust_env=False)
+async def through_provider(url: str, calls: int, concurrency: int) -> float:
+    http = HttpClient(max_connections=concurrency, trust_env=False)
     # BENCH_WHOLE_REPLIES=1 (bench/run.py): whole replies, to compare with streamed ones.
     stream = os.environ.get("BENCH_WHOLE_REPLIES") != "1"
     provider = OpenAIProvider(http, base_url=f"{url}/v1", api_key="bench-key", stream=stream)
@@ -116,12 +123,20 @@ async def bare_aiohttp(url: str, calls: int, concurrency: int) -> float:
         return await fan_out(calls, concurrency, call)
 
 
-def measure(server: Server, calls: int, run: Callable[[], Awaitable[float]]) -> tuple[float, float]:
+@dataclass
+class Sample:
+    wall: float  # seconds
+    client_cpu: float  # seconds of this process's CPU
+    server_cpu: float  # seconds of the server process's CPU
+
+
+def measure(server: Server, calls: int, run: Callable[[], Awaitable[float]]) -> Sample:
     server.reset()
-    cpu_before = server.cpu_seconds()
+    server_before, client_before = server.cpu_seconds(), time.process_time()
     wall = anyio.run(run)
     assert server.requests() == calls, "the server lost count"
-    return wall, (server.cpu_seconds() - cpu_before) / wall
+    client = time.process_time() - client_before
+    return Sample(wall, client, server.cpu_seconds() - server_before)
 
 
 def main() -> None:
@@ -129,30 +144,42 @@ def main() -> None:
     parser.add_argument("--calls", type=int)
     parser.add_argument("--concurrency", type=int)
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     scenarios = [(args.calls, args.concurrency)] if args.calls else SCENARIOS
     latency = args.latency_ms / 1000.0
     with fake_server(args.latency_ms) as server:
         print(f"fake server {server.url}, {args.latency_ms:g} ms per reply, {os.cpu_count()} CPUs")
-        header = ("client", "calls", "conc", "wall s", "ideal s", "x ideal", "calls/s", "srv cpu")
-        print("{:<16} {:>6} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}".format(*header))
+        header = ("client", "calls", "conc", "wall s", "ideal s", "x ideal", "calls/s")
+        print(
+            "{:<14} {:>6} {:>5} {:>8} {:>8} {:>8} {:>8} {:>12} {:>8}".format(
+                *header, "cpu us/call", "srv cpu"
+            )
+        )
         for calls, concurrency in scenarios:
-            ideal = math.ceil(calls / concurrency) * latency
             runs: dict[str, Callable[[], Awaitable[float]]] = {
-                "httpx/httpcore": partial(
-                    through_provider, server.url, "httpcore", calls, concurrency
-                ),
-                "httpx/aiohttp": partial(
-                    through_provider, server.url, "aiohttp", calls, concurrency
-                ),
+                "agnoctl": partial(through_provider, server.url, calls, concurrency),
                 "bare aiohttp": partial(bare_aiohttp, server.url, calls, concurrency),
             }
-            for name, run in runs.items():
-                wall, server_cpu = measure(server, calls, run)
-                print(
-                    f"{name:<16} {calls:>6} {concurrency:>5} {wall:>8.2f} {ideal:>8.2f} "
-                    f"{wall / ideal:>8.2f} {calls / wall:>8.0f} {server_cpu:>8.0%}"
-                )
+            samples: dict[str, list[Sample]] = {name: [] for name in runs}
+            for _ in range(args.rounds):
+                for name, run in runs.items():
+                    samples[name].append(measure(server, calls, run))
+            ideal = math.ceil(calls / concurrency) * latency
+            for name, taken in samples.items():
+                _report(name, calls, concurrency, ideal, taken)
+
+
+def _report(name: str, calls: int, concurrency: int, ideal: float, taken: list[Sample]) -> None:
+    """One row: the median over rounds of each figure."""
+    wall = statistics.median(s.wall for s in taken)
+    cpu = statistics.median(s.client_cpu for s in taken) / calls
+    server = statistics.median(s.server_cpu / s.wall for s in taken)
+    ratio = f"{wall / ideal:>8.2f}" if ideal else f"{'-':>8}"
+    print(
+        f"{name:<14} {calls:>6} {concurrency:>5} {wall:>8.2f} {ideal:>8.2f} {ratio} "
+        f"{calls / wall:>8.0f} {cpu * 1e6:>12.0f} {server:>8.0%}"
+    )
 
 
 if __name__ == "__main__":

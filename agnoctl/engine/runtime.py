@@ -33,6 +33,7 @@ from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provid
 from agnoctl.providers.ratelimit import LimiterWatch, estimate_usage
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
+    AgentSpec,
     JudgeGate,
     RetrySpec,
     StepDefaults,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from agnoctl.providers.http import HttpClient
     from agnoctl.providers.registry import GuardedProvider
     from agnoctl.tools.base import Tool
+    from agnoctl.tools.http_get import SharedClient
     from agnoctl.tools.mcp import McpServers
 
 DEFAULT_RETRY = RetrySpec()
@@ -158,12 +160,13 @@ class Providers:
     With ``mock`` every reference goes to the one mock provider (offline rehearsal of a real
     workflow), priced as the provider it stands in for, so budgets can be rehearsed too.
 
-    The HTTP client is ``set_up`` as the run starts, in a worker thread: importing the
-    transport and loading the CA bundle take a few hundred milliseconds, which inside the
-    first call stalled every step and counted against that call's attempt timeout. Steps
-    that call no model go on meanwhile; an agent task waits (``set_up_done``) before its
-    first attempt. With ``mock`` or ``offline`` (``--cache-only``), and when no step's agent
-    uses an HTTP provider or tool, no client is built and none of its modules imported.
+    The HTTP client is ``set_up`` as the run starts, in a worker thread: importing aiohttp
+    and loading the CA bundle (only when a provider's base URL is ``https://``) take a few
+    hundred milliseconds, which inside the first call stalled every step and counted against
+    that call's attempt timeout. Steps that call no model go on meanwhile; an agent task
+    waits (``set_up_done``) before its first attempt. With ``mock`` or ``offline``
+    (``--cache-only``), and when no step's agent uses an HTTP provider, no client is built
+    and none of its modules imported. ``http_get`` tools have their own client (``web``).
     """
 
     def __init__(
@@ -191,6 +194,7 @@ class Providers:
         self._built: dict[str, GuardedProvider] = {}
         self._routes: dict[str, Route] = {}
         self._http: HttpClient | None = None
+        self._web: SharedClient | None = None
         self._mock_instance: Provider | None = None
         self._set_up: anyio.Event | None = None  # set when the client's set-up has ended
 
@@ -255,27 +259,48 @@ class Providers:
             self._http = HttpClient(max_connections=self._max_connections)
         return self._http
 
-    def needs_http(self) -> bool:
-        """Whether a step may send an HTTP request: its agent (or a judge) calls a provider
-        over HTTP, or may use an ``http_get`` tool."""
-        return any(self._needs_http(each) for each in every_workflow(self._workflow))
+    def web(self) -> SharedClient:
+        """The run's one client of ``http_get`` tools (made on their first call)."""
+        if self._web is None:
+            from agnoctl.tools.http_get import SharedClient
 
-    def _needs_http(self, workflow: Workflow) -> bool:
-        agents = workflow.agents
-        used = [agents[name] for name in _agents_of_steps(workflow) if name in agents]
-        tools = workflow.tools
-        if any(tools[t].type == "http_get" for agent in used for t in agent.tools if t in tools):
-            return True
+            self._web = SharedClient()
+        return self._web
+
+    def needs_http(self) -> bool:
+        """Whether a step's agent (or a judge) may call a provider over HTTP."""
+        return bool(self._http_providers())
+
+    def _http_providers(self) -> set[str]:
+        """The providers the steps' agents (and judges) may call over HTTP, by name."""
         if self._mock or self._offline:
-            return False
-        references = (ref for agent in used for ref in [agent.model, *agent.fallback_models])
-        return any(self._over_http(reference.partition("/")[0]) for reference in references)
+            return set()
+        return {
+            name
+            for workflow in every_workflow(self._workflow)
+            for agent in _used_agents(workflow)
+            for reference in (agent.model, *agent.fallback_models)
+            if self._over_http(name := reference.partition("/")[0])
+        }
 
     def _over_http(self, name: str) -> bool:
         if name in self._overrides:
             return False
         spec = self._specs.get(name)
         return (spec.type if spec is not None else name) in _HTTP_PROTOCOLS
+
+    def _tls_needed(self) -> bool:
+        """Whether a provider the steps may call has an ``https://`` base URL."""
+        from agnoctl.providers import registry
+
+        for name in self._http_providers():
+            try:
+                connection = registry.resolve(name, self._specs.get(name))
+            except UsageError:
+                continue  # reported by the step that calls it
+            if connection.base_url.lower().startswith("https:"):
+                return True
+        return False
 
     async def set_up(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Build the HTTP client in a worker thread; started (``TaskGroup.start``) before
@@ -287,7 +312,8 @@ class Providers:
             # builds the client again, in its step, which reports the error as it did
             # before the client got this head start.
             with contextlib.suppress(Exception):
-                await anyio.to_thread.run_sync(self.http().build)
+                tls = self._tls_needed()
+                await anyio.to_thread.run_sync(partial(self.http().build, tls=tls))
         finally:
             done.set()
 
@@ -317,9 +343,17 @@ class Providers:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+        if self._web is not None:
+            await self._web.aclose()
 
 
 _HTTP_PROTOCOLS = frozenset({"openai", "anthropic", "ollama"})
+
+
+def _used_agents(workflow: Workflow) -> list[AgentSpec]:
+    """The agents the workflow's steps call (``_agents_of_steps``) that it declares."""
+    agents = workflow.agents
+    return [agents[name] for name in _agents_of_steps(workflow) if name in agents]
 
 
 def _agents_of_steps(workflow: Workflow) -> set[str]:
@@ -435,8 +469,8 @@ class Runtime:
         if self._tools is None:
             from agnoctl.tools.registry import build_tools
 
-            http = self.providers.http
-            self._tools = build_tools(self.workflow.tools, http_client=lambda: http().client)
+            web = self.providers.web
+            self._tools = build_tools(self.workflow.tools, http_client=lambda: web().get())
         return self._tools
 
     async def call_model(

@@ -1,21 +1,24 @@
 """The one HTTP client of a run, and the HTTP plumbing every wire protocol shares.
 
-One ``httpx.AsyncClient`` serves every provider of a run. It runs over the aiohttp
-transport of ``httpx-aiohttp`` rather than httpcore's pool: at high fan-out httpcore's
-pool collapses (encode/httpcore#1035; 500 calls at concurrency 64 against 50 ms replies took
-12x the ideal time) while the same client over aiohttp stays near the ideal. ``bench/transport.py``
-measures both against the project's fake server.
+Every provider of a run calls over one ``aiohttp.ClientSession`` (aiohttp's own client, one
+layer between a call and the socket): httpx over the ``httpx-aiohttp`` transport cost about
+twice the client CPU per call, and httpx over its own pool, httpcore, collapses at high
+fan-out (encode/httpcore#1035). ``bench/transport.py`` measures the client against bare
+aiohttp on the project's fake server.
 
-A run builds the client before its first call, in a worker thread (``HttpClient.build``:
-importing aiohttp and loading the CA bundle take a few hundred milliseconds the event loop
-must not spend); other users get it built on first use. It must be closed with
-``await HttpClient.aclose()`` in the event loop that used it.
+A run prepares the client before its first call, in a worker thread (``HttpClient.build``:
+importing aiohttp takes a few hundred milliseconds the event loop must not spend, and so does
+loading the CA bundle, which only an ``https://`` base URL needs: ``build(tls=True)``); other
+users get it prepared on first use. The session itself is opened in the event loop on the
+first request, and must be closed with ``await HttpClient.aclose()`` in that loop.
 
 ``post_json`` sends one request and turns every failure into the ``ProviderError`` tree:
 429 is ``RateLimited``; 408, 409 and 5xx are ``ProviderUnavailable``; 401/403 are
-``AuthenticationFailed`` naming where the key comes from; other 4xx are ``BadRequest``;
-timeouts are ``ProviderTimeout``; refused or reset connections are ``ConnectionFailed``; a body
-that is not a JSON object is ``MalformedResponse``. No message ever contains the API key.
+``AuthenticationFailed`` naming where the key comes from; 3xx (redirects are never followed)
+and other 4xx are ``BadRequest``; timeouts are ``ProviderTimeout``; refused, reset or
+dropped connections and bodies cut short are ``ConnectionFailed``; a URL aiohttp cannot
+request is a ``PermanentProviderError``; a body that is not a JSON object is
+``MalformedResponse``. No message ever contains the API key.
 
 Replies are streamed by default (``post_stream``: each protocol's ``StreamReader`` decodes
 its framing with ``agnoctl.providers.stream`` and adds the events up to the reply a whole one
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import ssl
 import threading
@@ -46,10 +50,10 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
-import httpx
+import orjson
 
 from agnoctl import redact
 from agnoctl.errors import (
@@ -62,6 +66,7 @@ from agnoctl.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    UsageError,
 )
 from agnoctl.providers.base import RateLimitHint, Usage
 
@@ -69,16 +74,13 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     import aiohttp
+    from yarl import URL
 
     from agnoctl.providers.base import ModelReply, ModelRequest
     from agnoctl.redact import Redactor
 
-Transport = Literal["aiohttp", "httpcore"]
 _T = TypeVar("_T")
 
-# A safety net, not the step timeout: the engine bounds each attempt with a cancel scope.
-# Long generations legitimately take minutes, so the read timeout is generous.
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=None)
 DEFAULT_MAX_CONNECTIONS = 100
 KEEPALIVE_SECONDS = 30.0
 _ERROR_TEXT_LIMIT = 500
@@ -91,6 +93,23 @@ MAX_REPLY_TOKENS = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
+class Timeouts:
+    """The client's own bounds, in seconds (None: none). A safety net, not the step timeout:
+    the engine bounds each attempt with a cancel scope.
+
+    ``connect`` bounds opening a connection (not the wait for a free one: calls beyond
+    ``max_connections`` queue for as long as their step allows); ``read`` bounds each wait
+    for the server's next bytes, the headers included, which is the model's thinking time:
+    long generations legitimately take minutes, so it is generous."""
+
+    connect: float | None = 10.0
+    read: float | None = 300.0
+
+
+DEFAULT_TIMEOUT = Timeouts()
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyLimits:
     """How large a provider's reply may be, and how long its body may stop coming."""
 
@@ -99,46 +118,47 @@ class ReplyLimits:
 
 
 class HttpClient:
-    """Holds the run's shared ``httpx.AsyncClient``: made by ``build`` (from any thread), or
-    on first use.
+    """Holds the run's shared ``Client``: prepared by ``build`` (from any thread), or on
+    first use.
 
     ``max_connections`` should match the run's concurrency (``limits.max_concurrency``): a
-    smaller pool queues calls inside the transport where no limit or event can see them.
-    ``trust_env`` makes the client honour ``HTTP(S)_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE``.
+    smaller pool queues calls inside the client where no limit or event can see them.
+    ``trust_env`` makes the client honour ``HTTP(S)_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE``
+    / ``SSL_CERT_DIR``.
     """
 
     def __init__(
         self,
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: Transport = "aiohttp",
+        timeout: Timeouts = DEFAULT_TIMEOUT,
         trust_env: bool = True,
     ) -> None:
         self.max_connections = max_connections
         self.timeout = timeout
-        self.transport = transport
         self.trust_env = trust_env
-        self._client: httpx.AsyncClient | None = None
+        self._client: Client | None = None
         self._building = threading.Lock()  # one client, whichever thread asks first
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> Client:
         client = self._client
         return client if client is not None else self.build()
 
-    def build(self) -> httpx.AsyncClient:
-        """Create the client now unless it exists (``create_client``); safe from any thread:
-        a caller that asks while another thread builds it waits for that one."""
+    def build(self, *, tls: bool = False) -> Client:
+        """Prepare the client now unless it is (``create_client``), and its TLS context too
+        when ``tls`` (some base URL is ``https://``); safe from any thread: a caller that asks
+        while another thread builds it waits for that one."""
         with self._building:
             if self._client is None:
                 self._client = create_client(
                     max_connections=self.max_connections,
                     timeout=self.timeout,
-                    transport=self.transport,
                     trust_env=self.trust_env,
                 )
-            return self._client
+        if tls:
+            self._client.ssl_for("https")
+        return self._client
 
     async def aclose(self) -> None:
         """Close the pool; safe to call when no request was ever made, and twice."""
@@ -147,61 +167,76 @@ class HttpClient:
             await client.aclose()
 
 
+class Client:
+    """aiohttp's client, prepared: the session is opened in the event loop on the first
+    request (an ``aiohttp.ClientSession`` belongs to the loop it was opened in), and the TLS
+    context is loaded on the first ``https://`` request unless ``build(tls=True)`` did."""
+
+    def __init__(self, *, max_connections: int, timeout: Timeouts, trust_env: bool) -> None:
+        import aiohttp  # the import the worker thread of ``HttpClient.build`` takes off the loop
+
+        self._limit = max_connections
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
+        )
+        # An aiohttp session that trusts the environment looks up ``~/.netrc`` and the proxy
+        # variables in a worker thread on every request; with many calls in flight those
+        # thread hops cost more than the request itself, so it trusts the environment only
+        # when there is a proxy to find.
+        self._proxies = trust_env and _proxy_configured()
+        self._trust_env = trust_env
+        self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        return session
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp  # imported when this client was prepared
+
+        connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=KEEPALIVE_SECONDS)
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            trust_env=self._proxies,
+            cookie_jar=aiohttp.DummyCookieJar(),  # a provider's cookies mean nothing to a run
+            auto_decompress=True,  # a compressed bomb counts at its full size
+        )
+
+    def ssl_for(self, scheme: str) -> ssl.SSLContext | bool:
+        """What a request to a URL of ``scheme`` verifies TLS with: the CA bundle's context
+        for ``https``, loaded once; ``True`` (no TLS to set up) for plain ``http``."""
+        if scheme != "https":
+            return True
+        tls = self._tls
+        if tls is None:
+            tls = self._tls = _ssl_context(self._trust_env)
+        return tls
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
 def create_client(
     *,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-    transport: Transport = "aiohttp",
+    timeout: Timeouts = DEFAULT_TIMEOUT,
     trust_env: bool = True,
-) -> httpx.AsyncClient:
-    """A keep-alive ``httpx.AsyncClient`` sized for ``max_connections`` calls in flight."""
-    limits = httpx.Limits(
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=KEEPALIVE_SECONDS,
-    )
-    if transport == "httpcore":
-        return httpx.AsyncClient(
-            timeout=timeout, limits=limits, trust_env=trust_env, verify=_ssl_context(trust_env)
-        )
-    return httpx.AsyncClient(
-        timeout=timeout,
-        limits=limits,
-        trust_env=trust_env,
-        transport=_aiohttp_transport(limits, trust_env=trust_env),
-    )
-
-
-def _aiohttp_transport(limits: httpx.Limits, *, trust_env: bool) -> httpx.AsyncBaseTransport:
-    import aiohttp
-    from httpx_aiohttp import AiohttpTransport
-
-    ssl_context = _ssl_context(trust_env)
-
-    def session() -> aiohttp.ClientSession:
-        # Built by the transport on the first request, inside the running event loop. The
-        # package's own session ignores trust_env (no proxies), hence this factory.
-        connector = aiohttp.TCPConnector(
-            limit=limits.max_connections or 0,
-            keepalive_timeout=limits.keepalive_expiry or KEEPALIVE_SECONDS,
-            ssl=ssl_context,
-        )
-        # httpx keeps the cookies; a second jar in aiohttp would only cost time per reply.
-        return aiohttp.ClientSession(
-            connector=connector,
-            trust_env=trust_env and _proxy_configured(),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-
-    return AiohttpTransport(limits=limits, client=session, verify=ssl_context)
+) -> Client:
+    """A keep-alive client sized for ``max_connections`` calls in flight."""
+    return Client(max_connections=max_connections, timeout=timeout, trust_env=trust_env)
 
 
 def _proxy_configured() -> bool:
-    """Whether a proxy variable that aiohttp reads is set. An aiohttp session that trusts the
-    environment looks up ``~/.netrc`` and the proxy variables in a worker thread on every
-    request; with many calls in flight those thread hops cost more than the request itself
-    (bench/run.py, 3,000 calls at concurrency 100: about 600 calls/s instead of 1,000), so
-    the session trusts the environment only when there is a proxy to find."""
+    """Whether a proxy variable that aiohttp reads is set (see ``Client``: bench/run.py, 3,000
+    calls at concurrency 100, made about 600 calls/s instead of 1,000 when the session trusted
+    an environment without one)."""
     return any(scheme in _PROXY_SCHEMES for scheme in urllib.request.getproxies())
 
 
@@ -210,8 +245,24 @@ _PROXY_SCHEMES = frozenset({"http", "https", "ws", "wss"})  # those aiohttp's pr
 
 @functools.cache
 def _ssl_context(trust_env: bool) -> ssl.SSLContext:
-    # Loading the CA bundle takes tens of milliseconds; a context is safe to share.
-    return httpx.create_ssl_context(trust_env=trust_env)
+    """The CA bundle's TLS context, as httpx builds it: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``
+    from the environment when trusted, else certifi's bundle. Loading it takes tens of
+    milliseconds; a context is safe to share. A bundle that does not load is a
+    ``UsageError`` naming the variable that points to it."""
+    cafile = os.environ.get("SSL_CERT_FILE") if trust_env else None
+    capath = os.environ.get("SSL_CERT_DIR") if trust_env and not cafile else None
+    if not (cafile or capath):
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:
+        variable = "SSL_CERT_FILE" if cafile else "SSL_CERT_DIR"
+        raise UsageError(
+            f"the CA certificates in {variable} ({cafile or capath}) could not be loaded: "
+            f"{exc}; point {variable} at a PEM bundle (or a directory of them), or unset it"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +275,8 @@ class Endpoint:
 
 
 async def post_json(
-    client: httpx.AsyncClient,
-    url: httpx.URL,
+    client: Client,
+    url: URL,
     body: Mapping[str, Any],
     *,
     headers: Mapping[str, str],
@@ -236,9 +287,11 @@ async def post_json(
     """POST ``body`` as JSON and return the reply's JSON object and what its rate-limit
     headers say (``rate_limit_hint``), or raise a ``ProviderError``."""
 
-    async def whole(response: httpx.Response) -> tuple[dict[str, Any], RateLimitHint | None]:
+    async def whole(
+        response: aiohttp.ClientResponse,
+    ) -> tuple[dict[str, Any], RateLimitHint | None]:
         content = await _read_body(response, limits, endpoint, model)
-        if response.status_code != 200:
+        if response.status != 200:
             raise error_for_status(response, content, endpoint=endpoint, model=model)
         payload = _json_object(response, content, endpoint=endpoint, model=model)
         return payload, rate_limit_hint(response.headers)
@@ -247,8 +300,8 @@ async def post_json(
 
 
 async def post_stream(
-    client: httpx.AsyncClient,
-    url: httpx.URL,
+    client: Client,
+    url: URL,
     body: Mapping[str, Any],
     *,
     headers: Mapping[str, str],
@@ -268,8 +321,8 @@ async def post_stream(
     one trickling its bytes is stopped as a whole reply that trickles is."""
     started = time.perf_counter()
 
-    async def streamed(response: httpx.Response) -> ModelReply:
-        if response.status_code != 200:
+    async def streamed(response: aiohttp.ClientResponse) -> ModelReply:
+        if response.status != 200:
             content = await _read_body(response, limits, endpoint, model)
             raise error_for_status(response, content, endpoint=endpoint, model=model)
         if _is_json(response):  # a server that ignored `stream: true` and answered whole
@@ -348,13 +401,13 @@ _QUOTED = 80  # characters of a body that is no stream, quoted in its error (mas
 _HEAD_KEPT = 4096
 
 
-def _is_json(response: httpx.Response) -> bool:
+def _is_json(response: aiohttp.ClientResponse) -> bool:
     kind: str = response.headers.get("content-type", "")
     return kind.partition(";")[0].strip().lower() == "application/json"
 
 
 def _not_a_stream(
-    response: httpx.Response, head: bytes, endpoint: Endpoint, model: str
+    response: aiohttp.ClientResponse, head: bytes, endpoint: Endpoint, model: str
 ) -> MalformedResponse:
     start, _ = _redactor(endpoint).head(_text(response, head), _QUOTED)
     return MalformedResponse(
@@ -363,35 +416,42 @@ def _not_a_stream(
         "set `stream: false` on the provider if it cannot stream",
         provider=endpoint.provider,
         model=model,
-        status=response.status_code,
+        status=response.status,
     )
 
 
 async def _exchange(
-    client: httpx.AsyncClient,
-    url: httpx.URL,
+    client: Client,
+    url: URL,
     body: Mapping[str, Any],
     headers: Mapping[str, str],
     endpoint: Endpoint,
     model: str,
-    consume: Callable[[httpx.Response], Awaitable[_T]],
+    consume: Callable[[aiohttp.ClientResponse], Awaitable[_T]],
 ) -> _T:
     """Send one request and ``consume`` its response; transport failures become the
-    ``ProviderError`` tree. Leaving it, early or not, closes the response: a connection whose
-    reply was not read to the end is closed, never reused."""
+    ``ProviderError`` tree. Leaving it, early or not, releases the response: a connection
+    whose reply was not read to the end is closed, never reused. Redirects are not followed
+    (a 3xx is a ``BadRequest``): a provider that moved is a base_url to fix, and a redirect
+    must not carry the key elsewhere."""
+    request = client.session.post(
+        url,
+        data=orjson.dumps(body),
+        headers={**headers, "content-type": "application/json"},
+        ssl=client.ssl_for(url.scheme),
+        allow_redirects=False,
+    )
     try:
-        async with client.stream("POST", url, json=body, headers=dict(headers)) as response:
+        async with request as response:
             return await consume(response)
-    except httpx.TimeoutException as exc:
+    except _aiohttp_errors() as exc:
+        raise _transport_error(exc, url, endpoint, model) from exc
+    except TimeoutError as exc:  # aiohttp's own timeouts (sock_connect, sock_read)
         raise _timeout_error(exc, url, endpoint, model) from exc
-    except httpx.TransportError as exc:
-        raise _connection_failed(exc, url, endpoint, model) from exc
-    except _aiohttp_errors() as exc:  # the aiohttp transport lets a few through unmapped
-        raise _connection_failed(exc, url, endpoint, model) from exc
 
 
 async def _read_body(
-    response: httpx.Response, limits: ReplyLimits, endpoint: Endpoint, model: str
+    response: aiohttp.ClientResponse, limits: ReplyLimits, endpoint: Endpoint, model: str
 ) -> bytes:
     """The body, read while it stays within ``limits`` (``_read_chunks``)."""
     body = bytearray()
@@ -400,7 +460,7 @@ async def _read_body(
 
 
 async def _read_chunks(
-    response: httpx.Response,
+    response: aiohttp.ClientResponse,
     limits: ReplyLimits,
     endpoint: Endpoint,
     model: str,
@@ -415,7 +475,7 @@ async def _read_chunks(
     received = progress = 0
     stall = limits.stall_timeout
     with anyio.CancelScope(deadline=anyio.current_time() + stall) as wait:
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             received += len(chunk)
             if received > limits.max_bytes:
                 raise _too_large(endpoint, model, limits, "refused unread past that")
@@ -428,7 +488,11 @@ async def _read_chunks(
 
 
 def _stalled(
-    response: httpx.Response, limits: ReplyLimits, endpoint: Endpoint, model: str, received: int
+    response: aiohttp.ClientResponse,
+    limits: ReplyLimits,
+    endpoint: Endpoint,
+    model: str,
+    received: int,
 ) -> ProviderError:
     return ProviderTimeout(
         f"{endpoint.provider} stopped sending its reply: less than {PROGRESS_BYTES:,} bytes "
@@ -436,7 +500,7 @@ def _stalled(
         f"after {received:,} bytes (stall_timeout); the server or a proxy may be stuck",
         provider=endpoint.provider,
         model=model,
-        status=response.status_code,
+        status=response.status,
     )
 
 
@@ -482,7 +546,9 @@ class JsonProvider:
         self.limits = limits or ReplyLimits()
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._http = http
-        self._url = httpx.URL(f"{self.base_url}{self.path}")  # parsed once, not per call
+        from yarl import URL  # loaded with aiohttp (``HttpClient.build``)
+
+        self._url = URL(f"{self.base_url}{self.path}")  # parsed once, not per call
         self._headers = self.auth_headers(api_key)
         self._endpoint = Endpoint(
             provider=self.name, key_hint=key_hint or self.default_key_hint, secret=api_key
@@ -537,28 +603,38 @@ def _aiohttp_errors() -> tuple[type[Exception], ...]:
     return (aiohttp.ClientError,)
 
 
-def _timeout_error(
-    exc: httpx.TimeoutException, url: httpx.URL, endpoint: Endpoint, model: str
-) -> ProviderError:
-    # httpx-aiohttp maps every aiohttp connection error (refused, reset, server disconnected)
-    # to httpx.ConnectTimeout; the aiohttp cause tells a real timeout from a broken connection.
-    cause = exc.__cause__
-    if not isinstance(cause, _aiohttp_errors()) or isinstance(cause, TimeoutError):
-        return ProviderTimeout(
-            f"{endpoint.provider} did not answer in time ({type(exc).__name__} from "
-            f"{shown_url(url)}); "
-            "the server may be overloaded, or the model slow for this prompt",
+def _transport_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> ProviderError:
+    """aiohttp's error as the ``ProviderError`` it stands for: a timeout (connecting, or the
+    server's next bytes) is a ``ProviderTimeout``; a URL it cannot request (no host, a scheme
+    other than http and https) a ``PermanentProviderError``; any other (refused, reset or
+    dropped connection, a body cut short, a TLS failure) a ``ConnectionFailed``."""
+    import aiohttp
+
+    if isinstance(exc, TimeoutError):
+        return _timeout_error(exc, url, endpoint, model)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return PermanentProviderError(
+            f"{endpoint.provider} cannot be called at {shown_url(url)}: it is not an http(s) "
+            "URL with a host; check base_url",
             provider=endpoint.provider,
             model=model,
         )
     return _connection_failed(exc, url, endpoint, model)
 
 
-def _connection_failed(
-    exc: Exception, url: httpx.URL, endpoint: Endpoint, model: str
-) -> ProviderError:
-    # The transport's own message may quote the URL, its user name and query string included.
-    detail = _masked(str(exc.__cause__ or exc) or type(exc).__name__, endpoint, url)
+def _timeout_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> ProviderError:
+    return ProviderTimeout(
+        f"{endpoint.provider} did not answer in time ({type(exc).__name__} from "
+        f"{shown_url(url)}); "
+        "the server may be overloaded, or the model slow for this prompt",
+        provider=endpoint.provider,
+        model=model,
+    )
+
+
+def _connection_failed(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> ProviderError:
+    # The client's own message may quote the URL, its user name and query string included.
+    detail = _masked(str(exc) or type(exc).__name__, endpoint, url)
     return ConnectionFailed(
         f"could not talk to {endpoint.provider} at {shown_url(url)}: {detail}; "
         "check that the server runs and base_url is right",
@@ -568,10 +644,10 @@ def _connection_failed(
 
 
 def error_for_status(
-    response: httpx.Response, body: bytes, *, endpoint: Endpoint, model: str
+    response: aiohttp.ClientResponse, body: bytes, *, endpoint: Endpoint, model: str
 ) -> ProviderError:
     """The typed error for a non-200 reply (its ``body`` read), carrying the server's message."""
-    status = response.status_code
+    status = response.status
     message = _server_message(response, body, endpoint)
     where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
     return _error_for(status, where, response.headers, endpoint, model)
@@ -746,13 +822,13 @@ def _non_negative(value: str | None) -> float | None:
     return number if number >= 0 and number == number else None  # NaN != NaN
 
 
-def _server_message(response: httpx.Response, body: bytes, endpoint: Endpoint) -> str:
+def _server_message(response: aiohttp.ClientResponse, body: bytes, endpoint: Endpoint) -> str:
     """The error message the server put in its body, whatever the protocol's shape, masked."""
     text = _text(response, body).strip()
     try:
         payload = json.loads(text)
     except ValueError:
-        return _truncate(text, endpoint) or response.reason_phrase or "(empty body)"
+        return _truncate(text, endpoint) or response.reason or "(empty body)"
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
@@ -762,12 +838,15 @@ def _server_message(response: httpx.Response, body: bytes, endpoint: Endpoint) -
     return _truncate(text, endpoint)
 
 
-def _text(response: httpx.Response, body: bytes) -> str:
-    return body.decode(response.encoding or "utf-8", errors="replace")
+def _text(response: aiohttp.ClientResponse, body: bytes) -> str:
+    try:
+        return body.decode(response.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know, in the server's Content-Type
+        return body.decode("utf-8", errors="replace")
 
 
 def _json_object(
-    response: httpx.Response, body: bytes, *, endpoint: Endpoint, model: str
+    response: aiohttp.ClientResponse, body: bytes, *, endpoint: Endpoint, model: str
 ) -> dict[str, Any]:
     try:
         payload = json.loads(body)
@@ -781,7 +860,7 @@ def _json_object(
             "this protocol, check the provider type and base_url",
             provider=endpoint.provider,
             model=model,
-            status=response.status_code,
+            status=response.status,
         )
     return payload
 
@@ -858,10 +937,13 @@ def _truncate(text: str, endpoint: Endpoint) -> str:
     return f"{shown}..." if cut else shown
 
 
-def _masked(text: str, endpoint: Endpoint, url: httpx.URL) -> str:
+def _masked(text: str, endpoint: Endpoint, url: URL) -> str:
     """``text`` without the key, nor ``url``'s user name, password and query string."""
-    hidden = [url.userinfo.decode(errors="replace"), url.query.decode(errors="replace")]
-    return _redactor(endpoint).including(*hidden).redact(text)
+    userinfo = f"{url.raw_user or ''}:{url.raw_password}" if url.raw_password else url.raw_user
+    hidden = (userinfo, url.raw_user, url.user, url.raw_password, url.password)
+    return (
+        _redactor(endpoint).including(*hidden, url.raw_query_string, url.query_string).redact(text)
+    )
 
 
 def _redactor(endpoint: Endpoint) -> Redactor:
@@ -869,11 +951,11 @@ def _redactor(endpoint: Endpoint) -> Redactor:
     return redact.active().including(endpoint.secret)
 
 
-def shown_url(url: httpx.URL) -> str:
+def shown_url(url: URL) -> str:
     """``url`` fit for a message: a user name, a password or a query string (which may hold
     a key: ``?key=...``) is shown as ``***``."""
-    if url.userinfo:
-        url = url.copy_with(username="***", password=None)
-    if url.query:
-        url = url.copy_with(query=b"***")
+    if url.raw_user or url.raw_password:
+        url = url.with_user("***").with_password(None)
+    if url.raw_query_string:
+        url = url.with_query("***")
     return str(url)

@@ -19,7 +19,8 @@ environment for what it leaves out. Any other entry gets a key only from its own
 a local server must never be sent the OpenAI key. ``mock`` entries are built by
 ``agnoctl.providers.mock``; ``guard`` wraps them like any other provider.
 
-Provider modules import httpx, so they are imported here only when a provider is built.
+Provider modules import the HTTP plumbing, so they are imported here only when a provider is
+built.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@
   whose result still shows the body.
 - ``timeout`` bounds the whole call, redirects and body included.
 
-The engine owns one shared ``httpx.AsyncClient`` and passes a function returning it; without
-one, each call opens and closes its own client.
+The engine owns one ``SharedClient`` for the run's ``http_get`` calls and passes its ``get``;
+without one, each call opens and closes its own client. It is httpx's own client, apart from
+the providers' (aiohttp's, ``agnoctl.providers.http``): a tool's GET is a cold path, and its
+hop-by-hop redirect checks are written on httpx's request and URL model.
 """
 
 from __future__ import annotations
@@ -36,6 +38,24 @@ PARAMETERS: dict[str, Any] = {
 }
 
 ClientFactory = Callable[[], httpx.AsyncClient]
+
+
+class SharedClient:
+    """The run's ``httpx.AsyncClient`` for ``http_get``: made on the first call (a run that
+    never fetches loads no CA bundle), closed with the run (``aclose``, in its event loop)."""
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+
+    def get(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
 
 class HttpGetTool(BaseTool):

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -56,7 +55,7 @@ def test_a_slow_client_set_up_delays_no_command_and_counts_against_no_attempt(
     built: list[float] = []
     real_factory = http.create_client
 
-    def slow_factory(**settings: Any) -> httpx.AsyncClient:
+    def slow_factory(**settings: Any) -> http.Client:
         # The command step can finish while the client is built only if the loop runs on:
         # the factory waits for it (not for a time), then takes a second more.
         order.append(f"side finished during the set-up: {side_done.wait(5)}")
@@ -84,20 +83,20 @@ def test_a_slow_client_set_up_delays_no_command_and_counts_against_no_attempt(
 
 
 def test_the_client_is_built_once_whichever_threads_ask(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[httpx.AsyncClient] = []
+    made: list[http.Client] = []
     started = threading.Event()
     release = threading.Event()
     real_factory = http.create_client
 
-    def factory(**settings: Any) -> httpx.AsyncClient:
+    def factory(**settings: Any) -> http.Client:
         started.set()
         release.wait(5)
         made.append(real_factory(**settings))
         return made[-1]
 
     monkeypatch.setattr(http, "create_client", factory)
-    holder = http.HttpClient(transport="httpcore")
-    seen: list[httpx.AsyncClient] = []
+    holder = http.HttpClient()
+    seen: list[http.Client] = []
     builder = threading.Thread(target=lambda: seen.append(holder.build()))
     builder.start()
     assert started.wait(5)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
-from agnoctl.providers.http import HttpClient
+from agnoctl.providers.http import HttpClient, Timeouts
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, start_in_thread
 
 # Short enough that a [[hang]] test takes a fraction of a second.
-CLIENT_TIMEOUT = httpx.Timeout(5.0, read=0.3)
+CLIENT_TIMEOUT = Timeouts(connect=5.0, read=0.3)
 
 
 @pytest.fixture
@@ -26,11 +26,16 @@ def fake_llm_server() -> Iterator[FakeLLMThread]:
 
 
 @pytest.fixture
-def fake_llm(fake_llm_server: FakeLLMThread) -> FakeLLMThread:
-    """The session's fake server with fresh counters and default behaviour."""
+def fake_llm(fake_llm_server: FakeLLMThread) -> Iterator[FakeLLMThread]:
+    """The session's fake server with fresh counters and default behaviour; left idle, so
+    that no handler of one test ends in the next one's counts (a reply refused past its size
+    cap leaves its handler writing the rest after the call has failed)."""
     fake_llm_server.server.config = FakeLLMConfig()
     fake_llm_server.reset()
-    return fake_llm_server
+    yield fake_llm_server
+    deadline = time.monotonic() + 10  # a bound on a broken test, not a measurement
+    while fake_llm_server.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 @pytest.fixture

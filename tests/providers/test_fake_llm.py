@@ -136,10 +136,9 @@ async def test_counts_every_request_under_concurrency(fake_llm: FakeLLMThread):
     try:
 
         async def one(i: int) -> None:
-            response = await client.post(
-                f"{fake_llm.url}/v1/chat/completions", json=chat(f"n{i % 3}")
-            )
-            assert response.status_code == 200
+            url = f"{fake_llm.url}/v1/chat/completions"
+            async with client.session.post(url, json=chat(f"n{i % 3}")) as response:
+                assert response.status == 200
 
         async with anyio.create_task_group() as group:
             for i in range(300):

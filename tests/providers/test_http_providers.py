@@ -6,7 +6,6 @@ import json
 import socket
 from typing import Any
 
-import httpx
 import pytest
 
 from agnoctl.errors import (
@@ -20,17 +19,17 @@ from agnoctl.errors import (
 )
 from agnoctl.providers.anthropic import AnthropicProvider
 from agnoctl.providers.base import Message, ModelRequest, Provider, ToolSpec
-from agnoctl.providers.http import HttpClient, ReplyLimits, Transport
+from agnoctl.providers.http import HttpClient, ReplyLimits
 from agnoctl.providers.ollama import OllamaProvider
 from agnoctl.providers.openai import OpenAIProvider
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, FakeReply, FakeRequest
+from tests.providers.conftest import CLIENT_TIMEOUT
 
 pytestmark = pytest.mark.anyio
 
 PROTOCOLS = ["openai", "anthropic", "ollama"]
 # Streamed replies (the default) and whole ones (`stream: false`) must parse alike.
 STREAMED = pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
-CLIENT_TIMEOUT = httpx.Timeout(5.0, read=0.3)
 SECRET = "sk-planted-SECRET-0123456789"
 SCHEMA = {
     "type": "object",
@@ -230,12 +229,9 @@ async def test_unavailable_carries_retry_after(fake_llm: FakeLLMThread, http: Ht
     assert caught.value.retry_after == 2.0
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpcore"])
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_hang_beyond_read_timeout(
-    protocol: str, transport: Transport, fake_llm: FakeLLMThread
-):
-    http = HttpClient(timeout=CLIENT_TIMEOUT, transport=transport, trust_env=False)
+async def test_hang_beyond_read_timeout(protocol: str, fake_llm: FakeLLMThread):
+    http = HttpClient(timeout=CLIENT_TIMEOUT, trust_env=False)
     try:
         with pytest.raises(ProviderTimeout):
             await make(protocol, http, fake_llm.url).request(ask("x [[hang:3]]"))
@@ -254,10 +250,9 @@ async def test_malformed_body(
     assert (await provider.request(ask("x [[malformed:1]]"))).text == "echo: x"
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpcore"])
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_connection_reset(protocol: str, transport: Transport, fake_llm: FakeLLMThread):
-    http = HttpClient(timeout=CLIENT_TIMEOUT, transport=transport, trust_env=False)
+async def test_connection_reset(protocol: str, fake_llm: FakeLLMThread):
+    http = HttpClient(timeout=CLIENT_TIMEOUT, trust_env=False)
     try:
         provider = make(protocol, http, fake_llm.url)
         with pytest.raises(ConnectionFailed):
@@ -267,12 +262,11 @@ async def test_connection_reset(protocol: str, transport: Transport, fake_llm: F
         await http.aclose()
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpcore"])
-async def test_connection_refused(transport: Transport):
+async def test_connection_refused():
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    http = HttpClient(timeout=CLIENT_TIMEOUT, transport=transport, trust_env=False)
+    http = HttpClient(timeout=CLIENT_TIMEOUT, trust_env=False)
     try:
         with pytest.raises(ConnectionFailed, match="check that the server runs"):
             await make("openai", http, f"http://127.0.0.1:{port}").request(ask("x"))

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from agnoctl.errors import (
@@ -21,7 +20,7 @@ from agnoctl.errors import (
     ProviderUnavailable,
 )
 from agnoctl.providers.base import CallContext, Message, ModelReply, ModelRequest, ToolSpec
-from agnoctl.providers.http import HttpClient, ReplyLimits
+from agnoctl.providers.http import HttpClient, ReplyLimits, Timeouts
 from agnoctl.testing.fake_llm import (
     FakeLLMConfig,
     FakeLLMThread,
@@ -40,7 +39,7 @@ LONG_TEXT = "a reply long enough to come in several pieces of the stream"
 @pytest.fixture
 async def patient() -> AsyncIterator[HttpClient]:
     """A client whose read timeout is far off: a stall is the stall timeout's to catch."""
-    client = HttpClient(timeout=httpx.Timeout(30.0), trust_env=False)
+    client = HttpClient(timeout=Timeouts(connect=30.0, read=30.0), trust_env=False)
     yield client
     await client.aclose()
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_aiohttp import HttpxAiohttpClient
 
 from agnoctl.spec.models import HttpGetToolSpec
 from agnoctl.tools.http_get import HttpGetTool
@@ -100,15 +99,11 @@ def server(shared_server: LoopbackServer) -> LoopbackServer:
     return shared_server
 
 
-@pytest.fixture(params=["httpcore", "aiohttp"])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
-    """The engine's client runs over aiohttp; plain httpx must work too. No proxies."""
-    if request.param == "aiohttp":
-        async with HttpxAiohttpClient(trust_env=False) as aiohttp_client:
-            yield aiohttp_client
-    else:
-        async with httpx.AsyncClient(trust_env=False) as plain_client:
-            yield plain_client
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """The engine's client for http_get (``SharedClient``'s: httpx's own). No proxies."""
+    async with httpx.AsyncClient(trust_env=False) as plain_client:
+        yield plain_client
 
 
 def make_tool(
