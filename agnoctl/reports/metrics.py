@@ -411,9 +411,7 @@ class _Tally:
     errors, and the breakers' state changes."""
 
     calls: dict[_CallKey, _Calls] = field(default_factory=lambda: defaultdict(_Calls))
-    errors: dict[tuple[str, str, str, str], int] = field(
-        default_factory=lambda: defaultdict(int)
-    )
+    errors: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     breakers: list[events.BreakerState] = field(default_factory=list)
 
     def add(self, event: events.Event) -> None:
