@@ -178,23 +178,37 @@ class ResponseCache:
             return  # the reply holds a secret: see the module docstring
         self._passing_over_damage(lambda store: store.set(key, text, retry=True))
 
-    def get_tool_result(self, key: str) -> tuple[bool, str, bool] | None:
-        """A recorded tool result: ``(ok, text, truncated)``, or None."""
+    def get_tool_result(self, key: str) -> tuple[bool, str, bool, tuple[Attachment, ...]] | None:
+        """A recorded tool result: ``(ok, text, truncated, images)``, or None."""
         raw = self._passing_over_damage(lambda store: store.get(key))
         entry = _decode(raw) if isinstance(raw, str) else None
         result = None if entry is None else entry.get("tool_result")
         if not isinstance(result, dict):
             return None
-        return bool(result["ok"]), str(result["text"]), bool(result["truncated"])
+        images = tuple(Attachment(**a) for a in result.get("attachments", ()))
+        return bool(result["ok"]), str(result["text"]), bool(result["truncated"]), images
 
-    def put_tool_result(self, key: str, ok: bool, text: str, truncated: bool) -> None:
-        """Record a tool result (its text is masked already: ``tools.base.cut``); one that
-        still holds a secret is not stored, as a reply would not be."""
-        result = {"ok": ok, "text": text, "truncated": truncated}
+    def put_tool_result(
+        self,
+        key: str,
+        ok: bool,
+        text: str,
+        truncated: bool,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> None:
+        """Record a tool result with its images (an MCP server's, so that a replay sends them
+        again); its text is masked already (``tools.base.cut``), and one that still holds a
+        secret is not stored, as a reply would not be. The images' base64 is not searched for
+        secrets: it is no text, and a chance match would only lose the record."""
+        result: dict[str, Any] = {"ok": ok, "text": text, "truncated": truncated}
+        if self._redact is not None:
+            checked = canonical_json(result)
+            if self._redact(checked) != checked:
+                return
+        if attachments:  # absent otherwise: results without images are stored as they were
+            result["attachments"] = [_recorded_attachment(a) for a in attachments]
         entry = {"format": _FORMAT, "created": time.time(), "tool_result": result}
         value = canonical_json(entry)
-        if self._redact is not None and self._redact(value) != value:
-            return
         self._passing_over_damage(lambda store: store.set(key, value, retry=True))
 
     def warn_of_damage(self) -> None:
@@ -528,6 +542,17 @@ def _tool_json(tool: ToolSpec) -> dict[str, Any]:
 
 def _call_json(call: ToolCall) -> dict[str, Any]:
     return {"id": call.id, "name": call.name, "arguments": call.arguments}
+
+
+def _recorded_attachment(attachment: Attachment) -> dict[str, Any]:
+    # A tool's image whole (the cache is where a replay finds it), unlike a key's form.
+    return {
+        "name": attachment.name,
+        "media_type": attachment.media_type,
+        "data_base64": attachment.data_base64,
+        "sha256": attachment.sha256,
+        "size": attachment.size,
+    }
 
 
 def _reply_to_json(reply: ModelReply) -> dict[str, Any]:

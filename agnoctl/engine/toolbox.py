@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agnoctl.cache import CacheMode, ResponseCache, tool_result_key
 from agnoctl.errors import CacheMiss
+from agnoctl.spec.attachments import DEFAULT_MAX_BYTES
 from agnoctl.tools.base import ToolResult
 
 if TYPE_CHECKING:
@@ -44,7 +45,14 @@ def mcp_toolbox(
     if rt.cache is not None and mode != "off":
         store = _Recorded(rt.cache, mode, task.where)
     declared = [name for name in agent.tools if name not in {e.name for e in entries}]
-    return McpToolbox(servers, entries, agent=agent_name, declared=declared, store=store)
+    return McpToolbox(
+        servers,
+        entries,
+        agent=agent_name,
+        declared=declared,
+        store=store,
+        max_image_bytes=agent.max_attachment_bytes or DEFAULT_MAX_BYTES,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +72,9 @@ class _Recorded:
     ) -> None:
         if self.mode == "use":
             key = tool_result_key(entry.definition, tool, arguments)
-            self.cache.put_tool_result(key, result.ok, result.text, result.truncated)
+            self.cache.put_tool_result(
+                key, result.ok, result.text, result.truncated, result.attachments
+            )
 
     def missing(self, tool: str) -> Exception | None:
         if self.mode != "only":

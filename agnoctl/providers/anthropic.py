@@ -141,7 +141,7 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
             {
                 "type": "tool_result",
                 "tool_use_id": message.tool_call_id,
-                "content": message.content,
+                "content": _tool_result_content(message),
             }
         ]
     # Files before the text: Anthropic's guidance for images and documents alike.
@@ -153,6 +153,15 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
         for call in message.tool_calls
     )
     return blocks
+
+
+def _tool_result_content(message: Message) -> str | list[dict[str, Any]]:
+    """A ``tool_result``'s content: its text, or text and ``image`` blocks when the tool
+    returned images (the Messages API takes both there)."""
+    if not message.attachments:
+        return message.content
+    text = [{"type": "text", "text": message.content}] if message.content else []
+    return [*text, *(_wire_attachment(a) for a in message.attachments)]
 
 
 def _wire_attachment(attachment: Attachment) -> dict[str, Any]:

@@ -42,3 +42,9 @@ def data_url(attachment: Attachment) -> str:
 def file_name(attachment: Attachment) -> str:
     """The last part of the attachment's name: what a provider is told the file is called."""
     return attachment.name.rstrip("/").rsplit("/", 1)[-1] or attachment.name
+
+
+def described(media_type: str, size: int) -> str:
+    """The line that stands for a file a message cannot carry (an image in an OpenAI tool
+    message, an MCP server's audio): ``[image: image/png, 1234 bytes]``."""
+    return f"[{media_type.partition('/')[0]}: {media_type}, {size} bytes]"

@@ -93,7 +93,11 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
 
 def _wire_message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": _tool_text(message),
+        }
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.attachments:
         wire["content"] = [
@@ -111,6 +115,13 @@ def _wire_message(message: Message) -> dict[str, Any]:
             for call in message.tool_calls
         ]
     return wire
+
+
+def _tool_text(message: Message) -> str:
+    """A tool message's text: Chat Completions takes text parts only there, so each image a
+    tool returned is described in a line of its own (the model learns it exists)."""
+    lines = [attachments.described(a.media_type, a.size) for a in message.attachments]
+    return "\n".join([message.content, *lines] if message.content else lines)
 
 
 def _wire_attachment(attachment: Attachment) -> dict[str, Any]:

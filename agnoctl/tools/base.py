@@ -9,12 +9,12 @@ result longer than the tool's ``max_output_chars`` is cut and ends with a note s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agnoctl import redact
 from agnoctl.errors import UsageError
-from agnoctl.providers.base import ToolSpec
+from agnoctl.providers.base import Attachment, ToolSpec
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -25,6 +25,9 @@ class ToolResult:
     ok: bool
     text: str  # what the model sees
     truncated: bool = False
+    # Images the tool returned (an MCP server's), sent on the tool message where the
+    # provider takes them; `text` holds no line for them (the protocol module decides).
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Tool(Protocol):
@@ -83,7 +86,7 @@ class BaseTool(ABC):
         if result.truncated:
             return result
         text, truncated = cut(result.text, self.max_output_chars)
-        return ToolResult(result.ok, text, truncated) if truncated else result
+        return replace(result, text=text, truncated=True) if truncated else result
 
     @abstractmethod
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:

@@ -113,7 +113,15 @@ async def run_tool_loop(
                 result = await _run_call(call, tools, more, replayed=reply.cached)
             error = None if result.ok else redact.head(result.text, _EVENT_ERROR_CHARS)[0]
             watch.answered(call, result, time.perf_counter() - started, error)
-            results.append(Message("tool", result.text, tool_call_id=call.id, tool_name=call.name))
+            results.append(
+                Message(
+                    "tool",
+                    result.text,
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    attachments=result.attachments,
+                )
+            )
         conversation = (*conversation, assistant, *results)
 
 

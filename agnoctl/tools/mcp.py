@@ -28,6 +28,7 @@ import binascii
 import contextlib
 import fnmatch
 import functools
+import hashlib
 import json
 import logging
 import tempfile
@@ -41,8 +42,10 @@ import anyio.abc
 
 from agnoctl import redact
 from agnoctl.errors import SpecError, StepFailed, ToolServerFailed, UsageError
-from agnoctl.providers.base import ModelRequest, ToolCall, ToolSpec
+from agnoctl.providers.attachments import described
+from agnoctl.providers.base import Attachment, ModelRequest, ToolCall, ToolSpec
 from agnoctl.redact import SECRET_NAME
+from agnoctl.spec.attachments import DEFAULT_MAX_BYTES, IMAGE_TYPES, MEDIA_TYPES, sniff
 from agnoctl.spec.loader import load_file
 from agnoctl.spec.models import McpToolSpec
 from agnoctl.tools.base import BaseTool, ToolResult, failed
@@ -195,7 +198,7 @@ class McpServers:
                 kind="tool_server",
                 retryable=True,
             ) from None
-        return _result(result)
+        return _result(result, f"{entry.name}.{tool}")
 
     async def _connection(self, entry: McpEntry) -> _Connection:
         key = entry.key
@@ -454,17 +457,52 @@ class McpTool(BaseTool):
         return await self._servers.call(self.entry, self.name, arguments)
 
 
-def _result(result: CallToolResult) -> ToolResult:
+def _result(result: CallToolResult, name: str) -> ToolResult:
     """A tools/call result as the model sees it: text content joined; structured content as
-    JSON when there is no text; an image or audio block as a line that describes it (the
-    messages agnoctl sends carry text only); ``isError`` a failed result."""
-    parts = [_block_text(block) for block in result.content]
+    JSON when there is no text; images as attachments named ``<name>#<n>.<ext>`` (the
+    provider's protocol module decides how they travel); audio and other binary blocks as a
+    line that describes them; ``isError`` a failed result."""
+    parts: list[str] = []
+    images: list[Attachment] = []
+    for block in result.content:
+        image = _image(block, f"{name}#{len(images) + 1}")
+        if image is not None:
+            images.append(image)
+        else:
+            parts.append(_block_text(block))
     text = "\n".join(part for part in parts if part)
     if not text and result.structured_content is not None:
         text = json.dumps(result.structured_content, ensure_ascii=False, sort_keys=True)
     if result.is_error:
-        return ToolResult(False, f"failed: {text or 'the tool reported an error'}")
-    return ToolResult(True, text or "(no output)")
+        text = f"failed: {text or 'the tool reported an error'}"
+        return ToolResult(False, text, attachments=tuple(images))
+    return ToolResult(True, text or ("" if images else "(no output)"), attachments=tuple(images))
+
+
+# An image's file extension by its media type, for its name (.jpg before .jpeg).
+_EXTENSIONS = {media: ext for ext, media in reversed(MEDIA_TYPES.items())}
+
+
+def _image(block: Any, name: str) -> Attachment | None:
+    """An image block as an attachment; None for any other block, a type no provider takes
+    (image/svg+xml) or bytes that are not of their stated type (described in text instead:
+    a provider would refuse the whole request)."""
+    media = getattr(block, "mime_type", "")
+    if getattr(block, "type", "") != "image" or media not in IMAGE_TYPES:
+        return None
+    try:
+        data = base64.b64decode(block.data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not sniff(data, media):
+        return None
+    return Attachment(
+        name=f"{name}{_EXTENSIONS[media]}",
+        media_type=media,
+        data_base64=base64.b64encode(data).decode("ascii"),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
 
 
 def _block_text(block: Any) -> str:
@@ -472,7 +510,7 @@ def _block_text(block: Any) -> str:
     if kind == "text":
         return str(block.text)
     if kind in ("image", "audio"):
-        return f"[{kind}: {block.mime_type}, {_decoded_size(block.data)} bytes]"
+        return described(block.mime_type, _decoded_size(block.data))
     if kind == "resource":
         resource = block.resource
         if hasattr(resource, "text"):
@@ -482,6 +520,23 @@ def _block_text(block: Any) -> str:
     if kind == "resource_link":
         return f"[resource link: {block.uri}]"
     return f"[{kind or 'unknown'} content]"
+
+
+def _capped(result: ToolResult, max_bytes: int) -> ToolResult:
+    """``result`` with each image over ``max_bytes`` (the agent's `max_attachment_bytes`)
+    described in its text instead of sent. Applied after the cache, which records the result
+    whole: agents with other caps may replay it."""
+    over = [a for a in result.attachments if a.size > max_bytes]
+    if not over:
+        return result
+    lines = [
+        f"{described(a.media_type, a.size)} (not sent: over the agent's max_attachment_bytes "
+        f"of {max_bytes})"
+        for a in over
+    ]
+    kept = tuple(a for a in result.attachments if a.size <= max_bytes)
+    text = "\n".join([result.text, *lines] if result.text else lines)
+    return replace(result, text=text, attachments=kept)
 
 
 def _decoded_size(data: str) -> int:
@@ -525,8 +580,10 @@ class McpToolbox:
         agent: str,
         declared: Iterable[str] = (),
         store: ResultStore | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._servers = servers
+        self._max_image_bytes = max_image_bytes
         self.entries = tuple(entries)
         self._agent = agent
         self._declared = frozenset(declared)
@@ -561,7 +618,7 @@ class McpToolbox:
             for entry in self.entries:
                 found = self._store.get(entry, call.name, call.arguments)
                 if found is not None:
-                    return found
+                    return _capped(found, self._max_image_bytes)
             problem = self._store.missing(call.name)
             if problem is not None:
                 raise problem
@@ -573,7 +630,7 @@ class McpToolbox:
             entry, result = tool.entry, await tool.call(call.arguments)
         if self._store is not None:
             self._store.put(entry, call.name, call.arguments, result)
-        return result
+        return _capped(result, self._max_image_bytes)
 
     async def _listed(self) -> dict[str, McpTool]:
         if self._tools is None:

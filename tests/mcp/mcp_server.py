@@ -4,25 +4,28 @@ serves over stdin/stdout, `python mcp_server.py http PORT_FILE` over streamable 
 
 Every start appends the server's pid to the file named by ``MCP_PID_FILE`` (when set), so a test
 can check that no server outlives its run. Tools: ``add`` and ``echo`` (plain answers),
-``environment`` (its variables' names), ``shout`` (structured content only), ``picture`` (an
-image), ``broken`` (a tool error),
+``environment`` (its variables' names), ``shout`` (structured content only), ``picture`` (a caption
+and a real PNG), ``scribble`` (an "image" that is not one), ``broken`` (a tool error),
 ``crash`` (the server kills itself mid-call), ``hang`` (never answers) and ``spawn`` (starts a
 grandchild in a session of its own, which must die with the server).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, ImageContent
+from mcp.types import CallToolResult, ImageContent, TextContent
 
 server = MCPServer("agnoctl-test")
 
@@ -51,9 +54,33 @@ def shout(text: str) -> CallToolResult:
     return CallToolResult(content=[], structured_content={"shouted": text.upper()})
 
 
+def tiny_png() -> bytes:
+    """A real 1x1 PNG (one red pixel), made here so the tests need no image file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xff\x00\x00")  # filter byte, then one red pixel
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
 @server.tool()
-def picture() -> ImageContent:
-    """A 4-byte PNG-typed image."""
+def picture() -> list[TextContent | ImageContent]:
+    """A caption and a real PNG image."""
+    data = base64.b64encode(tiny_png()).decode("ascii")
+    return [
+        TextContent(type="text", text="a red pixel"),
+        ImageContent(type="image", data=data, mime_type="image/png"),
+    ]
+
+
+@server.tool()
+def scribble() -> ImageContent:
+    """A 4-byte "PNG" that is no PNG: described in text, never sent as an image."""
     return ImageContent(type="image", data="AAECAw==", mime_type="image/png")
 
 

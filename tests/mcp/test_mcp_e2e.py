@@ -18,6 +18,7 @@ import pytest
 
 from tests.e2e.conftest import E2E, FAST_RETRY, E2ERun, clean_env, workflow_doc
 from tests.mcp.conftest import HttpServer, alive, no_mcp_leftovers, pids, stdio_entry
+from tests.mcp.mcp_server import tiny_png
 
 TOKEN = "mcp-bearer-0123456789-secret"
 
@@ -97,7 +98,8 @@ def test_structured_content_images_and_tool_errors(
     follow_up = [r for r in live.requests_with("scenario kinds") if _tool_messages(r)]
     shout, picture, broken, environment, crash = _tool_messages(follow_up[-1])
     assert json.loads(shout) == {"shouted": "LOUD"}
-    assert picture == "[image: image/png, 4 bytes]"
+    # Chat Completions takes no image in a tool message: the openai module describes it.
+    assert picture == f"a red pixel\n[image: image/png, {len(tiny_png())} bytes]"
     assert broken.startswith("failed: ")  # isError: a failed result the model sees
     # A server gets the SDK's few variables and its `env`, never agnoctl's secrets.
     assert "MCP_PID_FILE" in environment.split() and "PATH" in environment.split()

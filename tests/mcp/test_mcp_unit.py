@@ -5,6 +5,9 @@ failure, and the cache's record of tool results."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,10 @@ from mcp.types import (
 from mcp.types import Tool as SdkTool
 
 from agnoctl import redact
-from agnoctl.cache import ResponseCache, tool_result_key
+from agnoctl.cache import ResponseCache, request_key, tool_result_key
+from agnoctl.engine.toolbox import _Recorded
 from agnoctl.errors import CacheMiss, StepFailed, ToolServerFailed
-from agnoctl.providers.base import Message, ModelReply, ToolCall
+from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
 from agnoctl.redact import Redactor
 from agnoctl.spec.models import McpToolSpec
 from agnoctl.tools.base import ToolResult
@@ -31,10 +35,12 @@ from agnoctl.tools.mcp import (
     McpServers,
     McpTool,
     McpToolbox,
+    _capped,
     _result,
     admits,
     definition,
 )
+from tests.mcp.mcp_server import tiny_png
 
 pytestmark = pytest.mark.anyio
 
@@ -52,10 +58,10 @@ def test_text_blocks_are_joined_and_structured_content_stands_in_for_none() -> N
     two = CallToolResult(
         content=[TextContent(type="text", text="a"), TextContent(type="text", text="b")]
     )
-    assert _result(two) == ToolResult(True, "a\nb")
+    assert _result(two, "fs.read") == ToolResult(True, "a\nb")
     structured = CallToolResult(content=[], structured_content={"n": 1})
-    assert _result(structured) == ToolResult(True, '{"n": 1}')
-    assert _result(CallToolResult(content=[])) == ToolResult(True, "(no output)")
+    assert _result(structured, "fs.read") == ToolResult(True, '{"n": 1}')
+    assert _result(CallToolResult(content=[]), "fs.read") == ToolResult(True, "(no output)")
 
 
 def test_images_and_resources_are_described_and_errors_are_failed_results() -> None:
@@ -64,9 +70,9 @@ def test_images_and_resources_are_described_and_errors_are_failed_results() -> N
         type="resource", resource=TextResourceContents(uri="file:///a.txt", text="inside")
     )
     both = CallToolResult(content=[image, resource])
-    assert _result(both).text == "[image: image/png, 4 bytes]\ninside"
+    assert _result(both, "fs.read").text == "[image: image/png, 4 bytes]\ninside"
     error = CallToolResult(content=[TextContent(type="text", text="no such file")], is_error=True)
-    assert _result(error) == ToolResult(False, "failed: no such file")
+    assert _result(error, "fs.read") == ToolResult(False, "failed: no such file")
 
 
 def test_the_definition_holds_no_header_value_and_no_secret_env_value() -> None:
@@ -191,7 +197,7 @@ def test_the_cache_records_tool_results_but_none_holding_a_secret(tmp_path: Path
     key = tool_result_key({"name": "fs"}, "read", {"path": "a"})
     assert key != tool_result_key({"name": "fs"}, "read", {"path": "b"})
     cache.put_tool_result(key, True, "contents", False)
-    assert cache.get_tool_result(key) == (True, "contents", False)
+    assert cache.get_tool_result(key) == (True, "contents", False, ())
     other = tool_result_key({"name": "fs"}, "read", {"path": "c"})
     cache.put_tool_result(other, True, "leaks sk-secret-123", False)
     assert cache.get_tool_result(other) is None
@@ -305,3 +311,48 @@ async def test_calls_that_wait_on_a_failing_start_share_its_failure() -> None:
         with pytest.raises(StepFailed):  # a later attempt tries again
             await servers.tools(entry)
         assert servers.started == 2
+
+
+PNG = tiny_png()
+
+
+def _png_block() -> ImageContent:
+    return ImageContent(type="image", data=base64.b64encode(PNG).decode(), mime_type="image/png")
+
+
+def test_an_image_block_becomes_an_attachment_named_by_entry_tool_and_place() -> None:
+    caption = TextContent(type="text", text="a red pixel")
+    result = _result(CallToolResult(content=[caption, _png_block(), _png_block()]), "fs.read")
+    assert result.text == "a red pixel"
+    assert [a.name for a in result.attachments] == ["fs.read#1.png", "fs.read#2.png"]
+    image = result.attachments[0]
+    assert (image.media_type, image.size) == ("image/png", len(PNG))
+    assert image.sha256 == hashlib.sha256(PNG).hexdigest()
+    assert base64.b64decode(image.data_base64) == PNG
+    alone = _result(CallToolResult(content=[_png_block()]), "fs.read")
+    assert alone.text == "" and len(alone.attachments) == 1  # no "(no output)" beside it
+
+
+def test_an_image_over_the_agents_cap_is_described_instead() -> None:
+    result = _result(CallToolResult(content=[_png_block()]), "fs.read")
+    assert _capped(result, len(PNG)) is result
+    capped = _capped(result, len(PNG) - 1)
+    assert capped.attachments == ()
+    assert capped.text.startswith(f"[image: image/png, {len(PNG)} bytes] (not sent: over")
+
+
+def test_a_recorded_image_replays_whole_and_keys_name_it(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache", redact=Redactor(["sk-secret-123"]).redact)
+    recorded = _Recorded(cache, "use", "shots")
+    entry = McpEntry("fs", _spec(), "wf.yaml:7")
+    live = _result(CallToolResult(content=[_png_block()]), "fs.read")
+    recorded.put(entry, "read", {"path": "a"}, live)
+    assert recorded.get(entry, "read", {"path": "a"}) == live
+    # A model call's key names a tool message's images by media type and SHA-256 (as a
+    # user message's attachments), never their bytes.
+    tool = Message("tool", "", tool_call_id="1", tool_name="read", attachments=live.attachments)
+    other = Attachment("x.png", "image/png", live.attachments[0].data_base64, sha256="0" * 64)
+    request = ModelRequest(model="m", messages=(Message("user", "hi"), tool))
+    changed = replace(request, messages=(request.messages[0], replace(tool, attachments=(other,))))
+    assert request_key("p", "u", request) != request_key("p", "u", changed)
+    cache.close()

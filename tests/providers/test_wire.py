@@ -9,7 +9,7 @@ import pytest
 
 from agnoctl.errors import BadRequest, MalformedResponse
 from agnoctl.providers import anthropic, ollama, openai
-from agnoctl.providers.base import Message, ModelRequest, ToolCall, ToolSpec
+from agnoctl.providers.base import Attachment, Message, ModelRequest, ToolCall, ToolSpec
 from agnoctl.providers.http import Endpoint, retry_after_seconds
 
 ENDPOINT = Endpoint(provider="p", key_hint="KEY")
@@ -154,6 +154,34 @@ def test_anthropic_reply_output_tool_becomes_text():
 def test_anthropic_finish_reasons(stop: str, finish: str):
     payload = {"content": [{"type": "text", "text": "hi"}], "stop_reason": stop}
     assert anthropic.parse_reply(payload, ENDPOINT, "m").finish_reason == finish
+
+
+IMAGE = Attachment("fs.shot#1.png", "image/png", "iVBORw0K", sha256="ab" * 32, size=69)
+
+
+def _with_tool_image(content: str) -> ModelRequest:
+    tool = Message("tool", content, tool_call_id="c1", tool_name="grep", attachments=(IMAGE,))
+    return ModelRequest(model="m", messages=(*CONVERSATION[:3], tool))
+
+
+@pytest.mark.parametrize("content", ["a caption", ""])
+def test_a_tool_results_image_travels_where_each_protocol_takes_it(content: str):
+    # Chat Completions: a tool message is text only, so the image is a line describing it.
+    tool = openai.wire_request(_with_tool_image(content))["messages"][-1]
+    described = "[image: image/png, 69 bytes]"
+    assert tool["content"] == (f"{content}\n{described}" if content else described)
+    # Anthropic: the tool_result's content is a list of text and image blocks.
+    body = anthropic.wire_request(_with_tool_image(content), ENDPOINT)
+    (result,) = body["messages"][-1]["content"]
+    image = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0K"},
+    }
+    text = [{"type": "text", "text": content}] if content else []
+    assert result["content"] == [*text, image]
+    # Ollama: the tool message carries the image's base64 in `images`.
+    tool = ollama.wire_request(_with_tool_image(content))["messages"][-1]
+    assert (tool["role"], tool["content"], tool["images"]) == ("tool", content, ["iVBORw0K"])
 
 
 def test_ollama_body():
