@@ -256,7 +256,14 @@ class _ToolEvents:
             )
         )
         self.record.tool_calls.append(
-            ToolCallRecord(call.name, result.ok, milliseconds(seconds), result.truncated, error)
+            ToolCallRecord(
+                call.name,
+                result.ok,
+                milliseconds(seconds),
+                result.truncated,
+                error,
+                attachments.described(result.attachments),
+            )
         )
 
 

@@ -60,6 +60,7 @@ class ToolCallRecord:
     duration_ms: float
     truncated: bool = False
     error: str | None = None  # the start of a failed or refused result, masked
+    images: tuple[Attachment, ...] = ()  # what the result returned, without bytes
 
 
 @dataclass(slots=True, kw_only=True)

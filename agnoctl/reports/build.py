@@ -23,6 +23,7 @@ from agnoctl.engine.state import (
     ItemRecord,
     IterationRecord,
     StepRecord,
+    ToolCallRecord,
 )
 from agnoctl.events import milliseconds, tokens_per_second
 from agnoctl.providers.base import Attachment
@@ -171,7 +172,7 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "attachments": [_attachment(a) for a in record.attachments]
             if record.attachments
             else None,
-            "tool_calls": [_present(asdict(c)) for c in record.tool_calls] or None,
+            "tool_calls": [_tool_call(c) for c in record.tool_calls] or None,
             "calls": record.calls,
             "tokens_in": record.tokens_in,
             "tokens_out": record.tokens_out,
@@ -180,6 +181,12 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "tokens_per_s": tokens_per_second(record.stream_tokens, record.stream_seconds),
         }
     )
+
+
+def _tool_call(call: ToolCallRecord) -> dict[str, Any]:
+    """A ``ToolCallReport``'s data; the images it returned named as attachments are."""
+    images = [_attachment(a) for a in call.images] or None
+    return _present({**asdict(call), "images": images})
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:

@@ -80,6 +80,13 @@ class ToolCallReport(_Model):
     error: str | None = Field(
         default=None, description="The start of a failed or refused result, secrets masked."
     )
+    images: list[AttachmentReport] = Field(
+        default_factory=list,
+        description=(
+            "The images the result returned (an MCP server's), named <entry>.<tool>#<n>.<ext>: "
+            "sent to the model where its provider takes them; named and hashed, never their bytes."
+        ),
+    )
 
 
 class AttemptReport(_Model):

@@ -2,13 +2,14 @@
 agent on the fake LLM server, each calling the SDK server's `picture` tool (a caption and a
 real PNG). The next request carries the PNG where the protocol takes it (decoded here and
 compared byte for byte); an agent whose `max_attachment_bytes` the PNG exceeds, and an image
-whose bytes are not of their type, get a line of text instead; report.json and events.jsonl
-hold no base64. (The openai path, text only, is test_mcp_e2e's.)
+whose bytes are not of their type, get a line of text instead; report.json names the images it
+sent and, with events.jsonl, holds no base64. (The openai path, text only, is test_mcp_e2e's.)
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,17 @@ def test_reports_and_events_hold_no_image_bytes(run: tuple[E2ERun, Path]) -> Non
     encoded = base64.b64encode(PNG).decode("ascii")
     for name in ("report.json", "events.jsonl"):
         assert encoded[:16] not in (live.run_dir / name).read_text(encoding="utf-8")
-    calls = live.step("anthropic")["attempts"][0]["tool_calls"]
-    assert [(c["name"], c["ok"]) for c in calls] == [("picture", True)]
+    (call,) = live.step("anthropic")["attempts"][0]["tool_calls"]
+    assert call["images"] == [
+        {
+            "name": "local.picture#1.png",
+            "media_type": "image/png",
+            "size": len(PNG),
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+            "url": None,
+        }
+    ]
+    (capped,) = live.step("capped")["attempts"][0]["tool_calls"]
+    assert not capped.get("images")  # described in text, not sent
     names = [e["name"] for e in live.events_of("tool_result")]
     assert sorted(names) == ["picture", "picture", "picture", "scribble"]
