@@ -340,6 +340,9 @@ class ToolAnswered(TaskEvent):
     """The result's length, in characters."""
     error: str | None = None
     """The start of a failed or refused call's result."""
+    images: list[dict[str, Any]] | None = None
+    """The images the result returned (an MCP server's): name, media type, size and SHA-256,
+    never their bytes."""
 
 
 @_event

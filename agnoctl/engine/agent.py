@@ -253,6 +253,7 @@ class _ToolEvents:
                 duration_ms=milliseconds(seconds),
                 chars=len(result.text),
                 error=error,
+                images=[a.summary() for a in result.attachments] or None,
             )
         )
         self.record.tool_calls.append(

@@ -49,6 +49,18 @@ class Attachment:
     def __repr__(self) -> str:  # never the contents: a repr ends up in logs and tracebacks
         return f"Attachment({self.name!r}, {self.media_type!r}, size={self.size})"
 
+    def summary(self) -> dict[str, Any]:
+        """What reports and events say of it: its name and type, and its size and SHA-256
+        (or its URL), never its contents."""
+        if self.url is not None:
+            return {"name": self.name, "media_type": self.media_type, "url": self.url}
+        return {
+            "name": self.name,
+            "media_type": self.media_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
 
 @dataclass(slots=True)
 class Message:

@@ -26,7 +26,6 @@ from agnoctl.engine.state import (
     ToolCallRecord,
 )
 from agnoctl.events import milliseconds, tokens_per_second
-from agnoctl.providers.base import Attachment
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import StepSpec
 
@@ -169,7 +168,7 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "error": _error(record.error, record.error_kind),
             "delay": record.delay,
             "prompt": record.prompt,
-            "attachments": [_attachment(a) for a in record.attachments]
+            "attachments": [a.summary() for a in record.attachments]
             if record.attachments
             else None,
             "tool_calls": [_tool_call(c) for c in record.tool_calls] or None,
@@ -185,20 +184,8 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
 
 def _tool_call(call: ToolCallRecord) -> dict[str, Any]:
     """A ``ToolCallReport``'s data; the images it returned named as attachments are."""
-    images = [_attachment(a) for a in call.images] or None
+    images = [a.summary() for a in call.images] or None
     return _present({**asdict(call), "images": images})
-
-
-def _attachment(attachment: Attachment) -> dict[str, Any]:
-    """An ``AttachmentReport``'s data: what names the file, never its bytes."""
-    if attachment.url is not None:
-        return {"name": attachment.name, "media_type": attachment.media_type, "url": attachment.url}
-    return {
-        "name": attachment.name,
-        "media_type": attachment.media_type,
-        "size": attachment.size,
-        "sha256": attachment.sha256,
-    }
 
 
 SettingsOf = Callable[[StepSpec], Settings]

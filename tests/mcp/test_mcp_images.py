@@ -110,6 +110,8 @@ def test_reports_and_events_hold_no_image_bytes(run: tuple[E2ERun, Path]) -> Non
             "url": None,
         }
     ]
+    (event,) = live.events_of("tool_result", "anthropic")
+    assert event["images"] == [{k: v for k, v in call["images"][0].items() if v is not None}]
     (capped,) = live.step("capped")["attempts"][0]["tool_calls"]
     assert not capped.get("images")  # described in text, not sent
     names = [e["name"] for e in live.events_of("tool_result")]

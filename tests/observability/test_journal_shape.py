@@ -205,7 +205,14 @@ JOURNAL_TYPES = {
     *("breaker_state", "provider_throttled", "provider_paused"),
     *("approval_requested", "approval_decided"),
 }
-_SAMPLES: dict[type, object] = {str: "x", int: 3, float: 2.5, bool: True, dict: {"k": [1]}}
+_SAMPLES: dict[type, object] = {
+    str: "x",
+    int: 3,
+    float: 2.5,
+    bool: True,
+    dict: {"k": [1]},
+    list: [{"k": 1}],
+}
 
 
 def _sample(cls: type[Event]) -> Event:
