@@ -558,8 +558,11 @@ def encode_line(data: Mapping[str, Any]) -> bytes:
 class EventSink:
     """Writes events to ``events.jsonl`` (or nowhere, with ``path=None``) and tells listeners.
 
-    ``redact`` masks secrets in each serialised line before it leaves the process; listeners
-    (the terminal) receive the ``Entry`` itself and must redact what they show. ``flush``
+    ``redact`` masks secrets in each serialised line before it leaves the process. Listeners
+    (the terminal) receive the ``Entry`` itself, passed through ``mask`` when there is one and
+    the entry may hold a secret: when ``redact`` changed its line, or when it has no line (no
+    journal). A secret in any field is in the line (``redact`` knows each secret's JSON
+    spellings), so a line ``redact`` left alone is an entry with nothing to mask. ``flush``
     writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
     runs the event loop (or with no loop running): the lines waiting for the loop's next turn
     are not shared with other threads. A failed write
@@ -573,6 +576,7 @@ class EventSink:
         run_id: str,
         *,
         redact: Callable[[str], str] | None = None,
+        mask: Callable[[Entry], Entry] | None = None,
         listeners: tuple[Listener, ...] = (),
         last_seq: int = 0,
         on_error: Callable[[OSError], object] | None = None,
@@ -581,6 +585,7 @@ class EventSink:
         self.path = path
         self.error: OSError | None = None  # the write that failed; nothing is written after it
         self._redact = redact
+        self._mask = mask
         self._listeners = listeners
         self._on_error = on_error
         self._seq = last_seq  # a resumed run appends after the events already written
@@ -601,18 +606,23 @@ class EventSink:
         if stamp[0] != ms:  # a fast run writes several events per millisecond
             stamp = self._stamp = (ms, utc_iso(ms))
         entry = Entry(self._seq, stamp[1], self.run_id, event)
+        secret = True  # until its line shows otherwise
         if self._fd is not None:
             line = encode_line(entry.as_dict())
             if self._redact is not None:
-                line = self._redact(line.decode()).encode()
+                text = line.decode()
+                masked = self._redact(text)
+                secret = masked != text
+                line = masked.encode() if secret else line
             waiting = self._waiting
             waiting.append(line)
             if len(waiting) >= _MAX_WAITING:
                 self.flush()
             elif not self._flush_due:
                 self._flush_later()
+        told = self._mask(entry) if secret and self._mask is not None else entry
         for listener in self._listeners:
-            listener(entry)
+            listener(told)
 
     def _flush_later(self) -> None:
         try:

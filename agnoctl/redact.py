@@ -180,4 +180,8 @@ def _overlap(text: str, secret: str) -> int:
 
 
 def _spellings(secret: str) -> set[str]:
-    return {secret, json.dumps(secret)[1:-1], quote(secret, safe="")}
+    # JSON escapes character by character, so a secret inside a serialised string is one of
+    # these: ASCII-only (json's default) or with its other characters as they are (orjson,
+    # the journal's encoder).
+    escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    return {secret, *escaped, quote(secret, safe="")}

@@ -165,7 +165,8 @@ async def execute(setup: RunSetup, reports: ReportFiles) -> RunResult:
         journal,
         setup.run_id,
         redact=setup.redactor.redact if setup.redactor else None,
-        listeners=_redacted(setup.redactor, setup.listeners),
+        mask=_masking(setup.redactor),
+        listeners=tuple(setup.listeners),
         last_seq=setup.previous.last_seq if setup.previous is not None else 0,
         on_error=partial(stop.failed, "journal", journal),
     )
@@ -464,18 +465,16 @@ def _exit_now(flush_journal: Callable[[], None], signum: int, frame: FrameType |
     os._exit(ExitCode.INTERRUPTED)
 
 
-def _redacted(redactor: Redactor, listeners: Sequence[Listener]) -> tuple[Listener, ...]:
-    """The listeners, each told every entry masked: masked once for them all (in CI a
-    secret-looking variable is always set, and every event of a fan-out is walked)."""
-    if not redactor or not listeners:
-        return tuple(listeners)
+def _masking(redactor: Redactor) -> Callable[[Entry], Entry] | None:
+    """What the listeners are told of an entry that may hold a secret: the entry masked,
+    once for them all (in CI a secret-looking variable is always set)."""
+    if not redactor:
+        return None
 
-    def masked(entry: Entry) -> None:
-        clean = entry.masked(redactor.redact_obj)
-        for listener in listeners:
-            listener(clean)
+    def masked(entry: Entry) -> Entry:
+        return entry.masked(redactor.redact_obj)
 
-    return (masked,)
+    return masked
 
 
 # ---------------------------------------------------------------------------- the verdict

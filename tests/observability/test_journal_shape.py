@@ -192,6 +192,38 @@ def test_outside_a_loop_every_event_is_on_disk_when_emitted(tmp_path: Path) -> N
     assert "item" not in json.loads(lines[0]) and "my ***" in lines[1]
 
 
+def test_listeners_get_an_entry_masked_only_when_its_line_held_a_secret(tmp_path: Path) -> None:
+    """The line, which holds every field in its JSON spelling, is masked anyway: an entry
+    whose line had nothing to mask reaches the listeners as it is, unwalked; one that had, or
+    one with no journal to write, is masked once for every listener."""
+    secret = 'sk-é"ab\x1fcdefg'  # non-ASCII and escaped characters: the journal's spelling
+    redactor = Redactor([secret])
+    walked: list[int] = []
+
+    def mask(entry: Entry) -> Entry:
+        walked.append(entry.seq)
+        return entry.masked(redactor.redact_obj)
+
+    first: list[Entry] = []
+    second: list[Entry] = []
+    journal = tmp_path / "events.jsonl"
+    sink = EventSink(
+        journal, "r", redact=redactor.redact, mask=mask, listeners=(first.append, second.append)
+    )
+    clean = StepSucceeded(step="a", output={"text": "nothing to hide"})
+    sink.emit(clean)
+    sink.emit(StepSucceeded(step="b", output={"text": f"the key {secret} leaked"}))
+    sink.close()
+    assert walked == [2]
+    assert first == second and first[0].event is clean
+    assert first[1].event.output == {"text": "the key *** leaked"}  # type: ignore[attr-defined]
+    assert secret not in journal.read_text(encoding="utf-8")
+    assert "the key *** leaked" in journal.read_text(encoding="utf-8")
+    without = EventSink(None, "r", redact=redactor.redact, mask=mask, listeners=(first.append,))
+    without.emit(StepSucceeded(step="c", output=secret))
+    assert walked == [2, 1] and first[-1].event.output == "***"  # type: ignore[attr-defined]
+
+
 # ---------------------------------------------------------------------------- typed events
 
 # The event types of the journal as it has always been written: the classes name each once.
