@@ -46,7 +46,6 @@ import re
 import ssl
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -236,7 +235,10 @@ def create_client(
 def _proxy_configured() -> bool:
     """Whether a proxy variable that aiohttp reads is set (see ``Client``: bench/run.py, 3,000
     calls at concurrency 100, made about 600 calls/s instead of 1,000 when the session trusted
-    an environment without one)."""
+    an environment without one). Asked while the client is prepared, off the event loop,
+    which is also where the standard library's HTTP modules load."""
+    import urllib.request
+
     return any(scheme in _PROXY_SCHEMES for scheme in urllib.request.getproxies())
 
 
