@@ -178,11 +178,13 @@ class Client:
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
         )
-        # An aiohttp session that trusts the environment looks up ``~/.netrc`` and the proxy
-        # variables in a worker thread on every request; with many calls in flight those
-        # thread hops cost more than the request itself, so it trusts the environment only
-        # when there is a proxy to find.
-        self._proxies = trust_env and _proxy_configured()
+        # The proxy variables are read here, once, and each request is given its proxy: an
+        # aiohttp session that trusts the environment would also send ``~/.netrc``'s entry for
+        # a provider's host as its Authorization (a request carrying its own key then fails
+        # with a ValueError; another provider would get the user's netrc password), and look
+        # both up in a worker thread on every request.
+        self._proxies = _env_proxies() if trust_env else {}
+        self._proxy_of: dict[tuple[str, str | None], URL | None] = {}
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._tls: ssl.SSLContext | None = None
@@ -201,10 +203,24 @@ class Client:
         return aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
-            trust_env=self._proxies,
+            trust_env=False,  # the proxy is given per request (``proxy_for``), no netrc
             cookie_jar=aiohttp.DummyCookieJar(),  # a provider's cookies mean nothing to a run
             auto_decompress=True,  # a compressed bomb counts at its full size
         )
+
+    def proxy_for(self, url: URL) -> URL | None:
+        """The proxy a request to ``url`` goes through: the environment's for its scheme
+        unless ``NO_PROXY`` exempts its host; its user name and password, if any, are the
+        proxy's credentials."""
+        if not self._proxies:
+            return None
+        key = (url.scheme, url.host)
+        if key not in self._proxy_of:
+            import urllib.request
+
+            bypass = url.host is not None and urllib.request.proxy_bypass(url.host)
+            self._proxy_of[key] = None if bypass else self._proxies.get(url.scheme)
+        return self._proxy_of[key]
 
     def ssl_for(self, scheme: str) -> ssl.SSLContext | bool:
         """What a request to a URL of ``scheme`` verifies TLS with: the CA bundle's context
@@ -232,17 +248,22 @@ def create_client(
     return Client(max_connections=max_connections, timeout=timeout, trust_env=trust_env)
 
 
-def _proxy_configured() -> bool:
-    """Whether a proxy variable that aiohttp reads is set (see ``Client``: bench/run.py, 3,000
-    calls at concurrency 100, made about 600 calls/s instead of 1,000 when the session trusted
-    an environment without one). Asked while the client is prepared, off the event loop,
-    which is also where the standard library's HTTP modules load."""
+def _env_proxies() -> dict[str, URL]:
+    """The proxy of each scheme the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``), as
+    aiohttp reads them: a proxy's own ``https://`` URL is not supported and left out. Read
+    while the client is prepared, off the event loop, which is also where the standard
+    library's HTTP modules load."""
     import urllib.request
 
-    return any(scheme in _PROXY_SCHEMES for scheme in urllib.request.getproxies())
+    from yarl import URL
 
-
-_PROXY_SCHEMES = frozenset({"http", "https", "ws", "wss"})  # those aiohttp's proxies_from_env keeps
+    proxies = {}
+    for scheme, value in urllib.request.getproxies().items():
+        if scheme in ("http", "https"):
+            proxy = URL(value)
+            if proxy.scheme not in ("https", "wss"):
+                proxies[scheme] = proxy
+    return proxies
 
 
 @functools.cache
@@ -441,6 +462,7 @@ async def _exchange(
         data=orjson.dumps(body),
         headers={**headers, "content-type": "application/json"},
         ssl=client.ssl_for(url.scheme),
+        proxy=client.proxy_for(url),
         allow_redirects=False,
     )
     try:

@@ -1,13 +1,19 @@
-"""The aiohttp session trusts the environment only when a proxy variable is set: trusting it
-costs two worker-thread look-ups (``~/.netrc``, proxies) on every request."""
+"""The proxy variables are read once per client and each request given its proxy: the aiohttp
+session never trusts the environment itself, which would read ``~/.netrc`` too and cost two
+worker-thread look-ups on every request."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from agnoctl.providers import http
+from agnoctl.providers.base import CallContext, Message, ModelRequest
+from agnoctl.providers.http import HttpClient
+from agnoctl.testing.fake_llm import FakeLLMThread
+from tests.providers.test_http_providers import make
 
 
 @pytest.fixture
@@ -21,14 +27,55 @@ def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_no_proxy_variable_means_no_environment_lookups(
     no_proxy_variables: pytest.MonkeyPatch,
 ) -> None:
-    assert http._proxy_configured() is False
+    assert http._env_proxies() == {}
     no_proxy_variables.setenv("NO_PROXY", "127.0.0.1")  # an exclusion list is not a proxy
-    assert http._proxy_configured() is False
+    assert http._env_proxies() == {}
 
 
-@pytest.mark.parametrize("name", ["HTTPS_PROXY", "http_proxy", "WS_PROXY"])
-def test_a_proxy_variable_keeps_the_environment_trusted(
-    no_proxy_variables: pytest.MonkeyPatch, name: str
-) -> None:
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "http_proxy"])
+def test_a_proxy_variable_is_read(no_proxy_variables: pytest.MonkeyPatch, name: str) -> None:
     no_proxy_variables.setenv(name, "http://127.0.0.1:3128")
-    assert http._proxy_configured() is True
+    assert [str(url) for url in http._env_proxies().values()] == ["http://127.0.0.1:3128"]
+
+
+def _ask() -> ModelRequest:
+    return ModelRequest("m", (Message("user", "hi"),), context=CallContext(step_id="s"))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+async def test_a_netrc_entry_for_the_provider_is_not_read_with_a_proxy_set(
+    no_proxy_variables: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fake_llm: FakeLLMThread,
+    protocol: str,
+) -> None:
+    """aiohttp's trust_env reads ~/.netrc too: an entry for the provider's host made a call
+    carrying its key a raw ValueError (Authorization twice), and would have sent the user's
+    netrc password to a provider keyed otherwise."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-password\n")
+    no_proxy_variables.setenv("NETRC", str(netrc))
+    no_proxy_variables.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    no_proxy_variables.setenv("NO_PROXY", "127.0.0.1")
+    client = HttpClient()
+    try:
+        reply = await make(protocol, client, fake_llm.url).request(_ask())
+    finally:
+        await client.aclose()
+    assert reply.text
+
+
+@pytest.mark.anyio
+async def test_a_request_goes_through_the_proxy_the_environment_names(
+    no_proxy_variables: pytest.MonkeyPatch, fake_llm: FakeLLMThread
+) -> None:
+    no_proxy_variables.setenv("HTTP_PROXY", fake_llm.url)  # the fake server as the proxy
+    client = HttpClient()
+    try:
+        provider = make("openai", client, "http://provider.invalid")
+        reply = await provider.request(_ask())
+    finally:
+        await client.aclose()
+    assert reply.text
+    assert fake_llm.stats()["requests"] == 1
