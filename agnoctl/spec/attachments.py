@@ -77,14 +77,19 @@ def url_problem(url: str) -> str | None:
     scheme = url.split("://", 1)[0].lower()
     if scheme not in ("http", "https"):
         return f"only http and https URLs can be attached, not {scheme}://"
-    if not urlsplit(url).hostname:
-        return "the URL names no host"
-    return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError as exc:  # `http://[::1/x.png`: a bracket left open
+        return f"the URL cannot be read ({exc})"
+    return None if host else "the URL names no host"
 
 
 def media_type(name: str) -> str | None:
     """The media type of a path or URL by its extension, or None when it is not supported."""
-    path = urlsplit(name).path if kind_of(name) == "url" else name
+    try:
+        path = urlsplit(name).path if kind_of(name) == "url" else name
+    except ValueError:  # a URL that cannot be read has no type (url_problem says why)
+        return None
     return MEDIA_TYPES.get(PurePosixPath(path).suffix.lower())
 
 

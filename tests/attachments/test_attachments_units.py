@@ -72,6 +72,8 @@ def test_only_http_urls_with_a_host_can_be_attached() -> None:
     assert url_problem("https://example.com/a.png") is None
     assert "not file://" in (url_problem("file:///etc/passwd.png") or "")
     assert "no host" in (url_problem("https:///a.png") or "")
+    assert "cannot be read" in (url_problem("http://[::1/x.png") or "")
+    assert media_type("http://[::1/x.png") is None
 
 
 def test_a_definition_without_attachments_dumps_as_before() -> None:
@@ -131,6 +133,9 @@ def test_a_glob_is_expanded_sorted_and_each_file_read_and_hashed(here: Path) -> 
         ("ftp://example.com/a.png", "only http and https"),
         ("/**/*.png", "'/\\*\\*/\\*.png' leads outside"),  # refused before any walk
         ("../*/*.png", "leads outside"),
+        ("*/../../../../**/*.none", "may not climb"),  # refused before a walk of the disk
+        ("shots/*/../*.png", "may not climb"),
+        ("http://[::1/x.png", "cannot be read"),
         ("https://example.com/page", "names no type"),
         ("a\0.png", "NUL"),
     ],
