@@ -99,7 +99,8 @@ class Timeouts:
     ``connect`` bounds opening a connection (not the wait for a free one: calls beyond
     ``max_connections`` queue for as long as their step allows); ``read`` bounds each wait
     for the server's next bytes, the headers included, which is the model's thinking time:
-    long generations legitimately take minutes, so it is generous."""
+    long generations legitimately take minutes, so it is generous (and stretched past a
+    provider's longer ``stall_timeout``: ``Client.timeout_for``)."""
 
     connect: float | None = 10.0
     read: float | None = 300.0
@@ -178,6 +179,7 @@ class Client:
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
         )
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # by a longer stall_timeout
         # The proxy variables are read here, once, and each request is given its proxy: an
         # aiohttp session that trusts the environment would also send ``~/.netrc``'s entry for
         # a provider's host as its Authorization (a request carrying its own key then fails
@@ -207,6 +209,26 @@ class Client:
             cookie_jar=aiohttp.DummyCookieJar(),  # a provider's cookies mean nothing to a run
             auto_decompress=True,  # a compressed bomb counts at its full size
         )
+
+    def timeout_for(self, stall_timeout: float) -> aiohttp.ClientTimeout:
+        """The client's bounds for a reply read within ``stall_timeout``: a wait for the
+        server's next bytes is bounded by the read timeout, and where the stall timeout is as
+        long, by a second past it (a provider set to wait out a silent model must not be cut
+        short by the client's own bound, and its stall is caught as one)."""
+        read = self._timeout.sock_read
+        if read is None or stall_timeout < read:
+            return self._timeout
+        timeout = self._timeouts.get(stall_timeout)
+        if timeout is None:
+            import aiohttp
+
+            timeout = self._timeouts[stall_timeout] = aiohttp.ClientTimeout(
+                total=None,
+                connect=None,
+                sock_connect=self._timeout.sock_connect,
+                sock_read=stall_timeout + 1.0,
+            )
+        return timeout
 
     def proxy_for(self, url: URL) -> URL | None:
         """The proxy a request to ``url`` goes through: the environment's for its scheme
@@ -319,7 +341,7 @@ async def post_json(
         payload = _json_object(response, content, endpoint=endpoint, model=model)
         return payload, rate_limit_hint(response.headers)
 
-    return await _exchange(client, url, body, headers, endpoint, model, whole)
+    return await _exchange(client, url, body, headers, endpoint, model, limits, whole)
 
 
 async def post_stream(
@@ -374,7 +396,7 @@ async def post_stream(
         reply.rate_limit = rate_limit_hint(response.headers)
         return reply
 
-    return await _exchange(client, url, body, headers, endpoint, model, streamed)
+    return await _exchange(client, url, body, headers, endpoint, model, limits, streamed)
 
 
 class ContentClock:
@@ -450,6 +472,7 @@ async def _exchange(
     headers: Mapping[str, str],
     endpoint: Endpoint,
     model: str,
+    limits: ReplyLimits,
     consume: Callable[[aiohttp.ClientResponse], Awaitable[_T]],
 ) -> _T:
     """Send one request and ``consume`` its response; transport failures become the
@@ -463,6 +486,7 @@ async def _exchange(
         headers={**headers, "content-type": "application/json"},
         ssl=client.ssl_for(url.scheme),
         proxy=client.proxy_for(url),
+        timeout=client.timeout_for(limits.stall_timeout),
         allow_redirects=False,
     )
     try:

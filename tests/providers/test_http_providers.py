@@ -234,7 +234,10 @@ async def test_hang_beyond_read_timeout(protocol: str, fake_llm: FakeLLMThread):
     http = HttpClient(timeout=CLIENT_TIMEOUT, trust_env=False)
     try:
         with pytest.raises(ProviderTimeout):
-            await make(protocol, http, fake_llm.url).request(ask("x [[hang:3]]"))
+            # A stall_timeout below the read timeout, as a run's default 60 s is below 300 s: a
+            # longer one stretches the client's read timeout past itself.
+            provider = make(protocol, http, fake_llm.url, limits=ReplyLimits(stall_timeout=0.2))
+            await provider.request(ask("x [[hang:3]]"))
     finally:
         await http.aclose()
 

@@ -153,6 +153,16 @@ async def test_stall_is_a_timeout(
     assert (await provider.request(ask(f"[[text:{LONG_TEXT}]] [[stall:2:1]]"))).text == LONG_TEXT
 
 
+async def test_a_stall_timeout_longer_than_the_read_timeout_is_kept(
+    fake_llm: FakeLLMThread, http: HttpClient
+) -> None:
+    """The client's read timeout (0.3 s here, 300 s in a run) bounds each wait for bytes: a
+    provider's longer stall_timeout was cut short by it, as a timeout of the client's own."""
+    provider = make("openai", http, fake_llm.url, limits=ReplyLimits(stall_timeout=0.6))
+    with pytest.raises(ProviderTimeout, match=r"less than 1,024 bytes in 0\.6s .*stall_timeout"):
+        await provider.request(ask(f"[[text:{LONG_TEXT}]] [[stall:2]]"))
+
+
 async def test_stream_past_max_bytes(fake_llm: FakeLLMThread, http: HttpClient) -> None:
     provider = make("openai", http, fake_llm.url, limits=ReplyLimits(max_bytes=4096))
     with pytest.raises(PermanentProviderError, match="max_response_bytes"):
