@@ -21,6 +21,7 @@ Jinja2 is imported with this module: `agnoctl.spec.templates` imports it on firs
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
@@ -41,6 +42,8 @@ MAX_INTEGER_BITS = 100_000
 MAX_RANGE_ITEMS = 10_000_000
 """Most numbers `range()` may give (Jinja2's own sandbox stops at 100,000): a loop over them
 all takes seconds, not hours, and a for_each may fan out over a million items."""
+_MOST_ITEMS = MAX_RENDER_CHARS // 2
+"""Most items a listed iteration may hold: each measures at least 2 (itself and a separator)."""
 _END = object()
 _FORMAT_NUMBER = re.compile(r"\d+")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -64,6 +67,8 @@ def measure(value: Any) -> int:
         elif isinstance(item, list | tuple | set | frozenset):
             total += 2 + 2 * len(item)
             pending.append(iter(item))
+        elif isinstance(item, range):  # lazy, but a list of its numbers once built
+            total += 2 + 10 * len(item)
         else:
             total += 8
     return total
@@ -79,8 +84,18 @@ def check_size(size: int, what: str) -> None:
 
 
 def _listed(value: Any) -> Any:
-    """An iterator as a list (to measure it, then use it); anything else as it is."""
-    return value if isinstance(value, Sized) else list(value)
+    """An iterator as a list (to measure it, then use it); anything else as it is. Listing
+    stops past the items that measure within the cap (each counts at least its separator):
+    `range(10000000) | map('string') | list` is refused before ten million strings exist."""
+    if isinstance(value, Sized):
+        return value
+    items = list(itertools.islice(value, _MOST_ITEMS + 1))
+    if len(items) > _MOST_ITEMS:
+        raise TemplateError(
+            f"an iteration would list more than {_MOST_ITEMS:,} items, more than the "
+            f"{MAX_RENDER_CHARS:,} characters a template may build"
+        )
+    return items
 
 
 def _width(value: Any) -> int:
@@ -236,9 +251,10 @@ def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any
 
 def _range(*args: int) -> range:
     numbers = range(*args)
-    if len(numbers) > MAX_RANGE_ITEMS:
+    if numbers[MAX_RANGE_ITEMS:]:  # len() of range(10**30) is an OverflowError
+        count = -((numbers.start - numbers.stop) // numbers.step)  # len(), in Python ints
         raise TemplateError(
-            f"range() would give {len(numbers):,} numbers, more than the "
+            f"range() would give {count:,} numbers, more than the "
             f"{MAX_RANGE_ITEMS:,} a template may ask for"
         )
     return numbers

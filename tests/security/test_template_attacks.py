@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -301,6 +302,24 @@ def test_range_gives_a_million_numbers_lazily_and_refuses_past_its_cap() -> None
     assert render("{{ range(1000000) | length }}", {}) == "1000000"
     with pytest.raises(TemplateError, match="range\\(\\) would give 10,000,001 numbers"):
         evaluate("range(10000001)", {})
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        # A list of ten million numbers is 400 MB: measured as the list it becomes.
+        ("{{ range(10000000) | list | length }}", "the list filter would build about 100,000,002"),
+        ("{{ range(10000000) | batch(1) | first }}", "the batch filter would build"),
+        # An iteration over a range is listed only while it can fit (a million items).
+        ("{{ range(10000000) | unique | list | length }}", "would list more than 1,000,000 items"),
+        ("{{ range(10 ** 30) | length }}", "range() would give 1,000,000,000,000,000,000,000,"),
+    ],
+)
+def test_what_is_built_from_a_long_range_is_measured_before_it_is_built(
+    source: str, says: str
+) -> None:
+    with pytest.raises(TemplateError, match=re.escape(says)):
+        render(source, {})
 
 
 # ---------------------------------------------------------------------------- nesting
