@@ -597,10 +597,16 @@ class JsonProvider:
         from yarl import URL  # loaded with aiohttp (``HttpClient.build``)
 
         self._url = URL(f"{self.base_url}{self.path}")  # parsed once, not per call
-        self._headers = self.auth_headers(api_key)
         self._endpoint = Endpoint(
             provider=self.name, key_hint=key_hint or self.default_key_hint, secret=api_key
         )
+        if api_key is not None and _HEADER_CONTROL.search(api_key):
+            raise UsageError(
+                f"the API key of provider {self.name!r} holds a control character (often a "
+                "line ending copied with it), which no HTTP header can carry; set "
+                f"{self._endpoint.key_hint} without it"
+            )
+        self._headers = self.auth_headers(api_key)
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
@@ -643,6 +649,9 @@ class JsonProvider:
         reply = self.parse(payload, request.model)
         reply.rate_limit = hint
         return reply
+
+
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what aiohttp refuses in a header
 
 
 def _aiohttp_errors() -> tuple[type[Exception], ...]:

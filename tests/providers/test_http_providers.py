@@ -16,6 +16,7 @@ from agnoctl.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    UsageError,
 )
 from agnoctl.providers.anthropic import AnthropicProvider
 from agnoctl.providers.base import Message, ModelRequest, Provider, ToolSpec
@@ -293,6 +294,17 @@ async def test_wrong_key_names_the_variable_and_hides_the_key(
     assert SECRET not in repr(caught.value.args)
     assert caught.value.status == 401
     assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_key_with_a_line_ending_is_a_usage_error_naming_where_it_comes_from(
+    protocol: str, fake_llm: FakeLLMThread, http: HttpClient
+):
+    """A key read with its newline cannot go in a header: aiohttp's bare ValueError made each
+    call an internal error saying "header injection"."""
+    with pytest.raises(UsageError, match="control character") as caught:
+        make(protocol, http, fake_llm.url, api_key=f"{SECRET}\n")
+    assert SECRET not in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [401, 403])
