@@ -596,7 +596,13 @@ class JsonProvider:
         self._http = http
         from yarl import URL  # loaded with aiohttp (``HttpClient.build``)
 
-        self._url = URL(f"{self.base_url}{self.path}")  # parsed once, not per call
+        try:
+            self._url = URL(f"{self.base_url}{self.path}")  # parsed once, not per call
+        except ValueError as exc:  # yarl's messages never quote the URL
+            raise UsageError(
+                f"the base_url of provider {self.name!r} is not a URL that can be called "
+                f"({exc}); check base_url"
+            ) from None
         self._endpoint = Endpoint(
             provider=self.name, key_hint=key_hint or self.default_key_hint, secret=api_key
         )

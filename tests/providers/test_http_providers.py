@@ -307,6 +307,14 @@ async def test_a_key_with_a_line_ending_is_a_usage_error_naming_where_it_comes_f
     assert SECRET not in str(caught.value)
 
 
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:99999", "http://[::1", "http://:80"])
+async def test_a_base_url_that_does_not_parse_is_a_usage_error(base_url: str, http: HttpClient):
+    """yarl's bare ValueError ("Port out of range 0-65535") failed the step as an internal
+    error that named neither the provider nor base_url."""
+    with pytest.raises(UsageError, match=r"base_url of provider 'openai' .*check base_url"):
+        make("openai", http, base_url)
+
+
 @pytest.mark.parametrize("status", [401, 403])
 async def test_auth_status_directive(status: int, fake_llm: FakeLLMThread, http: HttpClient):
     with pytest.raises(AuthenticationFailed) as caught:
