@@ -560,9 +560,10 @@ class EventSink:
 
     ``redact`` masks secrets in each serialised line before it leaves the process. Listeners
     (the terminal) receive the ``Entry`` itself, passed through ``mask`` when there is one and
-    the entry may hold a secret: when ``redact`` changed its line, or when it has no line (no
-    journal). A secret in any field is in the line (``redact`` knows each secret's JSON
-    spellings), so a line ``redact`` left alone is an entry with nothing to mask. ``flush``
+    the entry may hold a secret: when ``redact`` changed its line, when it has no line (no
+    journal), or when ``escapes`` (``Redactor.escapes``) and the line holds an escape. A
+    secret in any field is in the line (``redact`` knows each secret's JSON spellings), so
+    a line ``redact`` left alone, without an escape, is an entry with nothing to mask. ``flush``
     writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
     runs the event loop (or with no loop running): the lines waiting for the loop's next turn
     are not shared with other threads. A failed write
@@ -577,6 +578,7 @@ class EventSink:
         *,
         redact: Callable[[str], str] | None = None,
         mask: Callable[[Entry], Entry] | None = None,
+        escapes: bool = True,
         listeners: tuple[Listener, ...] = (),
         last_seq: int = 0,
         on_error: Callable[[OSError], object] | None = None,
@@ -586,6 +588,7 @@ class EventSink:
         self.error: OSError | None = None  # the write that failed; nothing is written after it
         self._redact = redact
         self._mask = mask
+        self._escapes = escapes
         self._listeners = listeners
         self._on_error = on_error
         self._seq = last_seq  # a resumed run appends after the events already written
@@ -612,8 +615,10 @@ class EventSink:
             if self._redact is not None:
                 text = line.decode()
                 masked = self._redact(text)
-                secret = masked != text
-                line = masked.encode() if secret else line
+                line = masked.encode() if masked != text else line
+                # A spelling of a secret that JSON escapes (a quote, a backslash) may be in the
+                # line escaped once more than any spelling known: such a line clears nothing.
+                secret = masked != text or (self._escapes and b"\\" in line)
             waiting = self._waiting
             waiting.append(line)
             if len(waiting) >= _MAX_WAITING:

@@ -85,6 +85,14 @@ class Redactor:
     def __bool__(self) -> bool:
         return self._pattern is not None
 
+    @property
+    def escapes(self) -> bool:
+        """Whether JSON escapes some spelling of a secret (a secret with a quote, a backslash,
+        a control or a non-ASCII character): a text holding that spelling is serialised with
+        one escape more, which may be past the spellings known, so a serialised line left
+        alone does not show that the text held no secret."""
+        return any(json.dumps(s, ensure_ascii=False)[1:-1] != s for s in self._secrets)
+
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``."""
         if self._pattern is None:
@@ -182,6 +190,10 @@ def _overlap(text: str, secret: str) -> int:
 def _spellings(secret: str) -> set[str]:
     # JSON escapes character by character, so a secret inside a serialised string is one of
     # these: ASCII-only (json's default) or with its other characters as they are (orjson,
-    # the journal's encoder).
+    # the journal's encoder). Escaped twice too: a command that prints JSON holding the
+    # secret gives an output that a journal line or a report escapes again.
     escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
-    return {secret, *escaped, quote(secret, safe="")}
+    twice = {
+        json.dumps(form, ensure_ascii=only)[1:-1] for form in escaped for only in (True, False)
+    }
+    return {secret, *escaped, *twice, quote(secret, safe="")}

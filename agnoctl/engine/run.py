@@ -166,6 +166,7 @@ async def execute(setup: RunSetup, reports: ReportFiles) -> RunResult:
         setup.run_id,
         redact=setup.redactor.redact if setup.redactor else None,
         mask=_masking(setup.redactor),
+        escapes=setup.redactor.escapes,
         listeners=tuple(setup.listeners),
         last_seq=setup.previous.last_seq if setup.previous is not None else 0,
         on_error=partial(stop.failed, "journal", journal),

@@ -224,6 +224,37 @@ def test_listeners_get_an_entry_masked_only_when_its_line_held_a_secret(tmp_path
     assert walked == [2, 1] and first[-1].event.output == "***"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("nested", [1, 2])
+def test_a_secret_inside_printed_json_is_masked_for_the_journal_and_listeners(
+    tmp_path: Path, nested: int
+) -> None:
+    """A command that prints its config as JSON puts a password with a quote or a backslash
+    in its output escaped; the line escapes it again. Both the line and what the terminal is
+    told are masked, however deep the JSON (a listener is told no less than it used to be)."""
+    secret = 'qx"zz\\wv-17'
+    redactor = Redactor([secret])
+    assert redactor.escapes and not Redactor(["sk-plain-key-123"]).escapes
+    printed: str = secret
+    for _ in range(nested):
+        printed = json.dumps({"password": printed})
+    told: list[Entry] = []
+    journal = tmp_path / "events.jsonl"
+    sink = EventSink(
+        journal,
+        "r",
+        redact=redactor.redact,
+        mask=lambda entry: entry.masked(redactor.redact_obj),
+        escapes=redactor.escapes,
+        listeners=(told.append,),
+    )
+    sink.emit(StepSucceeded(step="a", output=printed))
+    sink.close()
+    assert "***" in told[0].event.output  # type: ignore[attr-defined]
+    if nested == 1:  # the spellings reach one JSON deep in a line
+        assert "***" in json.loads(journal.read_text(encoding="utf-8"))["output"]
+        assert "qx" not in journal.read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------------------- typed events
 
 # The event types of the journal as it has always been written: the classes name each once.
