@@ -272,19 +272,29 @@ def create_client(
 
 def _env_proxies() -> dict[str, URL]:
     """The proxy of each scheme the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``), as
-    aiohttp reads them: a proxy's own ``https://`` URL is not supported and left out. Read
-    while the client is prepared, off the event loop, which is also where the standard
-    library's HTTP modules load."""
+    aiohttp reads them: a proxy's own ``https://`` URL is not supported and left out; one
+    without a scheme (``proxy:3128``, as curl and httpx take it) is an ``http://`` one. A
+    value that is no URL is a ``UsageError`` naming the variable. Read while the client is
+    prepared, off the event loop, which is also where the standard library's HTTP modules
+    load."""
     import urllib.request
 
     from yarl import URL
 
     proxies = {}
     for scheme, value in urllib.request.getproxies().items():
-        if scheme in ("http", "https"):
-            proxy = URL(value)
-            if proxy.scheme not in ("https", "wss"):
-                proxies[scheme] = proxy
+        if scheme not in ("http", "https"):
+            continue
+        try:
+            proxy = URL(value if "://" in value else f"http://{value}")
+        except ValueError as exc:  # yarl's messages never quote the URL (nor its password)
+            variable = f"{scheme.upper()}_PROXY"
+            raise UsageError(
+                f"the proxy in {variable} is not a URL ({exc}); set it as "
+                f"http://host:port, or unset {variable}"
+            ) from None
+        if proxy.scheme not in ("https", "wss"):
+            proxies[scheme] = proxy
     return proxies
 
 

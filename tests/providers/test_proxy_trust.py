@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agnoctl.errors import UsageError
 from agnoctl.providers import http
 from agnoctl.providers.base import CallContext, Message, ModelRequest
 from agnoctl.providers.http import HttpClient
@@ -79,3 +80,22 @@ async def test_a_request_goes_through_the_proxy_the_environment_names(
         await client.aclose()
     assert reply.text
     assert fake_llm.stats()["requests"] == 1
+
+
+def test_a_proxy_without_a_scheme_is_an_http_proxy(
+    no_proxy_variables: pytest.MonkeyPatch,
+) -> None:
+    """``HTTP_PROXY=proxy:3128`` works with curl and worked with httpx; aiohttp took it as a
+    URL of scheme "proxy" and the call failed blaming base_url."""
+    no_proxy_variables.setenv("HTTP_PROXY", "127.0.0.1:3128")
+    assert [str(url) for url in http._env_proxies().values()] == ["http://127.0.0.1:3128"]
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:99999", "http://user:pw@[::1"])
+def test_a_proxy_that_is_no_url_is_a_usage_error_naming_the_variable(
+    no_proxy_variables: pytest.MonkeyPatch, value: str
+) -> None:
+    no_proxy_variables.setenv("HTTPS_PROXY", value)
+    with pytest.raises(UsageError, match="HTTPS_PROXY is not a URL") as caught:
+        http._env_proxies()
+    assert "pw" not in str(caught.value)
