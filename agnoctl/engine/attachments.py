@@ -99,6 +99,8 @@ class _Reader:
         found: dict[str, Attachment] = {}
         for entry in entries:
             for name in self.names(entry):
+                if not _utf8(name):  # a glob's match on disk: reports and events are UTF-8
+                    raise _Refused(f"{name!r}: a file name that is not UTF-8 (rename the file)")
                 if kind_of(name) == "url":
                     found.setdefault(name, _url(name))
                     continue
@@ -198,6 +200,15 @@ def _climbs_after_wildcard(pattern: str) -> bool:
     """Whether a glob holds a `..` after its first wildcard, where no fence can be drawn."""
     wild = itertools.dropwhile(lambda part: not (GLOB_CHARS & set(part)), pattern.split("/"))
     return ".." in wild
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name is text (a file name of other bytes decodes to lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _url(url: str) -> Attachment:

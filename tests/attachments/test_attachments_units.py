@@ -150,6 +150,12 @@ def test_what_cannot_be_attached_is_refused_with_a_reason(
         _Reader(None, 10_000).read_all([entry])
 
 
+def test_a_file_name_that_is_not_utf8_is_refused_not_a_crash_of_the_report(here: Path) -> None:
+    (here / os.fsdecode(b"\xff.png")).write_bytes(PNG)
+    with pytest.raises(_Refused, match="not UTF-8"):
+        _Reader(None, 10_000).read_all(["*.png"])
+
+
 def test_a_link_that_leads_outside_is_refused_and_one_that_stays_inside_is_followed(
     here: Path,
 ) -> None:
