@@ -1005,6 +1005,9 @@ def tools_list(path: WorkflowArgument, output_format: JsonFormatOption = TextOrJ
         listed = list_tools(workflow, path)
     except AgnoctlError as exc:
         fail(str(exc), ExitCode.FAILED)
+    if listed is None:  # SIGINT or SIGTERM: the servers are closed
+        _err("interrupted\n")
+        raise typer.Exit(ExitCode.INTERRUPTED)
     if output_format is TextOrJson.json:
         import json
         from dataclasses import asdict

@@ -3,11 +3,14 @@ to list theirs (declared tools too), with their descriptions."""
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 
+from agnoctl.errors import AgnoctlError
 from agnoctl.spec.models import Workflow
 from agnoctl.tools.mcp import McpServers, McpToolbox, entries_of, locator
 from agnoctl.tools.registry import build_tools
@@ -21,10 +24,40 @@ class ListedTool:
     kind: str  # command, http_get, read_file or mcp
 
 
-def list_tools(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]]:
-    """Per agent (in the file's order), the tools it would see. Raises StepFailed (a server
-    that cannot start or list its tools, two tools of one name) naming the entry."""
-    return anyio.run(_list, workflow, file)
+def list_tools(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]] | None:
+    """Per agent (in the file's order), the tools it would see; None when SIGINT or SIGTERM
+    stopped it (its servers closed, one being started too). Raises StepFailed (a server that
+    cannot start or list its tools, two tools of one name) naming the entry."""
+    outcome = anyio.run(_until_stopped, workflow, file)
+    if isinstance(outcome, AgnoctlError):
+        raise outcome
+    return outcome
+
+
+async def _until_stopped(
+    workflow: Workflow, file: Path
+) -> dict[str, list[ListedTool]] | AgnoctlError | None:
+    # The signal cancels the listing's scope itself: asyncio's own SIGINT handling cancels
+    # the main task, which a server's start does not pass on, so Ctrl-C would wait out its
+    # startup_timeout and then be lost.
+    outcome: dict[str, list[ListedTool]] | AgnoctlError | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(_cancel_on_signal, group.cancel_scope)
+        try:
+            outcome = await _list(workflow, file)
+        except AgnoctlError as exc:  # as it is, not in the task group's ExceptionGroup
+            outcome = exc
+        group.cancel_scope.cancel()
+    return outcome
+
+
+async def _cancel_on_signal(scope: anyio.CancelScope) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread only: a caller elsewhere handles them
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
 
 
 async def _list(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]]:

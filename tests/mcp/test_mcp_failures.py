@@ -155,3 +155,46 @@ def test_tools_list_names_a_server_that_cannot_start(e2e: E2E) -> None:
     assert f"MCP server `missing` ({path}:{line}) could not be used" in proc.stderr
     assert "`no-such-mcp-server-4711` was not found on PATH" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_sigint_while_tools_list_starts_a_server_ends_it(e2e: E2E, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    silent = (
+        "import os, sys, time; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n'); time.sleep(600)"
+    )
+    doc = workflow_doc(
+        "mcp-list-interrupted",
+        providers={"fake": e2e.provider("openai")},
+        agents={"a": {"model": "fake/m", "tools": ["silent"]}},
+        tools={
+            "silent": {
+                "type": "mcp",
+                "command": [sys.executable, "-c", silent, str(pid_file)],
+                "startup_timeout": "60s",  # the handshake never comes: only SIGINT ends this
+            }
+        },
+        steps={"s": {"agent": "a", "prompt": "hi"}},
+    )
+    path = e2e.write("list-interrupted", doc)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agnoctl", "tools", "list", str(path)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pids(pid_file):  # the server runs, waiting for a handshake it ignores
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the server was never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not any(alive(pid) for pid in pids(pid_file))
