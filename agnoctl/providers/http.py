@@ -490,12 +490,13 @@ async def _exchange(
     whose reply was not read to the end is closed, never reused. Redirects are not followed
     (a 3xx is a ``BadRequest``): a provider that moved is a base_url to fix, and a redirect
     must not carry the key elsewhere."""
+    proxy = client.proxy_for(url)
     request = client.session.post(
         url,
         data=orjson.dumps(body),
         headers={**headers, "content-type": "application/json"},
         ssl=client.ssl_for(url.scheme),
-        proxy=client.proxy_for(url),
+        proxy=proxy,
         timeout=client.timeout_for(limits.stall_timeout),
         allow_redirects=False,
     )
@@ -503,7 +504,7 @@ async def _exchange(
         async with request as response:
             return await consume(response)
     except _aiohttp_errors() as exc:
-        raise _transport_error(exc, url, endpoint, model) from exc
+        raise _transport_error(exc, url, endpoint, model, proxy) from exc
     except TimeoutError as exc:  # aiohttp's own timeouts (sock_connect, sock_read)
         raise _timeout_error(exc, url, endpoint, model) from exc
 
@@ -676,7 +677,9 @@ def _aiohttp_errors() -> tuple[type[Exception], ...]:
     return (aiohttp.ClientError,)
 
 
-def _transport_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> ProviderError:
+def _transport_error(
+    exc: Exception, url: URL, endpoint: Endpoint, model: str, proxy: URL | None = None
+) -> ProviderError:
     """aiohttp's error as the ``ProviderError`` it stands for: a timeout (connecting, or the
     server's next bytes) is a ``ProviderTimeout``; a URL it cannot request (no host, a scheme
     other than http and https) a ``PermanentProviderError``; any other (refused, reset or
@@ -692,7 +695,7 @@ def _transport_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -
             provider=endpoint.provider,
             model=model,
         )
-    return _connection_failed(exc, url, endpoint, model)
+    return _connection_failed(exc, url, endpoint, model, proxy)
 
 
 def _timeout_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> ProviderError:
@@ -705,9 +708,13 @@ def _timeout_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> 
     )
 
 
-def _connection_failed(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> ProviderError:
-    # The client's own message may quote the URL, its user name and query string included.
-    detail = _masked(str(exc) or type(exc).__name__, endpoint, url)
+def _connection_failed(
+    exc: Exception, url: URL, endpoint: Endpoint, model: str, proxy: URL | None = None
+) -> ProviderError:
+    # The client's own message may quote the URL, its user name and query string included,
+    # or the proxy's URL with its password (a proxy refusing the tunnel: 407).
+    urls = (url,) if proxy is None else (url, proxy)
+    detail = _masked(str(exc) or type(exc).__name__, endpoint, *urls)
     return ConnectionFailed(
         f"could not talk to {endpoint.provider} at {shown_url(url)}: {detail}; "
         "check that the server runs and base_url is right",
@@ -1010,13 +1017,14 @@ def _truncate(text: str, endpoint: Endpoint) -> str:
     return f"{shown}..." if cut else shown
 
 
-def _masked(text: str, endpoint: Endpoint, url: URL) -> str:
-    """``text`` without the key, nor ``url``'s user name, password and query string."""
-    userinfo = f"{url.raw_user or ''}:{url.raw_password}" if url.raw_password else url.raw_user
-    hidden = (userinfo, url.raw_user, url.user, url.raw_password, url.password)
-    return (
-        _redactor(endpoint).including(*hidden, url.raw_query_string, url.query_string).redact(text)
-    )
+def _masked(text: str, endpoint: Endpoint, *urls: URL) -> str:
+    """``text`` without the key, nor each of ``urls``' user name, password and query string."""
+    hidden: list[str | None] = []
+    for url in urls:
+        userinfo = f"{url.raw_user or ''}:{url.raw_password}" if url.raw_password else url.raw_user
+        hidden += (userinfo, url.raw_user, url.user, url.raw_password, url.password)
+        hidden += (url.raw_query_string, url.query_string)
+    return _redactor(endpoint).including(*hidden).redact(text)
 
 
 def _redactor(endpoint: Endpoint) -> Redactor:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import anyio
+import anyio.abc
 import pytest
 
-from agnoctl.errors import UsageError
+from agnoctl.errors import ConnectionFailed, UsageError
 from agnoctl.providers import http
 from agnoctl.providers.base import CallContext, Message, ModelRequest
 from agnoctl.providers.http import HttpClient
@@ -99,3 +101,30 @@ def test_a_proxy_that_is_no_url_is_a_usage_error_naming_the_variable(
     with pytest.raises(UsageError, match="HTTPS_PROXY is not a URL") as caught:
         http._env_proxies()
     assert "pw" not in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_a_proxy_refusing_the_tunnel_is_reported_without_its_password(
+    no_proxy_variables: pytest.MonkeyPatch,
+) -> None:
+    """aiohttp's message for a proxy's 407 quotes the proxy's URL, credentials included."""
+
+    async def refuse(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            await stream.send(b"HTTP/1.1 407 Proxy Authentication Required\r\n")
+            await stream.send(b"Content-Length: 0\r\n\r\n")
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    no_proxy_variables.setenv("HTTPS_PROXY", f"http://someone:proxy-pw-123@127.0.0.1:{port}")
+    client = HttpClient()
+    async with listener, anyio.create_task_group() as tasks:
+        tasks.start_soon(listener.serve, refuse)
+        try:
+            with pytest.raises(ConnectionFailed, match="407") as caught:
+                await make("openai", client, "https://provider.invalid").request(_ask())
+        finally:
+            await client.aclose()
+            tasks.cancel_scope.cancel()
+    assert "proxy-pw-123" not in str(caught.value)
