@@ -286,5 +286,6 @@ def test_the_plan_counts_files_by_type_and_size(here: Path) -> None:
     assert attachments_tokens(("shots/*.png", "doc.pdf")) == 2 * estimate.IMAGE_TOKENS + pdf_tokens
     assert attachments_tokens(("{{ item }}.png",)) == estimate.IMAGE_TOKENS
     assert attachments_tokens(("{{ item }}",)) == estimate.PDF_TOKENS
+    assert attachments_tokens(("charts/*.png",)) == estimate.IMAGE_TOKENS  # made by a step
     assert estimate.attachment_tokens("application/pdf", 10 * 1024) == 600
     assert os.path.exists("doc.pdf")
