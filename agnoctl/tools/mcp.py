@@ -380,8 +380,11 @@ def _start_failure(entry: McpEntry, exc: Exception, stderr: IO[bytes] | None) ->
 
 def _spawn_problem(entry: McpEntry, exc: OSError) -> str:
     program = (entry.spec.command or ["?"])[0]
+    cwd = entry.spec.cwd
     if isinstance(exc, FileNotFoundError):
-        where = "in `cwd` " + repr(entry.spec.cwd) if entry.spec.cwd else "on PATH"
+        if cwd and not Path(cwd).is_dir():  # the spawn fails alike; the program may be fine
+            return f"its `cwd` {cwd!r} is not a directory (create it, or fix the path)"
+        where = "in `cwd` " + repr(cwd) if cwd else "on PATH"
         return f"`{program}` was not found {where} (install it, or give its full path)"
     return f"`{program}` could not be started: {exc.strerror or exc}"
 

@@ -356,3 +356,16 @@ def test_a_recorded_image_replays_whole_and_keys_name_it(tmp_path: Path) -> None
     changed = replace(request, messages=(request.messages[0], replace(tool, attachments=(other,))))
     assert request_key("p", "u", request) != request_key("p", "u", changed)
     cache.close()
+
+
+async def test_a_missing_cwd_is_named_not_the_program(tmp_path: Path) -> None:
+    import sys
+
+    cwd = str(tmp_path / "no-such-dir")
+    entry = McpEntry("fs", _spec(command=[sys.executable], cwd=cwd), "wf.yaml:7")
+    async with McpServers() as servers:
+        with pytest.raises(ToolServerFailed) as caught:
+            await servers.tools(entry)
+    assert f"its `cwd` {cwd!r} is not a directory" in caught.value.message
+    assert "was not found" not in caught.value.message
+    assert not caught.value.retryable
