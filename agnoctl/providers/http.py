@@ -271,12 +271,13 @@ def create_client(
 
 
 def _env_proxies() -> dict[str, URL]:
-    """The proxy of each scheme the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``), as
-    aiohttp reads them: a proxy's own ``https://`` URL is not supported and left out; one
-    without a scheme (``proxy:3128``, as curl and httpx take it) is an ``http://`` one. A
-    value that is no URL is a ``UsageError`` naming the variable. Read while the client is
-    prepared, off the event loop, which is also where the standard library's HTTP modules
-    load."""
+    """The proxy of each scheme the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``): an
+    ``http://`` or ``https://`` proxy (aiohttp's connector takes both when given one; its
+    own reading of the environment would drop an ``https://`` one, sending the calls around
+    it); one without a scheme (``proxy:3128``, as curl and httpx take it) is an ``http://``
+    one. A value that is no such URL (``socks5://``) is a ``UsageError`` naming the variable.
+    Read while the client is prepared, off the event loop, which is also where the standard
+    library's HTTP modules load."""
     import urllib.request
 
     from yarl import URL
@@ -293,8 +294,13 @@ def _env_proxies() -> dict[str, URL]:
                 f"the proxy in {variable} is not a URL ({exc}); set it as "
                 f"http://host:port, or unset {variable}"
             ) from None
-        if proxy.scheme not in ("https", "wss"):
-            proxies[scheme] = proxy
+        if proxy.scheme not in ("http", "https"):
+            variable = f"{scheme.upper()}_PROXY"
+            raise UsageError(
+                f"the proxy in {variable} is a {proxy.scheme}:// proxy, which agnoctl cannot "
+                f"use; set an http:// or https:// proxy, or unset {variable}"
+            )
+        proxies[scheme] = proxy
     return proxies
 
 

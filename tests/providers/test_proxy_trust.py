@@ -128,3 +128,16 @@ async def test_a_proxy_refusing_the_tunnel_is_reported_without_its_password(
             await client.aclose()
             tasks.cancel_scope.cancel()
     assert "proxy-pw-123" not in str(caught.value)
+
+
+def test_an_https_proxy_is_kept(no_proxy_variables: pytest.MonkeyPatch) -> None:
+    """aiohttp's own reading of the environment drops an https:// proxy (the calls then go
+    around it); its connector takes one given per request."""
+    no_proxy_variables.setenv("HTTPS_PROXY", "https://proxy.example:3129")
+    assert [str(url) for url in http._env_proxies().values()] == ["https://proxy.example:3129"]
+
+
+def test_a_socks_proxy_is_refused(no_proxy_variables: pytest.MonkeyPatch) -> None:
+    no_proxy_variables.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(UsageError, match="HTTPS_PROXY is a socks5:// proxy"):
+        http._env_proxies()
