@@ -920,7 +920,8 @@ def _write_run_note(entry: "Entry") -> None:
 def _show_text(asked: bool | None, mode: "Mode", stream: IO[str]) -> bool | None:
     """Whether the live display shows the text of running steps: True for every one, None
     while one alone writes (the default on a terminal), False never. Never in plain lines (a
-    CI log, a pipe) nor when stdout is no terminal; asked for there, it is refused."""
+    CI log, a pipe), where asking for it is refused; by default not when stdout is no
+    terminal, even with ``--progress live``."""
     if asked and mode != "live":
         fail("--show-text needs the live display: run on a terminal, or with --progress live")
     if asked is None and not (mode == "live" and stream.isatty()):
