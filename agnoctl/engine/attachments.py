@@ -35,6 +35,7 @@ from agnoctl.spec.attachments import (
     GLOB_CHARS,
     MAX_ATTACHMENTS,
     SNIFF_BYTES,
+    climbs_after_wildcard,
     kind_of,
     media_type,
     sniff,
@@ -124,7 +125,7 @@ class _Reader:
         # reply must not walk the whole disk), and the walk stops past the files' cap.
         if self.leads_out(_literal_prefix(entry)):
             raise _Refused(self.outside(entry))
-        if _climbs_after_wildcard(entry):  # `*/../../**/*.png` walks out of any fence
+        if climbs_after_wildcard(entry):  # `*/../../**/*.png` walks out of any fence
             raise _Refused(f"{entry!r}: a glob may not climb (`..`) after a wildcard")
         files: list[str] = []
         for match in glob.iglob(entry, root_dir=self.cwd, recursive=True):
@@ -194,12 +195,6 @@ def _literal_prefix(pattern: str) -> str:
     """The folders of a glob before its first wildcard: `docs/2024/*/x.pdf` -> `docs/2024`."""
     literal = itertools.takewhile(lambda part: not (GLOB_CHARS & set(part)), pattern.split("/"))
     return "/".join(literal) or ("/" if pattern.startswith("/") else ".")
-
-
-def _climbs_after_wildcard(pattern: str) -> bool:
-    """Whether a glob holds a `..` after its first wildcard, where no fence can be drawn."""
-    wild = itertools.dropwhile(lambda part: not (GLOB_CHARS & set(part)), pattern.split("/"))
-    return ".." in wild
 
 
 def _utf8(name: str) -> bool:

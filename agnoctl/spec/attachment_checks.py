@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from agnoctl.spec.attachments import (
     GLOB_CHARS,
+    climbs_after_wildcard,
     kind_of,
     media_type,
     refused_by,
@@ -49,6 +50,12 @@ def check_static(entry: str, root: str | None, *, after_others: bool) -> Finding
         )
     cwd = os.getcwd()
     fence = os.path.realpath(os.path.join(cwd, root or "."))
+    if kind_of(entry) == "glob" and climbs_after_wildcard(entry):
+        return Finding(
+            "E463",
+            f"attachment {entry!r} climbs (`..`) after a wildcard, where no folder fences it",
+            "write the folders before the first wildcard: `docs/*.png`, not `docs/x/*/../*.png`",
+        )
     if _outside(os.path.normpath(os.path.join(cwd, entry)), fence) or _outside(
         os.path.realpath(os.path.join(cwd, entry)), fence
     ):

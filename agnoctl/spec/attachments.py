@@ -15,6 +15,7 @@ renamed to ``.png`` is refused before a provider answers it with a 400.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import PurePosixPath
 from typing import Literal
@@ -65,6 +66,13 @@ def kind_of(entry: str) -> Kind:
     if _SCHEME.match(entry):
         return "url"
     return "glob" if GLOB_CHARS & set(entry) else "path"
+
+
+def climbs_after_wildcard(pattern: str) -> bool:
+    """Whether a glob holds a `..` after its first wildcard (`*/../../**/*.png`): its walk
+    can leave any folder it starts in, so it is refused before it walks."""
+    wild = itertools.dropwhile(lambda part: not (GLOB_CHARS & set(part)), pattern.split("/"))
+    return ".." in wild
 
 
 def is_templated(entry: str) -> bool:
@@ -128,6 +136,7 @@ __all__ = [
     "MAX_ATTACHMENTS",
     "MEDIA_TYPES",
     "SNIFF_BYTES",
+    "climbs_after_wildcard",
     "is_templated",
     "kind_of",
     "media_type",
