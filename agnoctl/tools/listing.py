@@ -10,7 +10,6 @@ from pathlib import Path
 
 import anyio
 
-from agnoctl.errors import AgnoctlError
 from agnoctl.spec.models import Workflow
 from agnoctl.tools.mcp import McpServers, McpToolbox, entries_of, locator
 from agnoctl.tools.registry import build_tools
@@ -29,23 +28,23 @@ def list_tools(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]] | 
     stopped it (its servers closed, one being started too). Raises StepFailed (a server that
     cannot start or list its tools, two tools of one name) naming the entry."""
     outcome = anyio.run(_until_stopped, workflow, file)
-    if isinstance(outcome, AgnoctlError):
+    if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
 async def _until_stopped(
     workflow: Workflow, file: Path
-) -> dict[str, list[ListedTool]] | AgnoctlError | None:
+) -> dict[str, list[ListedTool]] | Exception | None:
     # The signal cancels the listing's scope itself: asyncio's own SIGINT handling cancels
     # the main task, which a server's start does not pass on, so Ctrl-C would wait out its
     # startup_timeout and then be lost.
-    outcome: dict[str, list[ListedTool]] | AgnoctlError | None = None
+    outcome: dict[str, list[ListedTool]] | Exception | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(_cancel_on_signal, group.cancel_scope)
         try:
             outcome = await _list(workflow, file)
-        except AgnoctlError as exc:  # as it is, not in the task group's ExceptionGroup
+        except Exception as exc:  # raised as it is, not in the task group's ExceptionGroup
             outcome = exc
         group.cancel_scope.cancel()
     return outcome

@@ -369,3 +369,14 @@ async def test_a_missing_cwd_is_named_not_the_program(tmp_path: Path) -> None:
     assert f"its `cwd` {cwd!r} is not a directory" in caught.value.message
     assert "was not found" not in caught.value.message
     assert not caught.value.retryable
+
+
+def test_tools_list_raises_a_failure_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agnoctl.tools import listing
+
+    async def full_disk(workflow: Any, file: Path) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(listing, "_list", full_disk)
+    with pytest.raises(OSError, match="No space left"):  # the CLI's one line, not a group
+        listing.list_tools(None, Path("wf.yaml"))  # type: ignore[arg-type]
