@@ -67,10 +67,11 @@ class Lines:
         return data[:end].decode("utf-8", errors="replace").split("\n") if end >= 0 else []
 
     def close(self) -> list[str]:
-        """The last line, when the body did not end with a line ending."""
-        rest = b"".join(self._pending).rstrip(b"\r")
-        self._pending = []
-        return [rest.decode("utf-8", errors="replace")] if rest else []
+        """The last lines, when the body did not end with a line ending (a CR held back as a
+        possible CRLF's half may stand between two of them)."""
+        if not self._pending:
+            return []
+        return self.feed(b"\n")
 
 
 class SseDecoder:

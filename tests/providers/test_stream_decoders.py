@@ -70,6 +70,19 @@ def test_lines_cr_held_until_the_next_chunk() -> None:
     assert lines.close() == ["three"]
 
 
+def test_lines_a_held_cr_before_the_unterminated_last_line_still_ends_a_line() -> None:
+    lines = Lines()
+    assert lines.feed(b"one\r") == []
+    assert lines.feed(b"two") == []
+    assert lines.close() == ["one", "two"]
+
+
+def test_sse_a_cr_ending_the_blank_line_before_an_unterminated_last_event() -> None:
+    decoder = SseDecoder()
+    found = [*decoder.feed(b"data: a\n\r"), *decoder.feed(b"data: b"), *decoder.close()]
+    assert found == [SseEvent("message", "a"), SseEvent("message", "b")]
+
+
 def test_lines_long_line_in_many_chunks() -> None:
     lines = Lines()
     for _ in range(1000):
