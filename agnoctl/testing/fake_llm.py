@@ -412,6 +412,7 @@ class FakeLLMStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # told when no request is in flight
         self._zero()
 
     def _zero(self) -> None:
@@ -436,6 +437,14 @@ class FakeLLMStats:
         with self._lock:
             self.in_flight -= 1
             self.statuses[status] += 1
+            if self.in_flight == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight (a handler still writing a reply its client
+        gave up on included); False if one still is after ``timeout`` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self.in_flight == 0, timeout)
 
     def count(self, model: str, raw_prompt: str, keys: Sequence[str]) -> tuple[dict[str, int], int]:
         """Count one request; returns its number per directive key and per prompt."""
@@ -1139,6 +1148,10 @@ class FakeLLMThread:
 
     def reset(self) -> None:
         self.server.reset()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until the server has no request in flight (``FakeLLMStats.wait_idle``)."""
+        return self.server.stats.wait_idle(timeout)
 
     def start(self, timeout: float = 10.0) -> str:
         self._thread.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -33,9 +32,7 @@ def fake_llm(fake_llm_server: FakeLLMThread) -> Iterator[FakeLLMThread]:
     fake_llm_server.server.config = FakeLLMConfig()
     fake_llm_server.reset()
     yield fake_llm_server
-    deadline = time.monotonic() + 10  # a bound on a broken test, not a measurement
-    while fake_llm_server.stats()["in_flight"] and time.monotonic() < deadline:
-        time.sleep(0.005)
+    fake_llm_server.wait_idle(10)  # a bound on a broken test, not a measurement
 
 
 @pytest.fixture
