@@ -242,6 +242,10 @@ class McpServers:
             if stderr is not None:
                 stderr.close()
             raise failure from None
+        except BaseException:  # cancelled (a signal, the run's timeout) before the host took it
+            if stderr is not None:
+                stderr.close()
+            raise
         return connection
 
 

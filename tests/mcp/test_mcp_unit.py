@@ -380,3 +380,27 @@ def test_tools_list_raises_a_failure_as_it_is(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(listing, "_list", full_disk)
     with pytest.raises(OSError, match="No space left"):  # the CLI's one line, not a group
         listing.list_tools(None, Path("wf.yaml"))  # type: ignore[arg-type]
+
+
+async def test_a_start_cut_short_closes_the_servers_stderr_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import tempfile
+
+    import anyio
+
+    made: list[Any] = []
+    real = tempfile.TemporaryFile
+
+    def recorded() -> Any:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", recorded)
+    # A server that never answers its handshake, and ends when its stdin closes.
+    silent = _spec(command=[sys.executable, "-c", "import sys; sys.stdin.read()"])
+    async with McpServers() as servers:
+        with anyio.move_on_after(0.5):  # the run cancelled while the server starts
+            await servers.tools(McpEntry("silent", silent, "wf.yaml:7"))
+    assert made and all(file.closed for file in made)
