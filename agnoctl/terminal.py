@@ -260,7 +260,9 @@ class LiveText:
             name = path if index is None or path.endswith("]") else f"{path}[{index}]"
             parts.append(Text(printable(f"── {name} "), style="dim", no_wrap=True))
             whole = text[: max(text.rfind(" "), text.rfind("\n")) + 1]
-            lines = redactor.redact(whole).splitlines()[-_TEXT_LINES:]
+            # Its end is a cut one: words that begin a secret (a passphrase) wait for the rest.
+            shown, _ = redactor.head(whole, len(whole), cut=True)
+            lines = shown.splitlines()[-_TEXT_LINES:]
             parts.extend(Text(printable(line), no_wrap=True, overflow="ellipsis") for line in lines)
         return Group(*parts)
 

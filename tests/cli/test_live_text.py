@@ -97,6 +97,18 @@ def test_live_text_keeps_each_tasks_end_and_forgets_it_when_its_attempt_ends() -
     assert "── step" in _render(live)
 
 
+def test_live_text_holds_back_the_first_words_of_a_secret_with_spaces() -> None:
+    phrase = "correct horse battery staple"
+    live = LiveText(every=False)
+    with masking(Redactor([phrase])):
+        live.add("step", None, "the phrase is correct horse ")
+    shown = _render(live)
+    assert "the phrase is" in shown and "horse" not in shown
+    with masking(Redactor([phrase])):
+        live.add("step", None, "battery staple, said the model ")
+    assert "the phrase is ***, said the model" in _render(live)
+
+
 def _every(live: LiveText) -> LiveText:
     every = LiveText(every=True)
     every.texts = dict(live.texts)
