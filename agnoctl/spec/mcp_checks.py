@@ -77,8 +77,7 @@ def _transport(base: tuple[PathKey, ...], name: str, tool: McpToolSpec) -> Itera
         yield from _foreign(base, tool, _HTTP_ONLY, "a `url` server", "stdio (`command`)")
         return
     assert tool.url is not None
-    parts = urlsplit(tool.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not _http_url(tool.url):
         yield Finding(
             (*base, "url"),
             "E451",
@@ -86,6 +85,16 @@ def _transport(base: tuple[PathKey, ...], name: str, tool: McpToolSpec) -> Itera
             "e.g. https://example.com/mcp (the streamable HTTP endpoint)",
         )
     yield from _foreign(base, tool, _STDIO_ONLY, "a stdio server (`command`)", "`url`")
+
+
+def _http_url(url: str) -> bool:
+    """Whether ``url`` is http(s) with a host (and, if it has one, a port that can be)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port out of range)
+    except ValueError:  # `http://[::1` (an unclosed IPv6 bracket), `http://h:99999`
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _foreign(

@@ -404,3 +404,11 @@ async def test_a_start_cut_short_closes_the_servers_stderr_file(
         with anyio.move_on_after(0.5):  # the run cancelled while the server starts
             await servers.tools(McpEntry("silent", silent, "wf.yaml:7"))
     assert made and all(file.closed for file in made)
+
+
+@pytest.mark.parametrize("url", ["http://[::1/mcp", "http://example.com:99999/mcp"])
+def test_a_url_python_cannot_split_is_e451_not_a_traceback(url: str) -> None:
+    from agnoctl.spec.mcp_checks import check_mcp_tool
+
+    spec = McpToolSpec.model_validate({"type": "mcp", "url": url})
+    assert [finding.code for finding in check_mcp_tool("remote", spec)] == ["E451"]
