@@ -1006,7 +1006,7 @@ def tools_list(path: WorkflowArgument, output_format: JsonFormatOption = TextOrJ
         listed = list_tools(workflow, path)
     except AgnoctlError as exc:
         fail(str(exc), ExitCode.FAILED)
-    if listed is None:  # SIGINT or SIGTERM: the servers are closed
+    if listed is None:  # SIGINT, SIGTERM or SIGHUP: the servers are closed
         _err("interrupted\n")
         raise typer.Exit(ExitCode.INTERRUPTED)
     if output_format is TextOrJson.json:

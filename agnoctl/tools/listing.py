@@ -24,9 +24,10 @@ class ListedTool:
 
 
 def list_tools(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]] | None:
-    """Per agent (in the file's order), the tools it would see; None when SIGINT or SIGTERM
-    stopped it (its servers closed, one being started too). Raises StepFailed (a server that
-    cannot start or list its tools, two tools of one name) naming the entry."""
+    """Per agent (in the file's order), the tools it would see; None when SIGINT, SIGTERM or
+    SIGHUP stopped it, as they stop a run (its servers closed, one being started too). Raises
+    StepFailed (a server that cannot start or list its tools, two tools of one name) naming
+    the entry."""
     outcome = anyio.run(_until_stopped, workflow, file)
     if isinstance(outcome, Exception):
         raise outcome
@@ -53,7 +54,7 @@ async def _until_stopped(
 async def _cancel_on_signal(scope: anyio.CancelScope) -> None:
     if threading.current_thread() is not threading.main_thread():
         return  # signals reach the main thread only: a caller elsewhere handles them
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for _ in signals:
             scope.cancel()
             return

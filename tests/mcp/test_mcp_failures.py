@@ -157,7 +157,10 @@ def test_tools_list_names_a_server_that_cannot_start(e2e: E2E) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_sigint_while_tools_list_starts_a_server_ends_it(e2e: E2E, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
+def test_a_signal_while_tools_list_starts_a_server_ends_it(
+    e2e: E2E, tmp_path: Path, signum: signal.Signals
+) -> None:
     pid_file = tmp_path / "pids"
     silent = (
         "import os, sys, time; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n'); time.sleep(600)"
@@ -190,7 +193,7 @@ def test_sigint_while_tools_list_starts_a_server_ends_it(e2e: E2E, tmp_path: Pat
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the server was never started"
             time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=20)
     finally:
         process.kill()
