@@ -52,7 +52,7 @@ from agnoctl.engine.state import RunState
 from agnoctl.errors import ExitCode, NothingToResume, UsageError
 from agnoctl.events import Entry, Listener
 from agnoctl.providers.base import Provider
-from agnoctl.redact import Redactor, masking
+from agnoctl.redact import SECRET_NAME, Redactor, masking
 from agnoctl.reports.build import checkpoint_text, report_and_text
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.notify import notify_run
@@ -391,18 +391,22 @@ def _redactor(workflow: Workflow) -> Redactor:
     from agnoctl.providers.registry import secrets
 
     found = [s for name, spec in workflow.providers.items() for s in secrets(name, spec)]
-    found += mcp_header_values(workflow)
+    found += mcp_secret_values(workflow)
     return Redactor.from_environment(extra=found)
 
 
-def mcp_header_values(workflow: Workflow) -> list[str]:
-    """Every `headers:` value of the MCP tools of the run's files: credentials, masked."""
+def mcp_secret_values(workflow: Workflow) -> list[str]:
+    """Every `headers:` value of the MCP tools of the run's files, and each `env` value named
+    like a secret (GITHUB_TOKEN), as their cache keys hold them: credentials, masked."""
     return [
         value
         for each in every_workflow(workflow)
         for tool in each.tools.values()
         if tool.type == "mcp"
-        for value in (tool.headers or {}).values()
+        for value in [
+            *(tool.headers or {}).values(),
+            *(value for name, value in (tool.env or {}).items() if SECRET_NAME.search(name)),
+        ]
     ]
 
 

@@ -412,3 +412,26 @@ def test_a_url_python_cannot_split_is_e451_not_a_traceback(url: str) -> None:
 
     spec = McpToolSpec.model_validate({"type": "mcp", "url": url})
     assert [finding.code for finding in check_mcp_tool("remote", spec)] == ["E451"]
+
+
+def test_an_env_value_named_like_a_secret_is_one_of_the_runs_secrets() -> None:
+    from agnoctl.session import mcp_secret_values
+    from agnoctl.spec.models import Workflow
+
+    workflow = Workflow.model_validate(
+        {
+            "version": 1,
+            "name": "w",
+            "agents": {"a": {"model": "mock/echo", "tools": ["gh"]}},
+            "tools": {
+                "gh": {
+                    "type": "mcp",
+                    "command": ["srv"],
+                    "env": {"GITHUB_TOKEN": "ghp-literal-0123456789", "ROOT": "/srv"},
+                }
+            },
+            "steps": {"s": {"agent": "a", "prompt": "hi"}},
+        }
+    )
+    # Masked wherever a server's stderr line or answer would quote it, as its cache key is.
+    assert mcp_secret_values(workflow) == ["ghp-literal-0123456789"]
