@@ -996,7 +996,8 @@ def tools_list(path: WorkflowArgument, output_format: JsonFormatOption = TextOrJ
     """Start the workflow's MCP servers and show, per agent, the tools it would see.
 
     Declared tools too, with their descriptions. Exit 1 when a server cannot start or list
-    its tools (the message names its entry), 2 when the workflow is invalid.
+    its tools (the message names its entry), 2 when the workflow is invalid, 130 when
+    interrupted (the servers are ended).
     """
     workflow = _load_or_exit(path)
     from agnoctl.errors import AgnoctlError
