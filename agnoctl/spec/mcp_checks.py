@@ -35,24 +35,33 @@ def check_mcp_tool(name: str, tool: McpToolSpec) -> Iterator[Finding]:
     base: tuple[PathKey, ...] = ("tools", name)
     yield from _transport(base, name, tool)
     yield from _allow(base, tool.allow)
-    for key in tool.env or {}:
-        if not _ENV_NAME.match(key):
-            yield Finding(
-                (*base, "env", key),
-                "E454",
-                f"`{key}` is not a valid environment variable name",
-                "use letters, digits and _, not starting with a digit",
-                at_key=True,
-            )
-    for key in tool.headers or {}:
-        if not _HEADER_NAME.match(key):
-            yield Finding(
-                (*base, "headers", key),
-                "E454",
-                f"`{key}` is not a valid HTTP header name",
-                "use letters, digits and -, e.g. Authorization or X-Api-Key",
-                at_key=True,
-            )
+    yield from _names(
+        (*base, "env"),
+        tool.env,
+        _ENV_NAME,
+        "environment variable",
+        "use letters, digits and _, not starting with a digit",
+    )
+    yield from _names(
+        (*base, "headers"),
+        tool.headers,
+        _HEADER_NAME,
+        "HTTP header",
+        "use letters, digits and -, e.g. Authorization or X-Api-Key",
+    )
+
+
+def _names(
+    where: tuple[PathKey, ...],
+    values: dict[str, str] | None,
+    pattern: re.Pattern[str],
+    what: str,
+    hint: str,
+) -> Iterator[Finding]:
+    """E454 at each key of ``values`` that is not a valid ``what`` name."""
+    for key in values or {}:
+        if not pattern.match(key):
+            yield Finding((*where, key), "E454", f"`{key}` is not a valid {what} name", hint, True)
 
 
 def _transport(base: tuple[PathKey, ...], name: str, tool: McpToolSpec) -> Iterator[Finding]:
