@@ -689,11 +689,19 @@ def _transport_error(
     """aiohttp's error as the ``ProviderError`` it stands for: a timeout (connecting, or the
     server's next bytes) is a ``ProviderTimeout``; a URL it cannot request (no host, a scheme
     other than http and https) a ``PermanentProviderError``; any other (refused, reset or
-    dropped connection, a body cut short, a TLS failure) a ``ConnectionFailed``."""
+    dropped connection, a body cut short, a TLS failure) a ``ConnectionFailed``; a proxy
+    that refuses its credentials (407) an ``AuthenticationFailed``: no retry changes them."""
     import aiohttp
 
     if isinstance(exc, TimeoutError):
         return _timeout_error(exc, url, endpoint, model)
+    if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status == 407:
+        return AuthenticationFailed(
+            f"the proxy for {shown_url(url)} refused its credentials (HTTP 407); check the "
+            "user name and password in HTTPS_PROXY / HTTP_PROXY",
+            provider=endpoint.provider,
+            model=model,
+        )
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return PermanentProviderError(
             f"{endpoint.provider} cannot be called at {shown_url(url)}: it is not an http(s) "

@@ -11,7 +11,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from agnoctl.errors import ConnectionFailed, UsageError
+from agnoctl.errors import AuthenticationFailed, UsageError
 from agnoctl.providers import http
 from agnoctl.providers.base import CallContext, Message, ModelRequest
 from agnoctl.providers.http import HttpClient
@@ -122,7 +122,8 @@ async def test_a_proxy_refusing_the_tunnel_is_reported_without_its_password(
     async with listener, anyio.create_task_group() as tasks:
         tasks.start_soon(listener.serve, refuse)
         try:
-            with pytest.raises(ConnectionFailed, match="407") as caught:
+            # Not a retried connection failure: the same credentials are refused again.
+            with pytest.raises(AuthenticationFailed, match="refused its credentials") as caught:
                 await make("openai", client, "https://provider.invalid").request(_ask())
         finally:
             await client.aclose()
