@@ -402,16 +402,15 @@ def _describe(exc: Exception) -> str:
     return redact.head(text, _ERROR_LINE_CHARS)[0]
 
 
-# JSON-RPC codes the SDK gives a call the server never answered (its connection ended, or the
-# SDK's own read timeout): every other error code is the server's own answer.
-_UNANSWERED = frozenset({-32000, -32001})
-
-
 def _answered(exc: Exception) -> bool:
-    """Whether ``exc`` is the server's JSON-RPC error answer to the call (an MCPError)."""
+    """Whether ``exc`` is the server's JSON-RPC error answer to the call (an MCPError): the
+    SDK gives a call the server never answered (its connection ended, or the SDK's own read
+    timeout) codes of its own; every other code is the server's answer."""
+    from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT  # loaded: a call was made
+
     error = getattr(_unwrap(exc), "error", None)
     code = getattr(error, "code", None)
-    return isinstance(code, int) and code not in _UNANSWERED
+    return isinstance(code, int) and code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT)
 
 
 def _unwrap(exc: Exception) -> Exception:
