@@ -856,7 +856,7 @@ _DRY_RUN_OPTIONS = frozenset({"path", "inputs", "inputs_file", "dry_run"})
 def _refuse_run_options(ctx: typer.Context) -> None:
     """A dry run prints the plan: an option that shapes the run itself would be ignored."""
     given = [
-        param.opts[0]
+        "/".join([param.opts[0], *param.secondary_opts])  # --show-text/--no-show-text: either
         for param in ctx.command.params
         if param.name not in _DRY_RUN_OPTIONS and _given(ctx, param.name)
     ]

@@ -276,6 +276,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(
         (["--approve", "a", "--reason", "ok"], "--approve, --reason"),
         (["--resume", "latest"], "--resume"),
         (["--mock", "--no-cache"], "--mock, --no-cache"),
+        (["--no-show-text"], "--show-text/--no-show-text"),
     ],
 )
 def test_dry_run_refuses_what_only_a_run_would_use(
