@@ -125,6 +125,21 @@ class _FanOut:
 
 
 _NO_FAN_OUT = _FanOut(None, ONE, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """One step as the planner meets it: its spec, where it stands, how often it runs, and
+    its items."""
+
+    spec: StepSpec
+    path: str  # the step's dotted path in the run
+    where: tuple[PathKey, ...]  # its place in the workflow file
+    scope: _MapContext
+    runs: Runs
+    fan: _FanOut
+
+
 _ONE_WAVE = Span(1.0, 1.0)
 _ONE_TASK: tuple[tuple[int, Any], ...] = ((0, _NO_ITEM),)
 
@@ -400,45 +415,41 @@ class _Planner:
         where = (*scope.yaml_path, step_id)
         runs = scope.runs if spec.if_ is None else self._runs(spec, where, scope)
         fan = _NO_FAN_OUT if spec.for_each is None else self._fan_out(spec, where, scope)
+        site = _Site(spec, path, where, scope, runs, fan)
         slot = len(self._records)
         self._records.append(None)  # parents are listed before their children
         kind = spec.kind
         if kind == "group":
-            work = self._group_work(spec, path, where, scope, runs, fan)
+            work = self._group_work(site)
         elif kind == "uses":
-            work = self._uses_work(spec, path, where, scope, runs, fan)
+            work = self._uses_work(site)
         elif kind == "agent":
-            work = self._agent_work(spec, where, scope, fan)
+            work = self._agent_work(site)
         else:
-            work = self._command_work(spec, where, scope, fan)
+            work = self._command_work(site)
         factor = _RUN_FACTOR[runs]
         bill = scale_bill(work.bill, factor)
         duration = work.duration if factor is ONE else work.duration * factor
-        self._records[slot] = self._record(
-            spec, kind, path, scope, level, needs, runs, fan, work, bill, duration
-        )
+        self._records[slot] = self._record(site, kind, level, needs, work, bill, duration)
         return bill, duration, work.critical
 
     def _record(
         self,
-        spec: StepSpec,
+        site: _Site,
         kind: StepKind,
-        path: str,
-        scope: _MapContext,
         level: int,
         needs: list[str],
-        runs: Runs,
-        fan: _FanOut,
         work: _Work,
         bill: Bill,
         duration: Span,
     ) -> StepPlan:
+        spec, scope, runs, fan = site.spec, site.scope, site.runs, site.fan
         numbers = self._numbers(bill, scope.outer, runs, fan.items, duration)
         tasks, calls, input_tokens, output_tokens, cost, seconds = numbers
         agent = self.workflow.agents.get(spec.agent) if spec.agent else None
         loop = spec.loop
         values = {
-            "path": path,
+            "path": site.path,
             "kind": kind,
             "parent": scope.prefix or None,
             "level": level,
@@ -598,10 +609,9 @@ class _Planner:
 
     # ------------------------------------------------------------------ step kinds
 
-    def _agent_work(
-        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _MapContext, fan: _FanOut
-    ) -> _Work:
+    def _agent_work(self, site: _Site) -> _Work:
         """An agent task per item: see `_agent_task` for the calls of one task."""
+        spec, where, scope, fan = site.spec, site.where, site.scope, site.fan
         shape = self._task_shape(spec)
         if shape is None:
             return _Work({}, ZERO)  # validation reports the unknown agent
@@ -687,10 +697,9 @@ class _Planner:
             self._agents[name] = None if agent is None else _AgentFacts.of(agent, self.workflow)
         return self._agents[name]
 
-    def _command_work(
-        self, spec: StepSpec, where: tuple[PathKey, ...], scope: _MapContext, fan: _FanOut
-    ) -> _Work:
+    def _command_work(self, site: _Site) -> _Work:
         """A process per item: no model calls but its judge gates; COMMAND_SECONDS a run."""
+        spec, where, scope, fan = site.spec, site.where, site.scope, site.fan
         for index, item in self._items(fan):
             context = self._item_context(scope, item, index)
             for position, argument in enumerate(spec.run or []):
@@ -707,29 +716,19 @@ class _Planner:
             scale_bill(judges, fan.items), _waves(fan.items, fan.plan) * (own + judge_time)
         )
 
-    def _group_work(
-        self,
-        spec: StepSpec,
-        path: str,
-        where: tuple[PathKey, ...],
-        scope: _MapContext,
-        runs: Runs,
-        fan: _FanOut,
-    ) -> _Work:
+    def _group_work(self, site: _Site) -> _Work:
         """Children per item and per loop iteration (min 1, max max_iterations); a group
         whose gates fail under `on_gate_failure: retry` runs again, up to max_attempts."""
+        spec, scope, fan = site.spec, site.scope, site.fan
         retry = self._retry(spec)
         iterations = Span(1, spec.loop.max_iterations) if spec.loop else ONE
         reruns = Span(1, retry.max_attempts) if self._retries_gates(spec) else ONE
-        index, item = next(iter(self._items(fan)), (0, Placeholder("item")))
-        if fan.plan is None:
-            item = scope.item
-            index = scope.index
+        index, item = self._first_item(site)
         child_scope = _MapContext(
-            prefix=path,
-            yaml_path=(*where, "steps"),
-            runs=runs,
-            outer=scope.outer * _RUN_FACTOR[runs] * fan.items * iterations * reruns,
+            prefix=site.path,
+            yaml_path=(*site.where, "steps"),
+            runs=site.runs,
+            outer=scope.outer * _RUN_FACTOR[site.runs] * fan.items * iterations * reruns,
             item=item,
             index=index,
             in_loop=scope.in_loop or spec.loop is not None,
@@ -745,36 +744,27 @@ class _Planner:
             children.levels,
         )
 
-    def _uses_work(
-        self,
-        spec: StepSpec,
-        path: str,
-        where: tuple[PathKey, ...],
-        scope: _MapContext,
-        runs: Runs,
-        fan: _FanOut,
-    ) -> _Work:
+    def _uses_work(self, site: _Site) -> _Work:
         """A sub-workflow's steps per item, as a group's children (their records nest under
         this step), planned by a planner of the child's file with the inputs `with:` gives
         the first item (the others' are alike); then this step's own judge gates."""
+        spec, scope, fan = site.spec, site.scope, site.fan
         assert spec.uses is not None
         child = self.workflow.sub_workflow(spec.uses)
-        index, item = next(iter(self._items(fan)), (0, Placeholder("item")))
-        if fan.plan is None:
-            item, index = scope.item, scope.index
+        index, item = self._first_item(site)
         context = self._item_context(scope, item, index)
         given = {
-            name: self._with_value(name, value, (*where, "with", name), context)
+            name: self._with_value(name, value, (*site.where, "with", name), context)
             for name, value in (spec.with_ or {}).items()
         }
         # The label validation gives the child's file: relative to the calling file's.
         label = Path(os.path.normpath(self.path.parent / spec.uses))
         planner = _Planner(child, given, label, self.assume_items, caller=self)
         child_scope = _MapContext(
-            prefix=path,
+            prefix=site.path,
             yaml_path=("steps",),
-            runs=runs,
-            outer=scope.outer * _RUN_FACTOR[runs] * fan.items,
+            runs=site.runs,
+            outer=scope.outer * _RUN_FACTOR[site.runs] * fan.items,
         )  # the child's templates see its own inputs, not the caller's item or loop
         children = planner._plan_map(child.steps, child_scope)
         planner._check_outputs()
@@ -786,6 +776,13 @@ class _Planner:
             children.critical,
             children.levels,
         )
+
+    def _first_item(self, site: _Site) -> tuple[int, Any]:
+        """The index and item a group's or sub-workflow's children are planned with: the
+        step's first item (a placeholder when unknown), or its scope's without for_each."""
+        if site.fan.plan is None:
+            return site.scope.index, site.scope.item
+        return next(iter(self._items(site.fan)), (0, Placeholder("item")))
 
     def _with_value(
         self, name: str, source: Any, where: tuple[PathKey, ...], context: Mapping[str, Any]

@@ -22,19 +22,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from agnoctl.errors import BadRequest
-from agnoctl.providers import attachments
+from agnoctl.providers import attachments, http
 from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
-from agnoctl.providers.http import (
-    ContentClock,
-    Endpoint,
-    JsonProvider,
-    chunk_json,
-    cut_short,
-    malformed,
-    mapping,
-    stream_error,
-    usage,
-)
 from agnoctl.providers.stream import SseDecoder, SseEvent
 
 if TYPE_CHECKING:
@@ -52,7 +41,7 @@ _STOP_REASONS = {
 }
 
 
-class AnthropicProvider(JsonProvider):
+class AnthropicProvider(http.JsonProvider):
     """A Messages API endpoint; one instance per provider entry."""
 
     protocol = "anthropic"
@@ -73,14 +62,11 @@ class AnthropicProvider(JsonProvider):
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
         return parse_reply(payload, self._endpoint, model)
 
-    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "stream": True}
-
-    def stream_reader(self, model: str, clock: ContentClock) -> StreamedReply:
+    def stream_reader(self, model: str, clock: http.ContentClock) -> StreamedReply:
         return StreamedReply(self._endpoint, model, clock)
 
 
-def wire_request(request: ModelRequest, endpoint: Endpoint) -> dict[str, Any]:
+def wire_request(request: ModelRequest, endpoint: http.Endpoint) -> dict[str, Any]:
     """The Messages body for ``request``."""
     for message in request.messages:
         attachments.check("anthropic", message.attachments, request.model)
@@ -181,16 +167,16 @@ def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
 
 
-def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> ModelReply:
+def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:
     """Map a Messages reply to a ``ModelReply``; the output tool's input becomes the text."""
     content = payload.get("content")
     if not isinstance(content, list):
-        raise malformed(endpoint, model, "a content list")
+        raise http.malformed(endpoint, model, "a content list")
     texts: list[str] = []
     calls: list[ToolCall] = []
     for block in content:
         if not isinstance(block, dict):
-            raise malformed(endpoint, model, "content blocks that are objects")
+            raise http.malformed(endpoint, model, "content blocks that are objects")
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
         elif block.get("type") == "tool_use":
@@ -205,8 +191,8 @@ def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> Mode
     return ModelReply(
         text="".join(texts),
         tool_calls=tuple(calls),
-        usage=usage(
-            mapping(payload.get("usage")), "input_tokens", "output_tokens", endpoint, model
+        usage=http.usage(
+            http.mapping(payload.get("usage")), "input_tokens", "output_tokens", endpoint, model
         ),
         finish_reason=finish,
         model=str(payload.get("model") or model),
@@ -226,7 +212,7 @@ _ERROR_STATUS = {
 }
 
 
-class StreamedReply:
+class StreamedReply(http.StreamReader[SseEvent]):
     """A Messages stream (server-sent events, ended by ``message_stop``) put together into
     the whole reply it stands for, then parsed by ``parse_reply``: a streamed reply and a
     whole one are the same ``ModelReply``, the output tool's input becoming the text alike.
@@ -239,11 +225,8 @@ class StreamedReply:
     status of its kind would (``overloaded_error`` is a 529, retried).
     """
 
-    def __init__(self, endpoint: Endpoint, model: str, clock: ContentClock) -> None:
-        self.clock = clock
-        self._endpoint = endpoint
-        self._model = model
-        self._events = SseDecoder()
+    def __init__(self, endpoint: http.Endpoint, model: str, clock: http.ContentClock) -> None:
+        super().__init__(SseDecoder(), parse_reply, endpoint, model, clock)
         self._blocks: dict[int, dict[str, Any]] = {}
         self._inputs: dict[int, list[str]] = {}  # a tool_use block's pieces of input JSON
         self._usage: dict[str, Any] = {}
@@ -251,39 +234,30 @@ class StreamedReply:
         self._served: Any = None
         self._done = False
 
-    def feed(self, chunk: bytes) -> None:
-        for event in self._events.feed(chunk):
-            self._event(event)
-
-    def _event(self, event: SseEvent) -> None:
-        self.clock.events += 1
-        piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
-        if piece is not None:
-            self.clock.content(piece)
-
-    def _feed(self, data: dict[str, Any]) -> str | None:
+    def piece(self, event: SseEvent) -> str | None:
+        data = self.json(event.data)
         kind = data.get("type")
         if kind == "content_block_delta":
             return self._delta(data)
         if kind == "content_block_start":
             return self._start(data)
         if kind == "message_start":
-            message = mapping(data.get("message"))
+            message = http.mapping(data.get("message"))
             self._served = message.get("model")
-            self._usage.update(mapping(message.get("usage")))
+            self._usage.update(http.mapping(message.get("usage")))
         elif kind == "message_delta":
-            self._stop = mapping(data.get("delta")).get("stop_reason") or self._stop
-            self._usage.update(mapping(data.get("usage")))
+            self._stop = http.mapping(data.get("delta")).get("stop_reason") or self._stop
+            self._usage.update(http.mapping(data.get("usage")))
         elif kind == "message_stop":
             self._done = True
         elif kind == "error":
-            error = mapping(data.get("error"))
+            error = http.mapping(data.get("error"))
             status = _ERROR_STATUS.get(str(error.get("type")), 500)
-            raise stream_error(self._endpoint, self._model, status, error.get("message"))
+            raise http.stream_error(self._endpoint, self._model, status, error.get("message"))
         return None
 
     def _start(self, data: dict[str, Any]) -> str | None:
-        block = dict(mapping(data.get("content_block")))
+        block = dict(http.mapping(data.get("content_block")))
         index = self._index(data)
         self._blocks[index] = block
         if block.get("type") != "tool_use":
@@ -295,8 +269,10 @@ class StreamedReply:
         index = self._index(data)
         block = self._blocks.get(index)
         if block is None:
-            raise malformed(self._endpoint, self._model, "a content_block_start before its deltas")
-        delta = mapping(data.get("delta"))
+            raise http.malformed(
+                self._endpoint, self._model, "a content_block_start before its deltas"
+            )
+        delta = http.mapping(data.get("delta"))
         kind = delta.get("type")
         if kind == "text_delta" and isinstance(text := delta.get("text"), str):
             block["text"] = f"{block.get('text') or ''}{text}"
@@ -310,39 +286,35 @@ class StreamedReply:
     def _index(self, data: dict[str, Any]) -> int:
         index = data.get("index")
         if not isinstance(index, int):
-            raise malformed(self._endpoint, self._model, "an index in every content block event")
+            raise http.malformed(
+                self._endpoint, self._model, "an index in every content block event"
+            )
         return index
 
-    def reply(self) -> ModelReply:
-        for event in self._events.close():
-            self._event(event)
+    def payload(self) -> dict[str, Any]:
         if not self._done:
-            raise cut_short(self._endpoint, self._model, "its end (message_stop)")
+            raise http.cut_short(self._endpoint, self._model, "its end (message_stop)")
         for index, pieces in self._inputs.items():
             if text := "".join(pieces):
                 self._blocks[index]["input"] = _tool_input(text, self._endpoint, self._model)
-        payload = {
+        return {
             "model": self._served,
             "content": [block for _, block in sorted(self._blocks.items())],
             "stop_reason": self._stop,
             "usage": self._usage,
         }
-        return parse_reply(payload, self._endpoint, self._model)
-
-    def whole(self, payload: dict[str, Any]) -> ModelReply:
-        return parse_reply(payload, self._endpoint, self._model)
 
 
-def _tool_input(text: str, endpoint: Endpoint, model: str) -> Any:
+def _tool_input(text: str, endpoint: http.Endpoint, model: str) -> Any:
     # A model can write broken JSON, which another attempt usually fixes (MalformedResponse).
     try:
         return json.loads(text)
     except ValueError:
-        raise malformed(endpoint, model, "tool_use input that is JSON") from None
+        raise http.malformed(endpoint, model, "tool_use input that is JSON") from None
 
 
-def _tool_call(block: dict[str, Any], endpoint: Endpoint, model: str) -> ToolCall:
+def _tool_call(block: dict[str, Any], endpoint: http.Endpoint, model: str) -> ToolCall:
     name, arguments = block.get("name"), block.get("input", {})
     if not isinstance(name, str) or not isinstance(arguments, dict):
-        raise malformed(endpoint, model, "a name and an input object in every tool_use block")
+        raise http.malformed(endpoint, model, "a name and an input object in every tool_use block")
     return ToolCall(id=str(block.get("id") or name), name=name, arguments=arguments)

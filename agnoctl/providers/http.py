@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import anyio
 import orjson
@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from agnoctl.redact import Redactor
 
 _T = TypeVar("_T")
+_E = TypeVar("_E")
 
 DEFAULT_MAX_CONNECTIONS = 100
 KEEPALIVE_SECONDS = 30.0
@@ -335,44 +336,38 @@ class Endpoint:
     secret: str | None = None  # the API key, only so it can be masked out of server messages
 
 
-async def post_json(
-    client: Client,
-    url: URL,
-    body: Mapping[str, Any],
-    *,
-    headers: Mapping[str, str],
-    endpoint: Endpoint,
-    model: str,
-    limits: ReplyLimits = ReplyLimits(),
-) -> tuple[dict[str, Any], RateLimitHint | None]:
-    """POST ``body`` as JSON and return the reply's JSON object and what its rate-limit
-    headers say (``rate_limit_hint``), or raise a ``ProviderError``."""
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One request to send: where, what, with which headers, and how its reply is bounded."""
+
+    client: Client
+    url: URL
+    body: Mapping[str, Any]
+    headers: Mapping[str, str]
+    endpoint: Endpoint
+    model: str
+    limits: ReplyLimits = ReplyLimits()
+
+
+async def post_json(post: Post) -> tuple[dict[str, Any], RateLimitHint | None]:
+    """Send ``post`` and return the reply's JSON object and what its rate-limit headers say
+    (``rate_limit_hint``), or raise a ``ProviderError``."""
 
     async def whole(
         response: aiohttp.ClientResponse,
     ) -> tuple[dict[str, Any], RateLimitHint | None]:
-        content = await _read_body(response, limits, endpoint, model)
+        content = await _read_body(response, post)
         if response.status != 200:
-            raise error_for_status(response, content, endpoint=endpoint, model=model)
-        payload = _json_object(response, content, endpoint=endpoint, model=model)
+            raise error_for_status(response, content, endpoint=post.endpoint, model=post.model)
+        payload = _json_object(response, content, endpoint=post.endpoint, model=post.model)
         return payload, rate_limit_hint(response.headers)
 
-    return await _exchange(client, url, body, headers, endpoint, model, limits, whole)
+    return await _exchange(post, whole)
 
 
-async def post_stream(
-    client: Client,
-    url: URL,
-    body: Mapping[str, Any],
-    *,
-    headers: Mapping[str, str],
-    endpoint: Endpoint,
-    model: str,
-    reader: StreamReader,
-    limits: ReplyLimits = ReplyLimits(),
-) -> ModelReply:
-    """POST ``body`` as JSON and read the reply as a stream with ``reader`` (the protocol's
-    framing and events), or raise a ``ProviderError``.
+async def post_stream(post: Post, reader: StreamReader[Any]) -> ModelReply:
+    """Send ``post`` and read the reply as a stream with ``reader`` (the protocol's framing and
+    events), or raise a ``ProviderError``.
 
     The reader's clock is given each piece of text as it arrives. The reply says when the first
     piece of content came (``ttft``: text or a tool call, from the moment the request was
@@ -381,13 +376,14 @@ async def post_stream(
     stalled (keep-alives count; a model streaming even a token a second sends far more), and
     one trickling its bytes is stopped as a whole reply that trickles is."""
     started = time.perf_counter()
+    endpoint, model = post.endpoint, post.model
 
     async def streamed(response: aiohttp.ClientResponse) -> ModelReply:
         if response.status != 200:
-            content = await _read_body(response, limits, endpoint, model)
+            content = await _read_body(response, post)
             raise error_for_status(response, content, endpoint=endpoint, model=model)
         if _is_json(response):  # a server that ignored `stream: true` and answered whole
-            content = await _read_body(response, limits, endpoint, model)
+            content = await _read_body(response, post)
             reply = reader.whole(_json_object(response, content, endpoint=endpoint, model=model))
             reply.rate_limit = rate_limit_hint(response.headers)
             return reply
@@ -398,7 +394,7 @@ async def post_stream(
                 head.extend(chunk[: _HEAD_KEPT - len(head)])
             reader.feed(chunk)
 
-        await _read_chunks(response, limits, endpoint, model, feed)
+        await _read_chunks(response, post, feed)
         try:
             reply = reader.reply()
         except ConnectionFailed:
@@ -412,7 +408,7 @@ async def post_stream(
         reply.rate_limit = rate_limit_hint(response.headers)
         return reply
 
-    return await _exchange(client, url, body, headers, endpoint, model, limits, streamed)
+    return await _exchange(post, streamed)
 
 
 class ContentClock:
@@ -434,26 +430,70 @@ class ContentClock:
             self.on_text(text)
 
 
-class StreamReader(Protocol):
+class Framing(Protocol[_E]):
+    """How a stream's bytes are cut into events (``agnoctl.providers.stream``)."""
+
+    def feed(self, chunk: bytes) -> list[_E]: ...
+
+    def close(self) -> list[_E]: ...
+
+
+class StreamReader(Generic[_E]):
     """A protocol's streamed reply: its framing, its events, and the reply they add up to.
 
     The body is pushed to it chunk by chunk (``feed``): decoding stays synchronous, with no
-    await between the socket's bytes and the reply's pieces."""
+    await between the socket's bytes and the reply's pieces. A protocol reads each event
+    (``piece``: the text it carries, "" for a piece of a tool call, None for no content) and
+    gives the whole reply's JSON object the events stood for (``payload``), which its
+    ``parse`` reads exactly as it reads a whole reply.
+    """
 
-    clock: ContentClock
+    def __init__(
+        self,
+        framing: Framing[_E],
+        parse: Callable[[dict[str, Any], Endpoint, str], ModelReply],
+        endpoint: Endpoint,
+        model: str,
+        clock: ContentClock,
+    ) -> None:
+        self.clock = clock
+        self._framing = framing
+        self._parse = parse
+        self._endpoint = endpoint
+        self._model = model
 
     def feed(self, chunk: bytes) -> None:
         """Decode the next chunk of the body (cut anywhere), telling ``clock`` of content."""
-        ...
+        for event in self._framing.feed(chunk):
+            self._event(event)
 
     def reply(self) -> ModelReply:
         """At the body's end: the reply the events added up to, exactly as a whole reply would
         parse; a ``ProviderError`` when the stream ended before the protocol's end marker."""
-        ...
+        for event in self._framing.close():
+            self._event(event)
+        return self.whole(self.payload())
 
     def whole(self, payload: dict[str, Any]) -> ModelReply:
-        """The reply of a server that answered with a whole JSON reply after all."""
-        ...
+        """The reply of a whole JSON object: the streamed one's, or a server's that answered
+        with a whole reply after all."""
+        return self._parse(payload, self._endpoint, self._model)
+
+    def _event(self, event: _E) -> None:
+        self.clock.events += 1
+        piece = self.piece(event)
+        if piece is not None:
+            self.clock.content(piece)
+
+    def piece(self, event: _E) -> str | None:
+        raise NotImplementedError
+
+    def payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def json(self, data: str) -> dict[str, Any]:
+        """An event's data as the JSON object it must be."""
+        return chunk_json(self._endpoint, self._model, data)
 
 
 _QUOTED = 80  # characters of a body that is no stream, quoted in its error (masked)
@@ -481,102 +521,85 @@ def _not_a_stream(
     )
 
 
-async def _exchange(
-    client: Client,
-    url: URL,
-    body: Mapping[str, Any],
-    headers: Mapping[str, str],
-    endpoint: Endpoint,
-    model: str,
-    limits: ReplyLimits,
-    consume: Callable[[aiohttp.ClientResponse], Awaitable[_T]],
-) -> _T:
+async def _exchange(post: Post, consume: Callable[[aiohttp.ClientResponse], Awaitable[_T]]) -> _T:
     """Send one request and ``consume`` its response; transport failures become the
     ``ProviderError`` tree. Leaving it, early or not, releases the response: a connection
     whose reply was not read to the end is closed, never reused. Redirects are not followed
     (a 3xx is a ``BadRequest``): a provider that moved is a base_url to fix, and a redirect
     must not carry the key elsewhere."""
+    client, url = post.client, post.url
     proxy = client.proxy_for(url)
     request = client.session.post(
         url,
-        data=orjson.dumps(body),
-        headers={**headers, "content-type": "application/json"},
+        data=orjson.dumps(post.body),
+        headers={**post.headers, "content-type": "application/json"},
         ssl=client.ssl_for(url.scheme),
         proxy=proxy,
-        timeout=client.timeout_for(limits.stall_timeout),
+        timeout=client.timeout_for(post.limits.stall_timeout),
         allow_redirects=False,
     )
     try:
         async with request as response:
             return await consume(response)
     except _aiohttp_errors() as exc:
-        raise _transport_error(exc, url, endpoint, model, proxy) from exc
+        raise _transport_error(exc, url, post.endpoint, post.model, proxy) from exc
     except TimeoutError as exc:  # aiohttp's own timeouts (sock_connect, sock_read)
-        raise _timeout_error(exc, url, endpoint, model) from exc
+        raise _timeout_error(exc, url, post.endpoint, post.model) from exc
 
 
-async def _read_body(
-    response: aiohttp.ClientResponse, limits: ReplyLimits, endpoint: Endpoint, model: str
-) -> bytes:
-    """The body, read while it stays within ``limits`` (``_read_chunks``)."""
+async def _read_body(response: aiohttp.ClientResponse, post: Post) -> bytes:
+    """The body, read while it stays within the post's limits (``_read_chunks``)."""
     body = bytearray()
-    await _read_chunks(response, limits, endpoint, model, body.extend)
+    await _read_chunks(response, post, body.extend)
     return bytes(body)
 
 
 async def _read_chunks(
-    response: aiohttp.ClientResponse,
-    limits: ReplyLimits,
-    endpoint: Endpoint,
-    model: str,
-    feed: Callable[[bytes], object],
+    response: aiohttp.ClientResponse, post: Post, feed: Callable[[bytes], object]
 ) -> None:
     """Give the body's chunks to ``feed`` as they come (decoded: a compressed bomb counts at
     its full size); raises past the size cap, or when less than ``PROGRESS_BYTES`` came in
     ``stall_timeout`` (one deadline, moved on by each ``PROGRESS_BYTES`` received)."""
+    limits = post.limits
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise _too_large(endpoint, model, limits, f"it declares {int(declared):,} bytes")
+        raise _too_large(post, f"it declares {int(declared):,} bytes")
     received = progress = 0
     stall = limits.stall_timeout
     with anyio.CancelScope(deadline=anyio.current_time() + stall) as wait:
         async for chunk in response.content.iter_any():
             received += len(chunk)
             if received > limits.max_bytes:
-                raise _too_large(endpoint, model, limits, "refused unread past that")
+                raise _too_large(post, "refused unread past that")
             progress += len(chunk)
             if progress >= PROGRESS_BYTES:
                 wait.deadline, progress = anyio.current_time() + stall, 0
             feed(chunk)
     if wait.cancelled_caught:
-        raise _stalled(response, limits, endpoint, model, received)
+        raise _stalled(response, post, received)
 
 
-def _stalled(
-    response: aiohttp.ClientResponse,
-    limits: ReplyLimits,
-    endpoint: Endpoint,
-    model: str,
-    received: int,
-) -> ProviderError:
+def _stalled(response: aiohttp.ClientResponse, post: Post, received: int) -> ProviderError:
+    provider = post.endpoint.provider
     return ProviderTimeout(
-        f"{endpoint.provider} stopped sending its reply: less than {PROGRESS_BYTES:,} bytes "
-        f"in {limits.stall_timeout:g}s "
+        f"{provider} stopped sending its reply: less than {PROGRESS_BYTES:,} bytes "
+        f"in {post.limits.stall_timeout:g}s "
         f"after {received:,} bytes (stall_timeout); the server or a proxy may be stuck",
-        provider=endpoint.provider,
-        model=model,
+        provider=provider,
+        model=post.model,
         status=response.status,
     )
 
 
-def _too_large(endpoint: Endpoint, model: str, limits: ReplyLimits, how: str) -> ProviderError:
+def _too_large(post: Post, how: str) -> ProviderError:
     # Not worth retrying: the same request would bring the same reply.
+    provider = post.endpoint.provider
     return PermanentProviderError(
-        f"{endpoint.provider} sent a reply larger than {limits.max_bytes:,} bytes "
+        f"{provider} sent a reply larger than {post.limits.max_bytes:,} bytes "
         f"(max_response_bytes), {how}; raise the provider's max_response_bytes if its "
         "replies are really this large",
-        provider=endpoint.provider,
-        model=model,
+        provider=provider,
+        model=post.model,
     )
 
 
@@ -642,33 +665,29 @@ class JsonProvider:
 
     def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` (``wire``'s) asking for the reply as a stream."""
-        raise NotImplementedError
+        return {**body, "stream": True}
 
-    def stream_reader(self, model: str, clock: ContentClock) -> StreamReader:
+    def stream_reader(self, model: str, clock: ContentClock) -> StreamReader[Any]:
         """A reader of one streamed reply to a request for ``model``, telling ``clock``."""
         raise NotImplementedError
 
     async def request(self, request: ModelRequest) -> ModelReply:
+        body = self.wire(request)
         if self.stream:
-            return await post_stream(
-                self._http.client,
-                self._url,
-                self.stream_body(self.wire(request)),
-                headers=self._headers,
-                endpoint=self._endpoint,
-                model=request.model,
-                reader=self.stream_reader(request.model, ContentClock(request.context.on_text)),
-                limits=self.limits,
-            )
-        payload, hint = await post_json(
+            body = self.stream_body(body)
+        post = Post(
             self._http.client,
             self._url,
-            self.wire(request),
-            headers=self._headers,
-            endpoint=self._endpoint,
-            model=request.model,
-            limits=self.limits,
+            body,
+            self._headers,
+            self._endpoint,
+            request.model,
+            self.limits,
         )
+        if self.stream:
+            clock = ContentClock(request.context.on_text)
+            return await post_stream(post, self.stream_reader(request.model, clock))
+        payload, hint = await post_json(post)
         reply = self.parse(payload, request.model)
         reply.rate_limit = hint
         return reply

@@ -14,19 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.providers import attachments
+from agnoctl.providers import attachments, http
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
-from agnoctl.providers.http import (
-    ContentClock,
-    Endpoint,
-    JsonProvider,
-    chunk_json,
-    cut_short,
-    malformed,
-    mapping,
-    stream_error,
-    usage,
-)
 from agnoctl.providers.stream import JsonLines
 
 if TYPE_CHECKING:
@@ -35,7 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
 
-class OllamaProvider(JsonProvider):
+class OllamaProvider(http.JsonProvider):
     """An Ollama server; one instance per provider entry."""
 
     protocol = "ollama"
@@ -50,14 +39,11 @@ class OllamaProvider(JsonProvider):
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
         return parse_reply(payload, self._endpoint, model)
 
-    def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "stream": True}
-
-    def stream_reader(self, model: str, clock: ContentClock) -> StreamedReply:
+    def stream_reader(self, model: str, clock: http.ContentClock) -> StreamedReply:
         return StreamedReply(self._endpoint, model, clock)
 
 
-class StreamedReply:
+class StreamedReply(http.StreamReader[str]):
     """An ``/api/chat`` stream (one JSON object a line) put together into the whole reply it
     stands for, then parsed by ``parse_reply``: a streamed reply and a whole one are the same
     ``ModelReply``.
@@ -68,31 +54,19 @@ class StreamedReply:
     server error, retried.
     """
 
-    def __init__(self, endpoint: Endpoint, model: str, clock: ContentClock) -> None:
-        self.clock = clock
-        self._endpoint = endpoint
-        self._model = model
-        self._lines = JsonLines()
+    def __init__(self, endpoint: http.Endpoint, model: str, clock: http.ContentClock) -> None:
+        super().__init__(JsonLines(), parse_reply, endpoint, model, clock)
         self._text: list[str] = []
         self._calls: list[Any] = []
         self._last: dict[str, Any] | None = None  # the line with done: true
 
-    def feed(self, chunk: bytes) -> None:
-        for line in self._lines.feed(chunk):
-            self._line(line)
-
-    def _line(self, line: str) -> None:
-        self.clock.events += 1
-        piece = self._feed(chunk_json(self._endpoint, self._model, line))
-        if piece is not None:
-            self.clock.content(piece)
-
-    def _feed(self, data: dict[str, Any]) -> str | None:
+    def piece(self, event: str) -> str | None:
+        data = self.json(event)
         if (error := data.get("error")) is not None:
-            raise stream_error(self._endpoint, self._model, 500, error)
+            raise http.stream_error(self._endpoint, self._model, 500, error)
         if data.get("done") is True:
             self._last = data
-        message = mapping(data.get("message"))
+        message = http.mapping(data.get("message"))
         piece: str | None = None
         if isinstance(text := message.get("content"), str) and text:
             self._text.append(text)
@@ -102,18 +76,13 @@ class StreamedReply:
             piece = piece or ""
         return piece
 
-    def reply(self) -> ModelReply:
-        for line in self._lines.close():
-            self._line(line)
+    def payload(self) -> dict[str, Any]:
         if self._last is None:
-            raise cut_short(self._endpoint, self._model, 'its end (a line with "done": true)')
+            raise http.cut_short(self._endpoint, self._model, 'its end (a line with "done": true)')
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self._text)}
         if self._calls:
             message["tool_calls"] = self._calls
-        return parse_reply({**self._last, "message": message}, self._endpoint, self._model)
-
-    def whole(self, payload: dict[str, Any]) -> ModelReply:
-        return parse_reply(payload, self._endpoint, self._model)
+        return {**self._last, "message": message}
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
@@ -164,35 +133,37 @@ def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
     }
 
 
-def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> ModelReply:
+def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:
     """Map an ``/api/chat`` reply to a ``ModelReply``."""
     message = payload.get("message")
     if not isinstance(message, dict):
-        raise malformed(endpoint, model, "a message object")
+        raise http.malformed(endpoint, model, "a message object")
     content = message.get("content")
     calls = _tool_calls(message.get("tool_calls"), endpoint, model)
     reason = payload.get("done_reason")
     return ModelReply(
         text=content if isinstance(content, str) else "",
         tool_calls=calls,
-        usage=usage(payload, "prompt_eval_count", "eval_count", endpoint, model),
+        usage=http.usage(payload, "prompt_eval_count", "eval_count", endpoint, model),
         finish_reason="tool_calls" if calls else reason if isinstance(reason, str) else None,
         model=str(payload.get("model") or model),
     )
 
 
-def _tool_calls(raw: Any, endpoint: Endpoint, model: str) -> tuple[ToolCall, ...]:
+def _tool_calls(raw: Any, endpoint: http.Endpoint, model: str) -> tuple[ToolCall, ...]:
     if not raw:
         return ()
     if not isinstance(raw, list):
-        raise malformed(endpoint, model, "a tool_calls list")
+        raise http.malformed(endpoint, model, "a tool_calls list")
     calls: list[ToolCall] = []
     for index, item in enumerate(raw):
         function = item.get("function") if isinstance(item, dict) else None
         name = function.get("name") if isinstance(function, dict) else None
         arguments = function.get("arguments", {}) if isinstance(function, dict) else None
         if not isinstance(name, str) or not isinstance(arguments, dict):
-            raise malformed(endpoint, model, "a name and an arguments object in every tool call")
+            raise http.malformed(
+                endpoint, model, "a name and an arguments object in every tool call"
+            )
         # Ollama gives calls no id (newer versions may); results are matched by position.
         call_id = item.get("id") if isinstance(item.get("id"), str) else f"call_{index}"
         calls.append(ToolCall(id=call_id, name=name, arguments=arguments))

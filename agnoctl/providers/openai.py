@@ -14,19 +14,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.providers import attachments
+from agnoctl.providers import attachments, http
 from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
-from agnoctl.providers.http import (
-    ContentClock,
-    Endpoint,
-    JsonProvider,
-    chunk_json,
-    cut_short,
-    malformed,
-    mapping,
-    stream_error,
-    usage,
-)
 from agnoctl.providers.stream import SseDecoder, SseEvent
 
 if TYPE_CHECKING:
@@ -38,7 +27,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 
-class OpenAIProvider(JsonProvider):
+class OpenAIProvider(http.JsonProvider):
     """A Chat Completions endpoint; one instance per provider entry."""
 
     protocol = "openai"
@@ -58,7 +47,7 @@ class OpenAIProvider(JsonProvider):
         # send none: the reply then counts no tokens, as a whole reply without usage does).
         return {**body, "stream": True, "stream_options": {"include_usage": True}}
 
-    def stream_reader(self, model: str, clock: ContentClock) -> StreamedReply:
+    def stream_reader(self, model: str, clock: http.ContentClock) -> StreamedReply:
         return StreamedReply(self._endpoint, model, clock)
 
 
@@ -182,27 +171,31 @@ def _subschemas(schema: dict[str, Any]) -> list[Any]:
     return found
 
 
-def parse_reply(payload: dict[str, Any], endpoint: Endpoint, model: str) -> ModelReply:
+def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:
     """Map a Chat Completions reply to a ``ModelReply``."""
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise malformed(endpoint, model, "choices")
+        raise http.malformed(endpoint, model, "choices")
     message = choices[0].get("message")
     if not isinstance(message, dict):
-        raise malformed(endpoint, model, "choices[0].message")
+        raise http.malformed(endpoint, model, "choices[0].message")
     content = message.get("content")
     return ModelReply(
         text=content if isinstance(content, str) else "",
         tool_calls=_tool_calls(message.get("tool_calls"), endpoint, model),
-        usage=usage(
-            mapping(payload.get("usage")), "prompt_tokens", "completion_tokens", endpoint, model
+        usage=http.usage(
+            http.mapping(payload.get("usage")),
+            "prompt_tokens",
+            "completion_tokens",
+            endpoint,
+            model,
         ),
         finish_reason=_str_or_none(choices[0].get("finish_reason")),
         model=str(payload.get("model") or model),
     )
 
 
-class StreamedReply:
+class StreamedReply(http.StreamReader[SseEvent]):
     """A Chat Completions stream (server-sent events of ``chat.completion.chunk`` objects,
     ended by ``data: [DONE]``) put together into the whole reply it stands for, then parsed
     by ``parse_reply``: a streamed reply and a whole one are the same ``ModelReply``.
@@ -215,11 +208,8 @@ class StreamedReply:
     none.
     """
 
-    def __init__(self, endpoint: Endpoint, model: str, clock: ContentClock) -> None:
-        self.clock = clock
-        self._endpoint = endpoint
-        self._model = model
-        self._events = SseDecoder()
+    def __init__(self, endpoint: http.Endpoint, model: str, clock: http.ContentClock) -> None:
+        super().__init__(SseDecoder(), parse_reply, endpoint, model, clock)
         self._text: list[str] = []
         self._calls: dict[int, _CallPieces] = {}
         self._finish: Any = None
@@ -227,20 +217,13 @@ class StreamedReply:
         self._served: Any = None
         self._done = False
 
-    def feed(self, chunk: bytes) -> None:
-        for event in self._events.feed(chunk):
-            self._event(event)
-
-    def _event(self, event: SseEvent) -> None:
-        self.clock.events += 1
+    def piece(self, event: SseEvent) -> str | None:
         if event.data == "[DONE]":
             self._done = True  # the body is still read to its end: the connection is reused
-            return
-        piece = self._feed(chunk_json(self._endpoint, self._model, event.data))
-        if piece is not None:
-            self.clock.content(piece)
+            return None
+        return self._chunk(self.json(event.data))
 
-    def _feed(self, chunk: dict[str, Any]) -> str | None:
+    def _chunk(self, chunk: dict[str, Any]) -> str | None:
         if (error := chunk.get("error")) is not None:
             raise _stream_error(self._endpoint, self._model, error)
         self._served = chunk.get("model") or self._served
@@ -249,23 +232,23 @@ class StreamedReply:
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices:
             return None
-        choice = mapping(choices[0])
+        choice = http.mapping(choices[0])
         self._finish = choice.get("finish_reason") or self._finish
-        delta = mapping(choice.get("delta"))
+        delta = http.mapping(choice.get("delta"))
         piece: str | None = None
         if isinstance(text := delta.get("content"), str) and text:
             self._text.append(text)
             piece = text
         if isinstance(calls := delta.get("tool_calls"), list) and calls:
             for call in calls:
-                self._call_piece(mapping(call))
+                self._call_piece(http.mapping(call))
             piece = piece or ""
         return piece
 
     def _call_piece(self, call: dict[str, Any]) -> None:
         index = call.get("index")
         pieces = self._calls.setdefault(index if isinstance(index, int) else 0, _CallPieces())
-        function = mapping(call.get("function"))
+        function = http.mapping(call.get("function"))
         pieces.id = pieces.id or call.get("id")
         pieces.name = pieces.name or function.get("name")
         arguments = function.get("arguments")
@@ -274,11 +257,9 @@ class StreamedReply:
         elif isinstance(arguments, dict):  # a server that sends them whole, as an object
             pieces.arguments.append(json.dumps(arguments))
 
-    def reply(self) -> ModelReply:
-        for event in self._events.close():
-            self._event(event)
+    def payload(self) -> dict[str, Any]:
         if not self._done:
-            raise cut_short(self._endpoint, self._model, "its end (data: [DONE])")
+            raise http.cut_short(self._endpoint, self._model, "its end (data: [DONE])")
         message: dict[str, Any] = {"content": "".join(self._text)}
         if self._calls:
             message["tool_calls"] = [
@@ -289,15 +270,11 @@ class StreamedReply:
                 }
                 for _, pieces in sorted(self._calls.items())
             ]
-        payload = {
+        return {
             "model": self._served,
             "choices": [{"message": message, "finish_reason": self._finish}],
             "usage": self._usage,
         }
-        return parse_reply(payload, self._endpoint, self._model)
-
-    def whole(self, payload: dict[str, Any]) -> ModelReply:
-        return parse_reply(payload, self._endpoint, self._model)
 
 
 class _CallPieces:
@@ -311,27 +288,27 @@ class _CallPieces:
         self.arguments: list[str] = []
 
 
-def _stream_error(endpoint: Endpoint, model: str, error: Any) -> Exception:
+def _stream_error(endpoint: http.Endpoint, model: str, error: Any) -> Exception:
     error = error if isinstance(error, dict) else {"message": error}
     code = error.get("code")
     status = code if isinstance(code, int) and 400 <= code <= 599 else 500
-    return stream_error(endpoint, model, status, error.get("message"))
+    return http.stream_error(endpoint, model, status, error.get("message"))
 
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _tool_calls(raw: Any, endpoint: Endpoint, model: str) -> tuple[ToolCall, ...]:
+def _tool_calls(raw: Any, endpoint: http.Endpoint, model: str) -> tuple[ToolCall, ...]:
     if not raw:
         return ()
     if not isinstance(raw, list):
-        raise malformed(endpoint, model, "a tool_calls list")
+        raise http.malformed(endpoint, model, "a tool_calls list")
     calls: list[ToolCall] = []
     for item in raw:
         function = item.get("function") if isinstance(item, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise malformed(endpoint, model, "a function name in every tool call")
+            raise http.malformed(endpoint, model, "a function name in every tool call")
         calls.append(
             ToolCall(
                 id=str(item.get("id") or f"call_{len(calls)}"),
@@ -342,7 +319,7 @@ def _tool_calls(raw: Any, endpoint: Endpoint, model: str) -> tuple[ToolCall, ...
     return tuple(calls)
 
 
-def _arguments(raw: Any, endpoint: Endpoint, model: str) -> dict[str, Any]:
+def _arguments(raw: Any, endpoint: http.Endpoint, model: str) -> dict[str, Any]:
     # The protocol sends arguments as a JSON string; a model can still produce broken JSON,
     # which another attempt usually fixes, hence a (retryable) MalformedResponse.
     if raw is None or raw == "":
@@ -352,5 +329,5 @@ def _arguments(raw: Any, endpoint: Endpoint, model: str) -> dict[str, Any]:
     except ValueError:
         arguments = None
     if not isinstance(arguments, dict):
-        raise malformed(endpoint, model, "tool call arguments that are a JSON object")
+        raise http.malformed(endpoint, model, "tool call arguments that are a JSON object")
     return arguments
