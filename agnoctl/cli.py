@@ -646,6 +646,11 @@ class ProgressMode(StrEnum):
     plain = "plain"
 
 
+class ExecutorChoice(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command("run", cls=_Command)
 def run(
     ctx: typer.Context,
@@ -769,6 +774,22 @@ def run(
             "--no-input", help="Never ask on the terminal: an undecided approval waits (exit 75)."
         ),
     ] = False,
+    executor: Annotated[
+        ExecutorChoice,
+        typer.Option(
+            "--executor",
+            metavar=_choices(ExecutorChoice),
+            help="Where command steps and tools run: local, or ray (a Ray cluster; docs/ray.md).",
+        ),
+    ] = ExecutorChoice.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="The Ray cluster (--executor ray); default RAY_ADDRESS, else one on this machine.",
+        ),
+    ] = None,
 ) -> None:
     """Run a workflow and write its run directory (report.json, events.jsonl, junit.xml, ...).
 
@@ -823,6 +844,8 @@ def run(
                 cache_dir=cache_dir,
                 approvals=approvals,
                 on_text=terminal.live_text.add if terminal.live_text is not None else None,
+                executor=executor.value,
+                ray_address=ray_address,
             )
             report = run_workflow(path, options)
     except NothingToResume as exc:

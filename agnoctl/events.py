@@ -140,6 +140,8 @@ class Succeeded(StatusEvent):
     output: Any = None
     fingerprint: str | None = None
     duration_ms: float | None = None
+    node: str | None = None
+    """The Ray node the last attempt of a command step ran on (`--executor ray`)."""
 
 
 @_event
@@ -261,6 +263,8 @@ class AttemptFailed(TaskEvent):
     reason: str
     error: str
     retrying: bool
+    node: str | None = None
+    """The Ray node a command step's attempt ran on (`--executor ray`)."""
 
 
 @_event

@@ -27,7 +27,7 @@ import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
@@ -69,6 +69,9 @@ from agnoctl.reports.writer import (
 from agnoctl.spec.inputs import resolve_inputs
 from agnoctl.spec.models import Workflow
 from agnoctl.spec.uses import every_workflow, run_providers, run_step_paths
+
+if TYPE_CHECKING:
+    from agnoctl.engine.ray_executor import RayOptions
 
 
 class RunObserver(Protocol):
@@ -122,6 +125,12 @@ class RunOptions:
     """Told each piece of a streamed reply's text as it arrives (task path, item index,
     text), unredacted (the run's redactor is ``agnoctl.redact.active()`` where it is called);
     None: nobody shows text, and no reply does any work for it."""
+    executor: Literal["local", "ray"] = "local"
+    """Where command steps and command tools run their programs: here, or as tasks of a Ray
+    cluster (`--executor ray`, the `ray` extra; docs/ray.md)."""
+    ray_address: str | None = None
+    """The Ray cluster's address (`--ray-address`); unset: `RAY_ADDRESS`, else a cluster of
+    this machine started for the run. Only with ``executor="ray"``."""
 
     def __post_init__(self) -> None:
         # Library callers write paths as text (`report_dir="runs/x"`) as often as Paths.
@@ -238,9 +247,31 @@ def _load(path: str | os.PathLike[str], options: RunOptions) -> _Prepared:
     from agnoctl.spec.validate import load_workflow
 
     file = Path(path)
+    _check_executor(options)
     # --mock and --cache-only send no request: an unset provider key variable is no error.
     workflow = load_workflow(file, offline=options.mock or options.cache_mode == "only")
     return _prepare(workflow, file, options)
+
+
+def _check_executor(options: RunOptions) -> None:
+    """Refuse an executor setting that would be ignored, or Ray when it is not installed,
+    before anything is written."""
+    if options.executor not in ("local", "ray"):
+        raise UsageError(f"unknown executor {options.executor!r}: use local or ray")
+    if options.executor == "ray":
+        from agnoctl.engine.ray_executor import require_ray
+
+        require_ray()
+    elif options.ray_address is not None:
+        raise UsageError("--ray-address names the cluster of --executor ray: add it, or drop it")
+
+
+def _ray(options: RunOptions) -> RayOptions | None:
+    if options.executor != "ray":
+        return None
+    from agnoctl.engine.ray_executor import RayOptions
+
+    return RayOptions(options.ray_address)
 
 
 def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
@@ -314,6 +345,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         note=note,
         approvals=options.approvals,
         on_text=options.on_text,
+        ray=_ray(options),
     )
 
 

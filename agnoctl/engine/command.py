@@ -11,6 +11,9 @@ With an ``output_schema`` stdout is parsed as JSON and validated. A non-zero exi
 invalid output fails the step without a retry (running the same command again gives the same
 answer); a timeout is retried under the step's retry policy. The end of stderr is kept for the
 report.
+
+``execute`` runs where the run's executor runs programs (``agnoctl.tools.executor``): here, or
+on a Ray worker under ``--executor ray``, which sends back its ``Completed`` and its node.
 """
 
 from __future__ import annotations
@@ -56,13 +59,16 @@ async def run_command(rt: Runtime, task: Task) -> Any:
     argv = [task.render(f"run[{i}]", arg) for i, arg in enumerate(step.run)]
     env = None
     if step.env:
-        rendered = {name: task.render(f"env.{name}", value) for name, value in step.env.items()}
-        env = {**os.environ, **rendered}
+        env = {name: task.render(f"env.{name}", value) for name, value in step.env.items()}
     cwd = Path(task.render("cwd", step.cwd)) if step.cwd else None
     schema = step.output_schema
 
     async def attempt(record: AttemptRecord) -> Any:
-        done = await execute(argv, cwd=cwd, env=env, where=task.where)
+        ran = await rt.executor.run(
+            step.resources, execute, argv, cwd=cwd, env=env, where=task.where
+        )
+        record.node = ran.node
+        done = ran.value
         task.record.exit_code = done.exit_code
         task.record.stderr = done.stderr or None
         if done.exit_code != 0:
@@ -93,10 +99,15 @@ async def run_command(rt: Runtime, task: Task) -> Any:
 async def execute(
     argv: list[str], *, cwd: Path | None, env: dict[str, str] | None, where: str
 ) -> Completed:
-    """Run ``argv`` to completion; cancelling the caller ends the whole process group."""
+    """Run ``argv`` to completion; cancelling the caller ends the whole process group.
+
+    ``env`` is the step's own variables, added to the environment of the process this runs
+    in: a Ray worker's own under ``--executor ray`` (the driver's, which may hold API keys,
+    never travels).
+    """
     if cwd is not None and not cwd.is_dir():
         raise StepFailed(f"step {where}: cwd {str(cwd)!r} is not a directory", kind="command_error")
-    tagged, tag = tag_environment(env)
+    tagged, tag = tag_environment({**os.environ, **env} if env else None)
     try:
         process = await anyio.open_process(
             argv,

@@ -32,12 +32,12 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 
@@ -59,6 +59,9 @@ from agnoctl.providers.base import Provider
 from agnoctl.redact import Redactor
 from agnoctl.spec.dag import find_step
 from agnoctl.spec.models import StepSpec, Tags, Workflow
+
+if TYPE_CHECKING:
+    from agnoctl.engine.ray_executor import RayOptions
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between report.json checkpoints while a run goes on
 # ... or this many times what the last one took to build: a checkpoint stops the steps while
@@ -104,6 +107,8 @@ class RunSetup:
     on_text: Callable[[str, int | None, str], None] | None = None
     """Told each piece of a streamed reply's text (task path, item index, text): the live
     display's, when it shows text; None otherwise, and no reply does any work for it."""
+    ray: RayOptions | None = None
+    """The Ray cluster command steps and command tools run on (`--executor ray`); None: here."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ async def execute(setup: RunSetup, reports: ReportFiles) -> RunResult:
     rt = _runtime(setup, sink)
     try:
         # MCP servers end with the run, whichever way it ends (failed, interrupted, timed out).
-        async with rt.mcp or contextlib.AsyncExitStack():
+        async with rt.mcp or contextlib.AsyncExitStack(), _executor(setup, rt):
             result = await _run(setup, rt, reports, stop)
     finally:
         sink.close()
@@ -184,6 +189,19 @@ async def execute(setup: RunSetup, reports: ReportFiles) -> RunResult:
             await rt.providers.aclose()
     stop.check()  # the journal's last write, or its fsync
     return result
+
+
+@contextlib.asynccontextmanager
+async def _executor(setup: RunSetup, rt: Runtime) -> AsyncIterator[None]:
+    """Connected to the run's Ray cluster for its lifetime (`--executor ray`), else nothing:
+    programs run here."""
+    if setup.ray is None:
+        yield
+        return
+    from agnoctl.engine.ray_executor import connected
+
+    async with connected(setup.ray, Path.cwd()) as rt.executor:
+        yield
 
 
 def _runtime(setup: RunSetup, sink: EventSink) -> Runtime:

@@ -42,6 +42,7 @@ from agnoctl.spec.models import (
     Workflow,
 )
 from agnoctl.spec.uses import every_workflow, run_providers
+from agnoctl.tools.executor import LOCAL, Executor
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import AttemptRecord
@@ -411,6 +412,9 @@ class Runtime:
         )
         self._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
         self._tools: dict[str, Tool] | None = None
+        # Where command steps and command tools run their programs: here, or on a Ray
+        # cluster (`--executor ray`, set by `execute` before the steps start).
+        self.executor: Executor = LOCAL
         # The run's MCP servers (sub-workflows' too), when a file of the run declares one;
         # `execute` holds them open for the run's lifetime.
         self.mcp: McpServers | None = None
@@ -470,7 +474,9 @@ class Runtime:
             from agnoctl.tools.registry import build_tools
 
             web = self.providers.web
-            self._tools = build_tools(self.workflow.tools, http_client=lambda: web().get())
+            self._tools = build_tools(
+                self.workflow.tools, http_client=lambda: web().get(), executor=self.executor
+            )
         return self._tools
 
     async def call_model(

@@ -669,7 +669,10 @@ class Scheduler:
         record.status = "succeeded"
         ended = self._finished(record, scope, owner)
         kind = events.ItemSucceeded if isinstance(record, ItemRecord) else events.StepSucceeded
-        self.rt.sink.emit(kind(**ended, output=record.output, fingerprint=record.fingerprint))
+        node = record.attempts[-1].node if record.attempts else None  # `--executor ray`
+        self.rt.sink.emit(
+            kind(**ended, output=record.output, fingerprint=record.fingerprint, node=node)
+        )
 
     def _fail(
         self,

@@ -94,6 +94,7 @@ async def run_attempts(
                     reason=record.error_kind,
                     error=record.error,
                     retrying=again,
+                    node=record.node,
                 )
             )
             if not again:

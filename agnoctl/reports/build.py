@@ -165,6 +165,7 @@ def _attempt(record: AttemptRecord) -> dict[str, Any]:
             "finished": when(record.finished),
             "duration_ms": _ms(record.started, record.finished),
             "model": record.model,
+            "node": record.node,
             "error": _error(record.error, record.error_kind),
             "delay": record.delay,
             "prompt": record.prompt,

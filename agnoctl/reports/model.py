@@ -99,6 +99,10 @@ class AttemptReport(_Model):
     model: str | None = Field(
         default=None, description="`<provider>/<model>` asked in this attempt (agent steps)."
     )
+    node: str | None = Field(
+        default=None,
+        description="Command steps under `--executor ray`: the id of the Ray node it ran on.",
+    )
     error: ErrorInfo | None = Field(
         default=None, description="Why the attempt failed; None when it succeeded."
     )

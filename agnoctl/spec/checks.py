@@ -36,6 +36,7 @@ from agnoctl.spec.models import (
     Workflow,
 )
 from agnoctl.spec.refs import Access, Key, Reads, TemplateSyntaxProblem, UnknownName, reads
+from agnoctl.spec.resource_checks import check_resources
 
 BUILTIN_PROVIDERS = frozenset({"openai", "anthropic", "ollama", "mock"})
 # How a provider entry reads a reply: settings a mock entry has no use for (W530).
@@ -399,6 +400,10 @@ class _Checker:
             self._check_gates(node, inner)
         if spec.output_schema is not None:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
+        for problem in check_resources(base, spec):
+            self.report(
+                problem.path, problem.code, problem.message, problem.hint, at_key=problem.at_key
+            )
 
     def _check_attachment(
         self,

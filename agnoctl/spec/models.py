@@ -494,6 +494,31 @@ WithValue = Annotated[Any, BeforeValidator(_template)]
 """A `with:` value: a string is a template (a `${VAR}` in it a literal), anything else a literal."""
 
 
+class ResourcesSpec(Strict):
+    """What one task of a command step reserves on a Ray node (`--executor ray`)."""
+
+    cpus: Annotated[Finite, Field(ge=0)] | None = Field(
+        default=None, description="CPUs the task reserves (Ray's `num_cpus`; Ray's default 1)."
+    )
+    gpus: Annotated[Finite, Field(ge=0)] | None = Field(
+        default=None, description="GPUs the task reserves (Ray's `num_gpus`)."
+    )
+    memory: int | str | None = Field(
+        default=None,
+        description=(
+            "Memory the task reserves (Ray's `memory`): bytes, or a size such as `512MiB`, "
+            "`2GiB`, `1.5GB`."
+        ),
+    )
+    custom: dict[str, Annotated[Finite, Field(ge=0)]] | None = Field(
+        default=None,
+        description=(
+            "Custom Ray resources by name and amount (`{ssd: 1}`): the task runs only on a "
+            "node that declares them (`ray start --resources`)."
+        ),
+    )
+
+
 class StepDefaults(Strict):
     """Step fields that `defaults` may set for every step; a step's own value wins."""
 
@@ -624,6 +649,13 @@ class StepSpec(StepDefaults):
     )
     gates: list[Gate] | None = Field(
         default=None, description="Quality gates checked on the output after the step succeeds."
+    )
+    resources: ResourcesSpec | None = Field(
+        default=None,
+        description=(
+            "Command step: what each of its tasks reserves on a Ray node under `--executor "
+            "ray` (the local executor runs it as it is). See docs/ray.md."
+        ),
     )
 
     @property

@@ -30,6 +30,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("steps.<id>.retry (and defaults.retry)", models.RetrySpec),
     ("steps.<id>.loop", models.LoopSpec),
     ("steps.<id>.approval", models.ApprovalSpec),
+    ("steps.<id>.resources", models.ResourcesSpec),
     ("gates: {type: schema}", models.SchemaGate),
     ("gates: {type: threshold}", models.ThresholdGate),
     ("gates: {type: contains | not_contains}", models.ContainsGate),

@@ -18,6 +18,9 @@ with a tag of its own in its environment (``PROCESS_TAG``), which its descendant
 on Linux agnoctl is a child subreaper: an orphaned descendant becomes agnoctl's child, not
 init's. So when a program ends, ``end_escaped`` finds what it left running outside its group
 (agnoctl's children carrying its tag) and kills it. Command steps use the same functions.
+
+Under ``--executor ray`` a call's ``run_process`` runs on a Ray worker instead
+(``agnoctl.tools.executor``), the same function with the same bounds.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from agnoctl.providers.base import ToolSpec
 from agnoctl.spec.models import CommandToolSpec
 from agnoctl.spec.templates import TemplateError, render
 from agnoctl.tools.base import BaseTool, ToolResult, cut, failed, output_bytes, refused
+from agnoctl.tools.executor import LOCAL, Executor
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 STDERR_TAIL_BYTES = 4096
@@ -300,13 +304,21 @@ def _option_from_arguments(template: tuple[str, ...], argv: list[str]) -> str | 
 class CommandTool(BaseTool):
     """A program run with the model's arguments rendered into argv."""
 
-    def __init__(self, name: str, spec: CommandToolSpec, *, kill_grace: float = KILL_GRACE) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: CommandToolSpec,
+        *,
+        kill_grace: float = KILL_GRACE,
+        executor: Executor = LOCAL,
+    ) -> None:
         description = spec.description or f"Runs the command: {' '.join(spec.run)}"
         super().__init__(ToolSpec(name, description, spec.parameters), spec.max_output_chars)
         self._argv = tuple(spec.run)
         self._timeout = spec.timeout
         self._cwd = spec.cwd
         self._kill_grace = kill_grace
+        self._executor = executor  # here, or a Ray worker (`--executor ray`)
         self._allow_options = spec.allow_option_args is True
 
     async def _run(self, arguments: dict[str, Any]) -> ToolResult:
@@ -322,7 +334,9 @@ class CommandTool(BaseTool):
                 "not start with '-'"
             )
         try:
-            outcome = await run_process(
+            ran = await self._executor.run(
+                None,
+                run_process,
                 argv,
                 timeout=self._timeout,
                 cwd=self._cwd,
@@ -331,7 +345,7 @@ class CommandTool(BaseTool):
             )
         except OSError as exc:
             return failed(f"could not start {argv[0]!r}: {exc.strerror or exc}")
-        return self._result(outcome)
+        return self._result(ran.value)
 
     def _result(self, outcome: ProcessOutcome) -> ToolResult:
         total = None if outcome.stdout_complete else f"{outcome.stdout_bytes} bytes of output"

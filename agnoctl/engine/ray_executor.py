@@ -1,0 +1,244 @@
+"""Command tasks as Ray tasks: ``agnoctl run --executor ray`` (docs/ray.md).
+
+The driver (this process) stays the one owner of the run: it schedules by the DAG, holds every
+limit and budget, writes the journal, the cache and the reports. What goes to the cluster is
+the program of a command step or a command tool: the function that runs it here
+(``agnoctl.tools.executor``) runs on a Ray worker, with the step's ``resources`` as the task's
+request, and its value (exit code, output within the same caps, stderr's end) comes back with
+the id of the node it ran on.
+
+Faults are the driver's to judge, so none counts twice: Ray retries nothing
+(``max_retries=0``); a worker or node lost mid-task fails that attempt as ``worker_lost``,
+which the step's retry policy retries. Cancelling a task (a timeout, SIGINT, a failed run) asks
+it to stop first, which ends its program's process group on the worker as a local
+cancellation does, and kills its worker after ``CANCEL_GRACE`` if it has not.
+
+The working directory (where ``agnoctl`` runs, against which relative paths resolve) is shipped
+to the workers as Ray's ``working_dir``, so relative paths mean there what they mean here;
+``MAX_WORKING_DIR`` caps it before anything is uploaded. ray is imported only here, and this
+module only under ``--executor ray``: importing it takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib.util
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Generic, ParamSpec, TypeVar
+
+import anyio
+from anyio.from_thread import start_blocking_portal
+
+from agnoctl.errors import StepFailed, UsageError
+from agnoctl.spec.models import ResourcesSpec
+from agnoctl.spec.resource_checks import memory_bytes
+from agnoctl.tools.executor import Ran
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+INSTALL_HINT = (
+    "pip install 'ray>=2.40' into agnoctl's environment (its `ray` extra: "
+    "pip install -e '.[ray]' in a checkout of agnoctl)"
+)
+MAX_WORKING_DIR = 100 * 2**20
+"""Bytes of the working directory shipped to the workers; Ray's own cap (512 MiB, zipped)
+fails only after the upload, with a message about gRPC."""
+EXCLUDED = (".agnoctl", ".git")
+"""Never shipped: agnoctl's runs and cache, and git's history (no command reads them there)."""
+CANCEL_GRACE = 2.0
+"""Seconds a cancelled task has to end its program (SIGTERM, then SIGKILL after a second)
+before its worker is killed."""
+_POLL = 0.1  # seconds: how often a worker's task looks up from its program for a cancel
+
+
+@dataclass(frozen=True, slots=True)
+class RayOptions:
+    """How to reach the cluster: ``address`` (``--ray-address``), else ``RAY_ADDRESS``, else a
+    cluster of this machine, started for the run and stopped after it."""
+
+    address: str | None = None
+
+
+def require_ray() -> None:
+    """Raise UsageError when ray is not installed (found without importing it)."""
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome(Generic[T]):
+    """What a Ray task sends back: the function's value or the error it raised, as values
+    (a Ray error then only ever means the task itself was lost or refused)."""
+
+    value: T | None
+    error: Exception | None
+    node: str
+
+
+class RayExecutor:
+    """Runs each function as a Ray task; an ``Executor`` (``agnoctl.tools.executor``)."""
+
+    def __init__(self, ray: ModuleType) -> None:
+        self._ray = ray
+        # The driver's retry policy decides: a task Ray re-ran by itself would count twice.
+        self._task = ray.remote(max_retries=0)(_on_worker)
+
+    async def run(
+        self,
+        resources: ResourcesSpec | None,
+        fn: Callable[P, Awaitable[T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Ran[T]:
+        task = self._task if resources is None else self._task.options(**request(resources))
+        ref = task.remote(fn, args, kwargs)
+        try:
+            outcome: _Outcome[T] = await asyncio.wrap_future(ref.future())
+        except self._ray.exceptions.RayError as exc:
+            raise _failure(exc) from None
+        except BaseException:  # cancelled here: stop it there
+            with anyio.CancelScope(shield=True):
+                await self._cancel(ref)
+            raise
+        if outcome.error is not None:
+            raise outcome.error
+        return Ran(outcome.value, outcome.node)  # type: ignore[arg-type]  # no error: a value
+
+    async def _cancel(self, ref: Any) -> None:
+        self._ray.cancel(ref)  # a KeyboardInterrupt in the task: it ends its program's group
+        with anyio.move_on_after(CANCEL_GRACE):
+            await asyncio.wait([asyncio.wrap_future(ref.future())])
+            return
+        self._ray.cancel(ref, force=True)  # it did not end: its worker is killed
+
+
+def request(resources: ResourcesSpec) -> dict[str, Any]:
+    """A step's ``resources`` as Ray task options."""
+    options: dict[str, Any] = {}
+    if resources.cpus is not None:
+        options["num_cpus"] = resources.cpus
+    if resources.gpus is not None:
+        options["num_gpus"] = resources.gpus
+    if resources.memory is not None:
+        options["memory"] = memory_bytes(resources.memory)  # validated: E470
+    if resources.custom:
+        options["resources"] = dict(resources.custom)
+    return options
+
+
+def _failure(exc: Exception) -> StepFailed:
+    """The attempt's failure when Ray lost or refused the task (never the program's own)."""
+    name = type(exc).__name__
+    if name in _LOST:
+        return StepFailed(
+            f"the Ray worker running the command was lost ({name}): {_first_line(exc)}",
+            kind="worker_lost",
+            retryable=True,
+        )
+    return StepFailed(f"Ray could not run the task ({name}): {_first_line(exc)}", kind="executor")
+
+
+# A worker process or its node died, or the result went with it: another attempt may succeed.
+_LOST = frozenset(
+    {
+        "WorkerCrashedError",
+        "NodeDiedError",
+        "ObjectLostError",
+        "OwnerDiedError",
+        "LocalRayletDiedError",
+    }
+)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _on_worker(
+    fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> _Outcome[T]:
+    """The Ray task: ``fn`` on the worker, in an event loop of its own."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    with start_blocking_portal() as portal:
+        future = portal.start_task_soon(partial(fn, *args, **kwargs))
+        try:
+            return _Outcome(_result(future), None, node)
+        except KeyboardInterrupt:  # ray.cancel: end the program as a local cancel does
+            future.cancel()
+            raise
+        except Exception as exc:
+            return _Outcome(None, exc, node)
+
+
+def _result(future: concurrent.futures.Future[T]) -> T:
+    # Polled, not waited on: Ray's cancel is a KeyboardInterrupt, which reaches this thread
+    # only while it runs Python code, never inside a blocking wait.
+    while True:
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            return future.result(timeout=_POLL)
+
+
+@contextlib.asynccontextmanager
+async def connected(options: RayOptions, working_dir: Path) -> AsyncIterator[RayExecutor]:
+    """A ``RayExecutor`` on the cluster for the run, its working directory shipped; the
+    connection (and a cluster started for the run) ends with it."""
+    await anyio.to_thread.run_sync(check_working_dir, working_dir)
+    ray = await anyio.to_thread.run_sync(partial(_connect, options, working_dir))
+    try:
+        yield RayExecutor(ray)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(ray.shutdown)
+
+
+def _connect(options: RayOptions, working_dir: Path) -> ModuleType:
+    import ray
+
+    local = options.address is None and not os.environ.get("RAY_ADDRESS")
+    settings: dict[str, Any] = {
+        "address": options.address,
+        "runtime_env": {"working_dir": str(working_dir), "excludes": list(EXCLUDED)},
+        "log_to_driver": False,  # what a command prints is its output, captured
+        "logging_level": logging.ERROR,
+    }
+    if local:
+        settings["include_dashboard"] = False
+    try:
+        ray.init(**settings)
+    except ConnectionError as exc:
+        where = options.address or os.environ.get("RAY_ADDRESS")
+        raise UsageError(
+            f"cannot reach the Ray cluster at {where}: {_first_line(exc)}; start one "
+            "(`ray start --head`) or give its address (--ray-address, RAY_ADDRESS)"
+        ) from None
+    return ray
+
+
+def check_working_dir(root: Path) -> None:
+    """Raise UsageError when what would be shipped of ``root`` exceeds ``MAX_WORKING_DIR``."""
+    total = 0
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in EXCLUDED]
+        for name in files:
+            with contextlib.suppress(OSError):  # gone meanwhile, or unreadable: Ray says so
+                total += os.lstat(os.path.join(folder, name)).st_size
+        if total > MAX_WORKING_DIR:
+            raise UsageError(
+                f"--executor ray ships the directory agnoctl runs in ({root}) to the Ray "
+                f"workers, and it holds more than {MAX_WORKING_DIR // 2**20} MiB; run agnoctl "
+                "from a directory that holds only what the commands read (large data belongs "
+                "on storage every node reads, named by an absolute path or URL)"
+            )
