@@ -2,201 +2,310 @@
 
 The page holds everything inline (CSS, a small script, an SVG picture of the DAG) and loads
 nothing: it opens from a CI artefact, an e-mail attachment or a file share, offline. It shows
-the run's verdict and totals (a resumed run's segments too), the DAG with each step's status
-(laid out here by levels: a step's level is one more than its deepest need, and each column
-is ordered by the mean position of its needs, which removes most crossings), a Gantt timeline
-of every attempt, retry wait and for_each item, and per step its prompt, output, gates,
-tokens and cost. Filters show failed or retried steps only.
+the run's verdict and totals (a resumed run's segments too), the DAG with each step's status,
+a Gantt timeline of every attempt, retry wait and for_each item, and per step its prompt,
+output, gates, tokens and cost. Filters show failed or retried steps only. What it shows is
+worked out in ``reports/html_view.py``; this module draws it.
 
-Outputs, prompts and errors are untrusted text (a model wrote them). The template escapes every
-value (Jinja2 autoescape), values reach the page only as text and attributes (never inside the
-script), and a Content-Security-Policy allows no network and only the page's own script,
-pinned by its SHA-256: an injected ``<script>`` or ``onerror=`` would not run even if escaping
-were ever bypassed.
+Outputs, prompts and errors are untrusted text (a model wrote them). Every value is escaped
+(``Markup.format`` and ``Markup.join`` escape what is not markup already), values reach the
+page only as text and attributes (never inside the script), and a Content-Security-Policy
+allows no network and only the page's own script, pinned by its SHA-256: an injected
+``<script>`` or ``onerror=`` would not run even if escaping were ever bypassed.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
-import json
-import re
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from agnoctl.engine.resume import step_of
 from agnoctl.money import usd
+from agnoctl.reports.html_view import (
+    CHILD_LINES,
+    LINE_H,
+    Node,
+    Page,
+    StepView,
+    cut,
+    page_view,
+    pretty,
+    seconds,
+)
 from agnoctl.reports.model import (
+    AttachmentReport,
     AttemptReport,
-    CostTotals,
-    ItemReport,
-    LoopIterationReport,
+    ErrorInfo,
+    GateReport,
+    LoopReport,
     RunReport,
     StepReport,
 )
-from agnoctl.reports.summary import resumed_note
 from agnoctl.version import __version__
 
 if TYPE_CHECKING:
-    import jinja2
+    from agnoctl.spec.models import Workflow
 
-    from agnoctl.spec.models import StepSpec, Workflow
+# --------------------------------------------------------------------------- the page
 
-MAX_TEXT = 20_000
-"""Characters of one output, prompt or error shown; report.json has them whole."""
-MAX_ROWS = 400
-"""Timeline rows shown; a bigger fan-out is cut (and says so)."""
-MAX_ITEMS = 200
-"""for_each items listed per step."""
-MAX_NODES = 300
-"""Top-level steps drawn in the DAG; a bigger workflow draws its first ones (and says so)."""
-MAX_DETAILS = 300
-"""Steps given a details section; a bigger run details its failed and retried steps first,
-then the others in order, and says how many more report.json holds. A page of 10,000
-detailed steps would take seconds to write and more to open."""
-MAX_COST_ROWS = 100
-"""Rows of the cost-by-step table; a bigger run lists its most expensive steps."""
-_NODE_W, _COL_W, _NODE_H, _LINE_H, _GAP, _PAD = 180, 230, 46, 15, 18, 16
-_MAX_CHILD_LINES = 6
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+# The page is written in Python, not a template language: a run draws it once, and compiling
+# a template for one render cost more than drawing the page (docs/performance.md). Every
+# value goes through ``Markup.format`` or ``Markup.join``, which escape whatever is not
+# already markup, as a template's autoescape does; only the page's own assets (its CSS and
+# script, files of this package) are passed as markup.
 
+_HEAD = Markup("""\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; \
+img-src data:; script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="no-referrer">
+<meta name="generator" content="agnoctl {version}">
+<title>{name} · {status} · agnoctl run {run_id}</title>
+<style>
+{css}</style>
+</head>
+<body>
+<main>
+""")
 
-# --------------------------------------------------------------------------- view model
+_HEADER = Markup("""\
+<header>
+  <div class="verdict">
+    <h1>{name}</h1>
+    <span class="badge s-{status}">{status}</span>
+{mock}{resumed}  </div>
+  <p>{reason}</p>
+  <div class="facts">
+    <span>run <b class="mono">{run_id}</b></span>
+    <span>file <b class="mono">{file}</b></span>
+    <span>started <b>{started} UTC</b></span>
+{seed}  </div>
+</header>
 
+<section class="cards" aria-label="totals">
+  <div class="card"><b>{duration}</b><span>duration</span></div>
+  <div class="card"><b>{succeeded} / {total}</b><span>steps succeeded \
+(threshold {threshold})</span></div>
+  <div class="card"><b>{calls}</b><span>LLM calls{cached}</span></div>
+  <div class="card"><b>{tokens}</b><span>tokens ({tokens_in} in · {tokens_out} out)</span></div>
+  <div class="card"><b>{cost}</b><span>cost</span></div>
+</section>
+""")
 
-@dataclass
-class _Child:
-    label: str
-    status: str
+_SEGMENTS = Markup("""\
 
+<h2 id="segments">Segments</h2>
+<p>{note}.</p>
+<table>
+<thead><tr><th class="num">#</th><th>started (UTC)</th><th>ended</th><th>status</th>\
+<th>why it ended</th><th class="num">calls</th><th class="num">tokens</th><th class="num">cost</th>\
+<th class="num">reused</th></tr></thead>
+<tbody>
+{rows}</tbody>
+</table>
+""")
 
-@dataclass
-class _Node:
-    path: str
-    anchor: str
-    status: str
-    detail: str
-    x: float = 0.0
-    y: float = 0.0
-    height: float = _NODE_H
-    children: list[_Child] = field(default_factory=list)
-    needs: list[str] = field(default_factory=list)
-    conditional: bool = False
+_SEGMENT = Markup(
+    '<tr><td class="num">{number}</td><td>{started}</td><td>{finished}</td>'
+    '<td><span class="badge s-{s.status}">{s.status}</span></td><td>{s.reason}</td>'
+    '<td class="num">{s.calls}</td><td class="num">{s.tokens}</td><td class="num">{cost}</td>'
+    '<td class="num">{s.reused}</td></tr>\n'
+)
 
+_DAG = Markup("""\
 
-@dataclass(frozen=True)
-class _Edge:
-    d: str
-    conditional: bool
+<h2>Steps</h2>
+<div class="legend">
+  <span><i style="background: var(--ok)"></i>succeeded</span>
+  <span><i style="background: var(--fail)"></i>failed</span>
+  <span><i style="background: var(--skip)"></i>skipped</span>
+  <span>- - - runs only if its condition holds</span>
+{notes}</div>
+<div class="dag">
+<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" \
+viewBox="0 0 {width} {height}" role="img" aria-label="step graph">
+  <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" \
+markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/>\
+</marker></defs>
+{edges}{nodes}</svg>
+</div>
+""")
 
+_NODE = Markup("""\
+  <a class="node n-{n.status}" href="#{n.anchor}" data-node="{n.path}">
+    <title>{n.path}: {n.detail}</title>
+    <rect class="box" x="{n.x}" y="{n.y}" width="180" height="{n.height}" rx="8"/>
+    <text class="id" x="{text_x}" y="{id_y}">{path}</text>
+    <text class="sub" x="{text_x}" y="{sub_y}">{detail}</text>
+{children}  </a>
+""")
 
-@dataclass(frozen=True)
-class _Bar:
-    left: float
-    width: float
-    kind: str  # ok, fail, wait, span, run
-    title: str
+_CHILD = Markup("""\
+    <circle class="c-{status}" cx="{cx}" cy="{cy}" r="4"/>
+    <text x="{x}" y="{y}">{label}</text>
+""")
 
+_TIMELINE = Markup("""\
 
-@dataclass(frozen=True)
-class _Row:
-    anchor: str
-    label: str
-    depth: int
-    status: str
-    failed: bool
-    retried: bool
-    bars: list[_Bar]
+<h2>Timeline</h2>
+<div class="legend">
+  <span><i class="g-ok"></i>attempt succeeded</span>
+  <span><i class="g-fail"></i>attempt failed</span>
+  <span><i class="g-wait"></i>retry wait</span>
+  <span><i class="g-span"></i>step (no model attempt)</span>
+  <span><i class="g-run"></i>group or fan-out</span>
+</div>
+<div class="toolbar" role="search">
+  <label><input type="checkbox" id="only-failed"> failed only</label>
+  <label><input type="checkbox" id="only-retried"> retried only</label>
+  <input type="search" id="search" placeholder="filter steps by path" \
+aria-label="filter steps by path">
+  <button type="button" id="expand-all">expand all</button>
+  <button type="button" id="collapse-all">collapse all</button>
+  <span id="filter-count" class="muted" aria-live="polite"></span>
+</div>
+<div class="gantt">
+  <div class="g-axis"><span></span><div class="g-ticks">{ticks}</div></div>
+{rows}{cut}</div>
+""")
 
+_ROW = Markup("""\
+  <div class="g-row" data-filter="{label}" data-failed="{failed}" data-retried="{retried}">
+    <div class="g-label" style="padding-left: {indent}px" title="{label}">\
+<a href="#{anchor}" class="s-{status}">●</a> {label}</div>
+    <div class="g-track">{bars}</div>
+  </div>
+""")
 
-@dataclass(frozen=True)
-class _Item:
-    index: int
-    item: str
-    status: str
-    attempts: int
-    output: str
-    error: str | None
+_BAR = Markup(
+    '<span class="g-bar g-{kind}" style="left: {left}%; width: {width}%" title="{title}"></span>'
+)
 
+_STEP = Markup("""\
+<details class="step s-{v.status}" id="{v.anchor}" data-filter="{v.path}" data-failed="{failed}" \
+data-retried="{retried}"{open} style="margin-left: {indent}px">
+  <summary>
+    <b class="mono">{v.path}</b>
+    <span class="badge s-{v.status}">{v.label}</span>
+    <span class="muted">{v.kind}{model} · {duration}{usage}{attempts}</span>
+  </summary>
+  <div class="body">
+    <div class="facts">
+      <span>calls <b>{v.step.calls}</b></span>
+      <span>tokens in <b>{v.step.tokens_in}</b></span>
+      <span>tokens out <b>{v.step.tokens_out}</b></span>
+      <span>cost <b>{cost}</b></span>
+{facts}    </div>
+{sections}  </div>
+</details>
+""")
 
-@dataclass(frozen=True)
-class _StepView:
-    path: str
-    anchor: str
-    kind: str
-    status: str
-    label: str
-    failed: bool
-    retried: bool
-    depth: int
-    step: StepReport
-    prompt: str | None
-    prompt_label: str
-    instructions: str | None
-    output: str
-    items: list[_Item]
-    items_cut: int
+_TABLE = Markup("""\
+    <h3>{title}</h3>
+    <table>
+      <thead><tr>{head}</tr></thead>
+      <tbody>
+{rows}      </tbody>
+    </table>
+""")
 
+_ATTACHMENT = Markup(
+    '        <tr><td class="mono">{name}</td><td>{media_type}</td><td class="num">{size}</td>'
+    '<td class="mono" title="{sha256}">{sha256_short}</td></tr>\n'
+)
 
-@dataclass
-class _Anchors:
-    used: dict[str, str] = field(default_factory=dict)
-    taken: set[str] = field(default_factory=set)  # the anchors handed out, for O(1) look-ups
+_ATTEMPT = Markup("""\
+        <tr><td>{number}</td><td class="mono">{model}</td><td class="num">{duration}</td>
+          <td>{outcome}</td>
+          <td class="num">{delay}</td>
+          <td class="num">{calls}</td><td class="num">{tokens}</td><td class="num">{cost}</td>
+          <td class="num">{ttft}</td><td class="num">{tokens_per_s}</td></tr>
+""")
 
-    def __call__(self, path: str) -> str:
-        if path in self.used:
-            return self.used[path]
-        base = "step-" + _UNSAFE_ID.sub("_", path)
-        anchor, n = base, 2
-        while anchor in self.taken:
-            anchor, n = f"{base}-{n}", n + 1
-        self.used[path] = anchor
-        self.taken.add(anchor)
-        return anchor
+_GATE = Markup("""\
+        <tr><td class="mono">{name}</td>
+          <td>{result}</td>
+          <td class="mono">{value}</td>
+          <td>{finding}{detail}</td>
+          <td class="num">{attempt}</td></tr>
+""")
 
+_ITEM = Markup("""\
+        <tr><td class="num">{index}</td><td class="mono">{item}</td>\
+<td class="s-{kind}">{status}</td><td class="num">{attempts}</td>
+          <td>{result}</td></tr>
+""")
 
-# --------------------------------------------------------------------------- rendering
+_COST = Markup("""\
+
+<h2>Cost</h2>
+<table>
+  <thead><tr><th>by</th><th>name</th><th class="num">calls</th><th class="num">cached</th>\
+<th class="num">tokens in</th><th class="num">tokens out</th><th class="num">cost</th></tr></thead>
+  <tbody>
+{rows}{cut}  </tbody>
+</table>
+""")
+
+_COST_ROW = Markup(
+    '    <tr><td>{by}</td><td class="mono">{name}</td><td class="num">{t.calls}</td>'
+    '<td class="num">{t.cache_hits}</td><td class="num">{t.tokens_in}</td>'
+    '<td class="num">{t.tokens_out}</td><td class="num">{cost}</td></tr>\n'
+)
+
+_LIMITS = Markup("""\
+<h3>Limits</h3>
+<table>
+  <thead><tr><th>limit</th><th class="num">used</th><th class="num">of</th></tr></thead>
+  <tbody>
+{rows}  </tbody>
+</table>
+""")
+
+_FOOT = Markup("""\
+<footer>agnoctl {version} · report schema {schema} · this page is self-contained and loads \
+nothing from the network</footer>
+</main>
+<script>{script}</script>
+</body>
+</html>""")
+
+_NOTHING = Markup()
 
 
 def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
     """The page for ``report``; ``workflow`` adds the DAG's edges and the steps' prompts."""
-    anchors = _Anchors()
-    drawn = dict(itertools.islice(report.steps.items(), MAX_NODES))
-    nodes = _layout(_nodes(drawn, workflow, anchors))
-    every_step = list(report.all_steps())
-    detailed = _detailed(every_step)
-    script = _asset("report.js")
-    page = _template().render(
-        report=report,
-        version=__version__,
-        script=Markup(script),  # our own file, never data
-        script_hash=base64.b64encode(hashlib.sha256(script.encode()).digest()).decode(),
-        nodes=nodes,
-        edges=_edges(nodes),
-        width=max((n.x for n in nodes), default=0) + _NODE_W + 2 * _PAD,
-        height=max((n.y + n.height for n in nodes), default=0) + _PAD,
-        rows=_rows(report, anchors),
-        row_count=_row_count(report),
-        max_rows=MAX_ROWS,
-        ticks=_ticks(report.duration_ms),
-        steps=[_step_view(s, workflow, anchors) for s in detailed],
-        nodes_cut=len(report.steps) - len(drawn),
-        steps_cut=len(every_step) - len(detailed),
-        cost_by_step=_cost_by_step(report),
-        cost_steps_cut=max(0, len(report.cost.by_step) - MAX_COST_ROWS),
-        workflow_known=workflow is not None,
-        resumed=resumed_note(report),
-        money=usd,
-        seconds=_seconds,
-        pretty=_pretty,
+    view = page_view(report, workflow)
+    script = _asset("report.js")  # our own file, never data
+    parts = (
+        _HEAD.format(
+            script_hash=base64.b64encode(hashlib.sha256(script.encode()).digest()).decode(),
+            version=__version__,
+            name=report.workflow.name,
+            status=report.status,
+            run_id=report.run_id,
+            css=Markup(_asset("report.css")),  # our own file, never data
+        ),
+        _header(report, view.resumed),
+        _segments(report, view.resumed),
+        _dag(view),
+        _timeline(view),
+        _details(view),
+        _outputs(report),
+        _cost(view),
+        _inputs(report),
+        _FOOT.format(version=__version__, schema=report.schema_version, script=Markup(script)),
     )
-    return page
+    return str(_join(parts))
 
 
 @cache
@@ -204,347 +313,419 @@ def _asset(name: str) -> str:
     return (resources.files("agnoctl.reports") / "templates" / name).read_text(encoding="utf-8")
 
 
-@cache
-def _template() -> jinja2.Template:
-    # The page is drawn once the steps are done: the first step need not wait for jinja2.
-    import jinja2
-
-    environment = jinja2.Environment(
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        # A process draws the page once: Jinja2's optimizer (constant folding at compile
-        # time) is a tenth of compiling the template, and one render gains nothing from it.
-        # The page is the same either way.
-        optimized=False,
-    )
-    return environment.from_string(_asset("report.html.j2"))
+def _if(condition: object, markup: str, **values: object) -> Markup:
+    """``markup`` filled with ``values`` when ``condition`` holds, else nothing."""
+    return Markup(markup).format(**values) if condition else _NOTHING
 
 
-def _seconds(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+def _join(parts: Iterable[Markup]) -> Markup:
+    return Markup().join(parts)
 
 
-def _pretty(value: Any) -> str:
-    """An output as shown: text as it is, anything else as indented JSON; cut when long."""
-    if value is None:
-        return ""
-    text = (
-        value
-        if isinstance(value, str)
-        else json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    )
-    if len(text) > MAX_TEXT:
-        return text[:MAX_TEXT] + f"\n… ({len(text) - MAX_TEXT} more characters in report.json)"
-    return text
-
-
-def _status_label(execution: StepReport | ItemReport) -> str:
-    label = execution.status + (f": {execution.reason}" if execution.reason else "")
-    if isinstance(execution, StepReport) and execution.total is not None:
-        label += f" ({execution.succeeded}/{execution.total})"
-    return label
-
-
-def _retried(execution: StepReport | ItemReport) -> bool:
-    if len(execution.attempts) > 1:
-        return True
-    return isinstance(execution, StepReport) and any(
-        len(item.attempts) > 1 for item in execution.items or ()
+def _header(report: RunReport, resumed: str | None) -> Markup:
+    total = report.cost.total
+    return _HEADER.format(
+        name=report.workflow.name,
+        status=report.status,
+        mock=_if(report.mock, '<span class="badge muted">mock provider</span>'),
+        resumed=_if(
+            resumed,
+            '<a class="badge muted" href="#segments">resumed · {n} segments</a>',
+            n=len(report.segments),
+        ),
+        reason=report.reason,
+        run_id=report.run_id,
+        file=report.workflow.file,
+        started=report.started.strftime("%Y-%m-%d %H:%M:%S"),
+        seed=_if(report.seed is not None, "<span>seed <b>{seed}</b></span>", seed=report.seed),
+        duration=seconds(report.duration_ms),
+        succeeded=report.succeeded,
+        total=report.total,
+        threshold=report.success_threshold,
+        calls=total.calls,
+        cached=_if(total.cache_hits, " · {n} cached", n=total.cache_hits),
+        tokens=total.tokens,
+        tokens_in=total.tokens_in,
+        tokens_out=total.tokens_out,
+        cost=usd(total.cost_usd),
     )
 
 
-def _failed(execution: StepReport | ItemReport) -> bool:
-    """Failed, failed a gate on its last attempt (a warn gate too), or has a failed item."""
-    last = max((g.attempt or 0 for g in execution.gates), default=0)
-    if execution.status == "failed" or any(
-        not g.passed and (g.attempt or 0) == last for g in execution.gates
-    ):
-        return True
-    return isinstance(execution, StepReport) and any(
-        item.status == "failed" for item in execution.items or ()
-    )
-
-
-# --------------------------------------------------------------------------- the DAG
-
-
-def _nodes(
-    steps: dict[str, StepReport], workflow: Workflow | None, anchors: _Anchors
-) -> list[_Node]:
-    """Boxes of the top-level ``steps`` drawn, with edges only between them."""
-    nodes = []
-    for path, step in steps.items():
-        spec = workflow.steps.get(path) if workflow is not None else None
-        node = _Node(path=path, anchor=anchors(path), status=step.status, detail=_detail(step))
-        if spec is not None:
-            node.needs = [need for need in spec.needs if need in steps]
-            node.conditional = spec.if_ is not None
-        for child_id, child in (step.steps or {}).items():
-            node.children.append(_Child(f"{child_id}: {_status_label(child)}", child.status))
-        shown = min(len(node.children), _MAX_CHILD_LINES)
-        extra = 1 if len(node.children) > _MAX_CHILD_LINES else 0
-        node.height = _NODE_H + (shown + extra) * _LINE_H
-        nodes.append(node)
-    return nodes
-
-
-def _detail(step: StepReport) -> str:
-    parts = [step.kind, _status_label(step)]
-    if step.loop is not None:
-        parts.append(f"{step.loop.iterations} iteration(s)")
-    if len(step.attempts) > 1:
-        parts.append(f"{len(step.attempts)} attempts")
-    return " · ".join(parts)
-
-
-def _layout(nodes: list[_Node]) -> list[_Node]:
-    """Columns by level, each ordered by the mean row of its needs."""
-    by_path = {node.path: node for node in nodes}
-    levels: dict[str, int] = {}
-
-    def level(node: _Node, seen: frozenset[str] = frozenset()) -> int:
-        if node.path not in levels:
-            parents = [by_path[n] for n in node.needs if n not in seen]
-            inner = seen | {node.path}
-            levels[node.path] = 1 + max((level(p, inner) for p in parents), default=-1)
-        return levels[node.path]
-
-    columns: dict[int, list[_Node]] = {}
-    for node in nodes:
-        columns.setdefault(level(node), []).append(node)
-    rank: dict[str, float] = {}
-    for column_level in sorted(columns):
-        column = columns[column_level]
-        order = {node.path: i for i, node in enumerate(column)}
-        column.sort(key=lambda n: (_mean_rank(n, rank, order[n.path]), order[n.path]))
-        y = float(_PAD)
-        for position, node in enumerate(column):
-            rank[node.path] = position
-            node.x = _PAD + column_level * _COL_W
-            node.y = y
-            y += node.height + _GAP
-    return nodes
-
-
-def _mean_rank(node: _Node, rank: dict[str, float], fallback: int) -> float:
-    ranks = [rank[need] for need in node.needs if need in rank]
-    return sum(ranks) / len(ranks) if ranks else float(fallback)
-
-
-def _edges(nodes: list[_Node]) -> list[_Edge]:
-    by_path = {node.path: node for node in nodes}
-    edges = []
-    for node in nodes:
-        for need in node.needs:
-            source = by_path[need]
-            x1, y1 = source.x + _NODE_W, source.y + _NODE_H / 2
-            x2, y2 = node.x, node.y + _NODE_H / 2
-            bend = max(30.0, (x2 - x1) / 2)
-            d = (
-                f"M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} "
-                f"{x2 - bend:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-            )
-            edges.append(_Edge(d, node.conditional))
-    return edges
-
-
-# --------------------------------------------------------------------------- the timeline
-
-
-def _rows(report: RunReport, anchors: _Anchors) -> list[_Row]:
-    start = report.started
-    total = max(report.duration_ms, 1e-3)
-    rows: list[_Row] = []
-    for label, path, depth, step in report.rows():  # a loop's every iteration, in turn
-        if isinstance(step, LoopIterationReport):
-            rows.append(_iteration_row(step, label, anchors(path), depth, start, total))
-            continue
-        rows.append(
-            _Row(
-                anchor=anchors(step.path),
-                label=step.path,
-                depth=depth,
-                status=step.status,
-                failed=_failed(step),
-                retried=_retried(step),
-                bars=_bars(step, start, total),
-            )
+def _segments(report: RunReport, note: str | None) -> Markup:
+    if not note:
+        return _NOTHING
+    rows = (
+        _SEGMENT.format(
+            number=number,
+            s=segment,
+            started=segment.started.strftime("%Y-%m-%d %H:%M:%S"),
+            finished=segment.finished.strftime("%H:%M:%S"),
+            cost=usd(segment.cost_usd),
         )
-        for item in step.items or ():
-            rows.append(
-                _Row(
-                    anchor=anchors(step.path),
-                    label=f"{step.path}[{item.index}]",
-                    depth=depth + 1,
-                    status=item.status,
-                    failed=_failed(item),
-                    retried=_retried(item),
-                    bars=_bars(item, start, total),
-                )
-            )
-        if len(rows) >= MAX_ROWS:
-            return rows[:MAX_ROWS]
-    return rows
+        for number, segment in enumerate(report.segments, 1)
+    )
+    return _SEGMENTS.format(note=note, rows=_join(rows))
 
 
-def _iteration_row(
-    iteration: LoopIterationReport,
-    label: str,
-    anchor: str,
-    depth: int,
-    start: datetime,
-    total: float,
-) -> _Row:
-    title = f"iteration {iteration.number}: {iteration.status} · {_seconds(iteration.duration_ms)}"
-    kind = "run" if iteration.status == "succeeded" else "fail"
-    bar = _bar(iteration.started, iteration.duration_ms, start, total, kind, title)
-    failed = iteration.status == "failed"
-    return _Row(anchor, label, depth, iteration.status, failed, False, [bar])
-
-
-def _row_count(report: RunReport) -> int:
-    return sum(
-        1 + (len(row.entry.items or ()) if isinstance(row.entry, StepReport) else 0)
-        for row in report.rows()
+def _dag(view: Page) -> Markup:
+    notes = (
+        _if(
+            not view.workflow_known,
+            "<span>(workflow file not available: dependencies not drawn)</span>",
+        ),
+        _if(
+            view.nodes_cut,
+            "<span>the first {drawn} steps drawn, {cut} more not drawn "
+            "(<code>agnoctl graph</code> draws them all)</span>",
+            drawn=len(view.nodes),
+            cut=view.nodes_cut,
+        ),
+    )
+    edges = (
+        Markup('  <path class="edge{conditional}" d="{d}" marker-end="url(#arrow)"/>\n').format(
+            conditional=" conditional" if edge.conditional else "", d=edge.d
+        )
+        for edge in view.edges
+    )
+    return _DAG.format(
+        notes=_join(notes),
+        width=view.width,
+        height=view.height,
+        edges=_join(edges),
+        nodes=_join(_node(node) for node in view.nodes),
     )
 
 
-def _bars(execution: StepReport | ItemReport, start: datetime, total: float) -> list[_Bar]:
-    bars = []
-    # A group's span, then its own attempts (its gates' judges) over it.
-    nested = bool(execution.steps or (isinstance(execution, StepReport) and execution.items))
-    if execution.started is not None and (nested or not execution.attempts):
-        kind = "span" if execution.status == "succeeded" else "fail"
-        if isinstance(execution, StepReport) and nested:
-            kind = "run"
-        title = f"{_status_label(execution)} · {_seconds(execution.duration_ms)}"
-        bars.append(_bar(execution.started, execution.duration_ms, start, total, kind, title))
-    for attempt in execution.attempts:
-        bars.append(_attempt_bar(attempt, start, total))
-        if attempt.delay is not None and attempt.finished is not None:
-            title = f"retry wait after attempt {attempt.number} · {attempt.delay:.2f} s"
-            bars.append(_bar(attempt.finished, attempt.delay * 1000, start, total, "wait", title))
-    return bars
-
-
-def _attempt_bar(attempt: AttemptReport, start: datetime, total: float) -> _Bar:
-    outcome = "ok" if attempt.error is None else f"failed: {attempt.error.kind}"
-    title = f"attempt {attempt.number} · {_seconds(attempt.duration_ms)} · {outcome}"
-    if attempt.model:
-        title += f" · {attempt.model}"
-    if attempt.ttft_ms is not None:
-        title += f" · first token {_seconds(attempt.ttft_ms)}"
-    kind = "ok" if attempt.error is None else "fail"
-    return _bar(attempt.started, attempt.duration_ms, start, total, kind, title)
-
-
-def _bar(
-    begin: datetime, duration_ms: float | None, start: datetime, total: float, kind: str, title: str
-) -> _Bar:
-    offset = (begin - start).total_seconds() * 1000
-    left = min(max(offset / total * 100, 0.0), 99.5)
-    width = max((duration_ms or 0.0) / total * 100, 0.4)
-    return _Bar(round(left, 3), round(min(width, 100.0 - left), 3), kind, title)
-
-
-def _ticks(duration_ms: float) -> list[tuple[float, str]]:
-    return [(i * 25.0, _seconds(duration_ms * i / 4)) for i in range(5)]
-
-
-# --------------------------------------------------------------------------- step details
-
-
-def _detailed(steps: list[StepReport]) -> list[StepReport]:
-    """The steps given a details section, in page order: all of them, or for a big run the
-    failed and retried ones first, then the others in order, up to ``MAX_DETAILS``."""
-    if len(steps) <= MAX_DETAILS:
-        return steps
-    flagged = [i for i, step in enumerate(steps) if _failed(step) or _retried(step)]
-    chosen = set(flagged[:MAX_DETAILS])
-    rest = (i for i in range(len(steps)) if i not in chosen)
-    chosen.update(itertools.islice(rest, MAX_DETAILS - len(chosen)))
-    return [steps[i] for i in sorted(chosen)]
-
-
-def _cost_by_step(report: RunReport) -> dict[str, CostTotals]:
-    """The cost-by-step rows: every step, or the ``MAX_COST_ROWS`` most expensive ones."""
-    rows = report.cost.by_step
-    if len(rows) <= MAX_COST_ROWS:
-        return rows
-    costly = sorted(rows.items(), key=lambda row: (-row[1].cost_usd, -row[1].tokens, row[0]))
-    return dict(costly[:MAX_COST_ROWS])
-
-
-def _step_view(step: StepReport, workflow: Workflow | None, anchors: _Anchors) -> _StepView:
-    spec = _spec(workflow, step.path)
-    prompt, prompt_label, instructions = _prompt(spec, workflow)
-    items = [
-        _Item(
-            index=item.index,
-            item=_short(item.item),
-            status=_status_label(item),
-            attempts=len(item.attempts),
-            output=_short(item.output),
-            error=item.error.message if item.error else None,
+def _node(node: Node) -> Markup:
+    children = [
+        _CHILD.format(
+            status=child.status,
+            cx=node.x + 14,
+            cy=node.y + 50 + line * LINE_H,
+            x=node.x + 24,
+            y=node.y + 54 + line * LINE_H,
+            label=cut(child.label, 26),
         )
-        for item in (step.items or ())[:MAX_ITEMS]
+        for line, child in enumerate(node.children[:CHILD_LINES])
     ]
-    return _StepView(
-        path=step.path,
-        anchor=anchors(step.path),
-        kind=step.kind,
-        status=step.status,
-        label=_status_label(step),
-        failed=_failed(step),
-        retried=_retried(step),
-        depth=step.path.count(".") + step.path.count("["),
-        step=step,
-        prompt=prompt,
-        prompt_label=prompt_label,
-        instructions=instructions,
-        output="" if step.kind == "group" else _pretty(step.output),
-        items=items,
-        items_cut=max(0, len(step.items or ()) - MAX_ITEMS),
+    more = len(node.children) - CHILD_LINES
+    children.append(
+        _if(
+            more > 0,
+            '    <text class="sub" x="{x}" y="{y}">+{more} more</text>\n',
+            x=node.x + 24,
+            y=node.y + 54 + CHILD_LINES * LINE_H,
+            more=more,
+        )
+    )
+    return _NODE.format(
+        n=node,
+        text_x=node.x + 10,
+        id_y=node.y + 19,
+        sub_y=node.y + 36,
+        path=cut(node.path, 24),
+        detail=cut(node.detail, 28),
+        children=_join(children),
     )
 
 
-def _spec(workflow: Workflow | None, path: str) -> StepSpec | None:
-    if workflow is None:
-        return None
-    from agnoctl.spec.dag import find_step
+def _timeline(view: Page) -> Markup:
+    ticks = (
+        Markup('<span style="left: {left}%">{label}</span>').format(left=left, label=label)
+        for left, label in view.ticks
+    )
+    rows = (
+        _ROW.format(
+            label=row.label,
+            failed=_flag(row.failed),
+            retried=_flag(row.retried),
+            indent=8 + row.depth * 14,
+            anchor=row.anchor,
+            status=row.status,
+            bars=_join(_BAR.format(**vars(bar)) for bar in row.bars),
+        )
+        for row in view.rows
+    )
+    left_out = _if(
+        view.rows_cut,
+        '<p class="muted" style="padding: 0 8px">{more} more rows not drawn; '
+        "report.json has every attempt.</p>",
+        more=view.rows_cut,
+    )
+    return _TIMELINE.format(ticks=_join(ticks), rows=_join(rows), cut=left_out)
 
-    return find_step(workflow, step_of(path))
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
 
 
-def _prompt(spec: StepSpec | None, workflow: Workflow | None) -> tuple[str | None, str, str | None]:
-    """(text, what it is, the agent's instructions) for the step's details."""
-    if spec is None or workflow is None:
-        return None, "", None
-    if spec.run is not None:
-        return _pretty(json.dumps(spec.run, ensure_ascii=False)), "command (argv)", None
-    if spec.prompt is None:
-        return None, "", None
-    agent = workflow.agents.get(spec.agent or "")
-    instructions = agent.instructions if agent is not None else None
-    return _pretty(spec.prompt), "prompt (template)", instructions
+def _details(view: Page) -> Markup:
+    left_out = _if(
+        view.steps_cut,
+        '<p class="muted">{shown} steps detailed here (failed and retried ones first); '
+        "{cut} more are in report.json.</p>",
+        shown=len(view.steps),
+        cut=view.steps_cut,
+    )
+    steps = _join(_step(step) for step in view.steps)
+    return Markup("\n<h2>Step details</h2>\n{cut}{steps}\n").format(cut=left_out, steps=steps)
 
 
-def _short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _step(view: StepView) -> Markup:
+    step = view.step
+    return _STEP.format(
+        v=view,
+        failed=_flag(view.failed),
+        retried=_flag(view.retried),
+        open=_if(view.failed, " open"),
+        indent=view.depth * 18,
+        model=_if(step.model, " · {model}", model=step.model),
+        duration=seconds(step.duration_ms),
+        usage=_if(
+            step.calls,
+            " · {tokens} tokens · {cost}",
+            tokens=step.tokens_in + step.tokens_out,
+            cost=usd(step.cost_usd),
+        ),
+        attempts=_if(len(step.attempts) > 1, " · {n} attempts", n=len(step.attempts)),
+        cost=usd(step.cost_usd),
+        facts=_facts(step),
+        sections=_sections(view),
+    )
 
 
-__all__ = [
-    "MAX_COST_ROWS",
-    "MAX_DETAILS",
-    "MAX_ITEMS",
-    "MAX_NODES",
-    "MAX_ROWS",
-    "MAX_TEXT",
-    "render_html",
-]
+def _facts(step: StepReport) -> Markup:
+    return _join(
+        (
+            _if(
+                step.exit_code is not None,
+                "<span>exit code <b>{code}</b></span>",
+                code=step.exit_code,
+            ),
+            _if(step.continue_on_error, "<span><b>continue_on_error</b></span>"),
+            _loop(step.loop) if step.loop else _NOTHING,
+        )
+    )
+
+
+def _loop(loop: LoopReport) -> Markup:
+    ending = ", until met" if loop.until_met else ", ran out" if loop.exhausted else ""
+    return Markup("<span>loop <b>{iterations} / {most}</b> iterations{ending}</span>").format(
+        iterations=loop.iterations, most=loop.max_iterations, ending=ending
+    )
+
+
+def _sections(view: StepView) -> Markup:
+    step = view.step
+    files = step.attempts[-1].attachments if step.attempts else []
+    return _join(
+        (
+            _error(step.error) if step.error else _NOTHING,
+            _if(
+                view.instructions,
+                "<h3>Agent instructions (template)</h3><pre>{text}</pre>",
+                text=view.instructions,
+            ),
+            _if(
+                view.prompt,
+                "<h3>{label}</h3><pre>{text}</pre>",
+                label=view.prompt_label.capitalize(),
+                text=view.prompt,
+            ),
+            _attachments(files) if files else _NOTHING,
+            _attempts(step.attempts) if step.attempts else _NOTHING,
+            _gates(step.gates) if step.gates else _NOTHING,
+            _items(view) if view.items else _NOTHING,
+            _if(view.output, "<h3>Output</h3><pre>{text}</pre>", text=view.output),
+            _if(
+                step.stderr,
+                "<h3>Standard error (end)</h3><pre>{text}</pre>",
+                text=step.stderr,
+            ),
+        )
+    )
+
+
+def _error(error: ErrorInfo) -> Markup:
+    return Markup(
+        '<h3>Error <span class="muted">({kind})</span></h3><pre class="error">{message}</pre>'
+    ).format(kind=error.kind, message=error.message)
+
+
+def _table(title: str, head: str, rows: Iterable[Markup]) -> Markup:
+    return _TABLE.format(title=title, head=Markup(head), rows=_join(rows))
+
+
+def _attachments(files: list[AttachmentReport]) -> Markup:
+    return _table(
+        "Attachments",
+        '<th>file</th><th>type</th><th class="num">bytes</th><th>sha256</th>',
+        (
+            _ATTACHMENT.format(
+                name=file.name,
+                media_type=file.media_type,
+                size=file.size if file.size is not None else "",
+                sha256=file.sha256 or "",
+                sha256_short=(file.sha256 or "")[:12],
+            )
+            for file in files
+        ),
+    )
+
+
+def _attempts(attempts: list[AttemptReport]) -> Markup:
+    return _table(
+        "Attempts",
+        '<th>#</th><th>model</th><th class="num">duration</th><th>outcome</th>'
+        '<th class="num">wait after</th><th class="num">calls</th><th class="num">tokens</th>'
+        '<th class="num">cost</th><th class="num" title="time to first token of its first '
+        'streamed reply">first token</th><th class="num" title="output tokens per second of '
+        'its streamed replies">tokens/s</th>',
+        (_attempt(attempt) for attempt in attempts),
+    )
+
+
+def _attempt(attempt: AttemptReport) -> Markup:
+    error = attempt.error
+    outcome = (
+        Markup('<span class="error">{kind}</span>: {message}').format(
+            kind=error.kind, message=cut(error.message, 300)
+        )
+        if error
+        else Markup('<span class="pass">ok</span>')
+    )
+    return _ATTEMPT.format(
+        number=attempt.number,
+        model=attempt.model or "",
+        duration=seconds(attempt.duration_ms),
+        outcome=outcome,
+        delay="" if attempt.delay is None else f"{attempt.delay:.2f} s",
+        calls=attempt.calls,
+        tokens=attempt.tokens_in + attempt.tokens_out,
+        cost=usd(attempt.cost_usd),
+        ttft="" if attempt.ttft_ms is None else seconds(attempt.ttft_ms),
+        tokens_per_s="" if attempt.tokens_per_s is None else f"{attempt.tokens_per_s:.1f}",
+    )
+
+
+def _gates(gates: list[GateReport]) -> Markup:
+    return _table(
+        "Gates",
+        '<th>gate</th><th>result</th><th>value</th><th>finding</th><th class="num">attempt</th>',
+        (_gate(gate) for gate in gates),
+    )
+
+
+def _gate(gate: GateReport) -> Markup:
+    if gate.passed:
+        result = Markup('<span class="pass">passed</span>')
+    elif gate.severity == "warn":
+        result = Markup('<span class="warn">failed (warn)</span>')
+    else:
+        result = Markup('<span class="error">failed</span>')
+    return _GATE.format(
+        name=gate.name,
+        result=result,
+        value=cut(pretty(gate.value), 120),
+        finding=gate.finding or "",
+        detail=_if(gate.detail, '<div class="muted">{detail}</div>', detail=gate.detail),
+        attempt=gate.attempt if gate.attempt is not None else "",
+    )
+
+
+def _items(view: StepView) -> Markup:
+    table = _table(
+        "Items",
+        '<th class="num">#</th><th>item</th><th>status</th><th class="num">attempts</th>'
+        "<th>output / error</th>",
+        (
+            _ITEM.format(
+                index=item.index,
+                item=item.item,
+                kind=item.status.split(":")[0],
+                status=item.status,
+                attempts=item.attempts,
+                result=(
+                    Markup('<span class="error">{error}</span>').format(error=cut(item.error, 300))
+                    if item.error
+                    else item.output
+                ),
+            )
+            for item in view.items
+        ),
+    )
+    left_out = _if(
+        view.items_cut,
+        '<p class="muted">{cut} more items in report.json.</p>',
+        cut=view.items_cut,
+    )
+    return table + left_out
+
+
+def _outputs(report: RunReport) -> Markup:
+    if not (report.outputs or report.output_errors):
+        return _NOTHING
+    values = (
+        Markup('<h3 class="mono">{name}</h3><pre>{value}</pre>\n').format(
+            name=name, value=pretty(value)
+        )
+        for name, value in report.outputs.items()
+    )
+    errors = (
+        Markup('<h3 class="mono">{name}</h3><pre class="error">{message}</pre>\n').format(
+            name=name, message=message
+        )
+        for name, message in report.output_errors.items()
+    )
+    return Markup("<h2>Outputs</h2>\n{values}{errors}").format(
+        values=_join(values), errors=_join(errors)
+    )
+
+
+def _cost(view: Page) -> Markup:
+    report, by_step = view.report, view.cost_by_step
+    tables = (
+        ("model", report.cost.by_model),
+        ("agent", report.cost.by_agent),
+        ("step", by_step),
+        ("tag", report.cost.by_tag),
+    )
+    rows = (
+        _COST_ROW.format(by=by, name=name, t=totals, cost=usd(totals.cost_usd))
+        for by, table in tables
+        for name, totals in table.items()
+    )
+    left_out = _if(
+        view.cost_steps_cut,
+        '<tr><td>step</td><td colspan="6" class="muted">the {shown} most expensive steps '
+        "listed; {more} more in report.json</td></tr>",
+        shown=len(by_step),
+        more=view.cost_steps_cut,
+    )
+    return _COST.format(rows=_join(rows), cut=left_out) + _limits(report)
+
+
+def _limits(report: RunReport) -> Markup:
+    if not report.limits:
+        return _NOTHING
+    rows = (
+        Markup(
+            '    <tr><td class="mono">{name}</td><td class="num">{used}</td>'
+            '<td class="num">{limit}</td></tr>\n'
+        ).format(
+            name=name,
+            used=f"{usage.used:g}",
+            limit=f"{usage.limit:g}" if usage.limit is not None else "no limit",
+        )
+        for name, usage in report.limits.items()
+    )
+    return _LIMITS.format(rows=_join(rows))
+
+
+def _inputs(report: RunReport) -> Markup:
+    return _if(
+        report.inputs, "<h2>Inputs</h2>\n<pre>{inputs}</pre>\n", inputs=pretty(report.inputs)
+    )
+
+
+__all__ = ["render_html"]

@@ -15,10 +15,11 @@ from tests.conftest import REPO
 
 ON_DEMAND = (
     *("httpx", "regex", "jsonschema", "structlog", "mcp", "mcp_types"),
-    *("prometheus_client", "diskcache"),
+    *("prometheus_client", "diskcache", "jinja2"),
 )
 """What a run loads only when its workflow or its options call for it (`--metrics-push` for
-prometheus_client; a model server's reply, with the cache on, for diskcache)."""
+prometheus_client; a model server's reply, with the cache on, for diskcache; a template or an
+expression that needs Jinja2's parser for jinja2: report.html is drawn without it)."""
 
 PLAIN = """\
 version: 1
@@ -62,7 +63,8 @@ def test_a_run_without_webhooks_regex_gates_schemas_or_logs_loads_none_of_their_
 
 
 def test_a_run_that_uses_them_loads_them(tmp_path: Path) -> None:
-    """Regex and schema gates, and logs to the console: each library arrives when needed."""
+    """Regex, schema and expression gates, and logs to the console: each library arrives when
+    needed."""
     gates = REPO / "examples" / "06-gates"
     loaded = _imported(
         "run",
@@ -72,7 +74,7 @@ def test_a_run_that_uses_them_loads_them(tmp_path: Path) -> None:
         "-v",
         cwd=tmp_path,
     )
-    assert sorted(loaded.intersection(ON_DEMAND)) == ["jsonschema", "regex", "structlog"]
+    assert sorted(loaded.intersection(ON_DEMAND)) == ["jinja2", "jsonschema", "regex", "structlog"]
 
 
 MCP = """\

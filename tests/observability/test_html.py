@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from agnoctl.reports.html import MAX_TEXT, render_html
+from agnoctl.reports.html import render_html
+from agnoctl.reports.html_view import MAX_TEXT
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.validate import load_workflow
 from tests.observability.conftest import SECRET, XSS, ObsRuns
