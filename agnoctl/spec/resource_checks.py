@@ -60,7 +60,7 @@ def _why_not(kind: str) -> str:
     if kind == "agent":
         return (
             "remove it: an agent step runs on the driver, which holds the providers' limits "
-            "and the budget; give `resources` to the command steps or tools that need them"
+            "and the budget; give `resources` to the command steps that need them"
         )
     return "remove it, or put it on the command steps inside (a group, a sub-workflow's file)"
 

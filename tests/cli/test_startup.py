@@ -15,11 +15,12 @@ from tests.conftest import REPO
 
 ON_DEMAND = (
     *("httpx", "regex", "jsonschema", "structlog", "mcp", "mcp_types"),
-    *("prometheus_client", "diskcache", "jinja2"),
+    *("prometheus_client", "diskcache", "jinja2", "ray"),
 )
 """What a run loads only when its workflow or its options call for it (`--metrics-push` for
 prometheus_client; a model server's reply, with the cache on, for diskcache; a template or an
-expression that needs Jinja2's parser for jinja2: report.html is drawn without it)."""
+expression that needs Jinja2's parser for jinja2: report.html is drawn without it; `--executor
+ray` for ray)."""
 
 PLAIN = """\
 version: 1
@@ -95,3 +96,13 @@ def test_a_workflow_with_mcp_tools_loads_the_sdk_only_to_start_a_server(tmp_path
     loaded = _imported("run", "wf.yaml", "--mock", cwd=tmp_path)
     assert "agnoctl" in loaded
     assert sorted(loaded.intersection({"mcp", "mcp_types"})) == []
+
+
+def test_a_run_of_command_steps_loads_no_ray_without_executor_ray(tmp_path: Path) -> None:
+    """`resources:` are a Ray request, read only by `--executor ray`: the local executor runs
+    the step without importing Ray, which takes seconds."""
+    workflow = "version: 1\nname: build\nsteps:\n  make:\n    run: [echo, hi]\n"
+    workflow += "    resources: {cpus: 1, memory: 1GiB}\n"
+    (tmp_path / "wf.yaml").write_text(workflow, encoding="utf-8")
+    loaded = _imported("run", "wf.yaml", cwd=tmp_path)
+    assert "agnoctl" in loaded and "ray" not in loaded

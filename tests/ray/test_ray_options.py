@@ -1,0 +1,162 @@
+"""`--executor ray` without a cluster: its flags, the missing extra, `resources:` validation, and
+the working directory's cap, through the real CLI (in-process where a module must be hidden or
+a cap lowered).
+
+None of these starts Ray: each is refused before a connection is made.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agnoctl.cli import app
+from agnoctl.engine import ray_executor
+from agnoctl.spec.models import ResourcesSpec
+from agnoctl.spec.resource_checks import memory_bytes
+from tests.conftest import RunCli
+
+COMMANDS = """\
+version: 1
+name: commands
+steps:
+  hello:
+    run: [echo, hello]
+    resources: {cpus: 0.5, memory: 64MiB, custom: {ssd: 1}}
+"""
+
+
+def _workflow(tmp_path: Path, text: str = COMMANDS) -> Path:
+    path = tmp_path / "wf.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_ray_address_without_the_ray_executor_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--ray-address", "127.0.0.1:6379")
+    assert proc.returncode == 2, proc.stderr
+    assert "--ray-address names the cluster of --executor ray" in proc.stderr
+    assert not (tmp_path / ".agnoctl").exists()  # refused before anything was written
+
+
+def test_an_unknown_executor_is_a_usage_error(tmp_path: Path, run_cli: RunCli) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--executor", "dask")
+    assert proc.returncode == 2
+    assert "local" in proc.stderr and "ray" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_dry_run_refuses_the_executor_flags(tmp_path: Path, run_cli: RunCli) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--dry-run", "--executor", "ray")
+    assert proc.returncode == 2
+    assert "--executor" in proc.stderr and "would be ignored" in proc.stderr
+
+
+def test_the_local_executor_runs_resources_as_they_are(tmp_path: Path, run_cli: RunCli) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--executor", "local", "-q")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_without_ray_installed_the_error_says_how_to_install_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _workflow(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # find_spec("ray") is None: not installed
+    result = CliRunner().invoke(app, ["run", "wf.yaml", "--executor", "ray"])
+    assert result.exit_code == 2, result.output
+    assert "--executor ray needs Ray, which is not installed" in result.output
+    assert "pip install 'ray>=2.40'" in result.output
+    assert "pip install -e '.[ray]' in a checkout of agnoctl" in result.output
+    assert "pip install agnoctl" not in result.output
+    assert not (tmp_path / ".agnoctl").exists()
+
+
+def test_a_working_directory_over_the_cap_is_refused_before_any_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _workflow(tmp_path)
+    (tmp_path / "data.bin").write_bytes(b"\0" * 4096)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "pack").write_bytes(b"\0" * 8192)  # never shipped: not counted
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ray_executor, "MAX_WORKING_DIR", 8192)
+    ray_executor.check_working_dir(tmp_path)  # 4 KiB shipped: under the cap
+    monkeypatch.setattr(ray_executor, "MAX_WORKING_DIR", 4000)
+    result = CliRunner().invoke(app, ["run", "wf.yaml", "--executor", "ray"])
+    assert result.exit_code == 2, result.output
+    assert "ships the directory agnoctl runs in" in result.output
+    assert "holds more than" in result.output and "Traceback" not in result.output
+
+
+INVALID = """\
+version: 1
+name: invalid
+agents:
+  writer: {model: mock/echo}
+steps:
+  think:
+    agent: writer
+    prompt: hi
+    resources: {cpus: 1}
+  build:
+    run: [make]
+    resources: {memory: lots, custom: {CPU: 2}}
+  group:
+    steps:
+      inner: {run: [echo, hi]}
+    resources: {cpus: 1}
+  negative:
+    run: [echo]
+    resources: {cpus: -1}
+"""
+
+
+def test_validate_checks_the_form_and_the_place_of_resources(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    _workflow(tmp_path, INVALID)
+    proc = run_cli("validate", "wf.yaml")
+    assert proc.returncode == 2
+    out = proc.stdout
+    assert "wf.yaml:9:5: error E471 `resources` does nothing on an agent step" in out
+    assert "runs on the driver" in out
+    assert "wf.yaml:12:25: error E470 resources.memory 'lots' is not a memory size" in out
+    assert "error E470 `CPU` is not a custom resource: it is Ray's own" in out
+    assert "reserve it with `resources.cpus`" in out
+    assert "E471 `resources` does nothing on a group step" in out
+    assert "E204" in out  # cpus: -1, out of range
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        (512, 512),
+        ("512", 512),
+        ("64MiB", 64 * 2**20),
+        ("1.5GB", 1_500_000_000),
+        (" 2 GiB ", 2 * 2**30),
+        ("1kb", None),
+        ("lots", None),
+        (-1, None),
+    ],
+)
+def test_memory_sizes(text: int | str, size: int | None) -> None:
+    assert memory_bytes(text) == size
+
+
+def test_resources_become_the_ray_task_request() -> None:
+    resources = ResourcesSpec(cpus=0.5, gpus=1, memory="64MiB", custom={"ssd": 1})
+    assert ray_executor.request(resources) == {
+        "num_cpus": 0.5,
+        "num_gpus": 1,
+        "memory": 64 * 2**20,
+        "resources": {"ssd": 1},
+    }
+    assert ray_executor.request(ResourcesSpec()) == {}
