@@ -223,22 +223,6 @@ async def test_calls_are_recorded_within_a_bound() -> None:
     assert list(silent.calls) == [] and silent.call_count == 1
 
 
-@pytest.mark.anyio
-async def test_the_mock_is_fast_enough_for_the_engine_benchmark() -> None:
-    # The engine's goal is 50 us of overhead per step; the mock must be a small part of it.
-    scripted = MockProvider(FIXTURES)
-    plain = MockProvider()
-    schema = {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}
-    requests = [request(step="collect", index=2 + i % 50) for i in range(2500)]
-    requests += [request(step="analyse") for i in range(2500)]
-    requests += [request(step=f"s{i}", schema=schema if i % 2 else None) for i in range(5000)]
-    started = time.perf_counter()
-    for req in requests:
-        await (plain if req.context.step_id.startswith("s") else scripted).request(req)
-    per_call = (time.perf_counter() - started) / len(requests)
-    assert per_call < 20e-6, f"{per_call * 1e6:.1f} us per mock call"
-
-
 # --------------------------------------------------------------------------- function provider
 
 
