@@ -259,9 +259,9 @@ def _check_executor(options: RunOptions) -> None:
     if options.executor not in ("local", "ray"):
         raise UsageError(f"unknown executor {options.executor!r}: use local or ray")
     if options.executor == "ray":
-        from agnoctl.engine.ray_executor import require_ray
+        from agnoctl.engine.ray_executor import RayOptions, check_ray
 
-        require_ray()
+        check_ray(RayOptions(options.ray_address))
     elif options.ray_address is not None:
         raise UsageError("--ray-address names the cluster of --executor ray: add it, or drop it")
 

@@ -68,10 +68,22 @@ class RayOptions:
     address: str | None = None
 
 
-def require_ray() -> None:
-    """Raise UsageError when ray is not installed (found without importing it)."""
+def check_ray(options: RayOptions) -> None:
+    """Raise UsageError when ray is not installed (found without importing it), or when the
+    cluster is named by a Ray Client address."""
     if importlib.util.find_spec("ray") is None:
         raise UsageError(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}")
+    address = _address(options)
+    if address is not None and address.startswith("ray://"):
+        raise UsageError(
+            f"{address} is a Ray Client address, and agnoctl runs as a Ray driver, which "
+            "reaches every node itself: run it where it can (inside the cluster's network) "
+            "and give the head's GCS address, host:6379 (docs/ray.md)"
+        )
+
+
+def _address(options: RayOptions) -> str | None:
+    return options.address or os.environ.get("RAY_ADDRESS") or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +219,7 @@ async def connected(options: RayOptions, working_dir: Path) -> AsyncIterator[Ray
 def _connect(options: RayOptions, working_dir: Path) -> ModuleType:
     import ray
 
-    local = options.address is None and not os.environ.get("RAY_ADDRESS")
+    local = _address(options) is None
     settings: dict[str, Any] = {
         "address": options.address,
         "runtime_env": {"working_dir": str(working_dir), "excludes": list(EXCLUDED)},
@@ -219,9 +231,8 @@ def _connect(options: RayOptions, working_dir: Path) -> ModuleType:
     try:
         ray.init(**settings)
     except ConnectionError as exc:
-        where = options.address or os.environ.get("RAY_ADDRESS")
         raise UsageError(
-            f"cannot reach the Ray cluster at {where}: {_first_line(exc)}; start one "
+            f"cannot reach the Ray cluster at {_address(options)}: {_first_line(exc)}; start one "
             "(`ray start --head`) or give its address (--ray-address, RAY_ADDRESS)"
         ) from None
     return ray

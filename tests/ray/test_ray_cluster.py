@@ -63,6 +63,17 @@ def _on_ray(address: str) -> tuple[str, ...]:
     return ("--executor", "ray", "--ray-address", address)
 
 
+def _driver(cwd: Path, address: str) -> subprocess.Popen[str]:
+    """`agnoctl run --executor ray` started in ``cwd``, left running."""
+    return subprocess.Popen(
+        _agnoctl(cwd, *_on_ray(address)),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _report(cwd: Path) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(
         (cwd / ".agnoctl" / "runs" / "latest" / "report.json").read_text()
@@ -193,13 +204,7 @@ def test_a_worker_killed_mid_task_fails_that_attempt_and_the_retry_completes_it(
 ) -> None:
     items = 60
     _write(tmp_path, VICTIM.format(items=json.dumps(list(range(items))), dir=tmp_path))
-    proc = subprocess.Popen(
-        _agnoctl(tmp_path, *_on_ray(cluster)),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _driver(tmp_path, cluster)
     try:
         _wait_for(tmp_path / "worker.pid", proc)
         os.kill(int((tmp_path / "worker.pid").read_text()), signal.SIGKILL)
@@ -242,19 +247,14 @@ def test_a_driver_killed_with_sigkill_resumes_on_ray_without_repeating_a_finishe
     items = 300
     _write(tmp_path, SIDE_EFFECT.format(items=json.dumps(list(range(items))), dir=tmp_path))
     journal = tmp_path / ".agnoctl" / "runs" / "latest" / "events.jsonl"
-    driver = subprocess.Popen(
-        _agnoctl(tmp_path, *_on_ray(cluster)),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    driver = _driver(tmp_path, cluster)
     try:
         while len(_finished(journal)) < 40:
             assert driver.poll() is None, "the run ended before it could be killed"
             time.sleep(0.05)
     finally:
         driver.kill()  # SIGKILL
-        driver.wait()
+        driver.communicate()
     finished = _finished(journal)
     assert len(finished) < items
     proc = _run(tmp_path, "--resume", "latest", *_on_ray(cluster))
@@ -275,3 +275,86 @@ def _finished(journal: Path) -> set[int]:
     if not journal.exists():
         return set()
     return {index for (_, index, _) in load_journal(journal) if index is not None}
+
+
+# The agent (the mock, scripted) calls a command tool, which runs on a worker: it reads a
+# file by a relative path and leaves the directory it ran in.
+TOOL = """\
+version: 1
+name: tool
+tools:
+  notes:
+    description: Read the notes.
+    parameters: {{type: object, properties: {{}}}}
+    run: [sh, -c, 'pwd > {dir}/tool-cwd.txt; cat notes.txt']
+agents:
+  reader: {{model: mock/echo, tools: [notes]}}
+steps:
+  read: {{agent: reader, prompt: Read the notes.}}
+"""
+TOOL_FIXTURES = """\
+steps:
+  read:
+    - tool_calls: [{name: notes, arguments: {}}]
+    - text: done
+"""
+
+
+def test_a_command_tool_runs_on_a_worker_in_a_copy_of_the_working_directory(
+    cluster: str, tmp_path: Path
+) -> None:
+    _write(tmp_path, TOOL.format(dir=tmp_path))
+    (tmp_path / "notes.txt").write_text("beta opens in May\n")
+    (tmp_path / "fixtures.yaml").write_text(TOOL_FIXTURES)
+    proc = _run(tmp_path, "--mock-fixtures", "fixtures.yaml", *_on_ray(cluster))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = [
+        e.event
+        for e in read_events(tmp_path / ".agnoctl/runs/latest/events.jsonl")
+        if e.event.type == "tool_result"
+    ]
+    assert [(a.name, a.ok, a.chars) for a in answers] == [("notes", True, 18)]  # type: ignore[attr-defined]
+    worker_cwd = Path((tmp_path / "tool-cwd.txt").read_text().strip())
+    assert (
+        worker_cwd != tmp_path and (worker_cwd / "notes.txt").read_text() == "beta opens in May\n"
+    )
+
+
+SLEEPER = """\
+version: 1
+name: sleeper
+steps:
+  wait:
+    run:
+      - sh
+      - -c
+      - echo $$ > {dir}/command.tmp && mv {dir}/command.tmp {dir}/command.pid; exec sleep 300
+"""
+
+
+def test_sigint_cancels_the_runs_ray_tasks_and_ends_their_programs(
+    cluster: str, tmp_path: Path
+) -> None:
+    _write(tmp_path, SLEEPER.format(dir=tmp_path))
+    driver = _driver(tmp_path, cluster)
+    try:
+        _wait_for(tmp_path / "command.pid", driver)
+        pid = int((tmp_path / "command.pid").read_text())
+        driver.send_signal(signal.SIGINT)
+        _, stderr = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.communicate()
+    assert driver.returncode == 130, stderr[-3000:]
+    assert _report(tmp_path)["steps"]["wait"]["status"] == "skipped"
+    # The program on the worker was ended by the task's cancel, not left behind.
+    assert not Path(f"/proc/{pid}").exists() or _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2] in "ZX"

@@ -78,6 +78,20 @@ def test_without_ray_installed_the_error_says_how_to_install_the_extra(
     assert not (tmp_path / ".agnoctl").exists()
 
 
+@pytest.mark.parametrize("where", ["flag", "env"])
+def test_a_ray_client_address_is_refused_with_what_to_give_instead(
+    tmp_path: Path, run_cli: RunCli, where: str
+) -> None:
+    _workflow(tmp_path)
+    address = "ray://head.example:10001"
+    flags = ("--ray-address", address) if where == "flag" else ()
+    env = {"RAY_ADDRESS": address} if where == "env" else {}
+    proc = run_cli("run", "wf.yaml", "--executor", "ray", *flags, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "ray://head.example:10001 is a Ray Client address" in proc.stderr
+    assert "host:6379" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_a_working_directory_over_the_cap_is_refused_before_any_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
