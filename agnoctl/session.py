@@ -48,12 +48,13 @@ from agnoctl.engine.rundir import (
     unwritable,
     update_latest,
 )
-from agnoctl.engine.state import RunState
+from agnoctl.engine.state import ItemRecord, RunState, StepRecord
 from agnoctl.errors import ExitCode, NothingToResume, UsageError
 from agnoctl.events import Entry, Listener
 from agnoctl.providers.base import Provider
 from agnoctl.redact import SECRET_NAME, Redactor, masking
-from agnoctl.reports.build import checkpoint_text, report_and_text
+from agnoctl.reports.build import checkpoint_text, item_fields, report_and_text
+from agnoctl.reports.items import ItemsFile
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.notify import notify_run
 from agnoctl.reports.writer import (
@@ -370,7 +371,7 @@ def _repair_of(
         from pydantic import ValidationError
 
         try:
-            report = RunReport.model_validate(data)
+            report = RunReport.model_validate(data).located(previous.run_dir)
         except ValidationError:
             previous.report_lost = passed
             return None
@@ -468,6 +469,7 @@ async def _run(setup: RunSetup, options: RunOptions) -> RunReport:
     await execute(setup, files)
     report, dumped = files.final()
     run_dir = setup.run_dir
+    report.located(run_dir)
     try:
         mark_published(run_dir, len(report.segments), set())  # before the files: see _owed
         write_derived_files(run_dir, report, setup.redactor.redact, setup.workflow, dumped=dumped)
@@ -487,15 +489,20 @@ class _ReportJson:
     def __init__(self, setup: RunSetup) -> None:
         self._setup = setup
         self._final: tuple[RunReport, str] | None = None
+        redact = setup.redactor.redact if setup.redactor else None
+        self._items = ItemsFile(setup.run_dir, item_fields, redact)
 
     def checkpoint(self, result: RunResult) -> str:
-        return checkpoint_text(result)
+        return checkpoint_text(result, self._items)
+
+    def spill(self, step: StepRecord, item: ItemRecord) -> None:
+        self._items(step, item)
 
     def write_checkpoint(self, text: str) -> None:
         atomic_write(self._setup.run_dir / REPORT_FILE, text)
 
     def write_final(self, result: RunResult) -> None:
-        report, dumped = report_and_text(result)  # masked already
+        report, dumped = report_and_text(result, self._items)  # masked already
         write_report_json(self._setup.run_dir, report, dumped=dumped)
         self._final = report, dumped
 

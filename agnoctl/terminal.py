@@ -348,7 +348,8 @@ class Watch:
 
 def _provider_of(record: StepRecord) -> str | None:
     """The provider a running step's latest attempt asks (an agent step's model names it)."""
-    running: list[ExecRecord] = [item for item in record.items or () if item.status == "running"]
+    held = record.items.held() if record.items is not None else ()
+    running: list[ExecRecord] = [item for item in held if item.status == "running"]
     for task in running or [record]:
         attempts = list(task.attempts)
         if attempts and attempts[-1].model:
@@ -447,14 +448,13 @@ _BAR = 8
 
 def _fan_out(record: StepRecord, now: float) -> Text:
     """A bar, the items done of all, and the time left at the pace so far."""
-    items = list(record.items or ())
-    finished = sum(1 for item in items if item.done)
-    failed = sum(1 for item in items if item.status == "failed")
-    filled = _BAR * finished // max(len(items), 1)
+    assert record.items is not None
+    total, finished, failed = len(record.items), record.items.finished, record.items.failed
+    filled = _BAR * finished // max(total, 1)
     line = Text.assemble(("━" * filled, "green"), ("━" * (_BAR - filled), "dim"))
-    line.append(f" {finished}/{len(items)}" + (f" · {failed} failed" if failed else ""))
-    if record.started is not None and 0 < finished < len(items):
-        left = (now - record.started) / finished * (len(items) - finished)
+    line.append(f" {finished}/{total}" + (f" · {failed} failed" if failed else ""))
+    if record.started is not None and 0 < finished < total:
+        left = (now - record.started) / finished * (total - finished)
         line.append(f" · ETA {left:.0f}s")
     return line
 

@@ -14,26 +14,38 @@ shadowed by a dict method (Jinja tries attributes before keys).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+
+Results = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
+"""A ``for_each`` step's results, or what lists them when they are first read."""
 
 
 class StepEntry:
     """What templates see of one finished step as ``steps.<id>``."""
 
-    __slots__ = ("_children", "output", "results", "status")
+    __slots__ = ("_children", "_results", "output", "status")
 
     def __init__(
         self,
         status: str,
         output: Any,
-        results: list[dict[str, Any]] | None = None,
+        results: Results | None = None,
         children: StepsView | None = None,
     ) -> None:
         self.status = status
         self.output = output
-        self.results = results
+        self._results = results
         self._children = children
+
+    @property
+    def results(self) -> list[dict[str, Any]] | None:
+        """A ``for_each`` step's ``{item, status, output, error}`` per item, listed when a
+        template first reads them (most never do: a million-item fan-out lists none)."""
+        results = self._results
+        if callable(results):
+            results = self._results = results()
+        return results
 
     def __getattr__(self, name: str) -> StepEntry:
         children = self._children
@@ -108,7 +120,7 @@ def overlay(view: StepsView, ids: tuple[str, ...], entry: StepEntry) -> StepsVie
         original = view[head]
         inner = original._children if original._children is not None else StepsView()
         replacement = StepEntry(
-            original.status, original.output, original.results, overlay(inner, ids[1:], entry)
+            original.status, original.output, original._results, overlay(inner, ids[1:], entry)
         )
     return StepsView({head: replacement}, view)
 

@@ -52,7 +52,7 @@ from agnoctl.engine.rundir import JOURNAL, REPORT_FILE, resume_command, unwritab
 from agnoctl.engine.runtime import ProviderEvents, Providers, Runtime, Settings
 from agnoctl.engine.scheduler import Scheduler
 from agnoctl.engine.shares import meets, share_text
-from agnoctl.engine.state import RunState, SkipReason, StepRecord, new_records
+from agnoctl.engine.state import ItemRecord, RunState, SkipReason, StepRecord, new_records
 from agnoctl.errors import ExitCode, RunDirUnwritable
 from agnoctl.events import Entry, EventSink, Listener, milliseconds
 from agnoctl.providers.base import Provider
@@ -155,6 +155,9 @@ class ReportFiles(Protocol):
     """
 
     def checkpoint(self, result: RunResult) -> str: ...
+
+    def spill(self, step: StepRecord, item: ItemRecord) -> None:
+        """Write a finished for_each item's record out (the engine then drops it)."""
 
     def write_checkpoint(self, text: str) -> None: ...
 
@@ -277,7 +280,7 @@ async def _run(
         resume_command=resume_command(setup.file, setup.resume_as),
         journal=setup.run_dir / JOURNAL if setup.previous is not None else None,
     )
-    scheduler = Scheduler(rt, approvals)
+    scheduler = Scheduler(rt, approvals, spill=partial(_spill, reports, stop))
     with stop.scope:
         async with anyio.create_task_group() as checkpoints:
             checkpoint = partial(_write_checkpoint, setup, rt, scheduler, state, reports, stop)
@@ -334,6 +337,7 @@ class _WriteFailure:
 
     def __init__(self, setup: RunSetup) -> None:
         self.scope = anyio.CancelScope()
+        self.run_dir = setup.run_dir
         self._setup = setup
         self._error: RunDirUnwritable | None = None
 
@@ -359,6 +363,14 @@ class _WriteFailure:
 
 
 _T = TypeVar("_T")
+
+
+def _spill(reports: ReportFiles, stop: _WriteFailure, step: StepRecord, item: ItemRecord) -> None:
+    """Write a finished item out; a refused write stops the run as a journal's does."""
+    try:
+        reports.spill(step, item)
+    except OSError as exc:
+        stop.failed("report", Path(exc.filename or stop.run_dir / REPORT_FILE), exc)
 
 
 def _carry_costs(rt: Runtime, previous: PreviousRun) -> None:

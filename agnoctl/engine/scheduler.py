@@ -44,14 +44,18 @@ from agnoctl.engine.resume import JournalKey
 from agnoctl.engine.runtime import Runtime, Settings
 from agnoctl.engine.shares import meets, share_text
 from agnoctl.engine.state import (
+    FIRST_PROBLEMS,
     AttemptRecord,
     ExecRecord,
+    FanOut,
     ItemRecord,
     IterationRecord,
     LoopRecord,
     SkipReason,
+    Spill,
     StepRecord,
     new_records,
+    problem,
 )
 from agnoctl.engine.steps import Task, check_output, outcome
 from agnoctl.errors import StepFailed, UsageError
@@ -60,6 +64,11 @@ from agnoctl.spec.dag import SiblingNeeds
 from agnoctl.spec.inputs import resolve_inputs
 from agnoctl.spec.models import StepSpec, Workflow
 from agnoctl.spec.templates import TemplateError, evaluate, not_a_list, render
+
+# Agent or command items in flight at once when nothing smaller is set: more could not be
+# sent anyway (a run's HTTP pool holds 100 connections unless limits.max_concurrency says
+# otherwise), and a worker per item of a million-item fan-out would hold a million tasks.
+LEAF_WORKERS = 1_000
 
 # `waiting` (an approval not decided yet) is the weakest: any other trouble outlasts it.
 _SKIP_STRENGTH: dict[str, int] = {"waiting": 0, "upstream_failed": 1, "budget": 2, "cancelled": 3}
@@ -90,8 +99,11 @@ class _MapSchedule:
 
 
 class Scheduler:
-    def __init__(self, rt: Runtime, approvals: Approvals | None = None) -> None:
+    def __init__(
+        self, rt: Runtime, approvals: Approvals | None = None, spill: Spill | None = None
+    ) -> None:
         self.rt = rt
+        self.spill = spill  # where finished for_each items go (None: their records stay)
         self.approvals = approvals or Approvals(ApprovalOptions(), rt.sink, resume_command="")
         self._schedules: dict[str, _MapSchedule] = {}  # by the map's step prefix: "", "group.", ...
         self._sub: dict[str, Scheduler] = {}  # sub-workflows' schedulers, by step prefix
@@ -201,12 +213,7 @@ class Scheduler:
     def _publish(self, step: StepSpec, record: StepRecord, scope: MapRun) -> None:
         """Make the finished step readable as ``steps.<path>`` by the steps that need it."""
         output = record.output if record.status == "succeeded" else None
-        results = None
-        if record.items is not None:
-            results = [
-                {"item": i.item, "status": i.status, "output": i.output, "error": i.error}
-                for i in record.items
-            ]
+        results = None if record.items is None else record.items.results
         entry = scope.entries.get(record.id)
         if entry is not None and step.steps is not None and step.for_each is None:
             entry.status, entry.output = record.status, output  # the live group entry
@@ -223,21 +230,12 @@ class Scheduler:
         except StepFailed as exc:
             self._fail(record, scope, exc.message, exc.kind)
             return
-        prefix = record.path
-        record.items = [
-            ItemRecord(
-                path=f"{prefix}[{index}]",
-                index=index,
-                item=value,
-                children=new_records(step.steps, f"{prefix}[{index}].") if step.steps else None,
-            )
-            for index, value in enumerate(values)
-        ]
+        leaf = step.steps is None and step.uses is None  # items with children stay nested
+        fan = record.items = FanOut(record, values, step.steps, self.spill if leaf else None)
         self._start(record, scope, items=len(values))
-        pending = iter(record.items)
 
         async def worker() -> None:
-            for item in pending:  # workers share one iterator: items start in order
+            while (item := fan.take()) is not None:  # workers share it: items start in order
                 await self._item(step, record, item, scope, settings)
 
         workers = self._workers(step, settings, len(values))
@@ -249,12 +247,15 @@ class Scheduler:
         self._finish_fan_out(record, scope, settings)
 
     def _workers(self, step: StepSpec, settings: Settings, count: int) -> int:
-        """Item workers: the step's max_concurrency, or (for leaves) what the run allows."""
+        """Item workers: the step's max_concurrency, or (for leaves) what the run allows and
+        at most ``LEAF_WORKERS``."""
         workers = count
         if settings.max_concurrency is not None:
             workers = min(workers, settings.max_concurrency)
-        if step.steps is None and step.uses is None and self.rt.run_limiter is not None:
-            workers = min(workers, self.rt.run_limiter.capacity)
+        if step.steps is None and step.uses is None:
+            workers = min(workers, LEAF_WORKERS)
+            if self.rt.run_limiter is not None:
+                workers = min(workers, self.rt.run_limiter.capacity)
         return workers
 
     async def _item(
@@ -278,17 +279,19 @@ class Scheduler:
             await self._leaf(step, item, scope, settings, context, owner=record)
 
     def _finish_fan_out(self, record: StepRecord, scope: MapRun, settings: Settings) -> None:
-        items = record.items or []
-        succeeded = sum(1 for item in items if item.status == "succeeded")
-        record.output = [item.output if item.status == "succeeded" else None for item in items]
-        if meets(succeeded, len(items), settings.success_threshold):
+        fan = record.items
+        assert fan is not None
+        succeeded, total = fan.succeeded, len(fan)
+        record.output = fan.outputs
+        if meets(succeeded, total, settings.success_threshold):
             self._succeed(record, scope)
         else:
             self._fail(
                 record,
                 scope,
-                f"step {record.path}: {_share_text(succeeded, len(items), 'items')} is below "
-                f"its success_threshold {settings.success_threshold:g}" + _first_failures(items),
+                f"step {record.path}: {_share_text(succeeded, total, 'items')} is below "
+                f"its success_threshold {settings.success_threshold:g}"
+                + _first_failures(fan.first_problems(), len(fan.problems)),
                 "threshold",
             )
 
@@ -353,6 +356,9 @@ class Scheduler:
         record.status = "succeeded"
         record.output = finished.output
         record.reused = True
+        if owner is not None and owner.items is not None:
+            assert isinstance(record, ItemRecord)
+            owner.items.finish(record)
         reused = events.ItemReused if owner is not None else events.StepReused
         path, index, iteration = key
         self.rt.sink.emit(
@@ -462,7 +468,9 @@ class Scheduler:
         prefix = f"{scope.step_prefix}{step_record.id}."
         sub = self._sub.get(prefix)
         if sub is None:
-            sub = self._sub[prefix] = Scheduler(self.rt.for_sub_workflow(child, prefix))
+            sub = self._sub[prefix] = Scheduler(
+                self.rt.for_sub_workflow(child, prefix), spill=self.spill
+            )
         self._start(record, scope, owner=owner)
         try:
             inputs = _sub_inputs(step, child, context, step_record.path)
@@ -581,9 +589,11 @@ class Scheduler:
         if meets(succeeded, counted, settings.success_threshold):
             return None
         failed = [c for c in record.children.values() if c.status != "succeeded"]
+        problems = [(c.path, problem(c.status, c.reason, c.error)) for c in failed[:FIRST_PROBLEMS]]
         return (
             f"step {path}: {_share_text(succeeded, counted, 'steps')} is below its "
-            f"success_threshold {settings.success_threshold:g}" + _first_failures(failed),
+            f"success_threshold {settings.success_threshold:g}"
+            + _first_failures(problems, len(failed)),
             "threshold",
         )
 
@@ -688,9 +698,8 @@ class Scheduler:
         ended = self._finished(record, scope, owner)
         failed = events.ItemFailed if isinstance(record, ItemRecord) else events.StepFailed
         self.rt.sink.emit(failed(**ended, error=message, kind=kind))
-        for inner in record.inner():  # a group that failed before its children could run
-            if not inner.done:
-                self.skip(inner, "upstream_failed", None, step=_owner_of(record, owner))
+        # A group that failed before its children could run, a fan-out before its items.
+        self._skip_inner(record, "upstream_failed", _owner_of(record, owner))
 
     def skip(
         self,
@@ -711,9 +720,17 @@ class Scheduler:
         ended = self._finished(record, scope, step)
         skipped = events.ItemSkipped if isinstance(record, ItemRecord) else events.StepSkipped
         self.rt.sink.emit(skipped(**ended, reason=reason, error=error))
-        for inner in record.inner():
+        self._skip_inner(record, reason, _owner_of(record, step))
+
+    def _skip_inner(self, record: ExecRecord, reason: SkipReason, owner: StepRecord | None) -> None:
+        """Skip what had not finished inside ``record``: its children, running items, and the
+        items not started yet."""
+        for inner in list(record.inner()):
             if not inner.done:
-                self.skip(inner, reason, None, step=_owner_of(record, step))
+                self.skip(inner, reason, None, step=owner)
+        if isinstance(record, StepRecord) and record.items is not None:
+            for item in record.items.untaken():
+                self.skip(item, reason, None, step=record)
 
     def _finished(
         self, record: ExecRecord, scope: MapRun | None, owner: StepRecord | None
@@ -727,6 +744,8 @@ class Scheduler:
             duration = milliseconds(now - record.started)
         iteration = scope.iteration if scope is not None else None
         if isinstance(record, ItemRecord):
+            if owner is not None and owner.items is not None:
+                owner.items.finish(record)
             step = owner.path if owner is not None else record.path
             return _Ended(step=step, item=record.index, iteration=iteration, duration_ms=duration)
         item = scope.index if scope is not None else None
@@ -787,11 +806,8 @@ def _share_text(succeeded: int, total: int, noun: str) -> str:
     return f"{succeeded} of {total} {noun} succeeded ({share_text(succeeded, total)})"
 
 
-def _first_failures(records: Sequence[ExecRecord]) -> str:
-    problems = [r for r in records if r.status != "succeeded"]
-    shown = [
-        f"{r.path}: {r.error or ('skipped: ' + str(r.reason) if r.reason else r.status)}"
-        for r in problems[:3]
-    ]
-    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-    return ("; " + "; ".join(shown) + more) if shown else ""
+def _first_failures(shown: Sequence[tuple[str, str]], count: int) -> str:
+    """The first problems, (path, what went wrong), of ``count``."""
+    listed = [f"{path}: {problem}" for path, problem in shown]
+    more = f" (and {count - len(shown)} more)" if count > len(shown) else ""
+    return ("; " + "; ".join(listed) + more) if listed else ""

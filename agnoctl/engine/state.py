@@ -3,7 +3,9 @@
 Records are plain slotted dataclasses, not pydantic models: the scheduler touches them for
 every step and item, and the report model is built from them once, at the end. A
 ``StepRecord`` exists for every step of the workflow from the start (so a cancelled run still
-reports every step); ``ItemRecord``s appear when a ``for_each`` list is known.
+reports every step); a ``for_each`` step's items are a ``FanOut``: an ``ItemRecord`` exists
+while its item runs, and a finished one is handed to the items file and dropped (a million
+items must not live in memory for the whole run), leaving its counts, usage and output.
 
 The journal is ``events.jsonl``: ``step_succeeded`` / ``item_succeeded`` events carry the
 output and a fingerprint, so ``load_journal`` can tell which work finished, and with what.
@@ -12,7 +14,7 @@ output and a fingerprint, so ``load_journal`` can tell which work finished, and 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -159,11 +161,145 @@ class ItemRecord(ExecRecord):
     item: Any
 
 
+Spill = Callable[["StepRecord", ItemRecord], None]
+"""Where a finished item's record goes (the items file, agnoctl.reports.items)."""
+
+FIRST_PROBLEMS = 3  # the items a failure message quotes
+
+
+class FanOut:
+    """A ``for_each`` step's items: handed out in order (``take``), an ``ItemRecord`` each
+    while it runs. A finished one (``finish``) is counted, its usage summed, its output kept
+    (``steps.<id>.output`` reads it) and, when it did not succeed, its status and error kept
+    (``steps.<id>.results``, the failure message); its record goes to ``spill`` and is
+    dropped. Without a ``spill`` (items with children: a group's, a sub-workflow's, which the
+    report nests) the records are kept."""
+
+    __slots__ = (
+        "_children",
+        "_next",
+        "_owner",
+        "_running",
+        "_spill",
+        "failed",
+        "finished",
+        "kept",
+        "outputs",
+        "problems",
+        "succeeded",
+        "usage",
+        "values",
+    )
+
+    def __init__(
+        self,
+        owner: StepRecord,
+        values: list[Any],
+        children: dict[str, StepSpec] | None,
+        spill: Spill | None,
+    ) -> None:
+        self.values = values
+        self.outputs: list[Any] = [None] * len(values)
+        self.kept: list[ItemRecord] = []
+        self.problems: dict[int, tuple[Status, SkipReason | None, str | None]] = {}
+        self.succeeded = 0
+        self.failed = 0
+        self.finished = 0
+        self.usage: tuple[int, int, int, float] = (0, 0, 0, 0.0)  # of the dropped records
+        self._owner = owner
+        self._children = children
+        self._spill = spill
+        self._running: dict[int, ItemRecord] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def taken(self) -> int:
+        """Items handed out so far (the rest are pending)."""
+        return self._next
+
+    def take(self) -> ItemRecord | None:
+        """The next item, in order, now running; None when every item was taken."""
+        index = self._next
+        if index >= len(self.values):
+            return None
+        self._next += 1
+        path = f"{self._owner.path}[{index}]"
+        children = self._children
+        item = ItemRecord(
+            path=path,
+            index=index,
+            item=self.values[index],
+            children=new_records(children, path + ".") if children else None,
+        )
+        self._running[index] = item
+        return item
+
+    @property
+    def spills(self) -> bool:
+        """Whether finished items leave memory (they do when there is a ``spill``)."""
+        return self._spill is not None
+
+    def untaken(self) -> Iterator[ItemRecord]:
+        """Every item not yet handed out, each taken as it is given."""
+        while (item := self.take()) is not None:
+            yield item
+
+    def held(self) -> list[ItemRecord]:
+        """The records still held, in item order: the kept ones and those running."""
+        return sorted([*self.kept, *self._running.values()], key=lambda item: item.index)
+
+    def finish(self, item: ItemRecord) -> None:
+        """Count a finished item; its record is spilled, or kept."""
+        if self._running.pop(item.index, None) is None:
+            return  # told twice (a skip of what had already finished): counted once
+        self.finished += 1
+        if item.status == "succeeded":
+            self.succeeded += 1
+            self.outputs[item.index] = item.output
+        else:
+            self.failed += item.status == "failed"
+            self.problems[item.index] = (item.status, item.reason, item.error)
+        if not self.spills:
+            self.kept.append(item)
+            return
+        c, i, o, k = item.usage()
+        calls, tokens_in, tokens_out, cost = self.usage
+        self.usage = (calls + c, tokens_in + i, tokens_out + o, cost + k)
+        assert self._spill is not None
+        self._spill(self._owner, item)
+
+    def first_problems(self) -> list[tuple[str, str]]:
+        """(path, what went wrong) of the first items, by index, that did not succeed."""
+        shown = sorted(self.problems)[:FIRST_PROBLEMS]
+        return [(f"{self._owner.path}[{index}]", problem(*self.problems[index])) for index in shown]
+
+    def results(self) -> list[dict[str, Any]]:
+        """What ``steps.<id>.results`` reads: ``{item, status, output, error}`` per item."""
+        problems = self.problems
+        return [
+            {
+                "item": value,
+                "status": problems[index][0] if index in problems else "succeeded",
+                "output": self.outputs[index],
+                "error": problems[index][2] if index in problems else None,
+            }
+            for index, value in enumerate(self.values)
+        ]
+
+
+def problem(status: str, reason: str | None, error: str | None) -> str:
+    """What a failure message says of a record that did not succeed."""
+    return error or ("skipped: " + reason if reason else status)
+
+
 @dataclass(slots=True, kw_only=True)
 class StepRecord(ExecRecord):
     id: str
     spec: StepSpec
-    items: list[ItemRecord] | None = None
+    items: FanOut | None = None
 
     @property
     def kind(self) -> str:
@@ -171,15 +307,23 @@ class StepRecord(ExecRecord):
 
     def inner(self) -> Iterator[ExecRecord]:
         if self.items is not None:
-            yield from self.items
+            yield from self.items.held()
         else:
             yield from ExecRecord.inner(self)
+
+    def usage(self) -> tuple[int, int, int, float]:
+        calls, tokens_in, tokens_out, cost = ExecRecord.usage(self)
+        if self.items is None:
+            return calls, tokens_in, tokens_out, cost
+        c, i, o, k = self.items.usage
+        return calls + c, tokens_in + i, tokens_out + o, cost + k
 
     def walk(self) -> Iterator[StepRecord]:
         """This record and every nested step record (group children, per-item children); of a
         loop, the children of the iteration running now (or the last)."""
         yield self
-        for record in self.items or (self,):
+        records: Iterable[ExecRecord] = (self,) if self.items is None else self.items.held()
+        for record in records:
             for child in (record.children or {}).values():
                 yield from child.walk()
 

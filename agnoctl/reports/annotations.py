@@ -13,6 +13,7 @@ job's page (and on the pull request's changed files when the file matches). One 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -45,9 +46,9 @@ def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
             level = "warning" if step.continue_on_error else "error"
             message = step.error.message if step.error else "failed"
             yield _command(level, f"agnoctl: step {step.path} failed", message, where)
-        elif step.items:
-            failed = [item for item in step.items if item.status == "failed"]
-            for item in failed[:MAX_ITEMS_PER_STEP]:
+        elif step.items or step.items_file:
+            failed = (item for item in report.items_of(step) if item.status == "failed")
+            for item in itertools.islice(failed, MAX_ITEMS_PER_STEP):
                 message = item.error.message if item.error else "failed"
                 title = f"agnoctl: {step.path}[{item.index}] failed"
                 yield _command("warning", title, message, where)

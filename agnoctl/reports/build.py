@@ -5,12 +5,17 @@ pydantic-core checks the whole tree in one pass, where a model built per step, a
 gate cost more than the scheduling of the step itself (checkpoints build it once a second).
 Fields whose value is None are left out: each of them defaults to None, and a default costs
 pydantic less than validating a None.
+
+A fan-out's finished items are not in the engine's records any more: they went to the items
+file as they finished (``agnoctl.reports.items``). The report lists them again when the run's
+spilled items are few (``INLINE_ITEMS``); past that, a final report names ``items.jsonl``
+and a checkpoint gives only their counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,12 +25,14 @@ from agnoctl.engine.shares import share
 from agnoctl.engine.state import (
     AttemptRecord,
     ExecRecord,
+    FanOut,
     ItemRecord,
     IterationRecord,
     StepRecord,
     ToolCallRecord,
 )
 from agnoctl.events import milliseconds, tokens_per_second
+from agnoctl.reports.items import INLINE_ITEMS, ITEMS_FILE, ItemsFile
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import StepSpec
 
@@ -35,27 +42,34 @@ CHECKPOINT_REASON = (
 _KILLED = "the process ended before the segment's report was written (killed)"
 
 
-def build_report(result: RunResult) -> RunReport:
+def build_report(result: RunResult, items: ItemsFile | None = None) -> RunReport:
     """The run's report; a result that holds a secret (a command's stderr, a provider's
     error) comes out masked, for every reader of the report (the terminal's table,
-    annotations, a library caller), not only for its files."""
-    return report_and_text(result)[0]
+    annotations, a library caller), not only for its files. ``items`` is where the run's
+    finished items went (None: the engine kept their records)."""
+    return report_and_text(result, items)[0]
 
 
-def report_and_text(result: RunResult) -> tuple[RunReport, str]:
+def report_and_text(result: RunResult, items: ItemsFile | None = None) -> tuple[RunReport, str]:
     """The run's report (as ``build_report``) and its ``dumps()``, masked: the text of
-    report.json. A fan-out's report is big; it is dumped once."""
-    report = _report(result)
+    report.json. A fan-out's report is big; it is dumped once. The items file is put in
+    place (or dropped, its items listed) first."""
+    inline = _inline(result, items)
+    written = items.written() if inline and items is not None else {}
+    if items is not None:
+        items.finish(keep=not inline)
+    report = _report(result, _Items(written, inline, True))
     text = report.dumps()
     masked = result.setup.redactor.redact(text)
     # Reading a 10,000-step report back costs a second; only one that held a secret needs it.
     return (report, text) if masked == text else (RunReport.model_validate_json(masked), masked)
 
 
-def checkpoint_text(result: RunResult) -> str:
+def checkpoint_text(result: RunResult, items: ItemsFile | None = None) -> str:
     """report.json's text while the run goes on: what had finished, `interrupted`, and a
     reason that says so (masked as the file is)."""
-    report = _report(result)
+    inline = _inline(result, items)
+    report = _report(result, _Items(items.written() if inline and items else {}, inline, False))
     reason = CHECKPOINT_REASON.format(run_id=result.setup.run_id)
     segments = report.segments
     this = segments[-1].model_copy(update={"reason": reason})
@@ -63,8 +77,31 @@ def checkpoint_text(result: RunResult) -> str:
     return result.setup.redactor.redact(checkpoint.dumps())
 
 
-def _report(result: RunResult) -> RunReport:
+@dataclass(frozen=True, slots=True)
+class _Items:
+    """Where a report finds the items its fan-outs spilled."""
+
+    written: dict[str, list[dict[str, Any]]]  # their data by step path, when listed
+    inline: bool  # listed in report.json; else in items.jsonl
+    final: bool  # the final report (a checkpoint names no items file: it is not in place)
+
+
+def _inline(result: RunResult, items: ItemsFile | None) -> bool:
+    """Whether report.json lists the spilled items itself: few enough, in all."""
+    if items is None:
+        return True
+    spilled = sum(
+        len(record.items)
+        for top in result.records.values()
+        for record in top.walk()
+        if record.items is not None and record.items.spills
+    )
+    return spilled <= INLINE_ITEMS
+
+
+def _report(result: RunResult, items: _Items) -> RunReport:
     setup = result.setup
+    build = _Build(result.settings, result.count, items)
     # Plain data, validated in one pass (this module's docstring says why).
     return RunReport.model_validate(
         {
@@ -86,10 +123,7 @@ def _report(result: RunResult) -> RunReport:
             "succeeded": result.succeeded,
             "total": result.counted,
             "share": share(result.succeeded, result.counted),
-            "steps": {
-                sid: step_data(record, result.settings, result.count)
-                for sid, record in result.records.items()
-            },
+            "steps": {sid: build.step(record) for sid, record in result.records.items()},
             "outputs": result.outputs,
             "output_errors": result.output_errors,
             "cost": result.cost,
@@ -192,9 +226,17 @@ def _tool_call(call: ToolCallRecord) -> dict[str, Any]:
 SettingsOf = Callable[[StepSpec], Settings]
 
 
-def _execution(record: ExecRecord, settings: SettingsOf, counts: Counter) -> dict[str, Any]:
+def item_fields(record: ItemRecord) -> dict[str, Any]:
+    """An agent or command item's ``ItemReport`` data (what the items file holds of it)."""
+    fields = _task_fields(record)
+    fields["index"] = record.index
+    fields["item"] = record.item  # required, even when it is null
+    return fields
+
+
+def _task_fields(record: ExecRecord) -> dict[str, Any]:
+    """What every execution reports: all of it but a group's children and loop."""
     calls, tokens_in, tokens_out, cost = record.usage()
-    loop = record.loop
     return _present(
         {
             "status": record.status,
@@ -214,46 +256,6 @@ def _execution(record: ExecRecord, settings: SettingsOf, counts: Counter) -> dic
             "exit_code": record.exit_code,
             "stderr": record.stderr,
             "reused": record.reused,
-            "loop": None
-            if loop is None
-            else {
-                "max_iterations": loop.max_iterations,
-                "iterations": loop.iterations,
-                "until_met": loop.until_met,
-                "exhausted": loop.exhausted,
-                "outputs": loop.outputs,
-                "history": [_iteration(run, record.done, settings, counts) for run in loop.history],
-            },
-            "steps": None
-            if record.children is None
-            else {
-                cid: step_data(child, settings, counts) for cid, child in record.children.items()
-            },
-        }
-    )
-
-
-def _iteration(
-    record: IterationRecord, loop_done: bool, settings: SettingsOf, counts: Counter
-) -> dict[str, Any]:
-    """A ``LoopIterationReport``'s data."""
-    calls, tokens_in, tokens_out, cost = record.usage()
-    # An iteration still running when its loop ended was cut short (cancelled, a limit).
-    status = "skipped" if record.status == "running" and loop_done else record.status
-    return _present(
-        {
-            "number": record.number,
-            "status": status,
-            "started": when(record.started),
-            "finished": when(record.finished),
-            "duration_ms": _ms(record.started, record.finished),
-            "calls": calls,
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "cost_usd": round(cost, 6),
-            "steps": {
-                cid: step_data(child, settings, counts) for cid, child in record.children.items()
-            },
         }
     )
 
@@ -262,41 +264,99 @@ def _gate(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key != "index"}
 
 
-def step_data(record: StepRecord, settings: SettingsOf, counts: Counter) -> dict[str, Any]:
-    """A ``StepReport``'s data (its children and items included)."""
-    effective = settings(record.spec)
-    if record.status == "pending" and record.children is None:
-        # Nothing happened to it yet: every other field has its default. A checkpoint while
-        # a big run starts is mostly such steps (and items).
-        return {
-            "status": "pending",
-            "path": record.path,
-            "kind": record.spec.kind,
-            "continue_on_error": effective.continue_on_error,
-        }
-    fields = _execution(record, settings, counts)
-    fields["path"] = record.path
-    fields["kind"] = record.spec.kind
-    fields["continue_on_error"] = effective.continue_on_error
-    if record.items is not None:
-        fields["items"] = [_item(item, settings, counts) for item in record.items]
-        succeeded = sum(1 for item in record.items if item.status == "succeeded")
-        total = len(record.items)
-    elif record.children is not None:
-        succeeded, total = counts(record.children.values())
-    else:
+@dataclass(frozen=True, slots=True)
+class _Build:
+    """What building a step's report data reads besides its record."""
+
+    settings: SettingsOf
+    counts: Counter
+    items: _Items
+
+    def step(self, record: StepRecord) -> dict[str, Any]:
+        """A ``StepReport``'s data (its children and items included)."""
+        effective = self.settings(record.spec)
+        if record.status == "pending" and record.children is None:
+            # Nothing happened to it yet: every other field has its default. A checkpoint
+            # while a big run starts is mostly such steps (and items).
+            return {
+                "status": "pending",
+                "path": record.path,
+                "kind": record.spec.kind,
+                "continue_on_error": effective.continue_on_error,
+            }
+        fields = self._execution(record)
+        fields["path"] = record.path
+        fields["kind"] = record.spec.kind
+        fields["continue_on_error"] = effective.continue_on_error
+        if record.items is not None:
+            self._fan_out(record.path, record.items, fields)
+            succeeded, total = record.items.succeeded, len(record.items)
+        elif record.children is not None:
+            succeeded, total = self.counts(record.children.values())
+        else:
+            return fields
+        fields["succeeded"] = succeeded
+        fields["total"] = total
+        fields["share"] = share(succeeded, total)
+        fields["success_threshold"] = effective.success_threshold
         return fields
-    fields["succeeded"] = succeeded
-    fields["total"] = total
-    fields["share"] = share(succeeded, total)
-    fields["success_threshold"] = effective.success_threshold
-    return fields
 
+    def _fan_out(self, path: str, fan: FanOut, fields: dict[str, Any]) -> None:
+        """A fan-out's items, in order: listed (those held, those written, those not started),
+        or named by the items file."""
+        items = self.items
+        if fan.spills and not items.inline:
+            if items.final:
+                fields["items_file"] = ITEMS_FILE
+            return
+        listed = [*items.written.get(path, ()), *(self._item(item) for item in fan.held())]
+        listed.sort(key=lambda item: int(item["index"]))
+        listed.extend(
+            {"status": "pending", "index": index, "item": fan.values[index]}
+            for index in range(fan.taken, len(fan))
+        )
+        fields["items"] = listed
 
-def _item(record: ItemRecord, settings: SettingsOf, counts: Counter) -> dict[str, Any]:
-    if record.status == "pending" and record.children is None:
-        return {"status": "pending", "index": record.index, "item": record.item}
-    fields = _execution(record, settings, counts)
-    fields["index"] = record.index
-    fields["item"] = record.item  # required, even when it is null
-    return fields
+    def _execution(self, record: ExecRecord) -> dict[str, Any]:
+        fields = _task_fields(record)
+        loop = record.loop
+        if loop is not None:
+            fields["loop"] = {
+                "max_iterations": loop.max_iterations,
+                "iterations": loop.iterations,
+                "until_met": loop.until_met,
+                "exhausted": loop.exhausted,
+                "outputs": loop.outputs,
+                "history": [self._iteration(run, record.done) for run in loop.history],
+            }
+        if record.children is not None:
+            fields["steps"] = {cid: self.step(child) for cid, child in record.children.items()}
+        return fields
+
+    def _iteration(self, record: IterationRecord, loop_done: bool) -> dict[str, Any]:
+        """A ``LoopIterationReport``'s data."""
+        calls, tokens_in, tokens_out, cost = record.usage()
+        # An iteration still running when its loop ended was cut short (cancelled, a limit).
+        status = "skipped" if record.status == "running" and loop_done else record.status
+        return _present(
+            {
+                "number": record.number,
+                "status": status,
+                "started": when(record.started),
+                "finished": when(record.finished),
+                "duration_ms": _ms(record.started, record.finished),
+                "calls": calls,
+                "tokens_in": tokens_in,
+                "tokens_out": tokens_out,
+                "cost_usd": round(cost, 6),
+                "steps": {cid: self.step(child) for cid, child in record.children.items()},
+            }
+        )
+
+    def _item(self, record: ItemRecord) -> dict[str, Any]:
+        if record.status == "pending" and record.children is None:
+            return {"status": "pending", "index": record.index, "item": record.item}
+        fields = self._execution(record)
+        fields["index"] = record.index
+        fields["item"] = record.item  # required, even when it is null
+        return fields

@@ -148,7 +148,7 @@ def load_report(ref: str, runs_dir: Path = RUNS_DIR) -> RunReport:
             f"`agnoctl run --resume {path.parent.name}` finishes it"
         ) from None
     try:
-        return RunReport.model_validate_json(text)
+        return RunReport.model_validate_json(text).located(path.parent)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "top level"
@@ -270,7 +270,7 @@ def _entries(report: RunReport) -> dict[str, _Entry]:
     entries: dict[str, _Entry] = {}
     for step in report.all_steps():
         entries[step.path] = _entry(step)
-        for item in step.items or ():
+        for item in report.items_of(step):
             entries[f"{step.path}[{item.index}]"] = _entry(item)
     return entries
 

@@ -4,15 +4,18 @@ One ``<testsuite>`` (the workflow) inside ``<testsuites>``; a ``(run)`` testcase
 the run does (whatever the reason); one ``<testcase>`` per step (nested
 steps by their path) and one per gate, named ``<step> gate <gate name>``. A failed step or gate
 holds a ``<failure message=... type=...>``; a skipped step holds ``<skipped message=...>``.
-Warned gates pass, with the finding in ``<system-out>``.
+Warned gates pass, with the finding in ``<system-out>``. The items of a fan-out whose items
+are in ``items.jsonl`` (a big run) are grouped: one ``<step>[*] gate <gate name>`` testcase
+per gate, failed when any item's failed, saying how many did and which first.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from agnoctl.reports.model import GateReport, RunReport, StepReport
+from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport
 
 _MAX_TEXT = 8_000  # failure bodies: enough to act on, small enough for CI annotations
 
@@ -48,7 +51,10 @@ def _cases(report: RunReport) -> Iterator[ET.Element]:
     classname = report.workflow.name
     yield _run_case(report, classname)
     for step in report.all_steps():
-        yield _step_case(step, classname)
+        yield _step_case(step, classname, report.items_of(step))
+        if step.items_file is not None:
+            yield from _grouped_gate_cases(step, report.items_of(step), classname)
+            continue
         for label, gate in _gates(step):
             yield _gate_case(f"{label} gate {gate.name}", gate, classname)
 
@@ -65,14 +71,14 @@ def _run_case(report: RunReport, classname: str) -> ET.Element:
     return case
 
 
-def _step_case(step: StepReport, classname: str) -> ET.Element:
+def _step_case(step: StepReport, classname: str, items: Iterable[ItemReport]) -> ET.Element:
     case = ET.Element("testcase", classname=classname, name=step.path)
     case.set("time", _seconds(step.duration_ms))
     if step.status == "failed":
         message = step.error.message if step.error else "failed"
         kind = step.error.kind if step.error else "failed"
         failure = ET.SubElement(case, "failure", message=_clip(message), type=kind)
-        failure.text = _clip(_failure_text(step))
+        failure.text = _clip(_failure_text(step, items))
     elif step.status == "skipped":
         ET.SubElement(case, "skipped", message=step.reason or "skipped")
     elif step.status == "waiting":
@@ -82,11 +88,15 @@ def _step_case(step: StepReport, classname: str) -> ET.Element:
     return case
 
 
-def _failure_text(step: StepReport) -> str:
+def _failure_text(step: StepReport, items: Iterable[ItemReport]) -> str:
     lines = [step.error.message if step.error else "failed"]
-    for item in step.items or ():
+    length = 0
+    for item in items:
+        if length > _MAX_TEXT:
+            break  # the rest would be clipped
         if item.status != "succeeded" and item.error is not None:
             lines.append(f"item {item.index}: {item.error.message}")
+            length += len(lines[-1])
     if step.stderr:
         lines.append("stderr:\n" + step.stderr)
     return "\n".join(lines)
@@ -97,10 +107,54 @@ def _gates(step: StepReport) -> Iterator[tuple[str, GateReport]]:
     executions = [(f"{step.path}[{i.index}]", i.gates) for i in step.items or ()]
     executions.append((step.path, step.gates))
     for label, gates in executions:
-        last = max((g.attempt or 0 for g in gates), default=0)
-        for gate in gates:
-            if (gate.attempt or 0) == last:
-                yield label, gate
+        for gate in _last_checked(gates):
+            yield label, gate
+
+
+def _last_checked(gates: list[GateReport]) -> Iterator[GateReport]:
+    last = max((g.attempt or 0 for g in gates), default=0)
+    return (gate for gate in gates if (gate.attempt or 0) == last)
+
+
+@dataclass(slots=True)
+class _GateGroup:
+    """One gate over a fan-out's items: how many it checked, failed, and the first failure."""
+
+    checked: int = 0
+    failed: int = 0
+    warned: int = 0
+    first: str | None = None
+
+
+def _grouped_gate_cases(
+    step: StepReport, items: Iterable[ItemReport], classname: str
+) -> Iterator[ET.Element]:
+    groups: dict[str, _GateGroup] = {}
+    for item in items:
+        for gate in _last_checked(item.gates):
+            group = groups.setdefault(gate.name, _GateGroup())
+            group.checked += 1
+            if gate.passed:
+                continue
+            if gate.severity == "warn":
+                group.warned += 1
+                continue
+            group.failed += 1
+            if group.first is None:
+                group.first = f"first: item {item.index}: {gate.finding or 'gate failed'}"
+    for name, group in groups.items():
+        case = ET.Element("testcase", classname=classname, name=f"{step.path}[*] gate {name}")
+        case.set("time", "0")
+        if group.failed:
+            message = f"{group.failed} of {group.checked} items failed the gate; {group.first}"
+            failure = ET.SubElement(case, "failure", message=_clip(message), type="gate_failed")
+            failure.text = _clip(message)
+        elif group.warned:
+            out = ET.SubElement(case, "system-out")
+            out.text = f"warning: {group.warned} of {group.checked} items failed the gate"
+        yield case
+    for gate in _last_checked(step.gates):
+        yield _gate_case(f"{step.path} gate {gate.name}", gate, classname)
 
 
 def _gate_case(name: str, gate: GateReport, classname: str) -> ET.Element:

@@ -439,7 +439,7 @@ def _executions(report: RunReport) -> Iterator[tuple[str, StepReport | ItemRepor
     """Every step and every item of a for_each step, each with its step's path."""
     for step in report.all_steps():
         yield step.path, step
-        for item in step.items or ():
+        for item in report.items_of(step):
             yield step.path, item
 
 

@@ -2,7 +2,9 @@
 
 The JSON Schema of this model is committed as ``schemas/report.schema.json`` (``agnoctl schema
 --report`` prints it; a test keeps the two equal). ``SCHEMA_VERSION`` changes when a field
-changes meaning or disappears; adding a field does not change it.
+changes meaning or disappears; adding a field does not change it. Version 2: a fan-out's
+``items`` may be absent, its items in the run directory's ``items.jsonl`` (``items_file``);
+version 1 reports read as they are.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
 
 StepStatus = Literal["succeeded", "failed", "skipped", "pending", "running", "waiting"]
 SkipReason = Literal["condition", "upstream_failed", "budget", "cancelled", "waiting"]
@@ -239,7 +242,19 @@ class StepReport(_Execution):
     )
     continue_on_error: bool = False
     items: list[ItemReport] | None = Field(
-        default=None, description="for_each steps: one entry per item, in order."
+        default=None,
+        description=(
+            "for_each steps: one entry per item, in order; absent when `items_file` holds them."
+        ),
+    )
+    items_file: str | None = Field(
+        default=None,
+        description=(
+            "for_each steps of agent or command tasks in a run whose fan-outs hold more than "
+            "1,000 items: the file of the run directory (`items.jsonl`) that holds the items, "
+            "one JSON object per line (`step`: this path, then the item's fields as in "
+            "`items`), in the order they finished."
+        ),
     )
     succeeded: int | None = Field(
         default=None,
@@ -363,7 +378,7 @@ class WorkflowInfo(_Model):
 class RunReport(_Model):
     """Everything a run did."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     run_id: str
     workflow: WorkflowInfo
     status: RunStatus
@@ -440,6 +455,24 @@ class RunReport(_Model):
             "them all."
         ),
     )
+
+    _run_dir: Path | None = PrivateAttr(default=None)
+
+    def located(self, run_dir: Path) -> RunReport:
+        """This report, told the run directory it was read from (where its items file is)."""
+        self._run_dir = run_dir
+        return self
+
+    def items_of(self, step: StepReport) -> Iterator[ItemReport]:
+        """A fan-out's items: listed in the report, or read from its items file (in the order
+        they finished) when the report was ``located``."""
+        if step.items is not None:
+            yield from step.items
+        elif step.items_file is not None and self._run_dir is not None:
+            from agnoctl.reports.items import read_items
+
+            for data in read_items(self._run_dir / step.items_file, step.path):
+                yield ItemReport.model_validate(data)
 
     def all_steps(self) -> Iterator[StepReport]:
         """Every step, parents before children, group children and per-item children included."""

@@ -182,7 +182,7 @@ class _Builder:
         from opentelemetry import trace
 
         context = trace.set_span_in_context(span)
-        for item in step.items or ():
+        for item in self.report.items_of(step):
             item_span = self._execution(
                 f"item {step.path}[{item.index}]", item, step.path, item.index, context
             )

@@ -43,7 +43,7 @@ def write_views(
         text = report.dumps() if dumped is None else dumped
         masked = redact(text)
         if masked != text:
-            report = RunReport.model_validate_json(masked)
+            report = RunReport.model_validate_json(masked).located(run_dir)
     atomic_write(run_dir / METRICS_FILE, render_metrics(report, journal(run_dir)))
     page = render_html(report, workflow)
     # The workflow's own text (prompts, argv) may hold an interpolated ${SECRET} too.

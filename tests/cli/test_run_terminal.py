@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from agnoctl.cli import app
-from agnoctl.engine.state import ItemRecord, RunState, new_records
+from agnoctl.engine.state import FanOut, RunState, new_records
 from agnoctl.events import Entry, LlmCall, StepFailed
 from agnoctl.spec.models import Workflow
 from agnoctl.terminal import choose_mode, live_view, plain_line
@@ -61,8 +61,11 @@ def test_live_view_shows_counts_and_progress() -> None:
     records = new_records(workflow.steps)
     fan = records["fan"]
     fan.status, fan.started = "running", time.time()
-    fan.items = [ItemRecord(path=f"fan[{i}]", index=i, item=i) for i in range(3)]
-    fan.items[0].status = "succeeded"
+    items = fan.items = FanOut(fan, [0, 1, 2], None, None)
+    first = items.take()
+    assert first is not None
+    first.status = "succeeded"
+    items.finish(first)
     state = RunState("rid", "term", Path("."), time.time(), records)
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(live_view(state))
