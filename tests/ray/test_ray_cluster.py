@@ -92,8 +92,10 @@ def _items(cwd: Path, report: dict[str, Any], step: str) -> list[dict[str, Any]]
     return sorted(items, key=lambda item: item["index"])
 
 
-def _write(cwd: Path, text: str) -> None:
+def _write(cwd: Path, template: str, items: int = 0) -> None:
+    """wf.yaml in ``cwd``: ``template`` with ``{items}`` (a list of that many) and ``{dir}``."""
     cwd.mkdir(parents=True, exist_ok=True)
+    text = template.format(items=json.dumps(list(range(items))), dir=cwd)
     (cwd / "wf.yaml").write_text(text, encoding="utf-8")
 
 
@@ -140,7 +142,7 @@ def test_a_2000_item_fan_out_reports_on_ray_what_it_reports_locally(
     runs = {}
     for executor in ("local", "ray"):
         cwd = tmp_path / executor
-        _write(cwd, FAN.format(items=json.dumps(list(range(ITEMS)))))
+        _write(cwd, FAN, ITEMS)
         (cwd / "data").mkdir()
         (cwd / "data" / "word.txt").write_text("ok\n")
         extra = _on_ray(cluster) if executor == "ray" else ()
@@ -203,7 +205,7 @@ def test_a_worker_killed_mid_task_fails_that_attempt_and_the_retry_completes_it(
     cluster: str, tmp_path: Path
 ) -> None:
     items = 60
-    _write(tmp_path, VICTIM.format(items=json.dumps(list(range(items))), dir=tmp_path))
+    _write(tmp_path, VICTIM, items)
     proc = _driver(tmp_path, cluster)
     try:
         _wait_for(tmp_path / "worker.pid", proc)
@@ -245,7 +247,7 @@ def test_a_driver_killed_with_sigkill_resumes_on_ray_without_repeating_a_finishe
     cluster: str, tmp_path: Path
 ) -> None:
     items = 300
-    _write(tmp_path, SIDE_EFFECT.format(items=json.dumps(list(range(items))), dir=tmp_path))
+    _write(tmp_path, SIDE_EFFECT, items)
     journal = tmp_path / ".agnoctl" / "runs" / "latest" / "events.jsonl"
     driver = _driver(tmp_path, cluster)
     try:
@@ -303,7 +305,7 @@ steps:
 def test_a_command_tool_runs_on_a_worker_in_a_copy_of_the_working_directory(
     cluster: str, tmp_path: Path
 ) -> None:
-    _write(tmp_path, TOOL.format(dir=tmp_path))
+    _write(tmp_path, TOOL)
     (tmp_path / "notes.txt").write_text("beta opens in May\n")
     (tmp_path / "fixtures.yaml").write_text(TOOL_FIXTURES)
     proc = _run(tmp_path, "--mock-fixtures", "fixtures.yaml", *_on_ray(cluster))
@@ -328,14 +330,17 @@ steps:
     run:
       - sh
       - -c
-      - echo $$ > {dir}/command.tmp && mv {dir}/command.tmp {dir}/command.pid; exec sleep 300
+      - |
+        trap 'echo SIGTERM > {dir}/terminated; exit 143' TERM
+        echo $$ > {dir}/command.tmp && mv {dir}/command.tmp {dir}/command.pid
+        sleep 300 & wait
 """
 
 
 def test_sigint_cancels_the_runs_ray_tasks_and_ends_their_programs(
     cluster: str, tmp_path: Path
 ) -> None:
-    _write(tmp_path, SLEEPER.format(dir=tmp_path))
+    _write(tmp_path, SLEEPER)
     driver = _driver(tmp_path, cluster)
     try:
         _wait_for(tmp_path / "command.pid", driver)
@@ -348,7 +353,9 @@ def test_sigint_cancels_the_runs_ray_tasks_and_ends_their_programs(
             driver.communicate()
     assert driver.returncode == 130, stderr[-3000:]
     assert _report(tmp_path)["steps"]["wait"]["status"] == "skipped"
-    # The program on the worker was ended by the task's cancel, not left behind.
+    # The task's cancel ended the program on the worker as a local cancel does (SIGTERM to
+    # its group, which it heard), before the driver exited; nothing was left behind.
+    assert (tmp_path / "terminated").read_text() == "SIGTERM\n"
     assert not Path(f"/proc/{pid}").exists() or _zombie(pid)
 
 
