@@ -1,0 +1,137 @@
+"""Huge fan-outs in bounded memory (#24): a run's finished items go to ``items.jsonl`` as they
+finish, report.json keeps their counts, and every reader reads the items from the file.
+
+Through the real CLI (``python -m agnoctl``), on the mock provider. The slow test runs
+200,000 items and bounds the ``agnoctl run`` process's peak RSS against a 1,000-item run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agnoctl.reports.model import RunReport
+
+KIB = 1024
+
+
+def flow(items: int, *, fail_every: int | None = None) -> dict[str, Any]:
+    """One mock agent over ``items`` items (every ``fail_every``-th refused by a gate),
+    read whole by two outputs."""
+    fan: dict[str, Any] = {"agent": "worker", "for_each": f"range({items})"}
+    fan["prompt"] = "n{{ item }}"
+    if fail_every is not None:
+        fan["gates"] = [{"type": "expr", "expr": f"(output[1:] | int) % {fail_every} != 0"}]
+        fan["success_threshold"] = 0.5
+    return {
+        "version": 1,
+        "name": "many",
+        "defaults": {"cache": False},
+        "agents": {"worker": {"model": "mock/echo"}},
+        "steps": {"fan": fan},
+        "outputs": {
+            "count": "{{ steps.fan.output | length }}",
+            "failed": "{{ steps.fan.results | rejectattr('status', 'equalto', 'succeeded') "
+            "| map(attribute='item') | list | length }}",
+        },
+    }
+
+
+def run(tmp_path: Path, name: str, spec: dict[str, Any]) -> tuple[Path, int, int]:
+    """``agnoctl run`` of ``spec``: its run directory, exit code and peak RSS (KiB)."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    run_dir = tmp_path / name
+    argv = [sys.executable, "-m", "agnoctl", "run", str(path), "-q", "--report-dir", str(run_dir)]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)  # its own peak RSS, not its siblings'
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert "Traceback" not in stderr, stderr[-3000:]
+    return run_dir, proc.returncode, usage.ru_maxrss
+
+
+def report_of(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_a_big_fan_out_keeps_its_items_in_items_jsonl(tmp_path: Path) -> None:
+    run_dir, code, _ = run(tmp_path, "big", flow(1_200, fail_every=100))
+    assert code == 0
+    fan = report_of(run_dir)["steps"]["fan"]
+    assert fan["items"] is None and fan["items_file"] == "items.jsonl"
+    assert (fan["succeeded"], fan["total"]) == (1_188, 1_200)
+    lines = [json.loads(line) for line in (run_dir / "items.jsonl").read_text().splitlines()]
+    assert sorted(line["index"] for line in lines) == list(range(1_200))
+    assert {line["step"] for line in lines} == {"fan"}
+    assert lines[0]["attempts"][0]["prompt"].startswith("n")
+    assert not list(run_dir.glob(".*.tmp"))
+    # Templates still read the whole output and every result.
+    assert (run_dir / "outputs" / "count.txt").read_text() == "1200"
+    assert (run_dir / "outputs" / "failed.txt").read_text() == "12"
+    # The readers read the file: the model, junit (grouped), summary, report show.
+    report = RunReport.model_validate_json((run_dir / "report.json").read_text()).located(run_dir)
+    items = list(report.items_of(report.steps["fan"]))
+    assert len(items) == 1_200 and sum(i.status == "failed" for i in items) == 12
+    cases = {c.get("name"): c for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")}
+    grouped = cases["fan[*] gate expr (output[1:] | int) % 100 != 0"]
+    failure = grouped.find("failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("12 of 1200 items failed the gate; first: item 0")
+    assert "fan[0] gate" not in " ".join(cases)
+    show = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "report", "show", str(run_dir), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert show.returncode == 0, show.stderr
+
+
+def test_report_diff_compares_items_from_items_files(tmp_path: Path) -> None:
+    a, _, _ = run(tmp_path, "a", flow(1_100))
+    b, _, _ = run(tmp_path, "b", flow(1_100, fail_every=500))
+    diff = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "report", "diff", str(a), str(b), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert diff.returncode == 0, diff.stderr
+    assert "fan[500]" in diff.stdout and "fan[0]" in diff.stdout
+
+
+def test_a_small_fan_out_lists_its_items_in_report_json(tmp_path: Path) -> None:
+    run_dir, code, _ = run(tmp_path, "small", flow(30, fail_every=10))
+    assert code == 0
+    fan = report_of(run_dir)["steps"]["fan"]
+    assert fan["items_file"] is None
+    assert [item["index"] for item in fan["items"]] == list(range(30))
+    assert [i["index"] for i in fan["items"] if i["status"] == "failed"] == [0, 10, 20]
+    assert not (run_dir / "items.jsonl").exists() and not list(run_dir.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_200000_items_grow_peak_rss_by_under_1_kib_an_item(tmp_path: Path) -> None:
+    _, code, small = run(tmp_path, "small", flow(1_000))
+    assert code == 0
+    run_dir, code, big = run(tmp_path, "big", flow(200_000))
+    assert code == 0
+    per_item = (big - small) * KIB / 199_000
+    assert per_item < KIB, f"peak RSS {small} -> {big} KiB: {per_item:.0f} bytes an item"
+    fan = report_of(run_dir)["steps"]["fan"]
+    assert (fan["succeeded"], fan["total"], fan["items_file"]) == (200_000, 200_000, "items.jsonl")
+    with (run_dir / "items.jsonl").open("rb") as lines:
+        assert sum(1 for _ in lines) == 200_000
+    assert (run_dir / "outputs" / "count.txt").read_text() == "200000"
