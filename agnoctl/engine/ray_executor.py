@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import anyio
 from anyio.from_thread import start_blocking_portal
@@ -87,12 +87,11 @@ def _address(options: RayOptions) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome(Generic[T]):
-    """What a Ray task sends back: the function's value or the error it raised, as values
-    (a Ray error then only ever means the task itself was lost or refused)."""
+class _Raised:
+    """What a Ray task sends back when the function raised: the error as a value, so that a
+    Ray error only ever means the task itself was lost or refused."""
 
-    value: T | None
-    error: Exception | None
+    error: Exception
     node: str
 
 
@@ -103,6 +102,15 @@ class RayExecutor:
         self._ray = ray
         # The driver's retry policy decides: a task Ray re-ran by itself would count twice.
         self._task = ray.remote(max_retries=0)(_on_worker)
+        errors = ray.exceptions
+        # A worker process or its node died, or the result went with it: another attempt
+        # may succeed.
+        self._lost: tuple[type[Exception], ...] = (
+            errors.WorkerCrashedError,
+            errors.NodeDiedError,
+            errors.ObjectLostError,
+            errors.LocalRayletDiedError,
+        )
 
     async def run(
         self,
@@ -115,16 +123,29 @@ class RayExecutor:
         task = self._task if resources is None else self._task.options(**request(resources))
         ref = task.remote(fn, args, kwargs)
         try:
-            outcome: _Outcome[T] = await asyncio.wrap_future(ref.future())
+            outcome: Ran[T] | _Raised = await asyncio.wrap_future(ref.future())
         except self._ray.exceptions.RayError as exc:
-            raise _failure(exc) from None
+            raise self._failure(exc) from None
         except BaseException:  # cancelled here: stop it there
             with anyio.CancelScope(shield=True):
                 await self._cancel(ref)
             raise
-        if outcome.error is not None:
+        if isinstance(outcome, _Raised):
             raise outcome.error
-        return Ran(outcome.value, outcome.node)  # type: ignore[arg-type]  # no error: a value
+        return outcome
+
+    def _failure(self, exc: Exception) -> StepFailed:
+        """The attempt's failure when Ray lost or refused the task (never the program's own)."""
+        name = type(exc).__name__
+        if isinstance(exc, self._lost):
+            return StepFailed(
+                f"the Ray worker running the command was lost ({name}): {_first_line(exc)}",
+                kind="worker_lost",
+                retryable=True,
+            )
+        return StepFailed(
+            f"Ray could not run the task ({name}): {_first_line(exc)}", kind="executor"
+        )
 
     async def _cancel(self, ref: Any) -> None:
         self._ray.cancel(ref)  # a KeyboardInterrupt in the task: it ends its program's group
@@ -148,30 +169,6 @@ def request(resources: ResourcesSpec) -> dict[str, Any]:
     return options
 
 
-def _failure(exc: Exception) -> StepFailed:
-    """The attempt's failure when Ray lost or refused the task (never the program's own)."""
-    name = type(exc).__name__
-    if name in _LOST:
-        return StepFailed(
-            f"the Ray worker running the command was lost ({name}): {_first_line(exc)}",
-            kind="worker_lost",
-            retryable=True,
-        )
-    return StepFailed(f"Ray could not run the task ({name}): {_first_line(exc)}", kind="executor")
-
-
-# A worker process or its node died, or the result went with it: another attempt may succeed.
-_LOST = frozenset(
-    {
-        "WorkerCrashedError",
-        "NodeDiedError",
-        "ObjectLostError",
-        "OwnerDiedError",
-        "LocalRayletDiedError",
-    }
-)
-
-
 def _first_line(exc: Exception) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else ""
@@ -179,7 +176,7 @@ def _first_line(exc: Exception) -> str:
 
 def _on_worker(
     fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> _Outcome[T]:
+) -> Ran[T] | _Raised:
     """The Ray task: ``fn`` on the worker, in an event loop of its own."""
     import ray
 
@@ -187,20 +184,20 @@ def _on_worker(
     with start_blocking_portal() as portal:
         future = portal.start_task_soon(partial(fn, *args, **kwargs))
         try:
-            return _Outcome(_result(future), None, node)
+            return Ran(_result(future), node)
         except KeyboardInterrupt:  # ray.cancel: end the program as a local cancel does
             future.cancel()
             raise
         except Exception as exc:
-            return _Outcome(None, exc, node)
+            return _Raised(exc, node)
 
 
 def _result(future: concurrent.futures.Future[T]) -> T:
     # Polled, not waited on: Ray's cancel is a KeyboardInterrupt, which reaches this thread
     # only while it runs Python code, never inside a blocking wait.
-    while True:
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            return future.result(timeout=_POLL)
+    while not concurrent.futures.wait([future], timeout=_POLL).done:
+        pass
+    return future.result()
 
 
 @contextlib.asynccontextmanager
