@@ -89,6 +89,26 @@ class MapRun:
 
 
 @dataclass(frozen=True, slots=True)
+class _Body:
+    """A step's work, or one item's of a for_each step (``owner``: that step's record), with
+    the template context it sees."""
+
+    step: StepSpec
+    record: ExecRecord
+    scope: MapRun
+    settings: Settings
+    context: dict[str, Any]
+    owner: StepRecord | None = None
+
+    @property
+    def step_record(self) -> StepRecord:
+        """The step's record: the item's owner, or the record itself."""
+        found = self.owner or self.record
+        assert isinstance(found, StepRecord)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class _MapSchedule:
     """What running a steps map reads for each step, worked out once per map (loops run the
     same map many times): its needs graph (``agnoctl.spec.dag``) and each step's settings."""
@@ -179,15 +199,20 @@ class Scheduler:
             self.skip(record, blocked, scope)
         elif step.for_each is not None:
             await self._for_each(step, record, scope, settings)
-        elif step.steps is not None:
-            await self._group(step, record, scope, settings, scope.context)
-        elif step.uses is not None:
-            await self._uses(step, record, scope, settings, scope.context)
         elif step.approval is not None:
             await self._approval(step, record, scope)
         else:
-            await self._leaf(step, record, scope, settings, scope.context)
+            await self._body(_Body(step, record, scope, settings, scope.context))
         self._publish(step, record, scope)
+
+    async def _body(self, body: _Body) -> None:
+        """Run a step's (or an item's) work by its kind: a group, a sub-workflow, a task."""
+        if body.step.steps is not None:
+            await self._group(body)
+        elif body.step.uses is not None:
+            await self._uses(body)
+        else:
+            await self._leaf(body)
 
     def _blocked(self, step: StepSpec, scope: MapRun) -> SkipReason | None:
         found: SkipReason | None = None
@@ -271,12 +296,7 @@ class Scheduler:
             self.skip(item, "budget", scope, step=record)
             return
         context = {**scope.context, "item": item.item, "index": item.index}
-        if step.steps is not None:
-            await self._group(step, item, scope, settings, context, owner=record)
-        elif step.uses is not None:
-            await self._uses(step, item, scope, settings, context, owner=record)
-        else:
-            await self._leaf(step, item, scope, settings, context, owner=record)
+        await self._body(_Body(step, item, scope, settings, context, owner=record))
 
     def _finish_fan_out(self, record: StepRecord, scope: MapRun, settings: Settings) -> None:
         fan = record.items
@@ -297,38 +317,27 @@ class Scheduler:
 
     # ------------------------------------------------------------------ agent and command tasks
 
-    async def _leaf(
-        self,
-        step: StepSpec,
-        record: ExecRecord,
-        scope: MapRun,
-        settings: Settings,
-        context: dict[str, Any],
-        owner: StepRecord | None = None,
-    ) -> None:
+    async def _leaf(self, body: _Body) -> None:
         """Run one agent or command task, or take its output from the earlier run's journal."""
         rt = self.rt
-        if owner is None:
-            assert isinstance(record, StepRecord)
-            step_record, index = record, scope.index
-        else:  # one for_each item
-            assert isinstance(record, ItemRecord)
-            step_record, index = owner, record.index
+        step, record, scope = body.step, body.record, body.scope
+        step_record = body.step_record
+        index = record.index if isinstance(record, ItemRecord) else scope.index
         task = Task(
             step=step,
-            settings=settings,
+            settings=body.settings,
             path=step_record.path,
             step_path=scope.step_prefix + step_record.id,
             index=index,
             iteration=scope.iteration,
-            context=context,
+            context=body.context,
             record=record,
         )
         key = (task.path, task.index, task.iteration)
-        if rt.reuse.previous is not None and self._reuse(record, key, owner):
+        if rt.reuse.previous is not None and self._reuse(record, key, body.owner):
             return
-        async with hold(rt.leaf_limiters(step), settings.priority):
-            await self._execute(task, scope, owner)
+        async with hold(rt.leaf_limiters(step), body.settings.priority):
+            await self._execute(task, scope, body.owner)
 
     async def _execute(self, task: Task, scope: MapRun, owner: StepRecord | None) -> None:
         record = task.record
@@ -401,23 +410,16 @@ class Scheduler:
 
     # ------------------------------------------------------------------ groups and loops
 
-    async def _group(
-        self,
-        step: StepSpec,
-        record: ExecRecord,
-        scope: MapRun,
-        settings: Settings,
-        context: dict[str, Any],
-        owner: StepRecord | None = None,
-    ) -> None:
+    async def _group(self, body: _Body) -> None:
+        step, record, scope = body.step, body.record, body.scope
         assert step.steps is not None and record.children is not None
-        step_record = owner or record
-        assert isinstance(step_record, StepRecord)
-        self._start(record, scope, owner=owner)
+        step_record = body.step_record
+        self._start(record, scope, owner=body.owner)
         children = StepsView()
         live = StepEntry("running", None, children=children)
         ancestry = (*scope.ancestry, step_record.id)
-        if owner is None:
+        context = body.context
+        if body.owner is None:
             scope.entries[step_record.id] = live
         else:  # one item of a for_each group: its own children, seen only by its own steps
             context = {**context, "steps": overlay(context["steps"], ancestry, live)}
@@ -433,15 +435,27 @@ class Scheduler:
         )
         if step.loop is None:
             await self.run_map(step.steps, inner)
-            failure = self._children_failure(record, step_record.path, settings)
+            failure = self._children_failure(record, step_record.path, body.settings)
         else:
-            failure = await self._loop(step, record, inner, settings, step_record.path)
+            failure = await self._loop(step, record, inner, body.settings, step_record.path)
         record.output = {
             cid: child.output if child.status == "succeeded" else None
             for cid, child in record.children.items()
         }
         if failure is None:
-            failure = await self._group_gates(step, record, scope, settings, context, step_record)
+            failure = await self._group_gates(
+                step, record, scope, body.settings, context, step_record
+            )
+        self._conclude(record, scope, failure, body.owner)
+
+    def _conclude(
+        self,
+        record: ExecRecord,
+        scope: MapRun,
+        failure: tuple[str, str] | None,
+        owner: StepRecord | None,
+    ) -> None:
+        """A group's or a sub-workflow's verdict, once its children and its own gates are done."""
         if failure is None:
             self._succeed(record, scope, owner=owner)
         else:
@@ -449,21 +463,13 @@ class Scheduler:
 
     # ------------------------------------------------------------------ sub-workflows
 
-    async def _uses(
-        self,
-        step: StepSpec,
-        record: ExecRecord,
-        scope: MapRun,
-        settings: Settings,
-        context: dict[str, Any],
-        owner: StepRecord | None = None,
-    ) -> None:
+    async def _uses(self, body: _Body) -> None:
         """A sub-workflow: its steps run as a scope nested under this step (as a group's
         children, at ``step.child``), by its own runtime (its agents, tools, defaults) on
         the run's budget, with its own template context; its ``outputs`` are the output."""
+        step, record, scope = body.step, body.record, body.scope
         assert step.uses is not None
-        step_record = owner or record
-        assert isinstance(step_record, StepRecord)
+        step_record = body.step_record
         child = self.rt.workflow.sub_workflow(step.uses)
         prefix = f"{scope.step_prefix}{step_record.id}."
         sub = self._sub.get(prefix)
@@ -471,11 +477,11 @@ class Scheduler:
             sub = self._sub[prefix] = Scheduler(
                 self.rt.for_sub_workflow(child, prefix), spill=self.spill
             )
-        self._start(record, scope, owner=owner)
+        self._start(record, scope, owner=body.owner)
         try:
-            inputs = _sub_inputs(step, child, context, step_record.path)
+            inputs = _sub_inputs(step, child, body.context, step_record.path)
         except StepFailed as exc:
-            self._fail(record, scope, exc.message, exc.kind, owner=owner)
+            self._fail(record, scope, exc.message, exc.kind, owner=body.owner)
             return
         record.children = new_records(child.steps, f"{record.path}.")
         view = StepsView()
@@ -497,14 +503,13 @@ class Scheduler:
             fingerprint=sub.rt.reuse.sub_scope(record.fingerprint or scope.fingerprint, inputs),
         )
         # The step's own `timeout` bounds the invocation; the defaults' bound each attempt.
-        bounded = replace(settings, timeout=step.timeout)
+        bounded = replace(body.settings, timeout=step.timeout)
         failure = await sub.run_child(child, record, inner, bounded, step_record.path)
         if failure is None:
-            failure = await self._group_gates(step, record, scope, settings, context, step_record)
-        if failure is None:
-            self._succeed(record, scope, owner=owner)
-        else:
-            self._fail(record, scope, failure[0], failure[1], owner=owner)
+            failure = await self._group_gates(
+                step, record, scope, body.settings, body.context, step_record
+            )
+        self._conclude(record, scope, failure, body.owner)
 
     async def run_child(
         self, child: Workflow, record: ExecRecord, inner: MapRun, settings: Settings, path: str
