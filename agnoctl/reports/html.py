@@ -656,8 +656,9 @@ def _items(view: StepView) -> Markup:
     )
     left_out = _if(
         view.items_cut,
-        '<p class="muted">{cut} more items in report.json.</p>',
+        '<p class="muted">{cut} more items in {file}.</p>',
         cut=view.items_cut,
+        file=view.step.items_file or "report.json",
     )
     return table + left_out
 

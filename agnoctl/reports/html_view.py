@@ -168,6 +168,7 @@ class Page:
 
 def page_view(report: RunReport, workflow: Workflow | None = None) -> Page:
     """The page of ``report``; ``workflow`` adds the DAG's edges and the steps' prompts."""
+    report = _with_items_read(report)
     anchors = _Anchors()  # handed out in page order: the DAG's, the timeline's, the details'
     drawn = dict(itertools.islice(report.steps.items(), MAX_NODES))
     nodes = _layout(_nodes(drawn, workflow, anchors))
@@ -191,6 +192,30 @@ def page_view(report: RunReport, workflow: Workflow | None = None) -> Page:
         cost_steps_cut=max(0, len(report.cost.by_step) - MAX_COST_ROWS),
         resumed=resumed_note(report),
     )
+
+
+def _with_items_read(report: RunReport) -> RunReport:
+    """``report`` with the first ``MAX_ITEMS`` items of each fan-out that keeps them in the
+    run's items file read back (the page draws no more of a step's items): a copy, the
+    report itself when every step lists its items."""
+    if not any(_spilled(step) for step in report.all_steps()):
+        return report
+    shown = report.model_copy(deep=True)
+    for step in shown.all_steps():
+        if _spilled(step):
+            step.items = list(itertools.islice(report.items_of(step), MAX_ITEMS))
+    return shown
+
+
+def _spilled(step: StepReport) -> bool:
+    return step.items is None and step.items_file is not None
+
+
+def _item_count(step: StepReport) -> int:
+    """A fan-out's items, also those its items file holds beyond what the page read."""
+    if step.items_file is not None:
+        return step.total or 0
+    return len(step.items or ())
 
 
 def seconds(ms: float | None) -> str:
@@ -379,7 +404,7 @@ def _iteration_row(
 
 def _row_count(report: RunReport) -> int:
     return sum(
-        1 + (len(row.entry.items or ()) if isinstance(row.entry, StepReport) else 0)
+        1 + (_item_count(row.entry) if isinstance(row.entry, StepReport) else 0)
         for row in report.rows()
     )
 
@@ -479,7 +504,7 @@ def _step_view(step: StepReport, workflow: Workflow | None, anchors: _Anchors) -
         instructions=instructions,
         output="" if step.kind == "group" else pretty(step.output),
         items=items,
-        items_cut=max(0, len(step.items or ()) - MAX_ITEMS),
+        items_cut=max(0, _item_count(step) - MAX_ITEMS),
     )
 
 

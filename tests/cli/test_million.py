@@ -135,3 +135,13 @@ def test_200000_items_grow_peak_rss_by_under_1_kib_an_item(tmp_path: Path) -> No
     with (run_dir / "items.jsonl").open("rb") as lines:
         assert sum(1 for _ in lines) == 200_000
     assert (run_dir / "outputs" / "count.txt").read_text() == "200000"
+
+
+def test_report_html_draws_a_big_fan_outs_items_from_items_jsonl(tmp_path: Path) -> None:
+    run_dir, code, _ = run(tmp_path, "page", flow(1_200, fail_every=100))
+    assert code == 0
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    # The timeline's item rows and the step's item table, read back from items.jsonl (the
+    # first items only: the page stays small), and how many more the file holds.
+    assert "fan[0]" in page and "fan[1199]" not in page
+    assert "1000 more items in items.jsonl." in page
