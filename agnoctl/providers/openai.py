@@ -221,9 +221,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
         if event.data == "[DONE]":
             self._done = True  # the body is still read to its end: the connection is reused
             return None
-        return self._chunk(self.json(event.data))
-
-    def _chunk(self, chunk: dict[str, Any]) -> str | None:
+        chunk = self.json(event.data)
         if (error := chunk.get("error")) is not None:
             raise _stream_error(self._endpoint, self._model, error)
         self._served = chunk.get("model") or self._served

@@ -89,9 +89,8 @@ class SseDecoder:
         return self._events(self._lines.feed(chunk))
 
     def close(self) -> list[SseEvent]:
-        found = self._events(self._lines.close())
-        last = self._dispatch()
-        return found if last is None else [*found, last]
+        # The body's end dispatches the last event as a blank line would.
+        return self._events([*self._lines.close(), ""])
 
     def _events(self, lines: list[str]) -> list[SseEvent]:
         if self._first and lines:
@@ -99,29 +98,22 @@ class SseDecoder:
             lines[0] = lines[0].removeprefix(_BOM)
         found: list[SseEvent] = []
         for line in lines:
-            if not line:
-                if (event := self._dispatch()) is not None:
-                    found.append(event)
-            elif line[0] != ":":
-                self._field(line)
+            if not line:  # a blank line dispatches the event, if it has data (the standard)
+                if self._data:
+                    found.append(SseEvent(self._event or "message", "\n".join(self._data)))
+                    self._data = []
+                self._event = ""
+                continue
+            name, colon, value = line.partition(":")
+            if not name:  # a comment
+                continue
+            if colon and value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._event = value
         return found
-
-    def _field(self, line: str) -> None:
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-
-    def _dispatch(self) -> SseEvent | None:
-        data, event = self._data, self._event
-        self._event = ""
-        if not data:  # an event without data is not dispatched (the standard's rule)
-            return None
-        self._data = []
-        return SseEvent(event or "message", data[0] if len(data) == 1 else "\n".join(data))
 
 
 class JsonLines:

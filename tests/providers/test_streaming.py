@@ -203,3 +203,25 @@ async def test_a_server_that_ignores_stream_is_read_whole(
     quoted = r"(no stream of events|stream event that is not a JSON object) \(starting 'no ev"
     with pytest.raises(MalformedResponse, match=quoted):
         await provider.request(ask("plain text"))
+
+
+NESTED = '{"a": ' * 100_000 + "1" + "}" * 100_000  # JSON no decoder should follow this deep
+FRAMED = {  # a body carrying one event (or line) of NESTED, in each protocol's framing
+    "openai": ("text/event-stream", f"data: {NESTED}\n\n"),
+    "anthropic": ("text/event-stream", f"event: message_start\ndata: {NESTED}\n\n"),
+    "ollama": ("application/x-ndjson", f"{NESTED}\n"),
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_json_nested_past_any_sense_is_a_malformed_reply(
+    protocol: str, stream: bool, fake_llm: FakeLLMThread, http: HttpClient
+) -> None:
+    """A reply or a stream event nested 100,000 deep is a malformed reply like any other text
+    that is not a JSON object (it escaped as the decoder's RecursionError: a traceback)."""
+    kind, body = FRAMED[protocol] if stream else ("application/json", NESTED)
+    reply = FakeReply(body=body, headers={"content-type": kind})
+    fake_llm.server.config = FakeLLMConfig(responder=lambda _: reply)
+    with pytest.raises(MalformedResponse, match="not a JSON object"):
+        await make(protocol, http, fake_llm.url, stream=stream).request(ask("deep"))
