@@ -994,8 +994,9 @@ async def _write_faulty(
             await stream.write(bytes(ready))
             ready.clear()
             await asyncio.sleep(reply.trickle)
-    await stream.write(bytes(ready))
-    await stream.write_eof()
+    # The last events and the body's end in one write: a server that has the whole rest of
+    # its reply ends the chunked body with it, rather than in a segment of its own.
+    await stream.write_eof(bytes(ready))
 
 
 _STALL_SECONDS = 3600.0
