@@ -12,13 +12,14 @@ import ipaddress
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
+
+from tests import forkcli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,9 +86,17 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _forkcli_zygote() -> Iterator[None]:
+    """The worker's zygote (tests/forkcli.py), if a test started one, ends with the session."""
+    yield
+    forkcli.stop()
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
-    """Run the real CLI in a subprocess (``python -m agnoctl``), in ``tmp_path`` by default."""
+    """Run the real CLI as its own process (``agnoctl ARGS`` forked by tests/forkcli.py), in
+    ``tmp_path`` by default."""
 
     def run(
         *args: str | Path,
@@ -97,15 +106,7 @@ def run_cli(tmp_path: Path) -> RunCli:
     ) -> subprocess.CompletedProcess[str]:
         inherited = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
         environment = {**inherited, "NO_COLOR": "1", **(env or {})}
-        return subprocess.run(
-            [sys.executable, "-m", "agnoctl", *map(str, args)],
-            cwd=cwd or tmp_path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return forkcli.run(args, cwd=cwd or tmp_path, env=environment, timeout=timeout)
 
     return run
 

@@ -9,7 +9,6 @@ import json
 import os
 import pty
 import select
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 
 from agnoctl.events import read_events
 from agnoctl.testing.fake_llm import FakeLLMThread
+from tests import forkcli
 from tests.conftest import RunCli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -243,8 +243,8 @@ class _Terminal:
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.leader, follower = pty.openpty()
         base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "agnoctl", *args],
+        self.process = forkcli.start(
+            args,
             stdin=follower,
             stdout=follower,
             stderr=follower,
@@ -366,12 +366,10 @@ def test_the_job_summary_shows_the_message_as_text_not_as_markdown(tmp_path: Pat
         encoding="utf-8",
     )
     summary = tmp_path / "step-summary.md"
-    done = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "run", str(flow), "--mock", "-q"],
-        capture_output=True,
-        text=True,
+    done = forkcli.run(
+        ["run", str(flow), "--mock", "-q"],
         cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+        stdin=forkcli.DEVNULL,
         env={**os.environ, "NO_COLOR": "1", "GITHUB_STEP_SUMMARY": str(summary)},
         timeout=60,
     )

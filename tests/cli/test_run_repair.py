@@ -57,7 +57,7 @@ def agnoctl(folder: Path, *args: str, limit: int | None = None) -> Any:
         "--no-cache",
         *args,
         env={**_environment(), **env},
-        preexec=None if limit is None else _limited(limit),
+        limits=None if limit is None else _limited(limit),
     )
 
 

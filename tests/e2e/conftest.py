@@ -1,8 +1,8 @@
-"""End-to-end harness: the real CLI (``python -m agnoctl run``) against the project's fake LLM
-server on loopback.
+"""End-to-end harness: the real CLI (``agnoctl run``, its own process: tests/forkcli.py) against
+the project's fake LLM server on loopback.
 
 Each test module gets its own fake server, so the server's counts (``max_in_flight`` above all)
-belong to that module's runs. ``E2E.run`` writes a workflow, runs it in a subprocess and returns
+belong to that module's runs. ``E2E.run`` writes a workflow, runs it and returns
 what a CI job would see: exit code, stdout/stderr, ``report.json``, ``events.jsonl``, plus a
 snapshot of the server's counts and recent request bodies taken right after the run.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 import yaml
 
 from agnoctl.testing.fake_llm import FakeLLMThread, start_in_thread
+from tests import forkcli
 
 # Variables that would point a run elsewhere, leak a real key into it or colour its output.
 _SCRUBBED_PREFIXES = ("OPENAI_", "ANTHROPIC_", "OLLAMA_", "AGNOCTL_", "GITHUB_")
@@ -106,27 +106,11 @@ class E2E:
         path = workflow if isinstance(workflow, Path) else self.write(f"wf{self._runs}", workflow)
         run_dir = self.root / f"run{self._runs}"
         self.server.reset()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "agnoctl",
-                "run",
-                str(path),
-                "--report-dir",
-                str(run_dir),
-                "--progress",
-                "plain",
-                "--seed",
-                "7",
-                *args,
-            ],
+        proc = forkcli.run(
+            ["run", path, "--report-dir", run_dir, "--progress", "plain", "--seed", "7", *args],
             cwd=self.root,
             env=clean_env(env),
-            capture_output=True,
-            text=True,
             timeout=timeout,
-            check=False,
         )
         stats = self.server.stats()
         report_file = run_dir / "report.json"

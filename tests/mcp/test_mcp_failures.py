@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests import forkcli
 from tests.e2e.conftest import E2E, E2ERun, clean_env, workflow_doc
 from tests.mcp.conftest import alive, no_mcp_leftovers, pids, stdio_entry
 
@@ -111,13 +111,12 @@ def test_sigterm_while_a_call_hangs_ends_the_server(e2e: E2E, tmp_path: Path) ->
     )
     path = e2e.write("interrupted", doc)
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", str(out), "--no-cache"],
+    process = forkcli.start(
+        ["run", str(path), "--report-dir", str(out), "--no-cache"],
         cwd=tmp_path,
         env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=forkcli.PIPE,
+        stderr=forkcli.PIPE,
     )
     events = out / "events.jsonl"
     deadline = time.monotonic() + 60
@@ -141,15 +140,7 @@ def test_tools_list_names_a_server_that_cannot_start(e2e: E2E) -> None:
         steps={"s": {"agent": "a", "prompt": "hi"}},
     )
     path = e2e.write("list-missing", doc)
-    proc = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "tools", "list", str(path)],
-        cwd=e2e.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = forkcli.run(["tools", "list", str(path)], cwd=e2e.root, env=clean_env(), timeout=60)
     assert proc.returncode == 1
     line = path.read_text(encoding="utf-8").splitlines().index("  missing:") + 1
     assert f"MCP server `missing` ({path}:{line}) could not be used" in proc.stderr
@@ -179,13 +170,12 @@ def test_a_signal_while_tools_list_starts_a_server_ends_it(
         steps={"s": {"agent": "a", "prompt": "hi"}},
     )
     path = e2e.write("list-interrupted", doc)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agnoctl", "tools", "list", str(path)],
+    process = forkcli.start(
+        ["tools", "list", str(path)],
         cwd=tmp_path,
         env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=forkcli.PIPE,
+        stderr=forkcli.PIPE,
     )
     try:
         deadline = time.monotonic() + 60

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +24,7 @@ import pytest
 from resume_helpers import API_KEY, events, latest, prompt_counts, valid_report, workflow
 
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread
+from tests import forkcli
 
 ITEMS = 200
 RUNS = 4
@@ -63,7 +62,7 @@ def _replies(journal: Path) -> int:
     return journal.read_bytes().count(LLM_CALL) if journal.exists() else 0
 
 
-def _wait_for_replies(journal: Path, replies: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_for_replies(journal: Path, replies: int, process: forkcli.Process) -> None:
     """Until the journal holds ``replies`` model replies (or the process ended).
 
     The moment of the kill is a count of replies, not a time: a loaded machine moves it in
@@ -97,14 +96,14 @@ def _crash_and_resume(
         },
     )
     env = {**os.environ, "LLM_KEY": API_KEY, "NO_COLOR": "1"}
-    base = [sys.executable, "-m", "agnoctl", "run", str(flow), "--no-cache", "-q"]
+    base = ["run", str(flow), "--no-cache", "-q"]
     journal = folder / ".agnoctl" / "runs" / "latest" / "events.jsonl"
     kills: list[Kill] = []
     while len(kills) < KILLS_PER_RUN:
         replies = _replies(journal) + rng.randint(1, MAX_REPLIES_BEFORE_KILL)
         argv = base + (["--resume", "latest"] if kills else [])
-        process = subprocess.Popen(
-            argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        process = forkcli.start(
+            argv, cwd=folder, env=env, stdout=forkcli.DEVNULL, stderr=forkcli.DEVNULL
         )
         _wait_for_replies(journal, replies, process)
         process.send_signal(signal.SIGKILL)
@@ -116,8 +115,8 @@ def _crash_and_resume(
         if report.exists():
             valid_report(run_dir)
         kills.append(Kill(_finished_items(run_dir), counts(), report.exists()))
-    final = subprocess.run([*base, "--resume", "latest"], cwd=folder, env=env, timeout=120)
-    assert final.returncode == 0
+    final = forkcli.run([*base, "--resume", "latest"], cwd=folder, env=env, timeout=120)
+    assert final.returncode == 0, final.stderr
     return kills
 
 

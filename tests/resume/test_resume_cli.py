@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 
 import yaml
 from resume_helpers import events, latest, valid_report
+
+from tests import forkcli
 
 RunCli = Any
 
@@ -186,11 +187,11 @@ def test_a_run_being_written_cannot_be_resumed_at_the_same_time(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
     flow = _flow(tmp_path, {"slow": {"run": [sys.executable, "-c", "import time; time.sleep(30)"]}})
-    first = subprocess.Popen(
-        [sys.executable, "-m", "agnoctl", "run", str(flow), "-q"],
+    first = forkcli.start(
+        ["run", str(flow), "-q"],
         cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=forkcli.DEVNULL,
+        stderr=forkcli.DEVNULL,
     )
     try:
         journal = tmp_path / ".agnoctl" / "runs" / "latest" / "events.jsonl"

@@ -7,8 +7,8 @@ journal recorded.
 
 A full disk is simulated without a mount: the real CLI runs in a process whose file size limit
 (RLIMIT_FSIZE) is low, so a write past it fails with EFBIG as a full disk fails with ENOSPC,
-through the same write path (SIGXFSZ, which would kill the process instead, is ignored as a
-shell's `ulimit -f` leaves it). The event sink itself is tried on /dev/full.
+through the same write path (SIGXFSZ, which would kill the process instead, is ignored, as
+Python sets it as it starts). The event sink itself is tried on /dev/full.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import asyncio
 import errno
 import json
 import resource
-import signal
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agnoctl.events import EventSink, RunFinished, RunStarted, StepStarted, read_events
+from tests import forkcli
 from tests.resume.resume_helpers import events, latest, valid_report
 from tests.security import cli
 
@@ -32,16 +31,12 @@ from tests.security import cli
 LIMIT = 32 * 1024
 
 
-def _limited(limit: int) -> Callable[[], None]:
-    def preexec() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return preexec
+def _limited(limit: int) -> forkcli.Limits:
+    return {resource.RLIMIT_FSIZE: (limit, limit)}
 
 
 def agnoctl(cwd: Path, *args: str, limit: int | None = None) -> subprocess.CompletedProcess[str]:
-    result = cli.agnoctl(cwd, *args, preexec=None if limit is None else _limited(limit))
+    result = cli.agnoctl(cwd, *args, limits=None if limit is None else _limited(limit))
     assert "Exception in callback" not in result.stderr, result.stderr
     return result
 

@@ -43,7 +43,7 @@ def _bomb(key: str, levels: int) -> str:
 
 def agnoctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real CLI, in ``cwd``, with its memory capped."""
-    return cli.agnoctl(cwd, *args, preexec=cli.cap_memory)
+    return cli.agnoctl(cwd, *args, limits=cli.CAPPED_MEMORY)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ import jsonschema
 import pytest
 
 from agnoctl.reports.model import RunReport
+from tests import forkcli
 from tests.cli.test_run_signals import alive, start
 from tests.resume.resume_helpers import REPORT_SCHEMA, events, latest, valid_report
 from tests.security import cli
@@ -176,7 +176,7 @@ STRETCHES = 11  # a trial at a random moment in each; every trial is two agnoctl
 AFTER_THE_END = -1  # a kill right after run_finished is in the journal
 
 
-def _kill_when(process: subprocess.Popen[bytes], journal: Path, lines: int) -> None:
+def _kill_when(process: forkcli.Process, journal: Path, lines: int) -> None:
     """SIGKILL ``process`` once ``journal`` has ``lines`` lines (or records the end)."""
     wanted = b'"type":"run_finished"' if lines == AFTER_THE_END else None
     seen, offset, tail = 0, 0, b""
@@ -219,12 +219,12 @@ def _trial(folder: Path, lines: int, sample: int | None) -> str:
     """One run killed at ``lines``, then resumed; what the resume said."""
     folder.mkdir()
     write_flow(folder, ITEMS)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agnoctl", "run", "flow.yaml", "-q", "--no-cache"],
+    process = forkcli.start(
+        ["run", "flow.yaml", "-q", "--no-cache"],
         cwd=folder,
         env={**os.environ, "NO_COLOR": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=forkcli.DEVNULL,
+        stderr=forkcli.DEVNULL,
     )
     _kill_when(process, folder / ".agnoctl" / "runs" / "latest" / "events.jsonl", lines)
     run_dir = latest(folder)

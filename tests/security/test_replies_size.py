@@ -31,7 +31,7 @@ def _run(e2e: E2E, name: str, doc: dict[str, Any]) -> tuple[subprocess.Completed
         *("run", path, "--report-dir", run_dir),
         env=clean_env(),
         timeout=120,
-        preexec=cli.cap_memory,
+        limits=cli.CAPPED_MEMORY,
     )
     return proc, run_dir
 

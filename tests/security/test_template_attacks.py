@@ -41,7 +41,7 @@ def agnoctl(
 ) -> subprocess.CompletedProcess[str]:
     """The real CLI, in ``cwd``, with its memory capped."""
     environment = {**os.environ, **(env or {})}
-    return cli.agnoctl(cwd, *args, env=environment, timeout=120, preexec=cli.cap_memory)
+    return cli.agnoctl(cwd, *args, env=environment, timeout=120, limits=cli.CAPPED_MEMORY)
 
 
 def _write(tmp_path: Path, doc: dict[str, Any]) -> Path:

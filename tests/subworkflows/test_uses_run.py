@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, prompt_hash
+from tests import forkcli
 
 LLM_CALL = b'"type":"llm_call"'
 
@@ -78,10 +79,6 @@ def parent(folder: Path, items: int, **more: Any) -> Path:
     )
 
 
-def agnoctl(*args: str) -> list[str]:
-    return [sys.executable, "-m", "agnoctl", *args]
-
-
 ENV = {**os.environ, "NO_COLOR": "1"}
 
 
@@ -114,12 +111,10 @@ def test_the_parents_max_llm_calls_stops_a_child_for_each_midway(
 ) -> None:
     child(tmp_path, fake_llm.url)
     parent(tmp_path, 20, limits={"max_llm_calls": 7})
-    proc = subprocess.run(
-        agnoctl("run", "flow.yaml", "--no-cache", "--report-dir", "out"),
+    proc = forkcli.run(
+        ["run", "flow.yaml", "--no-cache", "--report-dir", "out"],
         cwd=tmp_path,
         env=ENV,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert proc.returncode == 1, proc.stderr
@@ -141,12 +136,12 @@ def test_kill_nine_inside_a_child_then_resume_repeats_no_finished_call(
     child(tmp_path, fake_llm.url)
     parent(tmp_path, items)
     journal = tmp_path / ".agnoctl" / "runs" / "latest" / "events.jsonl"
-    process = subprocess.Popen(
-        agnoctl("run", "flow.yaml", "--no-cache", "-q"),
+    process = forkcli.start(
+        ["run", "flow.yaml", "--no-cache", "-q"],
         cwd=tmp_path,
         env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=forkcli.DEVNULL,
+        stderr=forkcli.DEVNULL,
     )
     deadline = time.monotonic() + 60
     # Five replies: item 2's draft has answered, its check has not (one call at a time).
@@ -160,12 +155,10 @@ def test_kill_nine_inside_a_child_then_resume_repeats_no_finished_call(
     assert before["draft 2"] == 1 and before["check 7"] == 0
     finished = _answered_calls(journal.resolve().parent)  # what the journal says answered
     assert {"draft 0", "check 0", "draft 1", "check 1", "draft 2"} <= finished
-    resumed = subprocess.run(
-        agnoctl("run", "flow.yaml", "--no-cache", "-q", "--resume", "latest"),
+    resumed = forkcli.run(
+        ["run", "flow.yaml", "--no-cache", "-q", "--resume", "latest"],
         cwd=tmp_path,
         env=ENV,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert resumed.returncode == 0, resumed.stderr
@@ -181,12 +174,10 @@ def test_kill_nine_inside_a_child_then_resume_repeats_no_finished_call(
 
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        agnoctl("run", "flow.yaml", "--no-cache", "-q", *args),
+    return forkcli.run(
+        ["run", "flow.yaml", "--no-cache", "-q", *args],
         cwd=folder,
         env=ENV,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
 
@@ -382,10 +373,8 @@ def test_a_uses_step_runs_inside_a_loop_and_behind_an_if_and_nests_in_the_report
         },
     )
     run_dir = tmp_path / "run"
-    done = subprocess.run(
-        agnoctl("run", str(flow), "--mock", "--report-dir", str(run_dir), "-q"),
-        capture_output=True,
-        text=True,
+    done = forkcli.run(
+        ["run", str(flow), "--mock", "--report-dir", str(run_dir), "-q"],
         env=ENV,
         cwd=tmp_path,
         timeout=60,
