@@ -3,9 +3,10 @@
 What each one must do lives beside it: `workflows/expected.yaml` and `examples/expected.yaml`
 hold the exact command a reader is told to run and what the run's report must say (some
 examples fail on purpose). Each command runs in its own process through the real CLI, all at
-once, so this file takes about as long as its slowest run. Two more tests leave the mock
-provider for agnoctl's fake server on loopback: a ready workflow over real HTTP, and the cache
-and resume walkthrough of examples/12-cache-resume.
+once (forked by tests/forkcli.py, so the imports are paid once), so this file takes about as
+long as its slowest run. Two more tests leave the mock provider for agnoctl's fake server on
+loopback: a ready workflow over real HTTP, and the cache and resume walkthrough of
+examples/12-cache-resume.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from typer.testing import CliRunner, Result
 
 from agnoctl.cli import app
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, start_in_thread
+from tests import forkcli
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / "workflows"
 EXAMPLES = ROOT / "examples"
-TIMEOUT = 100  # seconds per subprocess; a hung run fails its test instead of the whole suite
+TIMEOUT = 100  # seconds per process; a hung run fails its test instead of the whole suite
 # The ready-made workflows read these: unset, so a developer's settings cannot leak in.
 _HIDDEN_VARIABLES = (
     *("LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "OPENAI_API_KEY"),
@@ -133,14 +135,7 @@ class Run:
 def agnoctl(
     *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args],
-        cwd=cwd,
-        env=_environment() | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return forkcli.run(args, cwd=cwd, env=_environment() | (env or {}), timeout=TIMEOUT)
 
 
 def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
@@ -154,39 +149,10 @@ def _argv(case: Case, run_dir: Path, repo: Path | None) -> list[str]:
     return argv
 
 
-# Runs every command in a child forked from one process that imported agnoctl once: each run is
-# still its own process entering the real CLI, without paying the imports (about a second of
-# CPU) twenty times over. Prints the exit codes as a JSON list.
-_FORK_RUNNER = """
-import json, os, sys, traceback
-import agnoctl.cli, agnoctl.session
-jobs, children = json.loads(sys.argv[1]), {}
-for index, (argv, log) in enumerate(jobs):
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            os.dup2(out, 1)
-            os.dup2(out, 2)
-            sys.argv = ["agnoctl", *argv]
-            agnoctl.cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)  # never back into the loop: a child forks nothing
-    children[pid] = index
-codes = [0] * len(jobs)
-while children:
-    pid, status = os.wait()
-    codes[children.pop(pid)] = os.waitstatus_to_exitcode(status)
-print(json.dumps(codes))
-"""
+def _start(argv: list[str], log: Path) -> forkcli.Process:
+    """``agnoctl ARGV`` started, what it prints (stdout and stderr) going to ``log``."""
+    with log.open("w", encoding="utf-8") as out:
+        return forkcli.start(argv, cwd=ROOT, env=_environment(), stdout=out, stderr=out)
 
 
 @pytest.fixture(scope="module")
@@ -196,20 +162,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     repo = make_git_repo(workdir / "repo") if shutil.which("git") else None
     cases = [case for case in CASES if repo is not None or not case.expect.get("git_repo")]
     run_dirs = [workdir / case.id.replace("/", "-") for case in cases]
-    jobs = [
-        (_argv(case, run_dir, repo), str(run_dir.with_suffix(".log")))
+    processes = [
+        _start(_argv(case, run_dir, repo), run_dir.with_suffix(".log"))
         for case, run_dir in zip(cases, run_dirs, strict=True)
     ]
-    result = subprocess.run(
-        [sys.executable, "-c", _FORK_RUNNER, json.dumps(jobs)],
-        cwd=ROOT,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert result.returncode == 0, result.stderr
-    codes = json.loads(result.stdout)
+    codes = [process.wait(timeout=TIMEOUT) for process in processes]
     return {
         case.id: Run(code, run_dir.with_suffix(".log").read_text(encoding="utf-8"), run_dir)
         for case, code, run_dir in zip(cases, codes, run_dirs, strict=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, start_in_thread
+from tests import forkcli
 
 KEY = "sk-offline-test"
 KEY_VARIABLES = ("AGNOCTL_TEST_OFFLINE_KEY_A", "AGNOCTL_TEST_OFFLINE_KEY_B")
@@ -68,15 +68,7 @@ def agnoctl(*args: str | Path, cwd: Path, keys: bool = False) -> subprocess.Comp
     env["NO_COLOR"] = "1"
     if keys:
         env.update(dict.fromkeys(KEY_VARIABLES, KEY))
-    return subprocess.run(
-        [sys.executable, "-m", "agnoctl", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return forkcli.run(args, cwd=cwd, env=env, timeout=60)
 
 
 def requests_during(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -15,13 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import forkcli
+
 PY = sys.executable
 # The sleeper that ignores SIGTERM writes this file when the SIGTERM comes: agnoctl has taken
 # the first signal then, and waits out the kill grace.
 TERMED = "sleeper.termed"
 
 
-def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[str], Path, Path]:
+def start(tmp_path: Path, ignore_term: bool = False) -> tuple[forkcli.Process, Path, Path]:
     pid_file = tmp_path / "sleeper.pid"
     sleeper = (
         "import os, signal, time\n"
@@ -49,11 +50,8 @@ def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[s
         yaml.safe_dump({"steps": {"slow": {"text": "late", "delay": "60s"}}}), encoding="utf-8"
     )
     out = tmp_path / "out"
-    process = subprocess.Popen(
+    process = forkcli.start(
         [
-            PY,
-            "-m",
-            "agnoctl",
             "run",
             "flow.yaml",
             "--mock-fixtures",
@@ -64,9 +62,8 @@ def start(tmp_path: Path, ignore_term: bool = False) -> tuple[subprocess.Popen[s
             "plain",
         ],
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=forkcli.PIPE,
+        stderr=forkcli.PIPE,
     )
     deadline = time.monotonic() + 30
     events = out / "events.jsonl"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from agnoctl.reports import notify
 from agnoctl.reports.model import RunReport
 from agnoctl.session import RunOptions, run_workflow
 from agnoctl.spec.models import NotifySpec, RetrySpec
+from tests import forkcli
 from tests.observability.conftest import SECRET, ObsRuns, Receiver, fixtures_path, write_workflow
 
 
@@ -141,12 +140,10 @@ def test_a_run_that_stops_waiting_tells_on_approval_once_and_not_on_failure(
         f"  on_success: [{receiver.url}/success]\n",
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "run", str(workflow), "--mock", "-q"],
-        capture_output=True,
-        text=True,
+    done = forkcli.run(
+        ["run", str(workflow), "--mock", "-q"],
         cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+        stdin=forkcli.DEVNULL,
         env={**os.environ, "NO_COLOR": "1"},
         timeout=60,
     )
@@ -173,12 +170,10 @@ def test_each_wait_for_approval_is_its_own_delivery(receiver: Receiver, tmp_path
         encoding="utf-8",
     )
     for extra in ([], ["--resume", "latest", "--approve", "first"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "agnoctl", "run", str(workflow), "--mock", "-q", *extra],
-            capture_output=True,
-            text=True,
+        done = forkcli.run(
+            ["run", str(workflow), "--mock", "-q", *extra],
             cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
+            stdin=forkcli.DEVNULL,
             env={**os.environ, "NO_COLOR": "1"},
             timeout=60,
         )
