@@ -495,9 +495,18 @@ class StreamReader(Generic[_E]):
         """An event's data as the JSON object it must be; anything else is a
         ``MalformedResponse``, retried as a whole reply that does not parse is."""
         payload = _json_dict(data)
-        if payload is None:
-            raise _not_json_event(self._endpoint, self._model, data)
-        return payload
+        if payload is not None:
+            return payload
+        start, _ = _redactor(self._endpoint).head(data, 80)
+        raise MalformedResponse(
+            f"{self._endpoint.provider} sent a stream event that is not a JSON object "
+            f"(starting {start!r}); the server may not speak this protocol, check the "
+            "provider type and base_url, or set `stream: false` on the provider if it "
+            "cannot stream",
+            provider=self._endpoint.provider,
+            model=self._model,
+            status=200,
+        )
 
 
 _QUOTED = 80  # characters of a body that is no stream, quoted in its error (masked)
@@ -1000,19 +1009,6 @@ def malformed(endpoint: Endpoint, model: str, what: str) -> MalformedResponse:
     return MalformedResponse(
         f"{endpoint.provider} sent a reply without {what}; "
         "the server may not speak this protocol, check the provider type and base_url",
-        provider=endpoint.provider,
-        model=model,
-        status=200,
-    )
-
-
-def _not_json_event(endpoint: Endpoint, model: str, text: str) -> MalformedResponse:
-    """The error for an event (or a line) of a streamed reply that is not a JSON object."""
-    start, _ = _redactor(endpoint).head(text, 80)
-    return MalformedResponse(
-        f"{endpoint.provider} sent a stream event that is not a JSON object (starting "
-        f"{start!r}); the server may not speak this protocol, check the provider type and "
-        "base_url, or set `stream: false` on the provider if it cannot stream",
         provider=endpoint.provider,
         model=model,
         status=200,
