@@ -790,6 +790,13 @@ def run(
             help="The Ray cluster (--executor ray); default RAY_ADDRESS, else one on this machine.",
         ),
     ] = None,
+    ray_agents: Annotated[
+        bool,
+        typer.Option(
+            "--ray-agents",
+            help="Agent steps' model calls run on the cluster too (--executor ray; docs/ray.md).",
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow and write its run directory (report.json, events.jsonl, junit.xml, ...).
 
@@ -846,6 +853,7 @@ def run(
                 on_text=terminal.live_text.add if terminal.live_text is not None else None,
                 executor=executor.value,
                 ray_address=ray_address,
+                ray_agents=ray_agents,
             )
             report = run_workflow(path, options)
     except NothingToResume as exc:

@@ -132,6 +132,9 @@ class RunOptions:
     ray_address: str | None = None
     """The Ray cluster's address (`--ray-address`); unset: `RAY_ADDRESS`, else a cluster of
     this machine started for the run. Only with ``executor="ray"``."""
+    ray_agents: bool = False
+    """Every agent step's model calls as Ray tasks too (`--ray-agents`), not only those of
+    steps with `resources:`. Only with ``executor="ray"``."""
 
     def __post_init__(self) -> None:
         # Library callers write paths as text (`report_dir="runs/x"`) as often as Paths.
@@ -265,6 +268,11 @@ def _check_executor(options: RunOptions) -> None:
         check_ray(RayOptions(options.ray_address))
     elif options.ray_address is not None:
         raise UsageError("--ray-address names the cluster of --executor ray: add it, or drop it")
+    elif options.ray_agents:
+        raise UsageError(
+            "--ray-agents sends agent steps' model calls to the cluster of --executor ray: "
+            "add it, or drop it"
+        )
 
 
 def _ray(options: RunOptions) -> RayOptions | None:
@@ -272,7 +280,7 @@ def _ray(options: RunOptions) -> RayOptions | None:
         return None
     from agnoctl.engine.ray_executor import RayOptions
 
-    return RayOptions(options.ray_address)
+    return RayOptions(options.ray_address, agents=options.ray_agents)
 
 
 def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:

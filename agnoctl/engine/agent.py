@@ -117,7 +117,7 @@ class _AgentTask:
         agent = self.agent
         references = [agent.model, *agent.fallback_models]
         for position, reference in enumerate(references):
-            route = self.route = self.rt.providers.route(reference)
+            route = self.route = self.rt.route(reference, self.task.step)
             try:
                 return await run_attempts(self.rt, self.task, self.attempt, model=route.label)
             except Exception as exc:
@@ -273,7 +273,7 @@ async def judge(
 ) -> tuple[float, str]:
     """Score ``output`` with the gate's agent (one call; its cost is the step's)."""
     agent = rt.workflow.agents[gate.agent]
-    route = rt.providers.route(agent.model)
+    route = rt.route(agent.model, task.step)
     system = task.render("judge instructions", agent.instructions) if agent.instructions else None
     files = await attachments.load(task, agent, step=False)  # a rubric's reference files
     attachments.check_accepted(task, route.provider.protocol, files)

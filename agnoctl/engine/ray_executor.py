@@ -2,10 +2,11 @@
 
 The driver (this process) stays the one owner of the run: it schedules by the DAG, holds every
 limit and budget, writes the journal, the cache and the reports. What goes to the cluster is
-the program of a command step or a command tool: the function that runs it here
+the program of a command step or a command tool, and the model calls of an agent step that
+declares it (``agnoctl.engine.remote_model``): the function that runs it here
 (``agnoctl.tools.executor``) runs on a Ray worker, with the step's ``resources`` as the task's
-request, and its value (exit code, output within the same caps, stderr's end) comes back with
-the id of the node it ran on.
+request, and its value (exit code, output within the same caps, stderr's end; a model's
+reply) comes back with the id of the node it ran on.
 
 Faults are the driver's to judge, so none counts twice: Ray retries nothing
 (``max_retries=0``); a worker or node lost mid-task fails that attempt as ``worker_lost``,
@@ -63,9 +64,12 @@ _POLL = 0.1  # seconds: how often a worker's task looks up from its program for 
 @dataclass(frozen=True, slots=True)
 class RayOptions:
     """How to reach the cluster: ``address`` (``--ray-address``), else ``RAY_ADDRESS``, else a
-    cluster of this machine, started for the run and stopped after it."""
+    cluster of this machine, started for the run and stopped after it; and whether every
+    agent step's model calls go there too (``agents``, ``--ray-agents``), not only those of
+    steps with ``resources:``."""
 
     address: str | None = None
+    agents: bool = False
 
 
 def check_ray(options: RayOptions) -> None:
@@ -139,7 +143,7 @@ class RayExecutor:
         name = type(exc).__name__
         if isinstance(exc, self._lost):
             return StepFailed(
-                f"the Ray worker running the command was lost ({name}): {_first_line(exc)}",
+                f"the Ray worker running the task was lost ({name}): {_first_line(exc)}",
                 kind="worker_lost",
                 retryable=True,
             )

@@ -204,6 +204,7 @@ async def _executor(setup: RunSetup, rt: Runtime) -> AsyncIterator[None]:
     from agnoctl.engine.ray_executor import connected
 
     async with connected(setup.ray, Path.cwd()) as rt.executor:
+        rt.ray_agents = setup.ray.agents
         yield
 
 

@@ -24,6 +24,7 @@ from agnoctl import events
 from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
 from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
+from agnoctl.engine.remote_model import ran_on
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
 from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
@@ -35,6 +36,7 @@ from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
     AgentSpec,
     JudgeGate,
+    ResourcesSpec,
     RetrySpec,
     StepDefaults,
     StepSpec,
@@ -212,6 +214,26 @@ class Providers:
         price = pricing.lookup(model, spec.pricing if spec else None, protocol=protocol)
         target = "mock" if self._mock else name
         return Route(self.provider(target), model, f"{target}/{model}", price)
+
+    def remote(self, route: Route, executor: Executor, resources: ResourcesSpec | None) -> Route:
+        """``route`` with its calls sent through ``executor`` (a step's model calls on the
+        cluster), behind the same limits and breaker as its local calls; a provider that
+        sends nothing over HTTP (the mock, a library's own) answers here as before."""
+        provider = route.provider
+        if not self._over_http(provider.name) or self._mock or self._offline:
+            return route
+        from agnoctl.engine.remote_model import RemoteModel, endpoint
+        from agnoctl.providers.registry import GuardedProvider
+
+        target = endpoint(provider.name, self._specs.get(provider.name))
+        remote = GuardedProvider(
+            RemoteModel(executor, resources, target),
+            breaker=provider.breaker,
+            limiter=provider.limiter,
+            prices=provider.prices,
+            name=provider.name,
+        )
+        return replace(route, provider=remote)
 
     def provider(self, name: str) -> GuardedProvider:
         built = self._built.get(name)
@@ -415,6 +437,9 @@ class Runtime:
         # Where command steps and command tools run their programs: here, or on a Ray
         # cluster (`--executor ray`, set by `execute` before the steps start).
         self.executor: Executor = LOCAL
+        # Whether every agent step's model calls go there too (`--ray-agents`), not only
+        # those of steps with `resources:`.
+        self.ray_agents = False
         # The run's MCP servers (sub-workflows' too), when a file of the run declares one;
         # `execute` holds them open for the run's lifetime.
         self.mcp: McpServers | None = None
@@ -450,6 +475,15 @@ class Runtime:
         if has_default_settings(step):
             return self._default_settings
         return settings_for(step, self.workflow.defaults)
+
+    def route(self, reference: str, step: StepSpec) -> Route:
+        """Where a model call of ``step`` goes: on the cluster when the step asks for it
+        (`resources:`) or the run does for every agent step (`--ray-agents`), under
+        `--executor ray`; here otherwise."""
+        route = self.providers.route(reference)
+        if self.executor is LOCAL or (step.resources is None and not self.ray_agents):
+            return route
+        return self.providers.remote(route, self.executor, step.resources)
 
     def leaf_limiters(self, step: StepSpec) -> tuple[PriorityLimiter, ...]:
         """Limiters an agent or command task holds, in the one order every task takes them."""
@@ -535,6 +569,7 @@ class Runtime:
             self.ledger.add(step_path, context.agent, route.label, tags, calls=0, cache_hits=1)
             self._llm_event(route, path, context, started, reply=reply, cached=True)
             return reply
+        attempt.node = ran_on.get() or attempt.node  # a remote call says where it ran
         usage = reply.usage
         tokens_in, tokens_out = usage.input_tokens, usage.output_tokens
         cost = route.cost(usage)

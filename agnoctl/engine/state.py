@@ -35,7 +35,7 @@ class AttemptRecord:
     number: int
     started: float
     model: str | None = None  # "<provider>/<model>" asked in this attempt
-    node: str | None = None  # command steps under `--executor ray`: the Ray node it ran on
+    node: str | None = None  # `--executor ray`: the Ray node its program or model call ran on
     finished: float | None = None
     error: str | None = None
     error_kind: str | None = None

@@ -495,7 +495,8 @@ WithValue = Annotated[Any, BeforeValidator(_template)]
 
 
 class ResourcesSpec(Strict):
-    """What one task of a command step reserves on a Ray node (`--executor ray`)."""
+    """What one task of a step (a command's program, an agent's model call) reserves on a
+    Ray node (`--executor ray`)."""
 
     cpus: Annotated[Finite, Field(ge=0)] | None = Field(
         default=None, description="CPUs the task reserves (Ray's `num_cpus`; Ray's default 1)."
@@ -653,8 +654,10 @@ class StepSpec(StepDefaults):
     resources: ResourcesSpec | None = Field(
         default=None,
         description=(
-            "Command step: what each of its tasks reserves on a Ray node under `--executor "
-            "ray` (the local executor runs it as it is). See docs/ray.md."
+            "Under `--executor ray`, what each task of the step reserves on a Ray node: a "
+            "command step's program, or an agent step's model calls, which then run on the "
+            "cluster (`{}`: Ray's defaults; a model served only there). The local executor "
+            "runs the step as it is. See docs/ray.md."
         ),
     )
 

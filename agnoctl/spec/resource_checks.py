@@ -1,9 +1,9 @@
 """Static checks of a step's `resources:` (what its tasks reserve on a Ray node), and the one
 reading of a memory size.
 
-A `resources:` entry means something only where a task goes to the cluster: a command step.
-On any other kind it would be silently ignored, so it is an error (fail closed): agent steps
-run on the driver, where the run's provider limits and budgets are held, and a group, a
+A `resources:` entry means something only where a task goes to the cluster: a command step
+(its program), or an agent step (its model calls: `resources: {}` asks for Ray's defaults).
+On any other kind it would be silently ignored, so it is an error (fail closed): a group, a
 sub-workflow or an approval is not one task.
 """
 
@@ -43,26 +43,17 @@ def check_resources(base: tuple[PathKey, ...], step: StepSpec) -> Iterator[Findi
     resources = step.resources
     if resources is None:
         return
-    if step.kind != "command":
+    if step.kind not in ("command", "agent"):
         yield Finding(
             (*base, "resources"),
             "E471",
             f"`resources` does nothing on a{'n' if step.kind[0] in 'aeiou' else ''} "
-            f"{step.kind} step: only command steps run as Ray tasks",
-            _why_not(step.kind),
+            f"{step.kind} step: only command and agent steps run as Ray tasks",
+            "remove it, or put it on the steps inside (a group, a sub-workflow's file)",
             at_key=True,
         )
         return
     yield from _form((*base, "resources"), resources)
-
-
-def _why_not(kind: str) -> str:
-    if kind == "agent":
-        return (
-            "remove it: an agent step runs on the driver, which holds the providers' limits "
-            "and the budget; give `resources` to the command steps that need them"
-        )
-    return "remove it, or put it on the command steps inside (a group, a sub-workflow's file)"
 
 
 def _form(base: tuple[PathKey, ...], resources: ResourcesSpec) -> Iterator[Finding]:

@@ -30,24 +30,38 @@ ITEMS = 2000
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """The address of a local cluster of two CPUs (its processes end with the module)."""
+def started() -> Iterator[dict[str, Any]]:
+    """A local cluster of two CPUs (its processes end with the module): its address info."""
     import ray
 
     context = ray.init(
         num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
     )
     try:
-        yield str(context.address_info["gcs_address"])
+        yield dict(context.address_info)
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cluster(started: dict[str, Any]) -> str:
+    """The cluster's address."""
+    return str(started["gcs_address"])
+
+
+@pytest.fixture(scope="module")
+def cluster_logs(started: dict[str, Any]) -> Path:
+    """Where the cluster's processes (and every driver's) write their logs."""
+    return Path(started["session_dir"]) / "logs"
 
 
 def _agnoctl(cwd: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "agnoctl", "run", "wf.yaml", "-q", "--seed", "1", *args]
 
 
-def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         _agnoctl(cwd, *args),
         cwd=cwd,
@@ -55,7 +69,7 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
 
 
@@ -365,3 +379,76 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(")") + 2] in "ZX"
+
+
+# A model served "on the cluster" (the fake server, on loopback): the step's `resources: {}`
+# sends its model calls there; the key comes from the driver's environment.
+SERVED = """\
+version: 1
+name: served
+providers:
+  served: {{type: openai, base_url: '{url}/v1', api_key: '${{SERVED_KEY}}'}}
+agents:
+  writer: {{model: served/small, instructions: Be brief.}}
+steps:
+  draft:
+    for_each: [1, 2, 3]
+    agent: writer
+    prompt: 'Draft {{{{ item }}}}'
+    retry: {{max_attempts: 2, initial_delay: 0.1}}
+    resources: {{}}
+"""
+SERVED_KEY = "sk-served-3f9c1e7a5b2d4068"
+
+
+def _served_fields(report: dict[str, Any]) -> dict[str, Any]:
+    draft = report["steps"]["draft"]
+    return {
+        "status": report["status"],
+        "outputs": report["outputs"],
+        "draft": (draft["status"], draft["output"], draft["succeeded"], draft["total"]),
+        "items": [
+            (i["index"], i["status"], i["output"], len(i["attempts"]), i.get("tokens_in"))
+            for i in draft["items"]
+        ],
+    }
+
+
+def test_an_agent_step_with_resources_makes_its_model_calls_on_a_worker(
+    cluster: str, cluster_logs: Path, tmp_path: Path
+) -> None:
+    from agnoctl.testing.fake_llm import start_in_thread
+
+    with start_in_thread() as server:
+        reports = {}
+        for executor in ("local", "ray"):
+            cwd = tmp_path / executor
+            cwd.mkdir()
+            (cwd / "wf.yaml").write_text(SERVED.format(url=server.url), encoding="utf-8")
+            server.reset()
+            extra = _on_ray(cluster) if executor == "ray" else ()
+            proc = _run(cwd, *extra, env={"SERVED_KEY": SERVED_KEY})
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            assert server.stats()["requests"] == 3  # each item's one call reached the server
+            reports[executor] = _report(cwd)
+    local, ray = reports["local"], reports["ray"]
+    assert _served_fields(ray) == _served_fields(local)
+    assert [i["output"] for i in ray["steps"]["draft"]["items"]] == [
+        f"echo: Draft {n}" for n in (1, 2, 3)
+    ]
+    # Where each call ran: a Ray node's id on every attempt there, none here.
+    assert {
+        a.get("node") is not None for i in ray["steps"]["draft"]["items"] for a in i["attempts"]
+    } == {True}
+    assert {a.get("node") for i in local["steps"]["draft"]["items"] for a in i["attempts"]} == {
+        None
+    }
+    # The key travelled in the tasks' arguments only: in no file of the run, its cache or
+    # the cluster's logs (the driver's own included).
+    leaks = [
+        path
+        for root in (tmp_path / "ray", cluster_logs)
+        for path in root.rglob("*")
+        if path.is_file() and SERVED_KEY.encode() in path.read_bytes()
+    ]
+    assert leaks == []

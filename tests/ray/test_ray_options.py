@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agnoctl.cli import app
-from agnoctl.engine import ray_executor
-from agnoctl.spec.models import ResourcesSpec
+from agnoctl.engine import ray_executor, remote_model
+from agnoctl.spec.models import ProviderSpec, ResourcesSpec
 from agnoctl.spec.resource_checks import memory_bytes
 from tests.conftest import RunCli
 
@@ -33,6 +33,16 @@ def _workflow(tmp_path: Path, text: str = COMMANDS) -> Path:
     path = tmp_path / "wf.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_ray_agents_without_the_ray_executor_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--ray-agents")
+    assert proc.returncode == 2, proc.stderr
+    assert "--ray-agents sends agent steps' model calls to the cluster of --executor ray" in (
+        proc.stderr
+    )
+    assert not (tmp_path / ".agnoctl").exists()
 
 
 def test_ray_address_without_the_ray_executor_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
@@ -118,7 +128,7 @@ steps:
   think:
     agent: writer
     prompt: hi
-    resources: {cpus: 1}
+    resources: {gpus: 1}
   build:
     run: [make]
     resources: {memory: lots, custom: {CPU: 2}}
@@ -139,12 +149,12 @@ def test_validate_checks_the_form_and_the_place_of_resources(
     proc = run_cli("validate", "wf.yaml")
     assert proc.returncode == 2
     out = proc.stdout
-    assert "wf.yaml:9:5: error E471 `resources` does nothing on an agent step" in out
-    assert "runs on the driver" in out
+    assert "E471 `resources` does nothing on an agent step" not in out  # its model calls
     assert "wf.yaml:12:25: error E470 resources.memory 'lots' is not a memory size" in out
     assert "error E470 `CPU` is not a custom resource: it is Ray's own" in out
     assert "reserve it with `resources.cpus`" in out
-    assert "E471 `resources` does nothing on a group step" in out
+    assert "wf.yaml:16:5: error E471 `resources` does nothing on a group step" in out
+    assert "only command and agent steps run as Ray tasks" in out
     assert "E204" in out  # cpus: -1, out of range
 
 
@@ -174,3 +184,30 @@ def test_resources_become_the_ray_task_request() -> None:
         "resources": {"ssd": 1},
     }
     assert ray_executor.request(ResourcesSpec()) == {}
+
+
+def test_the_endpoint_sent_to_a_worker_holds_the_key_apart_and_out_of_its_repr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-driver-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1/")
+    target = remote_model.endpoint("openai", None)
+    assert (target.spec.type, target.spec.base_url, target.spec.api_key) == (
+        "openai",
+        "http://127.0.0.1:8000/v1",  # resolved here, on the driver
+        None,
+    )
+    assert target.key == "sk-driver-0123456789"
+    assert "sk-driver" not in repr(target)
+
+
+def test_a_worker_prefers_the_key_of_its_own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-driver-0123456789")
+    target = remote_model.endpoint("openai", None)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert remote_model._with_key(target).api_key == "sk-driver-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-worker-9876543210")
+    assert remote_model._with_key(target).api_key == "sk-worker-9876543210"
+    # An entry of its own reads no variable of the worker's: the driver's key goes.
+    local = ProviderSpec(type="openai", base_url="http://localhost:8000/v1", api_key="sk-entry")
+    assert remote_model._with_key(remote_model.endpoint("local", local)).api_key == "sk-entry"
