@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -171,20 +172,28 @@ _TIMELINE = Markup("""\
 aria-label="filter steps by path">
   <button type="button" id="expand-all">expand all</button>
   <button type="button" id="collapse-all">collapse all</button>
-  <span id="filter-count" class="muted" aria-live="polite"></span>
+{by_node}  <span id="filter-count" class="muted" aria-live="polite"></span>
 </div>
 <div class="gantt">
   <div class="g-axis"><span></span><div class="g-ticks">{ticks}</div></div>
-{rows}{cut}</div>
+{rows}{heads}{cut}</div>
 """)
 
 _ROW = Markup("""\
-  <div class="g-row" data-filter="{label}" data-failed="{failed}" data-retried="{retried}">
+  <div class="g-row" data-filter="{label}" data-failed="{failed}" data-retried="{retried}"{node}>
     <div class="g-label" style="padding-left: {indent}px" title="{label}">\
 <a href="#{anchor}" class="s-{status}">●</a> {label}</div>
     <div class="g-track">{bars}</div>
   </div>
 """)
+
+# The timeline of a run whose tasks ran on Ray nodes: a "group by node" toggle, and a heading
+# for each node (and for the driver), hidden until the toggle orders the rows under them.
+_BY_NODE = Markup('  <label><input type="checkbox" id="by-node"> group by node</label>\n')
+_NODE_HEAD = Markup(
+    '  <div class="g-node" data-node-head="{node}" hidden>{label} '
+    '<span class="muted">{rows} rows</span></div>\n'
+)
 
 _BAR = Markup(
     '<span class="g-bar g-{kind}" style="left: {left}%; width: {width}%" title="{title}"></span>'
@@ -285,7 +294,10 @@ _NOTHING = Markup()
 def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
     """The page for ``report``; ``workflow`` adds the DAG's edges and the steps' prompts."""
     view = page_view(report, workflow)
-    script = _asset("report.js")  # our own file, never data
+    # Our own files, never data; a run on Ray nodes adds the timeline's grouping by node.
+    script, css = _asset("report.js"), _asset("report.css")
+    if view.ran_on:
+        script, css = script + _asset("report_nodes.js"), css + _asset("report_nodes.css")
     parts = (
         _HEAD.format(
             script_hash=base64.b64encode(hashlib.sha256(script.encode()).digest()).decode(),
@@ -293,7 +305,7 @@ def render_html(report: RunReport, workflow: Workflow | None = None) -> str:
             name=report.workflow.name,
             status=report.status,
             run_id=report.run_id,
-            css=Markup(_asset("report.css")),  # our own file, never data
+            css=Markup(css),
         ),
         _header(report, view.resumed),
         _segments(report, view.resumed),
@@ -443,6 +455,7 @@ def _timeline(view: Page) -> Markup:
             anchor=row.anchor,
             status=row.status,
             bars=_join(_BAR.format(**vars(bar)) for bar in row.bars),
+            node=_if(view.ran_on, ' data-ran-on="{node}"', node=row.ran_on or ""),
         )
         for row in view.rows
     )
@@ -452,7 +465,26 @@ def _timeline(view: Page) -> Markup:
         "report.json has every attempt.</p>",
         more=view.rows_cut,
     )
-    return _TIMELINE.format(ticks=_join(ticks), rows=_join(rows), cut=left_out)
+    return _TIMELINE.format(
+        ticks=_join(ticks),
+        rows=_join(rows),
+        cut=left_out,
+        by_node=_if(view.ran_on, _BY_NODE),
+        heads=_node_heads(view),
+    )
+
+
+def _node_heads(view: Page) -> Markup:
+    """A heading for each node the rows ran on, and one for the driver's rows if any."""
+    if not view.ran_on:
+        return _NOTHING
+    counts = Counter(row.ran_on or "" for row in view.rows)
+    named = [(node, f"node {node[:12]}", counts[node]) for node in view.ran_on]
+    driver = [("", "on the driver", counts[""])] if counts[""] else []
+    return _join(
+        _NODE_HEAD.format(node=node, label=label, rows=rows)
+        for node, label, rows in (*named, *driver)
+    )
 
 
 def _flag(value: bool) -> str:

@@ -96,6 +96,7 @@ class Row:
     failed: bool
     retried: bool
     bars: list[Bar]
+    ran_on: str | None = None  # the Ray node of its last attempt (`--executor ray`)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,9 @@ class Page:
     ticks: list[tuple[float, str]]
     rows: list[Row]
     rows_cut: int
+    ran_on: list[str]
+    """The Ray nodes the rows ran on, in order of first use; empty for a run on one machine
+    (the timeline then has no "group by node")."""
     steps: list[StepView]
     steps_cut: int
     cost_by_step: dict[str, CostTotals]
@@ -186,6 +190,7 @@ def page_view(report: RunReport, workflow: Workflow | None = None) -> Page:
         ticks=_ticks(report.duration_ms),
         rows=rows,
         rows_cut=max(0, _row_count(report) - MAX_ROWS),
+        ran_on=list(dict.fromkeys(row.ran_on for row in rows if row.ran_on is not None)),
         steps=[_step_view(step, workflow, anchors) for step in detailed],
         steps_cut=len(every_step) - len(detailed),
         cost_by_step=_cost_by_step(report),
@@ -368,6 +373,7 @@ def _rows(report: RunReport, anchors: _Anchors) -> list[Row]:
                 failed=_failed(step),
                 retried=_retried(step),
                 bars=_bars(step, start, total),
+                ran_on=_ran_on(step),
             )
         )
         for item in step.items or ():
@@ -380,6 +386,7 @@ def _rows(report: RunReport, anchors: _Anchors) -> list[Row]:
                     failed=_failed(item),
                     retried=_retried(item),
                     bars=_bars(item, start, total),
+                    ran_on=_ran_on(item),
                 )
             )
         if len(rows) >= MAX_ROWS:
@@ -407,6 +414,11 @@ def _row_count(report: RunReport) -> int:
         1 + (_item_count(row.entry) if isinstance(row.entry, StepReport) else 0)
         for row in report.rows()
     )
+
+
+def _ran_on(execution: StepReport | ItemReport) -> str | None:
+    """The Ray node of the last attempt that ran on one, if any."""
+    return next((a.node for a in reversed(execution.attempts) if a.node is not None), None)
 
 
 def _bars(execution: StepReport | ItemReport, start: datetime, total: float) -> list[Bar]:
