@@ -229,6 +229,7 @@ def _connect(options: RayOptions, working_dir: Path) -> ModuleType:
     }
     if local:
         settings["include_dashboard"] = False
+        no_usage_reports()
     try:
         ray.init(**settings)
     except ConnectionError as exc:
@@ -237,6 +238,16 @@ def _connect(options: RayOptions, working_dir: Path) -> ModuleType:
             "(`ray start --head`) or give its address (--ray-address, RAY_ADDRESS)"
         ) from None
     return ray
+
+
+def no_usage_reports() -> None:
+    """Keep a cluster started here from reporting its use to Ray's makers.
+
+    Ray sends usage statistics from every cluster it starts (even without its dashboard,
+    through a minimal one) unless told not to: a network call the user never asked agnoctl to
+    make. A user who set ``RAY_USAGE_STATS_ENABLED`` keeps their choice; a cluster agnoctl only
+    connects to keeps its own settings."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def check_working_dir(root: Path) -> None:

@@ -34,6 +34,9 @@ def started() -> Iterator[dict[str, Any]]:
     """A local cluster of two CPUs (its processes end with the module): its address info."""
     import ray
 
+    from agnoctl.engine.ray_executor import no_usage_reports
+
+    no_usage_reports()  # the tests call nothing beyond the loopback
     context = ray.init(
         num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
     )

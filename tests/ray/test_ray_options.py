@@ -7,6 +7,7 @@ None of these starts Ray: each is refused before a connection is made.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -211,3 +212,33 @@ def test_a_worker_prefers_the_key_of_its_own_environment(monkeypatch: pytest.Mon
     # An entry of its own reads no variable of the worker's: the driver's key goes.
     local = ProviderSpec(type="openai", base_url="http://localhost:8000/v1", api_key="sk-entry")
     assert remote_model._with_key(remote_model.endpoint("local", local)).api_key == "sk-entry"
+
+
+@pytest.mark.parametrize(("address", "reported"), [(None, "0"), ("127.0.0.1:6379", None)])
+def test_a_cluster_started_for_the_run_reports_no_usage_to_rays_makers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str | None, reported: str | None
+) -> None:
+    # Ray sends usage statistics from a cluster it starts unless told not to: agnoctl makes
+    # no network call the user did not ask for. A cluster it only connects to is left alone.
+    import ray
+
+    seen: list[str | None] = []
+    monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(
+        ray, "init", lambda **_: seen.append(os.environ.get("RAY_USAGE_STATS_ENABLED"))
+    )
+    ray_executor._connect(ray_executor.RayOptions(address), tmp_path)
+    assert seen == [reported]
+
+
+def test_a_users_own_usage_stats_choice_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray
+
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "1")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(ray, "init", lambda **_: None)
+    ray_executor._connect(ray_executor.RayOptions(), tmp_path)
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "1"
