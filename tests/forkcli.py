@@ -18,10 +18,10 @@ What a fork cannot be, the tests that are about it keep as fresh processes: what
 imports (tests/cli/test_startup.py), the console script and ``python -m agnoctl`` itself.
 The zygote holds no thread, no open file beyond its standard streams and its control
 socket, no signal handler, logging or gc setting of its own (it checks the first two before
-it serves), so a child inherits nothing a fresh interpreter would not have. A request whose
-environment differs from the zygote's in what the interpreter and the preloaded libraries
-read as they start (``PYTHON*``, the locale, ``TYPER_USE_RICH``) is refused: it needs a
-fresh process.
+it serves), so a child inherits nothing a fresh interpreter would not have. What the
+interpreter and the preloaded libraries read from the environment as they start
+(``PYTHON*``, the locale, ``TYPER_USE_RICH``) is the zygote's: a command that sets them
+otherwise gets a zygote of its own, started with them.
 
 When the worker goes away the control socket closes; the zygote then kills whatever child is
 still running and exits, so neither outlives the test session.
@@ -234,66 +234,62 @@ def _zygote_main() -> None:
 # --------------------------------------------------------------------------- the test's side
 
 
-class _Client:
-    """This worker's zygote, started at its first command."""
+class _Started:
+    """A zygote, seen from the test's side: its control socket and what it wrote to stderr."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._control: socket.socket | None = None
-        self._log: IO[bytes] | None = None
-        self._startup: dict[str, str] = {}
-
-    def control(self, env: Mapping[str, str]) -> socket.socket:
-        with self._lock:
-            if self._control is None:
-                self._control = self._start()
-        if _startup_environment(env) != self._startup:
-            raise ValueError(
-                "forkcli: this command's PYTHON*/locale settings differ from the zygote's, "
-                "which its interpreter read as it started: run it as a fresh process"
-            )
-        return self._control
-
-    def _start(self) -> socket.socket:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - the zygote's stderr, kept for errors
-        self._startup = _startup_environment(os.environ)
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         with theirs:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "tests.forkcli", str(theirs.fileno())],
                 cwd=REPO,
-                env=os.environ,  # the one the startup settings were taken from
+                env=env,
                 stdin=DEVNULL,
                 stdout=DEVNULL,
                 stderr=self._log,
                 pass_fds=(theirs.fileno(),),
             )
-        if ours.recv(len(_READY)) != _READY:
+        if self.control.recv(len(_READY)) != _READY:
             raise RuntimeError(f"forkcli: the zygote did not start:\n{self.log()}")
-        return ours
 
     def log(self) -> str:
-        if self._log is None:
-            return ""
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 
     def stop(self) -> None:
         """Close the control socket: the zygote kills any child left, and exits."""
+        self.control.close()
+        self._process.wait(timeout=30)
+        self._log.close()
+
+
+class _Zygotes:
+    """This worker's zygotes, one for each startup environment its commands asked for (nearly
+    always one), each started at the first command that needs it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: dict[tuple[tuple[str, str], ...], _Started] = {}
+
+    def for_environment(self, env: Mapping[str, str]) -> _Started:
+        key = tuple(sorted(_startup_environment(env).items()))
         with self._lock:
-            if self._control is not None and self._process is not None:
-                self._control.close()
-                self._process.wait(timeout=30)
-                self._control = self._process = None
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+            if key not in self._started:
+                self._started[key] = _Started(env)
+            return self._started[key]
+
+    def stop(self) -> None:
+        with self._lock:
+            for zygote in self._started.values():
+                zygote.stop()
+            self._started.clear()
 
 
-_CLIENT = _Client()
-stop = _CLIENT.stop
-"""End this worker's zygote (tests/conftest.py does, as the session ends)."""
+_ZYGOTES = _Zygotes()
+stop = _ZYGOTES.stop
+"""End this worker's zygotes and any command still running (tests/conftest.py does, as the
+session ends)."""
 
 
 def _descriptor(stream: Stream, inherited: int, reading: bool) -> tuple[int, int | None]:
@@ -313,7 +309,9 @@ def _descriptor(stream: Stream, inherited: int, reading: bool) -> tuple[int, int
 class Process:
     """A running command, as ``subprocess.Popen(..., text=True)`` shows one."""
 
-    def __init__(self, argv: list[str], pid: int, pidfd: int, status: socket.socket) -> None:
+    def __init__(
+        self, argv: list[str], pid: int, pidfd: int, status: socket.socket, zygote: _Started
+    ) -> None:
         self.args = argv
         self.pid = pid
         self.returncode: int | None = None
@@ -322,6 +320,7 @@ class Process:
         self.stderr: IO[str] | None = None
         self._pidfd: int | None = pidfd
         self._status = status
+        self._zygote = zygote
         self._output: dict[str, str] = {}
         self._readers: list[threading.Thread] = []
 
@@ -351,7 +350,7 @@ class Process:
             except (TimeoutError, BlockingIOError):  # BlockingIOError: timeout 0
                 raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
             if not message.startswith(b"exit "):
-                raise RuntimeError(f"forkcli: the zygote went away:\n{_CLIENT.log()}")
+                raise RuntimeError(f"forkcli: the zygote went away:\n{self._zygote.log()}")
             self.returncode = int(message.split()[1])
             self._status.close()
             if self._pidfd is not None:
@@ -423,7 +422,7 @@ def start(
 ) -> Process:
     """Start ``agnoctl ARGS`` (``env`` None: this process's environment)."""
     environment = dict(os.environ if env is None else env)
-    control = _CLIENT.control(environment)
+    zygote = _ZYGOTES.for_environment(environment)
     argv = [str(arg) for arg in args]
     ends = [
         _descriptor(stdin, 0, reading=True),
@@ -434,13 +433,15 @@ def start(
     status, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     request = _Request(argv, str(Path(cwd).resolve()), environment, _limit_list(limits))
     with theirs:
-        socket.send_fds(control, [json.dumps(request.__dict__).encode()], [*given, theirs.fileno()])
+        socket.send_fds(
+            zygote.control, [json.dumps(request.__dict__).encode()], [*given, theirs.fileno()]
+        )
     for fd in given:
         os.close(fd)
     message, fds, _, _ = socket.recv_fds(status, 64, 1)
     if not message.startswith(b"pid "):
-        raise RuntimeError(f"forkcli: the zygote went away:\n{_CLIENT.log()}")
-    process = Process(["agnoctl", *argv], int(message.split()[1]), fds[0], status)
+        raise RuntimeError(f"forkcli: the zygote went away:\n{zygote.log()}")
+    process = Process(["agnoctl", *argv], int(message.split()[1]), fds[0], status, zygote)
     process.stdin, process.stdout, process.stderr = (
         None if kept is None else open(kept, mode)  # noqa: SIM115 - the Process's to close
         for (_, kept), mode in zip(ends, ("w", "r", "r"), strict=True)

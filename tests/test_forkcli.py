@@ -3,8 +3,8 @@
 Both are started on the same workflow, stopped at the same point (a command step that sleeps),
 and read from /proc: the same environment, working directory, open files, threads and signal
 dispositions. Then what the helper itself promises: exit codes as subprocess reports them, a
-timeout that kills, settings the zygote's interpreter read as it started refused, and no
-process left once the zygote is stopped.
+timeout that kills, settings an interpreter reads as it starts given to one that starts with
+them, and no process left once the zygotes are stopped.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _portrait(agnoctl: int, sleeper: int, folder: Path) -> dict[str, object]:
         **{key: status[key].strip() for key in ("SigBlk", "SigIgn", "SigCgt")},
     }
     text = json.dumps(portrait).replace(str(folder), "FOLDER")
-    return json.loads(re.sub(r"/runs/[^/]+/", "/runs/RUN/", text))  # its id
+    normalised: dict[str, object] = json.loads(re.sub(r"/runs/[^/]+/", "/runs/RUN/", text))
+    return normalised  # the run directory's name is its id
 
 
 def _started(pid_file: Path) -> int:
@@ -125,17 +126,34 @@ def test_exit_codes_signals_and_timeouts_as_subprocess_reports_them(tmp_path: Pa
         forkcli.run(["run", "late.yaml", "--mock-fixtures", "slow.yaml"], cwd=tmp_path, timeout=1)
 
 
-def test_a_setting_read_as_the_interpreter_starts_needs_a_fresh_process(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONHASHSEED": "123"}
-    with pytest.raises(ValueError, match="run it as a fresh process"):
-        forkcli.run(["--version"], cwd=tmp_path, env=env)
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_setting_read_as_the_interpreter_starts_gets_a_zygote_started_with_it(
+    tmp_path: Path,
+) -> None:
+    """PYTHONHASHSEED, read once as Python starts, cannot be given to a fork of a zygote that
+    started without it: the command is forked from one that started with it."""
+    seeds = []
+    for name, env in (("usual", os.environ), ("seeded", {**os.environ, "PYTHONHASHSEED": "123"})):
+        pid_file = _sleeping_run(tmp_path / name)
+        process = forkcli.start(["run", "flow.yaml", "-q"], cwd=tmp_path / name, env=env)
+        sleeper = _started(pid_file)
+        environ = Path(f"/proc/{_parent(process.pid)}/environ").read_bytes().split(b"\0")
+        seeds.append((_parent(process.pid), b"PYTHONHASHSEED=123" in environ))
+        process.kill()
+        assert process.wait(timeout=60) == -signal.SIGKILL
+        os.kill(sleeper, signal.SIGKILL)  # the step a killed run leaves behind
+    assert seeds[0][0] != seeds[1][0]
+    assert [seeded for _, seeded in seeds] == [False, True]
 
 
 def test_no_child_and_no_zygote_outlive_a_stop(tmp_path: Path) -> None:
     pid_file = _sleeping_run(tmp_path / "left")
     process = forkcli.start(["run", "flow.yaml", "-q"], cwd=tmp_path / "left")
     _started(pid_file)
-    zygote = int(Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    zygote = _parent(process.pid)
     forkcli.stop()
     assert process.wait(timeout=60) == -signal.SIGKILL
     assert not Path(f"/proc/{zygote}").exists()
