@@ -5,8 +5,9 @@ the client), then sends chat completions through ``OpenAIProvider`` at a fixed c
 and prints the wall time against the ideal (rounds x server latency), the calls per second,
 the client's CPU time per call, and the share of the wall time the server process spent on
 the CPU (well under 100 %: the server is not the bottleneck). A second row per scenario posts
-the same bodies with bare aiohttp (a session, ``json=``, ``response.json()``): the floor the
-client side could reach on this machine. The two alternate ``--rounds`` times, and each
+the same bodies with bare aiohttp (``baselines.aiohttp_raw``: a session, ``json=``, the reply
+read the plain way): the floor the client side could reach on this machine, reading the same
+kind of reply as the provider (a stream, unless ``BENCH_WHOLE_REPLIES=1``). The two alternate ``--rounds`` times, and each
 figure is the median of its rounds: the host is shared, and its speed moves from one minute to
 the next. Every reply is checked, and the server's own request count must match.
 
@@ -35,8 +36,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import aiohttp
 import anyio
+from baselines import aiohttp_raw
 
 from agnoctl.providers.base import Message, ModelRequest
 from agnoctl.providers.http import HttpClient
@@ -111,14 +112,13 @@ async def through_provider(url: str, calls: int, concurrency: int) -> float:
 
 
 async def bare_aiohttp(url: str, calls: int, concurrency: int) -> float:
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    """The floor of bench/run.py (``baselines.aiohttp_raw``): the same kind of reply as the
+    provider's, streamed unless ``BENCH_WHOLE_REPLIES=1``."""
+    async with aiohttp_raw.session(concurrency) as session:
 
         async def call(index: int) -> None:
-            body = {"model": "bench", "messages": [{"role": "user", "content": f"call {index}"}]}
-            async with session.post(f"{url}/v1/chat/completions", json=body) as response:
-                reply = await response.json()
-            assert reply["choices"][0]["message"]["content"] == f"echo: call {index}"
+            text = await aiohttp_raw.complete(session, f"{url}/v1", f"call {index}")
+            assert text == f"echo: call {index}", text
 
         return await fan_out(calls, concurrency, call)
 
