@@ -7,9 +7,10 @@ the client's CPU time per call, and the share of the wall time the server proces
 the CPU (well under 100 %: the server is not the bottleneck). A second row per scenario posts
 the same bodies with bare aiohttp (``baselines.aiohttp_raw``: a session, ``json=``, the reply
 read the plain way): the floor the client side could reach on this machine, reading the same
-kind of reply as the provider (a stream, unless ``BENCH_WHOLE_REPLIES=1``). The two alternate ``--rounds`` times, and each
-figure is the median of its rounds: the host is shared, and its speed moves from one minute to
-the next. Every reply is checked, and the server's own request count must match.
+kind of reply as the provider (a stream, unless ``BENCH_WHOLE_REPLIES=1``). The two
+alternate ``--rounds`` times, and each figure is the median of its rounds: the host is shared,
+and its speed moves from one minute to the next. Every reply is checked, and the server's own
+request count must match.
 
 Until #24 the provider's client was httpx over the ``httpx-aiohttp`` transport (and, before
 that, over httpcore, whose pool collapses at this fan-out: encode/httpcore#1035); to compare
