@@ -46,7 +46,6 @@ class AnthropicProvider(http.JsonProvider):
 
     protocol = "anthropic"
     path = "/v1/messages"
-    default_name = "anthropic"
     default_base_url = DEFAULT_BASE_URL
     default_key_hint = "ANTHROPIC_API_KEY"
 
@@ -58,9 +57,6 @@ class AnthropicProvider(http.JsonProvider):
 
     def wire(self, request: ModelRequest) -> dict[str, Any]:
         return wire_request(request, self._endpoint)
-
-    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
-        return parse_reply(payload, self._endpoint, model)
 
     def stream_reader(self, model: str, clock: http.ContentClock) -> StreamedReply:
         return StreamedReply(self._endpoint, model, clock)

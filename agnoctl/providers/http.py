@@ -619,15 +619,14 @@ def _too_large(post: Post, how: str) -> ProviderError:
 class JsonProvider:
     """What every HTTP wire protocol shares: one URL, fixed headers, JSON in and out.
 
-    A protocol sets ``protocol``, ``path`` (appended to ``base_url``), the default ``name``,
-    ``base_url`` and ``key_hint``, and implements ``auth_headers``, ``wire`` and ``parse`` for
-    whole replies, ``stream_body`` and ``stream_reader`` for streamed ones (the default;
-    ``stream=False`` asks for whole replies).
+    A protocol sets ``protocol`` (also the default ``name``), ``path`` (appended to
+    ``base_url``), the default ``base_url`` and ``key_hint``, and implements ``wire`` (the
+    request's body), ``stream_reader`` (which reads a reply, streamed or whole) and, where it
+    differs, ``auth_headers`` and ``stream_body`` (``stream=False`` asks for whole replies).
     """
 
     protocol: str
     path: str
-    default_name: str
     default_base_url: str
     default_key_hint: str
 
@@ -642,7 +641,7 @@ class JsonProvider:
         limits: ReplyLimits | None = None,
         stream: bool = True,
     ) -> None:
-        self.name = name or self.default_name
+        self.name = name or self.protocol  # a provider entry's default name is its type
         self.stream = stream  # read replies as streams; False for servers that cannot stream
         self.limits = limits or ReplyLimits()
         self.base_url = (base_url or self.default_base_url).rstrip("/")
@@ -674,7 +673,8 @@ class JsonProvider:
         raise NotImplementedError
 
     def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
-        raise NotImplementedError
+        """A whole reply, read by the protocol's reader as the end of a streamed one is."""
+        return self.stream_reader(model, ContentClock()).whole(payload)
 
     def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` (``wire``'s) asking for the reply as a stream."""

@@ -29,15 +29,11 @@ class OllamaProvider(http.JsonProvider):
 
     protocol = "ollama"
     path = "/api/chat"
-    default_name = "ollama"
     default_base_url = DEFAULT_BASE_URL
     default_key_hint = "the api_key of the provider entry"
 
     def wire(self, request: ModelRequest) -> dict[str, Any]:
         return wire_request(request)
-
-    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
-        return parse_reply(payload, self._endpoint, model)
 
     def stream_reader(self, model: str, clock: http.ContentClock) -> StreamedReply:
         return StreamedReply(self._endpoint, model, clock)

@@ -32,15 +32,11 @@ class OpenAIProvider(http.JsonProvider):
 
     protocol = "openai"
     path = "/chat/completions"
-    default_name = "openai"
     default_base_url = DEFAULT_BASE_URL
     default_key_hint = "OPENAI_API_KEY"
 
     def wire(self, request: ModelRequest) -> dict[str, Any]:
         return wire_request(request)
-
-    def parse(self, payload: dict[str, Any], model: str) -> ModelReply:
-        return parse_reply(payload, self._endpoint, model)
 
     def stream_body(self, body: dict[str, Any]) -> dict[str, Any]:
         # Usage comes in a last chunk only when asked for (servers that ignore the option
