@@ -174,6 +174,16 @@ class _Scope(NamedTuple):
     """The schema `output` follows in a gate expression (the step's, else its agent's)."""
 
 
+class _Read(NamedTuple):
+    """One name a template reads (``access``), where the template stands in the file, and
+    the reads it guards (`x is defined`, `x | default(...)`): a guarded read of a field a
+    schema lacks is a warning, not an error."""
+
+    path: tuple[PathKey, ...]
+    access: Access
+    guarded: tuple[Access, ...] = ()
+
+
 # _Scope(reader, roots, loop_group, reads_own_children, args, output_schema) without the
 # named tuple's Python-level __new__: a scope per step.
 _new_scope: Callable[
@@ -555,7 +565,7 @@ class _Checker:
             )
             return None
         for access in found.accesses:
-            self._check_access(path, access, scope, found.guarded)
+            self._check_access(_Read(path, access, found.guarded), scope)
         for unknown in found.unknown:
             self._unknown_name(path, unknown)
         for change in found.changes:
@@ -576,23 +586,18 @@ class _Checker:
             )
         return found
 
-    def _check_access(
-        self,
-        path: tuple[PathKey, ...],
-        access: Access,
-        scope: _Scope,
-        guarded: tuple[Access, ...] = (),
-    ) -> None:
+    def _check_access(self, read: _Read, scope: _Scope) -> None:
+        path, access = read.path, read.access
         if access.root not in scope.roots:
-            self._bad_root(path, access, scope)
+            self._bad_root(read, scope)
         elif access.root == "steps":
-            self._check_step_read(path, access, scope, guarded)
+            self._check_step_read(read, scope)
         elif access.root in ("inputs", "env") and access.keys:
-            self._check_name_read(path, access)
+            self._check_name_read(read)
         elif access.root == "loop" and scope.loop_group is not None:
-            self._check_loop_read(path, access, scope.loop_group, guarded)
+            self._check_loop_read(read, scope.loop_group)
         elif access.root == "output" and scope.output_schema is not None:
-            self._check_fields(path, access, scope.output_schema, access.keys, guarded)
+            self._check_fields(read, scope.output_schema, access.keys)
         elif access.root == "args" and scope.args is not None and access.keys:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
@@ -607,12 +612,8 @@ class _Checker:
                     access=access,
                 )
 
-    def _bad_root(
-        self,
-        path: tuple[PathKey, ...],
-        access: Access,
-        scope: _Scope,
-    ) -> None:
+    def _bad_root(self, read: _Read, scope: _Scope) -> None:
+        path, access = read.path, read.access
         name = access.root
         where = path_text(path)
         if name in ("item", "index"):
@@ -655,7 +656,8 @@ class _Checker:
             )
             self.report(path, "E408", f"undefined name `{name}` in {where}", hint, access=access)
 
-    def _check_name_read(self, path: tuple[PathKey, ...], access: Access) -> None:
+    def _check_name_read(self, read: _Read) -> None:
+        path, access = read.path, read.access
         key = access.keys[0]
         if not isinstance(key, str) or key in _MAPPING_METHODS:
             return
@@ -670,13 +672,8 @@ class _Checker:
             path, code, f"`{section}.{key}` reads an undeclared {kind}", hint, access=access
         )
 
-    def _check_loop_read(
-        self,
-        path: tuple[PathKey, ...],
-        access: Access,
-        group: str,
-        guarded: tuple[Access, ...] = (),
-    ) -> None:
+    def _check_loop_read(self, read: _Read, group: str) -> None:
+        path, access = read.path, read.access
         if len(access.keys) < 2 or access.keys[0] != "previous":
             return
         child = access.keys[1]
@@ -686,7 +683,7 @@ class _Checker:
         if child in children:
             # `loop.previous.<child>` is the child's output of the iteration before.
             after = ("output", *access.keys[2:])
-            self._check_step_output(path, access, children[child], after, guarded)
+            self._check_step_output(read, children[child], after)
             return
         guess = self.suggest(child, children)
         self.report(
@@ -697,13 +694,8 @@ class _Checker:
             access=access,
         )
 
-    def _check_step_read(
-        self,
-        path: tuple[PathKey, ...],
-        access: Access,
-        scope: _Scope,
-        guarded: tuple[Access, ...] = (),
-    ) -> None:
+    def _check_step_read(self, read: _Read, scope: _Scope) -> None:
+        path, access = read.path, read.access
         keys = access.keys
         # The commonest read, `steps.<need>.output` by a top-level step that needs <need>,
         # is allowed: what _resolve and _allowed find, without their walk (see
@@ -736,16 +728,9 @@ class _Checker:
             spec = dag.find_step(self.workflow, target)
             if spec is not None:
                 after = keys[target.count(".") + 1 :]
-                self._check_step_output(path, access, spec, after, guarded)
+                self._check_step_output(read, spec, after)
 
-    def _check_step_output(
-        self,
-        path: tuple[PathKey, ...],
-        access: Access,
-        spec: StepSpec,
-        after: tuple[Key, ...],
-        guarded: tuple[Access, ...],
-    ) -> None:
+    def _check_step_output(self, read: _Read, spec: StepSpec, after: tuple[Key, ...]) -> None:
         """Check the output fields read in `after`, the keys that follow `steps.<step>`."""
         # A for_each step's `output` and `results` are lists: one item's output follows the schema.
         itemised = spec.for_each is not None
@@ -760,22 +745,16 @@ class _Checker:
             return
         schema = self._output_schema(spec)
         if schema is not None:
-            self._check_fields(path, access, schema, fields, guarded)
+            self._check_fields(read, schema, fields)
 
-    def _check_fields(
-        self,
-        path: tuple[PathKey, ...],
-        access: Access,
-        schema: dict[str, Any],
-        keys: tuple[Key, ...],
-        guarded: tuple[Access, ...],
-    ) -> None:
+    def _check_fields(self, read: _Read, schema: dict[str, Any], keys: tuple[Key, ...]) -> None:
         """Report a field of a step's output that `schema` does not have, read at `keys`."""
         found = _schema_field(schema, _field_names(keys))
         if not isinstance(found, _Undeclared) or found.state == "admitted":
             return
+        path, access = read.path, read.access
         # A closed schema makes the read certain to fail, unless the template guards it.
-        proven = found.state == "closed" and access not in guarded
+        proven = found.state == "closed" and access not in read.guarded
         self.report(
             path,
             "E418" if proven else "W504",

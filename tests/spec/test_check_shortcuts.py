@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agnoctl.spec.checks import STEP_ATTRIBUTES, _Checker, _Scope, _Spec
+from agnoctl.spec.checks import STEP_ATTRIBUTES, _Checker, _Read, _Scope, _Spec
 from agnoctl.spec.loader import SourceMap
 from agnoctl.spec.models import Workflow
 from agnoctl.spec.refs import Access, _dotted, reads
@@ -85,7 +85,7 @@ def test_a_direct_need_read_is_allowed_by_the_general_path(
     """_check_step_read's shortcut reports nothing only where _resolve and _allowed agree."""
     checker = _checker()
     access = Access("steps", keys, 1)
-    checker._check_step_read(("steps", reader, "prompt"), access, _Scope(reader=reader))
+    checker._check_step_read(_Read(("steps", reader, "prompt"), access), _Scope(reader=reader))
     general = _checker()
     target, unknown = general._resolve(keys)
     reported = unknown is not None or (
@@ -126,7 +126,9 @@ def test_odd_needs_are_read_as_the_general_path_reads_them(
         return _Checker(_Spec(_ODD_NEEDS), SourceMap.empty("t.yaml"))
 
     fast = checker()
-    fast._check_step_read(("steps", reader, "prompt"), Access("steps", keys, 1), _Scope(reader))
+    fast._check_step_read(
+        _Read(("steps", reader, "prompt"), Access("steps", keys, 1)), _Scope(reader)
+    )
     general = checker()
     target, unknown = general._resolve(keys)
     reported = unknown is not None or (
