@@ -184,23 +184,6 @@ class _Read(NamedTuple):
     guarded: tuple[Access, ...] = ()
 
 
-# _Scope(reader, roots, loop_group, reads_own_children, args, output_schema) without the
-# named tuple's Python-level __new__: a scope per step.
-_new_scope: Callable[
-    [
-        tuple[
-            str | None,
-            frozenset[str],
-            str | None,
-            bool,
-            frozenset[str] | None,
-            dict[str, Any] | None,
-        ]
-    ],
-    _Scope,
-] = partial(tuple.__new__, _Scope)
-
-
 _SAID_ONCE = frozenset({"E406"})
 """Codes reported once per message, at their first place: the message names the whole fix."""
 
@@ -372,7 +355,7 @@ class _Checker:
                 f"unknown agent `{spec.agent}`",
                 f"did you mean `{guess}`?" if guess else "define it under `agents`",
             )
-        outer = _new_scope((node.path, node.roots, node.loop_group, False, None, None))
+        outer = _Scope(node.path, node.roots, node.loop_group)
         # Most steps add no names of their own: their body reads what their `if` reads.
         inner = outer._replace(roots=node.roots | node.own_roots) if node.own_roots else outer
         if spec.if_ is not None:
