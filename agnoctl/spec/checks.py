@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import chain, islice
 from typing import Any, Literal, NamedTuple
 
@@ -983,10 +983,6 @@ class _Node(NamedTuple):
     loop_group: str | None
 
 
-# _Node(...) without the named tuple's Python-level __new__: a node per step.
-_new_node: Callable[
-    [tuple[str, tuple[PathKey, ...], StepSpec, frozenset[str], frozenset[str], str | None]], _Node
-] = partial(tuple.__new__, _Node)
 _NO_ROOTS: frozenset[str] = frozenset()
 _FOR_EACH_ROOTS = frozenset({"item", "index"})
 
@@ -1001,7 +997,7 @@ def _walk_steps(
     for step_id, spec in steps.items():
         path, data = dag.join_path(prefix, step_id), (*base, "steps", step_id)
         own = _FOR_EACH_ROOTS if spec.for_each is not None else _NO_ROOTS
-        yield _new_node((path, data, spec, roots, own, loop_group))
+        yield _Node(path, data, spec, roots, own, loop_group)
         if spec.steps:
             inner_loop = path if spec.loop is not None else loop_group
             inner = roots | own | ({"loop"} if inner_loop else set())
