@@ -105,7 +105,8 @@ class _Zygote:
     def end(self) -> None:
         """The worker closed the control socket: no child outlives the zygote."""
         for pidfd in list(self.children):
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it has just ended by itself
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             _reap(self, pidfd)
         self.close()
 
