@@ -270,8 +270,16 @@ def _entries(report: RunReport) -> dict[str, _Entry]:
     entries: dict[str, _Entry] = {}
     for step in report.all_steps():
         entries[step.path] = _entry(step)
-        for item in report.items_of(step):
-            entries[f"{step.path}[{item.index}]"] = _entry(item)
+        try:
+            for item in report.items_of(step):
+                entries[f"{step.path}[{item.index}]"] = _entry(item)
+        except FileNotFoundError as exc:
+            # report.json names the file that holds a big fan-out's items; without it the
+            # comparison would be wrong, so it is refused, naming what is missing.
+            raise UsageError(
+                f"{exc.filename} does not exist: it holds the items of step {step.path} "
+                "that report.json names (items_file)"
+            ) from None
     return entries
 
 

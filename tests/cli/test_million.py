@@ -112,6 +112,19 @@ def test_report_diff_compares_items_from_items_files(tmp_path: Path) -> None:
     assert "fan[500]" in diff.stdout and "fan[0]" in diff.stdout
 
 
+def test_report_diff_of_a_run_whose_items_file_is_gone_names_the_file(tmp_path: Path) -> None:
+    a, _, _ = run(tmp_path, "a", flow(1_100))
+    (a / "items.jsonl").unlink()
+    diff = subprocess.run(
+        [sys.executable, "-m", "agnoctl", "report", "diff", str(a), str(a)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert diff.returncode == 2, diff.stderr
+    assert str(a / "items.jsonl") in diff.stderr and "Traceback" not in diff.stderr
+
+
 def test_a_small_fan_out_lists_its_items_in_report_json(tmp_path: Path) -> None:
     run_dir, code, _ = run(tmp_path, "small", flow(30, fail_every=10))
     assert code == 0
