@@ -232,7 +232,7 @@ def _connect(options: RayOptions, working_dir: Path) -> ModuleType:
         no_usage_reports()
     try:
         ray.init(**settings)
-    except ConnectionError as exc:
+    except (ConnectionError, ValueError) as exc:  # ValueError: an address of no form Ray reads
         raise UsageError(
             f"cannot reach the Ray cluster at {_address(options)}: {_first_line(exc)}; start one "
             "(`ray start --head`) or give its address (--ray-address, RAY_ADDRESS)"
@@ -253,11 +253,13 @@ def no_usage_reports() -> None:
 def check_working_dir(root: Path) -> None:
     """Raise UsageError when what would be shipped of ``root`` exceeds ``MAX_WORKING_DIR``."""
     total = 0
-    for folder, subfolders, files in os.walk(root):
+    # Ray's upload follows symbolic links, to files and to folders: what they point to is
+    # shipped, so it is what counts.
+    for folder, subfolders, files in os.walk(root, followlinks=True):
         subfolders[:] = [name for name in subfolders if name not in EXCLUDED]
         for name in files:
             with contextlib.suppress(OSError):  # gone meanwhile, or unreadable: Ray says so
-                total += os.lstat(os.path.join(folder, name)).st_size
+                total += os.stat(os.path.join(folder, name)).st_size
         if total > MAX_WORKING_DIR:
             raise UsageError(
                 f"--executor ray ships the directory agnoctl runs in ({root}) to the Ray "

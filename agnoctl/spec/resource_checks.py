@@ -24,6 +24,7 @@ _UNIT = {
 # Ray's own names for what `cpus`, `gpus` and `memory` reserve: as custom names they would
 # ask for the same thing a second way.
 _RAY_NAMES = {"CPU": "cpus", "GPU": "gpus", "memory": "memory", "object_store_memory": "memory"}
+_UNIT_AMOUNT = 0.0001  # Ray counts amounts in ten-thousandths: less than one it refuses
 
 
 def memory_bytes(value: int | str) -> int | None:
@@ -64,6 +65,20 @@ def _form(base: tuple[PathKey, ...], resources: ResourcesSpec) -> Iterator[Findi
             f"resources.memory {resources.memory!r} is not a memory size",
             "write bytes (`536870912`) or a size: `512MiB`, `2GiB`, `1.5GB`",
         )
+    amounts: dict[tuple[str, ...], float | None] = {
+        ("cpus",): resources.cpus,
+        ("gpus",): resources.gpus,
+    }
+    amounts.update({("custom", name): amount for name, amount in (resources.custom or {}).items()})
+    for path, amount in amounts.items():
+        if amount is not None and 0 < amount < _UNIT_AMOUNT:
+            yield Finding(
+                (*base, *path),
+                "E470",
+                f"resources.{'.'.join(path)} {amount} is below Ray's smallest amount, "
+                f"{_UNIT_AMOUNT}",
+                f"reserve 0, or {_UNIT_AMOUNT} or more",
+            )
     for name in resources.custom or {}:
         if name in _RAY_NAMES:
             yield Finding(

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from agnoctl.cli import app
 from agnoctl.engine import ray_executor, remote_model
+from agnoctl.errors import UsageError
 from agnoctl.spec.models import ProviderSpec, ResourcesSpec
 from agnoctl.spec.resource_checks import memory_bytes
 from tests.conftest import RunCli
@@ -242,3 +243,47 @@ def test_a_users_own_usage_stats_choice_is_kept(
     monkeypatch.setattr(ray, "init", lambda **_: None)
     ray_executor._connect(ray_executor.RayOptions(), tmp_path)
     assert os.environ["RAY_USAGE_STATS_ENABLED"] == "1"
+
+
+@pytest.mark.parametrize("address", ["garbage", "head:notaport"])
+def test_an_address_of_no_form_ray_reads_is_a_usage_error(
+    tmp_path: Path, run_cli: RunCli, address: str
+) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--executor", "ray", "--ray-address", address)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot reach the Ray cluster at {address}:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_amounts_below_rays_smallest_are_refused_by_validate(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    # Ray refuses a task asking for less than a ten-thousandth: at submission, mid-run.
+    _workflow(
+        tmp_path,
+        "version: 1\nname: tiny\nsteps:\n  a:\n    run: [echo]\n"
+        "    resources: {cpus: 0.00001, gpus: 0, custom: {ssd: 0.00005, hdd: 0.0001}}\n",
+    )
+    proc = run_cli("validate", "wf.yaml")
+    assert proc.returncode == 2, proc.stdout
+    assert "error E470 resources.cpus 1e-05 is below Ray's smallest amount, 0.0001" in proc.stdout
+    assert "error E470 resources.custom.ssd 5e-05 is below" in proc.stdout
+    assert "gpus" not in proc.stdout and "hdd" not in proc.stdout
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_the_cap_counts_what_symbolic_links_point_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, link: str
+) -> None:
+    # Ray's upload follows links: a link to a large file or folder ships all of it.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "big.bin").write_bytes(b"\0" * 8192)
+    root = tmp_path / "root"
+    root.mkdir()
+    target = outside / "big.bin" if link == "file" else outside
+    (root / "link").symlink_to(target)
+    monkeypatch.setattr(ray_executor, "MAX_WORKING_DIR", 4000)
+    with pytest.raises(UsageError, match="holds more than"):
+        ray_executor.check_working_dir(root)
