@@ -153,10 +153,19 @@ class RayExecutor:
 
     async def _cancel(self, ref: Any) -> None:
         self._ray.cancel(ref)  # a KeyboardInterrupt in the task: it ends its program's group
+        ended = asyncio.wrap_future(ref.future())
+        ended.add_done_callback(_seen)
         with anyio.move_on_after(CANCEL_GRACE):
-            await asyncio.wait([asyncio.wrap_future(ref.future())])
+            await asyncio.wait([ended])
             return
         self._ray.cancel(ref, force=True)  # it did not end: its worker is killed
+
+
+def _seen(ended: asyncio.Future[Any]) -> None:
+    """Take a cancelled task's end: its error is the cancellation asked for, which asyncio
+    would otherwise print, traceback and all, as an error nobody retrieved."""
+    if not ended.cancelled():
+        ended.exception()
 
 
 def request(resources: ResourcesSpec) -> dict[str, Any]:

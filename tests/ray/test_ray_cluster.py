@@ -455,3 +455,30 @@ def test_an_agent_step_with_resources_makes_its_model_calls_on_a_worker(
         if path.is_file() and SERVED_KEY.encode() in path.read_bytes()
     ]
     assert leaks == []
+
+
+TIMED_OUT = """\
+version: 1
+name: timed_out
+steps:
+  running:
+    run: [sleep, '300']
+    timeout: 1s
+  waiting:
+    run: [echo, never]
+    resources: {{custom: {{nowhere: 1}}}}
+    timeout: 1s
+"""
+
+
+def test_a_timed_out_task_is_cancelled_without_a_traceback(cluster: str, tmp_path: Path) -> None:
+    # One task running its program, one no node can take: both cancelled by their timeout.
+    _write(tmp_path, TIMED_OUT)
+    proc = _run(tmp_path, *_on_ray(cluster))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    steps = _report(tmp_path)["steps"]
+    assert {name: steps[name]["status"] for name in steps} == {
+        "running": "failed",
+        "waiting": "failed",
+    }
+    assert "Traceback" not in proc.stderr and "never retrieved" not in proc.stderr, proc.stderr
