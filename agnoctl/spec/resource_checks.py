@@ -80,7 +80,15 @@ def _form(base: tuple[PathKey, ...], resources: ResourcesSpec) -> Iterator[Findi
                 f"reserve 0, or {_UNIT_AMOUNT} or more",
             )
     for name in resources.custom or {}:
-        if name in _RAY_NAMES:
+        if not name.strip():  # no node declares it: a task asking for it waits forever
+            yield Finding(
+                (*base, "custom", name),
+                "E470",
+                "a custom resource needs a name",
+                "name it as the nodes declare it (`ray start --resources '{\"ssd\": 4}'`)",
+                at_key=True,
+            )
+        elif name in _RAY_NAMES:
             yield Finding(
                 (*base, "custom", name),
                 "E470",

@@ -287,3 +287,18 @@ def test_the_cap_counts_what_symbolic_links_point_to(
     monkeypatch.setattr(ray_executor, "MAX_WORKING_DIR", 4000)
     with pytest.raises(UsageError, match="holds more than"):
         ray_executor.check_working_dir(root)
+
+
+def test_a_custom_resource_without_a_name_is_refused_by_validate(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    # No node declares a resource named "": a task asking for it would wait forever.
+    _workflow(
+        tmp_path,
+        "version: 1\nname: unnamed\nsteps:\n  a:\n    run: [echo]\n"
+        "    resources: {custom: {'': 1, ' ': 2, fast_disk: 1}}\n",
+    )
+    proc = run_cli("validate", "wf.yaml")
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stdout.count("a custom resource needs a name") == 2
+    assert "fast_disk" not in proc.stdout
