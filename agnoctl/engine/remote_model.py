@@ -18,7 +18,6 @@ is measured there.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -28,10 +27,6 @@ from agnoctl.spec.models import ProviderSpec, ResourcesSpec
 if TYPE_CHECKING:
     from agnoctl.providers.base import ModelReply, ModelRequest
     from agnoctl.tools.executor import Executor
-
-ran_on: ContextVar[str | None] = ContextVar("ran_on", default=None)
-"""The node the calling task's last remote model call ran on: ``Runtime.call_model`` reads
-it into the attempt once the call (awaited in the same task) has answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +64,7 @@ class RemoteModel:
         # The live display's callback belongs to this process: a worker streams to no one.
         sent = replace(request, context=replace(request.context, on_text=None))
         ran = await self._executor.run(self._resources, call_on_worker, self._target, sent)
-        ran_on.set(ran.node)
+        ran.value.node = ran.node
         return ran.value
 
 

@@ -24,7 +24,6 @@ from agnoctl import events
 from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
 from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
-from agnoctl.engine.remote_model import ran_on
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
 from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
@@ -196,6 +195,7 @@ class Providers:
         self._max_connections = max_connections
         self._built: dict[str, GuardedProvider] = {}
         self._routes: dict[str, Route] = {}
+        self._remote: dict[tuple[str, str], GuardedProvider] = {}
         self._http: HttpClient | None = None
         self._web: SharedClient | None = None
         self._mock_instance: Provider | None = None
@@ -222,17 +222,22 @@ class Providers:
         provider = route.provider
         if not self._over_http(provider.name) or self._mock or self._offline:
             return route
-        from agnoctl.engine.remote_model import RemoteModel, endpoint
-        from agnoctl.providers.registry import GuardedProvider
+        # Made once per provider and reservation, as local providers are: the entry is
+        # resolved (its key read) once, not for every item's call.
+        key = (provider.name, "" if resources is None else resources.model_dump_json())
+        remote = self._remote.get(key)
+        if remote is None:
+            from agnoctl.engine.remote_model import RemoteModel, endpoint
+            from agnoctl.providers.registry import GuardedProvider
 
-        target = endpoint(provider.name, self._specs.get(provider.name))
-        remote = GuardedProvider(
-            RemoteModel(executor, resources, target),
-            breaker=provider.breaker,
-            limiter=provider.limiter,
-            prices=provider.prices,
-            name=provider.name,
-        )
+            target = endpoint(provider.name, self._specs.get(provider.name))
+            remote = self._remote[key] = GuardedProvider(
+                RemoteModel(executor, resources, target),
+                breaker=provider.breaker,
+                limiter=provider.limiter,
+                prices=provider.prices,
+                name=provider.name,
+            )
         return replace(route, provider=remote)
 
     def provider(self, name: str) -> GuardedProvider:
@@ -569,7 +574,7 @@ class Runtime:
             self.ledger.add(step_path, context.agent, route.label, tags, calls=0, cache_hits=1)
             self._llm_event(route, path, context, started, reply=reply, cached=True)
             return reply
-        attempt.node = ran_on.get() or attempt.node  # a remote call says where it ran
+        attempt.node = reply.node or attempt.node  # a remote call says where it ran
         usage = reply.usage
         tokens_in, tokens_out = usage.input_tokens, usage.output_tokens
         cost = route.cost(usage)

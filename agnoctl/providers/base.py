@@ -154,6 +154,8 @@ class ModelReply:
     # or a tool call), and from then to its end. None for whole replies, cache hits and mocks.
     ttft: float | None = None
     stream_seconds: float | None = None
+    # The Ray node that made the call (a step's model calls on the cluster); None here.
+    node: str | None = None
 
 
 class Provider(Protocol):
