@@ -38,7 +38,7 @@ from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
-from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport
+from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport, first_error
 
 DiffFormat = Literal["text", "json", "markdown"]
 DEFAULT_TOLERANCE = 0.05
@@ -150,9 +150,7 @@ def load_report(ref: str, runs_dir: Path = RUNS_DIR) -> RunReport:
     try:
         return RunReport.model_validate_json(text).located(path.parent)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "top level"
-        raise UsageError(f"{path} is not a valid report: {where}: {first['msg']}") from None
+        raise UsageError(f"{path} is not a valid report: {first_error(exc)}") from None
 
 
 # --------------------------------------------------------------------------- diff

@@ -9,19 +9,25 @@ delete); the final report then either puts them back into report.json, when the 
 spilled fan-outs hold at most ``INLINE_ITEMS`` items in all (a small run's report.json reads
 as it always did), or moves the file into place as ``items.jsonl`` before report.json names
 it (``StepReport.items_file``). Lines are masked as report.json is.
+
+The file a run names is whole: it is fsynced before it is moved into place, and a killed run
+leaves only the temporary one. So a reader refuses a line it cannot read (cut short by a full
+disk or a partial copy, or damaged), naming the file and the line: read as fewer items, a
+diff would report the lost ones as removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from agnoctl.engine.state import ItemRecord, StepRecord
+from agnoctl.errors import UsageError
 
 ITEMS_FILE = "items.jsonl"
 INLINE_ITEMS = 1_000
@@ -61,8 +67,8 @@ class ItemsFile:
         if self._handle is None:
             return by_step
         self._handle.flush()
-        for line in _lines(self.path):
-            by_step.setdefault(line.pop("step"), []).append(line)
+        for _, step, line in _lines(self.path):
+            by_step.setdefault(step, []).append(line)
         return by_step
 
     def finish(self, keep: bool) -> None:
@@ -83,22 +89,39 @@ class ItemsFile:
             final.unlink()
 
 
-def read_items(path: Path, step: str) -> Iterator[dict[str, Any]]:
-    """The item data of ``step`` in the items file at ``path``, in the order they finished."""
-    for line in _lines(path):
-        if line.pop("step") == step:
-            yield line
+def read_items(path: Path, step: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The item data of ``step`` in the items file at ``path``, in the order they finished,
+    each with its line's number (``RunReport.items_of`` makes them ``ItemReport``s).
+
+    Raises ``UsageError`` (``damaged``) naming the file and the line that cannot be read.
+    """
+    for number, line_step, line in _lines(path):
+        if line_step == step:
+            yield number, line
 
 
-def _lines(path: Path) -> Iterable[dict[str, Any]]:
+def _lines(path: Path) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line number, step path, item data) of each line."""
     with path.open("rb") as handle:
-        for raw in handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
+                raise damaged(path, number, "cut short (the disk filled, or a copy was cut off)")
             try:
                 line = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                continue  # a torn last line: the process was killed while writing it
-            if isinstance(line, dict) and isinstance(line.get("step"), str):
-                yield line
+                raise damaged(path, number, "not JSON") from None
+            step = line.pop("step", None) if isinstance(line, dict) else None
+            if not isinstance(step, str):
+                raise damaged(path, number, "no item record (no `step`)")
+            yield number, step, line
 
 
-__all__ = ["INLINE_ITEMS", "ITEMS_FILE", "ItemsFile", "read_items"]
+def damaged(path: Path, number: int, what: str) -> UsageError:
+    """The error that refuses line ``number`` of the items file at ``path``."""
+    return UsageError(
+        f"{path} line {number}: {what}: the run's items cannot be read whole, so nothing is "
+        "made from them; restore the file from a copy, or run the workflow again"
+    )
+
+
+__all__ = ["INLINE_ITEMS", "ITEMS_FILE", "ItemsFile", "damaged", "read_items"]

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 SCHEMA_VERSION: Literal[2] = 2
 
@@ -465,14 +465,19 @@ class RunReport(_Model):
 
     def items_of(self, step: StepReport) -> Iterator[ItemReport]:
         """A fan-out's items: listed in the report, or read from its items file (in the order
-        they finished) when the report was ``located``."""
+        they finished) when the report was ``located``; a damaged file is refused
+        (``agnoctl.reports.items.read_items``)."""
         if step.items is not None:
             yield from step.items
         elif step.items_file is not None and self._run_dir is not None:
-            from agnoctl.reports.items import read_items
+            from agnoctl.reports.items import damaged, read_items
 
-            for data in read_items(self._run_dir / step.items_file, step.path):
-                yield ItemReport.model_validate(data)
+            path = self._run_dir / step.items_file
+            for number, data in read_items(path, step.path):
+                try:
+                    yield ItemReport.model_validate(data)
+                except ValidationError as exc:
+                    raise damaged(path, number, first_error(exc)) from None
 
     def all_steps(self) -> Iterator[StepReport]:
         """Every step, parents before children, group children and per-item children included."""
@@ -526,6 +531,13 @@ def _walk(step: StepReport) -> Iterator[StepReport]:
             yield from _walk(child)
     for child in (step.steps or {}).values():
         yield from _walk(child)
+
+
+def first_error(exc: ValidationError) -> str:
+    """What a reader says of data that is not a report (or an item): the first error."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "top level"
+    return f"{where}: {first['msg']}"
 
 
 def json_schema() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from agnoctl.errors import UsageError
 from agnoctl.reports.model import RunReport
 
 KIB = 1024
@@ -158,3 +159,36 @@ def test_report_html_draws_a_big_fan_outs_items_from_items_jsonl(tmp_path: Path)
     # first items only: the page stays small), and how many more the file holds.
     assert "fan[0]" in page and "fan[1199]" not in page
     assert "1000 more items in items.jsonl." in page
+
+
+def _diff(a: Path, b: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "agnoctl", "report", "diff", str(a), str(b), "--format", "json"]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+def test_report_diff_refuses_an_items_file_cut_short_naming_its_line(tmp_path: Path) -> None:
+    # A disk that filled, a copy cut off: the last line torn. Read as fewer items, the diff
+    # would report the lost ones as removed and pass.
+    a, _, _ = run(tmp_path, "a", flow(1_100))
+    b, _, _ = run(tmp_path, "b", flow(1_100))
+    data = (b / "items.jsonl").read_bytes()
+    (b / "items.jsonl").write_bytes(data[: data.rindex(b"\n", 0, -1) + 20])
+    diff = _diff(a, b)
+    assert diff.returncode == 2, diff.stdout[-2000:]
+    assert f"{b / 'items.jsonl'} line 1100" in diff.stderr and "Traceback" not in diff.stderr
+
+
+def test_report_diff_refuses_an_items_file_with_a_damaged_line(tmp_path: Path) -> None:
+    a, _, _ = run(tmp_path, "a", flow(1_100))
+    lines = (a / "items.jsonl").read_bytes().splitlines(keepends=True)
+    lines[6] = b'{"step": "fan", "index": "seven"}\n'  # JSON, but no item record
+    lines[2] = b"\x00" * 40 + b"\n"  # a block the disk lost
+    (a / "items.jsonl").write_bytes(b"".join(lines))
+    diff = _diff(a, a)
+    assert diff.returncode == 2, diff.stdout[-2000:]
+    assert f"{a / 'items.jsonl'} line 3" in diff.stderr and "Traceback" not in diff.stderr
+    report = RunReport.model_validate_json((a / "report.json").read_text()).located(a)
+    lines[2] = lines[3]
+    (a / "items.jsonl").write_bytes(b"".join(lines))
+    with pytest.raises(UsageError, match=r"items\.jsonl line 7: status: Field required"):
+        list(report.items_of(report.steps["fan"]))
