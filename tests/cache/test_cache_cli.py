@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,11 @@ from agnoctl.cache import ResponseCache, parse_age
 from agnoctl.cli import app
 from agnoctl.errors import UsageError
 from agnoctl.providers.base import ModelReply
+from tests import forkcli
 
 
 def _agnoctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agnoctl", *args], capture_output=True, text=True, timeout=60
-    )
+    return forkcli.run(args, cwd=Path.cwd())
 
 
 def _fill(directory: Path, ages: dict[str, float], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests import forkcli
 
 FLOW: dict[str, Any] = {
     "version": 1,
@@ -64,14 +64,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     folder = tmp_path_factory.mktemp("loops")
     path = folder / "loops.yaml"
     path.write_text(yaml.safe_dump(FLOW, sort_keys=False), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", "run", "--no-cache"],
+    done = forkcli.run(
+        ["run", str(path), "--report-dir", "run", "--no-cache"],
         cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=60,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},  # a table wide enough
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout, folder / "run"

@@ -1,22 +1,17 @@
 """docs/reference.md is generated from the spec models and must not drift from them."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 from agnoctl.spec import models
 from agnoctl.spec.reference import reference_markdown
+from tests import forkcli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_reference_matches_the_models() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "schema", "--format", "markdown"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = forkcli.run(["schema", "--format", "markdown"], cwd=ROOT)
+    assert result.returncode == 0, result.stderr
     committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
     assert result.stdout == committed, (
         "regenerate: agnoctl schema --format markdown > docs/reference.md"
@@ -36,10 +31,6 @@ def test_durations_are_named_as_such() -> None:
 
 
 def test_report_and_markdown_together_is_a_usage_error() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "schema", "--markdown", "--report"],
-        capture_output=True,
-        text=True,
-    )
+    result = forkcli.run(["schema", "--markdown", "--report"], cwd=ROOT)
     assert result.returncode == 2
     assert "pick one" in result.stderr

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agnoctl.cli import app
+from tests import forkcli
 
 CORPUS = Path(__file__).parent
 FILES = sorted(CORPUS.glob("*.yaml"))
@@ -39,15 +38,10 @@ def _expectations(path: Path) -> list[tuple[str, int, int, str]]:
 @pytest.fixture(scope="module")
 def report() -> dict[str, list[dict[str, Any]]]:
     env = {key: value for key, value in os.environ.items() if key != UNSET}
-    proc = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "validate", "--strict", "--format", "json"]
-        + [path.name for path in FILES],
+    proc = forkcli.run(
+        ["validate", "--strict", "--format", "json", *(path.name for path in FILES)],
         cwd=CORPUS,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -9,13 +9,12 @@ of the same file under --cache-only replays it with no server started; a --mock 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import forkcli
 from tests.e2e.conftest import E2E, FAST_RETRY, E2ERun, clean_env, workflow_doc
 from tests.mcp.conftest import HttpServer, alive, no_mcp_leftovers, pids, stdio_entry
 from tests.mcp.mcp_server import tiny_png
@@ -178,14 +177,8 @@ def test_tools_list_shows_each_agents_tools_on_both_transports(
         steps={"s": {"agent": "both", "prompt": "hi"}, "t": {"agent": "plain", "prompt": "hi"}},
     )
     path = e2e.write("list", doc)
-    proc = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "tools", "list", str(path), "--format", "json"],
-        cwd=e2e.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    proc = forkcli.run(
+        ["tools", "list", str(path), "--format", "json"], cwd=e2e.root, env=clean_env()
     )
     assert proc.returncode == 0, proc.stderr
     agents = json.loads(proc.stdout)["agents"]
