@@ -42,6 +42,7 @@ from agnoctl.engine.rundir import (
     RUNS_DIR,
     RunLock,
     atomic_write,
+    latest_run,
     new_run_id,
     remove_temporaries,
     repair_journal,
@@ -185,7 +186,7 @@ def run_workflow(
     options = options or RunOptions(**fields)
     prepared = _load(path, options)
     reports: list[RunReport] = []
-    with _signals_restored(options), RunLock.held(prepared.run_dir):
+    with _signals_restored(options), _held(prepared, options):
         # The report leaves through a list, not as the main task's result: asyncio's runner
         # looks up the SIGINT handler at exit, and that look-up reprs the finished main task,
         # its result included (a 10,000-step report takes a second to repr).
@@ -202,7 +203,7 @@ async def arun_workflow(
     options = options or RunOptions(**fields)
     prepared = await anyio.to_thread.run_sync(_load, path, options)
     reports: list[RunReport] = []
-    with _signals_restored(options), RunLock.held(prepared.run_dir):
+    with _signals_restored(options), _held(prepared, options):
         await _session(prepared, options, reports.append)
     return reports[0]
 
@@ -231,6 +232,50 @@ def _signals_restored(options: RunOptions) -> Iterator[None]:
         if options.handle_signals:
             for signum, handler in saved.items():
                 signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _held(prepared: _Prepared, options: RunOptions) -> Iterator[None]:
+    """The run directory, locked for the session.
+
+    A new run that ends before its journal records anything (the Ray cluster refused its
+    address, or a local one did not start) never started: it has nothing to keep, so nothing
+    of it is kept, neither its directory nor ``latest`` pointing at it. ``--resume latest``,
+    `runs list` and `report show` then see the runs before it, not an empty run."""
+    before = latest_run(options.runs_dir)
+    lock = RunLock.acquire(prepared.run_dir)
+    try:
+        yield
+    except BaseException:
+        lock.release()  # the lock file goes first: the directory must hold nothing else
+        if isinstance(prepared, RunSetup) and _never_started(prepared):
+            _withdraw(prepared, options, before)
+        raise
+    finally:
+        lock.release()
+
+
+def _never_started(setup: RunSetup) -> bool:
+    """Whether ``setup`` is a new run whose directory holds only an empty journal."""
+    journal = setup.run_dir / JOURNAL
+    if setup.previous is not None or any(p != journal for p in setup.run_dir.iterdir()):
+        return False
+    return not journal.exists() or journal.stat().st_size == 0
+
+
+def _withdraw(setup: RunSetup, options: RunOptions, before: Path | None) -> None:
+    """Remove what a run that never started left: its empty journal; its directory, unless
+    the caller named it (--report-dir); and ``latest``'s move to it, unless a run since moved
+    it on."""
+    (setup.run_dir / JOURNAL).unlink(missing_ok=True)
+    if options.report_dir is not None:
+        return
+    setup.run_dir.rmdir()
+    if latest_run(options.runs_dir) is None:  # it named this run, whose directory is gone
+        if before is not None:
+            update_latest(options.runs_dir, before.name)
+        else:
+            (options.runs_dir / LATEST).unlink(missing_ok=True)
 
 
 async def _session(

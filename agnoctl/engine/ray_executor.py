@@ -28,6 +28,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -58,6 +59,8 @@ EXCLUDED = (".agnoctl", ".git")
 CANCEL_GRACE = 2.0
 """Seconds a cancelled task has to end its program (SIGTERM, then SIGKILL after a second)
 before its worker is killed."""
+PROBE_TIMEOUT = 5.0
+"""Seconds a cluster's address has to accept a connection before the run is refused."""
 _POLL = 0.1  # seconds: how often a worker's task looks up from its program for a cancel
 
 
@@ -84,6 +87,35 @@ def check_ray(options: RayOptions) -> None:
             "reaches every node itself: run it where it can (inside the cluster's network) "
             "and give the head's GCS address, host:6379 (docs/ray.md)"
         )
+    if address is not None:
+        check_listening(address)
+
+
+def check_listening(address: str) -> None:
+    """Raise UsageError when nothing answers at a ``host:port`` address within
+    ``PROBE_TIMEOUT``.
+
+    Ray itself retries a cluster it cannot reach for many minutes, GCS connect after GCS
+    connect, before it gives up: a mistyped port must be told at once. Any other form
+    (``auto``, an address Ray cannot parse) is Ray's to judge."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT).close()
+    except ConnectionRefusedError:
+        problem = "nothing listens there (connection refused)"
+    except TimeoutError:
+        problem = f"nothing answered within {PROBE_TIMEOUT:g}s"
+    except OSError as exc:  # a host name that does not resolve, an unreachable network
+        problem = exc.strerror or str(exc)
+    else:
+        return
+    raise UsageError(
+        f"cannot reach the Ray cluster at {address}: {problem}; start one (`ray start "
+        "--head` prints its address) or give the head's GCS address, host:6379 "
+        "(--ray-address, RAY_ADDRESS)"
+    )
 
 
 def _address(options: RayOptions) -> str | None:

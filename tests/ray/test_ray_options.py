@@ -8,7 +8,9 @@ None of these starts Ray: each is refused before a connection is made.
 from __future__ import annotations
 
 import os
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -302,3 +304,60 @@ def test_a_custom_resource_without_a_name_is_refused_by_validate(
     assert proc.returncode == 2, proc.stdout
     assert proc.stdout.count("a custom resource needs a name") == 2
     assert "fast_disk" not in proc.stdout
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port bound and not listening: a connection to it is refused, and no other
+    process can start listening there meanwhile."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["flag", "env"])
+def test_an_address_where_nothing_listens_is_refused_at_once(
+    tmp_path: Path, run_cli: RunCli, closed_port: int, where: str
+) -> None:
+    # Ray retries an unreachable cluster for many minutes; the timeout is this test's guard.
+    _workflow(tmp_path)
+    address = f"127.0.0.1:{closed_port}"
+    flags = ("--ray-address", address) if where == "flag" else ()
+    env = {"RAY_ADDRESS": address} if where == "env" else {}
+    proc = run_cli("run", "wf.yaml", "--executor", "ray", *flags, env=env, timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot reach the Ray cluster at {address}: nothing listens there" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / ".agnoctl").exists()  # refused before anything was written
+
+
+def test_a_run_that_could_not_reach_its_cluster_leaves_no_run_behind(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    # Ray refuses the address only once the run directory is made: the run never started,
+    # so nothing of it is kept, and `latest` still names the run before it.
+    _workflow(tmp_path)
+    assert run_cli("run", "wf.yaml", "-q").returncode == 0
+    runs = tmp_path / ".agnoctl" / "runs"
+    before = sorted(runs.iterdir())
+    latest = os.readlink(runs / "latest")
+    proc = run_cli("run", "wf.yaml", "--executor", "ray", "--ray-address", "garbage")
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reach the Ray cluster at garbage" in proc.stderr
+    assert sorted(runs.iterdir()) == before
+    assert os.readlink(runs / "latest") == latest
+    listed = run_cli("runs", "list")
+    assert "incomplete" not in listed.stdout and listed.stdout.count("commands") == 1
+
+
+def test_a_first_run_that_never_started_leaves_no_latest(tmp_path: Path, run_cli: RunCli) -> None:
+    _workflow(tmp_path)
+    proc = run_cli("run", "wf.yaml", "--executor", "ray", "--ray-address", "garbage")
+    assert proc.returncode == 2, proc.stderr
+    assert list((tmp_path / ".agnoctl" / "runs").iterdir()) == []
+    report = tmp_path / "given"
+    proc = run_cli(
+        "run", "wf.yaml", "--executor", "ray", "--ray-address", "garbage", "--report-dir", report
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert list(report.iterdir()) == []  # the directory named is the caller's: kept, empty
