@@ -9,6 +9,7 @@ become one diagnostic ("must be a string or a list").
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 import types
@@ -209,19 +210,15 @@ class _Translator:
         code = "E208" if path and path[-1] == "for_each" else "E203"
         wanted = " or ".join(dict.fromkeys(expected))
         message = f"{_name(path)} must be {wanted}, not {_type_name(given)}"
-        hint = None
         if code == "E208":
             message = (
                 f"for_each must be an expression (a string) or a list, not {_type_name(given)}"
             )
-            hint = "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
-        elif "a string" in expected and isinstance(given, bool | int | float):
-            hint = f'quote the value to keep it a string: "{_yaml_text(given)}"'
-        elif isinstance(given, str) and given.strip() == "":
-            hint = "the value is empty; give one, or remove the field"
-        elif isinstance(given, str) and "a list" in expected and path:
-            # `needs: b` is valid in GitHub Actions, `run: echo hi` in a shell script.
-            hint = f"write it as a list: `{path[-1]}: {_as_list(str(path[-1]), given)}`"
+            hint: str | None = (
+                "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
+            )
+        else:
+            hint = _type_hint(path, expected, given)
         self.emit(path, code, message, hint, at_key=isinstance(given, dict | list))
 
     def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
@@ -249,6 +246,42 @@ class _Translator:
             return
         for error in group:
             self.add(error)
+
+
+def _type_hint(path: Sequence[PathKey], expected: list[str], given: Any) -> str | None:
+    """What to write instead of ``given``, when a likely intent shows."""
+    if {"a number", "an integer"} & set(expected):
+        hint = _number_hint(path, "an integer" in expected, given)
+        if hint is not None:
+            return hint
+    if "a string" in expected and isinstance(given, bool | int | float):
+        return f'quote the value to keep it a string: "{_yaml_text(given)}"'
+    if isinstance(given, str) and given.strip() == "":
+        return "the value is empty; give one, or remove the field"
+    if isinstance(given, str) and "a list" in expected and path:
+        # `needs: b` is valid in GitHub Actions, `run: echo hi` in a shell script.
+        return f"write it as a list: `{path[-1]}: {_as_list(str(path[-1]), given)}`"
+    return None
+
+
+def _number_hint(path: Sequence[PathKey], integer: bool, given: Any) -> str | None:
+    """How to write as a number a value that YAML read as something else (numbers are
+    strict: ``agnoctl.spec.models.Integer``), if it is one."""
+    field = path[-1] if path else "value"
+    if isinstance(given, bool):
+        return f"write a number: YAML's {_yaml_text(given)} is a boolean, not {int(given)}"
+    if isinstance(given, float) and integer and given.is_integer():
+        return f"write it without a fraction: `{field}: {int(given)}`"
+    if isinstance(given, str) and _is_number(given):
+        return f"write the number without quotes: `{field}: {given.strip()}`"
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _as_list(field: PathKey, text: str) -> str:

@@ -74,9 +74,13 @@ Duration = Annotated[
         }
     ),
 ]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+# Every number of the spec is strict: YAML's `true` is no 1 (pydantic's lax mode reads it so),
+# a quoted "2" is a string (quoting is how a file keeps a value text), and an integer is
+# written as one (3, not 3.0). A value that would be read as something else is an error.
+Integer = Annotated[int, Field(strict=True)]
+Finite = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 """A number that is not NaN nor infinite (YAML's ``.nan`` and ``.inf``)."""
+Share = Annotated[Finite, Field(ge=0.0, le=1.0)]
 JsonSchemaDict = dict[str, Any]
 
 
@@ -151,24 +155,24 @@ _INPUT_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 class RateLimitSpec(Strict):
-    requests_per_minute: Annotated[int, Field(gt=0)] | None = Field(
+    requests_per_minute: Annotated[Integer, Field(gt=0)] | None = Field(
         default=None, description="Requests per minute sent to this provider (token bucket)."
     )
-    tokens_per_minute: Annotated[int, Field(gt=0)] | None = Field(
+    tokens_per_minute: Annotated[Integer, Field(gt=0)] | None = Field(
         default=None,
         description="Tokens per minute (input estimate + max_tokens reserved per call).",
     )
 
 
 class CircuitBreakerSpec(Strict):
-    failure_threshold: Annotated[int, Field(ge=1)] = Field(
+    failure_threshold: Annotated[Integer, Field(ge=1)] = Field(
         default=5, description="Consecutive failures that open the breaker."
     )
     recovery_timeout: Duration = Field(
         default=30.0,
         description="How long the breaker stays open before half-open probes are let through.",
     )
-    half_open_max_calls: Annotated[int, Field(ge=1)] = Field(
+    half_open_max_calls: Annotated[Integer, Field(ge=1)] = Field(
         default=1, description="Probe calls allowed through while half-open."
     )
 
@@ -203,7 +207,7 @@ class ProviderSpec(Strict):
             "API key; use ${VAR} to read it from the environment. Never written to any output."
         ),
     )
-    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+    max_concurrency: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None,
         description=(
             "Requests in flight to this provider at once: the ceiling of its adaptive window "
@@ -226,7 +230,7 @@ class ProviderSpec(Strict):
         default_factory=dict,
         description="USD per 1M tokens by model name; overrides the built-in price table.",
     )
-    max_response_bytes: Annotated[int, Field(ge=1024)] | None = Field(
+    max_response_bytes: Annotated[Integer, Field(ge=1024)] | None = Field(
         default=None,
         description=(
             "Largest reply body read, in bytes (unset: 32 MiB). A larger reply fails the "
@@ -271,7 +275,7 @@ class ProviderSpec(Strict):
 
 
 class RetrySpec(Strict):
-    max_attempts: Annotated[int, Field(ge=1)] = Field(
+    max_attempts: Annotated[Integer, Field(ge=1)] = Field(
         default=3, description="Attempts in all, the first included (1 = no retry)."
     )
     initial_delay: Duration = Field(
@@ -360,8 +364,12 @@ class LengthGate(Strict):
     type: Literal["length"] = Field(
         description="The text output's length in characters must lie within [min, max]."
     )
-    min: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Fewest characters.")
-    max: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Most characters.")
+    min: Annotated[Integer, Field(ge=0)] | None = Field(
+        default=None, description="Fewest characters."
+    )
+    max: Annotated[Integer, Field(ge=0)] | None = Field(
+        default=None, description="Most characters."
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> LengthGate:
@@ -399,7 +407,7 @@ Gate = Annotated[
 
 
 class LoopSpec(Strict):
-    max_iterations: Annotated[int, Field(ge=1, le=1000)] = Field(
+    max_iterations: Annotated[Integer, Field(ge=1, le=1000)] = Field(
         description="Most times the group's children run."
     )
     until: Expression | None = Field(
@@ -504,7 +512,7 @@ class ResourcesSpec(Strict):
     gpus: Annotated[Finite, Field(ge=0)] | None = Field(
         default=None, description="GPUs the task reserves (Ray's `num_gpus`)."
     )
-    memory: int | str | None = Field(
+    memory: Integer | str | None = Field(
         default=None,
         description=(
             "Memory the task reserves (Ray's `memory`): bytes, or a size such as `512MiB`, "
@@ -534,7 +542,7 @@ class StepDefaults(Strict):
             "A failure does not stop dependents (their input is null) nor count against the run."
         ),
     )
-    priority: int | None = Field(
+    priority: Integer | None = Field(
         default=None, description="Higher runs first when concurrency is short."
     )
     tags: Tags | None = Field(
@@ -549,7 +557,7 @@ class StepDefaults(Strict):
             "fail (default) fails the step; warn records and passes; retry runs it again."
         ),
     )
-    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+    max_concurrency: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="for_each items in flight at once."
     )
     success_threshold: Share | None = Field(
@@ -773,19 +781,19 @@ class AgentSpec(Strict):
     description: str | None = Field(
         default=None, description="What the agent is for (documentation)."
     )
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = Field(
+    temperature: Annotated[Finite, Field(ge=0, le=2)] | None = Field(
         default=None, description="Sampling temperature."
     )
-    max_tokens: Annotated[int, Field(ge=1)] | None = Field(
+    max_tokens: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="Most output tokens per call; also what budgets reserve per call."
     )
-    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+    max_concurrency: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="This agent's tasks in flight at once."
     )
     tools: list[str] = Field(
         default_factory=list, description="Names from `tools` the agent may call."
     )
-    max_tool_calls: Annotated[int, Field(ge=0)] = Field(
+    max_tool_calls: Annotated[Integer, Field(ge=0)] = Field(
         default=10, description="Most tool calls in one task's tool-calling loop."
     )
     output_schema: JsonSchemaDict | None = Field(
@@ -809,7 +817,7 @@ class AgentSpec(Strict):
             "agnoctl runs); default: that directory itself. A path leading out is refused."
         ),
     )
-    max_attachment_bytes: Annotated[int, Field(ge=1)] | None = Field(
+    max_attachment_bytes: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None,
         description="Largest file this agent attaches, in bytes (unset: 20 MiB, 20971520).",
     )
@@ -855,7 +863,7 @@ class CommandToolSpec(Strict):
     cwd: str | None = Field(
         default=None, description="Working directory (relative to where agnoctl runs)."
     )
-    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+    max_output_chars: Annotated[Integer, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
     # None, not False, while unset: a tool dumped for a resume fingerprint must not change
@@ -881,7 +889,7 @@ class HttpGetToolSpec(Strict):
         description="Host names that may be fetched; redirects are re-checked against them."
     )
     timeout: Duration = Field(default=30.0, description="Time bound of one call.")
-    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+    max_output_chars: Annotated[Integer, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
 
@@ -896,7 +904,7 @@ class ReadFileToolSpec(Strict):
     root: str = Field(
         description="Folder the paths are relative to; paths may not leave it (.. or symlinks)."
     )
-    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+    max_output_chars: Annotated[Integer, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
 
@@ -949,7 +957,7 @@ class McpToolSpec(Strict):
         default=60.0,
         description="Time bound of starting the server, its handshake and its tool list.",
     )
-    max_output_chars: Annotated[int, Field(ge=1)] = Field(
+    max_output_chars: Annotated[Integer, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
 
@@ -964,10 +972,10 @@ class LimitsSpec(Strict):
     max_cost_usd: Annotated[Finite, Field(ge=0)] | None = Field(
         default=None, description="Stop when the run's cost would exceed this many USD."
     )
-    max_tokens: Annotated[int, Field(ge=1)] | None = Field(
+    max_tokens: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="Stop when the run's tokens (input + output) would exceed this."
     )
-    max_llm_calls: Annotated[int, Field(ge=1)] | None = Field(
+    max_llm_calls: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="Stop when the run would make more model calls than this."
     )
     max_duration: Duration | None = Field(
@@ -977,7 +985,7 @@ class LimitsSpec(Strict):
             "with its own clock (calls, tokens and cost count across segments)."
         ),
     )
-    max_concurrency: Annotated[int, Field(ge=1)] | None = Field(
+    max_concurrency: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="Tasks in flight at once across the run."
     )
 
