@@ -26,7 +26,7 @@ from agnoctl.printable import printable
 if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
     from agnoctl.engine.approval import ApprovalOptions
-    from agnoctl.events import Entry
+    from agnoctl.events import Entry, Subscription
     from agnoctl.reports.history import RunSummary
     from agnoctl.reports.model import RunReport
     from agnoctl.spec.diagnostics import Diagnostic
@@ -845,7 +845,7 @@ def run(
                 seed=seed,
                 handle_signals=True,
                 observer=observer,
-                listeners=(_write_run_note,),
+                listeners=(_run_note(),),
                 resume=resume,
                 cache_mode=cache_mode,
                 cache_dir=cache_dir,
@@ -939,13 +939,17 @@ def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id
     return f"note: the finished work is kept; carry on with: {resume_command(path, ref)}\n"
 
 
-def _write_run_note(entry: "Entry") -> None:
-    """What the engine notes as a run starts (`--resume latest` with nothing to resume)."""
-    from agnoctl.events import SegmentStarted
+def _run_note() -> "Subscription":
+    """Writes what the engine notes as a run starts (`--resume latest` with nothing to
+    resume): told of that event alone."""
+    from agnoctl.events import SegmentStarted, Subscription
 
-    event = entry.event
-    if isinstance(event, SegmentStarted) and event.note is not None:
-        _err(f"note: {event.note}\n")
+    def write(entry: "Entry") -> None:
+        assert isinstance(entry.event, SegmentStarted)
+        if entry.event.note is not None:
+            _err(f"note: {entry.event.note}\n")
+
+    return Subscription((SegmentStarted,), write)
 
 
 def _show_text(asked: bool | None, mode: "Mode", stream: IO[str]) -> bool | None:

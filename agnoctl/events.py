@@ -507,6 +507,20 @@ class Entry(NamedTuple):
 Listener = Callable[[Entry], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A listener of some event types only (subclasses included): the sink tells it of those
+    alone, and decides which listeners an event type has once, not for every event (a fan-out
+    writes three events per item; most listeners care about few of them)."""
+
+    types: tuple[type[Event], ...]
+    listener: Listener
+
+    def __call__(self, entry: Entry) -> None:
+        if isinstance(entry.event, self.types):
+            self.listener(entry)
+
+
 def milliseconds(seconds: float) -> float:
     """A duration as events and reports give it: milliseconds, to three decimals."""
     return round(seconds * 1000, 3)
@@ -567,12 +581,12 @@ class EventSink:
     the entry may hold a secret: when ``redact`` changed its line, when it has no line (no
     journal), or when ``escapes`` (``Redactor.escapes``) and the line holds an escape. A
     secret in any field is in the line (``redact`` knows each secret's JSON spellings), so
-    a line ``redact`` left alone, without an escape, is an entry with nothing to mask. ``flush``
-    writes what is waiting; ``close`` flushes, fsyncs and closes. Emit from the thread that
-    runs the event loop (or with no loop running): the lines waiting for the loop's next turn
-    are not shared with other threads. A failed write
-    ends the journal: ``error`` holds it, ``on_error`` is called with it, and later events
-    reach the listeners only.
+    a line ``redact`` left alone, without an escape, is an entry with nothing to mask. A
+    ``Subscription`` is told of its event types only. ``flush`` writes what is waiting;
+    ``close`` flushes, fsyncs and closes. Emit from the thread that runs the event loop (or
+    with no loop running): the lines waiting for the loop's next turn are not shared with
+    other threads. A failed write ends the journal: ``error`` holds it, ``on_error`` is
+    called with it, and later events reach the listeners only.
     """
 
     def __init__(
@@ -594,6 +608,7 @@ class EventSink:
         self._mask = mask
         self._escapes = escapes
         self._listeners = listeners
+        self._told: dict[type[Event], tuple[Listener, ...]] = {}  # by event type
         self._on_error = on_error
         self._seq = last_seq  # a resumed run appends after the events already written
         self._stamp = (-1, "")  # the last event's millisecond and its text
@@ -629,9 +644,22 @@ class EventSink:
                 self.flush()
             elif not self._flush_due:
                 self._flush_later()
+        listeners = self._told.get(type(event))
+        if listeners is None:
+            listeners = self._told[type(event)] = self._listeners_of(type(event))
+        if not listeners:
+            return
         told = self._mask(entry) if secret and self._mask is not None else entry
-        for listener in self._listeners:
+        for listener in listeners:
             listener(told)
+
+    def _listeners_of(self, kind: type[Event]) -> tuple[Listener, ...]:
+        """The listeners told of events of type ``kind``: a subscription's own function."""
+        return tuple(
+            listener.listener if isinstance(listener, Subscription) else listener
+            for listener in self._listeners
+            if not isinstance(listener, Subscription) or issubclass(kind, listener.types)
+        )
 
     def _flush_later(self) -> None:
         try:
