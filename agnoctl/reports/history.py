@@ -38,7 +38,14 @@ from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
-from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport, first_error
+from agnoctl.reports.model import (
+    GateReport,
+    ItemReport,
+    RunReport,
+    StepReport,
+    first_error,
+    last_checked,
+)
 
 DiffFormat = Literal["text", "json", "markdown"]
 DEFAULT_TOLERANCE = 0.05
@@ -294,13 +301,8 @@ def _entry(execution: StepReport | ItemReport) -> _Entry:
 
 def _final_gates(gates: list[GateReport]) -> dict[str, GateReport]:
     """Each gate's result on the last attempt checked (a retried gate's earlier tries are moot)."""
-    if not gates:
-        return {}
-    last = max((gate.attempt or 0) for gate in gates)
     final: dict[str, GateReport] = {}
-    for gate in gates:
-        if (gate.attempt or 0) != last:
-            continue
+    for gate in last_checked(gates):
         name, n = gate.name, 2
         while name in final:  # two gates written alike stay two gates
             name, n = f"{gate.name} #{n}", n + 1

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
-from agnoctl.reports.model import GateReport, ItemReport, RunReport, StepReport
+from agnoctl.reports.model import (
+    GateGroup,
+    GateReport,
+    ItemReport,
+    RunReport,
+    StepReport,
+    last_checked,
+)
 
 _MAX_TEXT = 8_000  # failure bodies: enough to act on, small enough for CI annotations
 
@@ -53,7 +59,7 @@ def _cases(report: RunReport) -> Iterator[ET.Element]:
     for step in report.all_steps():
         yield _step_case(step, classname, report.items_of(step))
         if step.items_file is not None:
-            yield from _grouped_gate_cases(step, report.items_of(step), classname)
+            yield from _grouped_gate_cases(step, report.tally(step).item_gates, classname)
             continue
         for label, gate in _gates(step):
             yield _gate_case(f"{label} gate {gate.name}", gate, classname)
@@ -107,53 +113,29 @@ def _gates(step: StepReport) -> Iterator[tuple[str, GateReport]]:
     executions = [(f"{step.path}[{i.index}]", i.gates) for i in step.items or ()]
     executions.append((step.path, step.gates))
     for label, gates in executions:
-        for gate in _last_checked(gates):
+        for gate in last_checked(gates):
             yield label, gate
 
 
-def _last_checked(gates: list[GateReport]) -> Iterator[GateReport]:
-    last = max((g.attempt or 0 for g in gates), default=0)
-    return (gate for gate in gates if (gate.attempt or 0) == last)
-
-
-@dataclass(slots=True)
-class _GateGroup:
-    """One gate over a fan-out's items: how many it checked, failed, and the first failure."""
-
-    checked: int = 0
-    failed: int = 0
-    warned: int = 0
-    first: str | None = None
-
-
 def _grouped_gate_cases(
-    step: StepReport, items: Iterable[ItemReport], classname: str
+    step: StepReport, groups: dict[str, GateGroup], classname: str
 ) -> Iterator[ET.Element]:
-    groups: dict[str, _GateGroup] = {}
-    for item in items:
-        for gate in _last_checked(item.gates):
-            group = groups.setdefault(gate.name, _GateGroup())
-            group.checked += 1
-            if gate.passed:
-                continue
-            if gate.severity == "warn":
-                group.warned += 1
-                continue
-            group.failed += 1
-            if group.first is None:
-                group.first = f"first: item {item.index}: {gate.finding or 'gate failed'}"
     for name, group in groups.items():
         case = ET.Element("testcase", classname=classname, name=f"{step.path}[*] gate {name}")
         case.set("time", "0")
-        if group.failed:
-            message = f"{group.failed} of {group.checked} items failed the gate; {group.first}"
+        if group.failed and group.first is not None:
+            index, finding = group.first
+            message = (
+                f"{group.failed} of {group.checked} items failed the gate; "
+                f"first: item {index}: {finding or 'gate failed'}"
+            )
             failure = ET.SubElement(case, "failure", message=_clip(message), type="gate_failed")
             failure.text = _clip(message)
         elif group.warned:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {group.warned} of {group.checked} items failed the gate"
         yield case
-    for gate in _last_checked(step.gates):
+    for gate in last_checked(step.gates):
         yield _gate_case(f"{step.path} gate {gate.name}", gate, classname)
 
 

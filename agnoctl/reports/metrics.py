@@ -1,7 +1,9 @@
 """``metrics.prom``: a finished run in the Prometheus text format, and an optional push.
 
-The metrics are built after the run from ``report.json`` and ``events.jsonl``, so measuring
-costs the run nothing while it runs. A run is a batch job, so every value is the run's own:
+The metrics are built from ``report.json`` and the run's events: a run tallies the few
+events they read (model calls, breaker changes) as it emits them (``JournalTally``, told of
+those alone), and a run directory's metrics are made again from its ``events.jsonl`` (the
+same tally, read back). A run is a batch job, so every value is the run's own:
 counters start at zero and end at what the run did. Pushed to a Pushgateway they replace the
 previous run's values for the same workflow (``job="agnoctl"``, grouped by ``workflow``), which
 is what alerts on batch jobs read (``agnoctl_run_passed == 0``,
@@ -42,6 +44,7 @@ metrics.prom, few push it.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -53,7 +56,7 @@ from agnoctl import events
 from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
-from agnoctl.reports.model import AttemptReport, GateReport, ItemReport, RunReport, StepReport
+from agnoctl.reports.model import RunReport
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -74,14 +77,31 @@ def session_events(entries: Iterable[Entry], run_id: str) -> list[Entry]:
     return own[starts[-1] :] if starts else own
 
 
+@dataclass(slots=True)
+class _Histogram:
+    """Observations counted into ``LATENCY_BUCKETS`` as they come: a million calls are a
+    few counts, not a million durations."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the last: +Inf only
+        self.total += seconds
+
+    def cumulative(self) -> list[int]:
+        """The count at or under each bound, then +Inf, as the text format gives them."""
+        return list(itertools.accumulate(self.counts))
+
+
 @dataclass
 class _Calls:
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
-    durations: list[float] = field(default_factory=list)
-    ttfts: list[float] = field(default_factory=list)  # the streamed replies' only
+    latency: _Histogram = field(default_factory=_Histogram)
+    ttft: _Histogram | None = None  # the streamed replies' only
 
 
 class _Family:
@@ -106,11 +126,9 @@ class _Family:
     def add(self, values: Sequence[str], value: float) -> None:
         self.rows.append((tuple(values), value))
 
-    def add_histogram(self, values: Sequence[str], durations: list[float], total: float) -> None:
+    def add_histogram(self, values: Sequence[str], histogram: _Histogram) -> None:
         """One row of a histogram: cumulative counts per ``LATENCY_BUCKETS`` bound, then +Inf."""
-        ordered = sorted(durations)
-        counts = [bisect.bisect_right(ordered, bound) for bound in LATENCY_BUCKETS]
-        self.histogram_rows.append((tuple(values), [*counts, len(ordered)], total))
+        self.histogram_rows.append((tuple(values), histogram.cumulative(), histogram.total))
 
     def metric(self) -> Metric:
         """The family as prometheus-client's collector API wants it."""
@@ -221,18 +239,11 @@ def _go_float(value: float) -> str:
 
 class RunCollector:
     """The metric families of one finished run (a prometheus-client ``Collector`` for a
-    push, which only asks it to ``collect``)."""
+    push, which only asks it to ``collect``), from its report and its journal: the entries,
+    or the run's own ``JournalTally`` of them."""
 
-    def __init__(self, report: RunReport, entries: Iterable[Entry]) -> None:
-        # One pass that keeps only running totals: a fan-out's journal holds a few events per
-        # item, and holding them all made metrics.prom the run's peak of memory.
-        tally = _Tally()
-        for entry in entries:
-            if entry.run_id != report.run_id:
-                continue
-            if isinstance(entry.event, events.SegmentStarted):
-                tally = _Tally()  # only the run's last session counts (see session_events)
-            tally.add(entry.event)
+    def __init__(self, report: RunReport, journal: Iterable[Entry] | JournalTally) -> None:
+        tally = journal if isinstance(journal, JournalTally) else JournalTally.of(report, journal)
         self._report = report
         self._calls = tally.calls
         self._errors = tally.errors
@@ -246,8 +257,7 @@ class RunCollector:
         return [
             *self._llm_families(),
             self._cache_hits(),
-            *self._attempt_families(),
-            self._gates(),
+            *self._execution_families(),
             *self._breaker_families(),
             *self._step_families(),
             *self._budget_families(),
@@ -275,9 +285,9 @@ class RunCollector:
             tokens.add([*key, "input"], totals.tokens_in)
             tokens.add([*key, "output"], totals.tokens_out)
             cost.add(key, totals.cost)
-            latency.add_histogram(key, totals.durations, sum(totals.durations))
-            if totals.ttfts:
-                ttft.add_histogram(key, totals.ttfts, sum(totals.ttfts))
+            latency.add_histogram(key, totals.latency)
+            if totals.ttft is not None:
+                ttft.add_histogram(key, totals.ttft)
         errors = _Family(
             "agnoctl_llm_call_errors",
             "counter",
@@ -296,14 +306,20 @@ class RunCollector:
             family.add([step], totals.cache_hits)
         return family
 
-    def _attempt_families(self) -> list[_Family]:
+    def _execution_families(self) -> list[_Family]:
+        """Attempts, retries and gate checks of every step and item (``RunReport.tally``: a
+        big fan-out's items file is read once for junit.xml and these)."""
         attempts: dict[tuple[str, str], int] = defaultdict(int)
         retries: dict[str, int] = defaultdict(int)
-        for path, attempt in _attempts(self._report):
-            step = step_of(path)
-            attempts[step, "failed" if attempt.error is not None else "succeeded"] += 1
-            if attempt.delay is not None:
-                retries[step] += 1
+        gates: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+        for report_step in self._report.all_steps():
+            step, tally = step_of(report_step.path), self._report.tally(report_step)
+            for failed, count in tally.attempts.items():
+                attempts[step, "failed" if failed else "succeeded"] += count
+            if tally.retries:
+                retries[step] += tally.retries
+            for (name, kind, passed, severity), count in tally.gates.items():
+                gates[step, name, kind, "passed" if passed else "failed", severity] += count
         by_outcome = _Family(
             "agnoctl_attempts", "counter", "Attempts of steps and items.", ["step", "outcome"]
         )
@@ -314,22 +330,15 @@ class RunCollector:
         )
         for step, count in sorted(retries.items()):
             retried.add([step], count)
-        return [by_outcome, retried]
-
-    def _gates(self) -> _Family:
-        counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
-        for path, gate in _gates(self._report):
-            result = "passed" if gate.passed else "failed"
-            counts[step_of(path), gate.name, gate.type, result, gate.severity] += 1
-        family = _Family(
+        checks = _Family(
             "agnoctl_gate_results",
             "counter",
             "Gate checks, by outcome.",
             ["step", "gate", "type", "result", "severity"],
         )
-        for key, count in sorted(counts.items()):
-            family.add(key, count)
-        return family
+        for gate_key, count in sorted(gates.items()):
+            checks.add(gate_key, count)
+        return [by_outcome, retried, checks]
 
     def _breaker_families(self) -> list[_Family]:
         final: dict[str, str] = {}
@@ -405,17 +414,53 @@ def _call_key(call: events.LlmCall) -> _CallKey:
     return call.provider, call.model, step_of(call.step)
 
 
-@dataclass
-class _Tally:
-    """The journal's share of the metrics, one event at a time: model calls by key, their
-    errors, and the breakers' state changes."""
+class JournalTally:
+    """The journal's share of the metrics, one entry at a time, keeping running totals only:
+    model calls by key, their errors, and the breakers' state changes. Only the run's last
+    session counts (see ``session_events``): a segment's start begins the tally again.
 
-    calls: dict[_CallKey, _Calls] = field(default_factory=lambda: defaultdict(_Calls))
-    errors: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
-    breakers: list[events.BreakerState] = field(default_factory=list)
+    A run tallies its events as it emits them (``subscription``, told of ``EVENTS`` alone), so
+    its metrics.prom does not read the journal back; ``of`` tallies a journal read back.
+    """
 
-    def add(self, event: events.Event) -> None:
-        if isinstance(event, events.BreakerState):
+    EVENTS: tuple[type[events.Event], ...] = (
+        events.LlmCall,
+        events.BreakerState,
+        events.SegmentStarted,
+    )
+
+    calls: dict[_CallKey, _Calls]
+    errors: dict[tuple[str, str, str, str], int]
+    breakers: list[events.BreakerState]
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._begin()
+
+    def _begin(self) -> None:
+        self.calls = defaultdict(_Calls)
+        self.errors = defaultdict(int)
+        self.breakers = []
+
+    @classmethod
+    def of(cls, report: RunReport, entries: Iterable[Entry]) -> JournalTally:
+        """The tally of a journal's ``entries`` for the run ``report`` is of."""
+        tally = cls(report.run_id)
+        for entry in entries:
+            tally(entry)
+        return tally
+
+    def subscription(self) -> events.Subscription:
+        """This tally as a listener of the run's events."""
+        return events.Subscription(self.EVENTS, self)
+
+    def __call__(self, entry: Entry) -> None:
+        event = entry.event
+        if entry.run_id != self.run_id:
+            return
+        if isinstance(event, events.SegmentStarted):
+            self._begin()
+        elif isinstance(event, events.BreakerState):
             self.breakers.append(event)
         elif isinstance(event, events.LlmCall):
             self._call(event)
@@ -430,31 +475,17 @@ class _Tally:
         entry.tokens_in += call.tokens_in or 0
         entry.tokens_out += call.tokens_out or 0
         entry.cost += call.cost or 0.0
-        entry.durations.append(call.duration_ms / 1000)
+        entry.latency.observe(call.duration_ms / 1000)
         if call.ttft_ms is not None:
-            entry.ttfts.append(call.ttft_ms / 1000)
+            if entry.ttft is None:
+                entry.ttft = _Histogram()
+            entry.ttft.observe(call.ttft_ms / 1000)
 
 
-def _executions(report: RunReport) -> Iterator[tuple[str, StepReport | ItemReport]]:
-    """Every step and every item of a for_each step, each with its step's path."""
-    for step in report.all_steps():
-        yield step.path, step
-        for item in report.items_of(step):
-            yield step.path, item
-
-
-def _attempts(report: RunReport) -> Iterator[tuple[str, AttemptReport]]:
-    return ((path, attempt) for path, run in _executions(report) for attempt in run.attempts)
-
-
-def _gates(report: RunReport) -> Iterator[tuple[str, GateReport]]:
-    return ((path, gate) for path, run in _executions(report) for gate in run.gates)
-
-
-def render_metrics(report: RunReport, entries: Iterable[Entry]) -> str:
+def render_metrics(report: RunReport, journal: Iterable[Entry] | JournalTally) -> str:
     """The run's metrics in the Prometheus text exposition format."""
     writer = _Writer()
-    for family in RunCollector(report, entries).families():
+    for family in RunCollector(report, journal).families():
         writer.family(family)
     return writer.text()
 
@@ -474,7 +505,7 @@ def journal(run_dir: Path) -> Iterator[Entry]:
 def push_metrics(
     gateway: str,
     report: RunReport,
-    entries: Iterable[Entry],
+    journal: Iterable[Entry] | JournalTally,
     *,
     timeout: float = 10.0,
 ) -> None:
@@ -488,7 +519,7 @@ def push_metrics(
         pushadd_to_gateway(
             gateway,
             job=PUSH_JOB,
-            registry=RunCollector(report, entries),
+            registry=RunCollector(report, journal),
             grouping_key={"workflow": report.workflow.name},
             timeout=timeout,
         )
@@ -499,6 +530,7 @@ def push_metrics(
 __all__ = [
     "LATENCY_BUCKETS",
     "PUSH_JOB",
+    "JournalTally",
     "RunCollector",
     "journal",
     "push_metrics",

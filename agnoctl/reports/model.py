@@ -10,7 +10,9 @@ version 1 reports read as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -375,6 +377,62 @@ class WorkflowInfo(_Model):
     file: str = Field(description="The workflow file as given on the command line.")
 
 
+@dataclass(slots=True)
+class GateGroup:
+    """One gate over a fan-out's items, as their last checked attempts left it."""
+
+    checked: int = 0
+    failed: int = 0
+    warned: int = 0
+    first: tuple[int, str | None] | None = None
+    """The first item that failed it (its index and finding), in the order items finished."""
+
+
+@dataclass(slots=True)
+class ExecutionTally:
+    """What a step and its items add up to, for the report files that count them
+    (metrics.prom, junit.xml): made in one pass (``RunReport.tally``), so a big fan-out's
+    items file is read once for them all."""
+
+    attempts: Counter[bool] = field(default_factory=Counter)
+    """Attempts by whether they failed."""
+    retries: int = 0
+    """Attempts followed by another one."""
+    gates: Counter[tuple[str, str, bool, str]] = field(default_factory=Counter)
+    """Every gate check, by (name, type, passed, severity)."""
+    item_gates: dict[str, GateGroup] = field(default_factory=dict)
+    """The items' gates, by name."""
+
+    def add(self, execution: StepReport | ItemReport) -> None:
+        for attempt in execution.attempts:
+            self.attempts[attempt.error is not None] += 1
+            self.retries += attempt.delay is not None
+        for gate in execution.gates:
+            self.gates[gate.name, gate.type, gate.passed, gate.severity] += 1
+
+    def add_items(self, items: Iterable[ItemReport]) -> None:
+        for item in items:
+            self.add(item)
+            for gate in last_checked(item.gates):
+                group = self.item_gates.setdefault(gate.name, GateGroup())
+                group.checked += 1
+                if gate.passed:
+                    continue
+                if gate.severity == "warn":
+                    group.warned += 1
+                    continue
+                group.failed += 1
+                if group.first is None:
+                    group.first = (item.index, gate.finding)
+
+
+def last_checked(gates: list[GateReport]) -> Iterator[GateReport]:
+    """The gates of the last attempt whose output was checked (a retried gate's earlier
+    tries are moot)."""
+    last = max((g.attempt or 0 for g in gates), default=0)
+    return (gate for gate in gates if (gate.attempt or 0) == last)
+
+
 class RunReport(_Model):
     """Everything a run did."""
 
@@ -457,10 +515,12 @@ class RunReport(_Model):
     )
 
     _run_dir: Path | None = PrivateAttr(default=None)
+    _tallies: dict[str, ExecutionTally] = PrivateAttr(default_factory=dict)
 
     def located(self, run_dir: Path) -> RunReport:
         """This report, told the run directory it was read from (where its items file is)."""
         self._run_dir = run_dir
+        self._tallies.clear()  # made without the items file
         return self
 
     def items_of(self, step: StepReport) -> Iterator[ItemReport]:
@@ -478,6 +538,16 @@ class RunReport(_Model):
                     yield ItemReport.model_validate(data)
                 except ValidationError as exc:
                     raise damaged(path, number, first_error(exc)) from None
+
+    def tally(self, step: StepReport) -> ExecutionTally:
+        """What ``step`` and its items add up to (kept: the report files that count them
+        ask in turn, and a big fan-out's items file is read once)."""
+        tally = self._tallies.get(step.path)
+        if tally is None:
+            tally = self._tallies[step.path] = ExecutionTally()
+            tally.add(step)
+            tally.add_items(self.items_of(step))
+        return tally
 
     def all_steps(self) -> Iterator[StepReport]:
         """Every step, parents before children, group children and per-item children included."""

@@ -24,6 +24,7 @@ import orjson
 
 from agnoctl.engine.rundir import OUTPUTS_DIR, REPORT_FILE, atomic_write
 from agnoctl.reports.junit import render_junit
+from agnoctl.reports.metrics import JournalTally
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.summary import render_summary
 from agnoctl.reports.views import HTML_FILE, METRICS_FILE, write_views
@@ -62,11 +63,12 @@ def write_derived_files(
     workflow: Workflow | None = None,
     *,
     dumped: str | None = None,
+    tally: JournalTally | None = None,
 ) -> None:
     """Every report file made from report.json: junit.xml, summary.md, outputs/, report.html
-    and metrics.prom (which reads the journal too), each passed through ``redact``;
-    ``workflow`` lets report.html draw the DAG and show the prompts. ``dumped`` is
-    ``report.dumps()`` when the caller has it already."""
+    and metrics.prom (which reads the journal too, or ``tally``, the run's tally of it), each
+    passed through ``redact``; ``workflow`` lets report.html draw the DAG and show the
+    prompts. ``dumped`` is ``report.dumps()`` when the caller has it already."""
 
     def clean(text: str) -> str:
         return redact(text) if redact is not None else text
@@ -76,7 +78,7 @@ def write_derived_files(
     for name, value in report.outputs.items():
         file_name, text = output_file(name, value)
         atomic_write(run_dir / OUTPUTS_DIR / file_name, clean(text))
-    write_views(run_dir, report, workflow, redact, dumped=dumped)
+    write_views(run_dir, report, workflow, redact, dumped=dumped, tally=tally)
 
 
 def derived_files(outputs: Mapping[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from agnoctl.errors import UsageError
 from agnoctl.reports.metrics import push_metrics, render_metrics, run_events
+from agnoctl.reports.model import RunReport
 from agnoctl.session import RunOptions, run_workflow
 from agnoctl.testing.fake_llm import start_in_thread
 from tests.observability.conftest import (
@@ -117,6 +118,24 @@ def test_a_resumed_run_counts_its_own_session(
     assert _total(samples["agnoctl_llm_calls_total"]) == resumed.segments[-1].calls
     [info] = samples["agnoctl_run_info"]
     assert info.labels["status"] == "passed"
+    assert _written_as_read_back(runs / resumed.run_id)
+
+
+def _written_as_read_back(run_dir: Path) -> bool:
+    """Whether the metrics.prom the run wrote from its live tally of events is the one made
+    from its report and its journal read back (as a repair makes it)."""
+    report = RunReport.model_validate_json((run_dir / "report.json").read_bytes())
+    again = render_metrics(report.located(run_dir), run_events(run_dir))
+    return (run_dir / "metrics.prom").read_text(encoding="utf-8") == again
+
+
+def test_a_runs_tally_of_its_events_is_its_journal_read_back(obs_runs: ObsRuns) -> None:
+    # Calls answered and one failed (a 503, then retried), with a secret planted in a reply:
+    # the tally is told masked entries, the journal holds masked lines.
+    samples = _samples(obs_runs.a)
+    assert samples["agnoctl_llm_call_errors_total"] and samples["agnoctl_llm_calls_total"]
+    assert _written_as_read_back(obs_runs.a.run_dir)
+    assert _written_as_read_back(obs_runs.b.run_dir)
 
 
 def test_latency_histogram_counts_every_call(obs_runs: ObsRuns) -> None:
