@@ -2,9 +2,11 @@
 
 Each size runs in a fresh ``agnoctl run`` process; wall time and the child's peak RSS (from
 ``wait4``) are taken per run, and the figure per extra item is the slope between two sizes
-(start-up and the fixed part of a run cancel out). Usage::
+(start-up and the fixed part of a run cancel out). Its output goes to a pipe, so the terminal
+writes a plain line per event, as in a CI log; ``--quiet`` runs with ``-q`` instead (the
+verdict alone), to tell the terminal's share from the rest. Usage::
 
-    python bench/items_bench.py [--small 1000] [--large 5000] [--repeats 3] [--million]
+    python bench/items_bench.py [--small 1000] [--large 5000] [--repeats 3] [--quiet] [--million]
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ def workflow(items: int) -> dict[str, object]:
     }
 
 
-def run_once(items: int, work: Path) -> Sample:
+def run_once(items: int, work: Path, quiet: bool = False) -> Sample:
     path = work / f"items-{items}.yaml"
     path.write_text(yaml.safe_dump(workflow(items)))
     report_dir = Path(tempfile.mkdtemp(dir=work))
     argv = [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", str(report_dir)]
+    if quiet:
+        argv.append("-q")
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -60,8 +64,8 @@ def run_once(items: int, work: Path) -> Sample:
     return Sample(items, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
-def median_sample(items: int, repeats: int, work: Path) -> Sample:
-    samples = [run_once(items, work) for _ in range(repeats)]
+def median_sample(items: int, repeats: int, work: Path, quiet: bool) -> Sample:
+    samples = [run_once(items, work, quiet) for _ in range(repeats)]
     return Sample(
         items,
         statistics.median(s.seconds for s in samples),
@@ -75,12 +79,13 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quiet", action="store_true", help="run with -q: no line per event")
     parser.add_argument("--million", action="store_true", help="also run 1,000,000 items once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        small = median_sample(args.small, args.repeats, work)
-        large = median_sample(args.large, args.repeats, work)
+        small = median_sample(args.small, args.repeats, work, args.quiet)
+        large = median_sample(args.large, args.repeats, work, args.quiet)
         extra = large.items - small.items
         result: dict[str, object] = {
             "small": small.__dict__,
@@ -92,7 +97,7 @@ def main() -> None:
             "rss_kib_per_extra_item": round((large.peak_rss_kib - small.peak_rss_kib) / extra, 3),
         }
         if args.million:
-            result["million"] = run_once(1_000_000, work).__dict__
+            result["million"] = run_once(1_000_000, work, args.quiet).__dict__
     print(json.dumps(result, indent=2))
 
 

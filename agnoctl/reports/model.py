@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -377,6 +377,27 @@ class WorkflowInfo(_Model):
     file: str = Field(description="The workflow file as given on the command line.")
 
 
+class CountedAttempt(BaseModel):
+    """What ``RunReport.tally`` reads of an attempt in an items file."""
+
+    model_config = ConfigDict(extra="ignore")
+    error: ErrorInfo | None = None
+    delay: float | None = None
+
+
+class CountedItem(BaseModel):
+    """What ``RunReport.tally`` reads of an item in an items file: what it counts, the rest
+    of the line (checked by ``items_of``) passed over."""
+
+    model_config = ConfigDict(extra="ignore")
+    index: int
+    attempts: list[CountedAttempt] = Field(default_factory=list)
+    gates: list[GateReport] = Field(default_factory=list)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
 @dataclass(slots=True)
 class GateGroup:
     """One gate over a fan-out's items, as their last checked attempts left it."""
@@ -403,14 +424,14 @@ class ExecutionTally:
     item_gates: dict[str, GateGroup] = field(default_factory=dict)
     """The items' gates, by name."""
 
-    def add(self, execution: StepReport | ItemReport) -> None:
+    def add(self, execution: StepReport | ItemReport | CountedItem) -> None:
         for attempt in execution.attempts:
             self.attempts[attempt.error is not None] += 1
             self.retries += attempt.delay is not None
         for gate in execution.gates:
             self.gates[gate.name, gate.type, gate.passed, gate.severity] += 1
 
-    def add_items(self, items: Iterable[ItemReport]) -> None:
+    def add_items(self, items: Iterable[ItemReport | CountedItem]) -> None:
         for item in items:
             self.add(item)
             for gate in last_checked(item.gates):
@@ -529,24 +550,34 @@ class RunReport(_Model):
         (``agnoctl.reports.items.read_items``)."""
         if step.items is not None:
             yield from step.items
-        elif step.items_file is not None and self._run_dir is not None:
-            from agnoctl.reports.items import damaged, read_items
+        else:
+            yield from self._read_items(step, ItemReport)
 
-            path = self._run_dir / step.items_file
-            for number, data in read_items(path, step.path):
-                try:
-                    yield ItemReport.model_validate(data)
-                except ValidationError as exc:
-                    raise damaged(path, number, first_error(exc)) from None
+    def _read_items(self, step: StepReport, model: type[_M]) -> Iterator[_M]:
+        """The items of ``step``'s items file (none without one, or unlocated), as ``model``."""
+        if step.items_file is None or self._run_dir is None:
+            return
+        from agnoctl.reports.items import damaged, read_items
+
+        path = self._run_dir / step.items_file
+        for number, data in read_items(path, step.path):
+            try:
+                yield model.model_validate(data)
+            except ValidationError as exc:
+                raise damaged(path, number, first_error(exc)) from None
 
     def tally(self, step: StepReport) -> ExecutionTally:
         """What ``step`` and its items add up to (kept: the report files that count them
         ask in turn, and a big fan-out's items file is read once)."""
         tally = self._tallies.get(step.path)
         if tally is None:
-            tally = self._tallies[step.path] = ExecutionTally()
+            tally = ExecutionTally()
             tally.add(step)
-            tally.add_items(self.items_of(step))
+            # Read for a few fields: a whole ItemReport (times, prompts, outputs) validated
+            # cost three times as much.
+            items = step.items if step.items is not None else self._read_items(step, CountedItem)
+            tally.add_items(items)
+            self._tallies[step.path] = tally  # whole: a damaged file is refused every time
         return tally
 
     def all_steps(self) -> Iterator[StepReport]:

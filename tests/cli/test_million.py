@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from agnoctl.errors import UsageError
+from agnoctl.reports.junit import render_junit
+from agnoctl.reports.metrics import render_metrics
 from agnoctl.reports.model import RunReport
 
 KIB = 1024
@@ -176,6 +178,11 @@ def test_report_diff_refuses_an_items_file_cut_short_naming_its_line(tmp_path: P
     diff = _diff(a, b)
     assert diff.returncode == 2, diff.stdout[-2000:]
     assert f"{b / 'items.jsonl'} line 1100" in diff.stderr and "Traceback" not in diff.stderr
+    # Nor do the report files made from the items count fewer than the run did.
+    report = RunReport.model_validate_json((b / "report.json").read_text()).located(b)
+    for render in (render_junit, lambda report: render_metrics(report, [])):
+        with pytest.raises(UsageError, match=r"items\.jsonl line 1100: cut short"):
+            render(report)
 
 
 def test_report_diff_refuses_an_items_file_with_a_damaged_line(tmp_path: Path) -> None:
