@@ -64,7 +64,7 @@ class Lines:
         end = data.rfind(b"\n")
         rest = data[end + 1 :] + (b"\r" if held else b"")
         self._pending = [rest] if rest else []
-        return data[:end].decode("utf-8", errors="replace").split("\n") if end >= 0 else []
+        return data[:end].decode("utf-8", "replace").split("\n") if end >= 0 else []
 
     def close(self) -> list[str]:
         """The last lines, when the body did not end with a line ending (a CR held back as a
@@ -98,21 +98,19 @@ class SseDecoder:
             lines[0] = lines[0].removeprefix(_BOM)
         found: list[SseEvent] = []
         for line in lines:
-            if not line:  # a blank line dispatches the event, if it has data (the standard)
+            if line:
+                # A line without a colon is a field with an empty value, which partition gives
+                # too; a comment (no name), ``id``, ``retry`` and unknown fields change nothing.
+                name, _, value = line.partition(":")
+                if name == "data":
+                    self._data.append(value.removeprefix(" "))
+                elif name == "event":
+                    self._event = value.removeprefix(" ")
+            else:  # a blank line dispatches the event, if it has data (the standard)
                 if self._data:
                     found.append(SseEvent(self._event or "message", "\n".join(self._data)))
                     self._data = []
                 self._event = ""
-                continue
-            name, colon, value = line.partition(":")
-            if not name:  # a comment
-                continue
-            if colon and value.startswith(" "):
-                value = value[1:]
-            if name == "data":
-                self._data.append(value)
-            elif name == "event":
-                self._event = value
         return found
 
 

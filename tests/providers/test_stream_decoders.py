@@ -97,3 +97,9 @@ def test_json_lines_skip_blank_and_keep_the_last_unterminated() -> None:
         decoder = JsonLines()
         lines = [*decoder.feed(body[:cut]), *decoder.feed(body[cut:]), *decoder.close()]
         assert [json.loads(line) for line in lines] == [{"a": 1}, {"b": "é"}, {"done": True}]
+
+
+def test_sse_a_field_without_a_colon_has_an_empty_value() -> None:
+    # "event" alone names the event "" (so "message"), "data" alone adds an empty line of data.
+    body = b"event: x\nevent\ndata\ndata:\n\n"
+    assert _decode([body]) == [SseEvent("message", "\n")]
