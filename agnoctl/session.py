@@ -521,7 +521,7 @@ async def _run(setup: RunSetup, options: RunOptions) -> RunReport:
     _take_up(setup, options)
     files = _ReportJson(setup)
     # metrics.prom's share of the journal, tallied as the events are written: reading a big
-    # fan-out's journal back took a seventh of its run.
+    # fan-out's journal back took an eighth of its run.
     tally = JournalTally(setup.run_id)
     await execute(replace(setup, listeners=(*setup.listeners, tally.subscription())), files)
     report, dumped = files.final()
