@@ -2,9 +2,9 @@
 
 Three modes: ``live`` (a rich display redrawn from the run's state about 8 times a second:
 never per event, so a fast run is not slowed by its own progress display), ``plain`` (one line
-per event, for CI logs and pipes) and ``quiet`` (only the final line). ``NO_COLOR`` is
-respected. This module and ``cli.py`` are the only ones that write to the terminal, and this
-is the only one that imports rich.
+per event, for CI logs and pipes, a large fan-out's items summed up: ``PlainLines``) and
+``quiet`` (only the final line). ``NO_COLOR`` is respected. This module and ``cli.py`` are the
+only ones that write to the terminal, and this is the only one that imports rich.
 
 What steps, models, tools and the workflow wrote is shown with its control characters as
 visible escapes (``agnoctl.printable``), and rich markup is off: a step's stderr cannot retitle
@@ -118,6 +118,7 @@ class Terminal:
         self._live: Live | None = None
         self._last: RenderableType = Text("")
         self._held: list[str] | None = None  # progress lines held while a prompt is shown
+        self._plain = PlainLines()
 
     # ------------------------------------------------------------------ RunObserver
 
@@ -134,7 +135,9 @@ class Terminal:
 
     def event(self, entry: Entry) -> None:
         if self.mode == "plain":
-            self.write(plain_line(entry) + "\n")
+            text = self._plain.lines(entry)
+            if text:
+                self.write(text)
         elif self.mode == "live":
             self._watch.event(entry.event)
             if self.live_text is not None:
@@ -461,6 +464,149 @@ def _fan_out(record: StepRecord, now: float) -> Text:
 
 # ---------------------------------------------------------------------------- plain lines
 
+_ITEMS_TOLD = 20
+"""A fan-out of up to this many items prints every item's lines; a larger one sums them up."""
+_PROGRESS_LINES = 10  # a summed-up fan-out's progress lines: at each tenth of its items
+
+
+class PlainLines:
+    """The plain lines of a run (CI logs, pipes): a line per event, except the routine events
+    of a large fan-out's items, which are counted instead.
+
+    A fan-out of more than ``_ITEMS_TOLD`` items does not print its items' starts, successes,
+    reuses, successful model and tool calls and passed gates (nor those of the steps inside a
+    group item): a CI log of a million items would be millions of lines. The step prints
+    ``fan: 200/2,000 items done (199 succeeded, 1 failed)`` at each tenth of its items and as it
+    ends instead: by count, not by the clock, so a run prints the same lines each time. What a
+    person may have to act on keeps its own line: a failed item, a retry, a fallback, a failed
+    call, tool call or gate, a skip with an error, and every event of the run and whole steps.
+    Every event is still in events.jsonl, and in the logs at ``-vv``.
+    """
+
+    def __init__(self) -> None:
+        self._fans: dict[str, FanProgress] = {}  # the summed-up fan-outs, by step path
+
+    def lines(self, entry: Entry) -> str:
+        """What ``entry`` prints: its line, a progress line, both, or nothing."""
+        event = entry.event
+        fan = self._fan_of(event) if self._fans and isinstance(event, events.TaskEvent) else None
+        if fan is None:
+            return self._step_line(entry)
+        line = "" if _routine(event) else plain_line(entry) + "\n"
+        return line + fan.count(event, entry.ts)
+
+    def _step_line(self, entry: Entry) -> str:
+        """The line of an event outside any summed-up fan-out; a fan-out's own step line
+        starts its count or ends it with its last progress line."""
+        event = entry.event
+        line = plain_line(entry) + "\n"
+        if isinstance(event, events.StepStarted):  # a loop runs a fan-out again: anew
+            if (event.items or 0) > _ITEMS_TOLD:
+                self._fans[event.step] = FanProgress(event.step, event.items or 0)
+            else:
+                self._fans.pop(event.step, None)
+        elif isinstance(event, _STEP_EVENTS) and event.step in self._fans:
+            return self._fans[event.step].end(entry.ts) + line
+        return line
+
+    def _fan_of(self, event: events.TaskEvent) -> FanProgress | None:
+        """The summed-up fan-out whose item ``event`` is about: a leaf item's events name the
+        fan-out's step; the steps inside its group items are below ``fan[index].``."""
+        step = event.step
+        fan = self._fans.get(step)
+        if fan is not None:  # the fan-out's own step events are not an item's
+            return None if isinstance(event, _STEP_EVENTS) or event.item is None else fan
+        at = step.find("[")
+        while at >= 0:
+            fan = self._fans.get(step[:at])
+            if fan is not None:
+                return fan
+            at = step.find("[", at + 1)
+        return None
+
+
+class FanProgress:
+    """A summed-up fan-out's items finished so far, by outcome, and its progress lines."""
+
+    def __init__(self, path: str, total: int) -> None:
+        self.path = path
+        self.total = total
+        self.counts = dict.fromkeys(_OUTCOMES.values(), 0)
+        self.done = 0
+        self.said = 0  # items done at the last progress line
+        self.next = _next_line_at(0, total)  # items done at the next one
+        self.ended = False  # its step ended: what is skipped after is counted, not told
+
+    def count(self, event: Event, ts: str) -> str:
+        """Count an item that finished; the progress line it completes, or ""."""
+        outcome = _OUTCOMES.get(type(event))
+        if outcome is None or not isinstance(event, events.TaskEvent) or event.step != self.path:
+            return ""  # not an item of this fan-out finishing (a step inside a group item)
+        self.counts[outcome] += 1
+        self.done += 1
+        return "" if self.done < self.next or self.ended else self.progress(ts)
+
+    def end(self, ts: str) -> str:
+        """The step ended: the last progress line, unless the count is told already."""
+        self.ended = True
+        return "" if self.said == self.done else self.progress(ts)
+
+    def progress(self, ts: str) -> str:
+        """``12:00:01.250 fan: 200/2,000 items done (199 succeeded, 1 failed)``."""
+        self.said = self.done
+        self.next = _next_line_at(self.done, self.total)
+        counts = self.counts
+        parts = [f"{counts['succeeded']:,} succeeded"]
+        parts += [f"{counts['reused']:,} reused"] if counts["reused"] else []
+        parts.append(f"{counts['failed']:,} failed")
+        parts += [f"{counts['skipped']:,} skipped"] if counts["skipped"] else []
+        done = f"{self.done:,}/{self.total:,} items done"
+        return f"{ts[11:23]} {self.path}: {done} ({', '.join(parts)})\n"
+
+
+def _next_line_at(done: int, total: int) -> int:
+    """Items done at the next progress line: the next tenth of ``total`` after ``done``."""
+    tenth = done * _PROGRESS_LINES // total + 1
+    return -(-total * tenth // _PROGRESS_LINES)  # rounded up: the last line is at ``total``
+
+
+# An item's outcome, by its event.
+_OUTCOMES: dict[type[Event], str] = {
+    events.ItemSucceeded: "succeeded",
+    events.ItemReused: "reused",
+    events.ItemFailed: "failed",
+    events.ItemSkipped: "skipped",
+}
+_STEP_EVENTS = (
+    events.StepStarted,
+    events.StepSucceeded,
+    events.StepFailed,
+    events.StepSkipped,
+    events.StepReused,
+)
+# The events of an item that are counted, not told, unless they carry an error or a failure.
+_ROUTINE = (
+    events.ItemStarted,
+    events.Succeeded,
+    events.Reused,
+    events.Skipped,
+    events.StepStarted,
+    events.LoopIterationStarted,
+    events.LoopIterationFinished,
+    events.LlmCall,
+    events.ToolCalled,
+    events.ToolAnswered,
+    events.GateChecked,
+)
+
+
+def _routine(event: Event) -> bool:
+    """An item's event nobody has to act on: a start, a success, a call that was answered,
+    a tool call that worked, a gate passed."""
+    if not isinstance(event, _ROUTINE) or getattr(event, "error", None) is not None:
+        return False
+    return bool(getattr(event, "passed", True) and getattr(event, "ok", True))
+
 
 def plain_line(entry: Entry) -> str:
     """One event as one line: ``12:00:01.250 step_succeeded analyse 1.2s 340 tok $0.0012``."""
@@ -476,7 +622,7 @@ def plain_line(entry: Entry) -> str:
 
 
 # The events whose step is shown with its item's number.
-_NUMBERED = ("item_", "llm_", "attempt", "retry")
+_NUMBERED = ("item_", "llm_", "attempt", "retry", "gate_", "tool_", "model_")
 
 
 # Fields shown as key=value by whichever events have them.
