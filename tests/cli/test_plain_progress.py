@@ -69,14 +69,20 @@ def test_a_large_fan_out_prints_bounded_ordered_progress(tmp_path: Path) -> None
 
 
 def test_each_failed_item_keeps_its_line_with_its_error(tmp_path: Path) -> None:
-    gate = {"gates": [{"type": "regex", "pattern": "[0-8]$"}], "retry": {"max_attempts": 1}}
+    retry = {"max_attempts": 2, "initial_delay": 0, "jitter": "none"}
+    gate = {"gates": [{"type": "regex", "pattern": "[0-8]$"}], "retry": retry}
+    gate["on_gate_failure"] = "retry"
     code, lines = run(tmp_path, flow(200, **gate), "--report-dir", "run")
     assert code == 1
+    failing = sorted(f"fan[{i}]" for i in range(9, 200, 10))  # items run concurrently
+    for kind in ("retry_scheduled", "attempt_started"):  # each retry is told
+        told = [line.split()[2] for line in lines if f" {kind} " in line]
+        assert sorted(told) == failing, kind
     failed = [line for line in lines if " item_failed " in line]
-    assert [line.split()[2] for line in failed] == [f"fan[{i}]" for i in range(9, 200, 10)]
+    assert sorted(line.split()[2] for line in failed) == failing
     assert all("no match for the pattern [0-8]$" in line for line in failed)
-    gates = [line for line in lines if " gate_result " in line]
-    assert [line.split()[2] for line in gates] == [f"fan[{i}]" for i in range(9, 200, 10)]
+    gates = [line.split()[2] for line in lines if " gate_result " in line]
+    assert sorted(gates) == sorted(failing * 2)
     assert progress(lines)[-1] == (200, 200, "180 succeeded, 20 failed")
     assert not [line for line in lines if " item_succeeded " in line or " llm_call  " in line]
 
@@ -91,16 +97,33 @@ def test_a_resumed_fan_out_counts_its_reused_items_as_done(tmp_path: Path) -> No
     assert not [line for line in lines if " item_reused " in line]
 
 
-def test_a_fan_out_of_groups_hides_its_items_steps(tmp_path: Path) -> None:
+def test_a_fan_out_of_groups_hides_its_items_steps_but_not_a_failure(tmp_path: Path) -> None:
+    """The steps inside a group item are that item's: told only when they fail."""
     workflow = flow(30)
+    check = {"gates": [{"type": "regex", "pattern": "[0-8]$"}], "retry": {"max_attempts": 1}}
     workflow["steps"]["fan"] = {
         "for_each": "range(30)",
-        "steps": {"a": {"agent": "w", "prompt": "{{ item }}"}},
+        "steps": {"a": {"agent": "w", "prompt": "{{ item }}", **check}},
+        "success_threshold": 0.5,
     }
     code, lines = run(tmp_path, workflow, "--report-dir", "run")
     assert code == 0, lines
-    assert not [line for line in lines if "fan[" in line]
-    assert progress(lines)[-1] == (30, 30, "30 succeeded, 0 failed")
+    failed = [line.split()[1:3] for line in lines if "fan[" in line and "_failed " in line]
+    assert sorted(failed) == sorted(
+        told
+        for i in (9, 19, 29)
+        for told in (
+            ["attempt_failed", f"fan[{i}].a[{i}]"],
+            ["step_failed", f"fan[{i}].a"],
+            ["item_failed", f"fan[{i}]"],
+        )
+    )
+    assert not [
+        line
+        for line in lines
+        if "fan[" in line and "_failed " not in line and " gate_result " not in line
+    ]
+    assert progress(lines)[-1] == (30, 30, "27 succeeded, 3 failed")
     assert len(progress(lines)) == 10
 
 
