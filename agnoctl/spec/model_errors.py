@@ -272,16 +272,23 @@ def _number_hint(path: Sequence[PathKey], integer: bool, given: Any) -> str | No
         return f"write a number: YAML's {_yaml_text(given)} is a boolean, not {int(given)}"
     if isinstance(given, float) and integer and given.is_integer():
         return f"write it without a fraction: `{field}: {int(given)}`"
-    if isinstance(given, str) and _is_number(given):
-        return f"write the number without quotes: `{field}: {given.strip()}`"
-    return None
+    number = _number(given) if isinstance(given, str) else None
+    if number is None or (integer and not number.is_integer()):
+        return None
+    text = str(int(number)) if number.is_integer() else repr(number)
+    if text == given.strip():
+        return f"write the number without quotes: `{field}: {text}`"
+    # YAML 1.1 reads `1e3` (no dot, no sign in the exponent) as text, quoted or not.
+    return f"YAML reads `{given.strip()}` as text, not a number: write `{field}: {text}`"
 
 
-def _is_number(text: str) -> bool:
+def _number(text: str) -> float | None:
+    """The finite number ``text`` spells, if it spells one."""
     try:
-        return math.isfinite(float(text))
+        number = float(text)
     except ValueError:
-        return False
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _as_list(field: PathKey, text: str) -> str:

@@ -85,6 +85,8 @@ def test_numbers_written_as_numbers_still_validate(check: Check, monkeypatch: An
         ("yes", "write a number: YAML's true is a boolean, not 1"),
         ("'8'", "write the number without quotes: `max_concurrency: 8`"),
         ("8.0", "write it without a fraction: `max_concurrency: 8`"),
+        # YAML 1.1 reads an exponent without a sign or a dot as text: dropping quotes is no fix.
+        ("1e3", "YAML reads `1e3` as text, not a number: write `max_concurrency: 1000`"),
     ],
 )
 def test_a_value_yaml_did_not_read_as_an_integer_is_refused(
@@ -96,3 +98,11 @@ def test_a_value_yaml_did_not_read_as_an_integer_is_refused(
     assert codes(diagnostics) == ["E203"]
     assert (diagnostics[0].line, diagnostics[0].col) == (3, 27)
     assert diagnostics[0].hint == hint
+
+
+def test_an_exponent_yaml_reads_as_text_gets_the_number_it_meant(check: Check) -> None:
+    diagnostics = check(HEAD + "limits: {max_cost_usd: 1.5e3}\nsteps:\n  s: {run: [echo]}\n")
+    assert codes(diagnostics) == ["E203"]
+    assert diagnostics[0].hint == (
+        "YAML reads `1.5e3` as text, not a number: write `max_cost_usd: 1500`"
+    )
