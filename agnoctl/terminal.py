@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -485,6 +485,10 @@ class PlainLines:
 
     def __init__(self) -> None:
         self._fans: dict[str, FanProgress] = {}  # the summed-up fan-outs, by step path
+        # Every fan-out's path: an event of one of its items names the item (`fan[3]`); a step
+        # inside a group item is named by its path alone (`outer[1].check`), though its
+        # events carry the group item's number too.
+        self._fan_outs: set[str] = set()
 
     def lines(self, entry: Entry) -> str:
         """What ``entry`` prints: its line, a progress line, both, or nothing."""
@@ -492,14 +496,16 @@ class PlainLines:
         fan = self._fan_of(event) if self._fans and isinstance(event, events.TaskEvent) else None
         if fan is None:
             return self._step_line(entry)
-        line = "" if _routine(event) else plain_line(entry) + "\n"
+        line = "" if _routine(event) else plain_line(entry, self._fan_outs) + "\n"
         return line + fan.count(event, entry.ts)
 
     def _step_line(self, entry: Entry) -> str:
         """The line of an event outside any summed-up fan-out; a fan-out's own step line
         starts its count or ends it with its last progress line."""
         event = entry.event
-        line = plain_line(entry) + "\n"
+        if isinstance(event, events.StepStarted) and event.items is not None:
+            self._fan_outs.add(event.step)
+        line = plain_line(entry, self._fan_outs) + "\n"
         if isinstance(event, events.StepStarted):  # a loop runs a fan-out again: anew
             if (event.items or 0) > _ITEMS_TOLD:
                 self._fans[event.step] = FanProgress(event.step, event.items or 0)
@@ -608,21 +614,20 @@ def _routine(event: Event) -> bool:
     return bool(getattr(event, "passed", True) and getattr(event, "ok", True))
 
 
-def plain_line(entry: Entry) -> str:
-    """One event as one line: ``12:00:01.250 step_succeeded analyse 1.2s 340 tok $0.0012``."""
+def plain_line(entry: Entry, fan_outs: Container[str] = ()) -> str:
+    """One event as one line: ``12:00:01.250 step_succeeded analyse 1.2s 340 tok $0.0012``.
+    An event of an item of one of ``fan_outs`` (step paths) names its item: ``fan[2]``; the
+    fan-out's own step events do not (inside a group item they carry that item's number)."""
     event = entry.event
     where = ""
     if isinstance(event, events.TaskEvent):
         where = event.step
-        if event.item is not None and event.type.startswith(_NUMBERED):
+        numbered = event.step in fan_outs and not isinstance(event, _STEP_EVENTS)
+        if event.item is not None and numbered:
             where += f"[{event.item}]"
     parts = [entry.ts[11:23], f"{event.type:<16}", where]
     parts.extend(_details(event))
     return " ".join(part for part in parts if part).rstrip()
-
-
-# The events whose step is shown with its item's number.
-_NUMBERED = ("item_", "llm_", "attempt", "retry", "gate_", "tool_", "model_")
 
 
 # Fields shown as key=value by whichever events have them.

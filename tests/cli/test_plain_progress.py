@@ -113,7 +113,7 @@ def test_a_fan_out_of_groups_hides_its_items_steps_but_not_a_failure(tmp_path: P
         told
         for i in (9, 19, 29)
         for told in (
-            ["attempt_failed", f"fan[{i}].a[{i}]"],
+            ["attempt_failed", f"fan[{i}].a"],  # `a` is no fan-out: no number of its own
             ["step_failed", f"fan[{i}].a"],
             ["item_failed", f"fan[{i}]"],
         )
@@ -135,3 +135,33 @@ def test_a_small_fan_out_prints_every_item_as_before(tmp_path: Path) -> None:
         told = [line.split()[2] for line in lines if f" {kind} " in line and "fan[" in line]
         assert sorted(told) == [f"fan[{i}]" for i in range(5)], kind
     assert len(lines) == 5 * 3 + 7
+
+
+def test_a_step_inside_a_group_item_is_named_by_its_path_alone(tmp_path: Path) -> None:
+    """A step inside a group item carries that item's number in its events; only a fan-out's
+    item is named with one (`outer[1].inner[2]`), never a plain step (`outer[1].bad`, not
+    `outer[1].bad[1]`, which read as a fan-out of its own)."""
+    workflow = {
+        "version": 1,
+        "name": "groups",
+        "steps": {
+            "outer": {
+                "for_each": ["a", "b"],
+                "steps": {
+                    "inner": {"for_each": ["x", "y", "z"], "run": ["echo", "{{ item }}"]},
+                    "bad": {"run": ["sh", "-c", "exit 3"]},
+                },
+            }
+        },
+    }
+    code, lines = run(tmp_path, workflow, "--report-dir", "run")
+    assert code == 1, lines
+    told = [line.split()[1:3] for line in lines]
+    assert ["attempt_failed", "outer[0].bad"] in told
+    assert ["attempt_failed", "outer[1].bad"] in told
+    assert ["step_started", "outer[1].inner"] in told
+    assert ["item_succeeded", "outer[1].inner[2]"] in told
+    assert ["item_failed", "outer[1]"] in told
+    wheres = [told_line[1] for told_line in told if len(told_line) == 2]
+    numbered_children = {w for w in wheres if re.fullmatch(r"outer\[\d\]\.\w+\[\d\]", w)}
+    assert numbered_children == {f"outer[{i}].inner[{j}]" for i in range(2) for j in range(3)}

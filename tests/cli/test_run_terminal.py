@@ -47,7 +47,7 @@ def test_plain_line_names_the_event_and_its_details() -> None:
         cost=0.0012,
         duration_ms=1500.0,
     )
-    line = plain_line(Entry(1, "2025-01-31T12:00:01.250Z", "r", call))
+    line = plain_line(Entry(1, "2025-01-31T12:00:01.250Z", "r", call), fan_outs={"fan"})
     assert line == (
         "12:00:01.250 llm_call         fan[2] 1.50s mock/echo 10+4 tok $0.0012 attempt=1"
     )
