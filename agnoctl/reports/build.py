@@ -308,6 +308,7 @@ class _Build:
         if fan.spills and not items.inline:
             if items.final:
                 fields["items_file"] = ITEMS_FILE
+                fields["items_in_file"] = fan.finished  # each finished item, one line
             return
         listed = [*items.written.get(path, ()), *(self._item(item) for item in fan.held())]
         listed.sort(key=lambda item: int(item["index"]))

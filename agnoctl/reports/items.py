@@ -118,10 +118,21 @@ def _lines(path: Path) -> Iterator[tuple[int, str, dict[str, Any]]]:
 
 def damaged(path: Path, number: int, what: str) -> UsageError:
     """The error that refuses line ``number`` of the items file at ``path``."""
+    return _unreadable(f"{path} line {number}: {what}")
+
+
+def incomplete(path: Path, step: str, found: int, expected: int) -> UsageError:
+    """The error that refuses an items file holding another number of ``step``'s items than
+    report.json says it wrote (lines lost or added whole, which no line shows)."""
+    said = f"{found:,} items of step {step}, where report.json says {expected:,}"
+    return _unreadable(f"{path}: {said}")
+
+
+def _unreadable(what: str) -> UsageError:
     return UsageError(
-        f"{path} line {number}: {what}: the run's items cannot be read whole, so nothing is "
-        "made from them; restore the file from a copy, or run the workflow again"
+        f"{what}: the run's items cannot be read whole, so nothing is made from them; restore "
+        "the file from a copy, or run the workflow again"
     )
 
 
-__all__ = ["INLINE_ITEMS", "ITEMS_FILE", "ItemsFile", "damaged", "read_items"]
+__all__ = ["INLINE_ITEMS", "ITEMS_FILE", "ItemsFile", "damaged", "incomplete", "read_items"]

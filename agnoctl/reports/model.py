@@ -258,6 +258,13 @@ class StepReport(_Execution):
             "`items`), in the order they finished."
         ),
     )
+    items_in_file: int | None = Field(
+        default=None,
+        description=(
+            "With `items_file`: how many of its lines are this step's items. A reader that "
+            "finds another number refuses the file, as it refuses a damaged line."
+        ),
+    )
     succeeded: int | None = Field(
         default=None,
         description="for_each steps and groups: items or counted children that succeeded.",
@@ -557,14 +564,18 @@ class RunReport(_Model):
         """The items of ``step``'s items file (none without one, or unlocated), as ``model``."""
         if step.items_file is None or self._run_dir is None:
             return
-        from agnoctl.reports.items import damaged, read_items
+        from agnoctl.reports.items import damaged, incomplete, read_items
 
         path = self._run_dir / step.items_file
+        found = 0
         for number, data in read_items(path, step.path):
             try:
                 yield model.model_validate(data)
             except ValidationError as exc:
                 raise damaged(path, number, first_error(exc)) from None
+            found += 1
+        if step.items_in_file is not None and found != step.items_in_file:
+            raise incomplete(path, step.path, found, step.items_in_file)
 
     def tally(self, step: StepReport) -> ExecutionTally:
         """What ``step`` and its items add up to (kept: the report files that count them

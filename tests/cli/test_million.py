@@ -199,3 +199,24 @@ def test_report_diff_refuses_an_items_file_with_a_damaged_line(tmp_path: Path) -
     (a / "items.jsonl").write_bytes(b"".join(lines))
     with pytest.raises(UsageError, match=r"items\.jsonl line 7: status: Field required"):
         list(report.items_of(report.steps["fan"]))
+
+
+def test_an_items_file_missing_or_gaining_whole_lines_is_refused(tmp_path: Path) -> None:
+    # A line lost whole (a block of the disk, an edit) leaves every other line readable:
+    # only the count report.json keeps shows the file is not the run's.
+    a, _, _ = run(tmp_path, "a", flow(1_100))
+    report = report_of(a)
+    assert report["steps"]["fan"]["items_in_file"] == 1_100
+    lines = (a / "items.jsonl").read_bytes().splitlines(keepends=True)
+    (a / "items.jsonl").write_bytes(b"".join(lines[:500] + lines[501:]))
+    diff = _diff(a, a)
+    assert diff.returncode == 2, diff.stdout[-2000:]
+    said = f"{a / 'items.jsonl'}: 1,099 items of step fan, where report.json says 1,100"
+    assert said in diff.stderr and "Traceback" not in diff.stderr
+    located = RunReport.model_validate_json((a / "report.json").read_text()).located(a)
+    for render in (render_junit, lambda report: render_metrics(report, [])):
+        with pytest.raises(UsageError, match="1,099 items of step fan"):
+            render(located)
+    (a / "items.jsonl").write_bytes(b"".join([*lines, lines[7]]))  # one told twice
+    with pytest.raises(UsageError, match="1,101 items of step fan"):
+        list(located.items_of(located.steps["fan"]))
