@@ -1216,7 +1216,8 @@ def main() -> None:
         # never a traceback. (A reader that went away, `agnoctl ... | head`, click already
         # ends quietly with exit 1.)
         _drop_pending_output()
-        _err(f"error: {exc.strerror or exc}\n")
+        where = f"{exc.filename}: " if exc.filename else ""  # the file it was, when one was
+        _err(f"error: {where}{exc.strerror or exc}\n")
         sys.exit(ExitCode.FAILED)
 
 

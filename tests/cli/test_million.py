@@ -220,3 +220,13 @@ def test_an_items_file_missing_or_gaining_whole_lines_is_refused(tmp_path: Path)
     (a / "items.jsonl").write_bytes(b"".join([*lines, lines[7]]))  # one told twice
     with pytest.raises(UsageError, match="1,101 items of step fan"):
         list(located.items_of(located.steps["fan"]))
+
+
+def test_an_items_file_the_system_cannot_read_is_named(tmp_path: Path) -> None:
+    # Not a file at all: what the system refused names the path, not only "Is a directory".
+    a, _, _ = run(tmp_path, "a", flow(1_100))
+    (a / "items.jsonl").unlink()
+    (a / "items.jsonl").mkdir()
+    diff = _diff(a, a)
+    assert diff.returncode == 1, diff.stdout[-2000:]
+    assert diff.stderr.strip() == f"error: {a / 'items.jsonl'}: Is a directory"
