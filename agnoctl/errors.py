@@ -15,7 +15,8 @@
     │   │   └── MalformedResponse
     │   ├── PermanentProviderError    retrying cannot help: other 4xx
     │   │   ├── AuthenticationFailed  401/403; names the environment variable to set
-    │   │   └── BadRequest
+    │   │   ├── BadRequest
+    │   │   └── RetryAfterTooLong     the provider asked to wait past MAX_RETRY_AFTER
     │   └── CircuitOpen               the provider's breaker is open: fail fast, try fallbacks
     ├── StepFailed                a step's own work failed (command exit code, template, tool)
     │   ├── OutputInvalid         structured output does not parse or validate (retried)
@@ -193,6 +194,23 @@ class AuthenticationFailed(PermanentProviderError):
 
 class BadRequest(PermanentProviderError):
     pass
+
+
+MAX_RETRY_AFTER = 3600.0
+"""Longest wait a provider may ask for; beyond it the attempt fails (RetryAfterTooLong)."""
+
+
+class RetryAfterTooLong(PermanentProviderError):
+    """The provider asked to wait longer than agnoctl ever waits: for a retry, or (a pause of
+    the whole provider) before any new call."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the provider asked to wait {seconds:.0f} s before it takes another call, more "
+            f"than the {MAX_RETRY_AFTER:.0f} s agnoctl waits at most; try again later or use "
+            "a fallback model"
+        )
+        self.requested_wait = seconds
 
 
 class CircuitOpen(ProviderError):

@@ -5,8 +5,9 @@ Messages are the agent's rendered ``instructions`` (system) and the step's rende
 under ``on_gate_failure: retry``, are retried with the problem appended to the prompt.
 
 Fallback models: each model in ``[model, *fallback_models]`` gets a full retry sequence; the
-next one is tried when the breaker is open or the retries are spent on a transient error (an
-error that retrying could have fixed). Failed gates and permanent errors end the step: a
+next one is tried when the breaker is open, the provider asked for a wait longer than
+agnoctl takes, or the retries are spent on a transient error (an error that retrying could
+have fixed). Failed gates and permanent errors end the step: a
 different model would be asked the same question with the same verdict.
 """
 
@@ -39,7 +40,7 @@ from agnoctl.engine.steps import (
     schedule_retry,
 )
 from agnoctl.engine.toolbox import mcp_toolbox
-from agnoctl.errors import CircuitOpen, OutputInvalid
+from agnoctl.errors import CircuitOpen, OutputInvalid, RetryAfterTooLong
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
     Attachment,
@@ -334,6 +335,8 @@ def _messages(
 
 
 def _worth_a_fallback(exc: Exception) -> bool:
-    if isinstance(exc, CircuitOpen):
+    # A provider that is open-circuited, or asked for a wait longer than agnoctl takes, will
+    # not answer soon; another model may.
+    if isinstance(exc, CircuitOpen | RetryAfterTooLong):
         return True
     return is_retryable(exc) and not isinstance(exc, GateFailed)

@@ -18,30 +18,16 @@ import random
 
 from agnoctl.engine.budget import BudgetExceeded
 from agnoctl.errors import (
+    MAX_RETRY_AFTER,
     AgnoctlError,
     CacheMiss,
     CircuitOpen,
-    PermanentProviderError,
     ProviderError,
+    RetryAfterTooLong,
     StepFailed,
 )
 from agnoctl.spec.models import RetrySpec
 from agnoctl.spec.templates import TemplateError
-
-MAX_RETRY_AFTER = 3600.0
-"""Longest wait a provider may ask for; beyond it the attempt fails (RetryAfterTooLong)."""
-
-
-class RetryAfterTooLong(PermanentProviderError):
-    """The provider asked to wait longer than agnoctl ever waits between attempts."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            f"the provider asked to wait {seconds:.0f} s before retrying, more than the "
-            f"{MAX_RETRY_AFTER:.0f} s agnoctl waits at most; try again later or use a "
-            "fallback model"
-        )
-        self.requested_wait = seconds
 
 
 def retryable_status(status: int) -> bool:

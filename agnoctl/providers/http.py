@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 import ssl
@@ -945,7 +946,8 @@ def _non_negative(value: str | None) -> float | None:
         number = float(value)
     except ValueError:
         return None
-    return number if number >= 0 and number == number else None  # NaN != NaN
+    # inf and NaN are no number of seconds (nor of tokens) a server can mean.
+    return number if number >= 0 and math.isfinite(number) else None
 
 
 def _server_message(response: aiohttp.ClientResponse, body: bytes, endpoint: Endpoint) -> str:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 
 from agnoctl import estimate
-from agnoctl.errors import ProviderError, RateLimited
+from agnoctl.errors import MAX_RETRY_AFTER, ProviderError, RateLimited, RetryAfterTooLong
 from agnoctl.providers.base import Usage
 
 if TYPE_CHECKING:
@@ -373,9 +373,16 @@ class ProviderLimiter:
         return Slot(self, tokens) if self.limited else self._open
 
     async def pause_over(self) -> float:
-        """Wait until no pause holds the provider; returns the seconds waited."""
+        """Wait until no pause holds the provider; returns the seconds waited.
+
+        A pause longer than any wait agnoctl takes fails the call at once, as it fails the
+        call whose reply asked for it: waiting it out would hang the run (a ``Retry-After``
+        of days), while failing lets the step go to its fallback models.
+        """
         if self.paused_until <= self._clock():
             return 0.0
+        if (left := self.paused_until - self._clock()) > MAX_RETRY_AFTER:
+            raise RetryAfterTooLong(left)
         started = self._clock()
         while (left := self.paused_until - self._clock()) > 0:
             await self._sleep(left)  # a pause may be extended meanwhile
