@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from agnoctl import redact
 from agnoctl.errors import SpecError, SpecInvalid, UsageError
 from agnoctl.spec.checks import check_data
 from agnoctl.spec.dag import iter_steps
@@ -51,13 +52,32 @@ def validate_file(path: str | Path, *, offline: bool = False) -> ValidationResul
     never raises for a bad file."""
     result = _validate_alone(path, offline=offline)
     if result.workflow is None or not _uses_any(result.workflow):
-        return result
+        return _masked(result)
     from agnoctl.spec.uses import Library, link
 
     found = link(result, Library(partial(_validate_alone, offline=offline)))
     diagnostics = sorted([*result.diagnostics, *found], key=Diagnostic.sort_key)
     failed = any(d.severity == "error" for d in found)
-    return replace(result, workflow=None if failed else result.workflow, diagnostics=diagnostics)
+    linked = replace(result, workflow=None if failed else result.workflow, diagnostics=diagnostics)
+    return _masked(linked)
+
+
+def _masked(result: ValidationResult) -> ValidationResult:
+    """``result`` with every secret masked in its messages: a message quotes the value it
+    refuses, and a value may come from a secret's variable (``max_concurrency: ${API_TOKEN}``,
+    a key given where a number belongs), which would then be printed, and annotated in CI."""
+    if not result.diagnostics:
+        return result
+    redactor = redact.active()
+    diagnostics = [
+        replace(
+            d,
+            message=redactor.redact(d.message),
+            hint=None if d.hint is None else redactor.redact(d.hint),
+        )
+        for d in result.diagnostics
+    ]
+    return replace(result, diagnostics=diagnostics)
 
 
 def _uses_any(workflow: Workflow) -> bool:
@@ -85,8 +105,8 @@ def validate_text(
         try:
             data, source = load_text(text, path_label, unset_keys=unset_keys)
         except SpecError as exc:
-            return ValidationResult(path_label, None, [diagnostic_from_error(exc)], None)
-        return validate_data(data, path_label, source, unset_keys)
+            return _masked(ValidationResult(path_label, None, [diagnostic_from_error(exc)], None))
+        return _masked(validate_data(data, path_label, source, unset_keys))
 
 
 def validate_data(
