@@ -157,11 +157,12 @@ class ResponseCache:
     def get(self, key: str) -> ModelReply | None:
         raw = self._passing_over_damage(lambda store: store.get(key))
         entry = _decode(raw) if isinstance(raw, str) else None
-        if entry is None:
+        reply = None if entry is None else _reply_from_json(entry.get("reply"))
+        if reply is None:
             self.misses += 1
             return None
         self.hits += 1
-        return _reply_from_json(entry["reply"])
+        return reply
 
     def repeated(self, key: str, context: CallContext) -> bool:
         """Whether this cache already saw ``key`` asked by the same step, item and purpose."""
@@ -185,8 +186,11 @@ class ResponseCache:
         result = None if entry is None else entry.get("tool_result")
         if not isinstance(result, dict):
             return None
-        images = tuple(Attachment(**a) for a in result.get("attachments", ()))
-        return bool(result["ok"]), str(result["text"]), bool(result["truncated"]), images
+        try:
+            images = tuple(Attachment(**a) for a in result.get("attachments", ()))
+            return bool(result["ok"]), str(result["text"]), bool(result["truncated"]), images
+        except (KeyError, TypeError):  # not a result: a miss, as for a reply (_reply_from_json)
+            return None
 
     def put_tool_result(
         self,
@@ -565,11 +569,31 @@ def _reply_to_json(reply: ModelReply) -> dict[str, Any]:
     }
 
 
-def _reply_from_json(data: dict[str, Any]) -> ModelReply:
-    return ModelReply(
-        text=data["text"],
-        tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in data["tool_calls"]),
-        usage=Usage(data["usage"]["input"], data["usage"]["output"]),
-        finish_reason=data["finish_reason"],
-        model=data["model"],
-    )
+def _reply_from_json(data: Any) -> ModelReply | None:
+    """The recorded reply, or None when the entry holds none (edited by hand, written by
+    another program, damaged on disk): such an entry is a miss, as a damaged database is, and
+    the call made again overwrites it."""
+    try:
+        usage = Usage(_count(data["usage"]["input"]), _count(data["usage"]["output"]))
+        calls = tuple(_call_from_json(c) for c in data["tool_calls"])
+        text, finish, model = data["text"], data["finish_reason"], data["model"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (isinstance(text, str) and isinstance(model, str) and isinstance(finish, str | None)):
+        return None
+    return ModelReply(text=text, tool_calls=calls, usage=usage, finish_reason=finish, model=model)
+
+
+def _call_from_json(data: Any) -> ToolCall:
+    call = ToolCall(data["id"], data["name"], data["arguments"])
+    if not (isinstance(call.id, str) and isinstance(call.name, str)):
+        raise ValueError("a tool call names its id and tool in text")
+    if not isinstance(call.arguments, dict):
+        raise ValueError("a tool call's arguments are an object")
+    return call
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 0:  # a bool is no count of tokens
+        raise ValueError("a token count is a whole number")
+    return value
