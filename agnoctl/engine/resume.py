@@ -42,7 +42,14 @@ import orjson
 from agnoctl import events
 from agnoctl.cache import canonical_json
 from agnoctl.engine.budget import Spent
-from agnoctl.engine.rundir import JOURNAL, LATEST, REPORT_FILE, find_run, latest_run_of
+from agnoctl.engine.rundir import (
+    JOURNAL,
+    LATEST,
+    REPORT_FILE,
+    find_run,
+    latest_run_of,
+    workflow_of,
+)
 from agnoctl.engine.state import ExecRecord, ItemRecord
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
@@ -545,12 +552,24 @@ def prepare_resume(
             return None
     else:
         found = find_run(reference, runs_dir)
+        _check_workflow(found, workflow)
     previous = load_previous_run(found)
     earlier = {name: value for name, value in previous.inputs.items() if name in workflow.inputs}
     from_file = read_inputs_file(inputs_file) if inputs_file is not None else {}
     inputs = resolve_inputs(workflow.inputs, pairs, None, {**earlier, **from_file, **(given or {})})
     unchanged = previous.fingerprint == Fingerprints(workflow, mock=mock).run(inputs)
     return Resumption(previous, inputs, unchanged)
+
+
+def _check_workflow(run_dir: Path, workflow: Workflow) -> None:
+    """A run is resumed by the workflow that ran it (by name, as ``latest`` finds it): another
+    workflow would reuse nothing and write its reports over that run's."""
+    ran = workflow_of(run_dir)
+    if ran is not None and ran != workflow.name:
+        raise UsageError(
+            f"{run_dir} is a run of workflow {ran!r}, not of {workflow.name!r}: resume it with "
+            "the workflow that ran it, or leave out --resume to start a new run"
+        )
 
 
 def final_report(previous: PreviousRun) -> dict[str, Any] | None:

@@ -170,18 +170,18 @@ def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
     serves the first try (nothing to resume: a new run) and every retry.
     """
     pointed = latest_run(runs_dir)
-    if pointed is not None and _workflow_of(pointed) == workflow_name:
+    if pointed is not None and workflow_of(pointed) == workflow_name:
         return pointed
     if not runs_dir.is_dir():
         return None
     runs = (entry for entry in runs_dir.iterdir() if entry.is_dir() and entry != pointed)
     for run_dir in sorted(runs, key=lambda entry: entry.name, reverse=True):
-        if _workflow_of(run_dir) == workflow_name:
+        if workflow_of(run_dir) == workflow_name:
             return run_dir
     return None
 
 
-def _workflow_of(run_dir: Path) -> str | None:
+def workflow_of(run_dir: Path) -> str | None:
     """The workflow name the run's first event (``run_started``) gives, if it has one."""
     try:
         with (run_dir / JOURNAL).open("rb") as handle:
