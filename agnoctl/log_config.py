@@ -42,11 +42,15 @@ class _Sink:
 
     def __init__(self, stream: Callable[[], IO[str]]) -> None:
         self._stream = stream  # looked up per write: rich's live display swaps sys.stderr
+        self.failure: OSError | None = None  # the first write that failed
 
     def write(self, text: str) -> int:
         try:
             return self._stream().write(text)
-        except (OSError, ValueError):
+        except OSError as exc:
+            self.failure = self.failure or exc
+            return 0
+        except ValueError:  # closed
             return 0
 
     def flush(self) -> None:
@@ -139,20 +143,37 @@ def configure_logging(
     import structlog  # lazily: see the module docstring
 
     level = level_for(verbosity)
-    if log_file is not None:
+    if log_file is None:
+        _configure(log_format, level, _Sink(lambda: sys.stderr), colors=sys.stderr.isatty())
+        sink = None
+    else:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file = _log_file = log_file.open("a", encoding="utf-8", buffering=1)
-        _configure(log_format, level, _Sink(lambda: file), colors=False)
-    else:
-        _configure(log_format, level, _Sink(lambda: sys.stderr), colors=sys.stderr.isatty())
+        sink = _Sink(lambda: file)
+        _configure(log_format, level, sink, colors=False)
     try:
         yield
     finally:
         _configure_default()
         structlog.contextvars.clear_contextvars()
-        if _log_file is not None:
-            _log_file.close()
-            _log_file = None
+        if sink is not None:
+            _close_log_file(sink, log_file)
+
+
+def _close_log_file(sink: _Sink, path: Path | None) -> None:
+    """Close ``--log-file``; lines it lost (a full disk) are told as a warning on stderr, the
+    command's verdict kept: the log describes the run, it is not the run's result."""
+    global _log_file
+    if _log_file is None:
+        return
+    try:
+        _log_file.close()
+    except OSError as exc:  # what was left in its buffer could not be written either
+        sink.failure = sink.failure or exc
+    _log_file = None
+    if sink.failure is not None:
+        reason = sink.failure.strerror or str(sink.failure)
+        get_logger().warning(f"lines of the log file {path} were lost: {reason}")
 
 
 def get_logger(**bound: Any) -> Any:
