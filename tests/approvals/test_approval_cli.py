@@ -14,16 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from agnoctl.events import read_events
 from agnoctl.testing.fake_llm import FakeLLMThread
 from tests import forkcli
 from tests.conftest import RunCli
+from tests.resume.resume_helpers import check_report
 
-REPO = Path(__file__).resolve().parents[2]
-REPORT_SCHEMA = json.loads((REPO / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
 KEY = "sk-approval-test"
 ACTOR = {"GITHUB_ACTOR": "octo-reviewer", "LLM_KEY": KEY}
 # The draft holds an escape sequence, as model output may: the prompt must show it, not obey it.
@@ -74,7 +72,7 @@ def _run_dir(folder: Path) -> Path:
 
 def _report(run_dir: Path) -> dict[str, Any]:
     report: dict[str, Any] = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    jsonschema.validate(report, REPORT_SCHEMA)
+    check_report(report)
     return report
 
 

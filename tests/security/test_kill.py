@@ -28,13 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from agnoctl.reports.model import RunReport
 from tests import forkcli
 from tests.cli.test_run_signals import alive, start
-from tests.resume.resume_helpers import REPORT_SCHEMA, events, latest, valid_report
+from tests.resume.resume_helpers import check_report, events, latest, valid_report
 from tests.security import cli
 
 FLOW = """\
@@ -77,12 +76,11 @@ def assert_final(run_dir: Path, items: int, *, sample: int | None = None) -> dic
         valid_report(run_dir)
     else:
         fan = report["steps"]["fan"]
-        jsonschema.validate(
+        check_report(
             {
                 **report,
                 "steps": {**report["steps"], "fan": {**fan, "items": _items(run_dir, fan, sample)}},
-            },
-            REPORT_SCHEMA,
+            }
         )
     assert report["status"] == "passed" and not report["interrupted"], report["reason"]
     assert report["steps"]["fan"]["succeeded"] == items
@@ -207,10 +205,10 @@ def _report(run_dir: Path) -> dict[str, Any]:
     return report
 
 
-def _finished_items(run_dir: Path) -> set[int]:
+def _finished_items(journal: list[dict[str, Any]]) -> set[int]:
     return {
         int(e["item"])
-        for e in events(run_dir)
+        for e in journal
         if e["type"] in {"item_succeeded", "item_reused"} and e["step"] == "fan"
     }
 
@@ -230,8 +228,9 @@ def _trial(folder: Path, lines: int, sample: int | None) -> str:
     run_dir = latest(folder)
     if (run_dir / "report.json").exists():
         _report(run_dir)
-    finished = _finished_items(run_dir) if (run_dir / "events.jsonl").exists() else set()
-    seen = len(events(run_dir)) if finished else 0
+    journal = events(run_dir) if (run_dir / "events.jsonl").exists() else []
+    finished = _finished_items(journal)
+    seen = len(journal) if finished else 0
 
     resumed = agnoctl(folder, "--resume", "latest")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
