@@ -1,17 +1,21 @@
 """Huge fan-outs in bounded memory (#24): a run's finished items go to ``items.jsonl`` as they
 finish, report.json keeps their counts, and every reader reads the items from the file.
 
-Through the real CLI (``python -m agnoctl``), on the mock provider. The slow test runs
-200,000 items and bounds the ``agnoctl run`` process's peak RSS against a 1,000-item run.
+Through the real CLI, on the mock provider. The slow test runs 200,000 items and bounds the
+``agnoctl run`` process's peak RSS against a 1,000-item run, each a fresh ``python -m
+agnoctl``; the other tests fork their commands from the worker's zygote (tests/forkcli.py),
+whose memory is no concern of theirs, and read or damage copies of runs made once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from agnoctl.errors import UsageError
 from agnoctl.reports.junit import render_junit
 from agnoctl.reports.metrics import render_metrics
 from agnoctl.reports.model import RunReport
+from tests import forkcli
 
 KIB = 1024
 
@@ -64,14 +69,53 @@ def run(tmp_path: Path, name: str, spec: dict[str, Any]) -> tuple[Path, int, int
     return run_dir, proc.returncode, usage.ru_maxrss
 
 
+# The runs the tests read or damage, each made once for the module: name → (items, fail_every).
+MADE: dict[str, tuple[int, int | None]] = {
+    "plain": (1_100, None),
+    "refused": (1_100, 500),
+    "gated": (1_200, 100),
+}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each run of ``MADE``, forked: its run directory (never changed: tests take copies)."""
+    folder = tmp_path_factory.mktemp("made")
+    runs = {}
+    for name, (items, fail_every) in MADE.items():
+        run_dir, code = forked(folder, name, flow(items, fail_every=fail_every))
+        assert code == 0
+        runs[name] = run_dir
+    return runs
+
+
+@pytest.fixture
+def copy(made: dict[str, Path], tmp_path: Path) -> Callable[[str, str], Path]:
+    """``copy(name, as_)``: a copy of the run ``name`` made once, at ``tmp_path / as_``."""
+
+    def copied(name: str, as_: str) -> Path:
+        return Path(shutil.copytree(made[name], tmp_path / as_))
+
+    return copied
+
+
+def forked(folder: Path, name: str, spec: dict[str, Any]) -> tuple[Path, int]:
+    """``agnoctl run`` of ``spec``, forked: its run directory and exit code."""
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    run_dir = folder / name
+    done = forkcli.run(["run", path, "-q", "--report-dir", run_dir], cwd=folder)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    return run_dir, done.returncode
+
+
 def report_of(run_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     return data
 
 
-def test_a_big_fan_out_keeps_its_items_in_items_jsonl(tmp_path: Path) -> None:
-    run_dir, code, _ = run(tmp_path, "big", flow(1_200, fail_every=100))
-    assert code == 0
+def test_a_big_fan_out_keeps_its_items_in_items_jsonl(copy: Callable[[str, str], Path]) -> None:
+    run_dir = copy("gated", "big")
     fan = report_of(run_dir)["steps"]["fan"]
     assert fan["items"] is None and fan["items_file"] == "items.jsonl"
     assert (fan["succeeded"], fan["total"]) == (1_188, 1_200)
@@ -93,43 +137,29 @@ def test_a_big_fan_out_keeps_its_items_in_items_jsonl(tmp_path: Path) -> None:
     assert failure is not None
     assert failure.get("message", "").startswith("12 of 1200 items failed the gate; first: item 0")
     assert "fan[0] gate" not in " ".join(cases)
-    show = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "report", "show", str(run_dir), "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    show = forkcli.run(["report", "show", run_dir, "--format", "json"], cwd=run_dir)
     assert show.returncode == 0, show.stderr
 
 
-def test_report_diff_compares_items_from_items_files(tmp_path: Path) -> None:
-    a, _, _ = run(tmp_path, "a", flow(1_100))
-    b, _, _ = run(tmp_path, "b", flow(1_100, fail_every=500))
-    diff = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "report", "diff", str(a), str(b), "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_report_diff_compares_items_from_items_files(copy: Callable[[str, str], Path]) -> None:
+    a, b = copy("plain", "a"), copy("refused", "b")
+    diff = _diff(a, b)
     assert diff.returncode == 0, diff.stderr
     assert "fan[500]" in diff.stdout and "fan[0]" in diff.stdout
 
 
-def test_report_diff_of_a_run_whose_items_file_is_gone_names_the_file(tmp_path: Path) -> None:
-    a, _, _ = run(tmp_path, "a", flow(1_100))
+def test_report_diff_of_a_run_whose_items_file_is_gone_names_the_file(
+    copy: Callable[[str, str], Path],
+) -> None:
+    a = copy("plain", "a")
     (a / "items.jsonl").unlink()
-    diff = subprocess.run(
-        [sys.executable, "-m", "agnoctl", "report", "diff", str(a), str(a)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    diff = forkcli.run(["report", "diff", a, a], cwd=a.parent)
     assert diff.returncode == 2, diff.stderr
     assert str(a / "items.jsonl") in diff.stderr and "Traceback" not in diff.stderr
 
 
 def test_a_small_fan_out_lists_its_items_in_report_json(tmp_path: Path) -> None:
-    run_dir, code, _ = run(tmp_path, "small", flow(30, fail_every=10))
+    run_dir, code = forked(tmp_path, "small", flow(30, fail_every=10))
     assert code == 0
     fan = report_of(run_dir)["steps"]["fan"]
     assert fan["items_file"] is None
@@ -153,9 +183,10 @@ def test_200000_items_grow_peak_rss_by_under_1_kib_an_item(tmp_path: Path) -> No
     assert (run_dir / "outputs" / "count.txt").read_text() == "200000"
 
 
-def test_report_html_draws_a_big_fan_outs_items_from_items_jsonl(tmp_path: Path) -> None:
-    run_dir, code, _ = run(tmp_path, "page", flow(1_200, fail_every=100))
-    assert code == 0
+def test_report_html_draws_a_big_fan_outs_items_from_items_jsonl(
+    copy: Callable[[str, str], Path],
+) -> None:
+    run_dir = copy("gated", "page")
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     # The timeline's item rows and the step's item table, read back from items.jsonl (the
     # first items only: the page stays small), and how many more the file holds.
@@ -164,15 +195,15 @@ def test_report_html_draws_a_big_fan_outs_items_from_items_jsonl(tmp_path: Path)
 
 
 def _diff(a: Path, b: Path) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "agnoctl", "report", "diff", str(a), str(b), "--format", "json"]
-    return subprocess.run(argv, capture_output=True, text=True, check=False)
+    return forkcli.run(["report", "diff", a, b, "--format", "json"], cwd=a.parent)
 
 
-def test_report_diff_refuses_an_items_file_cut_short_naming_its_line(tmp_path: Path) -> None:
+def test_report_diff_refuses_an_items_file_cut_short_naming_its_line(
+    copy: Callable[[str, str], Path],
+) -> None:
     # A disk that filled, a copy cut off: the last line torn. Read as fewer items, the diff
     # would report the lost ones as removed and pass.
-    a, _, _ = run(tmp_path, "a", flow(1_100))
-    b, _, _ = run(tmp_path, "b", flow(1_100))
+    a, b = copy("plain", "a"), copy("plain", "b")
     data = (b / "items.jsonl").read_bytes()
     (b / "items.jsonl").write_bytes(data[: data.rindex(b"\n", 0, -1) + 20])
     diff = _diff(a, b)
@@ -185,8 +216,10 @@ def test_report_diff_refuses_an_items_file_cut_short_naming_its_line(tmp_path: P
             render(report)
 
 
-def test_report_diff_refuses_an_items_file_with_a_damaged_line(tmp_path: Path) -> None:
-    a, _, _ = run(tmp_path, "a", flow(1_100))
+def test_report_diff_refuses_an_items_file_with_a_damaged_line(
+    copy: Callable[[str, str], Path],
+) -> None:
+    a = copy("plain", "a")
     lines = (a / "items.jsonl").read_bytes().splitlines(keepends=True)
     lines[6] = b'{"step": "fan", "index": "seven"}\n'  # JSON, but no item record
     lines[2] = b"\x00" * 40 + b"\n"  # a block the disk lost
@@ -201,10 +234,12 @@ def test_report_diff_refuses_an_items_file_with_a_damaged_line(tmp_path: Path) -
         list(report.items_of(report.steps["fan"]))
 
 
-def test_an_items_file_missing_or_gaining_whole_lines_is_refused(tmp_path: Path) -> None:
+def test_an_items_file_missing_or_gaining_whole_lines_is_refused(
+    copy: Callable[[str, str], Path],
+) -> None:
     # A line lost whole (a block of the disk, an edit) leaves every other line readable:
     # only the count report.json keeps shows the file is not the run's.
-    a, _, _ = run(tmp_path, "a", flow(1_100))
+    a = copy("plain", "a")
     report = report_of(a)
     assert report["steps"]["fan"]["items_in_file"] == 1_100
     lines = (a / "items.jsonl").read_bytes().splitlines(keepends=True)
@@ -222,9 +257,11 @@ def test_an_items_file_missing_or_gaining_whole_lines_is_refused(tmp_path: Path)
         list(located.items_of(located.steps["fan"]))
 
 
-def test_an_items_file_the_system_cannot_read_is_named(tmp_path: Path) -> None:
+def test_an_items_file_the_system_cannot_read_is_named(
+    copy: Callable[[str, str], Path],
+) -> None:
     # Not a file at all: what the system refused names the path, not only "Is a directory".
-    a, _, _ = run(tmp_path, "a", flow(1_100))
+    a = copy("plain", "a")
     (a / "items.jsonl").unlink()
     (a / "items.jsonl").mkdir()
     diff = _diff(a, a)
