@@ -11,12 +11,12 @@ import re
 import select
 import signal
 import struct
-import subprocess
-import sys
 import termios
 from pathlib import Path
 
 import yaml
+
+from tests import forkcli
 
 STEPS = ["first", "fan", "throttled", "last"]
 FLOW = {
@@ -61,8 +61,8 @@ def _in_a_terminal(
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agnoctl", *args],
+    process = forkcli.start(
+        args,
         stdin=follower,
         stdout=follower,
         stderr=follower,
