@@ -146,5 +146,15 @@ def _literal(text: str) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    flat = " ".join(text.split()).replace("|", "\\|")
-    return flat if len(flat) <= _MAX_CELL else flat[: _MAX_CELL - 1] + "…"
+    """``text`` on one line of at most ``_MAX_CELL`` characters, shown as text: an error
+    quotes what a command, a server or a model wrote, whose HTML, links and images must not
+    shape the job's summary page (nor a ``|`` break its table)."""
+    flat = " ".join(text.split())
+    if len(flat) > _MAX_CELL:
+        flat = flat[: _MAX_CELL - 1] + "…"
+    return _MARKUP.sub(lambda found: "\\" + found.group(), flat)
+
+
+# What starts HTML, an autolink, a link or an image, or ends a table cell; and the backslash,
+# so that one already before them stays a backslash.
+_MARKUP = re.compile(r"[\\<\[\]|]")
