@@ -38,6 +38,7 @@ from agnoctl.engine.run import STOP_SIGNALS, RunResult, RunSetup, execute
 from agnoctl.engine.rundir import (
     JOURNAL,
     LATEST,
+    LOCK_FILE,
     REPORT_FILE,
     RUNS_DIR,
     RunLock,
@@ -58,7 +59,6 @@ from agnoctl.reports.build import checkpoint_text, item_fields, report_and_text
 from agnoctl.reports.items import ItemsFile
 from agnoctl.reports.metrics import JournalTally
 from agnoctl.reports.model import RunReport
-from agnoctl.reports.notify import notify_run
 from agnoctl.reports.writer import (
     PUBLICATIONS,
     Publication,
@@ -366,7 +366,9 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
     else:
         run_id = new_run_id()
         run_dir = options.report_dir or options.runs_dir / run_id
-        if run_dir.exists() and any(run_dir.iterdir()):
+        # A lone lock file is what a run killed before its first event leaves: no run to
+        # resume, so the directory is free (a live holder still refuses it, at the lock).
+        if run_dir.exists() and any(entry.name != LOCK_FILE for entry in run_dir.iterdir()):
             raise UsageError(
                 f"the report directory {run_dir} is not empty: choose another one, or carry on "
                 f"the run it holds with `--resume {run_dir}` (without --report-dir)"
@@ -588,7 +590,10 @@ async def _tell(
         if append_github_summary(run_dir):
             mark_published(run_dir, segment, done)
     if "webhooks" in owed:
-        await notify_run(workflow, report, run_dir, redactor)
+        if workflow.notify is not None:  # most workflows notify nobody: no webhook code to load
+            from agnoctl.reports.notify import notify_run
+
+            await notify_run(workflow.notify, report, run_dir, redactor)
         done.add("webhooks")
     mark_published(run_dir, segment, done)
 

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.table import Column, Table
 from rich.text import Text
 
 from agnoctl import events, redact
@@ -36,6 +34,9 @@ from agnoctl.printable import printable
 from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
 
 if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
+
     from agnoctl.redact import Redactor
     from agnoctl.reports.history import RunSummary
 
@@ -125,6 +126,8 @@ class Terminal:
     def run_started(self, state: RunState) -> None:
         self._state = state
         if self.mode == "live":
+            from rich.live import Live  # a terminal's display only: CI logs get plain lines
+
             self._live = Live(
                 get_renderable=self._render_live,
                 console=self.console,
@@ -390,6 +393,8 @@ def live_view(state: RunState, watch: Watch | None = None, width: int = 100) -> 
 def _rows_table(rows: list[tuple[Text, Text, Text, str]], width: int) -> Table:
     """The rows in columns that fit ``width``: the step names and the progress take what they
     need (up to a share of the width), the status what is left, cut short, never wrapped."""
+    from rich.table import Table
+
     step = min(max((len(row[0]) for row in rows), default=4), width // 3)
     progress = min(max((len(row[2]) for row in rows), default=0), width // 3)
     status = max(10, width - step - progress - _TIME_WIDTH - 3)  # three one-space gaps
@@ -685,6 +690,8 @@ def _short(text: str) -> str:
 def summary_table(report: RunReport) -> Table:
     """The steps, each loop iteration with its children, and the total. Each call is counted
     on one row only, so the tokens and cost columns add up to the total row."""
+    from rich.table import Table  # drawn for a reader: a `-q` run does without it
+
     title = printable(f"{report.workflow.name} · run {report.run_id}")
     table = Table(title=title, title_justify="left")
     table.add_column("step")
@@ -772,6 +779,8 @@ def _summary_row(row: Row, usage: _Usage | None) -> tuple[Any, ...]:
 
 def gates_table(report: RunReport) -> Table:
     """Every gate checked, per step and attempt (``agnoctl report show``)."""
+    from rich.table import Table
+
     table = Table(
         "step", "attempt", "gate", "result", "value", "finding", title="gates", title_justify="left"
     )
@@ -785,6 +794,8 @@ def gates_table(report: RunReport) -> Table:
 
 def runs_table(runs: list[RunSummary]) -> Table:
     """The runs, newest first (``agnoctl runs list``)."""
+    from rich.table import Column, Table
+
     # The run id starts with its UTC start time: no column of its own for it.
     table = Table(Column("run id", no_wrap=True), "workflow", "status", "duration", "cost")
     for run in runs:

@@ -19,7 +19,6 @@ it reuses any finished step's. The journal says ``approval_requested`` and
 
 from __future__ import annotations
 
-import getpass
 import os
 import shlex
 from collections.abc import Callable, Mapping
@@ -77,6 +76,8 @@ def approver() -> str:
     actor = os.environ.get("GITHUB_ACTOR", "").strip()
     if actor:
         return actor
+    import getpass  # an approval's decider: a run without approvals never asks
+
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no user name in the environment nor the password database

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
@@ -35,7 +35,6 @@ import anyio
 from agnoctl import events
 from agnoctl.engine.agent import run_agent
 from agnoctl.engine.approval import ApprovalOptions, Approvals
-from agnoctl.engine.command import run_command
 from agnoctl.engine.context import StepEntry, StepsView, base_context, overlay
 from agnoctl.engine.gates import GateFailed
 from agnoctl.engine.limits import hold
@@ -202,17 +201,17 @@ class Scheduler:
         elif step.approval is not None:
             await self._approval(step, record, scope)
         else:
-            await self._body(_Body(step, record, scope, settings, scope.context))
+            await self._work(step)(_Body(step, record, scope, settings, scope.context))
         self._publish(step, record, scope)
 
-    async def _body(self, body: _Body) -> None:
-        """Run a step's (or an item's) work by its kind: a group, a sub-workflow, a task."""
-        if body.step.steps is not None:
-            await self._group(body)
-        elif body.step.uses is not None:
-            await self._uses(body)
-        else:
-            await self._leaf(body)
+    def _work(self, step: StepSpec) -> Callable[[_Body], Awaitable[None]]:
+        """What runs a step's work (or each of its items'), by its kind: a group, a
+        sub-workflow, a task; looked up once for all the items of a for_each."""
+        if step.steps is not None:
+            return self._group
+        if step.uses is not None:
+            return self._uses
+        return self._leaf
 
     def _blocked(self, step: StepSpec, scope: MapRun) -> SkipReason | None:
         found: SkipReason | None = None
@@ -259,9 +258,11 @@ class Scheduler:
         fan = record.items = FanOut(record, values, step.steps, self.spill if leaf else None)
         self._start(record, scope, items=len(values))
 
+        work = self._work(step)
+
         async def worker() -> None:
             while (item := fan.take()) is not None:  # workers share it: items start in order
-                await self._item(step, record, item, scope, settings)
+                await self._item(work, step, record, item, scope, settings)
 
         workers = self._workers(step, settings, len(values))
         if workers:
@@ -285,6 +286,7 @@ class Scheduler:
 
     async def _item(
         self,
+        work: Callable[[_Body], Awaitable[None]],
         step: StepSpec,
         record: StepRecord,
         item: ItemRecord,
@@ -296,7 +298,7 @@ class Scheduler:
             self.skip(item, "budget", scope, step=record)
             return
         context = {**scope.context, "item": item.item, "index": item.index}
-        await self._body(_Body(step, item, scope, settings, context, owner=record))
+        await work(_Body(step, item, scope, settings, context, owner=record))
 
     def _finish_fan_out(self, record: StepRecord, scope: MapRun, settings: Settings) -> None:
         fan = record.items
@@ -333,8 +335,10 @@ class Scheduler:
             context=body.context,
             record=record,
         )
-        key = (task.path, task.index, task.iteration)
-        if rt.reuse.previous is not None and self._reuse(record, key, body.owner):
+        # Resuming: the earlier run's output, by (step path, item index, loop iteration).
+        if rt.reuse.previous is not None and self._reuse(
+            record, (task.path, task.index, task.iteration), body.owner
+        ):
             return
         async with hold(rt.leaf_limiters(step), body.settings.priority):
             await self._execute(task, scope, body.owner)
@@ -345,7 +349,9 @@ class Scheduler:
         try:
             if task.step.agent is not None:
                 record.output = await run_agent(self.rt, task)
-            else:
+            else:  # a command step: its subprocess machinery loads with the first one
+                from agnoctl.engine.command import run_command
+
                 record.output = await run_command(self.rt, task)
         except Exception as exc:
             status, reason, message, kind = outcome(exc)
@@ -742,11 +748,10 @@ class Scheduler:
     ) -> _Ended:
         """Stamp the record's end; where it ran and for how long, as its ``step_<status>`` or
         ``item_<status>`` event says."""
-        now = time.time()
-        duration = None
         if record.started is not None:
-            record.finished = now
-            duration = milliseconds(now - record.started)
+            record.finished = now = time.time()
+            record.duration_ms = milliseconds(now - record.started)
+        duration = record.duration_ms
         iteration = scope.iteration if scope is not None else None
         if isinstance(record, ItemRecord):
             if owner is not None and owner.items is not None:

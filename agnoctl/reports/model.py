@@ -387,7 +387,9 @@ class WorkflowInfo(_Model):
 class CountedAttempt(BaseModel):
     """What ``RunReport.tally`` reads of an attempt in an items file."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Built when a fan-out's items file is first read (as CountedItem's part): a run without
+    # a fan-out never validates one.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     error: ErrorInfo | None = None
     delay: float | None = None
 
@@ -396,7 +398,7 @@ class CountedItem(BaseModel):
     """What ``RunReport.tally`` reads of an item in an items file: what it counts, the rest
     of the line (checked by ``items_of``) passed over."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     index: int
     attempts: list[CountedAttempt] = Field(default_factory=list)
     gates: list[GateReport] = Field(default_factory=list)

@@ -40,7 +40,7 @@ from agnoctl.log_config import get_logger
 from agnoctl.redact import Redactor
 from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import RunReport
-from agnoctl.spec.models import NotifySpec, RetrySpec, Workflow
+from agnoctl.spec.models import NotifySpec, RetrySpec
 from agnoctl.version import __version__
 
 if TYPE_CHECKING:
@@ -153,14 +153,12 @@ Post: TypeAlias = "Callable[[str, bytes, Mapping[str, str]], Awaitable[httpx.Res
 
 
 async def notify_run(
-    workflow: Workflow, report: RunReport, run_dir: Path, redactor: Redactor
+    notify: NotifySpec, report: RunReport, run_dir: Path, redactor: Redactor
 ) -> list[Delivery]:
-    """What the session sends after the report files: what ``workflow.notify`` asks for."""
-    if workflow.notify is None:
-        return []
+    """What the session sends after the report files: what the workflow's ``notify`` asks for."""
     journal = run_dir / JOURNAL
     events = list(read_events(journal)) if journal.is_file() else []
-    return await send(workflow.notify, report, run_dir, events=events, redactor=redactor)
+    return await send(notify, report, run_dir, events=events, redactor=redactor)
 
 
 async def send(

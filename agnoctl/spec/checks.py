@@ -45,7 +45,6 @@ STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
 _GLOBAL_ROOTS = frozenset({"inputs", "env", "run", "workflow"})
 _ALL_ROOTS = _GLOBAL_ROOTS | {"steps", "item", "index", "loop", "output", "args"}
 _MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
-_TOOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ToolDef)
 _ID = re.compile(ID_PATTERN)
 _SMALL_POOL = 200
 _LISTED = 8  # names shown in a hint that lists choices
@@ -118,7 +117,14 @@ def _salvage(data: Any) -> _Spec | None:
 def _tool(raw: Any) -> Any:
     if isinstance(raw, dict) and "type" not in raw:
         raw = {"type": "command", **raw}
-    return _TOOL_ADAPTER.validate_python(raw)
+    return _tool_adapter().validate_python(raw)
+
+
+@lru_cache(maxsize=1)
+def _tool_adapter() -> TypeAdapter[Any]:
+    """The validator of one `tools:` entry, built when an invalid workflow's tools are
+    salvaged for its diagnostics: a valid workflow is validated whole by `Workflow`."""
+    return TypeAdapter(ToolDef)
 
 
 def _valid_entries(raw: Any, spec: _Spec, section: str, validate: Any) -> dict[str, Any]:

@@ -37,8 +37,23 @@ steps:
 """
 
 
+FOR_SOME_RUNS = (
+    *("agnoctl.engine.command", "agnoctl.tools.command"),  # a command step
+    "agnoctl.reports.notify",  # a workflow's webhooks
+    "rich.live",  # the live display, on a terminal
+    "rich.table",  # the summary table, which `-q` does not print
+    "getpass",  # the name of who decides an approval
+)
+"""agnoctl's own modules and the standard library's that serve only some runs."""
+
+
 def _imported(*args: str | Path, cwd: Path) -> set[str]:
     """Every top-level package `agnoctl <args>` imports; fails unless the command succeeds."""
+    return {name.split(".")[0] for name in _modules(*args, cwd=cwd)}
+
+
+def _modules(*args: str | Path, cwd: Path) -> set[str]:
+    """Every module `agnoctl <args>` imports; fails unless the command succeeds."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "agnoctl", *map(str, args)],
         cwd=cwd,
@@ -50,7 +65,7 @@ def _imported(*args: str | Path, cwd: Path) -> set[str]:
     assert proc.returncode == 0, proc.stderr[-2000:]
     # "import time: <self us> | <cumulative us> | <indented module name>"
     lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}
+    return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
 
 
 def test_a_run_without_webhooks_regex_gates_schemas_or_logs_loads_none_of_their_libraries(
@@ -61,6 +76,15 @@ def test_a_run_without_webhooks_regex_gates_schemas_or_logs_loads_none_of_their_
     assert "agnoctl" in loaded and "anyio" in loaded  # the record is read right
     assert sorted(loaded.intersection(ON_DEMAND)) == []
     assert (tmp_path / ".agnoctl" / "runs" / "latest" / "report.html").is_file()
+
+
+def test_a_quiet_run_of_agent_steps_loads_nothing_for_command_steps_webhooks_or_display(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "wf.yaml").write_text(PLAIN, encoding="utf-8")
+    loaded = _modules("run", "wf.yaml", "--mock", "-q", cwd=tmp_path)
+    assert "agnoctl.engine.scheduler" in loaded and "rich.console" in loaded
+    assert sorted(loaded.intersection(FOR_SOME_RUNS)) == []
 
 
 def test_a_run_that_uses_them_loads_them(tmp_path: Path) -> None:
@@ -104,5 +128,7 @@ def test_a_run_of_command_steps_loads_no_ray_without_executor_ray(tmp_path: Path
     workflow = "version: 1\nname: build\nsteps:\n  make:\n    run: [echo, hi]\n"
     workflow += "    resources: {cpus: 1, memory: 1GiB}\n"
     (tmp_path / "wf.yaml").write_text(workflow, encoding="utf-8")
-    loaded = _imported("run", "wf.yaml", cwd=tmp_path)
-    assert "agnoctl" in loaded and "ray" not in loaded
+    loaded = _modules("run", "wf.yaml", cwd=tmp_path)
+    assert "ray" not in {name.split(".")[0] for name in loaded}
+    # what the run does use arrives: the command step's module, the summary table
+    assert {"agnoctl.engine.command", "rich.table"} <= loaded
