@@ -1,11 +1,10 @@
 """`agnoctl run --executor ray` against a real local Ray cluster with two worker CPUs.
 
 One cluster for the module (started here, shut down at the end with everything it started);
-every run is the real CLI in a process of its own (forked from the worker's zygote,
-tests/forkcli.py), a driver that connects with `--ray-address`. What is checked is what the
-issue promised (#25): the same report as the local executor, a worker killed mid-task retried
-by the step's policy with every result there once, and a driver killed with SIGKILL resumed
-without repeating a finished item.
+every run is the real CLI in a subprocess, a driver of its own that connects with
+`--ray-address`. What is checked is what the issue promised (#25): the same report as the
+local executor, a worker killed mid-task retried by the step's policy with every result there
+once, and a driver killed with SIGKILL resumed without repeating a finished item.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,7 +25,6 @@ import pytest
 
 from agnoctl.engine.state import load_journal
 from agnoctl.events import read_events
-from tests import forkcli
 
 ITEMS = 2000
 
@@ -59,25 +58,36 @@ def cluster_logs(started: dict[str, Any]) -> Path:
     return Path(started["session_dir"]) / "logs"
 
 
-def _agnoctl(*args: str) -> list[str]:
-    return ["run", "wf.yaml", "-q", "--seed", "1", *args]
+def _agnoctl(cwd: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "agnoctl", "run", "wf.yaml", "-q", "--seed", "1", *args]
 
 
 def _run(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    return forkcli.run(_agnoctl(*args), cwd=cwd, env=environment, timeout=600)
+    return subprocess.run(
+        _agnoctl(cwd, *args),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
 
 
 def _on_ray(address: str) -> tuple[str, ...]:
     return ("--executor", "ray", "--ray-address", address)
 
 
-def _driver(cwd: Path, address: str) -> forkcli.Process:
+def _driver(cwd: Path, address: str) -> subprocess.Popen[str]:
     """`agnoctl run --executor ray` started in ``cwd``, left running."""
-    return forkcli.start(
-        _agnoctl(*_on_ray(address)), cwd=cwd, stdout=forkcli.PIPE, stderr=forkcli.PIPE
+    return subprocess.Popen(
+        _agnoctl(cwd, *_on_ray(address)),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -202,7 +212,7 @@ steps:
 """
 
 
-def _wait_for(path: Path, proc: forkcli.Process) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
     """Until ``path`` exists; fails if the run ended first."""
     while not path.exists():
         assert proc.poll() is None, proc.communicate()
