@@ -12,38 +12,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agnoctl.testing.fake_llm import FakeLLMThread, start_in_thread
+from agnoctl.testing.fake_llm import FakeLLMThread
 from tests.security import cli
 
 DATABASE = Path(".agnoctl") / "cache" / "cache.db"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLMThread]:
-    with start_in_thread() as running:
-        yield running
-
-
-@pytest.fixture
-def project(tmp_path: Path, server: FakeLLMThread) -> Path:
-    """A folder holding a one-call workflow against the fake server."""
-    (tmp_path / "flow.yaml").write_text(
-        "version: 1\n"
-        "name: cached\n"
-        "providers:\n"
-        f"  local: {{type: openai, base_url: '{server.url}/v1', api_key: sk-cache-test}}\n"
-        "agents:\n"
-        "  a: {model: local/m}\n"
-        "steps:\n"
-        "  ask: {agent: a, prompt: what is cached}\n",
-        encoding="utf-8",
-    )
-    return tmp_path
 
 
 def agnoctl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

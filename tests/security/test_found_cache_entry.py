@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agnoctl.testing.fake_llm import FakeLLMThread, start_in_thread
+from agnoctl.testing.fake_llm import FakeLLMThread
 from tests.security.test_cache import DATABASE, run
 
 ENTRIES = {
@@ -50,28 +49,6 @@ ENTRIES = {
         }
     },
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLMThread]:
-    with start_in_thread() as running:
-        yield running
-
-
-@pytest.fixture
-def project(tmp_path: Path, server: FakeLLMThread) -> Path:
-    (tmp_path / "flow.yaml").write_text(
-        "version: 1\n"
-        "name: cached\n"
-        "providers:\n"
-        f"  local: {{type: openai, base_url: '{server.url}/v1', api_key: sk-cache-test}}\n"
-        "agents:\n"
-        "  a: {model: local/m}\n"
-        "steps:\n"
-        "  ask: {agent: a, prompt: what is cached}\n",
-        encoding="utf-8",
-    )
-    return tmp_path
 
 
 def _overwrite_the_entry(project: Path, entry: dict[str, object]) -> None:
