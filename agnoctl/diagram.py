@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from agnoctl import redact
 from agnoctl.spec.dag import join_path
 from agnoctl.spec.models import StepSpec, Workflow
 
@@ -31,11 +32,14 @@ class _Node:
 
 
 def render_graph(workflow: Workflow, fmt: GraphFormat) -> str:
-    """The workflow's step graph as Mermaid or DOT source, ending with a newline."""
+    """The workflow's step graph as Mermaid or DOT source, ending with a newline.
+
+    A label may quote a secret (a command's argument ``${API_TOKEN}``): it is masked, as in
+    everything else agnoctl prints, since a graph is pasted into docs and pull requests.
+    """
     tree = _tree(workflow, workflow.steps, "")
-    if fmt == "dot":
-        return _Dot(workflow.name, tree).render()
-    return _Mermaid(tree).render()
+    source = _Dot(workflow.name, tree).render() if fmt == "dot" else _Mermaid(tree).render()
+    return redact.active().redact(source)
 
 
 def _tree(workflow: Workflow, steps: Mapping[str, StepSpec], prefix: str) -> list[_Node]:

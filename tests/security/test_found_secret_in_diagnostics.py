@@ -1,4 +1,4 @@
-"""A secret's value quoted by a validation error, through the real CLI.
+"""A secret's value quoted by a validation error or drawn in a graph, through the real CLI.
 
 Found by trying it: a workflow that reads a secret's variable where another value belongs
 (``max_concurrency: ${API_TOKEN}``, a key pasted into the wrong field) was refused with a
@@ -55,3 +55,25 @@ def test_a_key_where_a_number_belongs_is_masked_in_the_error(
     assert "max_concurrency" in printed and "max_tokens" in printed  # both still located
     assert "***" in printed
     assert "canary" not in printed
+
+
+GRAPHED = """\
+version: 1
+name: graphed
+steps:
+  deploy: {run: [deploy, --token, "${DEPLOY_API_TOKEN}"]}
+"""
+
+
+@pytest.mark.parametrize("graph_format", ["mermaid", "dot"])
+def test_a_key_in_a_commands_arguments_is_masked_in_the_graph(
+    tmp_path: Path, graph_format: str
+) -> None:
+    """Found alike: `agnoctl graph` labels a command step with its arguments, and printed the
+    key a `${VAR}` put there; a graph is pasted into docs and pull requests."""
+    (tmp_path / "wf.yaml").write_text(GRAPHED, encoding="utf-8")
+    env = {**os.environ, "DEPLOY_API_TOKEN": KEY}
+    result = agnoctl(tmp_path, "graph", "wf.yaml", "--format", graph_format, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "deploy --token ***" in result.stdout
+    assert "canary" not in result.stdout + result.stderr
