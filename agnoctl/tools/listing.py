@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 
+from agnoctl import redact
 from agnoctl.spec.models import Workflow
 from agnoctl.tools.mcp import McpServers, McpToolbox, entries_of, locator
 from agnoctl.tools.registry import build_tools
@@ -63,11 +64,15 @@ async def _cancel_on_signal(scope: anyio.CancelScope) -> None:
 async def _list(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]]:
     declared = build_tools(workflow.tools)
     where = locator(file)
+    # A description may hold a secret: one a `${VAR}` put there, or one a server wrote.
+    masked = redact.active().redact
     listed: dict[str, list[ListedTool]] = {}
     async with McpServers() as servers:
         for name, agent in workflow.agents.items():
             tools = [
-                ListedTool(tool, declared[tool].spec.description, tool, workflow.tools[tool].type)
+                ListedTool(
+                    tool, masked(declared[tool].spec.description), tool, workflow.tools[tool].type
+                )
                 for tool in agent.tools
                 if tool in declared
             ]
@@ -77,6 +82,6 @@ async def _list(workflow: Workflow, file: Path) -> dict[str, list[ListedTool]]:
                     servers, entries, agent=name, declared=declared.keys() & set(agent.tools)
                 )
                 for spec, entry in await box.sources():
-                    tools.append(ListedTool(spec.name, spec.description, entry, "mcp"))
+                    tools.append(ListedTool(spec.name, masked(spec.description), entry, "mcp"))
             listed[name] = tools
     return listed

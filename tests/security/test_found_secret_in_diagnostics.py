@@ -77,3 +77,32 @@ def test_a_key_in_a_commands_arguments_is_masked_in_the_graph(
     assert result.returncode == 0, result.stderr
     assert "deploy --token ***" in result.stdout
     assert "canary" not in result.stdout + result.stderr
+
+
+LISTED = """\
+version: 1
+name: listed
+tools:
+  web:
+    type: http_get
+    description: "fetch, sending ${DEPLOY_API_TOKEN}"
+    allow_hosts: [example.com]
+agents:
+  a: {model: mock/echo, tools: [web]}
+steps:
+  s: {agent: a, prompt: hi}
+"""
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_a_key_in_a_tools_description_is_masked_in_tools_list(
+    tmp_path: Path, output_format: str
+) -> None:
+    """Found alike: `agnoctl tools list` printed a tool's description as written, a key a
+    `${VAR}` put there included (an MCP server's own descriptions go the same way)."""
+    (tmp_path / "wf.yaml").write_text(LISTED, encoding="utf-8")
+    env = {**os.environ, "DEPLOY_API_TOKEN": KEY}
+    result = agnoctl(tmp_path, "tools", "list", "wf.yaml", "--format", output_format, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "fetch, sending ***" in result.stdout
+    assert "canary" not in result.stdout + result.stderr
