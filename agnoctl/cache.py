@@ -33,7 +33,6 @@ import functools
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -229,6 +228,8 @@ class ResponseCache:
         after ``check_cache`` passed it): a cache only saves calls, so the run goes on."""
         if self.damage is not None:
             return None
+        import sqlite3  # the store's own database (loaded with it)
+
         try:
             return operation(self._store)
         except CacheDamaged as damaged:  # damaged before this process first opened it
@@ -336,6 +337,8 @@ def _open_store(directory: Path) -> diskcache.Cache:
     reason = _damage(directory)
     if reason is not None:
         raise CacheDamaged(str(directory), reason)
+    import sqlite3  # the store's database: a run whose calls the cache never sees opens none
+
     import diskcache  # loaded once a cache is opened (``_text_only_disk``)
 
     try:
@@ -351,6 +354,8 @@ def _damage(directory: Path) -> str | None:
     database = directory / _DATABASE_FILES[0]
     if not database.is_file():
         return None
+    import sqlite3
+
     try:
         connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:  # not readable at all: opening the cache will say why

@@ -39,7 +39,6 @@ from agnoctl.engine.steps import (
     run_attempts,
     schedule_retry,
 )
-from agnoctl.engine.toolbox import mcp_toolbox
 from agnoctl.errors import CircuitOpen, OutputInvalid, RetryAfterTooLong
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
@@ -108,6 +107,8 @@ class _AgentTask:
             # An MCP entry's tools are known once its server runs: a model call's cache key
             # holds the entry (a stand-in), and the call sent holds the server's tools.
             context = CallContext(step_id=task.step_path, agent=name)
+            from agnoctl.engine.toolbox import mcp_toolbox  # an agent with tools only
+
             self.toolbox = mcp_toolbox(rt, task, name, agent, context)
             stand_ins = self.toolbox.stand_ins() if self.toolbox is not None else ()
             self.tool_specs = (*(tool.spec for tool in self.tools.values()), *stand_ins)

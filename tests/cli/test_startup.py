@@ -40,6 +40,8 @@ steps:
 FOR_SOME_RUNS = (
     *("agnoctl.engine.command", "agnoctl.tools.command"),  # a command step
     "agnoctl.reports.notify",  # a workflow's webhooks
+    "agnoctl.engine.toolbox",  # an agent's MCP tools
+    "sqlite3",  # the response cache's database, opened for a model server's replies
     "rich.live",  # the live display, on a terminal
     "rich.table",  # the summary table, which `-q` does not print
     "getpass",  # the name of who decides an approval
