@@ -543,18 +543,17 @@ class Runtime:
         if self.on_text is not None and request.context.purpose == "task":
             request = _showing_text(request, partial(self.on_text, path, request.context.index))
         context = request.context
+        mode = self._cache_mode(step_path, context)
         try:
-            if self.cache is None:  # no cache to look in (the mock's runs): one call less
+            # No cache to look in (the mock's runs), or none for this step (`cache: false`):
+            # the call goes straight to the provider.
+            if mode == "off":
                 sent = request if prepare is None else await prepare(request)
                 reply = await route.provider.request(sent)
                 hit = False
             else:
                 reply, hit = await cached_request(
-                    self.cache,
-                    route.provider,
-                    request,
-                    mode=self._cache_mode(step_path, context),
-                    prepare=prepare,
+                    self.cache, route.provider, request, mode=mode, prepare=prepare
                 )
         except (CacheMiss, ToolServerFailed):
             budget.release(reservation)  # --cache-only, or no MCP server: nothing was sent

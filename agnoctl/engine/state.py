@@ -105,6 +105,9 @@ class ExecRecord:
     error_kind: str | None = None
     started: float | None = None
     finished: float | None = None
+    # From started to finished in milliseconds, as its event and its report give it: set
+    # with ``finished`` (agnoctl.engine.scheduler), read by both.
+    duration_ms: float | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None  # "<provider>/<model>" that answered

@@ -209,7 +209,10 @@ class GuardedProvider:
                 if ticket != self.breaker.generation:  # it changed state while we queued
                     ticket = self.breaker.admit()
                 try:
-                    reply = await self._call(request, timeout)
+                    if timeout is None:
+                        reply = await self.inner.request(request)
+                    else:
+                        reply = await self._bounded(request, timeout)
                 except BaseException as exc:
                     slot.failed(exc)
                     raise
@@ -221,9 +224,7 @@ class GuardedProvider:
         # A copy only when the call waited: a provider may hand out one reply object twice.
         return replace(reply, waited=slot.waited) if slot.waited else reply
 
-    async def _call(self, request: ModelRequest, timeout: float | None) -> ModelReply:
-        if timeout is None:
-            return await self.inner.request(request)
+    async def _bounded(self, request: ModelRequest, timeout: float) -> ModelReply:
         try:
             with anyio.fail_after(timeout):
                 return await self.inner.request(request)

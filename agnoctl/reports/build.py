@@ -226,25 +226,28 @@ def _tool_call(call: ToolCallRecord) -> dict[str, Any]:
 SettingsOf = Callable[[StepSpec], Settings]
 
 
-def item_fields(record: ItemRecord) -> dict[str, Any]:
-    """An agent or command item's ``ItemReport`` data (what the items file holds of it)."""
-    fields = _task_fields(record)
+def item_fields(step: str, record: ItemRecord) -> dict[str, Any]:
+    """An agent or command item's line of the items file: the path of its ``step``, then
+    its ``ItemReport`` data."""
+    fields = _task_fields(record, step)
     fields["index"] = record.index
     fields["item"] = record.item  # required, even when it is null
     return fields
 
 
-def _task_fields(record: ExecRecord) -> dict[str, Any]:
-    """What every execution reports: all of it but a group's children and loop."""
+def _task_fields(record: ExecRecord, step: str | None = None) -> dict[str, Any]:
+    """What every execution reports: all of it but a group's children and loop; ``step``
+    first when it is given (an items file's line names its step)."""
     calls, tokens_in, tokens_out, cost = record.usage()
     return _present(
         {
+            "step": step,
             "status": record.status,
             "reason": record.reason,
             "error": _error(record.error, record.error_kind),
             "started": when(record.started),
             "finished": when(record.finished),
-            "duration_ms": _ms(record.started, record.finished),
+            "duration_ms": record.duration_ms,
             "output": record.output,
             "attempts": [_attempt(a) for a in record.attempts],
             "gates": [_gate(g) for g in record.gates],

@@ -39,12 +39,13 @@ _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLIN
 
 class ItemsFile:
     """Where the engine's finished items go (``agnoctl.engine.state.Spill``), as lines of
-    ``fields(item)``; ``finish`` puts them where the final report says."""
+    ``fields(step path, item)`` (the step's path first); ``finish`` puts them where the
+    final report says."""
 
     def __init__(
         self,
         run_dir: Path,
-        fields: Callable[[ItemRecord], dict[str, Any]],
+        fields: Callable[[str, ItemRecord], dict[str, Any]],
         redact: Callable[[str], str] | None = None,
     ) -> None:
         self.path = run_dir / _PART
@@ -53,7 +54,7 @@ class ItemsFile:
         self._handle: IO[bytes] | None = None
 
     def __call__(self, step: StepRecord, item: ItemRecord) -> None:
-        line = orjson.dumps({"step": step.path, **self._fields(item)}, option=_OPTIONS)
+        line = orjson.dumps(self._fields(step.path, item), option=_OPTIONS)
         if self._redact is not None:
             line = self._redact(line.decode()).encode()
         if self._handle is None:
