@@ -275,7 +275,7 @@ def _withdraw(setup: RunSetup, options: RunOptions, before: Path | None) -> None
     if latest_run(options.runs_dir) is None:  # it named this run, whose directory is gone
         if before is not None:
             update_latest(options.runs_dir, before.name)
-        else:
+        elif not (options.runs_dir / LATEST).is_dir():  # a directory: a copy (update_latest)
             (options.runs_dir / LATEST).unlink(missing_ok=True)
 
 

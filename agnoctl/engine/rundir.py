@@ -134,8 +134,18 @@ def repair_journal(path: Path) -> None:
 
 
 def update_latest(runs_dir: Path, run_id: str) -> None:
-    """Point ``runs/latest`` at ``run_id``: a symlink, or a text file where links are refused."""
+    """Point ``runs/latest`` at ``run_id``: a symlink, or a text file where links are refused.
+
+    A directory there is a copy made by a tool that follows links (an artifact upload, ``cp
+    -rL``): it is someone's files, never replaced, and the run is refused saying so.
+    """
     link = runs_dir / LATEST
+    if link.is_dir() and not link.is_symlink():
+        raise UsageError(
+            f"{link} is a directory, not the link to the newest run that agnoctl keeps there "
+            "(a copy made by a tool that follows links, as an artifact upload does): "
+            "remove or rename it"
+        )
     temp = runs_dir / f".{LATEST}.{secrets.token_hex(4)}"
     try:
         os.symlink(run_id, temp)
@@ -174,7 +184,11 @@ def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
         return pointed
     if not runs_dir.is_dir():
         return None
-    runs = (entry for entry in runs_dir.iterdir() if entry.is_dir() and entry != pointed)
+    runs = (
+        entry
+        for entry in runs_dir.iterdir()
+        if entry.is_dir() and entry != pointed and entry.name != LATEST  # a copy, see above
+    )
     for run_dir in sorted(runs, key=lambda entry: entry.name, reverse=True):
         if workflow_of(run_dir) == workflow_name:
             return run_dir
