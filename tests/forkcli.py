@@ -20,8 +20,8 @@ The zygote holds no thread, no open file beyond its standard streams and its con
 socket, no signal handler, logging or gc setting of its own (it checks the first two before
 it serves), so a child inherits nothing a fresh interpreter would not have. What the
 interpreter and the preloaded libraries read from the environment as they start
-(``PYTHON*``, the locale, ``TYPER_USE_RICH``) is the zygote's: a command that sets them
-otherwise gets a zygote of its own, started with them.
+(``PYTHON*``, the locale, ``TYPER_USE_RICH``, aiohttp's ``*_NO_EXTENSIONS``) is the
+zygote's: a command that sets them otherwise gets a zygote of its own, started with them.
 
 When the worker goes away the control socket closes; the zygote then kills whatever child is
 still running and exits, so neither outlives the test session.
@@ -57,15 +57,21 @@ Limits = Mapping[int, tuple[int, int]]
 Stream = int | IO[Any] | None
 """As subprocess takes it: ``PIPE``, ``DEVNULL``, a file, or None (the test's own)."""
 
-# What a run loads beyond agnoctl.cli (measured with -X importtime on `agnoctl run --mock`).
-# Ray, MCP, httpx, structlog and the like stay out: they come with the runs that use them, as
-# in a fresh process, and Ray reads its settings from the environment as it is imported.
+# What a run loads beyond agnoctl.cli (measured with -X importtime on `agnoctl run --mock`),
+# and aiohttp, which every run with a model over HTTP loads (the suite's runs against the fake
+# server: a quarter of a second of CPU each). Ray, MCP, httpx, structlog and the like stay out:
+# they come with the runs that use them, as in a fresh process, and Ray reads its settings
+# from the environment as it is imported.
 PRELOAD = (
     *("agnoctl.cli", "agnoctl.session", "agnoctl.terminal", "agnoctl.logs"),
     *("agnoctl.collector", "agnoctl.spec.validate", "agnoctl.spec.checks"),
-    *("jinja2.sandbox", "rich.console", "rich.live", "rich.table"),
+    *("jinja2.sandbox", "rich.console", "rich.live", "rich.table", "aiohttp"),
 )
-_STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG", "TYPER_USE_RICH")
+# aiohttp and its parts read their *_NO_EXTENSIONS switches as they are imported.
+_STARTUP_PREFIXES = (
+    *("PYTHON", "LC_", "LANG", "TYPER_USE_RICH"),
+    *("AIOHTTP_", "YARL_", "MULTIDICT_", "PROPCACHE_", "FROZENLIST_"),
+)
 _MESSAGE_SIZE = 1 << 20
 _READY = b"ready"
 
