@@ -57,18 +57,17 @@ Limits = Mapping[int, tuple[int, int]]
 Stream = int | IO[Any] | None
 """As subprocess takes it: ``PIPE``, ``DEVNULL``, a file, or None (the test's own)."""
 
-# What a run loads beyond agnoctl.cli (measured with -X importtime on `agnoctl run --mock`);
-# aiohttp, which every run with a model over HTTP loads (the suite's runs against the fake
-# server: a quarter of a second of CPU each); and the MCP SDK's client, which every run with
-# MCP tools loads (a second of CPU each; agnoctl.tools.mcp itself stays out: a run that has
-# loaded it has started MCP servers). Ray, httpx, structlog and the like stay out: they come
-# with the runs that use them, as in a fresh process, and Ray reads its settings from the
-# environment as it is imported.
+# What a run loads beyond agnoctl.cli (measured with -X importtime on `agnoctl run --mock`),
+# and aiohttp, which every run with a model over HTTP loads (the suite's runs against the fake
+# server: a quarter of a second of CPU each). Ray, MCP, httpx, structlog and the like stay out:
+# they come with the runs that use them, as in a fresh process (Ray reads its settings from the
+# environment as it is imported). The MCP SDK was tried: every child then inherits its heap,
+# which the run's collector walks and gc.freeze copies page by page, and forked runs without
+# MCP tools took half again as much CPU, more than the MCP tests saved.
 PRELOAD = (
     *("agnoctl.cli", "agnoctl.session", "agnoctl.terminal", "agnoctl.logs"),
     *("agnoctl.collector", "agnoctl.spec.validate", "agnoctl.spec.checks"),
     *("jinja2.sandbox", "rich.console", "rich.live", "rich.table", "aiohttp"),
-    *("mcp", "mcp.client.stdio", "mcp.client.streamable_http"),
 )
 # aiohttp and its parts read their *_NO_EXTENSIONS switches as they are imported.
 _STARTUP_PREFIXES = (
