@@ -40,7 +40,7 @@ def test_action_is_a_composite_action_installing_itself() -> None:
     assert '"$GITHUB_ACTION_PATH"' in _action_step("Install agnoctl")["run"]
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["name"] == "agnoctl"
-    assert project["project"]["scripts"]["agnoctl"] == "agnoctl.cli:console"
+    assert project["project"]["scripts"]["agnoctl"] == "agnoctl.__main__:console"
     # Inputs reach scripts through env only (no ${{ inputs.x }} pasted into shell code).
     for step in action["runs"]["steps"]:
         assert "${{" not in step.get("run", "")
