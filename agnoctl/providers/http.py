@@ -781,12 +781,13 @@ def error_for_status(
 
 
 def stream_error(endpoint: Endpoint, model: str, status: int, message: Any) -> ProviderError:
-    """The typed error for an error a stream reported after its 200 (Anthropic's ``error``
-    event, an ``error`` object in an OpenAI-compatible chunk or an Ollama line), as the HTTP
-    ``status`` its kind stands for: an overloaded server mid-stream is retried as its 529 is."""
+    """The typed error for an error a server reported after its 200 (Anthropic's ``error``
+    event, an ``error`` object in an OpenAI-compatible chunk or whole body, an Ollama line), as
+    the HTTP ``status`` its kind stands for: an overloaded server mid-stream is retried as its
+    529 is."""
     text = message if isinstance(message, str) and message else "(no message)"
     where = (
-        f"{endpoint.provider} reported an error in the middle of its reply for model "
+        f"{endpoint.provider} reported an error after its HTTP 200 for model "
         f"{model!r} (as HTTP {status}): {_truncate(text, endpoint)}"
     )
     return _error_for(status, where, {}, endpoint, model)

@@ -168,7 +168,12 @@ def _subschemas(schema: dict[str, Any]) -> list[Any]:
 
 
 def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:
-    """Map a Chat Completions reply to a ``ModelReply``."""
+    """Map a Chat Completions reply to a ``ModelReply``.
+
+    An ``error`` object instead of choices (OpenAI-compatible proxies and gateways answer a
+    failure with a 200 this way) fails the call with the server's message, as in a stream."""
+    if (error := payload.get("error")) is not None:
+        raise _error_after_200(endpoint, model, error)
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise http.malformed(endpoint, model, "choices")
@@ -219,7 +224,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
             return None
         chunk = self.json(event.data)
         if (error := chunk.get("error")) is not None:
-            raise _stream_error(self._endpoint, self._model, error)
+            raise _error_after_200(self._endpoint, self._model, error)
         self._served = chunk.get("model") or self._served
         if isinstance(chunk.get("usage"), dict):
             self._usage = chunk["usage"]
@@ -282,7 +287,7 @@ class _CallPieces:
         self.arguments: list[str] = []
 
 
-def _stream_error(endpoint: http.Endpoint, model: str, error: Any) -> Exception:
+def _error_after_200(endpoint: http.Endpoint, model: str, error: Any) -> Exception:
     error = error if isinstance(error, dict) else {"message": error}
     code = error.get("code")
     status = code if isinstance(code, int) and 400 <= code <= 599 else 500
