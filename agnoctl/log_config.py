@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from agnoctl import redact
+from agnoctl.errors import UsageError
 from agnoctl.printable import printable
 
 LogFormat = Literal["console", "json"]
@@ -147,8 +148,7 @@ def configure_logging(
         _configure(log_format, level, _Sink(lambda: sys.stderr), colors=sys.stderr.isatty())
         sink = None
     else:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file = _log_file = log_file.open("a", encoding="utf-8", buffering=1)
+        file = _log_file = _open_log_file(log_file)
         sink = _Sink(lambda: file)
         _configure(log_format, level, sink, colors=False)
     try:
@@ -158,6 +158,19 @@ def configure_logging(
         structlog.contextvars.clear_contextvars()
         if sink is not None:
             _close_log_file(sink, log_file)
+
+
+def _open_log_file(path: Path) -> IO[str]:
+    """Open ``--log-file`` for appending; a path that cannot be one (a directory, a folder
+    that cannot be made, no permission) is the command line's error, naming the option."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("a", encoding="utf-8", buffering=1)
+    except OSError as exc:
+        # The folder it would go in, when that is what failed (a file of that name).
+        where = f"{exc.filename}: " if exc.filename and exc.filename != str(path) else ""
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"--log-file {path} cannot be written: {where}{reason}") from None
 
 
 def _close_log_file(sink: _Sink, path: Path | None) -> None:
