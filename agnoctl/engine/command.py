@@ -36,7 +36,7 @@ from agnoctl.engine.runtime import Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import OutputInvalid, StepFailed
-from agnoctl.tools.command import end_escaped, tag_environment
+from agnoctl.tools.command import end_escaped, nul_byte_in, tag_environment
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 RUNNING: set[int] = set()
@@ -61,6 +61,12 @@ async def run_command(rt: Runtime, task: Task) -> Any:
     if step.env:
         env = {name: task.render(f"env.{name}", value) for name, value in step.env.items()}
     cwd = Path(task.render("cwd", step.cwd)) if step.cwd else None
+    if (nul := nul_byte_in(argv, env)) is not None:
+        raise StepFailed(
+            f"step {task.where}: cannot run {argv[0]!r}: its {nul} holds a NUL byte (\\x00), "
+            "which no program can be given; pass binary data through a file",
+            kind="command_error",
+        )
     schema = step.output_schema
 
     async def attempt(record: AttemptRecord) -> Any:

@@ -165,6 +165,19 @@ async def _end_group(process: Process, grace: float) -> None:
     await process.wait()
 
 
+def nul_byte_in(argv: Iterable[str], env: Mapping[str, str] | None = None) -> str | None:
+    """Which argument (by position, from 0) or variable of a command holds a NUL byte, if one
+    does: a program's arguments and environment are C strings, which a NUL would end, so the
+    system cannot be given one (binary output of a step, a model's ``\\u0000``)."""
+    for index, argument in enumerate(argv):
+        if "\0" in argument:
+            return f"argument {index}"
+    for name, value in (env or {}).items():
+        if "\0" in value:
+            return f"variable {name}"
+    return None
+
+
 def tag_environment(env: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
     """``env`` (agnoctl's own when None) with a new ``PROCESS_TAG``, and that tag."""
     _become_subreaper()
@@ -326,6 +339,8 @@ class CommandTool(BaseTool):
             argv = [render(part, {"args": arguments}) for part in self._argv]
         except TemplateError as exc:
             return failed(f"could not build the command line: {exc.message}")
+        if (nul := nul_byte_in(argv)) is not None:
+            return refused(f"{nul} of the command line holds a NUL byte, which no program takes")
         option = None if self._allow_options else _option_from_arguments(self._argv, argv)
         if option is not None:
             return refused(
