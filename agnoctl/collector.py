@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import RunState
-    from agnoctl.events import Entry
     from agnoctl.reports.model import RunReport
     from agnoctl.session import RunObserver
 
@@ -56,15 +55,15 @@ class _SparingWhatLasts:
     def __init__(self, observer: RunObserver) -> None:
         self._observer = observer
         self._frozen = False
+        # The observer's own listener, not a call through this one: an observer that
+        # subscribes to some event types (``events.Subscription``) is told of those alone.
+        self.event = observer.event
 
     def run_started(self, state: RunState) -> None:
         if not gc.get_freeze_count():
             gc.freeze()
             self._frozen = True
         self._observer.run_started(state)
-
-    def event(self, entry: Entry) -> None:
-        self._observer.event(entry)
 
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self.thaw()

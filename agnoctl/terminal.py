@@ -120,6 +120,9 @@ class Terminal:
         self._last: RenderableType = Text("")
         self._held: list[str] | None = None  # progress lines held while a prompt is shown
         self._plain = PlainLines()
+        self.event = events.Subscription(_SHOWN[mode], self._show)
+        """The ``RunObserver`` listener: told of the event types its mode shows alone (none
+        under ``-q``), so a run's events cost the display nothing it does not draw."""
 
     # ------------------------------------------------------------------ RunObserver
 
@@ -136,7 +139,7 @@ class Terminal:
             )
             self._live.start()
 
-    def event(self, entry: Entry) -> None:
+    def _show(self, entry: Entry) -> None:
         if self.mode == "plain":
             text = self._plain.lines(entry)
             if text:
@@ -252,8 +255,11 @@ class LiveText:
         self.texts[key] = text
         self._redactor = redact.active()  # the run's, where its replies arrive
 
+    READS = (events.AttemptStarted, events.Succeeded, events.Failed)
+    """The events that end a task's text."""
+
     def event(self, event: Event) -> None:
-        if isinstance(event, events.AttemptStarted | events.Succeeded | events.Failed):
+        if isinstance(event, self.READS):
             self.texts.pop((event.step, event.item), None)
 
     def view(self, width: int) -> RenderableType | None:
@@ -297,6 +303,18 @@ class Watch:
         self.paused: dict[str, tuple[float, str]] = {}  # provider -> (until, why)
         self.throttled: dict[str, int] = {}  # provider -> its narrowed window of calls
         self.breakers: dict[str, str] = {}  # provider -> open / half_open
+
+    READS = (
+        events.RetryScheduled,
+        events.AttemptStarted,
+        events.LlmCall,
+        events.Succeeded,
+        events.Failed,
+        events.ProviderPaused,
+        events.ProviderThrottled,
+        events.BreakerState,
+    )
+    """The events ``event`` learns from: the others change nothing it notes."""
 
     def event(self, event: Event) -> None:
         now = time.time()
@@ -465,6 +483,16 @@ def _fan_out(record: StepRecord, now: float) -> Text:
         left = (now - record.started) / finished * (total - finished)
         line.append(f" · ETA {left:.0f}s")
     return line
+
+
+_SHOWN: dict[Mode, tuple[type[Event], ...]] = {
+    "quiet": (),
+    "plain": (Event,),  # a line for each, or a count of a large fan-out's items
+    # The display is drawn from the run's state; events say what holds a step up, and when
+    # a task's streamed text ends.
+    "live": (*Watch.READS, *LiveText.READS),
+}
+"""The event types each mode's terminal is told of."""
 
 
 # ---------------------------------------------------------------------------- plain lines
