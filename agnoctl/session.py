@@ -350,7 +350,9 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
             )
     previous = None
     if resumption is not None:
-        if resumption.ended:
+        # A decision on the command line always wins, also over a run that ended: it is
+        # decided again, and what depends on it runs again.
+        if resumption.ended and not options.approvals.decisions:
             repair = _repair_of(resumption, workflow, file, redactor, options)
             if repair is not None:
                 return repair
