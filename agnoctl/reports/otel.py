@@ -39,6 +39,7 @@ from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepRepo
 from agnoctl.version import __version__
 
 if TYPE_CHECKING:
+    import requests
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
@@ -91,18 +92,61 @@ def export_traces(
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
+    redirect = _Redirect()
     if exporter is None:
         if endpoint is None:
             raise UsageError("no OTLP endpoint given")
-        exporter = OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=10)
+        exporter = OTLPSpanExporter(
+            endpoint=traces_url(endpoint), timeout=10, session=redirect.refusing_session()
+        )
     spans = build_spans(report, entries)
     try:
         result = exporter.export(spans)
     finally:
         exporter.shutdown()
     if result is not SpanExportResult.SUCCESS:
-        raise UsageError(f"the OTLP collector at {endpoint} did not accept the run's traces")
+        raise UsageError(
+            f"the OTLP collector at {endpoint} did not accept the run's traces{redirect.said}"
+        )
     return len(spans)
+
+
+class _Redirect:
+    """What a collector answered with a redirect. The exporter follows none, yet counts a 3xx
+    as delivered: an http:// endpoint that redirects to https:// (a common mistake) would lose
+    every trace without a word. Like a provider's or a webhook's, a redirect is not followed:
+    the export fails, naming where the collector sent it."""
+
+    def __init__(self) -> None:
+        self.answer: str | None = None
+
+    @property
+    def said(self) -> str:
+        """The redirect, as the end of the export's warning ("" when there was none)."""
+        return f": {self.answer}" if self.answer is not None else ""
+
+    def refusing_session(self) -> requests.Session:
+        """A session of ``requests`` (the exporter's HTTP library) that fails on a redirect."""
+        import requests
+
+        session = requests.Session()
+        session.hooks["response"].append(self._check)
+        return session
+
+    def _check(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        status = response.status_code
+        if 300 <= status <= 399:
+            location = response.headers.get("location")
+            to = f" to {location!r}" if location else ""
+            self.answer = (
+                f"it answered HTTP {status}, a redirect{to} (not followed: give the "
+                "collector's own URL)"
+            )
+            raise _Redirected(self.answer)
+
+
+class _Redirected(Exception):
+    """Raised in the exporter's request, which it then counts as a failed export."""
 
 
 def build_spans(report: RunReport, entries: Iterable[Entry]) -> list[ReadableSpan]:
