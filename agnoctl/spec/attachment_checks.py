@@ -41,6 +41,12 @@ def check_static(entry: str, root: str | None, *, after_others: bool) -> Finding
     ``after_others`` whether other steps of the run come before the entry's step."""
     if kind_of(entry) == "url":
         return _check_url(entry)
+    if "\0" in entry:  # no file's name holds one, and the file system refuses to look
+        return Finding(
+            "E461",
+            f"attachment {entry!r}: a path may not contain NUL characters",
+            "remove the NUL (\\u0000) from the path",
+        )
     suffix = PurePosixPath(entry).suffix
     if not (GLOB_CHARS & set(suffix)) and media_type(entry) is None:
         return Finding(
@@ -123,7 +129,8 @@ def _missing(entry: str, cwd: str, after_others: bool) -> Finding:
         names = os.listdir(os.path.join(cwd, folder))
     except OSError:
         names = []
-    guess = did_you_mean(name, names)
+    # Its own name is no suggestion: it exists, as a folder or a pipe, and is no file.
+    guess = did_you_mean(name, [other for other in names if other != name])
     if guess:
         hint = f"did you mean {os.path.join(folder, guess)!r}? ({hint})"
     if after_others:
