@@ -845,7 +845,7 @@ def run(
                 seed=seed,
                 handle_signals=True,
                 observer=observer,
-                listeners=(_run_note(),),
+                listeners=(_run_note(), *([logs.listener()] if logs.requested else [])),
                 resume=resume,
                 cache_mode=cache_mode,
                 cache_dir=cache_dir,

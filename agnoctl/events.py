@@ -471,6 +471,8 @@ class RunFinished(Event):
 
 EVENT_TYPES = frozenset(_BY_TYPE)
 """Every event type a journal may hold."""
+EVENT_CLASSES: Mapping[str, type[Event]] = types.MappingProxyType(_BY_TYPE)
+"""Each event type's class, by its name."""
 
 
 class Entry(NamedTuple):

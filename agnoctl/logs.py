@@ -2,7 +2,9 @@
 
 ``-v`` shows info, ``-vv`` debug; without it only warnings and errors. The run's events become
 log lines through ``log_event``, the listener the engine hands to its ``EventSink``, so the
-log, ``events.jsonl`` and the terminal tell the same story.
+log, ``events.jsonl`` and the terminal tell the same story. A run is told of the event types
+that can reach the level it logs alone (``LogOptions.listener``): at ``-v`` a fan-out's
+``item_started`` and ``llm_call``, debug lines, are not even looked at.
 
 How a line is written (its ids, redaction, the console or JSON form) and ``configure_logging``
 are ``agnoctl.log_config``'s, below every layer so the library can log too; they are
@@ -28,7 +30,7 @@ from agnoctl.log_config import (
 
 if TYPE_CHECKING:
     from agnoctl.engine.state import RunState
-    from agnoctl.events import Entry
+    from agnoctl.events import Entry, Subscription
     from agnoctl.reports.model import RunReport
     from agnoctl.session import RunObserver
 
@@ -52,6 +54,9 @@ _EVENT_LEVELS: dict[str, int] = {
     "item_failed": logging.WARNING,
     "step_failed": logging.ERROR,
 }
+# What some events say makes them louder than their type: a gate that failed, a run that did
+# not pass.
+_LOUDEST: dict[str, int] = {"gate_result": logging.WARNING, "run_finished": logging.ERROR}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,23 @@ class LogOptions:
         """Logs of the run's events were asked for; otherwise only warnings are logged."""
         return self.format is not None or self.file is not None or self.verbosity > 0
 
+    @property
+    def shown(self) -> int:
+        """The verbosity logged: a log file gets info lines even without ``-v``."""
+        return max(self.verbosity, 1) if self.file is not None else self.verbosity
+
+    def listener(self) -> Subscription:
+        """``log_event``, told of the event types that can reach the level logged."""
+        from agnoctl import events
+
+        level = level_for(self.shown)
+        logged = tuple(
+            cls
+            for name, cls in events.EVENT_CLASSES.items()
+            if _LOUDEST.get(name, _EVENT_LEVELS.get(name, logging.INFO)) >= level
+        )
+        return events.Subscription(logged, log_event)
+
 
 @contextmanager
 def run_logging(options: LogOptions) -> Iterator[None]:
@@ -74,22 +96,20 @@ def run_logging(options: LogOptions) -> Iterator[None]:
     if not options.requested:
         yield
         return
-    verbosity = max(options.verbosity, 1) if options.file is not None else options.verbosity
     with configure_logging(
-        log_format=options.format or "console", verbosity=verbosity, log_file=options.file
+        log_format=options.format or "console", verbosity=options.shown, log_file=options.file
     ):
         yield
 
 
 class LoggedRun:
-    """A run observer that logs each event, then hands everything on to ``inner``.
-
-    The engine gives observers events already passed through the run's redactor (which also
-    knows the providers' API keys); the log's own redaction processor masks them again.
-    """
+    """A run observer that gives every log line of the run its id, and hands everything on to
+    ``inner`` (its events to ``inner``'s own listener); the events are logged by
+    ``LogOptions.listener``."""
 
     def __init__(self, inner: RunObserver) -> None:
         self._inner = inner
+        self.event = inner.event
 
     def run_started(self, state: RunState) -> None:
         import structlog  # lazily: see agnoctl.log_config
@@ -97,17 +117,15 @@ class LoggedRun:
         structlog.contextvars.bind_contextvars(run_id=state.run_id)
         self._inner.run_started(state)
 
-    def event(self, entry: Entry) -> None:
-        log_event(entry)
-        self._inner.event(entry)
-
     def run_finished(self, report: RunReport, run_dir: Path) -> None:
         self._inner.run_finished(report, run_dir)
 
 
 def log_event(entry: Entry) -> None:
     """An ``EventSink`` listener: one log line per run event, at the level its type deserves,
-    with the fields its journal line has."""
+    with the fields its journal line has. The engine gives listeners events already passed
+    through the run's redactor (which also knows the providers' API keys); the log's own
+    redaction processor masks them again."""
     from agnoctl import events  # the run has imported it: logging alone does not need it
 
     event = entry.event
@@ -116,9 +134,9 @@ def log_event(entry: Entry) -> None:
     level = _EVENT_LEVELS.get(event.type, logging.INFO)
     match event:
         case events.GateChecked(passed=False):
-            level = logging.WARNING
+            level = _LOUDEST[event.type]
         case events.RunFinished(status=status) if status != "passed":
-            level = logging.ERROR
+            level = _LOUDEST[event.type]
     get_logger().log(level, event.type, **fields)
 
 

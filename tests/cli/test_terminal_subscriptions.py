@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -68,6 +69,12 @@ def test_plain_lines_are_those_of_every_event(tmp_path: Path) -> None:
     assert Terminal("plain", stream=io.StringIO()).event.types == (Event,)
 
 
+def noted(watch: Watch, text: LiveText) -> list[dict[Any, Any]]:
+    """What the live display draws from events, as it stands."""
+    kept = (watch.retries, watch.paused, watch.throttled, watch.breakers, text.texts)
+    return [dict(held) for held in kept]
+
+
 @pytest.mark.parametrize("kind", sorted(events.EVENT_TYPES))
 def test_the_live_display_is_told_of_every_event_that_changes_it(kind: str) -> None:
     """Each event type the live terminal is not told of leaves its notes and texts as they
@@ -79,11 +86,9 @@ def test_the_live_display_is_told_of_every_event_that_changes_it(kind: str) -> N
     watch.throttled["mock"] = 1
     watch.breakers["mock"] = "open"
     text.texts[("fan", 1)] = "so far"
-    before = (dict(watch.retries), dict(watch.paused), dict(watch.throttled))
-    before += (dict(watch.breakers), dict(text.texts))
+    before = noted(watch, text)
     watch.event(event)
     text.event(event)
-    after = (dict(watch.retries), dict(watch.paused), dict(watch.throttled))
-    after += (dict(watch.breakers), dict(text.texts))
+    after = noted(watch, text)
     told = isinstance(event, Terminal("live", stream=io.StringIO()).event.types)
     assert told or after == before, f"{kind} changes the live display but is not told"
