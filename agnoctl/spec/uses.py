@@ -81,6 +81,15 @@ class _Linker:
         chain: tuple[Path, ...],
     ) -> Workflow | None:
         assert caller.source is not None
+        if "\0" in uses:  # no file's path holds one, and the file system refuses to look
+            self._report(
+                caller.source,
+                (*data, "uses"),
+                "E430",
+                f"`uses` names {uses!r}, which holds a NUL character: no file's path can",
+                "give the path of a workflow file, relative to this file",
+            )
+            return None
         label = os.path.normpath(os.path.join(os.path.dirname(caller.path), uses))
         resolved = Path(label).resolve()
         if resolved in chain:
