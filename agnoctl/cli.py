@@ -1137,7 +1137,7 @@ def report_show(
 
     try:
         run_dir = resolve_run(run, runs_dir)
-        report = load_report(str(run_dir), runs_dir)
+        report = load_report(run, runs_dir)
     except UsageError as exc:
         fail(str(exc))
     if output_format is TextOrJson.json:  # report.json as it is, for tools

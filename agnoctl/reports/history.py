@@ -145,8 +145,11 @@ def resolve_run(ref: str, runs_dir: Path = RUNS_DIR) -> Path:
 
 
 def load_report(ref: str, runs_dir: Path = RUNS_DIR) -> RunReport:
-    """The report of the run ``ref`` names (see ``resolve_run``)."""
-    path = resolve_run(ref, runs_dir) / "report.json"
+    """The report of the run ``ref`` names (see ``resolve_run``); a JSON file named is read
+    itself, whatever its name (a baseline kept as ``baseline.json`` beside a run's own)."""
+    given = Path(ref)
+    is_file = given.is_file() and given.name.endswith(".json")
+    path = given if is_file else resolve_run(ref, runs_dir) / "report.json"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -154,6 +157,8 @@ def load_report(ref: str, runs_dir: Path = RUNS_DIR) -> RunReport:
             f"{path} does not exist: the run was killed before it wrote its report; "
             f"`agnoctl run --resume {path.parent.name}` finishes it"
         ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a valid report: it is not UTF-8 text") from None
     try:
         return RunReport.model_validate_json(text).located(path.parent)
     except ValidationError as exc:
