@@ -321,6 +321,12 @@ def going_without(directory: Path, reason: str) -> str:
     )
 
 
+def holds_cache(directory: Path) -> bool:
+    """Whether ``directory`` holds a response cache: the cache commands look into no other
+    (a --cache-dir naming a project's folder gets no database of theirs)."""
+    return (directory / _DATABASE_FILES[0]).is_file()
+
+
 def _check_place(directory: Path) -> None:
     """The directory, or the nearest folder above it that exists, must be a writable folder."""
     for place in (directory, *directory.parents):

@@ -392,13 +392,13 @@ def cache_stats(
     output_format: JsonFormatOption = TextOrJson.text,
 ) -> None:
     """Show how many replies are cached, their size and age."""
-    if not cache_dir.is_dir() and output_format is TextOrJson.text:
-        _out(f"cache: {cache_dir} (empty: nothing cached yet)\n")
-        return
-    from agnoctl.cache import CacheStats, ResponseCache
+    from agnoctl.cache import CacheStats, ResponseCache, holds_cache
     from agnoctl.errors import UsageError
 
-    if not cache_dir.is_dir():
+    if not holds_cache(cache_dir) and output_format is TextOrJson.text:
+        _out(f"cache: {cache_dir} (empty: nothing cached yet)\n")
+        return
+    if not holds_cache(cache_dir):
         stats = CacheStats(cache_dir, 0, 0, None, None, 0, 0)
     else:
         try:
@@ -425,10 +425,11 @@ def cache_stats(
 @cache_app.command("clear", cls=_Command)
 def cache_clear(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
     """Delete every cached reply."""
-    if not cache_dir.is_dir():
+    from agnoctl.cache import ResponseCache, holds_cache
+
+    if not holds_cache(cache_dir):
         _out(f"cache: {cache_dir} is empty; nothing to clear\n")
         return
-    from agnoctl.cache import ResponseCache
 
     with ResponseCache(cache_dir) as cache:
         removed = cache.clear()
@@ -447,14 +448,14 @@ def cache_prune(
     cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
 ) -> None:
     """Delete cached replies older than an age."""
-    from agnoctl.cache import ResponseCache, parse_age
+    from agnoctl.cache import ResponseCache, holds_cache, parse_age
     from agnoctl.errors import UsageError
 
     try:
         age = parse_age(older_than)
     except UsageError as exc:
         fail(str(exc))
-    if not cache_dir.is_dir():
+    if not holds_cache(cache_dir):
         _out(f"cache: {cache_dir} is empty; nothing to prune\n")
         return
     try:

@@ -1,0 +1,39 @@
+"""`agnoctl cache stats|clear|prune` on a folder that holds no cache, through the real CLI.
+
+Found by trying it: ``--cache-dir`` naming an existing folder without a cache (a typo, the
+project's root) made each of the three commands create a ``cache.db`` there: a read-only
+``stats`` wrote into a checkout a file that then showed up in ``git status``. Now a folder
+without a cache's database is reported empty and left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (("stats",), "cache: project (empty: nothing cached yet)"),
+        (("stats", "--format", "json"), '"entries": 0'),
+        (("clear",), "cache: project is empty; nothing to clear"),
+        (("prune", "--older-than", "0s"), "cache: project is empty; nothing to prune"),
+    ],
+)
+def test_a_folder_without_a_cache_is_left_as_it_was(
+    run_cli: RunCli, tmp_path: Path, command: tuple[str, ...], said: str
+) -> None:
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "README.md").write_text("keep\n", encoding="utf-8")
+    result = run_cli("cache", *command, "--cache-dir", "project")
+    assert result.returncode == 0, result.stderr
+    assert said in result.stdout
+    assert sorted(p.name for p in project.rglob("*")) == ["README.md", "src"]
+    if "json" in command:
+        assert json.loads(result.stdout)["size_bytes"] == 0
