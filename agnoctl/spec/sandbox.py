@@ -13,7 +13,15 @@ change what later steps read while the report shows the original input):
   and refused *before* the result is built (`{{ 'x' * 10000000000 }}` fails at once instead
   of filling memory). `range()` gives at most `MAX_RANGE_ITEMS` numbers: a range is lazy
   (it costs no memory until something is built from it, and that is measured as above), and
-  `for_each: "range(1000000)"` is how a million-item fan-out is written.
+  `for_each: "range(1000000)"` is how a million-item fan-out is written;
+* a render does at most `MAX_TEMPLATE_WORK` work. Code that runs again spends the work of
+  its expressions each time it starts (weighed when the template is compiled; a call, an
+  attribute or item read and a filter weigh `CHECKED_WORK`): a `{% for %}` loop's body at
+  every turn (a recursive `loop(...)`'s too) and its `if` at every item, a macro's, a
+  `{% call %}` block's or a `{% block %}`'s body at every call. Code that runs once is
+  bounded by the template's own length. Loops nested over large ranges or lists build
+  nothing the size checks see, yet would run for hours on the run's event loop, where no
+  timeout or Ctrl-C reaches them. Each render has a `RenderBudget` of its own.
 
 Jinja2 is imported with this module: `agnoctl.spec.templates` imports it on first use.
 """
@@ -24,12 +32,15 @@ import functools
 import itertools
 import re
 import string
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence, Sized
+from contextvars import ContextVar
 from itertools import chain
+from types import TracebackType
 from typing import Any, NamedTuple
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, modifies_known_mutable
@@ -42,6 +53,14 @@ MAX_INTEGER_BITS = 100_000
 MAX_RANGE_ITEMS = 10_000_000
 """Most numbers `range()` may give (Jinja2's own sandbox stops at 100,000): a loop over them
 all takes seconds, not hours, and a for_each may fan out over a million items."""
+MAX_TEMPLATE_WORK = 10_000_000
+"""Most work one render may do: the expressions its loops and macros run again (see the
+module's docstring). As many as `range()` gives numbers (`MAX_RANGE_ITEMS`): an empty loop
+over all of them, and seconds of running. A template that needs more is doing a program's
+work: fan out with for_each, or compute in a command step."""
+CHECKED_WORK = 10
+"""The work of a call, an attribute or item read or a filter, where a simple expression is
+one: each goes through the sandbox's checks (or a filter's), about ten times as long."""
 _MOST_ITEMS = MAX_RENDER_CHARS // 2
 """Most items a listed iteration may hold: each measures at least 2 (itself and a separator)."""
 _END = object()
@@ -265,12 +284,95 @@ def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str
     return generate_lorem_ipsum(n, html, min, max)
 
 
+# ------------------------------------------------------------------------- code that runs again
+
+
+class RenderBudget:
+    """What is left of one render's work: a render runs inside `with RenderBudget():`, and
+    the code it runs again spends from it."""
+
+    __slots__ = ("_token", "left")
+
+    def __init__(self) -> None:
+        self.left = MAX_TEMPLATE_WORK
+
+    def spend(self, work: int) -> None:
+        self.left -= work
+        if self.left < 0:
+            raise TemplateError(
+                f"the template ran past {MAX_TEMPLATE_WORK:,} steps of work in one render "
+                "(every loop turn and macro call counts the expressions it runs): templates "
+                "should not loop that much (fan out with for_each, or compute in a command step)"
+            )
+
+    def __enter__(self) -> RenderBudget:
+        self._token = _BUDGET.set(self)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _BUDGET.reset(self._token)
+
+
+_BUDGET: ContextVar[RenderBudget] = ContextVar("agnoctl_template_work")
+
+
+_REPEATED = (nodes.For, nodes.Macro, nodes.CallBlock, nodes.Block)
+_CHECKED = (nodes.Call, nodes.Getattr, nodes.Getitem, nodes.Filter)
+
+
+def _counted(tree: nodes.Template) -> nodes.Template:
+    """`tree` spending, where its code runs again, the work of that code (see the module's
+    docstring): such a body starts by spending its work, a loop's test by spending its own
+    before each item is tested."""
+    repeated: list[nodes.For | nodes.Macro | nodes.CallBlock | nodes.Block] = list(
+        tree.find_all(_REPEATED)
+    )
+    for node in repeated:
+        code = node.body if isinstance(node, nodes.For | nodes.Block) else node.defaults + node.body
+        node.body.insert(0, nodes.ExprStmt(_spending(code, node.lineno), lineno=node.lineno))
+        if isinstance(node, nodes.For) and node.test is not None:
+            spend = _spending([node.test], node.test.lineno)
+            node.test = nodes.Or(spend, node.test, lineno=node.test.lineno)
+    return tree
+
+
+def _spending(code: Sequence[nodes.Node], lineno: int) -> nodes.Call:
+    """A call spending the work of running `code` once: one, and each of its expressions."""
+    work = 1 + sum(_work(node) for part in code for node in (part, *part.find_all(nodes.Expr)))
+    spend = nodes.EnvironmentAttribute("spend", lineno=lineno)
+    return nodes.Call(spend, [nodes.Const(work, lineno=lineno)], [], None, None, lineno=lineno)
+
+
+def _work(node: nodes.Node) -> int:
+    if isinstance(node, _CHECKED):
+        return CHECKED_WORK
+    return 1 if isinstance(node, nodes.Expr) else 0
+
+
 # ------------------------------------------------------------------------- the environment
 
 
 class _BoundedCodeGenerator(CodeGenerator):
     """Jinja2's code generator, with `a ~ b` joined through the environment (so it is
-    measured first) instead of a plain join."""
+    measured first) instead of a plain join, and the environment's own methods called
+    directly."""
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        if not isinstance(node.node, nodes.EnvironmentAttribute):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        # Only `_counted` writes such calls (templates cannot name the environment): they
+        # are the counting of work, not calls the template makes, so not the sandbox's.
+        self.write(f"environment.{node.node.name}(")
+        for index, arg in enumerate(node.args):
+            self.write(", " if index else "")
+            self.visit(arg, frame)
+        self.write(")")
 
     @optimizeconst
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
@@ -312,6 +414,24 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
+
+    def from_string(
+        self,
+        source: str | nodes.Template,
+        globals: MutableMapping[str, Any] | None = None,
+        template_class: type[Template] | None = None,
+    ) -> Template:
+        """Every template and expression compiles here, its repeated code counted (see the
+        module's docstring)."""
+        tree = _counted(self.parse(source) if isinstance(source, str) else source)
+        tree.set_environment(self)  # the nodes it added, as the parser does for its own
+        return super().from_string(tree, globals, template_class)
+
+    @staticmethod
+    def spend(work: int) -> None:
+        """Spend `work` of the render's budget (compiled templates call it where code runs
+        again)."""
+        _BUDGET.get().spend(work)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         method = getattr(__obj, "__name__", "")
@@ -459,8 +579,10 @@ def _operator(node: nodes.Node) -> str:
 
 __all__ = [
     "MAX_INTEGER_BITS",
+    "MAX_TEMPLATE_WORK",
     "BoundedSandbox",
     "Oversized",
+    "RenderBudget",
     "bounded_join",
     "check_binop",
     "check_size",

@@ -3,7 +3,8 @@
 Templates (`prompt`, `instructions`, `outputs`, command arguments) and expressions (`if`,
 `for_each`, gate `expr`, loop `until`) are compiled once and cached. Undefined names are errors,
 sandbox escapes (``''.__class__``) are refused, and a render is cut off past ``MAX_RENDER_CHARS``
-so a hostile template cannot fill memory.
+so a hostile template cannot fill memory, and past the sandbox's ``MAX_TEMPLATE_WORK`` so its
+loops cannot hold the run for hours.
 
 Most prompts are text with ``{{ a.b.c }}`` blocks. ``render`` reads those itself, exactly as
 Jinja2's compiled code does (each attribute through the sandbox's ``getattr``, then ``str``),
@@ -118,7 +119,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 
 
 def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
-    from agnoctl.spec.sandbox import bounded_join
+    from agnoctl.spec.sandbox import RenderBudget, bounded_join
 
     template = compile_template(source)
     # One plain dict instead of Template.generate's merge of the globals ChainMap into the
@@ -126,7 +127,8 @@ def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
     # globals of their own, only the environment's).
     variables = {**environment().globals, **context}
     try:
-        return bounded_join(template.root_render_func(template.new_context(variables, True)))
+        with RenderBudget():
+            return bounded_join(template.root_render_func(template.new_context(variables, True)))
     except TemplateError:
         raise
     except Exception as exc:  # an undefined name, the sandbox, or a filter or operator failed
