@@ -368,6 +368,7 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
     else:
         run_id = new_run_id()
         run_dir = options.report_dir or options.runs_dir / run_id
+        _check_place(run_dir)
         # A lone lock file is what a run killed before its first event leaves: no run to
         # resume, so the directory is free (a live holder still refuses it, at the lock).
         if run_dir.exists() and any(entry.name != LOCK_FILE for entry in run_dir.iterdir()):
@@ -406,6 +407,18 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         on_text=options.on_text,
         ray=_ray(options),
     )
+
+
+def _check_place(run_dir: Path) -> None:
+    """The run directory, or the nearest folder above it that exists, must be a folder: a
+    file in its place (`--report-dir report.json`) would fail the run's first write with a
+    bare "Not a directory", as if the run had failed."""
+    existing = next((place for place in (run_dir, *run_dir.parents) if place.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(
+            f"the report directory {run_dir} cannot be made: {existing} is a file; "
+            "choose another one"
+        )
 
 
 def _repair_of(
