@@ -11,16 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_found_log_file import WORKFLOW
 from tests.conftest import RunCli
-
-WORKFLOW = """\
-version: 1
-name: logged
-agents:
-  a: {model: mock/echo}
-steps:
-  s: {agent: a, prompt: hello}
-"""
 
 
 @pytest.mark.parametrize(
