@@ -164,7 +164,12 @@ def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
 
 
 def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:
-    """Map a Messages reply to a ``ModelReply``; the output tool's input becomes the text."""
+    """Map a Messages reply to a ``ModelReply``; the output tool's input becomes the text.
+
+    An error object instead of a message (a gateway answers a failure with a 200 this way)
+    fails the call with the server's message, as an ``error`` event in a stream does."""
+    if payload.get("type") == "error":
+        raise _error_after_200(endpoint, model, payload.get("error"))
     content = payload.get("content")
     if not isinstance(content, list):
         raise http.malformed(endpoint, model, "a content list")
@@ -247,9 +252,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
         elif kind == "message_stop":
             self._done = True
         elif kind == "error":
-            error = http.mapping(data.get("error"))
-            status = _ERROR_STATUS.get(str(error.get("type")), 500)
-            raise http.stream_error(self._endpoint, self._model, status, error.get("message"))
+            raise _error_after_200(self._endpoint, self._model, data.get("error"))
         return None
 
     def _start(self, data: dict[str, Any]) -> str | None:
@@ -307,6 +310,13 @@ def _tool_input(text: str, endpoint: http.Endpoint, model: str) -> Any:
         return json.loads(text)
     except ValueError:
         raise http.malformed(endpoint, model, "tool_use input that is JSON") from None
+
+
+def _error_after_200(endpoint: http.Endpoint, model: str, error: Any) -> Exception:
+    """An error object, as the HTTP status its ``type`` stands for (500 when unknown)."""
+    error = http.mapping(error)
+    status = _ERROR_STATUS.get(str(error.get("type")), 500)
+    return http.stream_error(endpoint, model, status, error.get("message"))
 
 
 def _tool_call(block: dict[str, Any], endpoint: http.Endpoint, model: str) -> ToolCall:

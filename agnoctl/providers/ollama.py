@@ -130,7 +130,10 @@ def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
 
 
 def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:
-    """Map an ``/api/chat`` reply to a ``ModelReply``."""
+    """Map an ``/api/chat`` reply to a ``ModelReply``; an ``error`` instead of a message
+    (a failure answered with a 200) fails the call as a server error, as in a stream."""
+    if (error := payload.get("error")) is not None:
+        raise http.stream_error(endpoint, model, 500, error)
     message = payload.get("message")
     if not isinstance(message, dict):
         raise http.malformed(endpoint, model, "a message object")
