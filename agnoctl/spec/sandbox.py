@@ -35,7 +35,6 @@ import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence, Sized
 from contextvars import ContextVar
 from itertools import chain
-from types import TracebackType
 from typing import Any, NamedTuple
 
 from jinja2 import nodes
@@ -288,34 +287,13 @@ def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str
 
 
 class RenderBudget:
-    """What is left of one render's work: a render runs inside `with RenderBudget():`, and
-    the code it runs again spends from it."""
+    """What is left of one render's work. A template that runs code again starts by giving
+    its render a fresh one, and that code spends from it."""
 
-    __slots__ = ("_token", "left")
+    __slots__ = ("left",)
 
     def __init__(self) -> None:
         self.left = MAX_TEMPLATE_WORK
-
-    def spend(self, work: int) -> None:
-        self.left -= work
-        if self.left < 0:
-            raise TemplateError(
-                f"the template ran past {MAX_TEMPLATE_WORK:,} steps of work in one render "
-                "(every loop turn and macro call counts the expressions it runs): templates "
-                "should not loop that much (fan out with for_each, or compute in a command step)"
-            )
-
-    def __enter__(self) -> RenderBudget:
-        self._token = _BUDGET.set(self)
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        _BUDGET.reset(self._token)
 
 
 _BUDGET: ContextVar[RenderBudget] = ContextVar("agnoctl_template_work")
@@ -328,7 +306,8 @@ _CHECKED = (nodes.Call, nodes.Getattr, nodes.Getitem, nodes.Filter)
 def _counted(tree: nodes.Template) -> nodes.Template:
     """`tree` spending, where its code runs again, the work of that code (see the module's
     docstring): such a body starts by spending its work, a loop's test by spending its own
-    before each item is tested."""
+    before each item is tested, and the template starts with a fresh budget. A template
+    that runs nothing again needs none: its work is bounded by its length."""
     repeated: list[nodes.For | nodes.Macro | nodes.CallBlock | nodes.Block] = list(
         tree.find_all(_REPEATED)
     )
@@ -338,14 +317,21 @@ def _counted(tree: nodes.Template) -> nodes.Template:
         if isinstance(node, nodes.For) and node.test is not None:
             spend = _spending([node.test], node.test.lineno)
             node.test = nodes.Or(spend, node.test, lineno=node.test.lineno)
+    if repeated:
+        tree.body.insert(0, nodes.ExprStmt(_environment_call("begin", [], 1), lineno=1))
     return tree
 
 
 def _spending(code: Sequence[nodes.Node], lineno: int) -> nodes.Call:
     """A call spending the work of running `code` once: one, and each of its expressions."""
     work = 1 + sum(_work(node) for part in code for node in (part, *part.find_all(nodes.Expr)))
-    spend = nodes.EnvironmentAttribute("spend", lineno=lineno)
-    return nodes.Call(spend, [nodes.Const(work, lineno=lineno)], [], None, None, lineno=lineno)
+    return _environment_call("spend", [nodes.Const(work, lineno=lineno)], lineno)
+
+
+def _environment_call(method: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+    """A call of the sandbox's own `method` (the code generator calls it directly)."""
+    called = nodes.EnvironmentAttribute(method, lineno=lineno)
+    return nodes.Call(called, args, [], None, None, lineno=lineno)
 
 
 def _work(node: nodes.Node) -> int:
@@ -428,10 +414,23 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().from_string(tree, globals, template_class)
 
     @staticmethod
+    def begin() -> None:
+        """Give the render that starts a fresh budget (compiled templates that run code
+        again start with it)."""
+        _BUDGET.set(RenderBudget())
+
+    @staticmethod
     def spend(work: int) -> None:
         """Spend `work` of the render's budget (compiled templates call it where code runs
         again)."""
-        _BUDGET.get().spend(work)
+        budget = _BUDGET.get()
+        budget.left -= work
+        if budget.left < 0:
+            raise TemplateError(
+                f"the template ran past {MAX_TEMPLATE_WORK:,} steps of work in one render "
+                "(every loop turn and macro call counts the expressions it runs): templates "
+                "should not loop that much (fan out with for_each, or compute in a command step)"
+            )
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         method = getattr(__obj, "__name__", "")
@@ -582,7 +581,6 @@ __all__ = [
     "MAX_TEMPLATE_WORK",
     "BoundedSandbox",
     "Oversized",
-    "RenderBudget",
     "bounded_join",
     "check_binop",
     "check_size",

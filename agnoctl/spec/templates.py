@@ -119,7 +119,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 
 
 def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
-    from agnoctl.spec.sandbox import RenderBudget, bounded_join
+    from agnoctl.spec.sandbox import bounded_join
 
     template = compile_template(source)
     # One plain dict instead of Template.generate's merge of the globals ChainMap into the
@@ -127,8 +127,7 @@ def _render_jinja(source: str, context: Mapping[str, Any]) -> str:
     # globals of their own, only the environment's).
     variables = {**environment().globals, **context}
     try:
-        with RenderBudget():
-            return bounded_join(template.root_render_func(template.new_context(variables, True)))
+        return bounded_join(template.root_render_func(template.new_context(variables, True)))
     except TemplateError:
         raise
     except Exception as exc:  # an undefined name, the sandbox, or a filter or operator failed
