@@ -323,7 +323,10 @@ def going_without(directory: Path, reason: str) -> str:
 
 def holds_cache(directory: Path) -> bool:
     """Whether ``directory`` holds a response cache: the cache commands look into no other
-    (a --cache-dir naming a project's folder gets no database of theirs)."""
+    (a --cache-dir naming a project's folder gets no database of theirs). A --cache-dir that
+    is a file is a mistake to name, not an empty cache to report."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--cache-dir {directory} is a file, not a directory")
     return (directory / _DATABASE_FILES[0]).is_file()
 
 

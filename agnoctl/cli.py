@@ -386,19 +386,32 @@ def _size(size_bytes: int) -> str:
     return f"{size_bytes} B" if unit == 0 else f"{size:.1f} {('KiB', 'MiB', 'GiB')[unit - 1]}"
 
 
+def _holds_cache(cache_dir: Path) -> bool:
+    """Whether the cache commands have a database to look into; a --cache-dir that is a file
+    is a usage error."""
+    from agnoctl.cache import holds_cache
+    from agnoctl.errors import UsageError
+
+    try:
+        return holds_cache(cache_dir)
+    except UsageError as exc:
+        fail(str(exc))
+
+
 @cache_app.command("stats", cls=_Command)
 def cache_stats(
     cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
     output_format: JsonFormatOption = TextOrJson.text,
 ) -> None:
     """Show how many replies are cached, their size and age."""
-    from agnoctl.cache import CacheStats, ResponseCache, holds_cache
+    from agnoctl.cache import CacheStats, ResponseCache
     from agnoctl.errors import UsageError
 
-    if not holds_cache(cache_dir) and output_format is TextOrJson.text:
+    cached = _holds_cache(cache_dir)
+    if not cached and output_format is TextOrJson.text:
         _out(f"cache: {cache_dir} (empty: nothing cached yet)\n")
         return
-    if not holds_cache(cache_dir):
+    if not cached:
         stats = CacheStats(cache_dir, 0, 0, None, None, 0, 0)
     else:
         try:
@@ -425,9 +438,9 @@ def cache_stats(
 @cache_app.command("clear", cls=_Command)
 def cache_clear(cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR) -> None:
     """Delete every cached reply."""
-    from agnoctl.cache import ResponseCache, holds_cache
+    from agnoctl.cache import ResponseCache
 
-    if not holds_cache(cache_dir):
+    if not _holds_cache(cache_dir):
         _out(f"cache: {cache_dir} is empty; nothing to clear\n")
         return
 
@@ -448,14 +461,14 @@ def cache_prune(
     cache_dir: CacheDirOption = _DEFAULT_CACHE_DIR,
 ) -> None:
     """Delete cached replies older than an age."""
-    from agnoctl.cache import ResponseCache, holds_cache, parse_age
+    from agnoctl.cache import ResponseCache, parse_age
     from agnoctl.errors import UsageError
 
     try:
         age = parse_age(older_than)
     except UsageError as exc:
         fail(str(exc))
-    if not holds_cache(cache_dir):
+    if not _holds_cache(cache_dir):
         _out(f"cache: {cache_dir} is empty; nothing to prune\n")
         return
     try:
