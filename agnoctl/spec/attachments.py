@@ -85,6 +85,11 @@ def url_problem(url: str) -> str | None:
     scheme = url.split("://", 1)[0].lower()
     if scheme not in ("http", "https"):
         return f"only http and https URLs can be attached, not {scheme}://"
+    control = next((c for c in url if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if control is not None:
+        # A URL holds none raw (RFC 3986 percent-encodes them); urlsplit drops a tab or a
+        # newline unseen, and a provider would be asked to fetch a URL that is not the one read.
+        return f"a URL may not contain control characters ({control!r}): percent-encode it"
     try:
         host = urlsplit(url).hostname
     except ValueError as exc:  # `http://[::1/x.png`: a bracket left open
