@@ -12,16 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_found2_attachment_checks import WORKFLOW
 from tests.conftest import RunCli
-
-WORKFLOW = """\
-version: 1
-name: attach
-agents:
-  a: {{model: mock/echo}}
-steps:
-  s: {{agent: a, prompt: hi, attachments: ["{entry}"]}}
-"""
 
 
 @pytest.mark.parametrize("command", ["validate", "plan", "run"])
