@@ -62,6 +62,10 @@ INSTALL_HINT = (
     "pip install -e '.[mcp]' in a checkout of agnoctl)"
 )
 _STDERR_TAIL = 4096
+# A server that dies says why over a few lines (a traceback ends with the error, after the
+# frame that raised it): the message quotes that many, bounded as a whole.
+_STDERR_LINES = 5
+_STDERR_CHARS = 600
 _RUNNING: set[str] = set()  # the process tags of the stdio servers running now
 _ERROR_LINE_CHARS = 300
 _CONNECT_SECONDS = 30.0
@@ -194,7 +198,7 @@ class McpServers:
             connection.stop.set()  # a broken session: the next call starts the server again
             raise ToolServerFailed(
                 f"MCP server `{entry.name}` ({entry.where}) failed during a call of `{tool}`: "
-                f"{_describe(exc)}{_stderr_line(connection.stderr)}",
+                f"{_describe(exc)}{_stderr_tail(connection.stderr)}",
                 kind="tool_server",
                 retryable=True,
             ) from None
@@ -372,11 +376,15 @@ def _start_failure(entry: McpEntry, exc: Exception, stderr: IO[bytes] | None) ->
     elif isinstance(exc, OSError) and not isinstance(exc, ConnectionError) and entry.spec.command:
         # The program cannot be run (not on PATH, not executable): no attempt will change it.
         problem, retryable = _spawn_problem(entry, exc), False
+    elif entry.spec.command and _closed(exc):
+        # The SDK's "Connection closed": the server ended its output before the handshake,
+        # which is a server that exited (its stderr, quoted below, says why).
+        problem = "it closed its output (exited) before answering its handshake"
     else:
         problem = _describe(exc)
     return ToolServerFailed(
         f"MCP server `{entry.name}` ({entry.where}) could not be used: {problem}"
-        f"{_stderr_line(stderr)}",
+        f"{_stderr_tail(stderr)}",
         kind="tool_server",
         retryable=retryable,
     )
@@ -413,6 +421,13 @@ def _answered(exc: Exception) -> bool:
     return isinstance(code, int) and code not in (CONNECTION_CLOSED, REQUEST_TIMEOUT)
 
 
+def _closed(exc: Exception) -> bool:
+    """Whether ``exc`` is the SDK's word that the server's side of the connection ended."""
+    from mcp.types import CONNECTION_CLOSED  # loaded: a server was started
+
+    return getattr(getattr(exc, "error", None), "code", None) == CONNECTION_CLOSED
+
+
 def _unwrap(exc: Exception) -> Exception:
     """The one error inside the exception groups of the SDK's task groups."""
     while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
@@ -420,8 +435,8 @@ def _unwrap(exc: Exception) -> Exception:
     return exc
 
 
-def _stderr_line(stderr: IO[bytes] | None) -> str:
-    """`; server stderr: <its last line>` when the server wrote one."""
+def _stderr_tail(stderr: IO[bytes] | None) -> str:
+    """`; server stderr: <its last lines, joined by | >` when the server wrote any."""
     if stderr is None or stderr.closed:
         return ""
     try:
@@ -431,10 +446,10 @@ def _stderr_line(stderr: IO[bytes] | None) -> str:
         tail = stderr.read().decode("utf-8", errors="replace")
     except (OSError, ValueError):
         return ""
-    lines = tail.strip().splitlines()
+    lines = [line.strip() for line in tail.splitlines() if line.strip()][-_STDERR_LINES:]
     if not lines:
         return ""
-    return f"; server stderr: {redact.head(lines[-1], _ERROR_LINE_CHARS)[0]}"
+    return f"; server stderr: {redact.tail(' | '.join(lines), _STDERR_CHARS)[0]}"
 
 
 # --------------------------------------------------------------------------- tools, results
