@@ -18,10 +18,11 @@ change what later steps read while the report shows the original input):
   its expressions each time it starts (weighed when the template is compiled; a call, an
   attribute or item read and a filter weigh `CHECKED_WORK`): a `{% for %}` loop's body at
   every turn (a recursive `loop(...)`'s too) and its `if` at every item, a macro's, a
-  `{% call %}` block's or a `{% block %}`'s body at every call. Code that runs once is
-  bounded by the template's own length. Loops nested over large ranges or lists build
-  nothing the size checks see, yet would run for hours on the run's event loop, where no
-  timeout or Ctrl-C reaches them. Each render has a `RenderBudget` of its own.
+  `{% call %}` block's or a `{% block %}`'s body at every call, and a filter that goes
+  through its value item by item (`max`, `map`, `sort`...) spends one for each item. Other
+  code that runs once is bounded by the template's own length. Loops nested over large
+  ranges or lists build nothing the size checks see, yet would run for hours on the run's
+  event loop, where no timeout or Ctrl-C reaches them. Each render has a `RenderBudget` of its own.
 
 Jinja2 is imported with this module: `agnoctl.spec.templates` imports it on first use.
 """
@@ -247,21 +248,35 @@ _FILTERS: dict[str, Callable[..., int]] = {
     "json": lambda value, *_: measure(value),
 }
 _LISTING_FILTERS = frozenset({"join", "batch", "slice", "sum", "list"})
+_ITERATING_FILTERS = frozenset(
+    {
+        *_LISTING_FILTERS,
+        *("map", "select", "reject", "selectattr", "rejectattr", "unique", "sort", "dictsort"),
+        *("min", "max", "groupby", "items"),
+    }
+)
+"""Filters that go through their value item by item, in Python: each spends an item's work
+for each item (`xs | max` in a loop over xs is as much work as two nested loops)."""
 
 
 def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    """`function` (the filter `name`), refusing a result past the cap before building it."""
+    """`function` (the filter `name`), refusing a result past the cap before building it and
+    spending the items it goes through from the render's work budget."""
     size = _FILTERS.get(name)
-    if size is None:
+    iterates = name in _ITERATING_FILTERS
+    if size is None and not iterates:
         return function
     passes_first = hasattr(function, "jinja_pass_arg")  # the context or environment comes first
 
     @functools.wraps(function)  # keeps jinja_pass_arg: Jinja2 still passes what it asks for
     def bounded(*args: Any, **kwargs: Any) -> Any:
         head, (value, *rest) = (args[:1], args[1:]) if passes_first else ((), args)
+        if iterates and isinstance(value, Sized):  # a lazy value's items were spent upstream
+            BoundedSandbox.spend(len(value))
         if name in _LISTING_FILTERS:
             value = _listed(value)
-        check_size(size(value, *rest, **kwargs), f"the {name} filter")
+        if size is not None:
+            check_size(size(value, *rest, **kwargs), f"the {name} filter")
         return function(*head, value, *rest, **kwargs)
 
     return bounded
@@ -307,7 +322,8 @@ def _counted(tree: nodes.Template) -> nodes.Template:
     """`tree` spending, where its code runs again, the work of that code (see the module's
     docstring): such a body starts by spending its work, a loop's test by spending its own
     before each item is tested, and the template starts with a fresh budget. A template
-    that runs nothing again needs none: its work is bounded by its length."""
+    that runs nothing again and has no filter (filters spend the items they go through)
+    needs none: its work is bounded by its length."""
     repeated: list[nodes.For | nodes.Macro | nodes.CallBlock | nodes.Block] = list(
         tree.find_all(_REPEATED)
     )
@@ -317,7 +333,7 @@ def _counted(tree: nodes.Template) -> nodes.Template:
         if isinstance(node, nodes.For) and node.test is not None:
             spend = _spending([node.test], node.test.lineno)
             node.test = nodes.Or(spend, node.test, lineno=node.test.lineno)
-    if repeated:
+    if repeated or tree.find(nodes.Filter) is not None:  # filters spend too (bounded_filter)
         tree.body.insert(0, nodes.ExprStmt(_environment_call("begin", [], 1), lineno=1))
     return tree
 
