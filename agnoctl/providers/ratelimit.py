@@ -377,14 +377,15 @@ class ProviderLimiter:
 
         A pause longer than any wait agnoctl takes fails the call at once, as it fails the
         call whose reply asked for it: waiting it out would hang the run (a ``Retry-After``
-        of days), while failing lets the step go to its fallback models.
+        of days), while failing lets the step go to its fallback models. So does a pause
+        another reply stretches that far while the call waits.
         """
         if self.paused_until <= self._clock():
             return 0.0
-        if (left := self.paused_until - self._clock()) > MAX_RETRY_AFTER:
-            raise RetryAfterTooLong(left)
         started = self._clock()
         while (left := self.paused_until - self._clock()) > 0:
+            if left > MAX_RETRY_AFTER:
+                raise RetryAfterTooLong(left)
             await self._sleep(left)  # a pause may be extended meanwhile
         return self._clock() - started
 
