@@ -322,8 +322,8 @@ def _counted(tree: nodes.Template) -> nodes.Template:
     """`tree` spending, where its code runs again, the work of that code (see the module's
     docstring): such a body starts by spending its work, a loop's test by spending its own
     before each item is tested, and the template starts with a fresh budget. A template
-    that runs nothing again and has no filter (filters spend the items they go through)
-    needs none: its work is bounded by its length."""
+    that runs nothing again and has no filter that goes through its value (those spend its
+    items) needs none: its work is bounded by its length."""
     repeated: list[nodes.For | nodes.Macro | nodes.CallBlock | nodes.Block] = list(
         tree.find_all(_REPEATED)
     )
@@ -333,7 +333,8 @@ def _counted(tree: nodes.Template) -> nodes.Template:
         if isinstance(node, nodes.For) and node.test is not None:
             spend = _spending([node.test], node.test.lineno)
             node.test = nodes.Or(spend, node.test, lineno=node.test.lineno)
-    if repeated or tree.find(nodes.Filter) is not None:  # filters spend too (bounded_filter)
+    iterating = any(node.name in _ITERATING_FILTERS for node in tree.find_all(nodes.Filter))
+    if repeated or iterating:  # such filters spend too (bounded_filter)
         tree.body.insert(0, nodes.ExprStmt(_environment_call("begin", [], 1), lineno=1))
     return tree
 

@@ -37,7 +37,7 @@ def test_a_filter_in_a_loop_spends_the_items_it_goes_through(source: str) -> Non
 
 
 def test_a_filter_without_a_loop_spends_from_a_fresh_budget() -> None:
-    """A loopless template with a filter starts its own budget: an earlier render that
+    """A loopless template with an iterating filter starts its own budget: an earlier render that
     spent nearly all of its own does not fail it."""
     render("{% for i in range(n) %}{% endfor %}", {"n": BUDGET - 5})
     assert render("{{ xs | max }}", {"xs": list(range(BUDGET - 1))}) == str(BUDGET - 2)
