@@ -324,22 +324,27 @@ def going_without(directory: Path, reason: str) -> str:
 def holds_cache(directory: Path) -> bool:
     """Whether ``directory`` holds a response cache: the cache commands look into no other
     (a --cache-dir naming a project's folder gets no database of theirs). A --cache-dir that
-    is a file is a mistake to name, not an empty cache to report."""
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"--cache-dir {directory} is a file, not a directory")
+    is a file, or below one, is a mistake to name, not an empty cache to report."""
+    _nearest_folder(directory)
     return (directory / _DATABASE_FILES[0]).is_file()
 
 
 def _check_place(directory: Path) -> None:
     """The directory, or the nearest folder above it that exists, must be a writable folder."""
+    place = _nearest_folder(directory)
+    if place is not None and not os.access(place, os.W_OK | os.X_OK):
+        raise UsageError(f"--cache-dir {directory}: {place} is not writable")
+
+
+def _nearest_folder(directory: Path) -> Path | None:
+    """The directory, or the nearest folder above it that exists; a file in the way is a
+    usage error."""
     for place in (directory, *directory.parents):
-        if not place.exists():
-            continue
-        if not place.is_dir():
-            raise UsageError(f"--cache-dir {directory}: {place} is a file, not a directory")
-        if not os.access(place, os.W_OK | os.X_OK):
-            raise UsageError(f"--cache-dir {directory}: {place} is not writable")
-        return
+        if place.exists():
+            if not place.is_dir():
+                raise UsageError(f"--cache-dir {directory}: {place} is a file, not a directory")
+            return place
+    return None
 
 
 def _open_store(directory: Path) -> diskcache.Cache:

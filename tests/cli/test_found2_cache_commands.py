@@ -39,17 +39,19 @@ def test_a_folder_without_a_cache_is_left_as_it_was(
         assert json.loads(result.stdout)["size_bytes"] == 0
 
 
+@pytest.mark.parametrize("where", ["notes.txt", "notes.txt/cache"])
 @pytest.mark.parametrize(
     "command",
     [("stats",), ("stats", "--format", "json"), ("clear",), ("prune", "--older-than", "0s")],
 )
-def test_a_cache_dir_that_is_a_file_is_a_usage_error(
-    run_cli: RunCli, tmp_path: Path, command: tuple[str, ...]
+def test_a_cache_dir_that_is_a_file_or_below_one_is_a_usage_error(
+    run_cli: RunCli, tmp_path: Path, command: tuple[str, ...], where: str
 ) -> None:
-    """Found by trying it: `--cache-dir notes.txt` was reported as an empty cache (exit 0)."""
+    """Found by trying it: `--cache-dir notes.txt` (or `notes.txt/cache`) was reported as an
+    empty cache (exit 0)."""
     (tmp_path / "notes.txt").write_text("keep\n", encoding="utf-8")
-    result = run_cli("cache", *command, "--cache-dir", "notes.txt")
+    result = run_cli("cache", *command, "--cache-dir", where)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "--cache-dir notes.txt is a file, not a directory" in result.stderr
+    assert f"--cache-dir {where}: notes.txt is a file, not a directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "keep\n"
