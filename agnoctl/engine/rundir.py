@@ -133,6 +133,17 @@ def repair_journal(path: Path) -> None:
 # ---------------------------------------------------------------------------- finding a run
 
 
+def refuse_copied_latest(link: Path) -> None:
+    """A directory at ``runs/latest`` is a copy made by a tool that follows links (an artifact
+    upload, ``cp -rL``): someone's files, neither replaced nor read as the newest run."""
+    if link.is_dir() and not link.is_symlink():
+        raise UsageError(
+            f"{link} is a directory, not the link to the newest run that agnoctl keeps there "
+            "(a copy made by a tool that follows links, as an artifact upload does): "
+            "remove or rename it"
+        )
+
+
 def update_latest(runs_dir: Path, run_id: str) -> None:
     """Point ``runs/latest`` at ``run_id``: a symlink, or a text file where links are refused.
 
@@ -140,12 +151,7 @@ def update_latest(runs_dir: Path, run_id: str) -> None:
     -rL``): it is someone's files, never replaced, and the run is refused saying so.
     """
     link = runs_dir / LATEST
-    if link.is_dir() and not link.is_symlink():
-        raise UsageError(
-            f"{link} is a directory, not the link to the newest run that agnoctl keeps there "
-            "(a copy made by a tool that follows links, as an artifact upload does): "
-            "remove or rename it"
-        )
+    refuse_copied_latest(link)
     temp = runs_dir / f".{LATEST}.{secrets.token_hex(4)}"
     try:
         os.symlink(run_id, temp)

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run
+from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run, refuse_copied_latest
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
@@ -131,6 +131,7 @@ def resolve_run(ref: str, runs_dir: Path = RUNS_DIR) -> Path:
     if given.is_dir() and (given / "report.json").exists():
         return given
     if ref == LATEST:
+        refuse_copied_latest(runs_dir / LATEST)
         found = latest_run(runs_dir)
         if found is None:
             raise UsageError(f"no runs yet in {runs_dir}: `agnoctl run` writes one")

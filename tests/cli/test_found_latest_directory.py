@@ -64,3 +64,13 @@ def test_resume_latest_resumes_the_run_not_its_copy(run_cli: RunCli, tmp_path: P
     assert f"(run dir: {RUNS / run_dir.name})" in result.stdout
     assert json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["status"] == "passed"
     assert _files(latest) == copy
+
+
+def test_report_show_latest_says_what_latest_is(run_cli: RunCli, tmp_path: Path) -> None:
+    """Found in review: `report show latest` said "no runs yet" though a run was there."""
+    _a_failed_run_and_its_copy_as_latest(run_cli, tmp_path)
+
+    result = run_cli("report", "show", "latest")
+    assert result.returncode == 2
+    assert "runs/latest is a directory, not the link" in result.stderr
+    assert "no runs yet" not in result.stderr
