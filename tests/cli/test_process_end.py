@@ -1,9 +1,11 @@
-"""How the `agnoctl` executable ends: read-only commands skip the interpreter's teardown, and
-nothing they printed is lost; every other command ends normally, atexit work included."""
+"""How the `agnoctl` executable ends: its atexit work done and its output flushed, without the
+interpreter's teardown (which would only free every object), nothing printed lost; as usual
+while another thread still runs."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,22 +13,46 @@ from pathlib import Path
 import pytest
 
 PROBE = """
-import atexit, sys
+import atexit, os, sys, threading, time
 from agnoctl.cli import console
 atexit.register(lambda: print("atexit ran", file=sys.stderr))
+class Probe:
+    def __del__(self, write=os.write):
+        write(2, b"teardown ran\\n")
+probe = Probe()  # freed by the teardown, with __main__'s names
+if os.environ.get("PROBE_THREAD"):
+    def late(write=os.write):
+        time.sleep(0.3)
+        write(2, b"thread done\\n")
+    threading.Thread(target=late).start()
 sys.argv = ["agnoctl", *sys.argv[1:]]
 console()
 """
 
 
-def end(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def end(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
     )
+
+
+def ended_quickly(done: subprocess.CompletedProcess[str]) -> bool:
+    """The atexit work ran and the teardown did not."""
+    return "atexit ran" in done.stderr and "teardown ran" not in done.stderr
+
+
+FLOW = (
+    "version: 1\nname: flow\nagents:\n  w: {model: mock/echo}\n"
+    "steps:\n  a: {agent: w, prompt: hi}\n"
+    "  b: {agent: w, needs: [a], prompt: '{{ steps.a.output }}'}\n"
+)
 
 
 def invalid_workflow(folder: Path, steps: int) -> Path:
@@ -44,27 +70,51 @@ def test_everything_printed_arrives_with_the_exit_code(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert len(json.loads(done.stdout)["diagnostics"]) == 400
     assert done.stderr.startswith("invalid: 1 file checked, 400 error(s)")
-    assert "atexit ran" not in done.stderr  # no teardown, no atexit pass
+    assert ended_quickly(done)
 
 
-@pytest.mark.parametrize("command", [["schema"], ["graph", "flow.yaml"], ["plan", "flow.yaml"]])
-def test_the_other_read_only_commands_end_quickly_too(tmp_path: Path, command: list[str]) -> None:
-    (tmp_path / "flow.yaml").write_text(
-        "version: 1\nname: flow\nagents:\n  w: {model: mock/echo}\n"
-        "steps:\n  a: {agent: w, prompt: hi}\n",
-        encoding="utf-8",
-    )
+@pytest.mark.parametrize(
+    "command", [["schema"], ["graph", "flow.yaml"], ["plan", "flow.yaml"], ["runs", "list"]]
+)
+def test_every_command_ends_without_the_teardown(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "flow.yaml").write_text(FLOW, encoding="utf-8")
     done = end(*command, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
-    assert "atexit ran" not in done.stderr
+    assert ended_quickly(done)
 
 
-def test_other_commands_end_normally(tmp_path: Path) -> None:
-    # `run` may leave exporters to flush at exit: they are never cut short.
-    done = end("runs", "list", cwd=tmp_path)
+def test_a_run_ends_without_the_teardown_its_files_and_log_whole(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(FLOW, encoding="utf-8")
+    done = end(
+        *(
+            "run",
+            "flow.yaml",
+            "--mock",
+            "-q",
+            "--report-dir",
+            "out",
+            "--log-file",
+            "run.log",
+            "--log-format",
+            "json",
+        ),
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
-    assert "atexit ran" in done.stderr
+    assert ended_quickly(done)
+    assert done.stdout.startswith("passed: 2 of 2 steps succeeded")
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["status"] == "passed"
+    log = [json.loads(line) for line in (tmp_path / "run.log").read_text().splitlines()]
+    assert log[-1]["event"] == "run_finished"
+
+
+def test_a_thread_still_running_gets_the_usual_ending(tmp_path: Path) -> None:
+    # The interpreter waits for it, and what it prints arrives.
+    done = end("runs", "list", cwd=tmp_path, env={"PROBE_THREAD": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "thread done" in done.stderr
+    assert "teardown ran" in done.stderr
 
 
 def test_a_usage_error_keeps_its_message_and_code(tmp_path: Path) -> None:
