@@ -26,7 +26,13 @@ from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
-from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
+from agnoctl.errors import (
+    CacheMiss,
+    CircuitOpen,
+    RetryAfterTooLong,
+    ToolServerFailed,
+    UsageError,
+)
 from agnoctl.events import EventSink, milliseconds, tokens_per_second
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
@@ -555,8 +561,10 @@ class Runtime:
                 reply, hit = await cached_request(
                     self.cache, route.provider, request, mode=mode, prepare=prepare
                 )
-        except (CacheMiss, ToolServerFailed):
-            budget.release(reservation)  # --cache-only, or no MCP server: nothing was sent
+        except (CacheMiss, ToolServerFailed, CircuitOpen, RetryAfterTooLong):
+            # Nothing was sent: --cache-only, no MCP server, or the provider's guard failed
+            # the call fast (its breaker is open, or it is paused past any wait we take).
+            budget.release(reservation)
             raise
         except BaseException as exc:
             budget.settle(reservation, 0, 0.0)

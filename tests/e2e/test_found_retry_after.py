@@ -82,8 +82,11 @@ def test_a_wait_of_days_fails_the_providers_calls_at_once(run: E2ERun, step: str
     # One request reached the provider that asked to wait; the calls after it failed without
     # being sent (nor waited for), and the fallback model answered them.
     assert run.stats["models"][step] == 1
-    refused = [e for e in run.events_of("llm_call", step) if e.get("error")]
-    assert [e["error"] for e in refused][-1] == "retry_after_too_long"
+    refused = [e for e in run.events_of("attempt_failed", step) if e["item"] == 1]
+    assert [e["reason"] for e in refused] == ["retry_after_too_long"]
+    # Not sent, so no call (docs/cost-control.md): no llm_call event, nothing counted.
+    assert run.report["cost"]["by_step"][step]["calls"] == len(run.events_of("llm_call", step))
+    assert not [e for e in run.events_of("llm_call", step) if e.get("item") == 1 and e.get("error")]
     answered_by = {e["item"]: e["model"] for e in run.events_of("llm_call", step) if "reply" in e}
     assert answered_by[1] == "spare"
     assert answered_by[0] == ("used_up" if step == "used_up" else "spare")
