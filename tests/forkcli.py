@@ -58,16 +58,19 @@ Stream = int | IO[Any] | None
 """As subprocess takes it: ``PIPE``, ``DEVNULL``, a file, or None (the test's own)."""
 
 # What a run loads beyond agnoctl.cli (measured with -X importtime on `agnoctl run --mock`),
-# and aiohttp, which every run with a model over HTTP loads (the suite's runs against the fake
-# server: a quarter of a second of CPU each). Ray, MCP, httpx, structlog and the like stay out:
-# they come with the runs that use them, as in a fresh process (Ray reads its settings from the
-# environment as it is imported). The MCP SDK was tried: every child then inherits its heap,
-# which the run's collector walks and gc.freeze copies page by page, and forked runs without
-# MCP tools took half again as much CPU, more than the MCP tests saved.
+# aiohttp, which every run with a model over HTTP loads (the suite's runs against the fake
+# server: a quarter of a second of CPU each), and the MCP SDK's client (1.2 s of CPU for each
+# run with MCP tools). A child that does not use a preloaded module pays for it only in the
+# pages of the zygote's heap it touches: the MCP SDK added about 200 page faults to a mock run
+# once the process ended without the interpreter's teardown, which had freed (and so copied)
+# the whole inherited heap. Ray, structlog and the like stay out: they come with the runs that
+# use them, as in a fresh process (Ray reads its settings from the environment as it is
+# imported).
 PRELOAD = (
     *("agnoctl.cli", "agnoctl.session", "agnoctl.terminal", "agnoctl.logs"),
     *("agnoctl.collector", "agnoctl.spec.validate", "agnoctl.spec.checks"),
     *("jinja2.sandbox", "rich.console", "rich.live", "rich.table", "aiohttp"),
+    *("mcp", "mcp.client.stdio", "mcp.client.streamable_http"),
 )
 # aiohttp and its parts read their *_NO_EXTENSIONS switches as they are imported.
 _STARTUP_PREFIXES = (
