@@ -19,7 +19,9 @@ delivery, so a receiver can drop a duplicate when a reply was lost and the POST 
 A delivery is retried on connection errors, timeouts and HTTP 408/409/429/5xx, with the
 engine's backoff (``Retry-After`` respected, up to 30 s), up to ``RETRY.max_attempts`` tries
 in all. A webhook that keeps failing is logged and reported back; it never changes the run's
-result.
+result. Only a reply's status and headers are read: its body, which says nothing a delivery
+needs, could be of any size (compressed, gigabytes once decoded) or never end; and each try
+takes at most ``TIMEOUT`` seconds in all, however slowly the receiver answers.
 """
 
 from __future__ import annotations
@@ -185,7 +187,10 @@ async def send(
     async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
 
         async def via_client(url: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
-            return await client.post(url, content=body, headers=dict(headers))
+            request = client.build_request("POST", url, content=body, headers=dict(headers))
+            response = await client.send(request, stream=True)
+            await response.aclose()  # closed unread: the status and headers are what counts
+            return response
 
         return [await _deliver(m, via_client, backoff, clean) for m in found]
 
@@ -205,10 +210,15 @@ async def _deliver(message: Message, post: Post, backoff: Backoff, redactor: Red
     for attempt in range(1, RETRY.max_attempts + 1):
         retry_after: float | None = None
         try:
-            response = await post(message.url, body, headers)
+            # httpx bounds each wait for the receiver's next bytes, not the whole try: a
+            # receiver sending a byte now and then would keep the command from ending.
+            with anyio.fail_after(TIMEOUT):
+                response = await post(message.url, body, headers)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
             retryable = isinstance(exc, httpx.TransportError)
+        except TimeoutError:
+            error, retryable = f"no answer within {TIMEOUT:g}s", True
         else:
             if response.is_success:
                 log.info("webhook_delivered", notify_event=message.event, attempt=attempt)
