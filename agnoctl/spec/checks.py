@@ -35,7 +35,16 @@ from agnoctl.spec.models import (
     ToolDef,
     Workflow,
 )
-from agnoctl.spec.refs import Access, Key, Reads, TemplateSyntaxProblem, UnknownName, reads
+from agnoctl.spec.refs import (
+    MAPPING_METHODS,
+    Access,
+    Key,
+    Reads,
+    TemplateSyntaxProblem,
+    UnknownName,
+    reads,
+    uncalled_methods,
+)
 from agnoctl.spec.resource_checks import check_resources
 
 BUILTIN_PROVIDERS = frozenset({"openai", "anthropic", "ollama", "mock"})
@@ -44,7 +53,6 @@ _READING_FIELDS = frozenset({"stream", "stall_timeout", "max_response_bytes"})
 STEP_ATTRIBUTES = frozenset({"output", "status", "results", "error"})
 _GLOBAL_ROOTS = frozenset({"inputs", "env", "run", "workflow"})
 _ALL_ROOTS = _GLOBAL_ROOTS | {"steps", "item", "index", "loop", "output", "args"}
-_MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
 _ID = re.compile(ID_PATTERN)
 _SMALL_POOL = 200
 _LISTED = 8  # names shown in a hint that lists choices
@@ -565,6 +573,17 @@ class _Checker:
                 "build a new value instead (`a + [b]`, `dict(a, k=v)`, `{% set x = ... %}`)",
                 access=Access(change.method, (), change.line),
             )
+        if any(key in MAPPING_METHODS for access in found.accesses for key in access.keys):
+            for method in uncalled_methods(text, expression):
+                self.report(
+                    path,
+                    "E422",
+                    f"{path_text(path)}: `.{method.method}` reads the map's method "
+                    f"`{method.method}`, not a key named `{method.method}`",
+                    f"read the key as `['{method.method}']`, or call the method: "
+                    f"`.{method.method}()`",
+                    access=Access(method.method, (), method.line),
+                )
         for oversized in found.oversized:
             self.report(
                 path,
@@ -648,7 +667,7 @@ class _Checker:
     def _check_name_read(self, read: _Read) -> None:
         path, access = read.path, read.access
         key = access.keys[0]
-        if not isinstance(key, str) or key in _MAPPING_METHODS:
+        if not isinstance(key, str) or key in MAPPING_METHODS:
             return
         section = access.root
         if self.spec.known(section, key):

@@ -255,6 +255,27 @@ def _changes(tree: nodes.Template) -> tuple[Change, ...]:
     )
 
 
+MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
+"""Names Jinja2 reads as a map's methods, before any key of that name (`x.items`)."""
+
+
+def uncalled_methods(source: str, expression: bool) -> tuple[Change, ...]:
+    """Reads such as `steps.a.output.items` that give a map's method instead of its key
+    `items` and do not call it: rendered, the method's text (`<built-in method items of dict
+    object at 0x...>`) goes into a prompt or a command, and a condition reads it as true."""
+    from jinja2 import nodes
+
+    from agnoctl.spec.templates import parse
+
+    tree = parse(source, expression=expression)
+    called = [call.node for call in tree.find_all(nodes.Call)]
+    return tuple(
+        Change(read.attr, read.lineno)
+        for read in tree.find_all(nodes.Getattr)
+        if read.attr in MAPPING_METHODS and not any(read is node for node in called)
+    )
+
+
 def _is_literal(tree: nodes.Template) -> bool:
     """Whether a parsed expression (`{{ (expression) }}`) is one literal."""
     from jinja2 import nodes
@@ -352,4 +373,14 @@ def _chain(node: nodes.Node, in_loop: bool, found: list[Access]) -> None:
         _walk(current, in_loop, found)
 
 
-__all__ = ["Access", "Change", "Reads", "TemplateSyntaxProblem", "UnknownName", "accesses", "reads"]
+__all__ = [
+    "MAPPING_METHODS",
+    "Access",
+    "Change",
+    "Reads",
+    "TemplateSyntaxProblem",
+    "UnknownName",
+    "accesses",
+    "reads",
+    "uncalled_methods",
+]
