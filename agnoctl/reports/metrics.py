@@ -511,9 +511,12 @@ def push_metrics(
 ) -> None:
     """Push the run's metrics to a Pushgateway (POST: replaces this workflow's previous values).
 
-    Raises ``UsageError`` naming the gateway when it cannot be reached or refuses the push.
+    Raises ``UsageError`` naming the gateway when it cannot be reached, refuses the push or
+    answers with a redirect (``pushgateway.send``).
     """
     from prometheus_client.exposition import pushadd_to_gateway
+
+    from agnoctl.reports import pushgateway
 
     try:
         pushadd_to_gateway(
@@ -522,6 +525,7 @@ def push_metrics(
             registry=RunCollector(report, journal),
             grouping_key={"workflow": report.workflow.name},
             timeout=timeout,
+            handler=pushgateway.send,
         )
     except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
         raise UsageError(f"could not push metrics to {gateway}: {exc}") from None
