@@ -19,10 +19,13 @@ change what later steps read while the report shows the original input):
   attribute or item read and a filter weigh `CHECKED_WORK`): a `{% for %}` loop's body at
   every turn (a recursive `loop(...)`'s too) and its `if` at every item, a macro's, a
   `{% call %}` block's or a `{% block %}`'s body at every call, and a filter that goes
-  through its value item by item (`max`, `map`, `sort`...) spends one for each item. Other
-  code that runs once is bounded by the template's own length. Loops nested over large
-  ranges or lists build nothing the size checks see, yet would run for hours on the run's
-  event loop, where no timeout or Ctrl-C reaches them. Each render has a `RenderBudget` of its own.
+  through its value item by item (`max`, `map`, `sort`...) spends one for each item. What
+  goes through a text or a list in one operation (`x in xs`, `is in`, a method of a text or a
+  list, a filter such as `replace`) spends one for every `SCANNED_ITEMS` of its items or
+  characters. Other code that runs once is bounded by the template's own length. Loops
+  nested over large ranges or lists build nothing the size checks see, yet would run for
+  hours on the run's event loop, where no timeout or Ctrl-C reaches them. Each render has a
+  `RenderBudget` of its own.
 
 Jinja2 is imported with this module: `agnoctl.spec.templates` imports it on first use.
 """
@@ -61,6 +64,10 @@ work: fan out with for_each, or compute in a command step."""
 CHECKED_WORK = 10
 """The work of a call, an attribute or item read or a filter, where a simple expression is
 one: each goes through the sandbox's checks (or a filter's), about ten times as long."""
+SCANNED_ITEMS = 16
+"""Items (or characters) an operation written in C, such as `x in xs`, goes through in about
+the time of one step of work: a loop that runs one over a large list on each turn is as slow
+as nested loops, and spends as much."""
 _MOST_ITEMS = MAX_RENDER_CHARS // 2
 """Most items a listed iteration may hold: each measures at least 2 (itself and a separator)."""
 _END = object()
@@ -257,6 +264,12 @@ _ITERATING_FILTERS = frozenset(
 )
 """Filters that go through their value item by item, in Python: each spends an item's work
 for each item (`xs | max` in a loop over xs is as much work as two nested loops)."""
+_CONSTANT_FILTERS = frozenset(
+    {"length", "count", "first", "last", "default", "d", "attr", "random", "safe"}
+)
+"""Filters whose work does not grow with their value."""
+_CONSTANT_METHODS = frozenset({"startswith", "endswith", "get", "keys", "values", "items"})
+"""Methods whose work does not grow with the text or container they are called on."""
 
 
 def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -335,8 +348,40 @@ def _counted(tree: nodes.Template) -> nodes.Template:
             node.test = nodes.Or(spend, node.test, lineno=node.test.lineno)
     iterating = any(node.name in _ITERATING_FILTERS for node in tree.find_all(nodes.Filter))
     if repeated or iterating:  # such filters spend too (bounded_filter)
+        _charge_scans(tree)
         tree.body.insert(0, nodes.ExprStmt(_environment_call("begin", [], 1), lineno=1))
     return tree
+
+
+def _scans(name: str) -> bool:
+    """Whether the filter `name` goes through its whole value in one step."""
+    return name not in _ITERATING_FILTERS and name not in _CONSTANT_FILTERS
+
+
+def _charge_scans(tree: nodes.Template) -> None:
+    """Make each operation that goes through a whole value in one step (`x in xs`, `x is
+    in(xs)`, a method of a text or list, a filter that does not iterate in Python) spend
+    that value's size first (`BoundedSandbox.scanned`). It is one expression where it runs,
+    yet as slow as a loop over the value. Only a template that runs code again needs this:
+    elsewhere each runs once."""
+    for node in list(tree.find_all((nodes.Compare, nodes.Test, nodes.Call, nodes.Filter))):
+        if isinstance(node, nodes.Compare):
+            for operand in node.ops:
+                if operand.op in ("in", "notin"):
+                    operand.expr = _scanned(operand.expr)
+        elif isinstance(node, nodes.Test):
+            if node.name == "in" and node.args:
+                node.args[0] = _scanned(node.args[0])
+        elif isinstance(node, nodes.Call):
+            called = node.node
+            if isinstance(called, nodes.Getattr) and called.attr not in _CONSTANT_METHODS:
+                called.node = _scanned(called.node)
+        elif isinstance(node, nodes.Filter) and node.node is not None and _scans(node.name):
+            node.node = _scanned(node.node)  # (no node: a `{% filter %}` block's text, measured)
+
+
+def _scanned(value: nodes.Expr) -> nodes.Call:
+    return _environment_call("scanned", [value], value.lineno)
 
 
 def _spending(code: Sequence[nodes.Node], lineno: int) -> nodes.Call:
@@ -448,6 +493,15 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 "(every loop turn and macro call counts the expressions it runs): templates "
                 "should not loop that much (fan out with for_each, or compute in a command step)"
             )
+
+    @staticmethod
+    def scanned(value: Any) -> Any:
+        """`value`, once the render spent what going through it costs: one for every
+        `SCANNED_ITEMS` of a text's characters or a list's items (a mapping or set is looked
+        up, not gone through)."""
+        if isinstance(value, str | list | tuple):
+            BoundedSandbox.spend(1 + len(value) // SCANNED_ITEMS)
+        return value
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         method = getattr(__obj, "__name__", "")
@@ -596,6 +650,7 @@ def _operator(node: nodes.Node) -> str:
 __all__ = [
     "MAX_INTEGER_BITS",
     "MAX_TEMPLATE_WORK",
+    "SCANNED_ITEMS",
     "BoundedSandbox",
     "Oversized",
     "bounded_join",
