@@ -1,12 +1,15 @@
-"""A webhook receiver whose reply is hostile or broken, through the real CLI.
+"""A webhook receiver or an OTLP collector whose reply is hostile or broken, through the real
+CLI.
 
 Found by trying it: a delivery read the receiver's whole reply. A reply whose body never ended
 kept ``agnoctl run`` from ending after the run had finished: for ever when a byte came within
 each of the client's 10-second waits, else four tries of 10 s each, the delivery counted as
 failed though the receiver said 200; a reply of 3 GB, or of 3 MB compressed (gzip) that decodes
 to 3 GB, took 60-72 s and 6.2 GB of memory (a MemoryError traceback under this test's cap).
-Only the status and headers of a reply matter: the body is left unread, so each case now ends
-at once, delivered; and each try is bounded as a whole (10 s), not each wait for a byte.
+The OTLP exporter of ``--otlp-endpoint`` read a collector's reply whole too (the gzip bomb: 63 s,
+6.2 GB). Only the status and headers of a reply matter: the body is left unread, so each case
+now ends at once, delivered; and each webhook try is bounded as a whole (10 s), not each wait
+for a byte.
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ from tests.security.cli import CAPPED_MEMORY, agnoctl
 WORKFLOW = """\
 version: 1
 name: hooked
-notify:
-  on_success: ["{url}/hook"]
+{notify}
 steps:
   s: {{run: [python3, -c, "print('done')"]}}
 """
@@ -115,10 +117,23 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
 
 
 def test_a_webhooks_reply_body_is_never_read(tmp_path: Path, receiver: Receiver) -> None:
-    (tmp_path / "wf.yaml").write_text(WORKFLOW.format(url=receiver.url), encoding="utf-8")
+    notify = f"notify: {{on_success: ['{receiver.url}/hook']}}"
+    (tmp_path / "wf.yaml").write_text(WORKFLOW.format(notify=notify), encoding="utf-8")
     # Before: the command never ended (the body), or grew past its memory (the bomb).
     result = agnoctl(tmp_path, "run", "wf.yaml", "-q", "-v", limits=CAPPED_MEMORY)
     assert result.returncode == 0, result.stderr[-2000:]
     assert receiver.posts == 1  # delivered at the first try: a 200 is a 200
     assert "webhook_delivered" in result.stderr
     assert "webhook_failed" not in result.stderr
+
+
+def test_a_collectors_reply_body_is_never_read(tmp_path: Path, receiver: Receiver) -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    (tmp_path / "wf.yaml").write_text(WORKFLOW.format(notify=""), encoding="utf-8")
+    endpoint = f"{receiver.url}/v1/traces"
+    result = agnoctl(
+        tmp_path, "run", "wf.yaml", "-q", "--otlp-endpoint", endpoint, limits=CAPPED_MEMORY
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert receiver.posts == 1
+    assert "warning" not in result.stderr  # the collector's 200 is an export
