@@ -26,17 +26,12 @@ from agnoctl.engine.budget import Budget, CostLedger
 from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
-from agnoctl.errors import (
-    CacheMiss,
-    CircuitOpen,
-    RetryAfterTooLong,
-    ToolServerFailed,
-    UsageError,
-)
+from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
 from agnoctl.events import EventSink, milliseconds, tokens_per_second
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
 from agnoctl.providers.ratelimit import LimiterWatch, estimate_usage
+from agnoctl.providers.registry import watched_dispatch
 from agnoctl.spec.dag import find_step, iter_steps
 from agnoctl.spec.models import (
     AgentSpec,
@@ -551,29 +546,34 @@ class Runtime:
         context = request.context
         mode = self._cache_mode(step_path, context)
         try:
-            # No cache to look in (the mock's runs), or none for this step (`cache: false`):
-            # the call goes straight to the provider.
-            if mode == "off":
-                sent = request if prepare is None else await prepare(request)
-                reply = await route.provider.request(sent)
-                hit = False
-            else:
-                reply, hit = await cached_request(
-                    self.cache, route.provider, request, mode=mode, prepare=prepare
-                )
-        except (CacheMiss, ToolServerFailed, CircuitOpen, RetryAfterTooLong):
-            # Nothing was sent: --cache-only, no MCP server, or the provider's guard failed
-            # the call fast (its breaker is open, or it is paused past any wait we take).
-            budget.release(reservation)
+            with watched_dispatch() as dispatch:
+                # No cache to look in (the mock's runs), or none for this step (`cache:
+                # false`): the call goes straight to the provider.
+                if mode == "off":
+                    sent = request if prepare is None else await prepare(request)
+                    reply = await route.provider.request(sent)
+                    hit = False
+                else:
+                    reply, hit = await cached_request(
+                        self.cache, route.provider, request, mode=mode, prepare=prepare
+                    )
+        except (CacheMiss, ToolServerFailed):
+            budget.release(reservation)  # --cache-only, or no MCP server: nothing was sent
             raise
         except BaseException as exc:
+            if dispatch.held:
+                # Its provider's guard never sent it: the breaker is open, the provider is
+                # paused past any wait we take, or the run was cancelled while it waited.
+                budget.release(reservation)
+                raise
             budget.settle(reservation, 0, 0.0)
-            # A call counts once it was sent, answered or not, as `max_llm_calls` counts it:
-            # the step, the cost ledger (report and summary) and the budget say the same.
+            # A call counts once it was sent, answered, failed or cancelled, as
+            # `max_llm_calls` counts it: the step, the cost ledger (report and summary), the
+            # budget and the journal's llm_call events (metrics, a resume) say the same.
             attempt.calls += 1
             self.ledger.add(step_path, context.agent, route.label, tags)
-            if isinstance(exc, Exception):  # a failed call, not a cancelled one
-                self._llm_event(route, path, context, started, error=reason(exc))
+            error = reason(exc) if isinstance(exc, Exception) else "cancelled"
+            self._llm_event(route, path, context, started, error=error)
             raise
         if hit:
             reply.cached = True  # a reply decoded from the cache for this call alone

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -43,7 +45,7 @@ from agnoctl.providers.ratelimit import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Iterator, Mapping
 
     from agnoctl.providers.anthropic import AnthropicProvider
     from agnoctl.providers.base import ModelReply, ModelRequest, Provider, Usage
@@ -178,6 +180,29 @@ def secrets(
     return [key] if key else []
 
 
+@dataclass(slots=True)
+class Dispatch:
+    """Whether a call is still held by its provider's guard (the breaker, the concurrency
+    window, a pause, the rate limits): until the guard lets it go, the provider was not asked,
+    so the call is no call (docs/cost-control.md), whether it then fails or is cancelled."""
+
+    held: bool = False
+
+
+_DISPATCH: ContextVar[Dispatch | None] = ContextVar("agnoctl_dispatch", default=None)
+
+
+@contextmanager
+def watched_dispatch() -> Iterator[Dispatch]:
+    """Watch the guarded provider call made inside the block: whether its guard held it."""
+    dispatch = Dispatch()
+    token = _DISPATCH.set(dispatch)
+    try:
+        yield dispatch
+    finally:
+        _DISPATCH.reset(token)
+
+
 class GuardedProvider:
     """A provider behind its limits and circuit breaker; implements ``Provider``."""
 
@@ -201,6 +226,9 @@ class GuardedProvider:
     async def request(self, request: ModelRequest, *, timeout: float | None = None) -> ModelReply:
         """One call. ``timeout`` bounds the call itself, not the wait for a slot; when it
         expires the call fails with ``ProviderTimeout``, which the breaker counts."""
+        dispatch = _DISPATCH.get()
+        if dispatch is not None:
+            dispatch.held = True
         ticket = self.breaker.admit()
         limiter = self.limiter
         tokens = estimate_tokens(request) if limiter.tokens is not None else 0
@@ -208,6 +236,8 @@ class GuardedProvider:
             async with limiter.slot(tokens) as slot:
                 if ticket != self.breaker.generation:  # it changed state while we queued
                     ticket = self.breaker.admit()
+                if dispatch is not None:
+                    dispatch.held = False
                 try:
                     if timeout is None:
                         reply = await self.inner.request(request)

@@ -6,7 +6,10 @@ call that never reached one gives its reservation back. A call failed fast by an
 breaker was counted all the same: a call against ``max_llm_calls``, a call in report.json and
 an ``llm_call`` event, though the server never saw it. A run whose fallback model answered
 every call within its limit stopped at ``max_llm_calls``, and the report's call count was more
-than the server's.
+than the server's. Calls still waiting for their provider's concurrency window when
+``max_duration`` cancelled them counted too (report.json said 6 calls of a run whose server
+saw 2), while a call cancelled in flight, sent, counted in the report but wrote no ``llm_call``
+event, so metrics.prom said 1.
 """
 
 from __future__ import annotations
@@ -48,6 +51,41 @@ def test_calls_failed_fast_by_an_open_breaker_are_not_counted(run: E2ERun) -> No
     assert run.report["limits"]["max_llm_calls"]["used"] == SENT
     assert sum(run.step(s)["calls"] for s in ("first", "second")) == SENT
     assert len(run.events_of("llm_call")) == SENT
+
+
+@pytest.fixture(scope="module")
+def cancelled(e2e: E2E) -> E2ERun:
+    providers = {"slow": e2e.provider(max_concurrency=1)}  # one call out, the others wait
+    agents = {"writer": {"model": "slow/slow"}}
+    steps = {
+        "fan": {
+            "agent": "writer",
+            "for_each": "range(4) | list",
+            "prompt": "[[hang:60]] {{ item }}",
+        }
+    }
+    doc = workflow_doc(
+        "cancelled-calls",
+        providers=providers,
+        agents=agents,
+        steps=steps,
+        limits={"max_duration": "1s"},  # cancels the call in flight and those waiting
+    )
+    return e2e.run(doc, "--no-cache")
+
+
+def test_calls_cancelled_while_held_are_not_counted_and_one_in_flight_is(
+    cancelled: E2ERun,
+) -> None:
+    assert cancelled.exit_code == 1, cancelled.proc.stdout + cancelled.proc.stderr
+    assert "max_duration" in cancelled.report["reason"]
+    assert cancelled.stats["requests"] == 1
+    assert cancelled.report["cost"]["total"]["calls"] == 1
+    assert cancelled.step("fan")["calls"] == 1
+    (call,) = cancelled.events_of("llm_call")
+    assert call["error"] == "cancelled"
+    metrics = (cancelled.run_dir / "metrics.prom").read_text(encoding="utf-8")
+    assert 'agnoctl_llm_calls_total{model="slow",provider="slow",step="fan"} 1.0' in metrics
 
 
 def test_the_refusal_is_still_each_attempts_reason(run: E2ERun) -> None:
