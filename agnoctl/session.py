@@ -45,6 +45,7 @@ from agnoctl.engine.rundir import (
     atomic_write,
     latest_run,
     new_run_id,
+    refuse_links,
     remove_temporaries,
     repair_journal,
     unwritable,
@@ -527,6 +528,7 @@ def _take_up(setup: RunSetup, options: RunOptions) -> None:
     if options.report_dir is None and setup.previous is None:
         update_latest(options.runs_dir, setup.run_id)
     if setup.previous is not None:
+        refuse_links(setup.run_dir)
         remove_temporaries(setup.run_dir)
         repair_journal(setup.run_dir / JOURNAL)
 
@@ -620,6 +622,7 @@ async def _repair(repair: _Repair) -> None:
     """Make the lost report files of a run with no work left, tell the world what it was
     not told, clear what a killed writer left; raises NothingToResume saying what was done."""
     run_dir, report = repair.run_dir, repair.report
+    refuse_links(run_dir)
     removed = remove_temporaries(run_dir)
     try:
         if report is not None:

@@ -130,6 +130,25 @@ def repair_journal(path: Path) -> None:
         handle.truncate(0)
 
 
+def refuse_links(run_dir: Path) -> None:
+    """Refuse a run directory holding a symbolic link (planted, or kept by a copy that keeps
+    links): a resumed run writes its files in place, and would write where the link points (the
+    journal appended to and its torn line cut off, outputs/ written into)."""
+    for folder, folders, files in os.walk(run_dir):
+        for name in (*folders, *files):
+            path = Path(folder, name)
+            if path.is_symlink():
+                raise planted_link(path)
+
+
+def planted_link(path: Path) -> UsageError:
+    """The error of a symbolic link where agnoctl writes a file of the run directory."""
+    return UsageError(
+        f"{path} is a symbolic link (to {os.readlink(path)}): a run directory holds only what "
+        "agnoctl writes, and a link would have it write where the link points; remove the link"
+    )
+
+
 # ---------------------------------------------------------------------------- finding a run
 
 
@@ -236,7 +255,12 @@ def _locked(path: Path, run_dir: Path) -> IO[str] | None:
     """``path`` opened and locked; None when the file locked was removed meanwhile."""
     import fcntl
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # the lock's pid would be written over the link's target
+            raise planted_link(path) from None
+        raise
     handle = os.fdopen(fd, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
