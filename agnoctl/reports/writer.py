@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +27,7 @@ from agnoctl.reports.metrics import JournalTally
 from agnoctl.reports.model import RunReport
 from agnoctl.reports.summary import render_summary
 from agnoctl.reports.views import HTML_FILE, METRICS_FILE, write_views
+from agnoctl.spec.models import output_stem
 
 if TYPE_CHECKING:
     from agnoctl.spec.models import Workflow
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 JUNIT_FILE = "junit.xml"
 SUMMARY_FILE = "summary.md"
 PUBLISHED_FILE = "published.json"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 Publication = Literal["step_summary", "webhooks"]
 """What a finished run tells the world, once: the GitHub job summary, the webhooks."""
@@ -105,7 +104,7 @@ def stale_files(run_dir: Path, outputs: Mapping[str, Any]) -> list[str]:
 
 def output_file(name: str, value: Any) -> tuple[str, str]:
     """File name and content of one workflow output: JSON when structured, else text."""
-    safe = _UNSAFE.sub("_", name).lstrip(".") or "output"
+    safe = output_stem(name)
     if isinstance(value, dict | list):
         return f"{safe}.json", json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n"
     text = "" if value is None else value if isinstance(value, str) else json.dumps(value)

@@ -34,6 +34,7 @@ from agnoctl.spec.models import (
     ThresholdGate,
     ToolDef,
     Workflow,
+    output_stem,
 )
 from agnoctl.spec.refs import (
     MAPPING_METHODS,
@@ -224,6 +225,7 @@ class _Checker:
         self._check_inputs()
         for name, text in self.workflow.outputs.items():
             self._check_template(("outputs", name), text, False, _Scope())
+        self._check_output_files()
         self._check_unused()
         return self.diagnostics
 
@@ -955,6 +957,24 @@ class _Checker:
                     "E414",
                     f"the default of input `{name}` is not of its type {spec.type}",
                     f"give a default of type {spec.type}, or change `type`",
+                )
+
+    def _check_output_files(self) -> None:
+        # Each output is one file of outputs/: two names that make one file (`a/b` and `a_b`,
+        # or `Notes` and `notes` where the file system ignores case) would lose one silently.
+        first: dict[str, str] = {}
+        for name in self.workflow.outputs:
+            stem = output_stem(name)
+            other = first.setdefault(stem.casefold(), name)
+            if other != name:
+                self.report(
+                    ("outputs", name),
+                    "E209",
+                    f"outputs `{other}` and `{name}` would be written to one file, "
+                    f"outputs/{stem}.*",
+                    "rename one: a file name keeps letters, digits, `_`, `.` and `-` (the rest "
+                    "become `_`), and some file systems do not tell upper from lower case",
+                    at_key=True,
                 )
 
     def _check_unused(self) -> None:

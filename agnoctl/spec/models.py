@@ -717,6 +717,12 @@ class StepSpec(StepDefaults):
             raise ValueError("a group needs at least one step")
         if self.max_concurrency is not None and self.for_each is None:
             raise ValueError("`max_concurrency` limits for_each items: add `for_each`")
+        if kind in ("agent", "run") and self.success_threshold is not None and not self.for_each:
+            raise ValueError(
+                "`success_threshold` is the share of for_each items that must succeed (a "
+                "group's: of its children): this step has neither; add `for_each`, or set the "
+                "run's share at the top level"
+            )
         if kind == "uses":
             self._check_uses_fields()
         elif kind == "approval":
@@ -1108,6 +1114,16 @@ class Workflow(Strict):
         for key in value:
             _check_id(key)
         return value
+
+
+_UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def output_stem(name: str) -> str:
+    """The file name, without its extension, of the workflow output ``name`` in a run's
+    outputs/: what a file name may not safely hold (a ``/``, a space, a control character) made
+    ``_``, leading dots dropped (no hidden file, no ``..``)."""
+    return _UNSAFE_IN_FILE_NAME.sub("_", name).lstrip(".") or "output"
 
 
 StepSpec.model_rebuild()
