@@ -34,8 +34,9 @@ def test_steps_that_set_no_setting_share_the_default_settings(
 ) -> None:
     """The scheduler hands such steps one shared Settings: it must be what they would get."""
 
-    if "for_each" not in own:
-        own.pop("max_concurrency", None)  # only a for_each step may set it
+    if "for_each" not in own:  # only a for_each step may set these
+        own.pop("max_concurrency", None)
+        own.pop("success_threshold", None)
     step = StepSpec.model_validate({"agent": "a", "prompt": "p", **own})
     workflow_defaults = StepDefaults.model_validate(defaults)
     bare = settings_for(StepSpec.model_construct(), workflow_defaults)

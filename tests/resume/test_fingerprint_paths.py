@@ -133,6 +133,7 @@ DEFINED_STEPS = {
         "agent": "worker",
         "prompt": "two",
         "needs": ["plain", "cmd"],
+        "for_each": ["x", "y"],
         "success_threshold": 0.5,
         "on_gate_failure": "retry",
     },
