@@ -33,6 +33,7 @@ from agnoctl.spec.models import (
     SchemaGate,
     ThresholdGate,
 )
+from agnoctl.spec.nesting import TooDeep, read_json
 from agnoctl.spec.templates import TemplateError, evaluate
 
 if TYPE_CHECKING:
@@ -441,10 +442,12 @@ def parse_output(text: str, schema: dict[str, Any]) -> Any:
 
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(_unfenced(text))
+        return read_json(_unfenced(text))
     except json.JSONDecodeError as exc:
         problem = f"the reply is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        raise OutputInvalid(problem, errors=(problem,)) from None
+    except TooDeep as exc:  # what the reports could not write
+        problem = f"the reply is JSON no report can hold: {exc}"
+    raise OutputInvalid(problem, errors=(problem,)) from None
 
 
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(.*)\n[ \t]*```\s*$", re.DOTALL)

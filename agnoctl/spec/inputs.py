@@ -7,7 +7,7 @@ is not of the declared type, a required input without a value.
 Inputs come from whoever starts the run (a CI job, a pull request's metadata), so they are
 read as hostile: the inputs file goes through the workflow loader's bounds
 (``load_data_file``), and a `-i` value is strict JSON (no NaN or Infinity) whose integers
-must be readable and whose nesting must not exhaust the parser.
+must be readable and whose nesting is bounded as the workflow's is (``spec.nesting``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from agnoctl.errors import SpecError, UsageError
 from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.loader import load_data_file
 from agnoctl.spec.models import InputSpec
+from agnoctl.spec.nesting import read_json
 
 
 def resolve_inputs(
@@ -94,10 +95,7 @@ def convert(name: str, spec: InputSpec, text: str) -> Any:
 
 def _json(name: str, text: str) -> Any:
     """``text`` as strict JSON; ValueError when it is not."""
-    try:
-        return json.loads(text, parse_constant=_not_json, parse_int=partial(_integer, name))
-    except RecursionError:
-        raise ValueError("it nests deeper than can be read") from None
+    return read_json(text, parse_constant=_not_json, parse_int=partial(_integer, name))
 
 
 def _not_json(constant: str) -> Any:
