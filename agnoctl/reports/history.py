@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import ValidationError
 
 from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run, refuse_copied_latest
@@ -88,7 +89,9 @@ def list_runs(runs_dir: Path = RUNS_DIR) -> list[RunSummary]:
 
 def _summary(run_dir: Path) -> RunSummary:
     try:
-        data = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+        # orjson: its bounded nesting makes a report.json nested past it a bad one (a
+        # ValueError), where json's parser ran out of stack.
+        data = orjson.loads((run_dir / "report.json").read_bytes())
         return RunSummary(
             run_id=str(data.get("run_id", run_dir.name)),
             workflow=(data.get("workflow") or {}).get("name"),

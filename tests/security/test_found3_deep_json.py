@@ -7,7 +7,9 @@ no report can hold a value nested past about 250 levels. Nested 100,000 deep, th
 its step as an ``internal_error`` ("maximum recursion depth exceeded"), never retried. A `-i`
 value nested 300 deep ended in the same traceback. Such JSON is now refused as it is read,
 deeper than 200 levels as the workflow's YAML is: the reply is an invalid output (retried), the
-input a usage error.
+input a usage error. And `runs list` ended in a RecursionError traceback on a report.json
+nested 100,000 deep in the runs folder; it lists that run as incomplete now, as it lists a
+report.json that is not JSON.
 """
 
 from __future__ import annotations
@@ -98,3 +100,13 @@ def test_an_input_nested_too_deep_is_a_usage_error(tmp_path: Path) -> None:
     assert "error: input 'x' is an array: give it as JSON (it nests deeper than 200 levels)" in (
         result.stderr
     )
+
+
+def test_runs_list_takes_a_report_nested_too_deep_for_a_bad_one(tmp_path: Path) -> None:
+    run_dir = tmp_path / ".agnoctl" / "runs" / "20990101T000000Z-aaaaaa"
+    run_dir.mkdir(parents=True)
+    (run_dir / "report.json").write_text(f'{{"x": {_nested(100_000)}}}', encoding="utf-8")
+    result = agnoctl(tmp_path, "runs", "list")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "20990101T000000Z-aaaaaa" in result.stdout
+    assert "incomplete" in result.stdout
