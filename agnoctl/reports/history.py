@@ -35,7 +35,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
-from agnoctl.engine.rundir import LATEST, RUNS_DIR, latest_run, refuse_copied_latest
+from agnoctl.engine.rundir import JOURNAL, LATEST, RUNS_DIR, latest_run, refuse_copied_latest
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
@@ -140,7 +140,9 @@ def resolve_run(ref: str, runs_dir: Path = RUNS_DIR) -> Path:
             raise UsageError(f"no runs yet in {runs_dir}: `agnoctl run` writes one")
         return found
     candidate = runs_dir / ref
-    if "/" not in ref and candidate.is_dir():
+    # A run is a folder with its journal: not `.`, `..` or `` (the runs folder and the one
+    # above it, which a report could only be sought in by mistake).
+    if "/" not in ref and (candidate / JOURNAL).is_file():
         return candidate
     raise UsageError(
         f"no run {ref!r} in {runs_dir}: give a run id (`agnoctl runs list`), `latest`, "
