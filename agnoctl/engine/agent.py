@@ -39,7 +39,7 @@ from agnoctl.engine.steps import (
     run_attempts,
     schedule_retry,
 )
-from agnoctl.errors import CircuitOpen, OutputInvalid, RetryAfterTooLong
+from agnoctl.errors import CircuitOpen, OutputInvalid, RetryAfterTooLong, StepFailed
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
     Attachment,
@@ -322,10 +322,38 @@ async def _ask(
     attempt: AttemptRecord,
     prepare: Callable[[ModelRequest], Awaitable[ModelRequest]] | None = None,
 ) -> ModelReply:
-    """One model call on behalf of ``task``, accounted to its step and ``attempt``."""
-    return await rt.call_model(
+    """One model call on behalf of ``task``, accounted to its step and ``attempt``; a reply
+    the server says it did not finish fails the attempt (``_unfinished``)."""
+    reply = await rt.call_model(
         route, request, task.path, task.step_path, task.settings.tags, attempt, prepare
     )
+    if (problem := _unfinished(reply, request)) is not None:
+        raise StepFailed(f"step {task.where}: {problem}", kind="reply_unfinished")
+    return reply
+
+
+def _unfinished(reply: ModelReply, request: ModelRequest) -> str | None:
+    """Why ``reply`` is not a whole answer, by its finish reason (OpenAI's vocabulary, which
+    the providers map theirs to), or None.
+
+    A reply cut at ``max_tokens``, withheld by the provider's content filter or refused by
+    the model reads like an answer: taken as the output, a brief cut mid-sentence would pass.
+    Not retried: the same request meets the same limit, filter or refusal again (and a retry
+    would read the same reply back from the cache)."""
+    reason = reply.finish_reason
+    if reason == "length":
+        limit = request.max_tokens
+        shown = f"max_tokens ({limit})" if limit is not None else "max_tokens (unset: the default)"
+        return (
+            f"the reply was cut at the agent's {shown} before it ended (finish reason: "
+            "length); raise the agent's max_tokens or ask for a shorter answer"
+        )
+    if reason == "content_filter":
+        return "the provider's content filter withheld the reply (finish reason: content_filter)"
+    if reason == "refusal":
+        said = f": {reply.text}" if reply.text else ""
+        return f"the model refused to answer (finish reason: refusal){said}"
+    return None
 
 
 def _messages(

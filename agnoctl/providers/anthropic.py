@@ -13,7 +13,7 @@ get schema-shaped JSON from these models (no prose around it, no code fences).
 
 Finish reasons are given in the OpenAI vocabulary: ``end_turn``/``stop_sequence`` → ``stop``,
 ``max_tokens`` → ``length``, ``tool_use`` → ``tool_calls`` (``stop`` for the output tool);
-anything else is passed through.
+anything else (``refusal``, ``pause_turn``) is passed through.
 """
 
 from __future__ import annotations
@@ -188,7 +188,8 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     if output:
         texts = [json.dumps(output[0].arguments)]
         calls = [c for c in calls if c.name != OUTPUT_TOOL]
-        finish = "tool_calls" if calls else "stop"
+        if reason == "tool_use":  # the output tool's call is the answer; a cut stays a cut
+            finish = "tool_calls" if calls else "stop"
     return ModelReply(
         text="".join(texts),
         tool_calls=tuple(calls),

@@ -5,7 +5,9 @@ llama.cpp, LiteLLM and other compatible servers work with their documented URL.
 Structured output uses the native ``response_format: {type: json_schema}``; ``strict`` is set
 only when the schema meets strict mode's rules (every object closed, every property required),
 because strict mode refuses any other schema. The engine validates the reply either way.
-Finish reasons are passed through: ``stop``, ``length``, ``tool_calls``, ``content_filter``.
+Finish reasons are passed through: ``stop``, ``length``, ``tool_calls``, ``content_filter``;
+a reply whose ``message.refusal`` says the model declined is given as ``refusal``, its text
+the model's reason (the engine fails the step with it).
 """
 
 from __future__ import annotations
@@ -180,7 +182,11 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     message = choices[0].get("message")
     if not isinstance(message, dict):
         raise http.malformed(endpoint, model, "choices[0].message")
-    content = message.get("content")
+    content, finish = message.get("content"), _str_or_none(choices[0].get("finish_reason"))
+    if isinstance(refusal := message.get("refusal"), str) and refusal:
+        # A model declining to answer (structured outputs above all) says why in `refusal`,
+        # with no content and `finish_reason: stop`: the reply is the refusal, not "".
+        content, finish = refusal, "refusal"
     return ModelReply(
         text=content if isinstance(content, str) else "",
         tool_calls=_tool_calls(message.get("tool_calls"), endpoint, model),
@@ -191,7 +197,7 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
             endpoint,
             model,
         ),
-        finish_reason=_str_or_none(choices[0].get("finish_reason")),
+        finish_reason=finish,
         model=str(payload.get("model") or model),
     )
 
@@ -212,6 +218,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
     def __init__(self, endpoint: http.Endpoint, model: str, clock: http.ContentClock) -> None:
         super().__init__(SseDecoder(), parse_reply, endpoint, model, clock)
         self._text: list[str] = []
+        self._refusal: list[str] = []
         self._calls: dict[int, _CallPieces] = {}
         self._finish: Any = None
         self._usage: Any = None
@@ -238,6 +245,9 @@ class StreamedReply(http.StreamReader[SseEvent]):
         if isinstance(text := delta.get("content"), str) and text:
             self._text.append(text)
             piece = text
+        if isinstance(refusal := delta.get("refusal"), str) and refusal:
+            self._refusal.append(refusal)
+            piece = piece or ""
         if isinstance(calls := delta.get("tool_calls"), list) and calls:
             for call in calls:
                 self._call_piece(http.mapping(call))
@@ -259,7 +269,10 @@ class StreamedReply(http.StreamReader[SseEvent]):
     def payload(self) -> dict[str, Any]:
         if not self._done:
             raise http.cut_short(self._endpoint, self._model, "its end (data: [DONE])")
-        message: dict[str, Any] = {"content": "".join(self._text)}
+        message: dict[str, Any] = {
+            "content": "".join(self._text),
+            "refusal": "".join(self._refusal),
+        }
         if self._calls:
             message["tool_calls"] = [
                 {

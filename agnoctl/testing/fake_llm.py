@@ -51,6 +51,10 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[tool:NAME:ARGS]]``: call tool NAME with the JSON object ARGS while the conversation holds
   no tool result, then answer ``tool result: <last result>``; several make parallel calls
 - ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
+- ``[[finish:REASON]]``: the reply's finish reason, in the OpenAI vocabulary (``length``,
+  ``content_filter``), named as each protocol names it; ``refusal`` is Anthropic's stop reason,
+  and on the OpenAI route the reply's text as ``message.refusal`` (``delta.refusal`` pieces in
+  a stream) with no content and ``finish_reason: stop``, as OpenAI refuses
 
 Stream faults (a whole reply ignores them; ``T``: only the first T requests, else always):
 
@@ -200,7 +204,7 @@ _DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
 _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
     "json", "text", "tool", "tokens", "body", "huge", "trickle",
-    "cut", "stall", "bad_chunk", "error_event",
+    "cut", "stall", "bad_chunk", "error_event", "finish",
 }  # fmt: skip
 _STREAM_FAULTS = {"cut", "stall", "bad_chunk", "error_event"}
 _WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
@@ -315,6 +319,8 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["tool_calls"] = (*out.get("tool_calls", ()), call)
     elif d.name == "tokens":
         out["input_tokens"], out["output_tokens"] = int(args[0]), int(args[1])
+    elif d.name == "finish":
+        out["finish_reason"] = args[0]
     elif d.name in _STREAM_FAULTS and (len(args) < 2 or n <= int(args[1])):
         out[d.name] = int(args[0])
 
@@ -640,6 +646,8 @@ def _openai_reply(
     model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+    if finish == "refusal":
+        message["content"], message["refusal"], finish = None, text, "stop"
     if calls:
         message["tool_calls"] = [
             {
@@ -1053,6 +1061,7 @@ def _openai_stream(payload: Mapping[str, Any], include_usage: bool) -> list[byte
 
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in _pieces(message["content"] or "")]
+    chunks += [chunk({"refusal": piece}) for piece in _pieces(message["refusal"] or "")]
     for index, call in enumerate(message.get("tool_calls") or ()):
         function = call["function"]
         opening = {**call, "index": index, "function": {"name": function["name"], "arguments": ""}}
