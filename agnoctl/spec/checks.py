@@ -26,6 +26,7 @@ from agnoctl.spec.model_errors import model_diagnostics, path_text
 from agnoctl.spec.models import (
     APPROVAL_OUTPUT_SCHEMA,
     ID_PATTERN,
+    MAX_OUTPUT_STEM,
     AgentSpec,
     InputSpec,
     JudgeGate,
@@ -961,10 +962,20 @@ class _Checker:
 
     def _check_output_files(self) -> None:
         # Each output is one file of outputs/: two names that make one file (`a/b` and `a_b`,
-        # or `Notes` and `notes` where the file system ignores case) would lose one silently.
+        # or `Notes` and `notes` where the file system ignores case) would lose one silently,
+        # and a name past what a file name may hold would fail the run at its end.
         first: dict[str, str] = {}
         for name in self.workflow.outputs:
             stem = output_stem(name)
+            if len(stem) > MAX_OUTPUT_STEM:  # the run would fail at its end, and its resume
+                self.report(
+                    ("outputs", name),
+                    "E210",
+                    f"output `{name[:40]}...` is too long a name for its file in outputs/ "
+                    f"({len(stem)} characters)",
+                    f"shorten it to at most {MAX_OUTPUT_STEM} characters",
+                    at_key=True,
+                )
             other = first.setdefault(stem.casefold(), name)
             if other != name:
                 self.report(

@@ -1117,6 +1117,9 @@ class Workflow(Strict):
 
 
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_OUTPUT_STEM = 236
+"""The longest file name common file systems take (255), less the ``.json`` an output adds and
+the 14 characters its temporary file adds while it is written (``.<name>.<8 random>.tmp``)."""
 
 
 def output_stem(name: str) -> str:
