@@ -1081,3 +1081,14 @@ def shown_url(url: URL) -> str:
     if url.raw_query_string:
         url = url.with_query("***")
     return str(url)
+
+
+def shown_address(text: str) -> str:
+    """``text``, a URL a user gave (``--metrics-push``, ``--otlp-endpoint``), fit for a message
+    as ``shown_url`` makes one; text that cannot be read as a URL is shown as ``***``."""
+    from yarl import URL
+
+    try:
+        return shown_url(URL(text))
+    except ValueError:
+        return "***"

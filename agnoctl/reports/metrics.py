@@ -516,6 +516,7 @@ def push_metrics(
     """
     from prometheus_client.exposition import pushadd_to_gateway
 
+    from agnoctl.providers.http import shown_address
     from agnoctl.reports import pushgateway
 
     try:
@@ -528,7 +529,7 @@ def push_metrics(
             handler=pushgateway.send,
         )
     except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
-        raise UsageError(f"could not push metrics to {gateway}: {exc}") from None
+        raise UsageError(f"could not push metrics to {shown_address(gateway)}: {exc}") from None
 
 
 __all__ = [

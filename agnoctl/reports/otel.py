@@ -25,6 +25,7 @@ pays for it. Headers the collector needs (an API key) come from the exporter's o
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit
 
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, LlmCall
+from agnoctl.providers.http import shown_address
 from agnoctl.reports.metrics import session_events
 from agnoctl.reports.model import AttemptReport, ItemReport, RunReport, StepReport
 from agnoctl.version import __version__
@@ -100,15 +102,27 @@ def export_traces(
             endpoint=traces_url(endpoint), timeout=10, session=redirect.refusing_session()
         )
     spans = build_spans(report, entries)
+    _quiet_exporter()
     try:
         result = exporter.export(spans)
     finally:
         exporter.shutdown()
     if result is not SpanExportResult.SUCCESS:
         raise UsageError(
-            f"the OTLP collector at {endpoint} did not accept the run's traces{redirect.said}"
+            f"the OTLP collector at {shown_address(endpoint or '')} did not accept the run's "
+            f"traces{redirect.said}"
         )
     return len(spans)
+
+
+def _quiet_exporter() -> None:
+    """Keep the exporter's own log lines off stderr: each failed try is logged quoting the
+    URL with its query (which may hold a token) and the collector's words, unmasked and
+    unescaped; the warning of ``export_traces`` says what failed instead."""
+    logger = logging.getLogger("opentelemetry.exporter.otlp")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
 
 
 class _Redirect:
