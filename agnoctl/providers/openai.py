@@ -182,13 +182,14 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     message = choices[0].get("message")
     if not isinstance(message, dict):
         raise http.malformed(endpoint, model, "choices[0].message")
-    content, finish = message.get("content"), _str_or_none(choices[0].get("finish_reason"))
+    content = _content_text(message.get("content"), endpoint, model)
+    finish = _str_or_none(choices[0].get("finish_reason"))
     if isinstance(refusal := message.get("refusal"), str) and refusal:
         # A model declining to answer (structured outputs above all) says why in `refusal`,
         # with no content and `finish_reason: stop`: the reply is the refusal, not "".
         content, finish = refusal, "refusal"
     return ModelReply(
-        text=content if isinstance(content, str) else "",
+        text=content,
         tool_calls=_tool_calls(message.get("tool_calls"), endpoint, model),
         usage=http.usage(
             http.mapping(payload.get("usage")),
@@ -202,12 +203,31 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     )
 
 
+def _content_text(content: Any, endpoint: http.Endpoint, model: str) -> str:
+    """The text of a message's (or a delta's) ``content``: a string, or a list of typed
+    chunks, as Mistral's reasoning models send it (a ``thinking`` chunk, then ``text``
+    chunks), whose text chunks are the answer (thinking is not, as Anthropic's is not);
+    null is no text."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if not isinstance(content, list):
+        raise http.malformed(endpoint, model, "a content that is text or a list of chunks")
+    return "".join(
+        part["text"]
+        for part in content
+        if isinstance(part, dict)
+        and part.get("type") == "text"
+        and isinstance(part.get("text"), str)
+    )
+
+
 class StreamedReply(http.StreamReader[SseEvent]):
     """A Chat Completions stream (server-sent events of ``chat.completion.chunk`` objects,
     ended by ``data: [DONE]``) put together into the whole reply it stands for, then parsed
     by ``parse_reply``: a streamed reply and a whole one are the same ``ModelReply``.
 
-    A chunk's ``choices[0].delta`` carries a piece of ``content`` or of ``tool_calls`` (by
+    A chunk's ``choices[0].delta`` carries a piece of ``content`` (text, or typed chunks:
+    ``_content_text``), of ``refusal`` or of ``tool_calls`` (by
     ``index``: the id and name once, the arguments as pieces of one JSON text); the choice's
     ``finish_reason`` comes once; with ``stream_options.include_usage`` a last chunk with no
     choices carries ``usage``. An ``error`` object in a chunk (OpenAI-compatible servers report
@@ -242,7 +262,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
         self._finish = choice.get("finish_reason") or self._finish
         delta = http.mapping(choice.get("delta"))
         piece: str | None = None
-        if isinstance(text := delta.get("content"), str) and text:
+        if text := _content_text(delta.get("content"), self._endpoint, self._model):
             self._text.append(text)
             piece = text
         if isinstance(refusal := delta.get("refusal"), str) and refusal:

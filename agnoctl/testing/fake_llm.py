@@ -55,6 +55,9 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
   ``content_filter``), named as each protocol names it; ``refusal`` is Anthropic's stop reason,
   and on the OpenAI route the reply's text as ``message.refusal`` (``delta.refusal`` pieces in
   a stream) with no content and ``finish_reason: stop``, as OpenAI refuses
+- ``[[content_parts]]``: on the OpenAI route, the reply's content is a list of typed chunks, a
+  ``thinking`` one and then a ``text`` one holding the text (a stream sends one chunk a
+  delta), as Mistral's reasoning models answer
 
 Stream faults (a whole reply ignores them; ``T``: only the first T requests, else always):
 
@@ -152,6 +155,7 @@ class FakeReply:
     input_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
+    content_parts: bool = False  # openai: content as typed chunks (thinking, then text)
     # Stream faults, by events sent (a whole reply ignores them): close the connection after
     # N, send nothing more after N, make event N (from 1) not JSON, report an error after N.
     cut: int | None = None
@@ -204,7 +208,7 @@ _DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
 _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
     "json", "text", "tool", "tokens", "body", "huge", "trickle",
-    "cut", "stall", "bad_chunk", "error_event", "finish",
+    "cut", "stall", "bad_chunk", "error_event", "finish", "content_parts",
 }  # fmt: skip
 _STREAM_FAULTS = {"cut", "stall", "bad_chunk", "error_event"}
 _WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
@@ -321,6 +325,8 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["input_tokens"], out["output_tokens"] = int(args[0]), int(args[1])
     elif d.name == "finish":
         out["finish_reason"] = args[0]
+    elif d.name == "content_parts":
+        out["content_parts"] = True
     elif d.name in _STREAM_FAULTS and (len(args) < 2 or n <= int(args[1])):
         out[d.name] = int(args[0])
 
@@ -639,7 +645,11 @@ def _render_reply(request: FakeRequest, reply: FakeReply, serial: int) -> dict[s
     )
     finish = reply.finish_reason or ("tool_calls" if calls else "stop")
     render = {"openai": _openai_reply, "anthropic": _anthropic_reply, "ollama": _ollama_reply}
-    return render[request.protocol](request.model, text, calls, usage, finish, serial)
+    payload = render[request.protocol](request.model, text, calls, usage, finish, serial)
+    if reply.content_parts and request.protocol == "openai":
+        thinking = {"type": "thinking", "thinking": [{"type": "text", "text": "Let me think."}]}
+        payload["choices"][0]["message"]["content"] = [thinking, {"type": "text", "text": text}]
+    return payload
 
 
 def _openai_reply(
@@ -1060,7 +1070,11 @@ def _openai_stream(payload: Mapping[str, Any], include_usage: bool) -> list[byte
         return _sse({**head, "choices": choices, **extra})
 
     chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in _pieces(message["content"] or "")]
+    content = message["content"]
+    if isinstance(content, list):  # typed chunks: one a delta, as a list of one
+        chunks += [chunk({"content": [part]}) for part in content]
+    else:
+        chunks += [chunk({"content": piece}) for piece in _pieces(content or "")]
     chunks += [chunk({"refusal": piece}) for piece in _pieces(message["refusal"] or "")]
     for index, call in enumerate(message.get("tool_calls") or ()):
         function = call["function"]
