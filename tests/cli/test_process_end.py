@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PROBE = """
-import atexit, os, sys, threading, time
+import atexit, os, sys, threading
 from agnoctl.cli import console
 atexit.register(lambda: print("atexit ran", file=sys.stderr))
 class Probe:
@@ -22,7 +22,7 @@ class Probe:
 probe = Probe()  # freed by the teardown, with __main__'s names
 if os.environ.get("PROBE_THREAD"):
     def late(write=os.write):
-        time.sleep(0.3)
+        threading.main_thread().join()  # until the interpreter's ending begins
         write(2, b"thread done\\n")
     threading.Thread(target=late).start()
 sys.argv = ["agnoctl", *sys.argv[1:]]
@@ -110,7 +110,8 @@ def test_a_run_ends_without_the_teardown_its_files_and_log_whole(tmp_path: Path)
 
 
 def test_a_thread_still_running_gets_the_usual_ending(tmp_path: Path) -> None:
-    # The interpreter waits for it, and what it prints arrives.
+    # The interpreter waits for it, and what it prints arrives. (The thread ends only once
+    # the main thread has: it is alive whenever the command ends.)
     done = end("runs", "list", cwd=tmp_path, env={"PROBE_THREAD": "1"})
     assert done.returncode == 0, done.stderr
     assert "thread done" in done.stderr
