@@ -348,6 +348,11 @@ def _unfinished(reply: ModelReply, request: ModelRequest) -> str | None:
             f"the reply was cut at the agent's {shown} before it ended (finish reason: "
             "length); raise the agent's max_tokens or ask for a shorter answer"
         )
+    if reason == "model_context_window_exceeded":  # Anthropic's: the window, not max_tokens
+        return (
+            "the reply was cut where it filled the model's context window (finish reason: "
+            "model_context_window_exceeded); shorten the prompt, or use a model with a larger one"
+        )
     if reason == "content_filter":
         return "the provider's content filter withheld the reply (finish reason: content_filter)"
     if reason == "refusal":

@@ -4,7 +4,8 @@ Found by trying it: every protocol tells why a reply ended (OpenAI ``finish_reas
 Anthropic ``stop_reason``, Ollama ``done_reason``), and agnoctl kept it without reading it. A
 reply cut at ``max_tokens`` (``length`` / ``max_tokens``) was the step's output, exit 0: a
 brief cut mid-sentence reported as a success. A reply withheld by the provider's content
-filter (``content_filter``) or refused by the model (Anthropic's ``refusal``) was an empty
+filter (``content_filter``), cut where it filled the model's context window (Anthropic's
+``model_context_window_exceeded``) or refused by the model (Anthropic's ``refusal``) was an empty
 or partial output that passed too; OpenAI's refusal (``message.refusal``, no content,
 ``finish_reason: stop``) was an empty output, retried as invalid JSON when a schema applied,
 the model's reason never shown. Anthropic structured output hid the cut altogether: the
@@ -46,6 +47,9 @@ def run(e2e: E2E) -> E2ERun:
     for how in ("stream", "whole"):
         steps[f"openai_{how}_filtered"] = _step(f"openai_{how}", "[[finish:content_filter]] a")
         steps[f"anthropic_{how}_refused"] = _step(f"anthropic_{how}", "[[finish:refusal]] b")
+        steps[f"anthropic_{how}_window"] = _step(
+            f"anthropic_{how}", "[[finish:model_context_window_exceeded]] d"
+        )
         steps[f"openai_{how}_refused"] = _step(
             f"openai_{how}", f"[[finish:refusal]] [[text:{REFUSAL}]]", output_schema=SCHEMA
         )
@@ -77,6 +81,9 @@ def test_a_filtered_or_refused_reply_fails_its_step(run: E2ERun, how: str) -> No
     filtered = run.step(f"openai_{how}_filtered")
     assert filtered["status"] == "failed"
     assert "content filter" in filtered["error"]["message"], filtered["error"]
+    window = run.step(f"anthropic_{how}_window")
+    assert window["status"] == "failed"
+    assert "filled the model's context window" in window["error"]["message"], window["error"]
     refused = run.step(f"anthropic_{how}_refused")
     assert refused["status"] == "failed"
     assert "refused" in refused["error"]["message"], refused["error"]
