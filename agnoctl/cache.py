@@ -533,7 +533,7 @@ _CANONICAL = json.JSONEncoder(
 def _decode(raw: str) -> dict[str, Any] | None:
     try:
         entry = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what can be read
         return None
     if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
         return None
