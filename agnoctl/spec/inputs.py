@@ -40,8 +40,12 @@ def resolve_inputs(
             values[name] = check_value(_known(name, declared), name, value)
     for name, value in (given or {}).items():
         values[name] = check_value(_known(name, declared), name, value)
+    paired: set[str] = set()
     for pair in pairs:
         name, value = parse_pair(pair, declared)
+        if name in paired:  # fail closed: one of the two would be dropped without a word
+            raise UsageError(f"input {name!r} is given twice with -i: give it once")
+        paired.add(name)
         values[name] = value
     for name, spec in declared.items():
         if name not in values:
