@@ -198,7 +198,9 @@ def test_for_each_that_is_not_a_list_fails_the_step(run: Runner) -> None:
     report = run(workflow({"bad": {"agent": "a", "for_each": "'text' | trim", "prompt": "x"}}))
     step = report.steps["bad"]
     assert step.status == "failed" and step.error is not None
-    assert "for_each must give a list" in step.error.message
+    assert "for_each must give a list, but `'text' | trim` gave a text ('text')" in (
+        step.error.message
+    )
 
 
 def test_nested_groups_and_their_outputs(run: Runner) -> None:

@@ -347,11 +347,11 @@ def test_a_nested_field_names_where_it_is_missing(check: Check) -> None:
 @pytest.mark.parametrize(
     ("expression", "gives"),
     [
-        ('"42"', "int '42'"),
-        ('"-4.5"', "float '-4.5'"),
-        ("\"'abc'\"", "str 'abc'"),
-        ('"true"', "bool 'True'"),
-        ('"none"', "NoneType 'None'"),
+        ('"42"', "a number (42)"),
+        ('"-4.5"', "a number (-4.5)"),
+        ("\"'abc'\"", "a text ('abc')"),
+        ('"true"', "a boolean (true)"),
+        ('"none"', "null"),
         ("\"{'a': [1, 2]}\"", "a map (use `.items()` or `.values()`)"),
     ],
 )
