@@ -181,7 +181,9 @@ class ConnectionFailed(TransientProviderError):
 
 
 class MalformedResponse(TransientProviderError):
-    pass
+    # The (input, output) tokens the reply reported, when it was read that far: the server
+    # answered and bills them, whatever is wrong with the rest of it.
+    tokens: tuple[int, int] | None = None
 
 
 class PermanentProviderError(ProviderError):

@@ -22,11 +22,11 @@ import anyio.abc
 
 from agnoctl import events
 from agnoctl.cache import CacheMode, ResponseCache, cached_request, caching_enabled
-from agnoctl.engine.budget import Budget, CostLedger
+from agnoctl.engine.budget import Budget, CostLedger, Reservation
 from agnoctl.engine.limits import PriorityLimiter
 from agnoctl.engine.resume import Reuse
 from agnoctl.engine.retry import reason
-from agnoctl.errors import CacheMiss, ToolServerFailed, UsageError
+from agnoctl.errors import CacheMiss, MalformedResponse, ToolServerFailed, UsageError
 from agnoctl.events import EventSink, milliseconds, tokens_per_second
 from agnoctl.providers import pricing
 from agnoctl.providers.base import CallContext, ModelReply, ModelRequest, Provider, Usage
@@ -566,14 +566,23 @@ class Runtime:
                 # paused past any wait we take, or the run was cancelled while it waited.
                 budget.release(reservation)
                 raise
-            budget.settle(reservation, 0, 0.0)
             # A call counts once it was sent, answered, failed or cancelled, as
             # `max_llm_calls` counts it: the step, the cost ledger (report and summary), the
-            # budget and the journal's llm_call events (metrics, a resume) say the same.
-            attempt.calls += 1
-            self.ledger.add(step_path, context.agent, route.label, tags)
+            # budget and the journal's llm_call events (metrics, a resume) say the same. A
+            # malformed reply that told its usage is paid for: its tokens count too.
+            billed = exc.tokens if isinstance(exc, MalformedResponse) else None
+            usage = None if billed is None else Usage(*billed)
+            cost = self._count(route, reservation, attempt, step_path, context, tags, usage)
             error = reason(exc) if isinstance(exc, Exception) else "cancelled"
-            self._llm_event(route, path, context, started, error=error)
+            self._llm_event(
+                route,
+                path,
+                context,
+                started,
+                usage=usage,
+                cost=None if usage is None else cost,
+                error=error,
+            )
             raise
         if hit:
             reply.cached = True  # a reply decoded from the cache for this call alone
@@ -583,18 +592,35 @@ class Runtime:
             return reply
         attempt.node = reply.node or attempt.node  # a remote call says where it ran
         usage = reply.usage
-        tokens_in, tokens_out = usage.input_tokens, usage.output_tokens
-        cost = route.cost(usage)
-        budget.settle(reservation, tokens_in + tokens_out, cost)
+        cost = self._count(route, reservation, attempt, step_path, context, tags, usage)
+        if reply.ttft is not None:
+            _note_stream(attempt, reply, usage.output_tokens)
+        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
+        return reply
+
+    def _count(
+        self,
+        route: Route,
+        reservation: Reservation | None,
+        attempt: AttemptRecord,
+        step_path: str,
+        context: CallContext,
+        tags: Tags | None,
+        usage: Usage | None,
+    ) -> float:
+        """Count one sent call and the ``usage`` it reported (None: none known) into the
+        budget, its attempt and the cost ledger; its cost."""
+        tokens_in, tokens_out = (
+            (0, 0) if usage is None else (usage.input_tokens, usage.output_tokens)
+        )
+        cost = 0.0 if usage is None else route.cost(usage)
+        self.budget.settle(reservation, tokens_in + tokens_out, cost)
         attempt.calls += 1
         attempt.tokens_in += tokens_in
         attempt.tokens_out += tokens_out
         attempt.cost += cost
-        if reply.ttft is not None:
-            _note_stream(attempt, reply, tokens_out)
         self.ledger.add(step_path, context.agent, route.label, tags, tokens_in, tokens_out, cost)
-        self._llm_event(route, path, context, started, usage=usage, cost=cost, reply=reply)
-        return reply
+        return cost
 
     def cache_mode_of(self, step_path: str, context: CallContext) -> CacheMode:
         """How a call of ``step_path`` uses the cache (MCP tool results follow its replies)."""

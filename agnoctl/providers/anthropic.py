@@ -170,18 +170,11 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     fails the call with the server's message, as an ``error`` event in a stream does."""
     if payload.get("type") == "error":
         raise _error_after_200(endpoint, model, payload.get("error"))
-    content = payload.get("content")
-    if not isinstance(content, list):
-        raise http.malformed(endpoint, model, "a content list")
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    for block in content:
-        if not isinstance(block, dict):
-            raise http.malformed(endpoint, model, "content blocks that are objects")
-        if block.get("type") == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif block.get("type") == "tool_use":
-            calls.append(_tool_call(block, endpoint, model))
+    usage = http.usage(
+        http.mapping(payload.get("usage")), "input_tokens", "output_tokens", endpoint, model
+    )
+    with http.billed(usage):
+        texts, calls = _content(payload.get("content"), endpoint, model)
     output = [c for c in calls if c.name == OUTPUT_TOOL]
     reason = payload.get("stop_reason")
     finish = _STOP_REASONS.get(reason, reason) if isinstance(reason, str) else None
@@ -193,12 +186,26 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     return ModelReply(
         text="".join(texts),
         tool_calls=tuple(calls),
-        usage=http.usage(
-            http.mapping(payload.get("usage")), "input_tokens", "output_tokens", endpoint, model
-        ),
+        usage=usage,
         finish_reason=finish,
         model=str(payload.get("model") or model),
     )
+
+
+def _content(content: Any, endpoint: http.Endpoint, model: str) -> tuple[list[str], list[ToolCall]]:
+    """The texts and the tool calls of a reply's ``content`` blocks."""
+    if not isinstance(content, list):
+        raise http.malformed(endpoint, model, "a content list")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in content:
+        if not isinstance(block, dict):
+            raise http.malformed(endpoint, model, "content blocks that are objects")
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif block.get("type") == "tool_use":
+            calls.append(_tool_call(block, endpoint, model))
+    return texts, calls
 
 
 # The HTTP status each kind of error stands for, for an ``error`` event after the 200.
@@ -296,7 +303,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
             raise http.cut_short(self._endpoint, self._model, "its end (message_stop)")
         for index, pieces in self._inputs.items():
             if text := "".join(pieces):
-                self._blocks[index]["input"] = _tool_input(text, self._endpoint, self._model)
+                self._blocks[index]["input"] = text  # JSON text, decoded by parse_reply
         return {
             "model": self._served,
             "content": [block for _, block in sorted(self._blocks.items())],
@@ -322,6 +329,8 @@ def _error_after_200(endpoint: http.Endpoint, model: str, error: Any) -> Excepti
 
 def _tool_call(block: dict[str, Any], endpoint: http.Endpoint, model: str) -> ToolCall:
     name, arguments = block.get("name"), block.get("input", {})
+    if isinstance(arguments, str):  # a stream's pieces of input, put together
+        arguments = _tool_input(arguments, endpoint, model)
     if not isinstance(name, str) or not isinstance(arguments, dict):
         raise http.malformed(endpoint, model, "a name and an input object in every tool_use block")
     return ToolCall(id=str(block.get("id") or name), name=name, arguments=arguments)

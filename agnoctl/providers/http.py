@@ -39,6 +39,7 @@ Rate-limit headers (``Retry-After``, OpenAI's ``x-ratelimit-*``, Anthropic's
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -71,7 +72,7 @@ from agnoctl.errors import (
 from agnoctl.providers.base import RateLimitHint, Usage
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Iterator, Mapping
 
     import aiohttp
     from yarl import URL
@@ -1051,6 +1052,17 @@ def usage(
             value = 0
         counts.append(value)
     return Usage(input_tokens=counts[0], output_tokens=counts[1])
+
+
+@contextlib.contextmanager
+def billed(counted: Usage) -> Iterator[None]:
+    """A malformed reply raised inside carries ``counted``, the usage the reply reported: a
+    reply read this far was answered, and is paid for, even if the rest cannot be used."""
+    try:
+        yield
+    except MalformedResponse as exc:
+        exc.tokens = (counted.input_tokens, counted.output_tokens)
+        raise
 
 
 def _truncate(text: str, endpoint: Endpoint) -> str:

@@ -134,16 +134,18 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     (a failure answered with a 200) fails the call as a server error, as in a stream."""
     if (error := payload.get("error")) is not None:
         raise http.stream_error(endpoint, model, 500, error)
+    usage = http.usage(payload, "prompt_eval_count", "eval_count", endpoint, model)
     message = payload.get("message")
-    if not isinstance(message, dict):
-        raise http.malformed(endpoint, model, "a message object")
+    with http.billed(usage):
+        if not isinstance(message, dict):
+            raise http.malformed(endpoint, model, "a message object")
+        calls = _tool_calls(message.get("tool_calls"), endpoint, model)
     content = message.get("content")
-    calls = _tool_calls(message.get("tool_calls"), endpoint, model)
     reason = payload.get("done_reason")
     return ModelReply(
         text=content if isinstance(content, str) else "",
         tool_calls=calls,
-        usage=http.usage(payload, "prompt_eval_count", "eval_count", endpoint, model),
+        usage=usage,
         finish_reason="tool_calls" if calls else reason if isinstance(reason, str) else None,
         model=str(payload.get("model") or model),
     )

@@ -176,13 +176,18 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     failure with a 200 this way) fails the call with the server's message, as in a stream."""
     if (error := payload.get("error")) is not None:
         raise _error_after_200(endpoint, model, error)
-    choices = payload.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise http.malformed(endpoint, model, "choices")
-    message = choices[0].get("message")
-    if not isinstance(message, dict):
-        raise http.malformed(endpoint, model, "choices[0].message")
-    content = _content_text(message.get("content"), endpoint, model)
+    usage = http.usage(
+        http.mapping(payload.get("usage")), "prompt_tokens", "completion_tokens", endpoint, model
+    )
+    with http.billed(usage):
+        choices = payload.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise http.malformed(endpoint, model, "choices")
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            raise http.malformed(endpoint, model, "choices[0].message")
+        content = _content_text(message.get("content"), endpoint, model)
+        calls = _tool_calls(message.get("tool_calls"), endpoint, model)
     finish = _str_or_none(choices[0].get("finish_reason"))
     if isinstance(refusal := message.get("refusal"), str) and refusal:
         # A model declining to answer (structured outputs above all) says why in `refusal`,
@@ -190,14 +195,8 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
         content, finish = refusal, "refusal"
     return ModelReply(
         text=content,
-        tool_calls=_tool_calls(message.get("tool_calls"), endpoint, model),
-        usage=http.usage(
-            http.mapping(payload.get("usage")),
-            "prompt_tokens",
-            "completion_tokens",
-            endpoint,
-            model,
-        ),
+        tool_calls=calls,
+        usage=usage,
         finish_reason=finish,
         model=str(payload.get("model") or model),
     )

@@ -50,6 +50,9 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[text:TEXT]]``: the reply text is TEXT (up to the closing brackets)
 - ``[[tool:NAME:ARGS]]``: call tool NAME with the JSON object ARGS while the conversation holds
   no tool result, then answer ``tool result: <last result>``; several make parallel calls
+- ``[[bad_args:NAME]]``: as ``tool``, a call to tool NAME whose arguments are JSON cut short
+  (``{"path": ``): a model's broken tool call (OpenAI; Anthropic streams it as
+  ``input_json_delta`` pieces, a whole reply as the text in ``input``)
 - ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
 - ``[[finish:REASON]]``: the reply's finish reason, in the OpenAI vocabulary (``length``,
   ``content_filter``), named as each protocol names it; ``refusal`` is Anthropic's stop reason,
@@ -135,6 +138,7 @@ _JSON = "application/json"
 class FakeToolCall:
     name: str
     arguments: dict[str, Any]
+    raw: str | None = None  # the arguments' text as sent, JSON or not (openai, anthropic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +212,7 @@ _DIRECTIVE = re.compile(r"\[\[([a-z_0-9]+)")
 _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
     "json", "text", "tool", "tokens", "body", "huge", "trickle",
-    "cut", "stall", "bad_chunk", "error_event", "finish", "content_parts",
+    "cut", "stall", "bad_chunk", "error_event", "finish", "content_parts", "bad_args",
 }  # fmt: skip
 _STREAM_FAULTS = {"cut", "stall", "bad_chunk", "error_event"}
 _WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
@@ -320,6 +324,9 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         if not isinstance(d.payload, dict):
             raise ValueError("tool arguments must be a JSON object")
         call = FakeToolCall(name=args[0], arguments=d.payload)
+        out["tool_calls"] = (*out.get("tool_calls", ()), call)
+    elif d.name == "bad_args":
+        call = FakeToolCall(name=args[0], arguments={}, raw='{"path": ')
         out["tool_calls"] = (*out.get("tool_calls", ()), call)
     elif d.name == "tokens":
         out["input_tokens"], out["output_tokens"] = int(args[0]), int(args[1])
@@ -663,7 +670,10 @@ def _openai_reply(
             {
                 "id": f"call_{i}",
                 "type": "function",
-                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                "function": {
+                    "name": c.name,
+                    "arguments": json.dumps(c.arguments) if c.raw is None else c.raw,
+                },
             }
             for i, c in enumerate(calls)
         ]
@@ -686,7 +696,12 @@ def _anthropic_reply(
 ) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     content += [
-        {"type": "tool_use", "id": f"toolu_{i}", "name": c.name, "input": c.arguments}
+        {
+            "type": "tool_use",
+            "id": f"toolu_{i}",
+            "name": c.name,
+            "input": c.arguments if c.raw is None else c.raw,
+        }
         for i, c in enumerate(calls)
     ]
     return {
@@ -1103,7 +1118,8 @@ def _anthropic_stream(payload: Mapping[str, Any]) -> list[bytes]:
         else:
             opening = {**block, "input": {}}
             kind, key = "input_json_delta", "partial_json"
-            whole = {"partial_json": json.dumps(block["input"])}
+            given = block["input"]  # the arguments, or their text as sent (bad_args)
+            whole = {"partial_json": given if isinstance(given, str) else json.dumps(given)}
         chunks.append(
             _sse(
                 {"type": "content_block_start", "index": index, "content_block": opening},
