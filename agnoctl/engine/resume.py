@@ -348,7 +348,8 @@ class Finished:
 
 
 class PastCall(NamedTuple):
-    """A model call of an earlier segment that was answered (by the provider or the cache)."""
+    """A model call of an earlier segment: answered (by the provider or the cache) or failed
+    (it counts as a call, with the tokens of a malformed reply that told them)."""
 
     step: str  # the workflow step (`fan`, `group.child`), not the run path
     agent: str | None
@@ -363,8 +364,9 @@ class PastCall(NamedTuple):
 class Segment:
     """One process's share of a run, from its start event to its last event.
 
-    ``calls``, ``tokens`` and ``cost`` are those of the calls a provider answered, as the cost
-    report counts them (no cache hit); ``max_llm_calls`` also counts the ``failed`` ones.
+    ``calls`` are the calls a provider answered (no cache hit), ``failed`` the others it was
+    sent; ``tokens`` and ``cost`` are those of both (a failed call has none, but a malformed
+    reply that told its usage), as the cost report and the limits count them.
     """
 
     started: str  # ISO-8601 time of its start event
@@ -377,6 +379,12 @@ class Segment:
     tokens: int = 0
     cost: float = 0.0
     reused: int = 0
+
+    @property
+    def sent(self) -> int:
+        """Its calls a provider was sent, answered or failed: LLM calls, as every count
+        of them counts (docs/cost-control.md)."""
+        return self.calls + self.failed
 
 
 @dataclass(slots=True)
@@ -391,7 +399,7 @@ class PreviousRun:
     finished: dict[JournalKey, Finished] = field(default_factory=dict)
     last_seq: int = 0
     segments: list[Segment] = field(default_factory=list)
-    answered: list[PastCall] = field(default_factory=list)  # for the run's cost report
+    calls: list[PastCall] = field(default_factory=list)  # for the run's cost report
     unreadable: list[int] = field(default_factory=list)  # journal lines that held no event
     # The journal records the end of a run that passed, but report.json is not its report
     # (lost after the run): the resumed run makes it, reusing every task.
@@ -401,7 +409,7 @@ class PreviousRun:
         """What every segment so far used, as ``limits`` count it."""
         segments = self.segments
         return Spent(
-            calls=sum(s.calls + s.failed for s in segments),
+            calls=sum(s.sent for s in segments),
             tokens=sum(s.tokens for s in segments),
             cost_usd=sum(s.cost for s in segments),
         )
@@ -487,18 +495,17 @@ def _segment(previous: PreviousRun, stamp: str) -> Segment:
 
 
 def _count_call(previous: PreviousRun, segment: Segment, call: events.LlmCall) -> None:
-    # A failed call has no tokens nor cost.
+    # A failed call has no tokens nor cost, but a malformed reply that told its usage.
     tokens_in, tokens_out = call.tokens_in or 0, call.tokens_out or 0
     cost, cached = float(call.cost or 0.0), bool(call.cached)
     if call.error is not None:
         segment.failed += 1
-        return
-    if not cached:  # a cache hit reached no provider: the limits do not count it
+    elif not cached:  # a cache hit reached no provider: the limits do not count it
         segment.calls += 1
-        segment.tokens += tokens_in + tokens_out
-        segment.cost += cost
+    segment.tokens += tokens_in + tokens_out
+    segment.cost += cost
     model = f"{call.provider}/{call.model}"
-    previous.answered.append(
+    previous.calls.append(
         PastCall(step_of(call.step), call.agent, model, tokens_in, tokens_out, cost, cached)
     )
 

@@ -375,9 +375,10 @@ def _spill(reports: ReportFiles, stop: _WriteFailure, step: StepRecord, item: It
 
 
 def _carry_costs(rt: Runtime, previous: PreviousRun) -> None:
-    """Put the answered calls of the run's earlier segments in its cost report."""
+    """Put the calls of the run's earlier segments in its cost report: answered or failed,
+    as the segment's own report counted them (and the limits count them)."""
     tags: dict[str, Tags | None] = {}
-    for call in previous.answered:
+    for call in previous.calls:
         step = call.step
         if step not in tags:
             spec = find_step(rt.workflow, step)

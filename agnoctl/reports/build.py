@@ -149,7 +149,7 @@ def _segments(result: RunResult) -> list[dict[str, Any]]:
                 "resumed": segment.resumed,
                 "status": segment.status or "killed",
                 "reason": segment.reason or _KILLED,
-                "calls": segment.calls,
+                "calls": segment.sent,
                 "tokens": segment.tokens,
                 "cost_usd": round(segment.cost, 6),
                 "reused": segment.reused,
@@ -162,7 +162,7 @@ def _segments(result: RunResult) -> list[dict[str, Any]]:
             "resumed": result.setup.previous is not None,
             "status": result.status,
             "reason": result.reason,
-            "calls": total["calls"] - sum(segment.calls for segment in earlier),
+            "calls": total["calls"] - sum(segment.sent for segment in earlier),
             "tokens": total["tokens"] - sum(segment.tokens for segment in earlier),
             "cost_usd": max(0.0, round(cost, 6)),  # no -0.0 from the float residue
             "reused": result.reused,
