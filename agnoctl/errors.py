@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -284,3 +284,21 @@ class NothingToResume(AgnoctlError):
     def __init__(self, message: str, exit_code: ExitCode = ExitCode.PASSED) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def kind_of(value: Any) -> str:
+    """`value` named as a workflow's author knows values (YAML's and JSON's kinds, not Python
+    types): `null (an empty value)`, `a number (42)`, `a string ('abc')`, `a list`..."""
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from agnoctl.errors import kind_of
 from agnoctl.spec import models
 from agnoctl.spec.diagnostics import Diagnostic, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
@@ -209,11 +210,9 @@ class _Translator:
     def _wrong_type(self, path: Sequence[PathKey], expected: list[str], given: Any) -> None:
         code = "E208" if path and path[-1] == "for_each" else "E203"
         wanted = " or ".join(dict.fromkeys(expected))
-        message = f"{_name(path)} must be {wanted}, not {_type_name(given)}"
+        message = f"{_name(path)} must be {wanted}, not {kind_of(given)}"
         if code == "E208":
-            message = (
-                f"for_each must be an expression (a string) or a list, not {_type_name(given)}"
-            )
+            message = f"for_each must be an expression (a string) or a list, not {kind_of(given)}"
             hint: str | None = (
                 "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
             )
@@ -314,22 +313,6 @@ def _name(path: Sequence[PathKey]) -> str:
 def _or_list(values: Sequence[str]) -> str:
     quoted = [repr(v) for v in values]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null (an empty value)"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ({value[:40]!r})"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _yaml_text(value: bool | int | float) -> str:

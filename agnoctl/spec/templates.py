@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from agnoctl.errors import kind_of
 from agnoctl.spec.template_bounds import MAX_RENDER_CHARS as MAX_RENDER_CHARS
 from agnoctl.spec.template_bounds import TemplateError as TemplateError
 
@@ -227,23 +228,10 @@ def not_a_list(value: Any) -> str | None:
     """Why a for_each value gives no items (`int '42'`), or None when it does: the run takes
     any iterable but a string or a map, and validation refuses a literal the same way."""
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-        return _as_json_kind(value)
+        return kind_of(value)
     if isinstance(value, Mapping):
         return "a map (use `.items()` or `.values()`)"
     return None
-
-
-def _as_json_kind(value: Any) -> str:
-    """`value` named as a workflow's author knows values (JSON's kinds, from YAML or a reply)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"[:100]
-    if isinstance(value, str):
-        return f"a text ({value[:80]!r})"
-    return f"a {type(value).__name__} ({str(value)[:80]!r})"
 
 
 @lru_cache(maxsize=4096)

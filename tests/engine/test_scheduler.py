@@ -198,7 +198,7 @@ def test_for_each_that_is_not_a_list_fails_the_step(run: Runner) -> None:
     report = run(workflow({"bad": {"agent": "a", "for_each": "'text' | trim", "prompt": "x"}}))
     step = report.steps["bad"]
     assert step.status == "failed" and step.error is not None
-    assert "for_each must give a list, but `'text' | trim` gave a text ('text')" in (
+    assert "for_each must give a list, but `'text' | trim` gave a string ('text')" in (
         step.error.message
     )
 

@@ -349,9 +349,9 @@ def test_a_nested_field_names_where_it_is_missing(check: Check) -> None:
     [
         ('"42"', "a number (42)"),
         ('"-4.5"', "a number (-4.5)"),
-        ("\"'abc'\"", "a text ('abc')"),
+        ("\"'abc'\"", "a string ('abc')"),
         ('"true"', "a boolean (true)"),
-        ('"none"', "null"),
+        ('"none"', "null (an empty value)"),
         ("\"{'a': [1, 2]}\"", "a map (use `.items()` or `.values()`)"),
     ],
 )
