@@ -238,7 +238,9 @@ class StreamedReply(http.StreamReader[SseEvent]):
         super().__init__(SseDecoder(), parse_reply, endpoint, model, clock)
         self._text: list[str] = []
         self._refusal: list[str] = []
-        self._calls: dict[int, _CallPieces] = {}
+        self._calls: list[_CallPieces] = []  # in the order they were opened
+        self._by_index: dict[int, _CallPieces] = {}
+        self._last_call: _CallPieces | None = None
         self._finish: Any = None
         self._usage: Any = None
         self._served: Any = None
@@ -275,7 +277,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
 
     def _call_piece(self, call: dict[str, Any]) -> None:
         index = call.get("index")
-        pieces = self._calls.setdefault(index if isinstance(index, int) else 0, _CallPieces())
+        pieces = self._call_of(index if isinstance(index, int) else None, call.get("id"))
         function = http.mapping(call.get("function"))
         pieces.id = pieces.id or call.get("id")
         pieces.name = pieces.name or function.get("name")
@@ -284,6 +286,21 @@ class StreamedReply(http.StreamReader[SseEvent]):
             pieces.arguments.append(arguments)
         elif isinstance(arguments, dict):  # a server that sends them whole, as an object
             pieces.arguments.append(json.dumps(arguments))
+
+    def _call_of(self, index: int | None, call_id: Any) -> _CallPieces:
+        """The call a tool-call delta adds to: the one of its ``index``, as the protocol
+        numbers them, unless the delta names another call by its id (Ollama's compatible
+        endpoint gives every call of a turn index 0); without an index (Gemini's), a delta
+        with an id opens a call and one without adds to the last one opened."""
+        pieces = self._last_call if index is None else self._by_index.get(index)
+        opens_another = index is None and call_id is not None
+        if pieces is None or opens_another or (call_id and pieces.id and call_id != pieces.id):
+            pieces = _CallPieces()
+            self._calls.append(pieces)
+            if index is not None:
+                self._by_index[index] = pieces
+        self._last_call = pieces
+        return pieces
 
     def payload(self) -> dict[str, Any]:
         if not self._done:
@@ -299,7 +316,7 @@ class StreamedReply(http.StreamReader[SseEvent]):
                     "type": "function",
                     "function": {"name": pieces.name, "arguments": "".join(pieces.arguments)},
                 }
-                for _, pieces in sorted(self._calls.items())
+                for pieces in self._calls
             ]
         return {
             "model": self._served,

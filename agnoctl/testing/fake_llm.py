@@ -54,6 +54,9 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
   (``{"path": ``): a model's broken tool call (OpenAI; Anthropic streams it as
   ``input_json_delta`` pieces, a whole reply as the text in ``input``)
 - ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
+- ``[[call_index:MODE]]``: on an OpenAI stream, number the tool calls' deltas as careless
+  servers do: ``zero`` gives every call index 0 (Ollama's OpenAI-compatible endpoint), ``none``
+  leaves the index out (Gemini's)
 - ``[[finish:REASON]]``: the reply's finish reason, in the OpenAI vocabulary (``length``,
   ``content_filter``), named as each protocol names it; ``refusal`` is Anthropic's stop reason,
   and on the OpenAI route the reply's text as ``message.refusal`` (``delta.refusal`` pieces in
@@ -160,6 +163,7 @@ class FakeReply:
     output_tokens: int | None = None
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
     content_parts: bool = False  # openai: content as typed chunks (thinking, then text)
+    call_index: str | None = None  # openai streams: "zero" or "none", tool calls' index
     # Stream faults, by events sent (a whole reply ignores them): close the connection after
     # N, send nothing more after N, make event N (from 1) not JSON, report an error after N.
     cut: int | None = None
@@ -213,6 +217,7 @@ _KNOWN = {
     "fail", "429", "status", "malformed", "reset", "hang", "delay_ms",
     "json", "text", "tool", "tokens", "body", "huge", "trickle",
     "cut", "stall", "bad_chunk", "error_event", "finish", "content_parts", "bad_args",
+    "call_index",
 }  # fmt: skip
 _STREAM_FAULTS = {"cut", "stall", "bad_chunk", "error_event"}
 _WHOLE = {"text", "body"}  # directives whose one argument runs to the closing brackets
@@ -334,6 +339,10 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["finish_reason"] = args[0]
     elif d.name == "content_parts":
         out["content_parts"] = True
+    elif d.name == "call_index":
+        if args[0] not in ("zero", "none"):
+            raise ValueError("call_index is zero or none")
+        out["call_index"] = args[0]
     elif d.name in _STREAM_FAULTS and (len(args) < 2 or n <= int(args[1])):
         out[d.name] = int(args[0])
 
@@ -938,7 +947,9 @@ class FakeLLMServer:
         except SchemaInstanceError as exc:
             return self._error(fake.protocol, FakeReply(status=400, error=f"bad schema: {exc}"), "")
         include_usage = bool((fake.body.get("stream_options") or {}).get("include_usage"))
-        chunks = stream_chunks(fake.protocol, payload, include_usage=include_usage)
+        chunks = stream_chunks(
+            fake.protocol, payload, include_usage=include_usage, call_index=reply.call_index
+        )
         kind = "application/x-ndjson" if fake.protocol == "ollama" else "text/event-stream"
         stream = web.StreamResponse(status=200, headers=reply.headers)
         stream.content_type = kind
@@ -1062,18 +1073,25 @@ def _stream_error(protocol: str) -> bytes:
 
 
 def stream_chunks(
-    protocol: str, payload: Mapping[str, Any], *, include_usage: bool = False
+    protocol: str,
+    payload: Mapping[str, Any],
+    *,
+    include_usage: bool = False,
+    call_index: str | None = None,
 ) -> list[bytes]:
     """A whole reply ``payload`` (as ``_render_reply`` makes it) cut into its protocol's
-    stream: one element per event (SSE) or line (Ollama)."""
+    stream: one element per event (SSE) or line (Ollama). ``call_index``: see the
+    ``call_index`` directive."""
     if protocol == "anthropic":
         return _anthropic_stream(payload)
     if protocol == "ollama":
         return _ollama_stream(payload)
-    return _openai_stream(payload, include_usage)
+    return _openai_stream(payload, include_usage, call_index)
 
 
-def _openai_stream(payload: Mapping[str, Any], include_usage: bool) -> list[bytes]:
+def _openai_stream(
+    payload: Mapping[str, Any], include_usage: bool, call_index: str | None = None
+) -> list[bytes]:
     head = {k: payload[k] for k in ("id", "created", "model")}
     head["object"] = "chat.completion.chunk"
     choice = payload["choices"][0]
@@ -1093,10 +1111,11 @@ def _openai_stream(payload: Mapping[str, Any], include_usage: bool) -> list[byte
     chunks += [chunk({"refusal": piece}) for piece in _pieces(message["refusal"] or "")]
     for index, call in enumerate(message.get("tool_calls") or ()):
         function = call["function"]
-        opening = {**call, "index": index, "function": {"name": function["name"], "arguments": ""}}
+        number = {} if call_index == "none" else {"index": 0 if call_index == "zero" else index}
+        opening = {**call, **number, "function": {"name": function["name"], "arguments": ""}}
         chunks.append(chunk({"tool_calls": [opening]}))
         chunks += [
-            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            chunk({"tool_calls": [{**number, "function": {"arguments": piece}}]})
             for piece in _pieces(function["arguments"])
         ]
     chunks.append(chunk({}, choice["finish_reason"]))
