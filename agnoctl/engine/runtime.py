@@ -417,7 +417,7 @@ class Runtime:
         self.reuse = reuse or Reuse(workflow)
         self.cache = cache
         self.cache_mode: CacheMode = cache_mode if cache is not None else "off"
-        self._cache_use: dict[tuple[str, str | None], CacheMode] = {}
+        self._cache_use: dict[tuple[str, str | None], bool] = {}
         self.run_id = run_id
         self.sink = sink
         self.providers = providers
@@ -557,8 +557,15 @@ class Runtime:
                     reply, hit = await cached_request(
                         self.cache, route.provider, request, mode=mode, prepare=prepare
                     )
-        except (CacheMiss, ToolServerFailed):
+        except (CacheMiss, ToolServerFailed) as exc:
             budget.release(reservation)  # --cache-only, or no MCP server: nothing was sent
+            if isinstance(exc, CacheMiss) and not self._caching(step_path, context):
+                # "Run once without --cache-only to fill the cache" would never fill it.
+                raise CacheMiss(
+                    f"no cached reply for step {context.step_id!r} and --cache-only is set: "
+                    "the step has cache: false (on the step, its agent or in defaults), so "
+                    "no run records its replies; run it without --cache-only"
+                ) from None
             raise
         except BaseException as exc:
             if dispatch.held:
@@ -631,18 +638,21 @@ class Runtime:
         except under --cache-only, where nothing may be sent at all."""
         if self.cache_mode != "use":
             return self.cache_mode
+        return "use" if self._caching(step_path, context) else "off"
+
+    def _caching(self, step_path: str, context: CallContext) -> bool:
+        """Whether the step's settings (step, agent, defaults) let its calls use the cache."""
         key = (step_path, context.agent)
-        mode = self._cache_use.get(key)
-        if mode is None:
+        enabled = self._cache_use.get(key)
+        if enabled is None:
             step = find_step(self.workflow, step_path.removeprefix(self._step_prefix))
             agent = self.workflow.agents.get(context.agent) if context.agent else None
-            enabled = caching_enabled(
+            enabled = self._cache_use[key] = caching_enabled(
                 step.cache if step is not None else None,
                 agent.cache if agent is not None else None,
                 self.workflow.defaults.cache,
             )
-            mode = self._cache_use[key] = "use" if enabled else "off"
-        return mode
+        return enabled
 
     def _llm_event(
         self,
