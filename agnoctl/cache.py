@@ -435,8 +435,9 @@ async def cached_request(
     if mode == "only":
         raise CacheMiss(_miss_message(request, cache.damage))
     reply = await provider.request(await _prepared(request, prepare))
-    await anyio.to_thread.run_sync(cache.put, key, reply)
-    cache.warn_of_damage()
+    if reply.finished:  # a cut or refused reply fails its step: a later run asks again
+        await anyio.to_thread.run_sync(cache.put, key, reply)
+        cache.warn_of_damage()
     return reply, False
 
 

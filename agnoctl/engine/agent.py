@@ -333,13 +333,14 @@ async def _ask(
 
 
 def _unfinished(reply: ModelReply, request: ModelRequest) -> str | None:
-    """Why ``reply`` is not a whole answer, by its finish reason (OpenAI's vocabulary, which
-    the providers map theirs to), or None.
+    """Why ``reply`` is not a whole answer (``ModelReply.finished``), or None.
 
     A reply cut at ``max_tokens``, withheld by the provider's content filter or refused by
     the model reads like an answer: taken as the output, a brief cut mid-sentence would pass.
-    Not retried: the same request meets the same limit, filter or refusal again (and a retry
-    would read the same reply back from the cache)."""
+    Not retried: the same request meets the same limit, filter or refusal again. The cache
+    keeps such a reply out, so a later run asks again."""
+    if reply.finished:
+        return None
     reason = reply.finish_reason
     if reason == "length":
         limit = request.max_tokens
@@ -355,10 +356,8 @@ def _unfinished(reply: ModelReply, request: ModelRequest) -> str | None:
         )
     if reason == "content_filter":
         return "the provider's content filter withheld the reply (finish reason: content_filter)"
-    if reason == "refusal":
-        said = f": {reply.text}" if reply.text else ""
-        return f"the model refused to answer (finish reason: refusal){said}"
-    return None
+    said = f": {reply.text}" if reply.text else ""
+    return f"the model refused to answer (finish reason: refusal){said}"
 
 
 def _messages(

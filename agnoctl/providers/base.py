@@ -134,6 +134,13 @@ class RateLimitHint:
         return max(waits, default=None)
 
 
+# Finish reasons (OpenAI's vocabulary, which the providers map theirs to) of a reply the
+# server did not finish: cut at max_tokens or at the context window, withheld by a content
+# filter, refused. Such a reply is not an answer: the engine fails its step, the cache keeps
+# it out.
+UNFINISHED = frozenset({"length", "model_context_window_exceeded", "content_filter", "refusal"})
+
+
 @dataclass(slots=True)
 class ModelReply:
     text: str
@@ -156,6 +163,11 @@ class ModelReply:
     stream_seconds: float | None = None
     # The Ray node that made the call (a step's model calls on the cluster); None here.
     node: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the server finished the reply (``UNFINISHED``)."""
+        return self.finish_reason not in UNFINISHED
 
 
 class Provider(Protocol):
