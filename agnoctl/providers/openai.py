@@ -289,12 +289,11 @@ class StreamedReply(http.StreamReader[SseEvent]):
 
     def _call_of(self, index: int | None, call_id: Any) -> _CallPieces:
         """The call a tool-call delta adds to: the one of its ``index``, as the protocol
-        numbers them, unless the delta names another call by its id (Ollama's compatible
-        endpoint gives every call of a turn index 0); without an index (Gemini's), a delta
-        with an id opens a call and one without adds to the last one opened."""
+        numbers them (the last one opened when the index is left out, as Gemini's compatible
+        endpoint does), unless the delta names another call by its id (Ollama's gives every
+        call of a turn index 0); then it opens that call."""
         pieces = self._last_call if index is None else self._by_index.get(index)
-        opens_another = index is None and call_id is not None
-        if pieces is None or opens_another or (call_id and pieces.id and call_id != pieces.id):
+        if pieces is None or (call_id and pieces.id and call_id != pieces.id):
             pieces = _CallPieces()
             self._calls.append(pieces)
             if index is not None:

@@ -56,7 +56,7 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
 - ``[[call_index:MODE]]``: on an OpenAI stream, number the tool calls' deltas as careless
   servers do: ``zero`` gives every call index 0 (Ollama's OpenAI-compatible endpoint), ``none``
-  leaves the index out (Gemini's)
+  leaves the index out (Gemini's), ``repeat`` repeats the call's id in every delta (vLLM's)
 - ``[[finish:REASON]]``: the reply's finish reason, in the OpenAI vocabulary (``length``,
   ``content_filter``), named as each protocol names it; ``refusal`` is Anthropic's stop reason,
   and on the OpenAI route the reply's text as ``message.refusal`` (``delta.refusal`` pieces in
@@ -163,7 +163,7 @@ class FakeReply:
     output_tokens: int | None = None
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
     content_parts: bool = False  # openai: content as typed chunks (thinking, then text)
-    call_index: str | None = None  # openai streams: "zero" or "none", tool calls' index
+    call_index: str | None = None  # openai streams: "zero", "none" or "repeat" (the id)
     # Stream faults, by events sent (a whole reply ignores them): close the connection after
     # N, send nothing more after N, make event N (from 1) not JSON, report an error after N.
     cut: int | None = None
@@ -340,8 +340,8 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
     elif d.name == "content_parts":
         out["content_parts"] = True
     elif d.name == "call_index":
-        if args[0] not in ("zero", "none"):
-            raise ValueError("call_index is zero or none")
+        if args[0] not in ("zero", "none", "repeat"):
+            raise ValueError("call_index is zero, none or repeat")
         out["call_index"] = args[0]
     elif d.name in _STREAM_FAULTS and (len(args) < 2 or n <= int(args[1])):
         out[d.name] = int(args[0])
@@ -1111,7 +1111,11 @@ def _openai_stream(
     chunks += [chunk({"refusal": piece}) for piece in _pieces(message["refusal"] or "")]
     for index, call in enumerate(message.get("tool_calls") or ()):
         function = call["function"]
-        number = {} if call_index == "none" else {"index": 0 if call_index == "zero" else index}
+        number: dict[str, Any] = {"index": 0 if call_index == "zero" else index}
+        if call_index == "none":
+            number = {}
+        elif call_index == "repeat":
+            number["id"] = call["id"]
         opening = {**call, **number, "function": {"name": function["name"], "arguments": ""}}
         chunks.append(chunk({"tool_calls": [opening]}))
         chunks += [

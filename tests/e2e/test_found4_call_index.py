@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.conftest import E2E, FAST_RETRY, E2ERun, workflow_doc
 
 CALLS = '[[tool:lookup:{"path": "a"}]] [[tool:note:{}]] [[tool:lookup:{"path": "b"}]]'
-MODES = ["zero", "none"]
+MODES = ["zero", "none", "repeat"]  # repeat: the id in every delta, as vLLM sends it
 
 
 @pytest.fixture(scope="module")
