@@ -1249,17 +1249,18 @@ def console() -> NoReturn:
     It ends as the interpreter would, without the teardown that frees every object one by one
     and by then has nothing left to save: that teardown was 5 % of a small `agnoctl run`'s
     instructions (104 M) and 86 M after validating a 10,000-step file. What an ending does
-    besides is done first: the atexit work (exporters flushing, logging closing its files) and
-    flushing the output. While a thread other than the main one still runs, the interpreter
-    ends as usual, since it would wait for that thread or its atexit work might; so does an
-    exit that is not a number and an output that cannot be flushed, which the usual ending
-    reports. `main()` itself always ends in SystemExit, for in-process callers.
+    besides is done first: waiting for the threads that are ending (the event loop's worker
+    threads stop as it closes), the atexit work (exporters flushing, logging closing its
+    files) and flushing the output. While another thread still runs past that, the
+    interpreter ends as usual, since it would wait for that thread or its atexit work might;
+    so does an exit that is not a number and an output that cannot be flushed, which the usual
+    ending reports. `main()` itself always ends in SystemExit, for in-process callers.
     """
     try:
         main()
     except SystemExit as end:
         code = end.code
-        if (code is None or isinstance(code, int)) and _only_main_thread() and _flushed():
+        if (code is None or isinstance(code, int)) and _threads_ended() and _flushed():
             # The ending's own step, private to the atexit module but declared by typeshed:
             # the callbacks are cleared as they run, so a usual ending after it repeats none.
             atexit._run_exitfuncs()
@@ -1269,7 +1270,19 @@ def console() -> NoReturn:
     raise AssertionError("main() ends in SystemExit")
 
 
-def _only_main_thread() -> bool:
+_THREAD_GRACE = 0.5
+"""Seconds a thread may take to end after the command did: one that was told to stop (a
+worker thread of the closed event loop) ends in far less, even on a loaded machine."""
+
+
+def _threads_ended() -> bool:
+    """Whether every thread but the main one has ended, once those that were ending are
+    waited for (the interpreter's ending waits for them too; not for daemon threads, which
+    an ending abandons, and which run until then: an exporter's, flushed by its atexit work,
+    gets the usual ending)."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(_THREAD_GRACE)
     return threading.active_count() == 1
 
 

@@ -13,18 +13,20 @@ from pathlib import Path
 import pytest
 
 PROBE = """
-import atexit, os, sys, threading
+import atexit, os, sys, threading, time
 from agnoctl.cli import console
 atexit.register(lambda: print("atexit ran", file=sys.stderr))
 class Probe:
     def __del__(self, write=os.write):
         write(2, b"teardown ran\\n")
 probe = Probe()  # freed by the teardown, with __main__'s names
-if os.environ.get("PROBE_THREAD"):
+if os.environ.get("PROBE_THREAD") == "running":
     def late(write=os.write):
         threading.main_thread().join()  # until the interpreter's ending begins
         write(2, b"thread done\\n")
     threading.Thread(target=late).start()
+if os.environ.get("PROBE_THREAD") == "ending":  # as the event loop's worker threads end
+    threading.Thread(target=lambda: time.sleep(0.2)).start()
 sys.argv = ["agnoctl", *sys.argv[1:]]
 console()
 """
@@ -112,7 +114,7 @@ def test_a_run_ends_without_the_teardown_its_files_and_log_whole(tmp_path: Path)
 def test_a_thread_still_running_gets_the_usual_ending(tmp_path: Path) -> None:
     # The interpreter waits for it, and what it prints arrives. (The thread ends only once
     # the main thread has: it is alive whenever the command ends.)
-    done = end("runs", "list", cwd=tmp_path, env={"PROBE_THREAD": "1"})
+    done = end("runs", "list", cwd=tmp_path, env={"PROBE_THREAD": "running"})
     assert done.returncode == 0, done.stderr
     assert "thread done" in done.stderr
     assert "teardown ran" in done.stderr
@@ -148,3 +150,12 @@ def test_output_the_system_refuses_is_one_line_not_a_traceback(
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "error: No space left on device"
     assert "Traceback" not in done.stderr
+
+
+def test_a_thread_that_is_ending_is_waited_for_and_the_ending_stays_quick(
+    tmp_path: Path,
+) -> None:
+    # The command ends while the thread sleeps: it is waited for, as the interpreter would.
+    done = end("runs", "list", cwd=tmp_path, env={"PROBE_THREAD": "ending"})
+    assert done.returncode == 0, done.stderr
+    assert ended_quickly(done)
