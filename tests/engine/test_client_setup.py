@@ -58,7 +58,7 @@ def test_a_slow_client_set_up_delays_no_command_and_counts_against_no_attempt(
     def slow_factory(**settings: Any) -> http.Client:
         # The command step can finish while the client is built only if the loop runs on:
         # the factory waits for it (not for a time), then takes a second more.
-        order.append(f"side finished during the set-up: {side_done.wait(5)}")
+        order.append(f"side finished during the set-up: {side_done.wait(60)}")
         time.sleep(1.0)
         client = real_factory(**settings)
         built.append(time.time())
