@@ -230,12 +230,19 @@ class Budget:
         return Reservation(tokens, cost)
 
     def settle(self, reservation: Reservation | None, tokens: int, cost: float) -> None:
-        """Replace a reservation with what the call really used (it may exceed the estimate)."""
+        """Replace a reservation with what the call really used (it may exceed the estimate).
+
+        A call that reports no tokens at all was answered by a server that sends no usage (no
+        model reads a prompt for nothing): the limits count it at its reservation, its worst
+        case, so that they hold whatever the server tells. What the report's cost shows stays
+        what the server said."""
         if reservation is None:  # no limit: nothing held, nothing to warn about or to exceed
             self._tokens.used += tokens
             self._cost.used += cost
             return
         self._close(reservation)
+        if tokens == 0 and cost == 0:
+            tokens, cost = reservation.tokens, reservation.cost
         self._tokens.used += tokens
         self._cost.used += cost
         for name in ("max_tokens", "max_cost_usd"):
