@@ -11,6 +11,7 @@ per gate, failed when any item's failed, saying how many did and which first.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 
@@ -24,6 +25,11 @@ from agnoctl.reports.model import (
 )
 
 _MAX_TEXT = 8_000  # failure bodies: enough to act on, small enough for CI annotations
+
+# What XML 1.0 cannot carry, even escaped (its `Char` production): C0 controls but tab, newline
+# and carriage return, the surrogates and U+FFFE/U+FFFF. One of them in a step's stderr, a
+# model's reply or a gate's finding would make the whole file unreadable to every CI reporter.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def render_junit(report: RunReport) -> str:
@@ -50,7 +56,9 @@ def render_junit(report: RunReport) -> str:
         root.set(key, str(count))
     root.append(suite)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    document = ET.tostring(root, encoding="unicode")
+    # Dropped from the whole document, so no name, message or text can carry one.
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _NOT_XML.sub("", document) + "\n"
 
 
 def _cases(report: RunReport) -> Iterator[ET.Element]:
@@ -157,6 +165,4 @@ def _seconds(duration_ms: float | None) -> str:
 
 
 def _clip(text: str) -> str:
-    # XML 1.0 cannot carry most control characters, even escaped; drop them.
-    clean = "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
-    return clean if len(clean) <= _MAX_TEXT else clean[: _MAX_TEXT - 1] + "…"
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
