@@ -99,12 +99,7 @@ def convert(name: str, spec: InputSpec, text: str) -> Any:
 
 def _json(name: str, text: str) -> Any:
     """``text`` as strict JSON; ValueError when it is not."""
-    return read_json(text, parse_constant=_not_json, parse_int=partial(_integer, name))
-
-
-def _not_json(constant: str) -> Any:
-    # Python's json reads NaN and Infinity; no JSON reader elsewhere does (the reports).
-    raise ValueError(f"{constant} is not JSON; write a number")
+    return read_json(text, parse_int=partial(_integer, name))
 
 
 def _integer(name: str, text: str) -> int:

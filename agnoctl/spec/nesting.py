@@ -1,9 +1,12 @@
-"""How deep JSON from outside agnoctl may nest (an input, a model's structured reply): as deep
-as the workflow's own YAML may, ``loader.MAX_DEPTH`` levels of lists and maps.
+"""JSON from outside agnoctl (an input, a model's structured reply), read strictly: nested as
+deep as the workflow's own YAML may, ``loader.MAX_DEPTH`` levels of lists and maps, and without
+the NaN and Infinity constants Python's parser accepts.
 
 Python's JSON parser gives up near 1,000 levels with a RecursionError, and a value nested past
 about 250 levels cannot be written to report.json or the journal at all: a 600-byte reply
 nested 300 deep, accepted as a step's output, ended the run in a traceback, with no report.
+NaN passes every ``minimum``/``maximum`` of a JSON Schema (it compares false) and no JSON reader
+elsewhere (the reports) reads it: a reply ``{"score": NaN}`` passed ``{minimum: 0, maximum: 1}``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,19 @@ class TooDeep(ValueError):
         super().__init__(f"it nests deeper than {MAX_DEPTH} levels")
 
 
+class NotJson(ValueError):
+    """NaN, Infinity or -Infinity, which Python's parser reads and JSON does not have."""
+
+    def __init__(self, constant: str) -> None:
+        super().__init__(f"{constant} is not JSON; write a number")
+
+
 def read_json(text: str, **options: Any) -> Any:
     """``json.loads(text, **options)``, raising ``TooDeep`` (a ValueError, as a
-    ``json.JSONDecodeError`` is) for a value nested deeper than ``MAX_DEPTH`` levels."""
+    ``json.JSONDecodeError`` is) for a value nested deeper than ``MAX_DEPTH`` levels and
+    ``NotJson`` for NaN, Infinity or -Infinity."""
     try:
-        value = json.loads(text, **options)
+        value = json.loads(text, parse_constant=_not_json, **options)
     except RecursionError:
         raise TooDeep from None
     check_depth(value)
@@ -48,4 +59,8 @@ def check_depth(value: Any) -> None:
     raise TooDeep
 
 
-__all__ = ["TooDeep", "check_depth", "read_json"]
+def _not_json(constant: str) -> Any:
+    raise NotJson(constant)
+
+
+__all__ = ["NotJson", "TooDeep", "check_depth", "read_json"]
