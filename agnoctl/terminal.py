@@ -156,7 +156,7 @@ class Terminal:
         style = _STYLE.get(report.status, "bold red")
         line = Text.assemble(
             (report.status, style),
-            f": {printable(report.reason)} ",
+            f": {_one_line(report.reason)} ",
             (f"(run dir: {printable(str(run_dir))})", "dim"),
         )
         try:
@@ -703,13 +703,20 @@ def _details(event: Event) -> list[str]:
     if error is not None:
         details.append(_short(error))
     if isinstance(event, events.RunFinished):
-        details.append(f"{event.status}: {event.reason or ''}")
+        details.append(f"{event.status}: {_one_line(event.reason or '')}")
     return details
 
 
 def _short(text: str) -> str:
-    flat = printable(" ".join(text.split()))
+    flat = _one_line(text)
     return flat if len(flat) <= _MAX_ERROR else flat[: _MAX_ERROR - 1] + "…"
+
+
+def _one_line(text: str) -> str:
+    """``text`` printable on one line: a run's reason quotes what a model or a command wrote,
+    and a line of its own starting ``::`` in a CI log is a GitHub workflow command
+    (``::stop-commands::``, a forged ``::error``, ``::set-output``), obeyed by the runner."""
+    return printable(" ".join(text.split()))
 
 
 # ---------------------------------------------------------------------------- final summary
