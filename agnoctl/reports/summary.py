@@ -25,7 +25,7 @@ def render_summary(report: RunReport) -> str:
     lines = [
         f"## {icon} {report.workflow.name}: {report.status}",
         "",
-        report.reason,
+        _cell(report.reason, limit=None),  # it quotes a judge's finding, a command's error
         "",
         f"Run `{report.run_id}` · {report.duration_ms / 1000:.1f} s · "
         f"{total.calls} LLM calls · {total.tokens} tokens · {usd(total.cost_usd)}"
@@ -145,13 +145,13 @@ def _literal(text: str) -> list[str]:
     return [fence, printable(text), fence]
 
 
-def _cell(text: str) -> str:
-    """``text`` on one line of at most ``_MAX_CELL`` characters, shown as text: an error
-    quotes what a command, a server or a model wrote, whose HTML, links and images must not
-    shape the job's summary page (nor a ``|`` break its table)."""
+def _cell(text: str, limit: int | None = _MAX_CELL) -> str:
+    """``text`` on one line of at most ``limit`` characters, shown as text: an error
+    quotes what a command, a server or a model wrote, whose HTML, links, images and headings
+    must not shape the job's summary page (nor a ``|`` break its table)."""
     flat = " ".join(text.split())
-    if len(flat) > _MAX_CELL:
-        flat = flat[: _MAX_CELL - 1] + "…"
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
     return _MARKUP.sub(lambda found: "\\" + found.group(), flat)
 
 
