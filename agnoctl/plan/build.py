@@ -717,26 +717,25 @@ class _Planner:
         )
 
     def _group_work(self, site: _Site) -> _Work:
-        """Children per item and per loop iteration (min 1, max max_iterations); a group
-        whose gates fail under `on_gate_failure: retry` runs again, up to max_attempts."""
+        """Children per item and per loop iteration (min 1, max max_iterations); a group is
+        not re-run, whatever its `on_gate_failure`: its gates are checked once."""
         spec, scope, fan = site.spec, site.scope, site.fan
         retry = self._retry(spec)
         iterations = Span(1, spec.loop.max_iterations) if spec.loop else ONE
-        reruns = Span(1, retry.max_attempts) if self._retries_gates(spec) else ONE
         index, item = self._first_item(site)
         child_scope = _MapContext(
             prefix=site.path,
             yaml_path=(*site.where, "steps"),
             runs=site.runs,
-            outer=scope.outer * _RUN_FACTOR[site.runs] * fan.items * iterations * reruns,
+            outer=scope.outer * _RUN_FACTOR[site.runs] * fan.items * iterations,
             item=item,
             index=index,
             in_loop=scope.in_loop or spec.loop is not None,
         )
         children = self._plan_map(spec.steps or {}, child_scope)
         judges, judge_time = self._judges(spec, retry, estimate.DEFAULT_OUTPUT_TOKENS)
-        per_item = add_bills([scale_bill(children.bill, iterations * reruns), judges])
-        task_time = children.duration * iterations * reruns + judge_time
+        per_item = add_bills([scale_bill(children.bill, iterations), judges])
+        task_time = children.duration * iterations + judge_time
         return _Work(
             scale_bill(per_item, fan.items),
             _waves(fan.items, fan.plan) * task_time,
@@ -833,8 +832,10 @@ class _Planner:
         return bill, seconds
 
     def _retries_gates(self, spec: StepSpec) -> bool:
+        # Only an agent or command step runs again; a group or sub-workflow under a default
+        # `retry` checks its gates once (the engine's `_group_gates`).
         policy = spec.on_gate_failure or self.workflow.defaults.on_gate_failure or "fail"
-        return bool(spec.gates) and policy == "retry"
+        return bool(spec.gates) and policy == "retry" and spec.kind in ("agent", "command")
 
     def _retry(self, spec: StepSpec) -> RetrySpec:
         return spec.retry or self.workflow.defaults.retry or _DEFAULT_RETRY

@@ -554,7 +554,8 @@ class StepDefaults(Strict):
     on_gate_failure: OnGateFailure | None = Field(
         default=None,
         description=(
-            "fail (default) fails the step; warn records and passes; retry runs it again."
+            "fail (default) fails the step; warn records and passes; retry runs it again "
+            "(an agent or command step: a group or sub-workflow is not re-run)."
         ),
     )
     max_concurrency: Annotated[Integer, Field(ge=1)] | None = Field(
@@ -722,6 +723,13 @@ class StepSpec(StepDefaults):
                 "`success_threshold` is the share of for_each items that must succeed (a "
                 "group's: of its children): this step has neither; add `for_each`, or set the "
                 "run's share at the top level"
+            )
+        if kind in ("steps", "uses") and self.on_gate_failure == "retry":
+            raise ValueError(
+                "`on_gate_failure: retry` runs an agent or command step again with the findings "
+                "in its prompt; a group or sub-workflow is not re-run, so its failed gates would "
+                "fail it as `fail` does: write `fail` or `warn`, gate the child that writes the "
+                "output, or make the group a review loop (`loop: {until: ...}`)"
             )
         if kind == "uses":
             self._check_uses_fields()
