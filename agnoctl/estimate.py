@@ -45,9 +45,10 @@ that calls running at once must not overshoot together (what the call really use
 when the reply comes), and 1,024 is the reply budget the Anthropic protocol, which requires
 one, gets by default."""
 
-JUDGE_FRAME_TOKENS = 100
+JUDGE_FRAME_TOKENS = 140
 """Tokens of a judge call besides its rubric and the output it scores: the fixed judging text
-(about 250 characters) and the {score, reason} reply schema."""
+with the markers fencing the output (about 410 characters) and the {score, reason} reply
+schema (about 150)."""
 
 IMAGE_TOKENS = 1_000
 """Input tokens of one attached image: between OpenAI's 765 for a 1024x1024 image at high

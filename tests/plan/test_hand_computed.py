@@ -44,18 +44,18 @@ def test_totals(hand: Plan) -> None:
     #   draft prompt "Draft it." 9 chars -> 3 + 4 = 7: 14 per call
     #   min 3 * 14 + 1 * 14 = 56; max 9 * 14 + 6 * 14 = 210
     # judge input per call: rubric "Is it clear?" 12 chars -> 3 + 4 = 7,
-    #   + the output it scores (the writer's max_tokens, 100) + the judge frame (100) = 207
-    #   min 1 * 207 = 207; max 18 * 207 = 3,726
-    assert (totals.input_tokens.min, totals.input_tokens.max) == (56 + 207, 210 + 3726)
+    #   + the output it scores (the writer's max_tokens, 100) + the judge frame (140) = 247
+    #   min 1 * 247 = 247; max 18 * 247 = 4,446
+    assert (totals.input_tokens.min, totals.input_tokens.max) == (56 + 247, 210 + 4446)
     # output: writer 100 per call, judge 50 per call
     #   min 4 * 100 + 1 * 50 = 450; max 15 * 100 + 18 * 50 = 2,400
     assert (totals.output_tokens.min, totals.output_tokens.max) == (450, 2400)
     # cost min: writer (56 * 1 + 400 * 2) / 1e6 = 0.000856
-    #           judge (207 * 10 + 50 * 20) / 1e6 = 0.003070   -> 0.003926
+    #           judge (247 * 10 + 50 * 20) / 1e6 = 0.003470   -> 0.004326
     # cost max: writer (210 * 1 + 1500 * 2) / 1e6 = 0.003210
-    #           judge (3726 * 10 + 900 * 20) / 1e6 = 0.055260 -> 0.058470
-    assert totals.cost_usd.min == pytest.approx(0.003926)
-    assert totals.cost_usd.max == pytest.approx(0.058470)
+    #           judge (4446 * 10 + 900 * 20) / 1e6 = 0.062460 -> 0.065670
+    assert totals.cost_usd.min == pytest.approx(0.004326)
+    assert totals.cost_usd.max == pytest.approx(0.065670)
     assert totals.cost_complete
 
 
