@@ -319,8 +319,7 @@ class ThresholdGate(Strict):
 
     @model_validator(mode="after")
     def _bounded(self) -> ThresholdGate:
-        if self.min is None and self.max is None:
-            raise ValueError("a threshold gate needs min, max or both")
+        _check_bounds("threshold", self.min, self.max)
         return self
 
 
@@ -335,6 +334,18 @@ class ContainsGate(Strict):
             "Text (or texts) that must all appear (contains) or none appear (not_contains)."
         )
     )
+
+    @field_validator("value")
+    @classmethod
+    def _decides(cls, value: str | list[str]) -> str | list[str]:
+        # Empty text is in every output and no texts are checked at all: such a gate would
+        # pass (contains) or fail (not_contains) whatever the output says.
+        if value == [] or "" in ([value] if isinstance(value, str) else value):
+            raise ValueError(
+                "give the text(s) to look for: an empty text appears in every output, and an "
+                "empty list checks nothing"
+            )
+        return value
 
 
 class RegexGate(Strict):
@@ -373,9 +384,20 @@ class LengthGate(Strict):
 
     @model_validator(mode="after")
     def _bounded(self) -> LengthGate:
-        if self.min is None and self.max is None:
-            raise ValueError("a length gate needs min, max or both")
+        _check_bounds("length", self.min, self.max)
         return self
+
+
+def _check_bounds(kind: str, low: float | None, high: float | None) -> None:
+    """A gate's bounds must let some value pass: swapped bounds fail every output, each retry
+    under `on_gate_failure: retry` paid for in vain."""
+    if low is None and high is None:
+        raise ValueError(f"a {kind} gate needs min, max or both")
+    if low is not None and high is not None and low > high:
+        raise ValueError(
+            f"a {kind} gate with min {low:g} above max {high:g} fails every output: "
+            "swap them, or drop one"
+        )
 
 
 class ExprGate(Strict):
@@ -396,8 +418,15 @@ class JudgeGate(Strict):
             "The agent that scores the output; it replies {score, reason} with score in [0, 1]."
         )
     )
-    rubric: str = Field(description="What the judge scores the output against.")
+    rubric: str = Field(description="What the judge scores the output against (not empty).")
     min: Share = Field(default=0.7, description="Lowest passing score.")
+
+    @field_validator("rubric")
+    @classmethod
+    def _has_rubric(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the judge needs a rubric: what makes an output good")
+        return value
 
 
 Gate = Annotated[
