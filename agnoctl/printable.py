@@ -28,6 +28,13 @@ def printable(text: str) -> str:
     return text.translate(_VISIBLE)
 
 
+def one_line(text: str) -> str:
+    """``text`` printable on one line: a run's reason quotes what a model or a command wrote,
+    and a line of its own starting ``::`` in a CI log is a GitHub workflow command
+    (``::stop-commands::``, a forged ``::error``, ``::set-output``), obeyed by the runner."""
+    return printable(" ".join(text.split()))
+
+
 def github_command(level: str, properties: dict[str, object], message: str) -> str:
     """One GitHub Actions workflow command (``::error file=...,line=3::message``): the way
     ``validate --format github`` and ``run --format github`` write annotations.
@@ -48,4 +55,4 @@ def _github_escape(value: str, *, prop: bool = False) -> str:
     return value
 
 
-__all__ = ["github_command", "printable"]
+__all__ = ["github_command", "one_line", "printable"]

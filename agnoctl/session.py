@@ -54,6 +54,7 @@ from agnoctl.engine.rundir import (
 from agnoctl.engine.state import ItemRecord, RunState, StepRecord
 from agnoctl.errors import ExitCode, NothingToResume, UsageError
 from agnoctl.events import Entry, Listener
+from agnoctl.printable import one_line
 from agnoctl.providers.base import Provider
 from agnoctl.redact import SECRET_NAME, Redactor, masking
 from agnoctl.reports.build import checkpoint_text, item_fields, report_and_text
@@ -650,7 +651,9 @@ def _repaired(repair: _Repair, what: list[str]) -> str:
         command = (
             f"agnoctl run {shlex.quote(str(repair.file))} --resume {shlex.quote(repair.resume)}"
         )
-        reason = repair.report.reason if repair.report is not None else ""
+        # One line: the reason quotes a judge's finding, whose own lines would be GitHub
+        # workflow commands in the CI log.
+        reason = one_line(repair.report.reason) if repair.report is not None else ""
         done = f"run {run_id} failed: {reason}; `{command}` runs again what did not succeed"
     if not what:
         return done

@@ -30,7 +30,7 @@ from agnoctl import events, redact
 from agnoctl.engine.state import ExecRecord, RunState, StepRecord
 from agnoctl.events import Entry, Event
 from agnoctl.money import usd
-from agnoctl.printable import printable
+from agnoctl.printable import one_line, printable
 from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class Terminal:
         style = _STYLE.get(report.status, "bold red")
         line = Text.assemble(
             (report.status, style),
-            f": {_one_line(report.reason)} ",
+            f": {one_line(report.reason)} ",
             (f"(run dir: {printable(str(run_dir))})", "dim"),
         )
         try:
@@ -703,20 +703,13 @@ def _details(event: Event) -> list[str]:
     if error is not None:
         details.append(_short(error))
     if isinstance(event, events.RunFinished):
-        details.append(f"{event.status}: {_one_line(event.reason or '')}")
+        details.append(f"{event.status}: {one_line(event.reason or '')}")
     return details
 
 
 def _short(text: str) -> str:
-    flat = _one_line(text)
+    flat = one_line(text)
     return flat if len(flat) <= _MAX_ERROR else flat[: _MAX_ERROR - 1] + "…"
-
-
-def _one_line(text: str) -> str:
-    """``text`` printable on one line: a run's reason quotes what a model or a command wrote,
-    and a line of its own starting ``::`` in a CI log is a GitHub workflow command
-    (``::stop-commands::``, a forged ``::error``, ``::set-output``), obeyed by the runner."""
-    return printable(" ".join(text.split()))
 
 
 # ---------------------------------------------------------------------------- final summary

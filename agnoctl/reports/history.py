@@ -39,6 +39,7 @@ from agnoctl.engine.rundir import JOURNAL, LATEST, RUNS_DIR, latest_run, refuse_
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
+from agnoctl.printable import one_line
 from agnoctl.reports.model import (
     GateReport,
     ItemReport,
@@ -452,7 +453,7 @@ def _text(delta: RunDelta) -> Iterator[str]:
     )
     for step in delta.steps:
         yield ""
-        yield f"{step.change} {step.path}: {_arrow(step.status_a, step.status_b)}"
+        yield f"{step.change} {step.path}: {one_line(_arrow(step.status_a, step.status_b))}"
         for gate in step.gates:
             mark = "  REGRESSION" if gate.regression else ""
             yield f"  gate {gate.name}: {_gate_side(gate.passed_a, gate.value_a)} → " + (
@@ -536,7 +537,9 @@ def _regression_lines(delta: RunDelta, *, bullet: str) -> Iterator[str]:
         yield "no regressions"
         return
     yield f"{len(delta.regressions)} regression(s):"
-    yield from (f"{bullet}{line}" for line in delta.regressions)
+    # One line each: a regression quotes a run's or a gate's reason, a judge's finding whose
+    # own lines would be GitHub workflow commands in the CI log.
+    yield from (f"{bullet}{one_line(line)}" for line in delta.regressions)
 
 
 def _workflows(delta: RunDelta) -> str:
