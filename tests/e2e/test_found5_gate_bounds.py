@@ -9,14 +9,12 @@ Now each is an error naming the gate.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests import forkcli
+from tests.cli.test_found3_threshold_without_items import validate
 
 BROKEN: dict[str, tuple[dict[str, Any], str, str]] = {
     "length_swapped": (
@@ -50,17 +48,8 @@ FINE = [
 ]
 
 
-def _diagnostics(folder: Path, gates: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
-    flow = {
-        "version": 1,
-        "name": "t",
-        "agents": {"w": {"model": "mock/echo"}},
-        "steps": {"a": {"agent": "w", "prompt": "hi", "gates": gates}},
-    }
-    (folder / "flow.yaml").write_text(yaml.safe_dump(flow), encoding="utf-8")
-    done = forkcli.run(["validate", "--format", "json", "flow.yaml"], cwd=folder)
-    diagnostics = json.loads(done.stdout)["diagnostics"]
-    return done.returncode, [d for d in diagnostics if d["severity"] == "error"]
+def _diagnostics(folder: Path, gates: list[dict[str, Any]]) -> tuple[int, list[dict[str, object]]]:
+    return validate(folder, {"agent": "w", "prompt": "hi", "gates": gates})
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
