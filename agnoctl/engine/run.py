@@ -525,7 +525,9 @@ def _result(
     records = state.steps
     succeeded, counted = scheduler.count(records.values())
     status, reason = _verdict(rt, records, succeeded, counted, output_errors)
-    if status == "failed" and scheduler.approvals.waiting:
+    # A run that met its success_threshold with a decision pending has not finished: the
+    # steps behind the approval have not run, and exit 0 would tell CI it is done.
+    if scheduler.approvals.waiting:
         status, reason = _waiting(rt, records, scheduler) or (status, reason)
     if interrupted:
         finished = sum(1 for r in records.values() if r.reason != "cancelled")
@@ -564,7 +566,7 @@ _EXIT_CODES = {"passed": ExitCode.PASSED, "failed": ExitCode.FAILED, "waiting": 
 def _waiting(
     rt: Runtime, records: Mapping[str, StepRecord], scheduler: Scheduler
 ) -> tuple[str, str] | None:
-    """`waiting` when the run failed only because approvals are waited for: the verdict of
+    """`waiting` when nothing but approvals keeps the run from passing: the verdict of
     the steps that do not wait on one (the outputs may read a step not run yet, so their
     errors do not count now); None when the run fails anyway."""
     others = {sid: r for sid, r in records.items() if not _waits(r)}
