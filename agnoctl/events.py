@@ -308,7 +308,8 @@ class LlmCall(TaskEvent):
     cached: bool | None = None
     """True for a reply from the response cache (left out otherwise)."""
     reply: dict[str, Any] | None = None
-    """``text`` and ``tool_calls``, for ``fixtures export``."""
+    """``text``, ``tool_calls`` and, for a reply the server did not finish, ``finish_reason``,
+    for ``fixtures export``."""
     duration_ms: float
     wait_ms: float | None = None
     """What the call waited for its provider's limits, if anything."""

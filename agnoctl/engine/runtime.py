@@ -727,7 +727,9 @@ def _agent_limiters(workflow: Workflow) -> dict[str, PriorityLimiter]:
 
 
 def _reply_data(reply: ModelReply) -> dict[str, Any]:
-    if not reply.tool_calls:
-        return {"text": reply.text, "tool_calls": []}
     calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
-    return {"text": reply.text, "tool_calls": calls}
+    data: dict[str, Any] = {"text": reply.text, "tool_calls": calls}
+    if not reply.finished:
+        # The step failed on it: `fixtures export` scripts the same end, so a replay fails too.
+        data["finish_reason"] = reply.finish_reason
+    return data

@@ -22,9 +22,12 @@ retries, gates and thresholds can be rehearsed offline::
 
 A reply is exactly one of ``text``, ``json``, ``error`` or ``tool_calls``, plus optional
 ``delay`` (a duration) and ``usage`` (``input_tokens``, ``output_tokens``; missing counts are
-estimated). ``error: {status, message?, retry_after?}`` raises: 429 → RateLimited, 408/409/5xx →
-ProviderUnavailable, 401/403 → AuthenticationFailed, other 4xx → BadRequest; ``status:
-timeout`` → ProviderTimeout, ``malformed`` → MalformedResponse, ``reset`` → ConnectionFailed.
+estimated). A reply that is no error may carry ``finish_reason``: one the server gives a reply it
+did not finish (``length``, ``model_context_window_exceeded``, ``content_filter``, ``refusal``),
+which fails the step as the real reply would. ``error: {status, message?, retry_after?}``
+raises: 429 → RateLimited, 408/409/5xx → ProviderUnavailable, 401/403 → AuthenticationFailed,
+other 4xx → BadRequest; ``status: timeout`` → ProviderTimeout, ``malformed`` →
+MalformedResponse, ``reset`` → ConnectionFailed.
 ``tool_calls: [{name, arguments}]`` asks for tool calls. Text is used as written (no templates).
 
 Which script answers a call: for a task call, ``steps.<step path>`` (its ``items`` entry for the
@@ -60,14 +63,14 @@ from agnoctl.errors import (
     SpecError,
     UsageError,
 )
-from agnoctl.providers.base import CallContext
+from agnoctl.providers.base import UNFINISHED, CallContext
 from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.loader import SourceMap, load_data_file
 from agnoctl.spec.models import parse_duration
 
 _STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#[a-z_]+)?$")
 _REPLY_KINDS = ("text", "json", "error", "tool_calls")
-_REPLY_KEYS = (*_REPLY_KINDS, "delay", "usage")
+_REPLY_KEYS = (*_REPLY_KINDS, "delay", "usage", "finish_reason")
 _ENTRY_KEYS = frozenset({"items", "attachments", "default"})  # a step entry that is no reply
 _NAMED_ERRORS: dict[str, tuple[type[ProviderError], str]] = {
     "timeout": (ProviderTimeout, "the request timed out"),
@@ -108,6 +111,7 @@ class FixtureReply:
     delay: float = 0.0  # seconds
     input_tokens: int | None = None  # None: estimated from the request
     output_tokens: int = 0
+    finish_reason: str | None = None  # None: the reply ended as replies do
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +329,21 @@ class _Parser:
             delay=self.duration(reply.get("delay", 0), (*path, "delay")),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            finish_reason=self.finish_reason(reply, path),
         )
+
+    def finish_reason(self, reply: dict[Any, Any], path: DataPath) -> str | None:
+        """A reply's ``finish_reason``: only one of an unfinished reply is worth scripting (a
+        finished reply's is what the mock says anyway), and an error has none."""
+        if "finish_reason" not in reply:
+            return None
+        where = (*path, "finish_reason")
+        if "error" in reply:
+            self.fail(where, "an error has no finish_reason: the call failed before any reply")
+        reason = reply["finish_reason"]
+        if not isinstance(reason, str) or reason not in UNFINISHED:
+            self.fail(where, f"finish_reason must be one of {', '.join(sorted(UNFINISHED))}")
+        return reason
 
     def text(self, value: Any, path: DataPath) -> str:
         if not isinstance(value, str):

@@ -128,7 +128,7 @@ def _scripted_reply(request: ModelRequest, scripted: FixtureReply, call: int) ->
         text=scripted.text,
         tool_calls=tool_calls,
         usage=Usage(input_tokens, scripted.output_tokens),
-        finish_reason="tool_calls" if tool_calls else "stop",
+        finish_reason=scripted.finish_reason or ("tool_calls" if tool_calls else "stop"),
         model=request.model,
     )
 

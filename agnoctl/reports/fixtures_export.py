@@ -5,11 +5,14 @@ A workflow that ran once against a real model then replays offline, deterministi
 journal (each ``llm_call`` event carries its reply, redacted as everything in the journal).
 
 The mock answers call N of a (step, item, purpose) with reply N (see
-``agnoctl.providers.fixtures``), so each one's successful replies are written in the order
-they arrived; provider errors are left out (a replay need not wait through the retries they
-caused). When the run was resumed, a task that ran again keeps only the replies of the last
-segment that called the model for it: the earlier ones belong to an execution that did not
-produce the run's result.
+``agnoctl.providers.fixtures``), so each one's replies are written in the order they arrived,
+a reply the server did not finish with its ``finish_reason`` (it failed the step, so it fails
+the replay). A provider error that a later reply recovered from is left out (a replay need not
+wait through the retries it caused); when a call's errors never ended in a reply, the last of
+them is written after its replies, and the mock repeats it, so the step fails in the replay as
+it did in the run. When the run was resumed, a task that ran again keeps only the replies of
+the last segment that called the model for it: the earlier ones belong to an execution that
+did not produce the run's result.
 """
 
 from __future__ import annotations
@@ -26,6 +29,20 @@ from agnoctl.errors import UsageError
 from agnoctl.events import Event, LlmCall, SegmentStarted, read_events
 
 _ITEM_SUFFIX = re.compile(r"\[\d+\]")
+
+# A failed call's reason in the journal (`engine.retry.reason`) -> the fixture error status that
+# raises the same provider error. Other reasons (a cancelled call, an internal error) are no
+# provider's answer: the fixture format cannot script them, and they are left out.
+_ERROR_STATUS: dict[str, int | str] = {
+    "rate_limited": 429,
+    "unavailable": 503,
+    "conflict": 409,
+    "auth": 401,
+    "bad_request": 400,
+    "timeout": "timeout",
+    "malformed_response": "malformed",
+    "connection_error": "reset",
+}
 
 Key = tuple[str, int | None, str]  # (fixtures step key, for_each index, purpose)
 
@@ -58,20 +75,33 @@ def export_fixtures(run_dir: Path) -> Export:
 
 
 def _replies(run: Iterable[Event]) -> dict[Key, list[dict[str, Any]]]:
-    """Successful replies per call key, from the last segment that called for each key."""
+    """Replies per call key, from the last segment that called for each key, then the error
+    its calls ended with, if they ended failing."""
     segment = 0
     calls: dict[Key, list[dict[str, Any]]] = {}
+    failed: dict[Key, dict[str, Any]] = {}  # the error after a key's last reply
     made_in: dict[Key, int] = {}
     for event in run:
-        match event:
-            case SegmentStarted():
-                segment += 1
-            case LlmCall(reply=dict() as reply):
-                key = _key(event)
-                if made_in.get(key) != segment:
-                    made_in[key] = segment
-                    calls[key] = []
-                calls[key].append(_fixture_reply(event, reply))
+        if isinstance(event, SegmentStarted):
+            segment += 1
+            continue
+        if not isinstance(event, LlmCall):
+            continue
+        fixture = _fixture(event)
+        if fixture is None:
+            continue
+        key = _key(event)
+        if made_in.get(key) != segment:
+            made_in[key] = segment
+            calls[key] = []
+            failed.pop(key, None)
+        if "error" in fixture:
+            failed[key] = fixture
+        else:
+            calls[key].append(fixture)
+            failed.pop(key, None)
+    for key, error in failed.items():
+        calls[key].append(error)
     return calls
 
 
@@ -80,6 +110,14 @@ def _key(call: LlmCall) -> Key:
     step = _ITEM_SUFFIX.sub("", call.step)
     purpose = call.purpose or "task"
     return (step if purpose == "task" else f"{step}#{purpose}", call.item, purpose)
+
+
+def _fixture(call: LlmCall) -> dict[str, Any] | None:
+    """The fixture reply that answers as ``call`` was answered, or None if none can."""
+    if call.reply is not None:
+        return _fixture_reply(call, call.reply)
+    status = _ERROR_STATUS.get(call.error or "")
+    return None if status is None else {"error": {"status": status}}
 
 
 def _fixture_reply(call: LlmCall, reply: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +132,8 @@ def _fixture_reply(call: LlmCall, reply: dict[str, Any]) -> dict[str, Any]:
         }
     else:
         fixture = {"text": str(reply.get("text") or "")}
+    if reply.get("finish_reason"):
+        fixture["finish_reason"] = reply["finish_reason"]
     tokens_in, tokens_out = call.tokens_in, call.tokens_out
     if tokens_in is not None and tokens_out is not None:
         fixture["usage"] = {"input_tokens": tokens_in, "output_tokens": tokens_out}
