@@ -84,6 +84,12 @@ def _printable(
     }
 
 
+def _printable_line(_logger: Any, _name: str, line: str) -> str:
+    """A JSON log line as the terminal shows text from outside (``agnoctl.printable``: it
+    stays JSON meaning the same), so that a value cannot be a CI log's command."""
+    return printable(line)
+
+
 def _drop_empty_ids(
     logger: object, method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -114,7 +120,7 @@ def _configure(log_format: LogFormat, level: int, stream: _Sink, colors: bool) -
         _masked,
     ]
     if log_format == "json":
-        renderer: list[Any] = [structlog.processors.JSONRenderer(default=str)]
+        renderer: list[Any] = [structlog.processors.JSONRenderer(default=str), _printable_line]
     else:
         renderer = [_drop_empty_ids, _printable, structlog.dev.ConsoleRenderer(colors=colors)]
     structlog.configure(

@@ -23,9 +23,18 @@ _OTHERS = (0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x20
 _VISIBLE = {c: f"\\x{c:02x}" for c in _C0} | {c: f"\\u{c:04x}" for c in _OTHERS}
 
 
+# GitHub's runner obeys its older form of workflow command, `##[error]...`, anywhere in a line
+# of a job's log (the `::` form only at a line's start): text from outside would raise
+# annotations. Written with the JSON escape of its `#`, it is seen, not obeyed, and JSON printed
+# stays JSON meaning the same.
+_LEGACY_COMMAND = "##["
+_SHOWN_LEGACY_COMMAND = "#\\u0023["
+
+
 def printable(text: str) -> str:
-    """``text`` with every control character but newline and tab replaced by its escape."""
-    return text.translate(_VISIBLE)
+    """``text`` with every control character but newline and tab replaced by its escape, and
+    GitHub's `##[` command marker shown as `#\\u0023[`."""
+    return text.translate(_VISIBLE).replace(_LEGACY_COMMAND, _SHOWN_LEGACY_COMMAND)
 
 
 def one_line(text: str) -> str:
