@@ -44,6 +44,16 @@ def one_line(text: str) -> str:
     return printable(" ".join(text.split()))
 
 
+def shown_line(line: str) -> str:
+    """A line of text from outside printed as a line of its own (a model's output in a diff):
+    printable, and never a GitHub workflow command, which the runner reads as `::` after any
+    leading spaces. Such a line's first `:` is shown as JSON's escape of it, `\\u003a`."""
+    text = printable(line)
+    if text.lstrip().startswith("::"):
+        return text.replace("::", "\\u003a:", 1)
+    return text
+
+
 def github_command(level: str, properties: dict[str, object], message: str) -> str:
     """One GitHub Actions workflow command (``::error file=...,line=3::message``): the way
     ``validate --format github`` and ``run --format github`` write annotations.
@@ -64,4 +74,4 @@ def _github_escape(value: str, *, prop: bool = False) -> str:
     return value
 
 
-__all__ = ["github_command", "one_line", "printable"]
+__all__ = ["github_command", "one_line", "printable", "shown_line"]

@@ -39,7 +39,7 @@ from agnoctl.engine.rundir import JOURNAL, LATEST, RUNS_DIR, latest_run, refuse_
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
-from agnoctl.printable import one_line
+from agnoctl.printable import one_line, shown_line
 from agnoctl.reports.model import (
     GateReport,
     ItemReport,
@@ -466,7 +466,7 @@ def _text(delta: RunDelta) -> Iterator[str]:
             )
         if step.output_changed:
             yield "  output changed:"
-            yield from (f"    {line}" for line in step.output_diff)
+            yield from (f"    {shown_line(line)}" for line in step.output_diff)
     yield ""
     yield f"{len(delta.steps)} step(s) differ, {delta.unchanged} unchanged"
     yield from _regression_lines(delta, bullet="  - ")
@@ -500,7 +500,7 @@ def _markdown(delta: RunDelta) -> Iterator[str]:
         yield from (f"- {_md_cell(line)}" for line in delta.regressions)
     for step in delta.steps:
         if step.output_changed:
-            body = "\n".join(step.output_diff)
+            body = "\n".join(map(shown_line, step.output_diff))
             fence = "`" * max(3, _longest_backtick_run(body) + 1)
             yield ""
             yield f"<details><summary>output of <code>{_html_text(step.path)}</code></summary>"
