@@ -229,19 +229,20 @@ class Budget:
         self._warn_if_near("max_llm_calls")
         return Reservation(tokens, cost)
 
-    def settle(self, reservation: Reservation | None, tokens: int, cost: float) -> None:
+    def settle(
+        self, reservation: Reservation | None, tokens: int, cost: float, *, reported: bool = True
+    ) -> None:
         """Replace a reservation with what the call really used (it may exceed the estimate).
 
-        A call that reports no tokens at all was answered by a server that sends no usage (no
-        model reads a prompt for nothing): the limits count it at its reservation, its worst
-        case, so that they hold whatever the server tells. What the report's cost shows stays
-        what the server said."""
+        A reply whose server reported no usage (``reported=False``: a server that sends none)
+        counts, for the limits, at its reservation, its worst case, so that they hold whatever
+        the server tells; what the report's cost shows stays what the server said."""
         if reservation is None:  # no limit: nothing held, nothing to warn about or to exceed
             self._tokens.used += tokens
             self._cost.used += cost
             return
         self._close(reservation)
-        if tokens == 0 and cost == 0:
+        if not reported:
             tokens, cost = reservation.tokens, reservation.cost
         self._tokens.used += tokens
         self._cost.used += cost

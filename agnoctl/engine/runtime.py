@@ -621,7 +621,10 @@ class Runtime:
             (0, 0) if usage is None else (usage.input_tokens, usage.output_tokens)
         )
         cost = 0.0 if usage is None else route.cost(usage)
-        self.budget.settle(reservation, tokens_in + tokens_out, cost)
+        # A reply without usage (no model reads a prompt for nothing) is not a failed call,
+        # which adds nothing: the limits count it at its worst case.
+        reported = usage is None or usage.total > 0
+        self.budget.settle(reservation, tokens_in + tokens_out, cost, reported=reported)
         attempt.calls += 1
         attempt.tokens_in += tokens_in
         attempt.tokens_out += tokens_out
