@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ import anyio
 import pytest
 
 from agnoctl.spec.models import CommandToolSpec
+from agnoctl.tools import command as command_module
 from agnoctl.tools.command import CommandTool, run_process
 
 pytestmark = pytest.mark.anyio
@@ -231,3 +233,35 @@ async def test_run_process_without_a_timeout_and_with_an_environment() -> None:
         env={"GREETING": "hi there", "PATH": os.environ["PATH"]},
     )
     assert (outcome.returncode, outcome.stdout, outcome.timed_out) == (0, "hi there", False)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper is Linux's")
+async def test_programs_ending_together_share_the_looks_for_escapees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each program leaves a child in a session of its own, then all end at once. A look at
+    # /proc made slow here (as on a busy machine) is shared by the programs that end meanwhile:
+    # every escapee still ends, in far fewer looks than two a program (find, then see none).
+    looks = 0
+    children = command_module._children
+
+    def slow_children() -> list[int]:
+        nonlocal looks
+        looks += 1
+        time.sleep(0.05)
+        return children()
+
+    monkeypatch.setattr(command_module, "_children", slow_children)
+    go = tmp_path / "go"
+    script = f"setsid sleep 30 & echo $! > $0; while [ ! -e {go} ]; do sleep 0.01; done"
+    pidfiles = [tmp_path / f"{n}.pid" for n in range(20)]
+    async with anyio.create_task_group() as group:
+        for pidfile in pidfiles:
+            argv = ["sh", "-c", script, str(pidfile)]
+            group.start_soon(functools.partial(run_process, argv, timeout=None))
+        while not all(path.exists() and path.read_text() for path in pidfiles):
+            await anyio.sleep(0.01)
+        go.touch()
+    escapees = [pid for path in pidfiles for pid in pids_from(path)]
+    assert [pid for pid in escapees if not wait_gone(pid)] == []
+    assert looks <= 10, looks
