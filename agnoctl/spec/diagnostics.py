@@ -59,14 +59,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 
 def format_text(diagnostics: list[Diagnostic]) -> str:
-    """One diagnostic per line (its hint below); what the file holds is shown, never obeyed."""
+    """One diagnostic per line (its hint below); what the file holds is shown, never obeyed.
+
+    A message quotes names from the file (and the file's own name, from a directory): a line
+    break in one would start a line of the file's choosing, which a CI log obeys when it starts
+    with `::` (a GitHub workflow command). Line breaks are shown as `\\n` and `\\r`."""
     lines = []
     for d in diagnostics:
-        text = f"{d.file}:{d.line}:{d.col}: {d.severity} {d.code} {d.message}"
+        text = f"{_flat(d.file)}:{d.line}:{d.col}: {d.severity} {d.code} {_flat(d.message)}"
         if d.hint:
-            text += f"\n    hint: {d.hint}"
+            text += f"\n    hint: {_flat(d.hint)}"
         lines.append(text)
     return printable("\n".join(lines))
+
+
+def _flat(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def format_json(diagnostics: list[Diagnostic]) -> str:
