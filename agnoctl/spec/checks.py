@@ -200,6 +200,10 @@ class _Read(NamedTuple):
     guarded: tuple[Access, ...] = ()
 
 
+_STEP_CONTEXT_ROOTS = frozenset({"steps", "item", "index", "loop"})
+"""Names whose meaning depends on the step a template renders for (an agent's, for each step
+that uses the agent)."""
+
 _SAID_ONCE = frozenset({"E406"})
 """Codes reported once per message, at their first place: the message names the whole fix."""
 
@@ -393,6 +397,8 @@ class _Checker:
             self._check_template((*base, "run", index), arg, False, inner)
         for name, value in (spec.env or {}).items():
             self._check_template((*base, "env", name), value, False, inner)
+        if spec.cwd is not None:
+            self._check_template((*base, "cwd"), spec.cwd, False, inner)
         for name, value in (spec.with_ or {}).items():
             if isinstance(value, str):  # a sub-workflow's input, rendered in this step's context
                 self._check_template((*base, "with", name), value, False, inner)
@@ -408,12 +414,42 @@ class _Checker:
             self._check_template((*base, "loop", "until"), spec.loop.until, True, until)
         if spec.gates:
             self._check_gates(node, inner)
+        users = [spec.agent] if spec.agent is not None else []
+        users += [gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate)]
+        for name in dict.fromkeys(users):
+            self._check_agent_context(name, inner)
         if spec.output_schema is not None:
             self._check_json_schema((*base, "output_schema"), spec.output_schema)
         for problem in check_resources(base, spec):
             self.report(
                 problem.path, problem.code, problem.message, problem.hint, at_key=problem.at_key
             )
+
+    def _check_agent_context(self, name: str, scope: _Scope) -> None:
+        """An agent's instructions and templated attachments render in the context of each
+        step that uses it (or judges with it): what they read of it that differs from step to
+        step (`steps.X`, `item`, `index`, `loop`) must be there for this step, as its own
+        templates' reads must. The rest was checked once, with the agent (_check_agents)."""
+        agent = self.workflow.agents.get(name)
+        if agent is None:
+            return
+        texts: list[tuple[tuple[PathKey, ...], str | None]]
+        texts = [(("agents", name, "instructions"), agent.instructions)]
+        texts += [
+            (("agents", name, "attachments", index), entry)
+            for index, entry in enumerate(agent.attachments or ())
+            if is_templated(entry)
+        ]
+        for path, text in texts:
+            if text is None:
+                continue
+            try:
+                found = reads(text, False)
+            except TemplateSyntaxProblem:
+                continue  # said once, with the agent
+            for access in found.accesses:
+                if access.root in _STEP_CONTEXT_ROOTS:
+                    self._check_access(_Read(path, access, found.guarded), scope)
 
     def _check_attachment(
         self,
