@@ -181,6 +181,11 @@ class SourceMap:
         Block scalars (`|`, `>`) start on the line after their key; other multi-line scalars
         are counted from their first line. With `needle`, the column is where it occurs on
         that line, when it does.
+
+        Only a literal block (`|`) keeps the file's lines one for one. A folded block (`>`)
+        and a multi-line plain or quoted string join lines with spaces, and a double-quoted
+        `\\n` breaks one the file does not: their line is kept within the string's own lines,
+        and a `needle` found on none of it there is looked for on the others.
         """
         node = self.node(path)
         if not isinstance(node, yaml.ScalarNode):
@@ -188,14 +193,32 @@ class SourceMap:
         start_line, start_col = _mark(node)
         block = node.style in ("|", ">")
         file_line = start_line + line if block else start_line + line - 1
-        text = self._lines[file_line - 1] if 0 < file_line <= len(self._lines) else ""
-        # The value starts at its own column on its first line, at the indentation after.
-        first = not block and line == 1
-        quoted = node.style in ("'", '"')
-        col = start_col + quoted if first else len(text) - len(text.lstrip()) + 1
-        if needle and (found := text.find(needle, col - 1)) >= 0:
+        if node.style != "|":
+            first_line = start_line + block
+            last_line = max(first_line, node.end_mark.line + 1 - (node.end_mark.column == 0))
+            file_line = min(max(file_line, first_line), last_line)
+            if needle:
+                others = [n for n in range(first_line, last_line + 1) if n != file_line]
+                for candidate in (file_line, *others):
+                    col = self._line_start(candidate, node, start_line, start_col)
+                    found = self._line(candidate).find(needle, col - 1)
+                    if found >= 0:
+                        return candidate, found + 1
+        col = self._line_start(file_line, node, start_line, start_col)
+        if needle and (found := self._line(file_line).find(needle, col - 1)) >= 0:
             col = found + 1
         return file_line, col
+
+    def _line(self, number: int) -> str:
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
+
+    def _line_start(self, number: int, node: yaml.ScalarNode, start_line: int, col: int) -> int:
+        """The column where the string's text starts on file line `number`: its own column on
+        its first line (after a quote), the indentation after."""
+        if number == start_line and node.style not in ("|", ">"):
+            return col + (node.style in ("'", '"'))
+        text = self._line(number)
+        return len(text) - len(text.lstrip()) + 1
 
     @cached_property
     def _lines(self) -> list[str]:
