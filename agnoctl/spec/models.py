@@ -464,6 +464,13 @@ _NOT_FOR_USES = {
 }
 """Fields a `uses` step may not set (those of other kinds are refused by _check_kind_fields)."""
 
+_JUDGE_ONLY_FOR_GROUPS = {
+    "retry": "a group is not re-run",
+    "cache": "caching is per model call",
+    "tags": "costs are attributed per model call",
+}
+"""Fields a group reads only for its own judge gates' model calls: without one, ignored."""
+
 
 def _uses_path(value: object) -> object:
     if isinstance(value, str) and ("://" in value or not value.strip()):
@@ -760,12 +767,32 @@ class StepSpec(StepDefaults):
                 "fail it as `fail` does: write `fail` or `warn`, gate the child that writes the "
                 "output, or make the group a review loop (`loop: {until: ...}`)"
             )
+        if kind == "steps":
+            self._check_group_fields()
         if kind == "uses":
             self._check_uses_fields()
         elif kind == "approval":
             self._check_approval_fields()
         if kind != "uses" and self.with_ is not None:
             raise ValueError("`with` gives a sub-workflow its inputs: add `uses`")
+
+    def _check_group_fields(self) -> None:
+        # Fail closed: a group runs no attempt of its own, so these would be silently ignored.
+        if "timeout" in self.model_fields_set:
+            raise ValueError(
+                "`timeout` bounds one attempt of an agent or command step, and a group has "
+                "none: set it on the group's children (or in `defaults`); the run's `limits` "
+                "bound the whole run"
+            )
+        if any(isinstance(gate, JudgeGate) for gate in self.gates or ()):
+            return
+        for name, why in _JUDGE_ONLY_FOR_GROUPS.items():
+            if name in self.model_fields_set:
+                raise ValueError(
+                    f"`{name}` on a group applies only to the model calls of its judge gates "
+                    f"({why}), and this group has none: set it on the group's children (or in "
+                    "`defaults`)"
+                )
 
     def _check_uses_fields(self) -> None:
         # Fail closed: a field that would mean nothing for a sub-workflow is an error.
