@@ -8,9 +8,11 @@ known, so one run reports every problem without echoing the model errors.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from functools import lru_cache
 from itertools import chain, islice
 from typing import Any, Literal, NamedTuple
@@ -22,7 +24,7 @@ from agnoctl.spec.attachments import is_templated
 from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
 from agnoctl.spec.mcp_checks import check_mcp_tool
-from agnoctl.spec.model_errors import model_diagnostics, path_text
+from agnoctl.spec.model_errors import data_path, model_diagnostics, path_text
 from agnoctl.spec.models import (
     APPROVAL_OUTPUT_SCHEMA,
     ID_PATTERN,
@@ -93,12 +95,20 @@ class _Spec:
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
         self.broken_steps: set[str] = set()
+        # Steps whose only errors were unknown fields: checked without them, but, like broken
+        # ones, not trusted to tell what the workflow leaves unused (a misspelt `gate:` names
+        # a judge agent).
+        self.trimmed_steps: set[str] = set()
         self.broken_names: dict[str, set[str]] = {}
 
     def known(self, section: str, name: str) -> bool:
         """Whether `name` exists in `section` (valid or not)."""
         present: Mapping[str, Any] = getattr(self.workflow, section)
         return name in present or name in self.broken_names.get(section, set())
+
+    def names(self, section: str) -> set[str]:
+        """Every name in `section` (valid or not): what a did-you-mean may suggest."""
+        return set(getattr(self.workflow, section)) | self.broken_names.get(section, set())
 
 
 def _salvage(data: Any) -> _Spec | None:
@@ -144,9 +154,37 @@ def _valid_entries(raw: Any, spec: _Spec, section: str, validate: Any) -> dict[s
     for name, value in raw.items():
         try:
             valid[name] = validate(value)
-        except ValidationError:
+        except ValidationError as exc:
             spec.broken_names.setdefault(section, set()).add(name)
+            trimmed = _without_unknown_fields(value, exc)
+            if trimmed is not None:
+                with suppress(ValidationError):
+                    valid[name] = validate(trimmed)
     return valid
+
+
+def _without_unknown_fields(value: Any, exc: ValidationError) -> Any:
+    """``value`` without the fields its errors call unknown (a typo such as `temperatur:`),
+    when those are all its errors, else None. What is left is what the author wrote, and is
+    checked: a messy file's misspelt field must not hide its unknown agent or provider."""
+    errors = exc.errors(include_url=False)
+    if not isinstance(value, dict) or any(e["type"] != "extra_forbidden" for e in errors):
+        return None
+    trimmed = copy.deepcopy(value)
+    for error in errors:
+        path, _ = data_path(error["loc"], trimmed)
+        parent: Any = trimmed
+        for key in path[:-1]:
+            parent = parent[key]
+        if path and isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return trimmed
+
+
+def _mark_trimmed(step: StepSpec, path: str, spec: _Spec) -> None:
+    spec.trimmed_steps.add(path)
+    for child_id, child in (step.steps or {}).items():
+        _mark_trimmed(child, dag.join_path(path, child_id), spec)
 
 
 def _salvage_steps(raw: dict[str, Any], prefix: str, spec: _Spec) -> dict[str, StepSpec]:
@@ -154,12 +192,20 @@ def _salvage_steps(raw: dict[str, Any], prefix: str, spec: _Spec) -> dict[str, S
     for step_id, value in raw.items():
         if not isinstance(step_id, str):
             continue  # the models report it; ids from a file are always strings
+        path = dag.join_path(prefix, step_id)
         try:
             steps[step_id] = StepSpec.model_validate(value)
             continue
-        except ValidationError:
-            path = dag.join_path(prefix, step_id)
-            spec.broken_steps.add(path)
+        except ValidationError as exc:
+            trimmed = _without_unknown_fields(value, exc)
+        if trimmed is not None:
+            try:
+                steps[step_id] = StepSpec.model_validate(trimmed)
+                _mark_trimmed(steps[step_id], path, spec)
+                continue
+            except ValidationError:
+                pass
+        spec.broken_steps.add(path)
         # Keep what the graph needs: the step's needs and its children.
         fields = value if isinstance(value, dict) else {}
         needs = fields.get("needs")
@@ -369,7 +415,7 @@ class _Checker:
     def _check_step(self, node: _Node) -> None:
         spec, base = node.spec, node.data
         if spec.agent is not None and not self.spec.known("agents", spec.agent):
-            guess = self.suggest(spec.agent, self.workflow.agents)
+            guess = self.suggest(spec.agent, self.spec.names("agents"))
             self.report(
                 (*base, "agent"),
                 "E400",
@@ -512,7 +558,7 @@ class _Checker:
         for index, gate in enumerate(node.spec.gates or []):
             path = (*base, "gates", index)
             if isinstance(gate, JudgeGate) and not self.spec.known("agents", gate.agent):
-                guess = self.suggest(gate.agent, self.workflow.agents)
+                guess = self.suggest(gate.agent, self.spec.names("agents"))
                 self.report(
                     (*path, "agent"),
                     "E403",
@@ -901,7 +947,7 @@ class _Checker:
                 self._check_model_ref((*base, "fallback_models", index), ref)
             for index, tool in enumerate(agent.tools):
                 if not self.spec.known("tools", tool):
-                    guess = self.suggest(tool, self.workflow.tools)
+                    guess = self.suggest(tool, self.spec.names("tools"))
                     self.report(
                         (*base, "tools", index),
                         "E402",
@@ -926,7 +972,7 @@ class _Checker:
         provider = ref.partition("/")[0]
         if provider in BUILTIN_PROVIDERS or self.spec.known("providers", provider):
             return
-        choices = sorted(BUILTIN_PROVIDERS | set(self.workflow.providers))
+        choices = sorted(BUILTIN_PROVIDERS | self.spec.names("providers"))
         guess = self.suggest(provider, choices)
         self.report(
             path,
@@ -1026,7 +1072,7 @@ class _Checker:
 
     def _check_unused(self) -> None:
         # A step or agent that did not validate may use anything: only judge complete parts.
-        if not self.spec.broken_steps:
+        if not self.spec.broken_steps and not self.spec.trimmed_steps:
             nodes = self._nodes
             used = chain(
                 (n.spec.agent for n in nodes),
