@@ -927,7 +927,21 @@ class _Checker:
 
     def _unknown_step(self, path: tuple[PathKey, ...], unknown: str, access: Access) -> None:
         parent, _, name = unknown.rpartition(".")
-        guess = self.suggest(name, dag.step_map(self.workflow, parent).keys())
+        group = dag.find_step(self.workflow, parent) if parent else None
+        if group is not None and group.steps is None:  # `steps.a.outptu`: a typo, not a child
+            guess = did_you_mean(name, STEP_ATTRIBUTES)
+            self.report(
+                path,
+                "E407",
+                f"`steps.{unknown}`: step `{parent}` has no `{name}`",
+                f"did you mean `steps.{parent}.{guess}`?"
+                if guess
+                else f"read steps.{parent}.output (or .status, .error)",
+                access=access,
+            )
+            return
+        children = [*dag.step_map(self.workflow, parent).keys()]
+        guess = self.suggest(name, [*children, *STEP_ATTRIBUTES] if parent else children)
         if guess:
             hint = f"did you mean `steps.{dag.join_path(parent, guess)}`?"
         elif parent:
