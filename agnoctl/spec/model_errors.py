@@ -17,6 +17,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
@@ -217,8 +218,19 @@ class _Translator:
                 "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
             )
         else:
-            hint = _type_hint(path, expected, given)
+            hint = _type_hint(path, expected, given, self._written(path, given))
         self.emit(path, code, message, hint, at_key=isinstance(given, dict | list))
+
+    def _written(self, path: Sequence[PathKey], given: Any) -> str:
+        """``given`` as the file spells it: YAML reads `yes`, `on` as true and `1.10` as 1.1,
+        and a hint to quote the value must quote what the author wrote."""
+        if not isinstance(given, bool | int | float):
+            return str(given)
+        node = self.source.node(path)
+        # Plain only: a quoted scalar is a string already.
+        if isinstance(node, yaml.ScalarNode) and not node.style and node.value.strip():
+            return str(node.value)
+        return _yaml_text(given)
 
     def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -247,14 +259,17 @@ class _Translator:
             self.add(error)
 
 
-def _type_hint(path: Sequence[PathKey], expected: list[str], given: Any) -> str | None:
-    """What to write instead of ``given``, when a likely intent shows."""
+def _type_hint(
+    path: Sequence[PathKey], expected: list[str], given: Any, written: str
+) -> str | None:
+    """What to write instead of ``given`` (``written`` in the file), when a likely intent
+    shows."""
     if {"a number", "an integer"} & set(expected):
-        hint = _number_hint(path, "an integer" in expected, given)
+        hint = _number_hint(path, "an integer" in expected, given, written)
         if hint is not None:
             return hint
     if "a string" in expected and isinstance(given, bool | int | float):
-        return f'quote the value to keep it a string: "{_yaml_text(given)}"'
+        return f'quote the value to keep it a string: "{written}"'
     if isinstance(given, str) and given.strip() == "":
         return "the value is empty; give one, or remove the field"
     if isinstance(given, str) and "a list" in expected and path:
@@ -263,12 +278,12 @@ def _type_hint(path: Sequence[PathKey], expected: list[str], given: Any) -> str 
     return None
 
 
-def _number_hint(path: Sequence[PathKey], integer: bool, given: Any) -> str | None:
+def _number_hint(path: Sequence[PathKey], integer: bool, given: Any, written: str) -> str | None:
     """How to write as a number a value that YAML read as something else (numbers are
     strict: ``agnoctl.spec.models.Integer``), if it is one."""
     field = path[-1] if path else "value"
     if isinstance(given, bool):
-        return f"write a number: YAML's {_yaml_text(given)} is a boolean, not {int(given)}"
+        return f"write a number: YAML's {written} is a boolean, not {int(given)}"
     if isinstance(given, float) and integer and given.is_integer():
         return f"write it without a fraction: `{field}: {int(given)}`"
     number = _number(given) if isinstance(given, str) else None

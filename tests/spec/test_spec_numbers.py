@@ -82,7 +82,7 @@ def test_numbers_written_as_numbers_still_validate(check: Check, monkeypatch: An
     ("value", "hint"),
     [
         ("true", "write a number: YAML's true is a boolean, not 1"),
-        ("yes", "write a number: YAML's true is a boolean, not 1"),
+        ("yes", "write a number: YAML's yes is a boolean, not 1"),
         ("'8'", "write the number without quotes: `max_concurrency: 8`"),
         ("8.0", "write it without a fraction: `max_concurrency: 8`"),
         # YAML 1.1 reads an exponent without a sign or a dot as text: dropping quotes is no fix.
