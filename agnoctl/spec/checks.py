@@ -793,7 +793,7 @@ class _Checker:
         # The commonest read, `steps.<need>.output` by a top-level step that needs <need>,
         # is allowed: what _resolve and _allowed find, without their walk (see
         # tests/spec/test_check_shortcuts.py).
-        if len(keys) == 2 and keys[1] in STEP_ATTRIBUTES:
+        if len(keys) == 2 and keys[1] in STEP_ATTRIBUTES and keys[1] != "results":
             steps = self.workflow.steps
             reader, need = steps.get(scope.reader or ""), keys[0]
             if (
@@ -817,11 +817,28 @@ class _Checker:
                 self._needs_hint(scope.reader, target),
                 access=access,
             )
-        elif len(keys) > target.count(".") + 2 and target not in self.spec.broken_steps:
+        elif target not in self.spec.broken_steps:
+            after = keys[target.count(".") + 1 :]
+            if len(after) < 2 and after != ("results",):
+                return
             spec = dag.find_step(self.workflow, target)
-            if spec is not None:
-                after = keys[target.count(".") + 1 :]
+            if spec is None:
+                return
+            if after[0] == "results" and spec.for_each is None:
+                self._no_results(read, target)
+            elif len(after) > 1:
                 self._check_step_output(read, spec, after)
+
+    def _no_results(self, read: _Read, target: str) -> None:
+        """SPEC: `.results` is a for_each step's list of items; a step without for_each has
+        none, and the read would give null at run time, whatever the step did."""
+        self.report(
+            read.path,
+            "E407",
+            f"`steps.{target}.results`: step `{target}` has no for_each, so no results",
+            f"read steps.{target}.output (or .status, .error)",
+            access=read.access,
+        )
 
     def _check_step_output(self, read: _Read, spec: StepSpec, after: tuple[Key, ...]) -> None:
         """Check the output fields read in `after`, the keys that follow `steps.<step>`."""
