@@ -8,6 +8,7 @@ number when both ends agree.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Literal
@@ -238,7 +239,7 @@ def _assumptions(plan: Plan) -> str:
 
 
 def _text(plan: Plan) -> str:
-    out = [f"Plan for {plan.workflow} ({plan.file})", ""]
+    out = [f"Plan for {plan.workflow} ({_flat(plan.file)})", ""]
     if plan.inputs:
         out += _block("Inputs", _inputs(plan))
     out += _block("Levels (steps of one level may run at once)", _levels(plan))
@@ -254,7 +255,15 @@ def _text(plan: Plan) -> str:
 
 
 def _block(title: str, lines: Sequence[str]) -> list[str]:
-    return [title, *_indent(lines), ""] if lines else []
+    return [title, *_indent([_flat(line) for line in lines]), ""] if lines else []
+
+
+def _flat(text: str) -> str:
+    """``text`` on one line. Model names and warnings quote the workflow file, which may hold
+    a line break in any quoted string: printed as it is, it would start a line of the file's
+    choosing, a GitHub workflow command (`::error ...`) when a CI log shows the plan, and a
+    line out of its Markdown table. Shown as `\\n`, `\\r` instead."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _indent(lines: Sequence[str]) -> list[str]:
@@ -264,6 +273,7 @@ def _indent(lines: Sequence[str]) -> list[str]:
 def _aligned(headers: list[str], rows: list[_Row]) -> list[str]:
     # Rows may share their cells after the first (see _step_rows): each list is measured and
     # padded once.
+    rows = [(_flat(first), [_flat(cell) for cell in rest]) for first, rest in rows]
     shared = {tuple(rest): rest for _, rest in rows}
     widths = [len(header) for header in headers]
     widths[0] = max(widths[0], max(map(len, [first for first, _ in rows]), default=0))
@@ -287,9 +297,9 @@ def _aligned(headers: list[str], rows: list[_Row]) -> list[str]:
 
 
 def _markdown(plan: Plan) -> str:
-    out = [f"### Plan for `{plan.workflow}`", "", f"File: `{plan.file}`", ""]
+    out = [f"### Plan for `{plan.workflow}`", "", f"File: {_md_code(_flat(plan.file))}", ""]
     if plan.inputs:
-        out += ["**Inputs**", "", *(f"- `{line}`" for line in _inputs(plan)), ""]
+        out += ["**Inputs**", "", *(f"- {_md_code(line)}" for line in _inputs(plan)), ""]
     out += ["**Levels** (steps of one level may run at once)", ""]
     out += [f"- {_md(line)}" for line in _levels(plan)] + [""]
     for title, headers, rows in _sections(plan):
@@ -320,7 +330,25 @@ def _nbsp_indent(cell: str) -> str:
 
 
 def _md(text: str) -> str:
+    """``text`` as text in a Markdown line or table cell: a model name or a warning quotes the
+    workflow file, whose HTML, links and images (`![](https://...)`, a tracking pixel in a
+    pull request's comment) must not shape the comment, nor a `|` or a line break its table.
+    Our own marks (`[for_each x3]`) hold none of the sequences that start a link."""
+    text = _MD_LINK.sub(lambda found: "\\" + found.group(), _flat(text))
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# A backslash (so one written before the rest stays one), and what opens an image, or closes
+# the text of an inline, full reference or defined link.
+_MD_LINK = re.compile(r"\\|!\[|\](?=[(\[:])")
+
+
+def _md_code(text: str) -> str:
+    """``text`` as a code span: fenced with more backticks than any run of them it holds, so
+    a backtick in an input's value cannot end the span and let the rest be Markdown."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # ---------------------------------------------------------------------------- numbers
