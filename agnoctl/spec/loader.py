@@ -357,7 +357,8 @@ def _load(
     text: str, file: str, environ: Mapping[str, str] | None, unset_keys: list[UnsetKey] | None
 ) -> Loaded:
     root = _compose(text, file)
-    if root is None:
+    # `---` alone (what a cleared file keeps) is a document holding no value: empty too.
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.value == "" and not root.style):
         raise SpecError(
             "the file is empty",
             file=file,
