@@ -460,6 +460,8 @@ class _Checker:
             self._check_template((*base, "loop", "until"), spec.loop.until, True, until)
         if spec.gates:
             self._check_gates(node, inner)
+        elif spec.on_gate_failure is not None:
+            self._check_gateless(node)
         users = [spec.agent] if spec.agent is not None else []
         users += [gate.agent for gate in spec.gates or () if isinstance(gate, JudgeGate)]
         for name in dict.fromkeys(users):
@@ -575,6 +577,25 @@ class _Checker:
                     output_schema=schema,
                 )
                 self._check_template((*path, "expr"), gate.expr, True, gate_scope)
+
+    def _check_gateless(self, node: _Node) -> None:
+        """`on_gate_failure` on a step with no gate to fail (no `gates`, and no output_schema
+        implying a schema gate) would be silently ignored: fail closed."""
+        spec = node.spec
+        if spec.agent is not None and spec.agent not in self.workflow.agents:
+            return  # an unknown or broken agent: its schema is not known
+        if self._output_schema(spec) is not None:
+            return
+        self.report(
+            (*node.data, "on_gate_failure"),
+            "E206",
+            f"`{path_text(node.data)}`: `on_gate_failure` says what a failed gate does, and "
+            "this step has no gate: no `gates`, and no `output_schema` (the step's or its "
+            "agent's)",
+            "add the gates it is meant for, or remove it (`defaults.on_gate_failure` sets it "
+            "for every step that has gates)",
+            at_key=True,
+        )
 
     def _output_schema(self, spec: StepSpec) -> dict[str, Any] | None:
         if spec.output_schema is not None:
