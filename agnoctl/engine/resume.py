@@ -65,6 +65,9 @@ _AGENT_EXECUTION_ONLY = frozenset({"max_concurrency", "cache", "description"})
 _NOT_IN_DEFINITION = {*_EXECUTION_ONLY, "steps"}  # built once: a run dumps every step
 
 JournalKey = tuple[str, int | None, int | None]  # (step path, item index, loop iteration)
+"""A step's events give the index of the item it runs in (if any) where an item's give its
+own: the `step_succeeded` of `g[1].each` and the `item_succeeded` of its item 1 have the same
+key, so the journal keeps steps' and items' finished work apart (``PreviousRun``)."""
 
 
 def digest(value: Any) -> str:
@@ -326,11 +329,12 @@ class Reuse:
     def item(self, step: ExecRecord, item: ItemRecord) -> str:
         return self.fingerprints.item(step.fingerprint or "", item.index, item.item)
 
-    def finished(self, key: JournalKey, fingerprint: str | None) -> Finished | None:
-        """The earlier run's output for this task, if it succeeded with the same fingerprint."""
+    def finished(self, key: JournalKey, fingerprint: str | None, *, item: bool) -> Finished | None:
+        """The earlier run's output for this task (a for_each item's when ``item``), if it
+        succeeded with the same fingerprint."""
         if self.previous is None or fingerprint is None:
             return None
-        entry = self.previous.reusable(key, fingerprint)
+        entry = self.previous.reusable(key, fingerprint, item=item)
         if entry is not None:
             self._root.reused += 1
         return entry
@@ -396,7 +400,8 @@ class PreviousRun:
     status: str | None  # the last segment's verdict: passed, failed, interrupted; None: killed
     fingerprint: str | None  # the run's fingerprint when its last segment started
     inputs: dict[str, Any]
-    finished: dict[JournalKey, Finished] = field(default_factory=dict)
+    finished: dict[JournalKey, Finished] = field(default_factory=dict)  # steps'
+    items: dict[JournalKey, Finished] = field(default_factory=dict)  # for_each items'
     last_seq: int = 0
     segments: list[Segment] = field(default_factory=list)
     calls: list[PastCall] = field(default_factory=list)  # for the run's cost report
@@ -442,9 +447,10 @@ class PreviousRun:
             "journal, reusing every task"
         )
 
-    def reusable(self, key: JournalKey, fingerprint: str) -> Finished | None:
-        """The finished entry for ``key`` when it was made with the same fingerprint."""
-        entry = self.finished.get(key)
+    def reusable(self, key: JournalKey, fingerprint: str, *, item: bool) -> Finished | None:
+        """The finished entry for ``key`` (a for_each item's when ``item``) when it was made
+        with the same fingerprint."""
+        entry = (self.items if item else self.finished).get(key)
         if entry is None or entry.fingerprint != fingerprint:
             return None
         return entry
@@ -482,7 +488,9 @@ def _record(previous: PreviousRun, entry: Entry) -> None:
             segment.reason = event.reason
         case events.Succeeded() | events.Reused():
             key = (event.step, event.item, event.iteration)
-            previous.finished[key] = Finished(event.output, event.fingerprint)
+            item = isinstance(event, events.ItemSucceeded | events.ItemReused)
+            kept = previous.items if item else previous.finished
+            kept[key] = Finished(event.output, event.fingerprint)
             if isinstance(event, events.Reused):
                 segment.reused += 1
 

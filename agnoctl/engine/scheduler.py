@@ -365,7 +365,7 @@ class Scheduler:
     def _reuse(self, record: ExecRecord, key: JournalKey, owner: StepRecord | None) -> bool:
         """Take the task's output from the earlier run's journal (``--resume``), if it may;
         ``key`` is its (step path, item index, loop iteration)."""
-        finished = self.rt.reuse.finished(key, record.fingerprint)
+        finished = self.rt.reuse.finished(key, record.fingerprint, item=owner is not None)
         if finished is None:
             return False
         record.status = "succeeded"

@@ -45,9 +45,10 @@ def test_finished_work_and_the_verdict_of_each_segment(tmp_path: Path) -> None:
     previous = load_previous_run(run_dir)
     assert (previous.run_id, previous.status, previous.last_seq) == ("r1", None, 7)
     assert (previous.fingerprint, previous.inputs) == ("run-fp-2", {"n": 4})
-    assert previous.reusable(("fan", 0, None), "f0") is not None
-    assert previous.reusable(("fan", 0, None), "other") is None
-    assert previous.reusable(("fan", 1, None), "f1") is None
+    assert previous.reusable(("fan", 0, None), "f0", item=True) is not None
+    assert previous.reusable(("fan", 0, None), "f0", item=False) is None  # a step's, not an item's
+    assert previous.reusable(("fan", 0, None), "other", item=True) is None
+    assert previous.reusable(("fan", 1, None), "f1", item=True) is None
     assert previous.finished[("g.c", 2, 3)].output == [1]
     assert previous.finished[("g.c", 2, 3)].fingerprint is None
 
