@@ -380,7 +380,9 @@ def _load(
     builder = _Builder(file, text, os.environ if environ is None else environ)
     if unset_keys is not None:
         builder.allow_unset_keys(_key_nodes(source, root, shared="&" in text), unset_keys)
-    return Loaded(builder.build(root, 0), source)
+    data = builder.build(root, 0)
+    builder.raise_unset()
+    return Loaded(data, source)
 
 
 def _key_nodes(source: SourceMap, root: yaml.MappingNode, shared: bool) -> dict[int, str]:
@@ -464,6 +466,23 @@ def _decode(raw: bytes, file: str) -> str:
 def _not_utf8(message: str, file: str, where: Position) -> SpecError:
     """Text that is not UTF-8 (E102), from a file or given in-process."""
     return _error_at(where, file, message, "E102", "save the file as UTF-8")
+
+
+class UnsetVariables(SpecError):
+    """Environment variables the file reads that are not set (E117), every one of them in
+    ``every`` (in file order); the error itself is the first."""
+
+    def __init__(self, every: list[SpecError]) -> None:
+        first = every[0]
+        super().__init__(
+            first.message,
+            file=first.file,
+            line=first.line,
+            col=first.col,
+            code=first.code,
+            hint=first.hint,
+        )
+        self.every = every
 
 
 def _error_at(where: Position, file: str, message: str, code: str, hint: str) -> SpecError:
@@ -625,6 +644,7 @@ class _Builder:
         self._environ = environ
         self._key_nodes: dict[int, str] = {}
         self._unset_keys: list[UnsetKey] = []
+        self._unset: dict[Position, SpecError] = {}  # E117 by place: each is reported
         self._constructor = yaml.SafeLoader("")
         self._resolver = yaml.resolver.Resolver()
         self._scalars: dict[str, Callable[[yaml.ScalarNode], Any]] = {
@@ -809,7 +829,15 @@ class _Builder:
                 self._unset_keys.append(unset)
             return ""
         hint = f"set {name}, or give a default: ${{{name}:-value}}"
-        raise self._error((line, col), f"environment variable {name} is not set", "E117", hint)
+        message = f"environment variable {name} is not set"
+        self._unset[line, col] = self._error((line, col), message, "E117", hint)
+        return ""
+
+    def raise_unset(self) -> None:
+        """Raise UnsetVariables when the file read a variable that is not set: each one is
+        collected as the tree is built, so a CI job missing three learns of all three."""
+        if self._unset:
+            raise UnsetVariables([self._unset[where] for where in sorted(self._unset)])
 
     def _locate(self, node: yaml.ScalarNode, match: re.Match[str]) -> Position:
         # The n-th `${` of the value is the n-th one in the raw text (quotes and folding
@@ -866,6 +894,7 @@ __all__ = [
     "Loaded",
     "SourceMap",
     "UnsetKey",
+    "UnsetVariables",
     "load_data_file",
     "load_file",
     "load_text",

@@ -27,11 +27,18 @@ from agnoctl.spec.loader import (
     MAX_FILE_BYTES,
     SourceMap,
     UnsetKey,
+    UnsetVariables,
     load_file,
     load_text,
     paused_gc,
 )
 from agnoctl.spec.models import Workflow
+
+
+def diagnostics_from_error(error: SpecError) -> list[Diagnostic]:
+    """A loader failure as the diagnostics of its file: one, or every unset variable."""
+    every = error.every if isinstance(error, UnsetVariables) else [error]
+    return [diagnostic_from_error(each) for each in every]
 
 
 def diagnostic_from_error(error: SpecError) -> Diagnostic:
@@ -92,7 +99,7 @@ def _validate_alone(path: str | Path, *, offline: bool = False) -> ValidationRes
         try:
             data, source = load_file(path, unset_keys=unset_keys)
         except SpecError as exc:
-            return ValidationResult(label, None, [diagnostic_from_error(exc)], None)
+            return ValidationResult(label, None, diagnostics_from_error(exc), None)
         return validate_data(data, label, source, unset_keys)
 
 
@@ -105,7 +112,7 @@ def validate_text(
         try:
             data, source = load_text(text, path_label, unset_keys=unset_keys)
         except SpecError as exc:
-            return _masked(ValidationResult(path_label, None, [diagnostic_from_error(exc)], None))
+            return _masked(ValidationResult(path_label, None, diagnostics_from_error(exc), None))
         return _masked(validate_data(data, path_label, source, unset_keys))
 
 
@@ -203,6 +210,7 @@ __all__ = [
     "FileSelection",
     "ValidationResult",
     "diagnostic_from_error",
+    "diagnostics_from_error",
     "load_workflow",
     "validate_data",
     "validate_file",
