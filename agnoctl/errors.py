@@ -181,9 +181,10 @@ class ConnectionFailed(TransientProviderError):
 
 
 class MalformedResponse(TransientProviderError):
-    # The (input, output) tokens the reply reported, when it was read that far: the server
-    # answered and bills them, whatever is wrong with the rest of it.
-    tokens: tuple[int, int] | None = None
+    # The tokens the reply reported (``Usage``'s input, output, cache read and cache write),
+    # when it was read that far: the server answered and bills them, whatever is wrong with
+    # the rest of it.
+    tokens: tuple[int, int, int, int] | None = None
 
 
 class PermanentProviderError(ProviderError):

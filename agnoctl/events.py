@@ -303,6 +303,10 @@ class LlmCall(TaskEvent):
     model: str
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cache_read: int | None = None
+    """Of ``tokens_in``, those the provider's prompt cache served (left out when none)."""
+    tokens_cache_write: int | None = None
+    """Of ``tokens_in``, those written to the provider's prompt cache (left out when none)."""
     cost: float | None = None
     error: str | None = None
     cached: bool | None = None

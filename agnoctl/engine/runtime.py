@@ -130,7 +130,7 @@ class Route:
         """``pricing.cost`` of ``usage``, with the price already looked up."""
         if self.price is None:
             return 0.0
-        return pricing.charge(self.price, usage.input_tokens, usage.output_tokens)
+        return pricing.charge_usage(self.price, usage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -683,6 +683,8 @@ class Runtime:
                 model=route.model,
                 tokens_in=None if usage is None else usage.input_tokens,
                 tokens_out=None if usage is None else usage.output_tokens,
+                tokens_cache_read=None if usage is None else usage.cache_read_tokens or None,
+                tokens_cache_write=None if usage is None else usage.cache_write_tokens or None,
                 cost=cost,
                 error=error,
                 cached=cached or None,

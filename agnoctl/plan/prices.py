@@ -8,7 +8,7 @@ model found nowhere has no price: the plan says so rather than counting it as fr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agnoctl.plan.model import PriceSource
 from agnoctl.plan.usage import Span, Usage
@@ -19,9 +19,11 @@ from agnoctl.spec.models import ProviderSpec
 
 @dataclass(frozen=True, slots=True)
 class Price(pricing.Price):
-    """A model's price (USD per 1M tokens), and where the plan found it."""
+    """A model's price (USD per 1M tokens), and where the plan found it. The plan counts no
+    prompt-cache hits (which prompts share a cached prefix is the server's to find), so it
+    prices every input token at the input price: its estimate is an upper bound there."""
 
-    source: PriceSource
+    source: PriceSource = field(kw_only=True)
 
     def cost(self, usage: Usage) -> Span:
         """USD of the usage's min and max tokens."""
@@ -48,9 +50,9 @@ def price_of(providers: Mapping[str, ProviderSpec], model_ref: str) -> Price | N
     protocol = protocol_of(providers, provider)
     found = pricing.lookup(model, overrides, protocol=protocol)
     if found is None:
-        return Price(0.0, 0.0, "free") if protocol in pricing.FREE_PROTOCOLS else None
+        return Price(0.0, 0.0, source="free") if protocol in pricing.FREE_PROTOCOLS else None
     built_in = found is pricing.lookup(model, None, protocol=protocol)
-    return Price(found.input, found.output, "built-in" if built_in else "workflow")
+    return Price(found.input, found.output, source="built-in" if built_in else "workflow")
 
 
 __all__ = ["Price", "price_of", "protocol_of"]

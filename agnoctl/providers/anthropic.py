@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from agnoctl.errors import BadRequest
 from agnoctl.providers import attachments, http
-from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
+from agnoctl.providers.base import (
+    Attachment,
+    Message,
+    ModelReply,
+    ModelRequest,
+    ToolCall,
+    Usage,
+)
 from agnoctl.providers.stream import SseDecoder, SseEvent
 
 if TYPE_CHECKING:
@@ -170,9 +177,7 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     fails the call with the server's message, as an ``error`` event in a stream does."""
     if payload.get("type") == "error":
         raise _error_after_200(endpoint, model, payload.get("error"))
-    usage = http.usage(
-        http.mapping(payload.get("usage")), "input_tokens", "output_tokens", endpoint, model
-    )
+    usage = _usage(http.mapping(payload.get("usage")), endpoint, model)
     with http.billed(usage):
         texts, calls = _content(payload.get("content"), endpoint, model)
     output = [c for c in calls if c.name == OUTPUT_TOOL]
@@ -190,6 +195,19 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
         finish_reason=finish,
         model=str(payload.get("model") or model),
     )
+
+
+def _usage(raw: dict[str, Any], endpoint: http.Endpoint, model: str) -> Usage:
+    """A reply's usage. The Messages API reports the input read from the prompt cache
+    (``cache_read_input_tokens``) and written to it (``cache_creation_input_tokens``) apart
+    from ``input_tokens``, which leaves them out; each is billed, so the input billed is the
+    three together, of which the cache's parts are priced at their own prices."""
+    usage = http.usage(raw, "input_tokens", "output_tokens", endpoint, model)
+    read = http.count(raw, "cache_read_input_tokens", endpoint, model)
+    written = http.count(raw, "cache_creation_input_tokens", endpoint, model)
+    usage.input_tokens += read + written
+    usage.cache_read_tokens, usage.cache_write_tokens = read, written
+    return usage
 
 
 def _content(content: Any, endpoint: http.Endpoint, model: str) -> tuple[list[str], list[ToolCall]]:
@@ -226,12 +244,14 @@ class StreamedReply(http.StreamReader[SseEvent]):
     the whole reply it stands for, then parsed by ``parse_reply``: a streamed reply and a
     whole one are the same ``ModelReply``, the output tool's input becoming the text alike.
 
-    ``message_start`` carries the model and the input tokens; ``content_block_start`` opens a
-    block by ``index`` (text, or a tool_use with its id and name), ``content_block_delta``
-    adds to it (``text_delta``; ``input_json_delta``: a piece of the tool input's JSON text);
-    ``message_delta`` carries the ``stop_reason`` and the output tokens so far. ``ping`` and
-    kinds this reader does not know are skipped. An ``error`` event fails the call as the HTTP
-    status of its kind would (``overloaded_error`` is a 529, retried).
+    ``message_start`` carries the model and the input tokens (the prompt cache's reads and
+    writes apart); ``content_block_start`` opens a block by ``index`` (text, or a tool_use with
+    its id and name), ``content_block_delta`` adds to it (``text_delta``; ``input_json_delta``:
+    a piece of the tool input's JSON text); ``message_delta`` carries the ``stop_reason`` and
+    the output tokens so far, and may repeat the input counts (a later count of a kind replaces
+    the earlier one). ``ping`` and kinds this reader does not know are skipped. An ``error``
+    event fails the call as the HTTP status of its kind would (``overloaded_error`` is a 529,
+    retried).
     """
 
     def __init__(self, endpoint: http.Endpoint, model: str, clock: http.ContentClock) -> None:

@@ -106,8 +106,18 @@ class ModelRequest:
 
 @dataclass(slots=True)
 class Usage:
+    """The tokens a call was billed for.
+
+    ``input_tokens`` is every input token billed, those the provider's prompt cache served or
+    stored included (OpenAI's ``prompt_tokens``; Anthropic's ``input_tokens`` plus its cache
+    reads and writes, which it reports apart), so that ``max_tokens`` and reports see them
+    all; ``cache_read_tokens`` and ``cache_write_tokens`` say how many of them were read from
+    and written to that cache, which ``pricing.charge`` bills at their own prices."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0  # of input_tokens
+    cache_write_tokens: int = 0  # of input_tokens
 
     @property
     def total(self) -> int:

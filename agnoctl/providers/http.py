@@ -1038,20 +1038,26 @@ def mapping(value: Any) -> dict[str, Any]:
 def usage(
     payload: Mapping[str, Any], input_key: str, output_key: str, endpoint: Endpoint, model: str
 ) -> Usage:
-    """The token counts of a reply's ``payload`` (a usage object, or the reply itself).
+    """The token counts of a reply's ``payload`` (a usage object, or the reply itself), each as
+    ``count`` reads it."""
+    return Usage(
+        input_tokens=count(payload, input_key, endpoint, model),
+        output_tokens=count(payload, output_key, endpoint, model),
+    )
+
+
+def count(payload: Mapping[str, Any], key: str, endpoint: Endpoint, model: str) -> int:
+    """The token count ``payload[key]`` of a reply's usage.
 
     A count the server left out or sent as nonsense (negative, not an integer) is 0; a count
-    past ``MAX_REPLY_TOKENS`` (``10**30``) is refused as a malformed reply: budgets and costs
+    past ``MAX_REPLY_TOKENS`` (100 million) is refused as a malformed reply: budgets and costs
     would carry it, and no model reads or writes that much."""
-    counts = []
-    for key in (input_key, output_key):
-        value = payload.get(key)
-        if isinstance(value, int | float) and value > MAX_REPLY_TOKENS:  # a float: past 64 bits
-            raise malformed(endpoint, model, f"a believable {key} (it says {value:.3g} tokens)")
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            value = 0
-        counts.append(value)
-    return Usage(input_tokens=counts[0], output_tokens=counts[1])
+    value = payload.get(key)
+    if isinstance(value, int | float) and value > MAX_REPLY_TOKENS:  # a float: past 64 bits
+        raise malformed(endpoint, model, f"a believable {key} (it says {value:.3g} tokens)")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return 0
+    return value
 
 
 @contextlib.contextmanager
@@ -1061,7 +1067,12 @@ def billed(counted: Usage) -> Iterator[None]:
     try:
         yield
     except MalformedResponse as exc:
-        exc.tokens = (counted.input_tokens, counted.output_tokens)
+        exc.tokens = (
+            counted.input_tokens,
+            counted.output_tokens,
+            counted.cache_read_tokens,
+            counted.cache_write_tokens,
+        )
         raise
 
 

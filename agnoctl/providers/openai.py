@@ -17,7 +17,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from agnoctl.providers import attachments, http
-from agnoctl.providers.base import Attachment, Message, ModelReply, ModelRequest, ToolCall
+from agnoctl.providers.base import (
+    Attachment,
+    Message,
+    ModelReply,
+    ModelRequest,
+    ToolCall,
+    Usage,
+)
 from agnoctl.providers.stream import SseDecoder, SseEvent
 
 if TYPE_CHECKING:
@@ -176,9 +183,7 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     failure with a 200 this way) fails the call with the server's message, as in a stream."""
     if (error := payload.get("error")) is not None:
         raise _error_after_200(endpoint, model, error)
-    usage = http.usage(
-        http.mapping(payload.get("usage")), "prompt_tokens", "completion_tokens", endpoint, model
-    )
+    usage = _usage(http.mapping(payload.get("usage")), endpoint, model)
     with http.billed(usage):
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -200,6 +205,23 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
         finish_reason=finish,
         model=str(payload.get("model") or model),
     )
+
+
+def _usage(raw: dict[str, Any], endpoint: http.Endpoint, model: str) -> Usage:
+    """A reply's usage: ``prompt_tokens`` (every input token, those read from the prompt cache
+    included), ``completion_tokens``, and ``prompt_tokens_details.cached_tokens``, the part of
+    the prompt the cache served, billed at the model's cached-input price.
+
+    A cached count past the prompt's cannot be: one of the two is wrong, and which is unknown.
+    It is dropped, as ``http.count`` drops other nonsense: the prompt is billed whole at the
+    input price, the most it can cost if ``prompt_tokens`` is right, rather than all of it
+    at the cached price, which a budget would trust to let a run go on."""
+    usage = http.usage(raw, "prompt_tokens", "completion_tokens", endpoint, model)
+    details = http.mapping(raw.get("prompt_tokens_details"))
+    cached = http.count(details, "cached_tokens", endpoint, model)
+    if cached <= usage.input_tokens:
+        usage.cache_read_tokens = cached
+    return usage
 
 
 def _content_text(content: Any, endpoint: http.Endpoint, model: str) -> str:

@@ -184,6 +184,20 @@ class ModelPrice(Strict):
     output: Annotated[Finite, Field(ge=0, le=MAX_PRICE)] = Field(
         description="USD per 1M output tokens."
     )
+    cached_input: Annotated[Finite, Field(ge=0, le=MAX_PRICE)] | None = Field(
+        default=None,
+        description=(
+            "USD per 1M input tokens read from the provider's prompt cache (OpenAI's "
+            "`cached_tokens`, Anthropic's `cache_read_input_tokens`). Unset: the input price."
+        ),
+    )
+    cache_write: Annotated[Finite, Field(ge=0, le=MAX_PRICE)] | None = Field(
+        default=None,
+        description=(
+            "USD per 1M input tokens written to the provider's prompt cache (Anthropic's "
+            "`cache_creation_input_tokens`). Unset: the input price."
+        ),
+    )
 
 
 class ProviderSpec(Strict):

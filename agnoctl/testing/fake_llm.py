@@ -53,7 +53,12 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[bad_args:NAME]]``: as ``tool``, a call to tool NAME whose arguments are JSON cut short
   (``{"path": ``): a model's broken tool call (OpenAI; Anthropic streams it as
   ``input_json_delta`` pieces, a whole reply as the text in ``input``)
-- ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens
+- ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens;
+  ``[[tokens:IN:OUT:CACHED:WRITTEN]]``: of the IN input tokens billed, CACHED were read from
+  the prompt cache and WRITTEN written to it, reported in each protocol's shape: OpenAI's
+  ``prompt_tokens`` is IN, with ``prompt_tokens_details.cached_tokens`` (no writes); Anthropic's
+  ``input_tokens`` leaves them out (IN - CACHED - WRITTEN), ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens`` give them (in a stream's ``message_start``)
 - ``[[call_index:MODE]]``: on an OpenAI stream, number the tool calls' deltas as careless
   servers do: ``zero`` gives every call index 0 (Ollama's OpenAI-compatible endpoint), ``none``
   leaves the index out (Gemini's), ``repeat`` repeats the call's id in every delta (vLLM's)
@@ -120,7 +125,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
@@ -159,8 +164,10 @@ class FakeReply:
     reset: bool = False  # close the connection without answering
     pad: int = 0  # bytes of whitespace streamed before the body
     trickle: float = 0.0  # seconds between the body's bytes (0: all at once)
-    input_tokens: int | None = None
+    input_tokens: int | None = None  # every input token billed, the cache's included
     output_tokens: int | None = None
+    cached_tokens: int | None = None  # of input_tokens: read from the prompt cache
+    cache_write_tokens: int | None = None  # of input_tokens: written to it (Anthropic)
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
     content_parts: bool = False  # openai: content as typed chunks (thinking, then text)
     call_index: str | None = None  # openai streams: "zero", "none" or "repeat" (the id)
@@ -335,6 +342,11 @@ def _apply(d: Directive, n: int, out: dict[str, Any]) -> None:
         out["tool_calls"] = (*out.get("tool_calls", ()), call)
     elif d.name == "tokens":
         out["input_tokens"], out["output_tokens"] = int(args[0]), int(args[1])
+        if len(args) > 2:
+            cached, written = int(args[2]), int(args[3]) if len(args) > 3 else 0
+            if min(cached, written) < 0 or cached + written > out["input_tokens"]:
+                raise ValueError("CACHED and WRITTEN are parts of IN")
+            out["cached_tokens"], out["cache_write_tokens"] = cached, written
     elif d.name == "finish":
         out["finish_reason"] = args[0]
     elif d.name == "content_parts":
@@ -655,9 +667,11 @@ def _render_reply(request: FakeRequest, reply: FakeReply, serial: int) -> dict[s
         if isinstance(forced_input, dict):
             calls, text = [FakeToolCall(request.forced_tool, forced_input)], ""
     out_chars = len(text) + sum(len(json.dumps(c.arguments)) for c in calls)
-    usage = (
+    usage = FakeUsage(
         reply.input_tokens if reply.input_tokens is not None else _tokens(request.input_chars),
         reply.output_tokens if reply.output_tokens is not None else _tokens(out_chars),
+        reply.cached_tokens,
+        reply.cache_write_tokens,
     )
     finish = reply.finish_reason or ("tool_calls" if calls else "stop")
     render = {"openai": _openai_reply, "anthropic": _anthropic_reply, "ollama": _ollama_reply}
@@ -668,8 +682,18 @@ def _render_reply(request: FakeRequest, reply: FakeReply, serial: int) -> dict[s
     return payload
 
 
+class FakeUsage(NamedTuple):
+    """The tokens a reply reports: ``cached`` and ``written`` are parts of ``input``, None
+    when no directive gave them (the reply then reports no cache fields at all)."""
+
+    input: int
+    output: int
+    cached: int | None = None
+    written: int | None = None
+
+
 def _openai_reply(
-    model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
+    model: str, text: str, calls: list[FakeToolCall], usage: FakeUsage, finish: str, n: int
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     if finish == "refusal":
@@ -693,15 +717,20 @@ def _openai_reply(
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": {
-            "prompt_tokens": usage[0],
-            "completion_tokens": usage[1],
-            "total_tokens": sum(usage),
+            "prompt_tokens": usage.input,
+            "completion_tokens": usage.output,
+            "total_tokens": usage.input + usage.output,
+            **(
+                {}
+                if usage.cached is None
+                else {"prompt_tokens_details": {"cached_tokens": usage.cached}}
+            ),
         },
     }
 
 
 def _anthropic_reply(
-    model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
+    model: str, text: str, calls: list[FakeToolCall], usage: FakeUsage, finish: str, n: int
 ) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     content += [
@@ -721,12 +750,25 @@ def _anthropic_reply(
         "content": content,
         "stop_reason": _ANTHROPIC_STOP.get(finish, finish),
         "stop_sequence": None,
-        "usage": {"input_tokens": usage[0], "output_tokens": usage[1]},
+        "usage": _anthropic_usage(usage),
+    }
+
+
+def _anthropic_usage(usage: FakeUsage) -> dict[str, int]:
+    """Anthropic's usage: ``input_tokens`` without the cache's reads and writes, given apart."""
+    if usage.cached is None:
+        return {"input_tokens": usage.input, "output_tokens": usage.output}
+    written = usage.written or 0
+    return {
+        "input_tokens": usage.input - usage.cached - written,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": usage.cached,
+        "output_tokens": usage.output,
     }
 
 
 def _ollama_reply(
-    model: str, text: str, calls: list[FakeToolCall], usage: tuple[int, int], finish: str, n: int
+    model: str, text: str, calls: list[FakeToolCall], usage: FakeUsage, finish: str, n: int
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if calls:
@@ -740,8 +782,8 @@ def _ollama_reply(
         "done": True,
         "done_reason": "stop" if finish == "tool_calls" else finish,
         "total_duration": 0,
-        "prompt_eval_count": usage[0],
-        "eval_count": usage[1],
+        "prompt_eval_count": usage.input,
+        "eval_count": usage.output,
     }
 
 
@@ -1131,7 +1173,7 @@ def _openai_stream(
 def _anthropic_stream(payload: Mapping[str, Any]) -> list[bytes]:
     usage = payload["usage"]
     start = {**payload, "content": [], "stop_reason": None, "stop_sequence": None}
-    start["usage"] = {"input_tokens": usage["input_tokens"], "output_tokens": 1}
+    start["usage"] = {**usage, "output_tokens": 1}  # the input counts, the cache's apart
     chunks = [_sse({"type": "message_start", "message": start}, "message_start")]
     chunks.append(_sse({"type": "ping"}, "ping"))
     for index, block in enumerate(payload["content"]):

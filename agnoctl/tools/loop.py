@@ -76,19 +76,22 @@ async def run_tool_loop(
 ) -> ToolLoopResult:
     """Run the conversation until the model answers without asking for a tool."""
     conversation = messages
-    used = calls = input_tokens = output_tokens = 0
+    used = calls = 0
+    usage = Usage()
     limit_reached = False
     while True:
         reply = await call_model(conversation)
         calls += 1
-        input_tokens += reply.usage.input_tokens
-        output_tokens += reply.usage.output_tokens
+        usage.input_tokens += reply.usage.input_tokens
+        usage.output_tokens += reply.usage.output_tokens
+        usage.cache_read_tokens += reply.usage.cache_read_tokens
+        usage.cache_write_tokens += reply.usage.cache_write_tokens
         assistant = Message("assistant", reply.text, tool_calls=reply.tool_calls)
         if not reply.tool_calls:
             return ToolLoopResult(
                 reply=reply,
                 messages=(*conversation, assistant),
-                usage=Usage(input_tokens, output_tokens),
+                usage=usage,
                 calls=calls,
                 tool_calls=used,
             )

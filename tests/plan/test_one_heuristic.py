@@ -76,12 +76,12 @@ def test_a_fixture_reply_counts_its_tokens_by_the_plan_s_rule() -> None:
 
 
 def test_every_price_is_worked_out_by_pricing_charge(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pricing, "charge", lambda price, sent, produced: sent + produced / 10)
+    monkeypatch.setattr(pricing, "charge", lambda _, sent, produced, *_cache: sent + produced / 10)
     route = Route(provider=None, model="m", label="p/m", price=pricing.Price(1.0, 2.0))  # type: ignore[arg-type]
     assert route.cost(CallUsage(3, 40)) == 7
     assert pricing.cost({"m": pricing.Price(1.0, 2.0)}, "m", CallUsage(3, 40)) == 7
     usage = Usage(Span(1, 1), Span(3, 5), Span(40, 80))
-    assert Price(1.0, 2.0, "workflow").cost(usage) == Span(7, 13)
+    assert Price(1.0, 2.0, source="workflow").cost(usage) == Span(7, 13)
 
 
 def test_charge_is_usd_per_million_tokens() -> None:
