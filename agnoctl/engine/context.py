@@ -3,7 +3,8 @@
 
 Templates read steps by full path from the top: ``steps.review.draft.output`` is the child
 ``draft`` of the group ``review``, also from inside that group. An entry exposes ``output``,
-``status`` and, for ``for_each`` steps, ``results``; a group's entry also exposes its children,
+``status``, ``error`` (what went wrong, null unless it failed or was skipped for a reason
+worth saying) and, for ``for_each`` steps, ``results``; a group's entry also exposes its children,
 and does so while the group runs, so a child reads the siblings it needs and a loop's ``until``
 reads the iteration's outputs. Inside one item of a ``for_each`` group the group's path reads
 that item's children: ``overlay`` gives each item its own view without copying anything else.
@@ -24,7 +25,7 @@ Results = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
 class StepEntry:
     """What templates see of one finished step as ``steps.<id>``."""
 
-    __slots__ = ("_children", "_results", "output", "status")
+    __slots__ = ("_children", "_results", "error", "output", "status")
 
     def __init__(
         self,
@@ -32,9 +33,11 @@ class StepEntry:
         output: Any,
         results: Results | None = None,
         children: StepsView | None = None,
+        error: str | None = None,
     ) -> None:
         self.status = status
         self.output = output
+        self.error = error
         self._results = results
         self._children = children
 
@@ -54,7 +57,7 @@ class StepEntry:
         raise AttributeError(name)
 
     def __getitem__(self, name: str) -> Any:
-        if name in ("output", "status", "results"):
+        if name in ("output", "status", "error", "results"):
             return getattr(self, name)
         try:
             return self.__getattr__(name)
@@ -120,7 +123,11 @@ def overlay(view: StepsView, ids: tuple[str, ...], entry: StepEntry) -> StepsVie
         original = view[head]
         inner = original._children if original._children is not None else StepsView()
         replacement = StepEntry(
-            original.status, original.output, original._results, overlay(inner, ids[1:], entry)
+            original.status,
+            original.output,
+            original._results,
+            overlay(inner, ids[1:], entry),
+            original.error,
         )
     return StepsView({head: replacement}, view)
 

@@ -237,12 +237,14 @@ class Scheduler:
     def _publish(self, step: StepSpec, record: StepRecord, scope: MapRun) -> None:
         """Make the finished step readable as ``steps.<path>`` by the steps that need it."""
         output = record.output if record.status == "succeeded" else None
+        error = record.error if record.status != "succeeded" else None
         results = None if record.items is None else record.items.results
         entry = scope.entries.get(record.id)
         if entry is not None and step.steps is not None and step.for_each is None:
             entry.status, entry.output = record.status, output  # the live group entry
+            entry.error = error
         else:
-            scope.entries[record.id] = StepEntry(record.status, output, results)
+            scope.entries[record.id] = StepEntry(record.status, output, results, error=error)
 
     # ------------------------------------------------------------------ for_each
 
