@@ -208,20 +208,49 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
 
 
 def _usage(raw: dict[str, Any], endpoint: http.Endpoint, model: str) -> Usage:
-    """A reply's usage: ``prompt_tokens`` (every input token, those read from the prompt cache
-    included), ``completion_tokens``, and ``prompt_tokens_details.cached_tokens``, the part of
-    the prompt the cache served, billed at the model's cached-input price.
+    """A reply's usage: ``prompt_tokens`` (every input token, those of the prompt cache
+    included), ``completion_tokens``, and the parts of the prompt the cache served and stored,
+    billed at the model's cached-input and cache-write prices.
 
-    A cached count past the prompt's cannot be: one of the two is wrong, and which is unknown.
-    It is dropped, as ``http.count`` drops other nonsense: the prompt is billed whole at the
-    input price, the most it can cost if ``prompt_tokens`` is right, rather than all of it
-    at the cached price, which a budget would trust to let a run go on."""
+    OpenAI reports cache reads as ``prompt_tokens_details.cached_tokens`` (it bills no writes);
+    compatible servers and gateways add their own names, each a part of ``prompt_tokens``:
+    DeepSeek's ``prompt_cache_hit_tokens``, and for a Claude model behind a gateway, the writes
+    as OpenRouter (``prompt_tokens_details.cache_write_tokens``) and LiteLLM
+    (``prompt_tokens_details.cache_creation_tokens``, ``cache_creation_input_tokens``) name
+    them.
+
+    Cache parts past the prompt cannot be: a count is wrong, and which is unknown. They are
+    dropped, as ``http.count`` drops other nonsense: the prompt is billed whole at the input
+    price, the most it can cost if ``prompt_tokens`` is right, rather than all of it at the
+    cached price, which a budget would trust to let a run go on."""
     usage = http.usage(raw, "prompt_tokens", "completion_tokens", endpoint, model)
     details = http.mapping(raw.get("prompt_tokens_details"))
-    cached = http.count(details, "cached_tokens", endpoint, model)
-    if cached <= usage.input_tokens:
-        usage.cache_read_tokens = cached
+    read = _first_count(
+        ((details, "cached_tokens"), (raw, "prompt_cache_hit_tokens")), endpoint, model
+    )
+    written = _first_count(
+        (
+            (details, "cache_write_tokens"),
+            (details, "cache_creation_tokens"),
+            (raw, "cache_creation_input_tokens"),
+        ),
+        endpoint,
+        model,
+    )
+    if read + written <= usage.input_tokens:
+        usage.cache_read_tokens, usage.cache_write_tokens = read, written
     return usage
+
+
+def _first_count(
+    places: tuple[tuple[dict[str, Any], str], ...], endpoint: http.Endpoint, model: str
+) -> int:
+    """The first count of ``places`` (a usage object, a key) that is not 0: the names
+    servers give one count."""
+    for payload, key in places:
+        if value := http.count(payload, key, endpoint, model):
+            return value
+    return 0
 
 
 def _content_text(content: Any, endpoint: http.Endpoint, model: str) -> str:

@@ -56,7 +56,8 @@ text, so add ``:key=<anything>`` to give two steps separate counters.
 - ``[[tokens:IN:OUT]]``: report IN input and OUT output tokens;
   ``[[tokens:IN:OUT:CACHED:WRITTEN]]``: of the IN input tokens billed, CACHED were read from
   the prompt cache and WRITTEN written to it, reported in each protocol's shape: OpenAI's
-  ``prompt_tokens`` is IN, with ``prompt_tokens_details.cached_tokens`` (no writes); Anthropic's
+  ``prompt_tokens`` is IN, with ``prompt_tokens_details.cached_tokens`` (and, when WRITTEN is
+  not 0, ``cache_write_tokens``, as OpenRouter reports a Claude model's); Anthropic's
   ``input_tokens`` leaves them out (IN - CACHED - WRITTEN), ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens`` give them (in a stream's ``message_start``)
 - ``[[call_index:MODE]]``: on an OpenAI stream, number the tool calls' deltas as careless
@@ -167,7 +168,7 @@ class FakeReply:
     input_tokens: int | None = None  # every input token billed, the cache's included
     output_tokens: int | None = None
     cached_tokens: int | None = None  # of input_tokens: read from the prompt cache
-    cache_write_tokens: int | None = None  # of input_tokens: written to it (Anthropic)
+    cache_write_tokens: int | None = None  # of input_tokens: written to it
     finish_reason: str | None = None  # "stop" | "length" | "tool_calls", mapped per protocol
     content_parts: bool = False  # openai: content as typed chunks (thinking, then text)
     call_index: str | None = None  # openai streams: "zero", "none" or "repeat" (the id)
@@ -720,13 +721,18 @@ def _openai_reply(
             "prompt_tokens": usage.input,
             "completion_tokens": usage.output,
             "total_tokens": usage.input + usage.output,
-            **(
-                {}
-                if usage.cached is None
-                else {"prompt_tokens_details": {"cached_tokens": usage.cached}}
-            ),
+            **({} if usage.cached is None else {"prompt_tokens_details": _openai_details(usage)}),
         },
     }
+
+
+def _openai_details(usage: FakeUsage) -> dict[str, int]:
+    """``prompt_tokens_details``: the cache's reads, and its writes when there are any, as
+    OpenRouter reports a Claude model's (OpenAI itself reports no writes)."""
+    details = {"cached_tokens": usage.cached or 0}
+    if usage.written:
+        details["cache_write_tokens"] = usage.written
+    return details
 
 
 def _anthropic_reply(

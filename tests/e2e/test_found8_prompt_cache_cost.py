@@ -37,6 +37,8 @@ def costs(e2e: E2E) -> E2ERun:
         "oa": ("openai", "gpt-5", OPENAI_TOKENS),
         "an": ("anthropic", "claude-sonnet-4-5", ANTHROPIC_TOKENS),
         "priced": ("openai", "house-model", OPENAI_TOKENS),
+        # A Claude model behind an OpenAI-compatible gateway (OpenRouter's shape).
+        "gateway": ("openai", "claude-sonnet-4-5", ANTHROPIC_TOKENS),
     }
     for name, (protocol, model, tokens) in cases.items():
         for mode in ("whole", "streamed"):
@@ -61,6 +63,7 @@ def costs(e2e: E2E) -> E2ERun:
         ("oa", GPT5_COST, (90_000, None)),
         ("an", SONNET_COST, (60_000, 30_000)),
         ("priced", OVERRIDE_COST, (90_000, None)),
+        ("gateway", SONNET_COST, (60_000, 30_000)),
     ],
 )
 def test_a_call_costs_what_the_invoice_says(
@@ -77,8 +80,8 @@ def test_a_call_costs_what_the_invoice_says(
 
 def test_the_totals_add_the_cache_tokens_up(costs: E2ERun) -> None:
     total = costs.report["cost"]["total"]
-    assert total["tokens_in"] == 6 * 100_000
-    assert total["cost_usd"] == pytest.approx(2 * (GPT5_COST + SONNET_COST + OVERRIDE_COST))
+    assert total["tokens_in"] == 8 * 100_000
+    assert total["cost_usd"] == pytest.approx(2 * (GPT5_COST + 2 * SONNET_COST + OVERRIDE_COST))
 
 
 def test_max_cost_usd_lets_a_run_under_it_finish(e2e: E2E) -> None:

@@ -133,6 +133,33 @@ def test_openai_more_cached_than_sent_is_dropped() -> None:
     assert _openai(usage) == Usage(100, 1, cache_read_tokens=100)
 
 
+@pytest.mark.parametrize(
+    ("usage", "read", "written"),
+    [
+        # DeepSeek: its own name for the hits, a part of prompt_tokens.
+        ({"prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 200}, 800, 0),
+        # OpenRouter, a Claude model: the writes in the details.
+        ({"prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 900}}, 0, 900),
+        # LiteLLM, a Claude model: both of its names for the writes.
+        (
+            {
+                "prompt_tokens_details": {"cached_tokens": 600, "cache_creation_tokens": 390},
+                "cache_read_input_tokens": 600,
+                "cache_creation_input_tokens": 390,
+            },
+            600,
+            390,
+        ),
+        ({"cache_creation_input_tokens": 390}, 0, 390),
+        # Reads and writes past the prompt: both dropped.
+        ({"prompt_tokens_details": {"cached_tokens": 600, "cache_write_tokens": 401}}, 0, 0),
+    ],
+)
+def test_openai_compatible_gateways_cache_fields(usage: Any, read: int, written: int) -> None:
+    usage = {"prompt_tokens": 1000, "completion_tokens": 1, **usage}
+    assert _openai(usage) == Usage(1000, 1, read, written)
+
+
 def test_openai_an_absurd_cached_count_is_a_malformed_reply() -> None:
     usage = {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 10**31}}
     with pytest.raises(MalformedResponse, match="cached_tokens"):
@@ -236,12 +263,13 @@ CACHED = FakeReply(
 def test_the_fake_reports_cached_tokens_in_openai_shape() -> None:
     payload = _fake("openai", CACHED)
     assert payload["usage"]["prompt_tokens"] == 1000
-    assert payload["usage"]["prompt_tokens_details"] == {"cached_tokens": 600}
-    assert openai.parse_reply(payload, ENDPOINT, "m").usage == Usage(1000, 5, 600)
+    details = {"cached_tokens": 600, "cache_write_tokens": 300}  # writes: as OpenRouter's
+    assert payload["usage"]["prompt_tokens_details"] == details
+    assert openai.parse_reply(payload, ENDPOINT, "m").usage == Usage(1000, 5, 600, 300)
     reader = openai.StreamedReply(ENDPOINT, "m", http.ContentClock())
     for chunk in stream_chunks("openai", payload, include_usage=True):
         reader.feed(chunk)
-    assert reader.reply().usage == Usage(1000, 5, 600)
+    assert reader.reply().usage == Usage(1000, 5, 600, 300)
 
 
 def test_the_fake_reports_cache_tokens_in_anthropic_shape() -> None:
