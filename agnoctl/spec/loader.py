@@ -447,6 +447,15 @@ def _check_text(text: str, file: str) -> None:
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_FILE_BYTES:
         _too_large(file)
+    wide = _wide_encoding(raw)
+    if wide is not None:
+        raise _error_at(
+            (1, 1),
+            file,
+            f"the file is {wide} text, not UTF-8",
+            "E102",
+            "save the file as UTF-8 (in PowerShell: `Out-File -Encoding utf8`, not `>`)",
+        )
     if b"\x00" in raw:
         raise _error_at(
             _byte_position(raw, raw.index(b"\x00")),
@@ -461,6 +470,21 @@ def _decode(raw: bytes, file: str) -> str:
         where = _byte_position(raw, exc.start)
         message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
         raise _not_utf8(message, file, where) from None
+
+
+def _wide_encoding(raw: bytes) -> str | None:
+    """UTF-16 or UTF-32, when the file starts as such text does: with its byte order mark, or
+    (no mark) with a NUL beside its first character, as ASCII text in them does. Windows
+    PowerShell's `>` and Notepad's "Unicode" save so; the NULs would call it binary."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    if len(raw) >= 4 and (raw[:3] == b"\x00\x00\x00" or raw[1:4] == b"\x00\x00\x00"):
+        return "UTF-32"
+    if len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):
+        return "UTF-16"
+    return None
 
 
 def _not_utf8(message: str, file: str, where: Position) -> SpecError:
