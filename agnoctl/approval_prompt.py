@@ -38,6 +38,8 @@ class TerminalPrompter:
         self._fd = stdin.fileno()
         self._out = stdout
         self._typed = b""  # read but not yet taken: a pipe gives several lines at once
+        # A byte written here (`abandon`) ends every question: the run was cancelled.
+        self._abandoned, self._abandon = os.pipe()
 
     def __call__(self, request: ApprovalRequest) -> Answer | Unanswered:
         deadline = None if request.timeout is None else time.monotonic() + request.timeout
@@ -60,6 +62,11 @@ class TerminalPrompter:
             self._write("approved\n" if choice in _APPROVE else "rejected\n")
         return Answer(choice in _APPROVE, said or None)
 
+    def abandon(self) -> None:
+        """End the question being asked, and any later one, as if the input had ended: the
+        run was cancelled while it asked (``ApprovalOptions.abandon``)."""
+        os.write(self._abandon, b"\0")
+
     def _write(self, text: str) -> None:
         self._out.write(text)
         self._out.flush()
@@ -71,9 +78,11 @@ class TerminalPrompter:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return "timeout"
-            ready, _, _ = select.select([self._fd], [], [], left)
+            ready, _, _ = select.select([self._fd, self._abandoned], [], [], left)
             if not ready:
                 return "timeout"
+            if self._abandoned in ready:
+                return "closed"
             chunk = os.read(self._fd, 4096)
             if not chunk:
                 return self._last_line()

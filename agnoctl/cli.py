@@ -930,12 +930,12 @@ def _approvals(
         fail("--reason goes with --approve STEP or --reject STEP")
     decisions = {step: Answer(True, reason) for step in approve}
     decisions |= {step: Answer(False, reason) for step in reject}
-    prompter = None
     if terminal is not None and sys.stdin.isatty() and sys.stdout.isatty():
         from agnoctl.approval_prompt import TerminalPrompter
 
         prompter = TerminalPrompter(terminal.paused, sys.stdin, sys.stdout)
-    return ApprovalOptions(decisions, prompter)
+        return ApprovalOptions(decisions, prompter, abandon=prompter.abandon)
+    return ApprovalOptions(decisions)
 
 
 def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id: str) -> str:

@@ -69,6 +69,11 @@ class ApprovalOptions:
     """By step id (`--approve STEP`, `--reject STEP`)."""
     prompter: Prompter | None = None
     """Asks at a terminal; None without one (the steps wait)."""
+    abandon: Callable[[], None] | None = None
+    """Makes the prompter's question return at once, for good: called when the run is
+    cancelled while it asks (Ctrl-C, a signal, `limits.max_duration`). Its thread is left
+    behind, and the process's ending waits for it: still reading the terminal, it would hold
+    the ended run until the person typed a line."""
 
 
 def approver() -> str:
@@ -162,8 +167,12 @@ class Approvals:
             return None
         async with self._lock:
             request = ApprovalRequest(step, message, spec.timeout)
-            # Abandoned on cancel (Ctrl-C): the prompt returns on its own when its input ends.
-            answer = await anyio.to_thread.run_sync(prompter, request, abandon_on_cancel=True)
+            try:
+                answer = await anyio.to_thread.run_sync(prompter, request, abandon_on_cancel=True)
+            except anyio.get_cancelled_exc_class():
+                if self._options.abandon is not None:
+                    self._options.abandon()  # the run ends: its thread must too
+                raise
         if answer == "closed":
             return None
         if answer == "timeout":
