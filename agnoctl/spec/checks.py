@@ -156,23 +156,73 @@ def _valid_entries(raw: Any, spec: _Spec, section: str, validate: Any) -> dict[s
             valid[name] = validate(value)
         except ValidationError as exc:
             spec.broken_names.setdefault(section, set()).add(name)
-            trimmed = _without_unknown_fields(value, exc)
+            trimmed = _trimmed(value, exc, _SETTINGS.get(section, frozenset()))
             if trimmed is not None:
                 with suppress(ValidationError):
                     valid[name] = validate(trimmed)
     return valid
 
 
-def _without_unknown_fields(value: Any, exc: ValidationError) -> Any:
-    """``value`` without the fields its errors call unknown (a typo such as `temperatur:`),
-    when those are all its errors, else None. What is left is what the author wrote, and is
-    checked: a messy file's misspelt field must not hide its unknown agent or provider."""
+# Per section, the fields no other check reads (nothing refers to them, they bring no names
+# into a template's scope): one that does not validate can be left out and the rest checked.
+_SETTINGS = {
+    "steps": frozenset(
+        {
+            "cache",
+            "continue_on_error",
+            "cwd",
+            "max_concurrency",
+            "on_gate_failure",
+            "priority",
+            "resources",
+            "retry",
+            "success_threshold",
+            "tags",
+            "timeout",
+        }
+    ),
+    "agents": frozenset(
+        {
+            "cache",
+            "description",
+            "max_attachment_bytes",
+            "max_concurrency",
+            "max_tokens",
+            "max_tool_calls",
+            "temperature",
+        }
+    ),
+    "providers": frozenset(
+        {
+            "circuit_breaker",
+            "max_concurrency",
+            "max_response_bytes",
+            "pricing",
+            "rate_limit",
+            "stall_timeout",
+            "stream",
+        }
+    ),
+    "tools": frozenset({"description", "max_output_chars", "timeout"}),
+    "inputs": frozenset({"description"}),
+}
+
+
+def _trimmed(value: Any, exc: ValidationError, settings: frozenset[str]) -> Any:
+    """``value`` without what its errors are about, when each is an unknown field (a typo
+    such as `temperatur:`) or one of ``settings`` (`timeout: forever`), else None. The rest is
+    what the author wrote, and is checked: a messy file's misspelt field or bad timeout must
+    not hide the unknown agent or provider beside it."""
     errors = exc.errors(include_url=False)
-    if not isinstance(value, dict) or any(e["type"] != "extra_forbidden" for e in errors):
+    if not isinstance(value, dict):
         return None
     trimmed = copy.deepcopy(value)
     for error in errors:
         path, _ = data_path(error["loc"], trimmed)
+        if error["type"] != "extra_forbidden":
+            if not path or path[0] not in settings:
+                return None
+            path = path[:1]  # the whole setting
         parent: Any = trimmed
         for key in path[:-1]:
             parent = parent[key]
@@ -197,7 +247,7 @@ def _salvage_steps(raw: dict[str, Any], prefix: str, spec: _Spec) -> dict[str, S
             steps[step_id] = StepSpec.model_validate(value)
             continue
         except ValidationError as exc:
-            trimmed = _without_unknown_fields(value, exc)
+            trimmed = _trimmed(value, exc, _SETTINGS["steps"])
         if trimmed is not None:
             try:
                 steps[step_id] = StepSpec.model_validate(trimmed)

@@ -46,3 +46,33 @@ def test_a_name_whose_definition_is_broken_is_still_suggested(
     assert hints["unknown agent `nobody`"] == "define it under `agents`"
     assert "`steps.a.outptu`" in " ".join(hints)
     assert "unknown field `max_attempt` in steps.b.retry" in hints
+
+
+SETTINGS = """\
+version: 1
+name: bad-settings
+agents:
+  w: {model: nowhere/m, temperature: hot}
+steps:
+  a: {agent: nobody, prompt: "{{ steps.zz.output }}", timeout: forever, retry: {max_attempts: 0}}
+  b:
+    steps:
+      c: {agent: w, prompt: "{{ steps.zq.output }}", priority: high}
+"""
+
+
+def test_a_bad_setting_does_not_hide_the_rest_of_its_entry(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text(SETTINGS)
+    done = run_cli("validate", "--format", "json", "wf.yaml")
+    assert done.returncode == 2
+    codes = sorted((d["line"], d["code"]) for d in json.loads(done.stdout)["diagnostics"])
+    assert codes == [
+        (4, "E203"),  # temperature (the settings' own errors)
+        (4, "E401"),  # unknown provider `nowhere`: checked though the agent is broken
+        (6, "E204"),  # retry.max_attempts
+        (6, "E207"),  # timeout
+        (6, "E400"),  # unknown agent `nobody`
+        (6, "E407"),  # steps.zz
+        (9, "E203"),  # priority
+        (9, "E407"),  # steps.zq, in a group's child
+    ]
