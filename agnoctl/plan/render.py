@@ -202,8 +202,8 @@ def _marks(step: StepPlan) -> str:
         marks.append(f"loop <= {step.loop.max_iterations}")
     if step.runs == "never":
         marks.append("skipped: if is false")
-    elif step.condition is not None:
-        marks.append("if")
+    elif step.runs == "maybe" and step.condition is not None:
+        marks.append("if")  # decided at run time: an `if` known true runs, unmarked
     return f" [{', '.join(marks)}]" if marks else ""
 
 
