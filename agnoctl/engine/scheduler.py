@@ -529,6 +529,11 @@ class Scheduler:
             await self.run_map(child.steps, inner)
         if bound.cancelled_caught:
             took = f"the sub-workflow took longer than {settings.timeout:g}s"
+            # What was running failed by the timeout; what had not started is skipped after.
+            assert record.children is not None
+            for cut in record.children.values():
+                if cut.status == "running":
+                    self._fail(cut, inner, f"step {cut.path}: cut short: {took}", "timeout")
             return f"step {path}: {took}", "timeout"
         outputs, errors = render_outputs(child.outputs, inner.context)
         record.output = outputs
