@@ -464,6 +464,17 @@ class LoopSpec(Strict):
         ),
     )
 
+    @model_validator(mode="after")
+    def _can_end(self) -> LoopSpec:
+        # Without `until` every iteration is spent, so `fail` would fail every run (after
+        # paying for all of them): a setting that decides nothing.
+        if self.until is None and self.on_exhausted == "fail":
+            raise ValueError(
+                "`on_exhausted: fail` without `until` fails every run, after all its "
+                "iterations: add the `until` that ends the loop, or drop `on_exhausted`"
+            )
+        return self
+
 
 # --------------------------------------------------------------------------- steps
 
@@ -783,6 +794,8 @@ class StepSpec(StepDefaults):
             )
         if kind == "steps":
             self._check_group_fields()
+        elif kind == "run":
+            self._check_command_fields()
         if kind == "uses":
             self._check_uses_fields()
         elif kind == "approval":
@@ -807,6 +820,21 @@ class StepSpec(StepDefaults):
                     f"({why}), and this group has none: set it on the group's children (or in "
                     "`defaults`)"
                 )
+
+    def _check_command_fields(self) -> None:
+        # Fail closed: a program makes no model call, so these reach only its judge gates'.
+        if any(isinstance(gate, JudgeGate) for gate in self.gates or ()):
+            return
+        if "cache" in self.model_fields_set:
+            raise ValueError(
+                "`cache` is for model replies, and a command step makes no model call (it has "
+                "no judge gate): remove it; its program runs every time"
+            )
+        if "tags" in self.model_fields_set:
+            raise ValueError(
+                "`tags` attribute the cost of model calls, and a command step makes none (it "
+                "has no judge gate): remove it"
+            )
 
     def _check_uses_fields(self) -> None:
         # Fail closed: a field that would mean nothing for a sub-workflow is an error.
@@ -905,6 +933,15 @@ class AgentSpec(Strict):
         default=None,
         description="Largest file this agent attaches, in bytes (unset: 20 MiB, 20971520).",
     )
+
+    @model_validator(mode="after")
+    def _tool_calls_need_tools(self) -> AgentSpec:
+        if "max_tool_calls" in self.model_fields_set and not self.tools:
+            raise ValueError(
+                "`max_tool_calls` bounds the tool-calling loop of an agent with `tools`, and "
+                "this agent has none: add its `tools`, or remove it"
+            )
+        return self
 
     @field_validator("model", "fallback_models")
     @classmethod

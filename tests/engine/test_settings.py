@@ -47,5 +47,7 @@ def test_steps_that_set_no_setting_share_the_default_settings(
 def test_most_steps_take_the_shared_settings() -> None:
 
     assert has_default_settings(StepSpec.model_validate({"agent": "a", "prompt": "p"}))
-    assert has_default_settings(StepSpec.model_validate({"run": ["x"], "cache": False}))
+    assert has_default_settings(
+        StepSpec.model_validate({"agent": "a", "prompt": "p", "cache": False})
+    )
     assert not has_default_settings(StepSpec.model_validate({"run": ["x"], "priority": 0}))
