@@ -592,7 +592,9 @@ class ResourcesSpec(Strict):
 class StepDefaults(Strict):
     """Step fields that `defaults` may set for every step; a step's own value wins."""
 
-    timeout: Duration | None = Field(default=None, description="Time bound of one attempt.")
+    timeout: Annotated[Duration, Field(gt=0)] | None = Field(
+        default=None, description="Time bound of one attempt."
+    )
     retry: RetrySpec | None = Field(
         default=None, description="Retry policy for transient failures."
     )
@@ -980,7 +982,9 @@ class CommandToolSpec(Strict):
     run: list[Template] = Field(
         description="argv; `{{ args.<name> }}` renders into single arguments."
     )
-    timeout: Duration = Field(default=30.0, description="Time bound of one call.")
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=30.0, description="Time bound of one call."
+    )
     cwd: str | None = Field(
         default=None, description="Working directory (relative to where agnoctl runs)."
     )
@@ -1009,7 +1013,9 @@ class HttpGetToolSpec(Strict):
     allow_hosts: list[str] = Field(
         description="Host names that may be fetched; redirects are re-checked against them."
     )
-    timeout: Duration = Field(default=30.0, description="Time bound of one call.")
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=30.0, description="Time bound of one call."
+    )
     max_output_chars: Annotated[Integer, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
@@ -1073,8 +1079,10 @@ class McpToolSpec(Strict):
         default=None,
         description="Tool names or fnmatch globs agents may see and call (default: every tool).",
     )
-    timeout: Duration = Field(default=30.0, description="Time bound of one tool call.")
-    startup_timeout: Duration = Field(
+    timeout: Annotated[Duration, Field(gt=0)] = Field(
+        default=30.0, description="Time bound of one tool call."
+    )
+    startup_timeout: Annotated[Duration, Field(gt=0)] = Field(
         default=60.0,
         description="Time bound of starting the server, its handshake and its tool list.",
     )
@@ -1099,7 +1107,7 @@ class LimitsSpec(Strict):
     max_llm_calls: Annotated[Integer, Field(ge=1)] | None = Field(
         default=None, description="Stop when the run would make more model calls than this."
     )
-    max_duration: Duration | None = Field(
+    max_duration: Annotated[Duration, Field(gt=0)] | None = Field(
         default=None,
         description=(
             "Wall-clock bound of each segment of the run: a `--resume` starts a new segment "
