@@ -132,6 +132,25 @@ class Redactor:
         reversed_text = text[::-1]
         return max((_overlap(reversed_text, s[::-1]) for s in self._secrets), default=0)
 
+    def holds_secret(self, value: object) -> bool:
+        """Whether a string of a JSON-like ``value`` (keys included) holds a secret: its
+        masked copy is not the value."""
+        pattern = self._pattern
+        if pattern is None:
+            return False
+        pending = [value]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, str):
+                if pattern.search(current) is not None:
+                    return True
+            elif isinstance(current, dict):
+                pending.extend(current.keys())
+                pending.extend(current.values())
+            elif isinstance(current, list | tuple):
+                pending.extend(current)
+        return False
+
     def redact_obj(self, value: T) -> T:
         """A copy of a JSON-like ``value`` with every string (keys included) redacted."""
         if self._pattern is None:

@@ -32,7 +32,7 @@ from typing import Any, TypedDict
 
 import anyio
 
-from agnoctl import events
+from agnoctl import events, redact
 from agnoctl.engine.agent import run_agent
 from agnoctl.engine.approval import ApprovalOptions, Approvals
 from agnoctl.engine.context import StepEntry, StepsView, base_context, overlay
@@ -698,9 +698,12 @@ class Scheduler:
         ended = self._finished(record, scope, owner)
         kind = events.ItemSucceeded if isinstance(record, ItemRecord) else events.StepSucceeded
         node = record.attempts[-1].node if record.attempts else None  # `--executor ray`
-        self.rt.sink.emit(
-            kind(**ended, output=record.output, fingerprint=record.fingerprint, node=node)
-        )
+        fingerprint = record.fingerprint
+        if fingerprint is not None and redact.active().holds_secret(record.output):
+            # The journal holds it masked: a resume must run it again for the real output,
+            # as the response cache does not store a reply that holds a secret.
+            fingerprint = None
+        self.rt.sink.emit(kind(**ended, output=record.output, fingerprint=fingerprint, node=node))
 
     def _fail(
         self,
