@@ -235,8 +235,14 @@ class _Translator:
     def _value_error(self, error: ErrorDetails, path: tuple[PathKey, ...]) -> None:
         message = str(error["msg"]).removeprefix("Value error, ")
         code = "E207" if "duration" in message else "E206"
+        where = path
+        # A rule of a mapping about one of its fields ("`loop` belongs to groups") is said
+        # where that field is: the fix is there, and the mapping may span many lines.
+        field = _LEADING_FIELD.match(message)
+        if field and isinstance(error["input"], dict) and field.group(1) in error["input"]:
+            where = (*path, field.group(1))
         self.emit(
-            path,
+            where,
             code,
             f"{_name(path)}: {message}" if path else message,
             None,
@@ -257,6 +263,9 @@ class _Translator:
             return
         for error in group:
             self.add(error)
+
+
+_LEADING_FIELD = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 
 def _type_hint(
