@@ -12,7 +12,7 @@ import atexit
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -249,6 +249,8 @@ def validate(
 
     Exit 0 when valid, 2 when any file has an error (or a warning, with --strict).
     """
+    from functools import partial
+
     from agnoctl.errors import UsageError
     from agnoctl.spec.diagnostics import Diagnostic, format_github, format_json, format_text
     from agnoctl.spec.loader import paused_gc
@@ -271,7 +273,11 @@ def validate(
             found.update(dict.fromkeys(result.diagnostics))
             _write_notes(result.unset_keys)
         diagnostics = list(found)
-    formatter = {"text": format_text, "json": format_json, "github": format_github}
+    formatter: dict[str, Callable[[list[Diagnostic]], str]] = {
+        "text": format_text,
+        "json": partial(format_json, strict=strict),
+        "github": format_github,
+    }
     output = formatter[output_format.value](diagnostics)
     if output:
         _out(output + "\n")

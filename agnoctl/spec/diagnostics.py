@@ -77,11 +77,13 @@ def _flat(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def format_json(diagnostics: list[Diagnostic]) -> str:
+def format_json(diagnostics: list[Diagnostic], *, strict: bool = False) -> str:
+    """The diagnostics as one JSON document; `valid` is the command's verdict (with
+    ``strict``, a warning fails too), so a tool reading it agrees with the exit code."""
     errors = sum(d.severity == "error" for d in diagnostics)
     return json.dumps(
         {
-            "valid": errors == 0,
+            "valid": errors == 0 and not (strict and len(diagnostics) > errors),
             "errors": errors,
             "warnings": len(diagnostics) - errors,
             "diagnostics": [asdict(d) for d in diagnostics],
