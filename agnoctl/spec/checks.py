@@ -619,6 +619,14 @@ class _Checker:
                 )
             elif isinstance(gate, ThresholdGate):
                 self._check_threshold(path, gate, schema, node)
+            elif gate.type == "schema" and schema is None and self._schema_known(node.spec):
+                self.report(
+                    (*path, "type"),
+                    "E206",
+                    f"`{path_text(path)}`: a `schema` gate checks the output against an "
+                    "output_schema, and none applies to this step: it would fail every run",
+                    "give the step (or its agent) an `output_schema`, or remove the gate",
+                )
             elif gate.type == "expr":
                 gate_scope = _Scope(
                     reader=scope.reader,
@@ -628,13 +636,16 @@ class _Checker:
                 )
                 self._check_template((*path, "expr"), gate.expr, True, gate_scope)
 
+    def _schema_known(self, spec: StepSpec) -> bool:
+        """Whether the schema that applies to the step is known: not when its agent is
+        unknown or broken (said elsewhere)."""
+        return spec.agent is None or spec.agent in self.workflow.agents
+
     def _check_gateless(self, node: _Node) -> None:
         """`on_gate_failure` on a step with no gate to fail (no `gates`, and no output_schema
         implying a schema gate) would be silently ignored: fail closed."""
         spec = node.spec
-        if spec.agent is not None and spec.agent not in self.workflow.agents:
-            return  # an unknown or broken agent: its schema is not known
-        if self._output_schema(spec) is not None:
+        if not self._schema_known(spec) or self._output_schema(spec) is not None:
             return
         self.report(
             (*node.data, "on_gate_failure"),
