@@ -197,16 +197,22 @@ class _Translator:
         if error["type"] == "union_tag_invalid":
             path = (*path, "type")
         if path and path[-1] == "version":
-            self.emit(
-                path,
-                "E202",
-                f"version {given!r} is not supported: this agnoctl reads version 1",
-                "write `version: 1`",
-            )
+            self._version(path, given)
             return
         guess = did_you_mean(str(given), allowed)
         hint = f"did you mean {guess!r}?" if guess else None
         self.emit(path, "E202", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}", hint)
+
+    def _version(self, path: tuple[PathKey, ...], given: Any) -> None:
+        """`version:` as the file writes it: `"1"` is the right number, quoted; `yes` is no
+        `True`."""
+        if isinstance(given, str) and given.strip() == "1":
+            message = f'version "{given}" is a string: the version is the number 1'
+            self.emit(path, "E202", message, "write `version: 1`, without quotes")
+            return
+        written = self._written(path, given) if not isinstance(given, str) else repr(given)
+        message = f"version {written} is not supported: this agnoctl reads version 1"
+        self.emit(path, "E202", message, "write `version: 1`")
 
     def _wrong_type(self, path: Sequence[PathKey], expected: list[str], given: Any) -> None:
         code = "E208" if path and path[-1] == "for_each" else "E203"
