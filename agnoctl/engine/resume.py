@@ -67,7 +67,11 @@ _NOT_IN_DEFINITION = {*_EXECUTION_ONLY, "steps"}  # built once: a run dumps ever
 JournalKey = tuple[str, int | None, int | None]  # (step path, item index, loop iteration)
 """A step's events give the index of the item it runs in (if any) where an item's give its
 own: the `step_succeeded` of `g[1].each` and the `item_succeeded` of its item 1 have the same
-key, so the journal keeps steps' and items' finished work apart (``PreviousRun``)."""
+key, so the journal keeps steps' and items' finished work apart (``PreviousRun``). Nor is a
+key one task's: in nested loops it holds the innermost iteration alone, so every outer
+iteration's task has it; their fingerprints tell them apart."""
+_Done = tuple[str, int | None, int | None, str | None]
+"""A ``JournalKey`` and the fingerprint the task finished with."""
 
 
 def digest(value: Any) -> str:
@@ -400,8 +404,8 @@ class PreviousRun:
     status: str | None  # the last segment's verdict: passed, failed, interrupted; None: killed
     fingerprint: str | None  # the run's fingerprint when its last segment started
     inputs: dict[str, Any]
-    finished: dict[JournalKey, Finished] = field(default_factory=dict)  # steps'
-    items: dict[JournalKey, Finished] = field(default_factory=dict)  # for_each items'
+    finished: dict[_Done, Finished] = field(default_factory=dict)  # steps'
+    items: dict[_Done, Finished] = field(default_factory=dict)  # for_each items'
     last_seq: int = 0
     segments: list[Segment] = field(default_factory=list)
     calls: list[PastCall] = field(default_factory=list)  # for the run's cost report
@@ -450,10 +454,7 @@ class PreviousRun:
     def reusable(self, key: JournalKey, fingerprint: str, *, item: bool) -> Finished | None:
         """The finished entry for ``key`` (a for_each item's when ``item``) when it was made
         with the same fingerprint."""
-        entry = (self.items if item else self.finished).get(key)
-        if entry is None or entry.fingerprint != fingerprint:
-            return None
-        return entry
+        return (self.items if item else self.finished).get((*key, fingerprint))
 
 
 def load_previous_run(run_dir: Path) -> PreviousRun:
@@ -487,10 +488,10 @@ def _record(previous: PreviousRun, entry: Entry) -> None:
             previous.status = segment.status = event.status
             segment.reason = event.reason
         case events.Succeeded() | events.Reused():
-            key = (event.step, event.item, event.iteration)
+            done = (event.step, event.item, event.iteration, event.fingerprint)
             item = isinstance(event, events.ItemSucceeded | events.ItemReused)
             kept = previous.items if item else previous.finished
-            kept[key] = Finished(event.output, event.fingerprint)
+            kept[done] = Finished(event.output, event.fingerprint)
             if isinstance(event, events.Reused):
                 segment.reused += 1
 

@@ -90,3 +90,31 @@ def test_items_of_a_for_each_inside_a_mapped_sub_workflow_are_all_reused(
         },
     )
     assert _asked_after_resume(run_cli, tmp_path, flow) == []
+
+
+def test_tasks_of_an_inner_loop_in_every_outer_iteration_are_reused(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    # The journal names a task in nested loops by the inner loop's iteration alone: each
+    # outer iteration's tasks had the name of the last one's, which took their place.
+    flow = _write(
+        tmp_path / "flow.yaml",
+        {
+            "version": 1,
+            "name": "nested-loops",
+            "agents": {"a": {"model": "mock/echo"}},
+            "steps": {
+                "outer": {
+                    "loop": {"max_iterations": 3, "until": "false"},
+                    "steps": {
+                        "inner": {
+                            "loop": {"max_iterations": 2, "until": "false"},
+                            "steps": {"x": {"agent": "a", "prompt": "{{ loop.iteration }}"}},
+                        },
+                    },
+                },
+                "z": FLAKY,
+            },
+        },
+    )
+    assert _asked_after_resume(run_cli, tmp_path, flow) == []

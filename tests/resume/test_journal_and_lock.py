@@ -49,8 +49,7 @@ def test_finished_work_and_the_verdict_of_each_segment(tmp_path: Path) -> None:
     assert previous.reusable(("fan", 0, None), "f0", item=False) is None  # a step's, not an item's
     assert previous.reusable(("fan", 0, None), "other", item=True) is None
     assert previous.reusable(("fan", 1, None), "f1", item=True) is None
-    assert previous.finished[("g.c", 2, 3)].output == [1]
-    assert previous.finished[("g.c", 2, 3)].fingerprint is None
+    assert previous.finished[("g.c", 2, 3, None)].output == [1]
 
 
 def test_a_finished_run_reports_its_verdict(tmp_path: Path) -> None:
