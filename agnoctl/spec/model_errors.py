@@ -201,7 +201,14 @@ class _Translator:
             return
         guess = did_you_mean(str(given), allowed)
         hint = f"did you mean {guess!r}?" if guess else None
-        self.emit(path, "E202", f"{_name(path)} must be {_or_list(allowed)}, not {given!r}", hint)
+        if isinstance(given, bool) and not guess:  # YAML's `no`, not Python's False
+            written = self._written(path, given)
+            hint = f"YAML reads `{written}` as a boolean: write one of {_or_list(allowed)}"
+            given_text = written
+        else:
+            given_text = repr(given)
+        message = f"{_name(path)} must be {_or_list(allowed)}, not {given_text}"
+        self.emit(path, "E202", message, hint)
 
     def _version(self, path: tuple[PathKey, ...], given: Any) -> None:
         """`version:` as the file writes it: `"1"` is the right number, quoted; `yes` is no

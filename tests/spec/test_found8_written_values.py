@@ -36,3 +36,16 @@ def test_the_hint_quotes_the_value_as_written(run_cli: RunCli, tmp_path: Path) -
         'quote the value to keep it a string: "0x1F"',
         'quote the value to keep it a string: "7"',
     ]
+
+
+def test_a_choice_read_as_a_boolean_is_shown_as_written(run_cli: RunCli, tmp_path: Path) -> None:
+    """`on_gate_failure: no` was "must be 'fail', 'warn' or 'retry', not False", in Python's
+    spelling of a value the file never wrote, with no hint at YAML's reading."""
+    (tmp_path / "wf.yaml").write_text(
+        "version: 1\nname: v\nagents: {w: {model: mock/echo}}\nsteps:\n"
+        "  a: {agent: w, prompt: x, on_gate_failure: no, gates: [{type: length, min: 1}]}\n"
+    )
+    done = run_cli("validate", "--format", "json", "wf.yaml")
+    [found] = json.loads(done.stdout)["diagnostics"]
+    assert found["message"].endswith("must be 'fail', 'warn' or 'retry', not no")
+    assert found["hint"] == "YAML reads `no` as a boolean: write one of 'fail', 'warn' or 'retry'"
