@@ -509,6 +509,13 @@ class UnsetVariables(SpecError):
         self.every = every
 
 
+def _first_place(first: yaml.Node, again: yaml.Node) -> str:
+    """Where a repeated key first was: its line, and its column when both are on one line
+    (`{a: 1, a: 2}`), where the line alone names the error's own place."""
+    line, col = _mark(first)
+    return f"{line}:{col}" if line == _mark(again)[0] else f"line {line}"
+
+
 def _error_at(where: Position, file: str, message: str, code: str, hint: str) -> SpecError:
     """A spec error at ``where`` (line, column) of ``file``."""
     line, col = where
@@ -768,7 +775,7 @@ class _Builder:
         first = next(k for k, _ in node.value if k.tag != _MERGE and self._key(k) == key)
         raise self._error(
             _mark(key_node),
-            f"duplicate key {key!r} (first at line {_mark(first)[0]})",
+            f"duplicate key {key!r} (first at {_first_place(first, key_node)})",
             "E110",
             "a key may appear once per mapping; merge the two entries",
         )
