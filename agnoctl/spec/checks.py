@@ -899,6 +899,8 @@ class _Checker:
                 self._needs_hint(scope.reader, target),
                 access=access,
             )
+        elif "." in target and (fanned := self._fanned_out(scope.reader, target)) is not None:
+            self._per_item_child(read, fanned, target)
         elif target not in self.spec.broken_steps:
             after = keys[target.count(".") + 1 :]
             if len(after) < 2 and after != ("results",):
@@ -910,6 +912,30 @@ class _Checker:
                 self._no_results(read, target)
             elif len(after) > 1:
                 self._check_step_output(read, spec, after)
+
+    def _fanned_out(self, reader: str | None, target: str) -> str | None:
+        """The for_each group around `target` that `reader` is outside of, if any: each item
+        of such a group has its own children, so from outside there is no one `target`."""
+        parts = target.split(".")
+        for depth in range(1, len(parts)):
+            group = ".".join(parts[:depth])
+            spec = dag.find_step(self.workflow, group)
+            inside = reader is not None and (reader == group or reader.startswith(group + "."))
+            if spec is not None and spec.for_each is not None and not inside:
+                return group
+        return None
+
+    def _per_item_child(self, read: _Read, group: str, target: str) -> None:
+        rest = target.removeprefix(group + ".")
+        self.report(
+            read.path,
+            "E407",
+            f"`steps.{target}`: `{group}` is a for_each group, so each of its items has its "
+            f"own `{rest}`",
+            f"read one item's as steps.{group}.output[0].{rest}, or all of them from "
+            f"steps.{group}.output",
+            access=read.access,
+        )
 
     def _no_results(self, read: _Read, target: str) -> None:
         """SPEC: `.results` is a for_each step's list of items; a step without for_each has

@@ -93,9 +93,9 @@ def test_groups_loops_and_their_names(check: Check) -> None:
                 run: [echo, "{{ steps.review.draft.output }}", "{{ loop.iteration }}"]
           publish:
             needs: [review]
-            run: [echo, "{{ steps.review.draft.output }}", "{{ steps.review.output }}"]
+            run: [echo, "{{ steps.review.output[0].draft }}", "{{ steps.review.output }}"]
         outputs:
-          any: "{{ steps.review.critique.output }} {{ steps.prep.output }}"
+          any: "{{ steps.review.output[1].critique }} {{ steps.prep.output }}"
         """,
     )
 
