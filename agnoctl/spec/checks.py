@@ -208,6 +208,11 @@ _SETTINGS = {
 }
 
 
+# Fields that decide what a template may read or brings into its scope: the entry of a
+# misspelling of one (`need:`, `for_eacn:`) is not checked without it.
+_SCOPING = ("needs", "for_each", "loop", "steps", "output_schema", "tools", "parameters", "uses")
+
+
 def _trimmed(value: Any, exc: ValidationError, settings: frozenset[str]) -> Any:
     """``value`` without what its errors are about, when each is an unknown field (a typo
     such as `temperatur:`) or one of ``settings`` (`timeout: forever`), else None. The rest is
@@ -219,6 +224,8 @@ def _trimmed(value: Any, exc: ValidationError, settings: frozenset[str]) -> Any:
     trimmed = copy.deepcopy(value)
     for error in errors:
         path, _ = data_path(error["loc"], trimmed)
+        if error["type"] == "extra_forbidden" and path and did_you_mean(str(path[-1]), _SCOPING):
+            return None  # `need: [a]` left out would make its reads of steps.a errors too
         if error["type"] != "extra_forbidden":
             if not path or path[0] not in settings:
                 return None

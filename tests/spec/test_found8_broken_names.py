@@ -76,3 +76,16 @@ def test_a_bad_setting_does_not_hide_the_rest_of_its_entry(run_cli: RunCli, tmp_
         (9, "E203"),  # priority
         (9, "E407"),  # steps.zq, in a group's child
     ]
+
+
+def test_a_misspelt_need_does_not_make_its_reads_errors(run_cli: RunCli, tmp_path: Path) -> None:
+    """Checked without a misspelt `need:`, the step's read of steps.a would be an error of its
+    own (E406): one typo, two errors. Such an entry is left unchecked, as before."""
+    text = (
+        "version: 1\nname: n\nsteps:\n  a: {run: [echo, a]}\n"
+        '  b: {need: [a], run: [echo, "{{ steps.a.output }}"]}\n'
+    )
+    (tmp_path / "wf.yaml").write_text(text)
+    done = run_cli("validate", "--format", "json", "wf.yaml")
+    codes = [d["code"] for d in json.loads(done.stdout)["diagnostics"]]
+    assert codes == ["E200"]
