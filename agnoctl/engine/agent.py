@@ -273,15 +273,47 @@ class _ToolEvents:
 async def judge(
     rt: Runtime, task: Task, gate: JudgeGate, output: Any, record: AttemptRecord
 ) -> tuple[float, str]:
-    """Score ``output`` with the gate's agent (one call; its cost is the step's)."""
+    """Score ``output`` with the gate's agent (one call; its cost is the step's). As for a
+    task, the agent's fallback models are tried in order when its model keeps failing."""
     agent = rt.workflow.agents[gate.agent]
-    route = rt.route(agent.model, task.step)
     system = task.render("judge instructions", agent.instructions) if agent.instructions else None
     files = await attachments.load(task, agent, step=False)  # a rubric's reference files
+    prompt = _messages(system, judge_prompt(gate, output), files)
+    references = [agent.model, *agent.fallback_models]
+    for position, reference in enumerate(references):
+        route = rt.route(reference, task.step)
+        try:
+            return await _judge_on(rt, task, gate, agent, route, prompt, files, record)
+        except Exception as exc:
+            if position + 1 == len(references) or not _worth_a_fallback(exc):
+                raise
+            rt.sink.emit(
+                events.ModelFallback(
+                    step=task.path,
+                    item=task.index,
+                    model=route.label,
+                    next_model=references[position + 1],
+                    reason=type(exc).__name__,
+                )
+            )
+    raise AssertionError("unreachable: the last model returns or raises")
+
+
+async def _judge_on(
+    rt: Runtime,
+    task: Task,
+    gate: JudgeGate,
+    agent: AgentSpec,
+    route: Route,
+    prompt: tuple[Message, ...],
+    files: tuple[Attachment, ...],
+    record: AttemptRecord,
+) -> tuple[float, str]:
+    """The judge's calls on one model, under the step's retry policy."""
     attachments.check_accepted(task, route.provider.protocol, files)
     request = ModelRequest(
         model=route.model,
-        messages=_messages(system, judge_prompt(gate, output), files),
+        messages=prompt,
         temperature=agent.temperature,
         max_tokens=agent.max_tokens,
         output_schema=JUDGE_SCHEMA,
