@@ -87,4 +87,4 @@ def test_version_true_is_not_version_1(run_cli: RunCli, tmp_path: Path) -> None:
     workflow.write_text(f"version: true\nname: numbers\n{STEP}")
     proc = run_cli("validate", workflow)
     assert proc.returncode == 2
-    assert "wf.yaml:1:10: error E202 version True is not supported" in proc.stdout
+    assert "wf.yaml:1:10: error E202 version true is not supported" in proc.stdout
