@@ -926,7 +926,7 @@ def _approvals(
     approve: list[str], reject: list[str], reason: str | None, terminal: "Terminal | None"
 ) -> "ApprovalOptions":
     """The decisions the command line gives, and who asks on a terminal (stdin and stdout
-    both one, and not --no-input): nobody, in CI."""
+    both one, not --no-input, not in CI): nobody, in CI."""
     from agnoctl.engine.approval import Answer, ApprovalOptions
 
     both = sorted(set(approve) & set(reject))
@@ -936,12 +936,19 @@ def _approvals(
         fail("--reason goes with --approve STEP or --reject STEP")
     decisions = {step: Answer(True, reason) for step in approve}
     decisions |= {step: Answer(False, reason) for step in reject}
-    if terminal is not None and sys.stdin.isatty() and sys.stdout.isatty():
+    if terminal is not None and sys.stdin.isatty() and sys.stdout.isatty() and not _in_ci():
         from agnoctl.approval_prompt import TerminalPrompter
 
         prompter = TerminalPrompter(terminal.paused, sys.stdin, sys.stdout)
         return ApprovalOptions(decisions, prompter, abandon=prompter.abandon)
     return ApprovalOptions(decisions)
+
+
+def _in_ci() -> bool:
+    """Whether a CI service runs this (``CI`` set, as GitHub Actions, GitLab, Buildkite and
+    CircleCI set it): some give the job a pseudo-terminal (Buildkite, ``docker run -t``), on
+    which a question would wait for an answer nobody can type."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _resume_hint(path: Path, report_dir: Path | None, resume: str | None, run_id: str) -> str:

@@ -240,7 +240,8 @@ class _Terminal:
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.leader, follower = pty.openpty()
-        base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+        # Not CI (.ci/run sets it): a terminal there is one nobody answers on.
+        base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "CI")}
         self.process = forkcli.start(
             args,
             stdin=follower,
@@ -343,6 +344,19 @@ def test_on_a_terminal_a_rejection_takes_the_else_branch(
     assert _steps(report)["publish"] == ("skipped", "condition")
     assert report["outputs"]["decision"]["approved"] is False
     assert report["outputs"]["decision"]["reason"] == "not yet"
+
+
+def test_in_ci_a_terminal_is_not_asked_and_the_run_waits(
+    tmp_path: Path, fake_llm: FakeLLMThread
+) -> None:
+    # Some CI services give the job a pseudo-terminal (Buildkite, `docker run -t`): a question
+    # there would wait forever. With CI set the run waits for a decision instead (exit 75).
+    flow = _flow(tmp_path, fake_llm.url)
+    terminal = _Terminal(["run", str(flow)], tmp_path, {**ACTOR, "CI": "true"})
+    code = terminal.finish()
+    assert code == 75, terminal.output[-3000:]
+    assert b"approve or reject?" not in terminal.output
+    assert _steps(_report(_run_dir(tmp_path)))["publish"] == ("skipped", "waiting")
 
 
 def test_the_job_summary_shows_the_message_as_text_not_as_markdown(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def _flow(folder: Path, **more: object) -> Path:
 
 def _on_a_terminal(tmp_path: Path, flow: Path) -> tuple[forkcli.Process, int]:
     leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "CI")}
     process = forkcli.start(
         ["run", flow],
         stdin=follower,
