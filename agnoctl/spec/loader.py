@@ -477,14 +477,20 @@ def _wide_encoding(raw: bytes) -> str | None:
     (no mark) with a NUL beside its first character, as ASCII text in them does. Windows
     PowerShell's `>` and Notepad's "Unicode" save so; the NULs would call it binary."""
     if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return "UTF-32"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "UTF-16"
-    if len(raw) >= 4 and (raw[:3] == b"\x00\x00\x00" or raw[1:4] == b"\x00\x00\x00"):
-        return "UTF-32"
-    if len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):
-        return "UTF-16"
-    return None
+        name = "UTF-32"
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        name = "UTF-16"
+    elif len(raw) >= 4 and (raw[:3] == b"\x00\x00\x00" or raw[1:4] == b"\x00\x00\x00"):
+        name = "UTF-32-LE" if raw[0] else "UTF-32-BE"
+    elif len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):
+        name = "UTF-16-LE" if raw[0] else "UTF-16-BE"
+    else:
+        return None
+    try:  # text in that encoding, or bytes that only start like it (binary after all)
+        text = raw.decode(name)
+    except UnicodeDecodeError:
+        return None
+    return name[:6] if "\x00" not in text else None
 
 
 def _not_utf8(message: str, file: str, where: Position) -> SpecError:
