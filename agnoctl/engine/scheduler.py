@@ -441,11 +441,17 @@ class Scheduler:
             iteration=scope.iteration,
             fingerprint=record.fingerprint or scope.fingerprint,
         )
-        if step.loop is None:
-            await self.run_map(step.steps, inner)
-            failure = self._children_failure(record, step_record.path, body.settings)
-        else:
-            failure = await self._loop(step, record, inner, body.settings, step_record.path)
+        failure: tuple[str, str] | None = None
+        # The group's own `timeout` bounds all of it: its children, every pass of its loop.
+        with anyio.move_on_after(step.timeout or math.inf) as bound:
+            if step.loop is None:
+                await self.run_map(step.steps, inner)
+                failure = self._children_failure(record, step_record.path, body.settings)
+            else:
+                failure = await self._loop(step, record, inner, body.settings, step_record.path)
+        if bound.cancelled_caught:
+            took = f"the group took longer than {step.timeout:g}s"
+            failure = self._cut_short(record, inner, step_record.path, took)
         record.output = {
             cid: child.output if child.status == "succeeded" else None
             for cid, child in record.children.items()
@@ -529,12 +535,7 @@ class Scheduler:
             await self.run_map(child.steps, inner)
         if bound.cancelled_caught:
             took = f"the sub-workflow took longer than {settings.timeout:g}s"
-            # What was running failed by the timeout; what had not started is skipped after.
-            assert record.children is not None
-            for cut in record.children.values():
-                if cut.status == "running":
-                    self._fail(cut, inner, f"step {cut.path}: cut short: {took}", "timeout")
-            return f"step {path}: {took}", "timeout"
+            return self._cut_short(record, inner, path, took)
         outputs, errors = render_outputs(child.outputs, inner.context)
         record.output = outputs
         own = replace(settings, success_threshold=child.success_threshold)
@@ -542,6 +543,21 @@ class Scheduler:
         if failure is None and errors:
             return f"step {path}: {'; '.join(errors.values())}", "template"
         return failure
+
+    def _cut_short(
+        self, record: ExecRecord, inner: MapRun, path: str, took: str
+    ) -> tuple[str, str]:
+        """The failure of a group or an invocation whose own ``timeout`` passed: the children
+        that were running fail by it; those that had not started are skipped after."""
+        assert record.children is not None
+        for cut in record.children.values():
+            if cut.status == "running":
+                self._fail(cut, inner, f"step {cut.path}: cut short: {took}", "timeout")
+        running = record.loop.history[-1] if record.loop and record.loop.history else None
+        if running is not None and running.finished is None:  # a loop's pass, cut too
+            running.finished = time.time()
+            running.status = "failed"
+        return f"step {path}: {took}", "timeout"
 
     async def _loop(
         self, step: StepSpec, record: ExecRecord, inner: MapRun, settings: Settings, path: str

@@ -806,13 +806,9 @@ class StepSpec(StepDefaults):
             raise ValueError("`with` gives a sub-workflow its inputs: add `uses`")
 
     def _check_group_fields(self) -> None:
-        # Fail closed: a group runs no attempt of its own, so these would be silently ignored.
-        if "timeout" in self.model_fields_set:
-            raise ValueError(
-                "`timeout` bounds one attempt of an agent or command step, and a group has "
-                "none: set it on the group's children (or in `defaults`); the run's `limits` "
-                "bound the whole run"
-            )
+        # Fail closed: a group makes no model call of its own but its judge gates', so these
+        # would be silently ignored. (Its `timeout` bounds the whole group, as a `uses` step's
+        # bounds the invocation.)
         if any(isinstance(gate, JudgeGate) for gate in self.gates or ()):
             return
         for name, why in _JUDGE_ONLY_FOR_GROUPS.items():
