@@ -593,7 +593,8 @@ class StepDefaults(Strict):
     """Step fields that `defaults` may set for every step; a step's own value wins."""
 
     timeout: Annotated[Duration, Field(gt=0)] | None = Field(
-        default=None, description="Time bound of one attempt."
+        default=None,
+        description="Time bound of one attempt; a group's or a uses step's bounds all of it.",
     )
     retry: RetrySpec | None = Field(
         default=None, description="Retry policy for transient failures."
