@@ -105,7 +105,12 @@ def test_a_resumed_run_counts_its_own_session(
 ) -> None:
     monkeypatch.setenv("OBS_API_KEY", SECRET)
     broken = tmp_path / "broken.yaml"
-    broken.write_text("steps:\n  collect:\n    items:\n      1: {error: {status: 400}}\n")
+    # Replies that hold no secret: a finished output holding one is made again on resume
+    # (its journal copy is masked), which would spend this run's max_llm_calls.
+    broken.write_text(
+        "steps:\n  collect:\n    items:\n      1: {error: {status: 400}}\n"
+        "    default: {text: facts}\n"
+    )
     workflow, runs = obs_runs.root / "workflow.yaml", tmp_path / "runs"
     failed = run_workflow(workflow, RunOptions(mock=True, mock_fixtures=broken, runs_dir=runs))
     assert failed.status == "failed"
