@@ -507,6 +507,9 @@ def parse(source: str, *, expression: bool) -> nodes.Template:
     import jinja2
 
     env = environment()
+    if expression and not source.strip():
+        # Wrapped below it would read as `()`, an empty tuple; evaluated it is an error.
+        raise TemplateError("expression syntax error: the expression is empty")
     text = "{{ (" + source + ") }}" if expression else source
     kind = "expression" if expression else "template"
     try:
