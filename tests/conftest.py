@@ -37,15 +37,6 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(REPO / "agnoctl", quiet=1)
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: a worker more than the cores. Much of a test's time is a wait (a timeout
-    running out, a fake server's latency, a Ray driver connecting) during which a third
-    worker's tests use the core: on two cores, 138 s against 153 s with two workers."""
-    del config
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) + 1
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first. The workers take whole modules in this order, so the long soaks
     start at once and the short modules fill in around them, instead of one worker running a
