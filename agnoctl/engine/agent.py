@@ -14,7 +14,7 @@ different model would be asked the same question with the same verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 
     from agnoctl.tools.base import Tool
     from agnoctl.tools.mcp import McpToolbox
+
+T = TypeVar("T")
 
 
 class _AgentTask:
@@ -116,25 +118,12 @@ class _AgentTask:
     async def run(self) -> Any:
         # Before the first attempt: the client's set-up never counts against its timeout.
         await self.rt.providers.set_up_done()
-        agent = self.agent
-        references = [agent.model, *agent.fallback_models]
-        for position, reference in enumerate(references):
-            route = self.route = self.rt.route(reference, self.task.step)
-            try:
-                return await run_attempts(self.rt, self.task, self.attempt, model=route.label)
-            except Exception as exc:
-                if position + 1 == len(references) or not _worth_a_fallback(exc):
-                    raise
-                self.rt.sink.emit(
-                    events.ModelFallback(
-                        step=self.task.path,
-                        item=self.task.index,
-                        model=route.label,
-                        next_model=references[position + 1],
-                        reason=type(exc).__name__,
-                    )
-                )
-        raise AssertionError("unreachable: the last model returns or raises")
+        return await _with_fallbacks(self.rt, self.task, self.agent, self._attempts_on)
+
+    async def _attempts_on(self, route: Route) -> Any:
+        """Every attempt the step's retry policy allows, on ``route``'s model."""
+        self.route = route
+        return await run_attempts(self.rt, self.task, self.attempt, model=route.label)
 
     async def attempt(self, record: AttemptRecord) -> Any:
         """One attempt on the model that ``run`` is trying (``self.route``)."""
@@ -279,11 +268,24 @@ async def judge(
     system = task.render("judge instructions", agent.instructions) if agent.instructions else None
     files = await attachments.load(task, agent, step=False)  # a rubric's reference files
     prompt = _messages(system, judge_prompt(gate, output), files)
+    return await _with_fallbacks(
+        rt,
+        task,
+        agent,
+        lambda route: _judge_on(rt, task, gate, agent, route, prompt, files, record),
+    )
+
+
+async def _with_fallbacks(
+    rt: Runtime, task: Task, agent: AgentSpec, on: Callable[[Route], Awaitable[T]]
+) -> T:
+    """``on`` the agent's model, then on each of its fallback models in turn while the one
+    before failed in a way another model may not (``_worth_a_fallback``)."""
     references = [agent.model, *agent.fallback_models]
     for position, reference in enumerate(references):
         route = rt.route(reference, task.step)
         try:
-            return await _judge_on(rt, task, gate, agent, route, prompt, files, record)
+            return await on(route)
         except Exception as exc:
             if position + 1 == len(references) or not _worth_a_fallback(exc):
                 raise
