@@ -56,7 +56,7 @@ from agnoctl import events
 from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
-from agnoctl.reports.model import RunReport
+from agnoctl.reports.model import ExecutionTally, RunReport
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -306,14 +306,24 @@ class RunCollector:
             family.add([step], totals.cache_hits)
         return family
 
+    def _tallies(self) -> Iterator[tuple[str, ExecutionTally]]:
+        """Every step's tally by its metric label, a loop's iterations before its last
+        included (their attempts and gate checks happened too)."""
+        for report_step in self._report.all_steps():
+            yield step_of(report_step.path), self._report.tally(report_step)
+        for earlier in self._report.earlier_iterations():
+            tally = ExecutionTally()
+            tally.add(earlier)
+            tally.add_items(earlier.items or ())
+            yield step_of(earlier.path), tally
+
     def _execution_families(self) -> list[_Family]:
         """Attempts, retries and gate checks of every step and item (``RunReport.tally``: a
         big fan-out's items file is read once for junit.xml and these)."""
         attempts: dict[tuple[str, str], int] = defaultdict(int)
         retries: dict[str, int] = defaultdict(int)
         gates: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
-        for report_step in self._report.all_steps():
-            step, tally = step_of(report_step.path), self._report.tally(report_step)
+        for step, tally in self._tallies():
             for failed, count in tally.attempts.items():
                 attempts[step, "failed" if failed else "succeeded"] += count
             if tally.retries:

@@ -598,6 +598,13 @@ class RunReport(_Model):
         for step in self.steps.values():
             yield from _walk(step)
 
+    def earlier_iterations(self) -> Iterator[StepReport]:
+        """The step records of every loop iteration but the last (nested ones included),
+        which ``all_steps`` does not give: the files that count every attempt and gate check
+        (metrics.prom) add these to it."""
+        for step in self.steps.values():
+            yield from _earlier(step)
+
     def rows(self) -> Iterator[Row]:
         """The rows of a table of the run (the terminal's summary, report.html's timeline):
         every step as ``all_steps`` gives them, but a loop group's children under each of
@@ -645,6 +652,20 @@ def _walk(step: StepReport) -> Iterator[StepReport]:
             yield from _walk(child)
     for child in (step.steps or {}).values():
         yield from _walk(child)
+
+
+def _earlier(execution: _Execution) -> Iterator[StepReport]:
+    """The records of ``execution``'s loop iterations before its last, and of those under its
+    items and children: a loop group's ``steps`` are its last iteration's."""
+    loop = execution.loop
+    for iteration in loop.history[:-1] if loop is not None else ():
+        for child in iteration.steps.values():
+            yield from _walk(child)
+            yield from _earlier(child)
+    for item in (execution.items if isinstance(execution, StepReport) else None) or ():
+        yield from _earlier(item)
+    for child in (execution.steps or {}).values():
+        yield from _earlier(child)
 
 
 def first_error(exc: ValidationError) -> str:
