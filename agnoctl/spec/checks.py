@@ -291,6 +291,8 @@ class _Scope(NamedTuple):
     """Argument names of a command tool (None: not known, any is accepted)."""
     output_schema: dict[str, Any] | None = None
     """The schema `output` follows in a gate expression (the step's, else its agent's)."""
+    output_uses: str | None = None
+    """The `uses:` of the step a gate expression checks: `output` is that file's outputs."""
 
 
 class _Read(NamedTuple):
@@ -640,6 +642,7 @@ class _Checker:
                     roots=scope.roots | {"output"},
                     loop_group=scope.loop_group,
                     output_schema=schema,
+                    output_uses=node.spec.uses,
                 )
                 self._check_template((*path, "expr"), gate.expr, True, gate_scope)
 
@@ -780,6 +783,8 @@ class _Checker:
             self._check_loop_read(read, scope.loop_group)
         elif access.root == "output" and scope.output_schema is not None:
             self._check_fields(read, scope.output_schema, access.keys)
+        elif access.root == "output" and scope.output_uses is not None:
+            self._read_uses_output(read, scope.output_uses, access.keys)
         elif access.root == "args" and scope.args is not None and access.keys:
             key = access.keys[0]
             if isinstance(key, str) and key not in scope.args:
@@ -968,9 +973,22 @@ class _Checker:
             fields = after[3:]
         else:
             return
+        if spec.uses is not None:
+            self._read_uses_output(read, spec.uses, fields)
+            return
         schema = self._output_schema(spec)
         if schema is not None:
             self._check_fields(read, schema, fields)
+
+    def _read_uses_output(self, read: _Read, uses: str, keys: tuple[Key, ...]) -> None:
+        """Keep a read of a `uses` step's output field (`keys`) for check_output_reads: the
+        child's `outputs` are known once its file is read, after this file's checks."""
+        names = _field_names(keys)
+        if not names or read.access in read.guarded:
+            return
+        written = _written(read.access, len(read.access.keys) - len(keys) + 1)
+        found = OutputRead(read.path, read.access, names[0], written)
+        self.workflow._output_reads.setdefault(uses, []).append(found)
 
     def _check_fields(self, read: _Read, schema: dict[str, Any], keys: tuple[Key, ...]) -> None:
         """Report a field of a step's output that `schema` does not have, read at `keys`."""
@@ -1271,6 +1289,41 @@ _NO_ROOTS: frozenset[str] = frozenset()
 _FOR_EACH_ROOTS = frozenset({"item", "index"})
 
 
+class OutputRead(NamedTuple):
+    """A template's read of one output of a `uses` step (`steps.c.output.text`)."""
+
+    path: tuple[PathKey, ...]
+    access: Access
+    name: str
+    """The output read (`text`)."""
+    written: str
+    """The read up to that name, as the template writes it."""
+
+
+def check_output_reads(
+    workflow: Workflow, uses: str, outputs: Collection[str], label: str, source: SourceMap
+) -> list[Diagnostic]:
+    """E437: each read in `workflow` of an output that the file `uses` names (`label`) does
+    not declare. The step's output is that file's `outputs` map, no more: such a read is sure
+    to fail the run, unless the template guards it (`is defined`, `| default`)."""
+    found: list[Diagnostic] = []
+    for read in dict.fromkeys(workflow._output_reads.get(uses, ())):
+        if read.name in outputs:
+            continue
+        guess = did_you_mean(read.name, outputs)
+        hint = (
+            f"did you mean `{guess}`?"
+            if guess
+            else f"its outputs: {_some(outputs)}"
+            if outputs
+            else f"{label} declares no `outputs`"
+        )
+        line, col = source.text_position(read.path, read.access.line, read.access.text)
+        message = f"`{read.written}`: {label} has no output `{read.name}`"
+        found.append(Diagnostic(source.file, line, col, "error", "E437", message, hint))
+    return found
+
+
 def _walk_steps(
     steps: Mapping[str, StepSpec],
     prefix: str = "",
@@ -1485,4 +1538,10 @@ def _field_names(keys: tuple[Key, ...]) -> list[str]:
     return names
 
 
-__all__ = ["BUILTIN_PROVIDERS", "STEP_ATTRIBUTES", "check_data"]
+__all__ = [
+    "BUILTIN_PROVIDERS",
+    "STEP_ATTRIBUTES",
+    "OutputRead",
+    "check_data",
+    "check_output_reads",
+]

@@ -1205,6 +1205,9 @@ class Workflow(Strict):
     # workflow each of its `uses:` names (one instance per file, however often it is used).
     _file: Path | None = PrivateAttr(default=None)
     _used: dict[str, Workflow] = PrivateAttr(default_factory=dict)
+    # Set by agnoctl.spec.checks: the fields this file reads of each `uses:` step's output,
+    # by the `uses:` path, checked against the child's `outputs` once it is read (E437).
+    _output_reads: dict[str, list[Any]] = PrivateAttr(default_factory=dict)
 
     @property
     def file(self) -> Path | None:

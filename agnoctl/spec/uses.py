@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agnoctl.spec.checks import check_output_reads
 from agnoctl.spec.dag import iter_steps
 from agnoctl.spec.diagnostics import Diagnostic, Severity, did_you_mean
 from agnoctl.spec.loader import PathKey, SourceMap
@@ -70,7 +71,7 @@ class _Linker:
             child = self._child(result, data, step.uses, chain)
             if child is not None:
                 workflow._used[step.uses] = child
-                self._check_pair(source, data, step, child)
+                self._check_pair(workflow, source, data, step, child)
         return self.diagnostics
 
     def _child(
@@ -121,11 +122,18 @@ class _Linker:
         return found.workflow
 
     def _check_pair(
-        self, source: SourceMap, data: tuple[PathKey, ...], step: StepSpec, child: Workflow
+        self,
+        caller: Workflow,
+        source: SourceMap,
+        data: tuple[PathKey, ...],
+        step: StepSpec,
+        child: Workflow,
     ) -> None:
         """What only the caller and the child together can show."""
         label = self.library.results[child.file].path if child.file else str(step.uses)
         self._check_with(source, data, step.with_ or {}, child, label)
+        if step.uses is not None:
+            self.diagnostics += check_output_reads(caller, step.uses, child.outputs, label, source)
         at = (*data, "uses")
         if "limits" in child.model_fields_set and child.limits.model_fields_set:
             self._report(
