@@ -324,8 +324,8 @@ class RunCollector:
         retries: dict[str, int] = defaultdict(int)
         gates: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
         for step, tally in self._tallies():
-            for failed, count in tally.attempts.items():
-                attempts[step, "failed" if failed else "succeeded"] += count
+            for outcome, count in tally.attempts.items():
+                attempts[step, outcome] += count
             if tally.retries:
                 retries[step] += tally.retries
             for (name, kind, passed, severity), count in tally.gates.items():

@@ -392,6 +392,7 @@ class CountedAttempt(BaseModel):
     model_config = ConfigDict(extra="ignore", defer_build=True)
     error: ErrorInfo | None = None
     delay: float | None = None
+    finished: datetime | None = None
 
 
 class CountedItem(BaseModel):
@@ -424,8 +425,8 @@ class ExecutionTally:
     (metrics.prom, junit.xml): made in one pass (``RunReport.tally``), so a big fan-out's
     items file is read once for them all."""
 
-    attempts: Counter[bool] = field(default_factory=Counter)
-    """Attempts by whether they failed."""
+    attempts: Counter[AttemptOutcome] = field(default_factory=Counter)
+    """Attempts by how they ended."""
     retries: int = 0
     """Attempts followed by another one."""
     gates: Counter[tuple[str, str, bool, str]] = field(default_factory=Counter)
@@ -435,7 +436,7 @@ class ExecutionTally:
 
     def add(self, execution: StepReport | ItemReport | CountedItem) -> None:
         for attempt in execution.attempts:
-            self.attempts[attempt.error is not None] += 1
+            self.attempts[attempt_outcome(attempt)] += 1
             self.retries += attempt.delay is not None
         for gate in execution.gates:
             self.gates[gate.name, gate.type, gate.passed, gate.severity] += 1
@@ -454,6 +455,17 @@ class ExecutionTally:
                 group.failed += 1
                 if group.first is None:
                     group.first = (item.index, gate.finding)
+
+
+AttemptOutcome = Literal["succeeded", "failed", "cancelled"]
+
+
+def attempt_outcome(attempt: AttemptReport | CountedAttempt) -> AttemptOutcome:
+    """How an attempt ended: one with an error failed; one without that never finished was
+    cut short (Ctrl-C, SIGTERM) and did not succeed."""
+    if attempt.error is not None:
+        return "failed"
+    return "cancelled" if attempt.finished is None else "succeeded"
 
 
 def last_checked(gates: list[GateReport]) -> Iterator[GateReport]:

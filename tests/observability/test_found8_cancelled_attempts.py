@@ -1,0 +1,36 @@
+"""metrics.prom counts an attempt that Ctrl-C or SIGTERM cut short as cancelled, not as
+succeeded.
+
+Found by cross-checking an interrupted run's files (the reports pass): report.json said the
+steps were `skipped: cancelled`, their attempts unfinished and without an error, and
+metrics.prom counted those attempts under ``agnoctl_attempts_total{outcome="succeeded"}``:
+a dashboard showed work that never finished as done.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from tests.cli.test_run_signals import start
+
+
+def test_an_interrupted_attempt_is_not_counted_as_succeeded(tmp_path: Path) -> None:
+    process, out, _ = start(tmp_path)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    [attempt] = report["steps"]["slow"]["attempts"]
+    assert attempt["finished"] is None and attempt["error"] is None  # cut short
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in (out / "metrics.prom").read_text(encoding="utf-8").splitlines()
+        if line.startswith("agnoctl_attempts_total{")
+    }
+    assert samples == {
+        'agnoctl_attempts_total{outcome="succeeded",step="quick"}': 1.0,
+        'agnoctl_attempts_total{outcome="cancelled",step="sleeper"}': 1.0,
+        'agnoctl_attempts_total{outcome="cancelled",step="slow"}': 1.0,
+    }
