@@ -490,6 +490,8 @@ class _Checker:
             found = self._check_template((*base, "for_each"), spec.for_each, True, outer)
             if found is not None and found.literal:
                 self._check_literal_for_each((*base, "for_each"), spec.for_each)
+        elif spec.for_each is not None:
+            self._check_unrendered((*base, "for_each"), spec.for_each, "for_each")
         if spec.prompt is not None:
             self._check_template((*base, "prompt"), spec.prompt, False, inner)
         if spec.attachments:
@@ -507,6 +509,8 @@ class _Checker:
         for name, value in (spec.with_ or {}).items():
             if isinstance(value, str):  # a sub-workflow's input, rendered in this step's context
                 self._check_template((*base, "with", name), value, False, inner)
+            else:
+                self._check_unrendered((*base, "with", name), value, f"with.{name}")
         if spec.approval is not None:
             self._check_approval(node, inner)
         if spec.loop is not None and spec.loop.until is not None:
@@ -530,6 +534,28 @@ class _Checker:
         for problem in check_resources(base, spec):
             self.report(
                 problem.path, problem.code, problem.message, problem.hint, at_key=problem.at_key
+            )
+
+    def _check_unrendered(self, path: tuple[PathKey, ...], value: Any, field: str) -> None:
+        """E423: a template inside a list or map of `with:` or a literal `for_each` list. Only
+        a whole string value is rendered; one inside would be passed on as its text, `{{`
+        and all, and the step would run on it without a word."""
+        for where, text in _nested_strings(path, value):
+            if "{{" not in text and "{%" not in text:
+                continue
+            hint = (
+                "write the list as an expression, which is evaluated: for_each: \"[inputs.a, 'b']\""
+                if field == "for_each"
+                else f"write the whole `{field}` as one template, which keeps its type: "
+                f"{field.removeprefix('with.')}: \"{{{{ [inputs.a, 'b'] }}}}\""
+            )
+            self.report(
+                where,
+                "E423",
+                f"`{path_text(where)}`: a template inside a "
+                f"{'literal for_each list' if field == 'for_each' else 'list or map'} is not "
+                "rendered: the step would get its text, braces and all",
+                hint,
             )
 
     def _check_agent_context(self, name: str, scope: _Scope) -> None:
@@ -1322,6 +1348,21 @@ def check_output_reads(
         message = f"`{read.written}`: {label} has no output `{read.name}`"
         found.append(Diagnostic(source.file, line, col, "error", "E437", message, hint))
     return found
+
+
+def _nested_strings(
+    path: tuple[PathKey, ...], value: Any
+) -> Iterator[tuple[tuple[PathKey, ...], str]]:
+    """Every string inside a list or map value, with its data path."""
+    pending: list[tuple[tuple[PathKey, ...], Any]] = [(path, value)]
+    while pending:
+        where, current = pending.pop()
+        if isinstance(current, str):
+            yield where, current
+        elif isinstance(current, list):
+            pending += [((*where, index), each) for index, each in enumerate(current)]
+        elif isinstance(current, dict):
+            pending += [((*where, key), each) for key, each in current.items()]
 
 
 def _walk_steps(

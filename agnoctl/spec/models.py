@@ -654,7 +654,8 @@ class StepSpec(StepDefaults):
     for_each: Expression | list[Any] | None = Field(
         default=None,
         description=(
-            "An expression giving a list, or a literal list: one task per item (`item`, `index`)."
+            "An expression giving a list, or a literal list: one task per item (`item`, `index`). "
+            "A literal list's items are not rendered: a template in one is an error."
         ),
     )
     agent: str | None = Field(default=None, description="Agent step: the agent that does the work.")
@@ -706,7 +707,8 @@ class StepSpec(StepDefaults):
         alias="with",
         description=(
             "Sub-workflow: the values of its `inputs`; strings are templates rendered in "
-            "this step's context (`{{ item }}` under for_each); one `{{ expr }}` keeps its type."
+            "this step's context (`{{ item }}` under for_each); one `{{ expr }}` keeps its type. "
+            "A template inside a list or map is an error: write the whole value as one."
         ),
     )
     output_schema: JsonSchemaDict | None = Field(
