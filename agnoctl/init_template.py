@@ -64,10 +64,16 @@ limits: {max_llm_calls: 20, max_duration: 5m}
 
 
 def target_file(name: str | None) -> Path:
-    """`workflow.yaml` by default; NAME gets `.yaml` unless it already ends in .yaml/.yml."""
+    """`workflow.yaml` by default; NAME gets `.yaml` unless it already ends in .yaml/.yml.
+
+    A NAME that is a folder (`.`, `..`, `ci/`, an existing directory) gets `workflow.yaml`
+    inside it: `.` has no name to add `.yaml` to, `..` would become `...yaml` here, and `ci/`
+    would lose its slash and write `ci.yaml` beside the folder."""
     if not name:
         return Path("workflow.yaml")
     path = Path(name)
+    if name.endswith(("/", os.sep)) or path.name in ("", "..") or path.is_dir():
+        return path / "workflow.yaml"
     return path if path.suffix in (".yaml", ".yml") else path.with_name(path.name + ".yaml")
 
 

@@ -1,0 +1,36 @@
+"""`agnoctl init` given a folder, or a name that is not UTF-8 (found by the secondary
+commands pass).
+
+`agnoctl init .` ended in a traceback (`PosixPath('.') has an empty name`), `init ..` wrote a
+file named `...yaml` in the current folder, and `init ci/` wrote `ci.yaml` beside the folder:
+a folder now gets `workflow.yaml` inside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        (".", "workflow.yaml"),
+        ("..", "../workflow.yaml"),
+        ("ci/", "ci/workflow.yaml"),
+        ("ci", "ci/workflow.yaml"),
+    ],
+)
+def test_a_folder_gets_workflow_yaml_inside_it(
+    run_cli: RunCli, tmp_path: Path, name: str, written: str
+) -> None:
+    work = tmp_path / "work"
+    (work / "ci").mkdir(parents=True)
+    proc = run_cli("init", name, cwd=work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"wrote {written};")
+    assert (work / written).is_file()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["workflow.yaml"]
