@@ -462,7 +462,7 @@ AttemptOutcome = Literal["succeeded", "failed", "cancelled"]
 
 def attempt_outcome(attempt: AttemptReport | CountedAttempt) -> AttemptOutcome:
     """How an attempt ended: one with an error failed; one without that never finished was
-    cut short (Ctrl-C, SIGTERM) and did not succeed."""
+    cut short (Ctrl-C, SIGTERM, a limit such as max_duration) and did not succeed."""
     if attempt.error is not None:
         return "failed"
     return "cancelled" if attempt.finished is None else "succeeded"

@@ -1,4 +1,4 @@
-"""metrics.prom counts an attempt that Ctrl-C or SIGTERM cut short as cancelled, not as
+"""metrics.prom counts an attempt that Ctrl-C, SIGTERM or a limit cut short as cancelled, not as
 succeeded.
 
 Found by cross-checking an interrupted run's files (the reports pass): report.json said the
@@ -14,6 +14,7 @@ import signal
 from pathlib import Path
 
 from tests.cli.test_run_signals import start
+from tests.conftest import RunCli
 
 
 def test_an_interrupted_attempt_is_not_counted_as_succeeded(tmp_path: Path) -> None:
@@ -34,3 +35,18 @@ def test_an_interrupted_attempt_is_not_counted_as_succeeded(tmp_path: Path) -> N
         'agnoctl_attempts_total{outcome="cancelled",step="sleeper"}': 1.0,
         'agnoctl_attempts_total{outcome="cancelled",step="slow"}': 1.0,
     }
+
+
+def test_an_attempt_a_limit_cut_short_is_not_counted_as_succeeded(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    (tmp_path / "wf.yaml").write_text(
+        "version: 1\nname: cut\nsteps:\n  slow:\n    run: [sleep, '30']\n"
+        "limits: {max_duration: 250ms}\n",
+        encoding="utf-8",
+    )
+    result = run_cli("run", "wf.yaml", "--report-dir", "r", "-q")
+    assert result.returncode == 1, result.stderr
+    metrics = (tmp_path / "r/metrics.prom").read_text(encoding="utf-8")
+    samples = [line for line in metrics.splitlines() if line.startswith("agnoctl_attempts_total{")]
+    assert samples == ['agnoctl_attempts_total{outcome="cancelled",step="slow"} 1.0']
