@@ -106,8 +106,12 @@ def starter_workflow(path: Path) -> str:
 
 
 def shell_word(path: Path) -> str:
-    """``path`` as a shell reads it back: quoted when it holds a space (`'My Flow.yaml'`)."""
-    return shlex.quote(path.as_posix())
+    """``path`` as a shell reads it back: quoted when it holds a space (`'My Flow.yaml'`).
+
+    A name that is not UTF-8 (its bytes held as surrogates) is shown with U+FFFD for them:
+    the starter is a UTF-8 file, which cannot hold them."""
+    text = path.as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return shlex.quote(text)
 
 
 def write_starter(name: str | None) -> Path:
