@@ -1170,8 +1170,9 @@ def report_show(
         return
     terminal = Terminal("plain")
     terminal.run_finished(report, run_dir)
-    if any(step.gates for step in report.all_steps()):
-        terminal.console.print(gates_table(report))
+    gates = gates_table(report)
+    if gates.row_count:
+        terminal.console.print(gates)
     html = run_dir / "report.html"
     if html.is_file():
         _out(f"full report: {html}\n")

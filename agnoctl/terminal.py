@@ -806,17 +806,31 @@ def _summary_row(row: Row, usage: _Usage | None) -> tuple[Any, ...]:
 
 
 def gates_table(report: RunReport) -> Table:
-    """Every gate checked, per step and attempt (``agnoctl report show``)."""
+    """Every gate checked, per step (a fan-out's per item) and attempt (``agnoctl report
+    show``); a big fan-out's items (in items.jsonl) one row per gate, as junit.xml groups them.
+    No rows when no gate was checked."""
     from rich.table import Table
 
     table = Table(
         "step", "attempt", "gate", "result", "value", "finding", title="gates", title_justify="left"
     )
     for step in report.all_steps():
-        for gate in step.gates:
-            result = "passed" if gate.passed else f"failed ({gate.severity})"
-            cells = (gate.name, result, repr(gate.value), gate.finding or "")
-            table.add_row(step.path, str(gate.attempt or ""), *map(printable, cells))
+        executions = [(f"{step.path}[{item.index}]", item.gates) for item in step.items or ()]
+        for label, gates in [*executions, (step.path, step.gates)]:
+            for gate in gates:
+                result = "passed" if gate.passed else f"failed ({gate.severity})"
+                cells = (gate.name, result, repr(gate.value), gate.finding or "")
+                table.add_row(label, str(gate.attempt or ""), *map(printable, cells))
+        if step.items_file is None:
+            continue
+        for name, group in report.tally(step).item_gates.items():
+            if group.failed or group.warned:
+                severity = "fail" if group.failed else "warn"
+                result = f"{group.failed or group.warned} of {group.checked} failed ({severity})"
+            else:
+                result = f"passed ({group.checked})"
+            first = "" if group.first is None else f"first: item {group.first[0]}: {group.first[1]}"
+            table.add_row(f"{step.path}[*]", "", *map(printable, (name, result, "", first)))
     return table
 
 

@@ -1,0 +1,53 @@
+"""``agnoctl report show`` lists the gates of a fan-out's items, as junit.xml does.
+
+Found by cross-checking a run's files against ``report show`` (the reports pass): two of a
+for_each step's three items failed their gate (junit.xml held a failed testcase for each),
+and ``report show``, "every step, its gates", printed no gates table at all: it read the
+gates of steps, and a fan-out's gates are its items'. A big fan-out (items in items.jsonl)
+is summed up per gate, as junit.xml groups it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import RunCli
+
+_WORKFLOW = """\
+version: 1
+name: fangates
+agents:
+  a: {{model: mock/echo}}
+steps:
+  fan:
+    for_each: "range({count}) | list"
+    agent: a
+    prompt: "item {{{{ item }}}}"
+    gates: [{{type: regex, pattern: "item 1$"}}]
+    success_threshold: 0
+"""
+
+
+def _show(run_cli: RunCli, tmp_path: Path, count: int) -> str:
+    (tmp_path / "wf.yaml").write_text(_WORKFLOW.format(count=count), encoding="utf-8")
+    result = run_cli("run", "wf.yaml", "--report-dir", "r", "-q")
+    assert result.returncode == 0, result.stderr
+    shown = run_cli("report", "show", "r", env={"COLUMNS": "200"})  # a row on one line
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout
+
+
+def test_report_show_lists_each_items_gates(run_cli: RunCli, tmp_path: Path) -> None:
+    out = _show(run_cli, tmp_path, 3)
+    assert "gates" in out
+    rows = [line for line in out.splitlines() if "fan[" in line]
+    assert len(rows) == 3, out
+    assert sum("failed (fail)" in row for row in rows) == 2, out
+    assert "passed" in next(row for row in rows if "fan[1]" in row), out
+
+
+def test_report_show_sums_up_a_big_fan_outs_item_gates(run_cli: RunCli, tmp_path: Path) -> None:
+    out = _show(run_cli, tmp_path, 1001)
+    assert (tmp_path / "r/items.jsonl").is_file()
+    [row] = [line for line in out.splitlines() if "fan[*]" in line]
+    assert "1000 of 1001 failed (fail)" in row, out
