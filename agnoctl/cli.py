@@ -509,6 +509,13 @@ def fixtures_export(
     from agnoctl.errors import UsageError
     from agnoctl.reports.fixtures_export import export_fixtures
 
+    # The file is written beside and renamed over: a device (`/dev/full`, `/dev/stdout`) or
+    # FIFO named by -o would be replaced by a regular file (as root, in /dev), not written.
+    if output.exists() and not output.is_file():
+        fail(
+            f"cannot write {output}: not a regular file (a directory, a device or a FIFO); "
+            "-o names the fixtures file to write"
+        )
     # fixtures.yaml is also what people name the fixtures they write by hand.
     if output.exists() and not force:
         fail(f"{output} already exists: pass --force to overwrite it, or -o another file")
