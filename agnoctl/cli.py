@@ -26,6 +26,8 @@ from agnoctl.errors import ExitCode
 from agnoctl.printable import printable
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from agnoctl.cache import CacheMode
     from agnoctl.engine.approval import ApprovalOptions
     from agnoctl.events import Entry, Subscription
@@ -130,8 +132,15 @@ def fail(message: str, code: int = ExitCode.USAGE) -> NoReturn:
 
 def _out(text: str) -> None:
     """Print to stdout. What steps, models and workflow files wrote shows its control
-    characters as escapes: a terminal or CI log never obeys them."""
-    sys.stdout.write(printable(text))
+    characters as escapes: a terminal or CI log never obeys them.
+
+    A reader that went away (`agnoctl plan wf.yaml | head -20`) had what it wanted: the rest
+    is dropped and the command ends with its own exit code, as `run` does. (Click would end it
+    with 1, "the run failed", which fails a CI step under `set -o pipefail`.)"""
+    try:
+        sys.stdout.write(printable(text))
+    except BrokenPipeError:
+        _drop_pending_output()
 
 
 def _err(text: str) -> None:
@@ -1134,7 +1143,7 @@ def runs_list(
         return
     from agnoctl.terminal import Terminal, runs_table
 
-    Terminal("plain").console.print(runs_table(runs))
+    _print_table(Terminal("plain"), runs_table(runs))
 
 
 def _write_runs_json(runs: "list[RunSummary]") -> None:
@@ -1179,7 +1188,7 @@ def report_show(
     terminal.run_finished(report, run_dir)
     gates = gates_table(report)
     if gates.row_count:
-        terminal.console.print(gates)
+        _print_table(terminal, gates)
     html = run_dir / "report.html"
     if html.is_file():
         _out(f"full report: {html}\n")
@@ -1246,12 +1255,20 @@ def main() -> None:
         sys.exit(ExitCode.INTERRUPTED)
     except OSError as exc:
         # What the system refused under a command, such as output to a full disk: one line,
-        # never a traceback. (A reader that went away, `agnoctl ... | head`, click already
-        # ends quietly with exit 1.)
+        # never a traceback. (A reader that went away, `agnoctl ... | head`, is no failure:
+        # `_out` drops the rest of the output, and the command keeps its exit code.)
         _drop_pending_output()
         where = f"{exc.filename}: " if exc.filename else ""  # the file it was, when one was
         _err(f"error: {where}{exc.strerror or exc}\n")
         sys.exit(ExitCode.FAILED)
+
+
+def _print_table(terminal: "Terminal", table: "Table") -> None:
+    """Print a table as ``_out`` prints text: a reader that went away ends nothing."""
+    try:
+        terminal.console.print(table)
+    except BrokenPipeError:
+        _drop_pending_output()
 
 
 def _drop_pending_output() -> None:
@@ -1308,10 +1325,15 @@ def _threads_ended() -> bool:
 
 
 def _flushed() -> bool:
-    """Flush what the command printed; False when that fails (a closed pipe), so that the
-    normal ending reports it as it always has."""
+    """Flush what the command printed; False when that fails, so that the normal ending
+    reports it as it always has. A reader of stdout that went away is no failure (see
+    ``_out``): what it did not read is dropped."""
     try:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _drop_pending_output()
+            sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
         return False
