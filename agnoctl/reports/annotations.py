@@ -4,10 +4,12 @@ GitHub turns each ``::error`` / ``::warning`` line a step prints into an annotat
 job's page (and on the pull request's changed files when the file matches). One line each for:
 
 - a failed run (error, no file: it is the run's verdict);
-- a failed step (error; a warning under ``continue_on_error``), at the step's line in the
-  workflow file when the source map is known;
+- a failed step (error; a warning when the run tolerated it: under ``continue_on_error``, its
+  own or a parent group's, or inside a group that still met its threshold), at the step's line
+  in the workflow file when the source map is known;
 - a failed for_each item of a step that still passed its threshold (warning);
-- a failed gate on the attempt that counted (error; a warning under ``on_gate_failure: warn``);
+- a failed gate on the attempt that counted (error; a warning under ``on_gate_failure: warn``
+  or where a failed step would be one);
 - an approval the run waits for (warning: who must approve, with the command).
 """
 
@@ -40,10 +42,11 @@ def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
             yield _command("warning", title, f"approve with: {approval.approve}")
     if report.status not in ("passed", "waiting"):
         yield _command("error", f"agnoctl: {report.workflow.name} {report.status}", report.reason)
-    for step in report.all_steps():
+    for step, tolerated in _steps(report):
         where = _where(report, step.path, source)
+        tolerated = tolerated or step.continue_on_error
         if step.status == "failed":
-            level = "warning" if step.continue_on_error else "error"
+            level = "warning" if tolerated else "error"
             message = step.error.message if step.error else "failed"
             yield _command(level, f"agnoctl: step {step.path} failed", message, where)
         elif step.items or step.items_file:
@@ -53,9 +56,27 @@ def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
                 title = f"agnoctl: {step.path}[{item.index}] failed"
                 yield _command("warning", title, message, where)
         for gate in _failed_gates(step):
-            level = "warning" if gate.severity == "warn" else "error"
+            level = "warning" if gate.severity == "warn" or tolerated else "error"
             title = f"agnoctl: gate {gate.name} failed on {step.path}"
             yield _command(level, title, gate.finding or "failed", where)
+
+
+def _steps(report: RunReport) -> Iterator[tuple[StepReport, bool]]:
+    """Every step as ``all_steps`` gives them, with whether the run tolerated its failure:
+    it is inside a step with ``continue_on_error``, or inside a group (an item of one) that
+    succeeded all the same, by its ``success_threshold``."""
+    for step in report.steps.values():
+        yield from _walk(step, False)
+
+
+def _walk(step: StepReport, tolerated: bool) -> Iterator[tuple[StepReport, bool]]:
+    yield step, tolerated
+    inner = tolerated or step.continue_on_error or step.status == "succeeded"
+    for item in step.items or ():
+        for child in (item.steps or {}).values():
+            yield from _walk(child, inner)
+    for child in (step.steps or {}).values():
+        yield from _walk(child, inner)
 
 
 def _failed_gates(step: StepReport) -> list[GateReport]:
