@@ -806,17 +806,26 @@ def _summary_row(row: Row, usage: _Usage | None) -> tuple[Any, ...]:
 
 
 def gates_table(report: RunReport) -> Table:
-    """Every gate checked, per step (a fan-out's per item) and attempt (``agnoctl report
-    show``); a big fan-out's items (in items.jsonl) one row per gate, as junit.xml groups them.
-    No rows when no gate was checked."""
+    """Every gate checked, per step (a fan-out's per item, a loop's child per iteration) and
+    attempt (``agnoctl report show``); a big fan-out's items (in items.jsonl) one row per gate,
+    as junit.xml groups them. No rows when no gate was checked."""
     from rich.table import Table
 
     table = Table(
         "step", "attempt", "gate", "result", "value", "finding", title="gates", title_justify="left"
     )
-    for step in report.all_steps():
+    iterations: list[tuple[int, str]] = []  # the loop iterations the row is in: (depth, name)
+    for row in report.rows():
+        while iterations and iterations[-1][0] >= row.depth:
+            iterations.pop()
+        step = row.entry
+        if isinstance(step, LoopIterationReport):
+            iterations.append((row.depth, f"iteration {step.number}"))
+            continue
+        where = f" ({', '.join(name for _, name in iterations)})" if iterations else ""
         executions = [(f"{step.path}[{item.index}]", item.gates) for item in step.items or ()]
         for label, gates in [*executions, (step.path, step.gates)]:
+            label += where
             for gate in gates:
                 result = "passed" if gate.passed else f"failed ({gate.severity})"
                 cells = (gate.name, result, repr(gate.value), gate.finding or "")

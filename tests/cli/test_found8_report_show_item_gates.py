@@ -51,3 +51,21 @@ def test_report_show_sums_up_a_big_fan_outs_item_gates(run_cli: RunCli, tmp_path
     assert (tmp_path / "r/items.jsonl").is_file()
     [row] = [line for line in out.splitlines() if "fan[*]" in line]
     assert "1000 of 1001 failed (fail)" in row, out
+
+
+def test_report_show_lists_every_loop_iterations_gates(run_cli: RunCli, tmp_path: Path) -> None:
+    """A loop's child checked in three iterations: three rows, each naming its iteration (the
+    table held the last iteration's check alone)."""
+    (tmp_path / "wf.yaml").write_text(
+        "version: 1\nname: loopy\nagents:\n  a: {model: mock/echo}\nsteps:\n  lp:\n"
+        "    loop: {max_iterations: 3, until: 'false'}\n    steps:\n      x:\n"
+        "        agent: a\n        prompt: 'draft {{ loop.iteration }}'\n"
+        "        gates: [{type: contains, value: 'draft 2'}]\n        on_gate_failure: warn\n",
+        encoding="utf-8",
+    )
+    assert run_cli("run", "wf.yaml", "--report-dir", "r", "-q").returncode == 0
+    shown = run_cli("report", "show", "r", env={"COLUMNS": "200"}).stdout
+    rows = [line for line in shown.splitlines() if "lp.x (iteration" in line]
+    assert len(rows) == 3, shown
+    assert "passed" in next(row for row in rows if "(iteration 2)" in row), shown
+    assert sum("failed (warn)" in row for row in rows) == 2, shown
