@@ -237,7 +237,7 @@ def find_run(reference: str, runs_dir: Path) -> Path:
     if reference == LATEST:
         found = latest_run(runs_dir)
         if found is None:
-            raise UsageError(f"there is no latest run in {runs_dir} to resume")
+            raise UsageError(f"no runs yet in {runs_dir}: `agnoctl run` writes one")
         return found
     for candidate in (runs_dir / reference, Path(reference)):
         if (candidate / JOURNAL).is_file():

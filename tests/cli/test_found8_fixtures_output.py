@@ -41,3 +41,11 @@ def test_an_output_that_is_not_a_regular_file_is_refused(run_cli: RunCli, tmp_pa
     assert stat.S_ISFIFO((tmp_path / "pipe").lstat().st_mode)
     assert run_cli("fixtures", "export", "run", "-o", "f.yaml").returncode == 0
     assert (tmp_path / "f.yaml").is_file()
+
+
+def test_export_without_any_run_says_so(run_cli: RunCli, tmp_path: Path) -> None:
+    """`fixtures export` where no run was made said "there is no latest run in .agnoctl/runs
+    to resume": nothing was being resumed (the message of `run --resume`'s lookup)."""
+    proc = run_cli("fixtures", "export")
+    assert proc.returncode == 2
+    assert proc.stderr == "error: no runs yet in .agnoctl/runs: `agnoctl run` writes one\n"

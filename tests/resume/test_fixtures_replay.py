@@ -89,4 +89,4 @@ def test_exported_fixtures_replay_the_run_offline(
 def test_export_needs_a_run(run_cli: RunCli, tmp_path: Path) -> None:
     missing = run_cli("fixtures", "export", "latest")
     assert missing.returncode == 2
-    assert missing.stderr.startswith("error: there is no latest run")
+    assert missing.stderr.startswith("error: no runs yet in")

@@ -88,7 +88,7 @@ def test_runs_are_found_by_latest_id_or_path(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     _journal(runs / "r1", START)
     _journal(runs / "r2", START)
-    with pytest.raises(UsageError, match="no latest run"):
+    with pytest.raises(UsageError, match="no runs yet in"):
         find_run("latest", runs)
     update_latest(runs, "r1")
     assert find_run("latest", runs) == runs / "r1"
