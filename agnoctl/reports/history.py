@@ -26,6 +26,7 @@ import difflib
 import json
 import math
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -132,7 +133,9 @@ def resolve_run(ref: str, runs_dir: Path = RUNS_DIR) -> Path:
     given = Path(ref)
     if given.is_file() and given.name.endswith(".json"):
         return given.parent
-    if given.is_dir() and (given / "report.json").exists():
+    # A run directory by its path: also one without its report (a killed run), which
+    # load_report then names as such, as it does for a run id.
+    if given.is_dir() and ((given / "report.json").exists() or (given / JOURNAL).is_file()):
         return given
     if ref == LATEST:
         refuse_copied_latest(runs_dir / LATEST)
@@ -160,9 +163,13 @@ def load_report(ref: str, runs_dir: Path = RUNS_DIR) -> RunReport:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        # `--resume` finds a run by its id among the runs, else by its directory's path.
+        run_dir = path.parent
+        among_runs = (runs_dir / run_dir.name).resolve() == run_dir.resolve()
+        named = run_dir.name if among_runs else shlex.quote(str(run_dir))
         raise UsageError(
             f"{path} does not exist: the run was killed before it wrote its report; "
-            f"`agnoctl run --resume {path.parent.name}` finishes it"
+            f"`agnoctl run <workflow> --resume {named}` finishes it"
         ) from None
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not a valid report: it is not UTF-8 text") from None
