@@ -46,6 +46,7 @@ from agnoctl.reports.model import (
     LoopReport,
     RunReport,
     StepReport,
+    attempt_outcome,
 )
 from agnoctl.version import __version__
 
@@ -161,6 +162,7 @@ _TIMELINE = Markup("""\
 <div class="legend">
   <span><i class="g-ok"></i>attempt succeeded</span>
   <span><i class="g-fail"></i>attempt failed</span>
+  <span><i class="g-cut"></i>attempt cut short</span>
   <span><i class="g-wait"></i>retry wait</span>
   <span><i class="g-span"></i>step (no model attempt)</span>
   <span><i class="g-run"></i>group or fan-out</span>
@@ -619,13 +621,14 @@ def _attempts(attempts: list[AttemptReport]) -> Markup:
 
 def _attempt(attempt: AttemptReport) -> Markup:
     error = attempt.error
-    outcome = (
-        Markup('<span class="error">{kind}</span>: {message}').format(
+    if error is not None:
+        outcome = Markup('<span class="error">{kind}</span>: {message}').format(
             kind=error.kind, message=cut(error.message, 300)
         )
-        if error
-        else Markup('<span class="pass">ok</span>')
-    )
+    elif attempt_outcome(attempt) == "cancelled":  # cut short: it never finished
+        outcome = Markup('<span class="warn">cancelled</span>')
+    else:
+        outcome = Markup('<span class="pass">ok</span>')
     return _ATTEMPT.format(
         number=attempt.number,
         model=attempt.model or "",

@@ -25,6 +25,7 @@ from agnoctl.reports.model import (
     LoopIterationReport,
     RunReport,
     StepReport,
+    attempt_outcome,
 )
 from agnoctl.reports.summary import resumed_note
 
@@ -440,13 +441,17 @@ def _bars(execution: StepReport | ItemReport, start: datetime, total: float) -> 
 
 
 def _attempt_bar(attempt: AttemptReport, start: datetime, total: float) -> Bar:
-    outcome = "ok" if attempt.error is None else f"failed: {attempt.error.kind}"
+    if attempt.error is not None:
+        kind, outcome = "fail", f"failed: {attempt.error.kind}"
+    elif attempt_outcome(attempt) == "cancelled":  # cut short (Ctrl-C, a limit): unfinished
+        kind, outcome = "cut", "cancelled"
+    else:
+        kind, outcome = "ok", "ok"
     title = f"attempt {attempt.number} · {seconds(attempt.duration_ms)} · {outcome}"
     if attempt.model:
         title += f" · {attempt.model}"
     if attempt.ttft_ms is not None:
         title += f" · first token {seconds(attempt.ttft_ms)}"
-    kind = "ok" if attempt.error is None else "fail"
     return _bar(attempt.started, attempt.duration_ms, start, total, kind, title)
 
 

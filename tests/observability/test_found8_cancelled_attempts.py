@@ -10,6 +10,7 @@ a dashboard showed work that never finished as done.
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 
@@ -50,3 +51,20 @@ def test_an_attempt_a_limit_cut_short_is_not_counted_as_succeeded(
     metrics = (tmp_path / "r/metrics.prom").read_text(encoding="utf-8")
     samples = [line for line in metrics.splitlines() if line.startswith("agnoctl_attempts_total{")]
     assert samples == ['agnoctl_attempts_total{outcome="cancelled",step="slow"} 1.0']
+
+
+def test_report_html_shows_a_cut_short_attempt_as_cancelled(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """report.html said `ok` of the same attempt, in its attempts table and its timeline."""
+    (tmp_path / "wf.yaml").write_text(
+        "version: 1\nname: cut\nsteps:\n  slow:\n    run: [sleep, '30']\n"
+        "limits: {max_duration: 250ms}\n",
+        encoding="utf-8",
+    )
+    assert run_cli("run", "wf.yaml", "--report-dir", "r", "-q").returncode == 1
+    page = (tmp_path / "r/report.html").read_text(encoding="utf-8")
+    assert '<span class="pass">ok</span>' not in page
+    assert '<span class="warn">cancelled</span>' in page
+    [bar] = re.findall(r'<span class="g-bar g-(\w+)"[^>]*title="attempt 1 [^"]*"', page)
+    assert bar == "cut"
