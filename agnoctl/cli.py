@@ -9,11 +9,12 @@ terminal output.
 """
 
 import atexit
+import io
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
@@ -1247,6 +1248,7 @@ def report_diff(
 
 def main() -> None:
     """Run the command line; ends in SystemExit with the exit code, like any typer app."""
+    _printable_streams()
     try:
         # Named `agnoctl` under `python -m agnoctl` too: completion scripts call the executable.
         app(prog_name=_PROGRAM)
@@ -1269,6 +1271,17 @@ def _print_table(terminal: "Terminal", table: "Table") -> None:
         terminal.console.print(table)
     except BrokenPipeError:
         _drop_pending_output()
+
+
+def _printable_streams() -> None:
+    """Let stdout show what its encoding cannot hold as escapes, as stderr does, rather than
+    end the command in a traceback: `→` and `·` of a report under Windows' cp1252 or
+    `PYTHONIOENCODING=ascii`, a file name that is not UTF-8 under `PYTHONIOENCODING=utf-8`
+    (Python's own choice, `surrogateescape` in a UTF-8 locale, is kept)."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        with suppress(OSError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _drop_pending_output() -> None:
