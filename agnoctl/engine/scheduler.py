@@ -257,7 +257,10 @@ class Scheduler:
             self._fail(record, scope, exc.message, exc.kind)
             return
         leaf = step.steps is None and step.uses is None  # items with children stay nested
-        fan = record.items = FanOut(record, values, step.steps, self.spill if leaf else None)
+        # A loop runs its fan-outs again under the same path, which is all the items file
+        # names a line's step by: inside a loop, the items stay in the report.
+        spill = self.spill if leaf and scope.iteration is None else None
+        fan = record.items = FanOut(record, values, step.steps, spill)
         self._start(record, scope, items=len(values))
 
         work = self._work(step)
