@@ -1185,9 +1185,12 @@ def report_show(
     if output_format is TextOrJson.json:  # report.json as it is, for tools
         _out(report.dumps())
         return
+    try:
+        gates = gates_table(report)  # a big fan-out's items file read, whole or refused
+    except UsageError as exc:
+        fail(str(exc))
     terminal = Terminal("plain")
     terminal.run_finished(report, run_dir)
-    gates = gates_table(report)
     if gates.row_count:
         _print_table(terminal, gates)
     html = run_dir / "report.html"

@@ -69,3 +69,15 @@ def test_report_show_lists_every_loop_iterations_gates(run_cli: RunCli, tmp_path
     assert len(rows) == 3, shown
     assert "passed" in next(row for row in rows if "(iteration 2)" in row), shown
     assert sum("failed (warn)" in row for row in rows) == 2, shown
+
+
+def test_report_show_refuses_a_damaged_items_file(run_cli: RunCli, tmp_path: Path) -> None:
+    """Its gates read, a lost line is refused with the reader's error (exit 2), never a
+    traceback."""
+    _show(run_cli, tmp_path, 1001)
+    items = tmp_path / "r/items.jsonl"
+    items.write_text("".join(items.read_text(encoding="utf-8").splitlines(True)[:-1]))
+    shown = run_cli("report", "show", "r")
+    assert shown.returncode == 2
+    assert "1,000 items of step fan, where report.json says 1,001" in shown.stderr
+    assert "Traceback" not in shown.stderr
