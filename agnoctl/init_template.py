@@ -111,7 +111,21 @@ def shell_word(path: Path) -> str:
     A name that is not UTF-8 (its bytes held as surrogates) is shown with U+FFFD for them:
     the starter is a UTF-8 file, which cannot hold them."""
     text = path.as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return shlex.quote(text)
+    if text.startswith("-"):  # else `agnoctl validate -x.yaml` reads an option
+        text = f"./{text}"
+    if text.isprintable():
+        return shlex.quote(text)
+    # A newline or another control character: bash's $'...' spells it on one line, which
+    # keeps the starter's comment one comment (a newline in it made the YAML invalid).
+    return "$'" + "".join(_ansi_c(char) for char in text) + "'"
+
+
+def _ansi_c(char: str) -> str:
+    if char in "\\'":
+        return "\\" + char
+    if char.isprintable():
+        return char
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def write_starter(name: str | None) -> Path:

@@ -51,3 +51,20 @@ def test_a_name_that_is_not_utf8_is_written_and_validates(
     assert written == Path(f"{name}.yaml")
     assert "\ufffd.yaml" in written.read_text(encoding="utf-8")
     assert validate_file(written).ok
+
+
+@pytest.mark.parametrize(
+    ("name", "word"),
+    [("-x", "./-x.yaml"), ("a\nb", "$'a\\x0ab.yaml'"), ("it's\tx", "$'it\\'s\\x09x.yaml'")],
+)
+def test_the_commands_shown_work_and_the_starter_stays_valid(
+    run_cli: RunCli, tmp_path: Path, name: str, word: str
+) -> None:
+    """`init -- -x` said `agnoctl validate -x.yaml` (an option); `init $'a\\nb'` wrote the
+    name into a comment across two lines, and the starter was invalid YAML (E104)."""
+    proc = run_cli("init", "--", name)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith(f"try: agnoctl validate {word} && agnoctl run {word}\n")
+    written = tmp_path / f"{name}.yaml"
+    assert f"agnoctl validate {word}" in written.read_text(encoding="utf-8")
+    assert validate_file(written).ok
