@@ -383,8 +383,25 @@ CacheDirOption = Annotated[
     Path, typer.Option("--cache-dir", metavar="DIR", help="Cache directory.", show_default=True)
 ]
 _DEFAULT_CACHE_DIR = Path(".agnoctl/cache")
+
+
+def _runs_folder(path: Path) -> Path:
+    """--runs-dir names a folder (that may not exist yet): a file there holds no runs, and
+    "no runs in FILE yet" would hide the mistake (as --cache-dir refuses one)."""
+    if path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{path} is not a directory")
+    return path
+
+
 RunsDirOption = Annotated[
-    Path, typer.Option("--runs-dir", metavar="DIR", help="Where runs are kept.", show_default=True)
+    Path,
+    typer.Option(
+        "--runs-dir",
+        metavar="DIR",
+        help="Where runs are kept.",
+        show_default=True,
+        callback=_runs_folder,
+    ),
 ]
 _DEFAULT_RUNS_DIR = Path(".agnoctl/runs")
 
