@@ -27,8 +27,6 @@ from agnoctl.errors import ExitCode
 from agnoctl.printable import printable
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from agnoctl.cache import CacheMode
     from agnoctl.engine.approval import ApprovalOptions
     from agnoctl.events import Entry, Subscription
@@ -1285,7 +1283,7 @@ def main() -> None:
         sys.exit(ExitCode.FAILED)
 
 
-def _print_table(terminal: "Terminal", table: "Table") -> None:
+def _print_table(terminal: "Terminal", table: object) -> None:
     """Print a table as ``_out`` prints text: a reader that went away ends nothing."""
     try:
         terminal.console.print(table)
