@@ -247,6 +247,12 @@ def _held(prepared: _Prepared, options: RunOptions) -> Iterator[None]:
     `runs list` and `report show` then see the runs before it, not an empty run."""
     before = latest_run(options.runs_dir)
     lock = RunLock.acquire(prepared.run_dir)
+    if lock.left_by is not None:
+        # The last writer was killed (SIGKILL, the OOM killer): the programs it was running
+        # run on, re-parented, and the steps they belong to are about to run again.
+        from agnoctl.tools.command import end_left_behind
+
+        end_left_behind(lock.left_by)
     try:
         yield
     except BaseException:

@@ -27,6 +27,7 @@ from typing import IO
 
 from agnoctl.errors import RunDirUnwritable, RunLocked, UsageError
 from agnoctl.events import SegmentStarted, parse_line
+from agnoctl.tools.tags import tag_prefix
 
 RUNS_DIR = Path(".agnoctl") / "runs"
 LATEST = "latest"
@@ -266,7 +267,7 @@ def _locked(path: Path, run_dir: Path) -> IO[str] | None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.seek(0)
-        holder = handle.read().strip() or "unknown"
+        holder = next(iter(handle.read().split()), "unknown")
         handle.close()
         raise RunLocked(
             f"run {run_dir.name} is being written by another agnoctl process (pid {holder}); "
@@ -291,9 +292,12 @@ class RunLock:
     no longer names it, and tries again.
     """
 
-    def __init__(self, handle: IO[str], path: Path) -> None:
+    def __init__(self, handle: IO[str], path: Path, left_by: str | None) -> None:
         self._handle: IO[str] | None = handle
         self._path = path
+        self.left_by = left_by
+        """The programs' tag prefix of a writer that died holding the lock (the file a run
+        that ends removes was still there), whose programs may still run; else None."""
 
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
@@ -302,10 +306,12 @@ class RunLock:
         while (handle := _locked(path, run_dir)) is None:
             pass
         handle.seek(0)
+        previous = handle.read().split()
+        handle.seek(0)
         handle.truncate()
-        handle.write(f"{os.getpid()}\n")
+        handle.write(f"{os.getpid()} {tag_prefix()}\n")  # pid first: RunLocked names it
         handle.flush()
-        return cls(handle, path)
+        return cls(handle, path, previous[1] if len(previous) > 1 else None)
 
     def release(self) -> None:
         if self._handle is not None:

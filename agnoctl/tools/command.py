@@ -32,6 +32,7 @@ import itertools
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from agnoctl.spec.models import CommandToolSpec
 from agnoctl.spec.templates import TemplateError, render
 from agnoctl.tools.base import BaseTool, ToolResult, cut, failed, output_bytes, refused
 from agnoctl.tools.executor import LOCAL, Executor
+from agnoctl.tools.tags import tag_prefix
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 STDERR_TAIL_BYTES = 4096
@@ -183,8 +185,41 @@ def nul_byte_in(argv: Iterable[str], env: Mapping[str, str] | None = None) -> st
 def tag_environment(env: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
     """``env`` (agnoctl's own when None) with a new ``PROCESS_TAG``, and that tag."""
     _become_subreaper()
-    tag = f"{os.getpid()}.{next(_tags)}"
+    tag = f"{tag_prefix()}.{next(_tags)}"
     return {**(os.environ if env is None else env), PROCESS_TAG: tag}, tag
+
+
+def end_left_behind(prefix: str) -> int:
+    """End the programs a process that died (SIGKILL, the OOM killer) left running: those
+    whose tag begins with its ``prefix``, wherever they were re-parented. SIGTERM to each
+    one's group, then SIGKILL to what still runs after ``KILL_GRACE`` seconds. Returns how
+    many there were."""
+    left = [pid for pid in _running() if (_tag_of(pid) or "").startswith(f"{prefix}.")]
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signum)  # a program leads its own group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)  # one that left it (setsid)
+        deadline = time.monotonic() + KILL_GRACE
+        while signum == signal.SIGTERM and time.monotonic() < deadline:
+            if not any(_running_pid(pid) for pid in left):
+                return len(left)
+            time.sleep(_POLL)
+    return len(left)
+
+
+def _running() -> list[int]:
+    """Every process still running (zombies excluded), from /proc."""
+    if not os.path.isdir("/proc"):
+        return []
+    with os.scandir("/proc") as entries:
+        pids = [entry.name for entry in entries if entry.name.isdigit()]
+    return [int(pid) for pid in pids if _stat_fields(pid)[0] not in ("", "Z", "X")]
+
+
+def _running_pid(pid: int) -> bool:
+    return _stat_fields(str(pid))[0] not in ("", "Z", "X")
 
 
 @functools.cache
