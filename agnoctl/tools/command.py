@@ -189,24 +189,25 @@ def tag_environment(env: Mapping[str, str] | None) -> tuple[dict[str, str], str]
     return {**(os.environ if env is None else env), PROCESS_TAG: tag}, tag
 
 
-def end_left_behind(prefix: str) -> int:
+def end_left_behind(prefix: str) -> None:
     """End the programs a process that died (SIGKILL, the OOM killer) left running: those
     whose tag begins with its ``prefix``, wherever they were re-parented. SIGTERM to each
-    one's group, then SIGKILL to what still runs after ``KILL_GRACE`` seconds. Returns how
-    many there were."""
-    left = [pid for pid in _running() if (_tag_of(pid) or "").startswith(f"{prefix}.")]
+    one's group, then SIGKILL to what still runs after ``KILL_GRACE`` seconds."""
+    tag = f"{prefix}."
+    left = [pid for pid in _running() if (_tag_of(pid) or "").startswith(tag)]
+    deadline = time.monotonic() + KILL_GRACE
     for signum in (signal.SIGTERM, signal.SIGKILL):
         for pid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signum)  # a program leads its own group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)  # one that left it (setsid)
-        deadline = time.monotonic() + KILL_GRACE
-        while signum == signal.SIGTERM and time.monotonic() < deadline:
-            if not any(_running_pid(pid) for pid in left):
-                return len(left)
+        while True:
+            # Still running, and still the program: a pid that ended is soon someone else's.
+            left = [p for p in left if _running_pid(p) and (_tag_of(p) or "").startswith(tag)]
+            if not left or signum == signal.SIGKILL or time.monotonic() >= deadline:
+                break
             time.sleep(_POLL)
-    return len(left)
 
 
 def _running() -> list[int]:
