@@ -274,7 +274,11 @@ class _Sweeps:
             async with self._lock:
                 if tag in self._waiting:  # no look has answered it: one for every tag waiting
                     tags, self._waiting = self._waiting, set()
-                    found = await anyio.to_thread.run_sync(_tagged_children, tags)
+                    try:
+                        found = await anyio.to_thread.run_sync(_tagged_children, tags)
+                    except BaseException:  # (no file descriptor left for /proc, say)
+                        self._waiting |= tags  # the others' next holder looks again
+                        raise
                     self._found.update((each, found.get(each, [])) for each in tags)
             return self._found.pop(tag)
         finally:  # a caller cancelled on the way leaves nothing behind

@@ -265,3 +265,41 @@ async def test_programs_ending_together_share_the_looks_for_escapees(
     escapees = [pid for path in pidfiles for pid in pids_from(path)]
     assert [pid for pid in escapees if not wait_gone(pid)] == []
     assert looks <= 10, looks
+
+
+async def test_a_look_that_fails_leaves_the_others_tags_to_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Four programs end while a first look runs, and the look made for all four fails (no
+    # file descriptor left for /proc, say): the one that made it gets the error, the other
+    # three are answered by the next look (they were left without an answer: a KeyError).
+    looks: list[set[str]] = []
+
+    def tagged_children(tags: set[str]) -> dict[str, list[int]]:
+        looks.append(set(tags))
+        time.sleep(0.05)  # long enough for the others to start waiting
+        if len(looks) == 2:
+            raise OSError(24, "Too many open files")
+        return {}
+
+    monkeypatch.setattr(command_module, "_tagged_children", tagged_children)
+    sweeps = command_module._Sweeps()
+    outcomes: dict[str, object] = {}
+
+    async def ask(tag: str) -> None:
+        try:
+            outcomes[tag] = await sweeps.escaped(tag)
+        except OSError as exc:
+            outcomes[tag] = exc
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ask, "first")
+        await anyio.sleep(0.01)  # the first look is under way
+        for n in range(4):
+            group.start_soon(ask, f"t{n}")
+    assert looks[1] == {f"t{n}" for n in range(4)}  # the failed look was all four's
+    failed = [tag for tag, outcome in outcomes.items() if isinstance(outcome, OSError)]
+    assert len(failed) == 1
+    assert {tag: outcomes[tag] for tag in outcomes if tag not in failed} == {
+        tag: [] for tag in ("first", "t0", "t1", "t2", "t3") if tag not in failed
+    }
