@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 
 from agnoctl.errors import CacheDamaged, CacheMiss, UsageError
+from agnoctl.providers.attachments import file_name
 from agnoctl.providers.base import (
     Attachment,
     CallContext,
@@ -492,10 +493,17 @@ def request_key(protocol: str, base_url: str, request: ModelRequest) -> str:
         "messages": [_message_json(m) for m in request.messages],
         "temperature": None if request.temperature is None else float(request.temperature),
         "max_tokens": request.max_tokens,
-        "output_schema": request.output_schema,
+        "output_schema": _as_written(request.output_schema),
         "tools": [_tool_json(t) for t in request.tools],
     }
     return hashlib.sha256(canonical_json(material).encode()).hexdigest()
+
+
+def _as_written(schema: dict[str, Any] | None) -> str | None:
+    """A schema's JSON in its own key order, which the canonical JSON would sort away: the
+    model reads (and, under OpenAI's strict mode, writes) the properties in that order, so
+    ``reasoning`` before ``answer`` asks something else than the other way round."""
+    return None if schema is None else _AS_WRITTEN.encode(schema)
 
 
 def _miss_message(request: ModelRequest, damage: str | None) -> str:
@@ -531,6 +539,13 @@ _CANONICAL = json.JSONEncoder(
 )
 
 
+_AS_WRITTEN = json.JSONEncoder(
+    separators=(",", ":"),
+    ensure_ascii=False,
+    default=lambda o: {"$" + type(o).__name__: str(o)},
+)
+
+
 def _decode(raw: str) -> dict[str, Any] | None:
     try:
         entry = json.loads(raw)
@@ -557,11 +572,20 @@ def _message_json(message: Message) -> dict[str, Any]:
 def _attachment_json(attachment: Attachment) -> dict[str, Any]:
     # What the file is, by its contents' hash: the bytes stay in the request alone. A URL is
     # keyed by itself (what it serves may change: `cache: false` for such a step).
-    return {"media_type": attachment.media_type, "sha256": attachment.sha256, "url": attachment.url}
+    data = {"media_type": attachment.media_type, "sha256": attachment.sha256, "url": attachment.url}
+    if attachment.media_type == "application/pdf" and attachment.url is None:
+        # A PDF goes with its file name (OpenAI's file part), which the model reads: the same
+        # bytes renamed are asked about under another name.
+        data["file_name"] = file_name(attachment)
+    return data
 
 
 def _tool_json(tool: ToolSpec) -> dict[str, Any]:
-    return {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": _as_written(tool.parameters),
+    }
 
 
 def _call_json(call: ToolCall) -> dict[str, Any]:

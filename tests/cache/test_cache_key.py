@@ -55,6 +55,13 @@ CHANGES = {
     "max_tokens": {"max_tokens": 101},
     "schema": {"output_schema": {"type": "object", "required": ["b"]}},
     "schema_unset": {"output_schema": None},
+    # The order the model reads a schema's keys in (and, strict, writes its properties in).
+    "schema_order": {"output_schema": {"required": ["a"], "type": "object"}},
+    "tool_parameters_order": {
+        "tools": (
+            ToolSpec("grep_notes", TOOL.description, dict(reversed(TOOL.parameters.items()))),
+        )
+    },
     "tool_description": {"tools": (ToolSpec("grep_notes", "Search.", TOOL.parameters),)},
     "tool_parameters": {"tools": (ToolSpec("grep_notes", TOOL.description, {}),)},
     "tools_unset": {"tools": ()},
@@ -62,7 +69,7 @@ CHANGES = {
 
 
 def test_equal_requests_give_equal_keys() -> None:
-    copy = dataclasses.replace(REQUEST, output_schema={"required": ["a"], "type": "object"})
+    copy = dataclasses.replace(REQUEST, output_schema={"type": "object", "required": ["a"]})
     assert request_key("openai", BASE, REQUEST) == request_key("openai", BASE, copy)
     assert len(request_key("openai", BASE, REQUEST)) == 64
 
