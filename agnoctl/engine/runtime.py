@@ -456,6 +456,11 @@ class Runtime:
         self._root = self  # the run's own runtime; a sub-workflow's shares its services
         self._step_prefix = ""  # where this workflow's steps sit in the run ("review.")
         self._sub: dict[str, Runtime] = {}  # sub-workflows' runtimes, by step prefix
+        # Agents' limiters by the file that defines them: every step calling a file shares its
+        # agents' caps (two `uses` steps of one file: 2 in flight, not 2 each).
+        self._agent_limiters_by_file: dict[Path, dict[str, PriorityLimiter]] = {}
+        if workflow.file is not None:
+            self._agent_limiters_by_file[workflow.file.resolve()] = self.agent_limiters
 
     def for_sub_workflow(self, workflow: Workflow, step_prefix: str) -> Runtime:
         """The runtime of a sub-workflow whose steps run at ``step_prefix`` (``review.``):
@@ -468,7 +473,9 @@ class Runtime:
             assert workflow.file is not None  # validated from a file: agnoctl.spec.uses
             found.workflow_dir = workflow.file.parent
             found.reuse = self.reuse.for_sub_workflow(workflow)
-            found.agent_limiters = _agent_limiters(workflow)
+            found.agent_limiters = self._root._agent_limiters_by_file.setdefault(
+                workflow.file.resolve(), _agent_limiters(workflow)
+            )
             found._default_settings = settings_for(StepSpec.model_construct(), workflow.defaults)
             found._tools = None
             found._cache_use = {}
