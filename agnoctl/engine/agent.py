@@ -106,11 +106,12 @@ class _AgentTask:
         if agent.tools:
             built = rt.tools()
             self.tools = {name: built[name] for name in agent.tools if name in built}
+            from agnoctl.engine.toolbox import mcp_toolbox, offline_tools  # with tools only
+
+            self.tools = offline_tools(rt, task, self.tools)
             # An MCP entry's tools are known once its server runs: a model call's cache key
             # holds the entry (a stand-in), and the call sent holds the server's tools.
             context = CallContext(step_id=task.step_path, agent=name)
-            from agnoctl.engine.toolbox import mcp_toolbox  # an agent with tools only
-
             self.toolbox = mcp_toolbox(rt, task, name, agent, context)
             stand_ins = self.toolbox.stand_ins() if self.toolbox is not None else ()
             self.tool_specs = (*(tool.spec for tool in self.tools.values()), *stand_ins)

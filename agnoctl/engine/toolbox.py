@@ -5,6 +5,10 @@ response cache: a tool result is recorded under the entry's static definition, t
 its arguments, and a call that a cached reply asked for is answered from there, so a cached
 conversation replays with no server. `cache: false` (step, agent, defaults) records nothing;
 ``--cache-only`` fails on a result that was never recorded, naming the step and the tool.
+
+An ``http_get`` tool's results are not recorded (a page is fetched afresh each time), so
+under ``--cache-only``, which runs offline, its call fails the step naming the tool rather
+than reach the network (``offline_tools``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from agnoctl.cache import CacheMode, ResponseCache, tool_result_key
 from agnoctl.errors import CacheMiss
 from agnoctl.spec.attachments import DEFAULT_MAX_BYTES
-from agnoctl.tools.base import ToolResult
+from agnoctl.tools.base import Tool, ToolResult
 
 if TYPE_CHECKING:
     from agnoctl.engine.runtime import Runtime
     from agnoctl.engine.steps import Task
-    from agnoctl.providers.base import CallContext
+    from agnoctl.providers.base import CallContext, ToolSpec
     from agnoctl.spec.models import AgentSpec
     from agnoctl.tools.mcp import McpEntry, McpToolbox
 
@@ -53,6 +57,38 @@ def mcp_toolbox(
         store=store,
         max_image_bytes=agent.max_attachment_bytes or DEFAULT_MAX_BYTES,
     )
+
+
+def offline_tools(rt: Runtime, task: Task, tools: dict[str, Tool]) -> dict[str, Tool]:
+    """``tools``, each ``http_get`` one failing its call under ``--cache-only``: that mode runs
+    offline, and nothing recorded its results (a cached reply asking for one still replays)."""
+    if rt.cache_mode != "only":
+        return tools
+    from agnoctl.spec.models import HttpGetToolSpec
+
+    definitions = rt.workflow.tools
+    return {
+        name: _Offline(tool.name, tool.spec, task.where)
+        if isinstance(definitions.get(name), HttpGetToolSpec)
+        else tool
+        for name, tool in tools.items()
+    }
+
+
+@dataclass(slots=True)
+class _Offline:
+    """An ``http_get`` tool under ``--cache-only``: its call raises ``CacheMiss``."""
+
+    name: str
+    spec: ToolSpec  # the tool's own: the model is offered what it was offered online
+    where: str  # the step (and item)
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        raise CacheMiss(
+            f"step '{self.where}' calls the http_get tool `{self.name}`, which fetches "
+            "from the network, and --cache-only is set: nothing is fetched offline (run "
+            "without --cache-only)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

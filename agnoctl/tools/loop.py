@@ -12,8 +12,9 @@ still asks for tools, the task fails with ``StepFailed`` (kind ``tool_limit``).
 
 Problems with a call (unknown tool, invalid arguments, a tool that fails) are results the model
 sees, never exceptions: SPEC reports a refused or failed tool call to the model as its result.
-The one exception is a tool whose server is gone (``StepFailed`` from an MCP server that
-crashed or stopped answering): the model cannot act on that, so the attempt fails.
+The exceptions are a tool whose server is gone (``StepFailed`` from an MCP server that
+crashed or stopped answering): the model cannot act on that, so the attempt fails; and under
+``--cache-only`` a tool that would reach the network (``CacheMiss``), which fails the step.
 
 ``more`` are tools known only once asked (an agent's MCP servers): a call the declared tools do
 not have goes to them (a name they lack too they refuse), told whether the reply that asked for
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agnoctl import redact
-from agnoctl.errors import StepFailed
+from agnoctl.errors import CacheMiss, StepFailed
 from agnoctl.providers.base import Message, ModelReply, ToolCall, Usage
 from agnoctl.tools.base import Tool, ToolResult, failed, refused
 
@@ -138,6 +139,8 @@ async def _run_call(
         return unknown_tool(call.name, tools)
     try:
         return await tool.call(call.arguments)
+    except CacheMiss:
+        raise  # under --cache-only, a tool that would reach the network fails the step
     except Exception as exc:
         # Tools report their own problems as results; anything that still escapes (an OS
         # error nobody foresaw) is reported the same way rather than failing the step.
