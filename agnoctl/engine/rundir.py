@@ -27,7 +27,7 @@ from typing import IO
 
 from agnoctl.errors import RunDirUnwritable, RunLocked, UsageError
 from agnoctl.events import SegmentStarted, parse_line
-from agnoctl.tools.tags import tag_prefix
+from agnoctl.tools.tags import is_tag_prefix, tag_prefix
 
 RUNS_DIR = Path(".agnoctl") / "runs"
 LATEST = "latest"
@@ -262,7 +262,8 @@ def _locked(path: Path, run_dir: Path) -> IO[str] | None:
         if exc.errno == errno.ELOOP:  # the lock's pid would be written over the link's target
             raise planted_link(path) from None
         raise
-    handle = os.fdopen(fd, "a+", encoding="utf-8")
+    # Read as text whatever it holds: a damaged lock file must not end the run in a traceback.
+    handle = os.fdopen(fd, "a+", encoding="utf-8", errors="replace")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -311,7 +312,8 @@ class RunLock:
         handle.truncate()
         handle.write(f"{os.getpid()} {tag_prefix()}\n")  # pid first: RunLocked names it
         handle.flush()
-        return cls(handle, path, previous[1] if len(previous) > 1 else None)
+        left_by = previous[1] if len(previous) > 1 else None
+        return cls(handle, path, left_by if left_by and is_tag_prefix(left_by) else None)
 
     def release(self) -> None:
         if self._handle is not None:

@@ -7,6 +7,7 @@ the killed run wrote in its lock file, then runs the step again."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,3 +60,37 @@ def test_a_resume_ends_the_programs_a_killed_run_left_running(tmp_path: Path) ->
     finally:
         if _running(left):
             os.kill(left, 9)
+
+
+def _killed_run(folder: Path) -> Path:
+    """A run directory as a killed run leaves it (its lock file still there), and its
+    workflow, which the resume finishes."""
+    (folder / "flow.yaml").write_text(FLOW, encoding="utf-8")
+    (folder / "go").touch()
+    done = forkcli.run(["run", "flow.yaml", "-q", "--report-dir", "run"], cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder / "run" / "run.lock"
+
+
+def test_a_damaged_lock_file_is_no_traceback(tmp_path: Path) -> None:
+    _killed_run(tmp_path).write_bytes(b"\xff\xfe\x00 garbage\n")
+    done = forkcli.run(["run", "flow.yaml", "-q", "--resume", "run"], cwd=tmp_path)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_lock_file_naming_a_bare_pid_ends_nothing(tmp_path: Path) -> None:
+    # Only a prefix agnoctl makes (pid and random part) picks programs: a bare pid would pick
+    # every program of whichever agnoctl has that pid now.
+    other = subprocess.Popen(
+        ["sleep", "300"], env={**os.environ, "AGNOCTL_PROCESS_TAG": "4242.deadbeef.1"}
+    )
+    try:
+        _killed_run(tmp_path).write_text("1 4242\n", encoding="utf-8")
+        done = forkcli.run(["run", "flow.yaml", "-q", "--resume", "run"], cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert other.poll() is None  # another run's program runs on
+    finally:
+        other.kill()
+        other.wait()
