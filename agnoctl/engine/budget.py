@@ -57,32 +57,23 @@ class Spent:
 NOTHING_SPENT = Spent()
 
 
-class BudgetExceeded(AgnoctlError):
-    """A run limit was reached: the call asking for more does not start.
+@dataclass(frozen=True, slots=True)
+class Overrun:
+    """A run limit reached: what the refused call and every later one are told.
 
     ``used`` is what finished calls used, ``reserved`` the worst case of calls still in flight,
-    ``requested`` the worst case of the refused call (0 when finished calls alone went over).
+    ``requested`` the worst case of the refused call (0 when finished calls alone went over),
+    ``earlier`` the part of ``used`` spent by earlier segments of a resumed run.
     """
 
-    def __init__(
-        self,
-        limit: LimitName,
-        *,
-        limit_value: float,
-        used: float,
-        reserved: float = 0.0,
-        requested: float = 0.0,
-        earlier: float = 0.0,
-    ) -> None:
-        self.limit = limit
-        self.limit_value = limit_value
-        self.used = used
-        self.reserved = reserved
-        self.requested = requested
-        self.earlier = earlier  # the part of `used` spent by earlier segments of the run
-        super().__init__(self._describe())
+    limit: LimitName
+    limit_value: float
+    used: float
+    reserved: float = 0.0
+    requested: float = 0.0
+    earlier: float = 0.0
 
-    def _describe(self) -> str:
+    def __str__(self) -> str:
         def amount(value: float) -> str:
             return _amount(self.limit, value)
 
@@ -111,16 +102,13 @@ class BudgetExceeded(AgnoctlError):
             )
         return f"{head} {detail}; raise limits.{self.limit} to allow more"
 
-    def again(self) -> BudgetExceeded:
-        """A fresh copy, for the next call refused after the run's budget ran out."""
-        return BudgetExceeded(
-            self.limit,
-            limit_value=self.limit_value,
-            used=self.used,
-            reserved=self.reserved,
-            requested=self.requested,
-            earlier=self.earlier,
-        )
+
+class BudgetExceeded(AgnoctlError):
+    """A run limit was reached: the call asking for more does not start."""
+
+    def __init__(self, overrun: Overrun) -> None:
+        self.overrun = overrun
+        super().__init__(str(overrun))
 
 
 @dataclass(eq=False)
@@ -152,6 +140,11 @@ class _Meter:
 
     def over(self) -> bool:
         return self.limit is not None and self.used > self.limit + _EPSILON
+
+    def overrun(self, name: LimitName, requested: float = 0.0) -> Overrun:
+        """This meter's limit reached, as it stands now (``requested``: the refused call's)."""
+        assert self.limit is not None  # would_exceed() and over() are false without a limit
+        return Overrun(name, self.limit, self.used, self.reserved, requested, self.earlier)
 
 
 class Budget:
@@ -188,7 +181,7 @@ class Budget:
         self._limited = any(meter.limit is not None for meter in self._meters.values())
         self._on_warning = on_warning
         self._open = 0
-        self.exhausted: BudgetExceeded | None = None
+        self.exhausted: Overrun | None = None
         """The first limit reached, for the run's failure message."""
         if spent != NOTHING_SPENT:
             self._carry(spent)
@@ -199,10 +192,7 @@ class Budget:
         self._cost.carry(spent.cost_usd)
         for name, meter in self._meters.items():
             if self.exhausted is None and meter.over():
-                assert meter.limit is not None  # over() is false without a limit
-                self.exhausted = BudgetExceeded(
-                    name, limit_value=meter.limit, used=meter.used, earlier=meter.earlier
-                )
+                self.exhausted = meter.overrun(name)
 
     def reserve(self, tokens: int, cost: float) -> Reservation | None:
         """Count one call and hold its worst case; raises BudgetExceeded if it could overshoot.
@@ -213,7 +203,7 @@ class Budget:
             self._calls.used += 1
             return None
         if self.exhausted is not None:
-            raise self.exhausted.again()
+            raise BudgetExceeded(self.exhausted)
         requests: dict[LimitName, float] = {
             "max_cost_usd": cost,
             "max_tokens": float(tokens),
@@ -250,11 +240,7 @@ class Budget:
             self._warn_if_near(name)
             if self.exhausted is None and self._meters[name].over():
                 # The call already happened; record the breach so the run fails and stops.
-                meter = self._meters[name]
-                assert meter.limit is not None  # over() is false without a limit
-                self.exhausted = BudgetExceeded(
-                    name, limit_value=meter.limit, used=meter.used, earlier=meter.earlier
-                )
+                self.exhausted = self._meters[name].overrun(name)
 
     def release(self, reservation: Reservation | None) -> None:
         """The call never reached a provider: give back its reservation and its call count."""
@@ -281,18 +267,8 @@ class Budget:
             cost.reserved -= reservation.cost
 
     def _stop(self, name: LimitName, requested: float) -> BudgetExceeded:
-        meter = self._meters[name]
-        assert meter.limit is not None  # would_exceed() is false without a limit
-        error = BudgetExceeded(
-            name,
-            limit_value=meter.limit,
-            used=meter.used,
-            reserved=meter.reserved,
-            requested=requested,
-            earlier=meter.earlier,
-        )
-        self.exhausted = error
-        return error.again()
+        self.exhausted = self._meters[name].overrun(name, requested)
+        return BudgetExceeded(self.exhausted)
 
     def _warn_if_near(self, name: LimitName) -> None:
         meter = self._meters[name]

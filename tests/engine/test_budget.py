@@ -9,7 +9,14 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from agnoctl.engine.budget import Budget, BudgetExceeded, CostLedger, Reservation, tag_labels
+from agnoctl.engine.budget import (
+    Budget,
+    BudgetExceeded,
+    CostLedger,
+    Overrun,
+    Reservation,
+    tag_labels,
+)
 from agnoctl.spec.models import LimitsSpec
 
 
@@ -33,7 +40,7 @@ def test_max_llm_calls() -> None:
         calls.settle(calls.reserve(tokens=10, cost=0.0), tokens=10, cost=0.0)
     with pytest.raises(BudgetExceeded) as caught:
         calls.reserve(tokens=10, cost=0.0)
-    error = caught.value
+    error = caught.value.overrun
     assert (error.limit, error.limit_value, error.used, error.requested) == (
         "max_llm_calls",
         2,
@@ -80,7 +87,9 @@ def test_a_call_that_fits_exactly_is_allowed_despite_float_sums() -> None:
 
 
 def test_small_amounts_keep_their_digits() -> None:
-    error = BudgetExceeded("max_cost_usd", limit_value=0.001, used=0.0004, requested=0.00075)
+    error = BudgetExceeded(
+        Overrun("max_cost_usd", limit_value=0.001, used=0.0004, requested=0.00075)
+    )
     assert str(error).startswith(
         "max_cost_usd 0.001 reached: 0.0004 spent, the next call could cost up to 0.00075"
     )

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agnoctl import errors
-from agnoctl.engine.budget import BudgetExceeded
+from agnoctl.engine.budget import BudgetExceeded, Overrun
 from agnoctl.engine.gates import GateFailed
 from agnoctl.engine.retry import (
     MAX_RETRY_AFTER,
@@ -62,7 +62,11 @@ CLASSIFICATION: list[tuple[BaseException, bool, str]] = [
     (errors.NothingToResume("already passed"), False, "agnoctl_error"),
     (errors.AgnoctlError("other"), False, "agnoctl_error"),
     (TemplateError("undefined value"), False, "template_error"),
-    (BudgetExceeded("max_llm_calls", limit_value=1, used=1, requested=1), False, "budget_exceeded"),
+    (
+        BudgetExceeded(Overrun("max_llm_calls", limit_value=1, used=1, requested=1)),
+        False,
+        "budget_exceeded",
+    ),
     (TimeoutError(), True, "timeout"),
     (ConnectionResetError(), True, "connection_error"),
     (ConnectionRefusedError(), True, "connection_error"),
