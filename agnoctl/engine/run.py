@@ -478,7 +478,11 @@ async def _watch_signals(
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async for signum in signals:
             received.append(signum)
-            run_scope.cancel()
+            run_scope.cancel()  # first: a step's call sees the cancel, not its server's end
+            if "agnoctl.tools.mcp" in sys.modules:  # a run that may have started MCP servers
+                from agnoctl.tools.mcp import interrupt_servers
+
+                interrupt_servers()
             break
     # The partial report is being written; a second signal means "stop now".
     exit_now = partial(_exit_now, flush_journal)

@@ -289,16 +289,17 @@ class _Sweeps:
 _sweeps: RunVar[_Sweeps] = RunVar("agnoctl_sweeps")  # one per event loop, as its lock is
 
 
-def kill_tagged(tags: Iterable[str]) -> None:
-    """SIGKILL, at once, agnoctl's children tagged with one of ``tags`` and their groups (the
-    process is about to exit without waiting: nothing is reaped)."""
+def kill_tagged(tags: Iterable[str], signum: signal.Signals = signal.SIGKILL) -> None:
+    """Send ``signum``, at once, to agnoctl's children tagged with one of ``tags`` and their
+    groups. Nothing is waited for or reaped: the caller's process is about to exit (SIGKILL),
+    or whoever started the children still waits for them (SIGTERM)."""
     wanted = set(tags)
     for pids in _tagged_children(wanted).values() if wanted else []:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)  # a server leads its own group
+                os.killpg(pid, signum)  # a server leads its own group
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signum)
 
 
 def _tagged_children(tags: set[str]) -> dict[str, list[int]]:

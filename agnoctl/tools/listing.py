@@ -12,7 +12,7 @@ import anyio
 
 from agnoctl import redact
 from agnoctl.spec.models import Workflow
-from agnoctl.tools.mcp import McpServers, McpToolbox, entries_of, locator
+from agnoctl.tools.mcp import McpServers, McpToolbox, entries_of, interrupt_servers, locator
 from agnoctl.tools.registry import build_tools
 
 
@@ -58,6 +58,7 @@ async def _cancel_on_signal(scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async for _ in signals:
             scope.cancel()
+            interrupt_servers()
             return
 
 

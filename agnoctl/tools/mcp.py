@@ -11,7 +11,8 @@ item; concurrent calls share its session. Each connection lives in a host task o
 servers' own task group, so whichever step started it, it ends when the run ends, fails, is
 interrupted or times out. A stdio server runs in a session of its own: the SDK ends its
 process group on close, and the process tag of ``agnoctl.tools.command`` finds what the
-server started outside its group (``setsid``) and kills that too.
+server started outside its group (``setsid``) and kills that too. A signal that stops the run
+sends the groups SIGTERM at once (``interrupt_servers``), not after the SDK's grace.
 
 Failures are the attempt's, never a result the model sees: a server that cannot start, that
 crashes or stops answering fails the step's attempt with ``ToolServerFailed``, retried per the
@@ -31,6 +32,7 @@ import functools
 import hashlib
 import json
 import logging
+import signal
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -122,6 +124,14 @@ def stand_in(entry: McpEntry) -> ToolSpec:
 def kill_servers() -> None:
     """SIGKILL every stdio server still running: the process exits now (a second signal)."""
     kill_tagged(_RUNNING)
+
+
+def interrupt_servers() -> None:
+    """SIGTERM every stdio server's process group now (a signal stopped the run). Closing a
+    server's stdin asks it to exit, and the SDK sends SIGTERM only after a grace of seconds:
+    one busy with a call, or not reading its stdin, held Ctrl-C up that long. The SDK's close
+    still follows (stdin closed, SIGKILL for a server that ignores SIGTERM)."""
+    kill_tagged(_RUNNING, signal.SIGTERM)
 
 
 def admits(spec: McpToolSpec, tool: str) -> bool:
