@@ -305,6 +305,18 @@ class Totals:
     def tokens(self) -> int:
         return self.tokens_in + self.tokens_out
 
+    def count(
+        self, calls: int, cache_hits: int, tokens_in: int, tokens_out: int, cost_usd: float
+    ) -> None:
+        self.calls += calls
+        self.cache_hits += cache_hits
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+        self.cost_usd += cost_usd
+
+    def add(self, other: Totals) -> None:
+        self.count(other.calls, other.cache_hits, other.tokens_in, other.tokens_out, other.cost_usd)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
@@ -316,21 +328,20 @@ class Totals:
         }
 
 
+_RowKey = tuple[str, str | None, str, tuple[str, ...]]
+"""A ledger row: step, agent (None for a judge's or a command's calls), model, tag labels."""
+
+
 class CostLedger:
     """Where the money went: totals per step, agent, model and tag label.
 
     A call with several tag labels counts in full under each, so per-tag sums may exceed the
-    run's total. Items of a ``for_each`` add up under their step's path. A call is kept as one
-    tuple; the rows (step, agent, model, tags) and the tables are summed from the calls, in
-    the order they were made, when the report asks, not on every call.
+    run's total. Items of a ``for_each`` add up under their step's path: a run of a million
+    items keeps one row for their calls, not one per call.
     """
 
     def __init__(self) -> None:
-        # (step, agent, model, tags, tokens_in, tokens_out, cost, calls, cache_hits) per
-        # call: appending a tuple is a fifth of looking up and updating a row's five sums,
-        # and a run makes a call per step. The tags are kept alive, so that the id that names
-        # them in a row's key is never reused.
-        self._calls: list[tuple[str, str | None, str, Tags | None, int, int, float, int, int]] = []
+        self._rows: dict[_RowKey, Totals] = {}
 
     def add(
         self,
@@ -344,13 +355,12 @@ class CostLedger:
         calls: int = 1,
         cache_hits: int = 0,
     ) -> None:
-        """Record calls made for ``step`` (``model`` as ``provider/model``).
-
-        Every model call adds once: its arguments may be given by position, which costs less
-        than keywords (in this order)."""
-        self._calls.append(
-            (step, agent, model, tags, tokens_in, tokens_out, cost, calls, cache_hits)
-        )
+        """Record calls made for ``step`` (``model`` as ``provider/model``)."""
+        key = (step, agent, model, tag_labels(tags))
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = Totals()
+        row.count(calls, cache_hits, tokens_in, tokens_out, cost)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for report.json, keys sorted so reports diff cleanly."""
@@ -359,14 +369,14 @@ class CostLedger:
         by_agent: dict[str, Totals] = {}
         by_model: dict[str, Totals] = {}
         by_tag: dict[str, Totals] = {}
-        for (step, agent, model, _), row in self._rows().items():
-            _add(total, row)
-            _add(_row(by_step, step), row)
-            _add(_row(by_model, model), row)
+        for (step, agent, model, labels), row in self._rows.items():
+            total.add(row)
+            _row(by_step, step).add(row)
+            _row(by_model, model).add(row)
             if agent is not None:
-                _add(_row(by_agent, agent), row)
-            for label in tag_labels(row[5]):
-                _add(_row(by_tag, label), row)
+                _row(by_agent, agent).add(row)
+            for label in labels:
+                _row(by_tag, label).add(row)
 
         def table(rows: dict[str, Totals]) -> dict[str, Any]:
             return {key: rows[key].as_dict() for key in sorted(rows)}
@@ -378,32 +388,6 @@ class CostLedger:
             "by_model": table(by_model),
             "by_tag": table(by_tag),
         }
-
-    def _rows(self) -> dict[tuple[str, str | None, str, int], list[Any]]:
-        """(step, agent, model, id(tags)) -> [calls, cache_hits, tokens_in, tokens_out, cost,
-        tags], in the order of each row's first call; each sum in the order of its calls."""
-        rows: dict[tuple[str, str | None, str, int], list[Any]] = {}
-        for step, agent, model, tags, tokens_in, tokens_out, cost, calls, hits in self._calls:
-            # A step's tags are one object for the whole run (its settings): its id names them.
-            key = (step, agent, model, id(tags))
-            row = rows.get(key)
-            if row is None:
-                row = rows[key] = [0, 0, 0, 0, 0.0, tags]
-            row[0] += calls
-            row[1] += hits
-            row[2] += tokens_in
-            row[3] += tokens_out
-            row[4] += cost
-        return rows
-
-
-def _add(totals: Totals, row: list[Any]) -> None:
-    """``Totals.add`` of one of the ledger's rows."""
-    totals.calls += row[0]
-    totals.cache_hits += row[1]
-    totals.tokens_in += row[2]
-    totals.tokens_out += row[3]
-    totals.cost_usd += row[4]
 
 
 def _row(table: dict[str, Totals], key: str) -> Totals:

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agnoctl import events
+from agnoctl.engine.budget import Totals
 from agnoctl.engine.resume import step_of
 from agnoctl.errors import UsageError
 from agnoctl.events import Entry, read_events
@@ -96,10 +97,9 @@ class _Histogram:
 
 @dataclass
 class _Calls:
-    calls: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost: float = 0.0
+    """The model calls of one (provider, model, step): their counts and their latencies."""
+
+    totals: Totals = field(default_factory=Totals)
     latency: _Histogram = field(default_factory=_Histogram)
     ttft: _Histogram | None = None  # the streamed replies' only
 
@@ -280,14 +280,15 @@ class RunCollector:
             "Seconds from sending a streamed model call to its first text or tool call.",
             labels,
         )
-        for key, totals in sorted(self._calls.items()):
+        for key, made in sorted(self._calls.items()):
+            totals = made.totals
             calls.add(key, totals.calls)
             tokens.add([*key, "input"], totals.tokens_in)
             tokens.add([*key, "output"], totals.tokens_out)
-            cost.add(key, totals.cost)
-            latency.add_histogram(key, totals.latency)
-            if totals.ttft is not None:
-                ttft.add_histogram(key, totals.ttft)
+            cost.add(key, totals.cost_usd)
+            latency.add_histogram(key, made.latency)
+            if made.ttft is not None:
+                ttft.add_histogram(key, made.ttft)
         errors = _Family(
             "agnoctl_llm_call_errors",
             "counter",
@@ -481,10 +482,7 @@ class JournalTally:
         if call.cached:
             return  # cache hits are counted in a family of their own
         entry = self.calls[_call_key(call)]
-        entry.calls += 1
-        entry.tokens_in += call.tokens_in or 0
-        entry.tokens_out += call.tokens_out or 0
-        entry.cost += call.cost or 0.0
+        entry.totals.count(1, 0, call.tokens_in or 0, call.tokens_out or 0, call.cost or 0.0)
         entry.latency.observe(call.duration_ms / 1000)
         if call.ttft_ms is not None:
             if entry.ttft is None:
