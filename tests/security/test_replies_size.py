@@ -81,23 +81,24 @@ def test_a_huge_reply_is_refused_unread_past_the_cap(e2e: E2E) -> None:
 
 
 def test_a_trickling_reply_stalls_and_is_retried(e2e: E2E) -> None:
-    """A byte every half second: under 1 KiB in `stall_timeout` is a stall, a timeout, which
-    is retried (attempts = max_attempts), and the run ends in bounded time."""
+    """A byte every tenth of a second (the socket is never idle long enough for a read
+    timeout): under 1 KiB in `stall_timeout` is a stall, a timeout, which is retried
+    (attempts = max_attempts), and the run ends in bounded time."""
     doc = workflow_doc(
         "trickle",
-        providers={"llm": e2e.provider(stall_timeout="1s")},
+        providers={"llm": e2e.provider(stall_timeout="500ms")},
         agents={"a": {"model": "llm/m"}},
-        steps={"slow": {"agent": "a", "prompt": "[[trickle:500]] a", "retry": FAST_RETRY}},
+        steps={"slow": {"agent": "a", "prompt": "[[trickle:100]] a", "retry": FAST_RETRY}},
     )
     started = time.monotonic()
     proc, run_dir = _run(e2e, "trickle", doc)
     elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert elapsed < 60  # three attempts of about a second each
+    assert elapsed < 60  # three attempts of about half a second each
     slow = _steps(run_dir)["slow"]
     assert len(slow["attempts"]) == FAST_RETRY["max_attempts"]
     assert (
-        "llm stopped sending its reply: less than 1,024 bytes in 1s" in (slow["error"]["message"])
+        "llm stopped sending its reply: less than 1,024 bytes in 0.5s" in (slow["error"]["message"])
     )
 
 
