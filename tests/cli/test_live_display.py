@@ -31,7 +31,7 @@ FLOW = {
         "first": {
             "agent": "f",
             "prompt": "hi",
-            "retry": {"max_attempts": 3, "initial_delay": "2s", "jitter": "none"},
+            "retry": {"max_attempts": 3, "initial_delay": "1s", "jitter": "none"},
         },
         "fan": {"agent": "a", "for_each": list(range(6)), "max_concurrency": 1, "prompt": "x"},
         "throttled": {"agent": "b", "prompt": "hi", "retry": {"max_attempts": 2}},
@@ -41,9 +41,9 @@ FLOW = {
 FIXTURES = {
     "steps": {
         "first": [{"error": {"status": 500, "message": "down"}}, {"text": "ok"}],
-        "fan": {"default": {"text": "ok", "delay": "300ms"}},
+        "fan": {"default": {"text": "ok", "delay": "200ms"}},
         "throttled": [
-            {"error": {"status": 429, "message": "slow down", "retry_after": "2s"}},
+            {"error": {"status": 429, "message": "slow down", "retry_after": "1s"}},
             {"text": "ok"},
         ],
     }
