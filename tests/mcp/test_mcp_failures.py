@@ -152,9 +152,16 @@ def test_tools_list_names_a_server_that_cannot_start(e2e: E2E) -> None:
 def test_a_signal_while_tools_list_starts_a_server_ends_it(
     e2e: E2E, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    pid_file = tmp_path / "pids"
+    pid_file, notes = tmp_path / "pids", tmp_path / "notes"
+    # It notes what reaches it first: SIGTERM (it exits) or the end of its stdin (it stays).
     silent = (
-        "import os, sys, time; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n'); time.sleep(600)"
+        "import os, signal, sys, time\n"
+        "def note(what): open(sys.argv[2], 'a').write(what + '\\n')\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (note('sigterm'), os._exit(0)))\n"
+        "open(sys.argv[1], 'a').write(f'{os.getpid()}\\n')\n"
+        "sys.stdin.buffer.read()\n"
+        "note('stdin closed')\n"
+        "time.sleep(600)\n"
     )
     doc = workflow_doc(
         "mcp-list-interrupted",
@@ -163,7 +170,7 @@ def test_a_signal_while_tools_list_starts_a_server_ends_it(
         tools={
             "silent": {
                 "type": "mcp",
-                "command": [sys.executable, "-c", silent, str(pid_file)],
+                "command": [sys.executable, "-c", silent, str(pid_file), str(notes)],
                 "startup_timeout": "60s",  # the handshake never comes: only SIGINT ends this
             }
         },
@@ -191,3 +198,5 @@ def test_a_signal_while_tools_list_starts_a_server_ends_it(
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not any(alive(pid) for pid in pids(pid_file))
+    # Ended at once, not asked to exit by its stdin and given the SDK's seconds of grace.
+    assert notes.read_text(encoding="utf-8").splitlines()[0] == "sigterm"
