@@ -37,7 +37,7 @@ def failures(e2e: E2E) -> tuple[E2ERun, Path]:
     root = e2e.root
     entries: dict[str, Any] = {
         "crashy": stdio_entry(root / "crash-pids", allow=["crash"]),
-        "hangy": stdio_entry(root / "hang-pids", allow=["hang"], timeout="500ms"),
+        "hangy": stdio_entry(root / "hang-pids", allow=["hang"], timeout="250ms"),
         "spawner": stdio_entry(root / "spawn-pids", allow=["spawn"]),
         "missing": {"type": "mcp", "command": ["no-such-mcp-server-4711", "--stdio"]},
     }
@@ -75,7 +75,7 @@ def test_a_crashed_server_fails_the_attempt_and_starts_again(
 
 def test_a_hung_call_times_out_and_is_retried(failures: tuple[E2ERun, Path]) -> None:
     run, root = failures
-    assert "tool `hang` did not answer within its timeout of 0.5s" in _error(run, "hangy")
+    assert "tool `hang` did not answer within its timeout of 0.25s" in _error(run, "hangy")
     assert len(run.step("hangy")["attempts"]) == 2
     assert run.step("hangy")["attempts"][0]["error"]["kind"] == "timeout"
     no_mcp_leftovers(root / "hang-pids")
