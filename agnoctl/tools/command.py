@@ -317,9 +317,28 @@ def _children() -> list[int]:
     if not os.path.isdir("/proc"):
         return []  # no /proc (macOS): no subreaper either, escapees went to init
     me = str(os.getpid())
-    with os.scandir("/proc") as entries:
-        pids = [entry.name for entry in entries if entry.name.isdigit()]
+    pids = _listed_children(me)
+    if pids is None:  # a kernel that lists no task's children: every process is looked at
+        with os.scandir("/proc") as entries:
+            pids = [entry.name for entry in entries if entry.name.isdigit()]
     return [int(pid) for pid in pids if _running_child(_stat_fields(pid), me)]
+
+
+def _listed_children(me: str) -> list[str] | None:
+    """The pids the kernel lists as children of this process's threads (an adopted orphan is
+    the child of whichever thread adopted it), or None where the kernel has no such list
+    (built without CONFIG_PROC_CHILDREN). A look at a machine's every process reads hundreds
+    of /proc entries (a Ray node's own processes among them); these lists are a few files."""
+    pids: list[str] = []
+    for tid in os.listdir(f"/proc/{me}/task"):
+        try:
+            with open(f"/proc/{me}/task/{tid}/children", encoding="ascii") as f:
+                pids += f.read().split()
+        except FileNotFoundError:
+            if tid == me:  # the main thread runs this process: the kernel has no list
+                return None
+            # another thread ended meanwhile: the orphans it adopted went to another thread
+    return pids
 
 
 def _running_child(fields: list[str], parent: str) -> bool:

@@ -267,6 +267,26 @@ async def test_programs_ending_together_share_the_looks_for_escapees(
     assert looks <= 10, looks
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper is Linux's")
+@pytest.mark.parametrize("kernel_lists_children", [True, False])
+async def test_an_escapee_ends_whether_or_not_the_kernel_lists_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_lists_children: bool
+) -> None:
+    # The look reads the children the kernel lists for agnoctl's threads; a kernel built
+    # without those lists (CONFIG_PROC_CHILDREN) has every process looked at instead.
+    if not kernel_lists_children:
+        monkeypatch.setattr(command_module, "_listed_children", lambda me: None)
+    elif command_module._listed_children(str(os.getpid())) is None:
+        pytest.skip("this kernel lists no task's children")
+    pidfile = tmp_path / "escapee.pid"
+    outcome = await run_process(
+        ["sh", "-c", f"setsid sleep 30 & echo $! > {pidfile}"], timeout=None
+    )
+    assert outcome.returncode == 0
+    (escapee,) = pids_from(pidfile)
+    assert wait_gone(escapee)
+
+
 async def test_a_look_that_fails_leaves_the_others_tags_to_the_next(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
