@@ -42,9 +42,8 @@ def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
             yield _command("warning", title, f"approve with: {approval.approve}")
     if report.status not in ("passed", "waiting"):
         yield _command("error", f"agnoctl: {report.workflow.name} {report.status}", report.reason)
-    for step, tolerated in _steps(report):
+    for step, tolerated in report.tolerance():
         where = _where(report, step.path, source)
-        tolerated = tolerated or step.continue_on_error
         if step.status == "failed":
             level = "warning" if tolerated else "error"
             message = step.error.message if step.error else "failed"
@@ -59,24 +58,6 @@ def _lines(report: RunReport, source: SourceMap | None) -> Iterator[str]:
             level = "warning" if gate.severity == "warn" or tolerated else "error"
             title = f"agnoctl: gate {gate.name} failed on {step.path}"
             yield _command(level, title, gate.finding or "failed", where)
-
-
-def _steps(report: RunReport) -> Iterator[tuple[StepReport, bool]]:
-    """Every step as ``all_steps`` gives them, with whether the run tolerated its failure:
-    it is inside a step with ``continue_on_error``, or inside a group (an item of one) that
-    succeeded all the same, by its ``success_threshold``."""
-    for step in report.steps.values():
-        yield from _walk(step, False)
-
-
-def _walk(step: StepReport, tolerated: bool) -> Iterator[tuple[StepReport, bool]]:
-    yield step, tolerated
-    inner = tolerated or step.continue_on_error or step.status == "succeeded"
-    for item in step.items or ():
-        for child in (item.steps or {}).values():
-            yield from _walk(child, inner)
-    for child in (step.steps or {}).values():
-        yield from _walk(child, inner)
 
 
 def _failed_gates(step: StepReport) -> list[GateReport]:

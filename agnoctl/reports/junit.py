@@ -4,9 +4,12 @@ One ``<testsuite>`` (the workflow) inside ``<testsuites>``; a ``(run)`` testcase
 the run does (whatever the reason); one ``<testcase>`` per step (nested
 steps by their path) and one per gate, named ``<step> gate <gate name>``. A failed step or gate
 holds a ``<failure message=... type=...>``; a skipped step holds ``<skipped message=...>``.
-Warned gates pass, with the finding in ``<system-out>``. The items of a fan-out whose items
-are in ``items.jsonl`` (a big run) are grouped: one ``<step>[*] gate <gate name>`` testcase
-per gate, failed when any item's failed, saying how many did and which first.
+Warned gates pass, with the finding in ``<system-out>``; so does a failure the run tolerated
+(``continue_on_error``, a group or for_each that met its threshold), its ``<system-out>``
+starting ``failed, tolerated``: a reporter would show a passing run's tests as failed. The
+items of a fan-out whose items are in ``items.jsonl`` (a big run) are grouped: one
+``<step>[*] gate <gate name>`` testcase per gate, failed when any item's failed, saying how
+many did and which first.
 """
 
 from __future__ import annotations
@@ -64,13 +67,18 @@ def render_junit(report: RunReport) -> str:
 def _cases(report: RunReport) -> Iterator[ET.Element]:
     classname = report.workflow.name
     yield _run_case(report, classname)
-    for step in report.all_steps():
-        yield _step_case(step, classname, report.items_of(step))
+    for step, tolerated in report.tolerance():
+        yield _step_case(step, classname, report.items_of(step), tolerated)
+        # A failed item of a step that succeeded is one its threshold let through.
+        items_tolerated = tolerated or step.status == "succeeded"
         if step.items_file is not None:
-            yield from _grouped_gate_cases(step, report.tally(step).item_gates, classname)
+            yield from _grouped_gate_cases(
+                step, report.tally(step).item_gates, classname, (items_tolerated, tolerated)
+            )
             continue
         for label, gate in _gates(step):
-            yield _gate_case(f"{label} gate {gate.name}", gate, classname)
+            tolerance = tolerated if label == step.path else items_tolerated
+            yield _gate_case(f"{label} gate {gate.name}", gate, classname, tolerance)
 
 
 def _run_case(report: RunReport, classname: str) -> ET.Element:
@@ -85,10 +93,14 @@ def _run_case(report: RunReport, classname: str) -> ET.Element:
     return case
 
 
-def _step_case(step: StepReport, classname: str, items: Iterable[ItemReport]) -> ET.Element:
+def _step_case(
+    step: StepReport, classname: str, items: Iterable[ItemReport], tolerated: bool
+) -> ET.Element:
     case = ET.Element("testcase", classname=classname, name=step.path)
     case.set("time", _seconds(step.duration_ms))
-    if step.status == "failed":
+    if step.status == "failed" and tolerated:
+        _tolerated(case, _failure_text(step, items))
+    elif step.status == "failed":
         message = step.error.message if step.error else "failed"
         kind = step.error.kind if step.error else "failed"
         failure = ET.SubElement(case, "failure", message=_clip(message), type=kind)
@@ -126,8 +138,13 @@ def _gates(step: StepReport) -> Iterator[tuple[str, GateReport]]:
 
 
 def _grouped_gate_cases(
-    step: StepReport, groups: dict[str, GateGroup], classname: str
+    step: StepReport,
+    groups: dict[str, GateGroup],
+    classname: str,
+    tolerance: tuple[bool, bool],
 ) -> Iterator[ET.Element]:
+    """``tolerance``: whether the run tolerated the failure of an item, and of the step."""
+    items_tolerated, tolerated = tolerance
     for name, group in groups.items():
         case = ET.Element("testcase", classname=classname, name=f"{step.path}[*] gate {name}")
         case.set("time", "0")
@@ -137,19 +154,24 @@ def _grouped_gate_cases(
                 f"{group.failed} of {group.checked} items failed the gate; "
                 f"first: item {index}: {finding or 'gate failed'}"
             )
-            failure = ET.SubElement(case, "failure", message=_clip(message), type="gate_failed")
-            failure.text = _clip(message)
+            if items_tolerated:
+                _tolerated(case, message)
+            else:
+                failure = ET.SubElement(case, "failure", message=_clip(message), type="gate_failed")
+                failure.text = _clip(message)
         elif group.warned:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {group.warned} of {group.checked} items failed the gate"
         yield case
     for gate in last_checked(step.gates):
-        yield _gate_case(f"{step.path} gate {gate.name}", gate, classname)
+        yield _gate_case(f"{step.path} gate {gate.name}", gate, classname, tolerated)
 
 
-def _gate_case(name: str, gate: GateReport, classname: str) -> ET.Element:
+def _gate_case(name: str, gate: GateReport, classname: str, tolerated: bool) -> ET.Element:
     case = ET.Element("testcase", classname=classname, name=name, time="0")
-    if not gate.passed and gate.severity == "fail":
+    if not gate.passed and gate.severity == "fail" and tolerated:
+        _tolerated(case, gate.finding or "gate failed")
+    elif not gate.passed and gate.severity == "fail":
         failure = ET.SubElement(
             case, "failure", message=_clip(gate.finding or "gate failed"), type="gate_failed"
         )
@@ -158,6 +180,11 @@ def _gate_case(name: str, gate: GateReport, classname: str) -> ET.Element:
         out = ET.SubElement(case, "system-out")
         out.text = _clip(f"warning: {gate.finding}")
     return case
+
+
+def _tolerated(case: ET.Element, text: str) -> None:
+    out = ET.SubElement(case, "system-out")
+    out.text = _clip(f"failed, tolerated: {text}")
 
 
 def _seconds(duration_ms: float | None) -> str:

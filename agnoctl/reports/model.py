@@ -610,6 +610,14 @@ class RunReport(_Model):
         for step in self.steps.values():
             yield from _walk(step)
 
+    def tolerance(self) -> Iterator[tuple[StepReport, bool]]:
+        """Every step as ``all_steps`` gives them, with whether the run tolerated its failure:
+        it has ``continue_on_error``, or is inside a step that has it, or inside a group or
+        for_each (an item of one) that succeeded all the same, by its ``success_threshold``.
+        CI files show such a failure as a warning, not as a failed test."""
+        for step in self.steps.values():
+            yield from _walk_tolerance(step, False)
+
     def earlier_iterations(self) -> Iterator[StepReport]:
         """The step records of every loop iteration but the last (nested ones included),
         which ``all_steps`` does not give: the files that count every attempt and gate check
@@ -664,6 +672,16 @@ def _walk(step: StepReport) -> Iterator[StepReport]:
             yield from _walk(child)
     for child in (step.steps or {}).values():
         yield from _walk(child)
+
+
+def _walk_tolerance(step: StepReport, outer: bool) -> Iterator[tuple[StepReport, bool]]:
+    yield step, outer or step.continue_on_error
+    inner = outer or step.continue_on_error or step.status == "succeeded"
+    for item in step.items or ():
+        for child in (item.steps or {}).values():
+            yield from _walk_tolerance(child, inner)
+    for child in (step.steps or {}).values():
+        yield from _walk_tolerance(child, inner)
 
 
 def _earlier(execution: _Execution) -> Iterator[StepReport]:

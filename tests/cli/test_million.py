@@ -133,9 +133,11 @@ def test_a_big_fan_out_keeps_its_items_in_items_jsonl(copy: Callable[[str, str],
     assert len(items) == 1_200 and sum(i.status == "failed" for i in items) == 12
     cases = {c.get("name"): c for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")}
     grouped = cases["fan[*] gate expr (output[1:] | int) % 100 != 0"]
-    failure = grouped.find("failure")
-    assert failure is not None
-    assert failure.get("message", "").startswith("12 of 1200 items failed the gate; first: item 0")
+    # The step met its success_threshold: the run tolerated the 12 (and passed).
+    assert grouped.find("failure") is None
+    tolerated = grouped.findtext("system-out") or ""
+    first = "12 of 1200 items failed the gate; first: item 0:"
+    assert tolerated.startswith(f"failed, tolerated: {first}"), tolerated
     assert "fan[0] gate" not in " ".join(cases)
     show = forkcli.run(["report", "show", run_dir, "--format", "json"], cwd=run_dir)
     assert show.returncode == 0, show.stderr
