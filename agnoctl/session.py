@@ -293,7 +293,7 @@ async def _session(
     # What the run cuts short is masked before the cut.
     with masking(prepared.redactor):
         if isinstance(prepared, _Repair):
-            await _repair(prepared)
+            await _repair(prepared, _rehearsal(options))
         else:
             done(await _run(prepared, options))
 
@@ -389,6 +389,10 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
     if cache_note is not None:  # a damaged cache: this run goes without it
         cache_mode = "off"
         note = cache_note if note is None else f"{note}; {cache_note}"
+    rehearsal = _rehearsal(options)
+    if rehearsal is not None and _webhooks(workflow):
+        held = f"{rehearsal} run: its webhooks (notify:) are not sent"
+        note = held if note is None else f"{note}; {held}"
     observer = options.observer
     return RunSetup(
         workflow=workflow,
@@ -414,6 +418,21 @@ def _prepare(workflow: Workflow, file: Path, options: RunOptions) -> _Prepared:
         approvals=options.approvals,
         on_text=options.on_text,
         ray=_ray(options),
+    )
+
+
+def _rehearsal(options: RunOptions) -> str | None:
+    """The option that makes the run a rehearsal, which sends no request: a CI job that
+    rehearses a workflow must not tell its on-call channel (its webhooks) anything."""
+    if options.mock:
+        return "--mock"
+    return "--cache-only" if options.cache_mode == "only" else None
+
+
+def _webhooks(workflow: Workflow) -> bool:
+    notify = workflow.notify
+    return notify is not None and any(
+        (notify.on_failure, notify.on_success, notify.on_budget_warning, notify.on_approval)
     )
 
 
@@ -558,7 +577,9 @@ async def _run(setup: RunSetup, options: RunOptions) -> RunReport:
         write_derived_files(
             run_dir, report, setup.redactor.redact, setup.workflow, dumped=dumped, tally=tally
         )
-        await _tell(run_dir, setup.workflow, report, setup.redactor, set(PUBLICATIONS))
+        await _tell(
+            run_dir, setup.workflow, report, setup.redactor, set(PUBLICATIONS), _rehearsal(options)
+        )
     except OSError as exc:
         path = Path(exc.filename or run_dir)
         raise unwritable("report", path, exc, setup.file, setup.resume_as) from exc
@@ -603,10 +624,12 @@ async def _tell(
     report: RunReport,
     redactor: Redactor,
     owed: set[Publication],
+    rehearsal: str | None,
 ) -> None:
     """Tell the world how the segment ``report`` ends went, as far as it is ``owed``: the
-    GitHub job summary, then the webhooks. The summary is recorded as soon as it is appended,
-    so that a kill while the webhooks go out does not append it twice."""
+    GitHub job summary, then the webhooks (not those of a ``rehearsal``, which count as told).
+    The summary is recorded as soon as it is appended, so that a kill while the webhooks go
+    out does not append it twice."""
     segment = len(report.segments)
     done = published(run_dir, segment) or set()
     if "step_summary" in owed:
@@ -614,7 +637,8 @@ async def _tell(
         if append_github_summary(run_dir):
             mark_published(run_dir, segment, done)
     if "webhooks" in owed:
-        if workflow.notify is not None:  # most workflows notify nobody: no webhook code to load
+        # Most workflows notify nobody: no webhook code to load.
+        if workflow.notify is not None and rehearsal is None:
             from agnoctl.reports.notify import notify_run
 
             await notify_run(workflow.notify, report, run_dir, redactor)
@@ -625,7 +649,7 @@ async def _tell(
 # ---------------------------------------------------------------------------- repair
 
 
-async def _repair(repair: _Repair) -> None:
+async def _repair(repair: _Repair, rehearsal: str | None) -> None:
     """Make the lost report files of a run with no work left, tell the world what it was
     not told, clear what a killed writer left; raises NothingToResume saying what was done."""
     run_dir, report = repair.run_dir, repair.report
@@ -635,7 +659,7 @@ async def _repair(repair: _Repair) -> None:
         if report is not None:
             if repair.stale:
                 write_derived_files(run_dir, report, repair.redactor.redact, repair.workflow)
-            await _tell(run_dir, repair.workflow, report, repair.redactor, repair.owed)
+            await _tell(run_dir, repair.workflow, report, repair.redactor, repair.owed, rehearsal)
     except OSError as exc:
         path = Path(exc.filename or run_dir)
         raise unwritable("report", path, exc, repair.file, repair.resume) from exc
@@ -643,7 +667,8 @@ async def _repair(repair: _Repair) -> None:
     if "step_summary" in repair.owed:
         what.append("added its summary to the job page")
     if "webhooks" in repair.owed:
-        what.append("sent its webhooks")
+        held = rehearsal is not None and _webhooks(repair.workflow)
+        what.append(f"sent no webhook ({rehearsal} run)" if held else "sent its webhooks")
     if removed:
         what.append(f"removed {len(removed)} half-written file(s)")
     raise NothingToResume(_repaired(repair, what), _exit_code(repair))

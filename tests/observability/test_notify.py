@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from agnoctl.providers.fixtures import load_fixtures
+from agnoctl.providers.mock import MockProvider
 from agnoctl.redact import Redactor
 from agnoctl.reports import notify
 from agnoctl.reports.model import RunReport
@@ -36,11 +38,9 @@ def test_run_posts_once_per_event(
     )
     workflow = write_workflow(tmp_path, confidence=0.9, extra=hooks)
     monkeypatch.setenv("OBS_API_KEY", SECRET)
-    options = RunOptions(
-        mock=True,
-        mock_fixtures=fixtures_path(tmp_path, 0.9),
-        runs_dir=tmp_path / "runs",
-    )
+    # The provider is the mock, but not by --mock: a rehearsal sends no webhook.
+    scripted = MockProvider(load_fixtures(fixtures_path(tmp_path, 0.9)), name="local")
+    options = RunOptions(providers={"local": scripted}, runs_dir=tmp_path / "runs")
     report = run_workflow(workflow, options)
     assert report.status == "passed"
     # 5 of max_llm_calls 6 crossed the 80% warning share once; the run passed once.
@@ -141,7 +141,7 @@ def test_a_run_that_stops_waiting_tells_on_approval_once_and_not_on_failure(
         encoding="utf-8",
     )
     done = forkcli.run(
-        ["run", str(workflow), "--mock", "-q"],
+        ["run", str(workflow), "-q"],
         cwd=tmp_path,
         stdin=forkcli.DEVNULL,
         env={**os.environ, "NO_COLOR": "1"},
@@ -171,7 +171,7 @@ def test_each_wait_for_approval_is_its_own_delivery(receiver: Receiver, tmp_path
     )
     for extra in ([], ["--resume", "latest", "--approve", "first"]):
         done = forkcli.run(
-            ["run", str(workflow), "--mock", "-q", *extra],
+            ["run", str(workflow), "-q", *extra],
             cwd=tmp_path,
             stdin=forkcli.DEVNULL,
             env={**os.environ, "NO_COLOR": "1"},
