@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 from agnoctl.reports.model import (
     GateGroup,
@@ -39,7 +40,7 @@ def render_junit(report: RunReport) -> str:
     suite = ET.Element(
         "testsuite",
         name=report.workflow.name,
-        timestamp=report.started.isoformat(),
+        timestamp=_timestamp(report.started),
         time=_seconds(report.duration_ms),
     )
     properties = ET.SubElement(suite, "properties")
@@ -185,6 +186,12 @@ def _gate_case(name: str, gate: GateReport, classname: str, tolerated: bool) -> 
 def _tolerated(case: ET.Element, text: str) -> None:
     out = ET.SubElement(case, "system-out")
     out.text = _clip(f"failed, tolerated: {text}")
+
+
+def _timestamp(started: datetime) -> str:
+    # The JUnit XSD's ISO8601_DATETIME_PATTERN: to the second, "timezone may not be specified"
+    # (validating readers refuse fractions and offsets), so UTC, as every agnoctl time is.
+    return started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _seconds(duration_ms: float | None) -> str:
