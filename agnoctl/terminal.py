@@ -31,7 +31,14 @@ from agnoctl.engine.state import ExecRecord, RunState, StepRecord
 from agnoctl.events import Entry, Event
 from agnoctl.money import usd
 from agnoctl.printable import one_line, printable
-from agnoctl.reports.model import LoopIterationReport, Row, RunReport, StepReport
+from agnoctl.reports.model import (
+    LoopIterationReport,
+    Row,
+    RunReport,
+    StepReport,
+    Usage,
+    own_usage,
+)
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -730,7 +737,7 @@ def summary_table(report: RunReport) -> Table:
     rows = list(report.rows())
     if len(rows) <= _MAX_ROWS:
         for row in rows:
-            table.add_row(*_summary_row(row, _own_usage(row.entry)))
+            table.add_row(*_summary_row(row, own_usage(row.entry)))
     else:  # the top-level steps whole, and below them the nested rows that did not succeed
         shown = _worth_showing(rows)
         for row in shown:
@@ -755,29 +762,11 @@ def _worth_showing(rows: list[Row]) -> list[Row]:
     return (top + trouble)[:_MAX_ROWS]
 
 
-_Usage = tuple[int, int, float]  # calls, tokens, cost
-
-
-def _usage(step: StepReport | LoopIterationReport) -> _Usage:
+def _usage(step: StepReport | LoopIterationReport) -> Usage:
     return step.calls, step.tokens_in + step.tokens_out, step.cost_usd
 
 
-def _own_usage(entry: StepReport | LoopIterationReport) -> _Usage | None:
-    """What a row counts: a step's calls, but a group's own only (its judge gates), for its
-    children and iterations have rows of their own; an iteration's are its children's."""
-    if isinstance(entry, LoopIterationReport):
-        return None
-    if entry.kind != "group":
-        return _usage(entry)
-    attempts = [attempt for e in (entry, *(entry.items or ())) for attempt in e.attempts]
-    return (
-        sum(a.calls for a in attempts),
-        sum(a.tokens_in + a.tokens_out for a in attempts),
-        sum(a.cost_usd for a in attempts),
-    )
-
-
-def _summary_row(row: Row, usage: _Usage | None) -> tuple[Any, ...]:
+def _summary_row(row: Row, usage: Usage | None) -> tuple[Any, ...]:
     entry = row.entry
     status: str = entry.status
     if isinstance(entry, StepReport):

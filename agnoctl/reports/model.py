@@ -646,6 +646,27 @@ class Row(NamedTuple):
     entry: StepReport | LoopIterationReport
 
 
+Usage = tuple[int, int, float]
+"""Calls, tokens, cost."""
+
+
+def own_usage(entry: StepReport | LoopIterationReport) -> Usage | None:
+    """What a row of a table of the run counts (``RunReport.rows``), so that each call is on
+    one row only and the column adds up to the total: a step's calls, but a group's own only
+    (its judge gates), for its children and iterations have rows of their own; an iteration's
+    are its children's (None)."""
+    if isinstance(entry, LoopIterationReport):
+        return None
+    if entry.kind != "group":
+        return entry.calls, entry.tokens_in + entry.tokens_out, entry.cost_usd
+    attempts = [attempt for e in (entry, *(entry.items or ())) for attempt in e.attempts]
+    return (
+        sum(a.calls for a in attempts),
+        sum(a.tokens_in + a.tokens_out for a in attempts),
+        sum(a.cost_usd for a in attempts),
+    )
+
+
 def _rows(step: StepReport, depth: int) -> Iterator[Row]:
     yield Row(step.path, step.path, depth, step)
     for item in step.items or ():  # the items' children: `step[index].child`

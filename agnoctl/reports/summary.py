@@ -6,7 +6,7 @@ import re
 
 from agnoctl.money import usd
 from agnoctl.printable import printable
-from agnoctl.reports.model import RunReport, SegmentReport, StepReport
+from agnoctl.reports.model import Row, RunReport, SegmentReport, StepReport, own_usage
 
 _ICONS = {
     "succeeded": "✅",
@@ -36,7 +36,8 @@ def render_summary(report: RunReport) -> str:
         "| step | status | duration | tokens | cost |",
         "|---|---|---:|---:|---:|",
     ]
-    lines.extend(_row(step) for step in report.all_steps())
+    # As `report show` draws it: each loop iteration with its children, each call on one row.
+    lines.extend(_row(row) for row in report.rows())
     failures = [step for step in report.all_steps() if step.status == "failed"]
     if failures:
         lines += ["", "### Failures", ""]
@@ -110,19 +111,25 @@ def _segment_row(number: int, segment: SegmentReport) -> str:
     )
 
 
-def _row(step: StepReport) -> str:
-    status = step.status + (f": {step.reason}" if step.reason else "")
+def _row(row: Row) -> str:
+    entry = row.entry
+    status = entry.status + (_step_status(entry) if isinstance(entry, StepReport) else "")
+    duration = "" if entry.duration_ms is None else f"{entry.duration_ms / 1000:.2f} s"
+    calls, tokens, cost = own_usage(entry) or (0, 0, 0.0)
+    icon = _ICONS[entry.status]
+    cost_cell = usd(cost) if calls else ""
+    return f"| `{row.label}` | {icon} {status} | {duration} | {tokens or ''} | {cost_cell} |"
+
+
+def _step_status(step: StepReport) -> str:
+    status = f": {step.reason}" if step.reason else ""
     if step.total is not None and step.succeeded is not None:
         status += f" ({step.succeeded}/{step.total})"
     if step.loop is not None:
         status += f" · {step.loop.iterations} iteration(s)"
         if step.loop.exhausted:
             status += ", ran out"
-    duration = "" if step.duration_ms is None else f"{step.duration_ms / 1000:.2f} s"
-    tokens = step.tokens_in + step.tokens_out
-    cost = usd(step.cost_usd) if step.calls else ""
-    icon = _ICONS[step.status]
-    return f"| `{step.path}` | {icon} {status} | {duration} | {tokens or ''} | {cost} |"
+    return status
 
 
 def _spending(report: RunReport) -> list[str]:
