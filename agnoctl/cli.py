@@ -1213,6 +1213,19 @@ def report_show(
         _out(f"full report: {html}\n")
 
 
+def _tolerance(value: float) -> float:
+    """A finite number, 0 or more: click's own range check calls NaN "less than 0", and inf
+    (also what `1e400` parses to) would reach `--format json` as `Infinity`, which no strict
+    JSON reader takes."""
+    import math
+
+    if not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(
+            f"must be a finite number, 0 or more (such as 0.05), not {value:g}"
+        )
+    return value
+
+
 @report_app.command("diff", cls=_Command)
 def report_diff(
     run_a: Annotated[
@@ -1238,9 +1251,9 @@ def report_diff(
         float,
         typer.Option(
             "--tolerance",
-            min=0.0,
             metavar="X",
-            help="Score gates: how much worse a value may get (see docs).",
+            help="Score gates: how much worse a value may get, 0 or more (see docs).",
+            callback=_tolerance,
         ),
     ] = 0.05,
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,

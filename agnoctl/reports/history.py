@@ -255,8 +255,8 @@ class _Entry:
 
 def diff_reports(a: RunReport, b: RunReport, *, tolerance: float = DEFAULT_TOLERANCE) -> RunDelta:
     """What changed from run A to run B, and which changes are regressions."""
-    if tolerance < 0 or math.isnan(tolerance):
-        raise UsageError(f"--tolerance must be 0 or more, not {tolerance}")
+    if not (math.isfinite(tolerance) and tolerance >= 0):  # inf: `Infinity` in the JSON
+        raise UsageError(f"--tolerance must be a finite number, 0 or more, not {tolerance:g}")
     entries_a, entries_b = _entries(a), _entries(b)
     steps: list[StepDelta] = []
     unchanged = 0
