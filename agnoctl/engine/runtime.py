@@ -289,11 +289,12 @@ class Providers:
         return self._http
 
     def web(self) -> SharedClient:
-        """The run's one client of ``http_get`` tools (made on their first call)."""
+        """The run's one client of ``http_get`` tools (made on their first call); under
+        ``mock`` one that sends nothing, as the mock sends nothing."""
         if self._web is None:
             from agnoctl.tools.http_get import SharedClient
 
-            self._web = SharedClient()
+            self._web = SharedClient(offline=self._mock)
         return self._web
 
     def needs_http(self) -> bool:

@@ -10,8 +10,9 @@
   whose result still shows the body.
 - ``timeout`` bounds the whole call, redirects and body included.
 
-The engine owns one ``SharedClient`` for the run's ``http_get`` calls and passes its ``get``;
-without one, each call opens and closes its own client. It is httpx's own client, apart from
+The engine owns one ``SharedClient`` for the run's ``http_get`` calls and passes its ``get``
+(one that sends nothing under ``--mock``); without one, each call opens and closes its own
+client. It is httpx's own client, apart from
 the providers' (aiohttp's, ``agnoctl.providers.http``): a tool's GET is a cold path, and its
 hop-by-hop redirect checks are written on httpx's request and URL model.
 """
@@ -42,20 +43,33 @@ ClientFactory = Callable[[], httpx.AsyncClient]
 
 class SharedClient:
     """The run's ``httpx.AsyncClient`` for ``http_get``: made on the first call (a run that
-    never fetches loads no CA bundle), closed with the run (``aclose``, in its event loop)."""
+    never fetches loads no CA bundle), closed with the run (``aclose``, in its event loop).
 
-    def __init__(self) -> None:
+    ``offline`` (a ``--mock`` run): the client sends nothing, and each GET the tool would
+    send fails as not fetched. The call's arguments and the host list are still checked, so
+    a rehearsal shows what the tool refuses; the mock's replies do not read tool results, so
+    a replay of exported fixtures still takes its recorded path.
+    """
+
+    def __init__(self, *, offline: bool = False) -> None:
         self._client: httpx.AsyncClient | None = None
+        self._offline = offline
 
     def get(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient()
+            transport = _NotSent() if self._offline else None
+            self._client = httpx.AsyncClient(transport=transport)
         return self._client
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+
+class _NotSent(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("not fetched: a --mock run is offline", request=request)
 
 
 class HttpGetTool(BaseTool):
