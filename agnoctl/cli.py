@@ -522,7 +522,10 @@ def fixtures_export(
         str, typer.Argument(metavar="RUN", help="latest, a run id, or a run directory.")
     ] = "latest",
     output: Annotated[
-        Path, typer.Option("-o", "--output", metavar="FILE", help="Fixtures file to write.")
+        Path,
+        typer.Option(
+            "-o", "--output", metavar="FILE", help="Fixtures file to write; - for stdout (JSON)."
+        ),
     ] = Path("fixtures.yaml"),
     runs_dir: RunsDirOption = _DEFAULT_RUNS_DIR,
     force: Annotated[
@@ -534,6 +537,9 @@ def fixtures_export(
     from agnoctl.errors import UsageError
     from agnoctl.reports.fixtures_export import export_fixtures
 
+    if str(output) == "-":
+        _export_to_stdout(run_ref, runs_dir)
+        return
     # The file is written beside and renamed over: a device (`/dev/full`, `/dev/stdout`) or
     # FIFO named by -o would be replaced by a regular file (as root, in /dev), not written.
     if output.exists() and not output.is_file():
@@ -555,6 +561,22 @@ def fixtures_export(
         f"wrote {export.replies} replies of run {export.run_id} to {output}; replay with: "
         f"agnoctl run <workflow> --mock --mock-fixtures {output}\n"
     )
+
+
+def _export_to_stdout(run_ref: str, runs_dir: Path) -> None:
+    """The fixtures as JSON, which a fixtures file may be: every character past ASCII
+    escaped, so a terminal or CI log shows the replies' text unobeyed and a pipe carries it
+    exactly (YAML's scalars would change meaning under ``printable``'s escapes)."""
+    from agnoctl.engine.rundir import find_run
+    from agnoctl.errors import UsageError
+    from agnoctl.reports.fixtures_export import export_fixtures
+
+    try:
+        export = export_fixtures(find_run(run_ref, runs_dir))
+    except UsageError as exc:
+        fail(str(exc))
+    _out(json.dumps(export.data, indent=2) + "\n")
+    _err(f"wrote {export.replies} replies of run {export.run_id} to stdout\n")
 
 
 # ---------------------------------------------------------------------------- plan, graph
@@ -597,6 +619,11 @@ def _load_or_exit(path: Path) -> "Workflow":
     return result.workflow
 
 
+_MOST_ITEMS = 1_000_000_000
+"""--assume-items at most: far past it a plan's token counts outgrow the float a price is
+worked out in (an OverflowError); a billion items is already no run's list."""
+
+
 @app.command("plan", cls=_Command)
 def plan(
     path: WorkflowArgument,
@@ -615,6 +642,7 @@ def plan(
         typer.Option(
             "--assume-items",
             min=1,
+            max=_MOST_ITEMS,
             metavar="N",
             help="Items assumed, at most, for a for_each list known only at run time.",
         ),

@@ -77,3 +77,31 @@ def test_the_library_refuses_them_too(run_cli: RunCli, one_run: Path, tolerance:
     report = load_report(str(one_run))
     with pytest.raises(UsageError, match="finite number, 0 or more"):
         diff_reports(report, report, tolerance=tolerance)
+
+
+RUNTIME_LIST = """\
+version: 1
+name: fan
+agents:
+  w: {model: openai/gpt-4o-mini}
+steps:
+  list: {run: [echo, '["a"]']}
+  each: {needs: [list], for_each: steps.list.output, agent: w, prompt: "{{ item }}"}
+"""
+
+
+def test_assume_items_past_a_billion_is_refused_not_a_traceback(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Found by the cli pass: `plan --assume-items` with 400 digits ended in an OverflowError
+    traceback (the token count too large for a float price)."""
+    (tmp_path / "wf.yaml").write_text(RUNTIME_LIST)
+    for too_many in ("9" * 400, "1000000001"):
+        done = run_cli("plan", "wf.yaml", "--assume-items", too_many)
+        assert done.returncode == 2
+        assert (done.stdout, "Traceback" in done.stderr) == ("", False)
+        assert "'--assume-items'" in done.stderr
+        assert "less than or equal to 1000000000" in done.stderr
+    done = run_cli("plan", "wf.yaml", "--assume-items", "1000000000", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["assumptions"]["assume_items"] == 1_000_000_000
