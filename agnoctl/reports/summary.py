@@ -118,7 +118,7 @@ def _row(row: Row) -> str:
     calls, tokens, cost = own_usage(entry) or (0, 0, 0.0)
     icon = _ICONS[entry.status]
     cost_cell = usd(cost) if calls else ""
-    return f"| `{row.label}` | {icon} {status} | {duration} | {tokens or ''} | {cost_cell} |"
+    return f"| {_code(row.label)} | {icon} {status} | {duration} | {tokens or ''} | {cost_cell} |"
 
 
 def _step_status(step: StepReport) -> str:
@@ -140,7 +140,7 @@ def _spending(report: RunReport) -> list[str]:
         ("tag", report.cost.by_tag),
     ):
         for name, totals in table.items():
-            rows.append(f"| {label} | `{name}` | {totals.tokens} | {usd(totals.cost_usd)} |")
+            rows.append(f"| {label} | {_code(name)} | {totals.tokens} | {usd(totals.cost_usd)} |")
     return rows
 
 
@@ -150,6 +150,17 @@ def _literal(text: str) -> list[str]:
     runs = re.findall(r"`+", text)
     fence = "`" * max([3, *(len(run) + 1 for run in runs)])
     return [fence, printable(text), fence]
+
+
+def _code(text: str) -> str:
+    """``text`` as one code span in a table cell: a tag or a model name is the author's free
+    text, whose backtick would end a plain span early (and let HTML after it through) and whose
+    ``|`` splits a GFM table row even inside a span, unless escaped."""
+    flat = printable(" ".join(text.split()))
+    fence = "`" * max([1, *(len(run) + 1 for run in re.findall(r"`+", flat))])
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    escaped = flat.replace("|", "\\|")
+    return f"{fence}{pad}{escaped}{pad}{fence}"
 
 
 def _cell(text: str, limit: int | None = _MAX_CELL) -> str:
