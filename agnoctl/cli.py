@@ -567,6 +567,8 @@ def _export_to_stdout(run_ref: str, runs_dir: Path) -> None:
     """The fixtures as JSON, which a fixtures file may be: every character past ASCII
     escaped, so a terminal or CI log shows the replies' text unobeyed and a pipe carries it
     exactly (YAML's scalars would change meaning under ``printable``'s escapes)."""
+    import json
+
     from agnoctl.engine.rundir import find_run
     from agnoctl.errors import UsageError
     from agnoctl.reports.fixtures_export import export_fixtures

@@ -52,6 +52,7 @@ class Export:
     """A run's replies as a fixtures file."""
 
     text: str  # the YAML
+    data: dict[str, Any]  # what it holds
     replies: int
     run_id: str  # as the journal names it: a --report-dir folder may be named anything
 
@@ -71,7 +72,8 @@ def export_fixtures(run_dir: Path) -> Export:
         f"# Model replies of run {run_id}, exported by `agnoctl fixtures export`.\n"
         "# Replay offline: agnoctl run <workflow> --mock --mock-fixtures <this file>\n"
     )
-    return Export(header + _dump({"steps": _steps(calls)}), count, run_id)
+    data = {"steps": _steps(calls)}
+    return Export(header + _dump(data), data, count, run_id)
 
 
 def _replies(run: Iterable[Event]) -> dict[Key, list[dict[str, Any]]]:
