@@ -129,7 +129,8 @@ def _step_status(step: StepReport) -> str:
         status += f" · {step.loop.iterations} iteration(s)"
         if step.loop.exhausted:
             status += ", ran out"
-    return status
+    # Its calls were an earlier segment's: why its row is empty.
+    return status + (" · reused" if step.reused else "")
 
 
 def _spending(report: RunReport) -> list[str]:

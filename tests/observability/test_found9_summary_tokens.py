@@ -63,3 +63,26 @@ def test_each_call_counts_on_one_row(run_cli: RunCli, tmp_path: Path) -> None:
     # Each iteration's child has its row, the first pass's too.
     assert [label for label, _ in rows].count("again.say") == 2, rows
     assert sum(int(cell) for _, cell in rows if cell) == report["cost"]["total"]["tokens"]
+
+
+_FLAKY = """\
+version: 1
+name: again
+agents:
+  a: {model: mock/echo}
+steps:
+  first: {agent: a, prompt: first}
+  check: {needs: [first], run: [test, -e, flag]}
+"""
+
+
+def test_a_reused_step_says_so(run_cli: RunCli, tmp_path: Path) -> None:
+    """Its calls were the first segment's (in the segments table): its row is empty, and
+    says why."""
+    (tmp_path / "wf.yaml").write_text(_FLAKY, encoding="utf-8")
+    assert run_cli("run", "wf.yaml", "--report-dir", "r", "-q").returncode == 1
+    (tmp_path / "flag").touch()
+    result = run_cli("run", "wf.yaml", "--resume", "r", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    assert "| `first` | ✅ succeeded · reused |  |  |  |" in summary, summary
