@@ -902,6 +902,8 @@ def run(
         return
     if resume is not None and report_dir is not None:
         fail("--resume continues in the run's own directory; drop --report-dir")
+    if quiet:
+        _refuse_display_options(progress, show_text)
     # A reader that goes away (`agnoctl run wf.yaml | head`) stops the output, not the run.
     mode = choose_mode(progress.value, quiet, sys.stdout)
     terminal = Terminal(
@@ -975,6 +977,17 @@ def _refuse_run_options(ctx: typer.Context) -> None:
         fail(
             f"--dry-run prints the plan and runs nothing, so {', '.join(given)} would be "
             f"ignored: drop {'it' if len(given) == 1 else 'them'}, or run without --dry-run"
+        )
+
+
+def _refuse_display_options(progress: ProgressMode, show_text: bool | None) -> None:
+    """--quiet turns the display off: progress or text asked for with it would be dropped."""
+    ignored = [f"--progress {progress.value}"] if progress is not ProgressMode.auto else []
+    ignored += ["--show-text"] if show_text else []
+    if ignored:
+        fail(
+            f"--quiet prints only the result, so {', '.join(ignored)} would be ignored: "
+            "drop one or the other"
         )
 
 

@@ -424,7 +424,7 @@ class Agnoctl:
         """End to end, as a CI step runs it: a fresh interpreter, ``agnoctl run``, exit 0."""
         path, run_dir = self._write(agnoctl_workflow(workload))
         command = [sys.executable, "-m", "agnoctl", "run", str(path), "--report-dir", str(run_dir)]
-        command += ["-q", "--progress", "plain"]
+        command.append("-q")
         subprocess.run(command, check=True, capture_output=True, timeout=SUBPROCESS_TIMEOUT)
 
 
@@ -643,7 +643,7 @@ def resume(sizes: Sizes, folder: Path) -> dict[str, Any]:
     agnoctl_run = [sys.executable, "-m", "agnoctl", "run"]
     workflow = folder / "resume.yaml"
     workflow.write_text(yaml.safe_dump(chains_and_fan_outs(sizes.steps)), encoding="utf-8")
-    command = [*agnoctl_run, str(workflow), "-q", "--progress", "plain"]
+    command = [*agnoctl_run, str(workflow), "-q"]
     first, _ = _timed(command, folder)
     again, said = _timed([*command, "--resume", "latest"], folder)
     return {
