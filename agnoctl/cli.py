@@ -52,6 +52,11 @@ class _Command(typer.core.TyperCommand):
                 pieces += param.get_usage_pieces(ctx)
         return pieces
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            _refuse_repeated(self.make_parser(ctx).parse_args(args=list(args))[2])
+        return super().parse_args(ctx, args)
+
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         arguments, options = [], []
         for param in self.get_params(ctx):
@@ -66,6 +71,21 @@ class _Command(typer.core.TyperCommand):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
+
+
+def _refuse_repeated(order: list[click.Parameter]) -> None:
+    """An option that holds one value, given twice (``--report-dir a --report-dir b``): click
+    keeps the last and drops the other without a word, where the user meant one of them."""
+    seen: set[str] = set()
+    for param in order:
+        if not isinstance(param, typer.core.TyperOption):
+            continue
+        if param.multiple or param.count or param.is_flag:
+            continue
+        name = max(param.opts, key=len)
+        if name in seen:
+            fail(f"{name} is given twice: give it once")
+        seen.add(name)
 
 
 def _argument_name(param: click.Parameter) -> str:
