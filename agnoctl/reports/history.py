@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from agnoctl.engine.rundir import JOURNAL, LATEST, RUNS_DIR, latest_run, refuse_copied_latest
 from agnoctl.errors import UsageError
@@ -174,9 +175,25 @@ def load_report(ref: str, runs_dir: Path = RUNS_DIR) -> RunReport:
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not a valid report: it is not UTF-8 text") from None
     try:
-        return RunReport.model_validate_json(text).located(path.parent)
+        report = RunReport.model_validate_json(text).located(path.parent)
     except ValidationError as exc:
         raise UsageError(f"{path} is not a valid report: {first_error(exc)}") from None
+    _refuse_non_finite(text, path)
+    return report
+
+
+def _refuse_non_finite(text: str, path: Path) -> None:
+    """pydantic reads NaN and Infinity as numbers; agnoctl never writes them (a report from
+    elsewhere does), and `report diff --format json` would print them as tokens no strict
+    JSON reader takes. Only a text holding one of the words is parsed again, strictly."""
+    if "NaN" not in text and "Infinity" not in text:
+        return
+    try:
+        from_json(text, allow_inf_nan=False)
+    except ValueError as exc:
+        raise UsageError(
+            f"{path} is not a valid report: it holds NaN or Infinity, which JSON has not ({exc})"
+        ) from None
 
 
 # --------------------------------------------------------------------------- diff
