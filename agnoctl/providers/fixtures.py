@@ -33,10 +33,10 @@ MalformedResponse, ``reset`` → ConnectionFailed.
 Which script answers a call: for a task call, ``steps.<step path>`` (its ``items`` entry for the
 call's for_each index, else its first ``attachments`` pattern, in file order, that matches the
 name of a file the call attaches (the path as the workflow gave it, or its last part), else its
-``default``); for a call with another purpose, such as a judge,
-``steps."<step path>#<purpose>"``; then ``agents.<agent name>``. Calls are counted per (step
-path, item index, purpose) in the order they arrive, each tool-loop round and each retry
-included, so call N gets reply N and the last reply repeats.
+``default``); for a judge gate's call, ``steps."<step path>#judge"``; then
+``agents.<agent name>``. Calls are counted per (step path, item index, purpose) in the order
+they arrive, each tool-loop round and each retry included, so call N gets reply N and the last
+reply repeats.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.loader import SourceMap, load_data_file
 from agnoctl.spec.models import parse_duration
 
-_STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#[a-z_]+)?$")
+_STEP_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(#judge)?$")
 _REPLY_KINDS = ("text", "json", "error", "tool_calls")
 _REPLY_KEYS = (*_REPLY_KINDS, "delay", "usage", "finish_reason")
 _ENTRY_KEYS = frozenset({"items", "attachments", "default"})  # a step entry that is no reply
@@ -159,6 +159,7 @@ class Fixtures:
     agents: Mapping[str, Script] = field(default_factory=dict)
     source: str = "<fixtures>"
     locations: Mapping[str, str] = field(default_factory=dict)  # step key -> file:line:col
+    agent_locations: Mapping[str, str] = field(default_factory=dict)  # name -> file:line:col
 
     def script_for(self, context: CallContext, attachments: tuple[str, ...] = ()) -> Script | None:
         """The script that answers a call from ``context`` that attaches the files named
@@ -174,18 +175,38 @@ class Fixtures:
             return self.agents.get(context.agent)
         return None
 
-    def unknown_steps(self, step_paths: Collection[str]) -> list[str]:
-        """One message per step key that names no step of the workflow (a likely typo)."""
+    def unknown_names(
+        self, step_paths: Collection[str], judged: Collection[str], agents: Collection[str]
+    ) -> list[str]:
+        """One message per entry that names what the run lacks (a likely typo), and so would
+        never answer a call: a step of none of its ``step_paths``, the judge of a step not
+        ``judged`` (one without a judge gate), an agent of none of its ``agents``."""
         messages = []
         for key in self.steps:
-            step = key.partition("#")[0]
-            if step in step_paths:
-                continue
+            step, judge, _ = key.partition("#")
             where = self.locations.get(key, self.source)
-            message = f"{where}: mock fixtures name step {step!r}, which the workflow lacks"
-            guess = did_you_mean(step, step_paths)
-            messages.append(f"{message} (did you mean {guess!r}?)" if guess else message)
-        return messages
+            if step not in step_paths:
+                messages.append(
+                    _guessed(f"{where}: mock fixtures name step {step!r}", step, step_paths)
+                )
+            elif judge and step not in judged:
+                messages.append(
+                    f"{where}: mock fixtures script the judge of step {step!r}, which has no "
+                    "judge gate"
+                )
+        for name in self.agents:
+            where = self.agent_locations.get(name, self.source)
+            messages.append(_guessed(f"{where}: mock fixtures name agent {name!r}", name, agents))
+        return [message for message in messages if message]
+
+
+def _guessed(message: str, name: str, known: Collection[str]) -> str:
+    """``message`` saying the workflow lacks ``name``, with a guess; "" when it has it."""
+    if name in known:
+        return ""
+    guess = did_you_mean(name, known)
+    lacks = f"{message}, which the workflow lacks"
+    return f"{lacks} (did you mean {guess!r}?)" if guess else lacks
 
 
 def load_fixtures(path: Path) -> Fixtures:
@@ -256,10 +277,18 @@ class _Parser:
             steps[key] = self.step_entry(entry, path)
             locations[key] = self.where(path)
         agents: dict[str, Script] = {}
+        agent_locations: dict[str, str] = {}
         raw_agents = self.mapping(top.get("agents") or {}, ("agents",), "`agents`")
         for name, entry in raw_agents.items():
             agents[str(name)] = self.script(entry, ("agents", name))
-        return Fixtures(steps=steps, agents=agents, source=self._source, locations=locations)
+            agent_locations[str(name)] = self.where(("agents", name))
+        return Fixtures(
+            steps=steps,
+            agents=agents,
+            source=self._source,
+            locations=locations,
+            agent_locations=agent_locations,
+        )
 
     def step_entry(self, entry: Any, path: DataPath) -> StepScripts:
         if not (isinstance(entry, dict) and _ENTRY_KEYS & entry.keys()):

@@ -190,7 +190,9 @@ def test_items_without_a_default_fall_back_to_the_agent() -> None:
 
 def test_unknown_steps_are_reported_with_a_suggestion(tmp_path: Path) -> None:
     fixtures = load_fixtures(write(tmp_path, EXAMPLE))
-    messages = fixtures.unknown_steps({"analyse", "collect", "review.drafts"})
+    messages = fixtures.unknown_names(
+        {"analyse", "collect", "review.drafts"}, {"analyse"}, {"judge"}
+    )
     assert messages == [
         f"{tmp_path / 'fixtures.yaml'}:9:3: mock fixtures name step 'review.draft', "
         "which the workflow lacks (did you mean 'review.drafts'?)"
