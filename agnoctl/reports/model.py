@@ -652,12 +652,12 @@ Usage = tuple[int, int, float]
 
 def own_usage(entry: StepReport | LoopIterationReport) -> Usage | None:
     """What a row of a table of the run counts (``RunReport.rows``), so that each call is on
-    one row only and the column adds up to the total: a step's calls, but a group's own only
-    (its judge gates), for its children and iterations have rows of their own; an iteration's
-    are its children's (None)."""
+    one row only and the column adds up to the total: a step's calls, but a group's or a
+    ``uses`` step's own only (its judge gates), for its children and iterations have rows of
+    their own; an iteration's are its children's (None)."""
     if isinstance(entry, LoopIterationReport):
         return None
-    if entry.kind != "group":
+    if entry.kind not in ("group", "uses"):  # a sub-workflow's steps have rows too
         return entry.calls, entry.tokens_in + entry.tokens_out, entry.cost_usd
     attempts = [attempt for e in (entry, *(entry.items or ())) for attempt in e.attempts]
     return (

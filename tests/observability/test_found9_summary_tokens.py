@@ -6,7 +6,8 @@ then each child its own, so the tokens column counted every call twice (three ti
 group) and added up to more than the run's total in the line above it; a loop showed only its
 last iteration's children, so the rest of its calls had no row. ``report show`` gives a group
 its own calls only (its judge gates) and lists each iteration. Now summary.md does too: the
-column adds up to report.json's total, row for row the figures ``report show`` prints.
+column adds up to report.json's total, row for row the figures ``report show`` prints. A
+``uses:`` step (found next) was counted twice in both: its row now holds its own calls too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ steps:
     for_each: "['x', 'y']"
     steps:
       each: {agent: a, prompt: "item {{ item }}"}
+  sub:
+    uses: sub.yaml
+  subs:
+    for_each: "['x', 'y']"
+    uses: sub.yaml
+"""
+
+_SUB = """\
+version: 1
+name: sub
+agents:
+  a: {model: mock/echo}
+steps:
+  inside: {agent: a, prompt: a sub-workflow's step}
 """
 
 
@@ -52,14 +67,16 @@ def _rows(summary: str) -> list[tuple[str, str]]:
 
 def test_each_call_counts_on_one_row(run_cli: RunCli, tmp_path: Path) -> None:
     (tmp_path / "wf.yaml").write_text(_WORKFLOW, encoding="utf-8")
+    (tmp_path / "sub.yaml").write_text(_SUB, encoding="utf-8")
     result = run_cli("run", "wf.yaml", "--report-dir", "r", "-q")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     rows = _rows((tmp_path / "r" / "summary.md").read_text(encoding="utf-8"))
     cells = dict(rows)
-    for group in ("outer", "outer.inner", "again", "fan", "again (iteration 1)"):
+    for group in ("outer", "outer.inner", "again", "fan", "again (iteration 1)", "sub", "subs"):
         assert cells[group] == "", (group, rows)
     assert cells["outer.inner.two"] and cells["fan[1].each"]
+    assert cells["sub.inside"] and cells["subs[1].inside"]
     # Each iteration's child has its row, the first pass's too.
     assert [label for label, _ in rows].count("again.say") == 2, rows
     assert sum(int(cell) for _, cell in rows if cell) == report["cost"]["total"]["tokens"]
