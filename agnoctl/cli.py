@@ -930,7 +930,7 @@ def run(
         mode, on_closed=_drop_pending_output, show_text=_show_text(show_text, mode, sys.stdout)
     )
     logs = LogOptions(log_format.value if log_format else None, log_file, verbose)
-    cache_mode = _cache_mode(no_cache, cache_only)
+    cache_mode = _cache_mode(no_cache, cache_only, cache_dir=_given(ctx, "cache_dir"))
     approvals = _approvals(approve or [], reject or [], reason, None if no_input else terminal)
     try:
         # This process is the run's own: its cycle collector is tuned for it.
@@ -1084,9 +1084,15 @@ def _show_text(asked: bool | None, mode: "Mode", stream: IO[str]) -> bool | None
     return True if asked else asked
 
 
-def _cache_mode(no_cache: bool, cache_only: bool) -> "CacheMode":
+def _cache_mode(no_cache: bool, cache_only: bool, *, cache_dir: bool) -> "CacheMode":
+    """The run's cache mode; ``cache_dir``: whether --cache-dir was given."""
     if no_cache and cache_only:
         fail("--no-cache and --cache-only contradict each other; choose one")
+    if no_cache and cache_dir:
+        fail(
+            "--no-cache turns the response cache off, so --cache-dir would be ignored: "
+            "drop one or the other"
+        )
     return "off" if no_cache else "only" if cache_only else "use"
 
 
