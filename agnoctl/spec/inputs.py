@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,35 @@ def resolve_inputs(
                     f"pass -i {name}=... or put it in --inputs-file"
                 )
             values[name] = spec.default
+    for name, value in values.items():
+        _refuse_surrogates(name, value)
     return {name: values[name] for name in declared}
+
+
+def _refuse_surrogates(name: str, value: Any) -> None:
+    """A byte of an argument that is not UTF-8 reaches Python as a lone surrogate (as a JSON
+    `"\\ud800"` does): no report, event or fingerprint could hold the run's inputs."""
+    for text in _texts(value):
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise UsageError(
+                f"input {name!r} is not UTF-8 text: it holds {text[exc.start]!r} (a byte that "
+                "is no UTF-8, or a lone surrogate escape); give it as UTF-8"
+            ) from None
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string of a value: its own text, or its items', keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
 
 
 def parse_pair(pair: str, declared: Mapping[str, InputSpec]) -> tuple[str, Any]:
