@@ -306,6 +306,12 @@ def _load(path: str | os.PathLike[str], options: RunOptions) -> _Prepared:
 
     file = Path(path)
     _check_executor(options)
+    if options.mock and options.cache_mode == "only":
+        raise UsageError(
+            "--mock answers every model call with the mock, whose replies are never cached, "
+            "so --cache-only would replay none: drop --mock to replay the cache offline, or "
+            "--cache-only to rehearse with the mock"
+        )
     # --mock and --cache-only send no request: an unset provider key variable is no error.
     workflow = load_workflow(file, offline=options.mock or options.cache_mode == "only")
     return _prepare(workflow, file, options)
