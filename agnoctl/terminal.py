@@ -38,6 +38,8 @@ from agnoctl.reports.model import (
     StepReport,
     Usage,
     own_usage,
+    whole_usage,
+    worth_showing,
 )
 
 if TYPE_CHECKING:
@@ -739,10 +741,10 @@ def summary_table(report: RunReport) -> Table:
         for row in rows:
             table.add_row(*_summary_row(row, own_usage(row.entry)))
     else:  # the top-level steps whole, and below them the nested rows that did not succeed
-        shown = _worth_showing(rows)
+        shown = worth_showing(rows, _MAX_ROWS)
         for row in shown:
-            usage = _usage(row.entry) if row.depth == 0 else None
-            table.add_row(*_summary_row(row, usage))
+            whole = whole_usage(row.entry) if row.depth == 0 else None
+            table.add_row(*_summary_row(row, whole))
         table.add_row(Text(f"… {len(rows) - len(shown)} more in report.json", style="dim"))
     total = report.cost.total
     table.add_row(
@@ -753,17 +755,6 @@ def summary_table(report: RunReport) -> Table:
         usd(total.cost_usd),
     )
     return table
-
-
-def _worth_showing(rows: list[Row]) -> list[Row]:
-    """A long run's summary: its top-level steps, then the nested rows that did not succeed."""
-    top = [row for row in rows if row.depth == 0]
-    trouble = [row for row in rows if row.depth > 0 and row.entry.status != "succeeded"]
-    return (top + trouble)[:_MAX_ROWS]
-
-
-def _usage(step: StepReport | LoopIterationReport) -> Usage:
-    return step.calls, step.tokens_in + step.tokens_out, step.cost_usd
 
 
 def _summary_row(row: Row, usage: Usage | None) -> tuple[Any, ...]:

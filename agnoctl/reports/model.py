@@ -650,6 +650,19 @@ Usage = tuple[int, int, float]
 """Calls, tokens, cost."""
 
 
+def worth_showing(rows: list[Row], limit: int) -> list[Row]:
+    """A long table's rows (past ``limit``): its top-level steps, then the nested rows that
+    did not succeed, ``limit`` in all."""
+    top = [row for row in rows if row.depth == 0]
+    trouble = [row for row in rows if row.depth > 0 and row.entry.status != "succeeded"]
+    return (top + trouble)[:limit]
+
+
+def whole_usage(entry: StepReport | LoopIterationReport) -> Usage:
+    """All the calls of ``entry``, its children's included (report.json's figures)."""
+    return entry.calls, entry.tokens_in + entry.tokens_out, entry.cost_usd
+
+
 def own_usage(entry: StepReport | LoopIterationReport) -> Usage | None:
     """What a row of a table of the run counts (``RunReport.rows``), so that each call is on
     one row only and the column adds up to the total: a step's calls, but a group's or a
@@ -658,7 +671,7 @@ def own_usage(entry: StepReport | LoopIterationReport) -> Usage | None:
     if isinstance(entry, LoopIterationReport):
         return None
     if entry.kind not in ("group", "uses"):  # a sub-workflow's steps have rows too
-        return entry.calls, entry.tokens_in + entry.tokens_out, entry.cost_usd
+        return whole_usage(entry)
     attempts = [attempt for e in (entry, *(entry.items or ())) for attempt in e.attempts]
     return (
         sum(a.calls for a in attempts),

@@ -6,7 +6,16 @@ import re
 
 from agnoctl.money import usd
 from agnoctl.printable import printable
-from agnoctl.reports.model import Row, RunReport, SegmentReport, StepReport, own_usage
+from agnoctl.reports.model import (
+    Row,
+    RunReport,
+    SegmentReport,
+    StepReport,
+    Usage,
+    own_usage,
+    whole_usage,
+    worth_showing,
+)
 
 _ICONS = {
     "succeeded": "✅",
@@ -17,6 +26,10 @@ _ICONS = {
     "waiting": "✋",
 }
 _MAX_CELL = 200
+# GitHub drops a step summary over 1 MiB whole; a page of a few hundred rows is also what a
+# reader takes in. A run with more (a fan-out of groups) is in report.json and report.html.
+_MAX_ROWS = 200
+_MAX_FAILURES = 50
 
 
 def render_summary(report: RunReport) -> str:
@@ -36,14 +49,16 @@ def render_summary(report: RunReport) -> str:
         "| step | status | duration | tokens | cost |",
         "|---|---|---:|---:|---:|",
     ]
-    # As `report show` draws it: each loop iteration with its children, each call on one row.
-    lines.extend(_row(row) for row in report.rows())
+    lines += _table(report)
     failures = [step for step in report.all_steps() if step.status == "failed"]
     if failures:
         lines += ["", "### Failures", ""]
         lines.extend(
-            f"- **{s.path}**: {_cell(s.error.message if s.error else 'failed')}" for s in failures
+            f"- **{s.path}**: {_cell(s.error.message if s.error else 'failed')}"
+            for s in failures[:_MAX_FAILURES]
         )
+        if len(failures) > _MAX_FAILURES:
+            lines.append(f"- … {len(failures) - _MAX_FAILURES:,} more failures in report.json")
     if report.output_errors:
         lines += ["", "### Output errors", ""]
         lines.extend(f"- **{name}**: {_cell(text)}" for name, text in report.output_errors.items())
@@ -111,11 +126,23 @@ def _segment_row(number: int, segment: SegmentReport) -> str:
     )
 
 
-def _row(row: Row) -> str:
+def _table(report: RunReport) -> list[str]:
+    """The step table as `report show` draws it: each loop iteration with its children, each
+    call on one row; past ``_MAX_ROWS``, the top-level steps whole (children included), then
+    the nested rows that did not succeed."""
+    rows = list(report.rows())
+    if len(rows) <= _MAX_ROWS:
+        return [_row(row, own_usage(row.entry)) for row in rows]
+    shown = worth_showing(rows, _MAX_ROWS)
+    lines = [_row(row, whole_usage(row.entry) if row.depth == 0 else None) for row in shown]
+    return [*lines, f"| … {len(rows) - len(shown):,} more rows in report.json |  |  |  |  |"]
+
+
+def _row(row: Row, usage: Usage | None) -> str:
     entry = row.entry
     status = entry.status + (_step_status(entry) if isinstance(entry, StepReport) else "")
     duration = "" if entry.duration_ms is None else f"{entry.duration_ms / 1000:.2f} s"
-    calls, tokens, cost = own_usage(entry) or (0, 0, 0.0)
+    calls, tokens, cost = usage or (0, 0, 0.0)
     icon = _ICONS[entry.status]
     cost_cell = usd(cost) if calls else ""
     return f"| {_code(row.label)} | {icon} {status} | {duration} | {tokens or ''} | {cost_cell} |"
