@@ -50,13 +50,10 @@ def render_summary(report: RunReport) -> str:
         "|---|---|---:|---:|---:|",
     ]
     lines += _table(report)
-    failures = [step for step in report.all_steps() if step.status == "failed"]
+    failures = [(step, ok) for step, ok in report.tolerance() if step.status == "failed"]
     if failures:
         lines += ["", "### Failures", ""]
-        lines.extend(
-            f"- **{s.path}**: {_cell(s.error.message if s.error else 'failed')}"
-            for s in failures[:_MAX_FAILURES]
-        )
+        lines.extend(_failure(step, tolerated) for step, tolerated in failures[:_MAX_FAILURES])
         if len(failures) > _MAX_FAILURES:
             lines.append(f"- … {len(failures) - _MAX_FAILURES:,} more failures in report.json")
     if report.output_errors:
@@ -67,6 +64,12 @@ def render_summary(report: RunReport) -> str:
         lines += ["", "### Cost", "", "| by | name | tokens | cost |", "|---|---|---:|---:|"]
         lines.extend(spending)
     return "\n".join(lines) + "\n"
+
+
+def _failure(step: StepReport, tolerated: bool) -> str:
+    # As --format github makes it a warning: the run went on (and may pass) without it.
+    note = " (tolerated)" if tolerated else ""
+    return f"- **{step.path}**{note}: {_cell(step.error.message if step.error else 'failed')}"
 
 
 def _waiting(report: RunReport) -> list[str]:

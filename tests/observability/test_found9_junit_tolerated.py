@@ -83,3 +83,17 @@ def test_a_failure_that_fails_the_run_stays_a_failure(run_cli: RunCli, tmp_path:
     for name in ("(run)", "half", "half.bad"):
         assert cases[name].find("failure") is not None, name
     assert cases["flaky"].find("failure") is None
+
+
+def test_summary_md_says_which_failures_were_tolerated(run_cli: RunCli, tmp_path: Path) -> None:
+    """summary.md of the same passing run listed the three failed steps under "Failures" as a
+    failed run's would be; now each says it was tolerated."""
+    (tmp_path / "wf.yaml").write_text(_TOLERATED, encoding="utf-8")
+    assert run_cli("run", "wf.yaml", "--report-dir", "r", "-q").returncode == 0
+    lines = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8").splitlines()
+    failures = [line for line in lines if line.startswith("- **")]
+    assert [line.split(":", 1)[0] for line in failures] == [
+        "- **flaky** (tolerated)",
+        "- **half.bad** (tolerated)",
+        "- **fan[1].inner** (tolerated)",
+    ], failures
