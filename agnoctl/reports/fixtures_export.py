@@ -73,7 +73,20 @@ def export_fixtures(run_dir: Path) -> Export:
         "# Replay offline: agnoctl run <workflow> --mock --mock-fixtures <this file>\n"
     )
     data = {"steps": _steps(calls)}
+    _check_replayable(data, journal)
     return Export(header + _dump(data), data, count, run_id)
+
+
+def _check_replayable(data: dict[str, Any], journal: Path) -> None:
+    """A journal agnoctl wrote makes valid fixtures; a damaged one (a reply of the wrong
+    shape, an unknown purpose) is refused here rather than written as a file that
+    ``--mock-fixtures`` refuses."""
+    from agnoctl.providers.fixtures import parse_fixtures
+
+    try:
+        parse_fixtures(data, source="the export")
+    except UsageError as exc:
+        raise UsageError(f"{journal} holds a reply that makes no valid fixture ({exc})") from None
 
 
 def _replies(run: Iterable[Event]) -> dict[Key, list[dict[str, Any]]]:
@@ -126,12 +139,7 @@ def _fixture_reply(call: LlmCall, reply: dict[str, Any]) -> dict[str, Any]:
     tool_calls = reply.get("tool_calls") or []
     fixture: dict[str, Any]
     if tool_calls:
-        fixture = {
-            "tool_calls": [
-                {"name": call["name"], "arguments": call.get("arguments") or {}}
-                for call in tool_calls
-            ]
-        }
+        fixture = {"tool_calls": _tool_calls(tool_calls)}
     else:
         fixture = {"text": str(reply.get("text") or "")}
     if reply.get("finish_reason"):
@@ -140,6 +148,19 @@ def _fixture_reply(call: LlmCall, reply: dict[str, Any]) -> dict[str, Any]:
     if tokens_in is not None and tokens_out is not None:
         fixture["usage"] = {"input_tokens": tokens_in, "output_tokens": tokens_out}
     return fixture
+
+
+def _tool_calls(journal: Any) -> Any:
+    """The fixture's tool calls; what is not the list of mappings the journal is written with
+    is kept as it is, for ``_check_replayable`` to name."""
+    if not isinstance(journal, list):
+        return journal
+    return [
+        {"name": call.get("name"), "arguments": call.get("arguments") or {}}
+        if isinstance(call, dict)
+        else call
+        for call in journal
+    ]
 
 
 def _steps(calls: Mapping[Key, list[dict[str, Any]]]) -> dict[str, Any]:
