@@ -852,6 +852,13 @@ class _Builder:
                 "write $${ for a literal ${; names are letters, digits and _",
             )
         value = self._environ.get(name)
+        if value and not _is_utf8(value):
+            raise self._error(
+                self._locate(node, match),
+                f"environment variable {name} is not UTF-8 text",
+                "E120",
+                f"set {name} to UTF-8 text: its bytes are in another encoding",
+            )
         if value:
             return value
         if default is not None:
@@ -885,6 +892,16 @@ class _Builder:
         if ordinal < len(raw):
             return _text_position(self._text, raw[ordinal].start())
         return _mark(node)
+
+
+def _is_utf8(value: str) -> bool:
+    """Whether an environment value was UTF-8: Python reads any other byte as a lone
+    surrogate, which no report, event or fingerprint of the run could hold."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------- data files

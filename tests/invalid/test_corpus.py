@@ -26,6 +26,7 @@ FILES = sorted(CORPUS.glob("*.yaml"))
 EXPECT = re.compile(rb"^# expect: ([EW]\d{3}) (\d+):(\d+) (.+)$", re.MULTILINE)
 DOCS = CORPUS.parent.parent / "docs" / "errors.md"
 UNSET = "AGNOCTL_CORPUS_UNSET_VARIABLE"  # e117 needs it absent
+LATIN1 = "AGNOCTL_CORPUS_LATIN1"  # e120's: café in Latin-1, as Python reads the bytes
 
 
 def _expectations(path: Path) -> list[tuple[str, int, int, str]]:
@@ -38,6 +39,7 @@ def _expectations(path: Path) -> list[tuple[str, int, int, str]]:
 @pytest.fixture(scope="module")
 def report() -> dict[str, list[dict[str, Any]]]:
     env = {key: value for key, value in os.environ.items() if key != UNSET}
+    env[LATIN1] = "caf\udce9"
     proc = forkcli.run(
         ["validate", "--strict", "--format", "json", *(path.name for path in FILES)],
         cwd=CORPUS,
@@ -81,6 +83,7 @@ def test_each_file_reports_what_its_header_expects(
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
 def test_each_file_alone_exits_2(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(UNSET, raising=False)
+    monkeypatch.setenv(LATIN1, "caf\udce9")
     result = CliRunner().invoke(app, ["validate", "--strict", str(path)])
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
