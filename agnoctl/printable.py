@@ -16,6 +16,9 @@ JSON writes them (``\\u009b``).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 _C0 = [c for c in range(0x20) if chr(c) not in "\n\t"]
 _OTHERS = (0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 # C0 as `\x1b`, the rest as `\u009b`: JSON escapes C0 itself but not the others, and `\u...`
@@ -59,12 +62,29 @@ def github_command(level: str, properties: dict[str, object], message: str) -> s
     ``validate --format github`` and ``run --format github`` write annotations.
 
     Data escapes %, CR and LF; property values also escape : and ,. Other control characters
-    are shown, not passed on: a CI log must not be spoofable.
+    are shown, not passed on: a CI log must not be spoofable. A ``file`` under the checkout
+    is named from it (``_checkout_path``).
     """
+    shown = {**properties}
+    if "file" in shown:
+        shown["file"] = _checkout_path(str(shown["file"]))
     props = ",".join(
-        f"{key}={_github_escape(str(value), prop=True)}" for key, value in properties.items()
+        f"{key}={_github_escape(str(value), prop=True)}" for key, value in shown.items()
     )
     return f"::{level} {props}::{_github_escape(message)}"
+
+
+def _checkout_path(file: str) -> str:
+    """``file`` relative to ``$GITHUB_WORKSPACE`` when it is under it: GitHub puts an annotation
+    on the line of the file whose repository path is ``file=``, so a name relative to a job's
+    ``working-directory`` (or absolute) would reach no file."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return file
+    try:
+        return Path(file).resolve().relative_to(Path(workspace).resolve()).as_posix()
+    except (OSError, ValueError):  # outside the checkout, or not a path this machine has
+        return file
 
 
 def _github_escape(value: str, *, prop: bool = False) -> str:
