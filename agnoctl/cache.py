@@ -226,7 +226,8 @@ class ResponseCache:
 
     def _passing_over_damage(self, operation: Callable[[diskcache.Cache], _T]) -> _T | None:
         """``operation`` on the store; None once the database cannot be read (it was damaged
-        after ``check_cache`` passed it): a cache only saves calls, so the run goes on."""
+        after ``check_cache`` passed it) or a reply's own file cannot be written (a full
+        disk): a cache only saves calls, so the run goes on."""
         if self.damage is not None:
             return None
         import sqlite3  # the store's own database (loaded with it)
@@ -237,6 +238,8 @@ class ResponseCache:
             self.damage = damaged.reason
         except sqlite3.DatabaseError as exc:  # damaged while open
             self.damage = str(exc)
+        except OSError as exc:  # a reply past 32 KB is a file of its own: ENOSPC, EIO, ...
+            self.damage = exc.strerror or str(exc)
         return None
 
     def stats(self) -> CacheStats:
