@@ -19,7 +19,9 @@ module: a run that logs nothing never loads it, nor the console renderer's rich 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager, suppress
@@ -171,12 +173,19 @@ def _open_log_file(path: Path) -> IO[str]:
     that cannot be made, no permission) is the command line's error, naming the option."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("a", encoding="utf-8", buffering=1)
+        # Without O_NONBLOCK a named pipe no process reads would wait for one forever.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
     except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(
+                f"--log-file {path} cannot be written: a named pipe no process reads"
+            ) from None
         # The folder it would go in, when that is what failed (a file of that name).
         where = f"{exc.filename}: " if exc.filename and exc.filename != str(path) else ""
         reason = exc.strerror or str(exc)
         raise UsageError(f"--log-file {path} cannot be written: {where}{reason}") from None
+    os.set_blocking(fd, True)  # a pipe's reader may be slower than the run: wait for it
+    return open(fd, "a", encoding="utf-8", buffering=1)
 
 
 def _close_log_file(sink: _Sink, path: Path | None) -> None:
