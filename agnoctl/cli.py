@@ -1348,6 +1348,7 @@ def report_diff(
 
 def main() -> None:
     """Run the command line; ends in SystemExit with the exit code, like any typer app."""
+    _reopen_closed_streams()
     _printable_streams()
     try:
         # Named `agnoctl` under `python -m agnoctl` too: completion scripts call the executable.
@@ -1371,6 +1372,28 @@ def _print_table(terminal: "Terminal", table: object) -> None:
         terminal.console.print(table)
     except BrokenPipeError:
         _drop_pending_output()
+
+
+def _reopen_closed_streams() -> None:
+    """A stream the caller closed (`agnoctl plan wf.yaml >&-`, `<&-`) starts Python with it
+    None, and its first use was a traceback, exit 1. A closed output is a reader gone before
+    it read, a closed input one that is empty: each is the null device, whose descriptor also
+    keeps the stream's number from the next file opened (which a command step would inherit
+    as its stdin or stdout)."""
+    for fd, name, flags, mode in (
+        (0, "stdin", os.O_RDONLY, "r"),
+        (1, "stdout", os.O_WRONLY, "w"),
+        (2, "stderr", os.O_WRONLY, "w"),
+    ):
+        if getattr(sys, name) is not None:
+            continue
+        null = os.open(os.devnull, flags)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        os.set_inheritable(fd, True)  # os.open's own is not: a program run would lack it
+        stream = open(fd, mode, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        setattr(sys, name, stream)
 
 
 def _printable_streams() -> None:
