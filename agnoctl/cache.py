@@ -300,11 +300,17 @@ def check_cache(directory: Path, mode: CacheMode) -> str | None:
     A directory with a file in its way, or not writable, is a wrong setting: UsageError. A
     damaged database is passed over (a cache only saves calls): the note returned says so,
     and the run goes without the cache. ``only`` has no other source of replies: there it is
-    an error. A directory not made yet is fine; the first stored reply makes it.
+    an error, as is a directory that holds no cache (a typo, a CI cache not restored): every
+    call would miss. Else a directory not made yet is fine; the first stored reply makes it.
     """
     if mode == "off":
         return None
     _check_place(directory)
+    if mode == "only" and not holds_cache(directory):
+        raise UsageError(
+            f"--cache-only replays the response cache, but {directory} holds none: run once "
+            "without --cache-only to fill it, or name the cache with --cache-dir"
+        )
     reason = _damage(directory)
     if reason is None:
         return None

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from agnoctl import run_workflow
+from agnoctl.cache import ResponseCache
 from agnoctl.events import Entry, StepSucceeded
 from agnoctl.providers import http
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread
@@ -114,6 +115,8 @@ def test_an_offline_run_imports_no_http_transport(
 ) -> None:
     flow = _flow(tmp_path, server.url)
     options = {"mock": True} if mode == ["--mock"] else {"cache_mode": "only"}
+    with ResponseCache(tmp_path / "cache") as cache:  # --cache-only needs one to replay
+        cache.stats()
     probe = (
         "import sys, agnoctl\n"
         f"agnoctl.run_workflow({str(flow)!r}, runs_dir={str(tmp_path / 'runs')!r}, "

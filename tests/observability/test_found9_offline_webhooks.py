@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agnoctl.cache import ResponseCache
 from tests.conftest import RunCli
 from tests.observability.conftest import Receiver
 
@@ -39,6 +40,8 @@ def test_a_mock_run_sends_no_webhook_and_says_so(
 def test_a_cache_only_run_sends_no_webhook(
     run_cli: RunCli, receiver: Receiver, tmp_path: Path
 ) -> None:
+    with ResponseCache(tmp_path / ".agnoctl" / "cache") as cache:
+        cache.stats()  # made, with no entry
     done = run_cli("run", _workflow(tmp_path, receiver.url), "--cache-only", "-q")
     assert done.returncode == 1, done.stderr  # an empty cache: a miss
     assert receiver.requests == []
