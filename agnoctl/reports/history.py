@@ -29,7 +29,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,7 +87,15 @@ def list_runs(runs_dir: Path = RUNS_DIR) -> list[RunSummary]:
         for entry in runs_dir.iterdir()
         if entry.is_dir() and not entry.is_symlink() and not entry.name.startswith(".")
     ]
-    return sorted(runs, key=lambda run: run.run_id, reverse=True)
+    return sorted(runs, key=_newest_first, reverse=True)
+
+
+def _newest_first(run: RunSummary) -> tuple[bool, datetime, str]:
+    """By when it started (a run named by --report-dir has no time in its name), then name;
+    a report's time without a zone (one written by hand) is taken as UTC, as agnoctl's are."""
+    started = run.started or datetime.min
+    aware = started if started.tzinfo else started.replace(tzinfo=UTC)
+    return run.started is not None, aware, run.run_id
 
 
 def _summary(run_dir: Path) -> RunSummary:
@@ -96,7 +104,7 @@ def _summary(run_dir: Path) -> RunSummary:
         # ValueError), where json's parser ran out of stack.
         data = orjson.loads((run_dir / "report.json").read_bytes())
         return RunSummary(
-            run_id=str(data.get("run_id", run_dir.name)),
+            run_id=run_dir.name,  # what `report show` and `--resume` look it up by
             workflow=(data.get("workflow") or {}).get("name"),
             status=str(data.get("status", "incomplete")),
             started=_parse_time(data.get("started")),

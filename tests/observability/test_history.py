@@ -114,7 +114,8 @@ def test_markdown_escapes_html(obs_runs: ObsRuns) -> None:
 def test_runs_list_and_show(obs_runs: ObsRuns, run_cli: RunCli, cli: CliRunner) -> None:
     runs = list_runs(obs_runs.runs_dir)
     made = [obs_runs.a, obs_runs.b]
-    assert [r.run_id for r in runs] == sorted((run.report.run_id for run in made), reverse=True)
+    newest_first = sorted(made, key=lambda run: run.report.started, reverse=True)
+    assert [r.run_id for r in runs] == [run.run_dir.name for run in newest_first]
     assert all(r.workflow == "obs-demo" and r.status == "passed" for r in runs)
     listed = run_cli("runs", "list", "--runs-dir", obs_runs.runs_dir)
     assert listed.returncode == 0 and obs_runs.a.report.run_id in listed.stdout
