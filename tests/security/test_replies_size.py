@@ -81,14 +81,15 @@ def test_a_huge_reply_is_refused_unread_past_the_cap(e2e: E2E) -> None:
 
 
 def test_a_trickling_reply_stalls_and_is_retried(e2e: E2E) -> None:
-    """A byte every tenth of a second (the socket is never idle long enough for a read
-    timeout): under 1 KiB in `stall_timeout` is a stall, a timeout, which is retried
-    (attempts = max_attempts), and the run ends in bounded time."""
+    """A streamed event every 0.3 s (the socket is never idle long enough for a read
+    timeout, and the reply's events take over a second): under 1 KiB in `stall_timeout` is a
+    stall, a timeout, which is retried (attempts = max_attempts), and the run ends in bounded
+    time. At an event every 0.1 s the whole reply came within the half second now and then."""
     doc = workflow_doc(
         "trickle",
         providers={"llm": e2e.provider(stall_timeout="500ms")},
         agents={"a": {"model": "llm/m"}},
-        steps={"slow": {"agent": "a", "prompt": "[[trickle:100]] a", "retry": FAST_RETRY}},
+        steps={"slow": {"agent": "a", "prompt": "[[trickle:300]] a", "retry": FAST_RETRY}},
     )
     started = time.monotonic()
     proc, run_dir = _run(e2e, "trickle", doc)
