@@ -54,7 +54,9 @@ class _Command(typer.core.TyperCommand):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
-            _refuse_repeated(self.make_parser(ctx).parse_args(args=list(args))[2])
+            values, _, order = self.make_parser(ctx).parse_args(args=list(args))
+            _refuse_repeated(order)
+            _refuse_empty(order, values)
         return super().parse_args(ctx, args)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -86,6 +88,19 @@ def _refuse_repeated(order: list[click.Parameter]) -> None:
         if name in seen:
             fail(f"{name} is given twice: give it once")
         seen.add(name)
+
+
+def _refuse_empty(order: list[click.Parameter], values: dict[str, Any]) -> None:
+    """An empty value (`--report-dir "$DIR"`, DIR unset) is no value any option takes, and an
+    empty path is Python's `.`: the run went into the working directory itself."""
+    for param in order:
+        value = values.get(param.name or "")
+        given = value if isinstance(value, list | tuple) else [value]
+        if "" in given:
+            name = param.metavar or (param.name or "").upper()
+            if param.param_type_name != "argument":
+                name = max(param.opts, key=len)
+            fail(f"{name} is empty: give it a value (an unset variable?)")
 
 
 def _argument_name(param: click.Parameter) -> str:
