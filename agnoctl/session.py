@@ -54,6 +54,7 @@ from agnoctl.engine.rundir import (
 from agnoctl.engine.state import ItemRecord, RunState, StepRecord
 from agnoctl.errors import ExitCode, NothingToResume, UsageError
 from agnoctl.events import Entry, Listener
+from agnoctl.log_config import get_logger
 from agnoctl.printable import one_line
 from agnoctl.providers.base import Provider
 from agnoctl.redact import SECRET_NAME, Redactor, masking
@@ -655,9 +656,18 @@ async def _tell(
     segment = len(report.segments)
     done = published(run_dir, segment) or set()
     if "step_summary" in owed:
-        done.add("step_summary")
-        if append_github_summary(run_dir):
-            mark_published(run_dir, segment, done)
+        try:
+            appended = append_github_summary(run_dir)
+        except OSError as exc:
+            # The run's outcome stands, but its job page lacks the summary: say so, and leave
+            # it owed, for a `--resume` to add.
+            get_logger(run_id=report.run_id).warning(
+                "step_summary_failed", path=exc.filename, error=exc.strerror or str(exc)
+            )
+        else:
+            done.add("step_summary")
+            if appended:
+                mark_published(run_dir, segment, done)
     if "webhooks" in owed:
         # Most workflows notify nobody: no webhook code to load.
         if workflow.notify is not None and rehearsal is None:

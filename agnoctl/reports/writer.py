@@ -12,7 +12,6 @@ has done, so that making lost report files again (``--resume``) repeats neither.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -138,11 +137,11 @@ PUBLICATIONS: tuple[Publication, ...] = ("step_summary", "webhooks")
 
 def append_github_summary(run_dir: Path) -> bool:
     """Add the run's summary.md to the GitHub Actions job page when running there; whether
-    it did."""
+    it did. Raises OSError when the page's file cannot be written."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return False
     markdown = (run_dir / SUMMARY_FILE).read_text(encoding="utf-8")
-    with contextlib.suppress(OSError), open(target, "a", encoding="utf-8") as handle:
+    with open(target, "a", encoding="utf-8") as handle:
         handle.write(markdown + "\n")
     return True
