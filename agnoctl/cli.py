@@ -234,8 +234,22 @@ class DiagnosticFormat(StrEnum):
     github = "github"
 
 
+def _utf8_name(path: Path) -> Path:
+    """A workflow file's name is recorded in the run's events, report and plan, all UTF-8: a
+    byte that is not (Python reads it as a lone surrogate) ended a run in a traceback."""
+    try:
+        str(path).encode()
+    except UnicodeEncodeError:
+        fail(
+            f"FILE {str(path).encode(errors='backslashreplace').decode()}: the name is no "
+            "UTF-8 text, which the run's report and events could not record; rename the file"
+        )
+    return path
+
+
 WorkflowArgument = Annotated[
-    Path, typer.Argument(metavar="FILE", help="Workflow file.", show_default=False)
+    Path,
+    typer.Argument(metavar="FILE", help="Workflow file.", show_default=False, callback=_utf8_name),
 ]
 InputsOption = Annotated[
     list[str] | None,
