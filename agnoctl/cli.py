@@ -241,7 +241,7 @@ def _utf8_name(path: Path) -> Path:
         str(path).encode()
     except UnicodeEncodeError:
         fail(
-            f"FILE {str(path).encode(errors='backslashreplace').decode()}: the name is no "
+            f"FILE {os.fsencode(path).decode(errors='backslashreplace')}: the name is no "
             "UTF-8 text, which the run's report and events could not record; rename the file"
         )
     return path

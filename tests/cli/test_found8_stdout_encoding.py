@@ -4,7 +4,8 @@ the secondary commands pass).
 Under an encoding without `→` and `·` (Windows' cp1252, `PYTHONIOENCODING=ascii`) `report diff`,
 `report show` and the end of `run` ended in a UnicodeEncodeError traceback, exit 1; under
 `PYTHONIOENCODING=utf-8`, which CI setups often set, so did `plan` of a file whose name is not
-UTF-8. Now stdout escapes what it cannot encode, as stderr does, and the command keeps its code.
+UTF-8 (now refused, named in escapes). Now stdout escapes what it cannot encode, as stderr
+does, and the command keeps its code.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def test_a_narrow_encoding_shows_escapes(tmp_path: Path, encoding: str) -> None:
         out.decode(encoding)  # all of it in the stream's encoding
 
 
-def test_a_file_name_that_is_not_utf8_is_printed_under_pythonioencoding_utf8(
+def test_a_file_name_that_is_not_utf8_is_named_under_pythonioencoding_utf8(
     tmp_path: Path,
 ) -> None:
+    # plan refuses such a name since b051b74 (a run's report could not record it): the
+    # refusal names it in escapes, no traceback.
     name = b"\xf0x.yaml".decode("utf-8", "surrogateescape")
     (tmp_path / name).write_text(FLOW, encoding="utf-8")
     code, out, err = _run(["plan", name], tmp_path, "utf-8")
-    assert (code, err) == (0, "")
-    assert out.startswith(b"Plan for flow (\\udcf0x.yaml)")
+    assert (code, out) == (2, b"")
+    assert "FILE \\xf0x.yaml: the name is no UTF-8 text" in err and "Traceback" not in err

@@ -38,7 +38,7 @@ def test_a_file_name_that_is_no_utf8_is_refused(
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert done.stderr == (
-        "error: FILE w\\udcff.yaml: the name is no UTF-8 text, which the run's report and "
+        "error: FILE w\\xff.yaml: the name is no UTF-8 text, which the run's report and "
         "events could not record; rename the file\n"
     )
     assert not (tmp_path / ".agnoctl").exists()
