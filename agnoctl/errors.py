@@ -16,6 +16,7 @@
     │   ├── PermanentProviderError    retrying cannot help: other 4xx
     │   │   ├── AuthenticationFailed  401/403; names the environment variable to set
     │   │   ├── BadRequest
+    │   │   ├── QuotaExhausted        the account's quota or credit is used up (a 429 all the same)
     │   │   └── RetryAfterTooLong     the provider asked to wait past MAX_RETRY_AFTER
     │   └── CircuitOpen               the provider's breaker is open: fail fast, try fallbacks
     ├── StepFailed                a step's own work failed (command exit code, template, tool)
@@ -199,6 +200,11 @@ class BadRequest(PermanentProviderError):
     pass
 
 
+class QuotaExhausted(PermanentProviderError):
+    """The account's quota or credit is used up (OpenAI's ``insufficient_quota``): sent as a
+    429, but no wait mends it, so it is not retried whatever its status."""
+
+
 MAX_RETRY_AFTER = 3600.0
 """Longest wait a provider may ask for; beyond it the attempt fails (RetryAfterTooLong)."""
 
@@ -228,6 +234,7 @@ _KINDS: dict[type[ProviderError], str] = {
     MalformedResponse: "malformed_response",
     AuthenticationFailed: "auth",
     BadRequest: "bad_request",
+    QuotaExhausted: "quota_exhausted",
     CircuitOpen: "circuit_open",
 }
 

@@ -23,6 +23,7 @@ from agnoctl.errors import (
     CacheMiss,
     CircuitOpen,
     ProviderError,
+    QuotaExhausted,
     RetryAfterTooLong,
     StepFailed,
 )
@@ -39,10 +40,11 @@ def is_retryable(exc: BaseException) -> bool:
     """Whether another attempt of the same call may succeed, exactly as SPEC lists it.
 
     An HTTP status, when the error carries one, decides over the error's class: a provider
-    that raised a 409 as a bad request is still retried. An open circuit breaker is never
-    retried on the same model (the engine goes to the fallback models instead).
+    that raised a 409 as a bad request is still retried. An open circuit breaker, a wait past
+    the longest agnoctl takes and a used-up quota (a 429 no wait mends) are never retried on
+    the same model (the engine goes to the fallback models instead).
     """
-    if isinstance(exc, CircuitOpen | RetryAfterTooLong):
+    if isinstance(exc, CircuitOpen | RetryAfterTooLong | QuotaExhausted):
         return False
     if isinstance(exc, ProviderError):
         if exc.status is not None and exc.status >= 400:

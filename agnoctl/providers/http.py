@@ -66,6 +66,7 @@ from agnoctl.errors import (
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
     UsageError,
 )
@@ -776,28 +777,45 @@ def error_for_status(
 ) -> ProviderError:
     """The typed error for a non-200 reply (its ``body`` read), carrying the server's message."""
     status = response.status
-    message = _server_message(response, body, endpoint)
+    message, code = _server_error(response, body, endpoint)
     where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
-    return _error_for(status, where, response.headers, endpoint, model)
+    return _error_for(status, where, response.headers, endpoint, model, code)
 
 
-def stream_error(endpoint: Endpoint, model: str, status: int, message: Any) -> ProviderError:
+def stream_error(
+    endpoint: Endpoint, model: str, status: int, message: Any, code: str | None = None
+) -> ProviderError:
     """The typed error for an error a server reported after its 200 (Anthropic's ``error``
     event, an ``error`` object in an OpenAI-compatible chunk or whole body, an Ollama line), as
     the HTTP ``status`` its kind stands for: an overloaded server mid-stream is retried as its
-    529 is."""
+    529 is. ``code`` is the error's own name for what failed (``insufficient_quota``)."""
     text = message if isinstance(message, str) and message else "(no message)"
     where = (
         f"{endpoint.provider} reported an error after its HTTP 200 for model "
         f"{model!r} (as HTTP {status}): {_truncate(text, endpoint)}"
     )
-    return _error_for(status, where, {}, endpoint, model)
+    return _error_for(status, where, {}, endpoint, model, code)
+
+
+QUOTA_CODE = "insufficient_quota"
+"""OpenAI's name for a used-up quota or credit, in a 429's ``error.code`` and ``type``."""
 
 
 def _error_for(
-    status: int, where: str, headers: Mapping[str, str], endpoint: Endpoint, model: str
+    status: int,
+    where: str,
+    headers: Mapping[str, str],
+    endpoint: Endpoint,
+    model: str,
+    code: str | None = None,
 ) -> ProviderError:
     common: dict[str, Any] = {"provider": endpoint.provider, "model": model, "status": status}
+    if code == QUOTA_CODE:
+        return QuotaExhausted(
+            f"{where}; the account's quota or credit is used up ({QUOTA_CODE}): check the "
+            f"plan and billing of the key in {endpoint.key_hint}; retrying cannot help",
+            **common,
+        )
     if status == 429:
         return RateLimited(
             f"{where}; slow down (rate_limit, max_concurrency) or wait",
@@ -952,20 +970,41 @@ def _non_negative(value: str | None) -> float | None:
     return number if number >= 0 and math.isfinite(number) else None
 
 
-def _server_message(response: aiohttp.ClientResponse, body: bytes, endpoint: Endpoint) -> str:
-    """The error message the server put in its body, whatever the protocol's shape, masked."""
+def _server_error(
+    response: aiohttp.ClientResponse, body: bytes, endpoint: Endpoint
+) -> tuple[str, str | None]:
+    """The error message the server put in its body, whatever the protocol's shape, masked,
+    and the error's code when it names a used-up quota (``QUOTA_CODE``)."""
     text = _text(response, body).strip()
     try:
         payload = json.loads(text)
     except ValueError:
-        return _truncate(text, endpoint) or response.reason or "(empty body)"
+        if _HTML.match(text):
+            return _html_title(text, endpoint) or response.reason or "(an HTML page)", None
+        return _truncate(text, endpoint) or response.reason or "(empty body)", None
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return _truncate(error["message"], endpoint)  # OpenAI and Anthropic
+            # OpenAI and Anthropic
+            quota = QUOTA_CODE in (error.get("code"), error.get("type"))
+            return _truncate(error["message"], endpoint), QUOTA_CODE if quota else None
         if isinstance(error, str):
-            return _truncate(error, endpoint)  # Ollama
-    return _truncate(text, endpoint)
+            return _truncate(error, endpoint), None  # Ollama
+    return _truncate(text, endpoint), None
+
+
+_HTML = re.compile(r"<(?:!doctype|html|head)\b", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def _html_title(text: str, endpoint: Endpoint) -> str | None:
+    """What an HTML error page (a proxy's, a CDN's: nginx, Cloudflare) says in its title,
+    marked as a page: its markup, kilobytes before any text, would fill the message."""
+    import html
+
+    found = _TITLE.search(text)
+    title = " ".join(html.unescape(found.group(1)).split()) if found else ""
+    return f"{_truncate(title, endpoint)} (an HTML page: a proxy's or gateway's)" if title else None
 
 
 def _text(response: aiohttp.ClientResponse, body: bytes) -> str:

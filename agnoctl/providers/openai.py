@@ -386,11 +386,31 @@ class _CallPieces:
         self.arguments: list[str] = []
 
 
+# The HTTP status an error's ``code`` or ``type`` stands for, when it names no status itself.
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "context_length_exceeded": 400,
+    "invalid_api_key": 401,
+    "model_not_found": 404,
+    "rate_limit_exceeded": 429,
+    http.QUOTA_CODE: 429,
+}
+
+
 def _error_after_200(endpoint: http.Endpoint, model: str, error: Any) -> Exception:
+    """An error object, as the HTTP status its ``code`` is (LiteLLM writes it as a string:
+    ``"429"``) or its ``code`` or ``type`` names; a server error when it names none."""
     error = error if isinstance(error, dict) else {"message": error}
-    code = error.get("code")
-    status = code if isinstance(code, int) and 400 <= code <= 599 else 500
-    return http.stream_error(endpoint, model, status, error.get("message"))
+    code, kind = error.get("code"), error.get("type")
+    status = _status(code) or _ERROR_STATUS.get(str(code)) or _ERROR_STATUS.get(str(kind)) or 500
+    quota = http.QUOTA_CODE if http.QUOTA_CODE in (code, kind) else None
+    return http.stream_error(endpoint, model, status, error.get("message"), quota)
+
+
+def _status(code: Any) -> int | None:
+    if isinstance(code, str) and code.isdigit() and len(code) == 3:
+        code = int(code)
+    return code if isinstance(code, int) and 400 <= code <= 599 else None
 
 
 def _str_or_none(value: Any) -> str | None:
