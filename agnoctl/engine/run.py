@@ -425,9 +425,10 @@ async def _write_checkpoint(
     """Write one checkpoint; the seconds its build took the event loop, or None when the
     write failed (and the run is being stopped)."""
     started = time.perf_counter()
-    text = reports.checkpoint(_result(setup, rt, scheduler, state, {}, {}, interrupted=True))
-    cost = time.perf_counter() - started
     try:
+        # Building one reads back the items file, flushing what the disk may refuse.
+        text = reports.checkpoint(_result(setup, rt, scheduler, state, {}, {}, interrupted=True))
+        cost = time.perf_counter() - started
         await anyio.to_thread.run_sync(reports.write_checkpoint, text)
     except OSError as exc:
         stop.failed("report", Path(exc.filename or setup.run_dir / REPORT_FILE), exc)

@@ -57,17 +57,19 @@ class ItemsFile:
         line = orjson.dumps(self._fields(step.path, item), option=_OPTIONS)
         if self._redact is not None:
             line = self._redact(line.decode()).encode()
-        if self._handle is None:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            self._handle = os.fdopen(fd, "wb")
-        self._handle.write(line)
+        with self._naming():
+            if self._handle is None:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                self._handle = os.fdopen(fd, "wb")
+            self._handle.write(line)
 
     def written(self) -> dict[str, list[dict[str, Any]]]:
         """The lines written so far, by step path (a small run's, to list in report.json)."""
         by_step: dict[str, list[dict[str, Any]]] = {}
         if self._handle is None:
             return by_step
-        self._handle.flush()
+        with self._naming():
+            self._handle.flush()
         for _, step, line in _lines(self.path):
             by_step.setdefault(step, []).append(line)
         return by_step
@@ -78,16 +80,27 @@ class ItemsFile:
         final = self.path.with_name(ITEMS_FILE)
         handle, self._handle = self._handle, None
         if handle is not None:
-            handle.flush()
-            if keep:
-                os.fsync(handle.fileno())
-            handle.close()
+            with self._naming(), handle:
+                handle.flush()
+                if keep:
+                    os.fsync(handle.fileno())
             if keep:
                 os.replace(self.path, final)
                 return
             self.path.unlink()
         with contextlib.suppress(FileNotFoundError):
             final.unlink()
+
+    @contextlib.contextmanager
+    def _naming(self) -> Iterator[None]:
+        """A refused write names this file: a buffered write's error names none, and the run
+        would say that report.json could not be written."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, os.fspath(self.path)) from exc
 
 
 def read_items(path: Path, step: str) -> Iterator[tuple[int, dict[str, Any]]]:
