@@ -191,10 +191,31 @@ def latest_run(runs_dir: Path = RUNS_DIR) -> Path | None:
     if link.is_symlink():
         target = runs_dir / os.readlink(link)
     elif link.is_file():
-        target = runs_dir / link.read_text(encoding="utf-8").strip()
+        name = _run_id_in(link)
+        if name is None:
+            return None
+        target = runs_dir / name
     else:
         return None
     return target if target.is_dir() else None
+
+
+_RUN_ID_SIZE = 256  # far more than a run id's 23 characters; a bigger file holds none
+
+
+def _run_id_in(link: Path) -> str | None:
+    """The run id a ``latest`` text file holds; None when it holds none (not UTF-8, empty,
+    or not one folder's name): not what agnoctl wrote, and it must not end every run (a new
+    one replaces it) nor name the runs folder or one outside it."""
+    with link.open("rb") as handle:
+        raw = handle.read(_RUN_ID_SIZE + 1)
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None
+    if len(raw) > _RUN_ID_SIZE or name in ("", ".", "..") or "/" in name:
+        return None
+    return name
 
 
 def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
