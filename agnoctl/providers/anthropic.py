@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from agnoctl.errors import BadRequest
+from agnoctl.errors import BadRequest, MalformedResponse
 from agnoctl.providers import attachments, http
 from agnoctl.providers.base import (
     Attachment,
@@ -178,10 +178,10 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
     if payload.get("type") == "error":
         raise _error_after_200(endpoint, model, payload.get("error"))
     usage = _usage(http.mapping(payload.get("usage")), endpoint, model)
-    with http.billed(usage):
-        texts, calls = _content(payload.get("content"), endpoint, model)
-    output = [c for c in calls if c.name == OUTPUT_TOOL]
     reason = payload.get("stop_reason")
+    with http.billed(usage):
+        texts, calls = _content(payload.get("content"), endpoint, model, reason == "max_tokens")
+    output = [c for c in calls if c.name == OUTPUT_TOOL]
     finish = _STOP_REASONS.get(reason, reason) if isinstance(reason, str) else None
     if output:
         texts = [json.dumps(output[0].arguments)]
@@ -210,8 +210,13 @@ def _usage(raw: dict[str, Any], endpoint: http.Endpoint, model: str) -> Usage:
     return usage
 
 
-def _content(content: Any, endpoint: http.Endpoint, model: str) -> tuple[list[str], list[ToolCall]]:
-    """The texts and the tool calls of a reply's ``content`` blocks."""
+def _content(
+    content: Any, endpoint: http.Endpoint, model: str, cut: bool
+) -> tuple[list[str], list[ToolCall]]:
+    """The texts and the tool calls of a reply's ``content`` blocks. When the reply was
+    ``cut`` at max_tokens, a tool_use block whose input the cut left unfinished is dropped:
+    the reply is a cut one, which the engine fails once naming max_tokens, not a malformed
+    one retried into the same cut (structured output, a tool call, is cut so most often)."""
     if not isinstance(content, list):
         raise http.malformed(endpoint, model, "a content list")
     texts: list[str] = []
@@ -222,7 +227,11 @@ def _content(content: Any, endpoint: http.Endpoint, model: str) -> tuple[list[st
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
         elif block.get("type") == "tool_use":
-            calls.append(_tool_call(block, endpoint, model))
+            try:
+                calls.append(_tool_call(block, endpoint, model))
+            except MalformedResponse:
+                if not cut:
+                    raise
     return texts, calls
 
 

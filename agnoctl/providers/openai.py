@@ -16,6 +16,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from agnoctl.errors import MalformedResponse
 from agnoctl.providers import attachments, http
 from agnoctl.providers.base import (
     Attachment,
@@ -192,8 +193,8 @@ def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) ->
         if not isinstance(message, dict):
             raise http.malformed(endpoint, model, "choices[0].message")
         content = _content_text(message.get("content"), endpoint, model)
-        calls = _tool_calls(message.get("tool_calls"), endpoint, model)
-    finish = _str_or_none(choices[0].get("finish_reason"))
+        finish = _str_or_none(choices[0].get("finish_reason"))
+        calls = _tool_calls(message.get("tool_calls"), endpoint, model, cut=finish == "length")
     if isinstance(refusal := message.get("refusal"), str) and refusal:
         # A model declining to answer (structured outputs above all) says why in `refusal`,
         # with no content and `finish_reason: stop`: the reply is the refusal, not "".
@@ -417,7 +418,12 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _tool_calls(raw: Any, endpoint: http.Endpoint, model: str) -> tuple[ToolCall, ...]:
+def _tool_calls(
+    raw: Any, endpoint: http.Endpoint, model: str, *, cut: bool
+) -> tuple[ToolCall, ...]:
+    """The reply's tool calls. When the reply was ``cut`` at max_tokens, a call whose
+    arguments the cut left unfinished is dropped: the reply is a cut one, which the engine
+    fails once naming max_tokens, not a malformed one retried into the same cut."""
     if not raw:
         return ()
     if not isinstance(raw, list):
@@ -427,13 +433,14 @@ def _tool_calls(raw: Any, endpoint: http.Endpoint, model: str) -> tuple[ToolCall
         function = item.get("function") if isinstance(item, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise http.malformed(endpoint, model, "a function name in every tool call")
-        calls.append(
-            ToolCall(
-                id=str(item.get("id") or f"call_{len(calls)}"),
-                name=function["name"],
-                arguments=_arguments(function.get("arguments"), endpoint, model),
-            )
-        )
+        try:
+            arguments = _arguments(function.get("arguments"), endpoint, model)
+        except MalformedResponse:
+            if cut:
+                continue
+            raise
+        call_id = str(item.get("id") or f"call_{len(calls)}")
+        calls.append(ToolCall(id=call_id, name=function["name"], arguments=arguments))
     return tuple(calls)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agnoctl.engine.agent import _worth_a_fallback
+from agnoctl.engine.agent import _unfinished, _worth_a_fallback
 from agnoctl.engine.retry import is_retryable, reason
 from agnoctl.errors import (
     BadRequest,
@@ -20,7 +20,7 @@ from agnoctl.errors import (
 )
 from agnoctl.providers.http import HttpClient
 from agnoctl.testing.fake_llm import FakeLLMConfig, FakeLLMThread, FakeReply
-from tests.providers.test_http_providers import STREAMED, ask, make
+from tests.providers.test_http_providers import GREP, SCHEMA, STREAMED, ask, make
 
 pytestmark = pytest.mark.anyio
 
@@ -132,3 +132,27 @@ async def test_a_proxys_html_error_page_is_named_by_its_title(
     assert isinstance(error, ProviderUnavailable) and is_retryable(error)
     assert "api.openai.com | 502: Bad gateway" in str(error)
     assert "<" not in str(error)
+
+
+@STREAMED
+@pytest.mark.parametrize(
+    ("protocol", "tool"),
+    [("openai", "grep"), ("anthropic", "grep"), ("anthropic", "final_output")],
+)
+async def test_a_reply_cut_in_a_tool_calls_arguments_is_a_cut_reply(
+    fake_llm: FakeLLMThread, http: HttpClient, stream: bool, protocol: str, tool: str
+) -> None:
+    # A model that reaches max_tokens while writing a tool call's arguments (or Anthropic's
+    # structured output, which is a tool call) leaves their JSON unfinished. That was a
+    # malformed reply, retried (each attempt billed to max_tokens and cut again) with a
+    # message blaming the server's protocol; it is a reply cut at max_tokens, which the
+    # engine fails once, naming the agent's max_tokens.
+    fake_llm.server.config = FakeLLMConfig()
+    provider = make(protocol, http, fake_llm.url, stream=stream)
+    fields: dict[str, Any] = (
+        {"output_schema": SCHEMA} if tool == "final_output" else {"tools": (GREP,)}
+    )
+    reply = await provider.request(ask(f"[[bad_args:{tool}]] [[finish:length]]", **fields))
+    assert reply.finish_reason == "length" and not reply.finished
+    assert reply.tool_calls == ()
+    assert _unfinished(reply, ask("x", max_tokens=64)) is not None
