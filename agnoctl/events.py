@@ -724,13 +724,18 @@ def read_events(path: Path, unreadable: list[int] | None = None) -> Iterator[Ent
     """The entries of a journal in order. A torn last line (the process was killed) ends them.
     Any other line that ``parse_line`` cannot read (a disk error, an edit, a newer release's
     event) is passed over, and its number (1-based) added to ``unreadable``: the events after
-    it still count, or a resumed run would redo the work they record."""
+    it still count, or a resumed run would redo the work they record. So is a line whose
+    ``seq`` does not number past the event before it: agnoctl numbers a run's events upwards,
+    so it repeats one (a line pasted twice, a journal appended to itself), which would count
+    a segment or a model call twice."""
+    last = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 return
             entry = parse_line(line)
-            if entry is not None:
+            if entry is not None and entry.seq > last:
+                last = entry.seq
                 yield entry
             elif unreadable is not None:
                 unreadable.append(number)

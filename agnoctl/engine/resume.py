@@ -437,7 +437,8 @@ class PreviousRun:
         if len(lines) == 1:
             return (
                 f"{journal}: line {lines[0]} holds no event (not UTF-8, not JSON, or not an "
-                "object with an event's fields); passed over"
+                "object with an event's fields) or repeats an earlier line's event number; "
+                "passed over"
             )
         shown = ", ".join(map(str, lines[:3])) + (", ..." if len(lines) > 3 else "")
         return f"{journal}: {len(lines)} lines hold no event (lines {shown}); passed over"
