@@ -16,7 +16,7 @@
     │   ├── PermanentProviderError    retrying cannot help: other 4xx
     │   │   ├── AuthenticationFailed  401/403; names the environment variable to set
     │   │   ├── BadRequest
-    │   │   ├── QuotaExhausted        the account's quota or credit is used up (a 429 all the same)
+    │   │   ├── QuotaExhausted        a used-up quota or credit (a 429, retried as one)
     │   │   └── RetryAfterTooLong     the provider asked to wait past MAX_RETRY_AFTER
     │   └── CircuitOpen               the provider's breaker is open: fail fast, try fallbacks
     ├── StepFailed                a step's own work failed (command exit code, template, tool)
@@ -201,8 +201,10 @@ class BadRequest(PermanentProviderError):
 
 
 class QuotaExhausted(PermanentProviderError):
-    """The account's quota or credit is used up (OpenAI's ``insufficient_quota``): sent as a
-    429, but no wait mends it, so it is not retried whatever its status."""
+    """The account's quota or credit is used up (OpenAI's ``insufficient_quota``). It comes as
+    a 429, which SPEC retries, and it is; what sets it apart is its message (the key's plan
+    and billing, not a rate to slow down to), and that it neither trips the breaker nor
+    narrows the provider's window."""
 
 
 MAX_RETRY_AFTER = 3600.0

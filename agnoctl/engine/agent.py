@@ -39,13 +39,7 @@ from agnoctl.engine.steps import (
     run_attempts,
     schedule_retry,
 )
-from agnoctl.errors import (
-    CircuitOpen,
-    OutputInvalid,
-    QuotaExhausted,
-    RetryAfterTooLong,
-    StepFailed,
-)
+from agnoctl.errors import CircuitOpen, OutputInvalid, RetryAfterTooLong, StepFailed
 from agnoctl.events import EventSink, milliseconds
 from agnoctl.providers.base import (
     Attachment,
@@ -409,8 +403,8 @@ def _messages(
 
 
 def _worth_a_fallback(exc: Exception) -> bool:
-    # A provider that is open-circuited, asked for a wait longer than agnoctl takes, or whose
-    # account ran out of quota will not answer soon; another model (another account) may.
-    if isinstance(exc, CircuitOpen | RetryAfterTooLong | QuotaExhausted):
+    # A provider that is open-circuited, or asked for a wait longer than agnoctl takes, will
+    # not answer soon; another model may.
+    if isinstance(exc, CircuitOpen | RetryAfterTooLong):
         return True
     return is_retryable(exc) and not isinstance(exc, GateFailed)

@@ -23,7 +23,6 @@ from agnoctl.errors import (
     CacheMiss,
     CircuitOpen,
     ProviderError,
-    QuotaExhausted,
     RetryAfterTooLong,
     StepFailed,
 )
@@ -40,11 +39,11 @@ def is_retryable(exc: BaseException) -> bool:
     """Whether another attempt of the same call may succeed, exactly as SPEC lists it.
 
     An HTTP status, when the error carries one, decides over the error's class: a provider
-    that raised a 409 as a bad request is still retried. An open circuit breaker, a wait past
-    the longest agnoctl takes and a used-up quota (a 429 no wait mends) are never retried on
-    the same model (the engine goes to the fallback models instead).
+    that raised a 409 as a bad request is still retried, and so is a used-up quota's 429. An
+    open circuit breaker and a wait past the longest agnoctl takes are never retried on the
+    same model (the engine goes to the fallback models instead).
     """
-    if isinstance(exc, CircuitOpen | RetryAfterTooLong | QuotaExhausted):
+    if isinstance(exc, CircuitOpen | RetryAfterTooLong):
         return False
     if isinstance(exc, ProviderError):
         if exc.status is not None and exc.status >= 400:

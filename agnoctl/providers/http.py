@@ -813,7 +813,7 @@ def _error_for(
     if code == QUOTA_CODE:
         return QuotaExhausted(
             f"{where}; the account's quota or credit is used up ({QUOTA_CODE}): check the "
-            f"plan and billing of the key in {endpoint.key_hint}; retrying cannot help",
+            f"plan and billing of the key in {endpoint.key_hint}",
             **common,
         )
     if status == 429:

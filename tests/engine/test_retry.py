@@ -43,8 +43,8 @@ CLASSIFICATION: list[tuple[BaseException, bool, str]] = [
     (errors.CircuitOpen("breaker open", status=503), False, "circuit_open"),
     (errors.ProviderError("unknown"), False, "provider_error"),
     (RetryAfterTooLong(7200), False, "retry_after_too_long"),
-    # OpenAI's insufficient_quota: a 429 no wait mends (the status does not decide).
-    (errors.QuotaExhausted("billing", status=429), False, "quota_exhausted"),
+    # OpenAI's insufficient_quota: a 429, retried as SPEC says, under a reason of its own.
+    (errors.QuotaExhausted("billing", status=429), True, "quota_exhausted"),
     (errors.OutputInvalid("confidence missing"), True, "output_invalid"),
     (GateFailed([], retryable=True), True, "gate_failed"),
     (GateFailed([], retryable=False), False, "gate_failed"),

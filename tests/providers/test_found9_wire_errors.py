@@ -48,12 +48,12 @@ def _json(status: int, payload: Any, **headers: str) -> FakeReply:
     return FakeReply(status=status, body=json.dumps(payload), headers=headers)
 
 
-async def test_an_exhausted_quota_is_not_retried(fake_llm: FakeLLMThread, http: HttpClient) -> None:
-    # OpenAI answers a used-up quota or credit with a 429 like a rate limit's: retrying it
-    # only spends the run's attempts and backoff waiting on a billing problem.
+async def test_an_exhausted_quota_says_so(fake_llm: FakeLLMThread, http: HttpClient) -> None:
+    # OpenAI answers a used-up quota or credit with a 429 like a rate limit's. SPEC retries
+    # every 429, so it is; its message points at the key's billing, not at the rate.
     error = await _failure(fake_llm, http, _json(429, QUOTA, **{"retry-after": "1"}))
     assert isinstance(error, QuotaExhausted)
-    assert not is_retryable(error)
+    assert is_retryable(error)
     assert reason(error) == "quota_exhausted"
     assert _worth_a_fallback(error)  # a model of another account may still answer
     message = str(error)
@@ -93,7 +93,7 @@ async def test_a_rate_limit_429_is_still_retried(fake_llm: FakeLLMThread, http: 
             False,
         ),
         ({"message": "no model", "type": "invalid_request_error", "code": None}, BadRequest, False),
-        (QUOTA["error"], QuotaExhausted, False),
+        (QUOTA["error"], QuotaExhausted, True),
         ({"message": "boom", "type": "server_error", "code": None}, ProviderUnavailable, True),
     ],
     ids=["litellm-400", "litellm-429", "context-length", "invalid-request", "quota", "server"],
