@@ -319,17 +319,17 @@ def test_a_reader_keeps_reading_past_what_it_cannot_read(tmp_path: Path) -> None
     field of the wrong type make the line unreadable: passed over, numbered, and the lines
     after it still read."""
     journal = tmp_path / "events.jsonl"
-    lines = [
-        _line(step="a", retired_field=1),
-        _line(type="cache_damaged", step="a"),  # a type this release does not know
-        _line(type="step_failed", step="a", error="boom", ts=_MISSING),  # no `kind`, no `ts`
-        _line(step="a", items="two"),
-        _line(step=["a"]),
-        _line(step="a", item=True, iteration=None),
-        _line(seq="4", step="a"),
-        _line(run_id=None, step="a"),
-        _line(type="llm_call", attempt=1),  # which step called?
-        _line(step="b", items=2),
+    lines = [  # numbered upwards, as agnoctl numbers them
+        _line(seq=1, step="a", retired_field=1),
+        _line(seq=2, type="cache_damaged", step="a"),  # a type this release does not know
+        _line(seq=3, type="step_failed", step="a", error="boom", ts=_MISSING),  # no kind, ts
+        _line(seq=4, step="a", items="two"),
+        _line(seq=5, step=["a"]),
+        _line(seq=6, step="a", item=True, iteration=None),
+        _line(seq="7", step="a"),
+        _line(seq=8, run_id=None, step="a"),
+        _line(seq=9, type="llm_call", attempt=1),  # which step called?
+        _line(seq=10, step="b", items=2),
     ]
     journal.write_bytes(b"".join(lines))
     unreadable: list[int] = []
