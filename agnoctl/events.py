@@ -34,6 +34,7 @@ older release wrote) are ignored, and a field the line lacks reads as empty (Non
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import time
@@ -701,6 +702,22 @@ class EventSink:
                 return
             os.close(self._fd)
             self._fd = None
+
+    def check_in_place(self) -> None:
+        """Fail the journal when its path no longer names the file being written: the run
+        directory was removed or moved (a cleanup job, a step clearing a folder), and every
+        write since went to a file nobody can read, so the run's work would be lost without a
+        word (a report file written meanwhile even makes the directory again)."""
+        if self._fd is None or self.path is None:
+            return
+        written = os.fstat(self._fd)
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            named = None
+        if named is None or (named.st_dev, named.st_ino) != (written.st_dev, written.st_ino):
+            gone = "it was removed (or replaced) while the run went on, so what the run did "
+            self._failed(OSError(errno.ENOENT, gone + "since is recorded nowhere", self.path))
 
     def _failed(self, error: OSError) -> None:
         """End the journal at a failed write: appending after a torn line would bury the

@@ -268,7 +268,12 @@ def _held(prepared: _Prepared, options: RunOptions) -> Iterator[None]:
 def _never_started(setup: RunSetup) -> bool:
     """Whether ``setup`` is a new run whose directory holds only an empty journal."""
     journal = setup.run_dir / JOURNAL
-    if setup.previous is not None or any(p != journal for p in setup.run_dir.iterdir()):
+    if setup.previous is not None:
+        return False
+    try:
+        if any(p != journal for p in setup.run_dir.iterdir()):
+            return False
+    except FileNotFoundError:  # removed while the run went on: the error that stopped it says so
         return False
     return not journal.exists() or journal.stat().st_size == 0
 

@@ -298,6 +298,7 @@ async def _run(
     outputs, output_errors = render_outputs(setup.workflow.outputs, context)
     result = _result(setup, rt, scheduler, state, outputs, output_errors, interrupted)
     rt.sink.flush()  # the journal holds every task the final report says finished...
+    rt.sink.check_in_place()
     stop.check()  # ...or the report stays the checkpoint
     stop.guard(reports.write_final, result)
     rt.sink.emit(
@@ -350,6 +351,10 @@ class _WriteFailure:
             self._error = unwritable(what, path, error, setup.file, setup.resume_as)
         self.scope.cancel()
         return self._error
+
+    @property
+    def failed_already(self) -> bool:
+        return self._error is not None
 
     def check(self) -> None:
         if self._error is not None:
@@ -424,6 +429,9 @@ async def _write_checkpoint(
 ) -> float | None:
     """Write one checkpoint; the seconds its build took the event loop, or None when the
     write failed (and the run is being stopped)."""
+    rt.sink.check_in_place()  # a checkpoint must not make a removed run directory again
+    if stop.failed_already:
+        return None
     started = time.perf_counter()
     try:
         # Building one reads back the items file, flushing what the disk may refuse.
