@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from agnoctl.errors import RunDirUnwritable, RunLocked, UsageError
 from agnoctl.events import SegmentStarted, parse_line
 from agnoctl.tools.tags import is_tag_prefix, tag_prefix
@@ -243,15 +245,34 @@ def latest_run_of(workflow_name: str, runs_dir: Path) -> Path | None:
 
 
 def workflow_of(run_dir: Path) -> str | None:
-    """The workflow name the run's first event (``run_started``) gives, if it has one."""
+    """The workflow name the run's first event (``run_started``) gives, if it has one.
+
+    A first line that holds no event (damaged, not cut short by a kill: lines follow it) is
+    no reason to take the run for another workflow's, which would start it anew and do its
+    finished work again: its report.json, written once the run started, names the workflow.
+    """
     try:
         with (run_dir / JOURNAL).open("rb") as handle:
-            first = parse_line(handle.readline())
+            line = handle.readline()
+            first = parse_line(line)
+            more = bool(handle.read(1))
     except OSError:  # no journal
         return None
-    if first is None or not isinstance(first.event, SegmentStarted):  # torn, or no start
+    if first is not None and isinstance(first.event, SegmentStarted):
+        return first.event.workflow
+    if first is None and line.endswith(b"\n") and more:
+        return _reported_workflow(run_dir)
+    return None  # empty, or torn (killed before its first event), or no start
+
+
+def _reported_workflow(run_dir: Path) -> str | None:
+    try:
+        report = orjson.loads((run_dir / REPORT_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
         return None
-    return first.event.workflow
+    workflow = report.get("workflow") if isinstance(report, dict) else None
+    name = workflow.get("name") if isinstance(workflow, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def find_run(reference: str, runs_dir: Path) -> Path:
