@@ -596,7 +596,10 @@ async def _run(setup: RunSetup, options: RunOptions) -> RunReport:
     # metrics.prom's share of the journal, tallied as the events are written: reading a big
     # fan-out's journal back took an eighth of its run.
     tally = JournalTally(setup.run_id)
-    await execute(replace(setup, listeners=(*setup.listeners, tally.subscription())), files)
+    try:
+        await execute(replace(setup, listeners=(*setup.listeners, tally.subscription())), files)
+    finally:
+        files.close()
     report, dumped = files.final()
     run_dir = setup.run_dir
     report.located(run_dir)
@@ -639,6 +642,11 @@ class _ReportJson:
         report, dumped = report_and_text(result, self._items)  # masked already
         write_report_json(self._setup.run_dir, report, dumped=dumped)
         self._final = report, dumped
+
+    def close(self) -> None:
+        """Close the items file of a run stopped before its final report (a full disk, a
+        removed run directory), which the next --resume deletes."""
+        self._items.close()
 
     def final(self) -> tuple[RunReport, str]:
         """The final report the engine had written, and its ``dumps()``."""

@@ -74,6 +74,14 @@ class ItemsFile:
             by_step.setdefault(step, []).append(line)
         return by_step
 
+    def close(self) -> None:
+        """Close the file unfinished (the run stopped first): what it failed to write the
+        error that stopped the run has said."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+
     def finish(self, keep: bool) -> None:
         """Make the lines durable as ``items.jsonl`` (``keep``), or drop them (report.json
         lists them); either way an ``items.jsonl`` of an earlier segment goes."""

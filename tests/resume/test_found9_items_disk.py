@@ -4,7 +4,9 @@ one error naming that file, resumable; never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +27,14 @@ def _on_a_full_disk(self: ItemsFile, step: StepRecord, item: ItemRecord) -> None
         handle: IO[bytes] = open("/dev/full", "wb")  # noqa: SIM115 - closed by ItemsFile
         self._handle = handle
     _write_item(self, step, item)
+
+
+def _open_files() -> set[str]:
+    found: set[str] = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor, closed
+            found.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return found
 
 
 def _flow(folder: Path, waiting: list[str]) -> Path:
@@ -53,6 +63,8 @@ def test_a_checkpoint_that_cannot_read_back_the_items_stops_the_run(
     flow = _flow(tmp_path, ["sleep", "60"])
     with pytest.raises(RunDirUnwritable) as stopped:
         run_workflow(flow)
+    # The stopped run closed its items file: a library caller keeps no descriptor of it.
+    assert "/dev/full" not in _open_files()
     message = str(stopped.value)
     run_dir = next((tmp_path / ".agnoctl" / "runs").glob("2*"))
     assert message == (
