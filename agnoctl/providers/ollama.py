@@ -12,14 +12,12 @@ is passed through, and a reply carrying tool calls finishes with ``tool_calls``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agnoctl.providers import attachments, http
 from agnoctl.providers.base import Message, ModelReply, ModelRequest, ToolCall
+from agnoctl.providers.openai import wire_tool
 from agnoctl.providers.stream import JsonLines
-
-if TYPE_CHECKING:
-    from agnoctl.providers.base import ToolSpec
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
@@ -100,7 +98,7 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
     if request.output_schema is not None:
         body["format"] = request.output_schema
     if request.tools:
-        body["tools"] = [_wire_tool(t) for t in request.tools]
+        body["tools"] = [wire_tool(t) for t in request.tools]
     return body
 
 
@@ -116,17 +114,6 @@ def _wire_message(message: Message) -> dict[str, Any]:
             for call in message.tool_calls
         ]
     return wire
-
-
-def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": tool.name,
-            "description": tool.description,
-            "parameters": tool.parameters,
-        },
-    }
 
 
 def parse_reply(payload: dict[str, Any], endpoint: http.Endpoint, model: str) -> ModelReply:

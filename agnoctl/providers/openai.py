@@ -73,7 +73,7 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
         )
         body[limit_key] = request.max_tokens
     if request.tools:
-        body["tools"] = [_wire_tool(t) for t in request.tools]
+        body["tools"] = [wire_tool(t) for t in request.tools]
     if request.output_schema is not None:
         body["response_format"] = {
             "type": "json_schema",
@@ -136,7 +136,9 @@ def _wire_attachment(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+def wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A tool as Chat Completions declares one, a function with a JSON Schema (Ollama's
+    `/api/chat` takes the same)."""
     return {
         "type": "function",
         "function": {
