@@ -582,52 +582,42 @@ def fixtures_export(
     ] = False,
 ) -> None:
     """Write a run's model replies as a --mock-fixtures file, to replay it offline."""
+    import json
+
     from agnoctl.engine.rundir import atomic_write, find_run
     from agnoctl.errors import UsageError
     from agnoctl.reports.fixtures_export import export_fixtures
 
-    if str(output) == "-":
-        _export_to_stdout(run_ref, runs_dir)
-        return
+    to_stdout = str(output) == "-"
     # The file is written beside and renamed over: a device (`/dev/full`, `/dev/stdout`) or
     # FIFO named by -o would be replaced by a regular file (as root, in /dev), not written.
-    if output.exists() and not output.is_file():
+    if not to_stdout and output.exists() and not output.is_file():
         fail(
             f"cannot write {output}: not a regular file (a directory, a device or a FIFO); "
             "-o names the fixtures file to write"
         )
     # fixtures.yaml is also what people name the fixtures they write by hand.
-    if output.exists() and not force:
+    if not to_stdout and output.exists() and not force:
         fail(f"{output} already exists: pass --force to overwrite it, or -o another file")
     try:
         export = export_fixtures(find_run(run_ref, runs_dir))
-        atomic_write(output, export.text)
     except UsageError as exc:
         fail(str(exc))
+    if to_stdout:
+        # JSON, which a fixtures file may be: every character past ASCII escaped, so a
+        # terminal or CI log shows the replies' text unobeyed and a pipe carries it exactly
+        # (YAML's scalars would change meaning under `printable`'s escapes).
+        _out(json.dumps(export.data, indent=2) + "\n")
+        _err(f"wrote {export.replies} replies of run {export.run_id} to stdout\n")
+        return
+    try:
+        atomic_write(output, export.text)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
     _out(
         f"wrote {export.replies} replies of run {export.run_id} to {output}; replay with: "
         f"agnoctl run <workflow> --mock --mock-fixtures {output}\n"
     )
-
-
-def _export_to_stdout(run_ref: str, runs_dir: Path) -> None:
-    """The fixtures as JSON, which a fixtures file may be: every character past ASCII
-    escaped, so a terminal or CI log shows the replies' text unobeyed and a pipe carries it
-    exactly (YAML's scalars would change meaning under ``printable``'s escapes)."""
-    import json
-
-    from agnoctl.engine.rundir import find_run
-    from agnoctl.errors import UsageError
-    from agnoctl.reports.fixtures_export import export_fixtures
-
-    try:
-        export = export_fixtures(find_run(run_ref, runs_dir))
-    except UsageError as exc:
-        fail(str(exc))
-    _out(json.dumps(export.data, indent=2) + "\n")
-    _err(f"wrote {export.replies} replies of run {export.run_id} to stdout\n")
 
 
 # ---------------------------------------------------------------------------- plan, graph

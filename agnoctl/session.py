@@ -73,8 +73,8 @@ from agnoctl.reports.writer import (
     write_report_json,
 )
 from agnoctl.spec.inputs import resolve_inputs
-from agnoctl.spec.models import Workflow
-from agnoctl.spec.uses import every_workflow, run_providers, run_step_paths
+from agnoctl.spec.models import JudgeGate, Workflow
+from agnoctl.spec.uses import every_workflow, run_providers, run_steps
 
 if TYPE_CHECKING:
     from agnoctl.engine.ray_executor import RayOptions
@@ -509,26 +509,17 @@ def _fixtures(workflow: Workflow, options: RunOptions) -> Any:
     from agnoctl.providers.fixtures import load_fixtures
 
     fixtures = load_fixtures(options.mock_fixtures)
+    steps = dict(run_steps(workflow))
+    judged = {
+        path
+        for path, spec in steps.items()
+        if any(isinstance(gate, JudgeGate) for gate in spec.gates or ())
+    }
     agents = {name for each in every_workflow(workflow) for name in each.agents}
-    problems = fixtures.unknown_names(
-        set(run_step_paths(workflow)), set(_judged_paths(workflow)), agents
-    )
+    problems = fixtures.unknown_names(set(steps), judged, agents)
     if problems:
         raise UsageError("; ".join(problems))
     return fixtures
-
-
-def _judged_paths(workflow: Workflow, prefix: str = "") -> Iterator[str]:
-    """The path of every step of the run that has a judge gate (``run_step_paths``'s)."""
-    from agnoctl.spec.dag import iter_steps
-    from agnoctl.spec.models import JudgeGate
-
-    for node in iter_steps(workflow):
-        path = f"{prefix}{node.path}"
-        if any(isinstance(gate, JudgeGate) for gate in node.spec.gates or ()):
-            yield path
-        if node.spec.uses is not None:
-            yield from _judged_paths(workflow.sub_workflow(node.spec.uses), f"{path}.")
 
 
 def _check_scripted(workflow: Workflow) -> None:

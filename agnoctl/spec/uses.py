@@ -251,15 +251,15 @@ def every_workflow(workflow: Workflow) -> Iterator[Workflow]:
         pending.extend(current._used.values())
 
 
-def run_step_paths(workflow: Workflow, prefix: str = "") -> Iterator[str]:
-    """Every step path of a run: the workflow's, and each sub-workflow's steps under the
-    `uses` step that runs them (`review.draft`), as reports, fixtures and the journal name
+def run_steps(workflow: Workflow, prefix: str = "") -> Iterator[tuple[str, StepSpec]]:
+    """Every step of a run and its path: the workflow's, and each sub-workflow's steps under
+    the `uses` step that runs them (`review.draft`), as reports, fixtures and the journal name
     them."""
     for node in iter_steps(workflow):
         path = f"{prefix}{node.path}"
-        yield path
+        yield path, node.spec
         if node.spec.uses is not None:
-            yield from run_step_paths(workflow.sub_workflow(node.spec.uses), f"{path}.")
+            yield from run_steps(workflow.sub_workflow(node.spec.uses), f"{path}.")
 
 
 def run_providers(workflow: Workflow) -> dict[str, ProviderSpec]:
@@ -281,4 +281,4 @@ def _uses_steps(workflow: Workflow) -> Iterator[tuple[tuple[PathKey, ...], StepS
             yield data, node.spec
 
 
-__all__ = ["Library", "every_workflow", "is_template", "link", "run_providers", "run_step_paths"]
+__all__ = ["Library", "every_workflow", "is_template", "link", "run_providers", "run_steps"]
