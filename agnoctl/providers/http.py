@@ -801,6 +801,11 @@ QUOTA_CODE = "insufficient_quota"
 """OpenAI's name for a used-up quota or credit, in a 429's ``error.code`` and ``type``."""
 
 
+def quota_code(error: Mapping[str, Any]) -> str | None:
+    """``QUOTA_CODE`` when an error object names a used-up quota, else None."""
+    return QUOTA_CODE if QUOTA_CODE in (error.get("code"), error.get("type")) else None
+
+
 def _error_for(
     status: int,
     where: str,
@@ -986,8 +991,7 @@ def _server_error(
         error = payload.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             # OpenAI and Anthropic
-            quota = QUOTA_CODE in (error.get("code"), error.get("type"))
-            return _truncate(error["message"], endpoint), QUOTA_CODE if quota else None
+            return _truncate(error["message"], endpoint), quota_code(error)
         if isinstance(error, str):
             return _truncate(error, endpoint), None  # Ollama
     return _truncate(text, endpoint), None

@@ -406,8 +406,7 @@ def _error_after_200(endpoint: http.Endpoint, model: str, error: Any) -> Excepti
     error = error if isinstance(error, dict) else {"message": error}
     code, kind = error.get("code"), error.get("type")
     status = _status(code) or _ERROR_STATUS.get(str(code)) or _ERROR_STATUS.get(str(kind)) or 500
-    quota = http.QUOTA_CODE if http.QUOTA_CODE in (code, kind) else None
-    return http.stream_error(endpoint, model, status, error.get("message"), quota)
+    return http.stream_error(endpoint, model, status, error.get("message"), http.quota_code(error))
 
 
 def _status(code: Any) -> int | None:
