@@ -214,13 +214,11 @@ def _running() -> list[int]:
     """Every process still running (zombies excluded), from /proc."""
     if not os.path.isdir("/proc"):
         return []
-    with os.scandir("/proc") as entries:
-        pids = [entry.name for entry in entries if entry.name.isdigit()]
-    return [int(pid) for pid in pids if _stat_fields(pid)[0] not in ("", "Z", "X")]
+    return [int(pid) for pid in _all_pids() if _alive(_stat_fields(pid))]
 
 
 def _running_pid(pid: int) -> bool:
-    return _stat_fields(str(pid))[0] not in ("", "Z", "X")
+    return _alive(_stat_fields(str(pid)))
 
 
 @functools.cache
@@ -319,8 +317,7 @@ def _children() -> list[int]:
     me = str(os.getpid())
     pids = _listed_children(me)
     if pids is None:  # a kernel that lists no task's children: every process is looked at
-        with os.scandir("/proc") as entries:
-            pids = [entry.name for entry in entries if entry.name.isdigit()]
+        pids = _all_pids()
     return [int(pid) for pid in pids if _running_child(_stat_fields(pid), me)]
 
 
@@ -342,7 +339,7 @@ def _listed_children(me: str) -> list[str] | None:
 
 
 def _running_child(fields: list[str], parent: str) -> bool:
-    return fields[1:2] == [parent] and fields[0] not in ("Z", "X")
+    return fields[1:2] == [parent] and _alive(fields)
 
 
 def _tag_of(pid: int) -> str | None:
@@ -394,14 +391,20 @@ def _running_member(group: int) -> bool:
     # some containers), and killpg(group, 0) still finds them: look at their state instead.
     if not os.path.isdir("/proc"):
         return True  # no /proc (macOS): trust killpg; init reaps orphans there
+    return any(
+        fields[2:3] == [str(group)] and _alive(fields) for fields in map(_stat_fields, _all_pids())
+    )
+
+
+def _all_pids() -> list[str]:
+    """Every process's pid, as /proc names them."""
     with os.scandir("/proc") as entries:
-        for entry in entries:
-            if not entry.name.isdigit():
-                continue
-            fields = _stat_fields(entry.name)
-            if fields[2:3] == [str(group)] and fields[0] not in ("Z", "X"):
-                return True
-    return False
+        return [entry.name for entry in entries if entry.name.isdigit()]
+
+
+def _alive(fields: list[str]) -> bool:
+    """Whether the process ``_stat_fields`` read still runs (not gone, not a zombie)."""
+    return fields[0] not in ("", "Z", "X")
 
 
 def _stat_fields(pid: str) -> list[str]:
