@@ -44,6 +44,20 @@ SECRET_NAME = re.compile(
 T = TypeVar("T")
 
 
+def strings_in(value: object) -> Iterator[str]:
+    """Every string of a JSON-like ``value``: itself, or its items', keys included."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            yield current
+        elif isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list | tuple):
+            pending.extend(current)
+
+
 class Redactor:
     """Replaces every known secret with ``***``."""
 
@@ -136,20 +150,7 @@ class Redactor:
         """Whether a string of a JSON-like ``value`` (keys included) holds a secret: its
         masked copy is not the value."""
         pattern = self._pattern
-        if pattern is None:
-            return False
-        pending = [value]
-        while pending:
-            current = pending.pop()
-            if isinstance(current, str):
-                if pattern.search(current) is not None:
-                    return True
-            elif isinstance(current, dict):
-                pending.extend(current.keys())
-                pending.extend(current.values())
-            elif isinstance(current, list | tuple):
-                pending.extend(current)
-        return False
+        return pattern is not None and any(map(pattern.search, strings_in(value)))
 
     def redact_obj(self, value: T) -> T:
         """A copy of a JSON-like ``value`` with every string (keys included) redacted."""

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agnoctl.errors import SpecError, UsageError
+from agnoctl.redact import strings_in
 from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.loader import load_data_file
 from agnoctl.spec.models import InputSpec
@@ -63,7 +64,7 @@ def resolve_inputs(
 def _refuse_surrogates(name: str, value: Any) -> None:
     """A byte of an argument that is not UTF-8 reaches Python as a lone surrogate (as a JSON
     `"\\ud800"` does): no report, event or fingerprint could hold the run's inputs."""
-    for text in _texts(value):
+    for text in strings_in(value):
         try:
             text.encode()
         except UnicodeEncodeError as exc:
@@ -71,19 +72,6 @@ def _refuse_surrogates(name: str, value: Any) -> None:
                 f"input {name!r} is not UTF-8 text: it holds {text[exc.start]!r} (a byte that "
                 "is no UTF-8, or a lone surrogate escape); give it as UTF-8"
             ) from None
-
-
-def _texts(value: Any) -> Iterator[str]:
-    """Every string of a value: its own text, or its items', keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _texts(key)
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
 
 
 def parse_pair(pair: str, declared: Mapping[str, InputSpec]) -> tuple[str, Any]:
