@@ -777,33 +777,33 @@ def error_for_status(
 ) -> ProviderError:
     """The typed error for a non-200 reply (its ``body`` read), carrying the server's message."""
     status = response.status
-    message, code = _server_error(response, body, endpoint)
+    message, quota = _server_error(response, body, endpoint)
     where = f"{endpoint.provider} answered HTTP {status} for model {model!r}: {message}"
-    return _error_for(status, where, response.headers, endpoint, model, code)
+    return _error_for(status, where, response.headers, endpoint, model, quota=quota)
 
 
 def stream_error(
-    endpoint: Endpoint, model: str, status: int, message: Any, code: str | None = None
+    endpoint: Endpoint, model: str, status: int, message: Any, *, quota: bool = False
 ) -> ProviderError:
     """The typed error for an error a server reported after its 200 (Anthropic's ``error``
     event, an ``error`` object in an OpenAI-compatible chunk or whole body, an Ollama line), as
     the HTTP ``status`` its kind stands for: an overloaded server mid-stream is retried as its
-    529 is. ``code`` is the error's own name for what failed (``insufficient_quota``)."""
+    529 is. ``quota``: the error names a used-up quota (``names_quota``)."""
     text = message if isinstance(message, str) and message else "(no message)"
     where = (
         f"{endpoint.provider} reported an error after its HTTP 200 for model "
         f"{model!r} (as HTTP {status}): {_truncate(text, endpoint)}"
     )
-    return _error_for(status, where, {}, endpoint, model, code)
+    return _error_for(status, where, {}, endpoint, model, quota=quota)
 
 
 QUOTA_CODE = "insufficient_quota"
 """OpenAI's name for a used-up quota or credit, in a 429's ``error.code`` and ``type``."""
 
 
-def quota_code(error: Mapping[str, Any]) -> str | None:
-    """``QUOTA_CODE`` when an error object names a used-up quota, else None."""
-    return QUOTA_CODE if QUOTA_CODE in (error.get("code"), error.get("type")) else None
+def names_quota(error: Mapping[str, Any]) -> bool:
+    """Whether an error object names a used-up quota (``QUOTA_CODE`` as its code or type)."""
+    return QUOTA_CODE in (error.get("code"), error.get("type"))
 
 
 def _error_for(
@@ -812,10 +812,11 @@ def _error_for(
     headers: Mapping[str, str],
     endpoint: Endpoint,
     model: str,
-    code: str | None = None,
+    *,
+    quota: bool,
 ) -> ProviderError:
     common: dict[str, Any] = {"provider": endpoint.provider, "model": model, "status": status}
-    if code == QUOTA_CODE:
+    if quota:
         return QuotaExhausted(
             f"{where}; the account's quota or credit is used up ({QUOTA_CODE}): check the "
             f"plan and billing of the key in {endpoint.key_hint}",
@@ -977,24 +978,24 @@ def _non_negative(value: str | None) -> float | None:
 
 def _server_error(
     response: aiohttp.ClientResponse, body: bytes, endpoint: Endpoint
-) -> tuple[str, str | None]:
+) -> tuple[str, bool]:
     """The error message the server put in its body, whatever the protocol's shape, masked,
-    and the error's code when it names a used-up quota (``QUOTA_CODE``)."""
+    and whether it names a used-up quota (``names_quota``)."""
     text = _text(response, body).strip()
     try:
         payload = json.loads(text)
     except ValueError:
         if _HTML.match(text):
-            return _html_title(text, endpoint) or response.reason or "(an HTML page)", None
-        return _truncate(text, endpoint) or response.reason or "(empty body)", None
+            return _html_title(text, endpoint) or response.reason or "(an HTML page)", False
+        return _truncate(text, endpoint) or response.reason or "(empty body)", False
     if isinstance(payload, dict):
         error = payload.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             # OpenAI and Anthropic
-            return _truncate(error["message"], endpoint), quota_code(error)
+            return _truncate(error["message"], endpoint), names_quota(error)
         if isinstance(error, str):
-            return _truncate(error, endpoint), None  # Ollama
-    return _truncate(text, endpoint), None
+            return _truncate(error, endpoint), False  # Ollama
+    return _truncate(text, endpoint), False
 
 
 _HTML = re.compile(r"<(?:!doctype|html|head)\b", re.IGNORECASE)

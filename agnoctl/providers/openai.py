@@ -406,7 +406,8 @@ def _error_after_200(endpoint: http.Endpoint, model: str, error: Any) -> Excepti
     error = error if isinstance(error, dict) else {"message": error}
     code, kind = error.get("code"), error.get("type")
     status = _status(code) or _ERROR_STATUS.get(str(code)) or _ERROR_STATUS.get(str(kind)) or 500
-    return http.stream_error(endpoint, model, status, error.get("message"), http.quota_code(error))
+    quota = http.names_quota(error)
+    return http.stream_error(endpoint, model, status, error.get("message"), quota=quota)
 
 
 def _status(code: Any) -> int | None:
