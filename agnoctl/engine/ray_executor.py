@@ -25,10 +25,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
+import queue
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +40,7 @@ from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
-from anyio.from_thread import start_blocking_portal
+from anyio.from_thread import BlockingPortal
 
 from agnoctl.errors import StepFailed, UsageError
 from agnoctl.spec.models import ResourcesSpec
@@ -222,19 +225,44 @@ def _first_line(exc: Exception) -> str:
 def _on_worker(
     fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Ran[T] | _Raised:
-    """The Ray task: ``fn`` on the worker, in an event loop of its own."""
+    """The Ray task: ``fn`` on the worker's event loop."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
-    with start_blocking_portal() as portal:
-        future = portal.start_task_soon(partial(fn, *args, **kwargs))
+    ended = threading.Event()
+
+    async def call() -> T:
         try:
-            return Ran(_result(future), node)
-        except KeyboardInterrupt:  # ray.cancel: end the program as a local cancel does
-            future.cancel()
-            raise
-        except Exception as exc:
-            return _Raised(exc, node)
+            return await fn(*args, **kwargs)
+        finally:
+            ended.set()
+
+    future = _worker_loop().start_task_soon(call)
+    try:
+        return Ran(_result(future), node)
+    except KeyboardInterrupt:  # ray.cancel: end the program as a local cancel does
+        future.cancel()
+        ended.wait()  # its program's group ended, as a task's end promises the driver
+        raise
+    except Exception as exc:
+        return _Raised(exc, node)
+
+
+@functools.cache
+def _worker_loop() -> BlockingPortal:
+    """This worker process's event loop, started with its first task and kept for the next:
+    a worker runs its tasks one at a time, and a loop started for each (its thread, anyio's
+    worker threads) was most of what a trivial task cost there. A daemon thread, so the
+    worker ends when Ray ends it, with nothing to stop first."""
+    ready: queue.Queue[BlockingPortal] = queue.Queue(1)
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            ready.put(portal)
+            await portal.sleep_until_stopped()
+
+    threading.Thread(target=anyio.run, args=(serve,), name="agnoctl-tasks", daemon=True).start()
+    return ready.get()
 
 
 def _result(future: concurrent.futures.Future[T]) -> T:
