@@ -24,7 +24,7 @@ import typer.core
 from typer import _click as click
 
 from agnoctl.errors import ExitCode
-from agnoctl.printable import printable
+from agnoctl.printable import not_utf8_at, printable
 
 if TYPE_CHECKING:
     from agnoctl.cache import CacheMode
@@ -237,9 +237,7 @@ class DiagnosticFormat(StrEnum):
 def _utf8_name(path: Path) -> Path:
     """A workflow file's name is recorded in the run's events, report and plan, all UTF-8: a
     byte that is not (Python reads it as a lone surrogate) ended a run in a traceback."""
-    try:
-        str(path).encode()
-    except UnicodeEncodeError:
+    if not_utf8_at(str(path)) is not None:
         fail(
             f"FILE {os.fsencode(path).decode(errors='backslashreplace')}: the name is no "
             "UTF-8 text, which the run's report and events could not record; rename the file"

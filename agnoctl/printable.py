@@ -12,6 +12,9 @@ controls and DEL, the C1 controls (``\\u009b`` is an escape on its own in some t
 the bidirectional overrides and isolates, which reorder what is shown ("Trojan Source"). JSON
 printed stays valid JSON meaning the same: it escapes C0 itself, and the others are written as
 JSON writes them (``\\u009b``).
+
+Text is also written to files, all UTF-8 (reports, the journal, a plan): ``not_utf8_at`` finds
+what no such file can hold.
 """
 
 from __future__ import annotations
@@ -57,6 +60,17 @@ def shown_line(line: str) -> str:
     return text
 
 
+def not_utf8_at(text: str) -> int | None:
+    """The index of the first character of ``text`` that UTF-8 cannot hold, or None when there
+    is none: Python reads a byte of another encoding (in a file name, an argument, an
+    environment value) as a lone surrogate, which no report, event or plan could record."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def github_command(level: str, properties: dict[str, object], message: str) -> str:
     """One GitHub Actions workflow command (``::error file=...,line=3::message``): the way
     ``validate --format github`` and ``run --format github`` write annotations.
@@ -94,4 +108,4 @@ def _github_escape(value: str, *, prop: bool = False) -> str:
     return value
 
 
-__all__ = ["github_command", "one_line", "printable", "shown_line"]
+__all__ = ["github_command", "not_utf8_at", "one_line", "printable", "shown_line"]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 
 from agnoctl.errors import StepFailed
+from agnoctl.printable import not_utf8_at
 from agnoctl.providers import attachments as wire
 from agnoctl.providers.base import Attachment
 from agnoctl.spec.attachments import (
@@ -100,7 +101,9 @@ class _Reader:
         found: dict[str, Attachment] = {}
         for entry in entries:
             for name in self.names(entry):
-                if not _utf8(name):  # a glob's match on disk: reports and events are UTF-8
+                if (
+                    not_utf8_at(name) is not None
+                ):  # a glob's match on disk: reports and events are UTF-8
                     raise _Refused(f"{name!r}: a file name that is not UTF-8 (rename the file)")
                 if kind_of(name) == "url":
                     found.setdefault(name, _url(name))
@@ -195,15 +198,6 @@ def _literal_prefix(pattern: str) -> str:
     """The folders of a glob before its first wildcard: `docs/2024/*/x.pdf` -> `docs/2024`."""
     literal = itertools.takewhile(lambda part: not (GLOB_CHARS & set(part)), pattern.split("/"))
     return "/".join(literal) or ("/" if pattern.startswith("/") else ".")
-
-
-def _utf8(name: str) -> bool:
-    """Whether a name is text (a file name of other bytes decodes to lone surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _url(url: str) -> Attachment:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agnoctl.errors import SpecError, UsageError
+from agnoctl.printable import not_utf8_at
 from agnoctl.redact import strings_in
 from agnoctl.spec.diagnostics import did_you_mean
 from agnoctl.spec.loader import load_data_file
@@ -65,13 +66,12 @@ def _refuse_surrogates(name: str, value: Any) -> None:
     """A byte of an argument that is not UTF-8 reaches Python as a lone surrogate (as a JSON
     `"\\ud800"` does): no report, event or fingerprint could hold the run's inputs."""
     for text in strings_in(value):
-        try:
-            text.encode()
-        except UnicodeEncodeError as exc:
+        at = not_utf8_at(text)
+        if at is not None:
             raise UsageError(
-                f"input {name!r} is not UTF-8 text: it holds {text[exc.start]!r} (a byte that "
+                f"input {name!r} is not UTF-8 text: it holds {text[at]!r} (a byte that "
                 "is no UTF-8, or a lone surrogate escape); give it as UTF-8"
-            ) from None
+            )
 
 
 def parse_pair(pair: str, declared: Mapping[str, InputSpec]) -> tuple[str, Any]:

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple, NoReturn
 import yaml
 
 from agnoctl.errors import SpecError
+from agnoctl.printable import not_utf8_at
 from agnoctl.spec.templates import Interpolated
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -436,12 +437,10 @@ def _check_text(text: str, file: str) -> None:
     """Text given in-process obeys the file rules: the size cap, and encodable as UTF-8."""
     if len(text) > MAX_FILE_BYTES:
         _too_large(file)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # lone surrogates
-        where = _text_position(text, exc.start)
+    at = not_utf8_at(text)
+    if at is not None:
         message = "the text is not valid Unicode (a lone surrogate)"
-        raise _not_utf8(message, file, where) from None
+        raise _not_utf8(message, file, _text_position(text, at))
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -852,7 +851,7 @@ class _Builder:
                 "write $${ for a literal ${; names are letters, digits and _",
             )
         value = self._environ.get(name)
-        if value and not _is_utf8(value):
+        if value and not_utf8_at(value) is not None:
             raise self._error(
                 self._locate(node, match),
                 f"environment variable {name} is not UTF-8 text",
@@ -892,16 +891,6 @@ class _Builder:
         if ordinal < len(raw):
             return _text_position(self._text, raw[ordinal].start())
         return _mark(node)
-
-
-def _is_utf8(value: str) -> bool:
-    """Whether an environment value was UTF-8: Python reads any other byte as a lone
-    surrogate, which no report, event or fingerprint of the run could hold."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------- data files
