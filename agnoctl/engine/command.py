@@ -4,8 +4,9 @@ Each ``run`` element renders into exactly one argument, never re-split, so shell
 metacharacters in inputs or outputs are passed as written. The process starts in a session of
 its own: a timeout or a cancelled run ends the whole process group (SIGTERM, then SIGKILL after
 ``KILL_GRACE`` seconds for a process that ignores it), and when the command exits anything it
-left running in its group is killed too, and so is what it started in a session of its own
-(``end_escaped``, shared with command tools), so no orphan outlives its step.
+left running in its group is ended the same way, and so is what it started in a session of
+its own: it runs as every program agnoctl runs (``agnoctl.tools.command.run_process``, which
+command tools use too), so no orphan outlives its step.
 
 With an ``output_schema`` stdout is parsed as JSON and validated. A non-zero exit code or
 invalid output fails the step without a retry (running the same command again gives the same
@@ -18,16 +19,10 @@ on a Ray worker under ``--executor ray``, which sends back its ``Completed`` and
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import anyio
-from anyio.abc import ByteReceiveStream, Process
 
 from agnoctl import redact
 from agnoctl.engine.agent import judge
@@ -36,11 +31,9 @@ from agnoctl.engine.runtime import Runtime
 from agnoctl.engine.state import AttemptRecord
 from agnoctl.engine.steps import Task, check_output, record_schema_failure, run_attempts
 from agnoctl.errors import OutputInvalid, StepFailed
-from agnoctl.tools.command import end_escaped, nul_byte_in, tag_environment
+from agnoctl.tools.command import nul_byte_in, run_process
 
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
-RUNNING: set[int] = set()
-"""Process groups of the commands running now (``kill_running`` ends them at once)."""
 MAX_STDOUT = 16 * 1024 * 1024  # an output is data for the next step, not a log
 STDERR_TAIL = 8 * 1024  # kept for the report
 
@@ -48,8 +41,8 @@ STDERR_TAIL = 8 * 1024  # kept for the report
 @dataclass(frozen=True, slots=True)
 class Completed:
     exit_code: int
-    stdout: bytes
-    stderr: str  # the last STDERR_TAIL bytes, decoded
+    stdout: str
+    stderr: str  # the last STDERR_TAIL bytes
 
 
 async def run_command(rt: Runtime, task: Task) -> Any:
@@ -79,7 +72,7 @@ async def run_command(rt: Runtime, task: Task) -> Any:
         task.record.stderr = done.stderr or None
         if done.exit_code != 0:
             raise StepFailed(_exit_message(task.where, argv[0], done), kind="exit_code")
-        text = done.stdout.decode("utf-8", errors="replace").strip()
+        text = done.stdout.strip()
         output: Any = text
         if schema is not None:
             try:
@@ -105,7 +98,8 @@ async def run_command(rt: Runtime, task: Task) -> Any:
 async def execute(
     argv: list[str], *, cwd: Path | None, env: dict[str, str] | None, where: str
 ) -> Completed:
-    """Run ``argv`` to completion; cancelling the caller ends the whole process group.
+    """Run ``argv`` to completion (``run_process``, with a step's bounds); cancelling the
+    caller ends the whole process group.
 
     ``env`` is the step's own variables, added to the environment of the process this runs
     in: a Ray worker's own under ``--executor ray`` (the driver's, which may hold API keys,
@@ -113,16 +107,15 @@ async def execute(
     """
     if cwd is not None and not cwd.is_dir():
         raise StepFailed(f"step {where}: cwd {str(cwd)!r} is not a directory", kind="command_error")
-    tagged, tag = tag_environment({**os.environ, **env} if env else None)
     try:
-        process = await anyio.open_process(
+        outcome = await run_process(
             argv,
+            timeout=None,  # the step's own, which cancels this
             cwd=cwd,
-            env=tagged,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            env={**os.environ, **env} if env else None,
+            stdout_limit=MAX_STDOUT,
+            stderr_limit=STDERR_TAIL,
+            kill_grace=KILL_GRACE,
         )
     except FileNotFoundError:
         where_found = "" if "/" in argv[0] else " on PATH"
@@ -134,75 +127,13 @@ async def execute(
         raise StepFailed(
             f"step {where}: cannot run {argv[0]!r}: {exc.strerror or exc}", kind="command_error"
         ) from None
-    stdout = bytearray()
-    stderr = bytearray()
-    RUNNING.add(process.pid)
-    try:
-        async with anyio.create_task_group() as tg:
-            assert process.stdout is not None and process.stderr is not None
-            tg.start_soon(_read, process.stdout, stdout, MAX_STDOUT, False)
-            tg.start_soon(_read, process.stderr, stderr, STDERR_TAIL, True)
-            code = await process.wait()
-            # The command is done: what it left behind dies with it (and lets go of the
-            # pipes, which the readers are waiting on).
-            _signal_group(process, signal.SIGKILL)
-            await end_escaped(tag)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await _terminate(process)
-            await end_escaped(tag)
-        raise
-    finally:
-        RUNNING.discard(process.pid)
-        with anyio.CancelScope(shield=True):
-            await process.aclose()
-    if len(stdout) > MAX_STDOUT:
+    if not outcome.stdout_complete:
         raise StepFailed(
             f"step {where}: stdout is longer than {MAX_STDOUT // 2**20} MiB; write large data to "
             "a file and print its path",
             kind="output_too_large",
         )
-    return Completed(code, bytes(stdout), _stderr_tail(stderr))
-
-
-async def _read(stream: ByteReceiveStream, into: bytearray, limit: int, tail: bool) -> None:
-    """Read to the end; keep the first ``limit`` bytes or the last, and one more byte that
-    marks an overflow."""
-    async for chunk in stream:
-        into += chunk
-        if len(into) > limit + 1:
-            if tail:
-                del into[: len(into) - limit - 1]
-            else:
-                del into[limit + 1 :]
-
-
-def _stderr_tail(kept: bytearray) -> str:
-    """The last ``STDERR_TAIL`` bytes of stderr as text; when they start inside a secret the
-    capture split, that part of it is left out."""
-    text = kept[-STDERR_TAIL:].decode("utf-8", errors="replace")
-    return redact.tail(text, len(text), cut=len(kept) > STDERR_TAIL)[0]
-
-
-async def _terminate(process: Process) -> None:
-    _signal_group(process, signal.SIGTERM)
-    with anyio.move_on_after(KILL_GRACE):
-        await process.wait()
-    _signal_group(process, signal.SIGKILL)  # also members that outlived the leader
-    await process.wait()
-
-
-def _signal_group(process: Process, signum: int) -> None:
-    # start_new_session made the process the leader of a group with its own pid as id.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
-
-
-def kill_running() -> None:
-    """SIGKILL every command still running (the process is about to exit without waiting)."""
-    for pid in list(RUNNING):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+    return Completed(outcome.returncode, outcome.stdout, outcome.stderr)
 
 
 def _exit_message(where: str, program: str, done: Completed) -> str:

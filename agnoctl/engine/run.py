@@ -500,7 +500,7 @@ async def _watch_signals(
 
 
 def _exit_now(flush_journal: Callable[[], None], signum: int, frame: FrameType | None) -> None:
-    from agnoctl.engine.command import kill_running
+    from agnoctl.tools.command import kill_running
 
     kill_running()  # no orphans, even now
     if "agnoctl.tools.mcp" in sys.modules:  # a run that started MCP servers

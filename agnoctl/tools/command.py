@@ -59,6 +59,8 @@ _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 _REAP_WAIT = 2.0  # seconds to wait for a SIGKILLed escapee to exit
 _ESCAPE_ROUNDS = 16  # generations of escapees looked for after a program ends
 _tags = itertools.count(1)
+RUNNING: set[int] = set()
+"""Process groups of the programs running now (``kill_running`` ends them at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ async def run_process(
     stdout = _Capture(stdout_limit, keep_tail=False)
     stderr = _Capture(stderr_limit, keep_tail=True)
     ended = False
+    RUNNING.add(process.pid)
     try:
         with anyio.move_on_after(timeout) as deadline:
             async with anyio.create_task_group() as group:
@@ -112,6 +115,7 @@ async def run_process(
                 await _end_group(process, kill_grace)
                 await end_escaped(tag)
             await process.aclose()
+        RUNNING.discard(process.pid)
     assert process.returncode is not None  # aclose() waited for the exit
     return ProcessOutcome(
         returncode=process.returncode,
@@ -285,6 +289,13 @@ class _Sweeps:
 
 
 _sweeps: RunVar[_Sweeps] = RunVar("agnoctl_sweeps")  # one per event loop, as its lock is
+
+
+def kill_running() -> None:
+    """SIGKILL every program still running (agnoctl is about to exit without waiting)."""
+    for group in list(RUNNING):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def kill_tagged(tags: Iterable[str], signum: signal.Signals = signal.SIGKILL) -> None:
