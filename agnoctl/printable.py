@@ -60,6 +60,11 @@ def shown_line(line: str) -> str:
     return text
 
 
+def clipped(text: str, limit: int) -> str:
+    """``text``, or its first ``limit - 1`` characters and an ellipsis: at most ``limit``."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def not_utf8_at(text: str) -> int | None:
     """The index of the first character of ``text`` that UTF-8 cannot hold, or None when there
     is none: Python reads a byte of another encoding (in a file name, an argument, an
@@ -108,4 +113,4 @@ def _github_escape(value: str, *, prop: bool = False) -> str:
     return value
 
 
-__all__ = ["github_command", "not_utf8_at", "one_line", "printable", "shown_line"]
+__all__ = ["clipped", "github_command", "not_utf8_at", "one_line", "printable", "shown_line"]

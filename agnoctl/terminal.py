@@ -30,7 +30,7 @@ from agnoctl import events, redact
 from agnoctl.engine.state import ExecRecord, RunState, StepRecord
 from agnoctl.events import Entry, Event
 from agnoctl.money import usd
-from agnoctl.printable import one_line, printable
+from agnoctl.printable import clipped, one_line, printable
 from agnoctl.reports.model import (
     LoopIterationReport,
     Row,
@@ -717,8 +717,7 @@ def _details(event: Event) -> list[str]:
 
 
 def _short(text: str) -> str:
-    flat = one_line(text)
-    return flat if len(flat) <= _MAX_ERROR else flat[: _MAX_ERROR - 1] + "…"
+    return clipped(one_line(text), _MAX_ERROR)
 
 
 # ---------------------------------------------------------------------------- final summary

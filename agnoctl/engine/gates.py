@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from agnoctl.errors import OutputInvalid, ProviderError, StepFailed
+from agnoctl.printable import clipped
 from agnoctl.spec.models import (
     ContainsGate,
     ExprGate,
@@ -234,8 +235,7 @@ def _num(value: float | None) -> str:
 
 
 def _quoted(text: str) -> str:
-    short = text if len(text) <= _MAX_NAME_TEXT else text[: _MAX_NAME_TEXT - 1] + "…"
-    return json.dumps(short, ensure_ascii=False)
+    return json.dumps(clipped(text, _MAX_NAME_TEXT), ensure_ascii=False)
 
 
 def output_text(output: Any) -> str:
@@ -304,8 +304,7 @@ def _lookup(data: Any, path: str) -> tuple[bool, Any]:
 
 
 def _brief(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _MAX_NAME_TEXT else text[: _MAX_NAME_TEXT - 1] + "…"
+    return clipped(json.dumps(value, ensure_ascii=False, default=str), _MAX_NAME_TEXT)
 
 
 def _contains(gate: ContainsGate, text: str) -> _Outcome:
@@ -405,8 +404,7 @@ def _validator(schema_text: str) -> Validator:
 
 
 def _error_text(json_path: str, message: str) -> str:
-    if len(message) > _MAX_ERROR_CHARS:
-        message = message[: _MAX_ERROR_CHARS - 1] + "…"
+    message = clipped(message, _MAX_ERROR_CHARS)
     path = json_path.removeprefix("$").removeprefix(".")
     return f"{path}: {message}" if path else message
 

@@ -41,7 +41,7 @@ from agnoctl.engine.rundir import JOURNAL, LATEST, RUNS_DIR, latest_run, refuse_
 from agnoctl.errors import UsageError
 from agnoctl.events import SegmentStarted, read_events
 from agnoctl.money import usd, usd_change
-from agnoctl.printable import one_line, shown_line
+from agnoctl.printable import clipped, one_line, shown_line
 from agnoctl.reports.model import (
     GateReport,
     ItemReport,
@@ -594,8 +594,7 @@ def _gate_side(passed: bool | None, value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = _num(value) if isinstance(value, float) else json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return clipped(_num(value) if isinstance(value, float) else json.dumps(value, default=str), 40)
 
 
 def _num(value: float) -> str:
@@ -630,8 +629,7 @@ def _int_delta(a: int, b: int) -> str:
 
 def _md_cell(text: str) -> str:
     flat = " ".join(text.split()).replace("|", "\\|")
-    flat = _html_text(flat)
-    return flat if len(flat) <= _MAX_CELL else flat[: _MAX_CELL - 1] + "…"
+    return clipped(_html_text(flat), _MAX_CELL)
 
 
 def _html_text(text: str) -> str:

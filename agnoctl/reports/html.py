@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from agnoctl.money import usd
+from agnoctl.printable import clipped
 from agnoctl.reports.html_view import (
     CHILD_LINES,
     LINE_H,
     Node,
     Page,
     StepView,
-    cut,
     page_view,
     pretty,
     seconds,
@@ -418,7 +418,7 @@ def _node(node: Node) -> Markup:
             cy=node.y + 50 + line * LINE_H,
             x=node.x + 24,
             y=node.y + 54 + line * LINE_H,
-            label=cut(child.label, 26),
+            label=clipped(child.label, 26),
         )
         for line, child in enumerate(node.children[:CHILD_LINES])
     ]
@@ -437,8 +437,8 @@ def _node(node: Node) -> Markup:
         text_x=node.x + 10,
         id_y=node.y + 19,
         sub_y=node.y + 36,
-        path=cut(node.path, 24),
-        detail=cut(node.detail, 28),
+        path=clipped(node.path, 24),
+        detail=clipped(node.detail, 28),
         children=_join(children),
     )
 
@@ -623,7 +623,7 @@ def _attempt(attempt: AttemptReport) -> Markup:
     error = attempt.error
     if error is not None:
         outcome = Markup('<span class="error">{kind}</span>: {message}').format(
-            kind=error.kind, message=cut(error.message, 300)
+            kind=error.kind, message=clipped(error.message, 300)
         )
     elif attempt_outcome(attempt) == "cancelled":  # cut short: it never finished
         outcome = Markup('<span class="warn">cancelled</span>')
@@ -661,7 +661,7 @@ def _gate(gate: GateReport) -> Markup:
     return _GATE.format(
         name=gate.name,
         result=result,
-        value=cut(pretty(gate.value), 120),
+        value=clipped(pretty(gate.value), 120),
         finding=gate.finding or "",
         detail=_if(gate.detail, '<div class="muted">{detail}</div>', detail=gate.detail),
         attempt=gate.attempt if gate.attempt is not None else "",
@@ -681,7 +681,9 @@ def _items(view: StepView) -> Markup:
                 status=item.status,
                 attempts=item.attempts,
                 result=(
-                    Markup('<span class="error">{error}</span>').format(error=cut(item.error, 300))
+                    Markup('<span class="error">{error}</span>').format(
+                        error=clipped(item.error, 300)
+                    )
                     if item.error
                     else item.output
                 ),

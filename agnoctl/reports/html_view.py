@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agnoctl.engine.resume import step_of
+from agnoctl.printable import clipped
 from agnoctl.reports.model import (
     AttemptReport,
     CostTotals,
@@ -549,12 +550,7 @@ def _prompt(spec: StepSpec | None, workflow: Workflow | None) -> tuple[str | Non
 def _short(value: Any) -> str:
     """A for_each item or its output on one line, cut to a table cell."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return cut(" ".join(text.split()), 160)
-
-
-def cut(text: str, limit: int) -> str:
-    """``text``, or its first ``limit - 1`` characters and an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clipped(" ".join(text.split()), 160)
 
 
 __all__ = [
@@ -570,7 +566,6 @@ __all__ = [
     "Page",
     "Row",
     "StepView",
-    "cut",
     "page_view",
     "pretty",
     "seconds",

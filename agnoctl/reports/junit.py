@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from agnoctl.printable import clipped
 from agnoctl.reports.model import (
     GateGroup,
     GateReport,
@@ -199,4 +200,4 @@ def _seconds(duration_ms: float | None) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+    return clipped(text, _MAX_TEXT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from agnoctl.money import usd
-from agnoctl.printable import printable
+from agnoctl.printable import clipped, printable
 from agnoctl.reports.model import (
     Row,
     RunReport,
@@ -199,8 +199,8 @@ def _cell(text: str, limit: int | None = _MAX_CELL) -> str:
     quotes what a command, a server or a model wrote, whose HTML, links, images and headings
     must not shape the job's summary page (nor a ``|`` break its table)."""
     flat = " ".join(text.split())
-    if limit is not None and len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
+    if limit is not None:
+        flat = clipped(flat, limit)
     return _MARKUP.sub(lambda found: "\\" + found.group(), flat)
 
 
