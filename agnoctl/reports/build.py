@@ -177,7 +177,7 @@ def when(timestamp: float | None) -> datetime | None:
 def _ms(start: float | None, end: float | None) -> float | None:
     if start is None or end is None:
         return None
-    return round((end - start) * 1000, 3)
+    return milliseconds(end - start)
 
 
 def _error(message: str | None, kind: str | None) -> dict[str, str] | None:
