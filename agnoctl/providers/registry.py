@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
@@ -61,6 +62,7 @@ _BASE_URL_ENV = {
     "ollama": "OLLAMA_HOST",
 }
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+_OLLAMA_PORT = 11434
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +123,25 @@ def _default_base_url(protocol: str) -> str:
 
 
 def _normalise(base_url: str, protocol: str) -> str:
-    # OLLAMA_HOST is often host:port without a scheme, as the ollama CLI accepts it.
     if protocol == "ollama" and "://" not in base_url:
-        base_url = f"http://{base_url}"
+        base_url = _ollama_host(base_url.strip())
     return base_url.rstrip("/")
+
+
+def _ollama_host(value: str) -> str:
+    # As the ollama CLI reads OLLAMA_HOST without a scheme: http, 127.0.0.1 for an empty host
+    # and 11434 for a missing port (OLLAMA_HOST=0.0.0.0 is how Ollama's FAQ exposes a server;
+    # http://0.0.0.0 would be port 80).
+    parts = urlsplit(f"http://{value}")
+    try:
+        port = parts.port
+    except ValueError:  # not a port: left for the caller's URL check to report
+        return f"http://{value}"
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = _OLLAMA_PORT if port is None else port
+    return urlunsplit(("http", f"{host}:{port}", parts.path, "", ""))
 
 
 def build_provider(
