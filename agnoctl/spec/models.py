@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -1002,6 +1003,25 @@ class CommandToolSpec(Strict):
     )
 
 
+def _host_name(entry: str) -> str:
+    """An `allow_hosts` entry is compared with a URL's host as it is: anything else in it
+    (a scheme, a path, a port, a wildcard) would make an entry no call can match."""
+    host = entry.strip()
+    if not host:
+        problem = "it is empty"
+    elif "/" in host:
+        problem = "write the host name alone (en.wikipedia.org), not a URL or path"
+    elif "*" in host:
+        problem = "wildcards are not read: list each host (www.example.com, docs.example.com)"
+    elif host.startswith("["):
+        problem = "write an IPv6 address without brackets (::1)"
+    elif host.count(":") == 1:
+        problem = "write the host without `:port` (any port of an allowed host may be fetched)"
+    else:
+        return entry
+    raise ValueError(f"{entry!r} matches no host: {problem}")
+
+
 class HttpGetToolSpec(Strict):
     type: Literal["http_get"] = Field(
         description='GET a URL (the model passes {"url": ...}) from an allowed host.'
@@ -1009,8 +1029,11 @@ class HttpGetToolSpec(Strict):
     description: str | None = Field(
         default=None, description="What the tool does, shown to the model."
     )
-    allow_hosts: list[str] = Field(
-        description="Host names that may be fetched; redirects are re-checked against them."
+    allow_hosts: list[Annotated[str, AfterValidator(_host_name)]] = Field(
+        description=(
+            "Host names that may be fetched (exact names, any port); redirects are re-checked "
+            "against them."
+        )
     )
     timeout: Annotated[Duration, Field(gt=0)] = Field(
         default=30.0, description="Time bound of one call."
@@ -1018,6 +1041,13 @@ class HttpGetToolSpec(Strict):
     max_output_chars: Annotated[Integer, Field(ge=1)] = Field(
         default=20_000, description="Longer results are cut, and say so."
     )
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _some_host(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("lists no host, so every call would be refused: name the hosts")
+        return value
 
 
 class ReadFileToolSpec(Strict):
