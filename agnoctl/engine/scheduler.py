@@ -278,15 +278,14 @@ class Scheduler:
         self._finish_fan_out(record, scope, settings)
 
     def _workers(self, step: StepSpec, settings: Settings, count: int) -> int:
-        """Item workers: the step's max_concurrency, or (for leaves) what the run allows and
-        at most ``LEAF_WORKERS``."""
+        """Item workers: the step's max_concurrency, and for leaves at most ``LEAF_WORKERS``.
+        Not fewer because the run has fewer slots: the items must wait for a slot with their
+        step's priority, or a lower-priority step takes each slot an item frees."""
         workers = count
         if settings.max_concurrency is not None:
             workers = min(workers, settings.max_concurrency)
         if step.steps is None and step.uses is None:
             workers = min(workers, LEAF_WORKERS)
-            if self.rt.run_limiter is not None:
-                workers = min(workers, self.rt.run_limiter.capacity)
         return workers
 
     async def _item(
@@ -346,6 +345,9 @@ class Scheduler:
         ):
             return
         async with hold(rt.leaf_limiters(step), body.settings.priority):
+            if rt.stopped:  # a limit stopped the run while this task waited for its slot
+                self.skip(record, "budget", scope, step=body.owner)
+                return
             await self._execute(task, scope, body.owner)
 
     async def _execute(self, task: Task, scope: MapRun, owner: StepRecord | None) -> None:
