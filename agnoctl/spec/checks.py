@@ -1207,6 +1207,15 @@ class _Checker:
             for index, arg in enumerate(tool.run):
                 self._check_template((*base, "run", index), arg, False, scope)
             self._check_json_schema((*base, "parameters"), tool.parameters)
+            if tool.parameters.get("type") != "object":
+                self.report(
+                    (*base, "parameters"),
+                    "E415",
+                    f"`{path_text((*base, 'parameters'))}` must be an object schema "
+                    "(`type: object`): a model passes a tool's arguments as a JSON object, and "
+                    "OpenAI and Anthropic refuse a tool with any other schema",
+                    "write `parameters: {type: object, properties: {<name>: {type: string}}}`",
+                )
 
     def _check_json_schema(self, path: tuple[PathKey, ...], schema: dict[str, Any]) -> None:
         problem = _schema_problem(json.dumps(schema, sort_keys=True, default=str))

@@ -1002,6 +1002,13 @@ class CommandToolSpec(Strict):
         ),
     )
 
+    @field_validator("run")
+    @classmethod
+    def _some_program(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("`run` needs at least the program to run")
+        return value
+
 
 def _host_name(entry: str) -> str:
     """An `allow_hosts` entry is compared with a URL's host as it is: anything else in it
