@@ -244,7 +244,10 @@ class Scheduler:
             entry.status, entry.output = record.status, output  # the live group entry
             entry.error = error
         else:
-            scope.entries[record.id] = StepEntry(record.status, output, results, error=error)
+            children = None if record.children is None else _not_run(record.children)
+            scope.entries[record.id] = StepEntry(
+                record.status, output, results, children=children, error=error
+            )
 
     # ------------------------------------------------------------------ for_each
 
@@ -800,6 +803,23 @@ class _Ended(TypedDict):
     item: int | None
     iteration: int | None
     duration_ms: float | None
+
+
+def _not_run(children: Mapping[str, StepRecord]) -> StepsView:
+    """What templates read of the children of a group that never ran (skipped, or failed
+    before they started): each as its record says, output null, so a step joining an if/else
+    branch that was not taken can read them as it reads the group."""
+    return StepsView(
+        {
+            cid: StepEntry(
+                child.status,
+                None,
+                children=None if child.children is None else _not_run(child.children),
+                error=child.error,
+            )
+            for cid, child in children.items()
+        }
+    )
 
 
 def _owner_of(record: ExecRecord, owner: StepRecord | None) -> StepRecord | None:
