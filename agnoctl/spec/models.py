@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -201,6 +201,11 @@ class ModelPrice(Strict):
     )
 
 
+# What a protocol adds to its base_url (SPEC "Providers"): a base_url ending in it was
+# copied from an endpoint, and the request would go to that path twice over.
+_ENDPOINTS = {"openai": "/chat/completions", "anthropic": "/v1/messages", "ollama": "/api/chat"}
+
+
 class ProviderSpec(Strict):
     type: Literal["openai", "anthropic", "ollama", "mock"] = Field(
         description=(
@@ -284,6 +289,30 @@ class ProviderSpec(Strict):
                 "give the key as `api_key: ${VAR}`"
             )
         return value
+
+    @model_validator(mode="after")
+    def _callable_base_url(self) -> ProviderSpec:
+        # Said before the run: at run time each step using the entry would fail on it, after
+        # the steps before it had run (and spent).
+        if not self.base_url or self.type == "mock":
+            return self
+        if self.type == "ollama" and "://" not in self.base_url:
+            return self  # a bare host, as OLLAMA_HOST may be (providers.registry)
+        parts = urlsplit(self.base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"`base_url` {self.base_url!r} is not an http(s) URL with a host "
+                "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
+            )
+        endpoint = _ENDPOINTS[self.type]
+        path = parts.path.rstrip("/")
+        if path.endswith(endpoint):
+            base = urlunsplit(parts._replace(path=path.removesuffix(endpoint)))
+            raise ValueError(
+                f"`base_url` {self.base_url!r} is the endpoint itself: requests go to "
+                f"{{base_url}}{endpoint}, so write {base!r}"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- retry, gates
