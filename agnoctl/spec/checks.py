@@ -293,6 +293,8 @@ class _Scope(NamedTuple):
     """The schema `output` follows in a gate expression (the step's, else its agent's)."""
     output_uses: str | None = None
     """The `uses:` of the step a gate expression checks: `output` is that file's outputs."""
+    before_items: bool = False
+    """A for_each step's own `if` or `for_each`: evaluated once, before there are items."""
 
 
 class _Read(NamedTuple):
@@ -484,10 +486,11 @@ class _Checker:
         outer = _Scope(node.path, node.roots, node.loop_group)
         # Most steps add no names of their own: their body reads what their `if` reads.
         inner = outer._replace(roots=node.roots | node.own_roots) if node.own_roots else outer
+        own = outer._replace(before_items=True) if spec.for_each is not None else outer
         if spec.if_ is not None:
-            self._check_template((*base, "if"), spec.if_, True, outer)
+            self._check_template((*base, "if"), spec.if_, True, own)
         if isinstance(spec.for_each, str):
-            found = self._check_template((*base, "for_each"), spec.for_each, True, outer)
+            found = self._check_template((*base, "for_each"), spec.for_each, True, own)
             if found is not None and found.literal:
                 self._check_literal_for_each((*base, "for_each"), spec.for_each)
         elif spec.for_each is not None:
@@ -829,7 +832,18 @@ class _Checker:
         path, access = read.path, read.access
         name = access.root
         where = path_text(path)
-        if name in ("item", "index"):
+        if name in ("item", "index") and scope.before_items:
+            self.report(
+                path,
+                "E409",
+                f"`{name}` is not defined in {where}: a for_each step's `if` and `for_each` "
+                "are evaluated once, before there are items",
+                "to leave items out, filter the list "
+                "(`for_each: \"inputs.xs | select('gt', 1) | list\"`), or test each item in "
+                "a child's `if` under a for_each group",
+                access=access,
+            )
+        elif name in ("item", "index"):
             self.report(
                 path,
                 "E409",
