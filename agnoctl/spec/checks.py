@@ -334,6 +334,7 @@ class _Checker:
         self._check_agents()
         self._check_tools()
         self._check_providers()
+        self._check_pricing()
         self._check_inputs()
         for name, text in self.workflow.outputs.items():
             self._check_template(("outputs", name), text, False, _Scope())
@@ -713,7 +714,8 @@ class _Checker:
         node: _Node,
     ) -> None:
         if schema is None:
-            if node.spec.agent in self.workflow.agents:  # a valid agent, without a schema
+            # A valid agent without a schema replies text, and a command's stdout is text.
+            if node.spec.agent in self.workflow.agents or node.spec.run is not None:
                 self.report(
                     (*path, "field"),
                     "W502",
@@ -1200,6 +1202,33 @@ class _Checker:
                     f"`{field}` does nothing on a mock provider: it sends no request and reads "
                     "no reply",
                     "remove it, or give the entry the type of the server it stands for",
+                    severity="warning",
+                    at_key=True,
+                )
+
+    def _check_pricing(self) -> None:
+        """W531: a price for a model the run does not use (a typo, the provider written in
+        the key) would leave the model at the built-in price, or none, silently. A file with
+        sub-workflows is not judged: their agents may be the ones priced."""
+        if any(node.spec.uses is not None for node in self._nodes):
+            return
+        used: dict[str, set[str]] = {}
+        for agent in self.workflow.agents.values():
+            for ref in (agent.model, *agent.fallback_models):
+                provider, _, model = ref.partition("/")
+                used.setdefault(provider, set()).update(price_names(model))
+        for name, provider in self.workflow.providers.items():
+            models = used.get(name, set())
+            for model in provider.pricing:
+                if model in models:
+                    continue
+                guess = self.suggest(model.rpartition("/")[2], models)
+                self.report(
+                    ("providers", name, "pricing", model),
+                    "W531",
+                    f"the price of `{model}` prices no model the run uses on provider `{name}` "
+                    f"(a model `{name}/{model}`)",
+                    f"did you mean `{guess}`?" if guess else "remove it, or fix the model name",
                     severity="warning",
                     at_key=True,
                 )
