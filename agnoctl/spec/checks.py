@@ -38,6 +38,7 @@ from agnoctl.spec.models import (
     ToolDef,
     Workflow,
     output_stem,
+    price_names,
 )
 from agnoctl.spec.refs import (
     MAPPING_METHODS,
@@ -440,9 +441,26 @@ class _Checker:
         guess = self.suggest(need, steps)
         if guess and guess != step_id:
             hint = f"did you mean `{guess}`?"
-        elif prefix and need in self.workflow.steps:
-            hint = f"`{need}` is outside the group `{prefix}`: add it to the group's own needs"
+        elif (outside := self._outside_hint(prefix, need)) is not None:
+            hint = outside
         self.report(path, "E300", f"`needs` names an unknown step `{need}`", hint)
+
+    def _outside_hint(self, prefix: str, need: str) -> str | None:
+        """What to do about a child's need that is a sibling of its group (or of a group
+        around it): need it from that group, unless the group already does."""
+        group = prefix
+        while group:
+            parent = group.rpartition(".")[0]
+            if need in dag.step_map(self.workflow, parent):
+                spec = dag.find_step(self.workflow, group)
+                if spec is not None and need in spec.needs:
+                    return (
+                        f"`{need}` is outside the group `{group}`, which needs it already: its "
+                        f"children start after `{need}` and may read steps.{need}; remove it here"
+                    )
+                return f"`{need}` is outside the group `{group}`: add it to the group's own needs"
+            group = parent
+        return None
 
     def suggest(self, word: str, choices: Collection[str]) -> str | None:
         """The closest choice to `word`, if close. Comparing a typo with thousands of names is
