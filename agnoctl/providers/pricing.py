@@ -19,9 +19,10 @@ Model names are matched as given, then without a dated or ``-latest`` suffix, so
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from agnoctl.spec.models import price_names
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 PRICES_AS_OF = "2026-03-21"
 FREE_PROTOCOLS = frozenset({"ollama", "mock"})
-_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 
 
 class PriceLike(Protocol):
@@ -107,7 +107,7 @@ def lookup(
     if protocol not in FREE_PROTOCOLS:
         tables.append(BUILTIN_PRICES)
     for table in tables:
-        for name in (model, _SUFFIX.sub("", model)):
+        for name in price_names(model):
             if name in table:
                 return table[name]
     return None

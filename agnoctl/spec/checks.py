@@ -1235,9 +1235,9 @@ class _Checker:
             for ref in (agent.model, *agent.fallback_models):
                 provider, _, model = ref.partition("/")
                 used.setdefault(provider, set()).update(price_names(model))
-        for name, provider in self.workflow.providers.items():
+        for name, entry in self.workflow.providers.items():
             models = used.get(name, set())
-            for model in provider.pricing:
+            for model in entry.pricing:
                 if model in models:
                     continue
                 guess = self.suggest(model.rpartition("/")[2], models)

@@ -178,6 +178,15 @@ class CircuitBreakerSpec(Strict):
     )
 
 
+_DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+
+
+def price_names(model: str) -> tuple[str, str]:
+    """The names a model's price is found under: its own, then without a date or `-latest`
+    (`gpt-4o-mini-2024-07-18` is priced as `gpt-4o-mini`)."""
+    return model, _DATED.sub("", model)
+
+
 class ModelPrice(Strict):
     input: Annotated[Finite, Field(ge=0, le=MAX_PRICE)] = Field(
         description="USD per 1M input tokens."
