@@ -525,6 +525,7 @@ _NOT_FOR_USES = {
     "retry": "a sub-workflow is not re-run; give its steps `retry` in its own file",
     "cache": "caching is per model call; set `cache` on the sub-workflow's steps or agents",
     "output_schema": "its output is its `outputs` map; check it with gates",
+    "priority": "it takes no concurrency slot; give its steps `priority` in its own file",
 }
 """Fields a `uses` step may not set (those of other kinds are refused by _check_kind_fields)."""
 
@@ -646,7 +647,11 @@ class StepDefaults(Strict):
         ),
     )
     priority: Integer | None = Field(
-        default=None, description="Higher runs first when concurrency is short."
+        default=None,
+        description=(
+            "Higher runs first when concurrency is short: it orders agent and command tasks "
+            "(a group or `uses` step takes no slot, so setting it on one is E206)."
+        ),
     )
     tags: Tags | None = Field(
         default=None,
@@ -851,6 +856,12 @@ class StepSpec(StepDefaults):
         # Fail closed: a group makes no model call of its own but its judge gates', so these
         # would be silently ignored. (Its `timeout` bounds the whole group, as a `uses` step's
         # bounds the invocation.)
+        if "priority" in self.model_fields_set:
+            raise ValueError(
+                "`priority` orders the agent and command tasks waiting for a concurrency slot, "
+                "and a group takes no concurrency slot (its children keep their own priority): "
+                "set it on the group's children (or in `defaults`)"
+            )
         if any(isinstance(gate, JudgeGate) for gate in self.gates or ()):
             return
         for name, why in _JUDGE_ONLY_FOR_GROUPS.items():
@@ -1224,8 +1235,8 @@ class NotifySpec(Strict):
 
 
 def _no_bool(value: object) -> object:
-    """``version: true`` is not version 1, though Python's True equals 1."""
-    if isinstance(value, bool):
+    """``version: true`` is not version 1, though Python's True equals 1; nor is 1.0."""
+    if isinstance(value, bool | float):
         raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
     return value
 
