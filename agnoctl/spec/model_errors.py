@@ -219,6 +219,10 @@ class _Translator:
             return
         written = self._written(path, given) if not isinstance(given, str) else repr(given)
         message = f"version {written} is not supported: this agnoctl reads version 1"
+        if given is None:
+            message = "`version` is empty: this agnoctl reads version 1"
+        elif isinstance(given, float) and given == 1:
+            message = f"version {written} is not the integer 1: the version is the number 1"
         self.emit(path, "E202", message, "write `version: 1`")
 
     def _wrong_type(self, path: Sequence[PathKey], expected: list[str], given: Any) -> None:
