@@ -164,6 +164,14 @@ class RateLimitSpec(Strict):
         description="Tokens per minute (input estimate + max_tokens reserved per call).",
     )
 
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimitSpec:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError(
+                "sets no limit: give requests_per_minute, tokens_per_minute or both, or remove it"
+            )
+        return self
+
 
 class CircuitBreakerSpec(Strict):
     failure_threshold: Annotated[Integer, Field(ge=1)] = Field(
