@@ -321,6 +321,12 @@ class ProviderSpec(Strict):
                 f"`base_url` {self.base_url!r} is not an http(s) URL with a host "
                 "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
             )
+        if parts.query or parts.fragment or self.base_url.rstrip().endswith(("?", "#")):
+            # Not quoted: a query is where some servers take a key.
+            raise ValueError(
+                "`base_url` may not hold a query (?...) or fragment (#...): the request's path "
+                "is added after it; give a key as `api_key: ${VAR}`"
+            )
         endpoint = _ENDPOINTS[self.type]
         path = parts.path.rstrip("/")
         if path.endswith(endpoint):

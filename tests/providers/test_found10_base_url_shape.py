@@ -1,7 +1,8 @@
 """A provider `base_url` that no request can go to validated, and each step using it then
 failed at run time, after the steps before it had run (and spent): a URL without a scheme or
 with another than http(s), and the endpoint pasted whole (`.../v1/chat/completions`, to which
-agnoctl adds `/chat/completions` again, SPEC "Providers"). Each is an error on the entry now.
+agnoctl adds `/chat/completions` again, SPEC "Providers"), or a query or fragment, after which
+the path was added (`/v1?key=k/chat/completions`: a 404). Each is an error on the entry now.
 An ollama `base_url` may still be a bare host, as `OLLAMA_HOST` is."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ BAD = {
     "chat": ("openai", "http://127.0.0.1:8000/v1/chat/completions/", "/chat/completions"),
     "messages": ("anthropic", "https://api.anthropic.com/v1/messages", "/v1/messages"),
     "api": ("ollama", "http://127.0.0.1:11434/api/chat", "/api/chat"),
+    "query": ("openai", "http://127.0.0.1:8000/v1?key=sk-123456789", "query"),
+    "fragment": ("anthropic", "http://127.0.0.1:8000#x", "query"),
 }
 GOOD = {
     "openai": ("openai", "http://127.0.0.1:8000/v1"),
@@ -51,3 +54,4 @@ def test_a_base_url_no_request_can_go_to_is_an_error(tmp_path: Path, run_cli: Ru
     for finding, (name, (_, _, said)) in zip(found, BAD.items(), strict=True):
         assert finding["message"].startswith(f"`providers.{name}`: `base_url` ")
         assert said in finding["message"]
+        assert "sk-123456789" not in finding["message"]
