@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import orjson
@@ -652,7 +653,10 @@ class JsonProvider:
         from yarl import URL  # loaded with aiohttp (``HttpClient.build``)
 
         try:
-            self._url = URL(f"{self.base_url}{self.path}")  # parsed once, not per call
+            # The path goes before a query the base_url may hold (Azure's ?api-version=...).
+            base = urlsplit(self.base_url)
+            target = urlunsplit(base._replace(path=base.path.rstrip("/") + self.path))
+            self._url = URL(target)  # parsed once, not per call
         except ValueError as exc:  # yarl's messages never quote the URL
             raise UsageError(
                 f"the base_url of provider {self.name!r} is not a URL that can be called "

@@ -321,11 +321,11 @@ class ProviderSpec(Strict):
                 f"`base_url` {self.base_url!r} is not an http(s) URL with a host "
                 "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
             )
-        if parts.query or parts.fragment or self.base_url.rstrip().endswith(("?", "#")):
-            # Not quoted: a query is where some servers take a key.
+        if parts.fragment or self.base_url.rstrip().endswith("#"):
+            # Not quoted: the query before it may hold a key.
             raise ValueError(
-                "`base_url` may not hold a query (?...) or fragment (#...): the request's path "
-                "is added after it; give a key as `api_key: ${VAR}`"
+                "`base_url` may not hold a fragment (#...): no request sends one, and the "
+                "request's path goes before it"
             )
         endpoint = _ENDPOINTS[self.type]
         path = parts.path.rstrip("/")

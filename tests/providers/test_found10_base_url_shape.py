@@ -1,15 +1,19 @@
 """A provider `base_url` that no request can go to validated, and each step using it then
 failed at run time, after the steps before it had run (and spent): a URL without a scheme or
 with another than http(s), and the endpoint pasted whole (`.../v1/chat/completions`, to which
-agnoctl adds `/chat/completions` again, SPEC "Providers"), or a query or fragment, after which
-the path was added (`/v1?key=k/chat/completions`: a 404). Each is an error on the entry now.
-An ollama `base_url` may still be a bare host, as `OLLAMA_HOST` is."""
+agnoctl adds `/chat/completions` again, SPEC "Providers"), or a fragment. Each is an error on
+the entry now. An ollama `base_url` may still be a bare host, as `OLLAMA_HOST` is.
+
+A base_url with a query (Azure OpenAI's `?api-version=...`) had the path added after the query
+(`/v1?api-version=1/chat/completions`): every request went to `/v1`, a 404. The path now goes
+before the query, which is kept."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from agnoctl.testing.fake_llm import FakeLLMThread
 from tests.conftest import RunCli
 
 BAD = {
@@ -19,14 +23,14 @@ BAD = {
     "chat": ("openai", "http://127.0.0.1:8000/v1/chat/completions/", "/chat/completions"),
     "messages": ("anthropic", "https://api.anthropic.com/v1/messages", "/v1/messages"),
     "api": ("ollama", "http://127.0.0.1:11434/api/chat", "/api/chat"),
-    "query": ("openai", "http://127.0.0.1:8000/v1?key=sk-123456789", "query"),
-    "fragment": ("anthropic", "http://127.0.0.1:8000#x", "query"),
+    "fragment": ("anthropic", "http://127.0.0.1:8000/?key=sk-123456789#x", "fragment"),
 }
 GOOD = {
     "openai": ("openai", "http://127.0.0.1:8000/v1"),
     "anthropic": ("anthropic", "https://api.anthropic.com/"),
     "host": ("ollama", "gpu-box:11434"),
     "unset": ("openai", ""),
+    "query": ("openai", "http://127.0.0.1:8000/v1/?api-version=2024-10-21"),
 }
 
 
@@ -55,3 +59,17 @@ def test_a_base_url_no_request_can_go_to_is_an_error(tmp_path: Path, run_cli: Ru
         assert finding["message"].startswith(f"`providers.{name}`: `base_url` ")
         assert said in finding["message"]
         assert "sk-123456789" not in finding["message"]
+
+
+def test_a_base_url_query_comes_after_the_path(
+    tmp_path: Path, run_cli: RunCli, fake_llm: FakeLLMThread
+) -> None:
+    base = f"{fake_llm.url}/v1/?api-version=2024-10-21"
+    (tmp_path / "flow.yaml").write_text(
+        _flow({"azure": ("openai", base)}) + "outputs:\n  o: '{{ steps.azure.output }}'\n",
+        encoding="utf-8",
+    )
+    done = run_cli("run", "flow.yaml", "--no-cache", "--report-dir", "out", "-q")
+    assert done.returncode == 0, done.stderr
+    assert [r["path"] for r in fake_llm.stats()["recent"]] == ["/v1/chat/completions"]
+    assert (tmp_path / "out" / "outputs" / "o.txt").read_text() == "echo: p"

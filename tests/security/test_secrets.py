@@ -96,7 +96,7 @@ def test_every_cut_happened(run: E2ERun, e2e: E2E) -> None:
     noisy = run.events_of("tool_result", "tool_stderr")
     assert noisy and noisy[0]["error"].startswith("failed: exit code 1")
     message = run.step("base_url")["error"]["message"]
-    assert "could not talk to leaky at http://127.0.0.1:9/v1?***: " in message
+    assert "could not talk to leaky at http://127.0.0.1:9/v1/chat/completions?***: " in message
     assert (e2e.root / "run.log").stat().st_size > 0
     assert any((e2e.root / "cache").rglob("*.db"))
 
