@@ -316,24 +316,23 @@ class ProviderSpec(Strict):
         if self.type == "ollama" and "://" not in self.base_url:
             return self  # a bare host, as OLLAMA_HOST may be (providers.registry)
         parts = urlsplit(self.base_url.strip())
+        # As quoted: a query may hold a key (?key=...).
+        shown = urlunsplit(parts._replace(query="***" if parts.query else ""))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
-                f"`base_url` {self.base_url!r} is not an http(s) URL with a host "
+                f"`base_url` {shown!r} is not an http(s) URL with a host "
                 "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
             )
         if parts.fragment or self.base_url.rstrip().endswith("#"):
-            # Not quoted: the query before it may hold a key.
             raise ValueError(
-                "`base_url` may not hold a fragment (#...): no request sends one, and the "
-                "request's path goes before it"
+                f"`base_url` {shown!r} may not end in a fragment (#...): no request sends one"
             )
         endpoint = _ENDPOINTS[self.type]
         path = parts.path.rstrip("/")
         if path.endswith(endpoint):
-            base = urlunsplit(parts._replace(path=path.removesuffix(endpoint)))
             raise ValueError(
-                f"`base_url` {self.base_url!r} is the endpoint itself: requests go to "
-                f"{{base_url}}{endpoint}, so write {base!r}"
+                f"`base_url` {shown!r} is the endpoint itself: requests go to "
+                f"{{base_url}}{endpoint}, so write {shown.replace(endpoint, '', 1)!r}"
             )
         return self
 

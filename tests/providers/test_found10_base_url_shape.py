@@ -17,11 +17,11 @@ from agnoctl.testing.fake_llm import FakeLLMThread
 from tests.conftest import RunCli
 
 BAD = {
-    "noscheme": ("openai", "127.0.0.1:8000/v1", "http(s) URL"),
+    "noscheme": ("openai", "127.0.0.1:8000/v1?key=sk-123456789", "http(s) URL"),
     "ftp": ("anthropic", "ftp://example.com", "http(s) URL"),
     "nohost": ("openai", "http:///v1", "http(s) URL"),
     "chat": ("openai", "http://127.0.0.1:8000/v1/chat/completions/", "/chat/completions"),
-    "messages": ("anthropic", "https://api.anthropic.com/v1/messages", "/v1/messages"),
+    "messages": ("anthropic", "https://api.anthropic.com/v1/messages?key=sk-123456789", "***"),
     "api": ("ollama", "http://127.0.0.1:11434/api/chat", "/api/chat"),
     "fragment": ("anthropic", "http://127.0.0.1:8000/?key=sk-123456789#x", "fragment"),
 }
