@@ -761,13 +761,19 @@ def _timeout_error(exc: Exception, url: URL, endpoint: Endpoint, model: str) -> 
     )
 
 
+# aiohttp's "Cannot connect to host h:443 ssl:<ssl.SSLContext object at 0x7f...> [...]": the
+# repr of its TLS settings (or `ssl:default`) says nothing to a user, and a report must not
+# change with a memory address.
+_AIOHTTP_SSL = re.compile(r" ssl:(?:<[^>]*>|\S+)")
+
+
 def _connection_failed(
     exc: Exception, url: URL, endpoint: Endpoint, model: str, proxy: URL | None = None
 ) -> ProviderError:
     # The client's own message may quote the URL, its user name and query string included,
     # or the proxy's URL with its password (a proxy refusing the tunnel: 407).
     urls = (url,) if proxy is None else (url, proxy)
-    detail = _masked(str(exc) or type(exc).__name__, endpoint, *urls)
+    detail = _masked(_AIOHTTP_SSL.sub("", str(exc)) or type(exc).__name__, endpoint, *urls)
     return ConnectionFailed(
         f"could not talk to {endpoint.provider} at {shown_url(url)}: {detail}; "
         "check that the server runs and base_url is right",
