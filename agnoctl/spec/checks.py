@@ -516,6 +516,7 @@ class _Checker:
             self._check_unrendered((*base, "for_each"), spec.for_each, "for_each")
         if spec.prompt is not None:
             self._check_template((*base, "prompt"), spec.prompt, False, inner)
+            self._check_anthropic_output(node)
         if spec.attachments:
             agent = self.workflow.agents.get(spec.agent or "")
             after_others = self._after_others(node)
@@ -715,6 +716,46 @@ class _Checker:
             "for every step that has gates)",
             at_key=True,
         )
+
+    def _check_anthropic_output(self, node: _Node) -> None:
+        """W532: on an anthropic model the output schema is the input_schema of a forced tool
+        named `final_output` (providers/anthropic.py), which Anthropic refuses unless it is an
+        object schema, and which an agent tool of that name collides with. The step would fail
+        when it runs on that model; a warning, as W526, because a --mock rehearsal takes
+        anything."""
+        agent = self.workflow.agents.get(node.spec.agent or "")
+        schema = self._output_schema(node.spec)
+        if agent is None or schema is None or not self._on_anthropic(agent):
+            return
+        if schema.get("type") != "object":
+            own = node.spec.output_schema is not None
+            self.report(
+                (*node.data, "output_schema")
+                if own
+                else ("agents", node.spec.agent or "", "output_schema"),
+                "W532",
+                "an anthropic model takes structured output only as an object schema "
+                "(`type: object`): Anthropic refuses any other",
+                "wrap it: `{type: object, required: [items], properties: {items: <this schema>}}`",
+                severity="warning",
+            )
+        if _ANTHROPIC_OUTPUT_TOOL in agent.tools:
+            self.report(
+                (*node.data, "agent"),
+                "W532",
+                f"agent `{node.spec.agent}` has a tool named `{_ANTHROPIC_OUTPUT_TOOL}`, the name "
+                "an anthropic model's structured output is asked for by",
+                "rename the tool",
+                severity="warning",
+            )
+
+    def _on_anthropic(self, agent: AgentSpec) -> bool:
+        providers = self.workflow.providers
+        for ref in (agent.model, *agent.fallback_models):
+            name = ref.partition("/")[0]
+            if (providers[name].type if name in providers else name) == "anthropic":
+                return True
+        return False
 
     def _output_schema(self, spec: StepSpec) -> dict[str, Any] | None:
         if spec.output_schema is not None:
@@ -1381,6 +1422,7 @@ class _Node(NamedTuple):
     loop_group: str | None
 
 
+_ANTHROPIC_OUTPUT_TOOL = "final_output"  # providers.anthropic.OUTPUT_TOOL, a layer above
 _NO_ROOTS: frozenset[str] = frozenset()
 _FOR_EACH_ROOTS = frozenset({"item", "index"})
 
