@@ -486,6 +486,9 @@ class CommandTool(BaseTool):
                 kill_grace=self._kill_grace,
             )
         except OSError as exc:
+            # The spawn fails alike for a missing program and a missing cwd: name the cwd.
+            if self._cwd is not None and not Path(self._cwd).is_dir():
+                return failed(f"the tool's cwd {self._cwd!r} is not a directory")
             return failed(f"could not start {argv[0]!r}: {exc.strerror or exc}")
         return self._result(ran.value)
 
