@@ -1232,6 +1232,15 @@ class _Checker:
                 self._check_attachment(where, entry, scope, agent, False)
             if agent.output_schema is not None:
                 self._check_json_schema((*base, "output_schema"), agent.output_schema)
+            if (agent.temperature or 0) > 1 and self._on_anthropic(agent):
+                self.report(
+                    (*base, "temperature"),
+                    "W532",
+                    f"`{path_text((*base, 'temperature'))}` is {agent.temperature:g}, and an "
+                    "anthropic model takes a temperature of at most 1: Anthropic refuses more",
+                    "give at most 1, or keep anthropic models out of `model` and `fallback_models`",
+                    severity="warning",
+                )
 
     def _check_model_ref(self, path: tuple[PathKey, ...], ref: str) -> None:
         provider = ref.partition("/")[0]
