@@ -850,6 +850,15 @@ class _Builder:
                 "E118",
                 "write $${ for a literal ${; names are letters, digits and _",
             )
+        if default is not None and "${" in default:
+            # The default ends at the first `}`: the inner one's, and the outer `}` would be
+            # kept as text, whether the variable is set or not.
+            raise self._error(
+                self._locate(node, match),
+                "a default cannot hold `${`: a variable in a default is not read",
+                "E118",
+                "give the default as plain text, or set the variable",
+            )
         value = self._environ.get(name)
         if value and not_utf8_at(value) is not None:
             raise self._error(
