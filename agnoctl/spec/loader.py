@@ -53,7 +53,7 @@ _MERGE = _TAG + "merge"
 _STR = _TAG + "str"
 _SCALAR = yaml.ScalarNode
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-_WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+WHOLE_INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _RERESOLVED = {_TAG + "int", _TAG + "float", _TAG + "bool"}
 
 PathKey = str | int
@@ -818,7 +818,7 @@ class _Builder:
         result = "".join(parts)
         if len(parts) == 1:  # only `$${` escapes
             return result
-        if node.style in (None, "") and _WHOLE_INTERPOLATION.fullmatch(value) and result:
+        if node.style in (None, "") and WHOLE_INTERPOLATION.fullmatch(value) and result:
             tag = self._resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, result, (True, False)
             )
@@ -947,6 +947,7 @@ __all__ = [
     "SourceMap",
     "UnsetKey",
     "UnsetVariables",
+    "WHOLE_INTERPOLATION",
     "load_data_file",
     "load_file",
     "load_text",

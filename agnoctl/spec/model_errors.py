@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 from agnoctl.errors import kind_of
 from agnoctl.spec import models
 from agnoctl.spec.diagnostics import Diagnostic, did_you_mean
-from agnoctl.spec.loader import PathKey, SourceMap
+from agnoctl.spec.loader import WHOLE_INTERPOLATION, PathKey, SourceMap
 
 Loc = tuple[int | str, ...]
 
@@ -235,8 +235,22 @@ class _Translator:
                 "write a list (`[a, b]`) or an expression giving one (`inputs.items`)"
             )
         else:
-            hint = _type_hint(path, expected, given, self._written(path, given))
+            hint = self._quoted_variable(path, expected) or _type_hint(
+                path, expected, given, self._written(path, given)
+            )
         self.emit(path, code, message, hint, at_key=isinstance(given, dict | list))
+
+    def _quoted_variable(self, path: Sequence[PathKey], expected: list[str]) -> str | None:
+        """A number or boolean written as a quoted `${...}`: quoted, it stays text; the fix
+        keeps the variable (loader.py reads an unquoted one as the value it holds)."""
+        node = self.source.node(path)
+        if "a string" in expected or not isinstance(node, yaml.ScalarNode) or not node.style:
+            return None
+        if not WHOLE_INTERPOLATION.fullmatch(node.value):
+            return None
+        field = path[-1] if path else "value"
+        kind = "a number" if {"a number", "an integer"} & set(expected) else "its value"
+        return f"write the variable without quotes, `{field}: {node.value}`, to read it as {kind}"
 
     def _written(self, path: Sequence[PathKey], given: Any) -> str:
         """``given`` as the file spells it: YAML reads `yes`, `on` as true and `1.10` as 1.1,
