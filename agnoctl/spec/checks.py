@@ -1303,6 +1303,16 @@ class _Checker:
 
     def _check_tools(self) -> None:
         for name, tool in self.workflow.tools.items():
+            # An MCP entry's name is not sent: its server's tools are called by their own.
+            if tool.type != "mcp" and not _TOOL_NAME.fullmatch(name):
+                self.report(
+                    ("tools", name),
+                    "E205",
+                    f"tool name {name[:70]!r} is not allowed: a model calls a tool by its name, "
+                    "and OpenAI and Anthropic take letters, digits, _ and -, at most 64",
+                    "rename it, e.g. `fetch.page` -> `fetch_page`",
+                    at_key=True,
+                )
             if tool.type == "mcp":
                 for found in check_mcp_tool(name, tool):
                     self.report(
@@ -1431,6 +1441,7 @@ class _Node(NamedTuple):
     loop_group: str | None
 
 
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ANTHROPIC_OUTPUT_TOOL = "final_output"  # providers.anthropic.OUTPUT_TOOL, a layer above
 _NO_ROOTS: frozenset[str] = frozenset()
 _FOR_EACH_ROOTS = frozenset({"item", "index"})
