@@ -1004,6 +1004,8 @@ class _Planner:
             checks.append(LimitCheck(limit=name, value=value, estimate=estimated, status=status))
             if estimated is not None and status in ("may_exceed", "exceeds"):
                 self.warnings.append(_limit_warning(name, value, estimated, status))
+            elif status == "unknown":
+                self.warnings.append(_unpriced_warning(value, totals.unpriced_models))
         return checks
 
 
@@ -1151,6 +1153,17 @@ def _limit_warning(name: str, value: float, estimated: FloatRange, status: Limit
     return (
         f"limits.{name} is {limit_amount(name, value)} but {which} needs "
         f"{limit_amount(name, amount)}"
+    )
+
+
+def _unpriced_warning(value: float, unpriced: list[str]) -> str:
+    # A run prices a call to a model without a price at 0, so the limit cannot stop those calls.
+    many = len(unpriced) > 1
+    return (
+        f"limits.max_cost_usd is {limit_amount('max_cost_usd', value)} but "
+        f"{', '.join(unpriced)} {'have' if many else 'has'} no price: "
+        f"{'their' if many else 'its'} calls count as free against it; add `pricing` to "
+        f"{'their' if many else 'its'} provider entry"
     )
 
 
