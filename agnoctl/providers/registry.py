@@ -141,7 +141,7 @@ def _ollama_host(value: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     port = _OLLAMA_PORT if port is None else port
-    return urlunsplit(("http", f"{host}:{port}", parts.path, "", ""))
+    return urlunsplit(("http", f"{host}:{port}", parts.path, parts.query, ""))
 
 
 def build_provider(

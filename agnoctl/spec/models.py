@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -313,12 +313,18 @@ class ProviderSpec(Strict):
         # the steps before it had run (and spent).
         if not self.base_url or self.type == "mock":
             return self
-        if self.type == "ollama" and "://" not in self.base_url:
-            return self  # a bare host, as OLLAMA_HOST may be (providers.registry)
-        parts = urlsplit(self.base_url.strip())
+        # A bare host, as OLLAMA_HOST may be, is read as http:// with defaults for an empty
+        # host and a missing port (providers.registry), and held to the same checks.
+        bare = self.type == "ollama" and "://" not in self.base_url
+        parts = urlsplit(f"http://{self.base_url.strip()}" if bare else self.base_url.strip())
         # As quoted: a query may hold a key (?key=...).
         shown = urlunsplit(parts._replace(query="***" if parts.query else ""))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = shown.removeprefix("http://") if bare else shown
+        if (
+            parts.scheme not in ("http", "https")
+            or not (parts.hostname or bare)
+            or not _has_valid_port(parts)
+        ):
             raise ValueError(
                 f"`base_url` {shown!r} is not an http(s) URL with a host "
                 "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
@@ -335,6 +341,14 @@ class ProviderSpec(Strict):
                 f"{{base_url}}{endpoint}, so write {shown.replace(endpoint, '', 1)!r}"
             )
         return self
+
+
+def _has_valid_port(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - reading it is the check: ValueError for a port that is no number
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- retry, gates
