@@ -58,7 +58,9 @@ def test_the_corpus_covers_every_rule() -> None:
     codes = {code for path in FILES for code, *_ in _expectations(path)}
     documented = set(re.findall(r"^### ([EW]\d{3})", DOCS.read_text(), re.MULTILINE))
     # E100 (unreadable file) and E101 (over 5 MiB) cannot be committed: tests/spec covers them.
-    assert documented - codes == {"E100", "E101"}
+    # E5xx are `agnoctl plan`'s, found with input values validate does not have: tests/plan.
+    planning = {code for code in documented if code.startswith("E5")}
+    assert documented - codes - planning == {"E100", "E101"}
     assert codes <= documented
 
 
