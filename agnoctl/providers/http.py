@@ -772,8 +772,19 @@ def _connection_failed(
 ) -> ProviderError:
     # The client's own message may quote the URL, its user name and query string included,
     # or the proxy's URL with its password (a proxy refusing the tunnel: 407).
+    import aiohttp
+
     urls = (url,) if proxy is None else (url, proxy)
     detail = _masked(_AIOHTTP_SSL.sub("", str(exc)) or type(exc).__name__, endpoint, *urls)
+    if proxy is not None and isinstance(exc, aiohttp.ClientProxyConnectionError):
+        # The server was never reached: advice about it and its base_url would mislead.
+        return ConnectionFailed(
+            f"could not reach the proxy {shown_url(proxy)} ({url.scheme.upper()}_PROXY) for "
+            f"{endpoint.provider} at {shown_url(url)}: {detail}; check that the proxy runs, "
+            "or list the host in NO_PROXY",
+            provider=endpoint.provider,
+            model=model,
+        )
     return ConnectionFailed(
         f"could not talk to {endpoint.provider} at {shown_url(url)}: {detail}; "
         "check that the server runs and base_url is right",
