@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agnoctl.engine.run import Counter, RunResult
+from agnoctl.engine.rundir import LATEST, resume_command
 from agnoctl.engine.runtime import Settings
 from agnoctl.engine.shares import share
 from agnoctl.engine.state import (
@@ -36,9 +37,7 @@ from agnoctl.reports.items import INLINE_ITEMS, ITEMS_FILE, ItemsFile
 from agnoctl.reports.model import RunReport
 from agnoctl.spec.models import StepSpec
 
-CHECKPOINT_REASON = (
-    "the run has not finished (running, or killed); `agnoctl run --resume {run_id}` finishes it"
-)
+CHECKPOINT_REASON = "the run has not finished (running, or killed); `{command}` finishes it"
 _KILLED = "the process ended before the segment's report was written (killed)"
 
 
@@ -70,7 +69,10 @@ def checkpoint_text(result: RunResult, items: ItemsFile | None = None) -> str:
     reason that says so (masked as the file is)."""
     inline = _inline(result, items)
     report = _report(result, _Items(items.written() if inline and items else {}, inline, False))
-    reason = CHECKPOINT_REASON.format(run_id=result.setup.run_id)
+    setup = result.setup
+    # This run by its id: `latest` may name a later run of the workflow by the time it is read.
+    run = setup.run_id if setup.resume_as == LATEST else setup.resume_as
+    reason = CHECKPOINT_REASON.format(command=resume_command(setup.file, run))
     segments = report.segments
     this = segments[-1].model_copy(update={"reason": reason})
     checkpoint = report.model_copy(update={"reason": reason, "segments": [*segments[:-1], this]})
