@@ -43,6 +43,9 @@ class MoreTools(Protocol):
     async def call(self, call: ToolCall, *, replayed: bool) -> ToolResult:
         """``call``'s result (refused when there is no tool of that name)."""
 
+    async def check_names(self) -> None:
+        """Fail the step when one of these tools is named as a declared one."""
+
 
 class ToolWatch(Protocol):
     """What the loop tells the run (its ``tool_call`` and ``tool_result`` events)."""
@@ -137,6 +140,10 @@ async def _run_call(
         if more is not None:
             return await more.call(call, replayed=replayed)
         return unknown_tool(call.name, tools)
+    if more is not None and not replayed:
+        # A model request lists the servers and finds a clash; the mock provider's does not,
+        # and a rehearsal must not pass where the real run fails. A replay starts no server.
+        await more.check_names()
     try:
         return await tool.call(call.arguments)
     except CacheMiss:

@@ -663,6 +663,11 @@ class McpToolbox:
             self._store.put(entry, call.name, call.arguments, result)
         return _capped(result, self._max_image_bytes)
 
+    async def check_names(self) -> None:
+        """A ``StepFailed`` when two tools the agent sees share a name (starting the servers
+        not running; a listing is made once)."""
+        await self._listed()
+
     async def _listed(self) -> dict[str, McpTool]:
         if self._tools is None:
             tools: dict[str, McpTool] = {}
