@@ -53,6 +53,7 @@ from agnoctl.plan.usage import (
     bill_usage,
     scale_bill,
 )
+from agnoctl.providers import pricing
 from agnoctl.spec.dag import SiblingNeeds, join_path
 from agnoctl.spec.diagnostics import Diagnostic
 from agnoctl.spec.loader import PathKey, SourceMap, load_file
@@ -328,7 +329,7 @@ class _Planner:
                 "no price for " + ", ".join(unpriced) + ": their calls are not in the cost "
                 "estimate; add `pricing` to their provider entry"
             )
-        limits = self._limit_checks(totals)
+        limits = self._limit_checks(totals, self._reservation_headroom(top.bill))
         return Plan(
             workflow=self.workflow.name,
             file=str(self.path),
@@ -986,26 +987,54 @@ class _Planner:
             for name, models in by_provider.items()
         ]
 
-    def _limit_checks(self, totals: Totals) -> list[LimitCheck]:
+    def _reservation_headroom(self, bill: Bill) -> tuple[int, float]:
+        """What a call reserves before it is sent beyond what the plan counts for it: the
+        output tokens of an agent without max_tokens (the budget's worst case against the
+        plan's typical reply), and their cost at the dearest model such a call may go to.
+        Every call must fit its whole reservation, the run's last one included."""
+        unbounded = {
+            model
+            for agent in self.workflow.agents.values()
+            if agent.max_tokens is None
+            for model in (agent.model, *agent.fallback_models)
+        }
+        called = [model for model, use in bill.items() if model in unbounded and use.calls.hi]
+        if not called:
+            return 0, 0.0
+        extra = estimate.RESERVED_OUTPUT_TOKENS - estimate.DEFAULT_OUTPUT_TOKENS
+        prices = [price for price in map(self._price, called) if price is not None]
+        return extra, max((pricing.charge(price, 0, extra) for price in prices), default=0.0)
+
+    def _limit_checks(self, totals: Totals, headroom: tuple[int, float]) -> list[LimitCheck]:
         limits = self.workflow.limits
-        wanted: list[tuple[Any, float | None, FloatRange | None]] = [
-            ("max_llm_calls", limits.max_llm_calls, _as_floats(totals.llm_calls)),
-            ("max_tokens", limits.max_tokens, _as_floats(totals.tokens)),
-            ("max_cost_usd", limits.max_cost_usd, totals.cost_usd),
-            ("max_duration", limits.max_duration, totals.duration_s),
+        tokens, usd = headroom
+        wanted: list[tuple[Any, float | None, FloatRange | None, float]] = [
+            ("max_llm_calls", limits.max_llm_calls, _as_floats(totals.llm_calls), 0),
+            ("max_tokens", limits.max_tokens, _as_floats(totals.tokens), tokens),
+            ("max_cost_usd", limits.max_cost_usd, totals.cost_usd, usd),
+            ("max_duration", limits.max_duration, totals.duration_s, 0),
         ]
         checks = []
-        for name, value, estimated in wanted:
+        for name, value, estimated, reserved in wanted:
             if value is None:
                 continue
-            status = _limit_status(value, estimated)
+            needed = _plus(estimated, reserved)
+            status = _limit_status(value, needed)
             if name == "max_cost_usd" and not totals.cost_complete and status != "exceeds":
                 status = "unknown"
             checks.append(LimitCheck(limit=name, value=value, estimate=estimated, status=status))
-            if estimated is not None and status in ("may_exceed", "exceeds"):
-                self.warnings.append(_limit_warning(name, value, estimated, status))
-            elif status == "unknown":
+            if status == "unknown":
                 self.warnings.append(_unpriced_warning(value, totals.unpriced_models))
+            if estimated is None or needed is None or status not in ("may_exceed", "exceeds"):
+                continue
+            if _limit_status(value, estimated) == status:
+                self.warnings.append(_limit_warning(name, value, estimated, status))
+            else:  # the reservation alone goes over: say why the figure is above the estimate
+                self.warnings.append(
+                    _limit_warning(name, value, needed, status)
+                    + f" (a call reserves {estimate.RESERVED_OUTPUT_TOKENS:,} output tokens "
+                    "before it is sent when its agent sets no max_tokens)"
+                )
         return checks
 
 
@@ -1135,6 +1164,12 @@ def _tool_definition(tool: ToolDef) -> dict[str, Any]:
     else:
         parameters = tool.parameters
     return {"description": tool.description or "", "parameters": parameters}
+
+
+def _plus(estimated: FloatRange | None, amount: float) -> FloatRange | None:
+    if estimated is None or not amount:
+        return estimated
+    return FloatRange(min=estimated.min + amount, max=estimated.max + amount)
 
 
 def _limit_status(value: float, estimated: FloatRange | None) -> LimitStatus:
