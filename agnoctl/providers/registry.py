@@ -92,7 +92,7 @@ def resolve(
         )
     builtin_env = name == protocol  # e.g. an "openai:" entry of type openai
     base_url = (spec.base_url if spec else None) or (
-        env.get(_BASE_URL_ENV[protocol]) if builtin_env else None
+        _env_base_url(protocol, env) if builtin_env else None
     )
     api_key = (spec.api_key if spec else None) or (
         env.get(_KEY_ENV[protocol]) if builtin_env and protocol in _KEY_ENV else None
@@ -103,6 +103,21 @@ def resolve(
         api_key=api_key or None,
         key_hint=_key_hint(name, spec, protocol),
     )
+
+
+def _env_base_url(protocol: str, env: Mapping[str, str]) -> str | None:
+    """The environment's base URL for a built-in provider, held to a `base_url`'s checks (an
+    entry's are made as the workflow loads; a variable is read only now)."""
+    from agnoctl.spec.models import base_url_problem
+
+    variable = _BASE_URL_ENV[protocol]
+    value = env.get(variable)
+    if not value:
+        return None
+    problem = base_url_problem(protocol, value)
+    if problem is not None:
+        raise UsageError(f"{variable} {problem}")
+    return value
 
 
 def _key_hint(name: str, spec: ProviderSpec | None, protocol: str) -> str:

@@ -311,36 +311,41 @@ class ProviderSpec(Strict):
     def _callable_base_url(self) -> ProviderSpec:
         # Said before the run: at run time each step using the entry would fail on it, after
         # the steps before it had run (and spent).
-        if not self.base_url or self.type == "mock":
-            return self
-        # A bare host, as OLLAMA_HOST may be, is read as http:// with defaults for an empty
-        # host and a missing port (providers.registry), and held to the same checks.
-        bare = self.type == "ollama" and "://" not in self.base_url
-        parts = urlsplit(f"http://{self.base_url.strip()}" if bare else self.base_url.strip())
-        # As quoted: a query may hold a key (?key=...).
-        shown = urlunsplit(parts._replace(query="***" if parts.query else ""))
-        shown = shown.removeprefix("http://") if bare else shown
-        if (
-            parts.scheme not in ("http", "https")
-            or not (parts.hostname or bare)
-            or not _has_valid_port(parts)
-        ):
-            raise ValueError(
-                f"`base_url` {shown!r} is not an http(s) URL with a host "
-                "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
-            )
-        if parts.fragment or self.base_url.rstrip().endswith("#"):
-            raise ValueError(
-                f"`base_url` {shown!r} may not end in a fragment (#...): no request sends one"
-            )
-        endpoint = _ENDPOINTS[self.type]
-        path = parts.path.rstrip("/")
-        if path.endswith(endpoint):
-            raise ValueError(
-                f"`base_url` {shown!r} is the endpoint itself: requests go to "
-                f"{{base_url}}{endpoint}, so write {shown.replace(endpoint, '', 1)!r}"
-            )
+        if self.base_url and self.type != "mock":
+            problem = base_url_problem(self.type, self.base_url)
+            if problem is not None:
+                raise ValueError(f"`base_url` {problem}")
         return self
+
+
+def base_url_problem(protocol: str, base_url: str) -> str | None:
+    """Why no request can go to ``base_url`` of a ``protocol`` server (the text after the
+    value's name: "'http://h/v1#x' may not end in a fragment ..."), or None."""
+    # A bare host, as OLLAMA_HOST may be, is read as http:// with defaults for an empty
+    # host and a missing port (providers.registry), and held to the same checks.
+    bare = protocol == "ollama" and "://" not in base_url
+    parts = urlsplit(f"http://{base_url.strip()}" if bare else base_url.strip())
+    # As quoted: a query may hold a key (?key=...).
+    shown = urlunsplit(parts._replace(query="***" if parts.query else ""))
+    shown = shown.removeprefix("http://") if bare else shown
+    if (
+        parts.scheme not in ("http", "https")
+        or not (parts.hostname or bare)
+        or not _has_valid_port(parts)
+    ):
+        return (
+            f"{shown!r} is not an http(s) URL with a host "
+            "(http://127.0.0.1:8000/v1, https://api.example.com/v1)"
+        )
+    if parts.fragment or base_url.rstrip().endswith("#"):
+        return f"{shown!r} may not end in a fragment (#...): no request sends one"
+    endpoint = _ENDPOINTS[protocol]
+    if parts.path.rstrip("/").endswith(endpoint):
+        return (
+            f"{shown!r} is the endpoint itself: requests go to "
+            f"{{base_url}}{endpoint}, so write {shown.replace(endpoint, '', 1)!r}"
+        )
+    return None
 
 
 def _has_valid_port(parts: SplitResult) -> bool:
