@@ -18,6 +18,8 @@ PathKey = str | int
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # RFC 9110 token characters: what a header name may hold.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# What httpx refuses in a header value (a tab is allowed).
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _STDIO_ONLY = ("env", "cwd")
 _HTTP_ONLY = ("headers",)
 
@@ -49,6 +51,20 @@ def check_mcp_tool(name: str, tool: McpToolSpec) -> Iterator[Finding]:
         "HTTP header",
         "use letters, digits and -, e.g. Authorization or X-Api-Key",
     )
+    yield from _header_values((*base, "headers"), tool.headers)
+
+
+def _header_values(where: tuple[PathKey, ...], headers: dict[str, str] | None) -> Iterator[Finding]:
+    """E454 at each header value no request can carry; the value, often a secret, unquoted."""
+    for key, value in (headers or {}).items():
+        if _HEADER_CONTROL.search(value):
+            yield Finding(
+                (*where, key),
+                "E454",
+                f"the value of header `{key}` holds a control character (often a line ending "
+                "copied with it), which no HTTP header can carry",
+                "remove it, from the variable the value reads when it is a ${VAR}",
+            )
 
 
 def _names(
