@@ -173,8 +173,9 @@ def _open_log_file(path: Path) -> IO[str]:
     that cannot be made, no permission) is the command line's error, naming the option."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Without O_NONBLOCK a named pipe no process reads would wait for one forever.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
+        # Without O_NONBLOCK a named pipe no process reads would wait for one forever. The
+        # lines hold prompts and replies: its owner's only, as the run directory's files are.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
     except OSError as exc:
         if exc.errno == errno.ENXIO:
             raise UsageError(
