@@ -366,6 +366,8 @@ def _open_store(directory: Path) -> diskcache.Cache:
     import diskcache  # loaded once a cache is opened (``_text_only_disk``)
 
     try:
+        # Its user's alone, as the run directory's files are: it holds what models answered.
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return diskcache.Cache(str(directory), disk=_text_only_disk(), size_limit=_SIZE_LIMIT)
     except (sqlite3.Error, OSError) as exc:  # a permission, a lock held too long
         raise UsageError(f"cannot open the response cache {directory}: {exc}") from None
