@@ -1,6 +1,7 @@
 """A fake LLM server that speaks the real wire protocols, on loopback only.
 
-Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completions``):
+Routes (any path prefix is accepted before them, e.g. ``/proxy/v1/chat/completions``, but not
+the route itself again: ``/v1/chat/completions/chat/completions`` is a 404, as a provider's is):
 
 - ``POST …/chat/completions``  OpenAI Chat Completions (a provider ``base_url`` of
   ``http://127.0.0.1:PORT/v1``)
@@ -534,13 +535,19 @@ class FakeLLMStats:
 # --------------------------------------------------------------------------- protocols
 
 
+_ENDPOINTS = (
+    ("/chat/completions", "openai"),
+    ("/v1/messages", "anthropic"),
+    ("/api/chat", "ollama"),
+)
+
+
 def _protocol_for(path: str) -> str | None:
-    if path.endswith("/chat/completions"):
-        return "openai"
-    if path.endswith("/v1/messages"):
-        return "anthropic"
-    if path.endswith("/api/chat"):
-        return "ollama"
+    for endpoint, protocol in _ENDPOINTS:
+        if path.endswith(endpoint):
+            # No real server has a route that holds its endpoint twice: a client whose
+            # base_url already held it must get the 404 a provider would give.
+            return protocol if path.count(endpoint) == 1 else None
     return None
 
 

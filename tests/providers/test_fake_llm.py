@@ -119,6 +119,22 @@ async def test_stats_and_reset_over_http(fake_llm: FakeLLMThread):
         assert (await client.get("/nothing")).status_code == 404
 
 
+async def test_a_route_holding_its_endpoint_twice_is_not_found(fake_llm: FakeLLMThread):
+    # As a provider answers a client whose base_url already held the endpoint: the test
+    # server must not hide a doubled path (found by the docs-integrations pass).
+    headers = {"x-api-key": "k", "anthropic-version": "1"}
+    async with httpx.AsyncClient(base_url=fake_llm.url) as client:
+        for path in (
+            "/v1/chat/completions/chat/completions",
+            "/v1/messages/v1/messages",
+            "/api/chat/api/chat",
+        ):
+            response = await client.post(path, json=chat("hi"), headers=headers)
+            assert response.status_code == 404, path
+        prefixed = await client.post("/proxy/v1/chat/completions", json=chat("hi"))
+    assert prefixed.status_code == 200
+
+
 async def test_anthropic_headers_are_required(fake_llm: FakeLLMThread):
     async with httpx.AsyncClient(base_url=fake_llm.url) as client:
         no_version = await client.post("/v1/messages", json=CHAT, headers={"x-api-key": "k"})
